@@ -1,0 +1,5 @@
+import type { Command } from 'commander';
+import { registerConfigCommand } from './config.js';
+
+/** Each command lives in its own module and registers itself on the program. */
+export const COMMANDS: Array<(program: Command) => void> = [registerConfigCommand];

@@ -1,0 +1,277 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/**
+ * The one config file (YAML or JSON) of finsentry. Every field has a default so that an empty file
+ * runs the local demo; `finsentry config check FILE` validates and prints the effective config.
+ * Secrets are never literal values here: only `…Env` (name of an environment variable) or
+ * `…File` (path to a file) references.
+ */
+
+const duration = z
+  .string()
+  .refine((s) => {
+    try {
+      parseDuration(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'expected a duration like 250ms, 30s, 5m, 1h, 24h')
+  .transform((s) => parseDuration(s));
+
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port');
+
+const secretRef = z
+  .object({ env: z.string().optional(), file: z.string().optional() })
+  .strict()
+  .refine((s) => Boolean(s.env) !== Boolean(s.file), 'give exactly one of env or file');
+export type SecretRef = z.infer<typeof secretRef>;
+
+const tlsOptions = z
+  .object({
+    enabled: z.boolean().default(true),
+    caFile: z.string().optional(),
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    rejectUnauthorized: z.boolean().default(true),
+    servername: z.string().optional(),
+  })
+  .strict();
+
+const kafkaSchema = z
+  .object({
+    brokers: z.array(hostPort).min(1).default(['127.0.0.1:9092']),
+    clientId: z.string().min(1).default('finsentry'),
+    groupId: z.string().min(1).default('finsentry'),
+    tls: tlsOptions.optional(),
+    sasl: z
+      .object({
+        mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+        username: z.string().min(1),
+        password: secretRef,
+      })
+      .strict()
+      .optional(),
+    topics: z
+      .object({
+        news: z.string().min(1).default('news.raw'),
+        chat: z.string().min(1).default('chat.raw'),
+        labels: z.string().min(1).nullable().default('labels'),
+        enriched: z.string().min(1).default('finsentry.enriched'),
+        alerts: z.string().min(1).default('finsentry.alerts'),
+        dlq: z.string().min(1).default('finsentry.dlq'),
+      })
+      .strict()
+      .default({
+        news: 'news.raw',
+        chat: 'chat.raw',
+        labels: 'labels',
+        enriched: 'finsentry.enriched',
+        alerts: 'finsentry.alerts',
+        dlq: 'finsentry.dlq',
+      }),
+    /** at-least-once (default) or exactly-once outputs via Kafka transactions (SPEC §10). */
+    delivery: z.enum(['at-least-once', 'exactly-once']).default('at-least-once'),
+    fromBeginning: z.boolean().default(true),
+    sessionTimeout: duration.default(30_000),
+    compression: z.enum(['none', 'gzip']).default('gzip'),
+  })
+  .strict();
+
+const redisSchema = z
+  .object({
+    /** redis://[user@]host:port[/db] for a single node. */
+    url: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://host:port').default('redis://127.0.0.1:6379'),
+    /** Seed nodes of a Redis Cluster; when set, `url` is ignored. */
+    cluster: z.array(hostPort).min(1).optional(),
+    username: z.string().optional(),
+    password: secretRef.optional(),
+    tls: tlsOptions.optional(),
+    keyPrefix: z.string().regex(/^[A-Za-z0-9:_-]*$/, 'letters, digits, colon, underscore, dash').default('fs'),
+    commandTimeout: duration.default(5_000),
+  })
+  .strict();
+
+const modelRef = z.object({ path: z.string().min(1) }).strict();
+
+const modelsSchema = z
+  .object({
+    sentiment: modelRef.extend({
+      /** Map model labels to canonical ones, e.g. { LABEL_0: negative, bearish: negative }. */
+      labelMap: z.record(z.string(), z.enum(['negative', 'neutral', 'positive'])).optional(),
+    }).default({ path: 'models/finsentry-sentiment' }),
+    ner: modelRef
+      .extend({ aggregation: z.enum(['simple', 'first', 'max', 'average']).default('simple') })
+      .nullable()
+      .default({ path: 'models/finsentry-ner', aggregation: 'simple' }),
+    executionProvider: z.enum(['cpu', 'cuda']).default('cpu'),
+    intraOpThreads: z.number().int().min(0).default(0),
+    interOpThreads: z.number().int().min(0).default(0),
+    graphOptimization: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+    /** Tokens per window including special tokens. */
+    maxLength: z.number().int().min(16).max(8192).default(128),
+    /** Overlap between consecutive windows of a long text, in tokens. */
+    stride: z.number().int().min(0).default(32),
+    /** Hard limit on windows per document; text beyond it is reported as truncated. */
+    maxWindows: z.number().int().min(1).default(64),
+  })
+  .strict()
+  .refine((m) => m.stride < m.maxLength - 2, { message: 'stride must be smaller than maxLength - 2', path: ['stride'] });
+
+const batchingSchema = z
+  .object({
+    maxBatchSize: z.number().int().min(1).default(64),
+    /** Padded tokens per batch (batch size × longest sequence), as Hugging Face TEI bounds batches. */
+    maxBatchTokens: z.number().int().min(16).default(8192),
+    maxWait: duration.default(10),
+    maxInFlightBatches: z.number().int().min(1).default(2),
+    /** Documents buffered before the consumer pauses partitions (backpressure). */
+    maxQueuedDocuments: z.number().int().min(1).default(4096),
+  })
+  .strict();
+
+const limitsSchema = z
+  .object({
+    maxMessageBytes: z.number().int().min(1).default(1_048_576),
+    maxTextChars: z.number().int().min(1).default(200_000),
+    maxEntitiesPerDocument: z.number().int().min(1).default(256),
+    /** Event times further than this in the future are rejected to the DLQ. */
+    maxFutureSkew: duration.default(3_600_000),
+  })
+  .strict();
+
+export const DIMENSION_SOURCES = [
+  'kind',
+  'source',
+  'platform',
+  'channel',
+  'language',
+  'region',
+  'sector',
+  'tickers',
+  'entities.ORG',
+  'entities.PER',
+  'entities.LOC',
+  'entities.MISC',
+  'entity_types',
+] as const;
+
+const dimensionSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower-case identifier'),
+    from: z.enum(DIMENSION_SOURCES),
+    /** Bounded dimensions export every group to Prometheus; unbounded ones only their top-K. */
+    bounded: z.boolean().default(false),
+  })
+  .strict();
+
+const statsSchema = z
+  .object({
+    bucket: duration.default(60_000),
+    windows: z.array(duration).min(1).default([300_000, 900_000, 3_600_000, 86_400_000]),
+    allowedLateness: duration.default(300_000),
+    dimensions: z.array(dimensionSchema).min(1).default([
+      { name: 'kind', from: 'kind', bounded: true },
+      { name: 'source', from: 'source', bounded: true },
+      { name: 'platform', from: 'platform', bounded: true },
+      { name: 'region', from: 'region', bounded: true },
+      { name: 'language', from: 'language', bounded: true },
+      { name: 'ticker', from: 'tickers', bounded: false },
+      { name: 'issuer', from: 'entities.ORG', bounded: false },
+    ]),
+    /** Groups below this size are reported but not judged (SPEC §5). */
+    minSamples: z.number().int().min(1).default(30),
+    topK: z.number().int().min(1).max(100).default(10),
+  })
+  .strict();
+
+const comparison = z.enum(['>', '>=', '<', '<=']);
+
+const alertRuleSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'identifier (letters, digits, underscore)'),
+    kind: z.enum(['sentiment', 'fairness', 'drift', 'pipeline']),
+    dimension: z.string().optional(),
+    metric: z.string().min(1),
+    feature: z.string().optional(),
+    comparison,
+    threshold: z.number(),
+    /** Value at which a firing alert resolves (hysteresis); default = threshold. */
+    resolveThreshold: z.number().optional(),
+    window: duration.default(300_000),
+    minSamples: z.number().int().min(0).optional(),
+    /** Significance required in addition to the threshold (z-test p-value), when the metric has one. */
+    maxPValue: z.number().min(0).max(1).optional(),
+    for: duration.default(0),
+    severity: z.enum(['info', 'warning', 'critical']).default('warning'),
+    summary: z.string().default('{{rule}} {{dimension}}={{group}} value {{value}}'),
+    runbookUrl: z.string().default(''),
+  })
+  .strict();
+export type AlertRuleConfig = z.infer<typeof alertRuleSchema>;
+
+const evaluatorSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    interval: duration.default(5_000),
+    /** Leader lock expiry; a replica takes over at most this long after the leader dies. */
+    leaderLease: duration.default(10_000),
+    reference: z
+      .object({
+        kind: z.enum(['baseline', 'trailing']).default('trailing'),
+        /** Baseline name for kind=baseline (captured with `finsentry baseline capture`). */
+        name: z.string().default('default'),
+        /** Trailing window length for kind=trailing, ending where the current window starts. */
+        window: duration.default(3_600_000),
+      })
+      .strict()
+      .default({ kind: 'trailing', name: 'default', window: 3_600_000 }),
+    webhookUrl: z.string().url().optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    kafka: kafkaSchema.default(() => kafkaSchema.parse({})),
+    redis: redisSchema.default(() => redisSchema.parse({})),
+    models: modelsSchema.default(() => modelsSchema.parse({})),
+    batching: batchingSchema.default(() => batchingSchema.parse({})),
+    limits: limitsSchema.default(() => limitsSchema.parse({})),
+    stats: statsSchema.default(() => statsSchema.parse({})),
+    evaluator: evaluatorSchema.default(() => evaluatorSchema.parse({})),
+    alerts: z.object({ rules: z.array(alertRuleSchema) }).strict().optional(),
+    metrics: z
+      .object({ port: z.number().int().min(0).max(65535).default(9464), host: z.string().default('0.0.0.0') })
+      .strict()
+      .default({ port: 9464, host: '0.0.0.0' }),
+    tracing: z
+      .object({
+        enabled: z.boolean().default(false),
+        endpoint: z.string().default('http://127.0.0.1:4318/v1/traces'),
+        serviceName: z.string().default('finsentry'),
+      })
+      .strict()
+      .default({ enabled: false, endpoint: 'http://127.0.0.1:4318/v1/traces', serviceName: 'finsentry' }),
+    privacy: z
+      .object({
+        /** Key for the HMAC that pseudonymises chat author ids (SPEC §10). */
+        authorKey: secretRef.default({ env: 'FINSENTRY_AUTHOR_KEY' }),
+      })
+      .strict()
+      .default({ authorKey: { env: 'FINSENTRY_AUTHOR_KEY' } }),
+    shutdown: z.object({ deadline: duration.default(30_000) }).strict().default({ deadline: 30_000 }),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+export type FinsentryConfig = z.infer<typeof configSchema>;
+export type KafkaConfig = FinsentryConfig['kafka'];
+export type RedisConfig = FinsentryConfig['redis'];
+export type ModelsConfig = FinsentryConfig['models'];
+export type BatchingConfig = FinsentryConfig['batching'];
+export type StatsConfig = FinsentryConfig['stats'];
+export type DimensionConfig = StatsConfig['dimensions'][number];

@@ -1,0 +1,36 @@
+import type { SentimentLabel } from './enrichment.js';
+
+/** A group a document belongs to along one dimension (e.g. { dimension: 'region', value: 'emea' }). */
+export interface GroupRef {
+  dimension: string;
+  value: string;
+}
+
+/**
+ * What the statistics stage records about one enriched document — numbers and group values only,
+ * never raw text (SPEC §4).
+ */
+export interface StatsObservation {
+  documentId: string;
+  eventTimeMs: number;
+  groups: GroupRef[];
+  label: SentimentLabel;
+  pNeg: number;
+  pPos: number;
+  polarity: number;
+  confidence: number;
+  tokens: number;
+  unknownTokens: number;
+  truncated: boolean;
+  /** Count of entities per type in this document. */
+  entityTypes: Record<string, number>;
+}
+
+/** A delayed human label joined to a document (optional labels topic). */
+export interface LabelObservation {
+  documentId: string;
+  eventTimeMs: number;
+  groups: GroupRef[];
+  predicted: SentimentLabel;
+  actual: SentimentLabel;
+}

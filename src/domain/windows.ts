@@ -1,0 +1,70 @@
+import type { LabelObservation, StatsObservation } from './observation.js';
+import type { SentimentLabel } from './enrichment.js';
+
+/**
+ * Contract between the pipeline (writes), the Redis window store (src/io/redis) and its readers
+ * (evaluator, `finsentry stats`, report). Implementations live in src/stats and src/io/redis.
+ */
+
+/** One atomic, idempotent unit of statistics: everything a batch contributes for one input partition. */
+export interface StatsBatch {
+  /** Identity of the input partition, e.g. "news.raw:3" — the unit of effectively-once state. */
+  partitionKey: string;
+  /** Highest input offset covered by this batch (decimal string). Batches at or below the stored offset are skipped. */
+  lastOffset: string;
+  observations: StatsObservation[];
+  labels: LabelObservation[];
+}
+
+export interface StatsApplyResult {
+  /** False when the store had already applied this partition up to lastOffset (a replay). */
+  applied: boolean;
+  /** Observations older than watermark − allowed lateness: counted as late, not added to windows. */
+  late: number;
+  /** The store's watermark (max event time seen, epoch ms) after this batch. */
+  watermarkMs: number;
+}
+
+export interface StatsSink {
+  /** Apply batches atomically and idempotently, in one Redis round trip for the whole call. */
+  apply(batches: StatsBatch[]): Promise<StatsApplyResult[]>;
+}
+
+/** Histogram features kept per group and bucket; bins are fixed (documented in src/stats/histograms.ts). */
+export const HISTOGRAM_FEATURES = ['p_neg', 'polarity', 'confidence', 'tokens'] as const;
+export type HistogramFeature = (typeof HISTOGRAM_FEATURES)[number];
+
+/** Sums over the buckets of one window for one (dimension, group). */
+export interface GroupWindowStats {
+  dimension: string;
+  group: string;
+  count: number;
+  labelCounts: Record<SentimentLabel, number>;
+  polaritySum: number;
+  polaritySumSquares: number;
+  histograms: Record<HistogramFeature, number[]>;
+  tokens: number;
+  unknownTokens: number;
+  truncated: number;
+  entityTypes: Record<string, number>;
+  /** confusion[actual][predicted] over labelled documents, when labels exist. */
+  confusion: Record<SentimentLabel, Record<SentimentLabel, number>> | null;
+}
+
+export interface WindowQuery {
+  dimension: string;
+  windowMs: number;
+  /** Window end (exclusive), event time; default = current watermark. */
+  endMs?: number;
+}
+
+export interface WindowReader {
+  /** Current watermark (max event time applied), epoch ms; 0 when nothing is stored. */
+  watermark(): Promise<number>;
+  /** All groups of a dimension in a window. */
+  readWindow(query: WindowQuery): Promise<GroupWindowStats[]>;
+  /** Per-bucket series for one group (for reports): [bucketStartMs, stats] ascending. */
+  readSeries(query: WindowQuery & { group: string }): Promise<Array<[number, GroupWindowStats]>>;
+  /** Count of late (excluded) observations so far. */
+  lateCount(): Promise<number>;
+}
