@@ -1,0 +1,600 @@
+/**
+ * Every Prometheus metric finsentry exports, created on one prom-client Registry (SPEC §9).
+ *
+ * Naming follows Prometheus conventions: `finsentry_` prefix, base units (seconds, ratios 0..1),
+ * `_total` counters, `_seconds` histograms. No label is fed from unbounded data: free-form values
+ * (DLQ reasons, topics, kinds) go through a capped label set, group labels of unbounded dimensions
+ * (issuers, tickers) are limited to a configured top-K plus `other` (SPEC §4 last bullet).
+ *
+ * How the rest of the code uses it — create once per process and pass the object around:
+ *
+ *   const metrics = createMetrics({ stats: config.stats });
+ *   // pipeline (src/pipeline, src/io/kafka)
+ *   metrics.documentsConsumed(topic, 'news', n);       metrics.documentsProcessed('news', n);
+ *   metrics.dlq('decode_error');                       metrics.produced('finsentry.enriched', n);
+ *   const end = metrics.startStage('tokenize'); …; end();   // or metrics.observeStage('infer', s)
+ *   metrics.batch({ size, paddedTokens, realTokens });
+ *   metrics.eventTimeLag(seconds);                     metrics.lateEvents(n);
+ *   metrics.consumerLag(topic, partition, lag);        metrics.redisLatency('apply', seconds);
+ *   metrics.batchCompleted(Date.now());                metrics.watermark(ms);
+ *   metrics.queuedDocuments(n);                        metrics.pausedPartitions(n);
+ *   // inference (src/inference)
+ *   metrics.inferenceLatency('sentiment', seconds);    metrics.modelInfo(models);
+ *   // evaluator (src/alerts)
+ *   metrics.groupSentiment(dimension, windowMs, groups, pinned);
+ *   metrics.fairness(dimension, windowMs, {...});      metrics.drift(feature, windowMs, {...});
+ *   metrics.alertStates(counts);                       metrics.leader(isLeader, token);
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { formatDuration } from '../config/duration.js';
+import type { ModelInfo } from '../domain/enrichment.js';
+import { OTHER_GROUP, sanitizeLabelValue } from './labels.js';
+
+export const PIPELINE_STAGES = ['decode', 'tokenize', 'infer', 'stats', 'produce', 'commit', 'batch'] as const;
+export type PipelineStage = (typeof PIPELINE_STAGES)[number];
+
+export const ALERT_STATES = ['inactive', 'pending', 'firing', 'resolved'] as const;
+export type AlertStateName = (typeof ALERT_STATES)[number];
+
+/** Per-group figures the evaluator exports for one (dimension, window). */
+export interface GroupSentimentSample {
+  group: string;
+  count: number;
+  negative: number;
+  /** Mean polarity (p_pos − p_neg). */
+  meanPolarity: number;
+  /** Two-proportion z of the group's negative share against its reference (NaN when unknown). */
+  negativeShareZ?: number;
+}
+
+export interface FairnessSample {
+  demographicParityDifference: number;
+  disparateImpactRatio: number;
+  /** Largest |z| of a judged group's negative share against the rest. */
+  worstGroupZ: number;
+  breachingGroups: number;
+  judgedGroups: number;
+}
+
+export interface DriftSample {
+  psi: number;
+  jsDistance: number;
+  ksStatistic: number;
+}
+
+export interface AlertStateCount {
+  rule: string;
+  severity: string;
+  state: AlertStateName;
+  count: number;
+}
+
+export interface MetricsOptions {
+  registry?: Registry;
+  /** Dimensions and top-K from config.stats; bounded dimensions export all groups (capped). */
+  stats: { dimensions: Array<{ name: string; bounded: boolean }>; topK: number };
+  /** Include Node.js process metrics (default true). */
+  processMetrics?: boolean;
+  /** Cap on groups of a "bounded" dimension, as a safety net against mis-configuration. */
+  maxBoundedGroups?: number;
+}
+
+/**
+ * Maps values onto at most `limit` distinct label values; later new values become `other`. For label
+ * sources that are bounded in practice (topics, DLQ reasons) but must never explode if they are not.
+ */
+export class CappedLabelSet {
+  private readonly seen = new Set<string>();
+  constructor(private readonly limit: number) {}
+  label(value: string): string {
+    const clean = sanitizeLabelValue(value);
+    if (this.seen.has(clean)) return clean;
+    if (this.seen.size >= this.limit) return OTHER_GROUP;
+    this.seen.add(clean);
+    return clean;
+  }
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+const RATIO_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
+
+export function windowLabel(windowMs: number): string {
+  return formatDuration(windowMs);
+}
+
+/** Created once per process; see the header comment for how each part of the pipeline calls it. */
+export class PipelineMetrics {
+  readonly registry: Registry;
+
+  private readonly consumed: Counter<'topic' | 'kind'>;
+  private readonly processed: Counter<'kind'>;
+  private readonly dlqMessages: Counter<'reason'>;
+  private readonly producedMessages: Counter<'topic'>;
+  private readonly batchSize: Histogram;
+  private readonly paddingRatio: Histogram;
+  private readonly batchTokens: Counter<'type'>;
+  private readonly stageDuration: Histogram<'stage'>;
+  private readonly inferenceDuration: Histogram<'task'>;
+  private readonly eventLag: Histogram;
+  private readonly lag: Gauge<'topic' | 'partition'>;
+  private readonly redisDuration: Histogram<'operation'>;
+  private readonly late: Counter;
+  private readonly model: Gauge<'task' | 'name' | 'version' | 'sha256'>;
+  private readonly lastBatch: Gauge;
+  private readonly watermarkGauge: Gauge;
+  private readonly queued: Gauge;
+  private readonly paused: Gauge;
+
+  private readonly groupDocuments: Gauge<'dimension' | 'group' | 'window'>;
+  private readonly groupNegativeShare: Gauge<'dimension' | 'group' | 'window'>;
+  private readonly groupNegativeShareZ: Gauge<'dimension' | 'group' | 'window'>;
+  private readonly groupMeanPolarity: Gauge<'dimension' | 'group' | 'window'>;
+  private readonly fairnessDpd: Gauge<'dimension' | 'window'>;
+  private readonly fairnessDir: Gauge<'dimension' | 'window'>;
+  private readonly fairnessWorstZ: Gauge<'dimension' | 'window'>;
+  private readonly fairnessBreaching: Gauge<'dimension' | 'window'>;
+  private readonly fairnessJudged: Gauge<'dimension' | 'window'>;
+  private readonly driftPsi: Gauge<'feature' | 'window'>;
+  private readonly driftJs: Gauge<'feature' | 'window'>;
+  private readonly driftKs: Gauge<'feature' | 'window'>;
+  private readonly alerts: Gauge<'rule' | 'severity' | 'state'>;
+  private readonly alertTransitions: Counter<'rule' | 'severity' | 'state'>;
+  private readonly leaderGauge: Gauge;
+  private readonly fencingToken: Gauge;
+  private readonly evaluations: Counter<'outcome'>;
+  private readonly evaluationDuration: Histogram;
+  private readonly lastEvaluation: Gauge;
+
+  private readonly topics = new CappedLabelSet(32);
+  private readonly kinds = new CappedLabelSet(8);
+  private readonly reasons = new CappedLabelSet(32);
+  private readonly redisOps = new CappedLabelSet(16);
+  private readonly lagSeries = new CappedLabelSet(1024);
+  private readonly boundedDimensions: Set<string>;
+  private readonly knownDimensions: Set<string>;
+  private readonly topK: number;
+  private readonly maxBoundedGroups: number;
+  /** Group label values currently exported per "dimension|window", so stale series can be removed. */
+  private readonly exportedGroups = new Map<string, Set<string>>();
+  private readonly exportedAlertStates = new Set<string>();
+
+  constructor(options: MetricsOptions) {
+    const registry = options.registry ?? new Registry();
+    this.registry = registry;
+    this.topK = options.stats.topK;
+    this.maxBoundedGroups = options.maxBoundedGroups ?? 64;
+    this.boundedDimensions = new Set(options.stats.dimensions.filter((d) => d.bounded).map((d) => d.name));
+    this.knownDimensions = new Set(options.stats.dimensions.map((d) => d.name));
+    if (options.processMetrics !== false) {
+      collectDefaultMetrics({ register: registry });
+      // prom-client names these gauges *_total, which `promtool check metrics` rejects; the same
+      // figures remain available per type as nodejs_active_handles / _requests / _resources.
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+        registry.removeSingleMetric(name);
+      }
+    }
+    const registers = [registry];
+
+    this.consumed = new Counter({
+      name: 'finsentry_documents_consumed_total',
+      help: 'Input records fetched from Kafka, by topic and document kind.',
+      labelNames: ['topic', 'kind'],
+      registers,
+    });
+    this.processed = new Counter({
+      name: 'finsentry_documents_processed_total',
+      help: 'Documents enriched and committed, by kind.',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.dlqMessages = new Counter({
+      name: 'finsentry_dlq_messages_total',
+      help: 'Input records sent to the dead-letter topic, by machine-readable reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.producedMessages = new Counter({
+      name: 'finsentry_kafka_produced_messages_total',
+      help: 'Records produced to output topics.',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.batchSize = new Histogram({
+      name: 'finsentry_batch_size_documents',
+      help: 'Documents per inference micro-batch.',
+      buckets: BATCH_BUCKETS,
+      registers,
+    });
+    this.paddingRatio = new Histogram({
+      name: 'finsentry_batch_padding_ratio',
+      help: 'Share of padded token positions that are padding, per micro-batch (0..1).',
+      buckets: RATIO_BUCKETS,
+      registers,
+    });
+    this.batchTokens = new Counter({
+      name: 'finsentry_batch_tokens_total',
+      help: 'Token positions sent to the models: type="real" or type="padded" (all positions incl. padding).',
+      labelNames: ['type'],
+      registers,
+    });
+    this.stageDuration = new Histogram({
+      name: 'finsentry_stage_duration_seconds',
+      help: 'Time spent per batch in each pipeline stage.',
+      labelNames: ['stage'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.inferenceDuration = new Histogram({
+      name: 'finsentry_inference_duration_seconds',
+      help: 'ONNX Runtime session run time per batch, by model task.',
+      labelNames: ['task'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.eventLag = new Histogram({
+      name: 'finsentry_event_time_lag_seconds',
+      help: 'Processing time minus event time of each document.',
+      buckets: LAG_BUCKETS,
+      registers,
+    });
+    this.lag = new Gauge({
+      name: 'finsentry_consumer_lag_messages',
+      help: 'Kafka consumer lag (high watermark minus committed offset) per input partition.',
+      labelNames: ['topic', 'partition'],
+      registers,
+    });
+    this.redisDuration = new Histogram({
+      name: 'finsentry_redis_duration_seconds',
+      help: 'Redis round-trip time by operation.',
+      labelNames: ['operation'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.late = new Counter({
+      name: 'finsentry_late_events_total',
+      help: 'Observations older than watermark minus allowed lateness, excluded from windows.',
+      registers,
+    });
+    this.model = new Gauge({
+      name: 'finsentry_model_info',
+      help: 'Loaded models (value 1), with name, version and sha256 of the ONNX file.',
+      labelNames: ['task', 'name', 'version', 'sha256'],
+      registers,
+    });
+    this.lastBatch = new Gauge({
+      name: 'finsentry_last_batch_timestamp_seconds',
+      help: 'Unix time at which the last batch was committed (stalled-pipeline detection).',
+      registers,
+    });
+    this.watermarkGauge = new Gauge({
+      name: 'finsentry_watermark_timestamp_seconds',
+      help: 'Event-time watermark of the window store (max event time applied).',
+      registers,
+    });
+    this.queued = new Gauge({
+      name: 'finsentry_queued_documents',
+      help: 'Documents buffered between fetch and commit.',
+      registers,
+    });
+    this.paused = new Gauge({
+      name: 'finsentry_paused_partitions',
+      help: 'Input partitions currently paused for backpressure.',
+      registers,
+    });
+
+    const groupLabels = ['dimension', 'group', 'window'] as const;
+    this.groupDocuments = new Gauge({
+      name: 'finsentry_group_documents',
+      help: 'Documents in the window per group (bounded dimensions: all groups; others: top-K and "other").',
+      labelNames: groupLabels,
+      registers,
+    });
+    this.groupNegativeShare = new Gauge({
+      name: 'finsentry_group_negative_share',
+      help: 'Share of documents predicted negative per group in the window (0..1).',
+      labelNames: groupLabels,
+      registers,
+    });
+    this.groupNegativeShareZ = new Gauge({
+      name: 'finsentry_group_negative_share_zscore',
+      help: "Two-proportion z of the group's negative share against its reference window.",
+      labelNames: groupLabels,
+      registers,
+    });
+    this.groupMeanPolarity = new Gauge({
+      name: 'finsentry_group_mean_polarity',
+      help: 'Mean polarity (p_pos - p_neg) per group in the window (-1..1).',
+      labelNames: groupLabels,
+      registers,
+    });
+    const dimWindow = ['dimension', 'window'] as const;
+    this.fairnessDpd = new Gauge({
+      name: 'finsentry_fairness_demographic_parity_difference',
+      help: 'max_g r_g - min_g r_g over judged groups, r = negative share.',
+      labelNames: dimWindow,
+      registers,
+    });
+    this.fairnessDir = new Gauge({
+      name: 'finsentry_fairness_disparate_impact_ratio',
+      help: 'min_g r_g / max_g r_g over judged groups (four-fifths rule: below 0.8 is a concern).',
+      labelNames: dimWindow,
+      registers,
+    });
+    this.fairnessWorstZ = new Gauge({
+      name: 'finsentry_fairness_worst_group_zscore',
+      help: "Largest |z| of a judged group's negative share against the rest of the dimension.",
+      labelNames: dimWindow,
+      registers,
+    });
+    this.fairnessBreaching = new Gauge({
+      name: 'finsentry_fairness_breaching_groups',
+      help: 'Judged groups whose negative share differs significantly from the rest.',
+      labelNames: dimWindow,
+      registers,
+    });
+    this.fairnessJudged = new Gauge({
+      name: 'finsentry_fairness_judged_groups',
+      help: 'Groups with at least min_samples documents in the window.',
+      labelNames: dimWindow,
+      registers,
+    });
+    const featureWindow = ['feature', 'window'] as const;
+    this.driftPsi = new Gauge({
+      name: 'finsentry_drift_psi',
+      help: 'Population stability index of a feature, current window vs reference.',
+      labelNames: featureWindow,
+      registers,
+    });
+    this.driftJs = new Gauge({
+      name: 'finsentry_drift_js_distance',
+      help: 'Jensen-Shannon distance (base 2) of a feature, current window vs reference.',
+      labelNames: featureWindow,
+      registers,
+    });
+    this.driftKs = new Gauge({
+      name: 'finsentry_drift_ks_statistic',
+      help: 'Kolmogorov-Smirnov statistic of a numeric feature, current window vs reference.',
+      labelNames: featureWindow,
+      registers,
+    });
+    this.alerts = new Gauge({
+      name: 'finsentry_alerts',
+      help: 'Alerts of the built-in evaluator per rule and state (pending or firing).',
+      labelNames: ['rule', 'severity', 'state'],
+      registers,
+    });
+    this.alertTransitions = new Counter({
+      name: 'finsentry_alert_transitions_total',
+      help: 'Alert state changes emitted by the evaluator, by rule and new state.',
+      labelNames: ['rule', 'severity', 'state'],
+      registers,
+    });
+    this.leaderGauge = new Gauge({
+      name: 'finsentry_evaluator_leader',
+      help: '1 when this replica holds the evaluator leader lease, else 0.',
+      registers,
+    });
+    this.fencingToken = new Gauge({
+      name: 'finsentry_evaluator_fencing_token',
+      help: 'Fencing token of the lease this replica holds (0 when not leader).',
+      registers,
+    });
+    this.evaluations = new Counter({
+      name: 'finsentry_evaluations_total',
+      help: 'Evaluator runs by outcome (ok, error, fenced).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.evaluationDuration = new Histogram({
+      name: 'finsentry_evaluation_duration_seconds',
+      help: 'Time per evaluator run.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.lastEvaluation = new Gauge({
+      name: 'finsentry_last_evaluation_timestamp_seconds',
+      help: 'Unix time of the last successful evaluator run on this replica.',
+      registers,
+    });
+  }
+
+  // ---- pipeline ---------------------------------------------------------------------------------
+
+  documentsConsumed(topic: string, kind: string, n = 1): void {
+    this.consumed.inc({ topic: this.topics.label(topic), kind: this.kinds.label(kind) }, n);
+  }
+
+  documentsProcessed(kind: string, n = 1): void {
+    this.processed.inc({ kind: this.kinds.label(kind) }, n);
+  }
+
+  dlq(reason: string, n = 1): void {
+    this.dlqMessages.inc({ reason: this.reasons.label(reason) }, n);
+  }
+
+  produced(topic: string, n = 1): void {
+    this.producedMessages.inc({ topic: this.topics.label(topic) }, n);
+  }
+
+  /** One micro-batch: size in documents, padded positions (batch × longest) and real tokens. */
+  batch(b: { size: number; paddedTokens: number; realTokens: number }): void {
+    this.batchSize.observe(b.size);
+    if (b.paddedTokens > 0) this.paddingRatio.observe(Math.max(0, (b.paddedTokens - b.realTokens) / b.paddedTokens));
+    this.batchTokens.inc({ type: 'padded' }, b.paddedTokens);
+    this.batchTokens.inc({ type: 'real' }, b.realTokens);
+  }
+
+  observeStage(stage: PipelineStage, seconds: number): void {
+    this.stageDuration.observe({ stage }, seconds);
+  }
+
+  /** Starts a timer; calling the returned function records the stage and returns the seconds. */
+  startStage(stage: PipelineStage): () => number {
+    return this.stageDuration.startTimer({ stage });
+  }
+
+  inferenceLatency(task: ModelInfo['task'], seconds: number): void {
+    this.inferenceDuration.observe({ task }, seconds);
+  }
+
+  eventTimeLag(seconds: number): void {
+    this.eventLag.observe(Math.max(0, seconds));
+  }
+
+  consumerLag(topic: string, partition: number, lag: number): void {
+    const t = this.topics.label(topic);
+    const key = this.lagSeries.label(`${t}/${partition}`);
+    if (key === OTHER_GROUP) return; // over 1024 partitions: not exported rather than mislabelled
+    this.lag.set({ topic: t, partition: String(partition) }, lag);
+  }
+
+  redisLatency(operation: string, seconds: number): void {
+    this.redisDuration.observe({ operation: this.redisOps.label(operation) }, seconds);
+  }
+
+  lateEvents(n: number): void {
+    if (n > 0) this.late.inc(n);
+  }
+
+  modelInfo(models: readonly ModelInfo[]): void {
+    this.model.reset();
+    for (const m of models) {
+      this.model.set(
+        { task: m.task, name: sanitizeLabelValue(m.name), version: sanitizeLabelValue(m.version), sha256: m.sha256.slice(0, 64) },
+        1,
+      );
+    }
+  }
+
+  batchCompleted(nowMs: number = Date.now()): void {
+    this.lastBatch.set(nowMs / 1000);
+  }
+
+  watermark(ms: number): void {
+    this.watermarkGauge.set(ms / 1000);
+  }
+
+  queuedDocuments(n: number): void {
+    this.queued.set(n);
+  }
+
+  pausedPartitions(n: number): void {
+    this.paused.set(n);
+  }
+
+  // ---- evaluator --------------------------------------------------------------------------------
+
+  /**
+   * Exports per-group sentiment for one (dimension, window). Bounded dimensions export every group
+   * (capped); unbounded ones the top-K by volume plus `pinned` groups (those with an active alert,
+   * at most K more). All remaining groups are summed into group="other". Series of groups that left
+   * the exported set are removed, so the series count is at most dims × windows × (2K + 1).
+   */
+  groupSentiment(dimension: string, windowMs: number, groups: readonly GroupSentimentSample[], pinned: readonly string[] = []): void {
+    if (!this.knownDimensions.has(dimension)) return;
+    const window = windowLabel(windowMs);
+    const limit = this.boundedDimensions.has(dimension) ? this.maxBoundedGroups : this.topK;
+    const ranked = [...groups].sort((a, b) => b.count - a.count || (a.group < b.group ? -1 : 1));
+    const pinnedSet = new Set(pinned.slice(0, this.topK));
+    const exported: GroupSentimentSample[] = [];
+    const rest: GroupSentimentSample[] = [];
+    for (const g of ranked) {
+      if (exported.length < limit || (pinnedSet.has(g.group) && exported.length < limit + pinnedSet.size)) exported.push(g);
+      else rest.push(g);
+    }
+    const next = new Set<string>();
+    const labels = (group: string) => ({ dimension, group, window });
+    for (const g of exported) {
+      const group = sanitizeLabelValue(g.group);
+      if (group === OTHER_GROUP || next.has(group)) {
+        rest.push(g); // a real group named "other" (or colliding after sanitising) joins the aggregate
+        continue;
+      }
+      next.add(group);
+      this.setGroup(labels(group), g);
+    }
+    if (rest.length > 0) {
+      const count = rest.reduce((s, g) => s + g.count, 0);
+      const negative = rest.reduce((s, g) => s + g.negative, 0);
+      const polarity = count > 0 ? rest.reduce((s, g) => s + g.meanPolarity * g.count, 0) / count : 0;
+      next.add(OTHER_GROUP);
+      this.setGroup(labels(OTHER_GROUP), { group: OTHER_GROUP, count, negative, meanPolarity: polarity });
+    }
+    const key = `${dimension}|${window}`;
+    for (const stale of this.exportedGroups.get(key) ?? []) {
+      if (next.has(stale)) continue;
+      for (const g of [this.groupDocuments, this.groupNegativeShare, this.groupNegativeShareZ, this.groupMeanPolarity]) {
+        g.remove(labels(stale));
+      }
+    }
+    this.exportedGroups.set(key, next);
+  }
+
+  private setGroup(labels: { dimension: string; group: string; window: string }, g: GroupSentimentSample): void {
+    this.groupDocuments.set(labels, g.count);
+    this.groupNegativeShare.set(labels, g.count > 0 ? g.negative / g.count : 0);
+    this.groupMeanPolarity.set(labels, g.meanPolarity);
+    if (g.negativeShareZ !== undefined && Number.isFinite(g.negativeShareZ)) this.groupNegativeShareZ.set(labels, g.negativeShareZ);
+    else this.groupNegativeShareZ.remove(labels);
+  }
+
+  fairness(dimension: string, windowMs: number, f: FairnessSample): void {
+    if (!this.knownDimensions.has(dimension)) return;
+    const labels = { dimension, window: windowLabel(windowMs) };
+    this.fairnessDpd.set(labels, f.demographicParityDifference);
+    this.fairnessDir.set(labels, f.disparateImpactRatio);
+    this.fairnessWorstZ.set(labels, f.worstGroupZ);
+    this.fairnessBreaching.set(labels, f.breachingGroups);
+    this.fairnessJudged.set(labels, f.judgedGroups);
+  }
+
+  /** `feature` must be one of a fixed set (drift features are code-defined, not data). */
+  drift(feature: string, windowMs: number, d: Partial<DriftSample>): void {
+    const labels = { feature: sanitizeLabelValue(feature), window: windowLabel(windowMs) };
+    if (d.psi !== undefined && Number.isFinite(d.psi)) this.driftPsi.set(labels, d.psi);
+    if (d.jsDistance !== undefined && Number.isFinite(d.jsDistance)) this.driftJs.set(labels, d.jsDistance);
+    if (d.ksStatistic !== undefined && Number.isFinite(d.ksStatistic)) this.driftKs.set(labels, d.ksStatistic);
+  }
+
+  /** Replaces the alert-state gauges with the given counts (rule names come from config: bounded). */
+  alertStates(counts: readonly AlertStateCount[]): void {
+    const next = new Set<string>();
+    for (const c of counts) {
+      if (c.state !== 'pending' && c.state !== 'firing') continue;
+      const labels = { rule: c.rule, severity: c.severity, state: c.state };
+      next.add(JSON.stringify(labels));
+      this.alerts.set(labels, c.count);
+    }
+    for (const stale of this.exportedAlertStates) {
+      if (!next.has(stale)) this.alerts.set(JSON.parse(stale) as { rule: string; severity: string; state: string }, 0);
+    }
+    for (const k of next) this.exportedAlertStates.add(k);
+  }
+
+  alertTransition(rule: string, severity: string, state: AlertStateName): void {
+    this.alertTransitions.inc({ rule, severity, state });
+  }
+
+  leader(isLeader: boolean, token = 0): void {
+    this.leaderGauge.set(isLeader ? 1 : 0);
+    this.fencingToken.set(isLeader ? token : 0);
+  }
+
+  evaluation(outcome: 'ok' | 'error' | 'fenced', seconds: number, nowMs: number = Date.now()): void {
+    this.evaluations.inc({ outcome });
+    this.evaluationDuration.observe(seconds);
+    if (outcome === 'ok') this.lastEvaluation.set(nowMs / 1000);
+  }
+
+  /** Distinct series currently exported (used by the cardinality test and `finsentry stats`). */
+  async seriesCount(): Promise<number> {
+    const metrics = await this.registry.getMetricsAsJSON();
+    return metrics.reduce((n, m) => n + (m.values as unknown[]).length, 0);
+  }
+}
+
+export function createMetrics(options: MetricsOptions): PipelineMetrics {
+  return new PipelineMetrics(options);
+}

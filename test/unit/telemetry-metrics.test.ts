@@ -1,0 +1,152 @@
+import { spawnSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMetrics, type GroupSentimentSample, type PipelineMetrics } from '../../src/telemetry/metrics.js';
+import { Readiness, startOpsServer, type OpsServer } from '../../src/telemetry/server.js';
+import { sanitizeLabelValue } from '../../src/telemetry/labels.js';
+import { requirePromtool } from '../helpers/promtool.js';
+
+const STATS = {
+  dimensions: [
+    { name: 'region', bounded: true },
+    { name: 'issuer', bounded: false },
+    { name: 'ticker', bounded: false },
+  ],
+  topK: 10,
+};
+const WINDOWS = [300_000, 3_600_000];
+
+function groupSeries(text: string, metric: string, dimension: string): string[] {
+  return text.split('\n').filter((l) => l.startsWith(`${metric}{`) && l.includes(`dimension="${dimension}"`));
+}
+
+function fillPipeline(m: PipelineMetrics): void {
+  m.documentsConsumed('news.raw', 'news', 5);
+  m.documentsProcessed('news', 5);
+  m.dlq('decode_error');
+  m.produced('finsentry.enriched', 5);
+  m.batch({ size: 5, paddedTokens: 640, realTokens: 400 });
+  m.observeStage('infer', 0.02);
+  m.startStage('tokenize')();
+  m.inferenceLatency('sentiment', 0.015);
+  m.eventTimeLag(1.5);
+  m.consumerLag('news.raw', 0, 12);
+  m.redisLatency('apply', 0.002);
+  m.lateEvents(2);
+  m.modelInfo([{ task: 'sentiment', name: 'finsentry-sentiment', version: '1.0.0', sha256: 'ab'.repeat(32) }]);
+  m.batchCompleted(1_700_000_000_000);
+  m.watermark(1_700_000_000_000);
+  m.fairness('region', 300_000, {
+    demographicParityDifference: 0.1,
+    disparateImpactRatio: 0.75,
+    worstGroupZ: 2.5,
+    breachingGroups: 1,
+    judgedGroups: 4,
+  });
+  m.drift('p_neg', 300_000, { psi: 0.3, jsDistance: 0.2, ksStatistic: 0.15 });
+  m.alertStates([{ rule: 'NegativeSentimentSurge', severity: 'warning', state: 'firing', count: 1 }]);
+  m.leader(true, 7);
+  m.evaluation('ok', 0.01);
+}
+
+describe('PipelineMetrics', () => {
+  let server: OpsServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('keeps the series count bounded when 10,000 distinct issuers flow through the group gauges', async () => {
+    const m = createMetrics({ stats: STATS, processMetrics: false });
+    const counts: number[] = [];
+    // 20 evaluation rounds, each seeing 500 new issuers (10,000 in all) plus a few recurring ones.
+    for (let round = 0; round < 20; round++) {
+      const issuers: GroupSentimentSample[] = [];
+      for (let i = 0; i < 500; i++) {
+        const id = round * 500 + i;
+        issuers.push({ group: `Issuer ${id} Holdings, Inc.`, count: 1 + (id % 97), negative: id % 7, meanPolarity: 0 });
+      }
+      issuers.push({ group: 'other', count: 5, negative: 1, meanPolarity: 0 }); // a real group named like the bucket
+      for (const w of WINDOWS) {
+        m.groupSentiment('issuer', w, issuers, [`Issuer ${round * 500} Holdings, Inc.`]);
+        m.groupSentiment('ticker', w, issuers.map((g) => ({ ...g, group: g.group.slice(0, 12) })));
+        m.groupSentiment('region', w, [
+          { group: 'emea', count: 100, negative: 10, meanPolarity: 0.1 },
+          { group: 'apac', count: 80, negative: 9, meanPolarity: 0.05 },
+        ]);
+      }
+      counts.push(await m.seriesCount());
+    }
+    const text = await m.registry.metrics();
+    // issuer: top-K (10) + 1 pinned + "other", per window, per group metric
+    const issuerSeries = groupSeries(text, 'finsentry_group_documents', 'issuer');
+    expect(issuerSeries.length).toBeLessThanOrEqual(WINDOWS.length * (STATS.topK + 1 + 1));
+    expect(issuerSeries.length).toBeGreaterThanOrEqual(WINDOWS.length * (STATS.topK + 1));
+    // 4 group gauges (z only when given) × (3 dims) × windows × (2K+1) is the design bound
+    const bound = 4 * 3 * WINDOWS.length * (2 * STATS.topK + 1);
+    expect(Math.max(...counts)).toBeLessThanOrEqual(bound);
+    // the count does not grow with rounds: last equals the second (steady state)
+    expect(counts[counts.length - 1]).toBe(counts[1]);
+    // the "other" bucket sums everything outside the exported set (500 + the literal "other" group)
+    const other = text
+      .split('\n')
+      .find((l) => l.startsWith('finsentry_group_documents{') && l.includes('dimension="issuer"') && l.includes('group="other"') && l.includes('window="5m"'));
+    expect(other).toBeDefined();
+    const exportedTotal = issuerSeries
+      .filter((l) => l.includes('window="5m"') && !l.includes('group="other"'))
+      .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+    const lastRoundTotal = Array.from({ length: 500 }, (_, i) => 1 + ((19 * 500 + i) % 97)).reduce((a, b) => a + b, 0) + 5;
+    expect(exportedTotal + Number(other!.split(' ').pop())).toBe(lastRoundTotal);
+  });
+
+  it('ignores dimensions that are not configured and sanitises group labels', async () => {
+    const m = createMetrics({ stats: STATS, processMetrics: false });
+    m.groupSentiment('author', 300_000, [{ group: 'x', count: 1, negative: 0, meanPolarity: 0 }]);
+    m.groupSentiment('region', 300_000, [{ group: 'Asia "Pacific"\n{}', count: 3, negative: 1, meanPolarity: 0 }]);
+    const text = await m.registry.metrics();
+    expect(text).not.toContain('dimension="author"');
+    expect(text).toContain('group="asia_pacific"');
+    expect(sanitizeLabelValue('')).toBe('unknown');
+    expect(sanitizeLabelValue('A'.repeat(200))).toHaveLength(64);
+  });
+
+  it('caps free-form labels such as DLQ reasons', async () => {
+    const m = createMetrics({ stats: STATS, processMetrics: false });
+    for (let i = 0; i < 1000; i++) m.dlq(`reason ${i}`);
+    const lines = (await m.registry.metrics()).split('\n').filter((l) => l.startsWith('finsentry_dlq_messages_total{'));
+    expect(lines).toHaveLength(33);
+    expect(lines.find((l) => l.includes('reason="other"'))).toMatch(/ 968$/);
+  });
+
+  it('serves /metrics that promtool check metrics accepts, /healthz and /readyz', async () => {
+    const promtool = requirePromtool();
+    const m = createMetrics({ stats: STATS });
+    fillPipeline(m);
+    m.groupSentiment('region', 300_000, [{ group: 'emea', count: 10, negative: 3, meanPolarity: -0.2, negativeShareZ: 1.2 }]);
+    const readiness = new Readiness();
+    readiness.set('models', false);
+    readiness.set('kafka', () => true);
+    server = await startOpsServer({ registry: m.registry, readiness, port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${server.port}`;
+
+    const scrape = await fetch(`${base}/metrics`);
+    expect(scrape.status).toBe(200);
+    expect(scrape.headers.get('content-type')).toContain('text/plain');
+    const body = await scrape.text();
+    expect(body).toContain('finsentry_model_info{task="sentiment",name="finsentry-sentiment",version="1.0.0"');
+    const check = spawnSync(promtool, ['check', 'metrics'], { input: body, encoding: 'utf8' });
+    expect(`${check.stdout}${check.stderr}`.trim()).toBe('');
+    expect(check.status).toBe(0);
+
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const notReady = await fetch(`${base}/readyz`);
+    expect(notReady.status).toBe(503);
+    expect(await notReady.json()).toEqual({ status: 'not ready', checks: { models: false, kafka: true } });
+    readiness.set('models', true);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    readiness.set('redis', () => {
+      throw new Error('down');
+    });
+    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+});
