@@ -12,6 +12,12 @@ export interface GroupRef {
  */
 export interface StatsObservation {
   documentId: string;
+  /**
+   * Kafka offset of the source record (decimal string). When present, the window store applies
+   * exactly the observations above the partition's stored offset, so a replayed batch that straddles
+   * the last applied offset is counted once (batch boundaries may differ after a restart).
+   */
+  offset?: string;
   eventTimeMs: number;
   groups: GroupRef[];
   label: SentimentLabel;
@@ -29,6 +35,8 @@ export interface StatsObservation {
 /** A delayed human label joined to a document (optional labels topic). */
 export interface LabelObservation {
   documentId: string;
+  /** Kafka offset of the label record (decimal string); same role as StatsObservation.offset. */
+  offset?: string;
   eventTimeMs: number;
   groups: GroupRef[];
   predicted: SentimentLabel;

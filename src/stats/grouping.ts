@@ -1,0 +1,123 @@
+import type { InputDocument } from '../domain/documents.js';
+import type { Enrichment } from '../domain/enrichment.js';
+import type { GroupRef, StatsObservation } from '../domain/observation.js';
+import type { DimensionConfig } from '../config/schema.js';
+
+/**
+ * Grouping (SPEC §4): one group per configured dimension, from an input attribute or from the
+ * model's own output (entities of a type, entity types). Multi-valued dimensions (tickers, entities,
+ * entity types) count a document once per distinct value; a document with no value is in no group
+ * of such a dimension. Single-valued dimensions put a missing value in the group "unknown", so every
+ * document is counted exactly once per single-valued dimension.
+ *
+ * Every observation is also in the group "all" of the implicit dimension `_all` (config dimension
+ * names must start with a letter, so it cannot collide): totals and drift use it and are exact
+ * whatever dimensions are configured.
+ */
+export const ALL_DIMENSION = '_all';
+export const ALL_GROUP = 'all';
+export const UNKNOWN_GROUP = 'unknown';
+/** Longest group value kept (in code points); longer values are cut. Bounds key size and label size. */
+export const MAX_GROUP_LENGTH = 64;
+
+type DimensionSource = DimensionConfig['from'];
+
+const MULTI_VALUED = new Set<DimensionSource>(['tickers', 'entities.ORG', 'entities.PER', 'entities.LOC', 'entities.MISC', 'entity_types']);
+
+export function isMultiValued(source: DimensionSource): boolean {
+  return MULTI_VALUED.has(source);
+}
+
+/**
+ * Sanitise a group value: Unicode NFKC, whitespace collapsed, characters outside letters, digits and
+ * a few punctuation marks replaced by "_", cut to MAX_GROUP_LENGTH code points. Lower-cased except
+ * for tickers and entity types, whose case is conventional (AAPL, ORG). Returns null when nothing is left.
+ */
+export function sanitizeGroupValue(raw: string, opts: { keepCase?: boolean } = {}): string | null {
+  let value = raw.normalize('NFKC').replace(/\s+/gu, ' ').trim();
+  if (!opts.keepCase) value = value.toLowerCase();
+  value = value.replace(/[^\p{L}\p{N} ._\-/&+'@#$%]/gu, '_');
+  const codePoints = Array.from(value);
+  if (codePoints.length > MAX_GROUP_LENGTH) value = codePoints.slice(0, MAX_GROUP_LENGTH).join('').trimEnd();
+  return value.length > 0 ? value : null;
+}
+
+/** Entity type as stored in counters and groups: upper-case letters, digits and underscore, max 32 chars. */
+export function sanitizeEntityType(raw: string): string | null {
+  const value = raw.toUpperCase().replace(/[^A-Z0-9_]/g, '_').slice(0, 32);
+  return value.length > 0 ? value : null;
+}
+
+function rawValues(source: DimensionSource, doc: InputDocument, enrichment: Enrichment): string[] {
+  const a = doc.attributes;
+  switch (source) {
+    case 'kind':
+      return [doc.kind];
+    case 'source':
+      return a.source ? [a.source] : [];
+    case 'platform':
+      return a.platform ? [a.platform] : [];
+    case 'channel':
+      return a.channel ? [a.channel] : [];
+    case 'language':
+      return a.language ? [a.language] : [];
+    case 'region':
+      return a.region ? [a.region] : [];
+    case 'sector':
+      return a.sector ? [a.sector] : [];
+    case 'tickers':
+      return a.tickers;
+    case 'entities.ORG':
+    case 'entities.PER':
+    case 'entities.LOC':
+    case 'entities.MISC': {
+      const type = source.slice('entities.'.length);
+      return enrichment.entities.filter((e) => e.type === type).map((e) => e.normalized);
+    }
+    case 'entity_types':
+      return enrichment.entities.map((e) => e.type);
+  }
+}
+
+/** Groups of one document along the configured dimensions (plus `_all`), distinct per dimension. */
+export function buildGroups(doc: InputDocument, enrichment: Enrichment, dims: readonly DimensionConfig[]): GroupRef[] {
+  const groups: GroupRef[] = [{ dimension: ALL_DIMENSION, value: ALL_GROUP }];
+  for (const dim of dims) {
+    const seen = new Set<string>();
+    for (const raw of rawValues(dim.from, doc, enrichment)) {
+      const value =
+        dim.from === 'entity_types'
+          ? sanitizeEntityType(raw)
+          : sanitizeGroupValue(raw, { keepCase: dim.from === 'tickers' });
+      if (value !== null) seen.add(value);
+    }
+    if (seen.size === 0 && !isMultiValued(dim.from)) seen.add(UNKNOWN_GROUP);
+    for (const value of [...seen].sort()) groups.push({ dimension: dim.name, value });
+  }
+  return groups;
+}
+
+/** What the statistics stage records for one enriched document: numbers and group values, never text. */
+export function buildObservation(doc: InputDocument, enrichment: Enrichment, dims: readonly DimensionConfig[]): StatsObservation {
+  const s = enrichment.sentiment;
+  const entityTypes: Record<string, number> = {};
+  for (const e of enrichment.entities) {
+    const type = sanitizeEntityType(e.type);
+    if (type !== null) entityTypes[type] = (entityTypes[type] ?? 0) + 1;
+  }
+  return {
+    documentId: doc.id,
+    offset: doc.position.offset,
+    eventTimeMs: doc.eventTimeMs,
+    groups: buildGroups(doc, enrichment, dims),
+    label: s.label,
+    pNeg: s.probabilities.negative,
+    pPos: s.probabilities.positive,
+    polarity: s.polarity,
+    confidence: s.confidence,
+    tokens: s.tokens,
+    unknownTokens: s.unknownTokens,
+    truncated: s.truncated,
+    entityTypes,
+  };
+}
