@@ -1,0 +1,107 @@
+import type { BatchingConfig, ModelsConfig } from '../config/schema.js';
+import type { Enricher, Enrichment, EnrichRequest, EntitySpan, ModelInfo } from '../domain/enrichment.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { BatcherOptions } from './batcher.js';
+import { ModelRunner, NerModel, SentimentModel, type BatchObserver, type EngineOptions } from './engine.js';
+
+export interface OnnxEnricherOptions {
+  logger?: Logger;
+  /** Per-batch statistics (size, padded/real tokens, queue and model time) for metrics. */
+  onBatch?: BatchObserver;
+  /** Cap on entities per document (limits.maxEntitiesPerDocument); the highest-scoring are kept. */
+  maxEntitiesPerDocument?: number;
+}
+
+export function batcherOptions(batching: BatchingConfig): BatcherOptions {
+  return {
+    maxBatchSize: batching.maxBatchSize,
+    maxBatchTokens: batching.maxBatchTokens,
+    maxWaitMs: batching.maxWait,
+    maxInFlightBatches: batching.maxInFlightBatches,
+    maxQueued: batching.maxQueuedDocuments,
+  };
+}
+
+export function engineOptions(models: ModelsConfig, batching: BatchingConfig, options: OnnxEnricherOptions = {}): EngineOptions {
+  return {
+    session: {
+      executionProvider: models.executionProvider,
+      intraOpThreads: models.intraOpThreads,
+      interOpThreads: models.interOpThreads,
+      graphOptimization: models.graphOptimization,
+    },
+    windowing: { maxLength: models.maxLength, stride: models.stride, maxWindows: models.maxWindows },
+    batching: batcherOptions(batching),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.onBatch ? { onBatch: options.onBatch } : {}),
+  };
+}
+
+/**
+ * The product Enricher: sentiment (always) and NER (when configured) with ONNX Runtime. Both
+ * models run concurrently on the same documents; each has its own micro-batcher, so documents from
+ * many `enrich` calls share batches. `isFull()`/`onDrain()` expose the batchers' backpressure to the
+ * Kafka consumer, which pauses its partitions while the queues are full.
+ */
+export class OnnxEnricher implements Enricher {
+  readonly models: ModelInfo[];
+
+  private constructor(
+    readonly sentiment: SentimentModel,
+    readonly ner: NerModel | undefined,
+    private readonly maxEntities: number,
+  ) {
+    this.models = [sentiment.runner.info, ...(ner ? [ner.runner.info] : [])];
+  }
+
+  /** Loads and warms up the models; resolves once they are ready to serve. */
+  static async create(models: ModelsConfig, batching: BatchingConfig, options: OnnxEnricherOptions = {}): Promise<OnnxEnricher> {
+    const engine = engineOptions(models, batching, options);
+    const [sentimentRunner, nerRunner] = await Promise.all([
+      ModelRunner.load(models.sentiment.path, 'sentiment', engine),
+      models.ner ? ModelRunner.load(models.ner.path, 'ner', engine) : Promise.resolve(undefined),
+    ]);
+    try {
+      const sentiment = new SentimentModel(sentimentRunner, models.sentiment.labelMap);
+      const ner = nerRunner && models.ner ? new NerModel(nerRunner, models.ner.aggregation) : undefined;
+      return new OnnxEnricher(sentiment, ner, options.maxEntitiesPerDocument ?? Infinity);
+    } catch (err) {
+      await sentimentRunner.close();
+      await nerRunner?.close();
+      throw err;
+    }
+  }
+
+  async enrich(requests: EnrichRequest[]): Promise<Enrichment[]> {
+    if (requests.length === 0) return [];
+    const texts = requests.map((r) => r.text);
+    const [sentiments, entities] = await Promise.all([
+      this.sentiment.predict(texts),
+      this.ner ? this.ner.predict(texts, this.maxEntities) : Promise.resolve(texts.map((): EntitySpan[] => [])),
+    ]);
+    return sentiments.map((sentiment, i) => ({ sentiment, entities: entities[i] ?? [], models: this.models }));
+  }
+
+  /** True while the batch queues are full: the caller should stop fetching input. */
+  isFull(): boolean {
+    return this.sentiment.runner.batcher.isFull() || (this.ner?.runner.batcher.isFull() ?? false);
+  }
+
+  /** Registers a listener called when a full queue has room again; returns an unsubscribe function. */
+  onDrain(listener: () => void): () => void {
+    const offs = [this.sentiment.runner.batcher.onDrain(listener), ...(this.ner ? [this.ner.runner.batcher.onDrain(listener)] : [])];
+    return () => offs.forEach((off) => off());
+  }
+
+  /** Execution provider actually in use per model (cuda may have fallen back to cpu). */
+  get providers(): Record<string, string> {
+    return {
+      sentiment: this.sentiment.runner.session.provider,
+      ...(this.ner ? { ner: this.ner.runner.session.provider } : {}),
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.sentiment.runner.close(), this.ner?.runner.close()]);
+  }
+}

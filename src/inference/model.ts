@@ -1,0 +1,139 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import type { ModelInfo } from '../domain/enrichment.js';
+
+export type ModelTask = ModelInfo['task'];
+
+/** Thrown for a model directory that cannot be used; the message names the file and the problem. */
+export class ModelLoadError extends Error {
+  override name = 'ModelLoadError';
+}
+
+/** What a model directory (Hugging Face / Optimum export layout) says about itself. */
+export interface ModelSpec {
+  dir: string;
+  task: ModelTask;
+  /** Model output index → label as written in config.json. */
+  id2label: string[];
+  onnxPath: string;
+  tokenizerPath: string;
+  name: string;
+  version: string;
+  sha256: string;
+  /** Token id used for padding (config pad_token_id, else 0). */
+  padTokenId: number;
+  /** Largest sequence the model accepts (config max_position_embeddings), if stated. */
+  maxPositions: number | undefined;
+  config: Record<string, unknown>;
+}
+
+/** ONNX file names looked up in order; Optimum puts exports either at the top or under onnx/. */
+export const ONNX_CANDIDATES = ['model.onnx', 'model_quantized.onnx', 'onnx/model.onnx', 'onnx/model_quantized.onnx'];
+
+export function findOnnxFile(dir: string): string | undefined {
+  for (const candidate of ONNX_CANDIDATES) {
+    const path = join(dir, candidate);
+    if (existsSync(path)) return path;
+  }
+  return undefined;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Task from config.json: an explicit `finsentry_task`, else the architecture name
+ * (…ForSequenceClassification → sentiment, …ForTokenClassification → ner).
+ */
+export function detectTask(config: Record<string, unknown>): ModelTask | undefined {
+  const explicit = config['finsentry_task'];
+  if (explicit === 'sentiment' || explicit === 'ner') return explicit;
+  const architectures = Array.isArray(config['architectures']) ? (config['architectures'] as unknown[]) : [];
+  for (const arch of architectures) {
+    if (typeof arch !== 'string') continue;
+    if (arch.endsWith('ForSequenceClassification')) return 'sentiment';
+    if (arch.endsWith('ForTokenClassification')) return 'ner';
+  }
+  return undefined;
+}
+
+/** id2label as a dense array; keys must be 0..n-1. */
+export function readId2Label(config: Record<string, unknown>, configPath: string): string[] {
+  const raw = config['id2label'];
+  if (!raw || typeof raw !== 'object') throw new ModelLoadError(`${configPath}: no id2label object`);
+  const entries = Object.entries(raw as Record<string, unknown>);
+  const labels: string[] = new Array<string>(entries.length);
+  for (const [key, value] of entries) {
+    const index = Number(key);
+    if (!Number.isInteger(index) || index < 0 || index >= entries.length || typeof value !== 'string') {
+      throw new ModelLoadError(`${configPath}: id2label must map 0..${entries.length - 1} to label strings (bad key "${key}")`);
+    }
+    labels[index] = value;
+  }
+  if (labels.length < 2) throw new ModelLoadError(`${configPath}: id2label has fewer than 2 labels`);
+  return labels;
+}
+
+/** Reads and validates a model directory without loading the ONNX graph. */
+export async function readModelSpec(dirArg: string, expectedTask?: ModelTask): Promise<ModelSpec> {
+  const dir = resolve(dirArg);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelLoadError(`model directory ${dir} does not exist`);
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) {
+    throw new ModelLoadError(`${dir} is not a Hugging Face model directory: config.json is missing`);
+  }
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new ModelLoadError(`${configPath}: not valid JSON (${(err as Error).message})`);
+  }
+  const tokenizerPath = join(dir, 'tokenizer.json');
+  if (!existsSync(tokenizerPath)) {
+    throw new ModelLoadError(`${dir}: tokenizer.json is missing (export the fast tokenizer with save_pretrained)`);
+  }
+  const onnxPath = findOnnxFile(dir);
+  if (!onnxPath) throw new ModelLoadError(`${dir}: no ONNX file (looked for ${ONNX_CANDIDATES.join(', ')})`);
+  const task = detectTask(config);
+  if (!task) {
+    throw new ModelLoadError(
+      `${configPath}: cannot tell the task; architectures should end in ForSequenceClassification or ` +
+        `ForTokenClassification, or set "finsentry_task"`,
+    );
+  }
+  if (expectedTask && task !== expectedTask) {
+    throw new ModelLoadError(`${dir} is a ${task} model but is configured as the ${expectedTask} model`);
+  }
+  const id2label = readId2Label(config, configPath);
+  const nameOrPath = typeof config['_name_or_path'] === 'string' && config['_name_or_path'] ? config['_name_or_path'] : '';
+  const name = typeof config['finsentry_name'] === 'string' ? config['finsentry_name'] : nameOrPath ? basename(nameOrPath) : basename(dir);
+  const version =
+    typeof config['finsentry_version'] === 'string'
+      ? config['finsentry_version']
+      : typeof config['transformers_version'] === 'string'
+        ? `transformers-${config['transformers_version']}`
+        : 'unversioned';
+  const pad = config['pad_token_id'];
+  const maxPos = config['max_position_embeddings'];
+  return {
+    dir,
+    task,
+    id2label,
+    onnxPath,
+    tokenizerPath,
+    name,
+    version,
+    sha256: await sha256File(onnxPath),
+    padTokenId: typeof pad === 'number' ? pad : 0,
+    maxPositions: typeof maxPos === 'number' ? maxPos : undefined,
+    config,
+  };
+}
+
+export function modelInfo(spec: ModelSpec): ModelInfo {
+  return { task: spec.task, name: spec.name, version: spec.version, sha256: spec.sha256 };
+}

@@ -1,0 +1,221 @@
+import type { EntitySpan } from '../domain/enrichment.js';
+import { parseBioLabel } from './labels.js';
+import { softmax } from './sentiment.js';
+import type { TokenWindow } from './tokenize.js';
+
+/**
+ * BIO decoding with the aggregation strategies of the Hugging Face TokenClassificationPipeline
+ * (transformers/pipelines/token_classification.py), re-implemented from its documented semantics:
+ *
+ * - every non-special token gets softmax scores; it is a sub-word when its vocabulary string is
+ *   longer than the text it covers (WordPiece "##" prefix), or — for tokenizers without a
+ *   continuing-subword prefix — when it does not follow a space; an [UNK] token is never a sub-word;
+ * - simple: each token keeps its arg-max label and score;
+ *   first / max / average: tokens are first merged into words, taking the label of the first token,
+ *   of the token with the highest score, or the arg-max of the mean score vector;
+ * - consecutive tokens/words with the same type are grouped unless the next one is a B- label; the
+ *   group's score is the mean of its members' scores; groups of type O are dropped;
+ * - windows of a long text are decoded separately and overlapping entities resolved as the
+ *   pipeline does for stride chunks: of overlapping entities the longest wins, then the higher score.
+ */
+export type AggregationStrategy = 'simple' | 'first' | 'max' | 'average';
+
+export interface NerVocabulary {
+  idToToken(id: number): string;
+  unkId: number | undefined;
+  continuingSubwordPrefix: string | undefined;
+}
+
+/** An entity with the HF pipeline's fields; start/end in UTF-16 code units. */
+export interface RawEntity {
+  type: string;
+  score: number;
+  start: number;
+  end: number;
+  /** Token strings that make up the entity (for diagnostics and parity checks). */
+  tokens: string[];
+}
+
+interface PreEntity {
+  token: string;
+  scores: number[];
+  start: number;
+  end: number;
+  isSubword: boolean;
+}
+
+interface LabelledUnit {
+  label: string;
+  score: number;
+  start: number;
+  end: number;
+  tokens: string[];
+}
+
+const codePointLength = (s: string): number => {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+};
+
+function argmax(values: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if ((values[i] ?? -Infinity) > (values[best] ?? -Infinity)) best = i;
+  return best;
+}
+
+/** Per-token scores of one window: logits[token*numLabels ..] softmaxed, special tokens skipped. */
+export function gatherPreEntities(
+  text: string,
+  window: TokenWindow,
+  logits: ArrayLike<number>,
+  logitsOffset: number,
+  numLabels: number,
+  vocab: NerVocabulary,
+): PreEntity[] {
+  const out: PreEntity[] = [];
+  for (let t = 0; t < window.ids.length; t++) {
+    if (window.specialMask[t] === 1) continue;
+    const id = window.ids[t] ?? 0;
+    const [start, end] = window.offsets[t] ?? [0, 0];
+    const wordRef = text.slice(start, end);
+    let token = vocab.idToToken(id);
+    let isSubword: boolean;
+    if (vocab.continuingSubwordPrefix) {
+      isSubword = codePointLength(token) !== codePointLength(wordRef);
+    } else {
+      isSubword = start > 0 && !text.slice(Math.max(0, start - 1), start + 1).includes(' ');
+    }
+    if (vocab.unkId !== undefined && id === vocab.unkId) {
+      token = wordRef;
+      isSubword = false;
+    }
+    out.push({ token, scores: softmax(logits, logitsOffset + t * numLabels, numLabels), start, end, isSubword });
+  }
+  return out;
+}
+
+function aggregateWord(group: readonly PreEntity[], strategy: Exclude<AggregationStrategy, 'simple'>, id2label: readonly string[]): LabelledUnit {
+  const first = group[0] as PreEntity;
+  const last = group[group.length - 1] as PreEntity;
+  let scores: number[];
+  if (strategy === 'first') {
+    scores = first.scores;
+  } else if (strategy === 'max') {
+    let best = first;
+    for (const e of group) if (Math.max(...e.scores) > Math.max(...best.scores)) best = e;
+    scores = best.scores;
+  } else {
+    scores = first.scores.map((_, k) => group.reduce((s, e) => s + (e.scores[k] ?? 0), 0) / group.length);
+  }
+  const idx = argmax(scores);
+  return { label: id2label[idx] ?? 'O', score: scores[idx] ?? 0, start: first.start, end: last.end, tokens: group.map((e) => e.token) };
+}
+
+function toUnits(pre: readonly PreEntity[], strategy: AggregationStrategy, id2label: readonly string[]): LabelledUnit[] {
+  if (strategy === 'simple') {
+    return pre.map((e) => {
+      const idx = argmax(e.scores);
+      return { label: id2label[idx] ?? 'O', score: e.scores[idx] ?? 0, start: e.start, end: e.end, tokens: [e.token] };
+    });
+  }
+  const words: LabelledUnit[] = [];
+  let group: PreEntity[] = [];
+  for (const e of pre) {
+    if (group.length > 0 && !e.isSubword) {
+      words.push(aggregateWord(group, strategy, id2label));
+      group = [];
+    }
+    group.push(e);
+  }
+  if (group.length > 0) words.push(aggregateWord(group, strategy, id2label));
+  return words;
+}
+
+/** Groups adjacent units of one type (a B- label starts a new group); O groups are dropped. */
+export function groupEntities(units: readonly LabelledUnit[]): RawEntity[] {
+  const groups: RawEntity[] = [];
+  let current: LabelledUnit[] = [];
+  const flush = (): void => {
+    const first = current[0];
+    const last = current[current.length - 1];
+    if (!first || !last) return;
+    const type = parseBioLabel(first.label).type;
+    if (type !== 'O') {
+      groups.push({
+        type,
+        score: current.reduce((s, u) => s + u.score, 0) / current.length,
+        start: first.start,
+        end: last.end,
+        tokens: current.flatMap((u) => u.tokens),
+      });
+    }
+    current = [];
+  };
+  for (const unit of units) {
+    if (current.length > 0) {
+      const tag = parseBioLabel(unit.label);
+      const lastTag = parseBioLabel((current[current.length - 1] as LabelledUnit).label);
+      if (!(tag.type === lastTag.type && tag.prefix !== 'B')) flush();
+    }
+    current.push(unit);
+  }
+  flush();
+  return groups;
+}
+
+/** Resolves entities of overlapping windows: of overlapping ones the longest, then the higher score wins. */
+export function mergeOverlapping(entities: readonly RawEntity[]): RawEntity[] {
+  if (entities.length === 0) return [];
+  const sorted = [...entities].sort((a, b) => a.start - b.start);
+  const out: RawEntity[] = [];
+  let previous = sorted[0] as RawEntity;
+  for (const entity of sorted) {
+    if (previous.start <= entity.start && entity.start < previous.end) {
+      const currentLength = entity.end - entity.start;
+      const previousLength = previous.end - previous.start;
+      if (currentLength > previousLength || (currentLength === previousLength && entity.score > previous.score)) previous = entity;
+    } else {
+      out.push(previous);
+      previous = entity;
+    }
+  }
+  out.push(previous);
+  return out;
+}
+
+export interface WindowLogits {
+  window: TokenWindow;
+  /** [seq, numLabels] logits of this window (row-major), starting at `offset` of `data`. */
+  data: ArrayLike<number>;
+  offset: number;
+}
+
+/** Entities of one document from its windows' logits. */
+export function decodeEntities(
+  text: string,
+  windows: readonly WindowLogits[],
+  id2label: readonly string[],
+  vocab: NerVocabulary,
+  strategy: AggregationStrategy,
+): RawEntity[] {
+  const all: RawEntity[] = [];
+  for (const w of windows) {
+    const pre = gatherPreEntities(text, w.window, w.data, w.offset, id2label.length, vocab);
+    all.push(...groupEntities(toUnits(pre, strategy, id2label)));
+  }
+  return windows.length > 1 ? mergeOverlapping(all) : all;
+}
+
+/** Trailing punctuation that is not part of a name for grouping ("Apple Inc." → "apple inc"). */
+const EDGE_PUNCTUATION = /^[\s"'“”‘’«»()[\]{}.,;:!?]+|[\s"'“”‘’«»()[\]{}.,;:!?]+$/gu;
+
+/** Group key of an entity: NFKC, case-folded, whitespace collapsed, surrounding punctuation trimmed. */
+export function normalizeEntityText(text: string): string {
+  return text.normalize('NFKC').toLowerCase().replace(/\s+/gu, ' ').replace(EDGE_PUNCTUATION, '').trim();
+}
+
+export function toEntitySpan(text: string, raw: RawEntity): EntitySpan {
+  const surface = text.slice(raw.start, raw.end);
+  return { type: raw.type, text: surface, normalized: normalizeEntityText(surface), start: raw.start, end: raw.end, score: raw.score };
+}
