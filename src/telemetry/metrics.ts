@@ -540,22 +540,31 @@ export class PipelineMetrics {
     else this.groupNegativeShareZ.remove(labels);
   }
 
-  fairness(dimension: string, windowMs: number, f: FairnessSample): void {
+  /** Sets the fairness gauges; a figure that is undefined (e.g. < 2 judged groups) is removed, not left stale. */
+  fairness(dimension: string, windowMs: number, f: Partial<FairnessSample>): void {
     if (!this.knownDimensions.has(dimension)) return;
     const labels = { dimension, window: windowLabel(windowMs) };
-    this.fairnessDpd.set(labels, f.demographicParityDifference);
-    this.fairnessDir.set(labels, f.disparateImpactRatio);
-    this.fairnessWorstZ.set(labels, f.worstGroupZ);
-    this.fairnessBreaching.set(labels, f.breachingGroups);
-    this.fairnessJudged.set(labels, f.judgedGroups);
+    const put = (g: Gauge<'dimension' | 'window'>, v: number | undefined) => {
+      if (v !== undefined && Number.isFinite(v)) g.set(labels, v);
+      else g.remove(labels);
+    };
+    put(this.fairnessDpd, f.demographicParityDifference);
+    put(this.fairnessDir, f.disparateImpactRatio);
+    put(this.fairnessWorstZ, f.worstGroupZ);
+    put(this.fairnessBreaching, f.breachingGroups);
+    put(this.fairnessJudged, f.judgedGroups);
   }
 
   /** `feature` must be one of a fixed set (drift features are code-defined, not data). */
   drift(feature: string, windowMs: number, d: Partial<DriftSample>): void {
     const labels = { feature: sanitizeLabelValue(feature), window: windowLabel(windowMs) };
-    if (d.psi !== undefined && Number.isFinite(d.psi)) this.driftPsi.set(labels, d.psi);
-    if (d.jsDistance !== undefined && Number.isFinite(d.jsDistance)) this.driftJs.set(labels, d.jsDistance);
-    if (d.ksStatistic !== undefined && Number.isFinite(d.ksStatistic)) this.driftKs.set(labels, d.ksStatistic);
+    const put = (g: Gauge<'feature' | 'window'>, v: number | null | undefined) => {
+      if (v !== undefined && v !== null && Number.isFinite(v)) g.set(labels, v);
+      else g.remove(labels);
+    };
+    put(this.driftPsi, d.psi);
+    put(this.driftJs, d.jsDistance);
+    put(this.driftKs, d.ksStatistic);
   }
 
   /** Replaces the alert-state gauges with the given counts (rule names come from config: bounded). */

@@ -1,0 +1,139 @@
+import { parseConfig } from '../config/load.js';
+import type { AlertRuleConfig, FinsentryConfig } from '../config/schema.js';
+
+/**
+ * The rules used when the config has no `alerts.rules` (SPEC §7 examples). They are written in the
+ * config-file form (durations as strings) and parsed with the config schema, so they are exactly
+ * what a user gets by copying them from config/finsentry.example.yaml. Thresholds follow common
+ * practice: four-fifths rule for disparate impact, PSI 0.25 as the "significant shift" band.
+ */
+export const RUNBOOK_BASE = 'https://github.com/finsentry/finsentry/blob/main/docs/runbooks.md';
+
+export const DEFAULT_ALERT_RULES_RAW: ReadonlyArray<Record<string, unknown>> = [
+  {
+    name: 'NegativeSentimentSurge',
+    kind: 'sentiment',
+    dimension: 'issuer',
+    metric: 'negative_share',
+    comparison: '>',
+    threshold: 0.5,
+    resolveThreshold: 0.35,
+    // significant against the issuer's own reference (or the pooled one for a new issuer)
+    maxPValue: 0.001,
+    window: '5m',
+    minSamples: 20,
+    for: '1m',
+    severity: 'critical',
+    summary: 'Negative sentiment surge on {{dimension}} {{group}}: {{value}} of {{samples}} documents negative in {{window}}',
+    runbookUrl: `${RUNBOOK_BASE}#negativesentimentsurge`,
+  },
+  {
+    name: 'DisparateImpactRegion',
+    kind: 'fairness',
+    dimension: 'region',
+    metric: 'disparate_impact_ratio',
+    comparison: '<',
+    threshold: 0.8,
+    resolveThreshold: 0.85,
+    maxPValue: 0.01,
+    window: '1h',
+    minSamples: 30,
+    for: '5m',
+    severity: 'warning',
+    summary: 'Disparate impact ratio of negative predictions across {{dimension}} is {{value}} (< {{threshold}})',
+    runbookUrl: `${RUNBOOK_BASE}#disparateimpact`,
+  },
+  {
+    name: 'DisparateImpactSource',
+    kind: 'fairness',
+    dimension: 'source',
+    metric: 'disparate_impact_ratio',
+    comparison: '<',
+    threshold: 0.8,
+    resolveThreshold: 0.85,
+    maxPValue: 0.01,
+    window: '1h',
+    minSamples: 30,
+    for: '5m',
+    severity: 'warning',
+    summary: 'Disparate impact ratio of negative predictions across {{dimension}} is {{value}} (< {{threshold}})',
+    runbookUrl: `${RUNBOOK_BASE}#disparateimpact`,
+  },
+  {
+    name: 'NegativeScoreDrift',
+    kind: 'drift',
+    metric: 'psi',
+    feature: 'p_neg',
+    comparison: '>',
+    threshold: 0.25,
+    resolveThreshold: 0.2,
+    window: '1h',
+    minSamples: 100,
+    for: '5m',
+    severity: 'warning',
+    summary: 'p_neg distribution drifted: PSI {{value}} over {{window}} vs reference',
+    runbookUrl: `${RUNBOOK_BASE}#drift`,
+  },
+  {
+    name: 'ConfidenceCollapse',
+    kind: 'sentiment',
+    dimension: 'kind',
+    metric: 'mean_confidence',
+    comparison: '<',
+    threshold: 0.5,
+    resolveThreshold: 0.55,
+    window: '15m',
+    minSamples: 50,
+    for: '5m',
+    severity: 'warning',
+    summary: 'Mean model confidence on {{group}} documents fell to {{value}} in {{window}}',
+    runbookUrl: `${RUNBOOK_BASE}#confidencecollapse`,
+  },
+  {
+    name: 'DeadLetterRateHigh',
+    kind: 'pipeline',
+    metric: 'dlq_share',
+    comparison: '>',
+    threshold: 0.05,
+    resolveThreshold: 0.02,
+    window: '5m',
+    for: '5m',
+    severity: 'warning',
+    summary: '{{value}} of input records go to the dead-letter topic',
+    runbookUrl: `${RUNBOOK_BASE}#deadletters`,
+  },
+  {
+    name: 'ConsumerLagHigh',
+    kind: 'pipeline',
+    metric: 'consumer_lag',
+    comparison: '>',
+    threshold: 10000,
+    resolveThreshold: 1000,
+    window: '5m',
+    for: '5m',
+    severity: 'warning',
+    summary: 'Consumer lag is {{value}} messages',
+    runbookUrl: `${RUNBOOK_BASE}#consumerlag`,
+  },
+  {
+    name: 'PipelineStalled',
+    kind: 'pipeline',
+    metric: 'stalled_seconds',
+    comparison: '>',
+    threshold: 120,
+    window: '5m',
+    for: '0s',
+    severity: 'critical',
+    summary: 'No committed progress for {{value}} s while input is waiting',
+    runbookUrl: `${RUNBOOK_BASE}#stalled`,
+  },
+];
+
+export function defaultAlertRules(): AlertRuleConfig[] {
+  return parseConfig({ alerts: { rules: DEFAULT_ALERT_RULES_RAW } }, {}).alerts!.rules;
+}
+
+/** The rules in force: the configured ones, or the defaults when the config has none. */
+export function effectiveAlertRules(config: FinsentryConfig): AlertRuleConfig[] {
+  return config.alerts?.rules ?? defaultAlertRules();
+}

@@ -1,0 +1,302 @@
+import { performance } from 'node:perf_hooks';
+import type { Redis } from 'ioredis';
+import type { Producer } from 'kafkajs';
+import type { AlertRuleConfig } from '../config/schema.js';
+import type { GroupWindowStats, WindowReader } from '../domain/windows.js';
+import { fairnessReport } from '../stats/fairness.js';
+import { ALL_DIMENSION } from '../stats/grouping.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { AlertStateCount, PipelineMetrics } from '../telemetry/metrics.js';
+import { encodeAlertEvent, toAlertEvent, toAlertmanagerAlert, type AlertEvent } from './events.js';
+import { LeaderLease, type LeaderTerm } from './leader.js';
+import {
+  driftResults,
+  fairnessSample,
+  groupSentiment,
+  measureRule,
+  requiredWindows,
+  validateRule,
+  windowKey,
+  type EvaluationInputs,
+  type PipelineSignals,
+} from './measure.js';
+import { identitiesToStep, step, type AlertRecord, type Transition } from './state-machine.js';
+import { AlertStore, type OutboxEntry } from './store.js';
+
+/**
+ * The alert evaluator (SPEC §7): on every interval, the one replica holding the leader lease reads
+ * the windows, measures every rule, steps each alert's state machine, commits the new state and the
+ * resulting events to Redis in one fenced script, then publishes the events (Kafka, optional
+ * Alertmanager webhook) from the outbox. Every replica keeps running the lease so that another
+ * takes over within the lease expiry when the leader dies. Gauges (per-group sentiment for bounded
+ * dimensions and top-K, fairness, drift, alert states) are exported by the leader.
+ */
+
+/** Where the reference of a window comes from (SPEC §6): trailing window or a captured baseline. */
+export interface ReferenceSource {
+  read(dimension: string, windowMs: number, currentEndMs: number): Promise<GroupWindowStats[]>;
+}
+
+/** The trailing window of `referenceMs` that ends where the current window starts. */
+export function trailingReference(reader: WindowReader, referenceMs: number): ReferenceSource {
+  return {
+    read: (dimension, windowMs, currentEndMs) => reader.readWindow({ dimension, windowMs: referenceMs, endMs: currentEndMs - windowMs }),
+  };
+}
+
+export interface AlertPublisher {
+  /** Publishes events in order; resolves once durably accepted (Kafka acks), rejects otherwise. */
+  publish(events: readonly AlertEvent[]): Promise<void>;
+}
+
+/** Publishes to the alerts topic, keyed by fingerprint (idempotent producer recommended). */
+export function kafkaAlertPublisher(producer: Producer, topic: string): AlertPublisher {
+  return {
+    async publish(events) {
+      if (events.length === 0) return;
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: events.map((e) => ({
+          key: e.fingerprint,
+          value: encodeAlertEvent(e),
+          headers: { 'finsentry.event_id': e.labels.event_id ?? '', 'finsentry.alert_state': e.state },
+        })),
+      });
+    },
+  };
+}
+
+/** POSTs firing/resolved events to an Alertmanager API v2 endpoint (…/api/v2/alerts). */
+export function alertmanagerWebhook(url: string, fetchImpl: typeof fetch = fetch): AlertPublisher {
+  return {
+    async publish(events) {
+      const alerts = events.map((e) => toAlertmanagerAlert(e)).filter((a) => a !== undefined);
+      if (alerts.length === 0) return;
+      const res = await fetchImpl(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
+      if (!res.ok) throw new Error(`alertmanager webhook ${url}: HTTP ${res.status} ${await res.text()}`);
+    },
+  };
+}
+
+export interface EvaluatorOptions {
+  redis: Redis;
+  keyPrefix: string;
+  windows: WindowReader;
+  reference: ReferenceSource;
+  rules: readonly AlertRuleConfig[];
+  publishers: readonly AlertPublisher[];
+  metrics?: PipelineMetrics;
+  logger?: Logger;
+  /** Reads the pipeline signals (Kafka offsets); absent → pipeline rules are not evaluated. */
+  pipelineSignals?: () => Promise<PipelineSignals | null>;
+  intervalMs: number;
+  leaseMs: number;
+  replicaId?: string;
+  /** Default min samples (config.stats.minSamples). */
+  minSamples: number;
+  /** Dimensions whose groups are exported as gauges (config.stats.dimensions). */
+  gaugeDimensions: readonly string[];
+  /** Windows exported as gauges. */
+  gaugeWindows: readonly number[];
+  /** How long resolved alerts are kept (for late readers and re-notification); default 1 h. */
+  resolvedRetentionMs?: number;
+  now?: () => number;
+}
+
+export interface EvaluationResult {
+  outcome: 'follower' | 'ok' | 'fenced';
+  transitions: Transition[];
+  published: number;
+}
+
+export class Evaluator {
+  readonly lease: LeaderLease;
+  private readonly store: AlertStore;
+  private readonly rulesByName: Map<string, AlertRuleConfig>;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly options: EvaluatorOptions) {
+    for (const rule of options.rules) {
+      const problem = validateRule(rule);
+      if (problem) throw new Error(problem);
+    }
+    this.rulesByName = new Map(options.rules.map((r) => [r.name, r]));
+    if (this.rulesByName.size !== options.rules.length) throw new Error('alerts.rules: rule names must be unique');
+    this.now = options.now ?? Date.now;
+    this.store = new AlertStore(options.redis, options.keyPrefix);
+    this.lease = new LeaderLease({
+      redis: options.redis,
+      keyPrefix: options.keyPrefix,
+      leaseMs: options.leaseMs,
+      ...(options.replicaId ? { replicaId: options.replicaId } : {}),
+      now: this.now,
+      onChange: (leader, token) => {
+        options.metrics?.leader(leader, token);
+        options.logger?.info({ replica: this.lease.replicaId, leader, token }, leader ? 'evaluator: became leader' : 'evaluator: lost leadership');
+      },
+      onError: (err) => options.logger?.warn({ err }, 'evaluator: leader lease error'),
+    });
+  }
+
+  get replicaId(): string {
+    return this.lease.replicaId;
+  }
+
+  start(): void {
+    this.lease.start();
+    const tick = () => {
+      this.running ??= this.evaluateOnce()
+        .catch((err: unknown) => {
+          this.options.metrics?.evaluation('error', 0);
+          this.options.logger?.error({ err }, 'evaluator: evaluation failed');
+        })
+        .finally(() => {
+          this.running = undefined;
+        });
+    };
+    this.timer = setInterval(tick, this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops evaluating; `release` hands the lease back at once (graceful shutdown). */
+  async stop(release = true): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+    await this.lease.stop(release);
+  }
+
+  /** One evaluation round; a no-op on followers. Exposed for tests and `finsentry evaluate --once`. */
+  async evaluateOnce(): Promise<EvaluationResult> {
+    const term = this.lease.current();
+    if (!term) return { outcome: 'follower', transitions: [], published: 0 };
+    const started = performance.now();
+    const nowMs = this.now();
+    // A predecessor (or our own failed publish) may have left committed but unpublished events.
+    let published = await this.flushOutbox();
+
+    const inputs = await this.readInputs();
+    const stored = await this.store.load();
+    const { upserts, deletes, transitions } = this.stepAll(inputs, stored, nowMs);
+    const events = transitions.map((t) => toAlertEvent(this.rulesByName.get(t.record.rule)!, t, term.token));
+
+    if (!this.lease.current() || !(await this.store.commit(term, upserts, deletes, events))) {
+      this.options.metrics?.evaluation('fenced', (performance.now() - started) / 1000);
+      this.options.logger?.warn({ replica: this.replicaId, token: term.token }, 'evaluator: fenced out, state not written');
+      return { outcome: 'fenced', transitions: [], published };
+    }
+    for (const t of transitions) {
+      this.options.metrics?.alertTransition(t.record.rule, t.record.severity, t.to);
+      this.options.logger?.info(
+        { rule: t.record.rule, dimension: t.record.dimension, group: t.record.group, from: t.from, to: t.to, value: t.record.value, fingerprint: t.record.fingerprint },
+        'alert state change',
+      );
+    }
+    published += await this.flushOutbox();
+    this.exportGauges(inputs, upserts, deletes, stored, term);
+    this.options.metrics?.evaluation('ok', (performance.now() - started) / 1000, nowMs);
+    return { outcome: 'ok', transitions, published };
+  }
+
+  private async flushOutbox(): Promise<number> {
+    const entries: OutboxEntry[] = await this.store.outbox();
+    if (entries.length === 0) return 0;
+    if (!this.lease.current()) return 0; // never publish without a valid lease
+    const events = entries.map((e) => e.event);
+    for (const p of this.options.publishers) await p.publish(events);
+    await this.store.acknowledge(entries);
+    return entries.length;
+  }
+
+  private async readInputs(): Promise<EvaluationInputs> {
+    const { windows, reference, rules } = this.options;
+    const watermark = await windows.watermark();
+    const needed = new Map<string, { dimension: string; windowMs: number }>();
+    for (const w of requiredWindows(rules)) needed.set(windowKey(w.dimension, w.windowMs), w);
+    for (const dimension of [...this.options.gaugeDimensions, ALL_DIMENSION]) {
+      for (const windowMs of this.options.gaugeWindows) needed.set(windowKey(dimension, windowMs), { dimension, windowMs });
+    }
+    const current = new Map<string, GroupWindowStats[]>();
+    const ref = new Map<string, GroupWindowStats[]>();
+    if (watermark > 0) {
+      await Promise.all(
+        [...needed].map(async ([key, w]) => {
+          const [c, r] = await Promise.all([
+            windows.readWindow({ dimension: w.dimension, windowMs: w.windowMs, endMs: watermark }),
+            reference.read(w.dimension, w.windowMs, watermark),
+          ]);
+          current.set(key, c);
+          ref.set(key, r);
+        }),
+      );
+    }
+    const pipeline = this.options.pipelineSignals ? await this.options.pipelineSignals() : null;
+    return { current, reference: ref, pipeline };
+  }
+
+  private stepAll(inputs: EvaluationInputs, stored: ReadonlyMap<string, AlertRecord>, nowMs: number) {
+    const upserts: AlertRecord[] = [];
+    const deletes: string[] = [];
+    const transitions: Transition[] = [];
+    const retention = this.options.resolvedRetentionMs ?? 3_600_000;
+    for (const rule of this.options.rules) {
+      if (rule.kind === 'pipeline' && !inputs.pipeline) continue;
+      const measurements = measureRule(rule, inputs, this.options.minSamples);
+      for (const id of identitiesToStep(measurements, stored, rule.name)) {
+        const { next, transition } = step(rule, id.prev, id.measurement, nowMs);
+        if (transition) transitions.push(transition);
+        if (!next) continue;
+        if (next.state === 'inactive') {
+          if (id.prev) deletes.push(id.fingerprint); // the episode ended before firing: nothing to remember
+        } else if (next.state === 'resolved' && !transition) {
+          if (nowMs - (next.endedAtMs ?? nowMs) > retention) deletes.push(id.fingerprint);
+        } else {
+          upserts.push(next);
+        }
+      }
+    }
+    // Records of rules that were removed from the config: forget them.
+    for (const [fingerprint, record] of stored) if (!this.rulesByName.has(record.rule)) deletes.push(fingerprint);
+    return { upserts, deletes, transitions };
+  }
+
+  private exportGauges(inputs: EvaluationInputs, upserts: readonly AlertRecord[], deletes: readonly string[], stored: ReadonlyMap<string, AlertRecord>, term: LeaderTerm): void {
+    const metrics = this.options.metrics;
+    if (!metrics) return;
+    metrics.leader(true, term.token);
+    const records = new Map(stored);
+    for (const d of deletes) records.delete(d);
+    for (const u of upserts) records.set(u.fingerprint, u);
+    const pinned = new Map<string, string[]>();
+    const counts = new Map<string, AlertStateCount>();
+    for (const rule of this.options.rules) {
+      for (const state of ['pending', 'firing'] as const) counts.set(`${rule.name}|${state}`, { rule: rule.name, severity: rule.severity, state, count: 0 });
+    }
+    for (const r of records.values()) {
+      if (r.state !== 'pending' && r.state !== 'firing') continue;
+      const c = counts.get(`${r.rule}|${r.state}`);
+      if (c) c.count++;
+      pinned.set(r.dimension, [...(pinned.get(r.dimension) ?? []), r.group]);
+    }
+    metrics.alertStates([...counts.values()]);
+    for (const windowMs of this.options.gaugeWindows) {
+      for (const dimension of this.options.gaugeDimensions) {
+        const key = windowKey(dimension, windowMs);
+        const current = inputs.current.get(key);
+        if (!current) continue;
+        metrics.groupSentiment(dimension, windowMs, groupSentiment(current, inputs.reference.get(key), this.options.minSamples), pinned.get(dimension) ?? []);
+        metrics.fairness(dimension, windowMs, fairnessSample(fairnessReport(dimension, current, { minSamples: this.options.minSamples })));
+      }
+      const allKey = windowKey(ALL_DIMENSION, windowMs);
+      const all = inputs.current.get(allKey);
+      if (all) {
+        for (const d of driftResults(all, inputs.reference.get(allKey) ?? [])) {
+          metrics.drift(d.feature, windowMs, { psi: d.psi ?? Number.NaN, jsDistance: d.jensenShannon ?? Number.NaN, ksStatistic: d.ks?.statistic ?? Number.NaN });
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,238 @@
+import { createHash } from 'node:crypto';
+import type { AlertRuleConfig } from '../config/schema.js';
+
+/**
+ * The alert lifecycle, as pure functions (SPEC §7): inactive → pending → firing → resolved.
+ *
+ * - A measurement *breaches* when its value crosses the rule's threshold (and, where the rule asks
+ *   for it, is statistically significant with enough samples).
+ * - pending becomes firing once the condition has held for the rule's `for` duration (for = 0 fires
+ *   at once, with a single `firing` event, as Prometheus does).
+ * - a firing alert stays firing while the value is still beyond the resolve threshold (hysteresis:
+ *   e.g. fire above 0.6, resolve only below 0.5), and resolves otherwise.
+ * - pending that stops breaching goes back to inactive (an event, so consumers see the episode end).
+ * - a resolved alert that breaches again starts a new episode (pending, new startedAt).
+ * Every state change yields exactly one transition; the evaluator emits one event per transition.
+ */
+
+export type AlertState = 'inactive' | 'pending' | 'firing' | 'resolved';
+
+/** What one evaluation measured for one (rule, dimension, group). */
+export interface Measurement {
+  rule: string;
+  dimension: string;
+  /** Group value, feature name (drift) or "*" for dimension-wide / pipeline metrics. */
+  group: string;
+  value: number;
+  sampleSize: number;
+  /** Significance of the deviation behind the value, when the metric has one. */
+  pValue?: number;
+  /** False when the group has too few samples to be judged (reported, never fires). */
+  judged: boolean;
+  /** Human-readable context for the summary, e.g. "worst group emea 0.41 vs apac 0.12". */
+  detail?: string;
+}
+
+export interface AlertRecord {
+  fingerprint: string;
+  rule: string;
+  severity: AlertRuleConfig['severity'];
+  dimension: string;
+  group: string;
+  state: AlertState;
+  value: number;
+  threshold: number;
+  windowMs: number;
+  sampleSize: number;
+  pValue: number | null;
+  /** When the current episode first breached (pending start), epoch ms. */
+  activeSinceMs: number;
+  /** When it started firing, epoch ms; null before. */
+  startedAtMs: number | null;
+  /** When it resolved (or went back to inactive), epoch ms; null while active. */
+  endedAtMs: number | null;
+  /** Last time this record changed state, epoch ms. */
+  changedAtMs: number;
+  summary: string;
+  runbookUrl: string;
+}
+
+export interface Transition {
+  from: AlertState;
+  to: AlertState;
+  record: AlertRecord;
+}
+
+/** Stable identity of an alert: same rule, dimension and group → same fingerprint (and Kafka key). */
+export function alertFingerprint(rule: string, dimension: string, group: string): string {
+  return createHash('sha256').update(`${rule}\u0000${dimension}\u0000${group}`).digest('hex').slice(0, 32);
+}
+
+export function compare(value: number, comparison: AlertRuleConfig['comparison'], threshold: number): boolean {
+  switch (comparison) {
+    case '>':
+      return value > threshold;
+    case '>=':
+      return value >= threshold;
+    case '<':
+      return value < threshold;
+    case '<=':
+      return value <= threshold;
+  }
+}
+
+/** Does this measurement breach the rule (threshold, samples and significance)? */
+export function breaches(rule: AlertRuleConfig, m: Measurement | undefined): boolean {
+  if (!m || !m.judged || !Number.isFinite(m.value)) return false;
+  if (rule.minSamples !== undefined && m.sampleSize < rule.minSamples) return false;
+  if (rule.maxPValue !== undefined && !(m.pValue !== undefined && m.pValue <= rule.maxPValue)) return false;
+  return compare(m.value, rule.comparison, rule.threshold);
+}
+
+/** While firing: is the value still beyond the resolve threshold (hysteresis band)? */
+export function holds(rule: AlertRuleConfig, m: Measurement | undefined): boolean {
+  if (!m || !m.judged || !Number.isFinite(m.value)) return false;
+  return compare(m.value, rule.comparison, rule.resolveThreshold ?? rule.threshold);
+}
+
+/** Fills `{{rule}}`, `{{dimension}}`, `{{group}}`, `{{value}}`, `{{threshold}}`, `{{window}}`, … */
+export function renderTemplate(template: string, fields: Record<string, string | number>): string {
+  return template.replace(/\{\{\s*([a-zA-Z_]+)\s*\}\}/g, (whole, key: string) => {
+    const v = fields[key];
+    if (v === undefined) return whole;
+    return typeof v === 'number' ? formatNumber(v) : v;
+  });
+}
+
+function formatNumber(v: number): string {
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3);
+}
+
+export interface StepResult {
+  /** The record to keep (undefined: nothing to remember). */
+  next: AlertRecord | undefined;
+  transition: Transition | undefined;
+}
+
+/**
+ * One evaluation step for one alert identity. `prev` is the stored record (undefined = inactive and
+ * never seen); `m` the current measurement (undefined = the group is absent from the window).
+ */
+export function step(
+  rule: AlertRuleConfig,
+  prev: AlertRecord | undefined,
+  m: Measurement | undefined,
+  nowMs: number,
+  render: (record: AlertRecord, m: Measurement | undefined) => string = defaultRender(rule),
+): StepResult {
+  const state: AlertState = prev?.state ?? 'inactive';
+  const breaching = breaches(rule, m);
+  const refresh = (base: AlertRecord, patch: Partial<AlertRecord>): AlertRecord => {
+    const r: AlertRecord = {
+      ...base,
+      ...(m ? { value: m.value, sampleSize: m.sampleSize, pValue: m.pValue ?? null } : {}),
+      ...patch,
+    };
+    r.summary = render(r, m);
+    return r;
+  };
+  const to = (record: AlertRecord, from: AlertState): StepResult => ({
+    next: record,
+    transition: { from, to: record.state, record },
+  });
+
+  switch (state) {
+    case 'inactive':
+    case 'resolved': {
+      if (!breaching || !m) return { next: prev, transition: undefined };
+      const base = prev ?? newRecord(rule, m, nowMs);
+      const firesNow = rule.for <= 0;
+      return to(
+        refresh(base, {
+          state: firesNow ? 'firing' : 'pending',
+          activeSinceMs: nowMs,
+          startedAtMs: firesNow ? nowMs : null,
+          endedAtMs: null,
+          changedAtMs: nowMs,
+        }),
+        state,
+      );
+    }
+    case 'pending': {
+      const base = prev!;
+      if (!breaching) return to(refresh(base, { state: 'inactive', endedAtMs: nowMs, changedAtMs: nowMs }), state);
+      if (nowMs - base.activeSinceMs >= rule.for) {
+        return to(refresh(base, { state: 'firing', startedAtMs: nowMs, changedAtMs: nowMs }), state);
+      }
+      return { next: refresh(base, {}), transition: undefined };
+    }
+    case 'firing': {
+      const base = prev!;
+      if (breaching || holds(rule, m)) return { next: refresh(base, {}), transition: undefined };
+      return to(refresh(base, { state: 'resolved', endedAtMs: nowMs, changedAtMs: nowMs }), state);
+    }
+  }
+}
+
+function newRecord(rule: AlertRuleConfig, m: Measurement, nowMs: number): AlertRecord {
+  return {
+    fingerprint: alertFingerprint(rule.name, m.dimension, m.group),
+    rule: rule.name,
+    severity: rule.severity,
+    dimension: m.dimension,
+    group: m.group,
+    state: 'inactive',
+    value: m.value,
+    threshold: rule.threshold,
+    windowMs: rule.window,
+    sampleSize: m.sampleSize,
+    pValue: m.pValue ?? null,
+    activeSinceMs: nowMs,
+    startedAtMs: null,
+    endedAtMs: null,
+    changedAtMs: nowMs,
+    summary: '',
+    runbookUrl: renderTemplate(rule.runbookUrl, { rule: rule.name, dimension: m.dimension, group: m.group }),
+  };
+}
+
+function defaultRender(rule: AlertRuleConfig): (record: AlertRecord, m: Measurement | undefined) => string {
+  return (record, m) => {
+    const text = renderTemplate(rule.summary, {
+      rule: rule.name,
+      dimension: record.dimension,
+      group: record.group,
+      value: record.value,
+      threshold: rule.threshold,
+      window: `${Math.round(rule.window / 1000)}s`,
+      samples: record.sampleSize,
+      p_value: record.pValue ?? Number.NaN,
+      state: record.state,
+      severity: rule.severity,
+    });
+    return m?.detail ? `${text} (${m.detail})` : text;
+  };
+}
+
+/**
+ * All identities a rule must step this round: every measured group, plus every stored record of the
+ * rule that is no longer measured — so that an alert whose group vanished from the window resolves
+ * instead of being forgotten, and resolved records can age out.
+ */
+export function identitiesToStep(
+  measurements: readonly Measurement[],
+  stored: ReadonlyMap<string, AlertRecord>,
+  rule: string,
+): Array<{ fingerprint: string; measurement: Measurement | undefined; prev: AlertRecord | undefined }> {
+  const out = new Map<string, { fingerprint: string; measurement: Measurement | undefined; prev: AlertRecord | undefined }>();
+  for (const m of measurements) {
+    const fingerprint = alertFingerprint(rule, m.dimension, m.group);
+    out.set(fingerprint, { fingerprint, measurement: m, prev: stored.get(fingerprint) });
+  }
+  for (const [fingerprint, record] of stored) {
+    if (record.rule !== rule || out.has(fingerprint)) continue;
+    out.set(fingerprint, { fingerprint, measurement: undefined, prev: record });
+  }
+  return [...out.values()];
+}
