@@ -115,7 +115,8 @@ export class Evaluator {
   private readonly store: AlertStore;
   private readonly rulesByName: Map<string, AlertRuleConfig>;
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  /** Rounds are serialised: two overlapping rounds of one replica would step the same stored state twice. */
+  private chain: Promise<unknown> = Promise.resolve();
   private readonly now: () => number;
 
   constructor(private readonly options: EvaluatorOptions) {
@@ -147,14 +148,17 @@ export class Evaluator {
 
   start(): void {
     this.lease.start();
+    let busy = false;
     const tick = () => {
-      this.running ??= this.evaluateOnce()
+      if (busy) return; // a slow round is not queued up behind itself
+      busy = true;
+      this.evaluateOnce()
         .catch((err: unknown) => {
           this.options.metrics?.evaluation('error', 0);
           this.options.logger?.error({ err }, 'evaluator: evaluation failed');
         })
         .finally(() => {
-          this.running = undefined;
+          busy = false;
         });
     };
     this.timer = setInterval(tick, this.options.intervalMs);
@@ -165,12 +169,18 @@ export class Evaluator {
   async stop(release = true): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.running;
+    await this.chain.catch(() => undefined);
     await this.lease.stop(release);
   }
 
   /** One evaluation round; a no-op on followers. Exposed for tests and `finsentry evaluate --once`. */
-  async evaluateOnce(): Promise<EvaluationResult> {
+  evaluateOnce(): Promise<EvaluationResult> {
+    const round = this.chain.catch(() => undefined).then(() => this.evaluateRound());
+    this.chain = round;
+    return round;
+  }
+
+  private async evaluateRound(): Promise<EvaluationResult> {
     const term = this.lease.current();
     if (!term) return { outcome: 'follower', transitions: [], published: 0 };
     const started = performance.now();

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { defaultAlertRules } from '../../src/alerts/default-rules.js';
+import { toAlertEvent, toAlertmanagerAlert, encodeAlertEvent, decodeAlertEvent } from '../../src/alerts/events.js';
+import { measureRule, validateRule, windowKey, type EvaluationInputs } from '../../src/alerts/measure.js';
+import { PipelineSignalTracker, type OffsetSnapshot } from '../../src/alerts/pipeline-signals.js';
+import { breaches, step } from '../../src/alerts/state-machine.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { AlertRuleConfig } from '../../src/config/schema.js';
+import type { GroupWindowStats } from '../../src/domain/windows.js';
+import { emptyGroupStats } from '../../src/stats/counters.js';
+import { fairnessReport } from '../../src/stats/fairness.js';
+import { ALL_DIMENSION, ALL_GROUP } from '../../src/stats/grouping.js';
+import { histogramBin } from '../../src/stats/histograms.js';
+
+function group(dimension: string, name: string, n: number, negative: number, opts: { confidence?: number; pNeg?: number } = {}): GroupWindowStats {
+  const g = emptyGroupStats(dimension, name);
+  g.count = n;
+  g.labelCounts.negative = negative;
+  g.labelCounts.positive = n - negative;
+  g.polaritySum = (n - negative) * 0.8 - negative * 0.8;
+  g.histograms.confidence[histogramBin('confidence', opts.confidence ?? 0.9)] = n;
+  g.histograms.p_neg[histogramBin('p_neg', opts.pNeg ?? 0.1)] = n;
+  return g;
+}
+
+function inputs(current: Record<string, GroupWindowStats[]>, reference: Record<string, GroupWindowStats[]> = {}): EvaluationInputs {
+  return { current: new Map(Object.entries(current)), reference: new Map(Object.entries(reference)), pipeline: null };
+}
+
+const rules = defaultAlertRules();
+const byName = (name: string): AlertRuleConfig => rules.find((r) => r.name === name)!;
+const FIVE_MIN = 300_000;
+const HOUR = 3_600_000;
+
+describe('rule measurements', () => {
+  it('negative surge: fires only for a group that is both above the share and significant against its reference', () => {
+    const surge = byName('NegativeSentimentSurge');
+    const key = windowKey('issuer', FIVE_MIN);
+    const current = [
+      group('issuer', 'acme', 60, 45), // 75 % negative, reference 10 % → significant
+      group('issuer', 'gloomco', 60, 36), // 60 % negative, but its own reference is 55 % → not significant
+      group('issuer', 'tiny', 5, 5), // 100 % negative, too few samples
+      group('issuer', 'calm', 80, 8),
+    ];
+    const reference = [group('issuer', 'acme', 600, 60), group('issuer', 'gloomco', 600, 330), group('issuer', 'calm', 800, 80)];
+    const ms = measureRule(surge, inputs({ [key]: current }, { [key]: reference }), 30);
+    const fires = ms.filter((m) => breaches(surge, m));
+    expect(fires.map((m) => m.group)).toEqual(['acme']);
+    const acme = ms.find((m) => m.group === 'acme')!;
+    expect(acme.value).toBeCloseTo(0.75, 12);
+    expect(acme.pValue!).toBeLessThan(1e-6);
+    expect(acme.detail).toContain('group');
+    expect(ms.find((m) => m.group === 'tiny')!.judged).toBe(false);
+  });
+
+  it('negative surge on a new issuer is compared with the pooled reference of the dimension', () => {
+    const surge = byName('NegativeSentimentSurge');
+    const key = windowKey('issuer', FIVE_MIN);
+    const ms = measureRule(surge, inputs({ [key]: [group('issuer', 'newco', 40, 30)] }, { [key]: [group('issuer', 'a', 500, 50), group('issuer', 'b', 500, 50)] }), 30);
+    expect(ms[0]!.detail).toContain('pooled');
+    expect(ms[0]!.pValue!).toBeLessThan(0.001);
+  });
+
+  it('disparate impact equals the stats library value and names the extreme groups', () => {
+    const rule = byName('DisparateImpactRegion');
+    const current = [group('region', 'emea', 200, 40), group('region', 'apac', 200, 100), group('region', 'amer', 10, 10)];
+    const [m] = measureRule(rule, inputs({ [windowKey('region', HOUR)]: current }), 30);
+    expect(m!.group).toBe('*');
+    expect(m!.value).toBe(fairnessReport('region', current, { minSamples: 30 }).disparateImpactRatio.value);
+    expect(m!.value).toBeCloseTo(0.4, 12); // amer (n=10) is not judged
+    expect(m!.detail).toMatch(/apac .*emea/);
+    expect(m!.pValue!).toBeLessThan(0.01);
+  });
+
+  it('drift: PSI of p_neg over all documents against the reference', () => {
+    const rule = byName('NegativeScoreDrift');
+    const key = windowKey(ALL_DIMENSION, HOUR);
+    const [same] = measureRule(rule, inputs({ [key]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.1 })] }, { [key]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.1 })] }), 30);
+    expect(same!.value).toBeCloseTo(0, 12);
+    const [shifted] = measureRule(rule, inputs({ [key]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.9 })] }, { [key]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.1 })] }), 30);
+    expect(shifted!.value).toBeGreaterThan(0.25);
+    expect(shifted!.group).toBe('p_neg');
+    expect(shifted!.judged).toBe(true);
+  });
+
+  it('confidence collapse uses the mean of the confidence histogram', () => {
+    const rule = byName('ConfidenceCollapse');
+    const key = windowKey('kind', 900_000);
+    const ms = measureRule(rule, inputs({ [key]: [group('kind', 'news', 100, 10, { confidence: 0.41 }), group('kind', 'chat', 100, 10, { confidence: 0.93 })] }), 30);
+    expect(ms.find((m) => m.group === 'news')!.value).toBeCloseTo(0.425, 12); // centre of bin [0.40, 0.45)
+    expect(ms.find((m) => m.group === 'chat')!.value).toBeCloseTo(0.925, 12);
+  });
+
+  it('validates rule metrics and features', () => {
+    for (const r of rules) expect(validateRule(r)).toBeUndefined();
+    const bad = parseConfig({ alerts: { rules: [{ name: 'X', kind: 'drift', metric: 'ks_statistic', feature: 'label_mix', comparison: '>', threshold: 1 }] } }, {}).alerts!.rules[0]!;
+    expect(validateRule(bad)).toContain('numeric feature');
+    expect(validateRule({ ...bad, metric: 'nope' })).toContain('metric nope');
+  });
+});
+
+describe('pipeline signals from Kafka offsets', () => {
+  const snap = (atMs: number, inputEnd: number, dlqEnd: number, committed: number): OffsetSnapshot => ({
+    atMs,
+    inputEnd,
+    dlqEnd,
+    committed,
+    lag: inputEnd - committed,
+    partitions: [],
+  });
+
+  it('computes DLQ rate/share over the span and stalled time while lag stays', () => {
+    const t = new PipelineSignalTracker(60_000);
+    expect(t.push(snap(0, 100, 0, 100))).toMatchObject({ consumerLag: 0, dlqRate: 0, stalledSeconds: 0 });
+    const s1 = t.push(snap(10_000, 300, 20, 300));
+    expect(s1.dlqRate).toBeCloseTo(2, 12);
+    expect(s1.dlqShare).toBeCloseTo(0.1, 12);
+    expect(s1.inputRate).toBeCloseTo(20, 12);
+    t.push(snap(20_000, 400, 20, 300)); // lag 100, no progress since 10 s
+    const s3 = t.push(snap(50_000, 400, 20, 300));
+    expect(s3.consumerLag).toBe(100);
+    expect(s3.stalledSeconds).toBe(40);
+    const s4 = t.push(snap(55_000, 400, 20, 350)); // progress
+    expect(s4.stalledSeconds).toBe(0);
+  });
+});
+
+describe('alert events', () => {
+  it('encode to the Avro Alert schema and map to Alertmanager v2', () => {
+    const rule = byName('NegativeSentimentSurge');
+    const res = step({ ...rule, for: 0 }, undefined, { rule: rule.name, dimension: 'issuer', group: 'acme', value: 0.8, sampleSize: 50, pValue: 1e-9, judged: true }, 1_700_000_000_000);
+    const event = toAlertEvent(rule, res.transition!, 7);
+    const back = decodeAlertEvent(encodeAlertEvent(event));
+    expect(back).toEqual(event);
+    expect(back).toMatchObject({ state: 'firing', kind: 'sentiment', group: 'acme', dimension: 'issuer', window_ms: 300_000, sample_size: 50 });
+    expect(back.labels.event_id).toBe(`${event.fingerprint}:1700000000000:firing`);
+    const am = toAlertmanagerAlert(event)!;
+    expect(am.labels).toMatchObject({ alertname: 'NegativeSentimentSurge', severity: 'critical', dimension: 'issuer', group: 'acme' });
+    expect(am.annotations.runbook_url).toContain('runbooks');
+    expect(am.endsAt).toBeUndefined();
+    const resolved = step({ ...rule, for: 0 }, res.next, { rule: rule.name, dimension: 'issuer', group: 'acme', value: 0.1, sampleSize: 50, judged: true }, 1_700_000_060_000);
+    const amResolved = toAlertmanagerAlert(toAlertEvent(rule, resolved.transition!, 7))!;
+    expect(amResolved.endsAt).toBe(new Date(1_700_000_060_000).toISOString());
+  });
+});
