@@ -37,3 +37,18 @@ export function schemaIdsFromConfig(schemaIds: Record<string, string>): Scenario
   }
   return out;
 }
+
+/** Fills fields missing from a hand-written JSON record with the schema defaults (tickers [], region null, …). */
+export function withSchemaDefaults(topic: InputTopic, record: Record<string, unknown>): InputRecord {
+  const type = schemaType(topic === 'news' ? 'NewsArticle' : 'ChatMessage') as unknown as {
+    fields: Array<{ name: string; defaultValue(): unknown }>;
+  };
+  const out: Record<string, unknown> = { ...record };
+  for (const field of type.fields) {
+    if (!(field.name in out)) {
+      const value = field.defaultValue();
+      if (value !== undefined) out[field.name] = value;
+    }
+  }
+  return out as unknown as InputRecord;
+}

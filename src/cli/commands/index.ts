@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerConfigCommand } from './config.js';
+import { registerReplayCommand } from './replay.js';
 
 /** Each command lives in its own module and registers itself on the program. */
-export const COMMANDS: Array<(program: Command) => void> = [registerConfigCommand];
+export const COMMANDS: Array<(program: Command) => void> = [registerConfigCommand, registerReplayCommand];

@@ -1,0 +1,197 @@
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { parseDuration } from '../../config/duration.js';
+import { loadConfig } from '../../config/load.js';
+import type { FinsentryConfig } from '../../config/schema.js';
+import { ensureTopics } from '../../io/kafka/admin.js';
+import { buildKafka } from '../../io/kafka/client.js';
+import { OutputProducer } from '../../io/kafka/producer.js';
+import { schemaIdsFromConfig } from '../../scenarios/encoding.js';
+import { generateScenario, type ScenarioMessage } from '../../scenarios/generate.js';
+import { SCENARIO_NAMES, type ScenarioName } from '../../scenarios/ground-truth.js';
+import { readRecordedFile, toRecordedLine, type ReplayMessage } from '../../scenarios/recorded.js';
+import { replayMessages, TruthFileWriter, type ReplayProgress } from '../../scenarios/replay.js';
+import { createLogger } from '../../telemetry/logger.js';
+
+/**
+ * `finsentry replay`: synthetic scenario traffic (or a recorded JSONL file) into the input topics.
+ *
+ * Clocks: `--rate` is the wall-clock production rate (messages per real second). `--speedup X` makes
+ * event time advance X times faster than wall time, so the scenario is generated with
+ * rate / speedup documents per event-time second, and `--duration` (event time) takes
+ * duration / speedup of wall time. By default the run's event times start at
+ * now − duration + duration / speedup: every message is sent at or after its own event time and the
+ * last one is about "now", so no event time is in the future of the consumer's clock.
+ */
+interface ReplayCliOptions {
+  scenario?: string;
+  file?: string;
+  rate: number;
+  duration: number;
+  speedup: number;
+  seed: number;
+  start?: string;
+  universe?: number;
+  brokers?: string;
+  config?: string;
+  truthOut?: string;
+  dryRun?: boolean;
+  out?: string;
+  maxSpeed?: boolean;
+  batch: number;
+  quiet?: boolean;
+}
+
+function positiveNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value.replace(/\/s$/, ''));
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+    return n;
+  };
+}
+
+function durationArg(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function formatProgress(p: ReplayProgress, total: number | null): string {
+  const pct = total ? ` (${Math.min(100, Math.round((p.sent / total) * 100))}%)` : '';
+  const event = p.eventTimeMs !== null ? ` event time ${new Date(p.eventTimeMs).toISOString()}` : '';
+  const speed = p.speedup !== null ? ` x${p.speedup.toFixed(1)}` : '';
+  return `replay: ${p.sent}${total ? `/${total}` : ''} messages${pct}, ${p.rate.toFixed(0)} msg/s,${event}${speed}, news ${p.byTopic.news} chat ${p.byTopic.chat}${p.done ? ' — done' : ''}\n`;
+}
+
+export function registerReplayCommand(program: Command): void {
+  program
+    .command('replay')
+    .description('Produce synthetic scenario traffic (with ground truth) or a recorded JSONL file to the input topics')
+    .addOption(new Option('--scenario <name>', 'synthetic scenario').choices([...SCENARIO_NAMES]))
+    .option('--file <file.jsonl>', 'replay recorded traffic: one {topic, key, value (base64) | record (JSON), headers, eventTimeMs} per line')
+    .option('--rate <n/s>', 'wall-clock messages per second', positiveNumber('--rate'), 200)
+    .option('--duration <d>', 'event-time span of the scenario (e.g. 30m, 2h)', durationArg, 7_200_000)
+    .option('--speedup <x>', 'event time advances x times faster than wall time (event rate = rate / speedup)', positiveNumber('--speedup'), 60)
+    .option('--seed <s>', 'random seed (same seed, same traffic)', (v) => Number.parseInt(v, 10), 1)
+    .option('--start <iso>', 'event time of the scenario start (default: now - duration + duration/speedup)')
+    .option('--universe <n>', 'number of issuers in play (4-60; fewer = more documents per issuer)', (v) => Number.parseInt(v, 10))
+    .option('--brokers <host:port,...>', 'Kafka brokers (overrides the config)')
+    .option('--config <file>', 'finsentry config file (topics, schema ids, limits, Kafka security)')
+    .option('--truth-out <file>', 'write the ground truth (per-document intended sentiment + injected events) as JSON')
+    .option('--dry-run', 'do not produce; write the traffic to --out as JSONL instead')
+    .option('--out <file.jsonl>', 'with --dry-run: where to write the traffic')
+    .option('--max-speed', 'ignore --rate pacing and produce as fast as the broker takes it (event times unchanged)')
+    .option('--batch <n>', 'largest batch per send', (v) => Number.parseInt(v, 10), 500)
+    .option('--quiet', 'no progress lines on stderr')
+    .action(async (opts: ReplayCliOptions) => {
+      if (Boolean(opts.scenario) === Boolean(opts.file)) throw new InvalidArgumentError('give exactly one of --scenario or --file');
+      if (opts.dryRun && !opts.out) throw new InvalidArgumentError('--dry-run needs --out FILE.jsonl');
+      if (opts.file && opts.truthOut) throw new InvalidArgumentError('--truth-out applies to --scenario runs (recorded files carry no truth)');
+      const config: FinsentryConfig = loadConfig(opts.config);
+      if (opts.brokers) config.kafka.brokers = opts.brokers.split(',').map((b) => b.trim());
+      const schemaIds = schemaIdsFromConfig(config.codec.schemaIds);
+      const say = (line: string): void => {
+        if (!opts.quiet) process.stderr.write(line);
+      };
+
+      let total: number | null = null;
+      let truthWriter: TruthFileWriter | null = null;
+      let finishTruth: (() => Promise<void>) | null = null;
+      let source: Iterable<ReplayMessage> | AsyncIterable<ReplayMessage>;
+      if (opts.scenario) {
+        const eventRate = opts.rate / opts.speedup;
+        const startMs = opts.start ? Date.parse(opts.start) : Date.now() - opts.duration + Math.round(opts.duration / opts.speedup);
+        if (!Number.isFinite(startMs)) throw new InvalidArgumentError(`--start: cannot parse ${opts.start}`);
+        const run = generateScenario({
+          name: opts.scenario as ScenarioName,
+          seed: opts.seed,
+          startMs,
+          durationMs: opts.duration,
+          ratePerSecond: eventRate,
+          universeSize: opts.universe,
+          schemaIds,
+          limits: { maxMessageBytes: config.limits.maxMessageBytes, maxTextChars: config.limits.maxTextChars },
+        });
+        total = Math.round((opts.duration / 1000) * eventRate);
+        say(
+          `replay: scenario ${opts.scenario} seed ${opts.seed}: ${new Date(startMs).toISOString()} + ${opts.duration / 60_000} min event time, ` +
+            `${eventRate.toFixed(2)} docs per event-second, ~${total} messages at ${opts.maxSpeed ? 'max speed' : `${opts.rate}/s`}\n`,
+        );
+        for (const s of run.truth.skippedPoisonKinds) say(`replay: poison kind ${s.kind} skipped: ${s.why}\n`);
+        const writer = opts.truthOut ? new TruthFileWriter(opts.truthOut) : null;
+        truthWriter = writer;
+        source = (async function* () {
+          for (const m of run.messages as IterableIterator<ScenarioMessage>) {
+            if (writer) {
+              await writer.add({
+                id: m.id,
+                topic: m.topic,
+                eventTimeMs: m.eventTimeMs,
+                truth: m.truth,
+                region: m.issuer.region,
+                ticker: m.issuer.ticker,
+                ...(m.poison ? { poison: m.poison } : {}),
+              });
+            }
+            yield { topic: m.topic, key: m.key, value: m.value, headers: m.headers, eventTimeMs: m.eventTimeMs, id: m.id, line: m };
+          }
+        })();
+        finishTruth = async () => {
+          if (truthWriter) {
+            await truthWriter.close(run.truth);
+            say(`replay: ground truth written to ${opts.truthOut}${run.truth.complete ? '' : ' (incomplete: the run was interrupted)'}\n`);
+          }
+        };
+      } else {
+        source = readRecordedFile(opts.file!, schemaIds);
+      }
+
+      const abort = new AbortController();
+      const onSignal = (): void => {
+        say('replay: stopping (signal) — finishing the current batch\n');
+        abort.abort();
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        if (opts.dryRun) {
+          const out = createWriteStream(opts.out!, 'utf8');
+          let n = 0;
+          for await (const m of source) {
+            if (abort.signal.aborted) break;
+            const line = (m as ReplayMessage & { line?: ScenarioMessage }).line;
+            const text = line ? toRecordedLine(line) : JSON.stringify({ topic: m.topic, key: m.key, value: m.value.toString('base64'), headers: m.headers, eventTimeMs: m.eventTimeMs });
+            if (!out.write(`${text}\n`)) await once(out, 'drain');
+            n++;
+          }
+          out.end();
+          await once(out, 'finish');
+          say(`replay: wrote ${n} messages to ${opts.out}\n`);
+        } else {
+          const logger = createLogger(config.log.level);
+          const kafka = buildKafka(config.kafka, logger);
+          await ensureTopics(kafka, [{ topic: config.kafka.topics.news }, { topic: config.kafka.topics.chat }]);
+          const producer = new OutputProducer(kafka, { compression: config.kafka.compression });
+          await producer.connect();
+          try {
+            await replayMessages(source, producer, {
+              topics: { news: config.kafka.topics.news, chat: config.kafka.topics.chat },
+              ratePerSecond: opts.maxSpeed ? null : opts.rate,
+              maxBatch: opts.batch,
+              signal: abort.signal,
+              onProgress: (p) => say(formatProgress(p, total)),
+            });
+          } finally {
+            await producer.disconnect();
+          }
+        }
+        await finishTruth?.();
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}
