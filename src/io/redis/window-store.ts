@@ -1,0 +1,478 @@
+import { createHash } from 'node:crypto';
+import calculateSlot from 'cluster-key-slot';
+import type { ChainableCommander } from 'ioredis';
+import type { LabelObservation, StatsObservation } from '../../domain/observation.js';
+import type {
+  GroupWindowStats,
+  StatsApplyResult,
+  StatsBatch,
+  StatsSink,
+  WindowQuery,
+  WindowReader,
+} from '../../domain/windows.js';
+import type { FinsentryConfig } from '../../config/schema.js';
+import { addRawCounters, labelDeltas, observationDeltas, rawToGroupStats, type FieldDeltas, type RawCounters } from '../../stats/counters.js';
+import { ALL_DIMENSION } from '../../stats/grouping.js';
+import { isCluster, type RedisClient } from './client.js';
+
+/**
+ * Event-time window store on Redis (SPEC §4): the StatsSink the pipeline writes to and the
+ * WindowReader the evaluator, `finsentry stats` and baselines read from.
+ *
+ * Layout. The keyspace is sharded by input partition: every key one batch touches carries the hash
+ * tag of its partition, so one Lua script updates them atomically in one slot, on a single Redis or a
+ * Redis Cluster alike:
+ *   P:s:{<partitionKey>}:state                 HASH off (last applied offset), wm (partition watermark), late
+ *   P:s:{<partitionKey>}:c:<bucket>:<dim>:<g>  HASH of integer counters (src/stats/counters.ts)
+ *   P:s:{<partitionKey>}:g:<bucket>:<dim>      SET of the groups of a dimension in a bucket (read index)
+ *   P:partitions                               SET of known partition keys (the reader merges their shards)
+ *   P:baseline:<name>, P:baselines             captured baselines (no TTL) and their names
+ * Counter and index keys expire `ttlSeconds` after their last write (longest window + trailing
+ * reference + lateness + slack); state and baselines do not expire. Only numbers and sanitised group
+ * values are stored, never text.
+ *
+ * Effectively-once. One script call per StatsBatch reads the partition's stored offset; a batch whose
+ * lastOffset is not above it is a replay and changes nothing. Otherwise the script applies the
+ * observations above the stored offset (all of them when observations carry no offset) and stores
+ * lastOffset, atomically. All batches of one apply() go out in one pipeline per Redis node: one round
+ * trip on a single Redis, one per node touched (concurrently) on a cluster.
+ *
+ * Event time and lateness. Each partition keeps its own watermark (max event time applied). An
+ * observation older than that watermark − allowedLateness is counted in `late` and not added. Since a
+ * partition's records always arrive in offset order, the decision depends only on the partition's own
+ * history — never on how partitions interleave — so a replay decides exactly as live traffic did. The
+ * store's watermark is the maximum over partitions; windows are evaluated as of it:
+ * end = floor(watermark / bucket) · bucket + bucket (exclusive), start = end − window.
+ */
+
+export interface WindowStoreOptions {
+  keyPrefix: string;
+  bucketMs: number;
+  allowedLatenessMs: number;
+  /** Lifetime of counter keys after their last write. */
+  ttlSeconds: number;
+  /** Dimensions a baseline captures (the implicit `_all` is always added). */
+  dimensions: readonly string[];
+}
+
+export interface BaselineSnapshot {
+  name: string;
+  capturedAtMs: number;
+  watermarkMs: number;
+  windowStartMs: number;
+  windowEndMs: number;
+  windowMs: number;
+  bucketMs: number;
+  dimensions: Record<string, GroupWindowStats[]>;
+}
+
+/** Options from config: TTL covers the longest window plus a trailing reference before it, lateness and slack. */
+export function windowStoreOptions(cfg: FinsentryConfig, keyPrefix = cfg.redis.keyPrefix): WindowStoreOptions {
+  const longest = Math.max(...cfg.stats.windows);
+  const reference = cfg.evaluator.reference.kind === 'trailing' ? cfg.evaluator.reference.window : 0;
+  const retentionMs = longest + reference + cfg.stats.allowedLateness + 2 * cfg.stats.bucket + 600_000;
+  return {
+    keyPrefix,
+    bucketMs: cfg.stats.bucket,
+    allowedLatenessMs: cfg.stats.allowedLateness,
+    ttlSeconds: Math.ceil(retentionMs / 1000),
+    dimensions: cfg.stats.dimensions.map((d) => d.name),
+  };
+}
+
+// KEYS[1] = the partition's state hash; every key written shares its hash tag (same slot).
+// ARGV[1] base key of the shard, ARGV[2] allowed lateness (ms), ARGV[3] TTL (s), ARGV[4] lastOffset,
+// ARGV[5] JSON items: [offset or "", eventTimeMs, bucketStart, [dim, group, …], [field, delta, …]].
+const APPLY_SCRIPT = `
+local state = KEYS[1]
+local base = ARGV[1]
+local lateness = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local lastOffset = ARGV[4]
+local function cmpOffset(a, b)
+  if #a ~= #b then if #a < #b then return -1 else return 1 end end
+  if a == b then return 0 end
+  if a < b then return -1 else return 1 end
+end
+local st = redis.call('HMGET', state, 'off', 'wm')
+local stored = st[1]
+local wm = nil
+if st[2] then wm = tonumber(st[2]) end
+if stored and cmpOffset(lastOffset, stored) <= 0 then
+  return {0, 0, st[2] or '0'}
+end
+local items = cjson.decode(ARGV[5])
+local acc, keys, idx, idxKeys = {}, {}, {}, {}
+local late = 0
+for i = 1, #items do
+  local it = items[i]
+  local off = it[1]
+  if (not stored) or off == '' or cmpOffset(off, stored) > 0 then
+    local t = it[2]
+    if wm and t < wm - lateness then
+      late = late + 1
+    else
+      if (not wm) or t > wm then wm = t end
+      local b, g, f = it[3], it[4], it[5]
+      for j = 1, #g, 2 do
+        local dim, val = g[j], g[j + 1]
+        local key = base .. ':c:' .. b .. ':' .. dim .. ':' .. val
+        local fields = acc[key]
+        if not fields then fields = {}; acc[key] = fields; keys[#keys + 1] = key end
+        for k = 1, #f, 2 do fields[f[k]] = (fields[f[k]] or 0) + f[k + 1] end
+        local ik = base .. ':g:' .. b .. ':' .. dim
+        local members = idx[ik]
+        if not members then members = {}; idx[ik] = members; idxKeys[#idxKeys + 1] = ik end
+        members[val] = true
+      end
+    end
+  end
+end
+for _, key in ipairs(keys) do
+  for field, delta in pairs(acc[key]) do
+    if delta ~= 0 then redis.call('HINCRBY', key, field, string.format('%d', delta)) end
+  end
+  redis.call('EXPIRE', key, ttl)
+end
+for _, ik in ipairs(idxKeys) do
+  for v in pairs(idx[ik]) do redis.call('SADD', ik, v) end
+  redis.call('EXPIRE', ik, ttl)
+end
+local wmStr = '0'
+if wm then wmStr = string.format('%.0f', wm) end
+redis.call('HSET', state, 'off', lastOffset, 'wm', wmStr)
+if late > 0 then redis.call('HINCRBY', state, 'late', late) end
+return {1, late, wmStr}
+`;
+
+type Item = [offset: string, eventTimeMs: number, bucket: string, groups: string[], fields: Array<string | number>];
+
+function normalizeOffset(offset: string): string {
+  if (!/^\d+$/.test(offset)) throw new Error(`invalid offset "${offset}" (expected a non-negative decimal integer)`);
+  return BigInt(offset).toString();
+}
+
+function flatten(deltas: FieldDeltas): Array<string | number> {
+  const out: Array<string | number> = [];
+  for (const [field, delta] of deltas) out.push(field, delta);
+  return out;
+}
+
+const APPLY_SHA = createHash('sha1').update(APPLY_SCRIPT).digest('hex');
+
+export function windowEndFor(watermarkMs: number, bucketMs: number): number {
+  return Math.floor(watermarkMs / bucketMs) * bucketMs + bucketMs;
+}
+
+/** The K groups with the most documents (ties by name), for bounded exports and tables. */
+export function topGroupsByVolume(stats: readonly GroupWindowStats[], k: number): GroupWindowStats[] {
+  return [...stats].sort((a, b) => b.count - a.count || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0)).slice(0, k);
+}
+
+interface QueuedOp {
+  key: string;
+  add: (p: ChainableCommander) => void;
+}
+
+export class RedisWindowStore implements StatsSink, WindowReader {
+  private readonly registered = new Set<string>();
+  /** Network round trips this store has made (each pipeline/command sent and awaited counts once). */
+  roundTrips = 0;
+  /** apply() calls made; roundTrips / applyCalls is the round trips per apply. */
+  applyCalls = 0;
+
+  constructor(
+    readonly redis: RedisClient,
+    readonly options: WindowStoreOptions,
+  ) {
+    // Braces are reserved for the partition hash tag.
+    if (!/^[A-Za-z0-9:_-]+$/.test(options.keyPrefix)) throw new Error(`invalid key prefix "${options.keyPrefix}"`);
+    if (!(options.bucketMs > 0)) throw new Error('bucketMs must be positive');
+  }
+
+  private shardBase(partitionKey: string): string {
+    if (!/^[^{}\s]+$/.test(partitionKey)) throw new Error(`invalid partition key "${partitionKey}"`);
+    return `${this.options.keyPrefix}:s:{${partitionKey}}`;
+  }
+
+  private get registryKey(): string {
+    return `${this.options.keyPrefix}:partitions`;
+  }
+
+  /**
+   * Runs commands in as few round trips as Redis allows: one pipeline on a single Redis; on a cluster
+   * one pipeline per node owning the keys (ioredis requires a pipeline's keys to live on one node),
+   * sent concurrently. Replies ([error, value]) come back in the order of `ops`.
+   */
+  private async execByNodeSettled(ops: readonly QueuedOp[]): Promise<Array<[Error | null, unknown]>> {
+    if (ops.length === 0) return [];
+    const groups = new Map<string, number[]>();
+    if (isCluster(this.redis)) {
+      const slots = this.redis.slots;
+      ops.forEach((op, i) => {
+        const node = slots[calculateSlot(op.key)]?.[0] ?? `slot:${calculateSlot(op.key)}`;
+        const list = groups.get(node);
+        if (list) list.push(i);
+        else groups.set(node, [i]);
+      });
+    } else {
+      groups.set('single', ops.map((_, i) => i));
+    }
+    const results = new Array<[Error | null, unknown]>(ops.length);
+    await Promise.all(
+      [...groups.values()].map(async (indices) => {
+        const pipeline = this.redis.pipeline();
+        for (const i of indices) ops[i]!.add(pipeline);
+        this.roundTrips += 1;
+        const replies = (await pipeline.exec()) ?? [];
+        replies.forEach(([err, value], j) => (results[indices[j]!] = [err ?? null, value]));
+      }),
+    );
+    return results;
+  }
+
+  /** As execByNodeSettled, throwing the first command error. */
+  private async execByNode(ops: readonly QueuedOp[]): Promise<unknown[]> {
+    return (await this.execByNodeSettled(ops)).map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    });
+  }
+
+  private buildItems(batch: StatsBatch): Item[] {
+    const items: Item[] = [];
+    const bucketOf = (t: number) => String(Math.floor(t / this.options.bucketMs) * this.options.bucketMs);
+    const groupsOf = (o: StatsObservation | LabelObservation) => {
+      const flat: string[] = [];
+      for (const g of o.groups) {
+        if (!/^[^{}\s:]+$/.test(g.dimension)) throw new Error(`invalid dimension name "${g.dimension}"`);
+        if (g.value.length === 0 || /[{}]/.test(g.value)) throw new Error(`invalid group value "${g.value}"`);
+        flat.push(g.dimension, g.value);
+      }
+      return flat;
+    };
+    for (const o of batch.observations) {
+      if (!Number.isFinite(o.eventTimeMs)) throw new Error(`observation ${o.documentId}: invalid event time`);
+      items.push([o.offset === undefined ? '' : normalizeOffset(o.offset), o.eventTimeMs, bucketOf(o.eventTimeMs), groupsOf(o), flatten(observationDeltas(o))]);
+    }
+    for (const l of batch.labels) {
+      if (!Number.isFinite(l.eventTimeMs)) throw new Error(`label ${l.documentId}: invalid event time`);
+      items.push([l.offset === undefined ? '' : normalizeOffset(l.offset), l.eventTimeMs, bucketOf(l.eventTimeMs), groupsOf(l), flatten(labelDeltas(l))]);
+    }
+    return items;
+  }
+
+  async apply(batches: StatsBatch[]): Promise<StatsApplyResult[]> {
+    this.applyCalls += 1;
+    if (batches.length === 0) return [];
+    const calls = batches.map((batch) => {
+      const base = this.shardBase(batch.partitionKey);
+      const args = [
+        `${base}:state`,
+        base,
+        String(this.options.allowedLatenessMs),
+        String(this.options.ttlSeconds),
+        normalizeOffset(batch.lastOffset),
+        JSON.stringify(this.buildItems(batch)),
+      ];
+      return { key: `${base}:state`, args };
+    });
+    const newPartitions = [...new Set(batches.map((b) => b.partitionKey))].filter((pk) => !this.registered.has(pk));
+    const ops: QueuedOp[] = calls.map((c) => ({ key: c.key, add: (p) => void p.evalsha(APPLY_SHA, 1, ...c.args) }));
+    // Registering a partition is idempotent and only needed once per process; it rides in the same pipeline.
+    if (newPartitions.length > 0) ops.push({ key: this.registryKey, add: (p) => void p.sadd(this.registryKey, ...newPartitions) });
+
+    const settled = await this.execByNodeSettled(ops);
+    // NOSCRIPT (empty script cache after a restart, failover or on a new node) means that call did not
+    // run: resend exactly those with EVAL, which also caches the script for the next EVALSHA.
+    const missing = calls.map((_, i) => i).filter((i) => settled[i]![0]?.message.includes('NOSCRIPT'));
+    if (missing.length > 0) {
+      const retried = await this.execByNodeSettled(
+        missing.map((i) => ({ key: calls[i]!.key, add: (p: ChainableCommander) => void p.eval(APPLY_SCRIPT, 1, ...calls[i]!.args) })),
+      );
+      missing.forEach((i, j) => (settled[i] = retried[j]!));
+    }
+    const replies = settled.map(([err, value]) => {
+      if (err) throw err;
+      return value;
+    });
+    for (const pk of newPartitions) this.registered.add(pk);
+    return calls.map((_, i) => {
+      const r = replies[i] as [number, number, string];
+      return { applied: Number(r[0]) === 1, late: Number(r[1]), watermarkMs: Number(r[2]) };
+    });
+  }
+
+  /** Partition keys whose shards hold statistics. */
+  async partitions(): Promise<string[]> {
+    this.roundTrips += 1;
+    return (await this.redis.smembers(this.registryKey)).sort();
+  }
+
+  private async partitionStates(): Promise<Array<{ partitionKey: string; offset: string | null; watermarkMs: number; late: number }>> {
+    const parts = await this.partitions();
+    const replies = await this.execByNode(
+      parts.map((pk) => {
+        const key = `${this.shardBase(pk)}:state`;
+        return { key, add: (p: ChainableCommander) => void p.hmget(key, 'off', 'wm', 'late') };
+      }),
+    );
+    return parts.map((pk, i) => {
+      const [off, wm, late] = replies[i] as [string | null, string | null, string | null];
+      return { partitionKey: pk, offset: off, watermarkMs: Number(wm ?? 0), late: Number(late ?? 0) };
+    });
+  }
+
+  /** Last applied offset per partition (what a consumer may safely resume after). */
+  async appliedOffsets(): Promise<Record<string, string | null>> {
+    return Object.fromEntries((await this.partitionStates()).map((s) => [s.partitionKey, s.offset]));
+  }
+
+  async watermark(): Promise<number> {
+    const states = await this.partitionStates();
+    return states.reduce((m, s) => Math.max(m, s.watermarkMs), 0);
+  }
+
+  async lateCount(): Promise<number> {
+    const states = await this.partitionStates();
+    return states.reduce((sum, s) => sum + s.late, 0);
+  }
+
+  private async resolveWindow(query: WindowQuery): Promise<{ start: number; end: number; buckets: number[] } | null> {
+    let end = query.endMs;
+    if (end === undefined) {
+      const wm = await this.watermark();
+      if (wm === 0) return null;
+      end = windowEndFor(wm, this.options.bucketMs);
+    }
+    const b = this.options.bucketMs;
+    const start = end - query.windowMs;
+    const buckets: number[] = [];
+    for (let t = Math.ceil(start / b) * b; t < end; t += b) buckets.push(t);
+    return { start, end, buckets };
+  }
+
+  /** All groups of a dimension in a window, summed over buckets and partition shards; largest first. */
+  async readWindow(query: WindowQuery): Promise<GroupWindowStats[]> {
+    const window = await this.resolveWindow(query);
+    if (!window) return [];
+    const parts = await this.partitions();
+    const dim = query.dimension;
+    const indexOps: Array<QueuedOp & { base: string; bucket: number }> = [];
+    for (const pk of parts) {
+      const base = this.shardBase(pk);
+      for (const bucket of window.buckets) {
+        const key = `${base}:g:${bucket}:${dim}`;
+        indexOps.push({ key, base, bucket, add: (p) => void p.smembers(key) });
+      }
+    }
+    const members = await this.execByNode(indexOps);
+    const counterOps: Array<QueuedOp & { group: string }> = [];
+    indexOps.forEach((op, i) => {
+      for (const group of members[i] as string[]) {
+        const key = `${op.base}:c:${op.bucket}:${dim}:${group}`;
+        counterOps.push({ key, group, add: (p) => void p.hgetall(key) });
+      }
+    });
+    const hashes = await this.execByNode(counterOps);
+    const merged = new Map<string, RawCounters>();
+    counterOps.forEach((op, i) => {
+      let raw = merged.get(op.group);
+      if (!raw) merged.set(op.group, (raw = new Map()));
+      addRawCounters(raw, hashes[i] as Record<string, string>);
+    });
+    return topGroupsByVolume(
+      [...merged].map(([group, raw]) => rawToGroupStats(dim, group, raw)).filter((s) => s.count > 0 || s.confusion !== null),
+      Number.POSITIVE_INFINITY,
+    );
+  }
+
+  /** Per-bucket stats of one group, every bucket of the window in ascending order (empty buckets included). */
+  async readSeries(query: WindowQuery & { group: string }): Promise<Array<[number, GroupWindowStats]>> {
+    const window = await this.resolveWindow(query);
+    if (!window) return [];
+    const parts = await this.partitions();
+    const ops: Array<QueuedOp & { bucket: number }> = [];
+    for (const pk of parts) {
+      const base = this.shardBase(pk);
+      for (const bucket of window.buckets) {
+        const key = `${base}:c:${bucket}:${query.dimension}:${query.group}`;
+        ops.push({ key, bucket, add: (p) => void p.hgetall(key) });
+      }
+    }
+    const hashes = await this.execByNode(ops);
+    const perBucket = new Map<number, RawCounters>(window.buckets.map((b) => [b, new Map()]));
+    ops.forEach((op, i) => addRawCounters(perBucket.get(op.bucket)!, hashes[i] as Record<string, string>));
+    return window.buckets.map((b) => [b, rawToGroupStats(query.dimension, query.group, perBucket.get(b)!)]);
+  }
+
+  /** Windows of every configured dimension (plus `_all`) ending at the same instant. */
+  async readAllDimensions(windowMs: number, endMs?: number): Promise<{ endMs: number; dimensions: Record<string, GroupWindowStats[]> } | null> {
+    const end = endMs ?? (await this.resolveWindow({ dimension: ALL_DIMENSION, windowMs }))?.end;
+    if (end === undefined) return null;
+    const dims = [ALL_DIMENSION, ...this.options.dimensions.filter((d) => d !== ALL_DIMENSION)];
+    const out: Record<string, GroupWindowStats[]> = {};
+    for (const dim of dims) out[dim] = await this.readWindow({ dimension: dim, windowMs, endMs: end });
+    return { endMs: end, dimensions: out };
+  }
+
+  private baselineKey(name: string): string {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new Error(`invalid baseline name "${name}" (letters, digits, . _ -)`);
+    return `${this.options.keyPrefix}:baseline:${name}`;
+  }
+
+  /** Persists the window ending at the current watermark (all dimensions) as a named reference, without TTL. */
+  async captureBaseline(name: string, windowMs: number, nowMs: number = Date.now()): Promise<BaselineSnapshot> {
+    const key = this.baselineKey(name);
+    const watermarkMs = await this.watermark();
+    if (watermarkMs === 0) throw new Error('no statistics stored yet: nothing to capture');
+    const endMs = windowEndFor(watermarkMs, this.options.bucketMs);
+    const all = await this.readAllDimensions(windowMs, endMs);
+    const snapshot: BaselineSnapshot = {
+      name,
+      capturedAtMs: nowMs,
+      watermarkMs,
+      windowStartMs: endMs - windowMs,
+      windowEndMs: endMs,
+      windowMs,
+      bucketMs: this.options.bucketMs,
+      dimensions: all?.dimensions ?? {},
+    };
+    this.roundTrips += 1;
+    await this.redis.set(key, JSON.stringify(snapshot));
+    this.roundTrips += 1;
+    await this.redis.sadd(`${this.options.keyPrefix}:baselines`, name);
+    return snapshot;
+  }
+
+  async readBaseline(name: string): Promise<BaselineSnapshot | null> {
+    this.roundTrips += 1;
+    const text = await this.redis.get(this.baselineKey(name));
+    return text === null ? null : (JSON.parse(text) as BaselineSnapshot);
+  }
+
+  async listBaselines(): Promise<string[]> {
+    this.roundTrips += 1;
+    return (await this.redis.smembers(`${this.options.keyPrefix}:baselines`)).sort();
+  }
+
+  /** Removes every key under this store's prefix (tests and `finsentry` maintenance), node by node. */
+  async deleteAll(): Promise<number> {
+    const nodes = isCluster(this.redis) ? this.redis.nodes('master') : [this.redis];
+    let deleted = 0;
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${this.options.keyPrefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) {
+          // Keys of one SCAN page may hash to different slots: unlink them one command each, pipelined.
+          const pipeline = node.pipeline();
+          for (const key of keys) pipeline.unlink(key);
+          for (const [err, n] of (await pipeline.exec()) ?? []) if (!err) deleted += Number(n);
+        }
+      } while (cursor !== '0');
+    }
+    return deleted;
+  }
+}
