@@ -157,6 +157,22 @@ export const DIMENSION_SOURCES = [
   'entity_types',
 ] as const;
 
+/**
+ * Input/output wire formats (SPEC §2). `auto` reads the Confluent Schema Registry framing (magic byte
+ * 0 + 4-byte schema id) when the first byte is 0, else a plain Avro body. Schema ids map to a schema
+ * of schemas/ by full name (io.finsentry.NewsArticle) or to a path of an .avsc file (a writer schema,
+ * resolved against ours); ids not in the map are fetched from `registryUrl` when it is set.
+ */
+const codecSchema = z
+  .object({
+    wireFormat: z.enum(['auto', 'plain', 'confluent']).default('auto'),
+    schemaIds: z.record(z.string().regex(/^\d+$/, 'schema id (decimal)'), z.string().min(1)).default({}),
+    registryUrl: z.string().url().optional(),
+    /** When set, finsentry.enriched values are written in the Confluent framing with this schema id. */
+    enrichedSchemaId: z.number().int().min(0).optional(),
+  })
+  .strict();
+
 const dimensionSchema = z
   .object({
     name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower-case identifier'),
@@ -238,6 +254,7 @@ export const configSchema = z
     models: modelsSchema.default(() => modelsSchema.parse({})),
     batching: batchingSchema.default(() => batchingSchema.parse({})),
     limits: limitsSchema.default(() => limitsSchema.parse({})),
+    codec: codecSchema.default(() => codecSchema.parse({})),
     stats: statsSchema.default(() => statsSchema.parse({})),
     evaluator: evaluatorSchema.default(() => evaluatorSchema.parse({})),
     alerts: z.object({ rules: z.array(alertRuleSchema) }).strict().optional(),
@@ -275,3 +292,5 @@ export type ModelsConfig = FinsentryConfig['models'];
 export type BatchingConfig = FinsentryConfig['batching'];
 export type StatsConfig = FinsentryConfig['stats'];
 export type DimensionConfig = StatsConfig['dimensions'][number];
+export type LimitsConfig = FinsentryConfig['limits'];
+export type CodecConfig = FinsentryConfig['codec'];

@@ -1,0 +1,50 @@
+import { CompressionTypes, type Kafka, type Producer, type TopicMessages } from 'kafkajs';
+import type { OutRecord } from './types.js';
+
+export interface OutputProducerOptions {
+  compression: 'none' | 'gzip';
+  /** Per-send retries inside kafkajs before the pipeline's own backoff takes over. */
+  retries?: number;
+}
+
+/** What the pipeline needs from a producer; `send` resolves once every record is acknowledged by all in-sync replicas. */
+export interface RecordSink {
+  send(batches: Array<{ topic: string; records: OutRecord[] }>): Promise<void>;
+}
+
+/**
+ * Idempotent kafkajs producer (no duplicates from its own retries, per-partition order kept, acks=-1),
+ * gzip by default. One `sendBatch` per call carries all topics, so kafkajs builds one request per broker.
+ * kafkajs retries an idempotent producer forever by default; we bound it so that a broker outage
+ * surfaces as an error the pipeline handles (pause, back off, no commit) instead of a silent hang.
+ */
+export class OutputProducer implements RecordSink {
+  private readonly producer: Producer;
+  private readonly compression: CompressionTypes;
+
+  constructor(kafka: Kafka, options: OutputProducerOptions) {
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      retry: { retries: options.retries ?? 8, maxRetryTime: 30_000 },
+    });
+    this.compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+  }
+
+  connect(): Promise<void> {
+    return this.producer.connect();
+  }
+
+  async send(batches: Array<{ topic: string; records: OutRecord[] }>): Promise<void> {
+    const topicMessages: TopicMessages[] = batches
+      .filter((b) => b.records.length > 0)
+      .map((b) => ({ topic: b.topic, messages: b.records.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} })) }));
+    if (topicMessages.length === 0) return;
+    await this.producer.sendBatch({ topicMessages, acks: -1, compression: this.compression });
+  }
+
+  disconnect(): Promise<void> {
+    return this.producer.disconnect();
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * What the pipeline reports while it runs. `PipelineMetrics` (src/telemetry/metrics.ts) implements it
+ * structurally, so `run` passes the metrics object straight in; tests pass an observer that records.
+ * Keeping this an interface leaves metric creation in one module (telemetry) and the pipeline free of
+ * prom-client.
+ */
+export type ObservedStage = 'decode' | 'infer' | 'stats' | 'produce' | 'commit' | 'batch';
+
+export interface PipelineObserver {
+  documentsConsumed(topic: string, kind: string, n?: number): void;
+  documentsProcessed(kind: string, n?: number): void;
+  /** One call per dead-lettered record, by reason code (src/codec/reasons.ts). */
+  dlq(reason: string, n?: number): void;
+  produced(topic: string, n?: number): void;
+  observeStage(stage: ObservedStage, seconds: number): void;
+  eventTimeLag(seconds: number): void;
+  consumerLag(topic: string, partition: number, lag: number): void;
+  redisLatency(operation: string, seconds: number): void;
+  lateEvents(n: number): void;
+  watermark(ms: number): void;
+  queuedDocuments(n: number): void;
+  pausedPartitions(n: number): void;
+  batchCompleted(nowMs?: number): void;
+}
+
+const noop = (): void => {};
+
+export const NOOP_OBSERVER: PipelineObserver = {
+  documentsConsumed: noop,
+  documentsProcessed: noop,
+  dlq: noop,
+  produced: noop,
+  observeStage: noop,
+  eventTimeLag: noop,
+  consumerLag: noop,
+  redisLatency: noop,
+  lateEvents: noop,
+  watermark: noop,
+  queuedDocuments: noop,
+  pausedPartitions: noop,
+  batchCompleted: noop,
+};

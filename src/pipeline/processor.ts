@@ -1,0 +1,441 @@
+import { performance } from 'node:perf_hooks';
+import type { IHeaders } from 'kafkajs';
+import { buildEnrichedRecord, encodeEnriched } from '../codec/enriched.js';
+import type { InputCodec, InputResult } from '../codec/input.js';
+import type { Rejection } from '../codec/reasons.js';
+import type { SchemaRegistry } from '../codec/registry.js';
+import type { InputLabel } from '../codec/validate.js';
+import type { DocumentKind, InputDocument } from '../domain/documents.js';
+import type { Enricher, Enrichment } from '../domain/enrichment.js';
+import type { StatsObservation } from '../domain/observation.js';
+import type { StatsBatch, StatsSink } from '../domain/windows.js';
+import type { PartitionBatch } from '../io/kafka/consumer.js';
+import type { RecordSink } from '../io/kafka/producer.js';
+import type { OutRecord, RawRecord } from '../io/kafka/types.js';
+import type { Logger } from '../telemetry/logger.js';
+import { buildDeadLetter } from './dlq.js';
+import type { LabelSink } from './labels.js';
+import { NOOP_OBSERVER, type PipelineObserver } from './observer.js';
+import { PartitionOffsetTracker } from './offsets.js';
+import { PauseRegistry } from './pause.js';
+import { backoffDelay, DEFAULT_BACKOFF, Semaphore, type BackoffOptions } from './retry.js';
+
+/** Builds the statistics observation (groups, numbers) of an enriched document: src/stats/grouping.ts. */
+export type ObservationBuilder = (doc: InputDocument, enrichment: Enrichment) => StatsObservation;
+
+export interface ProcessorOptions {
+  groupId: string;
+  topics: { news: string; chat: string; labels: string | null; enriched: string; dlq: string };
+  batching: { maxBatchSize: number; maxInFlightBatches: number; maxQueuedDocuments: number };
+  maxEntitiesPerDocument: number;
+  pipelineVersion: string;
+  /** Write enriched values in the Confluent framing with this schema id (plain Avro when absent). */
+  enrichedSchemaId?: number;
+  backoff?: BackoffOptions;
+}
+
+export interface ProcessorHooks {
+  /** Called right before a commit; tests use it to inject a crash between "outputs acknowledged" and "offset committed". */
+  beforeCommit?(point: { topic: string; partition: number; lastOffset: string }): void | Promise<void>;
+}
+
+export interface ProcessorDeps {
+  codec: InputCodec;
+  registry: SchemaRegistry;
+  enricher: Enricher;
+  output: RecordSink;
+  stats: StatsSink | null;
+  buildObservation: ObservationBuilder | null;
+  labels: LabelSink | null;
+  logger: Logger;
+  observer?: PipelineObserver;
+  hooks?: ProcessorHooks;
+  clock?: () => number;
+}
+
+/** Thrown inside a batch to give it up without committing: stopping, revoked, aborted. The records are fetched again. */
+class AbandonBatch extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'AbandonBatch';
+  }
+}
+
+/** Counters for logs, tests and `finsentry run`'s shutdown summary. */
+export interface ProcessorCounters {
+  enriched: number;
+  deadLettered: number;
+  labels: number;
+  committedBatches: number;
+  abandonedBatches: number;
+  retries: number;
+}
+
+type DecodedItem = { record: RawRecord; result: InputResult<InputDocument> };
+
+/**
+ * The per-partition batch pipeline (SPEC §1):
+ *
+ *   decode + validate ─bad─▶ DLQ
+ *        ▼
+ *   micro-batches of batching.maxBatchSize ─▶ Enricher.enrich (at most maxInFlightBatches at once, process-wide)
+ *        ▼
+ *   finsentry.enriched (key = input key, trace context copied)  ∥  StatsSink.apply (per partition, in offset order)
+ *        ▼
+ *   commit — only offsets whose every earlier offset has all outputs acknowledged (PartitionOffsetTracker)
+ *
+ * Failure policy: bad input is dead-lettered and the pipeline moves on; a failing dependency (broker,
+ * Redis, schema registry, inference) pauses the partition and is retried with exponential backoff while
+ * heartbeating, nothing is committed meanwhile. If the consumer stops or the partition is revoked
+ * during a retry, the batch is abandoned uncommitted and will be re-read (at-least-once; the stats store
+ * is effectively-once by offset). Backpressure: when more than maxQueuedDocuments records are fetched
+ * but unfinished, partitions are paused until the backlog halves.
+ */
+export class PipelineProcessor {
+  readonly counters: ProcessorCounters = { enriched: 0, deadLettered: 0, labels: 0, committedBatches: 0, abandonedBatches: 0, retries: 0 };
+
+  private readonly observer: PipelineObserver;
+  private readonly clock: () => number;
+  private readonly inference: Semaphore;
+  private readonly pauses = new PauseRegistry();
+  private readonly backoff: BackoffOptions;
+  private queued = 0;
+  private aborted = false;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly options: ProcessorOptions,
+    private readonly deps: ProcessorDeps,
+  ) {
+    this.observer = deps.observer ?? NOOP_OBSERVER;
+    this.clock = deps.clock ?? Date.now;
+    this.inference = new Semaphore(options.batching.maxInFlightBatches);
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+  }
+
+  /** Input topics this processor consumes (labels only when a LabelSink is wired). */
+  inputTopics(): string[] {
+    const { news, chat, labels } = this.options.topics;
+    return labels && this.deps.labels ? [news, chat, labels] : [news, chat];
+  }
+
+  /**
+   * Stops committing at once: running batches return at their next step without committing (as if the
+   * process had crashed there). Used for fatal errors and by tests that simulate a crash.
+   */
+  abort(): void {
+    this.aborted = true;
+  }
+
+  get isAborted(): boolean {
+    return this.aborted;
+  }
+
+  /** Resolves when every batch handler that has started has returned. */
+  async drained(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** The eachBatch handler (pass to BatchConsumer.start). */
+  handleBatch = async (batch: PartitionBatch): Promise<void> => {
+    const run = this.runBatch(batch);
+    this.inFlight.add(run);
+    try {
+      await run;
+    } finally {
+      this.inFlight.delete(run);
+    }
+  };
+
+  private async runBatch(batch: PartitionBatch): Promise<void> {
+    if (this.aborted || batch.records.length === 0) return;
+    const topicPartition = `${batch.topic}:${batch.partition}`;
+    const size = batch.records.length;
+    this.queued += size;
+    this.observer.queuedDocuments(this.queued);
+    if (this.queued > this.options.batching.maxQueuedDocuments) {
+      this.pauses.pause(topicPartition, 'backpressure', batch.pause);
+      this.observer.pausedPartitions(this.pauses.size);
+    }
+    const lastOffset = batch.records[batch.records.length - 1]!.offset;
+    this.observer.consumerLag(batch.topic, batch.partition, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n));
+    const started = performance.now();
+    try {
+      if (batch.topic === this.options.topics.labels) await this.processLabels(batch);
+      else await this.processDocuments(batch, batch.topic === this.options.topics.chat ? 'chat' : 'news');
+      this.observer.observeStage('batch', (performance.now() - started) / 1000);
+      this.observer.batchCompleted(this.clock());
+    } catch (err) {
+      if (!(err instanceof AbandonBatch)) throw err; // a bug: let kafkajs restart the consumer from the committed offsets
+      this.counters.abandonedBatches++;
+      this.deps.logger.info({ topic: batch.topic, partition: batch.partition, reason: err.message }, 'batch abandoned without commit; it will be read again');
+    } finally {
+      this.pauses.resume(topicPartition, 'retry');
+      this.queued -= size;
+      this.observer.queuedDocuments(this.queued);
+      if (this.queued <= this.options.batching.maxQueuedDocuments / 2) this.pauses.resumeAll('backpressure');
+      this.observer.pausedPartitions(this.pauses.size);
+    }
+  }
+
+  // ---------------------------------------------------------------- documents
+
+  private async processDocuments(batch: PartitionBatch, kind: DocumentKind): Promise<void> {
+    const fetchedAt = performance.now();
+    const tracker = new PartitionOffsetTracker();
+    tracker.track(batch.records.map((r) => r.offset));
+    this.observer.documentsConsumed(batch.topic, kind, batch.records.length);
+
+    const ids = batch.records.map((r) => this.deps.codec.avro.schemaIdOf(r.value)).filter((id): id is number => id !== null);
+    if (ids.length > 0) await this.withRetry(batch, 'schema-registry', () => this.deps.registry.prefetch(ids));
+
+    const decodeStart = performance.now();
+    const items: DecodedItem[] = batch.records.map((record) => ({ record, result: this.deps.codec.document(record, kind) }));
+    this.observer.observeStage('decode', (performance.now() - decodeStart) / 1000);
+
+    const chunks: DecodedItem[][] = [];
+    for (let i = 0; i < items.length; i += this.options.batching.maxBatchSize) chunks.push(items.slice(i, i + this.options.batching.maxBatchSize));
+
+    // A window of at most maxInFlightBatches chunks; chunk i+1 enriches while chunk i produces.
+    // Stats are applied strictly in offset order (the store skips batches at or below its stored offset).
+    const window: Array<Promise<void>> = [];
+    let statsChain: Promise<void> = Promise.resolve();
+    let failure: unknown = null;
+    try {
+      for (const chunk of chunks) {
+        // Stopping (SIGTERM): finish and commit the chunks in flight, start no new one; the rest is
+        // not committed and is read again after the restart.
+        if (failure || (!batch.isRunning() && chunk !== chunks[0])) break;
+        const { done, statsDone } = this.processChunk(batch, kind, chunk, statsChain, fetchedAt);
+        statsChain = statsDone;
+        window.push(
+          done.then(() => {
+            tracker.complete(chunk.map((item) => item.record.offset));
+          }),
+        );
+        if (window.length >= this.options.batching.maxInFlightBatches) {
+          try {
+            await window.shift();
+            await this.commitReleased(batch, tracker);
+          } catch (err) {
+            failure = err;
+          }
+        }
+      }
+      while (window.length > 0 && !failure) {
+        try {
+          await window.shift();
+          await this.commitReleased(batch, tracker);
+        } catch (err) {
+          failure = err;
+        }
+      }
+    } finally {
+      // Never return while chunks of this batch still run: a re-fetch of the same records must not race them.
+      await Promise.allSettled(window);
+    }
+    if (failure) throw failure;
+  }
+
+  private processChunk(
+    batch: PartitionBatch,
+    kind: DocumentKind,
+    chunk: DecodedItem[],
+    previousStats: Promise<void>,
+    fetchedAt: number,
+  ): { done: Promise<void>; statsDone: Promise<void> } {
+    const docs: InputDocument[] = [];
+    const rejected: Array<{ record: RawRecord; rejection: Rejection }> = [];
+    for (const item of chunk) {
+      if (item.result.ok) docs.push(item.result.value);
+      else rejected.push({ record: item.record, rejection: item.result.rejection });
+    }
+
+    const deadLettered = rejected.length === 0 ? Promise.resolve() : this.sendDeadLetters(batch, rejected);
+
+    const enriched = (async () => {
+      if (docs.length === 0) return { records: [] as OutRecord[], observations: [] as StatsObservation[] };
+      const enrichments = await this.inference.run(() =>
+        this.withRetry(batch, 'enrich', async () => {
+          const inferStart = performance.now();
+          const results = await this.deps.enricher.enrich(docs.map((d) => ({ id: d.id, text: d.text })));
+          if (results.length !== docs.length) throw new Error(`enricher returned ${results.length} results for ${docs.length} documents`);
+          this.observer.observeStage('infer', (performance.now() - inferStart) / 1000);
+          return results;
+        }),
+      );
+      const now = this.clock();
+      const latencyMs = performance.now() - fetchedAt;
+      const observations: StatsObservation[] = [];
+      const records: OutRecord[] = docs.map((doc, i) => {
+        const enrichment = enrichments[i]!;
+        const observation = this.deps.buildObservation ? { ...this.deps.buildObservation(doc, enrichment), offset: doc.position.offset } : null;
+        if (observation) observations.push(observation);
+        this.observer.eventTimeLag(Math.max(0, (now - doc.eventTimeMs) / 1000));
+        const value = encodeEnriched(
+          buildEnrichedRecord(doc, enrichment, {
+            groups: observation?.groups ?? [],
+            processingLatencyMs: latencyMs,
+            processedAtMs: now,
+            pipelineVersion: this.options.pipelineVersion,
+            maxEntities: this.options.maxEntitiesPerDocument,
+          }),
+          this.options.enrichedSchemaId,
+        );
+        return { key: doc.key, value, headers: outputHeaders(doc, enrichment) };
+      });
+      return { records, observations };
+    })();
+
+    const produced = enriched.then(async ({ records }) => {
+      if (records.length === 0) return;
+      await this.withRetry(batch, 'produce', async () => {
+        const start = performance.now();
+        await this.deps.output.send([{ topic: this.options.topics.enriched, records }]);
+        this.observer.observeStage('produce', (performance.now() - start) / 1000);
+      });
+      this.observer.produced(this.options.topics.enriched, records.length);
+    });
+
+    const statsDone = Promise.all([enriched, previousStats]).then(async ([{ observations }]) => {
+      const sink = this.deps.stats;
+      if (!sink || observations.length === 0) return;
+      const statsBatch: StatsBatch = {
+        partitionKey: `${batch.topic}:${batch.partition}`,
+        lastOffset: chunk[chunk.length - 1]!.record.offset,
+        observations,
+        labels: [],
+      };
+      const [result] = await this.withRetry(batch, 'stats', async () => {
+        const start = performance.now();
+        const results = await sink.apply([statsBatch]);
+        const seconds = (performance.now() - start) / 1000;
+        this.observer.observeStage('stats', seconds);
+        this.observer.redisLatency('apply', seconds);
+        return results;
+      });
+      if (result) {
+        if (result.late > 0) this.observer.lateEvents(result.late);
+        this.observer.watermark(result.watermarkMs);
+      }
+    });
+
+    const done = Promise.all([deadLettered, produced, statsDone]).then(() => {
+      this.counters.enriched += docs.length;
+      this.observer.documentsProcessed(kind, docs.length);
+    });
+    // Each branch is awaited through `done` (or by the next chunk); these no-op handlers only keep a
+    // branch that fails before anyone awaits it from being reported as an unhandled rejection.
+    for (const p of [deadLettered, enriched, produced, statsDone, done]) p.catch(() => {});
+    return { done, statsDone };
+  }
+
+  private async sendDeadLetters(batch: PartitionBatch, rejected: Array<{ record: RawRecord; rejection: Rejection }>): Promise<void> {
+    const now = this.clock();
+    const records = rejected.map(({ record, rejection }) => buildDeadLetter(record, rejection, { consumerGroup: this.options.groupId, nowMs: now }));
+    await this.withRetry(batch, 'dlq-produce', () => this.deps.output.send([{ topic: this.options.topics.dlq, records }]));
+    for (const { record, rejection } of rejected) {
+      this.observer.dlq(rejection.reason);
+      this.deps.logger.warn(
+        { topic: record.topic, partition: record.partition, offset: record.offset, reason: rejection.reason, stage: rejection.stage, detail: rejection.message },
+        'record dead-lettered',
+      );
+    }
+    this.counters.deadLettered += rejected.length;
+    this.observer.produced(this.options.topics.dlq, records.length);
+  }
+
+  // ---------------------------------------------------------------- labels
+
+  private async processLabels(batch: PartitionBatch): Promise<void> {
+    const sink = this.deps.labels;
+    if (!sink) throw new AbandonBatch('labels topic consumed without a LabelSink');
+    this.observer.documentsConsumed(batch.topic, 'label', batch.records.length);
+    const ids = batch.records.map((r) => this.deps.codec.avro.schemaIdOf(r.value)).filter((id): id is number => id !== null);
+    if (ids.length > 0) await this.withRetry(batch, 'schema-registry', () => this.deps.registry.prefetch(ids));
+    const labels: InputLabel[] = [];
+    const rejected: Array<{ record: RawRecord; rejection: Rejection }> = [];
+    for (const record of batch.records) {
+      const result = this.deps.codec.label(record);
+      if (result.ok) labels.push(result.value);
+      else rejected.push({ record, rejection: result.rejection });
+    }
+    await Promise.all([
+      rejected.length > 0 ? this.sendDeadLetters(batch, rejected) : Promise.resolve(),
+      labels.length > 0 ? this.withRetry(batch, 'labels', () => sink.accept(labels)) : Promise.resolve(),
+    ]);
+    this.counters.labels += labels.length;
+    await this.commit(batch, batch.records[batch.records.length - 1]!.offset);
+  }
+
+  // ---------------------------------------------------------------- commits and retries
+
+  private async commitReleased(batch: PartitionBatch, tracker: PartitionOffsetTracker): Promise<void> {
+    const last = tracker.release();
+    if (last !== null) await this.commit(batch, last);
+  }
+
+  private async commit(batch: PartitionBatch, lastOffset: string): Promise<void> {
+    if (this.aborted) throw new AbandonBatch('aborted before commit');
+    if (batch.isStale()) throw new AbandonBatch('partition revoked or seeked before commit');
+    await this.deps.hooks?.beforeCommit?.({ topic: batch.topic, partition: batch.partition, lastOffset });
+    if (this.aborted) throw new AbandonBatch('aborted before commit');
+    const start = performance.now();
+    await this.withRetry(batch, 'commit', () => batch.commit(lastOffset));
+    this.observer.observeStage('commit', (performance.now() - start) / 1000);
+    this.counters.committedBatches++;
+  }
+
+  /**
+   * Runs a dependency call until it succeeds, backing off exponentially and heartbeating meanwhile,
+   * with the partition paused. Gives the batch up (no commit) when the consumer stops, the partition
+   * is revoked, the processor is aborted, or the group starts rebalancing.
+   */
+  private async withRetry<T>(batch: PartitionBatch, step: string, call: () => Promise<T>): Promise<T> {
+    const topicPartition = `${batch.topic}:${batch.partition}`;
+    for (let attempt = 1; ; attempt++) {
+      if (this.aborted) throw new AbandonBatch(`aborted during ${step}`);
+      try {
+        return await call();
+      } catch (err) {
+        if (err instanceof AbandonBatch) throw err;
+        this.counters.retries++;
+        if (!batch.isRunning()) throw new AbandonBatch(`${step} failed while stopping: ${(err as Error).message}`);
+        if (batch.isStale()) throw new AbandonBatch(`${step} failed after the partition was revoked`);
+        const delay = backoffDelay(attempt, this.backoff);
+        this.deps.logger.warn(
+          { step, attempt, delayMs: delay, topic: batch.topic, partition: batch.partition, err: err instanceof Error ? err.message : String(err) },
+          'dependency failed; partition paused, retrying',
+        );
+        this.pauses.pause(topicPartition, 'retry', batch.pause);
+        this.observer.pausedPartitions(this.pauses.size);
+        await this.sleepWithHeartbeat(batch, delay);
+      }
+    }
+  }
+
+  private async sleepWithHeartbeat(batch: PartitionBatch, delayMs: number): Promise<void> {
+    const until = Date.now() + delayMs;
+    while (Date.now() < until) {
+      if (this.aborted || !batch.isRunning()) return;
+      try {
+        await batch.heartbeat();
+      } catch (err) {
+        throw new AbandonBatch(`heartbeat failed (${(err as Error).message}); leaving the batch to the rebalance`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500, Math.max(0, until - Date.now()))));
+    }
+  }
+}
+
+/** Headers of an enriched record: W3C trace context from the input, plus model identities. */
+export function outputHeaders(doc: InputDocument, enrichment: Enrichment): IHeaders {
+  const headers: IHeaders = {};
+  for (const name of ['traceparent', 'tracestate']) {
+    const value = doc.headers[name];
+    if (value) headers[name] = value;
+  }
+  headers['finsentry-kind'] = doc.kind;
+  for (const model of enrichment.models) headers[`finsentry-model-${model.task}`] = `${model.name}@${model.version}`;
+  return headers;
+}
