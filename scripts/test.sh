@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# finsentry's test command (`npm test`): build, typecheck, lint, start the local stack when it is
+# not running, prepare the Python reference venv, then run the unit + integration suites and the
+# fault suite. Exits non-zero when any step or any test fails.
+#
+# Environment:
+#   FINSENTRY_KAFKA_BROKERS + FINSENTRY_REDIS_URL   use existing servers; start no local stack
+#   CI                                              when set, a stack started here is stopped at exit
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step() { printf '\nfinsentry test: %s\n' "$*"; }
+warn() { printf 'finsentry test: WARNING: %s\n' "$*" >&2; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+export KAFKAJS_NO_PARTITIONER_WARNING=1
+
+step "building (npm run build)"
+npm run --silent build
+
+step "type-checking src and test (tsc --noEmit)"
+npx tsc --noEmit -p tsconfig.json
+
+step "linting (eslint src test)"
+npx eslint src test
+
+# ------------------------------------------------------------------------------------- stack
+stack_started_here=0
+if [[ -n "${FINSENTRY_KAFKA_BROKERS:-}" && -n "${FINSENTRY_REDIS_URL:-}" ]]; then
+  step "using existing servers: Kafka $FINSENTRY_KAFKA_BROKERS, Redis $FINSENTRY_REDIS_URL (no local stack)"
+else
+  if port_open 9092 && port_open 6379 && port_open 7001 && port_open 9090; then
+    step "local stack is running; checking it (scripts/stack/stack.sh up --redis-cluster --prometheus)"
+  else
+    step "starting the local stack: Kafka, Redis, Redis Cluster, Prometheus, Alertmanager (scripts/stack/stack.sh up --redis-cluster --prometheus)"
+    port_open 9092 || stack_started_here=1
+  fi
+  bash scripts/stack/stack.sh up --redis-cluster --prometheus
+  if [[ -n "${CI:-}" && $stack_started_here -eq 1 ]]; then
+    # CI machines are handed on; leave no servers behind that this run started.
+    trap 'bash "$ROOT/scripts/stack/stack.sh" down >/dev/null 2>&1 || true' EXIT
+  fi
+fi
+
+# ----------------------------------------------------------------------------- Python venv
+shopt -s nullglob
+requirements=(tools/python/requirements*.txt)
+shopt -u nullglob
+if ((${#requirements[@]} > 0)); then
+  if ! command -v python3 >/dev/null; then
+    warn "python3 not found; skipping the Python reference venv (.venv-py); tests that need it will fail"
+  else
+    stamp=".venv-py/.finsentry-requirements.sha256"
+    wanted="$(cat "${requirements[@]}" | sha256sum | cut -d' ' -f1)"
+    if [[ ! -x .venv-py/bin/python || ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]]; then
+      step "preparing the Python reference venv .venv-py (${requirements[*]})"
+      [[ -x .venv-py/bin/python ]] || python3 -m venv .venv-py
+      .venv-py/bin/python -m pip install -q --disable-pip-version-check "${requirements[@]/#/-r}"
+      echo "$wanted" >"$stamp"
+    else
+      step "Python reference venv .venv-py is up to date"
+    fi
+    export FINSENTRY_PYTHON="$ROOT/.venv-py/bin/python"
+  fi
+fi
+
+# ----------------------------------------------------------------------------------- tests
+mkdir -p test-results
+status=0
+
+step "running unit and integration tests (vitest --project unit --project integration)"
+npx vitest run --project unit --project integration \
+  --reporter=default --reporter=json --outputFile.json=test-results/unit-integration.json || status=1
+
+reports=(test-results/unit-integration.json)
+if compgen -G 'test/faults/*.test.ts' >/dev/null || compgen -G 'test/faults/**/*.test.ts' >/dev/null; then
+  step "running fault tests (vitest --project faults)"
+  npx vitest run --project faults \
+    --reporter=default --reporter=json --outputFile.json=test-results/faults.json || status=1
+  reports+=(test-results/faults.json)
+fi
+
+# One plain closing line over every suite, for readers that look for "N passed, N failed".
+node -e '
+  const fs = require("node:fs");
+  let passed = 0, failed = 0, skipped = 0;
+  for (const file of process.argv.slice(1)) {
+    if (!fs.existsSync(file)) { failed += 1; continue; }
+    const report = JSON.parse(fs.readFileSync(file, "utf8"));
+    passed += report.numPassedTests;
+    failed += report.numFailedTests + (report.success === false && report.numFailedTests === 0 ? 1 : 0);
+    skipped += report.numPendingTests + report.numTodoTests;
+  }
+  console.log(`\nTests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+' "${reports[@]}" || true
+
+exit "$status"
