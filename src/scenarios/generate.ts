@@ -207,13 +207,13 @@ function resolvePlan(o: ScenarioOptions): { plan: ResolvedPlan; injected: Inject
       fromMs: o.surge?.fromMs ?? start + Math.round(0.45 * D),
       toMs: o.surge?.toMs ?? start + Math.round(0.7 * D),
       rampMs: o.surge?.rampMs ?? Math.min(Math.round(0.04 * D), 300_000),
-      peakMultiplier: o.surge?.peakMultiplier ?? 5,
-      peakNegativeShare: o.surge?.peakNegativeShare ?? 0.85,
+      peakMultiplier: o.surge?.peakMultiplier ?? 4,
+      peakNegativeShare: o.surge?.peakNegativeShare ?? 0.75,
     };
     if (surge.toMs - surge.fromMs < 2 * surge.rampMs) throw new Error('surge shorter than its two ramps');
     injected.push({
       kind: 'surge',
-      description: `negative news and chat about ${surgeIssuer.name} ($${ticker}) ramp up to ${surge.peakNegativeShare} negative at ${surge.peakMultiplier}x coverage, then subside; other ${surgeIssuer.region} issuers are adjusted so the region's negative share is unchanged`,
+      description: `negative news and chat about ${surgeIssuer.name} ($${ticker}) ramp up to ${surge.peakNegativeShare} negative at ${surge.peakMultiplier}x coverage, then subside; other ${surgeIssuer.region} issuers get fewer negatives so that the region's negative share stays put (see params)`,
       fromMs: surge.fromMs,
       toMs: surge.toMs,
       groups: [
@@ -228,7 +228,7 @@ function resolvePlan(o: ScenarioOptions): { plan: ResolvedPlan; injected: Inject
   if (effects.bias) {
     bias = {
       region: o.bias?.region ?? 'apac',
-      negativeShare: o.bias?.negativeShare ?? 0.36,
+      negativeShare: o.bias?.negativeShare ?? 0.3,
       fromMs: o.bias?.fromMs ?? start,
       toMs: o.bias?.toMs ?? end,
     };
@@ -283,6 +283,14 @@ function resolvePlan(o: ScenarioOptions): { plan: ResolvedPlan; injected: Inject
     });
   }
 
+  const surgeEvent = injected.find((e) => e.kind === 'surge');
+  if (surge && surgeEvent) {
+    const peak = surgeState({ surge, surgeIssuer, byRegion, bias }, surge.fromMs + surge.rampMs)!;
+    surgeEvent.params.peakPeerNegativeShare = Number(peak.peerShare.toFixed(4));
+    // > 1 when the issuer is too big a part of its region to offset there: all regions scale together.
+    surgeEvent.params.peakMarketScale = Number(peak.scale.toFixed(4));
+  }
+
   const confluentShare = schemaIds.news !== undefined && schemaIds.chat !== undefined ? (o.confluentShare ?? 0.5) : 0;
   return {
     plan: { universe, byRegion, regionWeights, surge, surgeIssuer, bias, drift, poison, feasiblePoison, limits, newsShare, confluentShare, schemaIds },
@@ -291,22 +299,49 @@ function resolvePlan(o: ScenarioOptions): { plan: ResolvedPlan; injected: Inject
   };
 }
 
-/** Intended negative share of a document about `issuer` at event time t, given the plan. */
-function negativeShareFor(plan: ResolvedPlan, issuer: Issuer, t: number): number {
-  const regionBase = plan.bias && plan.bias.region === issuer.region && t >= plan.bias.fromMs && t < plan.bias.toMs ? plan.bias.negativeShare : BASELINE_MIX.negative;
+/** Lowest negative share the surge compensation gives the surge issuer's regional peers. */
+const COMPENSATION_FLOOR = 0.04;
+/** Cap on market-wide scaled negative shares: stays clear of the 0.5 surge threshold. */
+const SCALED_CAP = 0.4;
+
+function regionBaseShare(plan: ResolvedPlan, region: Region, t: number): number {
+  const b = plan.bias;
+  return b && b.region === region && t >= b.fromMs && t < b.toMs ? b.negativeShare : BASELINE_MIX.negative;
+}
+
+/**
+ * The surge at event time t: negative share of the surge issuer, of its regional peers, and a scale for
+ * every other region. The surge is meant to be an issuer event, not a regional fairness gap, so the
+ * peers get fewer negatives to keep the region's share at its base. When the issuer is too large a
+ * part of its region for that (small universes), the peers go down to a floor and the remaining excess
+ * is matched by scaling every other region by the same factor: regional ratios (disparate impact) stay
+ * as they were, and the market as a whole turns a little more negative.
+ */
+export function surgeState(plan: Pick<ResolvedPlan, 'surge' | 'surgeIssuer' | 'byRegion' | 'bias'>, t: number): { issuerShare: number; peerShare: number; scale: number } | null {
   const s = plan.surge;
   const si = plan.surgeIssuer;
-  if (!s || !si || si.region !== issuer.region) return regionBase;
+  if (!s || !si) return null;
   const intensity = surgeIntensity(s, t);
-  if (intensity === 0) return regionBase;
-  const surgeShare = lerp(regionBase, Math.max(regionBase, s.peakNegativeShare), intensity);
-  if (issuer === si) return surgeShare;
-  // Keep the region's negative share at its base, so that the surge is an issuer event and not a
-  // regional fairness gap: the other issuers of the region get correspondingly fewer negatives.
+  if (intensity === 0) return null;
+  const r0 = regionBaseShare(plan as ResolvedPlan, si.region, t);
+  const issuerShare = lerp(r0, Math.max(r0, s.peakNegativeShare), intensity);
   const multiplier = lerp(1, s.peakMultiplier, intensity);
-  const n = plan.byRegion.get(issuer.region)!.length;
+  const n = plan.byRegion.get(si.region)!.length;
   const q = multiplier / (multiplier + n - 1);
-  return Math.max(0.02, (regionBase - q * surgeShare) / (1 - q));
+  const peerShare = n > 1 ? (r0 - q * issuerShare) / (1 - q) : 0;
+  if (n > 1 && peerShare >= COMPENSATION_FLOOR) return { issuerShare, peerShare, scale: 1 };
+  const regionShare = q * issuerShare + (1 - q) * COMPENSATION_FLOOR;
+  return { issuerShare, peerShare: COMPENSATION_FLOOR, scale: regionShare / r0 };
+}
+
+/** Intended negative share of a document about `issuer` at event time t, given the plan. */
+function negativeShareFor(plan: ResolvedPlan, issuer: Issuer, t: number): number {
+  const base = regionBaseShare(plan, issuer.region, t);
+  const surge = surgeState(plan, t);
+  if (!surge) return base;
+  if (issuer === plan.surgeIssuer) return surge.issuerShare;
+  if (issuer.region === plan.surgeIssuer!.region) return surge.peerShare;
+  return Math.min(SCALED_CAP, base * surge.scale);
 }
 
 function pickIssuer(plan: ResolvedPlan, rng: Random, t: number): Issuer {
