@@ -57,6 +57,9 @@ export class TestEnricher implements Enricher {
   documents = 0;
   private failures = 0;
 
+  /** `delayMs` per enrich call stands in for model time, so that tests can act while a stream is in flight. */
+  constructor(private readonly delayMs = 0) {}
+
   /** The next `n` enrich calls reject, as an unavailable inference backend would. */
   failNext(n: number): void {
     this.failures = n;
@@ -69,7 +72,7 @@ export class TestEnricher implements Enricher {
       throw new Error('test enricher: injected inference failure');
     }
     this.documents += requests.length;
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => (this.delayMs > 0 ? setTimeout(resolve, this.delayMs) : setImmediate(resolve)));
     return requests.map((r) => testEnrichment(r.text));
   }
 

@@ -1,0 +1,154 @@
+import type { Kafka } from 'kafkajs';
+import { AvroDecoder } from '../codec/decode.js';
+import { InputCodec } from '../codec/input.js';
+import { SchemaRegistry } from '../codec/registry.js';
+import type { FinsentryConfig } from '../config/schema.js';
+import type { Enricher } from '../domain/enrichment.js';
+import type { StatsSink } from '../domain/windows.js';
+import { BatchConsumer } from '../io/kafka/consumer.js';
+import { OutputProducer } from '../io/kafka/producer.js';
+import { AuthorPseudonymiser } from '../privacy/pseudonymise.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { LabelSink } from './labels.js';
+import type { PipelineObserver } from './observer.js';
+import { PipelineProcessor, type ObservationBuilder, type ProcessorHooks } from './processor.js';
+import type { BackoffOptions } from './retry.js';
+
+export interface PipelineServiceDeps {
+  kafka: Kafka;
+  enricher: Enricher;
+  stats: StatsSink | null;
+  buildObservation: ObservationBuilder | null;
+  labels?: LabelSink | null;
+  /** Key of the author-id HMAC (resolved from config.privacy.authorKey by the caller). */
+  authorKey: string;
+  logger: Logger;
+  observer?: PipelineObserver;
+  hooks?: ProcessorHooks;
+  pipelineVersion: string;
+  backoff?: BackoffOptions;
+  clock?: () => number;
+}
+
+export type PipelineConfig = Pick<FinsentryConfig, 'kafka' | 'batching' | 'limits' | 'codec'>;
+
+/**
+ * The consuming side of `finsentry run`: consumer group + processor + output producer, with start,
+ * graceful stop and abort. Shared by the CLI and by the integration tests so both run the same code.
+ */
+export class PipelineService {
+  readonly processor: PipelineProcessor;
+  private readonly consumer: BatchConsumer;
+  private readonly producer: OutputProducer;
+  private started = false;
+  private stopping: Promise<void> | null = null;
+  private joined = false;
+
+  constructor(
+    private readonly config: PipelineConfig,
+    private readonly deps: PipelineServiceDeps,
+  ) {
+    const { kafka: kafkaConfig, batching, limits, codec } = config;
+    const registry = new SchemaRegistry({ schemaIds: codec.schemaIds, ...(codec.registryUrl ? { registryUrl: codec.registryUrl } : {}) });
+    const decoder = new AvroDecoder({ registry, wireFormat: codec.wireFormat, maxMessageBytes: limits.maxMessageBytes });
+    const inputCodec = new InputCodec(
+      decoder,
+      new AuthorPseudonymiser(deps.authorKey),
+      { maxTextChars: limits.maxTextChars, maxFutureSkewMs: limits.maxFutureSkew },
+      deps.clock,
+    );
+    this.producer = new OutputProducer(deps.kafka, { compression: kafkaConfig.compression });
+    this.processor = new PipelineProcessor(
+      {
+        groupId: kafkaConfig.groupId,
+        topics: kafkaConfig.topics,
+        batching,
+        maxEntitiesPerDocument: limits.maxEntitiesPerDocument,
+        pipelineVersion: deps.pipelineVersion,
+        ...(codec.enrichedSchemaId !== undefined ? { enrichedSchemaId: codec.enrichedSchemaId } : {}),
+        ...(deps.backoff ? { backoff: deps.backoff } : {}),
+      },
+      {
+        codec: inputCodec,
+        registry,
+        enricher: deps.enricher,
+        output: this.producer,
+        stats: deps.stats,
+        buildObservation: deps.buildObservation,
+        labels: deps.labels ?? null,
+        logger: deps.logger,
+        ...(deps.observer ? { observer: deps.observer } : {}),
+        ...(deps.hooks ? { hooks: deps.hooks } : {}),
+        ...(deps.clock ? { clock: deps.clock } : {}),
+      },
+    );
+    this.consumer = new BatchConsumer(deps.kafka, {
+      groupId: kafkaConfig.groupId,
+      topics: this.processor.inputTopics(),
+      fromBeginning: kafkaConfig.fromBeginning,
+      sessionTimeoutMs: kafkaConfig.sessionTimeout,
+      // Each partition's batches are sequential; this many partitions are worked on at once. Inference
+      // concurrency is bounded separately (batching.maxInFlightBatches).
+      partitionsConsumedConcurrently: Math.max(2, batching.maxInFlightBatches * 2),
+      logger: deps.logger,
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      this.joined = true;
+      deps.logger.info({ groupId: event.payload.groupId, assignment: event.payload.memberAssignment }, 'joined consumer group');
+    });
+  }
+
+  /** True once the consumer has joined its group (readiness). */
+  get ready(): boolean {
+    return this.joined && !this.stopping;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error('pipeline already started');
+    this.started = true;
+    await this.producer.connect();
+    await this.consumer.start(this.processor.handleBatch);
+    this.deps.logger.info({ topics: this.processor.inputTopics(), groupId: this.config.kafka.groupId }, 'pipeline consuming');
+  }
+
+  /**
+   * Graceful stop (SIGTERM): stop fetching, let in-flight micro-batches finish and commit, leave the
+   * group, flush and close the producer. Resolves true when done within `deadlineMs`; false when the
+   * deadline passed first (the caller exits non-zero; uncommitted records are re-read on restart).
+   */
+  async stop(deadlineMs: number): Promise<boolean> {
+    this.stopping ??= (async () => {
+      await this.consumer.stop();
+      await this.processor.drained();
+      await this.producer.disconnect();
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), deadlineMs);
+    });
+    try {
+      return await Promise.race([this.stopping.then(() => true as const), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stops without committing anything further, as a crash at this point would (fatal errors, tests). */
+  async abort(): Promise<void> {
+    this.processor.abort();
+    this.stopping ??= (async () => {
+      await this.consumer.stop().catch(() => {});
+      await this.producer.disconnect().catch(() => {});
+    })();
+    await this.stopping;
+  }
+
+  /** The error of the last consumer crash, if any (kafkajs restarts retriable ones itself). */
+  lastCrash(): Error | null {
+    return this.consumer.lastCrash();
+  }
+
+  onCrash(listener: (error: Error, restart: boolean) => void): void {
+    this.consumer.on(this.consumer.events.CRASH, (event) => listener(event.payload.error, event.payload.restart));
+  }
+}
