@@ -1,0 +1,124 @@
+import { createReadStream } from 'node:fs';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { loadConfig } from '../../config/load.js';
+import type { ModelsConfig } from '../../config/schema.js';
+import { OnnxEnricher, engineOptions } from '../../inference/enricher.js';
+import { ModelRunner, NerModel } from '../../inference/engine.js';
+import { inferStream, type InferFn } from '../../inference/infer-stream.js';
+import type { AggregationStrategy } from '../../inference/ner.js';
+import { createLogger } from '../../telemetry/logger.js';
+
+const positiveInt = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+};
+
+interface InferOptions {
+  task: 'sentiment' | 'ner' | 'both';
+  model?: string;
+  nerModel?: string;
+  input: string;
+  batchSize?: number;
+  aggregation?: AggregationStrategy;
+  maxLength?: number;
+  stride?: number;
+  maxWindows?: number;
+  provider?: 'cpu' | 'cuda';
+  threads?: number;
+  config?: string;
+}
+
+export function registerInferCommand(program: Command): void {
+  program
+    .command('infer')
+    .description('Run sentiment and/or NER on JSONL ({"id","text"}) or plain-text lines; one JSON result per line on stdout')
+    .option('--task <task>', 'sentiment | ner | both', (v) => {
+      if (v !== 'sentiment' && v !== 'ner' && v !== 'both') throw new InvalidArgumentError('expected sentiment, ner or both');
+      return v;
+    }, 'sentiment')
+    .option('--model <dir>', 'model directory (the sentiment model, or the NER model for --task ner); default from config')
+    .option('--ner-model <dir>', 'NER model directory for --task both; default from config')
+    .option('--input <file>', 'input file, or - for stdin', '-')
+    .option('--batch-size <n>', 'maximum windows per model batch', positiveInt)
+    .option('--aggregation <strategy>', 'NER aggregation: simple | first | max | average', (v) => {
+      if (!['simple', 'first', 'max', 'average'].includes(v)) throw new InvalidArgumentError('expected simple, first, max or average');
+      return v as AggregationStrategy;
+    })
+    .option('--max-length <n>', 'tokens per window including special tokens', positiveInt)
+    .option('--stride <n>', 'overlap between windows in tokens', (v) => Number(v))
+    .option('--max-windows <n>', 'window limit per document', positiveInt)
+    .option('--provider <ep>', 'execution provider: cpu | cuda (falls back to cpu)', (v) => {
+      if (v !== 'cpu' && v !== 'cuda') throw new InvalidArgumentError('expected cpu or cuda');
+      return v;
+    })
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = all cores)', (v) => Number(v))
+    .option('--config <file>', 'config file for model, batching and window defaults')
+    .action(async (opts: InferOptions) => {
+      const logger = createLogger(process.env.FINSENTRY_LOG_LEVEL ?? 'warn');
+      const cfg = loadConfig(opts.config);
+      const modelsCfg: ModelsConfig = {
+        ...cfg.models,
+        ...(opts.provider ? { executionProvider: opts.provider } : {}),
+        ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}),
+        ...(opts.maxLength ? { maxLength: opts.maxLength } : {}),
+        ...(opts.stride !== undefined ? { stride: opts.stride } : {}),
+        ...(opts.maxWindows ? { maxWindows: opts.maxWindows } : {}),
+      };
+      const batching = { ...cfg.batching, ...(opts.batchSize ? { maxBatchSize: opts.batchSize } : {}) };
+      const aggregation = opts.aggregation ?? cfg.models.ner?.aggregation ?? 'simple';
+      let infer: InferFn;
+      let close: () => Promise<void>;
+      if (opts.task === 'ner') {
+        const runner = await ModelRunner.load(opts.model ?? cfg.models.ner?.path ?? 'models/finsentry-ner', 'ner', engineOptions(modelsCfg, batching, { logger }));
+        const ner = new NerModel(runner, aggregation);
+        infer = async (requests) => {
+          const entities = await ner.predict(requests.map((r) => r.text), cfg.limits.maxEntitiesPerDocument);
+          return requests.map((r, i) => ({ id: r.id, entities: entities[i] ?? [], models: [runner.info] }));
+        };
+        close = () => runner.close();
+      } else {
+        const enricher = await OnnxEnricher.create(
+          {
+            ...modelsCfg,
+            sentiment: { ...modelsCfg.sentiment, ...(opts.model ? { path: opts.model } : {}) },
+            ner:
+              opts.task === 'both'
+                ? { path: opts.nerModel ?? cfg.models.ner?.path ?? 'models/finsentry-ner', aggregation }
+                : null,
+          },
+          batching,
+          { logger, maxEntitiesPerDocument: cfg.limits.maxEntitiesPerDocument },
+        );
+        infer = async (requests) => {
+          const results = await enricher.enrich(requests);
+          return requests.map((r, i) => {
+            const e = results[i];
+            if (!e) throw new Error(`no result for ${r.id}`);
+            return opts.task === 'both'
+              ? { id: r.id, sentiment: e.sentiment, entities: e.entities, models: e.models }
+              : { id: r.id, sentiment: e.sentiment, models: e.models };
+          });
+        };
+        close = () => enricher.close();
+      }
+      const input = opts.input === '-' ? process.stdin : createReadStream(opts.input);
+      const started = performance.now();
+      try {
+        const summary = await inferStream(input, process.stdout, infer, {
+          chunkSize: Math.max(batching.maxBatchSize, 32),
+          maxPendingChunks: batching.maxInFlightBatches + 2,
+        });
+        const seconds = (performance.now() - started) / 1000;
+        logger.info({ ...summary, seconds, docsPerSecond: summary.documents / seconds }, 'infer finished');
+        if (process.env.FINSENTRY_INFER_STATS) {
+          process.stderr.write(
+            `${JSON.stringify({ documents: summary.documents, seconds, docsPerSecond: summary.documents / seconds, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
+          );
+        }
+      } finally {
+        await close();
+      }
+    });
+}
