@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { registerConfigCommand } from './config.js';
 import { registerReplayCommand } from './replay.js';
+import { registerInferCommand } from './infer.js';
+import { registerModelsCommand } from './models.js';
 
 /** Each command lives in its own module and registers itself on the program. */
-export const COMMANDS: Array<(program: Command) => void> = [registerConfigCommand, registerReplayCommand];
+export const COMMANDS: Array<(program: Command) => void> = [registerConfigCommand, registerReplayCommand, registerInferCommand, registerModelsCommand];
