@@ -5,7 +5,9 @@
 #
 #   stack.sh up     [--redis-cluster] [--prometheus]   start what is not running (idempotent)
 #   stack.sh status                                    show every component and whether it answers
-#   stack.sh down                                      stop what this script started; keep caches
+#   stack.sh down [kafka|redis|redis-cluster|prometheus]...
+#                                                      stop what this script started (all by
+#                                                      default); keep caches and Kafka data
 #
 # Ports: Kafka 9092 (controller 9094), Redis 6379, cluster 7001-7003, Prometheus 9090,
 # Alertmanager 9093. The Kafka controller sits on 9094 so that Alertmanager keeps its usual 9093.
@@ -267,31 +269,41 @@ redis_cluster_state() {
   redis-cli -p "$1" cluster info 2>/dev/null | tr -d '\r' | sed -n 's/^cluster_state://p'
 }
 
+redis_cluster_all_ok() {
+  local port
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+    [[ "$(redis_cluster_state "$port")" == ok ]] || return 1
+  done
+}
+
 redis_cluster_up() {
   redis_ensure_installed
-  local port started=0 all_ok=1
-  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
-    [[ "$(redis_cluster_state "$port")" == ok ]] || all_ok=0
-  done
-  if ((all_ok)); then
-    say "Redis Cluster already running on 127.0.0.1:${REDIS_CLUSTER_PORTS[0]}-${REDIS_CLUSTER_PORTS[-1]}"
+  local range="127.0.0.1:${REDIS_CLUSTER_PORTS[0]}-${REDIS_CLUSTER_PORTS[-1]}" port started=0 i
+  if redis_cluster_all_ok; then
+    say "Redis Cluster already running on $range"
     return 0
   fi
-  say "starting Redis Cluster (3 masters) on 127.0.0.1:${REDIS_CLUSTER_PORTS[0]}-${REDIS_CLUSTER_PORTS[-1]} …"
+  say "starting Redis Cluster (3 masters) on $range …"
   for port in "${REDIS_CLUSTER_PORTS[@]}"; do
     if ! port_open "$port"; then
-      # Nodes start from a clean slate so that the cluster is always (re)created consistently.
+      # A (re)started node begins from a clean slate; the cluster is then formed anew below.
       rm -rf "$REDIS_DIR/cluster-$port"
       redis_start "$port" "$REDIS_DIR/cluster-$port" --cluster-enabled yes \
         --cluster-config-file nodes.conf --cluster-node-timeout 5000
-      started=1
+      started=$((started + 1))
     fi
   done
-  local known
-  known="$(redis-cli -p "${REDIS_CLUSTER_PORTS[0]}" cluster info 2>/dev/null | tr -d '\r' | sed -n 's/^cluster_known_nodes://p')"
-  if [[ "$known" != "${#REDIS_CLUSTER_PORTS[@]}" ]]; then
-    if ((!started)); then
-      # Nodes that run but never formed a cluster (e.g. an interrupted earlier `up`): start over.
+  if ((started == 0)); then
+    # All nodes run but the cluster is not ok: give a converging cluster a moment first.
+    for ((i = 0; i < 40; i++)); do
+      redis_cluster_all_ok && break
+      sleep 0.25
+    done
+  fi
+  if ! redis_cluster_all_ok; then
+    # Nodes that never formed a cluster, or a cluster with a node that was restarted empty
+    # (e.g. by a fault test): wipe the test data and form the cluster again.
+    if ((started < ${#REDIS_CLUSTER_PORTS[@]})); then
       for port in "${REDIS_CLUSTER_PORTS[@]}"; do
         redis-cli -p "$port" flushall >/dev/null 2>&1 || true
         redis-cli -p "$port" cluster reset hard >/dev/null 2>&1 || true
@@ -303,15 +315,12 @@ redis_cluster_up() {
       >"$REDIS_DIR/cluster-create.log" 2>&1 ||
       { cat "$REDIS_DIR/cluster-create.log" >&2; die "redis-cli --cluster create failed"; }
   fi
-  local waited=0
-  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
-    until [[ "$(redis_cluster_state "$port")" == ok ]]; do
-      ((waited > 120)) && die "Redis Cluster did not reach cluster_state:ok (node $port)"
-      sleep 0.25
-      waited=$((waited + 1))
-    done
+  for ((i = 0; i < 120; i++)); do
+    redis_cluster_all_ok && break
+    sleep 0.25
   done
-  say "Redis Cluster ready on 127.0.0.1:${REDIS_CLUSTER_PORTS[0]}-${REDIS_CLUSTER_PORTS[-1]} (cluster_state:ok)"
+  redis_cluster_all_ok || die "Redis Cluster did not reach cluster_state:ok (logs: $REDIS_DIR/cluster-*/redis.log)"
+  say "Redis Cluster ready on $range (cluster_state:ok)"
 }
 
 # ------------------------------------------------------------------------ Prometheus/Alertmanager
@@ -444,15 +453,25 @@ stop_pidfile() {
 }
 
 cmd_down() {
-  stop_pidfile "$PROM_DIR/prometheus.pid" Prometheus
-  stop_pidfile "$AM_DIR/alertmanager.pid" Alertmanager
-  local port
-  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
-    stop_pidfile "$REDIS_DIR/cluster-$port/redis.pid" "Redis Cluster node $port"
+  local components=("$@") component port
+  ((${#components[@]} > 0)) || components=(prometheus redis-cluster redis kafka)
+  for component in "${components[@]}"; do
+    case "$component" in
+      prometheus)
+        stop_pidfile "$PROM_DIR/prometheus.pid" Prometheus
+        stop_pidfile "$AM_DIR/alertmanager.pid" Alertmanager
+        ;;
+      redis-cluster)
+        for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+          stop_pidfile "$REDIS_DIR/cluster-$port/redis.pid" "Redis Cluster node $port"
+        done
+        ;;
+      redis) stop_pidfile "$REDIS_DIR/$REDIS_PORT/redis.pid" "Redis $REDIS_PORT" ;;
+      kafka) stop_pidfile "$KAFKA_DIR/kafka.pid" "Kafka" ;;
+      *) die "unknown component for down: $component (kafka, redis, redis-cluster, prometheus)" ;;
+    esac
   done
-  stop_pidfile "$REDIS_DIR/$REDIS_PORT/redis.pid" "Redis $REDIS_PORT"
-  stop_pidfile "$KAFKA_DIR/kafka.pid" "Kafka"
-  say "stopped (caches and Kafka data kept under $STACK_DIR)"
+  say "stopped ${components[*]} (caches and Kafka data kept under $STACK_DIR)"
 }
 
 status_line() {
@@ -504,10 +523,10 @@ main() {
   shift || true
   case "$cmd" in
     up) cmd_up "$@" ;;
-    down) cmd_down ;;
+    down) cmd_down "$@" ;;
     status) cmd_status ;;
     *)
-      echo "usage: $0 up [--redis-cluster] [--prometheus] | down | status" >&2
+      echo "usage: $0 up [--redis-cluster] [--prometheus] | down [kafka|redis|redis-cluster|prometheus]... | status" >&2
       exit 2
       ;;
   esac
