@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { registerConfigCommand } from './config.js';
 import { registerReplayCommand } from './replay.js';
+import { registerReportCommand } from './report.js';
 import { registerInferCommand } from './infer.js';
 import { registerModelsCommand } from './models.js';
 
 /** Each command lives in its own module and registers itself on the program. */
-export const COMMANDS: Array<(program: Command) => void> = [registerConfigCommand, registerReplayCommand, registerInferCommand, registerModelsCommand];
+export const COMMANDS: Array<(program: Command) => void> = [registerConfigCommand, registerReplayCommand, registerReportCommand, registerInferCommand, registerModelsCommand];
