@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../io/redis/client.js';
 import type { Producer } from 'kafkajs';
 import type { AlertRuleConfig } from '../config/schema.js';
 import type { GroupWindowStats, WindowReader } from '../domain/windows.js';
+import { windowEndFor } from '../io/redis/window-store.js';
 import { fairnessReport } from '../stats/fairness.js';
 import { ALL_DIMENSION } from '../stats/grouping.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -37,10 +38,38 @@ export interface ReferenceSource {
   read(dimension: string, windowMs: number, currentEndMs: number): Promise<GroupWindowStats[]>;
 }
 
-/** The trailing window of `referenceMs` that ends where the current window starts. */
+/**
+ * The trailing window of `referenceMs` that ends where the current window starts. Cached per
+ * (dimension, window, end): the end only moves when the watermark enters a new bucket, so the
+ * (large) reference window is read about once per bucket rather than once per evaluation.
+ */
 export function trailingReference(reader: WindowReader, referenceMs: number): ReferenceSource {
+  const cache = new Map<string, { endMs: number; value: Promise<GroupWindowStats[]> }>();
   return {
-    read: (dimension, windowMs, currentEndMs) => reader.readWindow({ dimension, windowMs: referenceMs, endMs: currentEndMs - windowMs }),
+    read: (dimension, windowMs, currentEndMs) => {
+      const key = `${dimension}|${windowMs}`;
+      const hit = cache.get(key);
+      if (hit && hit.endMs === currentEndMs) return hit.value;
+      const value = reader.readWindow({ dimension, windowMs: referenceMs, endMs: currentEndMs - windowMs });
+      value.catch(() => cache.delete(key));
+      cache.set(key, { endMs: currentEndMs, value });
+      return value;
+    },
+  };
+}
+
+/** A captured baseline (`finsentry baseline capture`) as the reference of every window; re-read once a minute. */
+export function baselineReference(read: () => Promise<{ dimensions: Record<string, GroupWindowStats[]> } | null>, refreshMs = 60_000): ReferenceSource {
+  let cached: { atMs: number; value: Promise<Record<string, GroupWindowStats[]>> } | undefined;
+  return {
+    read: async (dimension) => {
+      if (!cached || Date.now() - cached.atMs > refreshMs) {
+        const value = read().then((b) => b?.dimensions ?? {});
+        value.catch(() => (cached = undefined));
+        cached = { atMs: Date.now(), value };
+      }
+      return (await cached.value)[dimension] ?? [];
+    },
   };
 }
 
@@ -80,7 +109,7 @@ export function alertmanagerWebhook(url: string, fetchImpl: typeof fetch = fetch
 }
 
 export interface EvaluatorOptions {
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   windows: WindowReader;
   reference: ReferenceSource;
@@ -95,8 +124,13 @@ export interface EvaluatorOptions {
   replicaId?: string;
   /** Default min samples (config.stats.minSamples). */
   minSamples: number;
-  /** Dimensions whose groups are exported as gauges (config.stats.dimensions). */
-  gaugeDimensions: readonly string[];
+  /** Bucket size of the window store: windows end at the end of the watermark's bucket. */
+  bucketMs: number;
+  /**
+   * Dimensions exported as gauges (config.stats.dimensions). Bounded ones for every gauge window;
+   * unbounded ones (issuers, tickers: many groups, expensive to read) for the shortest only.
+   */
+  gaugeDimensions: ReadonlyArray<{ name: string; bounded: boolean }>;
   /** Windows exported as gauges. */
   gaugeWindows: readonly number[];
   /** How long resolved alerts are kept (for late readers and re-notification); default 1 h. */
@@ -226,17 +260,16 @@ export class Evaluator {
     const watermark = await windows.watermark();
     const needed = new Map<string, { dimension: string; windowMs: number }>();
     for (const w of requiredWindows(rules)) needed.set(windowKey(w.dimension, w.windowMs), w);
-    for (const dimension of [...this.options.gaugeDimensions, ALL_DIMENSION]) {
-      for (const windowMs of this.options.gaugeWindows) needed.set(windowKey(dimension, windowMs), { dimension, windowMs });
-    }
+    for (const { dimension, windowMs } of this.gaugeReads()) needed.set(windowKey(dimension, windowMs), { dimension, windowMs });
     const current = new Map<string, GroupWindowStats[]>();
     const ref = new Map<string, GroupWindowStats[]>();
     if (watermark > 0) {
+      const endMs = windowEndFor(watermark, this.options.bucketMs);
       await Promise.all(
         [...needed].map(async ([key, w]) => {
           const [c, r] = await Promise.all([
-            windows.readWindow({ dimension: w.dimension, windowMs: w.windowMs, endMs: watermark }),
-            reference.read(w.dimension, w.windowMs, watermark),
+            windows.readWindow({ dimension: w.dimension, windowMs: w.windowMs, endMs }),
+            reference.read(w.dimension, w.windowMs, endMs),
           ]);
           current.set(key, c);
           ref.set(key, r);
@@ -245,6 +278,16 @@ export class Evaluator {
     }
     const pipeline = this.options.pipelineSignals ? await this.options.pipelineSignals() : null;
     return { current, reference: ref, pipeline };
+  }
+
+  /** (dimension, window) pairs exported as gauges: see `gaugeDimensions`. */
+  private gaugeReads(): Array<{ dimension: string; windowMs: number; bounded: boolean }> {
+    const windows = [...this.options.gaugeWindows].sort((a, b) => a - b);
+    const out: Array<{ dimension: string; windowMs: number; bounded: boolean }> = [];
+    for (const d of [...this.options.gaugeDimensions, { name: ALL_DIMENSION, bounded: true }]) {
+      for (const windowMs of d.bounded ? windows : windows.slice(0, 1)) out.push({ dimension: d.name, windowMs, bounded: d.bounded });
+    }
+    return out;
   }
 
   private stepAll(inputs: EvaluationInputs, stored: ReadonlyMap<string, AlertRecord>, nowMs: number) {
@@ -292,21 +335,18 @@ export class Evaluator {
       pinned.set(r.dimension, [...(pinned.get(r.dimension) ?? []), r.group]);
     }
     metrics.alertStates([...counts.values()]);
-    for (const windowMs of this.options.gaugeWindows) {
-      for (const dimension of this.options.gaugeDimensions) {
-        const key = windowKey(dimension, windowMs);
-        const current = inputs.current.get(key);
-        if (!current) continue;
-        metrics.groupSentiment(dimension, windowMs, groupSentiment(current, inputs.reference.get(key), this.options.minSamples), pinned.get(dimension) ?? []);
-        metrics.fairness(dimension, windowMs, fairnessSample(fairnessReport(dimension, current, { minSamples: this.options.minSamples })));
-      }
-      const allKey = windowKey(ALL_DIMENSION, windowMs);
-      const all = inputs.current.get(allKey);
-      if (all) {
-        for (const d of driftResults(all, inputs.reference.get(allKey) ?? [])) {
+    for (const { dimension, windowMs } of this.gaugeReads()) {
+      const key = windowKey(dimension, windowMs);
+      const current = inputs.current.get(key);
+      if (!current) continue;
+      if (dimension === ALL_DIMENSION) {
+        for (const d of driftResults(current, inputs.reference.get(key) ?? [])) {
           metrics.drift(d.feature, windowMs, { psi: d.psi ?? Number.NaN, jsDistance: d.jensenShannon ?? Number.NaN, ksStatistic: d.ks?.statistic ?? Number.NaN });
         }
+        continue;
       }
+      metrics.groupSentiment(dimension, windowMs, groupSentiment(current, inputs.reference.get(key), this.options.minSamples), pinned.get(dimension) ?? []);
+      metrics.fairness(dimension, windowMs, fairnessSample(fairnessReport(dimension, current, { minSamples: this.options.minSamples })));
     }
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../io/redis/client.js';
 
 /**
  * Leader lease on Redis, so that exactly one evaluator replica is active (SPEC §7).
@@ -36,7 +36,7 @@ export function alertKeys(keyPrefix: string): { lease: string; fence: string; st
 }
 
 export interface LeaderLeaseOptions {
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   leaseMs: number;
   replicaId?: string;

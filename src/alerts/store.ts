@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../io/redis/client.js';
 import type { AlertEvent } from './events.js';
 import { alertKeys, type LeaderTerm } from './leader.js';
 import type { AlertRecord } from './state-machine.js';
@@ -43,7 +43,7 @@ export class AlertStore {
   private readonly keys: ReturnType<typeof alertKeys>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     keyPrefix: string,
   ) {
     this.keys = alertKeys(keyPrefix);

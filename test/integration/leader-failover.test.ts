@@ -93,6 +93,7 @@ describe('evaluator leader election with 3 replicas', () => {
         leaseMs: LEASE_MS,
         replicaId: `replica-${i}`,
         minSamples: 1,
+        bucketMs: 60_000,
         gaugeDimensions: [],
         gaugeWindows: [],
       });

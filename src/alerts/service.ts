@@ -1,0 +1,114 @@
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { FinsentryConfig } from '../config/schema.js';
+import { ensureTopics } from '../io/kafka/admin.js';
+import { buildKafka } from '../io/kafka/client.js';
+import { createRedisClient, type RedisClient } from '../io/redis/client.js';
+import { RedisWindowStore, windowStoreOptions } from '../io/redis/window-store.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { PipelineMetrics } from '../telemetry/metrics.js';
+import { effectiveAlertRules } from './default-rules.js';
+import {
+  alertmanagerWebhook,
+  baselineReference,
+  Evaluator,
+  kafkaAlertPublisher,
+  trailingReference,
+  type AlertPublisher,
+  type ReferenceSource,
+} from './evaluator.js';
+import { PipelineSignalTracker, readOffsetSnapshot } from './pipeline-signals.js';
+
+/**
+ * Wires the evaluator from config: Redis (window store + lease + alert state), Kafka (alert
+ * producer, admin for pipeline signals), reference source, publishers. Used by `finsentry evaluate`
+ * and by `finsentry run`, which starts it next to the pipeline when `evaluator.enabled`.
+ */
+
+export interface EvaluatorService {
+  readonly evaluator: Evaluator;
+  /** Stops evaluating, hands the lease back, disconnects what it opened. */
+  stop(): Promise<void>;
+}
+
+export interface EvaluatorServiceDeps {
+  logger: Logger;
+  metrics?: PipelineMetrics;
+  /** Reuse existing clients (the pipeline's); otherwise they are created from config and closed on stop. */
+  redis?: RedisClient;
+  kafka?: Kafka;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Gauge windows: the configured windows up to 1 h (24 h windows are for reports, too costly per interval). */
+export function gaugeWindows(config: FinsentryConfig): number[] {
+  const short = config.stats.windows.filter((w) => w <= 3_600_000);
+  return short.length > 0 ? short : [Math.min(...config.stats.windows)];
+}
+
+export async function startEvaluatorService(config: FinsentryConfig, deps: EvaluatorServiceDeps): Promise<EvaluatorService> {
+  const env = deps.env ?? process.env;
+  const log = deps.logger.child({ component: 'evaluator' });
+  const ownRedis = !deps.redis;
+  const redis = deps.redis ?? createRedisClient(config.redis, env);
+  const kafka = deps.kafka ?? buildKafka(config.kafka, log, env);
+  const store = new RedisWindowStore(redis, windowStoreOptions(config));
+  const topics = config.kafka.topics;
+
+  let producer: Producer | undefined;
+  let admin: Admin | undefined;
+  try {
+    await ensureTopics(kafka, [{ topic: topics.alerts }]);
+    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    admin = kafka.admin();
+    await admin.connect();
+  } catch (err) {
+    await producer?.disconnect().catch(() => undefined);
+    if (ownRedis) redis.disconnect();
+    throw err;
+  }
+
+  const reference: ReferenceSource =
+    config.evaluator.reference.kind === 'baseline'
+      ? baselineReference(() => store.readBaseline(config.evaluator.reference.name))
+      : trailingReference(store, config.evaluator.reference.window);
+  const publishers: AlertPublisher[] = [kafkaAlertPublisher(producer, topics.alerts)];
+  if (config.evaluator.webhookUrl) publishers.push(alertmanagerWebhook(config.evaluator.webhookUrl));
+
+  const tracker = new PipelineSignalTracker();
+  const inputTopics = [topics.news, topics.chat];
+  const signalAdmin = admin;
+  const evaluator = new Evaluator({
+    redis,
+    keyPrefix: config.redis.keyPrefix,
+    windows: store,
+    reference,
+    rules: effectiveAlertRules(config),
+    publishers,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    logger: log,
+    pipelineSignals: async () => {
+      const snapshot = await readOffsetSnapshot({ admin: signalAdmin, groupId: config.kafka.groupId, inputTopics, dlqTopic: topics.dlq });
+      for (const p of snapshot.partitions) deps.metrics?.consumerLag(p.topic, p.partition, p.lag);
+      return tracker.push(snapshot);
+    },
+    intervalMs: config.evaluator.interval,
+    leaseMs: config.evaluator.leaderLease,
+    minSamples: config.stats.minSamples,
+    bucketMs: config.stats.bucket,
+    gaugeDimensions: config.stats.dimensions,
+    gaugeWindows: gaugeWindows(config),
+  });
+  evaluator.start();
+  log.info({ replica: evaluator.replicaId, rules: effectiveAlertRules(config).map((r) => r.name) }, 'evaluator started');
+
+  return {
+    evaluator,
+    async stop() {
+      await evaluator.stop(true);
+      await producer?.disconnect().catch(() => undefined);
+      await admin?.disconnect().catch(() => undefined);
+      if (ownRedis) await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
