@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { Span } from '@opentelemetry/api';
 import type { IHeaders } from 'kafkajs';
 import { buildEnrichedRecord, encodeEnriched } from '../codec/enriched.js';
 import type { InputCodec, InputResult } from '../codec/input.js';
@@ -13,6 +14,7 @@ import type { PartitionBatch } from '../io/kafka/consumer.js';
 import type { RecordSink } from '../io/kafka/producer.js';
 import type { OutRecord, RawRecord } from '../io/kafka/types.js';
 import type { Logger } from '../telemetry/logger.js';
+import { outputHeaders as traceHeaders, withStageSpan } from '../telemetry/tracing.js';
 import { buildDeadLetter } from './dlq.js';
 import type { LabelSink } from './labels.js';
 import { NOOP_OBSERVER, type PipelineObserver } from './observer.js';
@@ -190,7 +192,12 @@ export class PipelineProcessor {
     if (ids.length > 0) await this.withRetry(batch, 'schema-registry', () => this.deps.registry.prefetch(ids));
 
     const decodeStart = performance.now();
-    const items: DecodedItem[] = batch.records.map((record) => ({ record, result: this.deps.codec.document(record, kind) }));
+    const items: DecodedItem[] = await withStageSpan(
+      'decode',
+      batch.records.map((r) => r.headers),
+      () => batch.records.map((record) => ({ record, result: this.deps.codec.document(record, kind) })),
+      { attributes: { 'messaging.destination.name': batch.topic, 'messaging.kafka.partition': batch.partition } },
+    );
     this.observer.observeStage('decode', (performance.now() - decodeStart) / 1000);
 
     const chunks: DecodedItem[][] = [];
@@ -255,14 +262,19 @@ export class PipelineProcessor {
 
     const enriched = (async () => {
       if (docs.length === 0) return { records: [] as OutRecord[], observations: [] as StatsObservation[] };
+      const inputHeaders = docs.map((d) => d.headers);
+      const stageSpans: Span[] = [];
       const enrichments = await this.inference.run(() =>
-        this.withRetry(batch, 'enrich', async () => {
-          const inferStart = performance.now();
-          const results = await this.deps.enricher.enrich(docs.map((d) => ({ id: d.id, text: d.text })));
-          if (results.length !== docs.length) throw new Error(`enricher returned ${results.length} results for ${docs.length} documents`);
-          this.observer.observeStage('infer', (performance.now() - inferStart) / 1000);
-          return results;
-        }),
+        this.withRetry(batch, 'enrich', () =>
+          withStageSpan('infer', inputHeaders, async (span) => {
+            const inferStart = performance.now();
+            const results = await this.deps.enricher.enrich(docs.map((d) => ({ id: d.id, text: d.text })));
+            if (results.length !== docs.length) throw new Error(`enricher returned ${results.length} results for ${docs.length} documents`);
+            this.observer.observeStage('infer', (performance.now() - inferStart) / 1000);
+            stageSpans.push(span);
+            return results;
+          }),
+        ),
       );
       const now = this.clock();
       const latencyMs = performance.now() - fetchedAt;
@@ -282,18 +294,20 @@ export class PipelineProcessor {
           }),
           this.options.enrichedSchemaId,
         );
-        return { key: doc.key, value, headers: outputHeaders(doc, enrichment) };
+        return { key: doc.key, value, headers: outputHeaders(doc, enrichment, stageSpans) };
       });
       return { records, observations };
     })();
 
     const produced = enriched.then(async ({ records }) => {
       if (records.length === 0) return;
-      await this.withRetry(batch, 'produce', async () => {
-        const start = performance.now();
-        await this.deps.output.send([{ topic: this.options.topics.enriched, records }]);
-        this.observer.observeStage('produce', (performance.now() - start) / 1000);
-      });
+      await this.withRetry(batch, 'produce', () =>
+        withStageSpan('produce', docs.map((d) => d.headers), async () => {
+          const start = performance.now();
+          await this.deps.output.send([{ topic: this.options.topics.enriched, records }]);
+          this.observer.observeStage('produce', (performance.now() - start) / 1000);
+        }),
+      );
       this.observer.produced(this.options.topics.enriched, records.length);
     });
 
@@ -306,14 +320,16 @@ export class PipelineProcessor {
         observations,
         labels: [],
       };
-      const [result] = await this.withRetry(batch, 'stats', async () => {
-        const start = performance.now();
-        const results = await sink.apply([statsBatch]);
-        const seconds = (performance.now() - start) / 1000;
-        this.observer.observeStage('stats', seconds);
-        this.observer.redisLatency('apply', seconds);
-        return results;
-      });
+      const [result] = await this.withRetry(batch, 'stats', () =>
+        withStageSpan('stats', docs.map((d) => d.headers), async () => {
+          const start = performance.now();
+          const results = await sink.apply([statsBatch]);
+          const seconds = (performance.now() - start) / 1000;
+          this.observer.observeStage('stats', seconds);
+          this.observer.redisLatency('apply', seconds);
+          return results;
+        }),
+      );
       if (result) {
         if (result.late > 0) this.observer.lateEvents(result.late);
         this.observer.watermark(result.watermarkMs);
@@ -428,13 +444,13 @@ export class PipelineProcessor {
   }
 }
 
-/** Headers of an enriched record: W3C trace context from the input, plus model identities. */
-export function outputHeaders(doc: InputDocument, enrichment: Enrichment): IHeaders {
-  const headers: IHeaders = {};
-  for (const name of ['traceparent', 'tracestate']) {
-    const value = doc.headers[name];
-    if (value) headers[name] = value;
-  }
+/**
+ * Headers of an enriched record: the input's W3C trace context continued by a `finsentry.process` span
+ * (src/telemetry/tracing.ts; with tracing off the input's traceparent is forwarded as is), plus the
+ * document kind and model identities.
+ */
+export function outputHeaders(doc: InputDocument, enrichment: Enrichment, stageSpans: readonly Span[] = []): IHeaders {
+  const headers: IHeaders = { ...traceHeaders(doc.headers, stageSpans) };
   headers['finsentry-kind'] = doc.kind;
   for (const model of enrichment.models) headers[`finsentry-model-${model.task}`] = `${model.name}@${model.version}`;
   return headers;

@@ -5,6 +5,7 @@ import { registerReportCommand } from './report.js';
 import { registerInferCommand } from './infer.js';
 import { registerModelsCommand } from './models.js';
 import { registerEvaluateCommand } from './evaluate.js';
+import { registerRunCommand } from './run.js';
 
 /** Each command lives in its own module and registers itself on the program. */
-export const COMMANDS: Array<(program: Command) => void> = [registerConfigCommand, registerReplayCommand, registerReportCommand, registerInferCommand, registerModelsCommand, registerEvaluateCommand];
+export const COMMANDS: Array<(program: Command) => void> = [registerConfigCommand, registerReplayCommand, registerReportCommand, registerInferCommand, registerModelsCommand, registerEvaluateCommand, registerRunCommand];

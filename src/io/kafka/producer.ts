@@ -1,4 +1,4 @@
-import { CompressionTypes, type Kafka, type Producer, type TopicMessages } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Kafka, type Producer, type TopicMessages } from 'kafkajs';
 import type { OutRecord } from './types.js';
 
 export interface OutputProducerOptions {
@@ -26,6 +26,8 @@ export class OutputProducer implements RecordSink {
     this.producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
+      // murmur2 on the key, as the Java client: an enriched record lands on the partition a Java producer would pick.
+      createPartitioner: Partitioners.DefaultPartitioner,
       allowAutoTopicCreation: false,
       retry: { retries: options.retries ?? 8, maxRetryTime: 30_000 },
     });

@@ -1,0 +1,206 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { ConfigError, loadConfig, resolveSecret } from '../../config/load.js';
+import type { FinsentryConfig } from '../../config/schema.js';
+import type { Enricher } from '../../domain/enrichment.js';
+import { ensureTopics, missingTopics } from '../../io/kafka/admin.js';
+import { buildKafka } from '../../io/kafka/client.js';
+import { createRedisClient, type RedisClient } from '../../io/redis/client.js';
+import { RedisWindowStore, windowStoreOptions } from '../../io/redis/window-store.js';
+import { PipelineService } from '../../pipeline/service.js';
+import { buildObservation } from '../../stats/grouping.js';
+import { createLogger, type Logger } from '../../telemetry/logger.js';
+import { createMetrics } from '../../telemetry/metrics.js';
+import { Readiness, startOpsServer, type OpsServer } from '../../telemetry/server.js';
+import { startTracing, type TracingHandle } from '../../telemetry/tracing.js';
+
+/**
+ * `finsentry run --config FILE`: the service (SPEC §1). Start-up order: config → author key → ops
+ * server (/healthz answers at once, /readyz only when everything below is up) → models loaded and
+ * warmed → Redis window store → output topics → consumer group. Then the alert evaluator when
+ * `evaluator.enabled` (leader-elected: running it in every replica is safe).
+ *
+ * SIGTERM/SIGINT: stop fetching, finish and commit in-flight micro-batches, leave the group, close
+ * the producer, the models and Redis; exit 0 within `shutdown.deadline`, else log and exit 1 (the
+ * uncommitted records are simply read again by the next owner). A second signal exits 1 at once.
+ * Fatal errors (bad config, missing secret or model, unreachable broker at start-up, a consumer crash
+ * kafkajs will not restart) log one line naming the cause and exit 1 (2 for an invalid config).
+ */
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('Run the stream processor: Kafka in, enriched records, DLQ, window statistics and alerts out')
+    .option('-c, --config <file>', 'config file (YAML or JSON); defaults apply when omitted')
+    .option('--metrics-port <port>', 'override metrics.port (0 = any free port)', (v) => Number(v))
+    .action(async (opts: { config?: string; metricsPort?: number }) => {
+      let config: FinsentryConfig;
+      try {
+        config = loadConfig(opts.config);
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          createLogger('info').fatal({ issues: err.issues }, err.message);
+          process.exit(2);
+        }
+        throw err;
+      }
+      if (opts.metricsPort !== undefined) config.metrics.port = opts.metricsPort;
+      const logger = createLogger(config.log.level);
+      const code = await runService(config, logger).catch((err: unknown) => {
+        logger.fatal({ err }, `finsentry run failed: ${err instanceof Error ? err.message : String(err)}`);
+        return 1;
+      });
+      logger.flush?.();
+      process.exit(code);
+    });
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Resources opened so far, closed in reverse order on shutdown or start-up failure. */
+class Closers {
+  private readonly items: Array<{ name: string; close: () => Promise<unknown> }> = [];
+  add(name: string, close: () => Promise<unknown>): void {
+    this.items.push({ name, close });
+  }
+  async closeAll(logger: Logger): Promise<void> {
+    for (const { name, close } of this.items.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        logger.warn({ err, component: name }, 'error while closing');
+      }
+    }
+    this.items.length = 0;
+  }
+}
+
+async function runService(config: FinsentryConfig, logger: Logger): Promise<number> {
+  const authorKey = resolveSecret(config.privacy.authorKey);
+  if (!authorKey) {
+    const ref = config.privacy.authorKey.env ? `environment variable ${config.privacy.authorKey.env}` : `file ${config.privacy.authorKey.file}`;
+    throw new Error(`privacy.authorKey: ${ref} is not set or empty (chat author ids must be pseudonymised with a secret key)`);
+  }
+
+  const closers = new Closers();
+  const metrics = createMetrics({ stats: config.stats });
+  const readiness = new Readiness();
+  readiness.set('models', false);
+  readiness.set('pipeline', false);
+  let server: OpsServer;
+  try {
+    server = await startOpsServer({ registry: metrics.registry, readiness, port: config.metrics.port, host: config.metrics.host });
+  } catch (err) {
+    throw new Error(`metrics server cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(err as Error).message}`);
+  }
+  closers.add('ops server', () => server.close());
+  logger.info({ port: server.port }, 'ops server listening (/metrics, /healthz, /readyz)');
+
+  let tracing: TracingHandle | undefined;
+  let service: PipelineService | undefined;
+  try {
+    tracing = await startTracing(config.tracing);
+    if (tracing) closers.add('tracing', () => tracing!.shutdown());
+
+    // The product enricher; imported here so that commands that never infer do not load onnxruntime.
+    const { OnnxEnricher } = await import('../../inference/enricher.js');
+    const enricher: Enricher = await OnnxEnricher.create(config.models, config.batching, {
+      logger,
+      maxEntitiesPerDocument: config.limits.maxEntitiesPerDocument,
+      onBatch: (task, stats) => {
+        metrics.batch({ size: stats.size, paddedTokens: stats.paddedTokens, realTokens: stats.realTokens });
+        metrics.inferenceLatency(task, stats.modelMs / 1000);
+      },
+    });
+    closers.add('models', () => enricher.close());
+    metrics.modelInfo(enricher.models);
+    readiness.set('models', true);
+    logger.info({ models: enricher.models }, 'models loaded and warmed up');
+
+    const redis: RedisClient = createRedisClient(config.redis);
+    closers.add('redis', () => redis.quit());
+    const store = new RedisWindowStore(redis, windowStoreOptions(config));
+    readiness.set('redis', async () => redis.status === 'ready');
+
+    const kafka = buildKafka(config.kafka, logger);
+    const topics = config.kafka.topics;
+    const inputs = [topics.news, topics.chat];
+    const missing = await missingTopics(kafka, inputs);
+    if (missing.length > 0) throw new Error(`input topic(s) ${missing.join(', ')} do not exist (kafka.topics); create them or fix the config`);
+    const created = await ensureTopics(kafka, [{ topic: topics.enriched }, { topic: topics.dlq }]);
+    if (created.length > 0) logger.info({ topics: created }, 'created output topics');
+    if (topics.labels) logger.info({ topic: topics.labels }, 'labels topic configured but no label join is wired yet; labels are not consumed');
+
+    service = new PipelineService(config, {
+      kafka,
+      enricher,
+      stats: store,
+      buildObservation: (doc, enrichment) => buildObservation(doc, enrichment, config.stats.dimensions),
+      labels: null,
+      authorKey,
+      logger,
+      observer: metrics,
+      pipelineVersion: packageVersion(),
+    });
+    readiness.set('pipeline', () => service!.ready);
+    const fatal = new Promise<Error>((resolve) => {
+      service!.onCrash((error, restart) => {
+        if (!restart) resolve(error);
+      });
+    });
+    await service.start();
+
+    if (config.evaluator.enabled) {
+      const { startEvaluatorService } = await import('../../alerts/service.js');
+      const evaluator = await startEvaluatorService(config, { logger, metrics, redis, kafka });
+      closers.add('evaluator', () => evaluator.stop());
+    }
+
+    const outcome = await waitForSignalOrFatal(fatal);
+    if (outcome.kind === 'fatal') {
+      logger.fatal({ err: outcome.error }, `kafka consumer stopped and will not restart: ${outcome.error.message}`);
+      await service.abort();
+      await closers.closeAll(logger);
+      return 1;
+    }
+    logger.info({ signal: outcome.signal, deadlineMs: config.shutdown.deadline }, 'shutting down: finishing in-flight batches');
+    readiness.set('pipeline', false);
+    const clean = await service.stop(config.shutdown.deadline);
+    if (!clean) {
+      logger.error({ deadlineMs: config.shutdown.deadline }, 'shutdown deadline passed before in-flight batches finished; exiting with uncommitted work (it will be re-read)');
+      return 1;
+    }
+    await closers.closeAll(logger);
+    logger.info({ counters: service.processor.counters }, 'finsentry stopped cleanly');
+    return 0;
+  } catch (err) {
+    if (service) await service.abort().catch(() => {});
+    await closers.closeAll(logger);
+    throw err;
+  }
+}
+
+type Outcome = { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'fatal'; error: Error };
+
+function waitForSignalOrFatal(fatal: Promise<Error>): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let received = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (received) {
+        process.stderr.write(`finsentry: second ${signal}, exiting without waiting\n`);
+        process.exit(1);
+      }
+      received = true;
+      resolve({ kind: 'signal', signal });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    void fatal.then((error) => resolve({ kind: 'fatal', error }));
+  });
+}
