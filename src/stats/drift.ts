@@ -132,8 +132,10 @@ export function chiSquareHomogeneity(current: readonly number[], reference: read
  * river.drift.PageHinkley with mode "up" and no forgetting:
  *   x̄_t = mean(x_1..x_t);  m_t = Σ_{i≤t} (x_i − x̄_i − δ);  M_t = min_{i≤t} m_i;  alarm when m_t − M_t > λ
  * (after minInstances points); the detector restarts after an alarm.
- * Defaults for a rate in [0, 1]: δ = 0.005 (tolerated drift per point), λ = 0.5 (≈ ten buckets 5 points
- * above the running mean, or two at 25 points), minInstances = 5.
+ * Defaults for a rate in [0, 1]: δ = 0.005 (tolerated drift per point), λ = 1 (≈ four buckets 25 points
+ * above the running mean, or twenty at 5 points), minInstances = 5. The statistic is a random walk for
+ * a stable but noisy rate (spread ≈ σ·√t, σ the per-bucket binomial noise), so λ must grow for groups
+ * with few documents per bucket; callers pass their own when they know the bucket volume.
  */
 export interface PageHinkleyParams {
   delta: number;
@@ -141,7 +143,7 @@ export interface PageHinkleyParams {
   minInstances: number;
 }
 
-export const PAGE_HINKLEY_DEFAULTS: PageHinkleyParams = { delta: 0.005, lambda: 0.5, minInstances: 5 };
+export const PAGE_HINKLEY_DEFAULTS: PageHinkleyParams = { delta: 0.005, lambda: 1, minInstances: 5 };
 
 export interface PageHinkleyResult {
   /** Indices (into the input series) where an alarm was raised. */

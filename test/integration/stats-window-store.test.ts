@@ -397,15 +397,17 @@ describe.each(TARGETS)('window store on $name', ({ connect }) => {
     }
     expect(keys.length).toBeGreaterThan(10);
     for (const key of keys.filter((k) => k.includes(':c:'))) {
-      expect(key).toMatch(new RegExp(`^${prefix}:s:\\{news\\.raw:[0-3]\\}:c:\\d+:[a-z_]+:[^{}]+$`));
+      expect(key).toMatch(new RegExp(`^${prefix}:s:\\{news\\.raw:[0-3]\\}:c:\\d+:[a-z_]+$`));
       const ttl = await redis.ttl(key);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(3600);
       const hash = await redis.hgetall(key);
-      for (const v of Object.values(hash)) expect(v).toMatch(/^-?\d+$/);
+      for (const [field, v] of Object.entries(hash)) {
+        expect(field).toMatch(/^[^|{}]+\|[a-z]+(:[A-Za-z0-9_]+)*$/); // "<group>|<counter>"
+        expect(v).toMatch(/^-?\d+$/);
+      }
     }
-    const groupKeys = keys.filter((k) => k.includes(':g:'));
-    expect(groupKeys.length).toBeGreaterThan(0);
+    expect(keys.filter((k) => k.includes(':state'))).toHaveLength(4);
     expect(histogramBin('p_neg', 1)).toBe(19);
   });
 });

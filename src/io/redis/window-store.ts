@@ -13,7 +13,7 @@ import type {
 import type { FinsentryConfig } from '../../config/schema.js';
 import { addRawCounters, labelDeltas, observationDeltas, rawToGroupStats, type FieldDeltas, type RawCounters } from '../../stats/counters.js';
 import { ALL_DIMENSION } from '../../stats/grouping.js';
-import { isCluster, type RedisClient } from './client.js';
+import { createRedisClient, isCluster, type RedisClient } from './client.js';
 
 /**
  * Event-time window store on Redis (SPEC §4): the StatsSink the pipeline writes to and the
@@ -23,11 +23,14 @@ import { isCluster, type RedisClient } from './client.js';
  * tag of its partition, so one Lua script updates them atomically in one slot, on a single Redis or a
  * Redis Cluster alike:
  *   P:s:{<partitionKey>}:state                 HASH off (last applied offset), wm (partition watermark), late
- *   P:s:{<partitionKey>}:c:<bucket>:<dim>:<g>  HASH of integer counters (src/stats/counters.ts)
- *   P:s:{<partitionKey>}:g:<bucket>:<dim>      SET of the groups of a dimension in a bucket (read index)
+ *   P:s:{<partitionKey>}:c:<bucket>:<dim>      HASH "<group>|<counter>" → integer (src/stats/counters.ts):
+ *                                              the counters of every (dimension, group, bucket) of the shard
  *   P:partitions                               SET of known partition keys (the reader merges their shards)
  *   P:baseline:<name>, P:baselines             captured baselines (no TTL) and their names
- * Counter and index keys expire `ttlSeconds` after their last write (longest window + trailing
+ * One hash per (partition, bucket, dimension) rather than one per group keeps a batch at a few Redis
+ * calls per dimension inside the script (HMGET + HSET + EXPIRE) instead of one HINCRBY per counter
+ * (~10 per group and document), and lets the reader fetch all groups of a bucket in one HGETALL.
+ * Counter keys expire `ttlSeconds` after their last write (longest window + trailing
  * reference + lateness + slack); state and baselines do not expire. Only numbers and sanitised group
  * values are stored, never text.
  *
@@ -102,7 +105,7 @@ if stored and cmpOffset(lastOffset, stored) <= 0 then
   return {0, 0, st[2] or '0'}
 end
 local items = cjson.decode(ARGV[5])
-local acc, keys, idx, idxKeys = {}, {}, {}, {}
+local acc, keys = {}, {}
 local late = 0
 for i = 1, #items do
   local it = items[i]
@@ -115,28 +118,36 @@ for i = 1, #items do
       if (not wm) or t > wm then wm = t end
       local b, g, f = it[3], it[4], it[5]
       for j = 1, #g, 2 do
-        local dim, val = g[j], g[j + 1]
-        local key = base .. ':c:' .. b .. ':' .. dim .. ':' .. val
+        local key = base .. ':c:' .. b .. ':' .. g[j]
         local fields = acc[key]
         if not fields then fields = {}; acc[key] = fields; keys[#keys + 1] = key end
-        for k = 1, #f, 2 do fields[f[k]] = (fields[f[k]] or 0) + f[k + 1] end
-        local ik = base .. ':g:' .. b .. ':' .. dim
-        local members = idx[ik]
-        if not members then members = {}; idx[ik] = members; idxKeys[#idxKeys + 1] = ik end
-        members[val] = true
+        local prefix = g[j + 1] .. '|'
+        for k = 1, #f, 2 do
+          local name = prefix .. f[k]
+          fields[name] = (fields[name] or 0) + f[k + 1]
+        end
       end
     end
   end
 end
+-- Read-modify-write of each hash in chunks (one HMGET + one HSET per 1000 fields): the script is
+-- atomic, and this is far cheaper than one HINCRBY per field.
 for _, key in ipairs(keys) do
-  for field, delta in pairs(acc[key]) do
-    if delta ~= 0 then redis.call('HINCRBY', key, field, string.format('%d', delta)) end
+  local fields = acc[key]
+  local names = {}
+  for name in pairs(fields) do names[#names + 1] = name end
+  for c = 1, #names, 1000 do
+    local chunk = {}
+    for i = c, math.min(c + 999, #names) do chunk[#chunk + 1] = names[i] end
+    local cur = redis.call('HMGET', key, unpack(chunk))
+    local args = {}
+    for i, name in ipairs(chunk) do
+      args[#args + 1] = name
+      args[#args + 1] = string.format('%.0f', (tonumber(cur[i]) or 0) + fields[name])
+    end
+    redis.call('HSET', key, unpack(args))
   end
   redis.call('EXPIRE', key, ttl)
-end
-for _, ik in ipairs(idxKeys) do
-  for v in pairs(idx[ik]) do redis.call('SADD', ik, v) end
-  redis.call('EXPIRE', ik, ttl)
 end
 local wmStr = '0'
 if wm then wmStr = string.format('%.0f', wm) end
@@ -246,7 +257,8 @@ export class RedisWindowStore implements StatsSink, WindowReader {
       const flat: string[] = [];
       for (const g of o.groups) {
         if (!/^[^{}\s:]+$/.test(g.dimension)) throw new Error(`invalid dimension name "${g.dimension}"`);
-        if (g.value.length === 0 || /[{}]/.test(g.value)) throw new Error(`invalid group value "${g.value}"`);
+        // "|" separates group and counter in field names (sanitised values never contain it).
+        if (g.value.length === 0 || /[{}|]/.test(g.value)) throw new Error(`invalid group value "${g.value}"`);
         flat.push(g.dimension, g.value);
       }
       return flat;
@@ -352,37 +364,46 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     return { start, end, buckets };
   }
 
+  /** Counter hashes of one dimension for every (partition, bucket) of a window: [bucket, group → counters]. */
+  private async readDimensionBuckets(dimension: string, buckets: readonly number[]): Promise<Array<{ bucket: number; groups: Map<string, Record<string, string>> }>> {
+    const parts = await this.partitions();
+    const ops: Array<QueuedOp & { bucket: number }> = [];
+    for (const pk of parts) {
+      const base = this.shardBase(pk);
+      for (const bucket of buckets) {
+        const key = `${base}:c:${bucket}:${dimension}`;
+        ops.push({ key, bucket, add: (p) => void p.hgetall(key) });
+      }
+    }
+    const hashes = await this.execByNode(ops);
+    return ops.map((op, i) => {
+      const groups = new Map<string, Record<string, string>>();
+      for (const [field, value] of Object.entries(hashes[i] as Record<string, string>)) {
+        const sep = field.indexOf('|');
+        if (sep <= 0) continue;
+        const group = field.slice(0, sep);
+        let counters = groups.get(group);
+        if (!counters) groups.set(group, (counters = {}));
+        counters[field.slice(sep + 1)] = value;
+      }
+      return { bucket: op.bucket, groups };
+    });
+  }
+
   /** All groups of a dimension in a window, summed over buckets and partition shards; largest first. */
   async readWindow(query: WindowQuery): Promise<GroupWindowStats[]> {
     const window = await this.resolveWindow(query);
     if (!window) return [];
-    const parts = await this.partitions();
-    const dim = query.dimension;
-    const indexOps: Array<QueuedOp & { base: string; bucket: number }> = [];
-    for (const pk of parts) {
-      const base = this.shardBase(pk);
-      for (const bucket of window.buckets) {
-        const key = `${base}:g:${bucket}:${dim}`;
-        indexOps.push({ key, base, bucket, add: (p) => void p.smembers(key) });
+    const merged = new Map<string, RawCounters>();
+    for (const { groups } of await this.readDimensionBuckets(query.dimension, window.buckets)) {
+      for (const [group, counters] of groups) {
+        let raw = merged.get(group);
+        if (!raw) merged.set(group, (raw = new Map()));
+        addRawCounters(raw, counters);
       }
     }
-    const members = await this.execByNode(indexOps);
-    const counterOps: Array<QueuedOp & { group: string }> = [];
-    indexOps.forEach((op, i) => {
-      for (const group of members[i] as string[]) {
-        const key = `${op.base}:c:${op.bucket}:${dim}:${group}`;
-        counterOps.push({ key, group, add: (p) => void p.hgetall(key) });
-      }
-    });
-    const hashes = await this.execByNode(counterOps);
-    const merged = new Map<string, RawCounters>();
-    counterOps.forEach((op, i) => {
-      let raw = merged.get(op.group);
-      if (!raw) merged.set(op.group, (raw = new Map()));
-      addRawCounters(raw, hashes[i] as Record<string, string>);
-    });
     return topGroupsByVolume(
-      [...merged].map(([group, raw]) => rawToGroupStats(dim, group, raw)).filter((s) => s.count > 0 || s.confusion !== null),
+      [...merged].map(([group, raw]) => rawToGroupStats(query.dimension, group, raw)).filter((s) => s.count > 0 || s.confusion !== null),
       Number.POSITIVE_INFINITY,
     );
   }
@@ -391,18 +412,11 @@ export class RedisWindowStore implements StatsSink, WindowReader {
   async readSeries(query: WindowQuery & { group: string }): Promise<Array<[number, GroupWindowStats]>> {
     const window = await this.resolveWindow(query);
     if (!window) return [];
-    const parts = await this.partitions();
-    const ops: Array<QueuedOp & { bucket: number }> = [];
-    for (const pk of parts) {
-      const base = this.shardBase(pk);
-      for (const bucket of window.buckets) {
-        const key = `${base}:c:${bucket}:${query.dimension}:${query.group}`;
-        ops.push({ key, bucket, add: (p) => void p.hgetall(key) });
-      }
-    }
-    const hashes = await this.execByNode(ops);
     const perBucket = new Map<number, RawCounters>(window.buckets.map((b) => [b, new Map()]));
-    ops.forEach((op, i) => addRawCounters(perBucket.get(op.bucket)!, hashes[i] as Record<string, string>));
+    for (const { bucket, groups } of await this.readDimensionBuckets(query.dimension, window.buckets)) {
+      const counters = groups.get(query.group);
+      if (counters) addRawCounters(perBucket.get(bucket)!, counters);
+    }
     return window.buckets.map((b) => [b, rawToGroupStats(query.dimension, query.group, perBucket.get(b)!)]);
   }
 
@@ -475,4 +489,15 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     }
     return deleted;
   }
+}
+
+/** Store + client from config; `close()` disconnects the client. */
+export function openWindowStore(cfg: FinsentryConfig, client: RedisClient = createRedisClient(cfg.redis)): { store: RedisWindowStore; close: () => Promise<void> } {
+  const store = new RedisWindowStore(client, windowStoreOptions(cfg));
+  return {
+    store,
+    close: async () => {
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
 }
