@@ -100,6 +100,12 @@ export class DocumentTokenizer {
   }
 
 
+  /** Joins tokens to text with the tokenizer's decoder (what HF's convert_tokens_to_string does). */
+  decodeTokens(tokens: string[]): string {
+    const decoder = this.tokenizer.getDecoder();
+    return decoder ? decoder.decode(tokens) : tokens.join(' ');
+  }
+
   /** The raw HF encodings (no truncation, no padding), e.g. for parity checks. */
   encodeRaw(texts: string[]): Promise<Encoding[]> {
     return this.tokenizer.encodeBatch(texts);
