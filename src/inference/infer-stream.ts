@@ -36,7 +36,7 @@ export function parseInputLine(line: string, lineNumber: number): EnrichRequest 
     try {
       value = JSON.parse(trimmed);
     } catch (err) {
-      throw new Error(`line ${lineNumber}: invalid JSON (${(err as Error).message})`);
+      throw new Error(`line ${lineNumber}: invalid JSON (${(err as Error).message})`, { cause: err });
     }
     const obj = value as { id?: unknown; text?: unknown };
     if (typeof obj.text !== 'string') throw new Error(`line ${lineNumber}: JSON object has no string "text"`);
