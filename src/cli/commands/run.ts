@@ -97,7 +97,7 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
   try {
     server = await startOpsServer({ registry: metrics.registry, readiness, port: config.metrics.port, host: config.metrics.host });
   } catch (err) {
-    throw new Error(`metrics server cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(err as Error).message}`);
+    throw new Error(`metrics server cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(err as Error).message}`, { cause: err });
   }
   closers.add('ops server', () => server.close());
   logger.info({ port: server.port }, 'ops server listening (/metrics, /healthz, /readyz)');
