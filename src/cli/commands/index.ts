@@ -8,6 +8,7 @@ import { registerStatsCommand } from './stats.js';
 import { registerBaselineCommand } from './baseline.js';
 import { registerEvaluateCommand } from './evaluate.js';
 import { registerRunCommand } from './run.js';
+import { registerBenchCommand } from './bench.js';
 
 /** Each command lives in its own module and registers itself on the program. */
-export const COMMANDS: Array<(program: Command) => void> = [registerConfigCommand, registerReplayCommand, registerReportCommand, registerStatsCommand, registerBaselineCommand, registerInferCommand, registerModelsCommand, registerEvaluateCommand, registerRunCommand];
+export const COMMANDS: Array<(program: Command) => void> = [registerConfigCommand, registerReplayCommand, registerReportCommand, registerStatsCommand, registerBaselineCommand, registerInferCommand, registerModelsCommand, registerEvaluateCommand, registerRunCommand, registerBenchCommand];

@@ -1,0 +1,102 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { MIXES, type Mix } from '../../bench/corpus.js';
+import { ROW_IDS, type RowId } from '../../bench/types.js';
+
+const positiveInt = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+};
+
+interface BenchCliOptions {
+  model?: string;
+  nerModel?: string;
+  synth?: string;
+  mix: string;
+  docs?: number;
+  reps?: number;
+  seed: number;
+  json?: string;
+  doc?: string | boolean;
+  label?: string;
+  quick?: boolean;
+  device?: 'cpu' | 'cuda';
+  threads?: number;
+  rows?: string;
+  config?: string;
+  latencySeconds?: number;
+}
+
+/**
+ * `finsentry bench`: throughput and latency of the ONNX Runtime ceiling, the finsentry inference path,
+ * the full Kafka→Redis→Kafka pipeline, a naive batch-size-1 baseline, the transformers.js peer and the
+ * stats stage, one after another on the same texts and models (docs/benchmarks.md explains the method).
+ * Progress goes to stderr, the table to stdout.
+ */
+export function registerBenchCommand(program: Command): void {
+  program
+    .command('bench')
+    .description('Benchmark: ORT ceiling, finsentry infer, full pipeline (+ latency), naive baseline, transformers.js peer, stats stage')
+    .option('--model <dir>', 'sentiment model directory (default: config models.sentiment.path)')
+    .option('--ner-model <dir>', "NER model directory, or 'none' (default: config models.ner.path; none when --model is given alone)")
+    .option('--synth <shape>', 'use synthesized models of this shape: tiny | minilm | bert-base (cached under tmp/bench-models)', (v) => {
+      if (!['tiny', 'minilm', 'bert-base'].includes(v)) throw new InvalidArgumentError('expected tiny, minilm or bert-base');
+      return v;
+    })
+    .option('--mix <mix>', 'text length mix: short | long | mixed', (v) => {
+      if (!(MIXES as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected ${MIXES.join(', ')}`);
+      return v;
+    }, 'mixed')
+    .option('--docs <n>', 'documents in the corpus (default 1000; 120 with --quick)', positiveInt)
+    .option('--reps <n>', 'timed repetitions of the cheap rows; the median is reported (default 3; 1 with --quick)', positiveInt)
+    .option('--seed <n>', 'scenario generator seed', (v) => Number(v), 42)
+    .option('--json <file>', 'write the full report as JSON')
+    .option('--doc [file]', 'update the generated section of this Markdown file (default docs/benchmarks.md; off with --quick unless given)')
+    .option('--no-doc', 'do not touch docs/benchmarks.md')
+    .option('--label <text>', 'section title in the Markdown file (a rerun with the same label replaces it)')
+    .option('--quick', 'smoke-test size (~1 minute with a small model): fewer documents, one repetition')
+    .option('--device <ep>', 'execution provider: cpu | cuda (finsentry falls back to cpu when CUDA is unavailable)', (v) => {
+      if (v !== 'cpu' && v !== 'cuda') throw new InvalidArgumentError('expected cpu or cuda');
+      return v;
+    })
+    .option('--threads <n>', 'ONNX Runtime intra-op threads for every session (0 = ORT default)', (v) => Number(v))
+    .option('--rows <list>', `comma-separated rows to run (default all: ${ROW_IDS.join(',')})`)
+    .option('--latency-seconds <n>', 'seconds of paced traffic for the latency measurement (default 30; 5 with --quick)', positiveInt)
+    .option('--config <file>', 'finsentry config (Kafka brokers, Redis, batching, windowing); defaults = local stack')
+    .action(async (opts: BenchCliOptions) => {
+      const rows = (opts.rows ?? ROW_IDS.join(',')).split(',').map((r) => r.trim()).filter(Boolean);
+      for (const r of rows) if (!(ROW_IDS as readonly string[]).includes(r)) throw new InvalidArgumentError(`unknown row ${r}; rows are ${ROW_IDS.join(', ')}`);
+      // --doc FILE / --doc → that file or docs/benchmarks.md; --no-doc → none; neither → docs/benchmarks.md unless --quick.
+      const doc = typeof opts.doc === 'string' ? opts.doc : opts.doc === true ? 'docs/benchmarks.md' : opts.doc === false || opts.quick ? false : 'docs/benchmarks.md';
+      const { runBench } = await import('../../bench/run.js');
+      const { formatTable } = await import('../../bench/report.js');
+      const log = (line: string): void => {
+        process.stderr.write(`bench: ${line}\n`);
+      };
+      const report = await runBench(
+        {
+          ...(opts.model ? { model: opts.model } : {}),
+          ...(opts.nerModel ? { nerModel: opts.nerModel } : {}),
+          ...(opts.synth ? { synth: opts.synth as 'tiny' | 'minilm' | 'bert-base' } : {}),
+          mix: opts.mix as Mix,
+          ...(opts.docs ? { docs: opts.docs } : {}),
+          ...(opts.reps ? { reps: opts.reps } : {}),
+          seed: opts.seed,
+          ...(opts.json ? { json: opts.json } : {}),
+          doc,
+          ...(opts.label ? { label: opts.label } : {}),
+          quick: Boolean(opts.quick),
+          ...(opts.device ? { device: opts.device } : {}),
+          ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+          rows: rows as RowId[],
+          ...(opts.config ? { config: opts.config } : {}),
+          ...(opts.latencySeconds ? { latencySeconds: opts.latencySeconds } : {}),
+          command: `finsentry bench ${process.argv.slice(3).join(' ')}`.trim(),
+        },
+        log,
+      );
+      process.stdout.write(`${report.label}\n${formatTable(report)}\n`);
+      if (report.rows.some((r) => r.error)) process.exitCode = 1;
+    });
+}
