@@ -57,10 +57,18 @@ export class OnnxEnricher implements Enricher {
   /** Loads and warms up the models; resolves once they are ready to serve. */
   static async create(models: ModelsConfig, batching: BatchingConfig, options: OnnxEnricherOptions = {}): Promise<OnnxEnricher> {
     const engine = engineOptions(models, batching, options);
-    const [sentimentRunner, nerRunner] = await Promise.all([
+    const [sentimentLoad, nerLoad] = await Promise.allSettled([
       ModelRunner.load(models.sentiment.path, 'sentiment', engine),
       models.ner ? ModelRunner.load(models.ner.path, 'ner', engine) : Promise.resolve(undefined),
     ]);
+    if (sentimentLoad.status === 'rejected' || nerLoad.status === 'rejected') {
+      // release whichever model did load before reporting the failure
+      if (sentimentLoad.status === 'fulfilled') await sentimentLoad.value.close();
+      if (nerLoad.status === 'fulfilled') await nerLoad.value?.close();
+      throw sentimentLoad.status === 'rejected' ? sentimentLoad.reason : (nerLoad as PromiseRejectedResult).reason;
+    }
+    const sentimentRunner = sentimentLoad.value;
+    const nerRunner = nerLoad.value;
     try {
       const sentiment = new SentimentModel(sentimentRunner, models.sentiment.labelMap);
       const ner = nerRunner && models.ner ? new NerModel(nerRunner, models.ner.aggregation) : undefined;
