@@ -137,6 +137,7 @@ export async function loadReportData(
     windowEndMs: first?.windowEndMs ?? 0,
     watermarkMs,
     bucketMs: config.stats.bucket,
+    smoothMs: Math.max(config.stats.bucket, Math.min(300_000, Math.floor(options.windowMs / 12))),
     totalDocuments: first?.totalDocuments ?? 0,
     lateObservations: first?.lateObservations ?? (await reader.lateCount()),
     rate: 'negative_share',

@@ -60,6 +60,10 @@ function rateLabel(rate: ReportData['rate']): string {
   return rate === 'negative_share' ? 'share of negative predictions' : rate === 'positive_share' ? 'share of positive predictions' : 'mean polarity';
 }
 
+function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 function anchor(dimension: string): string {
   return `dim-${dimension.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 }
@@ -106,7 +110,7 @@ function alertsSection(data: ReportData): string {
   } else {
     const rows = a.episodes.map((e) => alertRow(e)).join('');
     body = `<p class="explain">Episodes of every alert (grey: pending, coloured by severity: firing), stamped with the evaluator's clock; the most recent ${a.episodes.length} episode(s).</p>
-<div class="chart" style="height:${Math.min(600, 60 + a.episodes.length * 26)}px"><canvas id="alert-timeline" role="img" aria-label="Alert timeline"></canvas></div>
+<div class="chart" style="height:${Math.min(700, 110 + a.episodes.length * 34)}px"><canvas id="alert-timeline" role="img" aria-label="Alert timeline"></canvas></div>
 <table><thead><tr><th>Rule</th><th>Severity</th><th>Dimension / group</th><th>Metric</th><th class="r">Value</th><th class="r">Threshold</th><th>State</th><th>Pending</th><th>Firing</th><th>Resolved</th><th>Summary</th></tr></thead><tbody>${rows}</tbody></table>
 <p class="source">Source: ${escapeHtml(a.source)}.</p>`;
   }
@@ -138,10 +142,10 @@ function dimensionSection(d: ReportDimension, i: number, data: ReportData): stri
   return `<section id="${anchor(d.dimension)}" class="dimension">
 <h2>Dimension <code>${escapeHtml(d.dimension)}</code></h2>
 <h3>Sentiment over time</h3>
-<p class="explain">Share of negative predictions per ${escapeHtml(formatDuration(data.bucketMs))} bucket for the largest groups; ◆ marks a Page–Hinkley change alarm on the group's negative rate.</p>
+<p class="explain">Share of negative predictions over a trailing ${escapeHtml(formatDuration(data.smoothMs))} (in ${escapeHtml(formatDuration(data.bucketMs))} buckets) for the largest groups; ◆ marks a Page–Hinkley change alarm on the group's negative rate.</p>
 <div class="chart"><canvas id="series-${i}" role="img" aria-label="Negative share over time by ${escapeHtml(d.dimension)}"></canvas></div>
 <h3>Fairness gaps</h3>
-<p class="explain">${escapeHtml(rateLabel(data.rate))} per group over the window with its 95% Wilson interval (bar) and point estimate (◆); the dashed line is the rate over all groups. Demographic parity difference ${num(d.demographicParityDifference, 3)}. ${verdict}${omitted}</p>
+<p class="explain">${escapeHtml(capitalised(rateLabel(data.rate)))} per group over the window with its 95% Wilson interval (bar) and point estimate (◆); the dashed line is the rate over all groups. Demographic parity difference ${num(d.demographicParityDifference, 3)}. ${verdict}${omitted}</p>
 <div class="chart"><canvas id="fairness-${i}" role="img" aria-label="Fairness by ${escapeHtml(d.dimension)}"></canvas></div>
 <table><thead><tr><th>Group</th><th class="r">n</th><th class="r">${data.rate === 'positive_share' ? 'Positive' : 'Negative'}</th><th class="r">Rate</th><th class="r">95% Wilson</th><th class="r">vs rest</th><th class="r">p (z-test)</th><th class="r">Mean polarity</th><th class="r">Mean confidence</th><th>Judged</th></tr></thead><tbody>${rows}</tbody></table>
 </section>`;
@@ -201,6 +205,19 @@ const CLIENT_SCRIPT = `
   var span = data.windowEndMs - data.windowStartMs;
   function timeLabel(v){ var d = new Date(v); var s = d.toISOString(); return span > 2*86400000 ? s.slice(5,16).replace('T',' ') : s.slice(11,16); }
   function pct(v){ return (v*100).toFixed(0) + '%'; }
+  // Negative share over a trailing span of buckets (SMOOTH_MS of event time): one-bucket shares of a
+  // small group are mostly noise. Empty spans stay gaps.
+  var smoothBuckets = Math.max(1, Math.round(data.smoothMs / data.bucketMs));
+  function rolling(points){
+    var out = [], n = 0, neg = 0;
+    for (var k = 0; k < points.length; k++) {
+      var p = points[k];
+      n += p.n; neg += p.negativeShare === null ? 0 : p.negativeShare * p.n;
+      if (k >= smoothBuckets) { var q = points[k - smoothBuckets]; n -= q.n; neg -= q.negativeShare === null ? 0 : q.negativeShare * q.n; }
+      out.push({ x: p.t, y: n > 0 ? Math.max(0, Math.min(1, neg / n)) : null });
+    }
+    return out;
+  }
   var timeAxis = { type: 'linear', min: data.windowStartMs, max: data.windowEndMs, ticks: { callback: timeLabel, maxTicksLimit: 10 }, title: { display: true, text: 'event time (UTC)' } };
 
   data.dimensions.forEach(function(dim, i){
@@ -209,12 +226,12 @@ const CLIENT_SCRIPT = `
       var sets = dim.series.map(function(s, k){
         var color = palette[k % palette.length];
         return { label: s.group, borderColor: color, backgroundColor: color, borderWidth: 1.5, pointRadius: 0, tension: 0.2, spanGaps: false,
-          data: s.points.map(function(p){ return { x: p.t, y: p.negativeShare }; }) };
+          data: rolling(s.points) };
       });
       dim.series.forEach(function(s, k){
         if (!s.changeAlarmsMs.length) return;
         var color = palette[k % palette.length];
-        var byT = {}; s.points.forEach(function(p){ byT[p.t] = p.negativeShare; });
+        var byT = {}; rolling(s.points).forEach(function(p){ byT[p.x] = p.y; });
         sets.push({ label: s.group + ' change', type: 'scatter', showLine: false, pointStyle: 'rectRot', pointRadius: 6, borderColor: color, backgroundColor: color,
           data: s.changeAlarmsMs.map(function(t){ return { x: t, y: byT[t] == null ? 0 : byT[t] }; }) });
       });
@@ -264,7 +281,7 @@ const CLIENT_SCRIPT = `
             backgroundColor: eps.map(function(e){ return sevColor[e.severity] || '#2f5bd3'; }), barPercentage: 0.6, grouped: false }
         ] },
       options: { indexAxis: 'y', scales: { x: { type: 'linear', min: lo, max: hi, ticks: { callback: function(v){ var s = new Date(v).toISOString(); return (hi - lo) > 2*86400000 ? s.slice(5,16).replace('T',' ') : s.slice(11,16); }, maxTicksLimit: 10 },
-          title: { display: true, text: 'evaluator time (UTC)' } } },
+          title: { display: true, text: 'evaluator time (UTC)' } }, y: { ticks: { autoSkip: false } } },
         plugins: { legend: { position: 'bottom' } } } });
   }
   document.body.setAttribute('data-charts-ready', 'true');

@@ -13,6 +13,8 @@ export interface ReportData {
   windowEndMs: number;
   watermarkMs: number;
   bucketMs: number;
+  /** Trailing span over which the charts smooth the per-bucket negative share. */
+  smoothMs: number;
   totalDocuments: number;
   lateObservations: number;
   /** Rate compared across groups (fairness): share of negative predictions by default. */

@@ -213,7 +213,7 @@ function resolvePlan(o: ScenarioOptions): { plan: ResolvedPlan; injected: Inject
     if (surge.toMs - surge.fromMs < 2 * surge.rampMs) throw new Error('surge shorter than its two ramps');
     injected.push({
       kind: 'surge',
-      description: `negative news and chat about ${surgeIssuer.name} ($${ticker}) ramp up to ${surge.peakNegativeShare} negative at ${surge.peakMultiplier}x coverage, then subside; other ${surgeIssuer.region} issuers get fewer negatives so that the region's negative share stays put (see params)`,
+      description: `negative news and chat about ${surgeIssuer.name} ($${ticker}) ramp up to ${surge.peakNegativeShare} negative at up to ${surge.peakMultiplier}x coverage (see params.peakMultiplier), then subside; other ${surgeIssuer.region} issuers get fewer negatives so that the region's negative share stays put (see params)`,
       fromMs: surge.fromMs,
       toMs: surge.toMs,
       groups: [
@@ -284,7 +284,17 @@ function resolvePlan(o: ScenarioOptions): { plan: ResolvedPlan; injected: Inject
   }
 
   const surgeEvent = injected.find((e) => e.kind === 'surge');
-  if (surge && surgeEvent) {
+  if (surge && surgeEvent && surgeIssuer) {
+    // The largest coverage multiplier the issuer's regional peers can offset on their own (peers at
+    // the floor); beyond it the whole market would have to turn negative. Small universes get 1.
+    const r0 = regionBaseShare({ bias } as ResolvedPlan, surgeIssuer.region, surge.fromMs + surge.rampMs);
+    const peak0 = Math.max(r0, surge.peakNegativeShare);
+    const n = byRegion.get(surgeIssuer.region)!.length;
+    const qMax = (r0 - COMPENSATION_FLOOR) / (peak0 - COMPENSATION_FLOOR);
+    const mMax = qMax >= 1 ? Number.POSITIVE_INFINITY : (qMax * (n - 1)) / (1 - qMax);
+    surgeEvent.params.requestedPeakMultiplier = surge.peakMultiplier;
+    surge.peakMultiplier = Math.max(1, Math.min(surge.peakMultiplier, Math.floor(mMax * 100) / 100));
+    surgeEvent.params.peakMultiplier = surge.peakMultiplier;
     const peak = surgeState({ surge, surgeIssuer, byRegion, bias }, surge.fromMs + surge.rampMs)!;
     surgeEvent.params.peakPeerNegativeShare = Number(peak.peerShare.toFixed(4));
     // > 1 when the issuer is too big a part of its region to offset there: all regions scale together.
