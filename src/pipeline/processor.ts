@@ -3,7 +3,7 @@ import type { Span } from '@opentelemetry/api';
 import type { IHeaders } from 'kafkajs';
 import { buildEnrichedRecord, encodeEnriched } from '../codec/enriched.js';
 import type { InputCodec, InputResult } from '../codec/input.js';
-import type { Rejection } from '../codec/reasons.js';
+import { reject, type Rejection } from '../codec/reasons.js';
 import type { SchemaRegistry } from '../codec/registry.js';
 import type { InputLabel } from '../codec/validate.js';
 import type { DocumentKind, InputDocument } from '../domain/documents.js';
@@ -21,6 +21,14 @@ import { NOOP_OBSERVER, type PipelineObserver } from './observer.js';
 import { PartitionOffsetTracker } from './offsets.js';
 import { PauseRegistry } from './pause.js';
 import { backoffDelay, DEFAULT_BACKOFF, Semaphore, type BackoffOptions } from './retry.js';
+
+/** A micro-batch that failed this many times in a row is probed for poison documents (see isolatePoison). */
+export const POISON_PROBE_AFTER_ATTEMPTS = 3;
+const CANARY_TEXT = 'Shares closed higher after the company reported quarterly results.';
+
+function isRejection(value: Enrichment | Rejection): value is Rejection {
+  return typeof (value as Rejection).reason === 'string' && typeof (value as Rejection).stage === 'string';
+}
 
 /** Builds the statistics observation (groups, numbers) of an enriched document: src/stats/grouping.ts. */
 export type ObservationBuilder = (doc: InputDocument, enrichment: Enrichment) => StatsObservation;
@@ -252,35 +260,42 @@ export class PipelineProcessor {
     fetchedAt: number,
   ): { done: Promise<void>; statsDone: Promise<void> } {
     const docs: InputDocument[] = [];
+    const docRecords: RawRecord[] = [];
     const rejected: Array<{ record: RawRecord; rejection: Rejection }> = [];
     for (const item of chunk) {
-      if (item.result.ok) docs.push(item.result.value);
-      else rejected.push({ record: item.record, rejection: item.result.rejection });
+      if (item.result.ok) {
+        docs.push(item.result.value);
+        docRecords.push(item.record);
+      } else {
+        rejected.push({ record: item.record, rejection: item.result.rejection });
+      }
     }
 
     const deadLettered = rejected.length === 0 ? Promise.resolve() : this.sendDeadLetters(batch, rejected);
 
     const enriched = (async () => {
-      if (docs.length === 0) return { records: [] as OutRecord[], observations: [] as StatsObservation[] };
-      const inputHeaders = docs.map((d) => d.headers);
+      const poisoned: Array<{ record: RawRecord; rejection: Rejection }> = [];
+      if (docs.length === 0) return { records: [] as OutRecord[], observations: [] as StatsObservation[], poisoned };
       const stageSpans: Span[] = [];
-      const enrichments = await this.inference.run(() =>
-        this.withRetry(batch, 'enrich', () =>
-          withStageSpan('infer', inputHeaders, async (span) => {
-            const inferStart = performance.now();
-            const results = await this.deps.enricher.enrich(docs.map((d) => ({ id: d.id, text: d.text })));
-            if (results.length !== docs.length) throw new Error(`enricher returned ${results.length} results for ${docs.length} documents`);
-            this.observer.observeStage('infer', (performance.now() - inferStart) / 1000);
-            stageSpans.push(span);
-            return results;
-          }),
+      const outcomes: Array<Enrichment | Rejection> = await this.inference.run(() =>
+        this.withRetry(
+          batch,
+          'enrich',
+          () => this.enrichDocuments(docs, stageSpans),
+          (attempt) => (attempt >= POISON_PROBE_AFTER_ATTEMPTS ? this.isolatePoison(docs, stageSpans) : Promise.resolve(null)),
         ),
       );
       const now = this.clock();
       const latencyMs = performance.now() - fetchedAt;
       const observations: StatsObservation[] = [];
-      const records: OutRecord[] = docs.map((doc, i) => {
-        const enrichment = enrichments[i]!;
+      const records: OutRecord[] = [];
+      docs.forEach((doc, i) => {
+        const outcome = outcomes[i]!;
+        if (isRejection(outcome)) {
+          poisoned.push({ record: docRecords[i]!, rejection: outcome });
+          return;
+        }
+        const enrichment = outcome;
         const observation = this.deps.buildObservation ? { ...this.deps.buildObservation(doc, enrichment), offset: doc.position.offset } : null;
         if (observation) observations.push(observation);
         this.observer.eventTimeLag(Math.max(0, (now - doc.eventTimeMs) / 1000));
@@ -294,10 +309,12 @@ export class PipelineProcessor {
           }),
           this.options.enrichedSchemaId,
         );
-        return { key: doc.key, value, headers: outputHeaders(doc, enrichment, stageSpans) };
+        records.push({ key: doc.key, value, headers: outputHeaders(doc, enrichment, stageSpans) });
       });
-      return { records, observations };
+      return { records, observations, poisoned };
     })();
+
+    const poisonDeadLettered = enriched.then(({ poisoned }) => (poisoned.length > 0 ? this.sendDeadLetters(batch, poisoned) : undefined));
 
     const produced = enriched.then(async ({ records }) => {
       if (records.length === 0) return;
@@ -336,14 +353,53 @@ export class PipelineProcessor {
       }
     });
 
-    const done = Promise.all([deadLettered, produced, statsDone]).then(() => {
-      this.counters.enriched += docs.length;
-      this.observer.documentsProcessed(kind, docs.length);
+    const done = Promise.all([deadLettered, produced, statsDone, poisonDeadLettered, enriched]).then(([, , , , { records }]) => {
+      this.counters.enriched += records.length;
+      this.observer.documentsProcessed(kind, records.length);
     });
     // Each branch is awaited through `done` (or by the next chunk); these no-op handlers only keep a
     // branch that fails before anyone awaits it from being reported as an unhandled rejection.
-    for (const p of [deadLettered, enriched, produced, statsDone, done]) p.catch(() => {});
+    for (const p of [deadLettered, enriched, produced, statsDone, poisonDeadLettered, done]) p.catch(() => {});
     return { done, statsDone };
+  }
+
+  /** One enrich call for `docs`, in an `infer` span. */
+  private async enrichDocuments(docs: InputDocument[], stageSpans: Span[]): Promise<Enrichment[]> {
+    return withStageSpan('infer', docs.map((d) => d.headers), async (span) => {
+      const inferStart = performance.now();
+      const results = await this.deps.enricher.enrich(docs.map((d) => ({ id: d.id, text: d.text })));
+      if (results.length !== docs.length) throw new Error(`enricher returned ${results.length} results for ${docs.length} documents`);
+      this.observer.observeStage('infer', (performance.now() - inferStart) / 1000);
+      stageSpans.push(span);
+      return results;
+    });
+  }
+
+  /**
+   * Poison-document isolation, after a micro-batch failed POISON_PROBE_AFTER_ATTEMPTS times: each
+   * document is enriched alone; if some fail, a canary text is enriched. When the canary succeeds the
+   * inference backend is healthy and the failing documents are poison — they go to the DLQ as
+   * `enrich-failed` (stage enrich) instead of blocking the partition forever. When the canary fails
+   * too, it is an infrastructure failure: null, and the batch keeps being retried with backoff.
+   */
+  private async isolatePoison(docs: InputDocument[], stageSpans: Span[]): Promise<Array<Enrichment | Rejection> | null> {
+    const results: Array<Enrichment | Error> = [];
+    for (const doc of docs) {
+      try {
+        results.push((await this.enrichDocuments([doc], stageSpans))[0]!);
+      } catch (err) {
+        results.push(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    if (!results.some((r) => r instanceof Error)) return results as Enrichment[];
+    try {
+      await this.deps.enricher.enrich([{ id: 'finsentry-canary', text: CANARY_TEXT }]);
+    } catch {
+      return null;
+    }
+    return results.map((r) =>
+      r instanceof Error ? reject('enrich-failed', 'enrich', `inference fails on this document while a canary text succeeds: ${r.message}`) : r,
+    );
   }
 
   private async sendDeadLetters(batch: PartitionBatch, rejected: Array<{ record: RawRecord; rejection: Rejection }>): Promise<void> {
@@ -407,7 +463,7 @@ export class PipelineProcessor {
    * with the partition paused. Gives the batch up (no commit) when the consumer stops, the partition
    * is revoked, the processor is aborted, or the group starts rebalancing.
    */
-  private async withRetry<T>(batch: PartitionBatch, step: string, call: () => Promise<T>): Promise<T> {
+  private async withRetry<T>(batch: PartitionBatch, step: string, call: () => Promise<T>, recover?: (attempt: number) => Promise<T | null>): Promise<T> {
     const topicPartition = `${batch.topic}:${batch.partition}`;
     for (let attempt = 1; ; attempt++) {
       if (this.aborted) throw new AbandonBatch(`aborted during ${step}`);
@@ -418,6 +474,8 @@ export class PipelineProcessor {
         this.counters.retries++;
         if (!batch.isRunning()) throw new AbandonBatch(`${step} failed while stopping: ${(err as Error).message}`);
         if (batch.isStale()) throw new AbandonBatch(`${step} failed after the partition was revoked`);
+        const recovered = recover ? await recover(attempt) : null;
+        if (recovered !== null) return recovered;
         const delay = backoffDelay(attempt, this.backoff);
         this.deps.logger.warn(
           { step, attempt, delayMs: delay, topic: batch.topic, partition: batch.partition, err: err instanceof Error ? err.message : String(err) },

@@ -51,6 +51,9 @@ export function testEnrichment(text: string): Enrichment {
   };
 }
 
+/** A document whose text contains this always makes `enrich` reject (a poison document). */
+export const POISON_MARKER = 'POISON-PILL';
+
 export class TestEnricher implements Enricher {
   readonly models = TEST_MODELS;
   calls = 0;
@@ -71,6 +74,7 @@ export class TestEnricher implements Enricher {
       this.failures--;
       throw new Error('test enricher: injected inference failure');
     }
+    if (requests.some((r) => r.text.includes(POISON_MARKER))) throw new Error('test enricher: cannot process this document');
     this.documents += requests.length;
     await new Promise((resolve) => (this.delayMs > 0 ? setTimeout(resolve, this.delayMs) : setImmediate(resolve)));
     return requests.map((r) => testEnrichment(r.text));

@@ -16,7 +16,7 @@ import { buildObservation } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { chat, committedOffsets, encodeChat, encodeNews, highWatermarks, news, produce, readAll, testKafka, type TestMessage } from '../helpers/avro-producer.js';
 import { createTopic, deleteTopics, kafkaBrokers, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
-import { expectedLabel, TestEnricher } from '../helpers/test-enricher.js';
+import { expectedLabel, POISON_MARKER, TestEnricher } from '../helpers/test-enricher.js';
 
 const AUTHOR_KEY = 'integration-test-author-key-0001';
 const NEWS_ID = 11;
@@ -162,6 +162,8 @@ describe('pipeline on the real broker', () => {
       { topic: 'news', key: 'bad-tombstone', value: null, reason: 'empty-message' },
       { topic: 'chat', key: 'bad-chat-author', value: encodeChat(chat('x8', { author_id: '' })), reason: 'invalid-field' },
       { topic: 'chat', key: 'bad-chat-corrupt', value: Buffer.from([0, 0, 0, 0, CHAT_ID, 0xff, 0xff, 0xff]), reason: 'corrupt-avro' },
+      // Valid input on which inference keeps failing while other documents succeed: isolated and dead-lettered.
+      { topic: 'news', key: 'bad-poison', value: encodeNews(news('x9', { headline: `Zeta Corp ${POISON_MARKER}` })), reason: 'enrich-failed' },
     ];
     // Interleave the bad records with the good ones so that they share batches.
     const all: Array<TestMessage & { topic: 'news' | 'chat' }> = [...messages];
@@ -216,6 +218,7 @@ describe('pipeline on the real broker', () => {
       const context = readDeadLetterHeaders(match[0]!.message.headers);
       expect(context.reason, p.key).toBe(p.reason);
       expect(context.topic).toBe(topics[p.topic]);
+      expect(context.stage, p.key).toBe(p.reason === 'enrich-failed' ? 'enrich' : ['empty-text', 'text-too-large', 'invalid-timestamp', 'invalid-field'].includes(p.reason) ? 'validate' : 'decode');
       expect(match[0]!.message.headers?.['x-origin']?.toString()).toBe('planted');
       // The DLQ value is the input byte for byte, and the offset header points at it.
       expect(match[0]!.message.value === null ? null : Buffer.from(match[0]!.message.value)).toEqual(p.value);
