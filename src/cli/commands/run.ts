@@ -88,6 +88,11 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
     throw new Error(`privacy.authorKey: ${ref} is not set or empty (chat author ids must be pseudonymised with a secret key)`);
   }
 
+  if (config.kafka.delivery === 'exactly-once') {
+    // Refuse rather than silently run at-least-once: transactional outputs are not implemented yet.
+    throw new Error('kafka.delivery: exactly-once (Kafka transactions) is not supported by this version; use at-least-once');
+  }
+
   const closers = new Closers();
   const metrics = createMetrics({ stats: config.stats });
   const readiness = new Readiness();
