@@ -11,6 +11,7 @@ import type { StatsSink } from '../../src/domain/windows.js';
 import { createRedisClient, type RedisClient } from '../../src/io/redis/client.js';
 import { RedisWindowStore, windowStoreOptions } from '../../src/io/redis/window-store.js';
 import { readDeadLetterHeaders } from '../../src/pipeline/dlq.js';
+import { NOOP_OBSERVER } from '../../src/pipeline/observer.js';
 import { PipelineService } from '../../src/pipeline/service.js';
 import { buildObservation } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -42,13 +43,13 @@ async function freshTopics(): Promise<Topics> {
   return topics;
 }
 
-function testConfig(topics: Topics, groupId: string, overrides: { maxBatchSize?: number } = {}): FinsentryConfig {
+function testConfig(topics: Topics, groupId: string, overrides: { maxBatchSize?: number; maxQueuedDocuments?: number } = {}): FinsentryConfig {
   return parseConfig(
     {
       kafka: { brokers: kafkaBrokers(), groupId, clientId: 'finsentry-it', topics: { ...topics, labels: null, alerts: 'unused' }, sessionTimeout: '10s' },
       redis: { url: redisUrl(), keyPrefix: uniqueName('fsit').replace(/-/g, '_') },
       codec: { schemaIds: { [String(NEWS_ID)]: 'io.finsentry.NewsArticle', [String(CHAT_ID)]: 'io.finsentry.ChatMessage' } },
-      batching: { maxBatchSize: overrides.maxBatchSize ?? 8, maxInFlightBatches: 2, maxQueuedDocuments: 64 },
+      batching: { maxBatchSize: overrides.maxBatchSize ?? 8, maxInFlightBatches: 2, maxQueuedDocuments: overrides.maxQueuedDocuments ?? 64 },
       limits: { maxMessageBytes: 4096, maxTextChars: 2000, maxFutureSkew: '1h' },
       log: { level: 'warn' },
     },
@@ -56,7 +57,9 @@ function testConfig(topics: Topics, groupId: string, overrides: { maxBatchSize?:
   );
 }
 
-function startService(cfg: FinsentryConfig, enricher: TestEnricher, stats: StatsSink | null, hooks?: ConstructorParameters<typeof PipelineService>[1]['hooks']): PipelineService {
+type ServiceDeps = ConstructorParameters<typeof PipelineService>[1];
+
+function startService(cfg: FinsentryConfig, enricher: TestEnricher, stats: StatsSink | null, hooks?: ServiceDeps['hooks'], observer?: ServiceDeps['observer']): PipelineService {
   const service = new PipelineService(cfg, {
     kafka,
     enricher,
@@ -67,6 +70,7 @@ function startService(cfg: FinsentryConfig, enricher: TestEnricher, stats: Stats
     pipelineVersion: 'test',
     backoff: { initialMs: 50, maxMs: 400 },
     ...(hooks ? { hooks } : {}),
+    ...(observer ? { observer } : {}),
   });
   return service;
 }
@@ -312,5 +316,32 @@ describe('pipeline on the real broker', () => {
     const after = (await readAll(kafka, topics.enriched)).map((r) => decodeEnriched(r.message.value!));
     expect(new Set(after.map((d) => d.id))).toEqual(new Set(texts.keys()));
     expect(await countedDocuments(store)).toBe(N);
+  });
+
+  it('pauses partitions when more than maxQueuedDocuments are in flight, resumes them, and loses nothing', async () => {
+    const topics = await freshTopics();
+    const groupId = uniqueName('fs-group');
+    const cfg = testConfig(topics, groupId, { maxBatchSize: 4, maxQueuedDocuments: 10 });
+    const N = 120;
+    const { messages, texts } = validInputs('bp', N);
+    await produceInputs(topics, messages);
+
+    const pausedCounts: number[] = [];
+    const queued: number[] = [];
+    const observer = { ...NOOP_OBSERVER, pausedPartitions: (n: number) => pausedCounts.push(n), queuedDocuments: (n: number) => queued.push(n) };
+    const service = startService(cfg, new TestEnricher(10), null, undefined, observer);
+    await service.start();
+    try {
+      await waitUntilCommitted(groupId, [topics.news, topics.chat]);
+    } finally {
+      expect(await service.stop(30_000)).toBe(true);
+    }
+    // The backlog went over the limit, partitions were paused, and every pause was lifted again.
+    expect(Math.max(...queued)).toBeGreaterThan(10);
+    expect(Math.max(...pausedCounts)).toBeGreaterThan(0);
+    expect(pausedCounts[pausedCounts.length - 1]).toBe(0);
+    expect(queued[queued.length - 1]).toBe(0);
+    const after = (await readAll(kafka, topics.enriched)).map((r) => decodeEnriched(r.message.value!));
+    expect(new Set(after.map((d) => d.id))).toEqual(new Set(texts.keys()));
   });
 });
