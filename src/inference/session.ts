@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Logger } from '../telemetry/logger.js';
 import { ModelLoadError } from './model.js';
@@ -18,6 +21,22 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   interOpThreads: 0,
   graphOptimization: 'all',
 };
+
+/**
+ * onnxruntime-node loads CUDA from libonnxruntime_providers_cuda.so next to its binding (downloaded at
+ * install time unless skipped). When it is absent the attempt can only fail — with a multi-line
+ * native error — so the fallback is decided up front. Returns the missing file, if any (Linux only).
+ */
+function cudaLibraryMissing(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const pkgDir = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+    const lib = join(pkgDir, 'bin', 'napi-v6', 'linux', process.arch, 'libonnxruntime_providers_cuda.so');
+    return existsSync(lib) ? undefined : lib;
+  } catch {
+    return undefined;
+  }
+}
 
 const REQUIRED_INPUTS = ['input_ids', 'attention_mask'] as const;
 const OPTIONAL_INPUTS = ['token_type_ids'] as const;
@@ -55,8 +74,21 @@ export class ModelSession {
     };
     let session: ort.InferenceSession;
     let provider: ExecutionProvider = options.executionProvider;
+    const missingCuda = provider === 'cuda' ? cudaLibraryMissing() : undefined;
+    if (missingCuda) {
+      const line = `CUDA execution provider unavailable (${missingCuda} not installed; install onnxruntime-node with its CUDA binaries); falling back to CPU for ${onnxPath}`;
+      if (logger) logger.warn({ onnxPath, reason: 'cuda provider library missing' }, line);
+      else process.stderr.write(`${line}\n`);
+      provider = 'cpu';
+    }
     try {
-      session = await ort.InferenceSession.create(onnxPath, { ...base, executionProviders: [provider] });
+      // ORT's own log would add a multi-line native error for a missing CUDA library; the fallback
+      // below logs one clear line instead.
+      session = await ort.InferenceSession.create(onnxPath, {
+        ...base,
+        executionProviders: [provider],
+        ...(provider === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
+      });
     } catch (err) {
       if (provider !== 'cuda') throw new ModelLoadError(`${onnxPath}: ONNX Runtime cannot load it: ${(err as Error).message}`);
       const reason = (err as Error).message.split('\n')[0];

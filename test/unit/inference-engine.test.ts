@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchingConfig, ModelsConfig } from '../../src/config/schema.js';
 import type { BatchStats } from '../../src/inference/batcher.js';
@@ -75,6 +77,27 @@ describe('models synth', () => {
     const out = await session.run([window, { ...window, ids: [2, 3], typeIds: [0, 0] }]);
     expect(out.dims).toEqual([2, 4, 9]);
     expect(out.data.every((v) => Number.isFinite(v))).toBe(true);
+    await session.release();
+  });
+});
+
+describe('execution providers', () => {
+  it('uses CUDA when available, else falls back to CPU with one warning line', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(...chunk.toString().trim().split('\n'));
+        done();
+      },
+    });
+    const logger = pino({ level: 'warn' }, sink);
+    const spec = await readModelSpec(sentimentDir);
+    const session = await ModelSession.create(spec.onnxPath, { executionProvider: 'cuda', intraOpThreads: 1, interOpThreads: 1, graphOptimization: 'basic' }, 0, logger);
+    const warnings = lines.filter((l) => l.includes('falling back to CPU'));
+    if (session.provider === 'cpu') expect(warnings).toHaveLength(1);
+    else expect(warnings).toHaveLength(0);
+    const out = await session.run([{ ids: [2, 3], typeIds: [0, 0], offsets: [], specialMask: [1, 1], contentStart: 0, realTokens: 0 }]);
+    expect(out.dims).toEqual([1, 3]);
     await session.release();
   });
 });
