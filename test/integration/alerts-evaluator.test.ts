@@ -5,10 +5,9 @@ import { defaultAlertRules } from '../../src/alerts/default-rules.js';
 import { decodeAlertEvent, type AlertEvent } from '../../src/alerts/events.js';
 import { alertmanagerWebhook, Evaluator, kafkaAlertPublisher, trailingReference } from '../../src/alerts/evaluator.js';
 import { AlertStore } from '../../src/alerts/store.js';
-import type { StatsObservation } from '../../src/domain/observation.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
-import { ALL_DIMENSION, ALL_GROUP } from '../../src/stats/grouping.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
+import { traffic } from '../helpers/alert-traffic.js';
 import { alertmanagerUrl, createTopic, deleteTopics, kafkaBrokers, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
 
 /**
@@ -23,35 +22,6 @@ const MINUTE = 60_000;
 const RUN = uniqueName('surge').replace(/-/g, '');
 const SURGING = `acme${RUN}`;
 const CALM = [`beta${RUN}`, `gamma${RUN}`, `delta${RUN}`];
-
-let seq = 0;
-function observation(issuer: string, region: string, eventTimeMs: number, negative: boolean): StatsObservation {
-  seq++;
-  return {
-    documentId: `doc-${seq}`,
-    offset: String(seq),
-    eventTimeMs,
-    groups: [
-      { dimension: ALL_DIMENSION, value: ALL_GROUP },
-      { dimension: 'issuer', value: issuer },
-      { dimension: 'region', value: region },
-    ],
-    label: negative ? 'negative' : 'positive',
-    pNeg: negative ? 0.9 : 0.05,
-    pPos: negative ? 0.05 : 0.9,
-    polarity: negative ? -0.85 : 0.85,
-    confidence: 0.9,
-    tokens: 40,
-    unknownTokens: 0,
-    truncated: false,
-    entityTypes: { ORG: 1 },
-  };
-}
-
-/** n documents of one issuer spread evenly over [fromMs, toMs), the first `negatives` of every 10 negative. */
-function traffic(issuer: string, fromMs: number, toMs: number, n: number, negativePerTen: number): StatsObservation[] {
-  return Array.from({ length: n }, (_, i) => observation(issuer, Math.floor(i / 10) % 2 === 0 ? 'emea' : 'apac', fromMs + Math.floor(((toMs - fromMs) * i) / n), i % 10 < negativePerTen));
-}
 
 async function amAlerts(group: string): Promise<Array<{ labels: Record<string, string>; status: { state: string }; endsAt: string }>> {
   const url = `${alertmanagerUrl()}/api/v2/alerts?filter=${encodeURIComponent(`group="${group}"`)}`;

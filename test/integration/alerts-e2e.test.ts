@@ -1,0 +1,139 @@
+import { Redis } from 'ioredis';
+import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultAlertRules } from '../../src/alerts/default-rules.js';
+import { decodeAlertEvent, type AlertEvent } from '../../src/alerts/events.js';
+import { Evaluator, kafkaAlertPublisher, trailingReference } from '../../src/alerts/evaluator.js';
+import { AlertStore } from '../../src/alerts/store.js';
+import { RedisWindowStore } from '../../src/io/redis/window-store.js';
+import { createMetrics } from '../../src/telemetry/metrics.js';
+import { Readiness, startOpsServer, type OpsServer } from '../../src/telemetry/server.js';
+import { byEventTime, traffic } from '../helpers/alert-traffic.js';
+import { alertmanagerUrl, createTopic, deleteTopics, kafkaBrokers, prometheusUrl, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
+
+/**
+ * End to end through the shipped Prometheus rules: the evaluator exports its gauges on
+ * 127.0.0.1:9464 (the local Prometheus' scrape target, scripts/stack/stack.sh), Prometheus evaluates
+ * k8s/prometheus/rules.yml and sends to Alertmanager. A negative surge on one issuer makes exactly
+ * one alert fire for it — as a Kafka event and in Alertmanager — and both resolve after the surge.
+ */
+
+const MINUTE = 60_000;
+const METRICS_PORT = 9464;
+const RUN = uniqueName('e2e').replace(/-/g, '');
+const SURGING = `acme${RUN}`;
+const CALM = [`beta${RUN}`, `gamma${RUN}`, `delta${RUN}`];
+
+interface PromAlert {
+  labels: Record<string, string>;
+  state: string;
+}
+
+async function prometheusAlerts(): Promise<PromAlert[]> {
+  const res = await fetch(`${prometheusUrl()}/api/v1/alerts`);
+  if (!res.ok) throw new Error(`prometheus ${res.status}`);
+  return ((await res.json()) as { data: { alerts: PromAlert[] } }).data.alerts;
+}
+
+async function alertmanagerAlerts(filter: string): Promise<Array<{ labels: Record<string, string>; status: { state: string } }>> {
+  const res = await fetch(`${alertmanagerUrl()}/api/v2/alerts?filter=${encodeURIComponent(filter)}`);
+  if (!res.ok) throw new Error(`alertmanager ${res.status}`);
+  return (await res.json()) as Array<{ labels: Record<string, string>; status: { state: string } }>;
+}
+
+describe('surge alert end to end: metrics → Prometheus rules → Alertmanager, and Kafka', () => {
+  const prefix = uniqueName('fs-e2e').replace(/[^A-Za-z0-9:_-]/g, '');
+  const alertsTopic = uniqueName('e2e-alerts');
+  const kafka = new Kafka({ clientId: 'alerts-e2e-test', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
+  const redis = new Redis(redisUrl());
+  const store = new RedisWindowStore(redis, { keyPrefix: prefix, bucketMs: MINUTE, allowedLatenessMs: 3 * 3_600_000, ttlSeconds: 4 * 3600, dimensions: ['issuer', 'region'] });
+  const metrics = createMetrics({ stats: { dimensions: [{ name: 'issuer', bounded: false }, { name: 'region', bounded: true }], topK: 10 } });
+  const received: AlertEvent[] = [];
+  let producer: Producer;
+  let consumer: Consumer;
+  let evaluator: Evaluator;
+  let server: OpsServer;
+  const T = Math.floor(Date.now() / MINUTE) * MINUTE;
+
+  beforeAll(async () => {
+    const up = await fetch(`${prometheusUrl()}/-/ready`).catch(() => undefined);
+    if (!up?.ok) throw new Error(`Prometheus is not running at ${prometheusUrl()}: start it with scripts/stack/stack.sh up --prometheus`);
+    try {
+      server = await startOpsServer({ registry: metrics.registry, readiness: new Readiness(), port: METRICS_PORT, host: '127.0.0.1' });
+    } catch (err) {
+      throw new Error(`port ${METRICS_PORT} (the local Prometheus' scrape target) is taken — is a finsentry demo running? ${(err as Error).message}`);
+    }
+    await createTopic(alertsTopic, 1);
+    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    consumer = kafka.consumer({ groupId: uniqueName('e2e-reader') });
+    await consumer.connect();
+    await consumer.subscribe({ topic: alertsTopic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void received.push(decodeAlertEvent(message.value!)) });
+    evaluator = new Evaluator({
+      redis,
+      keyPrefix: prefix,
+      windows: store,
+      reference: trailingReference(store, 3_600_000),
+      rules: defaultAlertRules().filter((r) => r.kind !== 'pipeline'),
+      publishers: [kafkaAlertPublisher(producer, alertsTopic)],
+      metrics,
+      intervalMs: 1_000,
+      leaseMs: 10_000,
+      minSamples: 30,
+      bucketMs: MINUTE,
+      gaugeDimensions: [
+        { name: 'issuer', bounded: false },
+        { name: 'region', bounded: true },
+      ],
+      gaugeWindows: [5 * MINUTE, 3_600_000],
+    });
+  });
+
+  afterAll(async () => {
+    await evaluator?.stop(true);
+    await server?.close();
+    await new AlertStore(redis, prefix).clear();
+    await store.deleteAll();
+    redis.disconnect();
+    await consumer?.disconnect();
+    await producer?.disconnect();
+    await deleteTopics([alertsTopic]);
+  });
+
+  const events = (group: string) => received.filter((e) => e.group === group);
+
+  it('fires exactly one alert for the surging issuer and resolves it after the surge', async () => {
+    const history = [SURGING, ...CALM].flatMap((issuer) => traffic(issuer, T - 65 * MINUTE, T - 5 * MINUTE, 300, 1));
+    const surge = [...traffic(SURGING, T - 4 * MINUTE, T, 60, 8), ...CALM.flatMap((issuer) => traffic(issuer, T - 4 * MINUTE, T, 60, 1))];
+    for (const batch of [history, surge]) {
+      byEventTime(batch);
+      await store.apply([{ partitionKey: `${prefix}-p0`, lastOffset: batch[batch.length - 1]!.offset!, observations: batch, labels: [] }]);
+    }
+    evaluator.start();
+
+    // The evaluator's own rule (for: 1m) and the Prometheus rule (for: 1m) both fire.
+    await waitFor(() => events(SURGING).some((e) => e.state === 'firing'), 150_000, 500);
+    const inAlertmanager = await waitFor(async () => {
+      const alerts = await alertmanagerAlerts(`group="${SURGING}"`);
+      return alerts.length > 0 ? alerts : undefined;
+    }, 150_000, 1_000);
+    expect(inAlertmanager.map((a) => a.labels.alertname)).toEqual(['FinsentryNegativeSentimentSurge']);
+    expect(inAlertmanager[0]!.labels).toMatchObject({ severity: 'critical', dimension: 'issuer', window: '5m', job: 'finsentry' });
+    const firingInPrometheus = (await prometheusAlerts()).filter((a) => a.state === 'firing' && a.labels.group !== undefined && a.labels.group.endsWith(RUN));
+    expect(firingInPrometheus.map((a) => [a.labels.alertname, a.labels.group])).toEqual([['FinsentryNegativeSentimentSurge', SURGING]]);
+    for (const calm of CALM) {
+      expect(events(calm)).toEqual([]);
+      expect(await alertmanagerAlerts(`group="${calm}"`)).toEqual([]);
+    }
+
+    // The surge ends: the next 6 minutes are calm for everyone.
+    const after = byEventTime([SURGING, ...CALM].flatMap((issuer) => traffic(issuer, T + 1 * MINUTE, T + 7 * MINUTE, 60, 1)));
+    await store.apply([{ partitionKey: `${prefix}-p0`, lastOffset: after[after.length - 1]!.offset!, observations: after, labels: [] }]);
+
+    await waitFor(() => events(SURGING).some((e) => e.state === 'resolved'), 60_000, 500);
+    await waitFor(async () => (await alertmanagerAlerts(`group="${SURGING}"`)).length === 0, 60_000, 1_000);
+    expect(events(SURGING).filter((e) => e.rule === 'NegativeSentimentSurge').map((e) => e.state)).toEqual(['pending', 'firing', 'resolved']);
+    for (const calm of CALM) expect(events(calm)).toEqual([]);
+  });
+});
