@@ -61,7 +61,7 @@ describe('surge alert end to end: metrics → Prometheus rules → Alertmanager,
     try {
       server = await startOpsServer({ registry: metrics.registry, readiness: new Readiness(), port: METRICS_PORT, host: '127.0.0.1' });
     } catch (err) {
-      throw new Error(`port ${METRICS_PORT} (the local Prometheus' scrape target) is taken — is a finsentry demo running? ${(err as Error).message}`);
+      throw new Error(`port ${METRICS_PORT} (the local Prometheus' scrape target) is taken — is a finsentry demo running? ${(err as Error).message}`, { cause: err });
     }
     await createTopic(alertsTopic, 1);
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
