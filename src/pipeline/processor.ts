@@ -16,6 +16,7 @@ import type { OutRecord, RawRecord } from '../io/kafka/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import { outputHeaders as traceHeaders, withStageSpan } from '../telemetry/tracing.js';
 import { buildDeadLetter } from './dlq.js';
+import type { PredictionIndex } from './label-join.js';
 import type { LabelSink } from './labels.js';
 import { NOOP_OBSERVER, type PipelineObserver } from './observer.js';
 import { PartitionOffsetTracker } from './offsets.js';
@@ -57,6 +58,8 @@ export interface ProcessorDeps {
   stats: StatsSink | null;
   buildObservation: ObservationBuilder | null;
   labels: LabelSink | null;
+  /** Remembers predictions for the label join (src/pipeline/label-join.ts); null when labels are not consumed. */
+  predictions?: PredictionIndex | null;
   logger: Logger;
   observer?: PipelineObserver;
   hooks?: ProcessorHooks;
@@ -314,6 +317,11 @@ export class PipelineProcessor {
       return { records, observations, poisoned };
     })();
 
+    const predictionIndex = this.deps.predictions;
+    const remembered = enriched.then(async ({ observations }) => {
+      if (predictionIndex && observations.length > 0) await this.withRetry(batch, 'predictions', () => predictionIndex.remember(observations));
+    });
+
     const poisonDeadLettered = enriched.then(({ poisoned }) => (poisoned.length > 0 ? this.sendDeadLetters(batch, poisoned) : undefined));
 
     const produced = enriched.then(async ({ records }) => {
@@ -353,13 +361,13 @@ export class PipelineProcessor {
       }
     });
 
-    const done = Promise.all([deadLettered, produced, statsDone, poisonDeadLettered, enriched]).then(([, , , , { records }]) => {
+    const done = Promise.all([deadLettered, produced, statsDone, poisonDeadLettered, remembered, enriched]).then(([, , , , , { records }]) => {
       this.counters.enriched += records.length;
       this.observer.documentsProcessed(kind, records.length);
     });
     // Each branch is awaited through `done` (or by the next chunk); these no-op handlers only keep a
     // branch that fails before anyone awaits it from being reported as an unhandled rejection.
-    for (const p of [deadLettered, enriched, produced, statsDone, poisonDeadLettered, done]) p.catch(() => {});
+    for (const p of [deadLettered, enriched, produced, statsDone, poisonDeadLettered, remembered, done]) p.catch(() => {});
     return { done, statsDone };
   }
 

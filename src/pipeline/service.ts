@@ -9,6 +9,7 @@ import { BatchConsumer } from '../io/kafka/consumer.js';
 import { OutputProducer } from '../io/kafka/producer.js';
 import { AuthorPseudonymiser } from '../privacy/pseudonymise.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { PredictionIndex } from './label-join.js';
 import type { LabelSink } from './labels.js';
 import type { PipelineObserver } from './observer.js';
 import { PipelineProcessor, type ObservationBuilder, type ProcessorHooks } from './processor.js';
@@ -20,6 +21,8 @@ export interface PipelineServiceDeps {
   stats: StatsSink | null;
   buildObservation: ObservationBuilder | null;
   labels?: LabelSink | null;
+  /** Where predictions are remembered for the label join (with `labels`). */
+  predictions?: PredictionIndex | null;
   /** Key of the author-id HMAC (resolved from config.privacy.authorKey by the caller). */
   authorKey: string;
   logger: Logger;
@@ -76,6 +79,7 @@ export class PipelineService {
         stats: deps.stats,
         buildObservation: deps.buildObservation,
         labels: deps.labels ?? null,
+        predictions: deps.predictions ?? null,
         logger: deps.logger,
         ...(deps.observer ? { observer: deps.observer } : {}),
         ...(deps.hooks ? { hooks: deps.hooks } : {}),

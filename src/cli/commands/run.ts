@@ -7,6 +7,7 @@ import { ensureTopics, missingTopics } from '../../io/kafka/admin.js';
 import { buildKafka } from '../../io/kafka/client.js';
 import { createRedisClient, type RedisClient } from '../../io/redis/client.js';
 import { RedisWindowStore, windowStoreOptions } from '../../io/redis/window-store.js';
+import { LabelJoinSink, RedisPredictionIndex } from '../../pipeline/label-join.js';
 import { PipelineService } from '../../pipeline/service.js';
 import { buildObservation } from '../../stats/grouping.js';
 import { createLogger, type Logger } from '../../telemetry/logger.js';
@@ -130,7 +131,8 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
 
     const redis: RedisClient = createRedisClient(config.redis);
     closers.add('redis', () => redis.quit());
-    const store = new RedisWindowStore(redis, windowStoreOptions(config));
+    const storeOptions = windowStoreOptions(config);
+    const store = new RedisWindowStore(redis, storeOptions);
     readiness.set('redis', async () => redis.status === 'ready');
 
     const kafka = buildKafka(config.kafka, logger);
@@ -140,14 +142,25 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
     if (missing.length > 0) throw new Error(`input topic(s) ${missing.join(', ')} do not exist (kafka.topics); create them or fix the config`);
     const created = await ensureTopics(kafka, [{ topic: topics.enriched }, { topic: topics.dlq }]);
     if (created.length > 0) logger.info({ topics: created }, 'created output topics');
-    if (topics.labels) logger.info({ topic: topics.labels }, 'labels topic configured but no label join is wired yet; labels are not consumed');
+    // Labels are optional: consumed (and joined to remembered predictions) only when the topic exists.
+    let labels: LabelJoinSink | null = null;
+    let predictions: RedisPredictionIndex | null = null;
+    if (topics.labels) {
+      if ((await missingTopics(kafka, [topics.labels])).length > 0) {
+        logger.warn({ topic: topics.labels }, 'labels topic does not exist; accuracy-based fairness metrics stay empty (create it and restart to enable)');
+      } else {
+        predictions = new RedisPredictionIndex(redis, config.redis.keyPrefix, storeOptions.ttlSeconds);
+        labels = new LabelJoinSink(predictions, store, logger);
+      }
+    }
 
     service = new PipelineService(config, {
       kafka,
       enricher,
       stats: store,
       buildObservation: (doc, enrichment) => buildObservation(doc, enrichment, config.stats.dimensions),
-      labels: null,
+      labels,
+      predictions,
       authorKey,
       logger,
       observer: metrics,
