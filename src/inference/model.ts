@@ -51,7 +51,11 @@ export async function sha256File(path: string): Promise<string> {
  */
 export function detectTask(config: Record<string, unknown>): ModelTask | undefined {
   const explicit = config['finsentry_task'];
-  if (explicit === 'sentiment' || explicit === 'ner') return explicit;
+  if (typeof explicit === 'string') {
+    // also the Hugging Face pipeline task names
+    if (['sentiment', 'sentiment-analysis', 'text-classification', 'sequence-classification'].includes(explicit)) return 'sentiment';
+    if (['ner', 'token-classification'].includes(explicit)) return 'ner';
+  }
   const architectures = Array.isArray(config['architectures']) ? (config['architectures'] as unknown[]) : [];
   for (const arch of architectures) {
     if (typeof arch !== 'string') continue;

@@ -31,6 +31,25 @@ describe('selectBatch', () => {
     expect(Math.max(...picked.map((i) => lengths[i] ?? 0)) * picked.length).toBeLessThanOrEqual(40);
   });
 
+  it('length bucketing pads less than first-in-first-out batching of the same queue', () => {
+    // alternating short and long windows, as a mix of chat messages and news bodies gives
+    const lengths = Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? 12 : 120));
+    const padded = (batches: number[][]) => batches.reduce((s, b) => s + b.length * Math.max(...b.map((i) => lengths[i] ?? 0)), 0);
+    const fifo: number[][] = [];
+    for (let i = 0; i < lengths.length; i += 8) fifo.push(Array.from({ length: 8 }, (_, k) => i + k));
+    const bucketed: number[][] = [];
+    let remaining = lengths.map((_, i) => i);
+    while (remaining.length > 0) {
+      const picked = selectBatch(remaining.map((i) => lengths[i] ?? 0), 0, 8, 8 * 128).map((k) => remaining[k] ?? -1);
+      bucketed.push(picked);
+      remaining = remaining.filter((i) => !picked.includes(i));
+    }
+    expect(bucketed.flat().sort((a, b) => a - b)).toEqual(lengths.map((_, i) => i));
+    // FIFO pads every batch to 120; bucketing puts the short ones together: 4·8·12 + 4·8·120
+    expect(padded(fifo)).toBe(8 * 8 * 120);
+    expect(padded(bucketed)).toBe(4 * 8 * 12 + 4 * 8 * 120);
+  });
+
   it('sends an item longer than the budget alone', () => {
     expect(selectBatch([500, 4, 4], 0, 8, 64)).toEqual([0]);
   });

@@ -149,3 +149,14 @@ describe('NER aggregation strategies', () => {
     expect(normalizeEntityText('"Deutsche Bank"')).toBe('deutsche bank');
   });
 });
+
+describe('task detection from config.json', () => {
+  it('reads finsentry_task (finsentry or HF pipeline names) before architectures', async () => {
+    const { detectTask } = await import('../../src/inference/model.js');
+    expect(detectTask({ finsentry_task: 'token-classification', architectures: ['BertForSequenceClassification'] })).toBe('ner');
+    expect(detectTask({ finsentry_task: 'sentiment' })).toBe('sentiment');
+    expect(detectTask({ architectures: ['DistilBertForTokenClassification'] })).toBe('ner');
+    expect(detectTask({ architectures: ['RobertaForSequenceClassification'] })).toBe('sentiment');
+    expect(detectTask({ architectures: ['BertModel'] })).toBeUndefined();
+  });
+});
