@@ -76,6 +76,11 @@ export function baselineReference(read: () => Promise<{ dimensions: Record<strin
 export interface AlertPublisher {
   /** Publishes events in order; resolves once durably accepted (Kafka acks), rejects otherwise. */
   publish(events: readonly AlertEvent[]): Promise<void>;
+  /**
+   * A best-effort publisher (the webhook) does not hold back the outbox: its failure is logged and
+   * the events are still acknowledged once the required publishers (Kafka) have them.
+   */
+  bestEffort?: boolean;
 }
 
 /** Publishes to the alerts topic, keyed by fingerprint (idempotent producer recommended). */
@@ -99,6 +104,7 @@ export function kafkaAlertPublisher(producer: Producer, topic: string): AlertPub
 /** POSTs firing/resolved events to an Alertmanager API v2 endpoint (…/api/v2/alerts). */
 export function alertmanagerWebhook(url: string, fetchImpl: typeof fetch = fetch): AlertPublisher {
   return {
+    bestEffort: true,
     async publish(events) {
       const alerts = events.map((e) => toAlertmanagerAlert(e)).filter((a) => a !== undefined);
       if (alerts.length === 0) return;
@@ -250,7 +256,17 @@ export class Evaluator {
     if (entries.length === 0) return 0;
     if (!this.lease.current()) return 0; // never publish without a valid lease
     const events = entries.map((e) => e.event);
-    for (const p of this.options.publishers) await p.publish(events);
+    for (const p of this.options.publishers) {
+      if (!p.bestEffort) {
+        await p.publish(events);
+        continue;
+      }
+      try {
+        await p.publish(events);
+      } catch (err) {
+        this.options.logger?.warn({ err, events: events.length }, 'evaluator: best-effort alert publisher failed (events still go to Kafka)');
+      }
+    }
     await this.store.acknowledge(entries);
     return entries.length;
   }

@@ -265,9 +265,11 @@ export class PipelineMetrics {
     });
     this.lastBatch = new Gauge({
       name: 'finsentry_last_batch_timestamp_seconds',
-      help: 'Unix time at which the last batch was committed (stalled-pipeline detection).',
+      help: 'Unix time at which the last batch was committed, or the process started (stalled-pipeline detection).',
       registers,
     });
+    // Starts at process start, so "time since last batch" never measures from 1970 before the first batch.
+    this.lastBatch.set(Date.now() / 1000);
     this.watermarkGauge = new Gauge({
       name: 'finsentry_watermark_timestamp_seconds',
       help: 'Event-time watermark of the window store (max event time applied).',
@@ -589,6 +591,20 @@ export class PipelineMetrics {
   leader(isLeader: boolean, token = 0): void {
     this.leaderGauge.set(isLeader ? 1 : 0);
     this.fencingToken.set(isLeader ? token : 0);
+    if (!isLeader) this.clearEvaluatorGauges();
+  }
+
+  /**
+   * Drops the per-group, fairness, drift and alert-state series. Only the evaluator leader exports
+   * them; a replica that loses the lease clears its copies so that Prometheus never sees two
+   * replicas' (one stale) values for the same group.
+   */
+  clearEvaluatorGauges(): void {
+    for (const g of [this.groupDocuments, this.groupNegativeShare, this.groupNegativeShareZ, this.groupMeanPolarity]) g.reset();
+    for (const g of [this.fairnessDpd, this.fairnessDir, this.fairnessWorstZ, this.fairnessBreaching, this.fairnessJudged]) g.reset();
+    for (const g of [this.driftPsi, this.driftJs, this.driftKs, this.alerts]) g.reset();
+    this.exportedGroups.clear();
+    this.exportedAlertStates.clear();
   }
 
   evaluation(outcome: 'ok' | 'error' | 'fenced', seconds: number, nowMs: number = Date.now()): void {

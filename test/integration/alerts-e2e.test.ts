@@ -119,7 +119,7 @@ describe('surge alert end to end: metrics → Prometheus rules → Alertmanager,
       return alerts.length > 0 ? alerts : undefined;
     }, 150_000, 1_000);
     expect(inAlertmanager.map((a) => a.labels.alertname)).toEqual(['FinsentryNegativeSentimentSurge']);
-    expect(inAlertmanager[0]!.labels).toMatchObject({ severity: 'critical', dimension: 'issuer', window: '5m', job: 'finsentry' });
+    expect(inAlertmanager[0]!.labels).toMatchObject({ severity: 'critical', dimension: 'issuer', window: '5m' });
     const firingInPrometheus = (await prometheusAlerts()).filter((a) => a.state === 'firing' && a.labels.group !== undefined && a.labels.group.endsWith(RUN));
     expect(firingInPrometheus.map((a) => [a.labels.alertname, a.labels.group])).toEqual([['FinsentryNegativeSentimentSurge', SURGING]]);
     for (const calm of CALM) {

@@ -1,4 +1,7 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { alertmanagerWebhook } from '../../src/alerts/evaluator.js';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
 import { toAlertEvent, toAlertmanagerAlert, encodeAlertEvent, decodeAlertEvent } from '../../src/alerts/events.js';
 import { measureRule, validateRule, windowKey, type EvaluationInputs } from '../../src/alerts/measure.js';
@@ -141,5 +144,35 @@ describe('alert events', () => {
     const resolved = step({ ...rule, for: 0 }, res.next, { rule: rule.name, dimension: 'issuer', group: 'acme', value: 0.1, sampleSize: 50, judged: true }, 1_700_000_060_000);
     const amResolved = toAlertmanagerAlert(toAlertEvent(rule, resolved.transition!, 7))!;
     expect(amResolved.endsAt).toBe(new Date(1_700_000_060_000).toISOString());
+  });
+
+  it('the Alertmanager webhook POSTs firing/resolved alerts as an API v2 array, best effort', async () => {
+    const bodies: unknown[] = [];
+    let status = 200;
+    const server = createServer((req, res) => {
+      let text = '';
+      req.on('data', (c: Buffer) => (text += c.toString()));
+      req.on('end', () => {
+        bodies.push({ method: req.method, url: req.url, type: req.headers['content-type'], body: JSON.parse(text) as unknown });
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const hook = alertmanagerWebhook(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v2/alerts`);
+      expect(hook.bestEffort).toBe(true);
+      const rule = byName('NegativeSentimentSurge');
+      const pending = step(rule, undefined, { rule: rule.name, dimension: 'issuer', group: 'acme', value: 0.8, sampleSize: 50, pValue: 1e-9, judged: true }, 0);
+      const firing = step(rule, pending.next, { rule: rule.name, dimension: 'issuer', group: 'acme', value: 0.8, sampleSize: 50, pValue: 1e-9, judged: true }, 60_000);
+      await hook.publish([toAlertEvent(rule, pending.transition!, 1), toAlertEvent(rule, firing.transition!, 1)]);
+      expect(bodies).toHaveLength(1); // pending is not sent; firing is
+      expect(bodies[0]).toMatchObject({ method: 'POST', url: '/api/v2/alerts', type: 'application/json', body: [{ labels: { alertname: 'NegativeSentimentSurge', group: 'acme' } }] });
+      await hook.publish([toAlertEvent(rule, pending.transition!, 1)]);
+      expect(bodies).toHaveLength(1); // nothing to send: no request
+      status = 500;
+      await expect(hook.publish([toAlertEvent(rule, firing.transition!, 1)])).rejects.toThrow('HTTP 500');
+    } finally {
+      server.close();
+    }
   });
 });

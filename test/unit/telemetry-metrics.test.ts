@@ -109,6 +109,19 @@ describe('PipelineMetrics', () => {
     expect(sanitizeLabelValue('A'.repeat(200))).toHaveLength(64);
   });
 
+  it('a replica that loses the evaluator lease drops its group, fairness, drift and alert series', async () => {
+    const m = createMetrics({ stats: STATS, processMetrics: false });
+    fillPipeline(m);
+    m.groupSentiment('region', 300_000, [{ group: 'emea', count: 10, negative: 3, meanPolarity: 0 }]);
+    const before = await m.registry.metrics();
+    for (const name of ['finsentry_group_documents{', 'finsentry_fairness_disparate_impact_ratio{', 'finsentry_drift_psi{', 'finsentry_alerts{']) expect(before).toContain(name);
+    m.leader(false);
+    const after = await m.registry.metrics();
+    for (const name of ['finsentry_group_documents{', 'finsentry_fairness_disparate_impact_ratio{', 'finsentry_drift_psi{', 'finsentry_alerts{']) expect(after).not.toContain(name);
+    expect(after).toContain('finsentry_evaluator_leader 0');
+    expect(after).toContain('finsentry_documents_processed_total{kind="news"} 5'); // pipeline series stay
+  });
+
   it('caps free-form labels such as DLQ reasons', async () => {
     const m = createMetrics({ stats: STATS, processMetrics: false });
     for (let i = 0; i < 1000; i++) m.dlq(`reason ${i}`);
