@@ -64,7 +64,7 @@ async function loadTransformers(): Promise<typeof import('@huggingface/transform
   try {
     return await import('@huggingface/transformers');
   } catch (err) {
-    throw new Error(`@huggingface/transformers is not installed (a devDependency: run npm ci): ${(err as Error).message}`);
+    throw new Error(`@huggingface/transformers is not installed (a devDependency: run npm ci): ${(err as Error).message}`, { cause: err });
   }
 }
 
