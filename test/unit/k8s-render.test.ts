@@ -121,4 +121,24 @@ describe('k8s manifests', () => {
     const example = loadConfig(path.join(root, 'config/finsentry.example.yaml'), {});
     expect(example.alerts?.rules).toEqual(defaultAlertRules());
   });
+
+  it('the Dockerfile builds from paths that exist and the build context keeps, and runs as non-root', () => {
+    const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    const ignored = readFileSync(path.join(root, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+    expect(sources.length).toBeGreaterThan(5);
+    for (const src of sources) {
+      expect(existsSync(path.join(root, src)), `${src} exists`).toBe(true);
+      expect(ignored, `${src} is not excluded by .dockerignore`).not.toContain(src);
+    }
+    expect(dockerfile).toMatch(/^FROM \$\{NODE_IMAGE\} AS build$/m);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-slim$/m);
+    expect(dockerfile).toMatch(/^USER 10001:10001$/m);
+    expect(dockerfile).toContain('ENTRYPOINT ["node", "/app/dist/cli/main.js"]');
+    // the Deployment runs as the image's user
+    expect(deploymentContainer(cpu).pod.securityContext).toMatchObject({ runAsUser: 10001, runAsGroup: 10001 });
+  });
 });
