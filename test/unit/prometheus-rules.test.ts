@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { defaultAlertRules } from '../../src/alerts/default-rules.js';
 import { requirePromtool } from '../helpers/promtool.js';
 import { exportedMetricNames, metricNamesInExpr } from '../helpers/promql.js';
 
@@ -75,6 +76,21 @@ describe('Prometheus alerting rules', () => {
       expect(promtool(['check', 'rules', file]).code).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('every runbook_url (Prometheus rules and default evaluator rules) points at a section of docs/runbooks.md', () => {
+    const anchors = new Set(
+      readFileSync(path.join(root, 'docs/runbooks.md'), 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('## '))
+        .map((l) => l.slice(3).trim().toLowerCase().replace(/[^a-z0-9]+/g, '-')),
+    );
+    const urls = [...groups.flatMap((g) => g.rules).map((r) => r.annotations!.runbook_url!), ...defaultAlertRules().map((r) => r.runbookUrl)];
+    for (const url of urls) {
+      const [file, anchor] = url.split('#');
+      expect(file).toMatch(/docs\/runbooks\.md$/);
+      expect(anchors, url).toContain(anchor);
     }
   });
 });
