@@ -37,8 +37,12 @@ export interface StatsBenchResult {
   roundTrips: number;
   roundTripsPerApply: number;
   groupsPerDocument: number;
-  /** Redis commands executed per apply() (server-side INFO commandstats; EVALSHA plus a one-off SADD/EVAL). */
+  /** Redis commands executed per apply() (server-side INFO commandstats, including the script's own calls). */
   serverCommandsPerApply: number | null;
+  /** Redis CPU time inside the apply script per apply() (INFO commandstats usec of EVALSHA/EVAL), µs. */
+  serverMicrosPerApply: number | null;
+  /** This process's CPU time per apply() (encoding, pre-aggregation, client), µs. */
+  clientMicrosPerApply: number;
 }
 
 function rng(seed: number): () => number {
@@ -102,15 +106,19 @@ export function syntheticObservations(count: number, partition: number, opts: { 
   return out;
 }
 
-async function commandCalls(redis: RedisClient): Promise<number | null> {
+async function commandStats(redis: RedisClient): Promise<{ calls: number; scriptMicros: number } | null> {
   try {
     const nodes = isCluster(redis) ? redis.nodes('master') : [redis];
-    let total = 0;
+    let calls = 0;
+    let scriptMicros = 0;
     for (const node of nodes) {
       const info = await node.info('commandstats');
-      for (const m of info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)) if (m[1] !== 'info') total += Number(m[2]);
+      for (const m of info.matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm)) {
+        if (m[1] !== 'info') calls += Number(m[2]);
+        if (m[1] === 'evalsha' || m[1] === 'eval') scriptMicros += Number(m[3]);
+      }
     }
-    return total;
+    return { calls, scriptMicros };
   } catch {
     return null; // INFO may be forbidden by ACLs
   }
@@ -141,9 +149,10 @@ export async function runStatsBench(opts: StatsBenchOptions): Promise<StatsBench
   }
   // Warm-up: load the script and register the partitions (not timed).
   await store.apply([{ partitionKey: 'bench:warmup', lastOffset: '0', observations: [], labels: [] }]);
-  const commandsBefore = await commandCalls(opts.redis);
+  const commandsBefore = await commandStats(opts.redis);
   const tripsBefore = store.roundTrips;
   const callsBefore = store.applyCalls;
+  const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
   await Promise.all(
     streams.map(async (batches) => {
@@ -151,7 +160,8 @@ export async function runStatsBench(opts: StatsBenchOptions): Promise<StatsBench
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const commandsAfter = await commandCalls(opts.redis);
+  const cpu = process.cpuUsage(cpuBefore);
+  const commandsAfter = await commandStats(opts.redis);
   const applyCalls = store.applyCalls - callsBefore;
   const roundTrips = store.roundTrips - tripsBefore;
   if (opts.cleanup !== false) await store.deleteAll();
@@ -166,6 +176,8 @@ export async function runStatsBench(opts: StatsBenchOptions): Promise<StatsBench
     roundTripsPerApply: roundTrips / applyCalls,
     groupsPerDocument: groups / docs,
     // The two INFO calls themselves are excluded; other clients' commands on a shared Redis would inflate this.
-    serverCommandsPerApply: commandsBefore !== null && commandsAfter !== null ? (commandsAfter - commandsBefore) / applyCalls : null,
+    serverCommandsPerApply: commandsBefore && commandsAfter ? (commandsAfter.calls - commandsBefore.calls) / applyCalls : null,
+    serverMicrosPerApply: commandsBefore && commandsAfter ? (commandsAfter.scriptMicros - commandsBefore.scriptMicros) / applyCalls : null,
+    clientMicrosPerApply: (cpu.user + cpu.system) / applyCalls,
   };
 }

@@ -334,6 +334,31 @@ describe.each(TARGETS)('window store on $name', ({ connect }) => {
     expect({ ...withLate, late: 0 }).toEqual(expected);
   });
 
+  it('counts every record once when a partition moves back and forth between two processes', async () => {
+    const records = makeStream(1500, 3, 30, 9, 8 * MINUTE); // jitter beyond the 5m lateness: some late
+    const windows = [5 * MINUTE, 60 * MINUTE];
+    const single = newStore(uniqueName('fs-t-one-writer'));
+    await applyInterleaved(single, toBatches(records, 45));
+    expect(await single.lateCount()).toBeGreaterThan(0);
+    // Rebalances: every 3 batches the other process owns the partitions, and the previous owner
+    // redelivers its last batch (uncommitted when it lost the partition).
+    const prefix = uniqueName('fs-t-alternate');
+    const otherClient = connect();
+    try {
+      const a = newStore(prefix);
+      const b = new RedisWindowStore(otherClient, options(prefix));
+      const batches = toBatches(records, 45);
+      for (let i = 0; i < batches.length; i++) {
+        const owner = Math.floor(i / 3) % 2 === 0 ? a : b;
+        await owner.apply([batches[i]!]);
+        if (i % 3 === 0 && i > 0) await owner.apply([batches[i - 1]!]);
+      }
+      expect(await snapshot(a, windows)).toEqual(await snapshot(single, windows));
+    } finally {
+      otherClient.disconnect();
+    }
+  });
+
   it('stores confusion matrices from labels and reads them back per group', async () => {
     const store = newStore(uniqueName('fs-t-labels'));
     const labels: LabelObservation[] = [];

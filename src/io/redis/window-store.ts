@@ -27,9 +27,12 @@ import { createRedisClient, isCluster, type RedisClient } from './client.js';
  *                                              the counters of every (dimension, group, bucket) of the shard
  *   P:partitions                               SET of known partition keys (the reader merges their shards)
  *   P:baseline:<name>, P:baselines             captured baselines (no TTL) and their names
- * One hash per (partition, bucket, dimension) rather than one per group keeps a batch at a few Redis
- * calls per dimension inside the script (HMGET + HSET + EXPIRE) instead of one HINCRBY per counter
- * (~10 per group and document), and lets the reader fetch all groups of a bucket in one HGETALL.
+ * One hash per (partition, bucket, dimension) rather than one per group needs one EXPIRE per
+ * dimension and bucket instead of one per group, and lets the reader fetch all groups of a bucket in
+ * one HGETALL (no group index). The script sums a batch in Lua first, so each (group, counter) of a
+ * batch costs one HINCRBY however many documents hit it. (Measured alternatives, no faster on the
+ * server: HMGET + HSET read-modify-write per hash; pre-aggregating in the client with an optimistic
+ * check of the stored offset and watermark.)
  * Counter keys expire `ttlSeconds` after their last write (longest window + trailing
  * reference + lateness + slack); state and baselines do not expire. Only numbers and sanitised group
  * values are stored, never text.
@@ -130,22 +133,11 @@ for i = 1, #items do
     end
   end
 end
--- Read-modify-write of each hash in chunks (one HMGET + one HSET per 1000 fields): the script is
--- atomic, and this is far cheaper than one HINCRBY per field.
+-- One HINCRBY per (hash, field) of the batch's sums: measured faster inside Lua than HMGET + HSET of
+-- the same fields (no reply tables to build), and exact on 64-bit integers.
 for _, key in ipairs(keys) do
-  local fields = acc[key]
-  local names = {}
-  for name in pairs(fields) do names[#names + 1] = name end
-  for c = 1, #names, 1000 do
-    local chunk = {}
-    for i = c, math.min(c + 999, #names) do chunk[#chunk + 1] = names[i] end
-    local cur = redis.call('HMGET', key, unpack(chunk))
-    local args = {}
-    for i, name in ipairs(chunk) do
-      args[#args + 1] = name
-      args[#args + 1] = string.format('%.0f', (tonumber(cur[i]) or 0) + fields[name])
-    end
-    redis.call('HSET', key, unpack(args))
+  for field, delta in pairs(acc[key]) do
+    if delta ~= 0 then redis.call('HINCRBY', key, field, string.format('%.0f', delta)) end
   end
   redis.call('EXPIRE', key, ttl)
 end
@@ -265,11 +257,13 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     };
     for (const o of batch.observations) {
       if (!Number.isFinite(o.eventTimeMs)) throw new Error(`observation ${o.documentId}: invalid event time`);
-      items.push([o.offset === undefined ? '' : normalizeOffset(o.offset), o.eventTimeMs, bucketOf(o.eventTimeMs), groupsOf(o), flatten(observationDeltas(o))]);
+      const t = Math.floor(o.eventTimeMs); // millisecond resolution, integer watermarks
+      items.push([o.offset === undefined ? '' : normalizeOffset(o.offset), t, bucketOf(t), groupsOf(o), flatten(observationDeltas(o))]);
     }
     for (const l of batch.labels) {
       if (!Number.isFinite(l.eventTimeMs)) throw new Error(`label ${l.documentId}: invalid event time`);
-      items.push([l.offset === undefined ? '' : normalizeOffset(l.offset), l.eventTimeMs, bucketOf(l.eventTimeMs), groupsOf(l), flatten(labelDeltas(l))]);
+      const t = Math.floor(l.eventTimeMs);
+      items.push([l.offset === undefined ? '' : normalizeOffset(l.offset), t, bucketOf(t), groupsOf(l), flatten(labelDeltas(l))]);
     }
     return items;
   }
