@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeAlertEvent, type AlertEvent } from '../../src/alerts/events.js';
@@ -8,7 +8,7 @@ import { PipelineSignalTracker, readOffsetSnapshot } from '../../src/alerts/pipe
 import { AlertStore } from '../../src/alerts/store.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { WindowReader } from '../../src/domain/windows.js';
-import { createTopic, deleteTopics, kafkaBrokers, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
+import { createTopic, deleteTopics, kafkaBrokers, redisClusterNodes, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
 
 /**
  * Three evaluator replicas against the real Redis and Kafka. The alert is a pipeline rule on the
@@ -198,6 +198,39 @@ describe('evaluator leader election with 3 replicas', () => {
       expect(leaseB.isLeader()).toBe(true);
       await leaseB.stop(true);
       expect(await a.exists(`${p}:{alerts}:leader`)).toBe(0);
+    } finally {
+      await new AlertStore(a, p).clear();
+      a.disconnect();
+      b.disconnect();
+    }
+  });
+
+  it('works on Redis Cluster: lease, fencing and state writes share one slot', async () => {
+    const p = uniqueName('fs-cluster');
+    const a = new Cluster(redisClusterNodes());
+    const b = new Cluster(redisClusterNodes());
+    try {
+      const leaseA = new LeaderLease({ redis: a, keyPrefix: p, leaseMs: 300, replicaId: 'a' });
+      const leaseB = new LeaderLease({ redis: b, keyPrefix: p, leaseMs: 300, replicaId: 'b' });
+      await leaseA.tick();
+      await leaseB.tick();
+      expect([leaseA.isLeader(), leaseB.isLeader()]).toEqual([true, false]);
+      const termA = leaseA.current()!;
+      const storeA = new AlertStore(a, p);
+      const record = {
+        fingerprint: 'f1', rule: 'R', severity: 'warning' as const, dimension: 'issuer', group: 'acme', state: 'firing' as const,
+        value: 0.9, threshold: 0.5, windowMs: 300_000, sampleSize: 40, pValue: null, activeSinceMs: 1, startedAtMs: 2,
+        endedAtMs: null, changedAtMs: 2, summary: 's', runbookUrl: '',
+      };
+      expect(await storeA.commit(termA, [record], [], [])).toBe(true);
+      await waitFor(async () => {
+        await leaseB.tick();
+        return leaseB.isLeader();
+      }, 5_000, 50);
+      expect(await storeA.commit(termA, [{ ...record, state: 'resolved' }], [], [])).toBe(false);
+      const seenByB = await new AlertStore(b, p).load();
+      expect(seenByB.get('f1')?.state).toBe('firing');
+      await leaseB.stop(true);
     } finally {
       await new AlertStore(a, p).clear();
       a.disconnect();
