@@ -1,4 +1,4 @@
-import type { ChatMessageRecord, NewsArticleRecord } from '../codec/records.js';
+import type { ChatMessageRecord, LabelRecord, NewsArticleRecord } from '../codec/records.js';
 import { contractSchemaName, schemaType } from '../codec/schemas.js';
 import { frameConfluent } from '../codec/wire.js';
 import type { InputTopic } from './ground-truth.js';
@@ -25,6 +25,11 @@ export function encodeRecord(topic: InputTopic, record: InputRecord, framing: 'p
   const id = ids[topic];
   if (id === undefined) throw new Error(`no schema id for ${topic} records: Confluent framing needs codec.schemaIds`);
   return frameConfluent(id, body);
+}
+
+/** A Label record (labels topic), plain Avro. */
+export function encodeLabel(record: LabelRecord): Buffer {
+  return schemaType('Label').toBuffer(record);
 }
 
 /** The schema ids of NewsArticle and ChatMessage in a codec.schemaIds map (id → schema name or .avsc path). */

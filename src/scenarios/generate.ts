@@ -1,10 +1,10 @@
 import type { AlertRuleConfig } from '../config/schema.js';
 import type { RejectReason } from '../codec/reasons.js';
-import type { ChatMessageRecord, NewsArticleRecord } from '../codec/records.js';
+import type { ChatMessageRecord, LabelRecord, NewsArticleRecord } from '../codec/records.js';
 import { SENTIMENT_LABELS, type SentimentLabel } from '../domain/enrichment.js';
-import { encodeRecord, type InputRecord, type ScenarioSchemaIds } from './encoding.js';
+import { encodeLabel, encodeRecord, type InputRecord, type ScenarioSchemaIds } from './encoding.js';
 import { expectedAlertsFor } from './expectations.js';
-import type { GroundTruth, InjectedEvent, InputTopic, PoisonKind, ScenarioName } from './ground-truth.js';
+import type { GroundTruth, InjectedEvent, InputTopic, PoisonKind, ScenarioName, ScenarioTopic } from './ground-truth.js';
 import { buildPoison, DEFAULT_POISON_LIMITS, infeasiblePoisonKinds, POISON_KINDS, type PoisonLimits } from './poison.js';
 import { Random } from './random.js';
 import { cashtags, DEFAULT_TEXT_STYLE, writeChat, writeNews, type TextStyle } from './text.js';
@@ -89,12 +89,19 @@ export interface ScenarioOptions {
   drift?: Partial<DriftOptions>;
   poison?: Partial<PoisonOptions>;
   limits?: Partial<PoisonLimits>;
+  /**
+   * Delayed human labels: a `share` of well-formed documents gets its intended sentiment published on
+   * the labels topic, `delayMs` (±50%, event time) after the document; enables the accuracy-based
+   * fairness metrics (SPEC §5). Off by default.
+   */
+  labels?: { share: number; delayMs?: number; labeller?: string };
   /** Alert rules the expectations are derived from; default: the shipped default rules. */
   rules?: readonly AlertRuleConfig[];
 }
 
 export interface ScenarioMessage {
-  topic: InputTopic;
+  /** news/chat documents; `labels` for delayed human labels (when enabled). */
+  topic: ScenarioTopic;
   /** Kafka key: the document id (poison included, so dead letters can be matched by key). */
   key: string;
   value: Buffer;
@@ -107,7 +114,7 @@ export interface ScenarioMessage {
   poison: RejectReason | null;
   framing: 'plain' | 'confluent';
   /** The record before encoding (for poison: the well-formed record it was derived from). */
-  record: InputRecord;
+  record: InputRecord | LabelRecord;
   issuer: Issuer;
 }
 
@@ -407,6 +414,7 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
       byTopic: { news: 0, chat: 0 },
       byTruth: { negative: 0, neutral: 0, positive: 0 },
       poison: 0,
+      labels: 0,
       deadLettersByReason: {},
     },
     complete: false,
@@ -417,6 +425,32 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
   const textRng = root.fork(2);
   const poisonRng = root.fork(3);
   const wireRng = root.fork(4);
+  const labelRng = root.fork(5);
+  const labelShare = options.labels?.share ?? 0;
+  const labelDelayMs = options.labels?.delayMs ?? 600_000;
+  const labeller = options.labels?.labeller ?? 'review-desk';
+  /** Labels waiting for their (event) time, ascending by due time. */
+  const pendingLabels: ScenarioMessage[] = [];
+  const queueLabel = (m: ScenarioMessage, label: SentimentLabel): void => {
+    const due = m.eventTimeMs + Math.round(labelDelayMs * (0.5 + labelRng.float()));
+    const record: LabelRecord = { document_id: m.id, label, labeller, labelled_at: due, document_event_time: m.eventTimeMs, document_kind: m.topic as InputTopic };
+    const msg: ScenarioMessage = {
+      topic: 'labels',
+      key: m.id,
+      value: encodeLabel(record),
+      headers: { 'finsentry-scenario': options.name },
+      eventTimeMs: due,
+      id: `${m.id}:label`,
+      truth: label,
+      poison: null,
+      framing: 'plain',
+      record,
+      issuer: m.issuer,
+    };
+    let i = pendingLabels.length;
+    while (i > 0 && pendingLabels[i - 1]!.eventTimeMs > due) i--;
+    pendingLabels.splice(i, 0, msg);
+  };
   const meanGapMs = 1000 / options.ratePerSecond;
 
   function* messages(): IterableIterator<ScenarioMessage> {
@@ -426,6 +460,10 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
       t += timeRng.exponential(meanGapMs);
       if (t >= end) break;
       const eventTimeMs = Math.floor(t);
+      while (pendingLabels.length > 0 && pendingLabels[0]!.eventTimeMs <= eventTimeMs) {
+        truth.counts.labels++;
+        yield pendingLabels.shift()!;
+      }
       const id = `${options.name}-${options.seed}-${seq++}`;
       const p = plan.drift ? driftProgress(plan.drift, eventTimeMs) : 0;
       const style: TextStyle = plan.drift
@@ -492,7 +530,14 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
       }
       truth.counts.byTruth[label]++;
       const value = encodeRecord(topic, record, framing, plan.schemaIds);
-      yield { topic, key: id, value, headers, eventTimeMs, id, truth: label, poison: null, framing, record, issuer };
+      const message: ScenarioMessage = { topic, key: id, value, headers, eventTimeMs, id, truth: label, poison: null, framing, record, issuer };
+      if (labelShare > 0 && labelRng.chance(labelShare)) queueLabel(message, label);
+      yield message;
+    }
+    // Labels due after the last document still come, at their own (later) times.
+    for (const m of pendingLabels.splice(0)) {
+      truth.counts.labels++;
+      yield m;
     }
     truth.complete = true;
   }

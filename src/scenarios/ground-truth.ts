@@ -11,6 +11,8 @@ export const SCENARIO_NAMES = ['clean', 'issuer-surge', 'region-bias', 'drift', 
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export type InputTopic = 'news' | 'chat';
+/** Input topics plus the optional delayed human labels (SPEC §2 Label). */
+export type ScenarioTopic = InputTopic | 'labels';
 
 export interface TruthGroup {
   /** Dimension name as in the default config (stats.dimensions): issuer, ticker, region, source, … */
@@ -71,6 +73,8 @@ export interface TruthCounts {
   /** Intended sentiment of the well-formed documents. */
   byTruth: Record<SentimentLabel, number>;
   poison: number;
+  /** Delayed human labels emitted on the labels topic (the intended sentiment of a sample of documents). */
+  labels: number;
   deadLettersByReason: Partial<Record<RejectReason, number>>;
 }
 

@@ -1,8 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { encodeRecord, withSchemaDefaults, type ScenarioSchemaIds } from './encoding.js';
-import type { InputTopic } from './ground-truth.js';
+import type { LabelRecord } from '../codec/records.js';
+import { encodeLabel, encodeRecord, withSchemaDefaults, type ScenarioSchemaIds } from './encoding.js';
+import type { ScenarioTopic } from './ground-truth.js';
 import type { ScenarioMessage } from './generate.js';
 
 /**
@@ -17,7 +18,7 @@ import type { ScenarioMessage } from './generate.js';
  */
 const recordedLine = z
   .object({
-    topic: z.enum(['news', 'chat']),
+    topic: z.enum(['news', 'chat', 'labels']),
     key: z.string().nullable().optional(),
     value: z.string().optional(),
     record: z.record(z.string(), z.unknown()).optional(),
@@ -31,7 +32,7 @@ export type RecordedLine = z.infer<typeof recordedLine>;
 
 /** The message ready to produce: topic is still logical. */
 export interface ReplayMessage {
-  topic: InputTopic;
+  topic: ScenarioTopic;
   key: string | null;
   value: Buffer;
   headers: Record<string, string>;
@@ -60,10 +61,15 @@ export function parseRecordedLine(text: string, lineNumber: number, schemaIds: S
   if (l.value !== undefined) {
     value = Buffer.from(l.value, 'base64');
   } else {
+    const topic = l.topic;
     try {
-      value = encodeRecord(l.topic, withSchemaDefaults(l.topic, l.record!), l.framing ?? 'plain', schemaIds);
+      value =
+        topic === 'labels'
+          ? encodeLabel({ document_event_time: null, document_kind: null, ...l.record } as unknown as LabelRecord)
+          : encodeRecord(topic, withSchemaDefaults(topic, l.record!), l.framing ?? 'plain', schemaIds);
     } catch (err) {
-      throw new Error(`line ${lineNumber}: record does not fit the ${l.topic === 'news' ? 'NewsArticle' : 'ChatMessage'} schema: ${(err as Error).message}`);
+      const schema = topic === 'news' ? 'NewsArticle' : topic === 'chat' ? 'ChatMessage' : 'Label';
+      throw new Error(`line ${lineNumber}: record does not fit the ${schema} schema: ${(err as Error).message}`);
     }
   }
   const out: ReplayMessage = { topic: l.topic, key: l.key ?? null, value, headers: l.headers ?? {} };

@@ -1,7 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { RecordSink } from '../io/kafka/producer.js';
-import type { DocumentTruth, GroundTruth, InputTopic } from './ground-truth.js';
+import type { DocumentTruth, GroundTruth, ScenarioTopic } from './ground-truth.js';
 import type { ReplayMessage } from './recorded.js';
 import { systemClock, TokenBucket, type Clock } from './token-bucket.js';
 
@@ -10,7 +10,8 @@ import { systemClock, TokenBucket, type Clock } from './token-bucket.js';
  * sends them through the idempotent producer at a wall-clock rate bounded by a token bucket.
  */
 export interface ReplayOptions {
-  topics: Record<InputTopic, string>;
+  /** Kafka topic per logical topic; labels may be null when no message is a label. */
+  topics: Record<'news' | 'chat', string> & { labels: string | null };
   /** Wall-clock messages per second; null = as fast as the broker takes them. */
   ratePerSecond: number | null;
   /** Largest batch per send (smaller at low rates so that sends stay smooth, ~20 per second). */
@@ -23,7 +24,7 @@ export interface ReplayOptions {
 
 export interface ReplayProgress {
   sent: number;
-  byTopic: Record<InputTopic, number>;
+  byTopic: Record<ScenarioTopic, number>;
   elapsedMs: number;
   /** Messages per wall-clock second since the start. */
   rate: number;
@@ -46,7 +47,7 @@ export async function replayMessages(
   const started = clock.now();
   const progress: ReplayProgress = {
     sent: 0,
-    byTopic: { news: 0, chat: 0 },
+    byTopic: { news: 0, chat: 0, labels: 0 },
     elapsedMs: 0,
     rate: 0,
     eventTimeMs: null,
@@ -70,6 +71,7 @@ export async function replayMessages(
     const byTopic = new Map<string, Array<{ key: string | null; value: Buffer; headers: Record<string, string> }>>();
     for (const m of batch) {
       const topic = options.topics[m.topic];
+      if (topic === null) throw new Error('a label message needs a labels topic (kafka.topics.labels)');
       let list = byTopic.get(topic);
       if (!list) byTopic.set(topic, (list = []));
       list.push({ key: m.key, value: m.value, headers: m.headers });

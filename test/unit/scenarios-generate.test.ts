@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
 import { AvroDecoder } from '../../src/codec/decode.js';
-import type { ChatMessageRecord, NewsArticleRecord } from '../../src/codec/records.js';
+import type { ChatMessageRecord, LabelRecord, NewsArticleRecord } from '../../src/codec/records.js';
+import { schemaType } from '../../src/codec/schemas.js';
 import { SchemaRegistry } from '../../src/codec/registry.js';
 import { validateChat, validateNews } from '../../src/codec/validate.js';
 import { AuthorPseudonymiser } from '../../src/privacy/pseudonymise.js';
@@ -144,7 +145,7 @@ describe('scenario generator', () => {
     }
     expect(truth.expectedAlerts.map((a) => [a.rule, a.dimension, a.group])).toEqual([['DisparateImpactRegion', 'region', region]]);
     // Region is carried on every record so that the region dimension sees it.
-    for (const m of messages.slice(0, 200)) expect(m.record.region).toBe(m.issuer.region);
+    for (const m of messages.slice(0, 200)) expect((m.record as NewsArticleRecord | ChatMessageRecord).region).toBe(m.issuer.region);
   });
 
   it('drift shifts length, vocabulary and source mix gradually while intended sentiment stays put', () => {
@@ -191,6 +192,31 @@ describe('scenario generator', () => {
     const chats = messages.filter((m) => m.topic === 'chat').map((m) => m.record as ChatMessageRecord);
     for (const c of chats) for (const t of c.tickers) expect(c.text).toContain(`$${t}`);
     expect(chats.filter((c) => c.text.includes('https://')).length).toBeGreaterThan(0);
+  });
+
+  it('optionally publishes delayed human labels carrying the intended sentiment, in event-time order', () => {
+    const r = generateScenario({ name: 'region-bias', seed: 4, startMs: START, durationMs: HOUR, ratePerSecond: 2, labels: { share: 0.2, delayMs: 600_000 } });
+    const messages = [...r.messages];
+    for (let i = 1; i < messages.length; i++) expect(messages[i]!.eventTimeMs).toBeGreaterThanOrEqual(messages[i - 1]!.eventTimeMs);
+    const docs = new Map(messages.filter((m) => m.topic !== 'labels').map((m) => [m.id, m]));
+    const labels = messages.filter((m) => m.topic === 'labels');
+    expect(labels.length / docs.size).toBeGreaterThan(0.15);
+    expect(labels.length / docs.size).toBeLessThan(0.25);
+    expect(r.truth.counts.labels).toBe(labels.length);
+    expect(r.truth.counts.total).toBe(docs.size); // labels are not documents
+    for (const l of labels) {
+      const record = schemaType('Label').fromBuffer(l.value) as LabelRecord;
+      const doc = docs.get(record.document_id)!;
+      expect(record.label).toBe(doc.truth);
+      expect(record.document_event_time).toBe(doc.eventTimeMs);
+      expect(record.document_kind).toBe(doc.topic);
+      expect(record.labelled_at - doc.eventTimeMs).toBeGreaterThanOrEqual(300_000);
+      expect(record.labelled_at - doc.eventTimeMs).toBeLessThanOrEqual(900_000);
+      expect(l.key).toBe(doc.key);
+    }
+    // Labels do not disturb the documents: same traffic as without them.
+    const plain = [...generateScenario({ name: 'region-bias', seed: 4, startMs: START, durationMs: HOUR, ratePerSecond: 2 }).messages];
+    expect(plain.map((m) => m.id)).toEqual([...docs.keys()]);
   });
 
   it('selects a universe interleaved by region and rejects a surge issuer outside it', () => {

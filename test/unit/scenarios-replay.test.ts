@@ -56,7 +56,7 @@ describe('replay loop', () => {
     };
     const run = generateScenario({ name: 'clean', seed: 9, startMs: 0, durationMs: 600_000, ratePerSecond: 2 });
     const messages = [...run.messages].map((m) => ({ topic: m.topic, key: m.key, value: m.value, headers: m.headers, eventTimeMs: m.eventTimeMs }));
-    const progress = await replayMessages(messages, sink, { topics: { news: 'n.raw', chat: 'c.raw' }, ratePerSecond: 400, maxBatch: 500, clock });
+    const progress = await replayMessages(messages, sink, { topics: { news: 'n.raw', chat: 'c.raw', labels: null }, ratePerSecond: 400, maxBatch: 500, clock });
     expect(progress.sent).toBe(messages.length);
     expect(progress.done).toBe(true);
     // Order is kept per topic (Kafka orders per partition; a batch groups its records by topic).

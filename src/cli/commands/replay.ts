@@ -41,6 +41,8 @@ interface ReplayCliOptions {
   maxSpeed?: boolean;
   batch: number;
   quiet?: boolean;
+  labels?: number;
+  labelDelay: number;
 }
 
 function positiveNumber(name: string) {
@@ -85,10 +87,13 @@ export function registerReplayCommand(program: Command): void {
     .option('--out <file.jsonl>', 'with --dry-run: where to write the traffic')
     .option('--max-speed', 'ignore --rate pacing and produce as fast as the broker takes it (event times unchanged)')
     .option('--batch <n>', 'largest batch per send', (v) => Number.parseInt(v, 10), 500)
+    .option('--labels <share>', 'also publish delayed human labels (intended sentiment) for this share of documents, e.g. 0.1', positiveNumber('--labels'))
+    .option('--label-delay <d>', 'event-time delay of labels after their document (±50%)', durationArg, 600_000)
     .option('--quiet', 'no progress lines on stderr')
     .action(async (opts: ReplayCliOptions) => {
       if (Boolean(opts.scenario) === Boolean(opts.file)) throw new InvalidArgumentError('give exactly one of --scenario or --file');
       if (opts.dryRun && !opts.out) throw new InvalidArgumentError('--dry-run needs --out FILE.jsonl');
+      if (opts.labels !== undefined && opts.labels > 1) throw new InvalidArgumentError('--labels is a share in (0, 1]');
       if (opts.file && opts.truthOut) throw new InvalidArgumentError('--truth-out applies to --scenario runs (recorded files carry no truth)');
       const config: FinsentryConfig = loadConfig(opts.config);
       if (opts.brokers) config.kafka.brokers = opts.brokers.split(',').map((b) => b.trim());
@@ -114,6 +119,7 @@ export function registerReplayCommand(program: Command): void {
           universeSize: opts.universe,
           schemaIds,
           limits: { maxMessageBytes: config.limits.maxMessageBytes, maxTextChars: config.limits.maxTextChars },
+          ...(opts.labels ? { labels: { share: opts.labels, delayMs: opts.labelDelay } } : {}),
         });
         total = Math.round((opts.duration / 1000) * eventRate);
         say(
@@ -125,10 +131,10 @@ export function registerReplayCommand(program: Command): void {
         truthWriter = writer;
         source = (async function* () {
           for (const m of run.messages as IterableIterator<ScenarioMessage>) {
-            if (writer) {
+            if (writer && m.topic !== 'labels') {
               await writer.add({
                 id: m.id,
-                topic: m.topic,
+                topic: m.topic as 'news' | 'chat',
                 eventTimeMs: m.eventTimeMs,
                 truth: m.truth,
                 region: m.issuer.region,
@@ -173,12 +179,13 @@ export function registerReplayCommand(program: Command): void {
         } else {
           const logger = createLogger(config.log.level);
           const kafka = buildKafka(config.kafka, logger);
-          await ensureTopics(kafka, [{ topic: config.kafka.topics.news }, { topic: config.kafka.topics.chat }]);
+          const topics = [config.kafka.topics.news, config.kafka.topics.chat, ...(opts.labels && config.kafka.topics.labels ? [config.kafka.topics.labels] : [])];
+          await ensureTopics(kafka, topics.map((topic) => ({ topic })));
           const producer = new OutputProducer(kafka, { compression: config.kafka.compression });
           await producer.connect();
           try {
             await replayMessages(source, producer, {
-              topics: { news: config.kafka.topics.news, chat: config.kafka.topics.chat },
+              topics: { news: config.kafka.topics.news, chat: config.kafka.topics.chat, labels: config.kafka.topics.labels },
               ratePerSecond: opts.maxSpeed ? null : opts.rate,
               maxBatch: opts.batch,
               signal: abort.signal,
