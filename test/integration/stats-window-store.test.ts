@@ -2,7 +2,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SENTIMENT_LABELS, type SentimentLabel } from '../../src/domain/enrichment.js';
 import type { LabelObservation, StatsObservation } from '../../src/domain/observation.js';
-import type { GroupWindowStats, StatsBatch } from '../../src/domain/windows.js';
+import type { StatsBatch } from '../../src/domain/windows.js';
 import { isCluster, type RedisClient } from '../../src/io/redis/client.js';
 import { RedisWindowStore, topGroupsByVolume, windowEndFor, type WindowStoreOptions } from '../../src/io/redis/window-store.js';
 import { ALL_DIMENSION } from '../../src/stats/grouping.js';
@@ -271,7 +271,6 @@ describe.each(TARGETS)('window store on $name', ({ connect }) => {
     const second = connect();
     try {
       const restarted = new RedisWindowStore(second, options(prefix));
-      await restarted.redis.call('SCRIPT', 'FLUSH').catch(() => undefined); // force the EVAL fallback once
       const run2 = [0, 1, 2, 3].flatMap((p) => byPartition(p).slice(Math.max(0, 200 + p * 150 - 120)));
       await applyInterleaved(restarted, toBatches(run2, 53));
       expect(await snapshot(restarted, windows)).toEqual(await snapshot(clean, windows));
