@@ -23,6 +23,10 @@ import { PartitionOffsetTracker } from './offsets.js';
 import { PauseRegistry } from './pause.js';
 import { backoffDelay, DEFAULT_BACKOFF, Semaphore, type BackoffOptions } from './retry.js';
 
+const HEARTBEAT_EVERY_MS = 1_000;
+/** Coordinator answers meaning this member's generation is over: committing is pointless, give the batch up. */
+const GENERATION_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
+
 /** A micro-batch that failed this many times in a row is probed for poison documents (see isolatePoison). */
 export const POISON_PROBE_AFTER_ATTEMPTS = 3;
 const CANARY_TEXT = 'Shares closed higher after the company reported quarterly results.';
@@ -115,6 +119,8 @@ export class PipelineProcessor {
   private queued = 0;
   private aborted = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Per running batch: the heartbeat failure seen while it runs (a rebalance), if any. */
+  private readonly rebalancing = new Map<PartitionBatch, () => string | null>();
 
   constructor(
     private readonly options: ProcessorOptions,
@@ -173,6 +179,16 @@ export class PipelineProcessor {
     const lastOffset = batch.records[batch.records.length - 1]!.offset;
     this.observer.consumerLag(batch.topic, batch.partition, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n));
     const started = performance.now();
+    // Keeps the group membership alive while a long batch is processed (kafkajs only sends a heartbeat
+    // when its interval has passed, so calling often is cheap). A failing heartbeat means the group is
+    // rebalancing: the batch is then given up at its next step instead of committing into a new generation.
+    let heartbeatFailure: string | null = null;
+    const heartbeats = setInterval(() => {
+      batch.heartbeat().catch((err: unknown) => {
+        heartbeatFailure ??= err instanceof Error ? err.message : String(err);
+      });
+    }, HEARTBEAT_EVERY_MS);
+    this.rebalancing.set(batch, () => heartbeatFailure);
     try {
       if (batch.topic === this.options.topics.labels) await this.processLabels(batch);
       else await this.processDocuments(batch, batch.topic === this.options.topics.chat ? 'chat' : 'news');
@@ -183,6 +199,8 @@ export class PipelineProcessor {
       this.counters.abandonedBatches++;
       this.deps.logger.info({ topic: batch.topic, partition: batch.partition, reason: err.message }, 'batch abandoned without commit; it will be read again');
     } finally {
+      clearInterval(heartbeats);
+      this.rebalancing.delete(batch);
       this.pauses.resume(topicPartition, 'retry');
       this.queued -= size;
       this.observer.queuedDocuments(this.queued);
@@ -461,7 +479,16 @@ export class PipelineProcessor {
     await this.deps.hooks?.beforeCommit?.({ topic: batch.topic, partition: batch.partition, lastOffset });
     if (this.aborted) throw new AbandonBatch('aborted before commit');
     const start = performance.now();
-    await this.withRetry(batch, 'commit', () => batch.commit(lastOffset));
+    await this.withRetry(batch, 'commit', async () => {
+      try {
+        await batch.commit(lastOffset);
+      } catch (err) {
+        // The partition may now belong to another member: its new owner re-reads from the last commit.
+        const type = (err as { type?: unknown }).type;
+        if (typeof type === 'string' && GENERATION_ERRORS.has(type)) throw new AbandonBatch(`commit refused by the group coordinator (${type})`);
+        throw err;
+      }
+    });
     this.observer.observeStage('commit', (performance.now() - start) / 1000);
     this.counters.committedBatches++;
   }
@@ -475,6 +502,8 @@ export class PipelineProcessor {
     const topicPartition = `${batch.topic}:${batch.partition}`;
     for (let attempt = 1; ; attempt++) {
       if (this.aborted) throw new AbandonBatch(`aborted during ${step}`);
+      const rebalance = this.rebalancing.get(batch)?.();
+      if (rebalance) throw new AbandonBatch(`group rebalancing during ${step} (${rebalance})`);
       try {
         return await call();
       } catch (err) {
