@@ -16,7 +16,11 @@ export interface AlertHistory {
   complete: boolean;
 }
 
-export async function readAlertHistory(kafka: Kafka, topic: string, timeoutMs = 30_000): Promise<AlertHistory> {
+export async function readAlertHistory(
+  kafka: Kafka,
+  topic: string,
+  timeoutMs = 30_000,
+): Promise<AlertHistory> {
   const admin = kafka.admin();
   await admin.connect();
   const groupId = `finsentry-report-${randomUUID()}`;
@@ -64,7 +68,12 @@ export async function readAlertHistory(kafka: Kafka, topic: string, timeoutMs = 
     } finally {
       await consumer.disconnect();
     }
-    found.sort((a, b) => a.event.started_at - b.event.started_at || a.partition - b.partition || (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
+    found.sort(
+      (a, b) =>
+        a.event.started_at - b.event.started_at ||
+        a.partition - b.partition ||
+        (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0),
+    );
     return { events: found.map((f) => f.event), undecodable, complete };
   } finally {
     await admin.deleteGroups([groupId]).catch(() => undefined);
@@ -73,7 +82,11 @@ export async function readAlertHistory(kafka: Kafka, topic: string, timeoutMs = 
 }
 
 /** ReportAlerts from the topic, or an "unavailable" marker with the reason (the report says so). */
-export async function reportAlertsFromKafka(kafka: Kafka, topic: string, timeoutMs?: number): Promise<ReportAlerts> {
+export async function reportAlertsFromKafka(
+  kafka: Kafka,
+  topic: string,
+  timeoutMs?: number,
+): Promise<ReportAlerts> {
   try {
     const history = await readAlertHistory(kafka, topic, timeoutMs);
     const extra = [

@@ -5,8 +5,20 @@ import type { AlertEvent } from '../alerts/events.js';
 import type { FinsentryConfig } from '../config/schema.js';
 import type { GroupWindowStats, WindowReader } from '../domain/windows.js';
 import { histogramEdges } from '../stats/histograms.js';
-import { buildStatsReport, reportOptionsFromConfig, type BaselineSource, type StatsReport } from '../stats/report.js';
-import type { ReportAlertEpisode, ReportAlerts, ReportData, ReportDimension, ReportDrift, ReportGroup } from './types.js';
+import {
+  buildStatsReport,
+  reportOptionsFromConfig,
+  type BaselineSource,
+  type StatsReport,
+} from '../stats/report.js';
+import type {
+  ReportAlertEpisode,
+  ReportAlerts,
+  ReportData,
+  ReportDimension,
+  ReportDrift,
+  ReportGroup,
+} from './types.js';
 
 /**
  * Builds ReportData from the window store (through WindowReader + the stats colleague's pure fairness
@@ -37,7 +49,11 @@ function meanConfidence(stats: GroupWindowStats): number | null {
   return n > 0 ? sum / n : null;
 }
 
-function toGroups(report: StatsReport, window: readonly GroupWindowStats[], maxGroups: number): { groups: ReportGroup[]; omitted: number } {
+function toGroups(
+  report: StatsReport,
+  window: readonly GroupWindowStats[],
+  maxGroups: number,
+): { groups: ReportGroup[]; omitted: number } {
   const byGroup = new Map(window.map((g) => [g.group, g]));
   const sorted = [...report.fairness.groups].sort((a, b) => b.n - a.n || a.group.localeCompare(b.group));
   const shown = sorted.slice(0, maxGroups);
@@ -100,15 +116,28 @@ export async function loadReportData(
     if (options.endMs !== undefined) opts.endMs = options.endMs;
     const report = await buildStatsReport(reader, config.stats.bucket, opts);
     first ??= report;
-    const window = await reader.readWindow({ dimension, windowMs: options.windowMs, endMs: report.windowEndMs });
+    const window = await reader.readWindow({
+      dimension,
+      windowMs: options.windowMs,
+      endMs: report.windowEndMs,
+    });
     const { groups, omitted } = toGroups(report, window, maxGroups);
     const changes = new Map(report.changes.map((c) => [c.group, c.alarmsAtMs]));
     const series = [];
     for (const g of groups.slice(0, seriesGroups)) {
-      const points = await reader.readSeries({ dimension, group: g.group, windowMs: options.windowMs, endMs: report.windowEndMs });
+      const points = await reader.readSeries({
+        dimension,
+        group: g.group,
+        windowMs: options.windowMs,
+        endMs: report.windowEndMs,
+      });
       series.push({
         group: g.group,
-        points: points.map(([t, s]) => ({ t, n: s.count, negativeShare: s.count > 0 ? s.labelCounts.negative / s.count : null })),
+        points: points.map(([t, s]) => ({
+          t,
+          n: s.count,
+          negativeShare: s.count > 0 ? s.labelCounts.negative / s.count : null,
+        })),
         changeAlarmsMs: changes.get(g.group) ?? [],
       });
     }
@@ -126,9 +155,13 @@ export async function loadReportData(
     });
   }
   const watermarkMs = first?.watermarkMs ?? (await reader.watermark());
-  if (watermarkMs === 0) notes.push('The window store is empty: no document has been processed with this Redis key prefix.');
+  if (watermarkMs === 0)
+    notes.push('The window store is empty: no document has been processed with this Redis key prefix.');
   const drift = first ? toDrift(first) : null;
-  if (first && !drift) notes.push(`No drift reference: ${config.evaluator.reference.kind === 'baseline' ? `baseline "${config.evaluator.reference.name}" has not been captured` : 'no data before the window'}.`);
+  if (first && !drift)
+    notes.push(
+      `No drift reference: ${config.evaluator.reference.kind === 'baseline' ? `baseline "${config.evaluator.reference.name}" has not been captured` : 'no data before the window'}.`,
+    );
   return {
     title: options.title ?? 'finsentry model-risk report',
     generatedAtMs: options.nowMs ?? Date.now(),
@@ -171,13 +204,16 @@ export function alertEpisodes(events: readonly AlertEvent[], limit = 50): Report
       state: e.state,
       startedAtMs: e.started_at,
       firingAtMs: Number.isFinite(firingSince) ? firingSince : (prev?.firingAtMs ?? null),
-      endedAtMs: e.ended_at ?? (e.state === 'resolved' || e.state === 'inactive' ? (prev?.endedAtMs ?? null) : null),
+      endedAtMs:
+        e.ended_at ?? (e.state === 'resolved' || e.state === 'inactive' ? (prev?.endedAtMs ?? null) : null),
       summary: e.summary,
       runbookUrl: e.runbook_url,
     };
     episodes.set(id, episode);
   }
-  return [...episodes.values()].sort((a, b) => a.startedAtMs - b.startedAtMs || a.rule.localeCompare(b.rule)).slice(-limit);
+  return [...episodes.values()]
+    .sort((a, b) => a.startedAtMs - b.startedAtMs || a.rule.localeCompare(b.rule))
+    .slice(-limit);
 }
 
 /** The Chart.js UMD bundle from node_modules, to inline into the report. */

@@ -20,7 +20,10 @@ const FOUR_FIFTHS = 0.8;
 const PSI_BANDS = { moderate: 0.1, significant: 0.25 } as const;
 
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 /** JSON safe inside <script>: no "</script>", no HTML comment openers, no JS line separators. */
@@ -40,7 +43,10 @@ function scriptSafe(source: string): string {
 
 function iso(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms)) return '—';
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 function num(v: number | null | undefined, digits = 3): string {
@@ -57,7 +63,11 @@ function pValue(p: number | null): string {
 }
 
 function rateLabel(rate: ReportData['rate']): string {
-  return rate === 'negative_share' ? 'share of negative predictions' : rate === 'positive_share' ? 'share of positive predictions' : 'mean polarity';
+  return rate === 'negative_share'
+    ? 'share of negative predictions'
+    : rate === 'positive_share'
+      ? 'share of positive predictions'
+      : 'mean polarity';
 }
 
 function capitalised(text: string): string {
@@ -70,17 +80,41 @@ function anchor(dimension: string): string {
 
 function summaryCards(data: ReportData): string {
   const cards: string[] = [];
-  cards.push(card('Documents in window', data.totalDocuments.toLocaleString('en-US'), `${data.lateObservations.toLocaleString('en-US')} late (excluded)`, 'neutral'));
+  cards.push(
+    card(
+      'Documents in window',
+      data.totalDocuments.toLocaleString('en-US'),
+      `${data.lateObservations.toLocaleString('en-US')} late (excluded)`,
+      'neutral',
+    ),
+  );
   for (const d of data.dimensions) {
     const di = d.disparateImpactRatio;
     const status = di === null ? 'neutral' : di < FOUR_FIFTHS ? 'bad' : 'good';
-    const detail = di === null ? 'fewer than two judged groups' : `min ${d.minGroup ?? '—'} / max ${d.maxGroup ?? '—'}`;
-    cards.push(card(`Disparate impact · ${d.dimension}`, num(di, 2), detail, status, `#${anchor(d.dimension)}`));
+    const detail =
+      di === null ? 'fewer than two judged groups' : `min ${d.minGroup ?? '—'} / max ${d.maxGroup ?? '—'}`;
+    cards.push(
+      card(`Disparate impact · ${d.dimension}`, num(di, 2), detail, status, `#${anchor(d.dimension)}`),
+    );
   }
   if (data.drift) {
     const worst = data.drift.features.filter((f) => f.psi !== null).sort((a, b) => b.psi! - a.psi!)[0];
-    const status = !worst ? 'neutral' : worst.psi! >= PSI_BANDS.significant ? 'bad' : worst.psi! >= PSI_BANDS.moderate ? 'warn' : 'good';
-    cards.push(card('Largest drift (PSI)', worst ? num(worst.psi, 3) : '—', worst ? worst.feature : 'no features', status, '#drift'));
+    const status = !worst
+      ? 'neutral'
+      : worst.psi! >= PSI_BANDS.significant
+        ? 'bad'
+        : worst.psi! >= PSI_BANDS.moderate
+          ? 'warn'
+          : 'good';
+    cards.push(
+      card(
+        'Largest drift (PSI)',
+        worst ? num(worst.psi, 3) : '—',
+        worst ? worst.feature : 'no features',
+        status,
+        '#drift',
+      ),
+    );
   }
   const active = data.alerts.episodes.filter((e) => e.state === 'firing' || e.state === 'pending').length;
   cards.push(
@@ -95,9 +129,17 @@ function summaryCards(data: ReportData): string {
   return `<section class="cards">${cards.join('')}</section>`;
 }
 
-function card(title: string, value: string, detail: string, status: 'good' | 'warn' | 'bad' | 'neutral', href?: string): string {
+function card(
+  title: string,
+  value: string,
+  detail: string,
+  status: 'good' | 'warn' | 'bad' | 'neutral',
+  href?: string,
+): string {
   const body = `<div class="card-title">${escapeHtml(title)}</div><div class="card-value">${escapeHtml(value)}</div><div class="card-detail">${escapeHtml(detail)}</div>`;
-  return href ? `<a class="card ${status}" href="${escapeHtml(href)}">${body}</a>` : `<div class="card ${status}">${body}</div>`;
+  return href
+    ? `<a class="card ${status}" href="${escapeHtml(href)}">${body}</a>`
+    : `<div class="card ${status}">${body}</div>`;
 }
 
 function alertsSection(data: ReportData): string {
@@ -118,8 +160,12 @@ function alertsSection(data: ReportData): string {
 }
 
 function alertRow(e: ReportAlertEpisode): string {
-  const rule = e.runbookUrl ? `<a href="${escapeHtml(e.runbookUrl)}" rel="noopener noreferrer">${escapeHtml(e.rule)}</a>` : escapeHtml(e.rule);
-  const where = e.dimension ? `${escapeHtml(e.dimension)}${e.group ? ` = <b>${escapeHtml(e.group)}</b>` : ''}` : '—';
+  const rule = e.runbookUrl
+    ? `<a href="${escapeHtml(e.runbookUrl)}" rel="noopener noreferrer">${escapeHtml(e.rule)}</a>`
+    : escapeHtml(e.rule);
+  const where = e.dimension
+    ? `${escapeHtml(e.dimension)}${e.group ? ` = <b>${escapeHtml(e.group)}</b>` : ''}`
+    : '—';
   return `<tr class="sev-${e.severity}"><td>${rule}</td><td>${escapeHtml(e.severity)}</td><td>${where}</td><td>${escapeHtml(e.metric)}</td><td class="r">${num(e.value, 3)}</td><td class="r">${num(e.threshold, 3)}</td><td><span class="state ${e.state}">${escapeHtml(e.state)}</span></td><td>${iso(e.startedAtMs)}</td><td>${iso(e.firingAtMs)}</td><td>${iso(e.endedAtMs)}</td><td>${escapeHtml(e.summary)}</td></tr>`;
 }
 
@@ -152,10 +198,18 @@ function dimensionSection(d: ReportDimension, i: number, data: ReportData): stri
 }
 
 function driftSection(drift: ReportDrift | null): string {
-  if (!drift) return `<section id="drift"><h2>Drift</h2><p class="note">No reference available (no captured baseline and no data before the window).</p></section>`;
+  if (!drift)
+    return `<section id="drift"><h2>Drift</h2><p class="note">No reference available (no captured baseline and no data before the window).</p></section>`;
   const rows = drift.features
     .map((f) => {
-      const band = f.psi === null ? '' : f.psi >= PSI_BANDS.significant ? 'flag' : f.psi >= PSI_BANDS.moderate ? 'warn' : '';
+      const band =
+        f.psi === null
+          ? ''
+          : f.psi >= PSI_BANDS.significant
+            ? 'flag'
+            : f.psi >= PSI_BANDS.moderate
+              ? 'warn'
+              : '';
       return `<tr class="${band}"><td>${escapeHtml(f.feature)}</td><td>${f.kind}</td><td class="r">${num(f.psi, 4)}</td><td class="r">${num(f.jensenShannon, 4)}</td><td class="r">${num(f.ksStatistic, 4)}</td><td class="r">${pValue(f.ksPValue)}</td><td class="r">${pValue(f.chiSquarePValue)}</td><td class="r">${f.currentN.toLocaleString('en-US')}</td><td class="r">${f.referenceN.toLocaleString('en-US')}</td></tr>`;
     })
     .join('');
@@ -295,7 +349,9 @@ export function renderReportHtml(data: ReportData, options: RenderOptions): stri
     '<a href="#drift">Drift</a>',
     '<a href="#method">Method</a>',
   ].join('');
-  const notes = data.notes.length ? `<section class="note">${data.notes.map((n) => `<p>${escapeHtml(n)}</p>`).join('')}</section>` : '';
+  const notes = data.notes.length
+    ? `<section class="note">${data.notes.map((n) => `<p>${escapeHtml(n)}</p>`).join('')}</section>`
+    : '';
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -19,11 +19,17 @@ export function encodePlain(topic: InputTopic, record: InputRecord): Buffer {
   return schemaType(topic === 'news' ? 'NewsArticle' : 'ChatMessage').toBuffer(record);
 }
 
-export function encodeRecord(topic: InputTopic, record: InputRecord, framing: 'plain' | 'confluent', ids: ScenarioSchemaIds): Buffer {
+export function encodeRecord(
+  topic: InputTopic,
+  record: InputRecord,
+  framing: 'plain' | 'confluent',
+  ids: ScenarioSchemaIds,
+): Buffer {
   const body = encodePlain(topic, record);
   if (framing === 'plain') return body;
   const id = ids[topic];
-  if (id === undefined) throw new Error(`no schema id for ${topic} records: Confluent framing needs codec.schemaIds`);
+  if (id === undefined)
+    throw new Error(`no schema id for ${topic} records: Confluent framing needs codec.schemaIds`);
   return frameConfluent(id, body);
 }
 

@@ -19,13 +19,21 @@ function resolveAllowance(rule: AlertRuleConfig, event: InjectedEvent, runEndMs:
   return event.toMs >= runEndMs ? null : rule.window + rule.for + 300_000;
 }
 
-export function expectedAlertsFor(injected: readonly InjectedEvent[], rules: readonly AlertRuleConfig[] = defaultAlertRules()): ExpectedAlert[] {
+export function expectedAlertsFor(
+  injected: readonly InjectedEvent[],
+  rules: readonly AlertRuleConfig[] = defaultAlertRules(),
+): ExpectedAlert[] {
   const runEndMs = Math.max(0, ...injected.map((e) => e.toMs));
   const out: ExpectedAlert[] = [];
   for (const rule of rules) {
     for (const event of injected) {
       const base = { rule: rule.name, kind: rule.kind, fromMs: event.fromMs, toMs: event.toMs };
-      if (event.kind === 'surge' && rule.kind === 'sentiment' && rule.metric === 'negative_share' && (rule.comparison === '>' || rule.comparison === '>=')) {
+      if (
+        event.kind === 'surge' &&
+        rule.kind === 'sentiment' &&
+        rule.metric === 'negative_share' &&
+        (rule.comparison === '>' || rule.comparison === '>=')
+      ) {
         for (const g of event.groups.filter((x) => x.dimension === rule.dimension)) {
           out.push({
             ...base,
@@ -47,7 +55,12 @@ export function expectedAlertsFor(injected: readonly InjectedEvent[], rules: rea
           });
         }
       }
-      if (event.kind === 'drift' && rule.kind === 'drift' && rule.feature && event.features?.includes(rule.feature)) {
+      if (
+        event.kind === 'drift' &&
+        rule.kind === 'drift' &&
+        rule.feature &&
+        event.features?.includes(rule.feature)
+      ) {
         out.push({
           ...base,
           feature: rule.feature,

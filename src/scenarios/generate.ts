@@ -4,8 +4,21 @@ import type { ChatMessageRecord, LabelRecord, NewsArticleRecord } from '../codec
 import { SENTIMENT_LABELS, type SentimentLabel } from '../domain/enrichment.js';
 import { encodeLabel, encodeRecord, type InputRecord, type ScenarioSchemaIds } from './encoding.js';
 import { expectedAlertsFor } from './expectations.js';
-import type { GroundTruth, InjectedEvent, InputTopic, PoisonKind, ScenarioName, ScenarioTopic } from './ground-truth.js';
-import { buildPoison, DEFAULT_POISON_LIMITS, infeasiblePoisonKinds, POISON_KINDS, type PoisonLimits } from './poison.js';
+import type {
+  GroundTruth,
+  InjectedEvent,
+  InputTopic,
+  PoisonKind,
+  ScenarioName,
+  ScenarioTopic,
+} from './ground-truth.js';
+import {
+  buildPoison,
+  DEFAULT_POISON_LIMITS,
+  infeasiblePoisonKinds,
+  POISON_KINDS,
+  type PoisonLimits,
+} from './poison.js';
 import { Random } from './random.js';
 import { cashtags, DEFAULT_TEXT_STYLE, writeChat, writeNews, type TextStyle } from './text.js';
 import {
@@ -126,9 +139,16 @@ export interface ScenarioRun {
 }
 
 /** Baseline intended label mix; deliberately low-negative so that noise stays far from the 0.5 surge threshold. */
-export const BASELINE_MIX: Readonly<Record<SentimentLabel, number>> = { negative: 0.18, neutral: 0.5, positive: 0.32 };
+export const BASELINE_MIX: Readonly<Record<SentimentLabel, number>> = {
+  negative: 0.18,
+  neutral: 0.5,
+  positive: 0.32,
+};
 
-const SCENARIO_EFFECTS: Record<ScenarioName, { surge: boolean; bias: boolean; drift: boolean; poisonShare: number }> = {
+const SCENARIO_EFFECTS: Record<
+  ScenarioName,
+  { surge: boolean; bias: boolean; drift: boolean; poisonShare: number }
+> = {
   clean: { surge: false, bias: false, drift: false, poisonShare: 0 },
   'issuer-surge': { surge: true, bias: false, drift: false, poisonShare: 0 },
   'region-bias': { surge: false, bias: true, drift: false, poisonShare: 0 },
@@ -140,7 +160,8 @@ const SCENARIO_EFFECTS: Record<ScenarioName, { surge: boolean; bias: boolean; dr
 /** The first `n` issuers, interleaved by region so that every region keeps issuers. */
 export function selectUniverse(n: number | undefined): Issuer[] {
   if (n === undefined || n >= ISSUERS.length) return [...ISSUERS];
-  if (n < REGIONS.length) throw new Error(`universeSize must be at least ${REGIONS.length} (one issuer per region)`);
+  if (n < REGIONS.length)
+    throw new Error(`universeSize must be at least ${REGIONS.length} (one issuer per region)`);
   const byRegion = REGIONS.map((r) => ISSUERS.filter((i) => i.region === r));
   const out: Issuer[] = [];
   for (let k = 0; out.length < n; k++) {
@@ -169,7 +190,11 @@ export function driftProgress(d: DriftOptions, t: number): number {
 function mixWithNegative(negative: number): Record<SentimentLabel, number> {
   const rest = 1 - negative;
   const nonNeg = BASELINE_MIX.neutral + BASELINE_MIX.positive;
-  return { negative, neutral: (rest * BASELINE_MIX.neutral) / nonNeg, positive: (rest * BASELINE_MIX.positive) / nonNeg };
+  return {
+    negative,
+    neutral: (rest * BASELINE_MIX.neutral) / nonNeg,
+    positive: (rest * BASELINE_MIX.positive) / nonNeg,
+  };
 }
 
 interface ResolvedPlan {
@@ -188,7 +213,11 @@ interface ResolvedPlan {
   schemaIds: ScenarioSchemaIds;
 }
 
-function resolvePlan(o: ScenarioOptions): { plan: ResolvedPlan; injected: InjectedEvent[]; skipped: GroundTruth['skippedPoisonKinds'] } {
+function resolvePlan(o: ScenarioOptions): {
+  plan: ResolvedPlan;
+  injected: InjectedEvent[];
+  skipped: GroundTruth['skippedPoisonKinds'];
+} {
   if (!(o.durationMs > 0)) throw new Error('durationMs must be positive');
   if (!(o.ratePerSecond > 0)) throw new Error('ratePerSecond must be positive');
   const effects = SCENARIO_EFFECTS[o.name];
@@ -201,13 +230,17 @@ function resolvePlan(o: ScenarioOptions): { plan: ResolvedPlan; injected: Inject
     throw new Error(`surge ticker ${o.surge.ticker} is not in the universe of this run`);
   }
   const byRegion = new Map<Region, Issuer[]>(REGIONS.map((r) => [r, universe.filter((i) => i.region === r)]));
-  const regionWeights = REGIONS.filter((r) => byRegion.get(r)!.length > 0).map((r) => [r, REGION_WEIGHTS[r]] as const);
+  const regionWeights = REGIONS.filter((r) => byRegion.get(r)!.length > 0).map(
+    (r) => [r, REGION_WEIGHTS[r]] as const,
+  );
   const injected: InjectedEvent[] = [];
 
   let surge: SurgeOptions | null = null;
   let surgeIssuer: Issuer | null = null;
   if (effects.surge) {
-    const ticker = o.surge?.ticker ?? (universe.find((i) => i.ticker === 'NWEC') ?? universe.find((i) => i.region === 'amer')!).ticker;
+    const ticker =
+      o.surge?.ticker ??
+      (universe.find((i) => i.ticker === 'NWEC') ?? universe.find((i) => i.region === 'amer')!).ticker;
     surgeIssuer = universe.find((i) => i.ticker === ticker)!;
     surge = {
       ticker,
@@ -227,7 +260,12 @@ function resolvePlan(o: ScenarioOptions): { plan: ResolvedPlan; injected: Inject
         { dimension: 'issuer', group: issuerGroup(surgeIssuer) },
         { dimension: 'ticker', group: ticker },
       ],
-      params: { rampMs: surge.rampMs, peakMultiplier: surge.peakMultiplier, peakNegativeShare: surge.peakNegativeShare, baselineNegativeShare: BASELINE_MIX.negative },
+      params: {
+        rampMs: surge.rampMs,
+        peakMultiplier: surge.peakMultiplier,
+        peakNegativeShare: surge.peakNegativeShare,
+        baselineNegativeShare: BASELINE_MIX.negative,
+      },
     });
   }
 
@@ -239,14 +277,19 @@ function resolvePlan(o: ScenarioOptions): { plan: ResolvedPlan; injected: Inject
       fromMs: o.bias?.fromMs ?? start,
       toMs: o.bias?.toMs ?? end,
     };
-    if (!byRegion.get(bias.region)?.length) throw new Error(`bias region ${bias.region} has no issuers in this universe`);
+    if (!byRegion.get(bias.region)?.length)
+      throw new Error(`bias region ${bias.region} has no issuers in this universe`);
     injected.push({
       kind: 'bias',
       description: `documents about region ${bias.region} are phrased negatively ${bias.negativeShare} of the time vs ${BASELINE_MIX.negative} elsewhere`,
       fromMs: bias.fromMs,
       toMs: bias.toMs,
       groups: [{ dimension: 'region', group: bias.region }],
-      params: { negativeShare: bias.negativeShare, baselineNegativeShare: BASELINE_MIX.negative, expectedDisparateImpact: BASELINE_MIX.negative / bias.negativeShare },
+      params: {
+        negativeShare: bias.negativeShare,
+        baselineNegativeShare: BASELINE_MIX.negative,
+        expectedDisparateImpact: BASELINE_MIX.negative / bias.negativeShare,
+      },
     });
   }
 
@@ -275,10 +318,17 @@ function resolvePlan(o: ScenarioOptions): { plan: ResolvedPlan; injected: Inject
   const limits: PoisonLimits = { ...DEFAULT_POISON_LIMITS, ...o.limits };
   const schemaIds = o.schemaIds ?? {};
   const infeasible = infeasiblePoisonKinds(limits, schemaIds);
-  const poison: PoisonOptions = { share: o.poison?.share ?? effects.poisonShare, kinds: o.poison?.kinds ?? POISON_KINDS };
-  const skipped = poison.share > 0 ? poison.kinds.filter((k) => infeasible.has(k)).map((k) => ({ kind: k, why: infeasible.get(k)! })) : [];
+  const poison: PoisonOptions = {
+    share: o.poison?.share ?? effects.poisonShare,
+    kinds: o.poison?.kinds ?? POISON_KINDS,
+  };
+  const skipped =
+    poison.share > 0
+      ? poison.kinds.filter((k) => infeasible.has(k)).map((k) => ({ kind: k, why: infeasible.get(k)! }))
+      : [];
   const feasiblePoison = poison.kinds.filter((k) => !infeasible.has(k));
-  if (poison.share > 0 && feasiblePoison.length === 0) throw new Error('no feasible poison kind under these limits');
+  if (poison.share > 0 && feasiblePoison.length === 0)
+    throw new Error('no feasible poison kind under these limits');
   if (poison.share > 0) {
     injected.push({
       kind: 'poison',
@@ -308,9 +358,24 @@ function resolvePlan(o: ScenarioOptions): { plan: ResolvedPlan; injected: Inject
     surgeEvent.params.peakMarketScale = Number(peak.scale.toFixed(4));
   }
 
-  const confluentShare = schemaIds.news !== undefined && schemaIds.chat !== undefined ? (o.confluentShare ?? 0.5) : 0;
+  const confluentShare =
+    schemaIds.news !== undefined && schemaIds.chat !== undefined ? (o.confluentShare ?? 0.5) : 0;
   return {
-    plan: { universe, byRegion, regionWeights, surge, surgeIssuer, bias, drift, poison, feasiblePoison, limits, newsShare, confluentShare, schemaIds },
+    plan: {
+      universe,
+      byRegion,
+      regionWeights,
+      surge,
+      surgeIssuer,
+      bias,
+      drift,
+      poison,
+      feasiblePoison,
+      limits,
+      newsShare,
+      confluentShare,
+      schemaIds,
+    },
     injected,
     skipped,
   };
@@ -334,7 +399,10 @@ function regionBaseShare(plan: ResolvedPlan, region: Region, t: number): number 
  * is matched by scaling every other region by the same factor: regional ratios (disparate impact) stay
  * as they were, and the market as a whole turns a little more negative.
  */
-export function surgeState(plan: Pick<ResolvedPlan, 'surge' | 'surgeIssuer' | 'byRegion' | 'bias'>, t: number): { issuerShare: number; peerShare: number; scale: number } | null {
+export function surgeState(
+  plan: Pick<ResolvedPlan, 'surge' | 'surgeIssuer' | 'byRegion' | 'bias'>,
+  t: number,
+): { issuerShare: number; peerShare: number; scale: number } | null {
   const s = plan.surge;
   const si = plan.surgeIssuer;
   if (!s || !si) return null;
@@ -383,7 +451,9 @@ function pickLabel(rng: Random, negativeShare: number): SentimentLabel {
 /** Source weights of news at drift progress p: the aggregator takes `newSourceShare·p` of the mix. */
 function newsSourceWeights(plan: ResolvedPlan, p: number): Array<readonly [string, number]> {
   const share = plan.drift ? plan.drift.newSourceShare * p : 0;
-  const out: Array<readonly [string, number]> = NEWS_SOURCE_WEIGHTS.map(([s, w]) => [s, w * (1 - share)] as const);
+  const out: Array<readonly [string, number]> = NEWS_SOURCE_WEIGHTS.map(
+    ([s, w]) => [s, w * (1 - share)] as const,
+  );
   if (share > 0) out.push([DRIFT_SOURCE, share]);
   return out;
 }
@@ -433,7 +503,14 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
   const pendingLabels: ScenarioMessage[] = [];
   const queueLabel = (m: ScenarioMessage, label: SentimentLabel): void => {
     const due = m.eventTimeMs + Math.round(labelDelayMs * (0.5 + labelRng.float()));
-    const record: LabelRecord = { document_id: m.id, label, labeller, labelled_at: due, document_event_time: m.eventTimeMs, document_kind: m.topic as InputTopic };
+    const record: LabelRecord = {
+      document_id: m.id,
+      label,
+      labeller,
+      labelled_at: due,
+      document_event_time: m.eventTimeMs,
+      document_kind: m.topic as InputTopic,
+    };
     const msg: ScenarioMessage = {
       topic: 'labels',
       key: m.id,
@@ -469,7 +546,11 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
       const style: TextStyle = plan.drift
         ? {
             longBodyShare: lerp(DEFAULT_TEXT_STYLE.longBodyShare, plan.drift.longBodyShare, p),
-            driftVocabularyShare: lerp(DEFAULT_TEXT_STYLE.driftVocabularyShare, plan.drift.driftVocabularyShare, p),
+            driftVocabularyShare: lerp(
+              DEFAULT_TEXT_STYLE.driftVocabularyShare,
+              plan.drift.driftVocabularyShare,
+              p,
+            ),
           }
         : DEFAULT_TEXT_STYLE;
       const newsShare = plan.drift ? lerp(plan.newsShare, plan.drift.newsShare, p) : plan.newsShare;
@@ -523,14 +604,39 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
         const kind = poisonRng.pick(plan.feasiblePoison);
         const bad = buildPoison(kind, topic, record, poisonRng, plan.limits, plan.schemaIds);
         truth.counts.poison++;
-        truth.counts.deadLettersByReason[bad.reason] = (truth.counts.deadLettersByReason[bad.reason] ?? 0) + 1;
+        truth.counts.deadLettersByReason[bad.reason] =
+          (truth.counts.deadLettersByReason[bad.reason] ?? 0) + 1;
         truth.expectedDeadLetters.push({ id, topic, key: id, reason: bad.reason, eventTimeMs });
-        yield { topic, key: id, value: bad.value, headers, eventTimeMs, id, truth: null, poison: bad.reason, framing, record, issuer };
+        yield {
+          topic,
+          key: id,
+          value: bad.value,
+          headers,
+          eventTimeMs,
+          id,
+          truth: null,
+          poison: bad.reason,
+          framing,
+          record,
+          issuer,
+        };
         continue;
       }
       truth.counts.byTruth[label]++;
       const value = encodeRecord(topic, record, framing, plan.schemaIds);
-      const message: ScenarioMessage = { topic, key: id, value, headers, eventTimeMs, id, truth: label, poison: null, framing, record, issuer };
+      const message: ScenarioMessage = {
+        topic,
+        key: id,
+        value,
+        headers,
+        eventTimeMs,
+        id,
+        truth: label,
+        poison: null,
+        framing,
+        record,
+        issuer,
+      };
       if (labelShare > 0 && labelRng.chance(labelShare)) queueLabel(message, label);
       yield message;
     }

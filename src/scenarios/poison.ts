@@ -33,7 +33,11 @@ export interface PoisonLimits {
   brokerMaxValueBytes: number;
 }
 
-export const DEFAULT_POISON_LIMITS: PoisonLimits = { maxMessageBytes: 1_048_576, maxTextChars: 200_000, brokerMaxValueBytes: 1_000_000 };
+export const DEFAULT_POISON_LIMITS: PoisonLimits = {
+  maxMessageBytes: 1_048_576,
+  maxTextChars: 200_000,
+  brokerMaxValueBytes: 1_000_000,
+};
 
 /** Schema id that no registry will know (the top of the id space; registries count up from 1). */
 const UNKNOWN_SCHEMA_ID = 0x7ffffff0;
@@ -52,17 +56,34 @@ export function infeasiblePoisonKinds(limits: PoisonLimits, ids: ScenarioSchemaI
   }
   // Text over maxTextChars must still fit under maxMessageBytes, else it is message-too-large first.
   if (limits.maxTextChars + 4096 > Math.min(limits.maxMessageBytes, limits.brokerMaxValueBytes)) {
-    out.set('text-too-large', `a text of limits.maxTextChars=${limits.maxTextChars}+ characters does not fit under the message size limits`);
+    out.set(
+      'text-too-large',
+      `a text of limits.maxTextChars=${limits.maxTextChars}+ characters does not fit under the message size limits`,
+    );
   }
   if (ids.news === undefined || ids.chat === undefined) {
-    out.set('wrong-schema', 'needs registered schema ids for both NewsArticle and ChatMessage (codec.schemaIds)');
+    out.set(
+      'wrong-schema',
+      'needs registered schema ids for both NewsArticle and ChatMessage (codec.schemaIds)',
+    );
   }
   return out;
 }
 
 function filler(rng: Random, chars: number): string {
   // Varied words so that gzip on the producer cannot shrink a "huge" value to nothing.
-  const words = ['revenue', 'guidance', 'margin', 'outlook', 'quarter', 'dividend', 'order', 'volume', 'market', 'shares'];
+  const words = [
+    'revenue',
+    'guidance',
+    'margin',
+    'outlook',
+    'quarter',
+    'dividend',
+    'order',
+    'volume',
+    'market',
+    'shares',
+  ];
   const parts: string[] = [];
   let length = 0;
   while (length < chars) {
@@ -74,7 +95,8 @@ function filler(rng: Random, chars: number): string {
 }
 
 function withText(topic: InputTopic, record: InputRecord, text: string): InputRecord {
-  if (topic === 'news') return { ...(record as Extract<InputRecord, { headline: string }>), headline: '', body: text };
+  if (topic === 'news')
+    return { ...(record as Extract<InputRecord, { headline: string }>), headline: '', body: text };
   return { ...(record as Extract<InputRecord, { text: string }>), text };
 }
 
@@ -93,13 +115,19 @@ export function buildPoison(
     case 'message-too-large': {
       const bytes = limits.maxMessageBytes + rng.int(1, 512);
       // Random bytes behind a valid-looking start: the size check must come before any decoding.
-      return { value: Buffer.concat([encodePlain(topic, record), rng.bytes(bytes)]).subarray(0, bytes), reason: kind };
+      return {
+        value: Buffer.concat([encodePlain(topic, record), rng.bytes(bytes)]).subarray(0, bytes),
+        reason: kind,
+      };
     }
     case 'corrupt-avro': {
       const plain = encodePlain(topic, record);
       switch (rng.int(0, 2)) {
         case 0: // truncated record
-          return { value: plain.subarray(0, Math.max(1, Math.floor(plain.length * (0.3 + rng.float() * 0.5)))), reason: kind };
+          return {
+            value: plain.subarray(0, Math.max(1, Math.floor(plain.length * (0.3 + rng.float() * 0.5)))),
+            reason: kind,
+          };
         case 1: // trailing garbage after a complete record
           return { value: Buffer.concat([plain, rng.bytes(rng.int(1, 16))]), reason: kind };
         default: // Confluent magic byte with a cut-off header
@@ -107,7 +135,10 @@ export function buildPoison(
       }
     }
     case 'unknown-schema-id':
-      return { value: frameConfluent(UNKNOWN_SCHEMA_ID + rng.int(0, 14), encodePlain(topic, record)), reason: kind };
+      return {
+        value: frameConfluent(UNKNOWN_SCHEMA_ID + rng.int(0, 14), encodePlain(topic, record)),
+        reason: kind,
+      };
     case 'wrong-schema': {
       // A well-formed record framed with the id of the other input schema.
       const otherId = topic === 'news' ? ids.chat : ids.news;
@@ -127,12 +158,24 @@ export function buildPoison(
     }
     case 'invalid-timestamp': {
       const bad = rng.chance(0.5) ? FAR_FUTURE_MS + rng.int(0, 86_400_000) : -rng.int(0, 86_400_000);
-      const broken: InputRecord = topic === 'news' ? { ...record, published_at: bad } : { ...record, sent_at: bad };
+      const broken: InputRecord =
+        topic === 'news' ? { ...record, published_at: bad } : { ...record, sent_at: bad };
       return { value: encodeRecord(topic, broken, 'plain', ids), reason: kind };
     }
     case 'empty-text':
-      return { value: encodeRecord(topic, withText(topic, record, rng.pick(['', ' ', '\n\n', '\t '])), 'plain', ids), reason: kind };
+      return {
+        value: encodeRecord(topic, withText(topic, record, rng.pick(['', ' ', '\n\n', '\t '])), 'plain', ids),
+        reason: kind,
+      };
     case 'text-too-large':
-      return { value: encodeRecord(topic, withText(topic, record, filler(rng, limits.maxTextChars + rng.int(1, 2048))), 'plain', ids), reason: kind };
+      return {
+        value: encodeRecord(
+          topic,
+          withText(topic, record, filler(rng, limits.maxTextChars + rng.int(1, 2048))),
+          'plain',
+          ids,
+        ),
+        reason: kind,
+      };
   }
 }

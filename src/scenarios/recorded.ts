@@ -27,7 +27,10 @@ const recordedLine = z
     eventTimeMs: z.number().optional(),
     id: z.string().optional(),
   })
-  .refine((l) => (l.value === undefined) !== (l.record === undefined), 'give exactly one of "value" (base64) or "record" (JSON)');
+  .refine(
+    (l) => (l.value === undefined) !== (l.record === undefined),
+    'give exactly one of "value" (base64) or "record" (JSON)',
+  );
 export type RecordedLine = z.infer<typeof recordedLine>;
 
 /** The message ready to produce: topic is still logical. */
@@ -40,16 +43,27 @@ export interface ReplayMessage {
 }
 
 export function toRecordedLine(m: ScenarioMessage): string {
-  const line: RecordedLine = { topic: m.topic, key: m.key, value: m.value.toString('base64'), headers: m.headers, eventTimeMs: m.eventTimeMs, id: m.id };
+  const line: RecordedLine = {
+    topic: m.topic,
+    key: m.key,
+    value: m.value.toString('base64'),
+    headers: m.headers,
+    eventTimeMs: m.eventTimeMs,
+    id: m.id,
+  };
   return JSON.stringify(line);
 }
 
-export function parseRecordedLine(text: string, lineNumber: number, schemaIds: ScenarioSchemaIds): ReplayMessage {
+export function parseRecordedLine(
+  text: string,
+  lineNumber: number,
+  schemaIds: ScenarioSchemaIds,
+): ReplayMessage {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`line ${lineNumber}: not JSON: ${(err as Error).message}`);
+    throw new Error(`line ${lineNumber}: not JSON: ${(err as Error).message}`, { cause: err });
   }
   const parsed = recordedLine.safeParse(json);
   if (!parsed.success) {
@@ -65,11 +79,18 @@ export function parseRecordedLine(text: string, lineNumber: number, schemaIds: S
     try {
       value =
         topic === 'labels'
-          ? encodeLabel({ document_event_time: null, document_kind: null, ...l.record } as unknown as LabelRecord)
+          ? encodeLabel({
+              document_event_time: null,
+              document_kind: null,
+              ...l.record,
+            } as unknown as LabelRecord)
           : encodeRecord(topic, withSchemaDefaults(topic, l.record!), l.framing ?? 'plain', schemaIds);
     } catch (err) {
       const schema = topic === 'news' ? 'NewsArticle' : topic === 'chat' ? 'ChatMessage' : 'Label';
-      throw new Error(`line ${lineNumber}: record does not fit the ${schema} schema: ${(err as Error).message}`);
+      throw new Error(
+        `line ${lineNumber}: record does not fit the ${schema} schema: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
   const out: ReplayMessage = { topic: l.topic, key: l.key ?? null, value, headers: l.headers ?? {} };
@@ -78,7 +99,10 @@ export function parseRecordedLine(text: string, lineNumber: number, schemaIds: S
 }
 
 /** Streams a recorded-traffic file (blank lines and lines starting with # are skipped). */
-export async function* readRecordedFile(file: string, schemaIds: ScenarioSchemaIds): AsyncGenerator<ReplayMessage> {
+export async function* readRecordedFile(
+  file: string,
+  schemaIds: ScenarioSchemaIds,
+): AsyncGenerator<ReplayMessage> {
   const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let n = 0;
   for await (const line of lines) {

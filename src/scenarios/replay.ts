@@ -42,7 +42,9 @@ export async function replayMessages(
   options: ReplayOptions,
 ): Promise<ReplayProgress> {
   const clock = options.clock ?? systemClock;
-  const batchSize = options.ratePerSecond ? Math.max(1, Math.min(options.maxBatch, Math.ceil(options.ratePerSecond / 20))) : options.maxBatch;
+  const batchSize = options.ratePerSecond
+    ? Math.max(1, Math.min(options.maxBatch, Math.ceil(options.ratePerSecond / 20)))
+    : options.maxBatch;
   const bucket = options.ratePerSecond ? new TokenBucket(options.ratePerSecond, batchSize, clock) : null;
   const started = clock.now();
   const progress: ReplayProgress = {
@@ -68,7 +70,10 @@ export async function replayMessages(
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
     if (bucket) await bucket.take(batch.length);
-    const byTopic = new Map<string, Array<{ key: string | null; value: Buffer; headers: Record<string, string> }>>();
+    const byTopic = new Map<
+      string,
+      Array<{ key: string | null; value: Buffer; headers: Record<string, string> }>
+    >();
     for (const m of batch) {
       const topic = options.topics[m.topic];
       if (topic === null) throw new Error('a label message needs a labels topic (kafka.topics.labels)');

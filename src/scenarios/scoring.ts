@@ -51,24 +51,45 @@ export interface ScoreOptions {
  */
 function matches(expected: ExpectedAlert, observed: ObservedAlert): boolean {
   if (observed.rule !== expected.rule) return false;
-  if (expected.dimension !== undefined && observed.dimension !== null && observed.dimension !== expected.dimension) return false;
+  if (
+    expected.dimension !== undefined &&
+    observed.dimension !== null &&
+    observed.dimension !== expected.dimension
+  )
+    return false;
   if (expected.kind === 'fairness') return true;
   if (expected.group !== undefined && observed.group !== expected.group) return false;
-  if (expected.feature !== undefined && observed.feature != null && observed.feature !== expected.feature) return false;
+  if (expected.feature !== undefined && observed.feature != null && observed.feature !== expected.feature)
+    return false;
   return true;
 }
 
-export function scoreScenario(truth: Pick<GroundTruth, 'expectedAlerts'>, observed: readonly ObservedAlert[], options: ScoreOptions = {}): ScenarioScore {
+export function scoreScenario(
+  truth: Pick<GroundTruth, 'expectedAlerts'>,
+  observed: readonly ObservedAlert[],
+  options: ScoreOptions = {},
+): ScenarioScore {
   const ignore = new Set(options.ignoreRules ?? []);
   const fired = observed.filter((o) => o.firingAtMs !== null && !ignore.has(o.rule));
   const explained = new Set<ObservedAlert>();
   const detections = truth.expectedAlerts.map((expected): DetectionScore => {
     // Episodes of the right alert that fired during the injected period (plus its allowance).
-    const matched = fired.filter((o) => matches(expected, o) && o.firingAtMs! >= expected.fromMs && o.firingAtMs! <= expected.toMs + expected.detectWithinMs);
+    const matched = fired.filter(
+      (o) =>
+        matches(expected, o) &&
+        o.firingAtMs! >= expected.fromMs &&
+        o.firingAtMs! <= expected.toMs + expected.detectWithinMs,
+    );
     for (const m of matched) explained.add(m);
-    const first = matched.reduce<ObservedAlert | null>((a, b) => (a === null || b.firingAtMs! < a.firingAtMs! ? b : a), null);
+    const first = matched.reduce<ObservedAlert | null>(
+      (a, b) => (a === null || b.firingAtMs! < a.firingAtMs! ? b : a),
+      null,
+    );
     const delayMs = first ? first.firingAtMs! - expected.fromMs : null;
-    const last = matched.reduce<ObservedAlert | null>((a, b) => (a === null || (b.resolvedAtMs ?? Infinity) > (a.resolvedAtMs ?? Infinity) ? b : a), null);
+    const last = matched.reduce<ObservedAlert | null>(
+      (a, b) => (a === null || (b.resolvedAtMs ?? Infinity) > (a.resolvedAtMs ?? Infinity) ? b : a),
+      null,
+    );
     const resolveDelayMs = last && last.resolvedAtMs !== null ? last.resolvedAtMs - expected.toMs : null;
     return {
       expected,
@@ -76,11 +97,15 @@ export function scoreScenario(truth: Pick<GroundTruth, 'expectedAlerts'>, observ
       delayMs,
       withinAllowance: delayMs !== null && delayMs <= expected.detectWithinMs,
       resolveDelayMs,
-      resolvedInTime: expected.resolveWithinMs === null ? null : resolveDelayMs !== null && resolveDelayMs <= expected.resolveWithinMs,
+      resolvedInTime:
+        expected.resolveWithinMs === null
+          ? null
+          : resolveDelayMs !== null && resolveDelayMs <= expected.resolveWithinMs,
       matched,
     };
   });
   const falseAlerts = fired.filter((o) => !explained.has(o));
-  const pass = detections.every((d) => d.withinAllowance && d.resolvedInTime !== false) && falseAlerts.length === 0;
+  const pass =
+    detections.every((d) => d.withinAllowance && d.resolvedInTime !== false) && falseAlerts.length === 0;
   return { detections, falseAlerts, pass };
 }

@@ -130,7 +130,8 @@ export function writeNews(
   // Wire copy does not repeat a sentence: redraw (a few times) a template already used in this article.
   const fresh = (templates: readonly string[]): string => {
     let template = pickTemplate(templates, rng, soloOrg);
-    for (let tries = 0; used.has(template) && tries < 4; tries++) template = pickTemplate(templates, rng, soloOrg);
+    for (let tries = 0; used.has(template) && tries < 4; tries++)
+      template = pickTemplate(templates, rng, soloOrg);
     used.add(template);
     return fillTemplate(template, issuer, rng, eventTimeMs);
   };
@@ -148,7 +149,7 @@ export function writeNews(
   }
   // Paragraphs of 2-4 sentences, as in wire copy.
   const paragraphs: string[] = [];
-  for (let i = 0; i < out.length; ) {
+  for (let i = 0; i < out.length;) {
     const n = rng.int(2, 4);
     paragraphs.push(out.slice(i, i + n).join(' '));
     i += n;

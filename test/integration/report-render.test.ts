@@ -49,10 +49,26 @@ function enrichmentFromTruth(m: ScenarioMessage, text: string, rng: Random): Enr
   const label: SentimentLabel = rng.chance(0.07) ? 'neutral' : m.truth!;
   const top = 0.6 + rng.float() * 0.38;
   const rest = (1 - top) / 2;
-  const probabilities = { negative: rest, neutral: rest, positive: rest, [label]: top } as Enrichment['sentiment']['probabilities'];
+  const probabilities = {
+    negative: rest,
+    neutral: rest,
+    positive: rest,
+    [label]: top,
+  } as Enrichment['sentiment']['probabilities'];
   const at = text.indexOf(m.issuer.name);
   const entities =
-    at >= 0 ? [{ type: 'ORG', text: m.issuer.name, normalized: m.issuer.name.toLowerCase(), start: at, end: at + m.issuer.name.length, score: 0.98 }] : [];
+    at >= 0
+      ? [
+          {
+            type: 'ORG',
+            text: m.issuer.name,
+            normalized: m.issuer.name.toLowerCase(),
+            start: at,
+            end: at + m.issuer.name.length,
+            score: 0.98,
+          },
+        ]
+      : [];
   const tokens = Math.round(text.split(/\s+/).length * 1.3);
   return {
     sentiment: {
@@ -70,7 +86,9 @@ function enrichmentFromTruth(m: ScenarioMessage, text: string, rng: Random): Enr
   };
 }
 
-function alertEvent(partial: Partial<AlertEvent> & Pick<AlertEvent, 'fingerprint' | 'rule' | 'state' | 'started_at'>): AlertEvent {
+function alertEvent(
+  partial: Partial<AlertEvent> & Pick<AlertEvent, 'fingerprint' | 'rule' | 'state' | 'started_at'>,
+): AlertEvent {
   return {
     kind: 'sentiment',
     severity: 'critical',
@@ -102,13 +120,23 @@ describe('report on the real stack, rendered in headless Chromium', () => {
   beforeAll(async () => {
     workDir = mkdtempSync(join(tmpdir(), 'finsentry-report-'));
     config = parseConfig(
-      { kafka: { brokers: kafkaBrokers(), topics: { alerts: alertsTopic } }, redis: { url: redisUrl(), keyPrefix: uniqueName('rpt') } },
+      {
+        kafka: { brokers: kafkaBrokers(), topics: { alerts: alertsTopic } },
+        redis: { url: redisUrl(), keyPrefix: uniqueName('rpt') },
+      },
       {},
     );
     ({ store, close: closeStore } = openWindowStore(config));
 
     // 2 h of mixed traffic (surge on one issuer, apac bias, some poison) through the real codec and store.
-    const run = generateScenario({ name: 'mixed', seed: 11, startMs: START, durationMs: 2 * HOUR, ratePerSecond: 2, universeSize: 16 });
+    const run = generateScenario({
+      name: 'mixed',
+      seed: 11,
+      startMs: START,
+      durationMs: 2 * HOUR,
+      ratePerSecond: 2,
+      universeSize: 16,
+    });
     const pseudonymiser = new AuthorPseudonymiser('report-test-author-key-0123');
     const rng = Random.fromSeed(99);
     const limits = { maxTextChars: config.limits.maxTextChars, maxFutureSkewMs: config.limits.maxFutureSkew };
@@ -116,16 +144,30 @@ describe('report on the real stack, rendered in headless Chromium', () => {
     let offset = 0;
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      await store.apply([{ partitionKey: 'report-test:0', lastOffset: String(offset), observations: batch, labels: [] }]);
+      await store.apply([
+        { partitionKey: 'report-test:0', lastOffset: String(offset), observations: batch, labels: [] },
+      ]);
       batch = [];
     };
     for (const m of run.messages) {
       offset++;
       if (m.poison) continue;
-      const ctx = { limits, pseudonymiser, nowMs: START + 3 * HOUR, position: { topic: m.topic, partition: 0, offset: String(offset) }, key: Buffer.from(m.key), headers: {} };
-      const doc = m.topic === 'news' ? validateNews(m.record as NewsArticleRecord, ctx) : validateChat(m.record as ChatMessageRecord, ctx);
+      const ctx = {
+        limits,
+        pseudonymiser,
+        nowMs: START + 3 * HOUR,
+        position: { topic: m.topic, partition: 0, offset: String(offset) },
+        key: Buffer.from(m.key),
+        headers: {},
+      };
+      const doc =
+        m.topic === 'news'
+          ? validateNews(m.record as NewsArticleRecord, ctx)
+          : validateChat(m.record as ChatMessageRecord, ctx);
       if (!doc.ok) throw new Error(`generated document ${m.id} does not validate: ${doc.rejection.message}`);
-      batch.push(buildObservation(doc.value, enrichmentFromTruth(m, doc.value.text, rng), config.stats.dimensions));
+      batch.push(
+        buildObservation(doc.value, enrichmentFromTruth(m, doc.value.text, rng), config.stats.dimensions),
+      );
       if (batch.length >= 1000) await flush();
     }
     await flush();
@@ -138,20 +180,76 @@ describe('report on the real stack, rendered in headless Chromium', () => {
     const surgeStart = START + 60 * 60_000;
     const diStart = START + 8 * 60_000;
     const events: AlertEvent[] = [
-      alertEvent({ fingerprint: 'di-region', rule: 'DisparateImpactRegion', kind: 'fairness', severity: 'warning', dimension: 'region', group: null, metric: 'disparate_impact_ratio', value: 0.61, threshold: 0.8, state: 'pending', started_at: diStart, summary: DI_SUMMARY }),
-      alertEvent({ fingerprint: 'di-region', rule: 'DisparateImpactRegion', kind: 'fairness', severity: 'warning', dimension: 'region', group: null, metric: 'disparate_impact_ratio', value: 0.6, threshold: 0.8, state: 'firing', started_at: diStart, summary: DI_SUMMARY, labels: { firing_since: new Date(diStart + 5 * 60_000).toISOString() } }),
-      alertEvent({ fingerprint: 'surge-nwec', rule: 'NegativeSentimentSurge', state: 'pending', started_at: surgeStart }),
-      alertEvent({ fingerprint: 'surge-nwec', rule: 'NegativeSentimentSurge', state: 'firing', started_at: surgeStart, labels: { firing_since: new Date(surgeStart + 60_000).toISOString() } }),
-      alertEvent({ fingerprint: 'surge-nwec', rule: 'NegativeSentimentSurge', state: 'resolved', value: 0.3, threshold: 0.35, started_at: surgeStart, ended_at: surgeStart + 28 * 60_000, labels: { firing_since: new Date(surgeStart + 60_000).toISOString() } }),
+      alertEvent({
+        fingerprint: 'di-region',
+        rule: 'DisparateImpactRegion',
+        kind: 'fairness',
+        severity: 'warning',
+        dimension: 'region',
+        group: null,
+        metric: 'disparate_impact_ratio',
+        value: 0.61,
+        threshold: 0.8,
+        state: 'pending',
+        started_at: diStart,
+        summary: DI_SUMMARY,
+      }),
+      alertEvent({
+        fingerprint: 'di-region',
+        rule: 'DisparateImpactRegion',
+        kind: 'fairness',
+        severity: 'warning',
+        dimension: 'region',
+        group: null,
+        metric: 'disparate_impact_ratio',
+        value: 0.6,
+        threshold: 0.8,
+        state: 'firing',
+        started_at: diStart,
+        summary: DI_SUMMARY,
+        labels: { firing_since: new Date(diStart + 5 * 60_000).toISOString() },
+      }),
+      alertEvent({
+        fingerprint: 'surge-nwec',
+        rule: 'NegativeSentimentSurge',
+        state: 'pending',
+        started_at: surgeStart,
+      }),
+      alertEvent({
+        fingerprint: 'surge-nwec',
+        rule: 'NegativeSentimentSurge',
+        state: 'firing',
+        started_at: surgeStart,
+        labels: { firing_since: new Date(surgeStart + 60_000).toISOString() },
+      }),
+      alertEvent({
+        fingerprint: 'surge-nwec',
+        rule: 'NegativeSentimentSurge',
+        state: 'resolved',
+        value: 0.3,
+        threshold: 0.35,
+        started_at: surgeStart,
+        ended_at: surgeStart + 28 * 60_000,
+        labels: { firing_since: new Date(surgeStart + 60_000).toISOString() },
+      }),
     ];
-    for (const e of events) await producer.send({ topic: alertsTopic, messages: [{ key: e.fingerprint, value: encodeAlertEvent(e) }] });
+    for (const e of events)
+      await producer.send({
+        topic: alertsTopic,
+        messages: [{ key: e.fingerprint, value: encodeAlertEvent(e) }],
+      });
     await producer.disconnect();
     const alerts = await reportAlertsFromKafka(kafka, alertsTopic, 60_000);
 
     data = await loadReportData(
       store,
       config,
-      { windowMs: HOUR, dimensions: ['region', 'issuer', 'source', 'kind'], nowMs: START + 2 * HOUR + 5 * 60_000, title: 'finsentry model-risk report — mixed scenario' },
+      {
+        windowMs: HOUR,
+        dimensions: ['region', 'issuer', 'source', 'kind'],
+        nowMs: START + 2 * HOUR + 5 * 60_000,
+        title: 'finsentry model-risk report — mixed scenario',
+      },
       alerts,
     );
     html = renderReportHtml(data, { chartJsSource: loadChartJsSource() });
@@ -200,7 +298,16 @@ describe('report on the real stack, rendered in headless Chromium', () => {
         executablePath: CHROMIUM,
         headless: true,
         viewport: { width: 1400, height: 1000 },
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
       });
       const page = context.pages()[0] ?? (await context.newPage());
       const problems: string[] = [];
@@ -218,10 +325,26 @@ describe('report on the real stack, rendered in headless Chromium', () => {
       expect(requests.filter((r) => r !== url)).toEqual([]);
 
       // Every chart canvas has drawn pixels (not blank): share of non-transparent, non-white pixels.
-      const inked = (await page.evaluate(INK_PER_CANVAS)) as Array<{ id: string; width: number; height: number; ink: number }>;
+      const inked = (await page.evaluate(INK_PER_CANVAS)) as Array<{
+        id: string;
+        width: number;
+        height: number;
+        ink: number;
+      }>;
       // 4 dimensions × (series + fairness) + drift + alert timeline
       expect(inked.map((c) => c.id).sort()).toEqual(
-        ['alert-timeline', 'drift-chart', 'fairness-0', 'fairness-1', 'fairness-2', 'fairness-3', 'series-0', 'series-1', 'series-2', 'series-3'].sort(),
+        [
+          'alert-timeline',
+          'drift-chart',
+          'fairness-0',
+          'fairness-1',
+          'fairness-2',
+          'fairness-3',
+          'series-0',
+          'series-1',
+          'series-2',
+          'series-3',
+        ].sort(),
       );
       for (const c of inked) {
         expect(c.width, c.id).toBeGreaterThan(300);
@@ -233,7 +356,11 @@ describe('report on the real stack, rendered in headless Chromium', () => {
       if (process.env.FINSENTRY_UPDATE_DOCS === '1') {
         // The README shows the top of the report: summary, alert timeline and the region dimension.
         mkdirSync('docs/img', { recursive: true });
-        await page.screenshot({ path: 'docs/img/report.png', fullPage: true, clip: { x: 0, y: 0, width: 1400, height: 2150 } });
+        await page.screenshot({
+          path: 'docs/img/report.png',
+          fullPage: true,
+          clip: { x: 0, y: 0, width: 1400, height: 2150 },
+        });
       }
     } finally {
       await context?.close();

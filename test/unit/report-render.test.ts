@@ -49,7 +49,11 @@ function fixture(): ReportData {
         series: [
           {
             group: 'apac',
-            points: Array.from({ length: 60 }, (_, i) => ({ t: T0 + i * MIN, n: 16, negativeShare: i === 30 ? null : 0.3 })),
+            points: Array.from({ length: 60 }, (_, i) => ({
+              t: T0 + i * MIN,
+              n: 16,
+              negativeShare: i === 30 ? null : 0.3,
+            })),
             changeAlarmsMs: [T0 + 40 * MIN],
           },
         ],
@@ -62,8 +66,28 @@ function fixture(): ReportData {
       referenceEndMs: T0,
       referenceDocuments: 2000,
       features: [
-        { feature: 'tokens', kind: 'numeric', currentN: 2162, referenceN: 2000, psi: 0.4123, jensenShannon: 0.2, ksStatistic: 0.3, ksPValue: 1e-12, chiSquarePValue: null },
-        { feature: 'source_mix', kind: 'categorical', currentN: 2162, referenceN: 2000, psi: 0.05, jensenShannon: 0.02, ksStatistic: null, ksPValue: null, chiSquarePValue: 0.3 },
+        {
+          feature: 'tokens',
+          kind: 'numeric',
+          currentN: 2162,
+          referenceN: 2000,
+          psi: 0.4123,
+          jensenShannon: 0.2,
+          ksStatistic: 0.3,
+          ksPValue: 1e-12,
+          chiSquarePValue: null,
+        },
+        {
+          feature: 'source_mix',
+          kind: 'categorical',
+          currentN: 2162,
+          referenceN: 2000,
+          psi: 0.05,
+          jensenShannon: 0.02,
+          ksStatistic: null,
+          ksPValue: null,
+          chiSquarePValue: 0.3,
+        },
       ],
     },
     alerts: {
@@ -100,12 +124,16 @@ describe('report renderer', () => {
 
   it('is a complete HTML document that loads nothing from elsewhere', () => {
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
-    expect(html).toContain("Content-Security-Policy\" content=\"default-src 'none'");
+    expect(html).toContain('Content-Security-Policy" content="default-src \'none\'');
     // No external resources: no src/href to a network URL on script/link/img, no CSS imports or url().
     expect(html).not.toMatch(/<(script|img|iframe|link)[^>]+(src|href)\s*=\s*["']?(https?:)?\/\//i);
     expect(html).not.toMatch(/@import|url\(\s*["']?(https?:)?\/\//i);
     // The only <script> elements are inline.
-    expect(html.match(/<script[^>]*>/g)).toEqual(['<script type="application/json" id="report-data">', '<script>', '<script>']);
+    expect(html.match(/<script[^>]*>/g)).toEqual([
+      '<script type="application/json" id="report-data">',
+      '<script>',
+      '<script>',
+    ]);
     // Chart.js is inlined (its MIT banner included).
     expect(html).toContain('Chart.js v4');
     expect(html.length).toBeGreaterThan(chartJsSource.length);
@@ -114,7 +142,10 @@ describe('report renderer', () => {
   it('escapes group names and other data in markup and in the embedded JSON', () => {
     expect(html).not.toContain(HOSTILE);
     expect(html).toContain(escapeHtml(HOSTILE));
-    const json = html.slice(html.indexOf('id="report-data">') + 17, html.indexOf('</script>', html.indexOf('id="report-data">')));
+    const json = html.slice(
+      html.indexOf('id="report-data">') + 17,
+      html.indexOf('</script>', html.indexOf('id="report-data">')),
+    );
     expect(json).not.toContain('<');
     expect((JSON.parse(json) as ReportData).dimensions[0]!.groups[2]!.group).toBe(HOSTILE);
     expect(html).toContain('<title>Review &amp; sign-off</title>');
@@ -130,7 +161,8 @@ describe('report renderer', () => {
     expect(html).toContain('0.4123');
     expect(html).toContain('<span class="state firing">firing</span>');
     expect(html).toContain('2026-01-05 09:10:00Z'); // firing since
-    for (const id of ['series-0', 'fairness-0', 'drift-chart', 'alert-timeline']) expect(html).toContain(`id="${id}"`);
+    for (const id of ['series-0', 'fairness-0', 'drift-chart', 'alert-timeline'])
+      expect(html).toContain(`id="${id}"`);
   });
 
   it('is a pure function of its input', () => {
@@ -139,10 +171,16 @@ describe('report renderer', () => {
 
   it('says when alerts or drift reference are unavailable instead of showing nothing', () => {
     const data = fixture();
-    data.alerts = { source: 'Kafka topic finsentry.alerts: topic finsentry.alerts does not exist', available: false, episodes: [] };
+    data.alerts = {
+      source: 'Kafka topic finsentry.alerts: topic finsentry.alerts does not exist',
+      available: false,
+      episodes: [],
+    };
     data.drift = null;
     const out = renderReportHtml(data, { chartJsSource });
-    expect(out).toContain('Alert history could not be read: Kafka topic finsentry.alerts: topic finsentry.alerts does not exist');
+    expect(out).toContain(
+      'Alert history could not be read: Kafka topic finsentry.alerts: topic finsentry.alerts does not exist',
+    );
     expect(out).toContain('No reference available');
     expect(out).not.toContain('id="alert-timeline"');
   });
@@ -183,11 +221,26 @@ describe('alert episodes', () => {
     const episodes = alertEpisodes([
       event('pending'),
       event('firing', { labels: { firing_since: new Date(T0 + MIN).toISOString() } }),
-      event('resolved', { ended_at: T0 + 9 * MIN, value: 0.3, labels: { firing_since: new Date(T0 + MIN).toISOString() } }),
+      event('resolved', {
+        ended_at: T0 + 9 * MIN,
+        value: 0.3,
+        labels: { firing_since: new Date(T0 + MIN).toISOString() },
+      }),
       event('pending', { started_at: T0 + 30 * MIN }),
     ]);
     expect(episodes).toHaveLength(2);
-    expect(episodes[0]).toMatchObject({ state: 'resolved', startedAtMs: T0, firingAtMs: T0 + MIN, endedAtMs: T0 + 9 * MIN, value: 0.3 });
-    expect(episodes[1]).toMatchObject({ state: 'pending', startedAtMs: T0 + 30 * MIN, firingAtMs: null, endedAtMs: null });
+    expect(episodes[0]).toMatchObject({
+      state: 'resolved',
+      startedAtMs: T0,
+      firingAtMs: T0 + MIN,
+      endedAtMs: T0 + 9 * MIN,
+      value: 0.3,
+    });
+    expect(episodes[1]).toMatchObject({
+      state: 'pending',
+      startedAtMs: T0 + 30 * MIN,
+      firingAtMs: null,
+      endedAtMs: null,
+    });
   });
 });

@@ -7,7 +7,13 @@ import { schemaType } from '../../src/codec/schemas.js';
 import { SchemaRegistry } from '../../src/codec/registry.js';
 import { validateChat, validateNews } from '../../src/codec/validate.js';
 import { AuthorPseudonymiser } from '../../src/privacy/pseudonymise.js';
-import { BASELINE_MIX, generateScenario, selectUniverse, type ScenarioMessage, type ScenarioOptions } from '../../src/scenarios/generate.js';
+import {
+  BASELINE_MIX,
+  generateScenario,
+  selectUniverse,
+  type ScenarioMessage,
+  type ScenarioOptions,
+} from '../../src/scenarios/generate.js';
 import { BROKERS, DRIFT_SOURCE, ISSUERS, issuerGroup } from '../../src/scenarios/universe.js';
 
 const START = Date.UTC(2026, 0, 5, 9, 0, 0);
@@ -15,19 +21,34 @@ const HOUR = 3_600_000;
 const IDS = { news: 11, chat: 12 };
 
 function run(options: Partial<ScenarioOptions> & Pick<ScenarioOptions, 'name'>) {
-  const r = generateScenario({ seed: 42, startMs: START, durationMs: 2 * HOUR, ratePerSecond: 2, universeSize: 16, schemaIds: IDS, ...options });
+  const r = generateScenario({
+    seed: 42,
+    startMs: START,
+    durationMs: 2 * HOUR,
+    ratePerSecond: 2,
+    universeSize: 16,
+    schemaIds: IDS,
+    ...options,
+  });
   const messages = [...r.messages];
   return { truth: r.truth, messages };
 }
 
 function digest(messages: ScenarioMessage[]): string {
   const h = createHash('sha256');
-  for (const m of messages) h.update(m.topic).update(m.key).update(m.value).update(JSON.stringify(m.headers)).update(String(m.eventTimeMs));
+  for (const m of messages)
+    h.update(m.topic)
+      .update(m.key)
+      .update(m.value)
+      .update(JSON.stringify(m.headers))
+      .update(String(m.eventTimeMs));
   return h.digest('hex');
 }
 
 function text(m: ScenarioMessage): string {
-  return m.topic === 'news' ? `${(m.record as NewsArticleRecord).headline}\n\n${(m.record as NewsArticleRecord).body}` : (m.record as ChatMessageRecord).text;
+  return m.topic === 'news'
+    ? `${(m.record as NewsArticleRecord).headline}\n\n${(m.record as NewsArticleRecord).body}`
+    : (m.record as ChatMessageRecord).text;
 }
 
 function negativeShare(messages: ScenarioMessage[]): number {
@@ -51,7 +72,8 @@ describe('scenario generator', () => {
     const expected = 2 * 2 * 3600; // rate × seconds
     // Poisson count: 5 standard deviations
     expect(Math.abs(messages.length - expected)).toBeLessThan(5 * Math.sqrt(expected));
-    for (let i = 1; i < messages.length; i++) expect(messages[i]!.eventTimeMs).toBeGreaterThanOrEqual(messages[i - 1]!.eventTimeMs);
+    for (let i = 1; i < messages.length; i++)
+      expect(messages[i]!.eventTimeMs).toBeGreaterThanOrEqual(messages[i - 1]!.eventTimeMs);
     expect(messages[0]!.eventTimeMs).toBeGreaterThanOrEqual(START);
     expect(messages.at(-1)!.eventTimeMs).toBeLessThan(START + 2 * HOUR);
     expect(truth.complete).toBe(true);
@@ -60,7 +82,13 @@ describe('scenario generator', () => {
     expect(new Set(messages.map((m) => m.id)).size).toBe(messages.length);
     // Both framings are used when schema ids are known; plain only without them.
     expect(new Set(messages.map((m) => m.framing))).toEqual(new Set(['plain', 'confluent']));
-    const plainOnly = generateScenario({ name: 'clean', seed: 1, startMs: START, durationMs: 600_000, ratePerSecond: 2 });
+    const plainOnly = generateScenario({
+      name: 'clean',
+      seed: 1,
+      startMs: START,
+      durationMs: 600_000,
+      ratePerSecond: 2,
+    });
     expect(new Set([...plainOnly.messages].map((m) => m.framing))).toEqual(new Set(['plain']));
   });
 
@@ -85,7 +113,9 @@ describe('scenario generator', () => {
     expect(surge.groups).toContainEqual({ dimension: 'issuer', group: issuerGroup(issuer) });
     expect(surge.params).toMatchObject({ peakMultiplier: 4, peakMarketScale: 1 });
     const ramp = Number(surge.params.rampMs);
-    const plateau = messages.filter((m) => m.eventTimeMs >= surge.fromMs + ramp && m.eventTimeMs < surge.toMs - ramp);
+    const plateau = messages.filter(
+      (m) => m.eventTimeMs >= surge.fromMs + ramp && m.eventTimeMs < surge.toMs - ramp,
+    );
     const before = messages.filter((m) => m.eventTimeMs < surge.fromMs);
     const after = messages.filter((m) => m.eventTimeMs >= surge.toMs);
     const about = (list: ScenarioMessage[]) => list.filter((m) => m.issuer.ticker === ticker);
@@ -98,7 +128,10 @@ describe('scenario generator', () => {
     expect(coverage(plateau)).toBeGreaterThan(2.5 * coverage(before));
     // The surge is an issuer event, not a regional fairness gap: every region stays at the baseline.
     for (const r of ['amer', 'emea', 'apac', 'latam']) {
-      expect(Math.abs(negativeShare(plateau.filter((m) => m.issuer.region === r)) - BASELINE_MIX.negative), r).toBeLessThan(0.035);
+      expect(
+        Math.abs(negativeShare(plateau.filter((m) => m.issuer.region === r)) - BASELINE_MIX.negative),
+        r,
+      ).toBeLessThan(0.035);
     }
     // The surge issuer's texts name no other organisation, so the surge stays on its own issuer group.
     for (const m of about(messages)) for (const broker of BROKERS) expect(text(m)).not.toContain(broker);
@@ -122,7 +155,9 @@ describe('scenario generator', () => {
     expect(scale).toBeGreaterThan(1.1);
     expect(scale).toBeLessThan(1.3);
     const ramp = Number(surge.params.rampMs);
-    const plateau = messages.filter((m) => m.eventTimeMs >= surge.fromMs + ramp && m.eventTimeMs < surge.toMs - ramp);
+    const plateau = messages.filter(
+      (m) => m.eventTimeMs >= surge.fromMs + ramp && m.eventTimeMs < surge.toMs - ramp,
+    );
     const share = (r: string) => negativeShare(plateau.filter((m) => m.issuer.region === r));
     // The planted region bias keeps its ratio to the other regions during the surge.
     const biased = bias.groups[0]!.group;
@@ -143,9 +178,12 @@ describe('scenario generator', () => {
       const share = negativeShare(messages.filter((m) => m.issuer.region === other));
       expect(share / biased).toBeLessThan(0.8); // the four-fifths rule is breached on the truth itself
     }
-    expect(truth.expectedAlerts.map((a) => [a.rule, a.dimension, a.group])).toEqual([['DisparateImpactRegion', 'region', region]]);
+    expect(truth.expectedAlerts.map((a) => [a.rule, a.dimension, a.group])).toEqual([
+      ['DisparateImpactRegion', 'region', region],
+    ]);
     // Region is carried on every record so that the region dimension sees it.
-    for (const m of messages.slice(0, 200)) expect((m.record as NewsArticleRecord | ChatMessageRecord).region).toBe(m.issuer.region);
+    for (const m of messages.slice(0, 200))
+      expect((m.record as NewsArticleRecord | ChatMessageRecord).region).toBe(m.issuer.region);
   });
 
   it('drift shifts length, vocabulary and source mix gradually while intended sentiment stays put', () => {
@@ -154,16 +192,19 @@ describe('scenario generator', () => {
     expect(drift.features).toContain('tokens');
     const before = messages.filter((m) => m.eventTimeMs < drift.fromMs);
     const after = messages.filter((m) => m.eventTimeMs >= drift.toMs);
-    const newsOf = (list: ScenarioMessage[]) => list.filter((m) => m.topic === 'news').map((m) => m.record as NewsArticleRecord);
+    const newsOf = (list: ScenarioMessage[]) =>
+      list.filter((m) => m.topic === 'news').map((m) => m.record as NewsArticleRecord);
     const meanWords = (list: ScenarioMessage[]) => {
       const news = newsOf(list);
       return news.reduce((s, r) => s + r.body.split(/\s+/).length, 0) / news.length;
     };
     expect(meanWords(after)).toBeGreaterThan(2.5 * meanWords(before));
     expect(newsOf(before).filter((r) => r.source === DRIFT_SOURCE)).toHaveLength(0);
-    const aggregatorShare = newsOf(after).filter((r) => r.source === DRIFT_SOURCE).length / newsOf(after).length;
+    const aggregatorShare =
+      newsOf(after).filter((r) => r.source === DRIFT_SOURCE).length / newsOf(after).length;
     expect(aggregatorShare).toBeGreaterThan(0.4);
-    const jargon = (list: ScenarioMessage[]) => list.filter((m) => /tokeniz|stablecoin|#fintwit|wagmi|hyperscaler/.test(text(m))).length / list.length;
+    const jargon = (list: ScenarioMessage[]) =>
+      list.filter((m) => /tokeniz|stablecoin|#fintwit|wagmi|hyperscaler/.test(text(m))).length / list.length;
     expect(jargon(before)).toBe(0);
     expect(jargon(after)).toBeGreaterThan(0.15);
     expect(Math.abs(negativeShare(after) - negativeShare(before))).toBeLessThan(0.04);
@@ -176,14 +217,23 @@ describe('scenario generator', () => {
       startMs: START,
       durationMs: 2 * HOUR,
       ratePerSecond: 1,
-      rules: [...defaultAlertRules(), { ...defaultAlertRules().find((r) => r.kind === 'drift')!, name: 'TokenLengthDrift', feature: 'tokens' }],
+      rules: [
+        ...defaultAlertRules(),
+        {
+          ...defaultAlertRules().find((r) => r.kind === 'drift')!,
+          name: 'TokenLengthDrift',
+          feature: 'tokens',
+        },
+      ],
     });
     expect(withTokenRule.truth.expectedAlerts.map((a) => a.rule)).toEqual(['TokenLengthDrift']);
   });
 
   it('news bodies run from 3 to 30 sentences, the longest ones around 1,500 tokens; chat carries cashtags and URLs', () => {
     const { messages } = run({ name: 'drift', ratePerSecond: 2 });
-    const bodies = messages.filter((m) => m.topic === 'news').map((m) => (m.record as NewsArticleRecord).body);
+    const bodies = messages
+      .filter((m) => m.topic === 'news')
+      .map((m) => (m.record as NewsArticleRecord).body);
     const sentenceCounts = bodies.map((b) => b.split(/(?<=\.)\s+/).length);
     expect(Math.min(...sentenceCounts)).toBeGreaterThanOrEqual(3);
     expect(Math.max(...sentenceCounts)).toBeLessThanOrEqual(30);
@@ -195,9 +245,17 @@ describe('scenario generator', () => {
   });
 
   it('optionally publishes delayed human labels carrying the intended sentiment, in event-time order', () => {
-    const r = generateScenario({ name: 'region-bias', seed: 4, startMs: START, durationMs: HOUR, ratePerSecond: 2, labels: { share: 0.2, delayMs: 600_000 } });
+    const r = generateScenario({
+      name: 'region-bias',
+      seed: 4,
+      startMs: START,
+      durationMs: HOUR,
+      ratePerSecond: 2,
+      labels: { share: 0.2, delayMs: 600_000 },
+    });
     const messages = [...r.messages];
-    for (let i = 1; i < messages.length; i++) expect(messages[i]!.eventTimeMs).toBeGreaterThanOrEqual(messages[i - 1]!.eventTimeMs);
+    for (let i = 1; i < messages.length; i++)
+      expect(messages[i]!.eventTimeMs).toBeGreaterThanOrEqual(messages[i - 1]!.eventTimeMs);
     const docs = new Map(messages.filter((m) => m.topic !== 'labels').map((m) => [m.id, m]));
     const labels = messages.filter((m) => m.topic === 'labels');
     expect(labels.length / docs.size).toBeGreaterThan(0.15);
@@ -215,7 +273,15 @@ describe('scenario generator', () => {
       expect(l.key).toBe(doc.key);
     }
     // Labels do not disturb the documents: same traffic as without them.
-    const plain = [...generateScenario({ name: 'region-bias', seed: 4, startMs: START, durationMs: HOUR, ratePerSecond: 2 }).messages];
+    const plain = [
+      ...generateScenario({
+        name: 'region-bias',
+        seed: 4,
+        startMs: START,
+        durationMs: HOUR,
+        ratePerSecond: 2,
+      }).messages,
+    ];
     expect(plain.map((m) => m.id)).toEqual([...docs.keys()]);
   });
 
@@ -223,13 +289,17 @@ describe('scenario generator', () => {
     const u = selectUniverse(8);
     expect(new Set(u.map((i) => i.region))).toEqual(new Set(['amer', 'emea', 'apac', 'latam']));
     expect(selectUniverse(undefined)).toHaveLength(60);
-    expect(() => run({ name: 'issuer-surge', universeSize: 8, surge: { ticker: 'SMPH' } })).toThrow(/not in the universe/);
+    expect(() => run({ name: 'issuer-surge', universeSize: 8, surge: { ticker: 'SMPH' } })).toThrow(
+      /not in the universe/,
+    );
   });
 });
 
 describe('poison scenario', () => {
   const limits = { maxMessageBytes: 300_000, maxTextChars: 50_000, maxFutureSkewMs: 3_600_000 };
-  const registry = new SchemaRegistry({ schemaIds: { [IDS.news]: 'io.finsentry.NewsArticle', [IDS.chat]: 'io.finsentry.ChatMessage' } });
+  const registry = new SchemaRegistry({
+    schemaIds: { [IDS.news]: 'io.finsentry.NewsArticle', [IDS.chat]: 'io.finsentry.ChatMessage' },
+  });
   const decoder = new AvroDecoder({ registry, wireFormat: 'auto', maxMessageBytes: limits.maxMessageBytes });
   const pseudonymiser = new AuthorPseudonymiser('scenario-test-key-0123456789');
 
@@ -244,7 +314,10 @@ describe('poison scenario', () => {
       key: Buffer.from(m.key),
       headers: {},
     };
-    const result = m.topic === 'news' ? validateNews(decoded.record as NewsArticleRecord, ctx) : validateChat(decoded.record as ChatMessageRecord, ctx);
+    const result =
+      m.topic === 'news'
+        ? validateNews(decoded.record as NewsArticleRecord, ctx)
+        : validateChat(decoded.record as ChatMessageRecord, ctx);
     return result.ok ? 'ok' : result.rejection.reason;
   }
 
@@ -261,17 +334,38 @@ describe('poison scenario', () => {
     expect(truth.skippedPoisonKinds).toEqual([]);
     // All nine kinds occur with these limits (oversize kinds fit under the broker limit).
     expect(new Set(poison.map((m) => m.poison))).toEqual(
-      new Set(['empty-message', 'message-too-large', 'corrupt-avro', 'unknown-schema-id', 'wrong-schema', 'invalid-field', 'invalid-timestamp', 'empty-text', 'text-too-large']),
+      new Set([
+        'empty-message',
+        'message-too-large',
+        'corrupt-avro',
+        'unknown-schema-id',
+        'wrong-schema',
+        'invalid-field',
+        'invalid-timestamp',
+        'empty-text',
+        'text-too-large',
+      ]),
     );
     for (const m of messages) expect([m.id, verdict(m)]).toEqual([m.id, m.poison ?? 'ok']);
-    expect(truth.expectedDeadLetters.map((d) => [d.key, d.reason])).toEqual(poison.map((m) => [m.key, m.poison]));
+    expect(truth.expectedDeadLetters.map((d) => [d.key, d.reason])).toEqual(
+      poison.map((m) => [m.key, m.poison]),
+    );
     expect(truth.counts.poison).toBe(poison.length);
     expect(truth.expectedAlerts.map((a) => a.rule)).toEqual(['DeadLetterRateHigh']);
   });
 
   it('skips, and says why, the poison kinds the limits make impossible', () => {
-    const r = generateScenario({ name: 'poison', seed: 3, startMs: START, durationMs: 600_000, ratePerSecond: 2 });
-    expect(r.truth.skippedPoisonKinds.map((s) => s.kind).sort()).toEqual(['message-too-large', 'wrong-schema']);
+    const r = generateScenario({
+      name: 'poison',
+      seed: 3,
+      startMs: START,
+      durationMs: 600_000,
+      ratePerSecond: 2,
+    });
+    expect(r.truth.skippedPoisonKinds.map((s) => s.kind).sort()).toEqual([
+      'message-too-large',
+      'wrong-schema',
+    ]);
     const kinds = new Set([...r.messages].filter((m) => m.poison).map((m) => m.poison));
     expect(kinds.has('message-too-large')).toBe(false);
     expect(kinds.has('wrong-schema')).toBe(false);

@@ -51,17 +51,40 @@ describe('replay loop', () => {
     const sink: RecordSink = {
       send: async (batches) => {
         sends++;
-        for (const b of batches) for (const r of b.records) sent.push({ topic: b.topic, key: r.key as string | null });
+        for (const b of batches)
+          for (const r of b.records) sent.push({ topic: b.topic, key: r.key as string | null });
       },
     };
-    const run = generateScenario({ name: 'clean', seed: 9, startMs: 0, durationMs: 600_000, ratePerSecond: 2 });
-    const messages = [...run.messages].map((m) => ({ topic: m.topic, key: m.key, value: m.value, headers: m.headers, eventTimeMs: m.eventTimeMs }));
-    const progress = await replayMessages(messages, sink, { topics: { news: 'n.raw', chat: 'c.raw', labels: null }, ratePerSecond: 400, maxBatch: 500, clock });
+    const run = generateScenario({
+      name: 'clean',
+      seed: 9,
+      startMs: 0,
+      durationMs: 600_000,
+      ratePerSecond: 2,
+    });
+    const messages = [...run.messages].map((m) => ({
+      topic: m.topic,
+      key: m.key,
+      value: m.value,
+      headers: m.headers,
+      eventTimeMs: m.eventTimeMs,
+    }));
+    const progress = await replayMessages(messages, sink, {
+      topics: { news: 'n.raw', chat: 'c.raw', labels: null },
+      ratePerSecond: 400,
+      maxBatch: 500,
+      clock,
+    });
     expect(progress.sent).toBe(messages.length);
     expect(progress.done).toBe(true);
     // Order is kept per topic (Kafka orders per partition; a batch groups its records by topic).
-    for (const [logical, topic] of [['news', 'n.raw'], ['chat', 'c.raw']] as const) {
-      expect(sent.filter((s) => s.topic === topic).map((s) => s.key)).toEqual(messages.filter((m) => m.topic === logical).map((m) => m.key));
+    for (const [logical, topic] of [
+      ['news', 'n.raw'],
+      ['chat', 'c.raw'],
+    ] as const) {
+      expect(sent.filter((s) => s.topic === topic).map((s) => s.key)).toEqual(
+        messages.filter((m) => m.topic === logical).map((m) => m.key),
+      );
     }
     // ~20 sends per second at 400/s: batches of 20.
     expect(sends).toBe(Math.ceil(messages.length / 20));
@@ -73,7 +96,14 @@ describe('replay loop', () => {
 
 describe('recorded traffic lines', () => {
   it('round-trips generated messages through JSONL byte for byte', () => {
-    const run = generateScenario({ name: 'poison', seed: 5, startMs: 1_767_600_000_000, durationMs: 600_000, ratePerSecond: 2, schemaIds: { news: 1, chat: 2 } });
+    const run = generateScenario({
+      name: 'poison',
+      seed: 5,
+      startMs: 1_767_600_000_000,
+      durationMs: 600_000,
+      ratePerSecond: 2,
+      schemaIds: { news: 1, chat: 2 },
+    });
     for (const m of run.messages) {
       const back = parseRecordedLine(toRecordedLine(m), 1, {});
       expect(back.topic).toBe(m.topic);
@@ -89,19 +119,33 @@ describe('recorded traffic lines', () => {
     const line = JSON.stringify({
       topic: 'news',
       key: 'n-1',
-      record: { id: 'n-1', source: 'globalwire', published_at: 1_767_600_000_000, headline: 'Acme beats estimates', body: 'Net sales rose.', language: 'en' },
+      record: {
+        id: 'n-1',
+        source: 'globalwire',
+        published_at: 1_767_600_000_000,
+        headline: 'Acme beats estimates',
+        body: 'Net sales rose.',
+        language: 'en',
+      },
       framing: 'confluent',
     });
     const m = parseRecordedLine(line, 7, { news: 21, chat: 22 });
     expect(m.value[0]).toBe(0);
     expect(m.value.readUInt32BE(1)).toBe(21);
-    expect(schemaType('NewsArticle').fromBuffer(m.value.subarray(5))).toMatchObject({ id: 'n-1', tickers: [], region: null, url: null });
+    expect(schemaType('NewsArticle').fromBuffer(m.value.subarray(5))).toMatchObject({
+      id: 'n-1',
+      tickers: [],
+      region: null,
+      url: null,
+    });
   });
 
   it('names the line and the problem on bad input', () => {
     expect(() => parseRecordedLine('{"topic":"news"}', 3, {})).toThrow(/line 3: .*exactly one of "value"/);
     expect(() => parseRecordedLine('{"topic":"tweets","value":""}', 4, {})).toThrow(/line 4: topic/);
     expect(() => parseRecordedLine('not json', 5, {})).toThrow(/line 5: not JSON/);
-    expect(() => parseRecordedLine('{"topic":"chat","record":{"id":"x"}}', 6, {})).toThrow(/line 6: record does not fit the ChatMessage schema/);
+    expect(() => parseRecordedLine('{"topic":"chat","record":{"id":"x"}}', 6, {})).toThrow(
+      /line 6: record does not fit the ChatMessage schema/,
+    );
   });
 });

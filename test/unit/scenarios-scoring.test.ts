@@ -31,12 +31,26 @@ function alert(partial: Partial<ObservedAlert> & Pick<ObservedAlert, 'rule'>): O
 describe('scenario scoring', () => {
   it('passes when every expected alert fires within its allowance and resolves in time, nothing else fires', () => {
     const score = scoreScenario({ expectedAlerts: [surge, bias] }, [
-      alert({ rule: 'NegativeSentimentSurge', dimension: 'issuer', group: 'northwind energy corp', firingAtMs: 66 * MIN, resolvedAtMs: 96 * MIN }),
+      alert({
+        rule: 'NegativeSentimentSurge',
+        dimension: 'issuer',
+        group: 'northwind energy corp',
+        firingAtMs: 66 * MIN,
+        resolvedAtMs: 96 * MIN,
+      }),
       alert({ rule: 'DisparateImpactRegion', dimension: 'region', group: null, firingAtMs: 9 * MIN }),
       alert({ rule: 'NegativeSentimentSurge', dimension: 'issuer', group: 'bluehaven bancorp' }), // pending only: not an alert
     ]);
     expect(score.pass).toBe(true);
-    expect(score.detections.map((d) => [d.expected.rule, d.delayMs, d.withinAllowance, d.resolveDelayMs, d.resolvedInTime])).toEqual([
+    expect(
+      score.detections.map((d) => [
+        d.expected.rule,
+        d.delayMs,
+        d.withinAllowance,
+        d.resolveDelayMs,
+        d.resolvedInTime,
+      ]),
+    ).toEqual([
       ['NegativeSentimentSurge', 6 * MIN, true, 6 * MIN, true],
       ['DisparateImpactRegion', 9 * MIN, true, null, null],
     ]);
@@ -45,20 +59,46 @@ describe('scenario scoring', () => {
 
   it('fails on a late detection, a missing one, a late resolution, and names false alerts', () => {
     const late = scoreScenario({ expectedAlerts: [surge] }, [
-      alert({ rule: 'NegativeSentimentSurge', dimension: 'issuer', group: 'northwind energy corp', firingAtMs: 75 * MIN, resolvedAtMs: 130 * MIN }),
+      alert({
+        rule: 'NegativeSentimentSurge',
+        dimension: 'issuer',
+        group: 'northwind energy corp',
+        firingAtMs: 75 * MIN,
+        resolvedAtMs: 130 * MIN,
+      }),
     ]);
     expect(late.pass).toBe(false);
-    expect(late.detections[0]).toMatchObject({ detected: true, delayMs: 15 * MIN, withinAllowance: false, resolvedInTime: false });
+    expect(late.detections[0]).toMatchObject({
+      detected: true,
+      delayMs: 15 * MIN,
+      withinAllowance: false,
+      resolvedInTime: false,
+    });
 
-    const wrongGroup = alert({ rule: 'NegativeSentimentSurge', dimension: 'issuer', group: 'oakmont financial group', firingAtMs: 70 * MIN });
-    const missed = scoreScenario({ expectedAlerts: [surge] }, [wrongGroup, alert({ rule: 'ConsumerLagHigh', firingAtMs: MIN })], { ignoreRules: ['ConsumerLagHigh'] });
+    const wrongGroup = alert({
+      rule: 'NegativeSentimentSurge',
+      dimension: 'issuer',
+      group: 'oakmont financial group',
+      firingAtMs: 70 * MIN,
+    });
+    const missed = scoreScenario(
+      { expectedAlerts: [surge] },
+      [wrongGroup, alert({ rule: 'ConsumerLagHigh', firingAtMs: MIN })],
+      { ignoreRules: ['ConsumerLagHigh'] },
+    );
     expect(missed.detections[0]).toMatchObject({ detected: false, delayMs: null, withinAllowance: false });
     expect(missed.falseAlerts).toEqual([wrongGroup]);
     expect(missed.pass).toBe(false);
   });
 
   it('counts any alert on clean traffic as false, and an alert before the injection as false', () => {
-    const early = alert({ rule: 'NegativeSentimentSurge', dimension: 'issuer', group: 'northwind energy corp', firingAtMs: 30 * MIN, resolvedAtMs: 35 * MIN });
+    const early = alert({
+      rule: 'NegativeSentimentSurge',
+      dimension: 'issuer',
+      group: 'northwind energy corp',
+      firingAtMs: 30 * MIN,
+      resolvedAtMs: 35 * MIN,
+    });
     expect(scoreScenario({ expectedAlerts: [] }, [early]).falseAlerts).toEqual([early]);
     const score = scoreScenario({ expectedAlerts: [surge] }, [early]);
     expect(score.falseAlerts).toEqual([early]);

@@ -71,30 +71,62 @@ function formatProgress(p: ReplayProgress, total: number | null): string {
 export function registerReplayCommand(program: Command): void {
   program
     .command('replay')
-    .description('Produce synthetic scenario traffic (with ground truth) or a recorded JSONL file to the input topics')
+    .description(
+      'Produce synthetic scenario traffic (with ground truth) or a recorded JSONL file to the input topics',
+    )
     .addOption(new Option('--scenario <name>', 'synthetic scenario').choices([...SCENARIO_NAMES]))
-    .option('--file <file.jsonl>', 'replay recorded traffic: one {topic, key, value (base64) | record (JSON), headers, eventTimeMs} per line')
+    .option(
+      '--file <file.jsonl>',
+      'replay recorded traffic: one {topic, key, value (base64) | record (JSON), headers, eventTimeMs} per line',
+    )
     .option('--rate <n/s>', 'wall-clock messages per second', positiveNumber('--rate'), 200)
     .option('--duration <d>', 'event-time span of the scenario (e.g. 30m, 2h)', durationArg, 7_200_000)
-    .option('--speedup <x>', 'event time advances x times faster than wall time (event rate = rate / speedup)', positiveNumber('--speedup'), 60)
+    .option(
+      '--speedup <x>',
+      'event time advances x times faster than wall time (event rate = rate / speedup)',
+      positiveNumber('--speedup'),
+      60,
+    )
     .option('--seed <s>', 'random seed (same seed, same traffic)', (v) => Number.parseInt(v, 10), 1)
     .option('--start <iso>', 'event time of the scenario start (default: now - duration + duration/speedup)')
-    .option('--universe <n>', 'number of issuers in play (4-60; fewer = more documents per issuer)', (v) => Number.parseInt(v, 10))
+    .option('--universe <n>', 'number of issuers in play (4-60; fewer = more documents per issuer)', (v) =>
+      Number.parseInt(v, 10),
+    )
     .option('--brokers <host:port,...>', 'Kafka brokers (overrides the config)')
     .option('--config <file>', 'finsentry config file (topics, schema ids, limits, Kafka security)')
-    .option('--truth-out <file>', 'write the ground truth (per-document intended sentiment + injected events) as JSON')
+    .option(
+      '--truth-out <file>',
+      'write the ground truth (per-document intended sentiment + injected events) as JSON',
+    )
     .option('--dry-run', 'do not produce; write the traffic to --out as JSONL instead')
     .option('--out <file.jsonl>', 'with --dry-run: where to write the traffic')
-    .option('--max-speed', 'ignore --rate pacing and produce as fast as the broker takes it (event times unchanged)')
+    .option(
+      '--max-speed',
+      'ignore --rate pacing and produce as fast as the broker takes it (event times unchanged)',
+    )
     .option('--batch <n>', 'largest batch per send', (v) => Number.parseInt(v, 10), 500)
-    .option('--labels <share>', 'also publish delayed human labels (intended sentiment) for this share of documents, e.g. 0.1', positiveNumber('--labels'))
-    .option('--label-delay <d>', 'event-time delay of labels after their document (±50%)', durationArg, 600_000)
+    .option(
+      '--labels <share>',
+      'also publish delayed human labels (intended sentiment) for this share of documents, e.g. 0.1',
+      positiveNumber('--labels'),
+    )
+    .option(
+      '--label-delay <d>',
+      'event-time delay of labels after their document (±50%)',
+      durationArg,
+      600_000,
+    )
     .option('--quiet', 'no progress lines on stderr')
     .action(async (opts: ReplayCliOptions) => {
-      if (Boolean(opts.scenario) === Boolean(opts.file)) throw new InvalidArgumentError('give exactly one of --scenario or --file');
+      if (Boolean(opts.scenario) === Boolean(opts.file))
+        throw new InvalidArgumentError('give exactly one of --scenario or --file');
       if (opts.dryRun && !opts.out) throw new InvalidArgumentError('--dry-run needs --out FILE.jsonl');
-      if (opts.labels !== undefined && opts.labels > 1) throw new InvalidArgumentError('--labels is a share in (0, 1]');
-      if (opts.file && opts.truthOut) throw new InvalidArgumentError('--truth-out applies to --scenario runs (recorded files carry no truth)');
+      if (opts.labels !== undefined && opts.labels > 1)
+        throw new InvalidArgumentError('--labels is a share in (0, 1]');
+      if (opts.file && opts.truthOut)
+        throw new InvalidArgumentError(
+          '--truth-out applies to --scenario runs (recorded files carry no truth)',
+        );
       const config: FinsentryConfig = loadConfig(opts.config);
       if (opts.brokers) config.kafka.brokers = opts.brokers.split(',').map((b) => b.trim());
       const schemaIds = schemaIdsFromConfig(config.codec.schemaIds);
@@ -108,7 +140,9 @@ export function registerReplayCommand(program: Command): void {
       let source: Iterable<ReplayMessage> | AsyncIterable<ReplayMessage>;
       if (opts.scenario) {
         const eventRate = opts.rate / opts.speedup;
-        const startMs = opts.start ? Date.parse(opts.start) : Date.now() - opts.duration + Math.round(opts.duration / opts.speedup);
+        const startMs = opts.start
+          ? Date.parse(opts.start)
+          : Date.now() - opts.duration + Math.round(opts.duration / opts.speedup);
         if (!Number.isFinite(startMs)) throw new InvalidArgumentError(`--start: cannot parse ${opts.start}`);
         const run = generateScenario({
           name: opts.scenario as ScenarioName,
@@ -118,7 +152,10 @@ export function registerReplayCommand(program: Command): void {
           ratePerSecond: eventRate,
           universeSize: opts.universe,
           schemaIds,
-          limits: { maxMessageBytes: config.limits.maxMessageBytes, maxTextChars: config.limits.maxTextChars },
+          limits: {
+            maxMessageBytes: config.limits.maxMessageBytes,
+            maxTextChars: config.limits.maxTextChars,
+          },
           ...(opts.labels ? { labels: { share: opts.labels, delayMs: opts.labelDelay } } : {}),
         });
         total = Math.round((opts.duration / 1000) * eventRate);
@@ -126,7 +163,8 @@ export function registerReplayCommand(program: Command): void {
           `replay: scenario ${opts.scenario} seed ${opts.seed}: ${new Date(startMs).toISOString()} + ${opts.duration / 60_000} min event time, ` +
             `${eventRate.toFixed(2)} docs per event-second, ~${total} messages at ${opts.maxSpeed ? 'max speed' : `${opts.rate}/s`}\n`,
         );
-        for (const s of run.truth.skippedPoisonKinds) say(`replay: poison kind ${s.kind} skipped: ${s.why}\n`);
+        for (const s of run.truth.skippedPoisonKinds)
+          say(`replay: poison kind ${s.kind} skipped: ${s.why}\n`);
         const writer = opts.truthOut ? new TruthFileWriter(opts.truthOut) : null;
         truthWriter = writer;
         source = (async function* () {
@@ -142,13 +180,23 @@ export function registerReplayCommand(program: Command): void {
                 ...(m.poison ? { poison: m.poison } : {}),
               });
             }
-            yield { topic: m.topic, key: m.key, value: m.value, headers: m.headers, eventTimeMs: m.eventTimeMs, id: m.id, line: m };
+            yield {
+              topic: m.topic,
+              key: m.key,
+              value: m.value,
+              headers: m.headers,
+              eventTimeMs: m.eventTimeMs,
+              id: m.id,
+              line: m,
+            };
           }
         })();
         finishTruth = async () => {
           if (truthWriter) {
             await truthWriter.close(run.truth);
-            say(`replay: ground truth written to ${opts.truthOut}${run.truth.complete ? '' : ' (incomplete: the run was interrupted)'}\n`);
+            say(
+              `replay: ground truth written to ${opts.truthOut}${run.truth.complete ? '' : ' (incomplete: the run was interrupted)'}\n`,
+            );
           }
         };
       } else {
@@ -169,7 +217,15 @@ export function registerReplayCommand(program: Command): void {
           for await (const m of source) {
             if (abort.signal.aborted) break;
             const line = (m as ReplayMessage & { line?: ScenarioMessage }).line;
-            const text = line ? toRecordedLine(line) : JSON.stringify({ topic: m.topic, key: m.key, value: m.value.toString('base64'), headers: m.headers, eventTimeMs: m.eventTimeMs });
+            const text = line
+              ? toRecordedLine(line)
+              : JSON.stringify({
+                  topic: m.topic,
+                  key: m.key,
+                  value: m.value.toString('base64'),
+                  headers: m.headers,
+                  eventTimeMs: m.eventTimeMs,
+                });
             if (!out.write(`${text}\n`)) await once(out, 'drain');
             n++;
           }
@@ -179,13 +235,24 @@ export function registerReplayCommand(program: Command): void {
         } else {
           const logger = createLogger(config.log.level);
           const kafka = buildKafka(config.kafka, logger);
-          const topics = [config.kafka.topics.news, config.kafka.topics.chat, ...(opts.labels && config.kafka.topics.labels ? [config.kafka.topics.labels] : [])];
-          await ensureTopics(kafka, topics.map((topic) => ({ topic })));
+          const topics = [
+            config.kafka.topics.news,
+            config.kafka.topics.chat,
+            ...(opts.labels && config.kafka.topics.labels ? [config.kafka.topics.labels] : []),
+          ];
+          await ensureTopics(
+            kafka,
+            topics.map((topic) => ({ topic })),
+          );
           const producer = new OutputProducer(kafka, { compression: config.kafka.compression });
           await producer.connect();
           try {
             await replayMessages(source, producer, {
-              topics: { news: config.kafka.topics.news, chat: config.kafka.topics.chat, labels: config.kafka.topics.labels },
+              topics: {
+                news: config.kafka.topics.news,
+                chat: config.kafka.topics.chat,
+                labels: config.kafka.topics.labels,
+              },
               ratePerSecond: opts.maxSpeed ? null : opts.rate,
               maxBatch: opts.batch,
               signal: abort.signal,

@@ -39,7 +39,9 @@ function durationArg(value: string): number {
 export function registerReportCommand(program: Command): void {
   program
     .command('report')
-    .description('Write a self-contained HTML report: sentiment over time, fairness gaps, drift, alert timeline')
+    .description(
+      'Write a self-contained HTML report: sentiment over time, fairness gaps, drift, alert timeline',
+    )
     .option('--window <w>', 'window to report on (event time), e.g. 15m, 1h, 24h', durationArg, 3_600_000)
     .option('--out <file>', 'output HTML file', 'finsentry-report.html')
     .option('--config <file>', 'finsentry config file')
@@ -50,7 +52,12 @@ export function registerReportCommand(program: Command): void {
     .option('--redis-url <url>', 'Redis URL (overrides the config)')
     .option('--key-prefix <prefix>', 'Redis key prefix (overrides the config)')
     .option('--no-alerts', 'do not read the alert history from Kafka')
-    .option('--max-groups <n>', 'groups shown per dimension (largest first)', (v) => Number.parseInt(v, 10), 30)
+    .option(
+      '--max-groups <n>',
+      'groups shown per dimension (largest first)',
+      (v) => Number.parseInt(v, 10),
+      30,
+    )
     .action(async (opts: ReportCliOptions) => {
       const config = loadConfig(opts.config);
       if (opts.brokers) config.kafka.brokers = opts.brokers.split(',').map((b) => b.trim());
@@ -59,17 +66,27 @@ export function registerReportCommand(program: Command): void {
       const configured = config.stats.dimensions.map((d) => d.name);
       const dimensions = opts.dimension?.length ? opts.dimension : configured;
       const unknown = dimensions.filter((d) => !configured.includes(d));
-      if (unknown.length) throw new InvalidArgumentError(`unknown dimension(s) ${unknown.join(', ')}; configured: ${configured.join(', ')}`);
+      if (unknown.length)
+        throw new InvalidArgumentError(
+          `unknown dimension(s) ${unknown.join(', ')}; configured: ${configured.join(', ')}`,
+        );
       const endMs = opts.end ? Date.parse(opts.end) : undefined;
-      if (endMs !== undefined && !Number.isFinite(endMs)) throw new InvalidArgumentError(`--end: cannot parse ${opts.end}`);
+      if (endMs !== undefined && !Number.isFinite(endMs))
+        throw new InvalidArgumentError(`--end: cannot parse ${opts.end}`);
 
       const logger = createLogger(config.log.level === 'info' ? 'warn' : config.log.level);
       let alerts: ReportAlerts = { source: 'not read (--no-alerts)', available: false, episodes: [] };
-      if (opts.alerts) alerts = await reportAlertsFromKafka(buildKafka(config.kafka, logger), config.kafka.topics.alerts);
+      if (opts.alerts)
+        alerts = await reportAlertsFromKafka(buildKafka(config.kafka, logger), config.kafka.topics.alerts);
 
       const { store, close } = openWindowStore(config);
       try {
-        const data = await loadReportData(store, config, { windowMs: opts.window, dimensions, endMs, maxGroups: opts.maxGroups, title: opts.title }, alerts);
+        const data = await loadReportData(
+          store,
+          config,
+          { windowMs: opts.window, dimensions, endMs, maxGroups: opts.maxGroups, title: opts.title },
+          alerts,
+        );
         writeFileSync(opts.out, renderReportHtml(data, { chartJsSource: loadChartJsSource() }));
         process.stderr.write(
           `report: ${opts.out}: ${data.totalDocuments} documents in ${opts.window / 60_000} min window ending ${new Date(data.windowEndMs).toISOString()}, ` +
