@@ -52,6 +52,8 @@ export interface StatsReport {
   totalDocuments: number;
   fairness: FairnessReport;
   drift: DriftSection | null;
+  /** Why drift is null (e.g. the configured baseline does not exist). */
+  driftUnavailable: string | null;
   changes: ChangeCheck[];
 }
 
@@ -87,6 +89,7 @@ export async function buildStatsReport(reader: WindowReader & BaselineSource, bu
   const fairness = fairnessReport(opts.dimension, groups, { minSamples: opts.minSamples, rate: opts.rate });
 
   let drift: DriftSection | null = null;
+  let driftUnavailable: string | null = null;
   if (opts.reference.kind === 'trailing') {
     const reference = await readDims(reader, opts.mixDimensions, opts.reference.window, startMs);
     const ref = driftSnapshot(reference, opts.mixDimensions);
@@ -102,6 +105,8 @@ export async function buildStatsReport(reader: WindowReader & BaselineSource, bu
         reference: { kind: 'baseline', name: baseline.name, startMs: baseline.windowStartMs, endMs: baseline.windowEndMs, documents: ref.total.count },
         features: computeDrift(driftSnapshot(current, opts.mixDimensions), ref),
       };
+    } else {
+      driftUnavailable = `baseline "${opts.reference.name}" not found (capture it with \`finsentry baseline capture --window 24h --name ${opts.reference.name}\`)`;
     }
   }
 
@@ -123,6 +128,7 @@ export async function buildStatsReport(reader: WindowReader & BaselineSource, bu
     totalDocuments: (current[ALL_DIMENSION] ?? []).reduce((s, g) => s + g.count, 0),
     fairness,
     drift,
+    driftUnavailable,
     changes,
   };
 }

@@ -71,7 +71,7 @@ export function renderStatsReport(r: StatsReport): string {
       ),
     );
   } else {
-    out.push('drift: no reference (capture one with `finsentry baseline capture --window 24h`)');
+    out.push(`drift: ${r.driftUnavailable ?? 'no reference'}`);
   }
   const alarms = r.changes.filter((c) => c.alarmsAtMs.length > 0);
   out.push('');
