@@ -24,7 +24,8 @@ export const DEFAULT_ALERT_RULES_RAW: ReadonlyArray<Record<string, unknown>> = [
     minSamples: 20,
     for: '1m',
     severity: 'critical',
-    summary: 'Negative sentiment surge on {{dimension}} {{group}}: {{value}} of {{samples}} documents negative in {{window}}',
+    summary:
+      'Negative sentiment surge on {{dimension}} {{group}}: {{value}} of {{samples}} documents negative in {{window}}',
     runbookUrl: `${RUNBOOK_BASE}#negativesentimentsurge`,
   },
   {
@@ -40,7 +41,8 @@ export const DEFAULT_ALERT_RULES_RAW: ReadonlyArray<Record<string, unknown>> = [
     minSamples: 30,
     for: '5m',
     severity: 'warning',
-    summary: 'Disparate impact ratio of negative predictions across {{dimension}} is {{value}} (< {{threshold}})',
+    summary:
+      'Disparate impact ratio of negative predictions across {{dimension}} is {{value}} (< {{threshold}})',
     runbookUrl: `${RUNBOOK_BASE}#disparateimpact`,
   },
   {
@@ -56,7 +58,8 @@ export const DEFAULT_ALERT_RULES_RAW: ReadonlyArray<Record<string, unknown>> = [
     minSamples: 30,
     for: '5m',
     severity: 'warning',
-    summary: 'Disparate impact ratio of negative predictions across {{dimension}} is {{value}} (< {{threshold}})',
+    summary:
+      'Disparate impact ratio of negative predictions across {{dimension}} is {{value}} (< {{threshold}})',
     runbookUrl: `${RUNBOOK_BASE}#disparateimpact`,
   },
   {

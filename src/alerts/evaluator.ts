@@ -59,7 +59,10 @@ export function trailingReference(reader: WindowReader, referenceMs: number): Re
 }
 
 /** A captured baseline (`finsentry baseline capture`) as the reference of every window; re-read once a minute. */
-export function baselineReference(read: () => Promise<{ dimensions: Record<string, GroupWindowStats[]> } | null>, refreshMs = 60_000): ReferenceSource {
+export function baselineReference(
+  read: () => Promise<{ dimensions: Record<string, GroupWindowStats[]> } | null>,
+  refreshMs = 60_000,
+): ReferenceSource {
   let cached: { atMs: number; value: Promise<Record<string, GroupWindowStats[]>> } | undefined;
   return {
     read: async (dimension) => {
@@ -108,7 +111,11 @@ export function alertmanagerWebhook(url: string, fetchImpl: typeof fetch = fetch
     async publish(events) {
       const alerts = events.map((e) => toAlertmanagerAlert(e)).filter((a) => a !== undefined);
       if (alerts.length === 0) return;
-      const res = await fetchImpl(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
+      const res = await fetchImpl(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(alerts),
+      });
       if (!res.ok) throw new Error(`alertmanager webhook ${url}: HTTP ${res.status} ${await res.text()}`);
     },
   };
@@ -165,7 +172,8 @@ export class Evaluator {
       if (problem) throw new Error(problem);
     }
     this.rulesByName = new Map(options.rules.map((r) => [r.name, r]));
-    if (this.rulesByName.size !== options.rules.length) throw new Error('alerts.rules: rule names must be unique');
+    if (this.rulesByName.size !== options.rules.length)
+      throw new Error('alerts.rules: rule names must be unique');
     this.now = options.now ?? Date.now;
     this.store = new AlertStore(options.redis, options.keyPrefix);
     this.lease = new LeaderLease({
@@ -176,7 +184,10 @@ export class Evaluator {
       now: this.now,
       onChange: (leader, token) => {
         options.metrics?.leader(leader, token);
-        options.logger?.info({ replica: this.lease.replicaId, leader, token }, leader ? 'evaluator: became leader' : 'evaluator: lost leadership');
+        options.logger?.info(
+          { replica: this.lease.replicaId, leader, token },
+          leader ? 'evaluator: became leader' : 'evaluator: lost leadership',
+        );
       },
       onError: (err) => options.logger?.warn({ err }, 'evaluator: leader lease error'),
     });
@@ -235,13 +246,24 @@ export class Evaluator {
 
     if (!this.lease.current() || !(await this.store.commit(term, upserts, deletes, events))) {
       this.options.metrics?.evaluation('fenced', (performance.now() - started) / 1000);
-      this.options.logger?.warn({ replica: this.replicaId, token: term.token }, 'evaluator: fenced out, state not written');
+      this.options.logger?.warn(
+        { replica: this.replicaId, token: term.token },
+        'evaluator: fenced out, state not written',
+      );
       return { outcome: 'fenced', transitions: [], published };
     }
     for (const t of transitions) {
       this.options.metrics?.alertTransition(t.record.rule, t.record.severity, t.to);
       this.options.logger?.info(
-        { rule: t.record.rule, dimension: t.record.dimension, group: t.record.group, from: t.from, to: t.to, value: t.record.value, fingerprint: t.record.fingerprint },
+        {
+          rule: t.record.rule,
+          dimension: t.record.dimension,
+          group: t.record.group,
+          from: t.from,
+          to: t.to,
+          value: t.record.value,
+          fingerprint: t.record.fingerprint,
+        },
         'alert state change',
       );
     }
@@ -264,7 +286,10 @@ export class Evaluator {
       try {
         await p.publish(events);
       } catch (err) {
-        this.options.logger?.warn({ err, events: events.length }, 'evaluator: best-effort alert publisher failed (events still go to Kafka)');
+        this.options.logger?.warn(
+          { err, events: events.length },
+          'evaluator: best-effort alert publisher failed (events still go to Kafka)',
+        );
       }
     }
     await this.store.acknowledge(entries);
@@ -276,7 +301,8 @@ export class Evaluator {
     const watermark = await windows.watermark();
     const needed = new Map<string, { dimension: string; windowMs: number }>();
     for (const w of requiredWindows(rules)) needed.set(windowKey(w.dimension, w.windowMs), w);
-    for (const { dimension, windowMs } of this.gaugeReads()) needed.set(windowKey(dimension, windowMs), { dimension, windowMs });
+    for (const { dimension, windowMs } of this.gaugeReads())
+      needed.set(windowKey(dimension, windowMs), { dimension, windowMs });
     const current = new Map<string, GroupWindowStats[]>();
     const ref = new Map<string, GroupWindowStats[]>();
     if (watermark > 0) {
@@ -301,7 +327,8 @@ export class Evaluator {
     const windows = [...this.options.gaugeWindows].sort((a, b) => a - b);
     const out: Array<{ dimension: string; windowMs: number; bounded: boolean }> = [];
     for (const d of [...this.options.gaugeDimensions, { name: ALL_DIMENSION, bounded: true }]) {
-      for (const windowMs of d.bounded ? windows : windows.slice(0, 1)) out.push({ dimension: d.name, windowMs, bounded: d.bounded });
+      for (const windowMs of d.bounded ? windows : windows.slice(0, 1))
+        out.push({ dimension: d.name, windowMs, bounded: d.bounded });
     }
     return out;
   }
@@ -328,11 +355,18 @@ export class Evaluator {
       }
     }
     // Records of rules that were removed from the config: forget them.
-    for (const [fingerprint, record] of stored) if (!this.rulesByName.has(record.rule)) deletes.push(fingerprint);
+    for (const [fingerprint, record] of stored)
+      if (!this.rulesByName.has(record.rule)) deletes.push(fingerprint);
     return { upserts, deletes, transitions };
   }
 
-  private exportGauges(inputs: EvaluationInputs, upserts: readonly AlertRecord[], deletes: readonly string[], stored: ReadonlyMap<string, AlertRecord>, term: LeaderTerm): void {
+  private exportGauges(
+    inputs: EvaluationInputs,
+    upserts: readonly AlertRecord[],
+    deletes: readonly string[],
+    stored: ReadonlyMap<string, AlertRecord>,
+    term: LeaderTerm,
+  ): void {
     const metrics = this.options.metrics;
     if (!metrics) return;
     metrics.leader(true, term.token);
@@ -342,7 +376,8 @@ export class Evaluator {
     const pinned = new Map<string, string[]>();
     const counts = new Map<string, AlertStateCount>();
     for (const rule of this.options.rules) {
-      for (const state of ['pending', 'firing'] as const) counts.set(`${rule.name}|${state}`, { rule: rule.name, severity: rule.severity, state, count: 0 });
+      for (const state of ['pending', 'firing'] as const)
+        counts.set(`${rule.name}|${state}`, { rule: rule.name, severity: rule.severity, state, count: 0 });
     }
     for (const r of records.values()) {
       if (r.state !== 'pending' && r.state !== 'firing') continue;
@@ -357,12 +392,25 @@ export class Evaluator {
       if (!current) continue;
       if (dimension === ALL_DIMENSION) {
         for (const d of driftResults(current, inputs.reference.get(key) ?? [])) {
-          metrics.drift(d.feature, windowMs, { psi: d.psi ?? Number.NaN, jsDistance: d.jensenShannon ?? Number.NaN, ksStatistic: d.ks?.statistic ?? Number.NaN });
+          metrics.drift(d.feature, windowMs, {
+            psi: d.psi ?? Number.NaN,
+            jsDistance: d.jensenShannon ?? Number.NaN,
+            ksStatistic: d.ks?.statistic ?? Number.NaN,
+          });
         }
         continue;
       }
-      metrics.groupSentiment(dimension, windowMs, groupSentiment(current, inputs.reference.get(key), this.options.minSamples), pinned.get(dimension) ?? []);
-      metrics.fairness(dimension, windowMs, fairnessSample(fairnessReport(dimension, current, { minSamples: this.options.minSamples })));
+      metrics.groupSentiment(
+        dimension,
+        windowMs,
+        groupSentiment(current, inputs.reference.get(key), this.options.minSamples),
+        pinned.get(dimension) ?? [],
+      );
+      metrics.fairness(
+        dimension,
+        windowMs,
+        fairnessSample(fairnessReport(dimension, current, { minSamples: this.options.minSamples })),
+      );
     }
   }
 }

@@ -36,7 +36,11 @@ export function eventId(record: Pick<AlertRecord, 'fingerprint' | 'activeSinceMs
   return `${record.fingerprint}:${record.activeSinceMs}:${record.state}`;
 }
 
-export function toAlertEvent(rule: AlertRuleConfig, transition: Transition, fencingToken: number): AlertEvent {
+export function toAlertEvent(
+  rule: AlertRuleConfig,
+  transition: Transition,
+  fencingToken: number,
+): AlertEvent {
   const r = transition.record;
   const labels: Record<string, string> = {
     event_id: eventId(r),
@@ -93,7 +97,12 @@ export interface AlertmanagerAlert {
  */
 export function toAlertmanagerAlert(event: AlertEvent, generatorURL?: string): AlertmanagerAlert | undefined {
   if (event.state !== 'firing' && event.state !== 'resolved') return undefined;
-  const labels: Record<string, string> = { alertname: event.rule, severity: event.severity, source: 'finsentry-evaluator', kind: event.kind };
+  const labels: Record<string, string> = {
+    alertname: event.rule,
+    severity: event.severity,
+    source: 'finsentry-evaluator',
+    kind: event.kind,
+  };
   if (event.dimension) labels.dimension = event.dimension;
   if (event.group) labels.group = event.group;
   const annotations: Record<string, string> = {
@@ -103,7 +112,8 @@ export function toAlertmanagerAlert(event: AlertEvent, generatorURL?: string): A
   };
   if (event.runbook_url) annotations.runbook_url = event.runbook_url;
   const out: AlertmanagerAlert = { labels, annotations, startsAt: new Date(event.started_at).toISOString() };
-  if (event.state === 'resolved' && event.ended_at !== null) out.endsAt = new Date(event.ended_at).toISOString();
+  if (event.state === 'resolved' && event.ended_at !== null)
+    out.endsAt = new Date(event.ended_at).toISOString();
   if (generatorURL) out.generatorURL = generatorURL;
   return out;
 }

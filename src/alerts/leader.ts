@@ -30,9 +30,19 @@ const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
-export function alertKeys(keyPrefix: string): { lease: string; fence: string; state: string; outbox: string } {
+export function alertKeys(keyPrefix: string): {
+  lease: string;
+  fence: string;
+  state: string;
+  outbox: string;
+} {
   const base = `${keyPrefix}:{alerts}`;
-  return { lease: `${base}:leader`, fence: `${base}:fence`, state: `${base}:state`, outbox: `${base}:outbox` };
+  return {
+    lease: `${base}:leader`,
+    fence: `${base}:fence`,
+    state: `${base}:state`,
+    outbox: `${base}:outbox`,
+  };
 }
 
 export interface LeaderLeaseOptions {
@@ -105,7 +115,9 @@ export class LeaderLease {
         }
       }
       if (!this.term) {
-        const token = Number(await redis.eval(ACQUIRE, 2, this.keys.lease, this.keys.fence, this.replicaId, leaseMs));
+        const token = Number(
+          await redis.eval(ACQUIRE, 2, this.keys.lease, this.keys.fence, this.replicaId, leaseMs),
+        );
         if (token > 0) {
           this.term = { token, leaseValue: `${this.replicaId}|${token}` };
           this.validUntilMs = started + leaseMs - this.marginMs;
@@ -116,7 +128,10 @@ export class LeaderLease {
       if (this.term && this.now() >= this.validUntilMs) this.lose();
     }
     const isLeader = this.current();
-    if (Boolean(wasLeader) !== Boolean(isLeader) || (wasLeader && isLeader && wasLeader.token !== isLeader.token)) {
+    if (
+      Boolean(wasLeader) !== Boolean(isLeader) ||
+      (wasLeader && isLeader && wasLeader.token !== isLeader.token)
+    ) {
       this.options.onChange?.(Boolean(isLeader), isLeader?.token ?? 0);
     }
   }

@@ -55,7 +55,13 @@ export function windowKey(dimension: string, windowMs: number): string {
 }
 
 export const NUMERIC_DRIFT_FEATURES = ['p_neg', 'polarity', 'confidence', 'tokens'] as const;
-export const DRIFT_FEATURES = [...NUMERIC_DRIFT_FEATURES, 'label_mix', 'entity_type_mix', 'unknown_token_rate', 'truncation_rate'] as const;
+export const DRIFT_FEATURES = [
+  ...NUMERIC_DRIFT_FEATURES,
+  'label_mix',
+  'entity_type_mix',
+  'unknown_token_rate',
+  'truncation_rate',
+] as const;
 
 export const RULE_METRICS: Record<AlertRuleConfig['kind'], readonly string[]> = {
   sentiment: ['negative_share', 'positive_share', 'mean_polarity', 'mean_confidence'],
@@ -70,7 +76,9 @@ export function ruleDimension(rule: AlertRuleConfig): string {
 }
 
 /** The (dimension, window) pairs a rule set needs read. */
-export function requiredWindows(rules: readonly AlertRuleConfig[]): Array<{ dimension: string; windowMs: number }> {
+export function requiredWindows(
+  rules: readonly AlertRuleConfig[],
+): Array<{ dimension: string; windowMs: number }> {
   const seen = new Map<string, { dimension: string; windowMs: number }>();
   for (const rule of rules) {
     if (rule.kind === 'pipeline') continue;
@@ -95,20 +103,37 @@ interface Reference {
   source: 'group' | 'pooled';
 }
 
-function referenceFor(own: GroupWindowStats | undefined, pooled: GroupWindowStats, hitsOf: (g: GroupWindowStats) => number, minSamples: number): Reference | undefined {
-  if (own && own.count >= Math.max(1, minSamples)) return { count: own.count, hits: hitsOf(own), source: 'group' };
-  if (pooled.count >= Math.max(1, minSamples)) return { count: pooled.count, hits: hitsOf(pooled), source: 'pooled' };
+function referenceFor(
+  own: GroupWindowStats | undefined,
+  pooled: GroupWindowStats,
+  hitsOf: (g: GroupWindowStats) => number,
+  minSamples: number,
+): Reference | undefined {
+  if (own && own.count >= Math.max(1, minSamples))
+    return { count: own.count, hits: hitsOf(own), source: 'group' };
+  if (pooled.count >= Math.max(1, minSamples))
+    return { count: pooled.count, hits: hitsOf(pooled), source: 'pooled' };
   return undefined;
 }
 
 /** Per-group sentiment figures for the gauges, including the z of the negative share against its reference. */
-export function groupSentiment(current: readonly GroupWindowStats[], reference: readonly GroupWindowStats[] | undefined, minSamples: number): GroupSentimentSample[] {
+export function groupSentiment(
+  current: readonly GroupWindowStats[],
+  reference: readonly GroupWindowStats[] | undefined,
+  minSamples: number,
+): GroupSentimentSample[] {
   const refByGroup = new Map((reference ?? []).map((g) => [g.group, g]));
   const pooled = sumGroupStats('', ALL_GROUP, reference ?? []);
   return current.map((g) => {
     const ref = referenceFor(refByGroup.get(g.group), pooled, (s) => s.labelCounts.negative, minSamples);
     const z = ref ? twoProportionZTest(g.labelCounts.negative, g.count, ref.hits, ref.count).z : Number.NaN;
-    return { group: g.group, count: g.count, negative: g.labelCounts.negative, meanPolarity: g.count > 0 ? g.polaritySum / g.count : 0, negativeShareZ: z };
+    return {
+      group: g.group,
+      count: g.count,
+      negative: g.labelCounts.negative,
+      meanPolarity: g.count > 0 ? g.polaritySum / g.count : 0,
+      negativeShareZ: z,
+    };
   });
 }
 
@@ -120,14 +145,22 @@ export function fairnessSample(report: FairnessReport, alpha = 0.01): Partial<Fa
     breachingGroups: judged.filter((g) => g.vsRest !== null && g.vsRest.pValue <= alpha).length,
     worstGroupZ: report.worstGroup?.vsRest ? Math.abs(report.worstGroup.vsRest.z) : 0,
   };
-  if (judged.length >= 2 && report.demographicParityDifference.value !== null) out.demographicParityDifference = report.demographicParityDifference.value;
-  if (judged.length >= 2 && report.disparateImpactRatio.value !== null) out.disparateImpactRatio = report.disparateImpactRatio.value;
+  if (judged.length >= 2 && report.demographicParityDifference.value !== null)
+    out.demographicParityDifference = report.demographicParityDifference.value;
+  if (judged.length >= 2 && report.disparateImpactRatio.value !== null)
+    out.disparateImpactRatio = report.disparateImpactRatio.value;
   return out;
 }
 
 /** Drift of every feature, pooled over the groups of a dimension (the `_all` dimension has one group). */
-export function driftResults(current: readonly GroupWindowStats[], reference: readonly GroupWindowStats[]): DriftFeatureResult[] {
-  return computeDrift({ total: sumGroupStats(ALL_DIMENSION, ALL_GROUP, current), mixes: {} }, { total: sumGroupStats(ALL_DIMENSION, ALL_GROUP, reference), mixes: {} });
+export function driftResults(
+  current: readonly GroupWindowStats[],
+  reference: readonly GroupWindowStats[],
+): DriftFeatureResult[] {
+  return computeDrift(
+    { total: sumGroupStats(ALL_DIMENSION, ALL_GROUP, current), mixes: {} },
+    { total: sumGroupStats(ALL_DIMENSION, ALL_GROUP, reference), mixes: {} },
+  );
 }
 
 function histogramMean(bins: readonly number[], edges: readonly number[]): number {
@@ -142,7 +175,11 @@ function histogramMean(bins: readonly number[], edges: readonly number[]): numbe
 
 const fmt = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 
-export function measureRule(rule: AlertRuleConfig, inputs: EvaluationInputs, defaultMinSamples: number): Measurement[] {
+export function measureRule(
+  rule: AlertRuleConfig,
+  inputs: EvaluationInputs,
+  defaultMinSamples: number,
+): Measurement[] {
   const minSamples = rule.minSamples ?? defaultMinSamples;
   const dimension = ruleDimension(rule);
   const base = { rule: rule.name, dimension };
@@ -173,7 +210,8 @@ export function measureRule(rule: AlertRuleConfig, inputs: EvaluationInputs, def
       switch (rule.metric) {
         case 'negative_share':
         case 'positive_share': {
-          const hitsOf = (s: GroupWindowStats) => (rule.metric === 'negative_share' ? s.labelCounts.negative : s.labelCounts.positive);
+          const hitsOf = (s: GroupWindowStats) =>
+            rule.metric === 'negative_share' ? s.labelCounts.negative : s.labelCounts.positive;
           m.value = g.count > 0 ? hitsOf(g) / g.count : 0;
           const ref = referenceFor(refByGroup.get(g.group), pooled, hitsOf, minSamples);
           if (ref) {
@@ -203,10 +241,19 @@ export function measureRule(rule: AlertRuleConfig, inputs: EvaluationInputs, def
     switch (rule.metric) {
       case 'disparate_impact_ratio':
       case 'demographic_parity_difference': {
-        const r = rule.metric === 'disparate_impact_ratio' ? report.disparateImpactRatio : report.demographicParityDifference;
+        const r =
+          rule.metric === 'disparate_impact_ratio'
+            ? report.disparateImpactRatio
+            : report.demographicParityDifference;
         const maxG = report.groups.find((g) => g.group === r.maxGroup);
         const minG = report.groups.find((g) => g.group === r.minGroup);
-        const m: Measurement = { ...base, group: '*', value: r.value ?? Number.NaN, sampleSize, judged: judgedCount >= 2 && r.value !== null };
+        const m: Measurement = {
+          ...base,
+          group: '*',
+          value: r.value ?? Number.NaN,
+          sampleSize,
+          judged: judgedCount >= 2 && r.value !== null,
+        };
         if (maxG && minG) {
           m.pValue = twoProportionZTest(maxG.successes, maxG.n, minG.successes, minG.n).pValue;
           m.detail = `negative share ${maxG.group} ${fmt(maxG.rate)} (n=${maxG.n}) vs ${minG.group} ${fmt(minG.rate)} (n=${minG.n}), p=${m.pValue.toExponential(2)}`;
@@ -219,7 +266,9 @@ export function measureRule(rule: AlertRuleConfig, inputs: EvaluationInputs, def
           group: g.group,
           value: g.vsRest ? Math.abs(g.vsRest.z) : Number.NaN,
           sampleSize: g.n,
-          ...(g.vsRest ? { pValue: g.vsRest.pValue, detail: `${fmt(g.rate)} vs rest ${fmt(g.vsRest.restRate)}` } : {}),
+          ...(g.vsRest
+            ? { pValue: g.vsRest.pValue, detail: `${fmt(g.rate)} vs rest ${fmt(g.vsRest.restRate)}` }
+            : {}),
           judged: g.judged && g.vsRest !== null && judgedCount >= 2,
         }));
       default:
@@ -231,7 +280,11 @@ export function measureRule(rule: AlertRuleConfig, inputs: EvaluationInputs, def
   const feature = rule.feature ?? 'p_neg';
   const d = driftResults(current, reference).find((r) => r.feature === feature);
   if (!d) throw new Error(`rule ${rule.name}: unknown drift feature ${feature}`);
-  const values: Record<string, number | null> = { psi: d.psi, js_distance: d.jensenShannon, ks_statistic: d.ks?.statistic ?? null };
+  const values: Record<string, number | null> = {
+    psi: d.psi,
+    js_distance: d.jensenShannon,
+    ks_statistic: d.ks?.statistic ?? null,
+  };
   const value = values[rule.metric];
   if (value === undefined) throw new Error(`rule ${rule.name}: unknown drift metric ${rule.metric}`);
   const m: Measurement = {
@@ -254,7 +307,8 @@ export function validateRule(rule: AlertRuleConfig): string | undefined {
   }
   if (rule.kind === 'drift') {
     const feature = rule.feature ?? 'p_neg';
-    if (!(DRIFT_FEATURES as readonly string[]).includes(feature)) return `alerts.rules ${rule.name}: feature ${feature} is not one of ${DRIFT_FEATURES.join(', ')}`;
+    if (!(DRIFT_FEATURES as readonly string[]).includes(feature))
+      return `alerts.rules ${rule.name}: feature ${feature} is not one of ${DRIFT_FEATURES.join(', ')}`;
     if (rule.metric === 'ks_statistic' && !(NUMERIC_DRIFT_FEATURES as readonly string[]).includes(feature)) {
       return `alerts.rules ${rule.name}: ks_statistic needs a numeric feature (${NUMERIC_DRIFT_FEATURES.join(', ')})`;
     }

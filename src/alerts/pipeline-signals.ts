@@ -31,7 +31,8 @@ export class PipelineSignalTracker {
 
   /** Adds a snapshot and returns the signals over the span that ends with it (pure apart from its own history). */
   push(s: OffsetSnapshot): PipelineSignals {
-    if (this.lastCommitted === undefined || s.committed !== this.lastCommitted || s.lag === 0) this.lastProgressMs = s.atMs;
+    if (this.lastCommitted === undefined || s.committed !== this.lastCommitted || s.lag === 0)
+      this.lastProgressMs = s.atMs;
     this.lastCommitted = s.committed;
     this.history.push(s);
     while (this.history.length > 2 && s.atMs - this.history[1]!.atMs >= this.spanMs) this.history.shift();
@@ -57,7 +58,10 @@ export interface KafkaOffsetsOptions {
 }
 
 /** Reads one OffsetSnapshot through the kafkajs admin client (topics that do not exist count as empty). */
-export async function readOffsetSnapshot(o: KafkaOffsetsOptions, nowMs: number = Date.now()): Promise<OffsetSnapshot> {
+export async function readOffsetSnapshot(
+  o: KafkaOffsetsOptions,
+  nowMs: number = Date.now(),
+): Promise<OffsetSnapshot> {
   const existing = new Set(await o.admin.listTopics());
   const inputTopics = o.inputTopics.filter((t) => existing.has(t));
   let inputEnd = 0;

@@ -45,7 +45,10 @@ export function gaugeWindows(config: FinsentryConfig): number[] {
   return short.length > 0 ? short : [Math.min(...config.stats.windows)];
 }
 
-export async function startEvaluatorService(config: FinsentryConfig, deps: EvaluatorServiceDeps): Promise<EvaluatorService> {
+export async function startEvaluatorService(
+  config: FinsentryConfig,
+  deps: EvaluatorServiceDeps,
+): Promise<EvaluatorService> {
   const env = deps.env ?? process.env;
   const log = deps.logger.child({ component: 'evaluator' });
   const ownRedis = !deps.redis;
@@ -88,7 +91,12 @@ export async function startEvaluatorService(config: FinsentryConfig, deps: Evalu
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     logger: log,
     pipelineSignals: async () => {
-      const snapshot = await readOffsetSnapshot({ admin: signalAdmin, groupId: config.kafka.groupId, inputTopics, dlqTopic: topics.dlq });
+      const snapshot = await readOffsetSnapshot({
+        admin: signalAdmin,
+        groupId: config.kafka.groupId,
+        inputTopics,
+        dlqTopic: topics.dlq,
+      });
       for (const p of snapshot.partitions) deps.metrics?.consumerLag(p.topic, p.partition, p.lag);
       return tracker.push(snapshot);
     },
@@ -100,7 +108,10 @@ export async function startEvaluatorService(config: FinsentryConfig, deps: Evalu
     gaugeWindows: gaugeWindows(config),
   });
   evaluator.start();
-  log.info({ replica: evaluator.replicaId, rules: effectiveAlertRules(config).map((r) => r.name) }, 'evaluator started');
+  log.info(
+    { replica: evaluator.replicaId, rules: effectiveAlertRules(config).map((r) => r.name) },
+    'evaluator started',
+  );
 
   return {
     evaluator,

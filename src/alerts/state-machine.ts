@@ -68,7 +68,11 @@ export function alertFingerprint(rule: string, dimension: string, group: string)
   return createHash('sha256').update(`${rule}\u0000${dimension}\u0000${group}`).digest('hex').slice(0, 32);
 }
 
-export function compare(value: number, comparison: AlertRuleConfig['comparison'], threshold: number): boolean {
+export function compare(
+  value: number,
+  comparison: AlertRuleConfig['comparison'],
+  threshold: number,
+): boolean {
   switch (comparison) {
     case '>':
       return value > threshold;
@@ -161,7 +165,8 @@ export function step(
     }
     case 'pending': {
       const base = prev!;
-      if (!breaching) return to(refresh(base, { state: 'inactive', endedAtMs: nowMs, changedAtMs: nowMs }), state);
+      if (!breaching)
+        return to(refresh(base, { state: 'inactive', endedAtMs: nowMs, changedAtMs: nowMs }), state);
       if (nowMs - base.activeSinceMs >= rule.for) {
         return to(refresh(base, { state: 'firing', startedAtMs: nowMs, changedAtMs: nowMs }), state);
       }
@@ -225,7 +230,10 @@ export function identitiesToStep(
   stored: ReadonlyMap<string, AlertRecord>,
   rule: string,
 ): Array<{ fingerprint: string; measurement: Measurement | undefined; prev: AlertRecord | undefined }> {
-  const out = new Map<string, { fingerprint: string; measurement: Measurement | undefined; prev: AlertRecord | undefined }>();
+  const out = new Map<
+    string,
+    { fingerprint: string; measurement: Measurement | undefined; prev: AlertRecord | undefined }
+  >();
   for (const m of measurements) {
     const fingerprint = alertFingerprint(rule, m.dimension, m.group);
     out.set(fingerprint, { fingerprint, measurement: m, prev: stored.get(fingerprint) });

@@ -52,7 +52,8 @@ export class AlertStore {
   async load(): Promise<Map<string, AlertRecord>> {
     const raw = await this.redis.hgetall(this.keys.state);
     const out = new Map<string, AlertRecord>();
-    for (const [fingerprint, json] of Object.entries(raw)) out.set(fingerprint, JSON.parse(json) as AlertRecord);
+    for (const [fingerprint, json] of Object.entries(raw))
+      out.set(fingerprint, JSON.parse(json) as AlertRecord);
     return out;
   }
 
@@ -60,12 +61,30 @@ export class AlertStore {
    * Atomically writes records, deletes fingerprints and appends events to the outbox — only if
    * `term` still holds the lease and is the latest fencing token. Returns false when fenced out.
    */
-  async commit(term: LeaderTerm, upserts: readonly AlertRecord[], deletes: readonly string[], events: readonly AlertEvent[]): Promise<boolean> {
-    const args: Array<string | number> = [term.leaseValue, String(term.token), upserts.length, deletes.length];
+  async commit(
+    term: LeaderTerm,
+    upserts: readonly AlertRecord[],
+    deletes: readonly string[],
+    events: readonly AlertEvent[],
+  ): Promise<boolean> {
+    const args: Array<string | number> = [
+      term.leaseValue,
+      String(term.token),
+      upserts.length,
+      deletes.length,
+    ];
     for (const r of upserts) args.push(r.fingerprint, JSON.stringify(r));
     for (const d of deletes) args.push(d);
     for (const e of events) args.push(JSON.stringify(e));
-    const ok = await this.redis.eval(COMMIT, 4, this.keys.lease, this.keys.fence, this.keys.state, this.keys.outbox, ...args);
+    const ok = await this.redis.eval(
+      COMMIT,
+      4,
+      this.keys.lease,
+      this.keys.fence,
+      this.keys.state,
+      this.keys.outbox,
+      ...args,
+    );
     return Number(ok) === 1;
   }
 

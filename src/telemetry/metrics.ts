@@ -30,7 +30,15 @@ import { formatDuration } from '../config/duration.js';
 import type { ModelInfo } from '../domain/enrichment.js';
 import { OTHER_GROUP, sanitizeLabelValue } from './labels.js';
 
-export const PIPELINE_STAGES = ['decode', 'tokenize', 'infer', 'stats', 'produce', 'commit', 'batch'] as const;
+export const PIPELINE_STAGES = [
+  'decode',
+  'tokenize',
+  'infer',
+  'stats',
+  'produce',
+  'commit',
+  'batch',
+] as const;
 export type PipelineStage = (typeof PIPELINE_STAGES)[number];
 
 export const ALERT_STATES = ['inactive', 'pending', 'firing', 'resolved'] as const;
@@ -171,7 +179,11 @@ export class PipelineMetrics {
       collectDefaultMetrics({ register: registry });
       // prom-client names these gauges *_total, which `promtool check metrics` rejects; the same
       // figures remain available per type as nodejs_active_handles / _requests / _resources.
-      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      for (const name of [
+        'nodejs_active_handles_total',
+        'nodejs_active_requests_total',
+        'nodejs_active_resources_total',
+      ]) {
         registry.removeSingleMetric(name);
       }
     }
@@ -423,7 +435,8 @@ export class PipelineMetrics {
   /** One micro-batch: size in documents, padded positions (batch × longest) and real tokens. */
   batch(b: { size: number; paddedTokens: number; realTokens: number }): void {
     this.batchSize.observe(b.size);
-    if (b.paddedTokens > 0) this.paddingRatio.observe(Math.max(0, (b.paddedTokens - b.realTokens) / b.paddedTokens));
+    if (b.paddedTokens > 0)
+      this.paddingRatio.observe(Math.max(0, (b.paddedTokens - b.realTokens) / b.paddedTokens));
     this.batchTokens.inc({ type: 'padded' }, b.paddedTokens);
     this.batchTokens.inc({ type: 'real' }, b.realTokens);
   }
@@ -464,7 +477,12 @@ export class PipelineMetrics {
     this.model.reset();
     for (const m of models) {
       this.model.set(
-        { task: m.task, name: sanitizeLabelValue(m.name), version: sanitizeLabelValue(m.version), sha256: m.sha256.slice(0, 64) },
+        {
+          task: m.task,
+          name: sanitizeLabelValue(m.name),
+          version: sanitizeLabelValue(m.version),
+          sha256: m.sha256.slice(0, 64),
+        },
         1,
       );
     }
@@ -494,7 +512,12 @@ export class PipelineMetrics {
    * at most K more). All remaining groups are summed into group="other". Series of groups that left
    * the exported set are removed, so the series count is at most dims × windows × (2K + 1).
    */
-  groupSentiment(dimension: string, windowMs: number, groups: readonly GroupSentimentSample[], pinned: readonly string[] = []): void {
+  groupSentiment(
+    dimension: string,
+    windowMs: number,
+    groups: readonly GroupSentimentSample[],
+    pinned: readonly string[] = [],
+  ): void {
     if (!this.knownDimensions.has(dimension)) return;
     const window = windowLabel(windowMs);
     const limit = this.boundedDimensions.has(dimension) ? this.maxBoundedGroups : this.topK;
@@ -503,7 +526,8 @@ export class PipelineMetrics {
     const exported: GroupSentimentSample[] = [];
     const rest: GroupSentimentSample[] = [];
     for (const g of ranked) {
-      if (exported.length < limit || (pinnedSet.has(g.group) && exported.length < limit + pinnedSet.size)) exported.push(g);
+      if (exported.length < limit || (pinnedSet.has(g.group) && exported.length < limit + pinnedSet.size))
+        exported.push(g);
       else rest.push(g);
     }
     const next = new Set<string>();
@@ -527,18 +551,27 @@ export class PipelineMetrics {
     const key = `${dimension}|${window}`;
     for (const stale of this.exportedGroups.get(key) ?? []) {
       if (next.has(stale)) continue;
-      for (const g of [this.groupDocuments, this.groupNegativeShare, this.groupNegativeShareZ, this.groupMeanPolarity]) {
+      for (const g of [
+        this.groupDocuments,
+        this.groupNegativeShare,
+        this.groupNegativeShareZ,
+        this.groupMeanPolarity,
+      ]) {
         g.remove(labels(stale));
       }
     }
     this.exportedGroups.set(key, next);
   }
 
-  private setGroup(labels: { dimension: string; group: string; window: string }, g: GroupSentimentSample): void {
+  private setGroup(
+    labels: { dimension: string; group: string; window: string },
+    g: GroupSentimentSample,
+  ): void {
     this.groupDocuments.set(labels, g.count);
     this.groupNegativeShare.set(labels, g.count > 0 ? g.negative / g.count : 0);
     this.groupMeanPolarity.set(labels, g.meanPolarity);
-    if (g.negativeShareZ !== undefined && Number.isFinite(g.negativeShareZ)) this.groupNegativeShareZ.set(labels, g.negativeShareZ);
+    if (g.negativeShareZ !== undefined && Number.isFinite(g.negativeShareZ))
+      this.groupNegativeShareZ.set(labels, g.negativeShareZ);
     else this.groupNegativeShareZ.remove(labels);
   }
 
@@ -579,7 +612,8 @@ export class PipelineMetrics {
       this.alerts.set(labels, c.count);
     }
     for (const stale of this.exportedAlertStates) {
-      if (!next.has(stale)) this.alerts.set(JSON.parse(stale) as { rule: string; severity: string; state: string }, 0);
+      if (!next.has(stale))
+        this.alerts.set(JSON.parse(stale) as { rule: string; severity: string; state: string }, 0);
     }
     for (const k of next) this.exportedAlertStates.add(k);
   }
@@ -600,8 +634,21 @@ export class PipelineMetrics {
    * replicas' (one stale) values for the same group.
    */
   clearEvaluatorGauges(): void {
-    for (const g of [this.groupDocuments, this.groupNegativeShare, this.groupNegativeShareZ, this.groupMeanPolarity]) g.reset();
-    for (const g of [this.fairnessDpd, this.fairnessDir, this.fairnessWorstZ, this.fairnessBreaching, this.fairnessJudged]) g.reset();
+    for (const g of [
+      this.groupDocuments,
+      this.groupNegativeShare,
+      this.groupNegativeShareZ,
+      this.groupMeanPolarity,
+    ])
+      g.reset();
+    for (const g of [
+      this.fairnessDpd,
+      this.fairnessDir,
+      this.fairnessWorstZ,
+      this.fairnessBreaching,
+      this.fairnessJudged,
+    ])
+      g.reset();
     for (const g of [this.driftPsi, this.driftJs, this.driftKs, this.alerts]) g.reset();
     this.exportedGroups.clear();
     this.exportedAlertStates.clear();

@@ -69,7 +69,10 @@ const headerSetter: TextMapSetter<Record<string, string>> = {
 export async function startTracing(config: TracingConfig): Promise<TracingHandle | undefined> {
   if (!config.enabled) return undefined;
   // Imported lazily: the SDK is only loaded when tracing is on.
-  const [{ NodeSDK }, { OTLPTraceExporter }] = await Promise.all([import('@opentelemetry/sdk-node'), import('@opentelemetry/exporter-trace-otlp-http')]);
+  const [{ NodeSDK }, { OTLPTraceExporter }] = await Promise.all([
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+  ]);
   const sdk = new NodeSDK({
     serviceName: config.serviceName,
     traceExporter: new OTLPTraceExporter({ url: config.endpoint }),
@@ -123,7 +126,11 @@ export async function withStageSpan<T>(
     {
       kind: stage === 'produce' ? SpanKind.PRODUCER : SpanKind.INTERNAL,
       links: linksFromHeaders(inputs),
-      attributes: { 'finsentry.stage': stage, 'messaging.batch.message_count': inputs.length, ...options.attributes },
+      attributes: {
+        'finsentry.stage': stage,
+        'messaging.batch.message_count': inputs.length,
+        ...options.attributes,
+      },
     },
     ROOT_CONTEXT,
   );
@@ -152,8 +159,14 @@ export function outputHeaders(
   const parentSpan = trace.getSpanContext(parent);
   if (!parentSpan || !trace.isSpanContextValid(parentSpan)) return {};
   const tracer = options.tracer ?? defaultTracer();
-  const links: Link[] = stageSpans.map((s) => ({ context: s.spanContext() })).filter((l) => trace.isSpanContextValid(l.context));
-  const span = tracer.startSpan('finsentry.process', { kind: SpanKind.CONSUMER, links, ...(options.attributes ? { attributes: options.attributes } : {}) }, parent);
+  const links: Link[] = stageSpans
+    .map((s) => ({ context: s.spanContext() }))
+    .filter((l) => trace.isSpanContextValid(l.context));
+  const span = tracer.startSpan(
+    'finsentry.process',
+    { kind: SpanKind.CONSUMER, links, ...(options.attributes ? { attributes: options.attributes } : {}) },
+    parent,
+  );
   span.end();
   return injectHeaders(trace.setSpan(parent, span));
 }

@@ -7,7 +7,12 @@ import { ALL_DIMENSION, ALL_GROUP } from '../../src/stats/grouping.js';
  */
 let seq = 0;
 
-export function observation(issuer: string, region: string, eventTimeMs: number, negative: boolean): StatsObservation {
+export function observation(
+  issuer: string,
+  region: string,
+  eventTimeMs: number,
+  negative: boolean,
+): StatsObservation {
   seq++;
   return {
     documentId: `doc-${seq}`,
@@ -34,9 +39,20 @@ export function observation(issuer: string, region: string, eventTimeMs: number,
  * n documents of one issuer spread evenly over [fromMs, toMs); `negativePerTen` of every 10 are
  * negative. Regions alternate in blocks of 10 so that negatives are spread evenly over regions.
  */
-export function traffic(issuer: string, fromMs: number, toMs: number, n: number, negativePerTen: number): StatsObservation[] {
+export function traffic(
+  issuer: string,
+  fromMs: number,
+  toMs: number,
+  n: number,
+  negativePerTen: number,
+): StatsObservation[] {
   return Array.from({ length: n }, (_, i) =>
-    observation(issuer, Math.floor(i / 10) % 2 === 0 ? 'emea' : 'apac', fromMs + Math.floor(((toMs - fromMs) * i) / n), i % 10 < negativePerTen),
+    observation(
+      issuer,
+      Math.floor(i / 10) % 2 === 0 ? 'emea' : 'apac',
+      fromMs + Math.floor(((toMs - fromMs) * i) / n),
+      i % 10 < negativePerTen,
+    ),
   );
 }
 

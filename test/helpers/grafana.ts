@@ -33,7 +33,13 @@ interface GrafanaDashboard {
   panels: GrafanaPanel[];
 }
 
-export const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'grafana', 'dashboards');
+export const DASHBOARD_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'grafana',
+  'dashboards',
+);
 
 /** Grafana's built-in variables with the values used when a query is run outside Grafana. */
 export const BUILTIN_VARIABLES: Record<string, string> = {
@@ -43,26 +49,37 @@ export const BUILTIN_VARIABLES: Record<string, string> = {
 };
 
 export function substituteVariables(expr: string, variables: Record<string, string>): string {
-  return expr.replace(/\$\{(\w+)(?::[^}]*)?\}|\$(\w+)/g, (whole, braced: string | undefined, plain: string | undefined) => {
-    const name = braced ?? plain!;
-    const value = variables[name];
-    return value === undefined ? whole : value;
-  });
+  return expr.replace(
+    /\$\{(\w+)(?::[^}]*)?\}|\$(\w+)/g,
+    (whole, braced: string | undefined, plain: string | undefined) => {
+      const name = braced ?? plain!;
+      const value = variables[name];
+      return value === undefined ? whole : value;
+    },
+  );
 }
 
 function flatten(panels: readonly GrafanaPanel[]): GrafanaPanel[] {
   return panels.flatMap((p) => [p, ...flatten(p.panels ?? [])]);
 }
 
-export function loadDashboards(dir: string = DASHBOARD_DIR): Array<{ file: string; dashboard: GrafanaDashboard }> {
+export function loadDashboards(
+  dir: string = DASHBOARD_DIR,
+): Array<{ file: string; dashboard: GrafanaDashboard }> {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((file) => ({ file, dashboard: JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as GrafanaDashboard }));
+    .map((file) => ({
+      file,
+      dashboard: JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as GrafanaDashboard,
+    }));
 }
 
 /** Every query of every panel; `overrides` replace dashboard variable defaults (e.g. { window: '1h' }). */
-export function dashboardQueries(overrides: Record<string, string> = {}, dir: string = DASHBOARD_DIR): PanelQuery[] {
+export function dashboardQueries(
+  overrides: Record<string, string> = {},
+  dir: string = DASHBOARD_DIR,
+): PanelQuery[] {
   const out: PanelQuery[] = [];
   for (const { file, dashboard } of loadDashboards(dir)) {
     const variables: Record<string, string> = { ...BUILTIN_VARIABLES };

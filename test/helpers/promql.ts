@@ -6,7 +6,22 @@ import { createMetrics } from '../../src/telemetry/metrics.js';
  * selectors are removed, then every remaining identifier that is not a function call or keyword is a
  * metric name. Good enough to prove that rules and panels only use metrics finsentry exports.
  */
-const KEYWORDS = new Set(['and', 'or', 'unless', 'by', 'without', 'on', 'ignoring', 'bool', 'offset', 'group_left', 'group_right', 'inf', 'nan', 'atan2']);
+const KEYWORDS = new Set([
+  'and',
+  'or',
+  'unless',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'bool',
+  'offset',
+  'group_left',
+  'group_right',
+  'inf',
+  'nan',
+  'atan2',
+]);
 
 export function metricNamesInExpr(expr: string): string[] {
   const stripped = expr
@@ -27,7 +42,10 @@ export function metricNamesInExpr(expr: string): string[] {
 
 /** Every series name finsentry exports (histograms with their _bucket/_sum/_count series). */
 export function exportedMetricNames(): string[] {
-  const metrics = createMetrics({ stats: { dimensions: [{ name: 'region', bounded: true }], topK: 10 }, processMetrics: true });
+  const metrics = createMetrics({
+    stats: { dimensions: [{ name: 'region', bounded: true }], topK: 10 },
+    processMetrics: true,
+  });
   const names: string[] = [];
   for (const m of metrics.registry.getMetricsAsArray()) {
     const { name, type } = m as unknown as { name: string; type: string };

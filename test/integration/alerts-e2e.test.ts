@@ -9,7 +9,16 @@ import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { Readiness, startOpsServer, type OpsServer } from '../../src/telemetry/server.js';
 import { byEventTime, traffic } from '../helpers/alert-traffic.js';
-import { alertmanagerUrl, createTopic, deleteTopics, kafkaBrokers, prometheusUrl, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
+import {
+  alertmanagerUrl,
+  createTopic,
+  deleteTopics,
+  kafkaBrokers,
+  prometheusUrl,
+  redisUrl,
+  uniqueName,
+  waitFor,
+} from '../helpers/stack.js';
 
 /**
  * End to end through the shipped Prometheus rules: the evaluator exports its gauges on
@@ -35,7 +44,9 @@ async function prometheusAlerts(): Promise<PromAlert[]> {
   return ((await res.json()) as { data: { alerts: PromAlert[] } }).data.alerts;
 }
 
-async function alertmanagerAlerts(filter: string): Promise<Array<{ labels: Record<string, string>; status: { state: string } }>> {
+async function alertmanagerAlerts(
+  filter: string,
+): Promise<Array<{ labels: Record<string, string>; status: { state: string } }>> {
   const res = await fetch(`${alertmanagerUrl()}/api/v2/alerts?filter=${encodeURIComponent(filter)}`);
   if (!res.ok) throw new Error(`alertmanager ${res.status}`);
   return (await res.json()) as Array<{ labels: Record<string, string>; status: { state: string } }>;
@@ -44,10 +55,28 @@ async function alertmanagerAlerts(filter: string): Promise<Array<{ labels: Recor
 describe('surge alert end to end: metrics → Prometheus rules → Alertmanager, and Kafka', () => {
   const prefix = uniqueName('fs-e2e').replace(/[^A-Za-z0-9:_-]/g, '');
   const alertsTopic = uniqueName('e2e-alerts');
-  const kafka = new Kafka({ clientId: 'alerts-e2e-test', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'alerts-e2e-test',
+    brokers: kafkaBrokers(),
+    logLevel: logLevel.NOTHING,
+  });
   const redis = new Redis(redisUrl());
-  const store = new RedisWindowStore(redis, { keyPrefix: prefix, bucketMs: MINUTE, allowedLatenessMs: 3 * 3_600_000, ttlSeconds: 4 * 3600, dimensions: ['issuer', 'region'] });
-  const metrics = createMetrics({ stats: { dimensions: [{ name: 'issuer', bounded: false }, { name: 'region', bounded: true }], topK: 10 } });
+  const store = new RedisWindowStore(redis, {
+    keyPrefix: prefix,
+    bucketMs: MINUTE,
+    allowedLatenessMs: 3 * 3_600_000,
+    ttlSeconds: 4 * 3600,
+    dimensions: ['issuer', 'region'],
+  });
+  const metrics = createMetrics({
+    stats: {
+      dimensions: [
+        { name: 'issuer', bounded: false },
+        { name: 'region', bounded: true },
+      ],
+      topK: 10,
+    },
+  });
   const received: AlertEvent[] = [];
   let producer: Producer;
   let consumer: Consumer;
@@ -57,11 +86,22 @@ describe('surge alert end to end: metrics → Prometheus rules → Alertmanager,
 
   beforeAll(async () => {
     const up = await fetch(`${prometheusUrl()}/-/ready`).catch(() => undefined);
-    if (!up?.ok) throw new Error(`Prometheus is not running at ${prometheusUrl()}: start it with scripts/stack/stack.sh up --prometheus`);
+    if (!up?.ok)
+      throw new Error(
+        `Prometheus is not running at ${prometheusUrl()}: start it with scripts/stack/stack.sh up --prometheus`,
+      );
     try {
-      server = await startOpsServer({ registry: metrics.registry, readiness: new Readiness(), port: METRICS_PORT, host: '127.0.0.1' });
+      server = await startOpsServer({
+        registry: metrics.registry,
+        readiness: new Readiness(),
+        port: METRICS_PORT,
+        host: '127.0.0.1',
+      });
     } catch (err) {
-      throw new Error(`port ${METRICS_PORT} (the local Prometheus' scrape target) is taken — is a finsentry demo running? ${(err as Error).message}`, { cause: err });
+      throw new Error(
+        `port ${METRICS_PORT} (the local Prometheus' scrape target) is taken — is a finsentry demo running? ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     await createTopic(alertsTopic, 1);
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -69,7 +109,9 @@ describe('surge alert end to end: metrics → Prometheus rules → Alertmanager,
     consumer = kafka.consumer({ groupId: uniqueName('e2e-reader') });
     await consumer.connect();
     await consumer.subscribe({ topic: alertsTopic, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void received.push(decodeAlertEvent(message.value!)) });
+    await consumer.run({
+      eachMessage: async ({ message }) => void received.push(decodeAlertEvent(message.value!)),
+    });
     evaluator = new Evaluator({
       redis,
       keyPrefix: prefix,
@@ -104,36 +146,73 @@ describe('surge alert end to end: metrics → Prometheus rules → Alertmanager,
   const events = (group: string) => received.filter((e) => e.group === group);
 
   it('fires exactly one alert for the surging issuer and resolves it after the surge', async () => {
-    const history = [SURGING, ...CALM].flatMap((issuer) => traffic(issuer, T - 65 * MINUTE, T - 5 * MINUTE, 300, 1));
-    const surge = [...traffic(SURGING, T - 4 * MINUTE, T, 60, 8), ...CALM.flatMap((issuer) => traffic(issuer, T - 4 * MINUTE, T, 60, 1))];
+    const history = [SURGING, ...CALM].flatMap((issuer) =>
+      traffic(issuer, T - 65 * MINUTE, T - 5 * MINUTE, 300, 1),
+    );
+    const surge = [
+      ...traffic(SURGING, T - 4 * MINUTE, T, 60, 8),
+      ...CALM.flatMap((issuer) => traffic(issuer, T - 4 * MINUTE, T, 60, 1)),
+    ];
     for (const batch of [history, surge]) {
       byEventTime(batch);
-      await store.apply([{ partitionKey: `${prefix}-p0`, lastOffset: batch[batch.length - 1]!.offset!, observations: batch, labels: [] }]);
+      await store.apply([
+        {
+          partitionKey: `${prefix}-p0`,
+          lastOffset: batch[batch.length - 1]!.offset!,
+          observations: batch,
+          labels: [],
+        },
+      ]);
     }
     evaluator.start();
 
     // The evaluator's own rule (for: 1m) and the Prometheus rule (for: 1m) both fire.
     await waitFor(() => events(SURGING).some((e) => e.state === 'firing'), 150_000, 500);
-    const inAlertmanager = await waitFor(async () => {
-      const alerts = await alertmanagerAlerts(`group="${SURGING}"`);
-      return alerts.length > 0 ? alerts : undefined;
-    }, 150_000, 1_000);
+    const inAlertmanager = await waitFor(
+      async () => {
+        const alerts = await alertmanagerAlerts(`group="${SURGING}"`);
+        return alerts.length > 0 ? alerts : undefined;
+      },
+      150_000,
+      1_000,
+    );
     expect(inAlertmanager.map((a) => a.labels.alertname)).toEqual(['FinsentryNegativeSentimentSurge']);
-    expect(inAlertmanager[0]!.labels).toMatchObject({ severity: 'critical', dimension: 'issuer', window: '5m' });
-    const firingInPrometheus = (await prometheusAlerts()).filter((a) => a.state === 'firing' && a.labels.group !== undefined && a.labels.group.endsWith(RUN));
-    expect(firingInPrometheus.map((a) => [a.labels.alertname, a.labels.group])).toEqual([['FinsentryNegativeSentimentSurge', SURGING]]);
+    expect(inAlertmanager[0]!.labels).toMatchObject({
+      severity: 'critical',
+      dimension: 'issuer',
+      window: '5m',
+    });
+    const firingInPrometheus = (await prometheusAlerts()).filter(
+      (a) => a.state === 'firing' && a.labels.group !== undefined && a.labels.group.endsWith(RUN),
+    );
+    expect(firingInPrometheus.map((a) => [a.labels.alertname, a.labels.group])).toEqual([
+      ['FinsentryNegativeSentimentSurge', SURGING],
+    ]);
     for (const calm of CALM) {
       expect(events(calm)).toEqual([]);
       expect(await alertmanagerAlerts(`group="${calm}"`)).toEqual([]);
     }
 
     // The surge ends: the next 6 minutes are calm for everyone.
-    const after = byEventTime([SURGING, ...CALM].flatMap((issuer) => traffic(issuer, T + 1 * MINUTE, T + 7 * MINUTE, 60, 1)));
-    await store.apply([{ partitionKey: `${prefix}-p0`, lastOffset: after[after.length - 1]!.offset!, observations: after, labels: [] }]);
+    const after = byEventTime(
+      [SURGING, ...CALM].flatMap((issuer) => traffic(issuer, T + 1 * MINUTE, T + 7 * MINUTE, 60, 1)),
+    );
+    await store.apply([
+      {
+        partitionKey: `${prefix}-p0`,
+        lastOffset: after[after.length - 1]!.offset!,
+        observations: after,
+        labels: [],
+      },
+    ]);
 
     await waitFor(() => events(SURGING).some((e) => e.state === 'resolved'), 60_000, 500);
     await waitFor(async () => (await alertmanagerAlerts(`group="${SURGING}"`)).length === 0, 60_000, 1_000);
-    expect(events(SURGING).filter((e) => e.rule === 'NegativeSentimentSurge').map((e) => e.state)).toEqual(['pending', 'firing', 'resolved']);
+    expect(
+      events(SURGING)
+        .filter((e) => e.rule === 'NegativeSentimentSurge')
+        .map((e) => e.state),
+    ).toEqual(['pending', 'firing', 'resolved']);
     for (const calm of CALM) expect(events(calm)).toEqual([]);
   });
 });

@@ -3,12 +3,25 @@ import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
 import { decodeAlertEvent, type AlertEvent } from '../../src/alerts/events.js';
-import { alertmanagerWebhook, Evaluator, kafkaAlertPublisher, trailingReference } from '../../src/alerts/evaluator.js';
+import {
+  alertmanagerWebhook,
+  Evaluator,
+  kafkaAlertPublisher,
+  trailingReference,
+} from '../../src/alerts/evaluator.js';
 import { AlertStore } from '../../src/alerts/store.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { traffic } from '../helpers/alert-traffic.js';
-import { alertmanagerUrl, createTopic, deleteTopics, kafkaBrokers, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
+import {
+  alertmanagerUrl,
+  createTopic,
+  deleteTopics,
+  kafkaBrokers,
+  redisUrl,
+  uniqueName,
+  waitFor,
+} from '../helpers/stack.js';
 
 /**
  * The evaluator on real statistics: observations go through the real Redis window store, the
@@ -23,20 +36,45 @@ const RUN = uniqueName('surge').replace(/-/g, '');
 const SURGING = `acme${RUN}`;
 const CALM = [`beta${RUN}`, `gamma${RUN}`, `delta${RUN}`];
 
-async function amAlerts(group: string): Promise<Array<{ labels: Record<string, string>; status: { state: string }; endsAt: string }>> {
+async function amAlerts(
+  group: string,
+): Promise<Array<{ labels: Record<string, string>; status: { state: string }; endsAt: string }>> {
   const url = `${alertmanagerUrl()}/api/v2/alerts?filter=${encodeURIComponent(`group="${group}"`)}`;
   const res = await fetch(url);
   if (!res.ok) throw new Error(`alertmanager ${res.status}`);
-  return (await res.json()) as Array<{ labels: Record<string, string>; status: { state: string }; endsAt: string }>;
+  return (await res.json()) as Array<{
+    labels: Record<string, string>;
+    status: { state: string };
+    endsAt: string;
+  }>;
 }
 
 describe('evaluator on the real window store, Kafka and Alertmanager', () => {
   const prefix = uniqueName('fs-alerts').replace(/[^A-Za-z0-9:_-]/g, '');
   const alertsTopic = uniqueName('alerts');
-  const kafka = new Kafka({ clientId: 'alerts-eval-test', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'alerts-eval-test',
+    brokers: kafkaBrokers(),
+    logLevel: logLevel.NOTHING,
+  });
   const redis = new Redis(redisUrl());
-  const store = new RedisWindowStore(redis, { keyPrefix: prefix, bucketMs: MINUTE, allowedLatenessMs: 3 * 3_600_000, ttlSeconds: 4 * 3600, dimensions: ['issuer', 'region'] });
-  const metrics = createMetrics({ stats: { dimensions: [{ name: 'issuer', bounded: false }, { name: 'region', bounded: true }], topK: 10 }, processMetrics: false });
+  const store = new RedisWindowStore(redis, {
+    keyPrefix: prefix,
+    bucketMs: MINUTE,
+    allowedLatenessMs: 3 * 3_600_000,
+    ttlSeconds: 4 * 3600,
+    dimensions: ['issuer', 'region'],
+  });
+  const metrics = createMetrics({
+    stats: {
+      dimensions: [
+        { name: 'issuer', bounded: false },
+        { name: 'region', bounded: true },
+      ],
+      topK: 10,
+    },
+    processMetrics: false,
+  });
   const received: AlertEvent[] = [];
   let producer: Producer;
   let consumer: Consumer;
@@ -54,14 +92,19 @@ describe('evaluator on the real window store, Kafka and Alertmanager', () => {
     consumer = kafka.consumer({ groupId: uniqueName('alerts-reader') });
     await consumer.connect();
     await consumer.subscribe({ topic: alertsTopic, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void received.push(decodeAlertEvent(message.value!)) });
+    await consumer.run({
+      eachMessage: async ({ message }) => void received.push(decodeAlertEvent(message.value!)),
+    });
     evaluator = new Evaluator({
       redis,
       keyPrefix: prefix,
       windows: store,
       reference: trailingReference(store, 3_600_000),
       rules,
-      publishers: [kafkaAlertPublisher(producer, alertsTopic), alertmanagerWebhook(`${alertmanagerUrl()}/api/v2/alerts`)],
+      publishers: [
+        kafkaAlertPublisher(producer, alertsTopic),
+        alertmanagerWebhook(`${alertmanagerUrl()}/api/v2/alerts`),
+      ],
       metrics,
       intervalMs: 60_000, // rounds are driven by the test
       leaseMs: 10_000,
@@ -87,15 +130,28 @@ describe('evaluator on the real window store, Kafka and Alertmanager', () => {
     await deleteTopics([alertsTopic]);
   });
 
-  const eventsFor = (group: string) => received.filter((e) => e.group === group && e.rule === 'NegativeSentimentSurge');
+  const eventsFor = (group: string) =>
+    received.filter((e) => e.group === group && e.rule === 'NegativeSentimentSurge');
 
   it('fires once for the surging issuer, nothing for the others, and resolves when the surge has passed', async () => {
     // Reference hour [T-65m, T-5m): every issuer 10% negative. Current window [T-4m, T+1m): acme 80%.
-    const history = [SURGING, ...CALM].flatMap((issuer) => traffic(issuer, T - 65 * MINUTE, T - 5 * MINUTE, 300, 1));
-    const surge = [...traffic(SURGING, T - 4 * MINUTE, T, 60, 8), ...CALM.flatMap((issuer) => traffic(issuer, T - 4 * MINUTE, T, 60, 1))];
+    const history = [SURGING, ...CALM].flatMap((issuer) =>
+      traffic(issuer, T - 65 * MINUTE, T - 5 * MINUTE, 300, 1),
+    );
+    const surge = [
+      ...traffic(SURGING, T - 4 * MINUTE, T, 60, 8),
+      ...CALM.flatMap((issuer) => traffic(issuer, T - 4 * MINUTE, T, 60, 1)),
+    ];
     for (const batch of [history, surge]) {
       batch.sort((a, b) => a.eventTimeMs - b.eventTimeMs);
-      await store.apply([{ partitionKey: `${prefix}-p0`, lastOffset: batch[batch.length - 1]!.offset!, observations: batch, labels: [] }]);
+      await store.apply([
+        {
+          partitionKey: `${prefix}-p0`,
+          lastOffset: batch[batch.length - 1]!.offset!,
+          observations: batch,
+          labels: [],
+        },
+      ]);
     }
 
     const first = await evaluator.evaluateOnce();
@@ -108,29 +164,56 @@ describe('evaluator on the real window store, Kafka and Alertmanager', () => {
 
     await waitFor(() => eventsFor(SURGING).length === 2, 20_000);
     const firing = eventsFor(SURGING).find((e) => e.state === 'firing')!;
-    expect(firing).toMatchObject({ dimension: 'issuer', kind: 'sentiment', metric: 'negative_share', sample_size: 60, severity: 'critical' });
+    expect(firing).toMatchObject({
+      dimension: 'issuer',
+      kind: 'sentiment',
+      metric: 'negative_share',
+      sample_size: 60,
+      severity: 'critical',
+    });
     expect(firing.value).toBeCloseTo(0.8, 12);
     expect(firing.p_value!).toBeLessThan(0.001);
     expect(firing.summary).toContain(SURGING);
     for (const calm of CALM) expect(eventsFor(calm)).toEqual([]);
 
     // Alertmanager received it through the API v2 webhook.
-    const active = await waitFor(async () => (await amAlerts(SURGING)).find((a) => a.labels.alertname === 'NegativeSentimentSurge'), 20_000);
+    const active = await waitFor(
+      async () => (await amAlerts(SURGING)).find((a) => a.labels.alertname === 'NegativeSentimentSurge'),
+      20_000,
+    );
     expect(active.labels).toMatchObject({ severity: 'critical', dimension: 'issuer', group: SURGING });
     expect(active.status.state).toBe('active');
 
     // Gauges: the surging issuer is exported (top-K) with its z against its own reference.
     const text = await metrics.registry.metrics();
-    const line = (name: string) => text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`group="${SURGING}"`) && l.includes('window="5m"'));
+    const line = (name: string) =>
+      text
+        .split('\n')
+        .find(
+          (l) => l.startsWith(`${name}{`) && l.includes(`group="${SURGING}"`) && l.includes('window="5m"'),
+        );
     expect(Number(line('finsentry_group_negative_share')!.split(' ').pop())).toBeCloseTo(0.8, 12);
     expect(Number(line('finsentry_group_negative_share_zscore')!.split(' ').pop())).toBeGreaterThan(3.09);
-    expect(text).toMatch(/finsentry_alerts\{rule="NegativeSentimentSurge",severity="critical",state="firing"\} 1/);
-    expect(text).toMatch(/finsentry_fairness_disparate_impact_ratio\{dimension="region",window="1h"\} [0-9.]+/);
+    expect(text).toMatch(
+      /finsentry_alerts\{rule="NegativeSentimentSurge",severity="critical",state="firing"\} 1/,
+    );
+    expect(text).toMatch(
+      /finsentry_fairness_disparate_impact_ratio\{dimension="region",window="1h"\} [0-9.]+/,
+    );
     expect(text).toMatch(/finsentry_drift_psi\{feature="p_neg",window="5m"\} [0-9.e-]+/);
 
     // The surge ends: 6 calm minutes for everyone move the 5-minute window past it.
-    const after = [SURGING, ...CALM].flatMap((issuer) => traffic(issuer, T + 1 * MINUTE, T + 7 * MINUTE, 60, 1)).sort((a, b) => a.eventTimeMs - b.eventTimeMs);
-    await store.apply([{ partitionKey: `${prefix}-p0`, lastOffset: after[after.length - 1]!.offset!, observations: after, labels: [] }]);
+    const after = [SURGING, ...CALM]
+      .flatMap((issuer) => traffic(issuer, T + 1 * MINUTE, T + 7 * MINUTE, 60, 1))
+      .sort((a, b) => a.eventTimeMs - b.eventTimeMs);
+    await store.apply([
+      {
+        partitionKey: `${prefix}-p0`,
+        lastOffset: after[after.length - 1]!.offset!,
+        observations: after,
+        labels: [],
+      },
+    ]);
     const resolvedRound = await evaluator.evaluateOnce();
     expect(resolvedRound.transitions.map((t) => [t.record.group, t.to])).toEqual([[SURGING, 'resolved']]);
     expect((await evaluator.evaluateOnce()).transitions).toEqual([]);
@@ -142,6 +225,8 @@ describe('evaluator on the real window store, Kafka and Alertmanager', () => {
     expect(resolved.ended_at).not.toBeNull();
     await waitFor(async () => (await amAlerts(SURGING)).length === 0, 20_000);
     for (const calm of CALM) expect(eventsFor(calm)).toEqual([]);
-    expect(await metrics.registry.metrics()).toMatch(/finsentry_alerts\{rule="NegativeSentimentSurge",severity="critical",state="firing"\} 0/);
+    expect(await metrics.registry.metrics()).toMatch(
+      /finsentry_alerts\{rule="NegativeSentimentSurge",severity="critical",state="firing"\} 0/,
+    );
   });
 });

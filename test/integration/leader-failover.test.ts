@@ -8,7 +8,15 @@ import { PipelineSignalTracker, readOffsetSnapshot } from '../../src/alerts/pipe
 import { AlertStore } from '../../src/alerts/store.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { WindowReader } from '../../src/domain/windows.js';
-import { createTopic, deleteTopics, kafkaBrokers, redisClusterNodes, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
+import {
+  createTopic,
+  deleteTopics,
+  kafkaBrokers,
+  redisClusterNodes,
+  redisUrl,
+  uniqueName,
+  waitFor,
+} from '../helpers/stack.js';
 
 /**
  * Three evaluator replicas against the real Redis and Kafka. The alert is a pipeline rule on the
@@ -36,7 +44,13 @@ describe('evaluator leader election with 3 replicas', () => {
   let producer: Producer;
   let consumer: Consumer;
   const received: AlertEvent[] = [];
-  const replicas: Array<{ evaluator: Evaluator; redis: Redis; admin: Admin; producer: Producer; killed: boolean }> = [];
+  const replicas: Array<{
+    evaluator: Evaluator;
+    redis: Redis;
+    admin: Admin;
+    producer: Producer;
+    killed: boolean;
+  }> = [];
   const rules = parseConfig(
     {
       alerts: {
@@ -88,7 +102,10 @@ describe('evaluator leader election with 3 replicas', () => {
         reference: trailingReference(noWindows, 3_600_000),
         rules,
         publishers: [kafkaAlertPublisher(replicaProducer, alertsTopic)],
-        pipelineSignals: async () => tracker.push(await readOffsetSnapshot({ admin: replicaAdmin, groupId, inputTopics: [inputTopic], dlqTopic })),
+        pipelineSignals: async () =>
+          tracker.push(
+            await readOffsetSnapshot({ admin: replicaAdmin, groupId, inputTopics: [inputTopic], dlqTopic }),
+          ),
         intervalMs: 250,
         leaseMs: LEASE_MS,
         replicaId: `replica-${i}`,
@@ -119,7 +136,8 @@ describe('evaluator leader election with 3 replicas', () => {
   });
 
   const leaders = () => replicas.filter((r) => !r.killed && r.evaluator.lease.isLeader());
-  const eventsFor = (state: string) => received.filter((e) => e.rule === 'ConsumerLagHigh' && e.state === state);
+  const eventsFor = (state: string) =>
+    received.filter((e) => e.rule === 'ConsumerLagHigh' && e.state === state);
 
   it('one leader fires once; after the leader is killed another takes over without re-firing and resolves once', async () => {
     const first = await waitFor(() => (leaders().length === 1 ? leaders()[0] : undefined), 15_000);
@@ -127,7 +145,10 @@ describe('evaluator leader election with 3 replicas', () => {
     expect(leaders()).toHaveLength(1);
 
     // 120 records nobody consumed: lag 120 > 50 → pending → firing (for = 1 s)
-    await producer.send({ topic: inputTopic, messages: Array.from({ length: 120 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })) });
+    await producer.send({
+      topic: inputTopic,
+      messages: Array.from({ length: 120 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })),
+    });
     await waitFor(() => eventsFor('firing').length === 1, 30_000);
     expect(eventsFor('pending')).toHaveLength(1);
 
@@ -151,7 +172,11 @@ describe('evaluator leader election with 3 replicas', () => {
 
     // The group catches up (commits the end offsets): lag 0 → resolved, exactly once.
     const ends = await admin.fetchTopicOffsets(inputTopic);
-    await admin.setOffsets({ groupId, topic: inputTopic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+    await admin.setOffsets({
+      groupId,
+      topic: inputTopic,
+      partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
+    });
     await waitFor(() => eventsFor('resolved').length >= 1, 30_000);
     // a few more rounds on whichever replica leads now: still exactly one of each
     const leaderNow = await waitFor(() => leaders()[0], 10_000);
@@ -183,10 +208,14 @@ describe('evaluator leader election with 3 replicas', () => {
       const store = new AlertStore(a, p);
       expect(await store.commit(termA, [], [], [])).toBe(true);
       // A "pauses" past its lease; B takes over with a larger token.
-      await waitFor(async () => {
-        await leaseB.tick();
-        return leaseB.isLeader();
-      }, 5_000, 50);
+      await waitFor(
+        async () => {
+          await leaseB.tick();
+          return leaseB.isLeader();
+        },
+        5_000,
+        50,
+      );
       expect(leaseB.current()!.token).toBeGreaterThan(termA.token);
       expect(await store.commit(termA, [], [], [])).toBe(false);
       expect(await new AlertStore(b, p).commit(leaseB.current()!, [], [], [])).toBe(true);
@@ -218,15 +247,33 @@ describe('evaluator leader election with 3 replicas', () => {
       const termA = leaseA.current()!;
       const storeA = new AlertStore(a, p);
       const record = {
-        fingerprint: 'f1', rule: 'R', severity: 'warning' as const, dimension: 'issuer', group: 'acme', state: 'firing' as const,
-        value: 0.9, threshold: 0.5, windowMs: 300_000, sampleSize: 40, pValue: null, activeSinceMs: 1, startedAtMs: 2,
-        endedAtMs: null, changedAtMs: 2, summary: 's', runbookUrl: '',
+        fingerprint: 'f1',
+        rule: 'R',
+        severity: 'warning' as const,
+        dimension: 'issuer',
+        group: 'acme',
+        state: 'firing' as const,
+        value: 0.9,
+        threshold: 0.5,
+        windowMs: 300_000,
+        sampleSize: 40,
+        pValue: null,
+        activeSinceMs: 1,
+        startedAtMs: 2,
+        endedAtMs: null,
+        changedAtMs: 2,
+        summary: 's',
+        runbookUrl: '',
       };
       expect(await storeA.commit(termA, [record], [], [])).toBe(true);
-      await waitFor(async () => {
-        await leaseB.tick();
-        return leaseB.isLeader();
-      }, 5_000, 50);
+      await waitFor(
+        async () => {
+          await leaseB.tick();
+          return leaseB.isLeader();
+        },
+        5_000,
+        50,
+      );
       expect(await storeA.commit(termA, [{ ...record, state: 'resolved' }], [], [])).toBe(false);
       const seenByB = await new AlertStore(b, p).load();
       expect(seenByB.get('f1')?.state).toBe('firing');

@@ -3,7 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { alertmanagerWebhook } from '../../src/alerts/evaluator.js';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
-import { toAlertEvent, toAlertmanagerAlert, encodeAlertEvent, decodeAlertEvent } from '../../src/alerts/events.js';
+import {
+  toAlertEvent,
+  toAlertmanagerAlert,
+  encodeAlertEvent,
+  decodeAlertEvent,
+} from '../../src/alerts/events.js';
 import { measureRule, validateRule, windowKey, type EvaluationInputs } from '../../src/alerts/measure.js';
 import { PipelineSignalTracker, type OffsetSnapshot } from '../../src/alerts/pipeline-signals.js';
 import { breaches, step } from '../../src/alerts/state-machine.js';
@@ -15,7 +20,13 @@ import { fairnessReport } from '../../src/stats/fairness.js';
 import { ALL_DIMENSION, ALL_GROUP } from '../../src/stats/grouping.js';
 import { histogramBin } from '../../src/stats/histograms.js';
 
-function group(dimension: string, name: string, n: number, negative: number, opts: { confidence?: number; pNeg?: number } = {}): GroupWindowStats {
+function group(
+  dimension: string,
+  name: string,
+  n: number,
+  negative: number,
+  opts: { confidence?: number; pNeg?: number } = {},
+): GroupWindowStats {
   const g = emptyGroupStats(dimension, name);
   g.count = n;
   g.labelCounts.negative = negative;
@@ -26,8 +37,15 @@ function group(dimension: string, name: string, n: number, negative: number, opt
   return g;
 }
 
-function inputs(current: Record<string, GroupWindowStats[]>, reference: Record<string, GroupWindowStats[]> = {}): EvaluationInputs {
-  return { current: new Map(Object.entries(current)), reference: new Map(Object.entries(reference)), pipeline: null };
+function inputs(
+  current: Record<string, GroupWindowStats[]>,
+  reference: Record<string, GroupWindowStats[]> = {},
+): EvaluationInputs {
+  return {
+    current: new Map(Object.entries(current)),
+    reference: new Map(Object.entries(reference)),
+    pipeline: null,
+  };
 }
 
 const rules = defaultAlertRules();
@@ -45,7 +63,11 @@ describe('rule measurements', () => {
       group('issuer', 'tiny', 5, 5), // 100 % negative, too few samples
       group('issuer', 'calm', 80, 8),
     ];
-    const reference = [group('issuer', 'acme', 600, 60), group('issuer', 'gloomco', 600, 330), group('issuer', 'calm', 800, 80)];
+    const reference = [
+      group('issuer', 'acme', 600, 60),
+      group('issuer', 'gloomco', 600, 330),
+      group('issuer', 'calm', 800, 80),
+    ];
     const ms = measureRule(surge, inputs({ [key]: current }, { [key]: reference }), 30);
     const fires = ms.filter((m) => breaches(surge, m));
     expect(fires.map((m) => m.group)).toEqual(['acme']);
@@ -59,14 +81,25 @@ describe('rule measurements', () => {
   it('negative surge on a new issuer is compared with the pooled reference of the dimension', () => {
     const surge = byName('NegativeSentimentSurge');
     const key = windowKey('issuer', FIVE_MIN);
-    const ms = measureRule(surge, inputs({ [key]: [group('issuer', 'newco', 40, 30)] }, { [key]: [group('issuer', 'a', 500, 50), group('issuer', 'b', 500, 50)] }), 30);
+    const ms = measureRule(
+      surge,
+      inputs(
+        { [key]: [group('issuer', 'newco', 40, 30)] },
+        { [key]: [group('issuer', 'a', 500, 50), group('issuer', 'b', 500, 50)] },
+      ),
+      30,
+    );
     expect(ms[0]!.detail).toContain('pooled');
     expect(ms[0]!.pValue!).toBeLessThan(0.001);
   });
 
   it('disparate impact equals the stats library value and names the extreme groups', () => {
     const rule = byName('DisparateImpactRegion');
-    const current = [group('region', 'emea', 200, 40), group('region', 'apac', 200, 100), group('region', 'amer', 10, 10)];
+    const current = [
+      group('region', 'emea', 200, 40),
+      group('region', 'apac', 200, 100),
+      group('region', 'amer', 10, 10),
+    ];
     const [m] = measureRule(rule, inputs({ [windowKey('region', HOUR)]: current }), 30);
     expect(m!.group).toBe('*');
     expect(m!.value).toBe(fairnessReport('region', current, { minSamples: 30 }).disparateImpactRatio.value);
@@ -78,9 +111,23 @@ describe('rule measurements', () => {
   it('drift: PSI of p_neg over all documents against the reference', () => {
     const rule = byName('NegativeScoreDrift');
     const key = windowKey(ALL_DIMENSION, HOUR);
-    const [same] = measureRule(rule, inputs({ [key]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.1 })] }, { [key]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.1 })] }), 30);
+    const [same] = measureRule(
+      rule,
+      inputs(
+        { [key]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.1 })] },
+        { [key]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.1 })] },
+      ),
+      30,
+    );
     expect(same!.value).toBeCloseTo(0, 12);
-    const [shifted] = measureRule(rule, inputs({ [key]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.9 })] }, { [key]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.1 })] }), 30);
+    const [shifted] = measureRule(
+      rule,
+      inputs(
+        { [key]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.9 })] },
+        { [key]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.1 })] },
+      ),
+      30,
+    );
     expect(shifted!.value).toBeGreaterThan(0.25);
     expect(shifted!.group).toBe('p_neg');
     expect(shifted!.judged).toBe(true);
@@ -89,14 +136,39 @@ describe('rule measurements', () => {
   it('confidence collapse uses the mean of the confidence histogram', () => {
     const rule = byName('ConfidenceCollapse');
     const key = windowKey('kind', 900_000);
-    const ms = measureRule(rule, inputs({ [key]: [group('kind', 'news', 100, 10, { confidence: 0.41 }), group('kind', 'chat', 100, 10, { confidence: 0.93 })] }), 30);
+    const ms = measureRule(
+      rule,
+      inputs({
+        [key]: [
+          group('kind', 'news', 100, 10, { confidence: 0.41 }),
+          group('kind', 'chat', 100, 10, { confidence: 0.93 }),
+        ],
+      }),
+      30,
+    );
     expect(ms.find((m) => m.group === 'news')!.value).toBeCloseTo(0.425, 12); // centre of bin [0.40, 0.45)
     expect(ms.find((m) => m.group === 'chat')!.value).toBeCloseTo(0.925, 12);
   });
 
   it('validates rule metrics and features', () => {
     for (const r of rules) expect(validateRule(r)).toBeUndefined();
-    const bad = parseConfig({ alerts: { rules: [{ name: 'X', kind: 'drift', metric: 'ks_statistic', feature: 'label_mix', comparison: '>', threshold: 1 }] } }, {}).alerts!.rules[0]!;
+    const bad = parseConfig(
+      {
+        alerts: {
+          rules: [
+            {
+              name: 'X',
+              kind: 'drift',
+              metric: 'ks_statistic',
+              feature: 'label_mix',
+              comparison: '>',
+              threshold: 1,
+            },
+          ],
+        },
+      },
+      {},
+    ).alerts!.rules[0]!;
     expect(validateRule(bad)).toContain('numeric feature');
     expect(validateRule({ ...bad, metric: 'nope' })).toContain('metric nope');
   });
@@ -131,17 +203,47 @@ describe('pipeline signals from Kafka offsets', () => {
 describe('alert events', () => {
   it('encode to the Avro Alert schema and map to Alertmanager v2', () => {
     const rule = byName('NegativeSentimentSurge');
-    const res = step({ ...rule, for: 0 }, undefined, { rule: rule.name, dimension: 'issuer', group: 'acme', value: 0.8, sampleSize: 50, pValue: 1e-9, judged: true }, 1_700_000_000_000);
+    const res = step(
+      { ...rule, for: 0 },
+      undefined,
+      {
+        rule: rule.name,
+        dimension: 'issuer',
+        group: 'acme',
+        value: 0.8,
+        sampleSize: 50,
+        pValue: 1e-9,
+        judged: true,
+      },
+      1_700_000_000_000,
+    );
     const event = toAlertEvent(rule, res.transition!, 7);
     const back = decodeAlertEvent(encodeAlertEvent(event));
     expect(back).toEqual(event);
-    expect(back).toMatchObject({ state: 'firing', kind: 'sentiment', group: 'acme', dimension: 'issuer', window_ms: 300_000, sample_size: 50 });
+    expect(back).toMatchObject({
+      state: 'firing',
+      kind: 'sentiment',
+      group: 'acme',
+      dimension: 'issuer',
+      window_ms: 300_000,
+      sample_size: 50,
+    });
     expect(back.labels.event_id).toBe(`${event.fingerprint}:1700000000000:firing`);
     const am = toAlertmanagerAlert(event)!;
-    expect(am.labels).toMatchObject({ alertname: 'NegativeSentimentSurge', severity: 'critical', dimension: 'issuer', group: 'acme' });
+    expect(am.labels).toMatchObject({
+      alertname: 'NegativeSentimentSurge',
+      severity: 'critical',
+      dimension: 'issuer',
+      group: 'acme',
+    });
     expect(am.annotations.runbook_url).toContain('runbooks');
     expect(am.endsAt).toBeUndefined();
-    const resolved = step({ ...rule, for: 0 }, res.next, { rule: rule.name, dimension: 'issuer', group: 'acme', value: 0.1, sampleSize: 50, judged: true }, 1_700_000_060_000);
+    const resolved = step(
+      { ...rule, for: 0 },
+      res.next,
+      { rule: rule.name, dimension: 'issuer', group: 'acme', value: 0.1, sampleSize: 50, judged: true },
+      1_700_000_060_000,
+    );
     const amResolved = toAlertmanagerAlert(toAlertEvent(rule, resolved.transition!, 7))!;
     expect(amResolved.endsAt).toBe(new Date(1_700_000_060_000).toISOString());
   });
@@ -153,20 +255,61 @@ describe('alert events', () => {
       let text = '';
       req.on('data', (c: Buffer) => (text += c.toString()));
       req.on('end', () => {
-        bodies.push({ method: req.method, url: req.url, type: req.headers['content-type'], body: JSON.parse(text) as unknown });
+        bodies.push({
+          method: req.method,
+          url: req.url,
+          type: req.headers['content-type'],
+          body: JSON.parse(text) as unknown,
+        });
         res.writeHead(status).end();
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
-      const hook = alertmanagerWebhook(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v2/alerts`);
+      const hook = alertmanagerWebhook(
+        `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v2/alerts`,
+      );
       expect(hook.bestEffort).toBe(true);
       const rule = byName('NegativeSentimentSurge');
-      const pending = step(rule, undefined, { rule: rule.name, dimension: 'issuer', group: 'acme', value: 0.8, sampleSize: 50, pValue: 1e-9, judged: true }, 0);
-      const firing = step(rule, pending.next, { rule: rule.name, dimension: 'issuer', group: 'acme', value: 0.8, sampleSize: 50, pValue: 1e-9, judged: true }, 60_000);
-      await hook.publish([toAlertEvent(rule, pending.transition!, 1), toAlertEvent(rule, firing.transition!, 1)]);
+      const pending = step(
+        rule,
+        undefined,
+        {
+          rule: rule.name,
+          dimension: 'issuer',
+          group: 'acme',
+          value: 0.8,
+          sampleSize: 50,
+          pValue: 1e-9,
+          judged: true,
+        },
+        0,
+      );
+      const firing = step(
+        rule,
+        pending.next,
+        {
+          rule: rule.name,
+          dimension: 'issuer',
+          group: 'acme',
+          value: 0.8,
+          sampleSize: 50,
+          pValue: 1e-9,
+          judged: true,
+        },
+        60_000,
+      );
+      await hook.publish([
+        toAlertEvent(rule, pending.transition!, 1),
+        toAlertEvent(rule, firing.transition!, 1),
+      ]);
       expect(bodies).toHaveLength(1); // pending is not sent; firing is
-      expect(bodies[0]).toMatchObject({ method: 'POST', url: '/api/v2/alerts', type: 'application/json', body: [{ labels: { alertname: 'NegativeSentimentSurge', group: 'acme' } }] });
+      expect(bodies[0]).toMatchObject({
+        method: 'POST',
+        url: '/api/v2/alerts',
+        type: 'application/json',
+        body: [{ labels: { alertname: 'NegativeSentimentSurge', group: 'acme' } }],
+      });
       await hook.publish([toAlertEvent(rule, pending.transition!, 1)]);
       expect(bodies).toHaveLength(1); // nothing to send: no request
       status = 500;

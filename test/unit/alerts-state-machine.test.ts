@@ -1,22 +1,57 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
-import { alertFingerprint, identitiesToStep, renderTemplate, step, type AlertRecord, type AlertState, type Measurement } from '../../src/alerts/state-machine.js';
+import {
+  alertFingerprint,
+  identitiesToStep,
+  renderTemplate,
+  step,
+  type AlertRecord,
+  type AlertState,
+  type Measurement,
+} from '../../src/alerts/state-machine.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { AlertRuleConfig } from '../../src/config/schema.js';
 
 function rule(raw: Record<string, unknown>): AlertRuleConfig {
-  return parseConfig({ alerts: { rules: [{ name: 'Surge', kind: 'sentiment', dimension: 'issuer', metric: 'negative_share', ...raw }] } }, {}).alerts!.rules[0]!;
+  return parseConfig(
+    {
+      alerts: {
+        rules: [{ name: 'Surge', kind: 'sentiment', dimension: 'issuer', metric: 'negative_share', ...raw }],
+      },
+    },
+    {},
+  ).alerts!.rules[0]!;
 }
 
-const surge = rule({ comparison: '>', threshold: 0.6, resolveThreshold: 0.5, for: '1m', minSamples: 10, maxPValue: 0.01, summary: '{{group}} at {{value}}' });
+const surge = rule({
+  comparison: '>',
+  threshold: 0.6,
+  resolveThreshold: 0.5,
+  for: '1m',
+  minSamples: 10,
+  maxPValue: 0.01,
+  summary: '{{group}} at {{value}}',
+});
 
 function m(value: number, extra: Partial<Measurement> = {}): Measurement {
-  return { rule: 'Surge', dimension: 'issuer', group: 'acme', value, sampleSize: 50, pValue: 0.001, judged: true, ...extra };
+  return {
+    rule: 'Surge',
+    dimension: 'issuer',
+    group: 'acme',
+    value,
+    sampleSize: 50,
+    pValue: 0.001,
+    judged: true,
+    ...extra,
+  };
 }
 
 /** Runs a sequence of (time, measurement) through the machine, collecting transitions. */
-function run(r: AlertRuleConfig, inputs: Array<[number, Measurement | undefined]>): { states: AlertState[]; transitions: Array<[AlertState, AlertState]>; last: AlertRecord | undefined } {
+function run(
+  r: AlertRuleConfig,
+  inputs: Array<[number, Measurement | undefined]>,
+): { states: AlertState[]; transitions: Array<[AlertState, AlertState]>; last: AlertRecord | undefined } {
   let rec: AlertRecord | undefined;
   const states: AlertState[] = [];
   const transitions: Array<[AlertState, AlertState]> = [];
@@ -82,7 +117,13 @@ describe('alert state machine', () => {
   });
 
   it('does not fire on insignificant, unjudged or too small groups', () => {
-    for (const meas of [m(0.9, { pValue: 0.2 }), m(0.9, { pValue: undefined }), m(0.9, { judged: false }), m(0.9, { sampleSize: 5 }), m(Number.NaN)]) {
+    for (const meas of [
+      m(0.9, { pValue: 0.2 }),
+      m(0.9, { pValue: undefined }),
+      m(0.9, { judged: false }),
+      m(0.9, { sampleSize: 5 }),
+      m(Number.NaN),
+    ]) {
       expect(step(surge, undefined, meas, 0).transition).toBeUndefined();
     }
   });
@@ -98,10 +139,24 @@ describe('alert state machine', () => {
   });
 
   it('property: transitions follow the lifecycle graph, one per state change, firing only after `for`', () => {
-    const allowed = new Set(['inactive>pending', 'inactive>firing', 'pending>firing', 'pending>inactive', 'firing>resolved', 'resolved>pending', 'resolved>firing']);
+    const allowed = new Set([
+      'inactive>pending',
+      'inactive>firing',
+      'pending>firing',
+      'pending>inactive',
+      'firing>resolved',
+      'resolved>pending',
+      'resolved>firing',
+    ]);
     fc.assert(
       fc.property(
-        fc.array(fc.record({ dt: fc.integer({ min: 1, max: 40_000 }), value: fc.double({ min: 0, max: 1, noNaN: true }) }), { minLength: 1, maxLength: 60 }),
+        fc.array(
+          fc.record({
+            dt: fc.integer({ min: 1, max: 40_000 }),
+            value: fc.double({ min: 0, max: 1, noNaN: true }),
+          }),
+          { minLength: 1, maxLength: 60 },
+        ),
         fc.constantFrom('0s', '30s', '1m'),
         (seq, forText) => {
           const r = rule({ comparison: '>', threshold: 0.6, resolveThreshold: 0.5, for: forText });
@@ -134,18 +189,42 @@ describe('alert state machine', () => {
   });
 
   it('renders templates and leaves unknown placeholders visible', () => {
-    expect(renderTemplate('{{rule}} {{ group }} {{value}} {{nope}}', { rule: 'R', group: 'g', value: 0.123456 })).toBe('R g 0.123 {{nope}}');
+    expect(
+      renderTemplate('{{rule}} {{ group }} {{value}} {{nope}}', { rule: 'R', group: 'g', value: 0.123456 }),
+    ).toBe('R g 0.123 {{nope}}');
   });
 
   it('ships the default rules of SPEC §7, all valid', () => {
     const rules = defaultAlertRules();
     const names = rules.map((r) => r.name);
     expect(names).toEqual(
-      expect.arrayContaining(['NegativeSentimentSurge', 'DisparateImpactRegion', 'NegativeScoreDrift', 'ConfidenceCollapse', 'DeadLetterRateHigh', 'ConsumerLagHigh', 'PipelineStalled']),
+      expect.arrayContaining([
+        'NegativeSentimentSurge',
+        'DisparateImpactRegion',
+        'NegativeScoreDrift',
+        'ConfidenceCollapse',
+        'DeadLetterRateHigh',
+        'ConsumerLagHigh',
+        'PipelineStalled',
+      ]),
     );
     const surgeRule = rules.find((r) => r.name === 'NegativeSentimentSurge')!;
-    expect(surgeRule).toMatchObject({ dimension: 'issuer', metric: 'negative_share', comparison: '>', maxPValue: 0.001, window: 300_000 });
-    expect(rules.find((r) => r.name === 'DisparateImpactRegion')).toMatchObject({ metric: 'disparate_impact_ratio', comparison: '<', threshold: 0.8 });
-    expect(rules.find((r) => r.name === 'NegativeScoreDrift')).toMatchObject({ metric: 'psi', feature: 'p_neg', threshold: 0.25 });
+    expect(surgeRule).toMatchObject({
+      dimension: 'issuer',
+      metric: 'negative_share',
+      comparison: '>',
+      maxPValue: 0.001,
+      window: 300_000,
+    });
+    expect(rules.find((r) => r.name === 'DisparateImpactRegion')).toMatchObject({
+      metric: 'disparate_impact_ratio',
+      comparison: '<',
+      threshold: 0.8,
+    });
+    expect(rules.find((r) => r.name === 'NegativeScoreDrift')).toMatchObject({
+      metric: 'psi',
+      feature: 'p_neg',
+      threshold: 0.25,
+    });
   });
 });

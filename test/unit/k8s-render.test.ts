@@ -23,7 +23,12 @@ interface Container {
   args: string[];
   env: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }>;
   resources: { requests: Record<string, string | number>; limits: Record<string, string | number> };
-  securityContext: { readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean; runAsNonRoot: boolean; capabilities: { drop: string[] } };
+  securityContext: {
+    readOnlyRootFilesystem: boolean;
+    allowPrivilegeEscalation: boolean;
+    runAsNonRoot: boolean;
+    capabilities: { drop: string[] };
+  };
   livenessProbe: { httpGet: { path: string } };
   readinessProbe: { httpGet: { path: string } };
 }
@@ -36,8 +41,11 @@ function renderer(): string[] {
   const local = path.join(root, '.stack/bin/kustomize');
   if (existsSync(local)) return [local, 'build'];
   if (spawnSync('kustomize', ['version'], { encoding: 'utf8' }).status === 0) return ['kustomize', 'build'];
-  if (spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0) return ['kubectl', 'kustomize'];
-  throw new Error('no kustomize renderer: run scripts/tools/ensure-kustomize.sh (installs a pinned kustomize into .stack/bin) or install kubectl');
+  if (spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0)
+    return ['kubectl', 'kustomize'];
+  throw new Error(
+    'no kustomize renderer: run scripts/tools/ensure-kustomize.sh (installs a pinned kustomize into .stack/bin) or install kubectl',
+  );
 }
 
 function render(overlay: string): K8sObject[] {
@@ -60,7 +68,18 @@ describe('k8s manifests', () => {
   it('both overlays render every required kind', () => {
     for (const objects of [cpu, gpu]) {
       const kinds = objects.map((o) => o.kind).sort();
-      for (const k of ['ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'PrometheusRule', 'ScaledObject', 'Service', 'ServiceAccount', 'ServiceMonitor', 'TriggerAuthentication']) {
+      for (const k of [
+        'ConfigMap',
+        'Deployment',
+        'NetworkPolicy',
+        'PodDisruptionBudget',
+        'PrometheusRule',
+        'ScaledObject',
+        'Service',
+        'ServiceAccount',
+        'ServiceMonitor',
+        'TriggerAuthentication',
+      ]) {
         expect(kinds).toContain(k);
       }
       for (const o of objects) expect(o.metadata.namespace).toBe('finsentry');
@@ -71,13 +90,20 @@ describe('k8s manifests', () => {
     for (const objects of [cpu, gpu]) {
       const { pod, container } = deploymentContainer(objects);
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
-      expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true });
+      expect(container.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        runAsNonRoot: true,
+      });
       expect(container.securityContext.capabilities.drop).toEqual(['ALL']);
       expect(container.livenessProbe.httpGet.path).toBe('/healthz');
       expect(container.readinessProbe.httpGet.path).toBe('/readyz');
       expect(container.resources.requests.cpu).toBeDefined();
       expect(container.resources.limits.memory).toBeDefined();
-      const secretKeys = container.env.filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.valueFrom!.secretKeyRef!.key).sort();
+      const secretKeys = container.env
+        .filter((e) => e.valueFrom?.secretKeyRef)
+        .map((e) => e.valueFrom!.secretKeyRef!.key)
+        .sort();
       expect(secretKeys).toEqual(['author-hmac-key', 'kafka-sasl-password', 'redis-password']);
       expect(container.image).toMatch(/^ghcr\.io\/finsentry\/finsentry:/);
     }
@@ -97,24 +123,35 @@ describe('k8s manifests', () => {
     const text = configMap.data!['finsentry.yaml']!;
     expect(text).toBe(readFileSync(path.join(root, 'k8s/base/finsentry.yaml'), 'utf8'));
     const file = path.join(root, 'k8s/base/finsentry.yaml');
-    const env = Object.fromEntries(deploymentContainer(gpu).container.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+    const env = Object.fromEntries(
+      deploymentContainer(gpu)
+        .container.env.filter((e) => e.value !== undefined)
+        .map((e) => [e.name, e.value!]),
+    );
     const config = loadConfig(file, env);
     expect(config.models.executionProvider).toBe('cuda');
     expect(config.kafka.sasl?.password).toEqual({ env: 'FINSENTRY_KAFKA_SASL_PASSWORD' });
     expect(loadConfig(file, {}).models.executionProvider).toBe('cpu');
     // the Deployment mounts that ConfigMap (name hashed by the generator)
-    const volumes = deploymentContainer(gpu).pod.volumes as Array<{ name: string; configMap?: { name: string } }>;
+    const volumes = deploymentContainer(gpu).pod.volumes as Array<{
+      name: string;
+      configMap?: { name: string };
+    }>;
     expect(volumes.find((v) => v.configMap)?.configMap?.name).toBe(configMap.metadata.name);
   });
 
   it('autoscales on the consumer lag of the input topics with KEDA', () => {
     const scaled = cpu.find((o) => o.kind === 'ScaledObject')!;
-    const triggers = (scaled.spec as { triggers: Array<{ type: string; metadata: { topic: string; consumerGroup: string } }> }).triggers;
+    const triggers = (
+      scaled.spec as { triggers: Array<{ type: string; metadata: { topic: string; consumerGroup: string } }> }
+    ).triggers;
     expect(triggers.map((t) => [t.type, t.metadata.topic])).toEqual([
       ['kafka', 'news.raw'],
       ['kafka', 'chat.raw'],
     ]);
-    expect((gpu.find((o) => o.kind === 'ScaledObject')!.spec as { maxReplicaCount: number }).maxReplicaCount).toBe(4);
+    expect(
+      (gpu.find((o) => o.kind === 'ScaledObject')!.spec as { maxReplicaCount: number }).maxReplicaCount,
+    ).toBe(4);
   });
 
   it('config/finsentry.example.yaml is valid and ships the default alert rules', () => {
@@ -128,7 +165,9 @@ describe('k8s manifests', () => {
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
-    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm)].flatMap((m) =>
+      m[1]!.split(/\s+/),
+    );
     expect(sources.length).toBeGreaterThan(5);
     for (const src of sources) {
       expect(existsSync(path.join(root, src)), `${src} exists`).toBe(true);
@@ -139,6 +178,9 @@ describe('k8s manifests', () => {
     expect(dockerfile).toMatch(/^USER 10001:10001$/m);
     expect(dockerfile).toContain('ENTRYPOINT ["node", "/app/dist/cli/main.js"]');
     // the Deployment runs as the image's user
-    expect(deploymentContainer(cpu).pod.securityContext).toMatchObject({ runAsUser: 10001, runAsGroup: 10001 });
+    expect(deploymentContainer(cpu).pod.securityContext).toMatchObject({
+      runAsUser: 10001,
+      runAsGroup: 10001,
+    });
   });
 });

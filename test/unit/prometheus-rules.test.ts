@@ -15,7 +15,14 @@ const CRD = path.join(root, 'k8s/base/prometheusrule.yaml');
 
 interface RuleGroup {
   name: string;
-  rules: Array<{ alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }>;
+  rules: Array<{
+    alert?: string;
+    record?: string;
+    expr: string;
+    for?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  }>;
 }
 
 function promtool(args: string[]): { code: number; output: string } {
@@ -51,7 +58,8 @@ describe('Prometheus alerting rules', () => {
       expect(rule.alert, JSON.stringify(rule)).toBeTruthy();
       expect(rule.for, rule.alert).toMatch(/^\d+[smh]$/);
       expect(['info', 'warning', 'critical']).toContain(rule.labels?.severity);
-      for (const key of ['summary', 'description', 'runbook_url']) expect(rule.annotations?.[key], `${rule.alert}.${key}`).toBeTruthy();
+      for (const key of ['summary', 'description', 'runbook_url'])
+        expect(rule.annotations?.[key], `${rule.alert}.${key}`).toBeTruthy();
       expect(tested, `${rule.alert} has no promtool test`).toContain(`alertname: ${rule.alert}\n`);
     }
   });
@@ -84,9 +92,18 @@ describe('Prometheus alerting rules', () => {
       readFileSync(path.join(root, 'docs/runbooks.md'), 'utf8')
         .split('\n')
         .filter((l) => l.startsWith('## '))
-        .map((l) => l.slice(3).trim().toLowerCase().replace(/[^a-z0-9]+/g, '-')),
+        .map((l) =>
+          l
+            .slice(3)
+            .trim()
+            .toLowerCase()
+            .replace(/[^a-z0-9]+/g, '-'),
+        ),
     );
-    const urls = [...groups.flatMap((g) => g.rules).map((r) => r.annotations!.runbook_url!), ...defaultAlertRules().map((r) => r.runbookUrl)];
+    const urls = [
+      ...groups.flatMap((g) => g.rules).map((r) => r.annotations!.runbook_url!),
+      ...defaultAlertRules().map((r) => r.runbookUrl),
+    ];
     for (const url of urls) {
       const [file, anchor] = url.split('#');
       expect(file).toMatch(/docs\/runbooks\.md$/);

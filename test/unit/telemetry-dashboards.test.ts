@@ -17,7 +17,13 @@ describe('Grafana dashboards', () => {
   it('cover pipeline health, sentiment by group, fairness, drift and alerts', () => {
     const titles = loadDashboards().map((d) => d.dashboard.title);
     expect(titles).toEqual(
-      expect.arrayContaining(['finsentry / Pipeline health', 'finsentry / Sentiment by group', 'finsentry / Fairness', 'finsentry / Drift', 'finsentry / Alerts']),
+      expect.arrayContaining([
+        'finsentry / Pipeline health',
+        'finsentry / Sentiment by group',
+        'finsentry / Fairness',
+        'finsentry / Drift',
+        'finsentry / Alerts',
+      ]),
     );
     for (const { dashboard } of loadDashboards()) {
       const ids = dashboard.panels.map((p) => (p as unknown as { id: number }).id);
@@ -27,7 +33,9 @@ describe('Grafana dashboards', () => {
   });
 
   it('are what grafana/generate-dashboards.mjs generates', () => {
-    const res = spawnSync(process.execPath, [path.join(root, 'grafana/generate-dashboards.mjs'), '--check'], { encoding: 'utf8' });
+    const res = spawnSync(process.execPath, [path.join(root, 'grafana/generate-dashboards.mjs'), '--check'], {
+      encoding: 'utf8',
+    });
     expect(res.stderr).toBe('');
     expect(res.status).toBe(0);
   });
@@ -52,7 +60,10 @@ describe('Grafana dashboards', () => {
       const res = spawnSync(promtool, ['check', 'rules', file], { encoding: 'utf8' });
       expect(`${res.stdout}${res.stderr}`).toContain(`SUCCESS: ${rules.length} rules found`);
       // and a broken query would be caught
-      writeFileSync(file, JSON.stringify({ groups: [{ name: 'x', rules: [{ record: 'x:y', expr: 'sum by (a (foo)' }] }] }));
+      writeFileSync(
+        file,
+        JSON.stringify({ groups: [{ name: 'x', rules: [{ record: 'x:y', expr: 'sum by (a (foo)' }] }] }),
+      );
       expect(spawnSync(promtool, ['check', 'rules', file], { encoding: 'utf8' }).status).not.toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -60,13 +71,27 @@ describe('Grafana dashboards', () => {
   });
 
   it('substitutes plain, braced and formatted variables', () => {
-    expect(substituteVariables('a{w="$window"}[${__rate_interval}] ${x:regex} $unknown', { window: '5m', __rate_interval: '1m', x: 'v' })).toBe('a{w="5m"}[1m] v $unknown');
+    expect(
+      substituteVariables('a{w="$window"}[${__rate_interval}] ${x:regex} $unknown', {
+        window: '5m',
+        __rate_interval: '1m',
+        x: 'v',
+      }),
+    ).toBe('a{w="5m"}[1m] v $unknown');
   });
 
   it('provision the Prometheus datasource and the dashboards folder', () => {
-    const ds = parse(readFileSync(path.join(root, 'grafana/provisioning/datasources/prometheus.yml'), 'utf8')) as { datasources: Array<{ uid: string; type: string; url: string }> };
-    expect(ds.datasources[0]).toMatchObject({ uid: 'finsentry-prometheus', type: 'prometheus', url: 'http://prometheus:9090' });
-    const provider = parse(readFileSync(path.join(root, 'grafana/provisioning/dashboards/finsentry.yml'), 'utf8')) as { providers: Array<{ options: { path: string } }> };
+    const ds = parse(
+      readFileSync(path.join(root, 'grafana/provisioning/datasources/prometheus.yml'), 'utf8'),
+    ) as { datasources: Array<{ uid: string; type: string; url: string }> };
+    expect(ds.datasources[0]).toMatchObject({
+      uid: 'finsentry-prometheus',
+      type: 'prometheus',
+      url: 'http://prometheus:9090',
+    });
+    const provider = parse(
+      readFileSync(path.join(root, 'grafana/provisioning/dashboards/finsentry.yml'), 'utf8'),
+    ) as { providers: Array<{ options: { path: string } }> };
     expect(provider.providers[0]!.options.path).toBe('/var/lib/grafana/dashboards');
   });
 });

@@ -1,6 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMetrics, type GroupSentimentSample, type PipelineMetrics } from '../../src/telemetry/metrics.js';
+import {
+  createMetrics,
+  type GroupSentimentSample,
+  type PipelineMetrics,
+} from '../../src/telemetry/metrics.js';
 import { Readiness, startOpsServer, type OpsServer } from '../../src/telemetry/server.js';
 import { sanitizeLabelValue } from '../../src/telemetry/labels.js';
 import { requirePromtool } from '../helpers/promtool.js';
@@ -32,7 +36,9 @@ function fillPipeline(m: PipelineMetrics): void {
   m.consumerLag('news.raw', 0, 12);
   m.redisLatency('apply', 0.002);
   m.lateEvents(2);
-  m.modelInfo([{ task: 'sentiment', name: 'finsentry-sentiment', version: '1.0.0', sha256: 'ab'.repeat(32) }]);
+  m.modelInfo([
+    { task: 'sentiment', name: 'finsentry-sentiment', version: '1.0.0', sha256: 'ab'.repeat(32) },
+  ]);
   m.batchCompleted(1_700_000_000_000);
   m.watermark(1_700_000_000_000);
   m.fairness('region', 300_000, {
@@ -63,12 +69,21 @@ describe('PipelineMetrics', () => {
       const issuers: GroupSentimentSample[] = [];
       for (let i = 0; i < 500; i++) {
         const id = round * 500 + i;
-        issuers.push({ group: `Issuer ${id} Holdings, Inc.`, count: 1 + (id % 97), negative: id % 7, meanPolarity: 0 });
+        issuers.push({
+          group: `Issuer ${id} Holdings, Inc.`,
+          count: 1 + (id % 97),
+          negative: id % 7,
+          meanPolarity: 0,
+        });
       }
       issuers.push({ group: 'other', count: 5, negative: 1, meanPolarity: 0 }); // a real group named like the bucket
       for (const w of WINDOWS) {
         m.groupSentiment('issuer', w, issuers, [`Issuer ${round * 500} Holdings, Inc.`]);
-        m.groupSentiment('ticker', w, issuers.map((g) => ({ ...g, group: g.group.slice(0, 12) })));
+        m.groupSentiment(
+          'ticker',
+          w,
+          issuers.map((g) => ({ ...g, group: g.group.slice(0, 12) })),
+        );
         m.groupSentiment('region', w, [
           { group: 'emea', count: 100, negative: 10, meanPolarity: 0.1 },
           { group: 'apac', count: 80, negative: 9, meanPolarity: 0.05 },
@@ -89,19 +104,28 @@ describe('PipelineMetrics', () => {
     // the "other" bucket sums everything outside the exported set (500 + the literal "other" group)
     const other = text
       .split('\n')
-      .find((l) => l.startsWith('finsentry_group_documents{') && l.includes('dimension="issuer"') && l.includes('group="other"') && l.includes('window="5m"'));
+      .find(
+        (l) =>
+          l.startsWith('finsentry_group_documents{') &&
+          l.includes('dimension="issuer"') &&
+          l.includes('group="other"') &&
+          l.includes('window="5m"'),
+      );
     expect(other).toBeDefined();
     const exportedTotal = issuerSeries
       .filter((l) => l.includes('window="5m"') && !l.includes('group="other"'))
       .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
-    const lastRoundTotal = Array.from({ length: 500 }, (_, i) => 1 + ((19 * 500 + i) % 97)).reduce((a, b) => a + b, 0) + 5;
+    const lastRoundTotal =
+      Array.from({ length: 500 }, (_, i) => 1 + ((19 * 500 + i) % 97)).reduce((a, b) => a + b, 0) + 5;
     expect(exportedTotal + Number(other!.split(' ').pop())).toBe(lastRoundTotal);
   });
 
   it('ignores dimensions that are not configured and sanitises group labels', async () => {
     const m = createMetrics({ stats: STATS, processMetrics: false });
     m.groupSentiment('author', 300_000, [{ group: 'x', count: 1, negative: 0, meanPolarity: 0 }]);
-    m.groupSentiment('region', 300_000, [{ group: 'Asia "Pacific"\n{}', count: 3, negative: 1, meanPolarity: 0 }]);
+    m.groupSentiment('region', 300_000, [
+      { group: 'Asia "Pacific"\n{}', count: 3, negative: 1, meanPolarity: 0 },
+    ]);
     const text = await m.registry.metrics();
     expect(text).not.toContain('dimension="author"');
     expect(text).toContain('group="asia_pacific"');
@@ -114,10 +138,22 @@ describe('PipelineMetrics', () => {
     fillPipeline(m);
     m.groupSentiment('region', 300_000, [{ group: 'emea', count: 10, negative: 3, meanPolarity: 0 }]);
     const before = await m.registry.metrics();
-    for (const name of ['finsentry_group_documents{', 'finsentry_fairness_disparate_impact_ratio{', 'finsentry_drift_psi{', 'finsentry_alerts{']) expect(before).toContain(name);
+    for (const name of [
+      'finsentry_group_documents{',
+      'finsentry_fairness_disparate_impact_ratio{',
+      'finsentry_drift_psi{',
+      'finsentry_alerts{',
+    ])
+      expect(before).toContain(name);
     m.leader(false);
     const after = await m.registry.metrics();
-    for (const name of ['finsentry_group_documents{', 'finsentry_fairness_disparate_impact_ratio{', 'finsentry_drift_psi{', 'finsentry_alerts{']) expect(after).not.toContain(name);
+    for (const name of [
+      'finsentry_group_documents{',
+      'finsentry_fairness_disparate_impact_ratio{',
+      'finsentry_drift_psi{',
+      'finsentry_alerts{',
+    ])
+      expect(after).not.toContain(name);
     expect(after).toContain('finsentry_evaluator_leader 0');
     expect(after).toContain('finsentry_documents_processed_total{kind="news"} 5'); // pipeline series stay
   });
@@ -125,7 +161,9 @@ describe('PipelineMetrics', () => {
   it('caps free-form labels such as DLQ reasons', async () => {
     const m = createMetrics({ stats: STATS, processMetrics: false });
     for (let i = 0; i < 1000; i++) m.dlq(`reason ${i}`);
-    const lines = (await m.registry.metrics()).split('\n').filter((l) => l.startsWith('finsentry_dlq_messages_total{'));
+    const lines = (await m.registry.metrics())
+      .split('\n')
+      .filter((l) => l.startsWith('finsentry_dlq_messages_total{'));
     expect(lines).toHaveLength(33);
     expect(lines.find((l) => l.includes('reason="other"'))).toMatch(/ 968$/);
   });
@@ -134,7 +172,9 @@ describe('PipelineMetrics', () => {
     const promtool = requirePromtool();
     const m = createMetrics({ stats: STATS });
     fillPipeline(m);
-    m.groupSentiment('region', 300_000, [{ group: 'emea', count: 10, negative: 3, meanPolarity: -0.2, negativeShareZ: 1.2 }]);
+    m.groupSentiment('region', 300_000, [
+      { group: 'emea', count: 10, negative: 3, meanPolarity: -0.2, negativeShareZ: 1.2 },
+    ]);
     const readiness = new Readiness();
     readiness.set('models', false);
     readiness.set('kafka', () => true);
@@ -145,7 +185,9 @@ describe('PipelineMetrics', () => {
     expect(scrape.status).toBe(200);
     expect(scrape.headers.get('content-type')).toContain('text/plain');
     const body = await scrape.text();
-    expect(body).toContain('finsentry_model_info{task="sentiment",name="finsentry-sentiment",version="1.0.0"');
+    expect(body).toContain(
+      'finsentry_model_info{task="sentiment",name="finsentry-sentiment",version="1.0.0"',
+    );
     const check = spawnSync(promtool, ['check', 'metrics'], { input: body, encoding: 'utf8' });
     expect(`${check.stdout}${check.stderr}`.trim()).toBe('');
     expect(check.status).toBe(0);
