@@ -244,11 +244,12 @@ export class PipelineProcessor {
         if (failure || (!batch.isRunning() && chunk !== chunks[0])) break;
         const { done, statsDone } = this.processChunk(batch, kind, chunk, statsChain, fetchedAt);
         statsChain = statsDone;
-        window.push(
-          done.then(() => {
-            tracker.complete(chunk.map((item) => item.record.offset));
-          }),
-        );
+        const completed = done.then(() => {
+          tracker.complete(chunk.map((item) => item.record.offset));
+        });
+        // Awaited below in order; until then a rejection must not count as unhandled (it would kill the process).
+        completed.catch(() => {});
+        window.push(completed);
         if (window.length >= this.options.batching.maxInFlightBatches) {
           try {
             await window.shift();
