@@ -1,4 +1,4 @@
-import type { NewsArticleRecord } from '../codec/records.js';
+import type { ChatMessageRecord, NewsArticleRecord } from '../codec/records.js';
 import { newsText } from '../codec/validate.js';
 import { encodePlain, type InputRecord } from '../scenarios/encoding.js';
 import { generateScenario } from '../scenarios/generate.js';
@@ -56,10 +56,11 @@ export function buildCorpus(options: CorpusOptions): BenchDocument[] {
   const out: BenchDocument[] = [];
   for (const message of run.messages) {
     if (out.length >= options.documents) break;
-    if (message.poison) continue;
+    // Documents only: no poison, no label records (when a scenario publishes labels).
+    if (message.poison || (message.topic !== 'news' && message.topic !== 'chat')) continue;
     if (message.topic === 'chat') {
-      const record = message.record;
-      out.push({ id: message.id, topic: 'chat', shape: 'chat', record, value: message.value, text: 'text' in record ? record.text : '' });
+      const record = message.record as ChatMessageRecord;
+      out.push({ id: message.id, topic: 'chat', shape: 'chat', record, value: message.value, text: record.text });
       continue;
     }
     const news = message.record as NewsArticleRecord;

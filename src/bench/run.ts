@@ -45,6 +45,10 @@ export interface BenchOptions {
   rows: RowId[];
   config?: string;
   latencySeconds?: number;
+  /** Overrides of batching.maxBatchSize / maxInFlightBatches (infer and pipeline rows). */
+  batchSize?: number;
+  inFlight?: number;
+  batchTokens?: number;
   command: string;
 }
 
@@ -120,14 +124,19 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
   const ctx: BenchContext = {
     config,
     models,
-    batching: config.batching,
+    batching: {
+      ...config.batching,
+      ...(opts.batchSize ? { maxBatchSize: opts.batchSize } : {}),
+      ...(opts.inFlight ? { maxInFlightBatches: opts.inFlight } : {}),
+      ...(opts.batchTokens ? { maxBatchTokens: opts.batchTokens } : {}),
+    },
     specs: { sentiment, ner },
     corpus,
     texts,
     docTokens,
     quick,
     reps: opts.reps ?? (quick ? 1 : 3),
-    searchDocuments: Math.min(documents, quick ? 40 : 200),
+    searchDocuments: Math.min(documents, quick ? 40 : Math.max(50, Math.round(documents / 5))),
     latencySeconds: opts.latencySeconds ?? (quick ? 5 : 30),
     statsDocuments: quick ? 3000 : 50_000,
     log,
@@ -189,7 +198,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
     },
     models: [modelSize(sentiment), ...(ner ? [modelSize(ner)] : [])],
     windowing: { maxLength: models.maxLength, stride: models.stride, maxWindows: models.maxWindows },
-    batching: config.batching,
+    batching: ctx.batching,
     corpus: corpusSummary,
     rows,
     latency,

@@ -26,6 +26,9 @@ interface BenchCliOptions {
   rows?: string;
   config?: string;
   latencySeconds?: number;
+  batchSize?: number;
+  inFlight?: number;
+  batchTokens?: number;
 }
 
 /**
@@ -63,6 +66,9 @@ export function registerBenchCommand(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime intra-op threads for every session (0 = ORT default)', (v) => Number(v))
     .option('--rows <list>', `comma-separated rows to run (default all: ${ROW_IDS.join(',')})`)
     .option('--latency-seconds <n>', 'seconds of paced traffic for the latency measurement (default 30; 5 with --quick)', positiveInt)
+    .option('--batch-size <n>', 'override batching.maxBatchSize (windows per model batch) for the infer and pipeline rows', positiveInt)
+    .option('--batch-tokens <n>', 'override batching.maxBatchTokens (padded tokens per batch) for every row', positiveInt)
+    .option('--in-flight <n>', 'override batching.maxInFlightBatches for the infer and pipeline rows', positiveInt)
     .option('--config <file>', 'finsentry config (Kafka brokers, Redis, batching, windowing); defaults = local stack')
     .action(async (opts: BenchCliOptions) => {
       const rows = (opts.rows ?? ROW_IDS.join(',')).split(',').map((r) => r.trim()).filter(Boolean);
@@ -92,6 +98,9 @@ export function registerBenchCommand(program: Command): void {
           rows: rows as RowId[],
           ...(opts.config ? { config: opts.config } : {}),
           ...(opts.latencySeconds ? { latencySeconds: opts.latencySeconds } : {}),
+          ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+          ...(opts.inFlight ? { inFlight: opts.inFlight } : {}),
+          ...(opts.batchTokens ? { batchTokens: opts.batchTokens } : {}),
           command: `finsentry bench ${process.argv.slice(3).join(' ')}`.trim(),
         },
         log,
