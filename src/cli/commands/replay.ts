@@ -80,7 +80,11 @@ export function registerReplayCommand(program: Command): void {
       'replay recorded traffic: one {topic, key, value (base64) | record (JSON), headers, eventTimeMs} per line',
     )
     .option('--rate <n/s>', 'wall-clock messages per second', positiveNumber('--rate'), 200)
-    .option('--duration <d>', 'event-time span of the scenario (e.g. 30m, 2h)', durationArg, 7_200_000)
+    .addOption(
+      new Option('--duration <d>', 'event-time span of the scenario (e.g. 30m, 2h)')
+        .argParser(durationArg)
+        .default(7_200_000, '2h'),
+    )
     .option(
       '--speedup <x>',
       'event time advances x times faster than wall time (event rate = rate / speedup)',
@@ -110,11 +114,10 @@ export function registerReplayCommand(program: Command): void {
       'also publish delayed human labels (intended sentiment) for this share of documents, e.g. 0.1',
       positiveNumber('--labels'),
     )
-    .option(
-      '--label-delay <d>',
-      'event-time delay of labels after their document (±50%)',
-      durationArg,
-      600_000,
+    .addOption(
+      new Option('--label-delay <d>', 'event-time delay of labels after their document (±50%)')
+        .argParser(durationArg)
+        .default(600_000, '10m'),
     )
     .option('--quiet', 'no progress lines on stderr')
     .action(async (opts: ReplayCliOptions) => {

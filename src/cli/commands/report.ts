@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseDuration } from '../../config/duration.js';
 import { loadConfig } from '../../config/load.js';
 import { buildKafka } from '../../io/kafka/client.js';
@@ -42,7 +42,11 @@ export function registerReportCommand(program: Command): void {
     .description(
       'Write a self-contained HTML report: sentiment over time, fairness gaps, drift, alert timeline',
     )
-    .option('--window <w>', 'window to report on (event time), e.g. 15m, 1h, 24h', durationArg, 3_600_000)
+    .addOption(
+      new Option('--window <w>', 'window to report on (event time), e.g. 15m, 1h, 24h')
+        .argParser(durationArg)
+        .default(3_600_000, '1h'),
+    )
     .option('--out <file>', 'output HTML file', 'finsentry-report.html')
     .option('--config <file>', 'finsentry config file')
     .option('--dimension <name...>', 'dimensions to report (default: every configured dimension)')
