@@ -53,7 +53,9 @@ export function fillTemplate(template: string, issuer: Issuer, rng: Random, even
       case 'name':
         return issuer.name;
       case 'short':
-        return issuer.shortName;
+        // Later mentions repeat the full name: a short form ("Northwind") would be tagged as a second
+        // ORG and split the issuer over two `issuer` groups, blurring what the ground truth names.
+        return issuer.name;
       case 'ticker':
         return issuer.ticker;
       case 'ticker2': {

@@ -27,7 +27,7 @@ export type Sector = (typeof SECTORS)[number];
 export interface Issuer {
   /** Full name as written in news: the NER's ORG span and, lower-cased, the `issuer` group. */
   name: string;
-  /** Short name used in later sentences and chat ("Halvorsen said …"). */
+  /** Short name as people say it; texts use the full name throughout so NER yields one group per issuer. */
   shortName: string;
   ticker: string;
   sector: Sector;
