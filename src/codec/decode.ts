@@ -4,7 +4,8 @@ import type { SchemaRegistry } from './registry.js';
 import { schemaType, type SchemaName } from './schemas.js';
 import { scanAvro, unframe, type WireFormat } from './wire.js';
 
-export type DecodeResult = { ok: true; record: unknown; schemaId: number | null } | { ok: false; rejection: Rejection };
+export type DecodeResult =
+  { ok: true; record: unknown; schemaId: number | null } | { ok: false; rejection: Rejection };
 
 export interface AvroDecoderOptions {
   registry: SchemaRegistry;
@@ -12,7 +13,6 @@ export interface AvroDecoderOptions {
   /** Values larger than this are rejected before any decoding (limits.maxMessageBytes). */
   maxMessageBytes: number;
 }
-
 
 /**
  * Turns the bytes of one Kafka value into a record of an expected contract schema, or a typed
@@ -24,7 +24,10 @@ export interface AvroDecoderOptions {
  * is `wrong-schema`.
  */
 export class AvroDecoder {
-  private readonly resolvers = new Map<string, { writer: Type; resolver: Resolver | null } | { error: string }>();
+  private readonly resolvers = new Map<
+    string,
+    { writer: Type; resolver: Resolver | null } | { error: string }
+  >();
 
   constructor(private readonly options: AvroDecoderOptions) {}
 
@@ -37,17 +40,25 @@ export class AvroDecoder {
 
   decode(value: Buffer | null, expected: SchemaName): DecodeResult {
     if (value === null || value.length === 0) {
-      return { ok: false, rejection: reject('empty-message', 'decode', 'record has no value (null or zero bytes)') };
+      return {
+        ok: false,
+        rejection: reject('empty-message', 'decode', 'record has no value (null or zero bytes)'),
+      };
     }
     if (value.length > this.options.maxMessageBytes) {
       return {
         ok: false,
-        rejection: reject('message-too-large', 'decode', `value is ${value.length} bytes, limit limits.maxMessageBytes=${this.options.maxMessageBytes}`),
+        rejection: reject(
+          'message-too-large',
+          'decode',
+          `value is ${value.length} bytes, limit limits.maxMessageBytes=${this.options.maxMessageBytes}`,
+        ),
       };
     }
     const reader = schemaType(expected);
     const framing = unframe(value, this.options.wireFormat);
-    if (framing.format === 'invalid') return { ok: false, rejection: reject('corrupt-avro', 'decode', framing.message) };
+    if (framing.format === 'invalid')
+      return { ok: false, rejection: reject('corrupt-avro', 'decode', framing.message) };
     if (framing.format === 'plain') return this.read(reader, null, framing.body, null);
 
     const resolved = this.resolverFor(framing.schemaId, reader, expected);
@@ -58,25 +69,60 @@ export class AvroDecoder {
         const plain = this.read(reader, null, value, null);
         if (plain.ok) return plain;
       }
-      return { ok: false, rejection: reject('unknown-schema-id', 'decode', `schema id ${framing.schemaId} is not registered`) };
+      return {
+        ok: false,
+        rejection: reject('unknown-schema-id', 'decode', `schema id ${framing.schemaId} is not registered`),
+      };
     }
-    if ('error' in resolved) return { ok: false, rejection: reject('wrong-schema', 'decode', resolved.error) };
-    return this.read(resolved.writer, resolved.resolver ? { reader, resolver: resolved.resolver } : null, framing.body, framing.schemaId);
+    if ('error' in resolved)
+      return { ok: false, rejection: reject('wrong-schema', 'decode', resolved.error) };
+    return this.read(
+      resolved.writer,
+      resolved.resolver ? { reader, resolver: resolved.resolver } : null,
+      framing.body,
+      framing.schemaId,
+    );
   }
 
   /** `writer` describes the bytes; with `resolving`, avsc reads them into the reader type (readerType.decode(buf, pos, resolver)). */
-  private read(writer: Type, resolving: { reader: Type; resolver: Resolver } | null, body: Buffer, schemaId: number | null): DecodeResult {
+  private read(
+    writer: Type,
+    resolving: { reader: Type; resolver: Resolver } | null,
+    body: Buffer,
+    schemaId: number | null,
+  ): DecodeResult {
     const end = scanAvro(writer, body);
-    if (end < 0) return { ok: false, rejection: reject('corrupt-avro', 'decode', `bytes are not a valid ${writer.name ?? 'Avro'} encoding`) };
+    if (end < 0)
+      return {
+        ok: false,
+        rejection: reject(
+          'corrupt-avro',
+          'decode',
+          `bytes are not a valid ${writer.name ?? 'Avro'} encoding`,
+        ),
+      };
     if (end !== body.length) {
-      return { ok: false, rejection: reject('corrupt-avro', 'decode', `${body.length - end} trailing bytes after the ${writer.name ?? 'Avro'} record`) };
+      return {
+        ok: false,
+        rejection: reject(
+          'corrupt-avro',
+          'decode',
+          `${body.length - end} trailing bytes after the ${writer.name ?? 'Avro'} record`,
+        ),
+      };
     }
     try {
-      const result = resolving ? resolving.reader.decode(body, 0, resolving.resolver) : writer.decode(body, 0);
-      if (result.offset !== body.length) return { ok: false, rejection: reject('corrupt-avro', 'decode', 'truncated Avro record') };
+      const result = resolving
+        ? resolving.reader.decode(body, 0, resolving.resolver)
+        : writer.decode(body, 0);
+      if (result.offset !== body.length)
+        return { ok: false, rejection: reject('corrupt-avro', 'decode', 'truncated Avro record') };
       return { ok: true, record: result.value, schemaId };
     } catch (err) {
-      return { ok: false, rejection: reject('corrupt-avro', 'decode', `Avro decoding failed: ${(err as Error).message}`) };
+      return {
+        ok: false,
+        rejection: reject('corrupt-avro', 'decode', `Avro decoding failed: ${(err as Error).message}`),
+      };
     }
   }
 
@@ -93,7 +139,9 @@ export class AvroDecoder {
       try {
         entry = { writer, resolver: reader.createResolver(writer) };
       } catch (err) {
-        entry = { error: `schema id ${schemaId} (${writer.name ?? writer.typeName}) cannot be read as ${reader.name}: ${(err as Error).message.split('\n')[0]}` };
+        entry = {
+          error: `schema id ${schemaId} (${writer.name ?? writer.typeName}) cannot be read as ${reader.name}: ${(err as Error).message.split('\n')[0]}`,
+        };
       }
     }
     this.resolvers.set(cacheKey, entry);

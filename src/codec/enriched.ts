@@ -19,7 +19,11 @@ export interface EnrichedBuildOptions {
  * copied (consumers join on id); entity surface forms are, as they are the point of NER. Entities beyond
  * limits.maxEntitiesPerDocument are dropped, keeping the highest-scoring ones in text order.
  */
-export function buildEnrichedRecord(doc: InputDocument, enrichment: Enrichment, options: EnrichedBuildOptions): EnrichedDocumentRecord {
+export function buildEnrichedRecord(
+  doc: InputDocument,
+  enrichment: Enrichment,
+  options: EnrichedBuildOptions,
+): EnrichedDocumentRecord {
   const a = doc.attributes;
   const s = enrichment.sentiment;
   let entities = enrichment.entities;
@@ -31,7 +35,11 @@ export function buildEnrichedRecord(doc: InputDocument, enrichment: Enrichment, 
     id: doc.id,
     kind: doc.kind,
     event_time: doc.eventTimeMs,
-    input: { topic: doc.position.topic, partition: doc.position.partition, offset: Number(doc.position.offset) },
+    input: {
+      topic: doc.position.topic,
+      partition: doc.position.partition,
+      offset: Number(doc.position.offset),
+    },
     attributes: {
       source: a.source ?? null,
       platform: a.platform ?? null,
@@ -46,7 +54,11 @@ export function buildEnrichedRecord(doc: InputDocument, enrichment: Enrichment, 
     groups: options.groups.map((g) => ({ dimension: g.dimension, value: g.value })),
     sentiment: {
       label: s.label,
-      probabilities: { negative: s.probabilities.negative, neutral: s.probabilities.neutral, positive: s.probabilities.positive },
+      probabilities: {
+        negative: s.probabilities.negative,
+        neutral: s.probabilities.neutral,
+        positive: s.probabilities.positive,
+      },
       polarity: s.polarity,
       confidence: s.confidence,
       windows: s.windows,
@@ -54,8 +66,20 @@ export function buildEnrichedRecord(doc: InputDocument, enrichment: Enrichment, 
       tokens: s.tokens,
       unknown_tokens: s.unknownTokens,
     },
-    entities: entities.map((e) => ({ type: e.type, text: e.text, normalized: e.normalized, start: e.start, end: e.end, score: e.score })),
-    models: enrichment.models.map((m) => ({ task: m.task, name: m.name, version: m.version, sha256: m.sha256 })),
+    entities: entities.map((e) => ({
+      type: e.type,
+      text: e.text,
+      normalized: e.normalized,
+      start: e.start,
+      end: e.end,
+      score: e.score,
+    })),
+    models: enrichment.models.map((m) => ({
+      task: m.task,
+      name: m.name,
+      version: m.version,
+      sha256: m.sha256,
+    })),
     processing_latency_ms: options.processingLatencyMs,
     processed_at: options.processedAtMs,
     pipeline_version: options.pipelineVersion,

@@ -4,7 +4,13 @@ import { normaliseHeaders, type RawRecord } from '../io/kafka/types.js';
 import type { AvroDecoder } from './decode.js';
 import type { Rejection } from './reasons.js';
 import type { ChatMessageRecord, LabelRecord, NewsArticleRecord } from './records.js';
-import { validateChat, validateLabel, validateNews, type InputLabel, type ValidationLimits } from './validate.js';
+import {
+  validateChat,
+  validateLabel,
+  validateNews,
+  type InputLabel,
+  type ValidationLimits,
+} from './validate.js';
 
 export type InputResult<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
 
@@ -35,7 +41,9 @@ export class InputCodec {
       key: record.key,
       headers: normaliseHeaders(record.headers),
     };
-    return kind === 'news' ? validateNews(decoded.record as NewsArticleRecord, ctx) : validateChat(decoded.record as ChatMessageRecord, ctx);
+    return kind === 'news'
+      ? validateNews(decoded.record as NewsArticleRecord, ctx)
+      : validateChat(decoded.record as ChatMessageRecord, ctx);
   }
 
   label(record: RawRecord): InputResult<InputLabel> {

@@ -61,7 +61,14 @@ export interface EnrichedDocumentRecord {
     tokens: number;
     unknown_tokens: number;
   };
-  entities: Array<{ type: string; text: string; normalized: string; start: number; end: number; score: number }>;
+  entities: Array<{
+    type: string;
+    text: string;
+    normalized: string;
+    start: number;
+    end: number;
+    score: number;
+  }>;
   models: Array<{ task: 'sentiment' | 'ner'; name: string; version: string; sha256: string }>;
   processing_latency_ms: number;
   processed_at: number;

@@ -13,7 +13,14 @@ import type { Schema, Type } from 'avsc';
  * type refuses values beyond Number.MAX_SAFE_INTEGER, which the decoder reports as corrupt input.
  */
 
-export const SCHEMA_NAMES = ['NewsArticle', 'ChatMessage', 'Label', 'EnrichedDocument', 'Alert', 'DeadLetter'] as const;
+export const SCHEMA_NAMES = [
+  'NewsArticle',
+  'ChatMessage',
+  'Label',
+  'EnrichedDocument',
+  'Alert',
+  'DeadLetter',
+] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
 export const NAMESPACE = 'io.finsentry';
@@ -42,6 +49,8 @@ export function schemaType(name: SchemaName): Type {
 
 /** Accepts `NewsArticle` or `io.finsentry.NewsArticle`; undefined for anything else. */
 export function contractSchemaName(fullOrShort: string): SchemaName | undefined {
-  const short = fullOrShort.startsWith(`${NAMESPACE}.`) ? fullOrShort.slice(NAMESPACE.length + 1) : fullOrShort;
+  const short = fullOrShort.startsWith(`${NAMESPACE}.`)
+    ? fullOrShort.slice(NAMESPACE.length + 1)
+    : fullOrShort;
   return (SCHEMA_NAMES as readonly string[]).includes(short) ? (short as SchemaName) : undefined;
 }

@@ -51,15 +51,32 @@ function checkRequired(field: string, value: string): ValidationResult<never> | 
 
 function checkLanguage(language: string): ValidationResult<never> | null {
   if (language.trim().length === 0) return invalidField('language', 'must not be empty');
-  if (language.length > MAX_LANGUAGE_CHARS) return invalidField('language', `longer than ${MAX_LANGUAGE_CHARS} characters`);
+  if (language.length > MAX_LANGUAGE_CHARS)
+    return invalidField('language', `longer than ${MAX_LANGUAGE_CHARS} characters`);
   return null;
 }
 
-export function checkTimestamp(field: string, value: number, limits: ValidationLimits, nowMs: number): ValidationResult<never> | null {
+export function checkTimestamp(
+  field: string,
+  value: number,
+  limits: ValidationLimits,
+  nowMs: number,
+): ValidationResult<never> | null {
   if (typeof value !== 'number' || !Number.isFinite(value) || !Number.isInteger(value)) {
-    return { ok: false, rejection: reject('invalid-timestamp', 'validate', `${field}: ${String(value)} is not an integer of epoch milliseconds`) };
+    return {
+      ok: false,
+      rejection: reject(
+        'invalid-timestamp',
+        'validate',
+        `${field}: ${String(value)} is not an integer of epoch milliseconds`,
+      ),
+    };
   }
-  if (value <= 0) return { ok: false, rejection: reject('invalid-timestamp', 'validate', `${field}: ${value} is not after 1970-01-01`) };
+  if (value <= 0)
+    return {
+      ok: false,
+      rejection: reject('invalid-timestamp', 'validate', `${field}: ${value} is not after 1970-01-01`),
+    };
   if (value > nowMs + limits.maxFutureSkewMs) {
     return {
       ok: false,
@@ -74,11 +91,16 @@ export function checkTimestamp(field: string, value: number, limits: ValidationL
 }
 
 function checkText(field: string, text: string, limits: ValidationLimits): ValidationResult<never> | null {
-  if (text.trim().length === 0) return { ok: false, rejection: reject('empty-text', 'validate', `${field}: no text to analyse`) };
+  if (text.trim().length === 0)
+    return { ok: false, rejection: reject('empty-text', 'validate', `${field}: no text to analyse`) };
   if (text.length > limits.maxTextChars) {
     return {
       ok: false,
-      rejection: reject('text-too-large', 'validate', `${field}: ${text.length} characters, limit limits.maxTextChars=${limits.maxTextChars}`),
+      rejection: reject(
+        'text-too-large',
+        'validate',
+        `${field}: ${text.length} characters, limit limits.maxTextChars=${limits.maxTextChars}`,
+      ),
     };
   }
   return null;
@@ -161,8 +183,19 @@ function document(
   attributes: InputDocument['attributes'],
 ): InputDocument {
   // Drop absent optional attributes so that consumers can use `in`/spread without undefined noise.
-  const clean = Object.fromEntries(Object.entries(attributes).filter(([, v]) => v !== undefined)) as InputDocument['attributes'];
-  return { id, kind, eventTimeMs, text, attributes: clean, position: ctx.position, key: ctx.key, headers: ctx.headers };
+  const clean = Object.fromEntries(
+    Object.entries(attributes).filter(([, v]) => v !== undefined),
+  ) as InputDocument['attributes'];
+  return {
+    id,
+    kind,
+    eventTimeMs,
+    text,
+    attributes: clean,
+    position: ctx.position,
+    key: ctx.key,
+    headers: ctx.headers,
+  };
 }
 
 /** A decoded, validated human label (labels topic). Joining it to a prediction is the LabelSink's job. */
@@ -176,12 +209,17 @@ export interface InputLabel {
   position: SourcePosition;
 }
 
-export function validateLabel(r: LabelRecord, ctx: Pick<ValidationContext, 'limits' | 'nowMs' | 'position'>): ValidationResult<InputLabel> {
+export function validateLabel(
+  r: LabelRecord,
+  ctx: Pick<ValidationContext, 'limits' | 'nowMs' | 'position'>,
+): ValidationResult<InputLabel> {
   const failure =
     checkId('document_id', r.document_id) ??
     checkRequired('labeller', r.labeller) ??
     checkTimestamp('labelled_at', r.labelled_at, ctx.limits, ctx.nowMs) ??
-    (r.document_event_time === null ? null : checkTimestamp('document_event_time', r.document_event_time, ctx.limits, ctx.nowMs));
+    (r.document_event_time === null
+      ? null
+      : checkTimestamp('document_event_time', r.document_event_time, ctx.limits, ctx.nowMs));
   if (failure) return failure;
   const label: InputLabel = {
     documentId: r.document_id,

@@ -15,16 +15,28 @@ export type WireFormat = 'auto' | 'plain' | 'confluent';
 export const CONFLUENT_MAGIC = 0;
 export const CONFLUENT_HEADER_BYTES = 5;
 
-export type Framing = { format: 'plain'; body: Buffer } | { format: 'confluent'; schemaId: number; body: Buffer } | { format: 'invalid'; message: string };
+export type Framing =
+  | { format: 'plain'; body: Buffer }
+  | { format: 'confluent'; schemaId: number; body: Buffer }
+  | { format: 'invalid'; message: string };
 
 export function unframe(value: Buffer, wireFormat: WireFormat): Framing {
   const looksConfluent = value.length >= 1 && value[0] === CONFLUENT_MAGIC;
-  if (wireFormat === 'plain' || (wireFormat === 'auto' && !looksConfluent)) return { format: 'plain', body: value };
-  if (!looksConfluent) return { format: 'invalid', message: `expected Confluent magic byte 0, got ${value[0] ?? 'nothing'}` };
+  if (wireFormat === 'plain' || (wireFormat === 'auto' && !looksConfluent))
+    return { format: 'plain', body: value };
+  if (!looksConfluent)
+    return { format: 'invalid', message: `expected Confluent magic byte 0, got ${value[0] ?? 'nothing'}` };
   if (value.length < CONFLUENT_HEADER_BYTES) {
-    return { format: 'invalid', message: `Confluent framing needs ${CONFLUENT_HEADER_BYTES} header bytes, got ${value.length}` };
+    return {
+      format: 'invalid',
+      message: `Confluent framing needs ${CONFLUENT_HEADER_BYTES} header bytes, got ${value.length}`,
+    };
   }
-  return { format: 'confluent', schemaId: value.readUInt32BE(1), body: value.subarray(CONFLUENT_HEADER_BYTES) };
+  return {
+    format: 'confluent',
+    schemaId: value.readUInt32BE(1),
+    body: value.subarray(CONFLUENT_HEADER_BYTES),
+  };
 }
 
 export function frameConfluent(schemaId: number, body: Buffer): Buffer {

@@ -40,7 +40,11 @@ export interface DeadLetterContext {
   nowMs: number;
 }
 
-export function buildDeadLetter(record: RawRecord, rejection: Rejection, context: DeadLetterContext): OutRecord {
+export function buildDeadLetter(
+  record: RawRecord,
+  rejection: Rejection,
+  context: DeadLetterContext,
+): OutRecord {
   const headers: IHeaders = {};
   for (const [name, value] of Object.entries(record.headers)) {
     if (!name.startsWith(DLQ_HEADER_PREFIX) && value !== undefined) headers[name] = value;
@@ -58,11 +62,16 @@ export function buildDeadLetter(record: RawRecord, rejection: Rejection, context
 }
 
 /** Reads the context back from a DLQ record's headers (tools, tests). */
-export function readDeadLetterHeaders(headers: IHeaders | undefined): Record<keyof typeof DLQ_HEADERS, string | undefined> {
+export function readDeadLetterHeaders(
+  headers: IHeaders | undefined,
+): Record<keyof typeof DLQ_HEADERS, string | undefined> {
   const read = (name: string): string | undefined => {
     const value = headers?.[name];
     const first = Array.isArray(value) ? value[0] : value;
     return first === undefined ? undefined : first.toString();
   };
-  return Object.fromEntries(Object.entries(DLQ_HEADERS).map(([k, name]) => [k, read(name)])) as Record<keyof typeof DLQ_HEADERS, string | undefined>;
+  return Object.fromEntries(Object.entries(DLQ_HEADERS).map(([k, name]) => [k, read(name)])) as Record<
+    keyof typeof DLQ_HEADERS,
+    string | undefined
+  >;
 }

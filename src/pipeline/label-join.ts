@@ -46,7 +46,16 @@ export class RedisPredictionIndex implements PredictionIndex {
     // One command per key (keys spread over Cluster slots); ioredis sends them in one write per node.
     await Promise.all(
       observations.map((o) =>
-        this.redis.set(this.key(o.documentId), JSON.stringify({ p: LABEL_CODES[o.label], g: o.groups.map((g) => [g.dimension, g.value]), t: o.eventTimeMs }), 'EX', this.ttlSeconds),
+        this.redis.set(
+          this.key(o.documentId),
+          JSON.stringify({
+            p: LABEL_CODES[o.label],
+            g: o.groups.map((g) => [g.dimension, g.value]),
+            t: o.eventTimeMs,
+          }),
+          'EX',
+          this.ttlSeconds,
+        ),
       ),
     );
   }
@@ -62,7 +71,11 @@ export class RedisPredictionIndex implements PredictionIndex {
         const parsed = JSON.parse(value) as { p: string; g: Array<[string, string]>; t: number };
         const predicted = CODE_LABELS[parsed.p];
         if (!predicted || !Array.isArray(parsed.g) || !Number.isFinite(parsed.t)) return;
-        out.set(id, { predicted, groups: parsed.g.map(([dimension, value]) => ({ dimension, value })), eventTimeMs: parsed.t });
+        out.set(id, {
+          predicted,
+          groups: parsed.g.map(([dimension, value]) => ({ dimension, value })),
+          eventTimeMs: parsed.t,
+        });
       } catch {
         // An unreadable entry is treated as missing.
       }
@@ -95,7 +108,10 @@ export class LabelJoinSink implements LabelSink {
       const prediction = found.get(label.documentId);
       if (!prediction) {
         this.unmatched++;
-        this.logger.warn({ documentId: label.documentId, offset: label.position.offset }, 'label for a document without a remembered prediction; not counted');
+        this.logger.warn(
+          { documentId: label.documentId, offset: label.position.offset },
+          'label for a document without a remembered prediction; not counted',
+        );
         continue;
       }
       this.matched++;

@@ -25,7 +25,8 @@ export class PartitionOffsetTracker {
   complete(offsets: Iterable<string>): void {
     for (const text of offsets) {
       const offset = BigInt(text);
-      if (!this.pending.includes(offset)) throw new Error(`offset ${text} is not tracked (or already released)`);
+      if (!this.pending.includes(offset))
+        throw new Error(`offset ${text} is not tracked (or already released)`);
       this.completed.add(offset);
     }
   }

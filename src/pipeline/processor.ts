@@ -25,7 +25,12 @@ import { backoffDelay, DEFAULT_BACKOFF, Semaphore, type BackoffOptions } from '.
 
 const HEARTBEAT_EVERY_MS = 1_000;
 /** Coordinator answers meaning this member's generation is over: committing is pointless, give the batch up. */
-const GENERATION_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
+const GENERATION_ERRORS = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+  'FENCED_INSTANCE_ID',
+]);
 
 /** A micro-batch that failed this many times in a row is probed for poison documents (see isolatePoison). */
 export const POISON_PROBE_AFTER_ATTEMPTS = 3;
@@ -109,7 +114,14 @@ type DecodedItem = { record: RawRecord; result: InputResult<InputDocument> };
  * but unfinished, partitions are paused until the backlog halves.
  */
 export class PipelineProcessor {
-  readonly counters: ProcessorCounters = { enriched: 0, deadLettered: 0, labels: 0, committedBatches: 0, abandonedBatches: 0, retries: 0 };
+  readonly counters: ProcessorCounters = {
+    enriched: 0,
+    deadLettered: 0,
+    labels: 0,
+    committedBatches: 0,
+    abandonedBatches: 0,
+    retries: 0,
+  };
 
   private readonly observer: PipelineObserver;
   private readonly clock: () => number;
@@ -177,7 +189,11 @@ export class PipelineProcessor {
       this.observer.pausedPartitions(this.pauses.size);
     }
     const lastOffset = batch.records[batch.records.length - 1]!.offset;
-    this.observer.consumerLag(batch.topic, batch.partition, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n));
+    this.observer.consumerLag(
+      batch.topic,
+      batch.partition,
+      Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n),
+    );
     const started = performance.now();
     // Keeps the group membership alive while a long batch is processed (kafkajs only sends a heartbeat
     // when its interval has passed, so calling often is cheap). A failing heartbeat means the group is
@@ -197,7 +213,10 @@ export class PipelineProcessor {
     } catch (err) {
       if (!(err instanceof AbandonBatch)) throw err; // a bug: let kafkajs restart the consumer from the committed offsets
       this.counters.abandonedBatches++;
-      this.deps.logger.info({ topic: batch.topic, partition: batch.partition, reason: err.message }, 'batch abandoned without commit; it will be read again');
+      this.deps.logger.info(
+        { topic: batch.topic, partition: batch.partition, reason: err.message },
+        'batch abandoned without commit; it will be read again',
+      );
     } finally {
       clearInterval(heartbeats);
       this.rebalancing.delete(batch);
@@ -217,20 +236,29 @@ export class PipelineProcessor {
     tracker.track(batch.records.map((r) => r.offset));
     this.observer.documentsConsumed(batch.topic, kind, batch.records.length);
 
-    const ids = batch.records.map((r) => this.deps.codec.avro.schemaIdOf(r.value)).filter((id): id is number => id !== null);
-    if (ids.length > 0) await this.withRetry(batch, 'schema-registry', () => this.deps.registry.prefetch(ids));
+    const ids = batch.records
+      .map((r) => this.deps.codec.avro.schemaIdOf(r.value))
+      .filter((id): id is number => id !== null);
+    if (ids.length > 0)
+      await this.withRetry(batch, 'schema-registry', () => this.deps.registry.prefetch(ids));
 
     const decodeStart = performance.now();
     const items: DecodedItem[] = await withStageSpan(
       'decode',
       batch.records.map((r) => r.headers),
       () => batch.records.map((record) => ({ record, result: this.deps.codec.document(record, kind) })),
-      { attributes: { 'messaging.destination.name': batch.topic, 'messaging.kafka.partition': batch.partition } },
+      {
+        attributes: {
+          'messaging.destination.name': batch.topic,
+          'messaging.kafka.partition': batch.partition,
+        },
+      },
     );
     this.observer.observeStage('decode', (performance.now() - decodeStart) / 1000);
 
     const chunks: DecodedItem[][] = [];
-    for (let i = 0; i < items.length; i += this.options.batching.maxBatchSize) chunks.push(items.slice(i, i + this.options.batching.maxBatchSize));
+    for (let i = 0; i < items.length; i += this.options.batching.maxBatchSize)
+      chunks.push(items.slice(i, i + this.options.batching.maxBatchSize));
 
     // A window of at most maxInFlightBatches chunks; chunk i+1 enriches while chunk i produces.
     // Stats are applied strictly in offset order (the store skips batches at or below its stored offset).
@@ -297,14 +325,18 @@ export class PipelineProcessor {
 
     const enriched = (async () => {
       const poisoned: Array<{ record: RawRecord; rejection: Rejection }> = [];
-      if (docs.length === 0) return { records: [] as OutRecord[], observations: [] as StatsObservation[], poisoned };
+      if (docs.length === 0)
+        return { records: [] as OutRecord[], observations: [] as StatsObservation[], poisoned };
       const stageSpans: Span[] = [];
       const outcomes: Array<Enrichment | Rejection> = await this.inference.run(() =>
         this.withRetry(
           batch,
           'enrich',
           () => this.enrichDocuments(docs, stageSpans),
-          (attempt) => (attempt >= POISON_PROBE_AFTER_ATTEMPTS ? this.isolatePoison(docs, stageSpans) : Promise.resolve(null)),
+          (attempt) =>
+            attempt >= POISON_PROBE_AFTER_ATTEMPTS
+              ? this.isolatePoison(docs, stageSpans)
+              : Promise.resolve(null),
         ),
       );
       const now = this.clock();
@@ -318,7 +350,9 @@ export class PipelineProcessor {
           return;
         }
         const enrichment = outcome;
-        const observation = this.deps.buildObservation ? { ...this.deps.buildObservation(doc, enrichment), offset: doc.position.offset } : null;
+        const observation = this.deps.buildObservation
+          ? { ...this.deps.buildObservation(doc, enrichment), offset: doc.position.offset }
+          : null;
         if (observation) observations.push(observation);
         this.observer.eventTimeLag(Math.max(0, (now - doc.eventTimeMs) / 1000));
         const value = encodeEnriched(
@@ -338,19 +372,26 @@ export class PipelineProcessor {
 
     const predictionIndex = this.deps.predictions;
     const remembered = enriched.then(async ({ observations }) => {
-      if (predictionIndex && observations.length > 0) await this.withRetry(batch, 'predictions', () => predictionIndex.remember(observations));
+      if (predictionIndex && observations.length > 0)
+        await this.withRetry(batch, 'predictions', () => predictionIndex.remember(observations));
     });
 
-    const poisonDeadLettered = enriched.then(({ poisoned }) => (poisoned.length > 0 ? this.sendDeadLetters(batch, poisoned) : undefined));
+    const poisonDeadLettered = enriched.then(({ poisoned }) =>
+      poisoned.length > 0 ? this.sendDeadLetters(batch, poisoned) : undefined,
+    );
 
     const produced = enriched.then(async ({ records }) => {
       if (records.length === 0) return;
       await this.withRetry(batch, 'produce', () =>
-        withStageSpan('produce', docs.map((d) => d.headers), async () => {
-          const start = performance.now();
-          await this.deps.output.send([{ topic: this.options.topics.enriched, records }]);
-          this.observer.observeStage('produce', (performance.now() - start) / 1000);
-        }),
+        withStageSpan(
+          'produce',
+          docs.map((d) => d.headers),
+          async () => {
+            const start = performance.now();
+            await this.deps.output.send([{ topic: this.options.topics.enriched, records }]);
+            this.observer.observeStage('produce', (performance.now() - start) / 1000);
+          },
+        ),
       );
       this.observer.produced(this.options.topics.enriched, records.length);
     });
@@ -365,14 +406,18 @@ export class PipelineProcessor {
         labels: [],
       };
       const [result] = await this.withRetry(batch, 'stats', () =>
-        withStageSpan('stats', docs.map((d) => d.headers), async () => {
-          const start = performance.now();
-          const results = await sink.apply([statsBatch]);
-          const seconds = (performance.now() - start) / 1000;
-          this.observer.observeStage('stats', seconds);
-          this.observer.redisLatency('apply', seconds);
-          return results;
-        }),
+        withStageSpan(
+          'stats',
+          docs.map((d) => d.headers),
+          async () => {
+            const start = performance.now();
+            const results = await sink.apply([statsBatch]);
+            const seconds = (performance.now() - start) / 1000;
+            this.observer.observeStage('stats', seconds);
+            this.observer.redisLatency('apply', seconds);
+            return results;
+          },
+        ),
       );
       if (result) {
         if (result.late > 0) this.observer.lateEvents(result.late);
@@ -380,26 +425,39 @@ export class PipelineProcessor {
       }
     });
 
-    const done = Promise.all([deadLettered, produced, statsDone, poisonDeadLettered, remembered, enriched]).then(([, , , , , { records }]) => {
+    const done = Promise.all([
+      deadLettered,
+      produced,
+      statsDone,
+      poisonDeadLettered,
+      remembered,
+      enriched,
+    ]).then(([, , , , , { records }]) => {
       this.counters.enriched += records.length;
       this.observer.documentsProcessed(kind, records.length);
     });
     // Each branch is awaited through `done` (or by the next chunk); these no-op handlers only keep a
     // branch that fails before anyone awaits it from being reported as an unhandled rejection.
-    for (const p of [deadLettered, enriched, produced, statsDone, poisonDeadLettered, remembered, done]) p.catch(() => {});
+    for (const p of [deadLettered, enriched, produced, statsDone, poisonDeadLettered, remembered, done])
+      p.catch(() => {});
     return { done, statsDone };
   }
 
   /** One enrich call for `docs`, in an `infer` span. */
   private async enrichDocuments(docs: InputDocument[], stageSpans: Span[]): Promise<Enrichment[]> {
-    return withStageSpan('infer', docs.map((d) => d.headers), async (span) => {
-      const inferStart = performance.now();
-      const results = await this.deps.enricher.enrich(docs.map((d) => ({ id: d.id, text: d.text })));
-      if (results.length !== docs.length) throw new Error(`enricher returned ${results.length} results for ${docs.length} documents`);
-      this.observer.observeStage('infer', (performance.now() - inferStart) / 1000);
-      stageSpans.push(span);
-      return results;
-    });
+    return withStageSpan(
+      'infer',
+      docs.map((d) => d.headers),
+      async (span) => {
+        const inferStart = performance.now();
+        const results = await this.deps.enricher.enrich(docs.map((d) => ({ id: d.id, text: d.text })));
+        if (results.length !== docs.length)
+          throw new Error(`enricher returned ${results.length} results for ${docs.length} documents`);
+        this.observer.observeStage('infer', (performance.now() - inferStart) / 1000);
+        stageSpans.push(span);
+        return results;
+      },
+    );
   }
 
   /**
@@ -409,7 +467,10 @@ export class PipelineProcessor {
    * `enrich-failed` (stage enrich) instead of blocking the partition forever. When the canary fails
    * too, it is an infrastructure failure: null, and the batch keeps being retried with backoff.
    */
-  private async isolatePoison(docs: InputDocument[], stageSpans: Span[]): Promise<Array<Enrichment | Rejection> | null> {
+  private async isolatePoison(
+    docs: InputDocument[],
+    stageSpans: Span[],
+  ): Promise<Array<Enrichment | Rejection> | null> {
     const results: Array<Enrichment | Error> = [];
     for (const doc of docs) {
       try {
@@ -425,18 +486,38 @@ export class PipelineProcessor {
       return null;
     }
     return results.map((r) =>
-      r instanceof Error ? reject('enrich-failed', 'enrich', `inference fails on this document while a canary text succeeds: ${r.message}`) : r,
+      r instanceof Error
+        ? reject(
+            'enrich-failed',
+            'enrich',
+            `inference fails on this document while a canary text succeeds: ${r.message}`,
+          )
+        : r,
     );
   }
 
-  private async sendDeadLetters(batch: PartitionBatch, rejected: Array<{ record: RawRecord; rejection: Rejection }>): Promise<void> {
+  private async sendDeadLetters(
+    batch: PartitionBatch,
+    rejected: Array<{ record: RawRecord; rejection: Rejection }>,
+  ): Promise<void> {
     const now = this.clock();
-    const records = rejected.map(({ record, rejection }) => buildDeadLetter(record, rejection, { consumerGroup: this.options.groupId, nowMs: now }));
-    await this.withRetry(batch, 'dlq-produce', () => this.deps.output.send([{ topic: this.options.topics.dlq, records }]));
+    const records = rejected.map(({ record, rejection }) =>
+      buildDeadLetter(record, rejection, { consumerGroup: this.options.groupId, nowMs: now }),
+    );
+    await this.withRetry(batch, 'dlq-produce', () =>
+      this.deps.output.send([{ topic: this.options.topics.dlq, records }]),
+    );
     for (const { record, rejection } of rejected) {
       this.observer.dlq(rejection.reason);
       this.deps.logger.warn(
-        { topic: record.topic, partition: record.partition, offset: record.offset, reason: rejection.reason, stage: rejection.stage, detail: rejection.message },
+        {
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          reason: rejection.reason,
+          stage: rejection.stage,
+          detail: rejection.message,
+        },
         'record dead-lettered',
       );
     }
@@ -450,8 +531,11 @@ export class PipelineProcessor {
     const sink = this.deps.labels;
     if (!sink) throw new AbandonBatch('labels topic consumed without a LabelSink');
     this.observer.documentsConsumed(batch.topic, 'label', batch.records.length);
-    const ids = batch.records.map((r) => this.deps.codec.avro.schemaIdOf(r.value)).filter((id): id is number => id !== null);
-    if (ids.length > 0) await this.withRetry(batch, 'schema-registry', () => this.deps.registry.prefetch(ids));
+    const ids = batch.records
+      .map((r) => this.deps.codec.avro.schemaIdOf(r.value))
+      .filter((id): id is number => id !== null);
+    if (ids.length > 0)
+      await this.withRetry(batch, 'schema-registry', () => this.deps.registry.prefetch(ids));
     const labels: InputLabel[] = [];
     const rejected: Array<{ record: RawRecord; rejection: Rejection }> = [];
     for (const record of batch.records) {
@@ -486,7 +570,8 @@ export class PipelineProcessor {
       } catch (err) {
         // The partition may now belong to another member: its new owner re-reads from the last commit.
         const type = (err as { type?: unknown }).type;
-        if (typeof type === 'string' && GENERATION_ERRORS.has(type)) throw new AbandonBatch(`commit refused by the group coordinator (${type})`);
+        if (typeof type === 'string' && GENERATION_ERRORS.has(type))
+          throw new AbandonBatch(`commit refused by the group coordinator (${type})`);
         throw err;
       }
     });
@@ -499,7 +584,12 @@ export class PipelineProcessor {
    * with the partition paused. Gives the batch up (no commit) when the consumer stops, the partition
    * is revoked, the processor is aborted, or the group starts rebalancing.
    */
-  private async withRetry<T>(batch: PartitionBatch, step: string, call: () => Promise<T>, recover?: (attempt: number) => Promise<T | null>): Promise<T> {
+  private async withRetry<T>(
+    batch: PartitionBatch,
+    step: string,
+    call: () => Promise<T>,
+    recover?: (attempt: number) => Promise<T | null>,
+  ): Promise<T> {
     const topicPartition = `${batch.topic}:${batch.partition}`;
     for (let attempt = 1; ; attempt++) {
       if (this.aborted) throw new AbandonBatch(`aborted during ${step}`);
@@ -510,13 +600,21 @@ export class PipelineProcessor {
       } catch (err) {
         if (err instanceof AbandonBatch) throw err;
         this.counters.retries++;
-        if (!batch.isRunning()) throw new AbandonBatch(`${step} failed while stopping: ${(err as Error).message}`);
+        if (!batch.isRunning())
+          throw new AbandonBatch(`${step} failed while stopping: ${(err as Error).message}`);
         if (batch.isStale()) throw new AbandonBatch(`${step} failed after the partition was revoked`);
         const recovered = recover ? await recover(attempt) : null;
         if (recovered !== null) return recovered;
         const delay = backoffDelay(attempt, this.backoff);
         this.deps.logger.warn(
-          { step, attempt, delayMs: delay, topic: batch.topic, partition: batch.partition, err: err instanceof Error ? err.message : String(err) },
+          {
+            step,
+            attempt,
+            delayMs: delay,
+            topic: batch.topic,
+            partition: batch.partition,
+            err: err instanceof Error ? err.message : String(err),
+          },
           'dependency failed; partition paused, retrying',
         );
         this.pauses.pause(topicPartition, 'retry', batch.pause);
@@ -533,7 +631,9 @@ export class PipelineProcessor {
       try {
         await batch.heartbeat();
       } catch (err) {
-        throw new AbandonBatch(`heartbeat failed (${(err as Error).message}); leaving the batch to the rebalance`);
+        throw new AbandonBatch(
+          `heartbeat failed (${(err as Error).message}); leaving the batch to the rebalance`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(500, Math.max(0, until - Date.now()))));
     }
@@ -545,9 +645,14 @@ export class PipelineProcessor {
  * (src/telemetry/tracing.ts; with tracing off the input's traceparent is forwarded as is), plus the
  * document kind and model identities.
  */
-export function outputHeaders(doc: InputDocument, enrichment: Enrichment, stageSpans: readonly Span[] = []): IHeaders {
+export function outputHeaders(
+  doc: InputDocument,
+  enrichment: Enrichment,
+  stageSpans: readonly Span[] = [],
+): IHeaders {
   const headers: IHeaders = { ...traceHeaders(doc.headers, stageSpans) };
   headers['finsentry-kind'] = doc.kind;
-  for (const model of enrichment.models) headers[`finsentry-model-${model.task}`] = `${model.name}@${model.version}`;
+  for (const model of enrichment.models)
+    headers[`finsentry-model-${model.task}`] = `${model.name}@${model.version}`;
   return headers;
 }

@@ -52,8 +52,15 @@ export class PipelineService {
     private readonly deps: PipelineServiceDeps,
   ) {
     const { kafka: kafkaConfig, batching, limits, codec } = config;
-    const registry = new SchemaRegistry({ schemaIds: codec.schemaIds, ...(codec.registryUrl ? { registryUrl: codec.registryUrl } : {}) });
-    const decoder = new AvroDecoder({ registry, wireFormat: codec.wireFormat, maxMessageBytes: limits.maxMessageBytes });
+    const registry = new SchemaRegistry({
+      schemaIds: codec.schemaIds,
+      ...(codec.registryUrl ? { registryUrl: codec.registryUrl } : {}),
+    });
+    const decoder = new AvroDecoder({
+      registry,
+      wireFormat: codec.wireFormat,
+      maxMessageBytes: limits.maxMessageBytes,
+    });
     const inputCodec = new InputCodec(
       decoder,
       new AuthorPseudonymiser(deps.authorKey),
@@ -98,7 +105,10 @@ export class PipelineService {
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       this.joined = true;
-      deps.logger.info({ groupId: event.payload.groupId, assignment: event.payload.memberAssignment }, 'joined consumer group');
+      deps.logger.info(
+        { groupId: event.payload.groupId, assignment: event.payload.memberAssignment },
+        'joined consumer group',
+      );
     });
   }
 
@@ -112,7 +122,10 @@ export class PipelineService {
     this.started = true;
     await this.producer.connect();
     await this.consumer.start(this.processor.handleBatch);
-    this.deps.logger.info({ topics: this.processor.inputTopics(), groupId: this.config.kafka.groupId }, 'pipeline consuming');
+    this.deps.logger.info(
+      { topics: this.processor.inputTopics(), groupId: this.config.kafka.groupId },
+      'pipeline consuming',
+    );
   }
 
   /**
@@ -153,6 +166,8 @@ export class PipelineService {
   }
 
   onCrash(listener: (error: Error, restart: boolean) => void): void {
-    this.consumer.on(this.consumer.events.CRASH, (event) => listener(event.payload.error, event.payload.restart));
+    this.consumer.on(this.consumer.events.CRASH, (event) =>
+      listener(event.payload.error, event.payload.restart),
+    );
   }
 }

@@ -21,6 +21,9 @@ export class AuthorPseudonymiser {
   }
 
   pseudonymise(authorId: string): string {
-    return createHmac('sha256', this.key).update(authorId, 'utf8').digest('hex').slice(0, PSEUDONYM_HEX_CHARS);
+    return createHmac('sha256', this.key)
+      .update(authorId, 'utf8')
+      .digest('hex')
+      .slice(0, PSEUDONYM_HEX_CHARS);
   }
 }

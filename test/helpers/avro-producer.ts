@@ -77,7 +77,12 @@ export interface ReadRecord {
  * Reads a topic from the beginning until `done(records)` holds or `timeoutMs` passes, with a fresh
  * consumer group. Returns what was read (the caller asserts on it).
  */
-export async function readTopic(kafka: Kafka, topic: string, done: (records: ReadRecord[]) => boolean, timeoutMs = 60_000): Promise<ReadRecord[]> {
+export async function readTopic(
+  kafka: Kafka,
+  topic: string,
+  done: (records: ReadRecord[]) => boolean,
+  timeoutMs = 60_000,
+): Promise<ReadRecord[]> {
   const consumer = kafka.consumer({ groupId: uniqueName('reader'), allowAutoTopicCreation: false });
   const records: ReadRecord[] = [];
   await consumer.connect();
@@ -100,7 +105,11 @@ export async function readTopic(kafka: Kafka, topic: string, done: (records: Rea
 }
 
 /** Committed offsets of a consumer group per partition (-1 = nothing committed). */
-export async function committedOffsets(kafka: Kafka, groupId: string, topic: string): Promise<Map<number, bigint>> {
+export async function committedOffsets(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+): Promise<Map<number, bigint>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -141,6 +150,7 @@ export async function readAll(kafka: Kafka, topic: string, timeoutMs = 60_000): 
     timeoutMs,
   );
   const complete = [...remaining].every(([p, hw]) => (seen.get(p) ?? -1n) >= hw - 1n);
-  if (!complete) throw new Error(`readAll(${topic}): did not reach the high watermarks within ${timeoutMs} ms`);
+  if (!complete)
+    throw new Error(`readAll(${topic}): did not reach the high watermarks within ${timeoutMs} ms`);
   return records.filter((r) => BigInt(r.message.offset) < (high.get(r.partition) ?? 0n));
 }

@@ -1,9 +1,27 @@
 // A deterministic stand-in for the ONNX enricher, for tests of the Kafka plumbing only (issue #2 allows
 // it; the product path is src/inference's OnnxEnricher). Sentiment comes from keyword counts, entity
 // spans from a fixed "<Name> Corp|Inc|Bank" pattern, so expected outputs can be computed in the test.
-import type { EnrichRequest, Enricher, Enrichment, ModelInfo, SentimentLabel } from '../../src/domain/enrichment.js';
+import type {
+  EnrichRequest,
+  Enricher,
+  Enrichment,
+  ModelInfo,
+  SentimentLabel,
+} from '../../src/domain/enrichment.js';
 
-const NEGATIVE = ['plunge', 'plunges', 'loss', 'losses', 'fraud', 'downgrade', 'miss', 'misses', 'default', 'lawsuit', 'slump'];
+const NEGATIVE = [
+  'plunge',
+  'plunges',
+  'loss',
+  'losses',
+  'fraud',
+  'downgrade',
+  'miss',
+  'misses',
+  'default',
+  'lawsuit',
+  'slump',
+];
 const POSITIVE = ['surge', 'surges', 'beat', 'beats', 'upgrade', 'record', 'growth', 'profit', 'rally'];
 
 export function expectedLabel(text: string): SentimentLabel {
@@ -74,9 +92,12 @@ export class TestEnricher implements Enricher {
       this.failures--;
       throw new Error('test enricher: injected inference failure');
     }
-    if (requests.some((r) => r.text.includes(POISON_MARKER))) throw new Error('test enricher: cannot process this document');
+    if (requests.some((r) => r.text.includes(POISON_MARKER)))
+      throw new Error('test enricher: cannot process this document');
     this.documents += requests.length;
-    await new Promise((resolve) => (this.delayMs > 0 ? setTimeout(resolve, this.delayMs) : setImmediate(resolve)));
+    await new Promise((resolve) =>
+      this.delayMs > 0 ? setTimeout(resolve, this.delayMs) : setImmediate(resolve),
+    );
     return requests.map((r) => testEnrichment(r.text));
   }
 

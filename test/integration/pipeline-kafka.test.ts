@@ -15,7 +15,18 @@ import { NOOP_OBSERVER } from '../../src/pipeline/observer.js';
 import { PipelineService } from '../../src/pipeline/service.js';
 import { buildObservation } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
-import { chat, committedOffsets, encodeChat, encodeNews, highWatermarks, news, produce, readAll, testKafka, type TestMessage } from '../helpers/avro-producer.js';
+import {
+  chat,
+  committedOffsets,
+  encodeChat,
+  encodeNews,
+  highWatermarks,
+  news,
+  produce,
+  readAll,
+  testKafka,
+  type TestMessage,
+} from '../helpers/avro-producer.js';
 import { createTopic, deleteTopics, kafkaBrokers, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
 import { expectedLabel, POISON_MARKER, TestEnricher } from '../helpers/test-enricher.js';
 
@@ -37,19 +48,43 @@ let redis: RedisClient;
 
 async function freshTopics(): Promise<Topics> {
   const base = uniqueName('fs-pipe');
-  const topics = { news: `${base}.news`, chat: `${base}.chat`, enriched: `${base}.enriched`, dlq: `${base}.dlq` };
+  const topics = {
+    news: `${base}.news`,
+    chat: `${base}.chat`,
+    enriched: `${base}.enriched`,
+    dlq: `${base}.dlq`,
+  };
   for (const t of Object.values(topics)) await createTopic(t, 3);
   createdTopics.push(...Object.values(topics));
   return topics;
 }
 
-function testConfig(topics: Topics, groupId: string, overrides: { maxBatchSize?: number; maxQueuedDocuments?: number } = {}): FinsentryConfig {
+function testConfig(
+  topics: Topics,
+  groupId: string,
+  overrides: { maxBatchSize?: number; maxQueuedDocuments?: number } = {},
+): FinsentryConfig {
   return parseConfig(
     {
-      kafka: { brokers: kafkaBrokers(), groupId, clientId: 'finsentry-it', topics: { ...topics, labels: null, alerts: 'unused' }, sessionTimeout: '10s' },
+      kafka: {
+        brokers: kafkaBrokers(),
+        groupId,
+        clientId: 'finsentry-it',
+        topics: { ...topics, labels: null, alerts: 'unused' },
+        sessionTimeout: '10s',
+      },
       redis: { url: redisUrl(), keyPrefix: uniqueName('fsit').replace(/-/g, '_') },
-      codec: { schemaIds: { [String(NEWS_ID)]: 'io.finsentry.NewsArticle', [String(CHAT_ID)]: 'io.finsentry.ChatMessage' } },
-      batching: { maxBatchSize: overrides.maxBatchSize ?? 8, maxInFlightBatches: 2, maxQueuedDocuments: overrides.maxQueuedDocuments ?? 64 },
+      codec: {
+        schemaIds: {
+          [String(NEWS_ID)]: 'io.finsentry.NewsArticle',
+          [String(CHAT_ID)]: 'io.finsentry.ChatMessage',
+        },
+      },
+      batching: {
+        maxBatchSize: overrides.maxBatchSize ?? 8,
+        maxInFlightBatches: 2,
+        maxQueuedDocuments: overrides.maxQueuedDocuments ?? 64,
+      },
       limits: { maxMessageBytes: 4096, maxTextChars: 2000, maxFutureSkew: '1h' },
       log: { level: 'warn' },
     },
@@ -59,7 +94,13 @@ function testConfig(topics: Topics, groupId: string, overrides: { maxBatchSize?:
 
 type ServiceDeps = ConstructorParameters<typeof PipelineService>[1];
 
-function startService(cfg: FinsentryConfig, enricher: TestEnricher, stats: StatsSink | null, hooks?: ServiceDeps['hooks'], observer?: ServiceDeps['observer']): PipelineService {
+function startService(
+  cfg: FinsentryConfig,
+  enricher: TestEnricher,
+  stats: StatsSink | null,
+  hooks?: ServiceDeps['hooks'],
+  observer?: ServiceDeps['observer'],
+): PipelineService {
   const service = new PipelineService(cfg, {
     kafka,
     enricher,
@@ -91,8 +132,12 @@ async function waitUntilCommitted(groupId: string, topics: string[]): Promise<vo
   await waitFor(
     async () => {
       for (const topic of topics) {
-        const [committed, high] = await Promise.all([committedOffsets(kafka, groupId, topic), highWatermarks(kafka, topic)]);
-        for (const [partition, hw] of high) if ((committed.get(partition) ?? -1n) < hw && hw > 0n) return false;
+        const [committed, high] = await Promise.all([
+          committedOffsets(kafka, groupId, topic),
+          highWatermarks(kafka, topic),
+        ]);
+        for (const [partition, hw] of high)
+          if ((committed.get(partition) ?? -1n) < hw && hw > 0n) return false;
       }
       return true;
     },
@@ -101,7 +146,10 @@ async function waitUntilCommitted(groupId: string, topics: string[]): Promise<vo
   );
 }
 
-function validInputs(prefix: string, n: number): { messages: Array<TestMessage & { topic: 'news' | 'chat' }>; texts: Map<string, string> } {
+function validInputs(
+  prefix: string,
+  n: number,
+): { messages: Array<TestMessage & { topic: 'news' | 'chat' }>; texts: Map<string, string> } {
   const messages: Array<TestMessage & { topic: 'news' | 'chat' }> = [];
   const texts = new Map<string, string>();
   for (let i = 0; i < n; i++) {
@@ -110,19 +158,36 @@ function validInputs(prefix: string, n: number): { messages: Array<TestMessage &
     const confluent = i % 2 === 1;
     const headers = i % 3 === 0 ? { traceparent: `00-${'a'.repeat(31)}${i % 10}-${'b'.repeat(16)}-01` } : {};
     if (i % 4 < 2) {
-      const record = news(id, { published_at: eventTime, headline: i % 5 === 0 ? `Delta Corp shares plunge on fraud probe ${id}` : `Acme Corp beats estimates ${id}` });
-      messages.push({ topic: 'news', key: id, value: encodeNews(record, confluent ? NEWS_ID : undefined), headers });
+      const record = news(id, {
+        published_at: eventTime,
+        headline:
+          i % 5 === 0 ? `Delta Corp shares plunge on fraud probe ${id}` : `Acme Corp beats estimates ${id}`,
+      });
+      messages.push({
+        topic: 'news',
+        key: id,
+        value: encodeNews(record, confluent ? NEWS_ID : undefined),
+        headers,
+      });
       texts.set(id, `${record.headline}\n\n${record.body}`);
     } else {
       const record = chat(id, { sent_at: eventTime });
-      messages.push({ topic: 'chat', key: id, value: encodeChat(record, confluent ? CHAT_ID : undefined), headers });
+      messages.push({
+        topic: 'chat',
+        key: id,
+        value: encodeChat(record, confluent ? CHAT_ID : undefined),
+        headers,
+      });
       texts.set(id, record.text);
     }
   }
   return { messages, texts };
 }
 
-async function produceInputs(topics: Topics, messages: Array<TestMessage & { topic: 'news' | 'chat' }>): Promise<void> {
+async function produceInputs(
+  topics: Topics,
+  messages: Array<TestMessage & { topic: 'news' | 'chat' }>,
+): Promise<void> {
   for (const kind of ['news', 'chat'] as const) {
     const batch = messages.filter((m) => m.topic === kind).map(({ topic: _t, ...m }) => m);
     if (batch.length > 0) await produce(kafka, topics[kind], batch);
@@ -138,7 +203,13 @@ afterAll(async () => {
   for (const prefix of redisPrefixes) {
     let cursor = '0';
     do {
-      const [next, keys] = await (redis as import('ioredis').Redis).scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      const [next, keys] = await (redis as import('ioredis').Redis).scan(
+        cursor,
+        'MATCH',
+        `${prefix}:*`,
+        'COUNT',
+        1000,
+      );
       cursor = next;
       for (const key of keys) await redis.del(key);
     } while (cursor !== '0');
@@ -155,23 +226,85 @@ describe('pipeline on the real broker', () => {
     const { messages, texts } = validInputs('ok', N);
     const longText = 'word '.repeat(500); // 2500 chars: over maxTextChars, under maxMessageBytes
     const planted: Array<{ topic: 'news' | 'chat'; key: string; value: Buffer | null; reason: string }> = [
-      { topic: 'news', key: 'bad-corrupt', value: Buffer.from('this is not an avro record, not at all'), reason: 'corrupt-avro' },
-      { topic: 'news', key: 'bad-unknown-id', value: encodeNews(news('x1'), 4242), reason: 'unknown-schema-id' },
-      { topic: 'news', key: 'bad-wrong-schema', value: encodeChat(chat('x2'), CHAT_ID), reason: 'wrong-schema' },
-      { topic: 'news', key: 'bad-empty-text', value: encodeNews(news('x3', { headline: ' ', body: '' })), reason: 'empty-text' },
-      { topic: 'news', key: 'bad-text-size', value: encodeNews(news('x4', { body: longText })), reason: 'text-too-large' },
-      { topic: 'news', key: 'bad-message-size', value: encodeNews(news('x5', { body: 'y'.repeat(5000) })), reason: 'message-too-large' },
-      { topic: 'news', key: 'bad-timestamp', value: encodeNews(news('x6', { published_at: Date.now() + 86_400_000 })), reason: 'invalid-timestamp' },
-      { topic: 'news', key: 'bad-field', value: encodeNews(news('x7', { source: '' }), NEWS_ID), reason: 'invalid-field' },
+      {
+        topic: 'news',
+        key: 'bad-corrupt',
+        value: Buffer.from('this is not an avro record, not at all'),
+        reason: 'corrupt-avro',
+      },
+      {
+        topic: 'news',
+        key: 'bad-unknown-id',
+        value: encodeNews(news('x1'), 4242),
+        reason: 'unknown-schema-id',
+      },
+      {
+        topic: 'news',
+        key: 'bad-wrong-schema',
+        value: encodeChat(chat('x2'), CHAT_ID),
+        reason: 'wrong-schema',
+      },
+      {
+        topic: 'news',
+        key: 'bad-empty-text',
+        value: encodeNews(news('x3', { headline: ' ', body: '' })),
+        reason: 'empty-text',
+      },
+      {
+        topic: 'news',
+        key: 'bad-text-size',
+        value: encodeNews(news('x4', { body: longText })),
+        reason: 'text-too-large',
+      },
+      {
+        topic: 'news',
+        key: 'bad-message-size',
+        value: encodeNews(news('x5', { body: 'y'.repeat(5000) })),
+        reason: 'message-too-large',
+      },
+      {
+        topic: 'news',
+        key: 'bad-timestamp',
+        value: encodeNews(news('x6', { published_at: Date.now() + 86_400_000 })),
+        reason: 'invalid-timestamp',
+      },
+      {
+        topic: 'news',
+        key: 'bad-field',
+        value: encodeNews(news('x7', { source: '' }), NEWS_ID),
+        reason: 'invalid-field',
+      },
       { topic: 'news', key: 'bad-tombstone', value: null, reason: 'empty-message' },
-      { topic: 'chat', key: 'bad-chat-author', value: encodeChat(chat('x8', { author_id: '' })), reason: 'invalid-field' },
-      { topic: 'chat', key: 'bad-chat-corrupt', value: Buffer.from([0, 0, 0, 0, CHAT_ID, 0xff, 0xff, 0xff]), reason: 'corrupt-avro' },
+      {
+        topic: 'chat',
+        key: 'bad-chat-author',
+        value: encodeChat(chat('x8', { author_id: '' })),
+        reason: 'invalid-field',
+      },
+      {
+        topic: 'chat',
+        key: 'bad-chat-corrupt',
+        value: Buffer.from([0, 0, 0, 0, CHAT_ID, 0xff, 0xff, 0xff]),
+        reason: 'corrupt-avro',
+      },
       // Valid input on which inference keeps failing while other documents succeed: isolated and dead-lettered.
-      { topic: 'news', key: 'bad-poison', value: encodeNews(news('x9', { headline: `Zeta Corp ${POISON_MARKER}` })), reason: 'enrich-failed' },
+      {
+        topic: 'news',
+        key: 'bad-poison',
+        value: encodeNews(news('x9', { headline: `Zeta Corp ${POISON_MARKER}` })),
+        reason: 'enrich-failed',
+      },
     ];
     // Interleave the bad records with the good ones so that they share batches.
     const all: Array<TestMessage & { topic: 'news' | 'chat' }> = [...messages];
-    planted.forEach((p, i) => all.splice(i * 4 + 1, 0, { topic: p.topic, key: p.key, value: p.value, headers: { 'x-origin': 'planted' } }));
+    planted.forEach((p, i) =>
+      all.splice(i * 4 + 1, 0, {
+        topic: p.topic,
+        key: p.key,
+        value: p.value,
+        headers: { 'x-origin': 'planted' },
+      }),
+    );
     await produceInputs(topics, all);
 
     // Dependencies fail a few times: inference once, the stats store twice. Retried, nothing lost or duplicated.
@@ -198,7 +331,11 @@ describe('pipeline on the real broker', () => {
     expect(service.processor.counters.retries).toBeGreaterThanOrEqual(3);
 
     const enriched = await readAll(kafka, topics.enriched);
-    const records = enriched.map((r) => ({ key: r.message.key?.toString(), headers: r.message.headers ?? {}, doc: decodeEnriched(r.message.value!) }));
+    const records = enriched.map((r) => ({
+      key: r.message.key?.toString(),
+      headers: r.message.headers ?? {},
+      doc: decodeEnriched(r.message.value!),
+    }));
     expect(records.length).toBe(N);
     expect(new Set(records.map((r) => r.doc.id))).toEqual(new Set(texts.keys()));
     for (const { key, headers, doc } of records) {
@@ -222,12 +359,20 @@ describe('pipeline on the real broker', () => {
       const context = readDeadLetterHeaders(match[0]!.message.headers);
       expect(context.reason, p.key).toBe(p.reason);
       expect(context.topic).toBe(topics[p.topic]);
-      expect(context.stage, p.key).toBe(p.reason === 'enrich-failed' ? 'enrich' : ['empty-text', 'text-too-large', 'invalid-timestamp', 'invalid-field'].includes(p.reason) ? 'validate' : 'decode');
+      expect(context.stage, p.key).toBe(
+        p.reason === 'enrich-failed'
+          ? 'enrich'
+          : ['empty-text', 'text-too-large', 'invalid-timestamp', 'invalid-field'].includes(p.reason)
+            ? 'validate'
+            : 'decode',
+      );
       expect(match[0]!.message.headers?.['x-origin']?.toString()).toBe('planted');
       // The DLQ value is the input byte for byte, and the offset header points at it.
       expect(match[0]!.message.value === null ? null : Buffer.from(match[0]!.message.value)).toEqual(p.value);
       const inputs = await readAll(kafka, topics[p.topic]);
-      const original = inputs.find((r) => r.partition === Number(context.partition) && r.message.offset === context.offset);
+      const original = inputs.find(
+        (r) => r.partition === Number(context.partition) && r.message.offset === context.offset,
+      );
       expect(original?.message.key?.toString()).toBe(p.key);
     }
     expect(await countedDocuments(store)).toBe(N);
@@ -263,8 +408,12 @@ describe('pipeline on the real broker', () => {
     const committed = await committedOffsets(kafka, groupId, point.topic);
     expect(committed.get(point.partition) ?? -1n).toBeLessThanOrEqual(BigInt(point.lastOffset));
     // ... while the outputs of the records up to the crash point were already acknowledged.
-    const beforeRestart = (await readAll(kafka, topics.enriched)).map((r) => decodeEnriched(r.message.value!));
-    const crashedInputs = beforeRestart.filter((d) => d.input.topic === point.topic && d.input.partition === point.partition);
+    const beforeRestart = (await readAll(kafka, topics.enriched)).map((r) =>
+      decodeEnriched(r.message.value!),
+    );
+    const crashedInputs = beforeRestart.filter(
+      (d) => d.input.topic === point.topic && d.input.partition === point.partition,
+    );
     expect(crashedInputs.some((d) => BigInt(d.input.offset) === BigInt(point.lastOffset))).toBe(true);
 
     // Restart with the same group: everything arrives (duplicates allowed, losses not); stats count each document once.
@@ -297,12 +446,15 @@ describe('pipeline on the real broker', () => {
 
     // Every committed offset is backed by an output: inputs below the committed offsets are all enriched.
     const produced = (await readAll(kafka, topics.enriched)).map((r) => decodeEnriched(r.message.value!));
-    const producedAt = new Set(produced.map((d) => `${d.input.topic}:${d.input.partition}:${d.input.offset}`));
+    const producedAt = new Set(
+      produced.map((d) => `${d.input.topic}:${d.input.partition}:${d.input.offset}`),
+    );
     for (const topic of [topics.news, topics.chat]) {
       const committed = await committedOffsets(kafka, groupId, topic);
       const inputs = await readAll(kafka, topic);
       for (const r of inputs) {
-        if (BigInt(r.message.offset) < (committed.get(r.partition) ?? -1n)) expect(producedAt.has(`${topic}:${r.partition}:${r.message.offset}`)).toBe(true);
+        if (BigInt(r.message.offset) < (committed.get(r.partition) ?? -1n))
+          expect(producedAt.has(`${topic}:${r.partition}:${r.message.offset}`)).toBe(true);
       }
     }
 
@@ -328,7 +480,11 @@ describe('pipeline on the real broker', () => {
 
     const pausedCounts: number[] = [];
     const queued: number[] = [];
-    const observer = { ...NOOP_OBSERVER, pausedPartitions: (n: number) => pausedCounts.push(n), queuedDocuments: (n: number) => queued.push(n) };
+    const observer = {
+      ...NOOP_OBSERVER,
+      pausedPartitions: (n: number) => pausedCounts.push(n),
+      queuedDocuments: (n: number) => queued.push(n),
+    };
     const service = startService(cfg, new TestEnricher(10), null, undefined, observer);
     await service.start();
     try {

@@ -13,13 +13,28 @@ import { LabelJoinSink, RedisPredictionIndex } from '../../src/pipeline/label-jo
 import { PipelineService } from '../../src/pipeline/service.js';
 import { buildObservation } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
-import { committedOffsets, encodeNews, highWatermarks, news, produce, readAll, testKafka } from '../helpers/avro-producer.js';
+import {
+  committedOffsets,
+  encodeNews,
+  highWatermarks,
+  news,
+  produce,
+  readAll,
+  testKafka,
+} from '../helpers/avro-producer.js';
 import { createTopic, deleteTopics, kafkaBrokers, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
 import { expectedLabel, TestEnricher } from '../helpers/test-enricher.js';
 
 const kafka = testKafka();
 const base = uniqueName('fs-labels');
-const topics = { news: `${base}.news`, chat: `${base}.chat`, labels: `${base}.labels`, enriched: `${base}.enriched`, dlq: `${base}.dlq`, alerts: `${base}.alerts` };
+const topics = {
+  news: `${base}.news`,
+  chat: `${base}.chat`,
+  labels: `${base}.labels`,
+  enriched: `${base}.enriched`,
+  dlq: `${base}.dlq`,
+  alerts: `${base}.alerts`,
+};
 const groupId = uniqueName('fs-labels-group');
 const config = parseConfig(
   {
@@ -33,7 +48,10 @@ const redis = createRedisClient(config.redis);
 
 async function committedAll(topicNames: string[]): Promise<boolean> {
   for (const topic of topicNames) {
-    const [committed, high] = await Promise.all([committedOffsets(kafka, groupId, topic), highWatermarks(kafka, topic)]);
+    const [committed, high] = await Promise.all([
+      committedOffsets(kafka, groupId, topic),
+      highWatermarks(kafka, topic),
+    ]);
     for (const [partition, hw] of high) if (hw > 0n && (committed.get(partition) ?? -1n) < hw) return false;
   }
   return true;
@@ -43,7 +61,13 @@ afterAll(async () => {
   await deleteTopics(Object.values(topics).filter((t) => t !== topics.alerts));
   let cursor = '0';
   do {
-    const [next, keys] = await (redis as import('ioredis').Redis).scan(cursor, 'MATCH', `${config.redis.keyPrefix}:*`, 'COUNT', 1000);
+    const [next, keys] = await (redis as import('ioredis').Redis).scan(
+      cursor,
+      'MATCH',
+      `${config.redis.keyPrefix}:*`,
+      'COUNT',
+      1000,
+    );
     cursor = next;
     if (keys.length > 0) await redis.del(...keys);
   } while (cursor !== '0');
@@ -72,8 +96,18 @@ describe('labels joined to predictions', () => {
       backoff: { initialMs: 50, maxMs: 400 },
     });
 
-    const headlines = ['Acme Corp shares plunge on fraud probe', 'Acme Corp beats estimates on record profit', 'Acme Corp holds annual meeting'];
-    const docs = Array.from({ length: 18 }, (_, i) => news(`lab-${i}`, { published_at: Date.UTC(2026, 0, 5, 9, 0) + i * 1000, headline: headlines[i % 3]!, body: 'Statement follows.' }));
+    const headlines = [
+      'Acme Corp shares plunge on fraud probe',
+      'Acme Corp beats estimates on record profit',
+      'Acme Corp holds annual meeting',
+    ];
+    const docs = Array.from({ length: 18 }, (_, i) =>
+      news(`lab-${i}`, {
+        published_at: Date.UTC(2026, 0, 5, 9, 0) + i * 1000,
+        headline: headlines[i % 3]!,
+        body: 'Statement follows.',
+      }),
+    );
     await produce(
       kafka,
       topics.news,
@@ -89,7 +123,8 @@ describe('labels joined to predictions', () => {
       await waitFor(() => committedAll([topics.news]), 60_000, 200);
 
       // A labeller disagrees with every third prediction; one label is for an unknown document, one is invalid.
-      const actualOf = (i: number, predicted: SentimentLabel): SentimentLabel => (i % 3 === 2 ? (predicted === 'neutral' ? 'positive' : 'neutral') : predicted);
+      const actualOf = (i: number, predicted: SentimentLabel): SentimentLabel =>
+        i % 3 === 2 ? (predicted === 'neutral' ? 'positive' : 'neutral') : predicted;
       const labelType = schemaType('Label');
       const labelRecord = (documentId: string, label: SentimentLabel): LabelRecord => ({
         document_id: documentId,
@@ -105,7 +140,10 @@ describe('labels joined to predictions', () => {
         expected[actual][predicted]++;
         return { key: d.id, value: labelType.toBuffer(labelRecord(d.id, actual)) };
       });
-      labelMessages.push({ key: 'unknown-doc', value: labelType.toBuffer(labelRecord('never-seen', 'negative')) });
+      labelMessages.push({
+        key: 'unknown-doc',
+        value: labelType.toBuffer(labelRecord('never-seen', 'negative')),
+      });
       labelMessages.push({ key: 'bad-label', value: labelType.toBuffer(labelRecord('', 'negative')) });
       await produce(kafka, topics.labels, labelMessages);
       await waitFor(() => committedAll([topics.labels]), 60_000, 200);
@@ -115,7 +153,9 @@ describe('labels joined to predictions', () => {
 
     expect(labelSink.matched).toBe(15);
     expect(labelSink.unmatched).toBe(1);
-    const [newsGroup] = (await store.readWindow({ dimension: 'kind', windowMs: 86_400_000 })).filter((g) => g.group === 'news');
+    const [newsGroup] = (await store.readWindow({ dimension: 'kind', windowMs: 86_400_000 })).filter(
+      (g) => g.group === 'news',
+    );
     expect(newsGroup?.count).toBe(18);
     const confusion = newsGroup?.confusion;
     expect(confusion).not.toBeNull();
@@ -128,6 +168,8 @@ describe('labels joined to predictions', () => {
     expect(confusion).toEqual(expected);
 
     const dead = await readAll(kafka, topics.dlq);
-    expect(dead.map((d) => [d.message.key?.toString(), readDeadLetterHeaders(d.message.headers).reason])).toEqual([['bad-label', 'invalid-field']]);
+    expect(
+      dead.map((d) => [d.message.key?.toString(), readDeadLetterHeaders(d.message.headers).reason]),
+    ).toEqual([['bad-label', 'invalid-field']]);
   });
 });

@@ -9,13 +9,30 @@ import { RedisWindowStore, windowStoreOptions } from '../../src/io/redis/window-
 import { PipelineService } from '../../src/pipeline/service.js';
 import { buildObservation } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
-import { committedOffsets, encodeChat, encodeNews, chat, highWatermarks, news, produce, readAll, testKafka } from '../helpers/avro-producer.js';
+import {
+  committedOffsets,
+  encodeChat,
+  encodeNews,
+  chat,
+  highWatermarks,
+  news,
+  produce,
+  readAll,
+  testKafka,
+} from '../helpers/avro-producer.js';
 import { createTopic, deleteTopics, kafkaBrokers, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
 import { TestEnricher } from '../helpers/test-enricher.js';
 
 const kafka = testKafka();
 const base = uniqueName('fs-rebal');
-const topics = { news: `${base}.news`, chat: `${base}.chat`, labels: null, enriched: `${base}.enriched`, dlq: `${base}.dlq`, alerts: `${base}.alerts` };
+const topics = {
+  news: `${base}.news`,
+  chat: `${base}.chat`,
+  labels: null,
+  enriched: `${base}.enriched`,
+  dlq: `${base}.dlq`,
+  alerts: `${base}.alerts`,
+};
 const groupId = uniqueName('fs-rebal-group');
 const config = parseConfig(
   {
@@ -43,7 +60,10 @@ function replica(): PipelineService {
 
 async function committedAll(): Promise<boolean> {
   for (const topic of [topics.news, topics.chat]) {
-    const [committed, high] = await Promise.all([committedOffsets(kafka, groupId, topic), highWatermarks(kafka, topic)]);
+    const [committed, high] = await Promise.all([
+      committedOffsets(kafka, groupId, topic),
+      highWatermarks(kafka, topic),
+    ]);
     for (const [partition, hw] of high) if (hw > 0n && (committed.get(partition) ?? -1n) < hw) return false;
   }
   return true;
@@ -68,7 +88,13 @@ afterAll(async () => {
   await deleteTopics([topics.news, topics.chat, topics.enriched, topics.dlq]);
   let cursor = '0';
   do {
-    const [next, keys] = await (redis as import('ioredis').Redis).scan(cursor, 'MATCH', `${config.redis.keyPrefix}:*`, 'COUNT', 1000);
+    const [next, keys] = await (redis as import('ioredis').Redis).scan(
+      cursor,
+      'MATCH',
+      `${config.redis.keyPrefix}:*`,
+      'COUNT',
+      1000,
+    );
     cursor = next;
     if (keys.length > 0) await redis.del(...keys);
   } while (cursor !== '0');

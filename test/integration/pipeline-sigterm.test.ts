@@ -11,14 +11,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEnriched } from '../../src/codec/enriched.js';
 import { synthesizeModel } from '../../src/inference/synth/index.js';
 import { readDeadLetterHeaders } from '../../src/pipeline/dlq.js';
-import { chat, committedOffsets, encodeChat, encodeNews, highWatermarks, news, produce, readAll, testKafka } from '../helpers/avro-producer.js';
+import {
+  chat,
+  committedOffsets,
+  encodeChat,
+  encodeNews,
+  highWatermarks,
+  news,
+  produce,
+  readAll,
+  testKafka,
+} from '../helpers/avro-producer.js';
 import { createTopic, deleteTopics, kafkaBrokers, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const kafka = testKafka();
 const dir = mkdtempSync(path.join(tmpdir(), 'fs-sigterm-'));
 const base = uniqueName('fs-sig');
-const topics = { news: `${base}.news`, chat: `${base}.chat`, enriched: `${base}.enriched`, dlq: `${base}.dlq` };
+const topics = {
+  news: `${base}.news`,
+  chat: `${base}.chat`,
+  enriched: `${base}.enriched`,
+  dlq: `${base}.dlq`,
+};
 const groupId = uniqueName('fs-sig-group');
 const keyPrefix = uniqueName('fssig').replace(/-/g, '_');
 let configPath: string;
@@ -30,27 +45,38 @@ interface Exited {
 }
 
 function startRun(): { child: ChildProcess; exited: Promise<Exited> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'run', '--config', configPath], {
-    cwd: repoRoot,
-    env: { ...process.env, FINSENTRY_AUTHOR_KEY: 'sigterm-test-author-key-000001' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'run', '--config', configPath],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, FINSENTRY_AUTHOR_KEY: 'sigterm-test-author-key-000001' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<Exited>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, output })));
+  const exited = new Promise<Exited>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, output })),
+  );
   return { child, exited };
 }
 
 async function committedTotal(): Promise<bigint> {
   let total = 0n;
-  for (const topic of [topics.news, topics.chat]) for (const offset of (await committedOffsets(kafka, groupId, topic)).values()) if (offset > 0n) total += offset;
+  for (const topic of [topics.news, topics.chat])
+    for (const offset of (await committedOffsets(kafka, groupId, topic)).values())
+      if (offset > 0n) total += offset;
   return total;
 }
 
 async function allCommitted(): Promise<boolean> {
   for (const topic of [topics.news, topics.chat]) {
-    const [committed, high] = await Promise.all([committedOffsets(kafka, groupId, topic), highWatermarks(kafka, topic)]);
+    const [committed, high] = await Promise.all([
+      committedOffsets(kafka, groupId, topic),
+      highWatermarks(kafka, topic),
+    ]);
     for (const [partition, hw] of high) if (hw > 0n && (committed.get(partition) ?? -1n) < hw) return false;
   }
   return true;
@@ -68,7 +94,11 @@ async function produceRound(size: number): Promise<void> {
     const id = `sig-${sequence++}`;
     produced.add(id);
     const eventTime = Date.UTC(2026, 0, 5, 10, 0) + sequence * 500;
-    if (sequence % 2 === 0) newsMessages.push({ key: id, value: encodeNews(news(id, { published_at: eventTime }), sequence % 4 === 0 ? 21 : undefined) });
+    if (sequence % 2 === 0)
+      newsMessages.push({
+        key: id,
+        value: encodeNews(news(id, { published_at: eventTime }), sequence % 4 === 0 ? 21 : undefined),
+      });
     else chatMessages.push({ key: id, value: encodeChat(chat(id, { sent_at: eventTime })) });
   }
   corrupt.add(`corrupt-${sequence}`);
@@ -79,17 +109,42 @@ async function produceRound(size: number): Promise<void> {
 
 beforeAll(async () => {
   // Small seeded BERT models in the Hugging Face layout (what `finsentry models synth` writes).
-  synthesizeModel({ task: 'sentiment', layers: 1, hidden: 32, heads: 2, seed: 7, vocabSize: 400, out: path.join(dir, 'sentiment') });
-  synthesizeModel({ task: 'ner', layers: 1, hidden: 32, heads: 2, seed: 8, vocabFrom: path.join(dir, 'sentiment'), out: path.join(dir, 'ner') });
+  synthesizeModel({
+    task: 'sentiment',
+    layers: 1,
+    hidden: 32,
+    heads: 2,
+    seed: 7,
+    vocabSize: 400,
+    out: path.join(dir, 'sentiment'),
+  });
+  synthesizeModel({
+    task: 'ner',
+    layers: 1,
+    hidden: 32,
+    heads: 2,
+    seed: 8,
+    vocabFrom: path.join(dir, 'sentiment'),
+    out: path.join(dir, 'ner'),
+  });
   for (const topic of [topics.news, topics.chat]) await createTopic(topic, 3);
   configPath = path.join(dir, 'finsentry.yaml');
   writeFileSync(
     configPath,
     JSON.stringify({
-      kafka: { brokers: kafkaBrokers(), groupId, topics: { ...topics, labels: null, alerts: `${base}.alerts` }, sessionTimeout: '10s' },
+      kafka: {
+        brokers: kafkaBrokers(),
+        groupId,
+        topics: { ...topics, labels: null, alerts: `${base}.alerts` },
+        sessionTimeout: '10s',
+      },
       redis: { url: redisUrl(), keyPrefix },
       codec: { schemaIds: { '21': 'io.finsentry.NewsArticle' } },
-      models: { sentiment: { path: path.join(dir, 'sentiment') }, ner: { path: path.join(dir, 'ner') }, intraOpThreads: 1 },
+      models: {
+        sentiment: { path: path.join(dir, 'sentiment') },
+        ner: { path: path.join(dir, 'ner') },
+        intraOpThreads: 1,
+      },
       batching: { maxBatchSize: 8, maxInFlightBatches: 2 },
       metrics: { port: 0, host: '127.0.0.1' },
       evaluator: { enabled: false },
@@ -154,8 +209,15 @@ describe('finsentry run as a process', () => {
     expect(missing).toEqual([]);
     expect(ids.size).toBe(produced.size);
     for (const d of enriched) {
-      expect(d.models.map((m) => m.name).sort()).toEqual(['finsentry-synth-ner', 'finsentry-synth-sentiment']);
-      expect(d.sentiment.probabilities.negative + d.sentiment.probabilities.neutral + d.sentiment.probabilities.positive).toBeCloseTo(1, 6);
+      expect(d.models.map((m) => m.name).sort()).toEqual([
+        'finsentry-synth-ner',
+        'finsentry-synth-sentiment',
+      ]);
+      expect(
+        d.sentiment.probabilities.negative +
+          d.sentiment.probabilities.neutral +
+          d.sentiment.probabilities.positive,
+      ).toBeCloseTo(1, 6);
     }
     const dead = await readAll(kafka, topics.dlq);
     expect(new Set(dead.map((d) => d.message.key?.toString()))).toEqual(corrupt);

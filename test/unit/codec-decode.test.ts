@@ -16,23 +16,43 @@ const limits = { maxTextChars: 500, maxFutureSkewMs: 3_600_000 };
 // A writer schema from an older producer: NewsArticle without region/sector/url (resolved with defaults).
 const oldNews = (() => {
   const json = schemaJson('NewsArticle') as { fields: Array<{ name: string }> };
-  return avro.Type.forSchema({ ...json, fields: json.fields.filter((f) => !['region', 'sector', 'url'].includes(f.name)) } as avro.Schema);
+  return avro.Type.forSchema({
+    ...json,
+    fields: json.fields.filter((f) => !['region', 'sector', 'url'].includes(f.name)),
+  } as avro.Schema);
 })();
 
 function makeCodec(options: { wireFormat?: 'auto' | 'plain' | 'confluent'; maxMessageBytes?: number } = {}) {
-  const registry = new SchemaRegistry({ schemaIds: { '1': 'io.finsentry.NewsArticle', '2': 'ChatMessage', '3': 'Label' } });
+  const registry = new SchemaRegistry({
+    schemaIds: { '1': 'io.finsentry.NewsArticle', '2': 'ChatMessage', '3': 'Label' },
+  });
   registry.register(7, oldNews);
-  const decoder = new AvroDecoder({ registry, wireFormat: options.wireFormat ?? 'auto', maxMessageBytes: options.maxMessageBytes ?? 10_000 });
+  const decoder = new AvroDecoder({
+    registry,
+    wireFormat: options.wireFormat ?? 'auto',
+    maxMessageBytes: options.maxMessageBytes ?? 10_000,
+  });
   return new InputCodec(decoder, new AuthorPseudonymiser(KEY), limits, () => NOW);
 }
 
 function raw(value: Buffer | null, offset = '42'): RawRecord {
-  return { topic: 'news.raw', partition: 3, offset, key: Buffer.from('k1'), value, headers: { traceparent: '00-abc-def-01' }, timestamp: String(NOW) };
+  return {
+    topic: 'news.raw',
+    partition: 3,
+    offset,
+    key: Buffer.from('k1'),
+    value,
+    headers: { traceparent: '00-abc-def-01' },
+    timestamp: String(NOW),
+  };
 }
 
 describe('decode news and chat in both wire formats', () => {
   it('decodes a plain Avro NewsArticle into an InputDocument', () => {
-    const result = makeCodec().document(raw(encodeNews(news('n1', { tickers: [' acme ', 'ACME', ''], url: '' }))), 'news');
+    const result = makeCodec().document(
+      raw(encodeNews(news('n1', { tickers: [' acme ', 'ACME', ''], url: '' }))),
+      'news',
+    );
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.value).toMatchObject({
@@ -40,7 +60,13 @@ describe('decode news and chat in both wire formats', () => {
       kind: 'news',
       eventTimeMs: Date.UTC(2026, 0, 5, 9, 30),
       text: 'Acme Corp shares surge on record profit (n1)\n\nAnalysts at Beta Bank upgrade the stock after the quarter.',
-      attributes: { source: 'wire-a', language: 'en', region: 'emea', sector: 'industrials', tickers: ['ACME'] },
+      attributes: {
+        source: 'wire-a',
+        language: 'en',
+        region: 'emea',
+        sector: 'industrials',
+        tickers: ['ACME'],
+      },
       position: { topic: 'news.raw', partition: 3, offset: '42' },
     });
     expect(result.value.attributes.url).toBeUndefined();
@@ -56,7 +82,12 @@ describe('decode news and chat in both wire formats', () => {
     expect(result.value.attributes.authorPseudonym).toBe(pseudonym);
     expect(pseudonym).toMatch(/^[0-9a-f]{32}$/);
     expect(JSON.stringify(result.value)).not.toContain('trader-c1');
-    expect(result.value.attributes).toMatchObject({ platform: 'desk-chat', channel: 'rates', region: 'amer', tickers: ['GMMA'] });
+    expect(result.value.attributes).toMatchObject({
+      platform: 'desk-chat',
+      channel: 'rates',
+      region: 'amer',
+      tickers: ['GMMA'],
+    });
   });
 
   it('reads an older writer schema through a resolver (missing optional fields take defaults)', () => {
@@ -68,7 +99,9 @@ describe('decode news and chat in both wire formats', () => {
   });
 
   it('pseudonyms depend on the key', () => {
-    expect(new AuthorPseudonymiser(KEY).pseudonymise('a')).not.toBe(new AuthorPseudonymiser(`${KEY}x`).pseudonymise('a'));
+    expect(new AuthorPseudonymiser(KEY).pseudonymise('a')).not.toBe(
+      new AuthorPseudonymiser(`${KEY}x`).pseudonymise('a'),
+    );
     expect(() => new AuthorPseudonymiser('short')).toThrow(/at least 16 bytes/);
   });
 });
@@ -80,21 +113,63 @@ describe('every rejection reason', () => {
     ['oversized', Buffer.alloc(20_000, 1), 'news', 'message-too-large', /maxMessageBytes=10000/],
     ['garbage', Buffer.from('not avro at all, definitely'), 'news', 'corrupt-avro', /./],
     ['truncated', encodeNews(news('t')).subarray(0, 20), 'news', 'corrupt-avro', /./],
-    ['trailing bytes', Buffer.concat([encodeNews(news('t')), Buffer.from([1, 2, 3])]), 'news', 'corrupt-avro', /trailing/],
+    [
+      'trailing bytes',
+      Buffer.concat([encodeNews(news('t')), Buffer.from([1, 2, 3])]),
+      'news',
+      'corrupt-avro',
+      /trailing/,
+    ],
     ['short Confluent header', Buffer.from([0, 0, 1]), 'news', 'corrupt-avro', /header/],
     ['unknown schema id', encodeNews(news('u'), 99), 'news', 'unknown-schema-id', /schema id 99/],
-    ['chat schema on news topic', encodeChat(chat('w'), 2), 'news', 'wrong-schema', /cannot be read as io.finsentry.NewsArticle/],
-    ['label schema on chat topic', frameConfluent(3, Buffer.from([2, 65, 0, 2, 66, 2])), 'chat', 'wrong-schema', /./],
+    [
+      'chat schema on news topic',
+      encodeChat(chat('w'), 2),
+      'news',
+      'wrong-schema',
+      /cannot be read as io.finsentry.NewsArticle/,
+    ],
+    [
+      'label schema on chat topic',
+      frameConfluent(3, Buffer.from([2, 65, 0, 2, 66, 2])),
+      'chat',
+      'wrong-schema',
+      /./,
+    ],
     ['empty id', encodeNews(news('')), 'news', 'invalid-field', /^id: must not be empty/],
     ['empty source', encodeNews(news('s', { source: ' ' })), 'news', 'invalid-field', /^source:/],
     ['empty author', encodeChat(chat('a', { author_id: '' })), 'chat', 'invalid-field', /^author_id:/],
     ['empty language', encodeChat(chat('l', { language: '' })), 'chat', 'invalid-field', /^language:/],
-    ['zero timestamp', encodeNews(news('z', { published_at: 0 })), 'news', 'invalid-timestamp', /published_at: 0/],
+    [
+      'zero timestamp',
+      encodeNews(news('z', { published_at: 0 })),
+      'news',
+      'invalid-timestamp',
+      /published_at: 0/,
+    ],
     ['negative timestamp', encodeChat(chat('n', { sent_at: -5 })), 'chat', 'invalid-timestamp', /sent_at/],
-    ['future timestamp', encodeNews(news('f', { published_at: NOW + 2 * 3_600_000 })), 'news', 'invalid-timestamp', /maxFutureSkew/],
-    ['blank news text', encodeNews(news('e', { headline: '  ', body: '\n' })), 'news', 'empty-text', /no text/],
+    [
+      'future timestamp',
+      encodeNews(news('f', { published_at: NOW + 2 * 3_600_000 })),
+      'news',
+      'invalid-timestamp',
+      /maxFutureSkew/,
+    ],
+    [
+      'blank news text',
+      encodeNews(news('e', { headline: '  ', body: '\n' })),
+      'news',
+      'empty-text',
+      /no text/,
+    ],
     ['blank chat text', encodeChat(chat('e', { text: '' })), 'chat', 'empty-text', /no text/],
-    ['text too large', encodeChat(chat('big', { text: 'x'.repeat(501) })), 'chat', 'text-too-large', /501 characters/],
+    [
+      'text too large',
+      encodeChat(chat('big', { text: 'x'.repeat(501) })),
+      'chat',
+      'text-too-large',
+      /501 characters/,
+    ],
   ];
   for (const [name, value, kind, reason, message] of cases) {
     it(`${name} → ${reason}`, () => {
@@ -103,12 +178,20 @@ describe('every rejection reason', () => {
       if (result.ok) return;
       expect(result.rejection.reason).toBe(reason);
       expect(result.rejection.message).toMatch(message);
-      expect(result.rejection.stage).toBe(['empty-message', 'message-too-large', 'corrupt-avro', 'unknown-schema-id', 'wrong-schema'].includes(reason) ? 'decode' : 'validate');
+      expect(result.rejection.stage).toBe(
+        ['empty-message', 'message-too-large', 'corrupt-avro', 'unknown-schema-id', 'wrong-schema'].includes(
+          reason,
+        )
+          ? 'decode'
+          : 'validate',
+      );
     });
   }
 
   it('accepts a timestamp just inside the future-skew limit', () => {
-    expect(makeCodec().document(raw(encodeNews(news('ok', { published_at: NOW + 3_600_000 }))), 'news').ok).toBe(true);
+    expect(
+      makeCodec().document(raw(encodeNews(news('ok', { published_at: NOW + 3_600_000 }))), 'news').ok,
+    ).toBe(true);
   });
 
   it('plain wire format reads a leading zero byte as Avro, confluent format demands the magic byte', () => {
@@ -120,8 +203,14 @@ describe('every rejection reason', () => {
 
   it('rejects an array count that cannot fit in the bytes without allocating it', () => {
     // id "a", source "b", published_at 1, headline "h", body "b", language "e", tickers count 2^40
-    const prefix = schemaType('NewsArticle').toBuffer(news('a', { tickers: [] })).subarray(0, -5);
-    const hostile = Buffer.concat([prefix, Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x40]), Buffer.alloc(4)]);
+    const prefix = schemaType('NewsArticle')
+      .toBuffer(news('a', { tickers: [] }))
+      .subarray(0, -5);
+    const hostile = Buffer.concat([
+      prefix,
+      Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x40]),
+      Buffer.alloc(4),
+    ]);
     const result = makeCodec().document(raw(hostile), 'news');
     expect(result.ok ? 'ok' : result.rejection.reason).toBe('corrupt-avro');
   });
@@ -131,10 +220,27 @@ describe('labels', () => {
   it('decodes a Label and rejects one without document id', () => {
     const codec = makeCodec();
     const type = schemaType('Label');
-    const good = type.toBuffer({ document_id: 'n1', label: 'negative', labeller: 'desk', labelled_at: NOW, document_event_time: NOW - 1000, document_kind: 'news' });
+    const good = type.toBuffer({
+      document_id: 'n1',
+      label: 'negative',
+      labeller: 'desk',
+      labelled_at: NOW,
+      document_event_time: NOW - 1000,
+      document_kind: 'news',
+    });
     const result = codec.label(raw(good));
-    expect(result).toMatchObject({ ok: true, value: { documentId: 'n1', label: 'negative', documentEventTimeMs: NOW - 1000, documentKind: 'news' } });
-    const bad = type.toBuffer({ document_id: '', label: 'neutral', labeller: 'desk', labelled_at: NOW, document_event_time: null, document_kind: null });
+    expect(result).toMatchObject({
+      ok: true,
+      value: { documentId: 'n1', label: 'negative', documentEventTimeMs: NOW - 1000, documentKind: 'news' },
+    });
+    const bad = type.toBuffer({
+      document_id: '',
+      label: 'neutral',
+      labeller: 'desk',
+      labelled_at: NOW,
+      document_event_time: null,
+      document_kind: null,
+    });
     const rejected = codec.label(raw(bad));
     expect(rejected.ok ? 'ok' : rejected.rejection.reason).toBe('invalid-field');
   });

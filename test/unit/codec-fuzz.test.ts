@@ -35,11 +35,19 @@ function decodesOrRejects(value: Buffer): void {
   if (!label.ok) expect(REJECT_REASONS).toContain(label.rejection.reason);
 }
 
-const validBodies = [encodeNews(news('n1')), encodeChat(chat('c1')), encodeNews(news('n2'), 1), encodeChat(chat('c2'), 2)];
+const validBodies = [
+  encodeNews(news('n1')),
+  encodeChat(chat('c1')),
+  encodeNews(news('n2'), 1),
+  encodeChat(chat('c2'), 2),
+];
 
 describe('decoder fuzzing', () => {
   it('never throws on arbitrary bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => decodesOrRejects(Buffer.from(bytes))), { numRuns: 3000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => decodesOrRejects(Buffer.from(bytes))),
+      { numRuns: 3000 },
+    );
   });
 
   it('never throws on arbitrary bytes behind a Confluent header', () => {
@@ -56,13 +64,17 @@ describe('decoder fuzzing', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(...validBodies),
-        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('flip', 'insert', 'cut')), { minLength: 1, maxLength: 6 }),
+        fc.array(
+          fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('flip', 'insert', 'cut')),
+          { minLength: 1, maxLength: 6 },
+        ),
         (valid, edits) => {
           let bytes = Buffer.from(valid);
           for (const [at, byte, op] of edits) {
             const i = at % Math.max(1, bytes.length);
             if (op === 'flip') bytes[i] = byte;
-            else if (op === 'insert') bytes = Buffer.concat([bytes.subarray(0, i), Buffer.from([byte]), bytes.subarray(i)]);
+            else if (op === 'insert')
+              bytes = Buffer.concat([bytes.subarray(0, i), Buffer.from([byte]), bytes.subarray(i)]);
             else bytes = bytes.subarray(0, i);
           }
           decodesOrRejects(bytes);
@@ -75,11 +87,19 @@ describe('decoder fuzzing', () => {
   it('valid records of every generated shape decode', () => {
     const text = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => s.trim().length > 0);
     fc.assert(
-      fc.property(text, text, fc.array(fc.string({ maxLength: 6 }), { maxLength: 5 }), fc.boolean(), (id, body, tickers, framed) => {
-        const value = framed ? encodeChat(chat(id, { text: body, tickers }), 2) : encodeChat(chat(id, { text: body, tickers }));
-        const result = codec.document(raw(value), 'chat');
-        expect(result.ok ? result.value.id : result.rejection).toBe(id);
-      }),
+      fc.property(
+        text,
+        text,
+        fc.array(fc.string({ maxLength: 6 }), { maxLength: 5 }),
+        fc.boolean(),
+        (id, body, tickers, framed) => {
+          const value = framed
+            ? encodeChat(chat(id, { text: body, tickers }), 2)
+            : encodeChat(chat(id, { text: body, tickers }));
+          const result = codec.document(raw(value), 'chat');
+          expect(result.ok ? result.value.id : result.rejection).toBe(id);
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -22,13 +22,22 @@ beforeAll(async () => {
       return;
     }
     const id = /^\/schemas\/ids\/(\d+)$/.exec(req.url ?? '')?.[1];
-    const schemas: Record<string, unknown> = { '100': schemaJson('NewsArticle'), '101': schemaJson('ChatMessage') };
+    const schemas: Record<string, unknown> = {
+      '100': schemaJson('NewsArticle'),
+      '101': schemaJson('ChatMessage'),
+    };
     if (id && schemas[id]) {
-      res.writeHead(200, { 'content-type': 'application/vnd.schemaregistry.v1+json' }).end(JSON.stringify({ schema: JSON.stringify(schemas[id]) }));
+      res
+        .writeHead(200, { 'content-type': 'application/vnd.schemaregistry.v1+json' })
+        .end(JSON.stringify({ schema: JSON.stringify(schemas[id]) }));
     } else if (id === '102') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ schemaType: 'PROTOBUF', schema: 'syntax = "proto3";' }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ schemaType: 'PROTOBUF', schema: 'syntax = "proto3";' }));
     } else {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error_code":40403,"message":"Schema not found"}');
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end('{"error_code":40403,"message":"Schema not found"}');
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -41,17 +50,35 @@ describe('schema registry look-ups', () => {
   it('fetches unknown ids once, decodes with them, and maps 404 and non-Avro schemas to unknown-schema-id', async () => {
     const registry = new SchemaRegistry({ registryUrl: url });
     const decoder = new AvroDecoder({ registry, wireFormat: 'confluent', maxMessageBytes: 10_000 });
-    const values = [encodeNews(news('r1'), 100), encodeChat(chat('r2'), 101), encodeNews(news('r3'), 404), encodeNews(news('r4'), 102)];
+    const values = [
+      encodeNews(news('r1'), 100),
+      encodeChat(chat('r2'), 101),
+      encodeNews(news('r3'), 404),
+      encodeNews(news('r4'), 102),
+    ];
     await registry.prefetch(values.map((v) => decoder.schemaIdOf(v)!));
     await registry.prefetch([100, 404]); // cached, including the miss
     expect(requests.filter((r) => r === '/schemas/ids/100').length).toBe(1);
     expect(requests.filter((r) => r === '/schemas/ids/404').length).toBe(1);
 
-    expect(decoder.decode(values[0]!, 'NewsArticle')).toMatchObject({ ok: true, schemaId: 100, record: { id: 'r1' } });
+    expect(decoder.decode(values[0]!, 'NewsArticle')).toMatchObject({
+      ok: true,
+      schemaId: 100,
+      record: { id: 'r1' },
+    });
     expect(decoder.decode(values[1]!, 'ChatMessage')).toMatchObject({ ok: true, schemaId: 101 });
-    expect(decoder.decode(values[1]!, 'NewsArticle')).toMatchObject({ ok: false, rejection: { reason: 'wrong-schema' } });
-    expect(decoder.decode(values[2]!, 'NewsArticle')).toMatchObject({ ok: false, rejection: { reason: 'unknown-schema-id' } });
-    expect(decoder.decode(values[3]!, 'NewsArticle')).toMatchObject({ ok: false, rejection: { reason: 'unknown-schema-id' } });
+    expect(decoder.decode(values[1]!, 'NewsArticle')).toMatchObject({
+      ok: false,
+      rejection: { reason: 'wrong-schema' },
+    });
+    expect(decoder.decode(values[2]!, 'NewsArticle')).toMatchObject({
+      ok: false,
+      rejection: { reason: 'unknown-schema-id' },
+    });
+    expect(decoder.decode(values[3]!, 'NewsArticle')).toMatchObject({
+      ok: false,
+      rejection: { reason: 'unknown-schema-id' },
+    });
   });
 
   it('an unavailable registry is a dependency failure, not a rejection', async () => {

@@ -10,13 +10,20 @@ import { afterAll, describe, expect, it } from 'vitest';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dir = mkdtempSync(path.join(tmpdir(), 'fs-config-'));
 
-function finsentry(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), ...args], {
-    cwd: repoRoot,
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    timeout: 60_000,
-  });
+function finsentry(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), ...args],
+    {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      timeout: 60_000,
+    },
+  );
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -30,7 +37,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('finsentry config check', () => {
   it('accepts a valid config', () => {
-    const file = configFile('ok.yaml', 'kafka:\n  brokers: ["10.0.0.1:9092"]\nbatching:\n  maxBatchSize: 32\n');
+    const file = configFile(
+      'ok.yaml',
+      'kafka:\n  brokers: ["10.0.0.1:9092"]\nbatching:\n  maxBatchSize: 32\n',
+    );
     const result = finsentry(['config', 'check', file]);
     expect(result.stderr).toBe('');
     expect(result.stdout).toContain(`${file}: OK`);
@@ -89,7 +99,10 @@ describe('finsentry run with a broken config', () => {
   });
 
   it('exits 1 naming the missing author key secret', () => {
-    const file = configFile('run-nokey.yaml', 'privacy:\n  authorKey: { env: FS_TEST_UNSET_KEY }\nmetrics: { port: 0 }\n');
+    const file = configFile(
+      'run-nokey.yaml',
+      'privacy:\n  authorKey: { env: FS_TEST_UNSET_KEY }\nmetrics: { port: 0 }\n',
+    );
     const result = finsentry(['run', '--config', file]);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('privacy.authorKey: environment variable FS_TEST_UNSET_KEY is not set');

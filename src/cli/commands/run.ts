@@ -30,7 +30,9 @@ import { startTracing, type TracingHandle } from '../../telemetry/tracing.js';
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
-    .description('Run the stream processor: Kafka in, enriched records, DLQ, window statistics and alerts out')
+    .description(
+      'Run the stream processor: Kafka in, enriched records, DLQ, window statistics and alerts out',
+    )
     .option('-c, --config <file>', 'config file (YAML or JSON); defaults apply when omitted')
     .option('--metrics-port <port>', 'override metrics.port (0 = any free port)', (v) => Number(v))
     .action(async (opts: { config?: string; metricsPort?: number }) => {
@@ -57,7 +59,9 @@ export function registerRunCommand(program: Command): void {
 
 function packageVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? '0.0.0';
   } catch {
     return '0.0.0';
@@ -85,13 +89,19 @@ class Closers {
 async function runService(config: FinsentryConfig, logger: Logger): Promise<number> {
   const authorKey = resolveSecret(config.privacy.authorKey);
   if (!authorKey) {
-    const ref = config.privacy.authorKey.env ? `environment variable ${config.privacy.authorKey.env}` : `file ${config.privacy.authorKey.file}`;
-    throw new Error(`privacy.authorKey: ${ref} is not set or empty (chat author ids must be pseudonymised with a secret key)`);
+    const ref = config.privacy.authorKey.env
+      ? `environment variable ${config.privacy.authorKey.env}`
+      : `file ${config.privacy.authorKey.file}`;
+    throw new Error(
+      `privacy.authorKey: ${ref} is not set or empty (chat author ids must be pseudonymised with a secret key)`,
+    );
   }
 
   if (config.kafka.delivery === 'exactly-once') {
     // Refuse rather than silently run at-least-once: transactional outputs are not implemented yet.
-    throw new Error('kafka.delivery: exactly-once (Kafka transactions) is not supported by this version; use at-least-once');
+    throw new Error(
+      'kafka.delivery: exactly-once (Kafka transactions) is not supported by this version; use at-least-once',
+    );
   }
 
   const closers = new Closers();
@@ -101,9 +111,17 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
   readiness.set('pipeline', false);
   let server: OpsServer;
   try {
-    server = await startOpsServer({ registry: metrics.registry, readiness, port: config.metrics.port, host: config.metrics.host });
+    server = await startOpsServer({
+      registry: metrics.registry,
+      readiness,
+      port: config.metrics.port,
+      host: config.metrics.host,
+    });
   } catch (err) {
-    throw new Error(`metrics server cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(err as Error).message}`, { cause: err });
+    throw new Error(
+      `metrics server cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   closers.add('ops server', () => server.close());
   logger.info({ port: server.port }, 'ops server listening (/metrics, /healthz, /readyz)');
@@ -139,7 +157,10 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
     const topics = config.kafka.topics;
     const inputs = [topics.news, topics.chat];
     const missing = await missingTopics(kafka, inputs);
-    if (missing.length > 0) throw new Error(`input topic(s) ${missing.join(', ')} do not exist (kafka.topics); create them or fix the config`);
+    if (missing.length > 0)
+      throw new Error(
+        `input topic(s) ${missing.join(', ')} do not exist (kafka.topics); create them or fix the config`,
+      );
     const created = await ensureTopics(kafka, [{ topic: topics.enriched }, { topic: topics.dlq }]);
     if (created.length > 0) logger.info({ topics: created }, 'created output topics');
     // Labels are optional: consumed (and joined to remembered predictions) only when the topic exists.
@@ -147,7 +168,10 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
     let predictions: RedisPredictionIndex | null = null;
     if (topics.labels) {
       if ((await missingTopics(kafka, [topics.labels])).length > 0) {
-        logger.warn({ topic: topics.labels }, 'labels topic does not exist; accuracy-based fairness metrics stay empty (create it and restart to enable)');
+        logger.warn(
+          { topic: topics.labels },
+          'labels topic does not exist; accuracy-based fairness metrics stay empty (create it and restart to enable)',
+        );
       } else {
         predictions = new RedisPredictionIndex(redis, config.redis.keyPrefix, storeOptions.ttlSeconds);
         labels = new LabelJoinSink(predictions, store, logger);
@@ -182,16 +206,25 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
 
     const outcome = await waitForSignalOrFatal(fatal);
     if (outcome.kind === 'fatal') {
-      logger.fatal({ err: outcome.error }, `kafka consumer stopped and will not restart: ${outcome.error.message}`);
+      logger.fatal(
+        { err: outcome.error },
+        `kafka consumer stopped and will not restart: ${outcome.error.message}`,
+      );
       await service.abort();
       await closers.closeAll(logger);
       return 1;
     }
-    logger.info({ signal: outcome.signal, deadlineMs: config.shutdown.deadline }, 'shutting down: finishing in-flight batches');
+    logger.info(
+      { signal: outcome.signal, deadlineMs: config.shutdown.deadline },
+      'shutting down: finishing in-flight batches',
+    );
     readiness.set('pipeline', false);
     const clean = await service.stop(config.shutdown.deadline);
     if (!clean) {
-      logger.error({ deadlineMs: config.shutdown.deadline }, 'shutdown deadline passed before in-flight batches finished; exiting with uncommitted work (it will be re-read)');
+      logger.error(
+        { deadlineMs: config.shutdown.deadline },
+        'shutdown deadline passed before in-flight batches finished; exiting with uncommitted work (it will be re-read)',
+      );
       return 1;
     }
     await closers.closeAll(logger);

@@ -14,7 +14,11 @@ export function buildKafka(config: KafkaConfig, logger: Logger, env: NodeJS.Proc
   return new Kafka(buildKafkaJsConfig(config, logger, env));
 }
 
-export function buildKafkaJsConfig(config: KafkaConfig, logger: Logger, env: NodeJS.ProcessEnv = process.env): KafkaJsConfig {
+export function buildKafkaJsConfig(
+  config: KafkaConfig,
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): KafkaJsConfig {
   const out: KafkaJsConfig = {
     clientId: config.clientId,
     brokers: config.brokers,
@@ -25,7 +29,9 @@ export function buildKafkaJsConfig(config: KafkaConfig, logger: Logger, env: Nod
   if (config.sasl) {
     const password = resolveSecret(config.sasl.password, env);
     if (password === undefined || password === '') {
-      const ref = config.sasl.password.env ? `environment variable ${config.sasl.password.env}` : `file ${config.sasl.password.file}`;
+      const ref = config.sasl.password.env
+        ? `environment variable ${config.sasl.password.env}`
+        : `file ${config.sasl.password.file}`;
       throw new Error(`kafka.sasl.password: ${ref} is not set or empty`);
     }
     out.sasl = { mechanism: config.sasl.mechanism, username: config.sasl.username, password } as SASLOptions;

@@ -108,7 +108,9 @@ export class BatchConsumer {
       commit: async (lastOffset: string) => {
         payload.resolveOffset(lastOffset);
         const next = (BigInt(lastOffset) + 1n).toString();
-        await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
+        await payload.commitOffsetsIfNecessary({
+          topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }],
+        });
       },
     };
   }

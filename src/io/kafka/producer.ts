@@ -41,7 +41,10 @@ export class OutputProducer implements RecordSink {
   async send(batches: Array<{ topic: string; records: OutRecord[] }>): Promise<void> {
     const topicMessages: TopicMessages[] = batches
       .filter((b) => b.records.length > 0)
-      .map((b) => ({ topic: b.topic, messages: b.records.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} })) }));
+      .map((b) => ({
+        topic: b.topic,
+        messages: b.records.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} })),
+      }));
     if (topicMessages.length === 0) return;
     await this.producer.sendBatch({ topicMessages, acks: -1, compression: this.compression });
   }
