@@ -11,7 +11,7 @@ import type {
   WindowReader,
 } from '../../domain/windows.js';
 import type { FinsentryConfig } from '../../config/schema.js';
-import { addRawCounters, labelDeltas, observationDeltas, rawToGroupStats, type FieldDeltas, type RawCounters } from '../../stats/counters.js';
+import { labelDeltas, observationDeltas, rawToGroupStats, type FieldDeltas, type RawCounters } from '../../stats/counters.js';
 import { ALL_DIMENSION } from '../../stats/grouping.js';
 import { createRedisClient, isCluster, type RedisClient } from './client.js';
 
@@ -358,8 +358,8 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     return { start, end, buckets };
   }
 
-  /** Counter hashes of one dimension for every (partition, bucket) of a window: [bucket, group → counters]. */
-  private async readDimensionBuckets(dimension: string, buckets: readonly number[]): Promise<Array<{ bucket: number; groups: Map<string, Record<string, string>> }>> {
+  /** Fetches the counter hash of one dimension for every (partition, bucket) of a window. */
+  private async readDimensionHashes(dimension: string, buckets: readonly number[]): Promise<Array<{ bucket: number; hash: Record<string, string> }>> {
     const parts = await this.partitions();
     const ops: Array<QueuedOp & { bucket: number }> = [];
     for (const pk of parts) {
@@ -370,30 +370,26 @@ export class RedisWindowStore implements StatsSink, WindowReader {
       }
     }
     const hashes = await this.execByNode(ops);
-    return ops.map((op, i) => {
-      const groups = new Map<string, Record<string, string>>();
-      for (const [field, value] of Object.entries(hashes[i] as Record<string, string>)) {
-        const sep = field.indexOf('|');
-        if (sep <= 0) continue;
-        const group = field.slice(0, sep);
-        let counters = groups.get(group);
-        if (!counters) groups.set(group, (counters = {}));
-        counters[field.slice(sep + 1)] = value;
-      }
-      return { bucket: op.bucket, groups };
-    });
+    return ops.map((op, i) => ({ bucket: op.bucket, hash: hashes[i] as Record<string, string> }));
   }
 
   /** All groups of a dimension in a window, summed over buckets and partition shards; largest first. */
   async readWindow(query: WindowQuery): Promise<GroupWindowStats[]> {
     const window = await this.resolveWindow(query);
     if (!window) return [];
+    // Summed straight from the replies ("<group>|<counter>" fields): long windows of unbounded
+    // dimensions are hundreds of thousands of fields, so no per-bucket intermediate objects.
     const merged = new Map<string, RawCounters>();
-    for (const { groups } of await this.readDimensionBuckets(query.dimension, window.buckets)) {
-      for (const [group, counters] of groups) {
+    for (const { hash } of await this.readDimensionHashes(query.dimension, window.buckets)) {
+      for (const field in hash) {
+        const sep = field.indexOf('|');
+        if (sep <= 0) continue;
+        const group = field.slice(0, sep);
         let raw = merged.get(group);
         if (!raw) merged.set(group, (raw = new Map()));
-        addRawCounters(raw, counters);
+        const counter = field.slice(sep + 1);
+        const value = Number(hash[field]);
+        if (Number.isFinite(value)) raw.set(counter, (raw.get(counter) ?? 0) + value);
       }
     }
     return topGroupsByVolume(
@@ -406,10 +402,16 @@ export class RedisWindowStore implements StatsSink, WindowReader {
   async readSeries(query: WindowQuery & { group: string }): Promise<Array<[number, GroupWindowStats]>> {
     const window = await this.resolveWindow(query);
     if (!window) return [];
+    const prefix = `${query.group}|`;
     const perBucket = new Map<number, RawCounters>(window.buckets.map((b) => [b, new Map()]));
-    for (const { bucket, groups } of await this.readDimensionBuckets(query.dimension, window.buckets)) {
-      const counters = groups.get(query.group);
-      if (counters) addRawCounters(perBucket.get(bucket)!, counters);
+    for (const { bucket, hash } of await this.readDimensionHashes(query.dimension, window.buckets)) {
+      const raw = perBucket.get(bucket)!;
+      for (const field in hash) {
+        if (!field.startsWith(prefix)) continue;
+        const counter = field.slice(prefix.length);
+        const value = Number(hash[field]);
+        if (Number.isFinite(value)) raw.set(counter, (raw.get(counter) ?? 0) + value);
+      }
     }
     return window.buckets.map((b) => [b, rawToGroupStats(query.dimension, query.group, perBucket.get(b)!)]);
   }
