@@ -9,6 +9,7 @@ import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { Readiness, startOpsServer, type OpsServer } from '../../src/telemetry/server.js';
 import { byEventTime, traffic } from '../helpers/alert-traffic.js';
+import { dashboardQueries } from '../helpers/grafana.js';
 import {
   alertmanagerUrl,
   createTopic,
@@ -42,6 +43,13 @@ async function prometheusAlerts(): Promise<PromAlert[]> {
   const res = await fetch(`${prometheusUrl()}/api/v1/alerts`);
   if (!res.ok) throw new Error(`prometheus ${res.status}`);
   return ((await res.json()) as { data: { alerts: PromAlert[] } }).data.alerts;
+}
+
+async function instantQuery(expr: string): Promise<unknown[]> {
+  const res = await fetch(`${prometheusUrl()}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  const body = (await res.json()) as { status: string; error?: string; data?: { result: unknown[] } };
+  if (body.status !== 'success') throw new Error(`${expr}: ${body.error ?? res.status}`);
+  return body.data!.result;
 }
 
 async function alertmanagerAlerts(
@@ -192,6 +200,16 @@ describe('surge alert end to end: metrics → Prometheus rules → Alertmanager,
       expect(events(calm)).toEqual([]);
       expect(await alertmanagerAlerts(`group="${calm}"`)).toEqual([]);
     }
+
+    // Every panel of the dashboards fed by the evaluator (sentiment, fairness, drift, alerts) has data
+    // in Prometheus now; the pipeline dashboard needs a running pipeline (demo end-to-end test).
+    const evaluatorPanels = dashboardQueries().filter((q) => q.dashboardUid !== 'finsentry-pipeline');
+    expect(evaluatorPanels.length).toBeGreaterThan(15);
+    const empty: string[] = [];
+    for (const q of evaluatorPanels)
+      if ((await instantQuery(q.expr)).length === 0)
+        empty.push(`${q.dashboard} / ${q.panel} / ${q.refId}: ${q.expr}`);
+    expect(empty).toEqual([]);
 
     // The surge ends: the next 6 minutes are calm for everyone.
     const after = byEventTime(
