@@ -153,7 +153,7 @@ export async function ceilingRow(ctx: BenchContext): Promise<BenchRow> {
     seconds,
     textTokens,
     modelTokens,
-    perModel.map((m) => `${m.task} batch ${m.batchSize}`).join(', '),
+    perModel.map((m) => `${m.task} batch ${m.batchSize} (${Math.round((1 - m.realTokens / m.paddedTokens) * 100)}% padding)`).join(', '),
     {
       models: perModel.map((m) => ({
         task: m.task,

@@ -63,9 +63,10 @@ export async function inferRow(ctx: BenchContext): Promise<BenchRow> {
     const reps = runs.length;
     const modelTokens = (counters.realTokens - before.realTokens) / reps;
     const padded = (counters.paddedTokens - before.paddedTokens) / reps;
-    return row('infer', 'finsentry infer (OnnxEnricher, no I/O)', all.length, runs, median(runs), textTokens, modelTokens, `chunks of ${chunkSize}, ${concurrency} in flight; batcher max ${ctx.batching.maxBatchSize} windows / ${ctx.batching.maxBatchTokens} tokens, ${ctx.batching.maxInFlightBatches} batches in flight per model`, {
+    const paddingRatio = 1 - modelTokens / padded;
+    return row('infer', 'finsentry infer (OnnxEnricher, no I/O)', all.length, runs, median(runs), textTokens, modelTokens, `chunks of ${chunkSize}, ${concurrency} in flight; batcher max ${ctx.batching.maxBatchSize} windows / ${ctx.batching.maxBatchTokens} tokens, ${ctx.batching.maxInFlightBatches} batches in flight per model; ${Math.round(paddingRatio * 100)}% padding`, {
       batchesPerPass: (counters.batches - before.batches) / reps,
-      paddingRatio: Number((1 - modelTokens / padded).toFixed(4)),
+      paddingRatio: Number(paddingRatio.toFixed(4)),
       providers: enricher.providers,
     });
   } finally {

@@ -72,6 +72,7 @@ export async function peerRow(ctx: BenchContext): Promise<BenchRow> {
   const transformers = await loadTransformers();
   const root = mkdtempSync(join(os.tmpdir(), 'finsentry-bench-peer-'));
   const pipelines: PeerPipeline[] = [];
+  const devices: string[] = [];
   try {
     transformers.env.allowRemoteModels = false;
     transformers.env.allowLocalModels = true;
@@ -83,11 +84,19 @@ export async function peerRow(ctx: BenchContext): Promise<BenchRow> {
     };
     const load = async (task: 'text-classification' | 'token-classification', spec: ModelSpec): Promise<{ fn: PeerPipeline; maxLength: number }> => {
       const local = peerModelDir(root, spec);
-      const fn = (await transformers.pipeline(task, local.name, {
-        dtype: local.dtype,
-        device: ctx.models.executionProvider,
-        session_options: sessionOptions,
-      } as never)) as unknown as PeerPipeline;
+      const create = (device: string): Promise<PeerPipeline> =>
+        transformers.pipeline(task, local.name, { dtype: local.dtype, device, session_options: sessionOptions } as never) as unknown as Promise<PeerPipeline>;
+      let fn: PeerPipeline;
+      try {
+        fn = await create(ctx.models.executionProvider);
+        devices.push(ctx.models.executionProvider);
+      } catch (err) {
+        if (ctx.models.executionProvider !== 'cuda') throw err;
+        // finsentry falls back to CPU when CUDA is unavailable; the peer does the same so the rows stay comparable.
+        ctx.log(`peer: CUDA unavailable for transformers.js (${(err as Error).message.split('\n')[0]}), using cpu`);
+        fn = await create('cpu');
+        devices.push('cpu');
+      }
       pipelines.push(fn);
       return { fn, maxLength: local.maxLength };
     };
@@ -123,6 +132,7 @@ export async function peerRow(ctx: BenchContext): Promise<BenchRow> {
       search: search.map((s) => ({ batchSize: s.batchSize, docsPerSecond: Number(s.docsPerSecond.toFixed(2)) })),
       truncation: { maxLength: classifier.maxLength, truncatedDocuments: truncatedDocs },
       aggregation: 'simple',
+      devices,
     });
   } finally {
     for (const p of pipelines) await p.dispose?.().catch(() => undefined);

@@ -99,10 +99,12 @@ export async function pipelineRow(ctx: BenchContext, options: { latency: boolean
     await produceAll(producer, topics, ctx.corpus, (d) => d.id, (d) => d.value);
 
     let modelTokens = 0;
+    let paddedTokens = 0;
     enricher = await OnnxEnricher.create(cfg.models, cfg.batching, {
       maxEntitiesPerDocument: cfg.limits.maxEntitiesPerDocument,
       onBatch: (_task, stats) => {
         modelTokens += stats.realTokens;
+        paddedTokens += stats.paddedTokens;
       },
     });
     let firstFetchAt: number | undefined;
@@ -139,6 +141,7 @@ export async function pipelineRow(ctx: BenchContext, options: { latency: boolean
       enriched: counters.enriched,
       deadLettered: counters.deadLettered,
       committedBatches: counters.committedBatches,
+      paddingRatio: paddedTokens > 0 ? Number((1 - modelTokens / paddedTokens).toFixed(4)) : null,
       redisRoundTripsPerApply: store.applyCalls > 0 ? Number((store.roundTrips / store.applyCalls).toFixed(3)) : null,
     });
 

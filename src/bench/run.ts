@@ -179,6 +179,16 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
     'Text tokens: content tokens of the texts analysed (finsentry reads long texts whole in overlapping windows; the peer truncates each text to the model maximum, so it reads fewer tokens of long articles). Model tokens: non-padding tokens fed to the models, both models, special tokens and window overlaps included.',
     'Ceiling: both models one after another with every intra-op thread, input tensors built before timing. Pipeline: from the first fetched input record to the last offset commit, with decode, Redis window statistics, gzip-compressed enriched output and commits.',
   ];
+  const inferPadding = inferRowResult?.details?.['paddingRatio'];
+  const ceilingModels = rows.find((r) => r.id === 'ceiling' && !r.error)?.details?.['models'] as Array<{ paddingRatio: number }> | undefined;
+  if (typeof inferPadding === 'number' && inferPadding > 0.3) {
+    const ceilingPadding = ceilingModels ? Math.max(...ceilingModels.map((m) => m.paddingRatio)) : null;
+    notes.push(
+      `finsentry's micro-batcher padded ${Math.round(inferPadding * 100)}% of the tokens it fed to the models` +
+        (ceilingPadding !== null ? ` (the ceiling's length-sorted batches: ${Math.round(ceilingPadding * 100)}%)` : '') +
+        `: with batching.maxBatchTokens ${ctx.batching.maxBatchTokens} a batch takes nearly every queued window, short and long together. A smaller budget (try --batch-tokens 1024) keeps short windows apart from long ones.`,
+    );
+  }
   if (paths.synthetic) notes.push('Synthesized models (seeded random weights, fp32): throughput reflects the architecture and size only; predictions are meaningless.');
   if (machine.loadAverage1m > machine.availableParallelism) notes.push(`The machine was busy (load average ${machine.loadAverage1m} on ${machine.availableParallelism} CPUs at start): absolute figures are low and noisy; the ratios, measured side by side, are the meaningful part.`);
   const label = opts.label ?? `${paths.synthetic ? `synth ${opts.synth ?? 'minilm'}` : 'default models'} (${sentiment.name}${ner ? ` + ${ner.name}` : ''}), mix ${opts.mix}`;
