@@ -104,6 +104,7 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
     );
   }
 
+  const signal = listenForSignals();
   const closers = new Closers();
   const metrics = createMetrics({ stats: config.stats });
   const readiness = new Readiness();
@@ -204,7 +205,7 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
       closers.add('evaluator', () => evaluator.stop());
     }
 
-    const outcome = await waitForSignalOrFatal(fatal);
+    const outcome = await waitForSignalOrFatal(signal, fatal);
     if (outcome.kind === 'fatal') {
       logger.fatal(
         { err: outcome.error },
@@ -239,7 +240,11 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
 
 type Outcome = { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'fatal'; error: Error };
 
-function waitForSignalOrFatal(fatal: Promise<Error>): Promise<Outcome> {
+/**
+ * Signal listeners are installed before start-up, so a SIGTERM while models load or the group is
+ * joined is not a hard kill: start-up completes, then the service stops gracefully at once.
+ */
+function listenForSignals(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     let received = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -248,10 +253,16 @@ function waitForSignalOrFatal(fatal: Promise<Error>): Promise<Outcome> {
         process.exit(1);
       }
       received = true;
-      resolve({ kind: 'signal', signal });
+      resolve(signal);
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-    void fatal.then((error) => resolve({ kind: 'fatal', error }));
   });
+}
+
+function waitForSignalOrFatal(signal: Promise<NodeJS.Signals>, fatal: Promise<Error>): Promise<Outcome> {
+  return Promise.race([
+    signal.then((s): Outcome => ({ kind: 'signal', signal: s })),
+    fatal.then((error): Outcome => ({ kind: 'fatal', error })),
+  ]);
 }
