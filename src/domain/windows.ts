@@ -21,7 +21,10 @@ export interface StatsApplyResult {
   applied: boolean;
   /** Observations older than watermark − allowed lateness: counted as late, not added to windows. */
   late: number;
-  /** The store's watermark (max event time seen, epoch ms) after this batch. */
+  /**
+   * Watermark (max event time applied, epoch ms) of the batch's partition after this batch. Lateness is
+   * judged per partition (replay-deterministic); the store's watermark is the max over partitions.
+   */
   watermarkMs: number;
 }
 
