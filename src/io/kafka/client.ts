@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry, type logCreator, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import { resolveSecret } from '../../config/load.js';
 import type { KafkaConfig } from '../../config/schema.js';
@@ -49,8 +49,9 @@ function tlsOptions(tls: NonNullable<KafkaConfig['tls']>): ConnectionOptions {
 }
 
 /** kafkajs logCreator → pino. kafkajs INFO chatter (joins, commits) is logged at debug. */
-export function pinoLogCreator(logger: Logger) {
-  return () =>
+export function pinoLogCreator(logger: Logger): logCreator {
+  // kafkajs passes its own level threshold; pino's level decides what is written.
+  return (_level: logLevel) =>
     ({ namespace, level, log }: LogEntry): void => {
       const { message, timestamp: _timestamp, logger: _name, ...extra } = log;
       const fields = { namespace, ...extra };
