@@ -74,13 +74,20 @@ function driftSnapshot(dimensions: Record<string, GroupWindowStats[]>, mixDimens
   return { total: sumGroupStats(ALL_DIMENSION, ALL_GROUP, dimensions[ALL_DIMENSION] ?? []), mixes };
 }
 
-async function readDims(reader: WindowReader, dims: readonly string[], windowMs: number, endMs: number): Promise<Record<string, GroupWindowStats[]>> {
+/** Readers that can fetch several dimensions in one pipelined phase (RedisWindowStore) use that. */
+interface MultiWindowReader {
+  readWindows?(dimensions: readonly string[], windowMs: number, endMs?: number): Promise<{ dimensions: Record<string, GroupWindowStats[]> } | null>;
+}
+
+async function readDims(reader: WindowReader & MultiWindowReader, dims: readonly string[], windowMs: number, endMs: number): Promise<Record<string, GroupWindowStats[]>> {
+  const all = [...new Set([ALL_DIMENSION, ...dims])];
+  if (reader.readWindows) return (await reader.readWindows(all, windowMs, endMs))?.dimensions ?? {};
   const out: Record<string, GroupWindowStats[]> = {};
-  for (const dim of new Set([ALL_DIMENSION, ...dims])) out[dim] = await reader.readWindow({ dimension: dim, windowMs, endMs });
+  for (const dim of all) out[dim] = await reader.readWindow({ dimension: dim, windowMs, endMs });
   return out;
 }
 
-export async function buildStatsReport(reader: WindowReader & BaselineSource, bucketMs: number, opts: ReportOptions): Promise<StatsReport> {
+export async function buildStatsReport(reader: WindowReader & BaselineSource & MultiWindowReader, bucketMs: number, opts: ReportOptions): Promise<StatsReport> {
   const watermarkMs = await reader.watermark();
   const endMs = opts.endMs ?? Math.floor(watermarkMs / bucketMs) * bucketMs + bucketMs;
   const startMs = endMs - opts.windowMs;

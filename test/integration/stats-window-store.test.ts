@@ -217,6 +217,10 @@ describe.each(TARGETS)('window store on $name', ({ connect }) => {
     const window = (await store.readWindow({ dimension: 'region', windowMs: 15 * MINUTE })).find((g) => g.group === 'emea')!;
     expect(series.reduce((s, [, g]) => s + g.count, 0)).toBe(window.count);
     expect(series.map(([t]) => t)).toEqual(Array.from({ length: 15 }, (_, i) => end - 15 * MINUTE + i * MINUTE));
+    // Several dimensions in one read phase give the same windows as one by one.
+    const multi = await store.readWindows([ALL_DIMENSION, ...DIMENSIONS], 15 * MINUTE);
+    expect(multi!.endMs).toBe(end);
+    for (const dim of [ALL_DIMENSION, ...DIMENSIONS]) expect(multi!.dimensions[dim]).toEqual(await store.readWindow({ dimension: dim, windowMs: 15 * MINUTE }));
     // Top-K by volume.
     const top = topGroupsByVolume(await store.readWindow({ dimension: 'ticker', windowMs: 60 * MINUTE }), 3);
     expect(top).toHaveLength(3);

@@ -358,44 +358,65 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     return { start, end, buckets };
   }
 
-  /** Fetches the counter hash of one dimension for every (partition, bucket) of a window. */
-  private async readDimensionHashes(dimension: string, buckets: readonly number[]): Promise<Array<{ bucket: number; hash: Record<string, string> }>> {
+  /** Fetches the counter hashes of some dimensions for every (partition, bucket) of a window, in one pipelined phase. */
+  private async readDimensionHashes(dimensions: readonly string[], buckets: readonly number[]): Promise<Array<{ dimension: string; bucket: number; hash: Record<string, string> }>> {
     const parts = await this.partitions();
-    const ops: Array<QueuedOp & { bucket: number }> = [];
+    const ops: Array<QueuedOp & { dimension: string; bucket: number }> = [];
     for (const pk of parts) {
       const base = this.shardBase(pk);
-      for (const bucket of buckets) {
-        const key = `${base}:c:${bucket}:${dimension}`;
-        ops.push({ key, bucket, add: (p) => void p.hgetall(key) });
+      for (const dimension of dimensions) {
+        for (const bucket of buckets) {
+          const key = `${base}:c:${bucket}:${dimension}`;
+          ops.push({ key, dimension, bucket, add: (p) => void p.hgetall(key) });
+        }
       }
     }
     const hashes = await this.execByNode(ops);
-    return ops.map((op, i) => ({ bucket: op.bucket, hash: hashes[i] as Record<string, string> }));
+    return ops.map((op, i) => ({ dimension: op.dimension, bucket: op.bucket, hash: hashes[i] as Record<string, string> }));
   }
 
   /** All groups of a dimension in a window, summed over buckets and partition shards; largest first. */
   async readWindow(query: WindowQuery): Promise<GroupWindowStats[]> {
     const window = await this.resolveWindow(query);
     if (!window) return [];
+    return (await this.sumWindows([query.dimension], window.buckets))[query.dimension] ?? [];
+  }
+
+  /**
+   * Several dimensions' windows ending at the same instant (default: as of the watermark), read in one
+   * pipelined phase — for the evaluator, reports and baselines.
+   */
+  async readWindows(dimensions: readonly string[], windowMs: number, endMs?: number): Promise<{ endMs: number; dimensions: Record<string, GroupWindowStats[]> } | null> {
+    const window = await this.resolveWindow({ dimension: ALL_DIMENSION, windowMs, endMs });
+    if (!window) return null;
+    return { endMs: window.end, dimensions: await this.sumWindows(dimensions, window.buckets) };
+  }
+
+  private async sumWindows(dimensions: readonly string[], buckets: readonly number[]): Promise<Record<string, GroupWindowStats[]>> {
     // Summed straight from the replies ("<group>|<counter>" fields): long windows of unbounded
     // dimensions are hundreds of thousands of fields, so no per-bucket intermediate objects.
-    const merged = new Map<string, RawCounters>();
-    for (const { hash } of await this.readDimensionHashes(query.dimension, window.buckets)) {
+    const merged = new Map<string, Map<string, RawCounters>>(dimensions.map((d) => [d, new Map()]));
+    for (const { dimension, hash } of await this.readDimensionHashes(dimensions, buckets)) {
+      const groups = merged.get(dimension)!;
       for (const field in hash) {
         const sep = field.indexOf('|');
         if (sep <= 0) continue;
         const group = field.slice(0, sep);
-        let raw = merged.get(group);
-        if (!raw) merged.set(group, (raw = new Map()));
+        let raw = groups.get(group);
+        if (!raw) groups.set(group, (raw = new Map()));
         const counter = field.slice(sep + 1);
         const value = Number(hash[field]);
         if (Number.isFinite(value)) raw.set(counter, (raw.get(counter) ?? 0) + value);
       }
     }
-    return topGroupsByVolume(
-      [...merged].map(([group, raw]) => rawToGroupStats(query.dimension, group, raw)).filter((s) => s.count > 0 || s.confusion !== null),
-      Number.POSITIVE_INFINITY,
-    );
+    const out: Record<string, GroupWindowStats[]> = {};
+    for (const [dimension, groups] of merged) {
+      out[dimension] = topGroupsByVolume(
+        [...groups].map(([group, raw]) => rawToGroupStats(dimension, group, raw)).filter((s) => s.count > 0 || s.confusion !== null),
+        Number.POSITIVE_INFINITY,
+      );
+    }
+    return out;
   }
 
   /** Per-bucket stats of one group, every bucket of the window in ascending order (empty buckets included). */
@@ -404,7 +425,7 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     if (!window) return [];
     const prefix = `${query.group}|`;
     const perBucket = new Map<number, RawCounters>(window.buckets.map((b) => [b, new Map()]));
-    for (const { bucket, hash } of await this.readDimensionHashes(query.dimension, window.buckets)) {
+    for (const { bucket, hash } of await this.readDimensionHashes([query.dimension], window.buckets)) {
       const raw = perBucket.get(bucket)!;
       for (const field in hash) {
         if (!field.startsWith(prefix)) continue;
@@ -418,12 +439,7 @@ export class RedisWindowStore implements StatsSink, WindowReader {
 
   /** Windows of every configured dimension (plus `_all`) ending at the same instant. */
   async readAllDimensions(windowMs: number, endMs?: number): Promise<{ endMs: number; dimensions: Record<string, GroupWindowStats[]> } | null> {
-    const end = endMs ?? (await this.resolveWindow({ dimension: ALL_DIMENSION, windowMs }))?.end;
-    if (end === undefined) return null;
-    const dims = [ALL_DIMENSION, ...this.options.dimensions.filter((d) => d !== ALL_DIMENSION)];
-    const out: Record<string, GroupWindowStats[]> = {};
-    for (const dim of dims) out[dim] = await this.readWindow({ dimension: dim, windowMs, endMs: end });
-    return { endMs: end, dimensions: out };
+    return this.readWindows([ALL_DIMENSION, ...this.options.dimensions.filter((d) => d !== ALL_DIMENSION)], windowMs, endMs);
   }
 
   private baselineKey(name: string): string {
