@@ -34,6 +34,8 @@ export interface BenchOptions {
   mix: Mix;
   docs?: number;
   reps?: number;
+  /** Times the whole sequence of rows is run; each row reports its median round (default 3; 1 with --quick). */
+  rounds?: number;
   seed: number;
   json?: string;
   /** Markdown file whose generated section is updated; false = none. */
@@ -100,6 +102,21 @@ function resolveModels(opts: BenchOptions, config: FinsentryConfig, log: (l: str
   return { sentiment, ner: null, synthetic };
 }
 
+/** The round with the median time (the lower middle for an even count); `runs` lists every round. */
+export function medianRound(results: readonly BenchRow[]): { row: BenchRow; index: number } {
+  const order = results.map((r, i) => ({ seconds: r.seconds, i })).sort((a, b) => a.seconds - b.seconds);
+  const index = order[Math.floor((order.length - 1) / 2)]!.i;
+  const chosen = results[index]!;
+  return {
+    index,
+    row: {
+      ...chosen,
+      runs: results.flatMap((r) => r.runs),
+      details: { ...chosen.details, roundsDocsPerSecond: results.map((r) => Number(r.docsPerSecond.toFixed(2))) },
+    },
+  };
+}
+
 export async function runBench(opts: BenchOptions, log: (line: string) => void): Promise<BenchReport> {
   const startedAt = new Date().toISOString();
   const config = loadConfig(opts.config);
@@ -135,47 +152,67 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
     texts,
     docTokens,
     quick,
-    reps: opts.reps ?? (quick ? 1 : 3),
+    reps: opts.reps ?? 1,
     searchDocuments: Math.min(documents, quick ? 40 : Math.max(50, Math.round(documents / 5))),
     latencySeconds: opts.latencySeconds ?? (quick ? 5 : 30),
     statsDocuments: quick ? 3000 : 50_000,
     log,
   };
+  const rounds = opts.rounds ?? (quick ? 1 : 3);
   const corpusSummary = summarizeCorpus(corpusOptions, corpus, docTokens);
   log(`corpus: ${documents} documents (${opts.mix}), ${corpusSummary.tokens} tokens; models: ${sentiment.name}${ner ? ` + ${ner.name}` : ''}; provider ${models.executionProvider}; intra-op threads ${models.intraOpThreads || 'ORT default'}`);
 
-  const rows: BenchRow[] = [];
   let latency: LatencyResult | null = null;
+  const latencies: Array<LatencyResult | null> = [];
   const runners: Record<RowId, () => Promise<BenchRow>> = {
     ceiling: () => ceilingRow(ctx),
     infer: () => inferRow(ctx),
     pipeline: async () => {
       const result = await pipelineRow(ctx, { latency: true });
-      latency = result.latency;
+      latencies.push(result.latency);
       return result.row;
     },
     naive: () => naiveRow(ctx),
     peer: () => peerRow(ctx),
     stats: () => statsRow(ctx),
   };
-  for (const id of ROW_IDS) {
-    if (!opts.rows.includes(id)) continue;
-    log(`row ${id}: running`);
-    try {
-      const r = await runners[id]();
-      rows.push(r);
-      log(`row ${id}: ${r.docsPerSecond.toFixed(1)} docs/s (${r.setting})`);
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      log(`row ${id}: failed: ${message}`);
-      rows.push({ id, title: id, documents: 0, seconds: NaN, runs: [], docsPerSecond: NaN, textTokensPerSecond: null, modelTokensPerSecond: null, setting: '', error: message.split('\n')[0] ?? message });
+  // Rounds: every selected row once per round, rounds one after another, so that a change in the
+  // machine's load during the run hits all rows alike instead of whichever row ran at that moment.
+  const perRow = new Map<RowId, BenchRow[]>();
+  const errors = new Map<RowId, string>();
+  for (let round = 1; round <= rounds; round++) {
+    for (const id of ROW_IDS) {
+      if (!opts.rows.includes(id) || errors.has(id)) continue;
+      log(`round ${round}/${rounds}, row ${id}: running`);
+      try {
+        const r = await runners[id]();
+        perRow.set(id, [...(perRow.get(id) ?? []), r]);
+        log(`round ${round}/${rounds}, row ${id}: ${r.docsPerSecond.toFixed(1)} docs/s (${r.setting})`);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        log(`row ${id}: failed: ${message}`);
+        errors.set(id, message.split('\n')[0] ?? message);
+      }
     }
+  }
+  const rows: BenchRow[] = [];
+  for (const id of ROW_IDS) {
+    const error = errors.get(id);
+    if (error !== undefined) {
+      rows.push({ id, title: id, documents: 0, seconds: NaN, runs: [], docsPerSecond: NaN, textTokensPerSecond: null, modelTokensPerSecond: null, setting: '', error });
+      continue;
+    }
+    const results = perRow.get(id);
+    if (!results || results.length === 0) continue;
+    const merged = medianRound(results);
+    rows.push(merged.row);
+    if (id === 'pipeline') latency = latencies[merged.index] ?? null;
   }
 
   const inferRowResult = rows.find((r) => r.id === 'infer' && !r.error);
   const used = (inferRowResult?.details?.['providers'] as Record<string, string> | undefined) ?? {};
   const notes = [
-    'Every row reads the same documents with the same model files; each row is warmed up before it is timed; ceiling, infer, peer and stats report the median of their repetitions, pipeline and naive a single pass.',
+    `Every row reads the same documents with the same model files and is warmed up before it is timed. The sequence of rows ran ${rounds} time(s) one after another (rounds); each row reports its median round${ctx.reps > 1 ? ` (and within a round the median of ${ctx.reps} repetitions)` : ''}, so that load changes during the run hit every row alike.`,
     'Text tokens: content tokens of the texts analysed (finsentry reads long texts whole in overlapping windows; the peer truncates each text to the model maximum, so it reads fewer tokens of long articles). Model tokens: non-padding tokens fed to the models, both models, special tokens and window overlaps included.',
     'Ceiling: both models one after another with every intra-op thread, input tensors built before timing. Pipeline: from the first fetched input record to the last offset commit, with decode, Redis window statistics, gzip-compressed enriched output and commits.',
   ];

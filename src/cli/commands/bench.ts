@@ -16,6 +16,7 @@ interface BenchCliOptions {
   mix: string;
   docs?: number;
   reps?: number;
+  rounds?: number;
   seed: number;
   json?: string;
   doc?: string | boolean;
@@ -52,7 +53,8 @@ export function registerBenchCommand(program: Command): void {
       return v;
     }, 'mixed')
     .option('--docs <n>', 'documents in the corpus (default 1000; 120 with --quick)', positiveInt)
-    .option('--reps <n>', 'timed repetitions of the cheap rows; the median is reported (default 3; 1 with --quick)', positiveInt)
+    .option('--rounds <n>', 'run the whole sequence of rows this many times; each row reports its median round (default 3; 1 with --quick)', positiveInt)
+    .option('--reps <n>', 'timed repetitions inside a round for ceiling, infer, peer and stats (default 1)', positiveInt)
     .option('--seed <n>', 'scenario generator seed', (v) => Number(v), 42)
     .option('--json <file>', 'write the full report as JSON')
     .option('--doc [file]', 'update the generated section of this Markdown file (default docs/benchmarks.md; off with --quick unless given)')
@@ -88,6 +90,7 @@ export function registerBenchCommand(program: Command): void {
           mix: opts.mix as Mix,
           ...(opts.docs ? { docs: opts.docs } : {}),
           ...(opts.reps ? { reps: opts.reps } : {}),
+          ...(opts.rounds ? { rounds: opts.rounds } : {}),
           seed: opts.seed,
           ...(opts.json ? { json: opts.json } : {}),
           doc,
