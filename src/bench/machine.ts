@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import type { ModelSpec } from '../inference/model.js';
@@ -17,11 +18,21 @@ export interface MachineInfo {
   transformersJs: string | null;
 }
 
+/** Version of an installed package: its package.json found above the resolved entry (some packages do not export package.json). */
 function packageVersion(name: string): string | null {
   try {
     const require = createRequire(import.meta.url);
-    const pkg = JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version?: string };
-    return pkg.version ?? null;
+    let dir = dirname(require.resolve(name));
+    for (;;) {
+      const candidate = join(dir, 'package.json');
+      if (existsSync(candidate)) {
+        const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === name) return pkg.version ?? null;
+      }
+      const parent = dirname(dir);
+      if (parent === dir) return null;
+      dir = parent;
+    }
   } catch {
     return null;
   }

@@ -137,7 +137,7 @@ export async function pipelineRow(ctx: BenchContext, options: { latency: boolean
     const counters = { ...service.processor.counters };
     if (counters.deadLettered > 0) ctx.log(`pipeline: warning: ${counters.deadLettered} documents were dead-lettered`);
     const textTokens = ctx.docTokens.reduce((a, b) => a + b, 0);
-    const result = row('pipeline', 'full pipeline: Kafka → inference → Redis stats → Kafka', ctx.corpus.length, [seconds], seconds, textTokens, modelTokens, `${PARTITIONS} partitions per input topic, product batching defaults, gzip output`, {
+    const result = row('pipeline', 'full pipeline: Kafka → inference → Redis stats → Kafka', ctx.corpus.length, [seconds], seconds, textTokens, modelTokens, `${PARTITIONS} partitions per input topic; batcher max ${cfg.batching.maxBatchSize} windows / ${cfg.batching.maxBatchTokens} tokens; ${cfg.kafka.compression} output`, {
       enriched: counters.enriched,
       deadLettered: counters.deadLettered,
       committedBatches: counters.committedBatches,

@@ -140,7 +140,7 @@ export function renderMarkdownSection(report: BenchReport): string {
   out.push('');
   if (l) out.push(`End-to-end latency at ${fmt(l.ratePerSecond)} docs/s (50% of the measured pipeline capacity), ${l.received} of ${l.documents} documents: p50 ${fmt(l.p50Ms, 0)} ms, p95 ${fmt(l.p95Ms, 0)} ms, p99 ${fmt(l.p99Ms, 0)} ms, max ${fmt(l.maxMs, 0)} ms.`, '');
   const stats = report.rows.find((r) => r.id === 'stats' && !r.error);
-  if (stats?.details) out.push(`Stats stage: ${String(stats.details['groupsPerDocument'])} groups per document, ${String(stats.details['roundTripsPerBatch'])} Redis round trips per batch (${String(stats.details['serverCommandsPerBatch'])} server-side commands per batch).`, '');
+  if (stats?.details) out.push(`Stats stage: ${String(stats.details['groupsPerDocument'])} groups per document, ${String(stats.details['roundTripsPerBatch'])} Redis round trip(s) per batch of ${report.batching.maxBatchSize} documents.`, '');
   const r = report.ratios;
   out.push(
     '| ratio | value |',

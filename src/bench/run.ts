@@ -132,7 +132,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
   const sentiment: ModelSpec = await readModelSpec(paths.sentiment, 'sentiment');
   const ner: ModelSpec | null = paths.ner ? await readModelSpec(paths.ner, 'ner') : null;
   const quick = opts.quick;
-  const documents = opts.docs ?? (quick ? 120 : 1000);
+  const documents = opts.docs ?? (quick ? 120 : 500);
   const corpusOptions = { mix: opts.mix, documents, seed: opts.seed };
   const corpus = buildCorpus(corpusOptions);
   const texts = corpus.map((d) => d.text);

@@ -31,6 +31,7 @@ export async function statsRow(ctx: BenchContext): Promise<BenchRow> {
     return row('stats', 'stats stage alone: documents into Redis', result.documents, runs, seconds, null, null, `batches of ${ctx.batching.maxBatchSize}, 6 partitions concurrently, ${result.target} Redis`, {
       groupsPerDocument: Number(result.groupsPerDocument.toFixed(2)),
       roundTripsPerBatch: Number(result.roundTripsPerApply.toFixed(3)),
+      // From INFO commandstats: counts every client's commands on a shared Redis, so only indicative.
       serverCommandsPerBatch: result.serverCommandsPerApply === null ? null : Number(result.serverCommandsPerApply.toFixed(3)),
       batches: result.batches,
     });

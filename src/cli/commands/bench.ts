@@ -52,7 +52,7 @@ export function registerBenchCommand(program: Command): void {
       if (!(MIXES as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected ${MIXES.join(', ')}`);
       return v;
     }, 'mixed')
-    .option('--docs <n>', 'documents in the corpus (default 1000; 120 with --quick)', positiveInt)
+    .option('--docs <n>', 'documents in the corpus (default 500; 120 with --quick)', positiveInt)
     .option('--rounds <n>', 'run the whole sequence of rows this many times; each row reports its median round (default 3; 1 with --quick)', positiveInt)
     .option('--reps <n>', 'timed repetitions inside a round for ceiling, infer, peer and stats (default 1)', positiveInt)
     .option('--seed <n>', 'scenario generator seed', (v) => Number(v), 42)
