@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { detokenize, parseConll, parseSentimentData, tagsFromEntities } from '../../src/inference/eval/datasets.js';
+import { detokenize, isHashDev, parseConll, parseSentimentData, tagsFromEntities } from '../../src/inference/eval/datasets.js';
 import { classificationReport, getEntities, iob1ToIob2, spanReport } from '../../src/inference/eval/metrics.js';
 import { parseInputLine } from '../../src/inference/infer-stream.js';
 
@@ -95,5 +95,14 @@ describe('evaluation data readers', () => {
     expect(parseInputLine('plain text', 3)).toEqual({ id: '3', text: 'plain text' });
     expect(parseInputLine('   ', 4)).toBeUndefined();
     expect(() => parseInputLine('{"id":1}', 5)).toThrow(/line 5/);
+  });
+});
+
+describe('hash dev split', () => {
+  it('puts the same rows in dev as training/common.py (sha256 of the text, first 8 hex digits, mod 100 < 10)', () => {
+    // Values computed with Python: int(hashlib.sha256(t.encode()).hexdigest()[:8], 16) % 100
+    expect(['text 0', 'text 13', 'text 21'].map((t) => isHashDev(t))).toEqual([true, true, true]); // 1, 3, 9
+    expect(['hello', '$AAPL is going up', 'Ünïcode €', ''].map((t) => isHashDev(t))).toEqual([false, false, false, false]); // 14, 45, 55, 10
+    expect(isHashDev('hello', 15)).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { engineOptions } from '../../inference/enricher.js';
 import { ModelRunner, NerModel, SentimentModel } from '../../inference/engine.js';
-import { parseConll, parseSentimentData, readFile } from '../../inference/eval/datasets.js';
+import { isHashDev, parseConll, parseSentimentData, readFile } from '../../inference/eval/datasets.js';
 import { evaluateNer, evaluateSentiment } from '../../inference/eval/run.js';
 import { pullModel } from '../../inference/hub.js';
 import { readModelSpec } from '../../inference/model.js';
@@ -135,15 +135,20 @@ export function registerModelsCommand(program: Command): void {
     .requiredOption('--model <dir>', 'model directory')
     .requiredOption('--data <file>', 'TSV (sentence, label, agreement), CSV (text, label 0/1/2) or CoNLL file')
     .option('--agreement <pct>', 'PhraseBank: keep only sentences with at least this annotator agreement', (v) => Number(v))
+    .option('--split <part>', 'keep only the hash-split dev or train part (training/common.py: sha256(text) % 100 < 10 is dev)', (v) => {
+      if (v !== 'dev' && v !== 'train') throw new InvalidArgumentError('--split must be dev or train');
+      return v;
+    })
     .option('--aggregation <strategy>', 'NER aggregation strategy', 'simple')
     .option('--limit <n>', 'evaluate only the first n examples', int(1))
     .option('--json', 'print JSON')
-    .action(async (opts: { task: string; model: string; data: string; agreement?: number; aggregation: AggregationStrategy; limit?: number; json?: boolean }) => {
+    .action(async (opts: { task: string; model: string; data: string; agreement?: number; split?: 'dev' | 'train'; aggregation: AggregationStrategy; limit?: number; json?: boolean }) => {
       const cfg = loadConfig(undefined);
       const engine = engineOptions(cfg.models, cfg.batching, { logger: createLogger('warn') });
       if (opts.task === 'sentiment') {
         let examples = parseSentimentData(readFile(opts.data), opts.data);
         if (opts.agreement !== undefined) examples = examples.filter((e) => (e.agreement ?? 0) >= (opts.agreement ?? 0));
+        if (opts.split !== undefined) examples = examples.filter((e) => isHashDev(e.text) === (opts.split === 'dev'));
         if (opts.limit) examples = examples.slice(0, opts.limit);
         const runner = await ModelRunner.load(opts.model, 'sentiment', engine);
         try {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import type { SentimentLabel } from '../../domain/enrichment.js';
 import { iob1ToIob2 } from './metrics.js';
@@ -95,4 +96,14 @@ export function tagsFromEntities(spans: ReadonlyArray<[number, number]>, entitie
     const first = spans.findIndex(([ts, te]) => entity.start < te && ts < entity.end);
     return `${spans[first]?.[0] === s ? 'B' : 'I'}-${entity.type}`;
   });
+}
+
+/**
+ * The deterministic hash split that training/common.py uses to hold a dev portion out of a file
+ * that has no dev split of its own (the Twitter Financial News train file): a row is "dev" when the
+ * first 8 hex digits of sha256(text), read as an integer, modulo 100 are below `devPercent`.
+ */
+export function isHashDev(text: string, devPercent = 10): boolean {
+  const head = createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 8);
+  return Number.parseInt(head, 16) % 100 < devPercent;
 }
