@@ -223,7 +223,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
     notes.push(
       `finsentry's micro-batcher padded ${Math.round(inferPadding * 100)}% of the tokens it fed to the models` +
         (ceilingPadding !== null ? ` (the ceiling's length-sorted batches: ${Math.round(ceilingPadding * 100)}%)` : '') +
-        `: with batching.maxBatchTokens ${ctx.batching.maxBatchTokens} a batch takes nearly every queued window, short and long together. A smaller budget (try --batch-tokens 1024) keeps short windows apart from long ones.`,
+        `: batches mixed short and long windows (batching.maxBatchTokens ${ctx.batching.maxBatchTokens}, maxPaddingRatio ${ctx.batching.maxPaddingRatio}). A lower batching.maxPaddingRatio or a smaller token budget (--batch-tokens) keeps short windows apart from long ones.`,
     );
   }
   if (paths.synthetic) notes.push('Synthesized models (seeded random weights, fp32): throughput reflects the architecture and size only; predictions are meaningless.');

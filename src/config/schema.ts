@@ -124,6 +124,11 @@ const batchingSchema = z
     maxBatchSize: z.number().int().min(1).default(64),
     /** Padded tokens per batch (batch size × longest sequence), as Hugging Face TEI bounds batches. */
     maxBatchTokens: z.number().int().min(16).default(8192),
+    /**
+     * Largest share of a batch's padded tokens that may be padding; windows that would push a batch
+     * past it wait for a batch of their own length (CPU cost grows with padded tokens). 1 = no cap.
+     */
+    maxPaddingRatio: z.number().min(0).max(1).default(0.2),
     maxWait: duration.default(10),
     maxInFlightBatches: z.number().int().min(1).default(2),
     /** Documents buffered before the consumer pauses partitions (backpressure). */

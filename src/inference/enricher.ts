@@ -19,6 +19,7 @@ export function batcherOptions(batching: BatchingConfig): BatcherOptions {
     maxWaitMs: batching.maxWait,
     maxInFlightBatches: batching.maxInFlightBatches,
     maxQueued: batching.maxQueuedDocuments,
+    maxPaddingRatio: batching.maxPaddingRatio,
   };
 }
 

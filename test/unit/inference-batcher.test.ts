@@ -50,6 +50,33 @@ describe('selectBatch', () => {
     expect(padded(bucketed)).toBe(4 * 8 * 12 + 4 * 8 * 120);
   });
 
+  it('leaves out items that would make more than maxPaddingRatio of the batch padding', () => {
+    // oldest is a 20-token chat window; one 128-token article window is queued among more chat.
+    const lengths = [20, 128, 18, 20, 22, 19];
+    // without a cap the budget (8 × 128) lets the long window in: padded 6 × 128 = 768 for 227 real
+    expect(selectBatch(lengths, 0, 8, 8 * 128)).toEqual([0, 1, 2, 3, 4, 5]);
+    // with a 20% cap the chat windows go together (padded 5 × 22 = 110, real 99: 10% padding)
+    expect(selectBatch(lengths, 0, 8, 8 * 128, 0.2)).toEqual([0, 2, 3, 4, 5]);
+    // and the long window, when it is the oldest, goes alone rather than padding the chat
+    expect(selectBatch([128, 20, 18], 0, 8, 8 * 128, 0.2)).toEqual([0]);
+  });
+
+  it('never exceeds the padding cap for any queue (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 128 }), { minLength: 1, maxLength: 100 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (lengths, cap) => {
+          const picked = selectBatch(lengths, 0, 64, 64 * 128, cap);
+          expect(picked).toContain(0);
+          const longest = Math.max(...picked.map((i) => lengths[i] ?? 0));
+          const real = picked.reduce((s, i) => s + (lengths[i] ?? 0), 0);
+          if (picked.length > 1) expect(1 - real / (longest * picked.length)).toBeLessThanOrEqual(cap + 1e-12);
+        },
+      ),
+    );
+  });
+
   it('sends an item longer than the budget alone', () => {
     expect(selectBatch([500, 4, 4], 0, 8, 64)).toEqual([0]);
   });

@@ -34,6 +34,7 @@ const models = (over: Partial<ModelsConfig> = {}): ModelsConfig => ({
 const batching = (over: Partial<BatchingConfig> = {}): BatchingConfig => ({
   maxBatchSize: 16,
   maxBatchTokens: 1024,
+  maxPaddingRatio: 0.2,
   maxWait: 2,
   maxInFlightBatches: 2,
   maxQueuedDocuments: 256,
