@@ -3,7 +3,9 @@
 # optionally, a 3-node cluster) and, optionally, Prometheus + Alertmanager, all bound to 127.0.0.1
 # and run as plain processes (no Docker, no systemd). State lives under .stack/ in the repo root.
 #
-#   stack.sh up     [--redis-cluster] [--prometheus]   start what is not running (idempotent)
+#   stack.sh up     [kafka|redis]... [--redis-cluster] [--prometheus]
+#                                                      start what is not running (idempotent);
+#                                                      Redis and Kafka unless components are named
 #   stack.sh status                                    show every component and whether it answers
 #   stack.sh down [kafka|redis|redis-cluster|prometheus]...
 #                                                      stop what this script started (all by
@@ -11,6 +13,17 @@
 #
 # Ports: Kafka 9092 (controller 9094), Redis 6379, cluster 7001-7003, Prometheus 9090,
 # Alertmanager 9093. The Kafka controller sits on 9094 so that Alertmanager keeps its usual 9093.
+#
+# A second, private stack (the fault tests start one so that stopping its servers cannot disturb
+# anyone using the default one) comes from the same script with other ports and another state dir:
+#   FINSENTRY_STACK_DIR               state directory (default .stack in the repo root)
+#   FINSENTRY_KAFKA_PORT              Kafka listener (default 9092)
+#   FINSENTRY_KAFKA_CONTROLLER_PORT   KRaft controller listener (default 9094)
+#   FINSENTRY_KAFKA_LIBS              Kafka jars (default $FINSENTRY_STACK_DIR/kafka/libs; point it at
+#                                     an existing cache to skip the Maven download)
+#   FINSENTRY_REDIS_PORT              single-node Redis (default 6379)
+#   FINSENTRY_REDIS_APPENDONLY=yes    Redis with an append-only file (fsync every write), so that a
+#                                     stopped and restarted Redis keeps its data (default: none)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -19,10 +32,11 @@ SCRIPT_DIR="$ROOT/scripts/stack"
 
 KAFKA_VERSION="${FINSENTRY_KAFKA_VERSION:-3.9.1}"
 SCALA_VERSION="2.13"
-KAFKA_PORT=9092
-KAFKA_CONTROLLER_PORT=9094
+KAFKA_PORT="${FINSENTRY_KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${FINSENTRY_KAFKA_CONTROLLER_PORT:-9094}"
 KAFKA_HEAP="${FINSENTRY_KAFKA_HEAP:--Xmx768m -Xms256m}"
-REDIS_PORT=6379
+REDIS_PORT="${FINSENTRY_REDIS_PORT:-6379}"
+REDIS_APPENDONLY="${FINSENTRY_REDIS_APPENDONLY:-no}"
 REDIS_CLUSTER_PORTS=(7001 7002 7003)
 PROMETHEUS_PORT=9090
 ALERTMANAGER_PORT=9093
@@ -32,6 +46,7 @@ DEFAULT_TOPICS=(news.raw chat.raw labels finsentry.enriched finsentry.alerts fin
 DEFAULT_TOPIC_PARTITIONS=4
 
 KAFKA_DIR="$STACK_DIR/kafka"
+KAFKA_LIBS="${FINSENTRY_KAFKA_LIBS:-$KAFKA_DIR/libs}"
 REDIS_DIR="$STACK_DIR/redis"
 PROM_DIR="$STACK_DIR/prometheus"
 AM_DIR="$STACK_DIR/alertmanager"
@@ -82,7 +97,7 @@ apt_install() {
 # ---------------------------------------------------------------------------------------- Kafka
 
 kafka_fetch() {
-  local libs="$KAFKA_DIR/libs" stamp="$KAFKA_DIR/libs/.finsentry-kafka-$KAFKA_VERSION"
+  local libs="$KAFKA_LIBS" stamp="$KAFKA_LIBS/.finsentry-kafka-$KAFKA_VERSION"
   [[ -f "$stamp" ]] && return 0
   command -v mvn >/dev/null || die "Maven (mvn) is required to fetch Kafka jars from Maven Central"
   command -v java >/dev/null || die "Java 17 is required to run Kafka"
@@ -175,7 +190,7 @@ EOF
 }
 
 kafka_java() {
-  java -cp "$KAFKA_DIR/libs/*" "$@"
+  java -cp "$KAFKA_LIBS/*" "$@"
 }
 
 kafka_admin() {
@@ -209,7 +224,7 @@ kafka_up() {
     setsid nohup java $KAFKA_HEAP -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
       -Djava.awt.headless=true -Dkafka.logs.dir="$KAFKA_DIR/logs" \
       -Dlog4j.configuration="file:$KAFKA_DIR/config/log4j.properties" \
-      -cp "$KAFKA_DIR/libs/*" kafka.Kafka "$KAFKA_DIR/config/server.properties" \
+      -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_DIR/config/server.properties" \
       </dev/null >"$KAFKA_DIR/logs/kafka.out" 2>&1 9>&- &
     echo $! >"$pidfile"
     if ! wait_port "$KAFKA_PORT" 120 Kafka "$pidfile"; then
@@ -260,7 +275,12 @@ redis_up() {
     fi
   else
     say "starting Redis $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/') on 127.0.0.1:$REDIS_PORT …"
-    redis_start "$REDIS_PORT" "$REDIS_DIR/$REDIS_PORT"
+    if [[ "$REDIS_APPENDONLY" == yes ]]; then
+      # Later options win over redis_start's --appendonly no.
+      redis_start "$REDIS_PORT" "$REDIS_DIR/$REDIS_PORT" --appendonly yes --appendfsync always
+    else
+      redis_start "$REDIS_PORT" "$REDIS_DIR/$REDIS_PORT"
+    fi
     say "Redis ready on 127.0.0.1:$REDIS_PORT"
   fi
 }
@@ -497,11 +517,17 @@ cmd_status() {
 }
 
 cmd_up() {
-  local with_cluster=0 with_prometheus=0 arg
+  local with_cluster=0 with_prometheus=0 with_redis=1 with_kafka=1 named=0 arg
   for arg in "$@"; do
     case "$arg" in
       --redis-cluster) with_cluster=1 ;;
       --prometheus) with_prometheus=1 ;;
+      kafka | redis)
+        # Named components: start only those (plus the flags); e.g. `up redis` restarts a stopped Redis.
+        if ((named == 0)); then with_redis=0 with_kafka=0 named=1; fi
+        [[ "$arg" == kafka ]] && with_kafka=1
+        [[ "$arg" == redis ]] && with_redis=1
+        ;;
       *) die "unknown option for up: $arg" ;;
     esac
   done
@@ -511,9 +537,9 @@ cmd_up() {
   exec 9>"$STACK_DIR/.up.lock"
   flock 9
   local started=$SECONDS
-  redis_up
+  ((with_redis)) && redis_up
   ((with_cluster)) && redis_cluster_up
-  kafka_up
+  ((with_kafka)) && kafka_up
   ((with_prometheus)) && prometheus_up
   say "up in $((SECONDS - started))s (state in $STACK_DIR; stop with: bash scripts/stack/stack.sh down)"
 }
@@ -526,7 +552,7 @@ main() {
     down) cmd_down "$@" ;;
     status) cmd_status ;;
     *)
-      echo "usage: $0 up [--redis-cluster] [--prometheus] | down [kafka|redis|redis-cluster|prometheus]... | status" >&2
+      echo "usage: $0 up [kafka|redis]... [--redis-cluster] [--prometheus] | down [kafka|redis|redis-cluster|prometheus]... | status" >&2
       exit 2
       ;;
   esac
