@@ -148,6 +148,16 @@ export interface EvaluatorOptions {
   gaugeWindows: readonly number[];
   /** How long resolved alerts are kept (for late readers and re-notification); default 1 h. */
   resolvedRetentionMs?: number;
+  /**
+   * The clock of alert states (`for`, pending/firing/resolved times, retention). `wall` (default):
+   * the replica's clock, as Prometheus does. `event`: the window store's watermark, the clock the
+   * windows themselves run on, so that a replay or backfill faster than real time gives the same
+   * alert timeline (in event time) as live traffic: "held for 5 minutes" means 5 minutes of traffic,
+   * whatever the replay speed or the pipeline's lag. Under `event`, rules are stepped only once
+   * statistics exist (watermark > 0), and time stands still while no traffic arrives. The leader
+   * lease always runs on the wall clock.
+   */
+  clock?: 'wall' | 'event';
   now?: () => number;
 }
 
@@ -165,6 +175,8 @@ export class Evaluator {
   /** Rounds are serialised: two overlapping rounds of one replica would step the same stored state twice. */
   private chain: Promise<unknown> = Promise.resolve();
   private readonly now: () => number;
+  /** Highest watermark this replica has stepped alerts at (clock `event`): event time never goes back. */
+  private eventNowMs = 0;
 
   constructor(private readonly options: EvaluatorOptions) {
     for (const rule of options.rules) {
@@ -235,11 +247,21 @@ export class Evaluator {
     const term = this.lease.current();
     if (!term) return { outcome: 'follower', transitions: [], published: 0 };
     const started = performance.now();
-    const nowMs = this.now();
+    const wallMs = this.now();
     // A predecessor (or our own failed publish) may have left committed but unpublished events.
     let published = await this.flushOutbox();
 
-    const inputs = await this.readInputs();
+    const { inputs, watermarkMs } = await this.readInputs();
+    let nowMs = wallMs;
+    if (this.options.clock === 'event') {
+      // No statistics yet: there is no event time to step alert states at.
+      if (watermarkMs <= 0 && this.eventNowMs <= 0) {
+        this.options.metrics?.evaluation('ok', (performance.now() - started) / 1000, wallMs);
+        return { outcome: 'ok', transitions: [], published };
+      }
+      this.eventNowMs = Math.max(this.eventNowMs, watermarkMs);
+      nowMs = this.eventNowMs;
+    }
     const stored = await this.store.load();
     const { upserts, deletes, transitions } = this.stepAll(inputs, stored, nowMs);
     const events = transitions.map((t) => toAlertEvent(this.rulesByName.get(t.record.rule)!, t, term.token));
@@ -269,7 +291,7 @@ export class Evaluator {
     }
     published += await this.flushOutbox();
     this.exportGauges(inputs, upserts, deletes, stored, term);
-    this.options.metrics?.evaluation('ok', (performance.now() - started) / 1000, nowMs);
+    this.options.metrics?.evaluation('ok', (performance.now() - started) / 1000, wallMs);
     return { outcome: 'ok', transitions, published };
   }
 
@@ -296,7 +318,7 @@ export class Evaluator {
     return entries.length;
   }
 
-  private async readInputs(): Promise<EvaluationInputs> {
+  private async readInputs(): Promise<{ inputs: EvaluationInputs; watermarkMs: number }> {
     const { windows, reference, rules } = this.options;
     const watermark = await windows.watermark();
     const needed = new Map<string, { dimension: string; windowMs: number }>();
@@ -319,7 +341,7 @@ export class Evaluator {
       );
     }
     const pipeline = this.options.pipelineSignals ? await this.options.pipelineSignals() : null;
-    return { current, reference: ref, pipeline };
+    return { inputs: { current, reference: ref, pipeline }, watermarkMs: watermark };
   }
 
   /** (dimension, window) pairs exported as gauges: see `gaugeDimensions`. */

@@ -27,7 +27,7 @@ import type { Measurement } from './state-machine.js';
  * drift (dimension default `_all` = every document; group = feature; current vs reference):
  *   psi, js_distance, ks_statistic on `feature` (p_neg, polarity, confidence, tokens, label_mix,
  *   entity_type_mix, unknown_token_rate, truncation_rate); ks_statistic only for numeric features.
- * pipeline (group "*"): dlq_rate (DLQ records/s), dlq_share (DLQ records / input records),
+ * pipeline (group "*"): dlq_rate (DLQ records/s), dlq_share (DLQ records / input records consumed),
  *   consumer_lag (messages), stalled_seconds (seconds the committed offsets have not moved while
  *   lag > 0), input_rate (records/s).
  *

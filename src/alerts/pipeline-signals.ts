@@ -39,11 +39,14 @@ export class PipelineSignalTracker {
     const first = this.history[0]!;
     const seconds = (s.atMs - first.atMs) / 1000;
     const dInput = Math.max(0, s.inputEnd - first.inputEnd);
+    const dCommitted = Math.max(0, s.committed - first.committed);
     const dDlq = Math.max(0, s.dlqEnd - first.dlqEnd);
     return {
       consumerLag: s.lag,
       dlqRate: seconds > 0 ? dDlq / seconds : 0,
-      dlqShare: dInput > 0 ? Math.min(1, dDlq / dInput) : 0,
+      // Share of the records the group consumed (not of those produced): dead letters are written as
+      // records are consumed, so while a backlog builds up a share of produced records reads too low.
+      dlqShare: dCommitted > 0 ? Math.min(1, dDlq / dCommitted) : 0,
       inputRate: seconds > 0 ? dInput / seconds : 0,
       stalledSeconds: s.lag > 0 ? (s.atMs - (this.lastProgressMs ?? s.atMs)) / 1000 : 0,
     };

@@ -101,6 +101,7 @@ export async function startEvaluatorService(
       return tracker.push(snapshot);
     },
     intervalMs: config.evaluator.interval,
+    clock: config.evaluator.clock,
     leaseMs: config.evaluator.leaderLease,
     minSamples: config.stats.minSamples,
     bucketMs: config.stats.bucket,

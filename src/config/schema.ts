@@ -71,8 +71,19 @@ const kafkaSchema = z
         alerts: 'finsentry.alerts',
         dlq: 'finsentry.dlq',
       }),
-    /** at-least-once (default) or exactly-once outputs via Kafka transactions (SPEC §10). */
+    /**
+     * at-least-once (default) or exactly-once outputs via Kafka transactions (SPEC §10,
+     * src/io/kafka/delivery.ts). With exactly-once, consumers of the output topics must read with
+     * isolation.level=read_committed.
+     */
     delivery: z.enum(['at-least-once', 'exactly-once']).default('at-least-once'),
+    /**
+     * exactly-once: transactional ids are `<prefix>.<input topic>.<partition>`; default the group id.
+     * Keep it stable across restarts and replicas of one deployment (that is what fences zombies).
+     */
+    transactionalIdPrefix: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, underscore, dash').optional(),
+    /** exactly-once: the coordinator aborts a transaction left open this long (a crashed process nobody replaced). */
+    transactionTimeout: duration.default(60_000),
     fromBeginning: z.boolean().default(true),
     sessionTimeout: duration.default(30_000),
     compression: z.enum(['none', 'gzip']).default('gzip'),
@@ -249,6 +260,12 @@ const evaluatorSchema = z
       .strict()
       .default({ kind: 'trailing', name: 'default', window: 3_600_000 }),
     webhookUrl: z.string().url().optional(),
+    /**
+     * Clock of alert states and `for` durations: `wall` (the replica's clock, as Prometheus) or
+     * `event` (the window store's watermark; replays and backfills faster than real time then raise
+     * the same alerts at the same event times as live traffic). See EvaluatorOptions.clock.
+     */
+    clock: z.enum(['wall', 'event']).default('wall'),
   })
   .strict();
 

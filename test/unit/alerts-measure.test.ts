@@ -198,6 +198,15 @@ describe('pipeline signals from Kafka offsets', () => {
     const s4 = t.push(snap(55_000, 400, 20, 350)); // progress
     expect(s4.stalledSeconds).toBe(0);
   });
+
+  it('takes the DLQ share of the records consumed, not of those produced, while a backlog builds', () => {
+    const t = new PipelineSignalTracker(60_000);
+    t.push(snap(0, 100, 0, 100));
+    // 400 records produced, 200 consumed of which 20 dead-lettered: 10%, not 5%.
+    const s = t.push(snap(10_000, 500, 20, 300));
+    expect(s.dlqShare).toBeCloseTo(0.1, 12);
+    expect(s.consumerLag).toBe(200);
+  });
 });
 
 describe('alert events', () => {
