@@ -78,6 +78,23 @@ export const DEFAULT_ALERT_RULES_RAW: ReadonlyArray<Record<string, unknown>> = [
     runbookUrl: `${RUNBOOK_BASE}#drift`,
   },
   {
+    // Input-side drift (SPEC §6: token length): a new feed or format changes what the model reads
+    // before it changes what the model says.
+    name: 'TokenLengthDrift',
+    kind: 'drift',
+    metric: 'psi',
+    feature: 'tokens',
+    comparison: '>',
+    threshold: 0.25,
+    resolveThreshold: 0.2,
+    window: '1h',
+    minSamples: 100,
+    for: '5m',
+    severity: 'warning',
+    summary: 'Document length (tokens) distribution drifted: PSI {{value}} over {{window}} vs reference',
+    runbookUrl: `${RUNBOOK_BASE}#drift`,
+  },
+  {
     name: 'ConfidenceCollapse',
     kind: 'sentiment',
     dimension: 'kind',

@@ -310,7 +310,9 @@ function resolvePlan(o: ScenarioOptions): {
       fromMs: drift.fromMs,
       toMs: drift.toMs,
       groups: [],
-      features: ['tokens', 'unknown_tokens', 'truncation', 'source_mix', 'kind_mix'],
+      // Named as the drift features of src/stats/drift.ts (alert rules match on these names). Not
+      // truncation_rate: the longest bodies (~1,500 tokens) stay far below models.maxWindows windows.
+      features: ['tokens', 'unknown_token_rate', 'source_mix', 'kind_mix'],
       params: { ...drift, heldUntilEnd: true },
     });
   }

@@ -202,6 +202,7 @@ describe('alert state machine', () => {
         'NegativeSentimentSurge',
         'DisparateImpactRegion',
         'NegativeScoreDrift',
+        'TokenLengthDrift',
         'ConfidenceCollapse',
         'DeadLetterRateHigh',
         'ConsumerLagHigh',

@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { effectiveAlertRules } from '../../alerts/default-rules.js';
 import { parseDuration } from '../../config/duration.js';
 import { loadConfig } from '../../config/load.js';
 import type { FinsentryConfig } from '../../config/schema.js';
@@ -160,6 +161,8 @@ export function registerReplayCommand(program: Command): void {
             maxTextChars: config.limits.maxTextChars,
           },
           ...(opts.labels ? { labels: { share: opts.labels, delayMs: opts.labelDelay } } : {}),
+          // The expected alerts follow the rules of the config given (the defaults without one).
+          rules: effectiveAlertRules(config),
         });
         total = Math.round((opts.duration / 1000) * eventRate);
         say(
