@@ -9,6 +9,7 @@ import { registerBaselineCommand } from './baseline.js';
 import { registerEvaluateCommand } from './evaluate.js';
 import { registerRunCommand } from './run.js';
 import { registerBenchCommand } from './bench.js';
+import { registerDemoCommand } from './demo.js';
 
 /** Each command lives in its own module and registers itself on the program. */
-export const COMMANDS: Array<(program: Command) => void> = [registerConfigCommand, registerReplayCommand, registerReportCommand, registerStatsCommand, registerBaselineCommand, registerInferCommand, registerModelsCommand, registerEvaluateCommand, registerRunCommand, registerBenchCommand];
+export const COMMANDS: Array<(program: Command) => void> = [registerConfigCommand, registerReplayCommand, registerReportCommand, registerStatsCommand, registerBaselineCommand, registerInferCommand, registerModelsCommand, registerEvaluateCommand, registerRunCommand, registerBenchCommand, registerDemoCommand];

@@ -1,0 +1,169 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { parseDuration } from '../../config/duration.js';
+
+/**
+ * `finsentry demo` (`npm run demo`): the whole job on the local stack — `finsentry run` with the
+ * committed models, the `mixed` scenario (issuer surge + region bias + poison) replayed into it, a
+ * live view, and a summary of injected vs detected. The logic lives in src/demo/; this module only
+ * maps options, so `--help` needs neither the stack nor the models.
+ */
+
+interface DemoCliOptions {
+  duration: number;
+  rate: number;
+  speedup: number;
+  seed: number;
+  universe?: number;
+  poison: number;
+  metricsPort?: number;
+  model?: string;
+  nerModel?: string;
+  device?: 'cpu' | 'cuda';
+  config?: string;
+  brokers?: string;
+  redisUrl?: string;
+  view: boolean;
+  keepRunning?: boolean;
+  keepPrevious?: boolean;
+  summaryJson?: string;
+  check?: boolean;
+}
+
+function positive(name: string) {
+  return (value: string): number => {
+    const n = Number(value.replace(/\/s$/, ''));
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+    return n;
+  };
+}
+
+function durationArg(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function share(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError('--poison is a share in [0, 1)');
+  return n;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('--metrics-port is 0..65535');
+  return n;
+}
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description(
+      'Run finsentry on the local stack with a replayed scenario (issuer surge, region bias, poison), a live view and a summary of injected vs detected',
+    )
+    .addOption(
+      new Option('--duration <d>', 'event-time span of the scenario; wall time is about duration / speedup')
+        .argParser(durationArg)
+        .default(7_200_000, '2h'),
+    )
+    .option('--rate <n/s>', 'messages produced per wall-clock second', positive('--rate'), 50)
+    .option('--speedup <x>', 'event time runs x times faster than wall time', positive('--speedup'), 60)
+    .option('--seed <n>', 'scenario seed (same seed, same traffic)', (v) => Number.parseInt(v, 10), 1)
+    .option('--universe <n>', 'issuers in play (4-60)', (v) => Number.parseInt(v, 10), 16)
+    .option('--poison <share>', 'share of malformed messages', share, 0.01)
+    .addOption(
+      new Option(
+        '--metrics-port <port>',
+        'service metrics port (the local Prometheus scrapes 9464; 0 = any free port); a busy default falls back to a free port',
+      )
+        .argParser(port)
+        .default(undefined, '9464'),
+    )
+    .option('--model <dir>', 'sentiment model directory (default models/finsentry-sentiment)')
+    .option('--ner-model <dir>', 'NER model directory (default models/finsentry-ner)')
+    .addOption(
+      new Option('--device <device>', "execution provider (default: the config's, cpu)").choices([
+        'cpu',
+        'cuda',
+      ]),
+    )
+    .option(
+      '--config <file>',
+      'base finsentry config (brokers, Redis, security, batching); the demo sets its own topics, group, key prefix and clocks',
+    )
+    .option('--brokers <host:port,...>', 'Kafka brokers (default 127.0.0.1:9092)')
+    .option('--redis-url <url>', 'Redis URL (default redis://127.0.0.1:6379)')
+    .option(
+      '--no-view',
+      'plain progress lines instead of the live view (always so when stdout is not a terminal)',
+    )
+    .option(
+      '--keep-running',
+      'leave finsentry running after the summary (for Prometheus, Grafana, stats, report) until Ctrl-C',
+    )
+    .option(
+      '--keep-previous',
+      "keep earlier demo runs' topics and Redis keys (by default they are deleted at start)",
+    )
+    .option('--summary-json <file>', 'also write the summary as JSON to this file')
+    .option(
+      '--check',
+      'exit with code 3 when the summary finds a missed detection, a false alert or a lost poison message',
+    )
+    .addHelpText(
+      'after',
+      `
+Clocks: windows run on event time, so at --speedup 60 a 5-minute window fills in 5 seconds; the
+event-time rate is rate / speedup documents per second. Alert rules' "for" durations are divided by
+the speedup. Each run uses its own topics (finsentry-demo-<run>.*), consumer group and Redis key
+prefix (fsdemo:<run>), and keeps its config, service log, ground truth and summary in .stack/demo/<run>/.
+
+Exit codes: 0 after the summary, 130 after Ctrl-C, 1 on an error (missing models, stack not running),
+3 with --check when the result is FAIL.`,
+    )
+    .action(async (opts: DemoCliOptions) => {
+      if (
+        opts.universe !== undefined &&
+        (!Number.isInteger(opts.universe) || opts.universe < 4 || opts.universe > 60)
+      )
+        throw new InvalidArgumentError('--universe must be an integer in 4..60');
+      // Loaded here so that `finsentry --help` and `demo --help` never load Kafka, Redis or pino.
+      const { runDemo, DemoError, DEFAULT_METRICS_PORT } = await import('../../demo/run.js');
+      try {
+        const code = await runDemo({
+          durationMs: opts.duration,
+          rate: opts.rate,
+          speedup: opts.speedup,
+          seed: opts.seed,
+          universe: opts.universe,
+          poison: opts.poison,
+          metricsPort: opts.metricsPort ?? DEFAULT_METRICS_PORT,
+          metricsPortExplicit: opts.metricsPort !== undefined,
+          model: opts.model,
+          nerModel: opts.nerModel,
+          device: opts.device,
+          config: opts.config,
+          brokers: opts.brokers
+            ?.split(',')
+            .map((b) => b.trim())
+            .filter(Boolean),
+          redisUrl: opts.redisUrl,
+          view: opts.view,
+          keepRunning: opts.keepRunning === true,
+          keepPrevious: opts.keepPrevious === true,
+          summaryJson: opts.summaryJson,
+          check: opts.check === true,
+        });
+        process.exit(code);
+      } catch (err) {
+        if (err instanceof DemoError) {
+          process.stderr.write(`finsentry demo: ${err.message}\n`);
+          process.exit(1);
+        }
+        throw err;
+      }
+    });
+}
