@@ -4,11 +4,12 @@
 // Kafka reuses the jars the shared stack cached (.stack/kafka/libs); Redis runs with an append-only
 // file so that a stopped and restarted Redis keeps its data, as a production Redis with persistence.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const stackScript = path.join(repoRoot, 'scripts/stack/stack.sh');
@@ -56,6 +57,44 @@ export class PrivateStack {
 
   get redisUrl(): string {
     return `redis://127.0.0.1:${this.redisPort}`;
+  }
+
+  /** A kafkajs client for the private broker (the shared helpers' clients point at the shared one). */
+  kafka(clientId = 'finsentry-fault-test'): Kafka {
+    return new Kafka({ clientId, brokers: this.kafkaBrokers, logLevel: logLevel.NOTHING });
+  }
+
+  /** Creates topics on the private broker and waits for their leaders. */
+  async createTopics(names: readonly string[], partitions = 4): Promise<void> {
+    const admin = this.kafka('finsentry-fault-admin').admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+      });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * SIGKILL of a server (a crash: no controlled shutdown, no flush); `up` starts it again. Waits
+   * until the process is gone.
+   */
+  async crash(component: StackComponent): Promise<void> {
+    const pidFile =
+      component === 'kafka' ? path.join(this.dir, 'kafka/kafka.pid') : path.join(this.dir, `redis/${this.redisPort}/redis.pid`);
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    process.kill(pid, 'SIGKILL');
+    for (;;) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** Graceful stop of one server (SIGTERM, waits until the process is gone). */

@@ -210,33 +210,46 @@ export class GroupProgress {
     return this.admin;
   }
 
+  /** Runs an admin call; on failure (say, the broker restarted) the next call starts a fresh client. */
+  private async withAdmin<T>(call: (admin: Admin) => Promise<T>): Promise<T> {
+    try {
+      return await call(await this.client());
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
   /** Sum over the topics' partitions of the committed offsets (records behind the commit point). */
   async committed(): Promise<number> {
-    const admin = await this.client();
-    const results = await admin.fetchOffsets({ groupId: this.groupId, topics: [...this.topics] });
-    let total = 0;
-    for (const topic of results) for (const p of topic.partitions) total += Math.max(0, Number(p.offset));
-    return total;
+    return this.withAdmin(async (admin) => {
+      const results = await admin.fetchOffsets({ groupId: this.groupId, topics: [...this.topics] });
+      let total = 0;
+      for (const topic of results) for (const p of topic.partitions) total += Math.max(0, Number(p.offset));
+      return total;
+    });
   }
 
   /** Sum of the high watermarks: records written to the input topics. */
   async written(): Promise<number> {
-    const admin = await this.client();
-    let total = 0;
-    for (const topic of this.topics) for (const p of await admin.fetchTopicOffsets(topic)) total += Number(p.high);
-    return total;
+    return this.withAdmin(async (admin) => {
+      let total = 0;
+      for (const topic of this.topics) for (const p of await admin.fetchTopicOffsets(topic)) total += Number(p.high);
+      return total;
+    });
   }
 
   /** True when every partition with records has its committed offset at the high watermark. */
   async allCommitted(): Promise<boolean> {
-    const admin = await this.client();
-    const committed = new Map<string, number>();
-    for (const topic of await admin.fetchOffsets({ groupId: this.groupId, topics: [...this.topics] }))
-      for (const p of topic.partitions) committed.set(`${topic.topic}:${p.partition}`, Number(p.offset));
-    for (const topic of this.topics)
-      for (const p of await admin.fetchTopicOffsets(topic))
-        if (Number(p.high) > 0 && (committed.get(`${topic}:${p.partition}`) ?? -1) < Number(p.high)) return false;
-    return true;
+    return this.withAdmin(async (admin) => {
+      const committed = new Map<string, number>();
+      for (const topic of await admin.fetchOffsets({ groupId: this.groupId, topics: [...this.topics] }))
+        for (const p of topic.partitions) committed.set(`${topic.topic}:${p.partition}`, Number(p.offset));
+      for (const topic of this.topics)
+        for (const p of await admin.fetchTopicOffsets(topic))
+          if (Number(p.high) > 0 && (committed.get(`${topic}:${p.partition}`) ?? -1) < Number(p.high)) return false;
+      return true;
+    });
   }
 
   /** Drops the admin connection (after a broker restart the next call reconnects). */
