@@ -69,9 +69,7 @@ describe('fault: Redis outage', () => {
       lateEvery: 97,
     });
     const processor = ProcessorProcess.start(configPath);
-    let recoverySeconds = 0;
-    let committedDuringOutage = 0;
-    let outputsDuringOutage = 0;
+    const figures = { recoverySeconds: 0, committedDuringOutage: 0, outputsDuringOutage: 0 };
     try {
       // Input keeps arriving through the outage (Kafka is fine), paced so the stream spans it.
       const streaming = traffic.stream(TOTAL, 400);
@@ -84,17 +82,17 @@ describe('fault: Redis outage', () => {
       const committedAfterSettle = await progress.committed();
       const enrichedAfterSettle = await outputs.written();
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, stoppedAt + OUTAGE_MS - Date.now())));
-      committedDuringOutage = (await progress.committed()) - committedAfterSettle;
+      figures.committedDuringOutage = (await progress.committed()) - committedAfterSettle;
       // Chunks already enriched may still be produced (bounded by the in-flight window); they are
       // committed only once their statistics are stored.
-      outputsDuringOutage = (await outputs.written()) - enrichedAfterSettle;
+      figures.outputsDuringOutage = (await outputs.written()) - enrichedAfterSettle;
       expect(processor.running, processor.output.slice(-3000)).toBe(true);
 
       const committedBefore = await progress.committed();
       await stack.up('redis');
       const restartedAt = Date.now();
       await waitFor(async () => (await progress.committed()) > committedBefore, 120_000, 250);
-      recoverySeconds = (Date.now() - restartedAt) / 1000;
+      figures.recoverySeconds = (Date.now() - restartedAt) / 1000;
 
       await streaming;
       await waitFor(() => progress.allCommitted(), 300_000, 500);
@@ -116,14 +114,18 @@ describe('fault: Redis outage', () => {
       printFigures({
         fault: '2 Redis stopped 20s',
         report,
-        recoverySeconds: [recoverySeconds],
-        extra: { committedDuringOutage, outputsDuringOutage, windowHashes: windows.hashes, windowDocuments: windows.documents },
+        recoverySeconds: [figures.recoverySeconds],
+        extra: {
+          committedDuringOutage: figures.committedDuringOutage,
+          outputsDuringOutage: figures.outputsDuringOutage,
+          windowHashes: windows.hashes, windowDocuments: windows.documents,
+        },
       });
       expect(ledgerProblems(report)).toEqual([]);
       expect(report.inputs).toBeGreaterThanOrEqual(TOTAL);
       expect(report.dlqInputs).toBe(traffic.corrupt.size);
       // Offsets are committed only after the statistics are stored: none while Redis is down.
-      expect(committedDuringOutage).toBe(0);
+      expect(figures.committedDuringOutage).toBe(0);
       expect(clean.groupMismatches).toBe(0);
       expect(windows.differences).toEqual([]);
       expect(windows.documents).toBeGreaterThan(0.9 * clean.accepted);
