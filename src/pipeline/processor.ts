@@ -11,7 +11,7 @@ import type { Enricher, Enrichment } from '../domain/enrichment.js';
 import type { StatsObservation } from '../domain/observation.js';
 import type { StatsBatch, StatsSink } from '../domain/windows.js';
 import type { PartitionBatch } from '../io/kafka/consumer.js';
-import type { RecordSink } from '../io/kafka/producer.js';
+import { OutputsLost, type BatchOutputs, type Delivery } from '../io/kafka/delivery.js';
 import type { OutRecord, RawRecord } from '../io/kafka/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import { outputHeaders as traceHeaders, withStageSpan } from '../telemetry/tracing.js';
@@ -63,7 +63,8 @@ export interface ProcessorDeps {
   codec: InputCodec;
   registry: SchemaRegistry;
   enricher: Enricher;
-  output: RecordSink;
+  /** Where outputs and offsets go: at-least-once or exactly-once (src/io/kafka/delivery.ts). */
+  delivery: Delivery;
   stats: StatsSink | null;
   buildObservation: ObservationBuilder | null;
   labels: LabelSink | null;
@@ -112,6 +113,22 @@ type DecodedItem = { record: RawRecord; result: InputResult<InputDocument> };
  * during a retry, the batch is abandoned uncommitted and will be re-read (at-least-once; the stats store
  * is effectively-once by offset). Backpressure: when more than maxQueuedDocuments records are fetched
  * but unfinished, partitions are paused until the backlog halves.
+ *
+ * Exactly-once delivery (kafka.delivery=exactly-once, src/io/kafka/delivery.ts): the outputs of a batch
+ * go into a transaction of the partition's transactional producer, and the commit sends the offset in
+ * that transaction and commits it. A commit then covers every output sent so far, so it is made only
+ * when no later micro-batch of the same fetch is still in flight (normally once, at the end of the
+ * fetch). A failed transaction cannot be retried piecemeal: the batch is given up and redone.
+ *
+ * Ordering, in both modes: Redis apply → (offset commit | transaction commit). Why a crash between the
+ * two still counts every record once: the Redis script stores the partition's last applied offset with
+ * the counters, atomically, and skips observations at or below it. After the crash the offsets are not
+ * committed (exactly-once: the transaction, outputs and offsets alike, is aborted when the restarted or
+ * new owner initialises the partition's transactional.id, or at its timeout), so the records are read
+ * and enriched again; their outputs are produced again (exactly-once: into a new transaction, the only
+ * one read_committed consumers ever see), while the stats apply finds them already applied and changes
+ * nothing. The reverse order would lose statistics: offsets committed, Redis not yet applied, records
+ * never read again.
  */
 export class PipelineProcessor {
   readonly counters: ProcessorCounters = {
@@ -178,8 +195,9 @@ export class PipelineProcessor {
     }
   };
 
-  private async runBatch(batch: PartitionBatch): Promise<void> {
-    if (this.aborted || batch.records.length === 0) return;
+  private async runBatch(fetched: PartitionBatch): Promise<void> {
+    if (this.aborted || fetched.records.length === 0) return;
+    let batch = fetched;
     const topicPartition = `${batch.topic}:${batch.partition}`;
     const size = batch.records.length;
     this.queued += size;
@@ -204,10 +222,28 @@ export class PipelineProcessor {
         heartbeatFailure ??= err instanceof Error ? err.message : String(err);
       });
     }, HEARTBEAT_EVERY_MS);
-    this.rebalancing.set(batch, () => heartbeatFailure);
+    this.rebalancing.set(fetched, () => heartbeatFailure);
+    let out: BatchOutputs | null = null;
     try {
-      if (batch.topic === this.options.topics.labels) await this.processLabels(batch);
-      else await this.processDocuments(batch, batch.topic === this.options.topics.chat ? 'chat' : 'news');
+      out = await this.withRetry(fetched, 'begin-outputs', () => this.deps.delivery.begin(fetched));
+      const committed = out.committedOffset;
+      if (committed !== null && BigInt(fetched.records[0]!.offset) < BigInt(committed)) {
+        // Exactly-once, partition just (re)taken: an earlier owner committed past this member's fetch position.
+        const records = fetched.records.filter((r) => BigInt(r.offset) >= BigInt(committed));
+        this.deps.logger.info(
+          { topic: fetched.topic, partition: fetched.partition, committed, skipped: size - records.length },
+          'skipping records an earlier owner already committed',
+        );
+        if (records.length === 0) {
+          fetched.resolve(lastOffset);
+          return;
+        }
+        batch = { ...fetched, records };
+        this.rebalancing.set(batch, () => heartbeatFailure);
+      }
+      if (batch.topic === this.options.topics.labels) await this.processLabels(batch, out);
+      else
+        await this.processDocuments(batch, batch.topic === this.options.topics.chat ? 'chat' : 'news', out);
       this.observer.observeStage('batch', (performance.now() - started) / 1000);
       this.observer.batchCompleted(this.clock());
     } catch (err) {
@@ -218,7 +254,17 @@ export class PipelineProcessor {
         'batch abandoned without commit; it will be read again',
       );
     } finally {
+      if (out)
+        await out
+          .close()
+          .catch((err: unknown) =>
+            this.deps.logger.warn(
+              { topic: batch.topic, partition: batch.partition, err: (err as Error).message },
+              'closing the batch outputs failed',
+            ),
+          );
       clearInterval(heartbeats);
+      this.rebalancing.delete(fetched);
       this.rebalancing.delete(batch);
       this.pauses.resume(topicPartition, 'retry');
       this.queued -= size;
@@ -230,7 +276,11 @@ export class PipelineProcessor {
 
   // ---------------------------------------------------------------- documents
 
-  private async processDocuments(batch: PartitionBatch, kind: DocumentKind): Promise<void> {
+  private async processDocuments(
+    batch: PartitionBatch,
+    kind: DocumentKind,
+    out: BatchOutputs,
+  ): Promise<void> {
     const fetchedAt = performance.now();
     const tracker = new PartitionOffsetTracker();
     tracker.track(batch.records.map((r) => r.offset));
@@ -265,12 +315,14 @@ export class PipelineProcessor {
     const window: Array<Promise<void>> = [];
     let statsChain: Promise<void> = Promise.resolve();
     let failure: unknown = null;
+    // Exactly-once: a commit covers every output sent so far, so only commit when nothing later is in flight.
+    const commitNow = (): boolean => this.deps.delivery.mode !== 'exactly-once' || window.length === 0;
     try {
       for (const chunk of chunks) {
         // Stopping (SIGTERM): finish and commit the chunks in flight, start no new one; the rest is
         // not committed and is read again after the restart.
         if (failure || (!batch.isRunning() && chunk !== chunks[0])) break;
-        const { done, statsDone } = this.processChunk(batch, kind, chunk, statsChain, fetchedAt);
+        const { done, statsDone } = this.processChunk(batch, out, kind, chunk, statsChain, fetchedAt);
         statsChain = statsDone;
         const completed = done.then(() => {
           tracker.complete(chunk.map((item) => item.record.offset));
@@ -281,7 +333,7 @@ export class PipelineProcessor {
         if (window.length >= this.options.batching.maxInFlightBatches) {
           try {
             await window.shift();
-            await this.commitReleased(batch, tracker);
+            if (commitNow()) await this.commitReleased(batch, out, tracker);
           } catch (err) {
             failure = err;
           }
@@ -290,7 +342,7 @@ export class PipelineProcessor {
       while (window.length > 0 && !failure) {
         try {
           await window.shift();
-          await this.commitReleased(batch, tracker);
+          if (commitNow()) await this.commitReleased(batch, out, tracker);
         } catch (err) {
           failure = err;
         }
@@ -304,6 +356,7 @@ export class PipelineProcessor {
 
   private processChunk(
     batch: PartitionBatch,
+    out: BatchOutputs,
     kind: DocumentKind,
     chunk: DecodedItem[],
     previousStats: Promise<void>,
@@ -321,7 +374,8 @@ export class PipelineProcessor {
       }
     }
 
-    const deadLettered = rejected.length === 0 ? Promise.resolve() : this.sendDeadLetters(batch, rejected);
+    const deadLettered =
+      rejected.length === 0 ? Promise.resolve() : this.sendDeadLetters(batch, out, rejected);
 
     const enriched = (async () => {
       const poisoned: Array<{ record: RawRecord; rejection: Rejection }> = [];
@@ -377,7 +431,7 @@ export class PipelineProcessor {
     });
 
     const poisonDeadLettered = enriched.then(({ poisoned }) =>
-      poisoned.length > 0 ? this.sendDeadLetters(batch, poisoned) : undefined,
+      poisoned.length > 0 ? this.sendDeadLetters(batch, out, poisoned) : undefined,
     );
 
     const produced = enriched.then(async ({ records }) => {
@@ -388,7 +442,7 @@ export class PipelineProcessor {
           docs.map((d) => d.headers),
           async () => {
             const start = performance.now();
-            await this.deps.output.send([{ topic: this.options.topics.enriched, records }]);
+            await out.send([{ topic: this.options.topics.enriched, records }]);
             this.observer.observeStage('produce', (performance.now() - start) / 1000);
           },
         ),
@@ -498,15 +552,14 @@ export class PipelineProcessor {
 
   private async sendDeadLetters(
     batch: PartitionBatch,
+    out: BatchOutputs,
     rejected: Array<{ record: RawRecord; rejection: Rejection }>,
   ): Promise<void> {
     const now = this.clock();
     const records = rejected.map(({ record, rejection }) =>
       buildDeadLetter(record, rejection, { consumerGroup: this.options.groupId, nowMs: now }),
     );
-    await this.withRetry(batch, 'dlq-produce', () =>
-      this.deps.output.send([{ topic: this.options.topics.dlq, records }]),
-    );
+    await this.withRetry(batch, 'dlq-produce', () => out.send([{ topic: this.options.topics.dlq, records }]));
     for (const { record, rejection } of rejected) {
       this.observer.dlq(rejection.reason);
       this.deps.logger.warn(
@@ -527,7 +580,7 @@ export class PipelineProcessor {
 
   // ---------------------------------------------------------------- labels
 
-  private async processLabels(batch: PartitionBatch): Promise<void> {
+  private async processLabels(batch: PartitionBatch, out: BatchOutputs): Promise<void> {
     const sink = this.deps.labels;
     if (!sink) throw new AbandonBatch('labels topic consumed without a LabelSink');
     this.observer.documentsConsumed(batch.topic, 'label', batch.records.length);
@@ -544,21 +597,26 @@ export class PipelineProcessor {
       else rejected.push({ record, rejection: result.rejection });
     }
     await Promise.all([
-      rejected.length > 0 ? this.sendDeadLetters(batch, rejected) : Promise.resolve(),
+      rejected.length > 0 ? this.sendDeadLetters(batch, out, rejected) : Promise.resolve(),
       labels.length > 0 ? this.withRetry(batch, 'labels', () => sink.accept(labels)) : Promise.resolve(),
     ]);
     this.counters.labels += labels.length;
-    await this.commit(batch, batch.records[batch.records.length - 1]!.offset);
+    await this.commit(batch, out, batch.records[batch.records.length - 1]!.offset);
   }
 
   // ---------------------------------------------------------------- commits and retries
 
-  private async commitReleased(batch: PartitionBatch, tracker: PartitionOffsetTracker): Promise<void> {
+  private async commitReleased(
+    batch: PartitionBatch,
+    out: BatchOutputs,
+    tracker: PartitionOffsetTracker,
+  ): Promise<void> {
     const last = tracker.release();
-    if (last !== null) await this.commit(batch, last);
+    if (last !== null) await this.commit(batch, out, last);
   }
 
-  private async commit(batch: PartitionBatch, lastOffset: string): Promise<void> {
+  /** Commits the offsets up to `lastOffset` (exactly-once: with the outputs, in their transaction). */
+  private async commit(batch: PartitionBatch, out: BatchOutputs, lastOffset: string): Promise<void> {
     if (this.aborted) throw new AbandonBatch('aborted before commit');
     if (batch.isStale()) throw new AbandonBatch('partition revoked or seeked before commit');
     await this.deps.hooks?.beforeCommit?.({ topic: batch.topic, partition: batch.partition, lastOffset });
@@ -566,7 +624,7 @@ export class PipelineProcessor {
     const start = performance.now();
     await this.withRetry(batch, 'commit', async () => {
       try {
-        await batch.commit(lastOffset);
+        await out.commit(lastOffset);
       } catch (err) {
         // The partition may now belong to another member: its new owner re-reads from the last commit.
         const type = (err as { type?: unknown }).type;
@@ -600,6 +658,16 @@ export class PipelineProcessor {
       } catch (err) {
         if (err instanceof AbandonBatch) throw err;
         this.counters.retries++;
+        if (err instanceof OutputsLost) {
+          // The transaction is gone with its records: back off once, then redo the batch from its last commit.
+          this.deps.logger.warn(
+            { step, topic: batch.topic, partition: batch.partition, err: err.message },
+            'transaction failed; the batch will be redone',
+          );
+          this.pauses.pause(topicPartition, 'retry', batch.pause);
+          await this.sleepWithHeartbeat(batch, backoffDelay(1, this.backoff));
+          throw new AbandonBatch(`${step}: ${err.message}`);
+        }
         if (!batch.isRunning())
           throw new AbandonBatch(`${step} failed while stopping: ${(err as Error).message}`);
         if (batch.isStale()) throw new AbandonBatch(`${step} failed after the partition was revoked`);

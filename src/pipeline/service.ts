@@ -6,7 +6,7 @@ import type { FinsentryConfig } from '../config/schema.js';
 import type { Enricher } from '../domain/enrichment.js';
 import type { StatsSink } from '../domain/windows.js';
 import { BatchConsumer } from '../io/kafka/consumer.js';
-import { OutputProducer } from '../io/kafka/producer.js';
+import { createDelivery, type Delivery } from '../io/kafka/delivery.js';
 import { AuthorPseudonymiser } from '../privacy/pseudonymise.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { PredictionIndex } from './label-join.js';
@@ -36,13 +36,14 @@ export interface PipelineServiceDeps {
 export type PipelineConfig = Pick<FinsentryConfig, 'kafka' | 'batching' | 'limits' | 'codec'>;
 
 /**
- * The consuming side of `finsentry run`: consumer group + processor + output producer, with start,
- * graceful stop and abort. Shared by the CLI and by the integration tests so both run the same code.
+ * The consuming side of `finsentry run`: consumer group + processor + output delivery (at-least-once
+ * or exactly-once, config kafka.delivery), with start, graceful stop and abort. Shared by the CLI and
+ * by the integration tests so both run the same code.
  */
 export class PipelineService {
   readonly processor: PipelineProcessor;
   private readonly consumer: BatchConsumer;
-  private readonly producer: OutputProducer;
+  private readonly delivery: Delivery;
   private started = false;
   private stopping: Promise<void> | null = null;
   private joined = false;
@@ -67,7 +68,14 @@ export class PipelineService {
       { maxTextChars: limits.maxTextChars, maxFutureSkewMs: limits.maxFutureSkew },
       deps.clock,
     );
-    this.producer = new OutputProducer(deps.kafka, { compression: kafkaConfig.compression });
+    this.delivery = createDelivery(deps.kafka, {
+      mode: kafkaConfig.delivery,
+      groupId: kafkaConfig.groupId,
+      transactionalIdPrefix: kafkaConfig.transactionalIdPrefix ?? kafkaConfig.groupId,
+      transactionTimeoutMs: kafkaConfig.transactionTimeout,
+      compression: kafkaConfig.compression,
+      logger: deps.logger,
+    });
     this.processor = new PipelineProcessor(
       {
         groupId: kafkaConfig.groupId,
@@ -82,7 +90,7 @@ export class PipelineService {
         codec: inputCodec,
         registry,
         enricher: deps.enricher,
-        output: this.producer,
+        delivery: this.delivery,
         stats: deps.stats,
         buildObservation: deps.buildObservation,
         labels: deps.labels ?? null,
@@ -105,6 +113,7 @@ export class PipelineService {
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       this.joined = true;
+      this.delivery.assigned(event.payload.memberAssignment);
       deps.logger.info(
         { groupId: event.payload.groupId, assignment: event.payload.memberAssignment },
         'joined consumer group',
@@ -120,10 +129,14 @@ export class PipelineService {
   async start(): Promise<void> {
     if (this.started) throw new Error('pipeline already started');
     this.started = true;
-    await this.producer.connect();
+    await this.delivery.connect();
     await this.consumer.start(this.processor.handleBatch);
     this.deps.logger.info(
-      { topics: this.processor.inputTopics(), groupId: this.config.kafka.groupId },
+      {
+        topics: this.processor.inputTopics(),
+        groupId: this.config.kafka.groupId,
+        delivery: this.delivery.mode,
+      },
       'pipeline consuming',
     );
   }
@@ -137,7 +150,7 @@ export class PipelineService {
     this.stopping ??= (async () => {
       await this.consumer.stop();
       await this.processor.drained();
-      await this.producer.disconnect();
+      await this.delivery.disconnect();
     })();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<false>((resolve) => {
@@ -155,7 +168,7 @@ export class PipelineService {
     this.processor.abort();
     this.stopping ??= (async () => {
       await this.consumer.stop().catch(() => {});
-      await this.producer.disconnect().catch(() => {});
+      await this.delivery.disconnect().catch(() => {});
     })();
     await this.stopping;
   }

@@ -97,13 +97,6 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
     );
   }
 
-  if (config.kafka.delivery === 'exactly-once') {
-    // Refuse rather than silently run at-least-once: transactional outputs are not implemented yet.
-    throw new Error(
-      'kafka.delivery: exactly-once (Kafka transactions) is not supported by this version; use at-least-once',
-    );
-  }
-
   const signal = listenForSignals();
   const closers = new Closers();
   const metrics = createMetrics({ stats: config.stats });
@@ -198,6 +191,11 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
       });
     });
     await service.start();
+    if (config.kafka.delivery === 'exactly-once')
+      logger.info(
+        { topics: [topics.enriched, topics.dlq] },
+        'exactly-once delivery: outputs are transactional; their consumers must read with isolation.level=read_committed',
+      );
 
     if (config.evaluator.enabled) {
       const { startEvaluatorService } = await import('../../alerts/service.js');

@@ -22,6 +22,12 @@ export interface PartitionBatch {
    * for this partition. The only way offsets are committed (autoCommit is off).
    */
   commit(lastOffset: string): Promise<void>;
+  /**
+   * Marks every offset up to and including `lastOffset` as processed without committing anything:
+   * the next fetch of this partition (same session) starts after it. Used in exactly-once delivery,
+   * where the offset is committed inside the output transaction instead (src/io/kafka/delivery.ts).
+   */
+  resolve(lastOffset: string): void;
 }
 
 export type PartitionBatchHandler = (batch: PartitionBatch) => Promise<void>;
@@ -105,6 +111,7 @@ export class BatchConsumer {
       pause: () => payload.pause(),
       isRunning: () => payload.isRunning(),
       isStale: () => payload.isStale(),
+      resolve: (lastOffset: string) => payload.resolveOffset(lastOffset),
       commit: async (lastOffset: string) => {
         payload.resolveOffset(lastOffset);
         const next = (BigInt(lastOffset) + 1n).toString();

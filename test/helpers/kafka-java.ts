@@ -1,0 +1,139 @@
+// Kafka's own Java tools, from the jars scripts/stack/stack.sh caches in .stack/kafka/libs: the
+// reference client where kafkajs falls short (read_committed), and the admin tools tests need for
+// private brokers (storage format with SCRAM users, kafka-configs).
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Directory of the Kafka jars (the stack's cache). */
+export function kafkaLibsDir(): string {
+  const stackDir = process.env.FINSENTRY_STACK_DIR ?? path.join(repoRoot, '.stack');
+  const libs = path.join(stackDir, 'kafka', 'libs');
+  if (!existsSync(libs))
+    throw new Error(
+      `Kafka jars not found in ${libs}: run "bash scripts/stack/stack.sh up" once to fetch them`,
+    );
+  return libs;
+}
+
+let toolsLog4j: string | null = null;
+/** log4j 1 config for tools: warnings and errors on stderr only. */
+function toolsLog4jFile(): string {
+  if (toolsLog4j) return toolsLog4j;
+  const file = path.join(tmpdir(), `finsentry-tools-log4j-${process.pid}.properties`);
+  writeFileSync(
+    file,
+    [
+      'log4j.rootLogger=WARN, stderr',
+      'log4j.appender.stderr=org.apache.log4j.ConsoleAppender',
+      'log4j.appender.stderr.Target=System.err',
+      'log4j.appender.stderr.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n',
+      '',
+    ].join('\n'),
+  );
+  toolsLog4j = file;
+  return file;
+}
+
+export interface JavaResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `mainClass` on the Kafka classpath; resolves when it exits (or is killed at `timeoutMs`). */
+export function runKafkaJava(
+  mainClass: string,
+  args: string[],
+  options: { timeoutMs?: number; jvmOptions?: string[] } = {},
+): Promise<JavaResult> {
+  const child = spawn(
+    'java',
+    [
+      '-Xmx256m',
+      '-XX:TieredStopAtLevel=1', // short-lived tools: skip the optimising JIT, start faster
+      `-Dlog4j.configuration=file:${toolsLog4jFile()}`,
+      ...(options.jvmOptions ?? []),
+      '-cp',
+      `${kafkaLibsDir()}/*`,
+      mainClass,
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface KeyedRecord {
+  partition: number;
+  offset: bigint;
+  key: string;
+}
+
+/**
+ * Keys of every record of `topic` that a Java consumer with isolation.level=read_committed returns
+ * (kafka-console-consumer). Used because kafkajs 2.2.4's read_committed filter lets aborted records
+ * through when aborted transactions of several producers interleave in a partition (it expects the
+ * broker's aborted-transaction list in first-offset order; the broker sends it in marker order).
+ * The read ends after `idleMs` without a record; every record is in the log already when this is
+ * called, so only an open transaction (the LSO) can hold the consumer back — which then shows up as
+ * missing records.
+ */
+export async function readCommittedKeys(
+  brokers: string[],
+  topic: string,
+  idleMs = 10_000,
+): Promise<KeyedRecord[]> {
+  const result = await runKafkaJava(
+    'org.apache.kafka.tools.consumer.ConsoleConsumer',
+    [
+      '--bootstrap-server',
+      brokers.join(','),
+      '--topic',
+      topic,
+      '--from-beginning',
+      '--isolation-level',
+      'read_committed',
+      '--timeout-ms',
+      String(idleMs),
+      '--property',
+      'print.key=true',
+      '--property',
+      'print.value=false',
+      '--property',
+      'print.partition=true',
+      '--property',
+      'print.offset=true',
+    ],
+    { timeoutMs: idleMs + 120_000 },
+  );
+  if (result.code !== 0)
+    throw new Error(`kafka-console-consumer exited ${result.code}: ${result.stderr.slice(-2000)}`);
+  const records: KeyedRecord[] = [];
+  for (const line of result.stdout.split('\n')) {
+    const match = /^Partition:(\d+)\tOffset:(\d+)\t(.*)$/.exec(line);
+    if (match) records.push({ partition: Number(match[1]), offset: BigInt(match[2]!), key: match[3]! });
+  }
+  const processed = /Processed a total of (\d+) messages/.exec(result.stderr);
+  if (!processed || Number(processed[1]) !== records.length)
+    throw new Error(
+      `kafka-console-consumer: parsed ${records.length} records, tool reports ${processed?.[1] ?? 'nothing'}`,
+    );
+  return records;
+}
