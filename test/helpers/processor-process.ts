@@ -155,6 +155,19 @@ export class ProcessorProcess {
     return this.output.includes('"pipeline consuming"');
   }
 
+  /** True once the child logged that it joined the consumer group (it has an assignment). */
+  get joined(): boolean {
+    return this.output.includes('"joined consumer group"');
+  }
+
+  /** The processor's counters from its clean-stop log line (enriched, deadLettered, …); null before. */
+  finalCounters(): Record<string, number> | null {
+    const line = this.output.split('\n').find((l) => l.includes('"finsentry stopped cleanly"'));
+    if (!line) return null;
+    const parsed = JSON.parse(line) as { counters?: Record<string, number> };
+    return parsed.counters ?? null;
+  }
+
   /** Resident set size in bytes (VmRSS of /proc/<pid>/status); null once the process is gone. */
   rssBytes(): number | null {
     try {
