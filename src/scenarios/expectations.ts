@@ -11,19 +11,22 @@ import type { ExpectedAlert, InjectedEvent } from './ground-truth.js';
  *  - drift: the whole transition, one rule window and `for`;
  *  - poison (dead-letter share): one window, `for` and 2 min slack.
  * Resolution is expected within one window plus `for` plus 5 min after an effect that ends before the
- * run does; effects that last to the end of the run may stay firing (resolveWithinMs null).
+ * run does, when the run lasts long enough to see it; effects that last to the end of the run (or end
+ * too close to it) may stay firing (resolveWithinMs null).
  */
 const SLACK_MS = 120_000;
 
 function resolveAllowance(rule: AlertRuleConfig, event: InjectedEvent, runEndMs: number): number | null {
-  return event.toMs >= runEndMs ? null : rule.window + rule.for + 300_000;
+  const allowance = rule.window + rule.for + 300_000;
+  return event.toMs + allowance > runEndMs ? null : allowance;
 }
 
+/** `runEndMs`: end of the run (event time); without it, the latest end of an injected event. */
 export function expectedAlertsFor(
   injected: readonly InjectedEvent[],
   rules: readonly AlertRuleConfig[] = defaultAlertRules(),
+  runEndMs: number = Math.max(0, ...injected.map((e) => e.toMs)),
 ): ExpectedAlert[] {
-  const runEndMs = Math.max(0, ...injected.map((e) => e.toMs));
   const out: ExpectedAlert[] = [];
   for (const rule of rules) {
     for (const event of injected) {

@@ -478,7 +478,7 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
     tickers: plan.universe.map((i) => i.ticker),
     baselineMix: { ...BASELINE_MIX },
     injected,
-    expectedAlerts: expectedAlertsFor(injected, options.rules),
+    expectedAlerts: expectedAlertsFor(injected, options.rules, end),
     skippedPoisonKinds: skipped,
     expectedDeadLetters: [],
     counts: {

@@ -143,7 +143,18 @@ describe('scenario generator', () => {
       group: issuerGroup(issuer),
       fromMs: surge.fromMs,
       toMs: surge.toMs,
+      // The 2-hour run goes on for 36 minutes after the surge: it must resolve within one window,
+      // the rule's `for` and 5 minutes.
+      resolveWithinMs: 5 * 60_000 + 60_000 + 300_000,
     });
+  });
+
+  it('expects a resolution only when the run lasts long enough after the effect to see it', () => {
+    const { truth } = run({ name: 'issuer-surge', durationMs: 30 * 60_000 });
+    const surge = truth.injected.find((e) => e.kind === 'surge')!;
+    // 9 minutes of run after the surge: less than the 11-minute resolution allowance.
+    expect(truth.endMs - surge.toMs).toBe(9 * 60_000);
+    expect(truth.expectedAlerts.map((a) => a.resolveWithinMs)).toEqual([null]);
   });
 
   it('issuer-surge in a small universe keeps coverage and scales all regions together, so regional ratios hold', () => {
