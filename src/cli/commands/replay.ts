@@ -24,6 +24,11 @@ import { createLogger } from '../../telemetry/logger.js';
  * duration / speedup of wall time. By default the run's event times start at
  * now − duration + duration / speedup: every message is sent at or after its own event time and the
  * last one is about "now", so no event time is in the future of the consumer's clock.
+ *
+ * Windows run on event time at any speedup; alert `for` durations do too when the consuming
+ * finsentry runs its evaluator with `evaluator.clock: event` (otherwise they are wall time, and a
+ * `for: 5m` spans 5 × speedup minutes of the replayed traffic). The ground truth's expected alerts
+ * are derived from the alert rules of --config (the defaults without one), in event time.
  */
 interface ReplayCliOptions {
   scenario?: string;
