@@ -1,5 +1,5 @@
 import { DEFAULT_ALERT_RULES_RAW } from '../alerts/default-rules.js';
-import { formatDuration, parseDuration } from '../config/duration.js';
+import { formatDuration } from '../config/duration.js';
 import { parseConfig } from '../config/load.js';
 import type { AlertRuleConfig, FinsentryConfig } from '../config/schema.js';
 
@@ -13,11 +13,11 @@ import type { AlertRuleConfig, FinsentryConfig } from '../config/schema.js';
  * side by side on one local stack. The default topics (news.raw, …) are left to real producers.
  *
  * Clocks. Windows are event time, so a replay at speedup X fills a 1 h window in 1 h / X of wall
- * time. An alert rule's `for` is wall time (the evaluator's clock, as in Prometheus), so the demo
- * divides the `for` of the sentiment, fairness and drift rules by the speedup: "held for 5 minutes of
- * traffic" stays 5 minutes of event time. Pipeline rules (consumer lag, DLQ share, stalled) are about
- * the service's wall-clock health and keep their `for`. The evaluator runs every second instead of
- * every 5 s so that one evaluation interval stays a small slice of event time.
+ * time. The evaluator runs on the event clock (`evaluator.clock: event`): a rule's `for` and the alert
+ * states' times are the statistics' watermark, so "held for 5 minutes" means 5 minutes of traffic at
+ * any replay speed and however far the pipeline lags, and the alert events carry event times that
+ * compare directly with the ground truth. It evaluates every second (instead of every 5 s) so that one
+ * round stays a small slice of event time at high speedups.
  */
 
 export interface DemoConfigOptions {
@@ -26,7 +26,6 @@ export interface DemoConfigOptions {
   base: Record<string, unknown>;
   sentimentModel: string;
   nerModel: string;
-  speedup: number;
   metricsPort: number;
   executionProvider?: 'cpu' | 'cuda';
   brokers?: string[];
@@ -39,8 +38,8 @@ export interface DemoConfig {
   raw: Record<string, unknown>;
   /** The same, parsed and validated. */
   config: FinsentryConfig;
-  /** The rules as the user wrote them (unscaled `for`): the ground truth's allowances are event time. */
-  eventTimeRules: AlertRuleConfig[];
+  /** The alert rules in force (what the ground truth's expected alerts are derived from). */
+  rules: AlertRuleConfig[];
 }
 
 export const DEMO_EVALUATOR_INTERVAL_MS = 1_000;
@@ -68,14 +67,6 @@ export function demoNames(runId: string): {
     groupId: base,
     keyPrefix: `fsdemo:${runId}`,
   };
-}
-
-/** The `for` of an event-time rule divided by the speedup (never below one evaluation interval). */
-export function scaledFor(rule: Record<string, unknown>, speedup: number, intervalMs: number): string {
-  const raw = rule.for;
-  const forMs = typeof raw === 'string' ? parseDuration(raw) : typeof raw === 'number' ? raw : 0;
-  if (forMs <= 0 || rule.kind === 'pipeline') return formatDuration(forMs);
-  return formatDuration(Math.max(intervalMs, Math.round(forMs / speedup)));
 }
 
 function record(value: unknown): Record<string, unknown> {
@@ -127,14 +118,12 @@ export function buildDemoConfig(o: DemoConfigOptions): DemoConfig {
       ...evaluator,
       enabled: true,
       interval: formatDuration(DEMO_EVALUATOR_INTERVAL_MS),
+      clock: 'event',
     },
-    alerts: {
-      rules: rulesRaw.map((r) => ({ ...r, for: scaledFor(r, o.speedup, DEMO_EVALUATOR_INTERVAL_MS) })),
-    },
+    alerts: { rules: rulesRaw },
     metrics: { host: '127.0.0.1', ...metrics, port: o.metricsPort },
   };
   const env = o.env ?? {};
   const config = parseConfig(raw, env);
-  const eventTimeRules = parseConfig({ alerts: { rules: rulesRaw } }, {}).alerts!.rules;
-  return { raw, config, eventTimeRules };
+  return { raw, config, rules: config.alerts!.rules };
 }

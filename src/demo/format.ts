@@ -39,7 +39,7 @@ export function eventOffset(eventMs: number | null | undefined, startMs: number)
   return `T${sign}${Math.floor(abs / 60)}:${String(abs % 60).padStart(2, '0')}`;
 }
 
-/** A duration in words for delays: 45s, 7m, 7m30s, 1h05m. */
+/** A duration in words for delays: 45s, 7m, 7m30s, 2h, 1h05m. */
 export function span(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
   const negative = ms < 0;
@@ -48,7 +48,7 @@ export function span(ms: number | null | undefined): string {
   const m = Math.floor((total % 3600) / 60);
   const s = total % 60;
   let text: string;
-  if (h > 0) text = `${h}h${String(m).padStart(2, '0')}m`;
+  if (h > 0) text = m > 0 ? `${h}h${String(m).padStart(2, '0')}m` : `${h}h`;
   else if (m > 0) text = s > 0 ? `${m}m${String(s).padStart(2, '0')}s` : `${m}m`;
   else text = `${s}s`;
   return negative ? `-${text}` : text;

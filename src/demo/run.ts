@@ -34,7 +34,6 @@ import { generateScenario, type ScenarioRun } from '../scenarios/generate.js';
 import type { ReplayMessage } from '../scenarios/recorded.js';
 import { replayMessages, type ReplayProgress } from '../scenarios/replay.js';
 import { AlertLog } from './alert-log.js';
-import { EventClock } from './clock.js';
 import { buildDemoConfig, DEMO_EVALUATOR_INTERVAL_MS, demoNames, type DemoConfig } from './config.js';
 import { CounterHistory, counterPoint, readFigures, type Figures } from './figures.js';
 import { MetricSet } from './metrics-text.js';
@@ -387,7 +386,6 @@ export async function runDemo(
     base,
     sentimentModel,
     nerModel,
-    speedup: o.speedup,
     metricsPort,
     executionProvider: o.device,
     brokers: o.brokers,
@@ -413,7 +411,6 @@ export async function runDemo(
           base,
           sentimentModel,
           nerModel,
-          speedup: o.speedup,
           metricsPort,
           executionProvider: o.device,
           brokers: o.brokers,
@@ -512,7 +509,6 @@ export async function runDemo(
   let interrupted = false;
   let failure: unknown;
   let summary: DemoSummary | undefined;
-  const clockMap = new EventClock();
   const history = new CounterHistory();
   const recentAlerts: ViewAlert[] = [];
   const metricsUrl = () => `http://${metricsHost}:${service?.port ?? metricsPort}/metrics`;
@@ -521,10 +517,11 @@ export async function runDemo(
   const plannedTotal = Math.round((o.durationMs / 1000) * eventRate);
   let eventStartMs = 0;
   let eventEndMs = 0;
-  const surgeRule = demo.eventTimeRules.find((r) => r.kind === 'sentiment' && r.dimension === 'issuer');
-  const fairnessRule = demo.eventTimeRules.find((r) => r.kind === 'fairness' && r.dimension === 'region');
-  const scaledFors = (config.alerts?.rules ?? []).filter((r) => r.kind !== 'pipeline').map((r) => r.for);
-  const settleMs = Math.max(0, ...scaledFors) + 3 * DEMO_EVALUATOR_INTERVAL_MS;
+  const surgeRule = demo.rules.find((r) => r.kind === 'sentiment' && r.dimension === 'issuer');
+  const fairnessRule = demo.rules.find((r) => r.kind === 'fairness' && r.dimension === 'region');
+  // After the last record is committed, a few more evaluator rounds at the final watermark (under the
+  // event clock, alert states cannot change once the watermark stops).
+  const settleMs = 3 * DEMO_EVALUATOR_INTERVAL_MS;
 
   const viewState = (): ViewState => ({
     runId,
@@ -538,7 +535,8 @@ export async function runDemo(
     speedup: o.speedup,
     replay: {
       sent: live.progress?.sent ?? 0,
-      total: plannedTotal,
+      // The plan is an estimate (arrivals are random); the count is exact once the generator is done.
+      total: scenario?.truth.complete ? scenario.truth.counts.total : plannedTotal,
       ratePerSecond: live.progress?.rate ?? 0,
       eventTimeMs: live.progress?.eventTimeMs ?? null,
     },
@@ -581,13 +579,13 @@ export async function runDemo(
       const now = Date.now();
       history.push(counterPoint(set, now));
       live.figures = readFigures(set, history, now);
-      if (live.figures.pipeline.watermarkMs !== null) clockMap.add(now, live.figures.pipeline.watermarkMs);
     } catch (err) {
       logger.debug({ err }, 'metrics scrape failed');
     }
   };
 
-  const changeWallMs = (e: AlertEvent): number => {
+  // Under evaluator.clock event, alert states carry event times (the watermark they were decided at).
+  const changedAtMs = (e: AlertEvent): number => {
     if (e.state === 'firing' && e.labels.firing_since) return Date.parse(e.labels.firing_since);
     if ((e.state === 'resolved' || e.state === 'inactive') && e.ended_at !== null) return e.ended_at;
     return e.started_at;
@@ -635,7 +633,7 @@ export async function runDemo(
       `${names.groupId}-watch`,
       { alerts: t.alerts, dlq: t.dlq },
       (event) => {
-        const a: ViewAlert = { event, eventTimeMs: clockMap.toEventTime(changeWallMs(event)) };
+        const a: ViewAlert = { event, eventTimeMs: changedAtMs(event) };
         recentAlerts.push(a);
         if (recentAlerts.length > 200) recentAlerts.shift();
         if (!tty) out.stdout.write(`${progressAlertLine(viewState(), a)}\n`);
@@ -657,7 +655,7 @@ export async function runDemo(
       schemaIds: schemaIdsFromConfig(config.codec.schemaIds),
       limits: { maxMessageBytes: config.limits.maxMessageBytes, maxTextChars: config.limits.maxTextChars },
       poison: { share: o.poison },
-      rules: demo.eventTimeRules,
+      rules: demo.rules,
     });
     const run = scenario;
     const source = (function* (): Generator<ReplayMessage> {
@@ -757,7 +755,6 @@ export async function runDemo(
       runId,
       truth: scenario.truth,
       alertEvents: watcher?.alerts.events ?? [],
-      toEventTime: (ms) => clockMap.toEventTime(ms),
       pipelineRules: (config.alerts?.rules ?? []).filter((r) => r.kind === 'pipeline').map((r) => r.name),
       deadLetters: watcher?.deadLetters ?? [],
       produced: live.progress?.sent ?? 0,

@@ -37,9 +37,8 @@ export interface SummaryLocations {
 export interface SummaryInput {
   runId: string;
   truth: GroundTruth;
+  /** Alert events of an evaluator on the event clock (evaluator.clock: event): their times are event times. */
   alertEvents: readonly AlertEvent[];
-  /** Wall → event time (the watermark the evaluator saw then), see EventClock. */
-  toEventTime: (wallMs: number) => number | null;
   /** Rules of kind pipeline: about the service's own health, reported apart from the scenario's. */
   pipelineRules: readonly string[];
   deadLetters: readonly DeadLetterRead[];
@@ -130,19 +129,16 @@ export interface DemoSummary {
   locations: SummaryLocations;
 }
 
-/** Alert episodes on the event-time axis: the evaluator's wall-clock stamps through `toEventTime`. */
-export function observedAlerts(
-  events: readonly AlertEvent[],
-  toEventTime: (wallMs: number) => number | null,
-): ObservedAlert[] {
+/** Alert episodes (pending → firing → resolved) as scoreScenario takes them. */
+export function observedAlerts(events: readonly AlertEvent[]): ObservedAlert[] {
   const features = new Map(events.map((e) => [e.fingerprint, e.labels.feature ?? null]));
   return alertEpisodes(events, Number.POSITIVE_INFINITY).map((ep) => ({
     rule: ep.rule,
     dimension: ep.dimension,
     group: ep.group,
     feature: features.get(ep.fingerprint) ?? null,
-    firingAtMs: ep.firingAtMs === null ? null : toEventTime(ep.firingAtMs),
-    resolvedAtMs: ep.state === 'resolved' && ep.endedAtMs !== null ? toEventTime(ep.endedAtMs) : null,
+    firingAtMs: ep.firingAtMs,
+    resolvedAtMs: ep.state === 'resolved' ? ep.endedAtMs : null,
   }));
 }
 
@@ -204,7 +200,7 @@ function alertRow(o: ObservedAlert): AlertRow {
 
 export function buildSummary(input: SummaryInput): DemoSummary {
   const { truth } = input;
-  const observed = observedAlerts(input.alertEvents, input.toEventTime);
+  const observed = observedAlerts(input.alertEvents);
   const expectedRules = new Set(truth.expectedAlerts.map((a) => a.rule));
   const ignored = input.pipelineRules.filter((r) => !expectedRules.has(r));
   const score = scoreScenario(truth, observed, { ignoreRules: ignored });
@@ -365,9 +361,11 @@ export function renderSummary(s: DemoSummary): string[] {
   for (const k of dl.skipped) out.push(`  poison kind ${k.kind} not generated: ${k.why}`);
   out.push('');
   out.push(
-    s.pass
-      ? 'result: PASS — every injected effect detected in time, no false alert, every poison message in the DLQ'
-      : 'result: FAIL — see above',
+    s.interrupted
+      ? 'result: incomplete — the demo was stopped before the scenario was replayed and processed'
+      : s.pass
+        ? 'result: PASS — every injected effect detected in time, no false alert, every poison message in the DLQ'
+        : 'result: FAIL — see above',
   );
   out.push('');
   const l = s.locations;

@@ -116,9 +116,9 @@ export function registerDemoCommand(program: Command): void {
     .addHelpText(
       'after',
       `
-Clocks: windows run on event time, so at --speedup 60 a 5-minute window fills in 5 seconds; the
-event-time rate is rate / speedup documents per second. Alert rules' "for" durations are divided by
-the speedup. Each run uses its own topics (finsentry-demo-<run>.*), consumer group and Redis key
+Clocks: windows and alert rules run on event time (evaluator.clock: event), so at --speedup 60 a
+5-minute window fills, and a "for: 5m" holds, in 5 seconds of replay; the event-time rate is
+rate / speedup documents per second. Each run uses its own topics (finsentry-demo-<run>.*), consumer group and Redis key
 prefix (fsdemo:<run>), and keeps its config, service log, ground truth and summary in .stack/demo/<run>/.
 
 Exit codes: 0 after the summary, 130 after Ctrl-C, 1 on an error (missing models, stack not running),
