@@ -357,8 +357,10 @@ export async function runDemo(
   out: Output = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   const root = repoRoot();
-  const stackDir = process.env.FINSENTRY_STACK_DIR ?? path.join(root, '.stack');
-  const demoDir = path.join(stackDir, 'demo');
+  // Run directories live next to the local stack's state (FINSENTRY_STACK_DIR, as scripts/stack/stack.sh);
+  // FINSENTRY_DEMO_DIR puts them elsewhere (tests use a temporary directory).
+  const demoDir =
+    process.env.FINSENTRY_DEMO_DIR ?? path.join(process.env.FINSENTRY_STACK_DIR ?? path.join(root, '.stack'), 'demo');
   const runId = newRunId();
   const runDir = path.join(demoDir, runId);
   const say = (line: string) => out.stderr.write(`finsentry demo: ${line}\n`);
