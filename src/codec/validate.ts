@@ -12,14 +12,23 @@ import type { ChatMessageRecord, LabelRecord, NewsArticleRecord } from './record
  *  - invalid-timestamp: event time not a positive integer of epoch milliseconds, or later than
  *    now + limits.maxFutureSkew (clock-skewed or corrupt producers would otherwise poison the watermark);
  *  - empty-text: nothing but whitespace to analyse (headline and body, or chat text);
- *  - text-too-large: model text longer than limits.maxTextChars characters.
+ *  - text-too-large: model text longer than limits.maxTextChars characters;
+ *  - invalid-field (tickers): more distinct tickers than limits.maxTickersPerDocument, or one longer
+ *    than 64 characters — each ticker becomes a statistics group, so an unbounded list would let one
+ *    record create any number of groups (Redis fields, top-K candidates).
+ * The value size (limits.maxMessageBytes) is checked before decoding (src/codec/decode.ts); entities
+ * found by the model are capped at limits.maxEntitiesPerDocument (highest scores kept) on output.
  * Normalisation: optional strings that are empty become absent; tickers are trimmed, upper-cased and
  * de-duplicated. Chat author ids are replaced by their HMAC pseudonym here, the first place they are read.
  */
 export interface ValidationLimits {
   maxTextChars: number;
   maxFutureSkewMs: number;
+  /** Distinct tickers per document (limits.maxTickersPerDocument); DEFAULT_MAX_TICKERS when absent. */
+  maxTickersPerDocument?: number;
 }
+
+export const DEFAULT_MAX_TICKERS = 64;
 
 export interface ValidationContext {
   limits: ValidationLimits;
@@ -34,6 +43,7 @@ export type ValidationResult<T> = { ok: true; value: T } | { ok: false; rejectio
 
 const MAX_ID_CHARS = 512;
 const MAX_LANGUAGE_CHARS = 35;
+const MAX_TICKER_CHARS = 64;
 
 function invalidField(field: string, problem: string): ValidationResult<never> {
   return { ok: false, rejection: reject('invalid-field', 'validate', `${field}: ${problem}`) };
@@ -106,6 +116,20 @@ function checkText(field: string, text: string, limits: ValidationLimits): Valid
   return null;
 }
 
+function checkTickers(tickers: readonly string[], limits: ValidationLimits): ValidationResult<never> | null {
+  const max = limits.maxTickersPerDocument ?? DEFAULT_MAX_TICKERS;
+  const long = tickers.find((t) => t.trim().length > MAX_TICKER_CHARS);
+  if (long !== undefined)
+    return invalidField(
+      'tickers',
+      `a ticker is ${long.trim().length} characters, longer than ${MAX_TICKER_CHARS}`,
+    );
+  const distinct = normaliseTickers(tickers).length;
+  if (distinct > max)
+    return invalidField('tickers', `${distinct} distinct tickers, limit limits.maxTickersPerDocument=${max}`);
+  return null;
+}
+
 function optional(value: string | null | undefined): string | undefined {
   if (value === null || value === undefined) return undefined;
   const trimmed = value.trim();
@@ -136,7 +160,8 @@ export function validateNews(r: NewsArticleRecord, ctx: ValidationContext): Vali
     checkRequired('source', r.source) ??
     checkLanguage(r.language) ??
     checkTimestamp('published_at', r.published_at, ctx.limits, ctx.nowMs) ??
-    checkText('headline+body', newsText(r.headline, r.body), ctx.limits);
+    checkText('headline+body', newsText(r.headline, r.body), ctx.limits) ??
+    checkTickers(r.tickers, ctx.limits);
   if (failure) return failure;
   return {
     ok: true,
@@ -159,7 +184,8 @@ export function validateChat(r: ChatMessageRecord, ctx: ValidationContext): Vali
     checkRequired('author_id', r.author_id) ??
     checkLanguage(r.language) ??
     checkTimestamp('sent_at', r.sent_at, ctx.limits, ctx.nowMs) ??
-    checkText('text', r.text, ctx.limits);
+    checkText('text', r.text, ctx.limits) ??
+    checkTickers(r.tickers, ctx.limits);
   if (failure) return failure;
   return {
     ok: true,

@@ -92,8 +92,15 @@ const kafkaSchema = z
 
 const redisSchema = z
   .object({
-    /** redis://[user@]host:port[/db] for a single node. */
-    url: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://host:port').default('redis://127.0.0.1:6379'),
+    /**
+     * redis://[user@]host:port[/db] for a single node (rediss:// for TLS). Never a password in the URL:
+     * secrets come only from env or files (`password`), so that config files and logs can be shared.
+     */
+    url: z
+      .string()
+      .regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://host:port')
+      .refine((s) => !/^rediss?:\/\/[^/@]*:[^/@]*@/.test(s), 'no password in the URL: use redis.password ({ env } or { file })')
+      .default('redis://127.0.0.1:6379'),
     /** Seed nodes of a Redis Cluster; when set, `url` is ignored. */
     cluster: z.array(hostPort).min(1).optional(),
     username: z.string().optional(),
@@ -151,7 +158,10 @@ const limitsSchema = z
   .object({
     maxMessageBytes: z.number().int().min(1).default(1_048_576),
     maxTextChars: z.number().int().min(1).default(200_000),
+    /** Entities the model finds beyond this are dropped from the output (highest scores kept). */
     maxEntitiesPerDocument: z.number().int().min(1).default(256),
+    /** Inputs with more distinct tickers go to the DLQ (invalid-field): each ticker is a statistics group. */
+    maxTickersPerDocument: z.number().int().min(1).default(64),
     /** Event times further than this in the future are rejected to the DLQ. */
     maxFutureSkew: duration.default(3_600_000),
   })

@@ -65,7 +65,11 @@ export class PipelineService {
     const inputCodec = new InputCodec(
       decoder,
       new AuthorPseudonymiser(deps.authorKey),
-      { maxTextChars: limits.maxTextChars, maxFutureSkewMs: limits.maxFutureSkew },
+      {
+        maxTextChars: limits.maxTextChars,
+        maxFutureSkewMs: limits.maxFutureSkew,
+        maxTickersPerDocument: limits.maxTickersPerDocument,
+      },
       deps.clock,
     );
     this.delivery = createDelivery(deps.kafka, {

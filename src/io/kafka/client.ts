@@ -22,7 +22,8 @@ export function buildKafkaJsConfig(
   const out: KafkaJsConfig = {
     clientId: config.clientId,
     brokers: config.brokers,
-    logLevel: logLevel.INFO,
+    // kafkajs builds its debug entries (one per request) only when asked to; they are written at trace.
+    logLevel: logger.isLevelEnabled('trace') ? logLevel.DEBUG : logLevel.INFO,
     logCreator: pinoLogCreator(logger.child({ component: 'kafka' })),
   };
   if (config.tls?.enabled) out.ssl = tlsOptions(config.tls);

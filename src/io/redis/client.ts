@@ -46,7 +46,7 @@ export function createRedisClient(cfg: RedisConfig, env: NodeJS.ProcessEnv = pro
     port: url.port ? Number(url.port) : 6379,
     db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
     username: common.username ?? (url.username ? decodeURIComponent(url.username) : undefined),
-    password: common.password ?? (url.password ? decodeURIComponent(url.password) : undefined),
+    // (A password in the URL is refused by the config schema: secrets come from env or files only.)
     tls: url.protocol === 'rediss:' ? (common.tls ?? {}) : common.tls,
   });
 }
