@@ -150,7 +150,7 @@ export interface EvaluatorOptions {
   resolvedRetentionMs?: number;
   /**
    * The clock of alert states (`for`, pending/firing/resolved times, retention). `wall` (default):
-   * the replica's clock, as Prometheus does. `event`: the window store's watermark, the clock the
+   * the replica's clock, as Prometheus does. `event`: the evaluation watermark (idlePartitionMs), the clock the
    * windows themselves run on, so that a replay or backfill faster than real time gives the same
    * alert timeline (in event time) as live traffic: "held for 5 minutes" means 5 minutes of traffic,
    * whatever the replay speed or the pipeline's lag. Under `event`, rules are stepped only once
@@ -158,6 +158,16 @@ export interface EvaluatorOptions {
    * lease always runs on the wall clock.
    */
   clock?: 'wall' | 'event';
+  /**
+   * Windows are read as of the lowest watermark of the input partitions that are still advancing,
+   * not of the highest: while some partitions run behind (a backlog, a replay, a slow consumer of a
+   * topic with long texts), a window as of the highest watermark would lack their latest documents
+   * and skew every mix-based figure (fairness across sources, drift of length or kind). A partition
+   * whose watermark has not moved for this long (wall time) is idle and no longer holds windows
+   * back, as Flink's watermark idleness does; when all are idle the highest watermark is used.
+   * Default 30 s.
+   */
+  idlePartitionMs?: number;
   now?: () => number;
 }
 
@@ -177,6 +187,10 @@ export class Evaluator {
   private readonly now: () => number;
   /** Highest watermark this replica has stepped alerts at (clock `event`): event time never goes back. */
   private eventNowMs = 0;
+  /** Last watermark seen per partition and when (wall) it last moved: idle partitions are left out. */
+  private readonly partitionProgress = new Map<string, { watermarkMs: number; movedAtMs: number }>();
+  /** The evaluation watermark never goes back (a partition that resumes behind the others waits). */
+  private evaluationWatermarkMs = 0;
 
   constructor(private readonly options: EvaluatorOptions) {
     for (const rule of options.rules) {
@@ -318,9 +332,32 @@ export class Evaluator {
     return entries.length;
   }
 
+  /** The watermark windows are read at: see EvaluatorOptions.idlePartitionMs. */
+  private async evaluationWatermark(): Promise<number> {
+    const { windows } = this.options;
+    if (!windows.partitionWatermarks) return windows.watermark();
+    const byPartition = await windows.partitionWatermarks();
+    const wallMs = this.now();
+    const idleMs = this.options.idlePartitionMs ?? 30_000;
+    const active: number[] = [];
+    let highest = 0;
+    for (const [partition, watermarkMs] of byPartition) {
+      if (watermarkMs <= 0) continue;
+      highest = Math.max(highest, watermarkMs);
+      const seen = this.partitionProgress.get(partition);
+      if (!seen || seen.watermarkMs !== watermarkMs)
+        this.partitionProgress.set(partition, { watermarkMs, movedAtMs: wallMs });
+      if (wallMs - (this.partitionProgress.get(partition)?.movedAtMs ?? wallMs) < idleMs)
+        active.push(watermarkMs);
+    }
+    const candidate = active.length > 0 ? Math.min(...active) : highest;
+    this.evaluationWatermarkMs = Math.max(this.evaluationWatermarkMs, candidate);
+    return this.evaluationWatermarkMs;
+  }
+
   private async readInputs(): Promise<{ inputs: EvaluationInputs; watermarkMs: number }> {
     const { windows, reference, rules } = this.options;
-    const watermark = await windows.watermark();
+    const watermark = await this.evaluationWatermark();
     const needed = new Map<string, { dimension: string; windowMs: number }>();
     for (const w of requiredWindows(rules)) needed.set(windowKey(w.dimension, w.windowMs), w);
     for (const { dimension, windowMs } of this.gaugeReads())

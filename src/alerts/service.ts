@@ -102,6 +102,7 @@ export async function startEvaluatorService(
     },
     intervalMs: config.evaluator.interval,
     clock: config.evaluator.clock,
+    idlePartitionMs: config.evaluator.idlePartitionTimeout,
     leaseMs: config.evaluator.leaderLease,
     minSamples: config.stats.minSamples,
     bucketMs: config.stats.bucket,

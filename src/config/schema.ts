@@ -276,6 +276,11 @@ const evaluatorSchema = z
      * the same alerts at the same event times as live traffic). See EvaluatorOptions.clock.
      */
     clock: z.enum(['wall', 'event']).default('wall'),
+    /**
+     * Windows are read as far as every input partition got (the lowest partition watermark), except
+     * partitions whose watermark has not moved for this long: idle ones do not hold windows back.
+     */
+    idlePartitionTimeout: duration.default(30_000),
   })
   .strict();
 

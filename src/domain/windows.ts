@@ -64,6 +64,11 @@ export interface WindowQuery {
 export interface WindowReader {
   /** Current watermark (max event time applied), epoch ms; 0 when nothing is stored. */
   watermark(): Promise<number>;
+  /**
+   * Watermark of each input partition (partition key → max event time applied), when the store keeps
+   * them apart; the evaluator uses them to read windows only as far as every active partition got.
+   */
+  partitionWatermarks?(): Promise<Map<string, number>>;
   /** All groups of a dimension in a window. */
   readWindow(query: WindowQuery): Promise<GroupWindowStats[]>;
   /** Per-bucket series for one group (for reports): [bucketStartMs, stats] ascending. */

@@ -128,3 +128,87 @@ describe('evaluator on the event-time clock', () => {
     expect(Date.now() - watermark3).toBeGreaterThan(20 * 3_600_000);
   });
 });
+
+describe('evaluation watermark across partitions', () => {
+  const prefix = uniqueName('fs-wm').replace(/[^A-Za-z0-9:_-]/g, '');
+  const redis = new Redis(redisUrl());
+  const store = new RedisWindowStore(redis, {
+    keyPrefix: prefix,
+    bucketMs: MINUTE,
+    allowedLatenessMs: 3 * 3_600_000,
+    ttlSeconds: 4 * 3600,
+    dimensions: ['issuer', 'region'],
+  });
+  const rule = { ...defaultAlertRules().find((r) => r.name === 'NegativeSentimentSurge')!, for: 0 };
+  const T = Math.floor((Date.now() - 86_400_000) / MINUTE) * MINUTE;
+  const offsets = new Map<string, number>();
+  let evaluator: Evaluator;
+
+  async function apply(partition: string, observations: StatsObservation[]): Promise<void> {
+    byEventTime(observations);
+    offsets.set(partition, (offsets.get(partition) ?? 0) + observations.length);
+    await store.apply([
+      {
+        partitionKey: `${prefix}-${partition}`,
+        lastOffset: String(offsets.get(partition)),
+        observations,
+        labels: [],
+      },
+    ]);
+  }
+
+  beforeAll(async () => {
+    evaluator = new Evaluator({
+      redis,
+      keyPrefix: prefix,
+      windows: store,
+      reference: trailingReference(store, 3_600_000),
+      rules: [rule],
+      publishers: [],
+      intervalMs: 60_000,
+      leaseMs: 10_000,
+      minSamples: 30,
+      bucketMs: MINUTE,
+      gaugeDimensions: [{ name: 'issuer', bounded: false }],
+      gaugeWindows: [5 * MINUTE],
+      clock: 'event',
+      idlePartitionMs: 1_000,
+    });
+    await evaluator.lease.tick();
+  });
+
+  afterAll(async () => {
+    await evaluator?.stop(true);
+    await new AlertStore(redis, prefix).clear();
+    await store.deleteAll();
+    redis.disconnect();
+  });
+
+  it('reads windows as far as the slowest advancing partition got, and past a partition that went idle', async () => {
+    // Partition p0 carries a calm history and then a surge that p1 (running behind) has not reached.
+    const history = [SURGING, ...CALM].flatMap((issuer) =>
+      traffic(issuer, T - 65 * MINUTE, T - 20 * MINUTE, 300, 1),
+    );
+    await apply('p0', history);
+    await apply('p1', traffic(`other${RUN}`, T - 65 * MINUTE, T - 20 * MINUTE, 100, 1));
+    await apply('p0', [
+      ...traffic(SURGING, T - 4 * MINUTE, T, 60, 8),
+      ...CALM.flatMap((issuer) => traffic(issuer, T - 4 * MINUTE, T, 60, 1)),
+    ]);
+    const lagging = (await store.partitionWatermarks()).get(`${prefix}-p1`)!;
+    expect(lagging).toBeLessThan(T - 19 * MINUTE);
+    expect(await store.watermark()).toBeGreaterThan(T - MINUTE);
+
+    // As of p1's watermark the surge is in the future: nothing to report yet.
+    expect((await evaluator.evaluateOnce()).transitions).toEqual([]);
+
+    // p1 stops advancing: once idle it no longer holds the windows back and the surge shows.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await evaluator.evaluateOnce(); // sees p1 unchanged for longer than idlePartitionMs
+    const round = await evaluator.evaluateOnce();
+    const fired = [...(await new AlertStore(redis, prefix).load()).values()];
+    expect(fired.map((r) => [r.group, r.state])).toEqual([[SURGING, 'firing']]);
+    expect(fired[0]!.activeSinceMs).toBeGreaterThan(T - MINUTE);
+    expect(round.outcome).toBe('ok');
+  });
+});

@@ -339,6 +339,10 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     return states.reduce((m, s) => Math.max(m, s.watermarkMs), 0);
   }
 
+  async partitionWatermarks(): Promise<Map<string, number>> {
+    return new Map((await this.partitionStates()).map((s) => [s.partitionKey, s.watermarkMs]));
+  }
+
   async lateCount(): Promise<number> {
     const states = await this.partitionStates();
     return states.reduce((sum, s) => sum + s.late, 0);
