@@ -108,6 +108,25 @@ describe('rule measurements', () => {
     expect(m!.pValue!).toBeLessThan(0.01);
   });
 
+  it('disparate impact: the gap must be significant for an extreme group against the rest, corrected for the number of groups', () => {
+    const rule = byName('DisparateImpactRegion');
+    // Six small groups: the extreme pair (4/40 vs 14/40) alone would pass a raw z-test at p < 0.01
+    // (p ≈ 0.007), but picking the most different pair of six is no evidence of a biased group.
+    const noisy = ['a', 'b', 'c', 'd'].map((g) => group('region', g, 40, 8));
+    noisy.push(group('region', 'low', 40, 4), group('region', 'high', 40, 14));
+    const [m] = measureRule(rule, inputs({ [windowKey('region', HOUR)]: noisy }), 30);
+    expect(m!.value).toBeCloseTo(4 / 14, 12);
+    expect(m!.pValue!).toBeGreaterThan(0.05);
+    expect(m!.detail).toContain('Bonferroni, 6 groups');
+    expect(breaches(rule, m)).toBe(false);
+    // The same gap with enough documents is significant and breaches.
+    const large = ['a', 'b', 'c', 'd'].map((g) => group('region', g, 400, 80));
+    large.push(group('region', 'low', 400, 40), group('region', 'high', 400, 140));
+    const [big] = measureRule(rule, inputs({ [windowKey('region', HOUR)]: large }), 30);
+    expect(big!.pValue!).toBeLessThan(1e-6);
+    expect(breaches(rule, big)).toBe(true);
+  });
+
   it('drift: PSI of p_neg over all documents against the reference', () => {
     const rule = byName('NegativeScoreDrift');
     const key = windowKey(ALL_DIMENSION, HOUR);
