@@ -360,7 +360,8 @@ export async function runDemo(
   // Run directories live next to the local stack's state (FINSENTRY_STACK_DIR, as scripts/stack/stack.sh);
   // FINSENTRY_DEMO_DIR puts them elsewhere (tests use a temporary directory).
   const demoDir =
-    process.env.FINSENTRY_DEMO_DIR ?? path.join(process.env.FINSENTRY_STACK_DIR ?? path.join(root, '.stack'), 'demo');
+    process.env.FINSENTRY_DEMO_DIR ??
+    path.join(process.env.FINSENTRY_STACK_DIR ?? path.join(root, '.stack'), 'demo');
   const runId = newRunId();
   const runDir = path.join(demoDir, runId);
   const say = (line: string) => out.stderr.write(`finsentry demo: ${line}\n`);
@@ -570,6 +571,7 @@ export async function runDemo(
     if (!tty) draw(true);
   };
 
+  let maxWatermarkMs = 0;
   const scrape = async (): Promise<void> => {
     if (!service?.port) return;
     try {
@@ -580,7 +582,14 @@ export async function runDemo(
       const set = MetricSet.parse(await res.text());
       const now = Date.now();
       history.push(counterPoint(set, now));
-      live.figures = readFigures(set, history, now);
+      const f = readFigures(set, history, now);
+      // The gauge follows the partition of the latest batch; the store's watermark (what the windows
+      // and the evaluator run on) is the maximum over partitions, so the view keeps the maximum.
+      if (f.pipeline.watermarkMs !== null) {
+        maxWatermarkMs = Math.max(maxWatermarkMs, f.pipeline.watermarkMs);
+        f.pipeline.watermarkMs = maxWatermarkMs;
+      }
+      live.figures = f;
     } catch (err) {
       logger.debug({ err }, 'metrics scrape failed');
     }
@@ -669,7 +678,16 @@ export async function runDemo(
     replayStartedAtMs = Date.now();
     setPhase('replaying');
     if (tty) out.stdout.write('\x1b[?25l\x1b[2J');
+    const svc = service;
     timer = setInterval(() => {
+      if (!svc.running && failure === undefined) {
+        // The service died under the replay: stop producing into a pipeline that is not there.
+        failure = new DemoError(
+          `finsentry run exited unexpectedly (${describeExit(svc)}); last log lines:\n    ${svc.lastLines().join('\n    ')}`,
+        );
+        abort.abort();
+        return;
+      }
       void scrape().then(() => draw());
     }, 1_000);
     replay = replayMessages(source, producer, {
@@ -734,8 +752,11 @@ export async function runDemo(
     timer = undefined;
     draw(true);
   } catch (err) {
-    if (err instanceof Interrupted || abort.signal.aborted) interrupted = true;
-    else failure = err;
+    // A failure found by the poll loop aborts the run too; it stays a failure, not an interruption.
+    if (failure === undefined) {
+      if (err instanceof Interrupted || abort.signal.aborted) interrupted = true;
+      else failure = err;
+    }
   } finally {
     if (timer) clearInterval(timer);
     if (tty) out.stdout.write('\x1b[?25h');

@@ -67,9 +67,9 @@ export function registerDemoCommand(program: Command): void {
     .addOption(
       new Option('--duration <d>', 'event-time span of the scenario; wall time is about duration / speedup')
         .argParser(durationArg)
-        .default(7_200_000, '2h'),
+        .default(5_400_000, '90m'),
     )
-    .option('--rate <n/s>', 'messages produced per wall-clock second', positive('--rate'), 50)
+    .option('--rate <n/s>', 'messages produced per wall-clock second', positive('--rate'), 100)
     .option('--speedup <x>', 'event time runs x times faster than wall time', positive('--speedup'), 60)
     .option('--seed <n>', 'scenario seed (same seed, same traffic)', (v) => Number.parseInt(v, 10), 1)
     .option('--universe <n>', 'issuers in play (4-60)', (v) => Number.parseInt(v, 10), 16)
