@@ -156,6 +156,26 @@ async function httpOk(url: string, timeoutMs = 1500): Promise<boolean> {
   }
 }
 
+/** Whether that Prometheus has a scrape target on this host and port (the local stack's: 127.0.0.1:9464). */
+async function prometheusScrapes(prometheusUrl: string, port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`${prometheusUrl}/api/v1/targets?state=active`, {
+      signal: AbortSignal.timeout(2_000),
+    });
+    const body = (await res.json()) as { data?: { activeTargets?: Array<{ scrapeUrl?: string }> } };
+    return (body.data?.activeTargets ?? []).some((t) => {
+      try {
+        const u = new URL(t.scrapeUrl ?? '');
+        return ['127.0.0.1', 'localhost'].includes(u.hostname) && Number(u.port) === port;
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
@@ -572,6 +592,7 @@ export async function runDemo(
   };
 
   let maxWatermarkMs = 0;
+  let scraped = false;
   const scrape = async (): Promise<void> => {
     if (!service?.port) return;
     try {
@@ -635,8 +656,9 @@ export async function runDemo(
     writeState();
     await waitForReady(service, metricsHost, abort.signal);
     check();
+    scraped = prometheusUp && service.port !== null && (await prometheusScrapes(prometheusUrl, service.port));
     say(
-      `finsentry run is ready: ${metricsUrl()}${prometheusUp && service.port === DEFAULT_METRICS_PORT ? `, scraped by Prometheus at ${prometheusUrl}` : ''}`,
+      `finsentry run is ready: ${metricsUrl()}${scraped ? `, scraped by Prometheus at ${prometheusUrl}` : prometheusUp ? ` (Prometheus at ${prometheusUrl} does not scrape this port)` : ''}`,
     );
 
     watcher = new TopicWatcher(
@@ -788,6 +810,7 @@ export async function runDemo(
         metricsUrl: metricsUrl(),
         serviceRunning: keepService,
         prometheusUrl: prometheusUp ? prometheusUrl : null,
+        prometheusScrapes: scraped,
         alertmanagerUrl: alertmanagerUp ? alertmanagerUrl : null,
         brokers: config.kafka.brokers,
         topics: names.topics,

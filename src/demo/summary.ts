@@ -24,6 +24,8 @@ export interface SummaryLocations {
   /** Whether the service (and so its /metrics) is still running after the demo (--keep-running). */
   serviceRunning: boolean;
   prometheusUrl: string | null;
+  /** Whether that Prometheus scrapes this run's service (the local stack scrapes 127.0.0.1:9464 only). */
+  prometheusScrapes: boolean;
   alertmanagerUrl: string | null;
   brokers: string[];
   topics: { news: string; chat: string; enriched: string; alerts: string; dlq: string };
@@ -375,7 +377,9 @@ export function renderSummary(s: DemoSummary): string[] {
   );
   if (l.prometheusUrl)
     out.push(
-      `  Prometheus    ${l.prometheusUrl}/graph?g0.expr=finsentry_group_negative_share%7Bdimension%3D%22issuer%22%7D`,
+      l.prometheusScrapes
+        ? `  Prometheus    ${l.prometheusUrl}/graph?g0.expr=${encodeURIComponent('finsentry_group_negative_share{dimension="issuer",window="5m"}')}`
+        : `  Prometheus    ${l.prometheusUrl} (does not scrape this run's port; the local stack's Prometheus scrapes 127.0.0.1:9464)`,
     );
   if (l.alertmanagerUrl) out.push(`  Alertmanager  ${l.alertmanagerUrl}`);
   out.push(`  Kafka         ${l.brokers.join(',')}`);

@@ -150,6 +150,7 @@ const locations: SummaryInput['locations'] = {
   metricsUrl: 'http://127.0.0.1:9464/metrics',
   serviceRunning: false,
   prometheusUrl: 'http://127.0.0.1:9090',
+  prometheusScrapes: true,
   alertmanagerUrl: null,
   brokers: ['127.0.0.1:9092'],
   topics: demoNames('r1').topics,
@@ -244,7 +245,13 @@ describe('demo summary', () => {
       'result: PASS — every injected effect detected in time, no false alert, every poison message in the DLQ',
     );
     expect(lines).toContain(
-      '  Prometheus    http://127.0.0.1:9090/graph?g0.expr=finsentry_group_negative_share%7Bdimension%3D%22issuer%22%7D',
+      '  Prometheus    http://127.0.0.1:9090/graph?g0.expr=finsentry_group_negative_share%7Bdimension%3D%22issuer%22%2Cwindow%3D%225m%22%7D',
+    );
+    const elsewhere = renderSummary(
+      buildSummary(input({ locations: { ...locations, prometheusScrapes: false } })),
+    );
+    expect(elsewhere).toContain(
+      "  Prometheus    http://127.0.0.1:9090 (does not scrape this run's port; the local stack's Prometheus scrapes 127.0.0.1:9464)",
     );
     expect(lines).toContain('    input       finsentry-demo-r1.news.raw, finsentry-demo-r1.chat.raw');
     expect(lines).toContain(
