@@ -1,11 +1,14 @@
 // Kafka's own Java tools, from the jars scripts/stack/stack.sh caches in .stack/kafka/libs: the
 // reference client where kafkajs falls short (read_committed), and the admin tools tests need for
 // private brokers (storage format with SCRAM users, kafka-configs).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Kafka } from 'kafkajs';
+import { committedOffsets, highWatermarks } from './avro-producer.js';
+import { uniqueName, waitFor } from './stack.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -46,12 +49,18 @@ export interface JavaResult {
   stderr: string;
 }
 
-/** Runs `mainClass` on the Kafka classpath; resolves when it exits (or is killed at `timeoutMs`). */
-export function runKafkaJava(
+export interface JavaProcess {
+  child: ChildProcess;
+  /** Resolves when the JVM exits (or is killed at `timeoutMs`). */
+  done: Promise<JavaResult>;
+}
+
+/** Starts `mainClass` on the Kafka classpath. */
+export function startKafkaJava(
   mainClass: string,
   args: string[],
   options: { timeoutMs?: number; jvmOptions?: string[] } = {},
-): Promise<JavaResult> {
+): JavaProcess {
   const child = spawn(
     'java',
     [
@@ -68,16 +77,26 @@ export function runKafkaJava(
   );
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
-  return new Promise((resolve, reject) => {
+  const done = new Promise<JavaResult>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
   });
+  return { child, done };
+}
+
+/** Runs `mainClass` on the Kafka classpath to completion. */
+export function runKafkaJava(
+  mainClass: string,
+  args: string[],
+  options: { timeoutMs?: number; jvmOptions?: string[] } = {},
+): Promise<JavaResult> {
+  return startKafkaJava(mainClass, args, options).done;
 }
 
 export interface KeyedRecord {
@@ -87,31 +106,39 @@ export interface KeyedRecord {
 }
 
 /**
- * Keys of every record of `topic` that a Java consumer with isolation.level=read_committed returns
- * (kafka-console-consumer). Used because kafkajs 2.2.4's read_committed filter lets aborted records
- * through when aborted transactions of several producers interleave in a partition (it expects the
- * broker's aborted-transaction list in first-offset order; the broker sends it in marker order).
- * The read ends after `idleMs` without a record; every record is in the log already when this is
- * called, so only an open transaction (the LSO) can hold the consumer back — which then shows up as
- * missing records.
+ * Keys of every record of `topic` up to its high watermark at call time, as a Java consumer with
+ * isolation.level=read_committed returns them (kafka-console-consumer). Used because kafkajs 2.2.4's
+ * read_committed filter lets aborted records through when aborted transactions of several producers
+ * interleave in a partition (it expects the broker's aborted-transaction list in first-offset order;
+ * the broker sends it in marker order).
+ *
+ * The end is found without timing assumptions: the tool's consumer group commits its position every
+ * 250 ms, and once that position has reached every partition's high watermark — a read_committed
+ * consumer's position moves past transaction markers but never past an open transaction — the tool
+ * is stopped. A transaction left open therefore shows up as this call timing out.
  */
 export async function readCommittedKeys(
+  kafka: Kafka,
   brokers: string[],
   topic: string,
-  idleMs = 10_000,
+  timeoutMs = 120_000,
 ): Promise<KeyedRecord[]> {
-  const result = await runKafkaJava(
+  const high = await highWatermarks(kafka, topic);
+  const group = uniqueName('java-read-committed');
+  const tool = startKafkaJava(
     'org.apache.kafka.tools.consumer.ConsoleConsumer',
     [
       '--bootstrap-server',
       brokers.join(','),
       '--topic',
       topic,
+      '--group',
+      group,
       '--from-beginning',
       '--isolation-level',
       'read_committed',
-      '--timeout-ms',
-      String(idleMs),
+      '--consumer-property',
+      'auto.commit.interval.ms=250',
       '--property',
       'print.key=true',
       '--property',
@@ -121,10 +148,30 @@ export async function readCommittedKeys(
       '--property',
       'print.offset=true',
     ],
-    { timeoutMs: idleMs + 120_000 },
+    { timeoutMs: timeoutMs + 30_000 },
   );
-  if (result.code !== 0)
-    throw new Error(`kafka-console-consumer exited ${result.code}: ${result.stderr.slice(-2000)}`);
+  let exited = false;
+  void tool.done.then(() => (exited = true));
+  try {
+    await waitFor(
+      async () => {
+        if (exited) throw new Error('kafka-console-consumer exited early');
+        const committed = await committedOffsets(kafka, group, topic);
+        return [...high].every(([partition, hw]) => hw === 0n || (committed.get(partition) ?? -1n) >= hw);
+      },
+      timeoutMs,
+      250,
+    );
+  } catch (err) {
+    tool.child.kill('SIGKILL');
+    const result = await tool.done;
+    throw new Error(
+      `kafka-console-consumer (read_committed) did not reach the end of ${topic}: ${(err as Error).message}\n${result.stderr.slice(-2000)}`,
+      { cause: err },
+    );
+  }
+  tool.child.kill('SIGTERM'); // its shutdown hook flushes and reports the record count
+  const result = await tool.done;
   const records: KeyedRecord[] = [];
   for (const line of result.stdout.split('\n')) {
     const match = /^Partition:(\d+)\tOffset:(\d+)\t(.*)$/.exec(line);
@@ -133,7 +180,7 @@ export async function readCommittedKeys(
   const processed = /Processed a total of (\d+) messages/.exec(result.stderr);
   if (!processed || Number(processed[1]) !== records.length)
     throw new Error(
-      `kafka-console-consumer: parsed ${records.length} records, tool reports ${processed?.[1] ?? 'nothing'}`,
+      `kafka-console-consumer: parsed ${records.length} records, tool reports ${processed?.[1] ?? 'nothing'}: ${result.stderr.slice(-1000)}`,
     );
-  return records;
+  return records.filter((r) => r.offset < (high.get(r.partition) ?? 0n));
 }

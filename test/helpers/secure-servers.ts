@@ -275,7 +275,7 @@ export class SecureKafka {
             await admin.disconnect();
           }
         },
-        120_000,
+        240_000, // a JVM broker on a busy 2-core machine
         500,
       );
     } catch (err) {

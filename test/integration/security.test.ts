@@ -61,7 +61,7 @@ beforeAll(async () => {
       ],
     }),
   ]);
-}, 180_000);
+}, 300_000);
 
 afterAll(async () => {
   await Promise.allSettled([kafkaServer?.stop(), redisServer?.stop()]);
