@@ -182,6 +182,8 @@ export class ExactlyOnceDelivery implements Delivery {
         transactionTimeout: this.options.transactionTimeoutMs,
         createPartitioner: Partitioners.DefaultPartitioner,
         allowAutoTopicCreation: false,
+        // Bounded, so a broker outage surfaces as an error. kafkajs warns that limited retries may
+        // break idempotence; not here: any failed send drops this producer and aborts its transaction.
         retry: { retries: 8, maxRetryTime: 30_000 },
       });
       await producer.connect();
