@@ -66,6 +66,16 @@ function checkLanguage(language: string): ValidationResult<never> | null {
   return null;
 }
 
+/**
+ * An ISO date for the message, or the raw number when it is beyond the range a Date can hold
+ * (±8.64e15 ms): `toISOString` throws there, and a throwing validator crashed the consumer on a
+ * record with a far-future event time instead of dead-lettering it (found by test/faults/fuzz.test.ts).
+ */
+function describeEpochMs(value: number): string {
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? `${value} ms since the epoch` : date.toISOString();
+}
+
 export function checkTimestamp(
   field: string,
   value: number,
@@ -93,7 +103,7 @@ export function checkTimestamp(
       rejection: reject(
         'invalid-timestamp',
         'validate',
-        `${field}: ${new Date(value).toISOString()} is more than limits.maxFutureSkew=${limits.maxFutureSkewMs}ms in the future`,
+        `${field}: ${describeEpochMs(value)} is more than limits.maxFutureSkew=${limits.maxFutureSkewMs}ms in the future`,
       ),
     };
   }

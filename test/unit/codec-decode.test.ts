@@ -156,6 +156,14 @@ describe('every rejection reason', () => {
       /maxFutureSkew/,
     ],
     [
+      // Beyond what a Date can hold: the rejection message must not call toISOString on it.
+      'far-future timestamp',
+      encodeNews(news('ff', { published_at: 2 ** 53 - 2 })),
+      'news',
+      'invalid-timestamp',
+      /9007199254740990 ms since the epoch .*maxFutureSkew/,
+    ],
+    [
       'blank news text',
       encodeNews(news('e', { headline: '  ', body: '\n' })),
       'news',
