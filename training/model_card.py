@@ -71,7 +71,10 @@ def write_card(task: str, dest: Path, r: dict) -> None:
         rows.insert(0, ("training examples", s["train_examples"]))
     else:
         rows.insert(0, ("training sentences", s["train_sentences"]))
-        rows.append(("label scheme", "first sub-token of each word labelled, other sub-tokens ignored (-100)"))
+        rows.append(("label scheme", "every sub-token labelled (a word's later pieces I-X inside an entity), so that "
+                     "pipeline aggregation on raw text sees trained labels; evaluation on each word's first sub-token"
+                     if s.get("label_all_subtokens") else
+                     "first sub-token of each word labelled, other sub-tokens ignored (-100)"))
     a("| setting | value |\n| --- | --- |")
     for k, v in rows:
         a(f"| {k} | {v} |")

