@@ -64,6 +64,9 @@ import {
  */
 
 export const DEFAULT_METRICS_PORT = 9464;
+
+/** Pipeline metrics that measure this machine's capacity rather than the traffic (see SummaryInput). */
+const CAPACITY_METRICS = new Set(['consumer_lag', 'stalled_seconds', 'input_rate']);
 export const DEFAULT_PROMETHEUS_URL = 'http://127.0.0.1:9090';
 export const DEFAULT_ALERTMANAGER_URL = 'http://127.0.0.1:9093';
 
@@ -800,7 +803,9 @@ export async function runDemo(
       runId,
       truth: scenario.truth,
       alertEvents: watcher?.alerts.events ?? [],
-      pipelineRules: (config.alerts?.rules ?? []).filter((r) => r.kind === 'pipeline').map((r) => r.name),
+      capacityRules: (config.alerts?.rules ?? [])
+        .filter((r) => r.kind === 'pipeline' && CAPACITY_METRICS.has(r.metric))
+        .map((r) => r.name),
       deadLetters: watcher?.deadLetters ?? [],
       produced: live.progress?.sent ?? 0,
       enriched: live.figures?.pipeline.processed ?? null,

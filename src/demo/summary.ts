@@ -41,8 +41,12 @@ export interface SummaryInput {
   truth: GroundTruth;
   /** Alert events of an evaluator on the event clock (evaluator.clock: event): their times are event times. */
   alertEvents: readonly AlertEvent[];
-  /** Rules of kind pipeline: about the service's own health, reported apart from the scenario's. */
-  pipelineRules: readonly string[];
+  /**
+   * Rules about the service's capacity on this machine (consumer lag, stalled commits): what they say
+   * depends on the hardware, not on the traffic, so they are reported apart and never count as false
+   * alerts. Every other rule (DLQ share included: the scenario plants the poison) is scored.
+   */
+  capacityRules: readonly string[];
   deadLetters: readonly DeadLetterRead[];
   /** Messages the replay had acknowledged by Kafka. */
   produced: number;
@@ -124,7 +128,7 @@ export interface DemoSummary {
   };
   injected: InjectedRow[];
   falseAlerts: AlertRow[];
-  pipelineAlerts: AlertRow[];
+  capacityAlerts: AlertRow[];
   deadLetters: DeadLetterAccounting;
   /** Every expected alert detected in time, none false, every poison message dead-lettered as planned. */
   pass: boolean;
@@ -204,7 +208,7 @@ export function buildSummary(input: SummaryInput): DemoSummary {
   const { truth } = input;
   const observed = observedAlerts(input.alertEvents);
   const expectedRules = new Set(truth.expectedAlerts.map((a) => a.rule));
-  const ignored = input.pipelineRules.filter((r) => !expectedRules.has(r));
+  const ignored = input.capacityRules.filter((r) => !expectedRules.has(r));
   const score = scoreScenario(truth, observed, { ignoreRules: ignored });
   const rows: DetectionRow[] = score.detections.map((d) => ({
     rule: d.expected.rule,
@@ -231,7 +235,7 @@ export function buildSummary(input: SummaryInput): DemoSummary {
     detections: rows.filter((r) => r.kind === KIND_FOR[e.kind] && r.fromMs === e.fromMs && r.toMs === e.toMs),
   }));
   const ignoredSet = new Set(ignored);
-  const pipelineAlerts = observed
+  const capacityAlerts = observed
     .filter((o) => ignoredSet.has(o.rule) && o.firingAtMs !== null)
     .map(alertRow);
   const deadLetters = accountDeadLetters(truth, input.deadLetters);
@@ -256,7 +260,7 @@ export function buildSummary(input: SummaryInput): DemoSummary {
     },
     injected,
     falseAlerts: score.falseAlerts.map(alertRow),
-    pipelineAlerts,
+    capacityAlerts,
     deadLetters,
     pass: !input.interrupted && score.pass && deadLettersOk,
     locations: input.locations,
@@ -341,11 +345,11 @@ export function renderSummary(s: DemoSummary): string[] {
       : `false alerts: ${s.falseAlerts.length}`,
   );
   for (const a of s.falseAlerts) out.push(`  ${alertRowText(a, start)}`);
-  if (s.pipelineAlerts.length > 0) {
+  if (s.capacityAlerts.length > 0) {
     out.push(
-      `pipeline alerts (the service's own health on this machine, not the traffic): ${s.pipelineAlerts.length}`,
+      `capacity alerts (consumer lag or stalls of the service on this machine, not about the traffic): ${s.capacityAlerts.length}`,
     );
-    for (const a of s.pipelineAlerts) out.push(`  ${alertRowText(a, start)}`);
+    for (const a of s.capacityAlerts) out.push(`  ${alertRowText(a, start)}`);
   }
   const dl = s.deadLetters;
   const problems = [

@@ -166,7 +166,7 @@ function input(overrides: Partial<SummaryInput> = {}): SummaryInput {
     runId: 'r1',
     truth: truth(),
     alertEvents: goodEvents(),
-    pipelineRules: ['DeadLetterRateHigh', 'ConsumerLagHigh', 'PipelineStalled'],
+    capacityRules: ['ConsumerLagHigh', 'PipelineStalled'],
     deadLetters: [
       { key: 'd1', reason: 'empty-text' },
       { key: 'd2', reason: 'corrupt-avro' },
@@ -259,7 +259,7 @@ describe('demo summary', () => {
     );
   });
 
-  it('names false alerts, missed detections, lost and mislabelled dead letters; pipeline alerts apart', () => {
+  it('names false alerts, missed detections, lost and mislabelled dead letters; capacity alerts apart', () => {
     const events = [
       ...goodEvents().filter((e) => e.rule !== 'NegativeSentimentSurge'),
       event({
@@ -277,6 +277,14 @@ describe('demo summary', () => {
         started_at: T0 + 40 * MIN,
         labels: { firing_since: iso(T0 + 45 * MIN) },
       }),
+      // 1% poison does not call for it: a DLQ-share alert is scored like any other (a false one here).
+      event({
+        rule: 'DeadLetterRateHigh',
+        kind: 'pipeline',
+        state: 'firing',
+        started_at: T0 + MIN,
+        labels: { firing_since: iso(T0 + 6 * MIN) },
+      }),
     ];
     const s = buildSummary(
       input({
@@ -291,6 +299,13 @@ describe('demo summary', () => {
     expect(s.pass).toBe(false);
     expect(s.falseAlerts).toEqual([
       {
+        rule: 'DeadLetterRateHigh',
+        dimension: null,
+        group: null,
+        firingAtMs: T0 + 6 * MIN,
+        resolvedAtMs: null,
+      },
+      {
         rule: 'NegativeSentimentSurge',
         dimension: 'issuer',
         group: 'calm holdings',
@@ -298,7 +313,7 @@ describe('demo summary', () => {
         resolvedAtMs: null,
       },
     ]);
-    expect(s.pipelineAlerts.map((a) => a.rule)).toEqual(['ConsumerLagHigh']);
+    expect(s.capacityAlerts.map((a) => a.rule)).toEqual(['ConsumerLagHigh']);
     expect(s.injected[0]!.detections[0]!.detected).toBe(false);
     expect(s.deadLetters.missing).toEqual(['d2']);
     expect(s.deadLetters.wrongReason).toEqual([{ id: 'd1', expected: 'empty-text', found: 'invalid-field' }]);
@@ -307,8 +322,12 @@ describe('demo summary', () => {
     expect(lines).toContain(
       '          → issuer "northwind energy corp": NOT DETECTED by NegativeSentimentSurge (allowed 13m after the start)',
     );
-    expect(lines).toContain('false alerts: 1');
+    expect(lines).toContain('false alerts: 2');
     expect(lines).toContain('  NegativeSentimentSurge on issuer "calm holdings": firing T+0:31');
+    expect(lines).toContain('  DeadLetterRateHigh on pipeline: firing T+0:06');
+    expect(lines).toContain(
+      'capacity alerts (consumer lag or stalls of the service on this machine, not about the traffic): 1',
+    );
     expect(lines).toContain('  ConsumerLagHigh on pipeline: firing T+0:45');
     expect(lines).toContain(
       'dead letters: 1 of 3 poison messages in the DLQ with the expected reason; 1 missing (d2); 1 with another reason',
