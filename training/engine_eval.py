@@ -85,7 +85,9 @@ def ner(ddir: Path) -> None:
                      + " | ".join(f"{f['per_type_f1'][t]:.4f}" for t in types) + " |")
     lines.append("\nThe Python figures above tag pre-split CoNLL words by their first sub-token; on raw text the "
                  "tokenizer also splits at punctuation inside CoNLL tokens (`S.AFRICA`, `Wall-Street`), which the "
-                 "aggregation sees as separate words, hence the small gap.")
+                 "aggregation sees as separate words. A model trained on first sub-tokens only scored 0.8859 F1 "
+                 "(`simple`) here against 0.9062 in Python; training every sub-token (`--label-all-subtokens`) "
+                 "closed that gap.")
     record(model, figures, "\n".join(lines))
 
 

@@ -1,0 +1,103 @@
+// The committed default models (models/finsentry-sentiment, models/finsentry-ner; issue #4): they
+// load through the same engine as the pipeline, their ONNX files are the ones their model cards and
+// metrics.json describe (sha256), and a handful of unambiguous sentences get the expected labels.
+// No training here: this runs on the committed files only.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { ModelRunner, NerModel, SentimentModel } from '../../src/inference/engine.js';
+import { engineOptions } from '../../src/inference/enricher.js';
+import { readModelSpec } from '../../src/inference/model.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const SENTIMENT_DIR = join(ROOT, 'models', 'finsentry-sentiment');
+const NER_DIR = join(ROOT, 'models', 'finsentry-ner');
+const MAX_BYTES = 30 * 1024 * 1024;
+
+// The product's default settings (what `finsentry run` uses without a config file), on the CPU.
+const defaults = loadConfig(undefined);
+const engine = engineOptions({ ...defaults.models, executionProvider: 'cpu' }, defaults.batching);
+
+function sha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** The sha256 the model card states for model_quantized.onnx. */
+function cardSha(dir: string): string | undefined {
+  const card = readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8');
+  return /`model_quantized\.onnx`[^\n]*sha256 `([0-9a-f]{64})`/.exec(card)?.[1];
+}
+
+describe.each([
+  ['sentiment', SENTIMENT_DIR],
+  ['ner', NER_DIR],
+] as const)('committed %s model files', (task, dir) => {
+  it('has the HF/Optimum layout, fits the size limit and matches its model card and metrics.json', async () => {
+    for (const f of ['model_quantized.onnx', 'tokenizer.json', 'config.json', 'MODEL_CARD.md', 'metrics.json']) {
+      expect(existsSync(join(dir, f)), `${dir}/${f}`).toBe(true);
+    }
+    const onnx = join(dir, 'model_quantized.onnx');
+    expect(readFileSync(onnx).length).toBeLessThanOrEqual(MAX_BYTES);
+    const digest = sha256(onnx);
+    expect(cardSha(dir)).toBe(digest);
+    const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as { onnx: { model_quantized_onnx_sha256: string } };
+    expect(metrics.onnx.model_quantized_onnx_sha256).toBe(digest);
+    const spec = await readModelSpec(dir);
+    expect(spec.task).toBe(task);
+    expect(spec.sha256).toBe(digest);
+  });
+});
+
+describe('committed default models give the expected answers', () => {
+  let sentimentRunner: ModelRunner;
+  let nerRunner: ModelRunner;
+
+  beforeAll(async () => {
+    sentimentRunner = await ModelRunner.load(SENTIMENT_DIR, 'sentiment', engine);
+    nerRunner = await ModelRunner.load(NER_DIR, 'ner', engine);
+  });
+  afterAll(async () => {
+    await sentimentRunner?.close();
+    await nerRunner?.close();
+  });
+
+  it('labels obvious financial sentences negative / neutral / positive', async () => {
+    const model = new SentimentModel(sentimentRunner);
+    const cases: Array<[string, string]> = [
+      ['Shares of Apple fell 8% after weak iPhone sales.', 'negative'],
+      ['The company reported a net loss and cut its dividend as revenue collapsed.', 'negative'],
+      ['Operating profit rose 25% and the company raised its full-year guidance.', 'positive'],
+      ['Net sales increased to EUR 120 million from EUR 95 million a year earlier.', 'positive'],
+      ['The annual general meeting will be held in Helsinki on 5 April.', 'neutral'],
+    ];
+    const results = await model.predict(cases.map(([text]) => text));
+    results.forEach((r, i) => {
+      expect(r.label, cases[i]![0]).toBe(cases[i]![1]);
+      const p = r.probabilities;
+      expect(p.negative + p.neutral + p.positive).toBeCloseTo(1, 5);
+    });
+  });
+
+  it('finds PER, PER, LOC in "Tim Cook met Angela Merkel in Berlin." with char offsets', async () => {
+    const model = new NerModel(nerRunner, 'simple');
+    const text = 'Tim Cook met Angela Merkel in Berlin.';
+    const [entities] = await model.predict([text]);
+    expect(entities!.map((e) => [e.type, e.text])).toEqual([
+      ['PER', 'Tim Cook'],
+      ['PER', 'Angela Merkel'],
+      ['LOC', 'Berlin'],
+    ]);
+    for (const e of entities!) expect(text.slice(e.start, e.end)).toBe(e.text);
+  });
+
+  it('finds organisations and places in a news sentence', async () => {
+    const model = new NerModel(nerRunner, 'simple');
+    const text = 'Goldman Sachs upgraded Microsoft after a meeting in London.';
+    const [entities] = await model.predict([text]);
+    const byText = new Map(entities!.map((e) => [e.text, e.type]));
+    expect(byText.get('Goldman Sachs')).toBe('ORG');
+    expect(byText.get('London')).toBe('LOC');
+  });
+});
