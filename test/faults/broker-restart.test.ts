@@ -93,7 +93,7 @@ describe('fault: Kafka broker restart', () => {
       await waitFor(async () => (await progress.committed()) >= 9_000, 300_000, 250);
       await restart('crash');
       await streaming;
-      await waitFor(() => progress.allCommitted(), 300_000, 500);
+      await progress.waitForAllCommitted([processor], 300_000);
       const exit = await processor.stop();
       expect(exit.code, processor.output.slice(-3000)).toBe(0);
     } finally {

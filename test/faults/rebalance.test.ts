@@ -94,7 +94,7 @@ describe('fault: consumer-group rebalances', () => {
       await recovered(leftAt, () => true);
 
       await streaming;
-      await waitFor(() => progress.allCommitted(), 300_000, 500);
+      await progress.waitForAllCommitted(members, 300_000);
       for (const m of [b, c]) {
         const exit = await m.stop();
         expect(exit.code, m.output.slice(-3000)).toBe(0);

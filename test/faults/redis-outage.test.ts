@@ -95,7 +95,7 @@ describe('fault: Redis outage', () => {
       figures.recoverySeconds = (Date.now() - restartedAt) / 1000;
 
       await streaming;
-      await waitFor(() => progress.allCommitted(), 300_000, 500);
+      await progress.waitForAllCommitted([processor], 300_000);
       const exit = await processor.stop();
       expect(exit.code, processor.output.slice(-3000)).toBe(0);
     } finally {

@@ -91,7 +91,7 @@ describe('fault: SIGKILL of the processor', () => {
         recovery.push((Date.now() - killedAt) / 1000);
       }
       await streaming;
-      await waitFor(() => progress.allCommitted(), 600_000, 500);
+      await progress.waitForAllCommitted([current], 600_000);
       const exit = await current.stop();
       expect(exit.code, current.output.slice(-3000)).toBe(0);
     } finally {

@@ -51,6 +51,11 @@ export interface TrafficOptions {
   corruptEvery?: number;
   /** Every n-th record has an event time 15 minutes behind (late once its partition moved on). */
   lateEvery?: number;
+  /**
+   * Bytes of an extra header on every record: makes records (and a backlog) large without making
+   * inference slower, for the memory bound under overload. Can be changed later (Traffic.padding).
+   */
+  headerPaddingBytes?: number;
 }
 
 export class Traffic {
@@ -58,6 +63,10 @@ export class Traffic {
   readonly ids: string[] = [];
   /** Ids of the corrupt records (they must end up on the DLQ). */
   readonly corrupt = new Set<string>();
+  /** Key + value + header bytes of every record sent. */
+  bytesSent = 0;
+  /** Bytes of the padding header on records from now on. */
+  padding: number;
   private producer: Producer | null = null;
   private sequence = 0;
   private readonly random: () => number;
@@ -67,6 +76,7 @@ export class Traffic {
     private readonly options: TrafficOptions,
   ) {
     this.random = rng(options.seed ?? 1);
+    this.padding = options.headerPaddingBytes ?? 0;
   }
 
   get sent(): number {
@@ -89,8 +99,14 @@ export class Traffic {
     return values[Math.floor(this.random() * values.length)]!;
   }
 
-  /** The next record: its id, topic and encoded value. */
+  /** The next record: its id, topic and encoded value (plus the padding header, if configured). */
   private next(): { id: string; topic: string; message: Message } {
+    const record = this.nextRecord();
+    if (this.padding > 0) record.message.headers = { 'x-fault-padding': `${record.id}:`.padEnd(this.padding, '.') };
+    return record;
+  }
+
+  private nextRecord(): { id: string; topic: string; message: Message } {
     const n = this.sequence++;
     const id = `${this.options.prefix}-${n}`;
     const { corruptEvery = 0, lateEvery = 0, stepMs = 100 } = this.options;
@@ -132,15 +148,26 @@ export class Traffic {
   }
 
   /**
-   * Sends the next `count` records (acks=all). A failed send is retried until `retryForMs` passes,
-   * so traffic survives a broker restart; a retried send may write a record twice (non-idempotent
-   * producer), which the ledger counts per input offset, not per id.
+   * Sends the next `count` records (acks=all), at most 200 records or 256 KiB per request so that a
+   * request stays under the broker's message.max.bytes even with padded records. A failed request is retried until
+   * `retryForMs` passes, so traffic survives a broker restart; a retried request may write records
+   * twice (non-idempotent producer), which the ledger counts per input offset, not per id.
    */
   async send(count: number, retryForMs = 120_000): Promise<void> {
+    const perRequest = Math.max(1, Math.min(200, Math.floor((256 * 1024) / (this.padding + 300))));
+    for (let done = 0; done < count; ) {
+      const n = Math.min(perRequest, count - done);
+      await this.sendChunk(n, retryForMs);
+      done += n;
+    }
+  }
+
+  private async sendChunk(count: number, retryForMs: number): Promise<void> {
     const byTopic = new Map<string, Message[]>();
     for (let i = 0; i < count; i++) {
       const { id, topic, message } = this.next();
       this.ids.push(id);
+      this.bytesSent += id.length + (message.value as Buffer).length + this.padding;
       const list = byTopic.get(topic);
       if (list) list.push(message);
       else byTopic.set(topic, [message]);
@@ -168,7 +195,8 @@ export class Traffic {
     const started = Date.now();
     let sent = 0;
     while (sent < total && !stop()) {
-      const n = Math.min(chunk, total - sent);
+      // Small chunks at low rates, so that the pace is smooth rather than bursts.
+      const n = Math.min(chunk, Math.max(1, Math.ceil(perSecond / 4)), total - sent);
       await this.send(n);
       sent += n;
       const due = started + (sent / perSecond) * 1000;

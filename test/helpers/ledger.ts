@@ -131,8 +131,12 @@ export class Ledger {
     return this.dead.get(coordinates(record.topic, record.partition, record.offset)) ?? [];
   }
 
-  /** Accounts for every input; `expect` says where each should land (default: either). */
-  report(expect: (input: RawRecord) => Expectation = () => 'either'): LedgerReport {
+  /**
+   * Accounts for every input; `expect` says where each should land (default: either). With
+   * `idsAreKeys` (the default) an enriched record's id must equal its input's key.
+   */
+  report(expect: (input: RawRecord) => Expectation = () => 'either', options: { idsAreKeys?: boolean } = {}): LedgerReport {
+    const idsAreKeys = options.idsAreKeys ?? true;
     const report: LedgerReport = {
       inputs: this.inputs.length,
       inputIds: new Set(this.inputs.map((r) => r.key?.toString() ?? '')).size,
@@ -163,7 +167,7 @@ export class Ledger {
       if (outputs.length > 0) {
         report.enrichedInputs++;
         report.duplicates += outputs.length - 1;
-        if (outputs.some((o) => o.id !== key)) report.idMismatches++;
+        if (idsAreKeys && outputs.some((o) => o.id !== key)) report.idMismatches++;
         const first = resultOf(outputs[0]!);
         if (outputs.some((o) => resultOf(o) !== first)) {
           report.inconsistentDuplicates++;

@@ -9,6 +9,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import { parseConfig } from '../../src/config/load.js';
 import type { FinsentryConfig } from '../../src/config/schema.js';
 import { synthesizeModel } from '../../src/inference/synth/index.js';
+import { waitFor } from './stack.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -263,6 +264,27 @@ export class GroupProgress {
           if (Number(p.high) > 0 && (committed.get(`${topic}:${p.partition}`) ?? -1) < Number(p.high)) return false;
       return true;
     });
+  }
+
+  /**
+   * Waits until every input record is committed; on timeout the error says how far the group got
+   * and shows the end of each processor's log, so that a stall can be diagnosed from the test output.
+   */
+  async waitForAllCommitted(processors: readonly ProcessorProcess[], timeoutMs: number): Promise<void> {
+    try {
+      await waitFor(async () => {
+        // A processor that died (crashed, exited) will not commit anything more: fail now.
+        if (processors.length > 0 && processors.every((p) => !p.running)) return 'all processors exited';
+        return this.allCommitted();
+      }, timeoutMs, 500).then((outcome) => {
+        if (outcome !== true) throw new Error(String(outcome));
+      });
+    } catch (err) {
+      const committed = await this.committed().catch(() => NaN);
+      const written = await this.written().catch(() => NaN);
+      const logs = processors.map((p) => `--- ${p.name} (running: ${String(p.running)}):\n${p.output.slice(-4000)}`).join('\n');
+      throw new Error(`${(err as Error).message}: committed ${committed} of ${written} input records\n${logs}`, { cause: err });
+    }
   }
 
   /** Drops the admin connection (after a broker restart the next call reconnects). */

@@ -54,16 +54,26 @@ function adminClient(): Kafka {
   return new Kafka({ clientId: 'finsentry-test-admin', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
 }
 
-/** Creates a topic (no-op when it exists) and waits until every partition has a leader. */
+/**
+ * Creates a topic (no-op when it exists) and waits until every partition has a leader. On a busy
+ * broker the leader wait can fail with UNKNOWN_TOPIC_OR_PARTITION while the new topic's metadata
+ * propagates; that is retried a few times (creating again is a no-op).
+ */
 export async function createTopic(name: string, partitions = 4): Promise<string> {
-  const admin = adminClient().admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }] });
-  } finally {
-    await admin.disconnect();
+  for (let attempt = 1; ; attempt++) {
+    const admin = adminClient().admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }] });
+      return name;
+    } catch (error) {
+      const type = (error as { type?: unknown }).type;
+      if (attempt >= 5 || (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    } finally {
+      await admin.disconnect();
+    }
   }
-  return name;
 }
 
 /** Deletes topics a test created; missing topics are ignored. */

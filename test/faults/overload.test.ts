@@ -1,0 +1,211 @@
+// Fault 5 (issue #8): 10× overload for 60 s. Redis — a private one, so nobody else is slowed — is made
+// a slow dependency: it is paused (CLIENT PAUSE ALL) for 970 ms of every second, so `finsentry run`
+// can store statistics, and therefore commit, only a small fraction of what it could. The processor's
+// capacity under that throttle is measured first; then input is produced at 10× that rate for 60 s
+// with records padded (an extra header, which costs no inference time) so that the backlog grows
+// beyond the processor's memory allowance. The throttle keeps the drain afterwards short: at full
+// speed the processor is many times faster than under the throttle. The processor must keep that backlog in Kafka, not in memory: its peak RSS (VmRSS from
+// /proc of the child) stays under the stated bound. Then the throttle is lifted, the backlog drains,
+// and the ledger and the windows are checked as in every fault test.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testKafka } from '../helpers/avro-producer.js';
+import { Traffic } from '../helpers/fault-traffic.js';
+import { Ledger, ledgerProblems, printFigures } from '../helpers/ledger.js';
+import { PrivateStack } from '../helpers/private-stack.js';
+import {
+  GroupProgress,
+  ProcessorProcess,
+  synthModels,
+  TEST_AUTHOR_KEY,
+  writeProcessorConfig,
+} from '../helpers/processor-process.js';
+import { createTopic, deleteTopics, kafkaBrokers, uniqueName, waitFor } from '../helpers/stack.js';
+import { applyCleanPass, compareWindows } from '../helpers/window-check.js';
+
+const OVERLOAD_FACTOR = 10;
+const OVERLOAD_MS = 60_000;
+const MEASURE_MS = 15_000;
+const MiB = 1024 * 1024;
+/**
+ * The stated bound: peak RSS at most this much above the RSS in steady state before the overload
+ * (models loaded, consuming). The padding is sized so that the backlog the overload builds is
+ * larger than this (checked), so a processor that buffered the backlog in memory would break it.
+ */
+const RSS_ALLOWANCE_BYTES = 128 * MiB;
+/** Backlog aimed for, as a multiple of the allowance. */
+const BACKLOG_TARGET = 1.6;
+
+const kafka = testKafka();
+const dir = mkdtempSync(path.join(tmpdir(), 'fs-fault-overload-'));
+const base = uniqueName('fs-overload');
+const topics = { news: `${base}.news`, chat: `${base}.chat`, enriched: `${base}.enriched`, dlq: `${base}.dlq` };
+const groupId = uniqueName('fs-overload-group');
+const keyPrefix = 'fsoverload';
+let stack: PrivateStack;
+
+beforeAll(async () => {
+  stack = await PrivateStack.start(['redis']);
+  for (const topic of Object.values(topics)) await createTopic(topic, 4);
+});
+
+afterAll(async () => {
+  await deleteTopics(Object.values(topics));
+  await stack?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Pauses every Redis client for `pauseMs` of each second until stopped. */
+function throttleRedis(url: string, pauseMs: number): { stop: () => Promise<void> } {
+  const admin = new Redis(url);
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await admin.call('CLIENT', 'PAUSE', String(pauseMs), 'ALL');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      await admin.call('CLIENT', 'UNPAUSE');
+      admin.disconnect();
+    },
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('fault: 10x overload', () => {
+  it('input at 10x the processing rate for 60 s: the backlog stays in Kafka, RSS stays bounded, nothing is lost', async () => {
+    const { path: configPath, config } = writeProcessorConfig(path.join(dir, 'finsentry.json'), {
+      brokers: kafkaBrokers(),
+      redisUrl: stack.redisUrl,
+      groupId,
+      topics,
+      keyPrefix,
+      models: synthModels(dir),
+      overrides: { batching: { maxBatchSize: 16, maxInFlightBatches: 1, maxQueuedDocuments: 2048 } },
+    });
+    const progress = new GroupProgress(kafka, groupId, [topics.news, topics.chat]);
+    const traffic = new Traffic(kafka, {
+      prefix: 'ovl',
+      topics,
+      seed: 55,
+      baseTimeMs: Math.floor(Date.now() / 60_000) * 60_000 - 12 * 3_600_000,
+      stepMs: 50,
+      corruptEvery: 1000,
+      lateEvery: 307,
+      headerPaddingBytes: 1024,
+    });
+    const processor = ProcessorProcess.start(configPath);
+    const rss = { baseline: 0, peakOverload: 0, peakDrain: 0 };
+    const figures = { capacityPerSecond: 0, producedPerSecond: 0, consumedPerSecondDuringOverload: 0, backlogAtEnd: 0, recordBytes: 0, drainSeconds: 0 };
+    let sampling = true;
+    // An object, so that the sampler's closure sees the phase the test body sets.
+    const state: { phase: 'overload' | 'drain' | 'off' } = { phase: 'off' };
+    const sampler = (async () => {
+      while (sampling) {
+        const bytes = processor.rssBytes() ?? 0;
+        if (state.phase === 'overload') rss.peakOverload = Math.max(rss.peakOverload, bytes);
+        if (state.phase === 'drain') rss.peakDrain = Math.max(rss.peakDrain, bytes);
+        await sleep(200);
+      }
+    })();
+    let throttle: { stop: () => Promise<void> } | null = null;
+    try {
+      // Warm-up: a backlog, consumed at full speed until the processor is in steady state.
+      await traffic.send(2_000);
+      await waitFor(async () => (await progress.committed()) >= 1_500, 300_000, 250);
+      await traffic.send(4_000);
+      throttle = throttleRedis(stack.redisUrl, 970);
+      await sleep(3_000);
+      rss.baseline = processor.rssBytes() ?? 0;
+      const measureFrom = await progress.committed();
+      await sleep(MEASURE_MS);
+      figures.capacityPerSecond = ((await progress.committed()) - measureFrom) / (MEASURE_MS / 1000);
+      expect(figures.capacityPerSecond, 'the throttled processor still makes progress').toBeGreaterThan(0);
+
+      // The overload: 10x the measured capacity, for 60 s, with records padded so that the expected
+      // backlog (9x capacity for 60 s) is BACKLOG_TARGET times the memory allowance.
+      state.phase = 'overload';
+      const rate = Math.max(20, Math.round(OVERLOAD_FACTOR * figures.capacityPerSecond));
+      const expectedBacklog = (OVERLOAD_FACTOR - 1) * (rate / OVERLOAD_FACTOR) * (OVERLOAD_MS / 1000);
+      traffic.padding = Math.min(64 * 1024, Math.max(1024, Math.ceil((BACKLOG_TARGET * RSS_ALLOWANCE_BYTES) / expectedBacklog)));
+      const sentBefore = traffic.sent;
+      const bytesBefore = traffic.bytesSent;
+      const committedBefore = await progress.committed();
+      const overloadStart = Date.now();
+      await traffic.stream(rate * (OVERLOAD_MS / 1000), rate, () => Date.now() - overloadStart >= OVERLOAD_MS);
+      const overloadSeconds = (Date.now() - overloadStart) / 1000;
+      figures.producedPerSecond = (traffic.sent - sentBefore) / overloadSeconds;
+      figures.consumedPerSecondDuringOverload = ((await progress.committed()) - committedBefore) / overloadSeconds;
+      figures.backlogAtEnd = (await progress.written()) - (await progress.committed());
+      figures.recordBytes = (traffic.bytesSent - bytesBefore) / (traffic.sent - sentBefore);
+      expect(processor.running, processor.output.slice(-3000)).toBe(true);
+
+      // Drain at full speed.
+      state.phase = 'drain';
+      await throttle.stop();
+      throttle = null;
+      const drainStart = Date.now();
+      await progress.waitForAllCommitted([processor], 600_000);
+      figures.drainSeconds = (Date.now() - drainStart) / 1000;
+      state.phase = 'off';
+      const exit = await processor.stop();
+      expect(exit.code, processor.output.slice(-3000)).toBe(0);
+    } finally {
+      sampling = false;
+      await sampler;
+      await throttle?.stop();
+      await processor.ensureStopped();
+      await traffic.close();
+      await progress.close();
+    }
+
+    const ledger = await Ledger.collect(kafka, { inputs: [topics.news, topics.chat], enriched: topics.enriched, dlq: topics.dlq });
+    const report = ledger.report((input) => (traffic.corrupt.has(input.key?.toString() ?? '') ? 'dlq' : 'enriched'));
+    const redis = new Redis(stack.redisUrl);
+    try {
+      const clean = await applyCleanPass(redis, ledger, { config, authorKey: TEST_AUTHOR_KEY, prefix: `${keyPrefix}_clean` });
+      const windows = await compareWindows(redis, keyPrefix, `${keyPrefix}_clean`);
+      const backlogBytes = figures.backlogAtEnd * figures.recordBytes;
+      const mib = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
+      printFigures({
+        fault: '5 10x overload for 60s',
+        report,
+        recoverySeconds: [figures.drainSeconds],
+        extra: {
+          capacityPerSecondThrottled: Math.round(figures.capacityPerSecond),
+          producedPerSecond: Math.round(figures.producedPerSecond),
+          consumedPerSecondDuringOverload: Math.round(figures.consumedPerSecondDuringOverload),
+          backlogRecordsAtEnd: figures.backlogAtEnd,
+          recordBytes: Math.round(figures.recordBytes),
+          backlogAtEnd: mib(backlogBytes),
+          rssBaseline: mib(rss.baseline),
+          rssPeakOverload: mib(rss.peakOverload),
+          rssPeakDrain: mib(rss.peakDrain),
+          rssBound: mib(rss.baseline + RSS_ALLOWANCE_BYTES),
+          windowHashes: windows.hashes,
+        },
+      });
+      expect(ledgerProblems(report)).toEqual([]);
+      expect(report.dlqInputs).toBe(traffic.corrupt.size);
+      // The overload was real: a backlog larger than the memory allowance piled up in Kafka …
+      expect(backlogBytes).toBeGreaterThan(RSS_ALLOWANCE_BYTES);
+      // … and the processor's memory did not follow it.
+      expect(rss.baseline).toBeGreaterThan(0);
+      expect(rss.peakOverload).toBeLessThanOrEqual(rss.baseline + RSS_ALLOWANCE_BYTES);
+      expect(rss.peakDrain).toBeLessThanOrEqual(rss.baseline + RSS_ALLOWANCE_BYTES);
+      expect(clean.groupMismatches).toBe(0);
+      expect(windows.differences).toEqual([]);
+      expect(windows.documents).toBeGreaterThan(0.9 * clean.accepted);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
