@@ -1,4 +1,5 @@
 import type { AlertEvent } from '../alerts/events.js';
+import { parseDuration } from '../config/duration.js';
 import { topByNegativeShare, type Figures } from './figures.js';
 import { clock, eventOffset, fit, fixed, int, percent, sideBySide } from './format.js';
 
@@ -129,12 +130,26 @@ function fairnessBlock(s: ViewState): string[] {
   ];
 }
 
+/** Window labels as the metrics write them (formatDuration), longest first. */
+function byWindowLength(a: string, b: string): number {
+  const ms = (w: string) => {
+    try {
+      return parseDuration(w);
+    } catch {
+      return 0;
+    }
+  };
+  return ms(b) - ms(a);
+}
+
 function driftLine(s: ViewState): string {
-  const rows = (s.figures?.drift ?? [])
-    .filter((d) => d.window === s.fairnessWindow && d.psi !== null)
-    .sort((a, b) => (b.psi ?? 0) - (a.psi ?? 0));
-  if (rows.length === 0) return `drift     (PSI ${s.fairnessWindow} vs trailing reference: no reference yet)`;
-  return `drift     PSI ${s.fairnessWindow} vs reference: ${rows.map((d) => `${d.feature} ${fixed(d.psi, 3)}`).join(' · ')}`;
+  const all = (s.figures?.drift ?? []).filter((d) => d.psi !== null);
+  // The rule window (1 h) once it has a trailing reference; before that, the longest window that has one.
+  const windows = [...new Set(all.map((d) => d.window))].sort(byWindowLength);
+  const window = windows.includes(s.fairnessWindow) ? s.fairnessWindow : windows[0];
+  const rows = all.filter((d) => d.window === window).sort((a, b) => (b.psi ?? 0) - (a.psi ?? 0));
+  if (rows.length === 0) return 'drift     (PSI vs the trailing reference: no reference window yet)';
+  return `drift     PSI ${window} vs reference: ${rows.map((d) => `${d.feature} ${fixed(d.psi, 3)}`).join(' · ')}`;
 }
 
 function alertBlock(s: ViewState, limit: number): string[] {

@@ -152,17 +152,20 @@ describe('finsentry demo', () => {
       (realModels ? ', surge and bias detected, no false alert' : ' (synthesized models: plumbing only)'),
     async () => {
       const summaryPath = path.join(dir, 'summary.json');
-      // Real models: enough traffic for the surge issuer's 5-minute window to reach the rule's 20
-      // documents and significance (universe 20: the surge stays an issuer event, see generate.ts).
+      // Real models: 200 documents per event-minute, so that the surging issuer (1 of 16 issuers,
+      // and the NER names it in about half of its documents) has 30+ documents in the surge rule's
+      // 5-minute window (min_samples 20): 20 minutes of event time, ~4,000 messages, replayed at 50/s.
+      // Synthesized models: plumbing only, fewer documents.
       const size = realModels
-        ? ['--duration', '40m', '--rate', '40', '--speedup', '30', '--universe', '20']
+        ? ['--duration', '20m', '--rate', '50', '--speedup', '15', '--universe', '16']
         : ['--duration', '20m', '--rate', '60', '--speedup', '60', '--universe', '16'];
       const demo = startDemo([
         ...size,
         '--seed',
         '7',
+        // 2%: enough dead letters to count, well under the DeadLetterRateHigh threshold (5%).
         '--poison',
-        '0.03',
+        '0.02',
         '--summary-json',
         summaryPath,
         ...modelArgs,
@@ -214,6 +217,8 @@ describe('finsentry demo', () => {
         expect(summary.pass).toBe(true);
       }
     },
+    // The real models take a few minutes on a busy 2-core machine (the synthesized ones about one).
+    600_000,
   );
 
   it('stops cleanly on SIGINT (Ctrl-C): the service is stopped too, exit code 130', async () => {

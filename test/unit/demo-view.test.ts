@@ -213,7 +213,15 @@ describe('demo live view', () => {
     expect(lines).toContain('pipeline  waiting for the first /metrics scrape');
     expect(lines).toContain('DLQ       none yet');
     expect(lines).toContain('  (fewer than two judged groups so far)');
-    expect(lines).toContain('drift     (PSI 1h vs trailing reference: no reference yet)');
+    expect(lines).toContain('drift     (PSI vs the trailing reference: no reference window yet)');
+    // Before the 1 h window has a reference, the longest window that has one.
+    const early = state();
+    early.figures!.drift = [
+      { feature: 'p_neg', window: '5m', psi: 0.2, jsDistance: 0.1 },
+      { feature: 'p_neg', window: '15m', psi: 0.05, jsDistance: 0.03 },
+      { feature: 'tokens', window: '15m', psi: 0.07, jsDistance: 0.03 },
+    ];
+    expect(renderView(early, 110)).toContain('drift     PSI 15m vs reference: tokens 0.070 · p_neg 0.050');
   });
 
   it('prints plain progress and alert lines for non-terminal output', () => {

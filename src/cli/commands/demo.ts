@@ -67,10 +67,10 @@ export function registerDemoCommand(program: Command): void {
     .addOption(
       new Option('--duration <d>', 'event-time span of the scenario; wall time is about duration / speedup')
         .argParser(durationArg)
-        .default(5_400_000, '90m'),
+        .default(2_400_000, '40m'),
     )
     .option('--rate <n/s>', 'messages produced per wall-clock second', positive('--rate'), 100)
-    .option('--speedup <x>', 'event time runs x times faster than wall time', positive('--speedup'), 60)
+    .option('--speedup <x>', 'event time runs x times faster than wall time', positive('--speedup'), 30)
     .option('--seed <n>', 'scenario seed (same seed, same traffic)', (v) => Number.parseInt(v, 10), 1)
     .option('--universe <n>', 'issuers in play (4-60)', (v) => Number.parseInt(v, 10), 16)
     .option('--poison <share>', 'share of malformed messages', share, 0.01)
@@ -116,10 +116,14 @@ export function registerDemoCommand(program: Command): void {
     .addHelpText(
       'after',
       `
-Clocks: windows and alert rules run on event time (evaluator.clock: event), so at --speedup 60 a
-5-minute window fills, and a "for: 5m" holds, in 5 seconds of replay; the event-time rate is
-rate / speedup documents per second. Each run uses its own topics (finsentry-demo-<run>.*), consumer group and Redis key
-prefix (fsdemo:<run>), and keeps its config, service log, ground truth and summary in .stack/demo/<run>/.
+Clocks: windows and alert rules run on event time (evaluator.clock: event), so at --speedup 30 a
+5-minute window fills, and a "for: 5m" holds, in 10 seconds of replay; the event-time rate is
+rate / speedup documents per second. The defaults (40m at 100 msg/s, x30: 200 documents per
+event-minute, ~8,000 messages) give the surging issuer enough documents per 5-minute window for the
+surge rule's min_samples; the pipeline's speed sets the wall time (a few minutes on 2 CPU cores;
+with a GPU, --rate 300 --speedup 90 replays the same traffic three times faster). Each run uses its
+own topics (finsentry-demo-<run>.*), consumer group and Redis key prefix (fsdemo:<run>), and keeps
+its config, service log, ground truth and summary in .stack/demo/<run>/.
 
 Exit codes: 0 after the summary, 130 after Ctrl-C, 1 on an error (missing models, stack not running),
 3 with --check when the result is FAIL.`,
