@@ -596,11 +596,14 @@ export async function runDemo(
 
   let maxWatermarkMs = 0;
   let scraped = false;
+  let scraping = false;
   const scrape = async (): Promise<void> => {
-    if (!service?.port) return;
+    // One scrape at a time: a busy service answers slowly, and piling up requests would not help it.
+    if (!service?.port || scraping) return;
+    scraping = true;
     try {
       const res = await fetch(`http://${metricsHost}:${service.port}/metrics`, {
-        signal: AbortSignal.timeout(2_000),
+        signal: AbortSignal.timeout(5_000),
       });
       if (!res.ok) return;
       const set = MetricSet.parse(await res.text());
@@ -616,6 +619,8 @@ export async function runDemo(
       live.figures = f;
     } catch (err) {
       logger.debug({ err }, 'metrics scrape failed');
+    } finally {
+      scraping = false;
     }
   };
 

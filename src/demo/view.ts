@@ -1,7 +1,7 @@
 import type { AlertEvent } from '../alerts/events.js';
 import { parseDuration } from '../config/duration.js';
 import { topByNegativeShare, type Figures } from './figures.js';
-import { clock, eventOffset, fit, fixed, int, percent, sideBySide } from './format.js';
+import { clock, eventOffset, fit, fixed, int, percent, sideBySide, span } from './format.js';
 
 /**
  * The demo's live terminal view and its plain-text progress lines, as pure functions of a ViewState:
@@ -85,7 +85,10 @@ function pipelineLine(s: ViewState): string {
     p.batchMean === null
       ? 'no batch yet'
       : `batches of ${fixed(p.batchMean, 1)} docs (${percent(p.paddingMean)} padding)`;
-  return `pipeline  ${rate} docs/s  ${int(p.processed)} enriched  lag ${int(p.consumerLag)}  ${batch}  watermark ${eventOffset(p.watermarkMs, s.eventStartMs)}`;
+  const age = s.figures ? s.nowMs - s.figures.atMs : 0;
+  // A service busy with inference can answer /metrics late: say so rather than show old figures as current.
+  const stale = age >= 5_000 ? `  (figures ${span(age)} old: /metrics is slow)` : '';
+  return `pipeline  ${rate} docs/s  ${int(p.processed)} enriched  lag ${int(p.consumerLag)}  ${batch}  watermark ${eventOffset(p.watermarkMs, s.eventStartMs)}${stale}`;
 }
 
 function dlqLine(s: ViewState): string {
@@ -105,12 +108,14 @@ function groupBlock(
   const head = `negative share by ${dimension} (${window}${minDocuments > 1 ? `, n ≥ ${minDocuments}` : ''})`;
   const groups = topByNegativeShare(s.figures?.groups ?? [], dimension, window, minDocuments, limit);
   if (groups.length === 0) return [head, '  (no group has enough documents yet)'];
-  const width = Math.min(28, Math.max(...groups.map((g) => g.group.length)));
+  // Prometheus label values have "_" for spaces (src/telemetry/labels.ts); shown as the alerts name them.
+  const name = (g: { group: string }) => g.group.replace(/_/g, ' ');
+  const width = Math.min(28, Math.max(...groups.map((g) => name(g).length)));
   return [
     head,
     ...groups.map((g) => {
       const z = g.z === null ? '' : `  z ${g.z >= 0 ? '+' : ''}${fixed(g.z, 1)}`;
-      return `  ${fit(g.group, width).padEnd(width)}  ${fixed(g.negativeShare, 2)}  n ${int(g.documents).padStart(5)}${z}`;
+      return `  ${fit(name(g), width).padEnd(width)}  ${fixed(g.negativeShare, 2)}  n ${int(g.documents).padStart(5)}${z}`;
     }),
   ];
 }

@@ -46,7 +46,7 @@ describe('demo formatting', () => {
 
 function figures(): Figures {
   return {
-    atMs: 0,
+    atMs: 1_082_500, // scraped half a second before "now" in state()
     pipeline: {
       consumed: 6_100,
       processed: 6_000,
@@ -184,8 +184,8 @@ describe('demo live view', () => {
       'DLQ       61 records  empty-text 40 · corrupt-avro 21',
       '',
       'negative share by issuer (5m, n ≥ 20)           negative share by region (1h)',
-      '  northwind_energy_corp  0.74  n    88  z +9.1    apac  0.31  n 1,203',
-      '  calm_holdings          0.16  n    25  z -0.4    emea  0.18  n 1,500',
+      '  northwind energy corp  0.74  n    88  z +9.1    apac  0.31  n 1,203',
+      '  calm holdings          0.16  n    25  z -0.4    emea  0.18  n 1,500',
       '',
       'fairness (1h)  DIR     DPD    judged',
       '  region        0.58   0.130      4  < 0.8',
@@ -205,6 +205,14 @@ describe('demo live view', () => {
     expect(lines.every((l) => l.length <= 60)).toBe(true);
     expect(lines).toContain('negative share by region (1h)');
     expect(lines[3]).toBe('pipeline  187 docs/s  6,000 enriched  lag 1,203  batches of…');
+  });
+
+  it('says when the figures are old (the service answers /metrics slowly)', () => {
+    const s = state();
+    s.figures!.atMs = s.nowMs - 12_000;
+    expect(renderView(s, 140)[3]).toBe(
+      'pipeline  187 docs/s  6,000 enriched  lag 1,203  batches of 23.4 docs (31% padding)  watermark T+1:01  (figures 12s old: /metrics is slow)',
+    );
   });
 
   it('says what is missing before the first scrape', () => {
