@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
+import { createTopicsOn } from './stack.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const stackScript = path.join(repoRoot, 'scripts/stack/stack.sh');
@@ -66,16 +67,7 @@ export class PrivateStack {
 
   /** Creates topics on the private broker and waits for their leaders. */
   async createTopics(names: readonly string[], partitions = 4): Promise<void> {
-    const admin = this.kafka('finsentry-fault-admin').admin();
-    await admin.connect();
-    try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-      });
-    } finally {
-      await admin.disconnect();
-    }
+    await createTopicsOn(this.kafka('finsentry-fault-admin'), names, partitions);
   }
 
   /**

@@ -55,17 +55,20 @@ function adminClient(): Kafka {
 }
 
 /**
- * Creates a topic (no-op when it exists) and waits until every partition has a leader. On a busy
- * broker the leader wait can fail with UNKNOWN_TOPIC_OR_PARTITION while the new topic's metadata
- * propagates; that is retried a few times (creating again is a no-op).
+ * Creates topics on a broker (no-op for those that exist) and waits until every partition has a
+ * leader. On a busy or just-started broker the leader wait can fail with UNKNOWN_TOPIC_OR_PARTITION
+ * while the new topics' metadata propagates; that is retried a few times (creating again is a no-op).
  */
-export async function createTopic(name: string, partitions = 4): Promise<string> {
+export async function createTopicsOn(kafka: Kafka, names: readonly string[], partitions = 4): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    const admin = adminClient().admin();
+    const admin = kafka.admin();
     await admin.connect();
     try {
-      await admin.createTopics({ waitForLeaders: true, topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }] });
-      return name;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+      });
+      return;
     } catch (error) {
       const type = (error as { type?: unknown }).type;
       if (attempt >= 5 || (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE')) throw error;
@@ -74,6 +77,12 @@ export async function createTopic(name: string, partitions = 4): Promise<string>
       await admin.disconnect();
     }
   }
+}
+
+/** Creates a topic on the shared broker (no-op when it exists) and waits until every partition has a leader. */
+export async function createTopic(name: string, partitions = 4): Promise<string> {
+  await createTopicsOn(adminClient(), [name], partitions);
+  return name;
 }
 
 /** Deletes topics a test created; missing topics are ignored. */
