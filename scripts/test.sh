@@ -44,6 +44,11 @@ else
   fi
 fi
 
+# The fault and security suites start private brokers (and the exactly-once test Kafka's Java
+# consumer) from the cached Kafka jars, also when the shared servers were not started here.
+step "caching the Kafka jars for the private test brokers (scripts/stack/stack.sh fetch)"
+bash scripts/stack/stack.sh fetch
+
 # ----------------------------------------------------------------------------- Python venv
 shopt -s nullglob
 requirements=(tools/python/requirements*.txt)

@@ -7,6 +7,8 @@
 #                                                      start what is not running (idempotent);
 #                                                      Redis and Kafka unless components are named
 #   stack.sh status                                    show every component and whether it answers
+#   stack.sh fetch                                     only cache the Kafka jars (the fault and security
+#                                                      tests start private brokers from them)
 #   stack.sh down [kafka|redis|redis-cluster|prometheus]...
 #                                                      stop what this script started (all by
 #                                                      default); keep caches and Kafka data
@@ -551,8 +553,9 @@ main() {
     up) cmd_up "$@" ;;
     down) cmd_down "$@" ;;
     status) cmd_status ;;
+    fetch) mkdir -p "$STACK_DIR" && kafka_fetch ;;
     *)
-      echo "usage: $0 up [kafka|redis]... [--redis-cluster] [--prometheus] | down [kafka|redis|redis-cluster|prometheus]... | status" >&2
+      echo "usage: $0 up [kafka|redis]... [--redis-cluster] [--prometheus] | down [kafka|redis|redis-cluster|prometheus]... | status | fetch" >&2
       exit 2
       ;;
   esac
