@@ -93,9 +93,14 @@ export function breaches(rule: AlertRuleConfig, m: Measurement | undefined): boo
   return compare(m.value, rule.comparison, rule.threshold);
 }
 
-/** While firing: is the value still beyond the resolve threshold (hysteresis band)? */
+/**
+ * While firing: is the value still beyond the resolve threshold (hysteresis band)? A group that has
+ * dropped below min samples is no evidence that the condition ended: it holds while its value is
+ * still beyond the resolve threshold (else a surge whose coverage dips for a minute would resolve
+ * and fire again); it resolves when the value recovers or the group leaves the window.
+ */
 export function holds(rule: AlertRuleConfig, m: Measurement | undefined): boolean {
-  if (!m || !m.judged || !Number.isFinite(m.value)) return false;
+  if (!m || !Number.isFinite(m.value) || (!m.judged && m.sampleSize <= 0)) return false;
   return compare(m.value, rule.comparison, rule.resolveThreshold ?? rule.threshold);
 }
 

@@ -128,6 +128,21 @@ describe('alert state machine', () => {
     }
   });
 
+  it('keeps firing while the group is below min samples but still beyond the resolve threshold', () => {
+    const instant = rule({ comparison: '>', threshold: 0.6, resolveThreshold: 0.4, for: '0s' });
+    const { transitions, last } = run(instant, [
+      [0, m(0.9)],
+      [1_000, m(0.85, { judged: false, sampleSize: 5 })], // coverage dips: no evidence it ended
+      [2_000, m(0.8)],
+      [3_000, m(0.3, { judged: false, sampleSize: 5 })], // recovered, even on few documents
+    ]);
+    expect(transitions).toEqual([
+      ['inactive', 'firing'],
+      ['firing', 'resolved'],
+    ]);
+    expect(last!.endedAtMs).toBe(3_000);
+  });
+
   it('resolves a firing alert whose group disappeared from the window', () => {
     const instant = rule({ comparison: '>', threshold: 0.6, for: '0s' });
     const fired = step(instant, undefined, m(0.9), 0).next!;
