@@ -42,6 +42,7 @@ export function expectedAlertsFor(
             ...base,
             dimension: g.dimension,
             group: g.group,
+            ...(g.aliases?.length ? { aliases: g.aliases } : {}),
             detectWithinMs: Number(event.params.rampMs ?? 0) + rule.window + rule.for + SLACK_MS,
             resolveWithinMs: resolveAllowance(rule, event, runEndMs),
           });

@@ -25,6 +25,7 @@ import {
   CHAT_PLATFORMS,
   DRIFT_SOURCE,
   ISSUERS,
+  issuerAliases,
   issuerGroup,
   NEWS_SOURCE_WEIGHTS,
   REGION_WEIGHTS,
@@ -257,7 +258,7 @@ function resolvePlan(o: ScenarioOptions): {
       fromMs: surge.fromMs,
       toMs: surge.toMs,
       groups: [
-        { dimension: 'issuer', group: issuerGroup(surgeIssuer) },
+        { dimension: 'issuer', group: issuerGroup(surgeIssuer), aliases: issuerAliases(surgeIssuer) },
         { dimension: 'ticker', group: ticker },
       ],
       params: {

@@ -18,6 +18,8 @@ export interface TruthGroup {
   /** Dimension name as in the default config (stats.dimensions): issuer, ticker, region, source, … */
   dimension: string;
   group: string;
+  /** Other groups of the dimension that stand for the same thing (an issuer's cashtag form). */
+  aliases?: string[];
 }
 
 export interface InjectedEvent {
@@ -46,6 +48,8 @@ export interface ExpectedAlert {
   dimension?: string;
   /** The group the alert names (sentiment rules); fairness rules name the worst group. */
   group?: string;
+  /** Groups that stand for the same thing as `group`: an alert on any of them is the detection. */
+  aliases?: string[];
   feature?: string;
   fromMs: number;
   toMs: number;

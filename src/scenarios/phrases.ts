@@ -4,7 +4,10 @@ import type { SentimentLabel } from '../domain/enrichment.js';
  * Sentence templates for synthetic news and chat, written for finsentry. They imitate the phrasing of
  * the data the sentiment model is trained on (Financial PhraseBank: "Net sales increased by 18.5 %…",
  * "Operating loss totalled…"; Twitter financial news: "$XYZ shares fall after…"), so that the model's
- * label agrees with the intended label ("truth") for the vast majority of texts.
+ * label agrees with the intended label ("truth") for the vast majority of texts. Checked against the
+ * committed default sentiment model (test/integration/scenarios.test.ts): a template the model reads
+ * the other way ("ripping", "margins narrowed", "costs soar" were) shows up as a false gap between
+ * the groups that use it (chat vs news wires) as soon as there are enough documents.
  *
  * Slots: {name} {short} {ticker} {pct} {amount} {amount2} {cur} {broker} {person} {date} {quarter}
  * {city} {exchange} {n} {n2} {price} {url} {client} {year} {time} {ticker2}.
@@ -17,7 +20,7 @@ export const HEADLINES: TemplateSet = {
     '{name} cuts full-year guidance as demand slows',
     '{name} misses profit estimates, shares slide',
     '{name} to cut {n} jobs as sales decline',
-    '{name} swings to quarterly loss as costs soar',
+    '{name} swings to quarterly loss on rising costs',
     '{name} downgraded to sell at {broker}, shares drop {pct}%',
     'Regulator fines {name} {cur} {amount} million over reporting failures',
     '{name} warns of lower margins, stock tumbles {pct}%',
@@ -43,7 +46,7 @@ export const HEADLINES: TemplateSet = {
     '{name} shares jump {pct}% after record quarterly profit',
     '{name} net sales rise {pct}% to {cur} {amount} million',
     '{name} upgraded to buy at {broker}, price target raised',
-    '{name} wins {cur} {amount} million contract from {client}',
+    '{name} shares rise after winning {cur} {amount} million contract from {client}',
     '{name} raises dividend as earnings beat forecasts',
     '{name} operating profit rises {pct}% on strong demand',
     '{name} shares rally after upbeat outlook',
@@ -61,7 +64,7 @@ export const BODY_SENTENCES: TemplateSet = {
     '{short} now expects full-year revenue to decline.',
     'Shares of {short} were down {pct}% in afternoon trading.',
     'The company will reduce its workforce by {n} employees.',
-    'Margins narrowed sharply as input costs rose.',
+    'Profit margins fell sharply as input costs rose.',
     'Pre-tax profit fell to {cur} {amount} million from {cur} {amount2} million.',
     'Earnings per share dropped to {cur} 0.{n} from {cur} 1.{n2}.',
     'The company lowered its outlook for the rest of the year, citing falling orders.',
@@ -89,11 +92,11 @@ export const BODY_SENTENCES: TemplateSet = {
     'Shares of {short} were up {pct}% in morning trading.',
     'Analysts at {broker} raised their price target on the stock to {price}.',
     'Earnings per share rose to {cur} 1.{n} from {cur} 0.{n2}.',
-    'The company reported record sales in all of its regions.',
+    'The company reported record sales growth in all of its regions.',
     'Pre-tax profit increased to {cur} {amount} million from {cur} {amount2} million.',
     'Margins improved as the company benefited from higher volumes.',
     '{short} said demand remained strong and its order book grew.',
-    'The board proposed a higher dividend of {cur} 0.{n} per share.',
+    'The board proposed a higher dividend of {cur} 0.{n} per share, up from a year earlier.',
   ],
 };
 
@@ -119,7 +122,7 @@ export const CHAT_TEMPLATES: TemplateSet = {
     'bearish on ${ticker}, earnings were terrible {url}',
     '${ticker} down {pct}% premarket after the downgrade',
     '{short} results were awful, ${ticker} sinking',
-    '${ticker} cutting jobs and guidance, stay away',
+    '${ticker} slashing guidance and cutting jobs, avoid',
     'ugly miss from ${ticker}, shares plunging',
   ],
   neutral: [
@@ -134,14 +137,14 @@ export const CHAT_TEMPLATES: TemplateSet = {
     'who covers ${ticker} at {broker}?',
   ],
   positive: [
-    '${ticker} ripping {pct}% on the earnings beat',
+    '${ticker} jumping {pct}% on the earnings beat',
     'bought more ${ticker}, the guidance raise is huge',
     '${ticker} breaking out to new highs',
     'bullish on ${ticker} after strong results {url}',
     '${ticker} upgraded to buy, target raised to {price}',
-    '{short} crushed estimates, ${ticker} up {pct}%',
+    '{short} beat estimates, ${ticker} up {pct}%',
     'great quarter from ${ticker}, record revenue',
-    '${ticker} dividend hike, love it',
+    '${ticker} raised the dividend, love it',
     '${ticker} up {pct}% after winning a big contract',
   ],
 };

@@ -58,7 +58,12 @@ function matches(expected: ExpectedAlert, observed: ObservedAlert): boolean {
   )
     return false;
   if (expected.kind === 'fairness') return true;
-  if (expected.group !== undefined && observed.group !== expected.group) return false;
+  if (
+    expected.group !== undefined &&
+    observed.group !== expected.group &&
+    !(observed.group !== null && expected.aliases?.includes(observed.group))
+  )
+    return false;
   if (expected.feature !== undefined && observed.feature != null && observed.feature !== expected.feature)
     return false;
   return true;

@@ -587,3 +587,12 @@ export function findIssuer(tickerOrName: string): Issuer | undefined {
 export function issuerGroup(issuer: Issuer): string {
   return issuer.name.toLowerCase().replace(/\s+/g, ' ').trim();
 }
+
+/**
+ * Other `issuer` groups the same issuer shows up under. Chat names issuers by cashtag ($NWEC), and
+ * the NER tags the cashtag as an ORG of its own ("nwec"): the issuer's chat documents land in that
+ * group, its news (full name) in issuerGroup(). The pipeline has no reference data to link the two.
+ */
+export function issuerAliases(issuer: Issuer): string[] {
+  return [issuer.ticker.toLowerCase()];
+}

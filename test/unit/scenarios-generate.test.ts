@@ -110,7 +110,11 @@ describe('scenario generator', () => {
     const surge = truth.injected.find((e) => e.kind === 'surge')!;
     const ticker = surge.groups.find((g) => g.dimension === 'ticker')!.group;
     const issuer = ISSUERS.find((i) => i.ticker === ticker)!;
-    expect(surge.groups).toContainEqual({ dimension: 'issuer', group: issuerGroup(issuer) });
+    expect(surge.groups).toContainEqual({
+      dimension: 'issuer',
+      group: issuerGroup(issuer),
+      aliases: [issuer.ticker.toLowerCase()],
+    });
     expect(surge.params).toMatchObject({ peakMultiplier: 4, peakMarketScale: 1 });
     const ramp = Number(surge.params.rampMs);
     const plateau = messages.filter(

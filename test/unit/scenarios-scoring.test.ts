@@ -57,6 +57,23 @@ describe('scenario scoring', () => {
     expect(score.falseAlerts).toEqual([]);
   });
 
+  it('counts an alert on an alias of the expected group (the cashtag form of an issuer) as the detection', () => {
+    const aliased: ExpectedAlert = { ...surge, aliases: ['nwec'] };
+    const score = scoreScenario({ expectedAlerts: [aliased] }, [
+      alert({
+        rule: 'NegativeSentimentSurge',
+        dimension: 'issuer',
+        group: 'nwec',
+        firingAtMs: 67 * MIN,
+        resolvedAtMs: 95 * MIN,
+      }),
+      alert({ rule: 'NegativeSentimentSurge', dimension: 'issuer', group: 'bhbc', firingAtMs: 70 * MIN }),
+    ]);
+    expect(score.detections.map((d) => [d.detected, d.delayMs])).toEqual([[true, 7 * MIN]]);
+    expect(score.falseAlerts.map((f) => f.group)).toEqual(['bhbc']);
+    expect(score.pass).toBe(false);
+  });
+
   it('fails on a late detection, a missing one, a late resolution, and names false alerts', () => {
     const late = scoreScenario({ expectedAlerts: [surge] }, [
       alert({
