@@ -49,6 +49,10 @@ fi
 step "caching the Kafka jars for the private test brokers (scripts/stack/stack.sh fetch)"
 bash scripts/stack/stack.sh fetch
 
+# The report tests render the HTML report in headless Chromium (Debian package, installed when missing).
+step "checking headless Chromium for the report tests (scripts/stack/ensure-chromium.sh)"
+bash scripts/stack/ensure-chromium.sh
+
 # ----------------------------------------------------------------------------- Python venv
 shopt -s nullglob
 requirements=(tools/python/requirements*.txt)
