@@ -76,6 +76,9 @@ export function baselineReference(
   };
 }
 
+/** Bucket ends one event-clock round evaluates at most (the rest wait for the next round). */
+const MAX_STEPS_PER_ROUND = 30;
+
 export interface AlertPublisher {
   /** Publishes events in order; resolves once durably accepted (Kafka acks), rejects otherwise. */
   publish(events: readonly AlertEvent[]): Promise<void>;
@@ -137,7 +140,7 @@ export interface EvaluatorOptions {
   replicaId?: string;
   /** Default min samples (config.stats.minSamples). */
   minSamples: number;
-  /** Bucket size of the window store: windows end at the end of the watermark's bucket. */
+  /** Bucket size of the window store: windows end at the start of the watermark's bucket (complete buckets only). */
   bucketMs: number;
   /**
    * Dimensions exported as gauges (config.stats.dimensions). Bounded ones for every gauge window;
@@ -153,9 +156,11 @@ export interface EvaluatorOptions {
    * the replica's clock, as Prometheus does. `event`: the evaluation watermark (idlePartitionMs), the clock the
    * windows themselves run on, so that a replay or backfill faster than real time gives the same
    * alert timeline (in event time) as live traffic: "held for 5 minutes" means 5 minutes of traffic,
-   * whatever the replay speed or the pipeline's lag. Under `event`, rules are stepped only once
-   * statistics exist (watermark > 0), and time stands still while no traffic arrives. The leader
-   * lease always runs on the wall clock.
+   * whatever the replay speed or the pipeline's lag. Under `event`, a round evaluates at every bucket
+   * end the watermark passed since the previous round, in order (at most MAX_STEPS_PER_ROUND), so no
+   * stretch of event time is skipped when it arrives faster than rounds run; alert times are those
+   * bucket ends. Rules are stepped only once statistics exist, and time stands still while no
+   * traffic arrives. The leader lease always runs on the wall clock.
    */
   clock?: 'wall' | 'event';
   /**
@@ -163,9 +168,9 @@ export interface EvaluatorOptions {
    * not of the highest: while some partitions run behind (a backlog, a replay, a slow consumer of a
    * topic with long texts), a window as of the highest watermark would lack their latest documents
    * and skew every mix-based figure (fairness across sources, drift of length or kind). A partition
-   * whose watermark has not moved for this long (wall time) is idle and no longer holds windows
-   * back, as Flink's watermark idleness does; when all are idle the highest watermark is used.
-   * Default 30 s.
+   * whose watermark has not moved for this long (wall time) and has no records waiting (consumer lag
+   * 0, from `pipelineSignals`) is idle and no longer holds windows back, as Flink's watermark
+   * idleness does; when all are idle the highest watermark is used. Default 30 s.
    */
   idlePartitionMs?: number;
   now?: () => number;
@@ -265,46 +270,84 @@ export class Evaluator {
     // A predecessor (or our own failed publish) may have left committed but unpublished events.
     let published = await this.flushOutbox();
 
-    const { inputs, watermarkMs } = await this.readInputs();
-    let nowMs = wallMs;
+    const pipeline = this.options.pipelineSignals ? await this.options.pipelineSignals() : null;
+    const watermarkMs = await this.evaluationWatermark(pipeline?.partitionLag);
+    const bucketMs = this.options.bucketMs;
+    // Windows of complete buckets: the bucket the watermark is in is still filling, and with it a
+    // "5 minutes" window would hold anything from 4 to 5 minutes of traffic — counts near a rule's
+    // min samples would then swing in and out of judgement with the bucket phase, and a pending
+    // alert would fall back to inactive every time a new bucket starts.
+    const completeEndMs = watermarkMs > 0 ? windowEndFor(watermarkMs, bucketMs) - bucketMs : 0;
+
+    // The (window end, clock) pairs to evaluate this round. Wall clock: now, once. Event clock: every
+    // bucket end the watermark passed since the last round, in order, so that no stretch of event
+    // time goes unevaluated however fast it arrives (a replay, a backlog) or however slow a round is.
+    let steps: Array<{ endMs: number; nowMs: number }>;
     if (this.options.clock === 'event') {
       // No statistics yet: there is no event time to step alert states at.
-      if (watermarkMs <= 0 && this.eventNowMs <= 0) {
+      if (completeEndMs <= 0) {
         this.options.metrics?.evaluation('ok', (performance.now() - started) / 1000, wallMs);
         return { outcome: 'ok', transitions: [], published };
       }
-      this.eventNowMs = Math.max(this.eventNowMs, watermarkMs);
-      nowMs = this.eventNowMs;
+      steps = [];
+      const from = this.eventNowMs > 0 ? this.eventNowMs + bucketMs : completeEndMs;
+      for (let end = from; end <= completeEndMs && steps.length < MAX_STEPS_PER_ROUND; end += bucketMs)
+        steps.push({ endMs: end, nowMs: end });
+      // Nothing new: evaluate at the same instant again (pipeline rules, gauges).
+      if (steps.length === 0) steps.push({ endMs: this.eventNowMs, nowMs: this.eventNowMs });
+    } else {
+      steps = [{ endMs: completeEndMs, nowMs: wallMs }];
     }
-    const stored = await this.store.load();
-    const { upserts, deletes, transitions } = this.stepAll(inputs, stored, nowMs);
-    const events = transitions.map((t) => toAlertEvent(this.rulesByName.get(t.record.rule)!, t, term.token));
 
-    if (!this.lease.current() || !(await this.store.commit(term, upserts, deletes, events))) {
-      this.options.metrics?.evaluation('fenced', (performance.now() - started) / 1000);
-      this.options.logger?.warn(
-        { replica: this.replicaId, token: term.token },
-        'evaluator: fenced out, state not written',
+    const transitions: Transition[] = [];
+    let last:
+      | {
+          inputs: EvaluationInputs;
+          upserts: AlertRecord[];
+          deletes: string[];
+          stored: ReadonlyMap<string, AlertRecord>;
+        }
+      | undefined;
+    for (const stepAt of steps) {
+      const inputs = await this.readInputs(stepAt.endMs, pipeline);
+      const stored = await this.store.load();
+      const stepped = this.stepAll(inputs, stored, stepAt.nowMs);
+      const events = stepped.transitions.map((t) =>
+        toAlertEvent(this.rulesByName.get(t.record.rule)!, t, term.token),
       );
-      return { outcome: 'fenced', transitions: [], published };
+      if (
+        !this.lease.current() ||
+        !(await this.store.commit(term, stepped.upserts, stepped.deletes, events))
+      ) {
+        this.options.metrics?.evaluation('fenced', (performance.now() - started) / 1000);
+        this.options.logger?.warn(
+          { replica: this.replicaId, token: term.token },
+          'evaluator: fenced out, state not written',
+        );
+        return { outcome: 'fenced', transitions, published };
+      }
+      if (this.options.clock === 'event') this.eventNowMs = stepAt.nowMs;
+      for (const t of stepped.transitions) {
+        this.options.metrics?.alertTransition(t.record.rule, t.record.severity, t.to);
+        this.options.logger?.info(
+          {
+            rule: t.record.rule,
+            dimension: t.record.dimension,
+            group: t.record.group,
+            from: t.from,
+            to: t.to,
+            value: t.record.value,
+            fingerprint: t.record.fingerprint,
+          },
+          'alert state change',
+        );
+      }
+      transitions.push(...stepped.transitions);
+      published += await this.flushOutbox();
+      last = { inputs, upserts: stepped.upserts, deletes: stepped.deletes, stored };
     }
-    for (const t of transitions) {
-      this.options.metrics?.alertTransition(t.record.rule, t.record.severity, t.to);
-      this.options.logger?.info(
-        {
-          rule: t.record.rule,
-          dimension: t.record.dimension,
-          group: t.record.group,
-          from: t.from,
-          to: t.to,
-          value: t.record.value,
-          fingerprint: t.record.fingerprint,
-        },
-        'alert state change',
-      );
-    }
-    published += await this.flushOutbox();
-    this.exportGauges(inputs, upserts, deletes, stored, term);
+    if (last) this.exportGauges(last.inputs, last.upserts, last.deletes, last.stored, term);
+    this.options.metrics?.evaluatedUntil(steps[steps.length - 1]!.endMs);
     this.options.metrics?.evaluation('ok', (performance.now() - started) / 1000, wallMs);
     return { outcome: 'ok', transitions, published };
   }
@@ -333,7 +376,7 @@ export class Evaluator {
   }
 
   /** The watermark windows are read at: see EvaluatorOptions.idlePartitionMs. */
-  private async evaluationWatermark(): Promise<number> {
+  private async evaluationWatermark(partitionLag?: Readonly<Record<string, number>>): Promise<number> {
     const { windows } = this.options;
     if (!windows.partitionWatermarks) return windows.watermark();
     const byPartition = await windows.partitionWatermarks();
@@ -347,7 +390,9 @@ export class Evaluator {
       const seen = this.partitionProgress.get(partition);
       if (!seen || seen.watermarkMs !== watermarkMs)
         this.partitionProgress.set(partition, { watermarkMs, movedAtMs: wallMs });
-      if (wallMs - (this.partitionProgress.get(partition)?.movedAtMs ?? wallMs) < idleMs)
+      // A partition with records still waiting is behind, not idle, however long it has not moved.
+      const waiting = (partitionLag?.[partition] ?? 0) > 0;
+      if (waiting || wallMs - (this.partitionProgress.get(partition)?.movedAtMs ?? wallMs) < idleMs)
         active.push(watermarkMs);
     }
     const candidate = active.length > 0 ? Math.min(...active) : highest;
@@ -355,17 +400,16 @@ export class Evaluator {
     return this.evaluationWatermarkMs;
   }
 
-  private async readInputs(): Promise<{ inputs: EvaluationInputs; watermarkMs: number }> {
+  /** The windows every rule and gauge needs, ending at `endMs` (0: nothing stored yet). */
+  private async readInputs(endMs: number, pipeline: PipelineSignals | null): Promise<EvaluationInputs> {
     const { windows, reference, rules } = this.options;
-    const watermark = await this.evaluationWatermark();
     const needed = new Map<string, { dimension: string; windowMs: number }>();
     for (const w of requiredWindows(rules)) needed.set(windowKey(w.dimension, w.windowMs), w);
     for (const { dimension, windowMs } of this.gaugeReads())
       needed.set(windowKey(dimension, windowMs), { dimension, windowMs });
     const current = new Map<string, GroupWindowStats[]>();
     const ref = new Map<string, GroupWindowStats[]>();
-    if (watermark > 0) {
-      const endMs = windowEndFor(watermark, this.options.bucketMs);
+    if (endMs > 0) {
       await Promise.all(
         [...needed].map(async ([key, w]) => {
           const [c, r] = await Promise.all([
@@ -377,8 +421,7 @@ export class Evaluator {
         }),
       );
     }
-    const pipeline = this.options.pipelineSignals ? await this.options.pipelineSignals() : null;
-    return { inputs: { current, reference: ref, pipeline }, watermarkMs: watermark };
+    return { current, reference: ref, pipeline };
   }
 
   /** (dimension, window) pairs exported as gauges: see `gaugeDimensions`. */

@@ -41,6 +41,8 @@ export interface PipelineSignals {
   consumerLag: number;
   stalledSeconds: number;
   inputRate: number;
+  /** Consumer lag per input partition, keyed "topic:partition" (the window store's partition keys). */
+  partitionLag?: Readonly<Record<string, number>>;
 }
 
 export interface EvaluationInputs {

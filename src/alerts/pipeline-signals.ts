@@ -49,6 +49,7 @@ export class PipelineSignalTracker {
       dlqShare: dCommitted > 0 ? Math.min(1, dDlq / dCommitted) : 0,
       inputRate: seconds > 0 ? dInput / seconds : 0,
       stalledSeconds: s.lag > 0 ? (s.atMs - (this.lastProgressMs ?? s.atMs)) / 1000 : 0,
+      partitionLag: Object.fromEntries(s.partitions.map((p) => [`${p.topic}:${p.partition}`, p.lag])),
     };
   }
 }

@@ -154,6 +154,7 @@ export class PipelineMetrics {
   private readonly evaluations: Counter<'outcome'>;
   private readonly evaluationDuration: Histogram;
   private readonly lastEvaluation: Gauge;
+  private readonly evaluationEventTime: Gauge;
 
   private readonly topics = new CappedLabelSet(32);
   private readonly kinds = new CappedLabelSet(8);
@@ -412,6 +413,11 @@ export class PipelineMetrics {
       help: 'Unix time of the last successful evaluator run on this replica.',
       registers,
     });
+    this.evaluationEventTime = new Gauge({
+      name: 'finsentry_evaluation_event_time_seconds',
+      help: 'Event time (Unix seconds) the windows of the last evaluation ended at.',
+      registers,
+    });
   }
 
   // ---- pipeline ---------------------------------------------------------------------------------
@@ -658,6 +664,11 @@ export class PipelineMetrics {
     this.evaluations.inc({ outcome });
     this.evaluationDuration.observe(seconds);
     if (outcome === 'ok') this.lastEvaluation.set(nowMs / 1000);
+  }
+
+  /** The event time the windows of the last evaluation ended at. */
+  evaluatedUntil(eventTimeMs: number): void {
+    this.evaluationEventTime.set(eventTimeMs / 1000);
   }
 
   /** Distinct series currently exported (used by the cardinality test and `finsentry stats`). */

@@ -12,7 +12,7 @@ import {
 import { AlertStore } from '../../src/alerts/store.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
-import { traffic } from '../helpers/alert-traffic.js';
+import { observation, traffic } from '../helpers/alert-traffic.js';
 import {
   alertmanagerUrl,
   createTopic,
@@ -134,13 +134,15 @@ describe('evaluator on the real window store, Kafka and Alertmanager', () => {
     received.filter((e) => e.group === group && e.rule === 'NegativeSentimentSurge');
 
   it('fires once for the surging issuer, nothing for the others, and resolves when the surge has passed', async () => {
-    // Reference hour [T-65m, T-5m): every issuer 10% negative. Current window [T-4m, T+1m): acme 80%.
+    // Reference hour [T-65m, T-5m): every issuer 10% negative. Current window [T-5m, T): acme 80%
+    // (the evaluator reads complete buckets; a first document at T+1s completes [T-1m, T)).
     const history = [SURGING, ...CALM].flatMap((issuer) =>
       traffic(issuer, T - 65 * MINUTE, T - 5 * MINUTE, 300, 1),
     );
     const surge = [
       ...traffic(SURGING, T - 4 * MINUTE, T, 60, 8),
       ...CALM.flatMap((issuer) => traffic(issuer, T - 4 * MINUTE, T, 60, 1)),
+      observation(CALM[0]!, 'emea', T + 1_000, false),
     ];
     for (const batch of [history, surge]) {
       batch.sort((a, b) => a.eventTimeMs - b.eventTimeMs);

@@ -72,7 +72,7 @@ describe('evaluator on the event-time clock', () => {
     redis.disconnect();
   });
 
-  it('holds `for` in event time and stamps transitions with the watermark', async () => {
+  it('holds `for` in event time, steps through every bucket end the watermark passed, stamps them on transitions', async () => {
     // Nothing stored yet: no event time, nothing is stepped.
     expect((await evaluator.evaluateOnce()).transitions).toEqual([]);
 
@@ -80,52 +80,48 @@ describe('evaluator on the event-time clock', () => {
       [SURGING, ...CALM].flatMap((issuer) => traffic(issuer, T - 65 * MINUTE, T - 5 * MINUTE, 300, 1)),
     );
     await apply([
-      ...traffic(SURGING, T - 4 * MINUTE, T, 60, 8),
-      ...CALM.flatMap((issuer) => traffic(issuer, T - 4 * MINUTE, T, 60, 1)),
+      ...traffic(SURGING, T - 4 * MINUTE, T - 5_000, 60, 8),
+      ...CALM.flatMap((issuer) => traffic(issuer, T - 4 * MINUTE, T - 5_000, 60, 1)),
     ]);
     const watermark1 = await store.watermark();
     expect(watermark1).toBeLessThan(T);
     expect(watermark1).toBeGreaterThan(T - MINUTE);
 
+    // Windows end at the last complete bucket, [T-6m, T-1m): event time "now" is T-1m.
     const first = await evaluator.evaluateOnce();
     expect(first.transitions.map((t) => [t.record.group, t.to])).toEqual([[SURGING, 'pending']]);
-    expect(first.transitions[0]!.record.activeSinceMs).toBe(watermark1);
+    expect(first.transitions[0]!.record.activeSinceMs).toBe(T - MINUTE);
 
     // Wall time passes but no traffic arrives: event time stands still, the alert stays pending.
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     expect((await evaluator.evaluateOnce()).transitions).toEqual([]);
+    // Traffic that stays inside the bucket being filled does not move the clock either.
+    await apply([
+      ...traffic(SURGING, T - 4_000, T - 1_000, 3, 8),
+      ...CALM.flatMap((issuer) => traffic(issuer, T - 4_000, T - 1_000, 3, 1)),
+    ]);
+    expect((await evaluator.evaluateOnce()).transitions).toEqual([]);
 
-    // Half a minute more of surge traffic: still under the rule's `for` of one minute.
+    // The bucket [T-1m, T) completes: one minute of event time since the pending start, firing at T.
     await apply([
       ...traffic(SURGING, T, T + 30_000, 10, 8),
       ...CALM.flatMap((issuer) => traffic(issuer, T, T + 30_000, 10, 1)),
     ]);
-    expect((await evaluator.evaluateOnce()).transitions).toEqual([]);
-
-    // Past one minute of event time since the pending start: firing, at the watermark.
-    await apply([
-      ...traffic(SURGING, T + 30_000, T + 90_000, 20, 8),
-      ...CALM.flatMap((issuer) => traffic(issuer, T + 30_000, T + 90_000, 20, 1)),
-    ]);
-    const watermark2 = await store.watermark();
-    expect(watermark2 - watermark1).toBeGreaterThanOrEqual(rule.for);
     const firing = await evaluator.evaluateOnce();
     expect(firing.transitions.map((t) => [t.record.group, t.to])).toEqual([[SURGING, 'firing']]);
-    expect(firing.transitions[0]!.record).toMatchObject({
-      activeSinceMs: watermark1,
-      startedAtMs: watermark2,
-    });
+    expect(firing.transitions[0]!.record).toMatchObject({ activeSinceMs: T - MINUTE, startedAtMs: T });
 
-    // Six calm minutes move the 5-minute window past the surge: resolved, at the watermark.
-    await apply(
-      [SURGING, ...CALM].flatMap((issuer) => traffic(issuer, T + 2 * MINUTE, T + 8 * MINUTE, 60, 1)),
-    );
-    const watermark3 = await store.watermark();
+    // Calm traffic up to T+8m: one round evaluates every bucket end from T+1m to T+7m in order,
+    // and the alert resolves at the first one whose 5-minute window has left the surge behind.
+    await apply([SURGING, ...CALM].flatMap((issuer) => traffic(issuer, T + 30_000, T + 8 * MINUTE, 90, 1)));
     const resolved = await evaluator.evaluateOnce();
     expect(resolved.transitions.map((t) => [t.record.group, t.to])).toEqual([[SURGING, 'resolved']]);
-    expect(resolved.transitions[0]!.record.endedAtMs).toBe(watermark3);
+    const endedAt = resolved.transitions[0]!.record.endedAtMs!;
+    expect(endedAt % MINUTE).toBe(0);
+    expect(endedAt).toBeGreaterThan(T + MINUTE);
+    expect(endedAt).toBeLessThan(T + 7 * MINUTE);
     // Every alert time is an event time, a day away from the wall clock.
-    expect(Date.now() - watermark3).toBeGreaterThan(20 * 3_600_000);
+    expect(Date.now() - endedAt).toBeGreaterThan(20 * 3_600_000);
   });
 });
 
@@ -143,6 +139,7 @@ describe('evaluation watermark across partitions', () => {
   const T = Math.floor((Date.now() - 86_400_000) / MINUTE) * MINUTE;
   const offsets = new Map<string, number>();
   let evaluator: Evaluator;
+  let p1Lag = 0;
 
   async function apply(partition: string, observations: StatsObservation[]): Promise<void> {
     byEventTime(observations);
@@ -173,6 +170,16 @@ describe('evaluation watermark across partitions', () => {
       gaugeWindows: [5 * MINUTE],
       clock: 'event',
       idlePartitionMs: 1_000,
+      // p1's consumer lag, as the Kafka offsets would tell it.
+      pipelineSignals: () =>
+        Promise.resolve({
+          dlqRate: 0,
+          dlqShare: 0,
+          consumerLag: p1Lag,
+          stalledSeconds: 0,
+          inputRate: 0,
+          partitionLag: { [`${prefix}-p1`]: p1Lag },
+        }),
     });
     await evaluator.lease.tick();
   });
@@ -184,7 +191,7 @@ describe('evaluation watermark across partitions', () => {
     redis.disconnect();
   });
 
-  it('reads windows as far as the slowest advancing partition got, and past a partition that went idle', async () => {
+  it('reads windows as far as the slowest partition got, and past one that went idle (not one with a backlog)', async () => {
     // Partition p0 carries a calm history and then a surge that p1 (running behind) has not reached.
     const history = [SURGING, ...CALM].flatMap((issuer) =>
       traffic(issuer, T - 65 * MINUTE, T - 20 * MINUTE, 300, 1),
@@ -202,13 +209,19 @@ describe('evaluation watermark across partitions', () => {
     // As of p1's watermark the surge is in the future: nothing to report yet.
     expect((await evaluator.evaluateOnce()).transitions).toEqual([]);
 
-    // p1 stops advancing: once idle it no longer holds the windows back and the surge shows.
+    // p1 stops advancing with records still waiting (a backlog): behind, not idle, it holds them back.
+    p1Lag = 500;
     await new Promise((resolve) => setTimeout(resolve, 1_200));
-    await evaluator.evaluateOnce(); // sees p1 unchanged for longer than idlePartitionMs
+    expect((await evaluator.evaluateOnce()).transitions).toEqual([]);
+    // Nothing waiting and unchanged for longer than idlePartitionMs: idle, and the surge shows.
+    p1Lag = 0;
     const round = await evaluator.evaluateOnce();
     const fired = [...(await new AlertStore(redis, prefix).load()).values()];
     expect(fired.map((r) => [r.group, r.state])).toEqual([[SURGING, 'firing']]);
-    expect(fired[0]!.activeSinceMs).toBeGreaterThan(T - MINUTE);
+    // The round stepped through the bucket ends from p1's watermark to p0's: the surge shows at one
+    // inside it (the surge starts at T-4m; windows end at most at T-1m, the last complete bucket).
+    expect(fired[0]!.activeSinceMs).toBeGreaterThanOrEqual(T - 3 * MINUTE);
+    expect(fired[0]!.activeSinceMs).toBeLessThanOrEqual(T - MINUTE);
     expect(round.outcome).toBe('ok');
   });
 });
