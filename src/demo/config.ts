@@ -86,6 +86,7 @@ export function buildDemoConfig(o: DemoConfigOptions): DemoConfig {
   const metrics = record(base.metrics);
   const codec = record(base.codec);
   const limits = record(base.limits);
+  const batching = record(base.batching);
   const baseRules = record(base.alerts).rules;
   const rulesRaw = (Array.isArray(baseRules) ? baseRules : DEFAULT_ALERT_RULES_RAW).map((r) => record(r));
   const raw: Record<string, unknown> = {
@@ -112,6 +113,12 @@ export function buildDemoConfig(o: DemoConfigOptions): DemoConfig {
     // 512 KiB leaves room under the broker's 1 MB message limit for the oversize poison message, so
     // every poison kind reaches finsentry and is rejected there (the 1 MiB default is above the broker's).
     limits: { maxMessageBytes: 524_288, ...limits },
+    // Smaller micro-batches than the product default (8192 padded tokens): onnxruntime-node runs each
+    // batch synchronously on the service's event loop, and on a small CPU an 8192-token batch of the
+    // default models blocks it for seconds at a time — long enough for Redis commands to time out and
+    // evaluator rounds to fail. 1024 keeps each block short and is also faster there (less padding,
+    // docs/benchmarks.md). A base config's batching settings win.
+    batching: { maxBatchTokens: 1024, ...batching },
     // Every issuer of the demo's universe gets its own series in Prometheus, not only the top 10.
     stats: { topK: 30, ...stats },
     evaluator: {

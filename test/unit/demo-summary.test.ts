@@ -395,6 +395,7 @@ describe('demo config', () => {
     expect(d.config.models.ner).toEqual({ path: '/m/n', aggregation: 'simple' });
     expect(d.config.metrics).toEqual({ port: 9464, host: '127.0.0.1' });
     expect(d.config.limits.maxMessageBytes).toBe(524_288);
+    expect(d.config.batching.maxBatchTokens).toBe(1024);
     expect(Object.keys(d.config.codec.schemaIds)).toEqual(['101', '102']);
     // The shipped rules, unchanged: `for` runs on event time under the event clock.
     expect(d.rules.find((r) => r.name === 'DisparateImpactRegion')!.for).toBe(5 * MIN);
