@@ -49,6 +49,11 @@ export interface PipelineFigures {
   watermarkMs: number | null;
   queued: number | null;
   lastEvaluationMs: number | null;
+  /**
+   * Event time the evaluator's last round judged windows up to (finsentry_evaluation_event_time_seconds).
+   * Under the event clock it trails the watermark while a backlog is worked off; null before a round.
+   */
+  evaluatedUntilMs: number | null;
 }
 
 export interface AlertStateFigure {
@@ -142,6 +147,7 @@ function pipelineFigures(m: MetricSet, history: CounterHistory): PipelineFigures
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   const watermark = finiteOrNull(m.sum('finsentry_watermark_timestamp_seconds'));
   const lastEvaluation = finiteOrNull(m.sum('finsentry_last_evaluation_timestamp_seconds'));
+  const evaluatedUntil = finiteOrNull(m.sum('finsentry_evaluation_event_time_seconds'));
   return {
     consumed: now.consumed,
     processed: now.processed,
@@ -156,6 +162,8 @@ function pipelineFigures(m: MetricSet, history: CounterHistory): PipelineFigures
     queued: finiteOrNull(m.sum('finsentry_queued_documents')),
     lastEvaluationMs:
       lastEvaluation !== null && lastEvaluation > 0 ? Math.round(lastEvaluation * 1000) : null,
+    evaluatedUntilMs:
+      evaluatedUntil !== null && evaluatedUntil > 0 ? Math.round(evaluatedUntil * 1000) : null,
   };
 }
 

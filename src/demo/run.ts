@@ -768,7 +768,15 @@ export async function runDemo(
     for (;;) {
       check();
       await scrape();
-      const evaluated = (live.figures?.pipeline.lastEvaluationMs ?? 0) >= drainedAtMs + settleMs;
+      // Done when the evaluator has judged the last complete bucket (its event clock steps through
+      // every bucket end, a bounded number per round, so a drained backlog takes a few rounds), or,
+      // from a service without that gauge, when it has run a few rounds since the drain.
+      const p = live.figures?.pipeline;
+      const lastComplete = Math.floor(maxWatermarkMs / config.stats.bucket) * config.stats.bucket;
+      const evaluated =
+        p?.evaluatedUntilMs != null
+          ? p.evaluatedUntilMs >= lastComplete && (p.lastEvaluationMs ?? 0) >= drainedAtMs
+          : (p?.lastEvaluationMs ?? 0) >= drainedAtMs + settleMs;
       if (evaluated && Date.now() >= drainedAtMs + settleMs && (await watcher.caughtUp(admin))) break;
       if (Date.now() > deadline) {
         say(

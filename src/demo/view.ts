@@ -88,7 +88,12 @@ function pipelineLine(s: ViewState): string {
   const age = s.figures ? s.nowMs - s.figures.atMs : 0;
   // A service busy with inference can answer /metrics late: say so rather than show old figures as current.
   const stale = age >= 5_000 ? `  (figures ${span(age)} old: /metrics is slow)` : '';
-  return `pipeline  ${rate} docs/s  ${int(p.processed)} enriched  lag ${int(p.consumerLag)}  ${batch}  watermark ${eventOffset(p.watermarkMs, s.eventStartMs)}${stale}`;
+  // Alerts are decided at the evaluator's event time, which trails the watermark while a backlog drains.
+  const behind =
+    p.evaluatedUntilMs !== null && p.watermarkMs !== null && p.watermarkMs - p.evaluatedUntilMs >= 120_000
+      ? ` (alerts judged to ${eventOffset(p.evaluatedUntilMs, s.eventStartMs)})`
+      : '';
+  return `pipeline  ${rate} docs/s  ${int(p.processed)} enriched  lag ${int(p.consumerLag)}  ${batch}  watermark ${eventOffset(p.watermarkMs, s.eventStartMs)}${behind}${stale}`;
 }
 
 function dlqLine(s: ViewState): string {

@@ -97,6 +97,7 @@ describe('Prometheus text parsing (demo)', () => {
       watermarkMs: 1_764_600_000_000,
       queued: 0,
       lastEvaluationMs: null,
+      evaluatedUntilMs: null,
     });
     expect(figures.fairness).toEqual([
       {

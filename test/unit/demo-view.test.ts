@@ -63,6 +63,7 @@ function figures(): Figures {
       watermarkMs: T0 + 61 * MIN,
       queued: 12,
       lastEvaluationMs: null,
+      evaluatedUntilMs: null,
     },
     groups: [
       {
