@@ -1,6 +1,6 @@
 import { defaultAlertRules } from '../alerts/default-rules.js';
 import type { AlertRuleConfig } from '../config/schema.js';
-import type { ExpectedAlert, InjectedEvent } from './ground-truth.js';
+import type { ExpectedAlert, InjectedEvent, ToleratedAlert } from './ground-truth.js';
 
 /**
  * Which alerts a correct finsentry raises for the injected events, derived from the alert rules in
@@ -81,6 +81,41 @@ export function expectedAlertsFor(
       ) {
         out.push({ ...base, detectWithinMs: rule.window + rule.for + SLACK_MS, resolveWithinMs: null });
       }
+    }
+  }
+  return out;
+}
+
+/** Model outputs whose distribution an input drift can move (src/stats/drift.ts feature names). */
+const OUTPUT_FEATURES = new Set(['p_neg', 'polarity', 'confidence', 'label_mix']);
+
+/**
+ * Alerts the injections may cause through the model (see ToleratedAlert): during and after a drift,
+ * output-drift rules (p_neg, polarity, confidence, label mix) and confidence rules — unless the
+ * drift event names that feature, in which case the alert is expected instead.
+ */
+export function toleratedAlertsFor(
+  injected: readonly InjectedEvent[],
+  rules: readonly AlertRuleConfig[] = defaultAlertRules(),
+): ToleratedAlert[] {
+  const out: ToleratedAlert[] = [];
+  for (const event of injected) {
+    if (event.kind !== 'drift') continue;
+    for (const rule of rules) {
+      const outputDrift =
+        rule.kind === 'drift' &&
+        OUTPUT_FEATURES.has(rule.feature ?? 'p_neg') &&
+        !event.features?.includes(rule.feature ?? 'p_neg');
+      const confidence = rule.kind === 'sentiment' && rule.metric === 'mean_confidence';
+      if (!outputDrift && !confidence) continue;
+      out.push({
+        rule: rule.name,
+        kind: rule.kind,
+        ...(rule.kind === 'drift' ? { feature: rule.feature ?? 'p_neg' } : {}),
+        ...(rule.dimension ? { dimension: rule.dimension } : {}),
+        fromMs: event.fromMs,
+        why: "the input drift (longer texts, new vocabulary) can move the model's output distribution; by how much depends on the model",
+      });
     }
   }
   return out;

@@ -3,7 +3,7 @@ import type { RejectReason } from '../codec/reasons.js';
 import type { ChatMessageRecord, LabelRecord, NewsArticleRecord } from '../codec/records.js';
 import { SENTIMENT_LABELS, type SentimentLabel } from '../domain/enrichment.js';
 import { encodeLabel, encodeRecord, type InputRecord, type ScenarioSchemaIds } from './encoding.js';
-import { expectedAlertsFor } from './expectations.js';
+import { expectedAlertsFor, toleratedAlertsFor } from './expectations.js';
 import type {
   GroundTruth,
   InjectedEvent,
@@ -480,6 +480,7 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
     baselineMix: { ...BASELINE_MIX },
     injected,
     expectedAlerts: expectedAlertsFor(injected, options.rules, end),
+    toleratedAlerts: toleratedAlertsFor(injected, options.rules),
     skippedPoisonKinds: skipped,
     expectedDeadLetters: [],
     counts: {

@@ -1,4 +1,4 @@
-import type { ExpectedAlert, GroundTruth } from './ground-truth.js';
+import type { ExpectedAlert, GroundTruth, ToleratedAlert } from './ground-truth.js';
 
 /**
  * Scores what a finsentry run raised against a scenario's ground truth: for each expected alert, was
@@ -36,6 +36,8 @@ export interface DetectionScore {
 export interface ScenarioScore {
   detections: DetectionScore[];
   falseAlerts: ObservedAlert[];
+  /** Alerts no expected alert explains but the ground truth tolerates (reported, not false). */
+  tolerated: ObservedAlert[];
   /** True when every expected alert was detected within its allowance and nothing else fired. */
   pass: boolean;
 }
@@ -69,8 +71,15 @@ function matches(expected: ExpectedAlert, observed: ObservedAlert): boolean {
   return true;
 }
 
+function tolerates(t: ToleratedAlert, o: ObservedAlert): boolean {
+  if (o.rule !== t.rule || o.firingAtMs === null || o.firingAtMs < t.fromMs) return false;
+  if (t.feature !== undefined && o.feature != null && o.feature !== t.feature) return false;
+  if (t.dimension !== undefined && o.dimension !== null && o.dimension !== t.dimension) return false;
+  return true;
+}
+
 export function scoreScenario(
-  truth: Pick<GroundTruth, 'expectedAlerts'>,
+  truth: Pick<GroundTruth, 'expectedAlerts' | 'toleratedAlerts'>,
   observed: readonly ObservedAlert[],
   options: ScoreOptions = {},
 ): ScenarioScore {
@@ -109,8 +118,10 @@ export function scoreScenario(
       matched,
     };
   });
-  const falseAlerts = fired.filter((o) => !explained.has(o));
+  const unexplained = fired.filter((o) => !explained.has(o));
+  const tolerated = unexplained.filter((o) => (truth.toleratedAlerts ?? []).some((t) => tolerates(t, o)));
+  const falseAlerts = unexplained.filter((o) => !tolerated.includes(o));
   const pass =
     detections.every((d) => d.withinAllowance && d.resolvedInTime !== false) && falseAlerts.length === 0;
-  return { detections, falseAlerts, pass };
+  return { detections, falseAlerts, tolerated, pass };
 }

@@ -226,6 +226,12 @@ describe('scenario generator', () => {
     // The default rules watch token length (TokenLengthDrift), a shifted feature: that alert is
     // expected; the p_neg drift rule is not (intended sentiment does not move).
     expect(truth.expectedAlerts.map((a) => [a.rule, a.feature])).toEqual([['TokenLengthDrift', 'tokens']]);
+    // What the drift may do through the model (less confident reading of long articles) is tolerated.
+    expect(truth.toleratedAlerts!.map((a) => [a.rule, a.feature ?? a.dimension])).toEqual([
+      ['NegativeScoreDrift', 'p_neg'],
+      ['ConfidenceCollapse', 'kind'],
+    ]);
+    expect(truth.toleratedAlerts!.every((a) => a.fromMs === drift.fromMs)).toBe(true);
     // Without a rule on a shifted feature nothing is expected of the drift.
     const withoutTokenRule = generateScenario({
       name: 'drift',

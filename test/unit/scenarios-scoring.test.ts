@@ -74,6 +74,21 @@ describe('scenario scoring', () => {
     expect(score.pass).toBe(false);
   });
 
+  it('reports an alert the ground truth tolerates apart, from the tolerated time on only', () => {
+    const tolerated = {
+      rule: 'NegativeScoreDrift',
+      kind: 'drift' as const,
+      feature: 'p_neg',
+      fromMs: 40 * MIN,
+      why: 'model output drift',
+    };
+    const drift = (firingAtMs: number) => alert({ rule: 'NegativeScoreDrift', feature: 'p_neg', firingAtMs });
+    const after = scoreScenario({ expectedAlerts: [], toleratedAlerts: [tolerated] }, [drift(70 * MIN)]);
+    expect([after.tolerated.length, after.falseAlerts.length, after.pass]).toEqual([1, 0, true]);
+    const before = scoreScenario({ expectedAlerts: [], toleratedAlerts: [tolerated] }, [drift(20 * MIN)]);
+    expect([before.tolerated.length, before.falseAlerts.length, before.pass]).toEqual([0, 1, false]);
+  });
+
   it('fails on a late detection, a missing one, a late resolution, and names false alerts', () => {
     const late = scoreScenario({ expectedAlerts: [surge] }, [
       alert({
