@@ -309,7 +309,8 @@ export class Evaluator {
         }
       | undefined;
     for (const stepAt of steps) {
-      const inputs = await this.readInputs(stepAt.endMs, pipeline);
+      // Gauges are exported once, after the last step: earlier steps read only what rules need.
+      const inputs = await this.readInputs(stepAt.endMs, pipeline, stepAt === steps[steps.length - 1]);
       const stored = await this.store.load();
       const stepped = this.stepAll(inputs, stored, stepAt.nowMs);
       const events = stepped.transitions.map((t) =>
@@ -401,12 +402,17 @@ export class Evaluator {
   }
 
   /** The windows every rule and gauge needs, ending at `endMs` (0: nothing stored yet). */
-  private async readInputs(endMs: number, pipeline: PipelineSignals | null): Promise<EvaluationInputs> {
+  private async readInputs(
+    endMs: number,
+    pipeline: PipelineSignals | null,
+    withGauges: boolean,
+  ): Promise<EvaluationInputs> {
     const { windows, reference, rules } = this.options;
     const needed = new Map<string, { dimension: string; windowMs: number }>();
     for (const w of requiredWindows(rules)) needed.set(windowKey(w.dimension, w.windowMs), w);
-    for (const { dimension, windowMs } of this.gaugeReads())
-      needed.set(windowKey(dimension, windowMs), { dimension, windowMs });
+    if (withGauges)
+      for (const { dimension, windowMs } of this.gaugeReads())
+        needed.set(windowKey(dimension, windowMs), { dimension, windowMs });
     const current = new Map<string, GroupWindowStats[]>();
     const ref = new Map<string, GroupWindowStats[]>();
     if (endMs > 0) {
