@@ -47,8 +47,8 @@ export interface ViewState {
 const PHASE_TEXT: Record<DemoPhase, string> = {
   starting: 'starting finsentry run',
   replaying: 'replaying',
-  draining: 'replay done, finishing the backlog',
-  finishing: 'waiting for the last evaluations',
+  draining: 'replay done, draining the backlog',
+  finishing: 'last evaluations',
   done: 'done',
   stopping: 'stopping',
 };
@@ -84,14 +84,14 @@ function pipelineLine(s: ViewState): string {
   const batch =
     p.batchMean === null
       ? 'no batch yet'
-      : `batches of ${fixed(p.batchMean, 1)} docs (${percent(p.paddingMean)} padding)`;
+      : `batch ${fixed(p.batchMean, 1)} docs (${percent(p.paddingMean)} pad)`;
   const age = s.figures ? s.nowMs - s.figures.atMs : 0;
   // A service busy with inference can answer /metrics late: say so rather than show old figures as current.
   const stale = age >= 5_000 ? `  (figures ${span(age)} old: /metrics is slow)` : '';
   // Alerts are decided at the evaluator's event time, which trails the watermark while a backlog drains.
   const behind =
     p.evaluatedUntilMs !== null && p.watermarkMs !== null && p.watermarkMs - p.evaluatedUntilMs >= 120_000
-      ? ` (alerts judged to ${eventOffset(p.evaluatedUntilMs, s.eventStartMs)})`
+      ? ` (judged ${eventOffset(p.evaluatedUntilMs, s.eventStartMs)})`
       : '';
   return `pipeline  ${rate} docs/s  ${int(p.processed)} enriched  lag ${int(p.consumerLag)}  ${batch}  watermark ${eventOffset(p.watermarkMs, s.eventStartMs)}${behind}${stale}`;
 }

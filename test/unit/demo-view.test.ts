@@ -181,7 +181,7 @@ describe('demo live view', () => {
       'finsentry demo · run 20261201-100000-ab12 · scenario mixed (seed 1) · 1:23 · replaying',
       '',
       'replay    12,345 / 24,000 messages (51%)  198 msg/s  event time T+1:02 of T+2:00 (x60)',
-      'pipeline  187 docs/s  6,000 enriched  lag 1,203  batches of 23.4 docs (31% padding)  watermark T+1:01',
+      'pipeline  187 docs/s  6,000 enriched  lag 1,203  batch 23.4 docs (31% pad)  watermark T+1:01',
       'DLQ       61 records  empty-text 40 · corrupt-avro 21',
       '',
       'negative share by issuer (5m, n ≥ 20)           negative share by region (1h)',
@@ -205,14 +205,22 @@ describe('demo live view', () => {
     const lines = renderView(state(), 60);
     expect(lines.every((l) => l.length <= 60)).toBe(true);
     expect(lines).toContain('negative share by region (1h)');
-    expect(lines[3]).toBe('pipeline  187 docs/s  6,000 enriched  lag 1,203  batches of…');
+    expect(lines[3]).toBe('pipeline  187 docs/s  6,000 enriched  lag 1,203  batch 23.4…');
   });
 
   it('says when the figures are old (the service answers /metrics slowly)', () => {
     const s = state();
     s.figures!.atMs = s.nowMs - 12_000;
     expect(renderView(s, 140)[3]).toBe(
-      'pipeline  187 docs/s  6,000 enriched  lag 1,203  batches of 23.4 docs (31% padding)  watermark T+1:01  (figures 12s old: /metrics is slow)',
+      'pipeline  187 docs/s  6,000 enriched  lag 1,203  batch 23.4 docs (31% pad)  watermark T+1:01  (figures 12s old: /metrics is slow)',
+    );
+  });
+
+  it('says how far behind the watermark the evaluator judges while a backlog drains', () => {
+    const s = state();
+    s.figures!.pipeline.evaluatedUntilMs = T0 + 56 * MIN; // the watermark is at T+1:01
+    expect(renderView(s, 140)[3]).toBe(
+      'pipeline  187 docs/s  6,000 enriched  lag 1,203  batch 23.4 docs (31% pad)  watermark T+1:01 (judged T+0:56)',
     );
   });
 
