@@ -128,6 +128,8 @@ export interface DemoSummary {
   };
   injected: InjectedRow[];
   falseAlerts: AlertRow[];
+  /** Alerts the ground truth tolerates (effects of an injection through the model): not false. */
+  toleratedAlerts: AlertRow[];
   capacityAlerts: AlertRow[];
   deadLetters: DeadLetterAccounting;
   /** Every expected alert detected in time, none false, every poison message dead-lettered as planned. */
@@ -260,6 +262,7 @@ export function buildSummary(input: SummaryInput): DemoSummary {
     },
     injected,
     falseAlerts: score.falseAlerts.map(alertRow),
+    toleratedAlerts: (score.tolerated ?? []).map(alertRow),
     capacityAlerts,
     deadLetters,
     pass: !input.interrupted && score.pass && deadLettersOk,
@@ -345,6 +348,12 @@ export function renderSummary(s: DemoSummary): string[] {
       : `false alerts: ${s.falseAlerts.length}`,
   );
   for (const a of s.falseAlerts) out.push(`  ${alertRowText(a, start)}`);
+  if (s.toleratedAlerts.length > 0) {
+    out.push(
+      `tolerated alerts (effects of an injection through the model that the ground truth allows): ${s.toleratedAlerts.length}`,
+    );
+    for (const a of s.toleratedAlerts) out.push(`  ${alertRowText(a, start)}`);
+  }
   if (s.capacityAlerts.length > 0) {
     out.push(
       `capacity alerts (consumer lag or stalls of the service on this machine, not about the traffic): ${s.capacityAlerts.length}`,

@@ -336,6 +336,35 @@ describe('demo summary', () => {
     expect(lines).toContain('result: FAIL — see above');
   });
 
+  it('reports alerts the ground truth tolerates apart from false alerts', () => {
+    const t = truth();
+    t.toleratedAlerts = [
+      {
+        rule: 'NegativeScoreDrift',
+        kind: 'drift',
+        feature: 'p_neg',
+        fromMs: T0 + 10 * MIN,
+        why: 'model effect',
+      },
+    ];
+    const drift = event({
+      rule: 'NegativeScoreDrift',
+      kind: 'drift',
+      state: 'firing',
+      started_at: T0 + 20 * MIN,
+      labels: { firing_since: iso(T0 + 25 * MIN), feature: 'p_neg' },
+    });
+    const s = buildSummary(input({ truth: t, alertEvents: [...goodEvents(), drift] }));
+    expect(s.falseAlerts).toEqual([]);
+    expect(s.toleratedAlerts.map((a) => [a.rule, a.firingAtMs])).toEqual([
+      ['NegativeScoreDrift', T0 + 25 * MIN],
+    ]);
+    expect(s.pass).toBe(true);
+    expect(renderSummary(s)).toContain(
+      'tolerated alerts (effects of an injection through the model that the ground truth allows): 1',
+    );
+  });
+
   it('an interrupted run is reported as incomplete, never as a pass', () => {
     const s = buildSummary(input({ interrupted: true }));
     expect(s.pass).toBe(false);
