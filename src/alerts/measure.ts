@@ -27,7 +27,8 @@ import type { Measurement } from './state-machine.js';
  *   group_deviation_z — per group, |z| of its negative share against the rest of the dimension.
  * drift (dimension default `_all` = every document; group = feature; current vs reference):
  *   psi, js_distance, ks_statistic on `feature` (p_neg, polarity, confidence, tokens, label_mix,
- *   entity_type_mix, unknown_token_rate, truncation_rate); ks_statistic only for numeric features.
+ *   entity_type_mix, unknown_token_rate, truncation_rate); ks_statistic only for numeric features;
+ *   p-value (for `maxPValue`): binned two-sample KS for numeric features, χ² homogeneity for mixes.
  * pipeline (group "*"): dlq_rate (DLQ records/s), dlq_share (DLQ records / input records consumed),
  *   consumer_lag (messages), stalled_seconds (seconds the committed offsets have not moved while
  *   lag > 0), input_rate (records/s).
@@ -309,7 +310,11 @@ export function measureRule(
     judged: value !== null && d.currentN >= minSamples && d.referenceN >= minSamples,
     detail: `current n=${d.currentN}, reference n=${d.referenceN}`,
   };
-  if (rule.metric === 'ks_statistic' && d.ks) m.pValue = d.ks.pValue;
+  // Significance of the drift, whatever the size metric: binned KS for numeric features, χ² for
+  // mixes. PSI alone is biased upward on sparse histograms (a bin empty on one side contributes
+  // ≈ p·ln(p/ε)): on stationary traffic with 100 documents a side the PSI of p_neg over 20 bins is
+  // typically above 0.5, so a PSI threshold without a significance requirement fires on noise.
+  if (d.ks) m.pValue = d.ks.pValue;
   else if (d.chiSquare) m.pValue = d.chiSquare.pValue;
   return [m];
 }

@@ -150,6 +150,31 @@ describe('rule measurements', () => {
     expect(shifted!.value).toBeGreaterThan(0.25);
     expect(shifted!.group).toBe('p_neg');
     expect(shifted!.judged).toBe(true);
+    expect(shifted!.pValue!).toBeLessThan(1e-6);
+    expect(breaches(rule, shifted)).toBe(true);
+  });
+
+  it('drift: a PSI above the threshold from sparse bins alone (same distribution) does not breach', () => {
+    // 100 documents a side with the same shape (60 confident-positive, 25 confident-negative, 15 in
+    // between) but the 15 in-between ones in different bins: PSI counts every bin that is empty on
+    // one side (≈ 0.01·ln(0.01/1e-4) each), KS sees CDFs that never differ by more than 0.15.
+    const rule = byName('NegativeScoreDrift');
+    const key = windowKey(ALL_DIMENSION, HOUR);
+    const sparse = (middleBins: number[]): GroupWindowStats => {
+      const g = group(ALL_DIMENSION, ALL_GROUP, 100, 25);
+      g.histograms.p_neg.fill(0);
+      g.histograms.p_neg[0] = 60;
+      g.histograms.p_neg[19] = 25;
+      for (const bin of middleBins) g.histograms.p_neg[bin]! += 1;
+      return g;
+    };
+    const odd = [1, 1, 3, 3, 5, 5, 7, 7, 9, 9, 11, 11, 13, 13, 15];
+    const even = [2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12, 14, 14, 16];
+    const [m] = measureRule(rule, inputs({ [key]: [sparse(odd)] }, { [key]: [sparse(even)] }), 30);
+    expect(m!.judged).toBe(true);
+    expect(m!.value).toBeGreaterThan(0.25);
+    expect(m!.pValue!).toBeGreaterThan(0.5);
+    expect(breaches(rule, m)).toBe(false);
   });
 
   it('confidence collapse uses the mean of the confidence histogram', () => {
