@@ -81,7 +81,11 @@ const kafkaSchema = z
      * exactly-once: transactional ids are `<prefix>.<input topic>.<partition>`; default the group id.
      * Keep it stable across restarts and replicas of one deployment (that is what fences zombies).
      */
-    transactionalIdPrefix: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, underscore, dash').optional(),
+    transactionalIdPrefix: z
+      .string()
+      .min(1)
+      .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, underscore, dash')
+      .optional(),
     /** exactly-once: the coordinator aborts a transaction left open this long (a crashed process nobody replaced). */
     transactionTimeout: duration.default(60_000),
     fromBeginning: z.boolean().default(true),
@@ -99,14 +103,20 @@ const redisSchema = z
     url: z
       .string()
       .regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://host:port')
-      .refine((s) => !/^rediss?:\/\/[^/@]*:[^/@]*@/.test(s), 'no password in the URL: use redis.password ({ env } or { file })')
+      .refine(
+        (s) => !/^rediss?:\/\/[^/@]*:[^/@]*@/.test(s),
+        'no password in the URL: use redis.password ({ env } or { file })',
+      )
       .default('redis://127.0.0.1:6379'),
     /** Seed nodes of a Redis Cluster; when set, `url` is ignored. */
     cluster: z.array(hostPort).min(1).optional(),
     username: z.string().optional(),
     password: secretRef.optional(),
     tls: tlsOptions.optional(),
-    keyPrefix: z.string().regex(/^[A-Za-z0-9:_-]*$/, 'letters, digits, colon, underscore, dash').default('fs'),
+    keyPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9:_-]*$/, 'letters, digits, colon, underscore, dash')
+      .default('fs'),
     commandTimeout: duration.default(5_000),
   })
   .strict();
@@ -115,10 +125,12 @@ const modelRef = z.object({ path: z.string().min(1) }).strict();
 
 const modelsSchema = z
   .object({
-    sentiment: modelRef.extend({
-      /** Map model labels to canonical ones, e.g. { LABEL_0: negative, bearish: negative }. */
-      labelMap: z.record(z.string(), z.enum(['negative', 'neutral', 'positive'])).optional(),
-    }).default({ path: 'models/finsentry-sentiment' }),
+    sentiment: modelRef
+      .extend({
+        /** Map model labels to canonical ones, e.g. { LABEL_0: negative, bearish: negative }. */
+        labelMap: z.record(z.string(), z.enum(['negative', 'neutral', 'positive'])).optional(),
+      })
+      .default({ path: 'models/finsentry-sentiment' }),
     ner: modelRef
       .extend({ aggregation: z.enum(['simple', 'first', 'max', 'average']).default('simple') })
       .nullable()
@@ -135,7 +147,10 @@ const modelsSchema = z
     maxWindows: z.number().int().min(1).default(64),
   })
   .strict()
-  .refine((m) => m.stride < m.maxLength - 2, { message: 'stride must be smaller than maxLength - 2', path: ['stride'] });
+  .refine((m) => m.stride < m.maxLength - 2, {
+    message: 'stride must be smaller than maxLength - 2',
+    path: ['stride'],
+  });
 
 const batchingSchema = z
   .object({
@@ -205,6 +220,10 @@ const dimensionSchema = z
     from: z.enum(DIMENSION_SOURCES),
     /** Bounded dimensions export every group to Prometheus; unbounded ones only their top-K. */
     bounded: z.boolean().default(false),
+    /** Values (as sanitised: lower-case unless tickers) that form no group, e.g. a known false entity. */
+    exclude: z.array(z.string().min(1)).default([]),
+    /** Drop ISO 4217 currency codes (usd, jpy, …); default: true for entities.ORG, false otherwise. */
+    excludeCurrencyCodes: z.boolean().optional(),
   })
   .strict();
 
@@ -213,15 +232,22 @@ const statsSchema = z
     bucket: duration.default(60_000),
     windows: z.array(duration).min(1).default([300_000, 900_000, 3_600_000, 86_400_000]),
     allowedLateness: duration.default(300_000),
-    dimensions: z.array(dimensionSchema).min(1).default([
-      { name: 'kind', from: 'kind', bounded: true },
-      { name: 'source', from: 'source', bounded: true },
-      { name: 'platform', from: 'platform', bounded: true },
-      { name: 'region', from: 'region', bounded: true },
-      { name: 'language', from: 'language', bounded: true },
-      { name: 'ticker', from: 'tickers', bounded: false },
-      { name: 'issuer', from: 'entities.ORG', bounded: false },
-    ]),
+    dimensions: z
+      .array(dimensionSchema)
+      .min(1)
+      .default(
+        (
+          [
+            { name: 'kind', from: 'kind', bounded: true },
+            { name: 'source', from: 'source', bounded: true },
+            { name: 'platform', from: 'platform', bounded: true },
+            { name: 'region', from: 'region', bounded: true },
+            { name: 'language', from: 'language', bounded: true },
+            { name: 'ticker', from: 'tickers', bounded: false },
+            { name: 'issuer', from: 'entities.ORG', bounded: false },
+          ] as const
+        ).map((d) => ({ ...d, exclude: [] })),
+      ),
     /** Groups below this size are reported but not judged (SPEC §5). */
     minSamples: z.number().int().min(1).default(30),
     topK: z.number().int().min(1).max(100).default(10),
@@ -294,7 +320,10 @@ export const configSchema = z
     codec: codecSchema.default(() => codecSchema.parse({})),
     stats: statsSchema.default(() => statsSchema.parse({})),
     evaluator: evaluatorSchema.default(() => evaluatorSchema.parse({})),
-    alerts: z.object({ rules: z.array(alertRuleSchema) }).strict().optional(),
+    alerts: z
+      .object({ rules: z.array(alertRuleSchema) })
+      .strict()
+      .optional(),
     metrics: z
       .object({ port: z.number().int().min(0).max(65535).default(9464), host: z.string().default('0.0.0.0') })
       .strict()
@@ -314,9 +343,14 @@ export const configSchema = z
       })
       .strict()
       .default({ authorKey: { env: 'FINSENTRY_AUTHOR_KEY' } }),
-    shutdown: z.object({ deadline: duration.default(30_000) }).strict().default({ deadline: 30_000 }),
+    shutdown: z
+      .object({ deadline: duration.default(30_000) })
+      .strict()
+      .default({ deadline: 30_000 }),
     log: z
-      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+      .object({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+      })
       .strict()
       .default({ level: 'info' }),
   })

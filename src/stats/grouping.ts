@@ -2,6 +2,7 @@ import type { InputDocument } from '../domain/documents.js';
 import type { Enrichment } from '../domain/enrichment.js';
 import type { GroupRef, StatsObservation } from '../domain/observation.js';
 import type { DimensionConfig } from '../config/schema.js';
+import { CURRENCY_CODES } from './currency-codes.js';
 
 /**
  * Grouping (SPEC §4): one group per configured dimension, from an input attribute or from the
@@ -22,7 +23,14 @@ export const MAX_GROUP_LENGTH = 64;
 
 type DimensionSource = DimensionConfig['from'];
 
-const MULTI_VALUED = new Set<DimensionSource>(['tickers', 'entities.ORG', 'entities.PER', 'entities.LOC', 'entities.MISC', 'entity_types']);
+const MULTI_VALUED = new Set<DimensionSource>([
+  'tickers',
+  'entities.ORG',
+  'entities.PER',
+  'entities.LOC',
+  'entities.MISC',
+  'entity_types',
+]);
 
 export function isMultiValued(source: DimensionSource): boolean {
   return MULTI_VALUED.has(source);
@@ -44,7 +52,10 @@ export function sanitizeGroupValue(raw: string, opts: { keepCase?: boolean } = {
 
 /** Entity type as stored in counters and groups: upper-case letters, digits and underscore, max 32 chars. */
 export function sanitizeEntityType(raw: string): string | null {
-  const value = raw.toUpperCase().replace(/[^A-Z0-9_]/g, '_').slice(0, 32);
+  const value = raw
+    .toUpperCase()
+    .replace(/[^A-Z0-9_]/g, '_')
+    .slice(0, 32);
   return value.length > 0 ? value : null;
 }
 
@@ -79,8 +90,22 @@ function rawValues(source: DimensionSource, doc: InputDocument, enrichment: Enri
   }
 }
 
+type GroupingDimension = Pick<DimensionConfig, 'name' | 'from'> &
+  Partial<Pick<DimensionConfig, 'exclude' | 'excludeCurrencyCodes'>>;
+
+/** Whether a sanitised value of a dimension forms no group (its `exclude` list, currency codes). */
+export function isExcludedValue(dim: GroupingDimension, value: string): boolean {
+  if (dim.exclude?.includes(value)) return true;
+  const currencies = dim.excludeCurrencyCodes ?? dim.from === 'entities.ORG';
+  return currencies && CURRENCY_CODES.has(value.toLowerCase());
+}
+
 /** Groups of one document along the configured dimensions (plus `_all`), distinct per dimension. */
-export function buildGroups(doc: InputDocument, enrichment: Enrichment, dims: readonly DimensionConfig[]): GroupRef[] {
+export function buildGroups(
+  doc: InputDocument,
+  enrichment: Enrichment,
+  dims: readonly GroupingDimension[],
+): GroupRef[] {
   const groups: GroupRef[] = [{ dimension: ALL_DIMENSION, value: ALL_GROUP }];
   for (const dim of dims) {
     const seen = new Set<string>();
@@ -89,7 +114,7 @@ export function buildGroups(doc: InputDocument, enrichment: Enrichment, dims: re
         dim.from === 'entity_types'
           ? sanitizeEntityType(raw)
           : sanitizeGroupValue(raw, { keepCase: dim.from === 'tickers' });
-      if (value !== null) seen.add(value);
+      if (value !== null && !isExcludedValue(dim, value)) seen.add(value);
     }
     if (seen.size === 0 && !isMultiValued(dim.from)) seen.add(UNKNOWN_GROUP);
     for (const value of [...seen].sort()) groups.push({ dimension: dim.name, value });
@@ -98,7 +123,11 @@ export function buildGroups(doc: InputDocument, enrichment: Enrichment, dims: re
 }
 
 /** What the statistics stage records for one enriched document: numbers and group values, never text. */
-export function buildObservation(doc: InputDocument, enrichment: Enrichment, dims: readonly DimensionConfig[]): StatsObservation {
+export function buildObservation(
+  doc: InputDocument,
+  enrichment: Enrichment,
+  dims: readonly DimensionConfig[],
+): StatsObservation {
   const s = enrichment.sentiment;
   const entityTypes: Record<string, number> = {};
   for (const e of enrichment.entities) {

@@ -5,7 +5,12 @@ import type { Enrichment, EntitySpan } from '../../src/domain/enrichment.js';
 import { configSchema } from '../../src/config/schema.js';
 import { buildObservation, MAX_GROUP_LENGTH, sanitizeGroupValue } from '../../src/stats/grouping.js';
 import { HISTOGRAM_BINS, histogramBin, histogramEdges } from '../../src/stats/histograms.js';
-import { observationDeltas, POLARITY_SCALE, rawToGroupStats, sumGroupStats } from '../../src/stats/counters.js';
+import {
+  observationDeltas,
+  POLARITY_SCALE,
+  rawToGroupStats,
+  sumGroupStats,
+} from '../../src/stats/counters.js';
 
 const DIMS = configSchema.parse({
   stats: {
@@ -57,8 +62,47 @@ function enrichment(entities: EntitySpan[]): Enrichment {
 }
 
 describe('buildObservation', () => {
+  it('drops currency codes from ORG groups by default and the values a dimension excludes', () => {
+    const ents = [
+      entity('ORG', 'jpy'),
+      entity('ORG', 'Toyota Motor'),
+      entity('ORG', 'USD'),
+      entity('PER', 'eur'),
+    ];
+    const groups = (dims: unknown) =>
+      buildObservation(
+        doc({ tickers: ['JPY', 'AAPL'] }),
+        enrichment(ents),
+        configSchema.parse({ stats: { dimensions: dims } }).stats.dimensions,
+      )
+        .groups.filter((g) => g.dimension !== '_all')
+        .map((g) => `${g.dimension}=${g.value}`);
+    expect(
+      groups([
+        { name: 'issuer', from: 'entities.ORG' },
+        { name: 'person', from: 'entities.PER' },
+        { name: 'ticker', from: 'tickers' },
+      ]),
+    ).toEqual(['issuer=toyota motor', 'person=eur', 'ticker=AAPL', 'ticker=JPY']);
+    expect(
+      groups([
+        { name: 'issuer', from: 'entities.ORG', excludeCurrencyCodes: false, exclude: ['toyota motor'] },
+        { name: 'ticker', from: 'tickers', excludeCurrencyCodes: true },
+      ]),
+    ).toEqual(['issuer=jpy', 'issuer=usd', 'ticker=AAPL']);
+  });
+
   it('puts a document in one group per single-valued dimension and once per distinct multi value', () => {
-    const obs = buildObservation(doc(), enrichment([entity('ORG', 'apple'), entity('ORG', 'apple'), entity('ORG', 'apple inc.'), entity('PER', 'tim cook')]), DIMS);
+    const obs = buildObservation(
+      doc(),
+      enrichment([
+        entity('ORG', 'apple'),
+        entity('ORG', 'apple'),
+        entity('ORG', 'apple inc.'),
+        entity('PER', 'tim cook'),
+      ]),
+      DIMS,
+    );
     expect(obs.groups).toEqual([
       { dimension: '_all', value: 'all' },
       { dimension: 'kind', value: 'news' },
@@ -81,7 +125,9 @@ describe('buildObservation', () => {
 
   it('gives multi-valued dimensions no group when there is no value', () => {
     const obs = buildObservation(doc({ tickers: [] }), enrichment([]), DIMS);
-    expect(obs.groups.filter((g) => ['ticker', 'issuer', 'person', 'etype'].includes(g.dimension))).toEqual([]);
+    expect(obs.groups.filter((g) => ['ticker', 'issuer', 'person', 'etype'].includes(g.dimension))).toEqual(
+      [],
+    );
   });
 });
 
@@ -122,7 +168,8 @@ describe('histograms', () => {
     expect(histogramBin('tokens', 2047)).toBe(8);
     expect(histogramBin('tokens', 1e6)).toBe(9);
     expect(histogramBin('confidence', Number.NaN)).toBe(0);
-    for (const f of ['p_neg', 'polarity', 'confidence', 'tokens'] as const) expect(histogramEdges(f)).toHaveLength(HISTOGRAM_BINS[f] + 1);
+    for (const f of ['p_neg', 'polarity', 'confidence', 'tokens'] as const)
+      expect(histogramEdges(f)).toHaveLength(HISTOGRAM_BINS[f] + 1);
   });
 
   it('puts every value in the bin whose edges contain it (property)', () => {
