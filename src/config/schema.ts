@@ -172,6 +172,8 @@ const batchingSchema = z
 const limitsSchema = z
   .object({
     maxMessageBytes: z.number().int().min(1).default(1_048_576),
+    /** Largest DLQ record (key + value + headers); a larger one keeps the head of its value (see src/pipeline/dlq.ts). */
+    maxDeadLetterBytes: z.number().int().min(4096).default(1_000_000),
     maxTextChars: z.number().int().min(1).default(200_000),
     /** Entities the model finds beyond this are dropped from the output (highest scores kept). */
     maxEntitiesPerDocument: z.number().int().min(1).default(256),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IHeaders } from 'kafkajs';
 import type { Rejection } from '../codec/reasons.js';
 import type { OutRecord, RawRecord } from '../io/kafka/types.js';
@@ -14,6 +15,16 @@ import type { OutRecord, RawRecord } from '../io/kafka/types.js';
  *   finsentry.dlq.timestamp                      when it was dead-lettered (epoch ms)
  *   finsentry.dlq.original.timestamp             the input record's Kafka timestamp (epoch ms)
  *   finsentry.dlq.consumer.group                 the consumer group that rejected it
+ *   finsentry.dlq.value.truncated / .bytes / .sha256   only when the record would exceed
+ *                                                 limits.maxDeadLetterBytes: the value was cut to fit
+ *                                                 (the original stays on the input topic at the
+ *                                                 position above); its length and digest
+ *   finsentry.dlq.headers.dropped / key.truncated only when even the original headers (or key) did not fit
+ *
+ * Size cap: a record the broker refuses (message.max.bytes, 1 MB by default) would be retried forever
+ * and block its partition. An input can be that large and still reach finsentry (an input topic with a
+ * larger limit, or a value a few bytes under it to which the context headers are added), so the DLQ
+ * record is bounded by limits.maxDeadLetterBytes (key + value + headers).
  *
  * A record that already carries finsentry.dlq.* headers (re-processed from the DLQ) gets them
  * replaced, so the headers always describe the latest rejection.
@@ -30,7 +41,15 @@ export const DLQ_HEADERS = {
   timestamp: `${DLQ_HEADER_PREFIX}timestamp`,
   originalTimestamp: `${DLQ_HEADER_PREFIX}original.timestamp`,
   consumerGroup: `${DLQ_HEADER_PREFIX}consumer.group`,
+  valueTruncated: `${DLQ_HEADER_PREFIX}value.truncated`,
+  valueBytes: `${DLQ_HEADER_PREFIX}value.bytes`,
+  valueSha256: `${DLQ_HEADER_PREFIX}value.sha256`,
+  headersDropped: `${DLQ_HEADER_PREFIX}headers.dropped`,
+  keyTruncated: `${DLQ_HEADER_PREFIX}key.truncated`,
 } as const;
+
+/** Default of limits.maxDeadLetterBytes: Kafka's default message.max.bytes (1,048,588) less batch overhead and slack. */
+export const DEFAULT_MAX_DEAD_LETTER_BYTES = 1_000_000;
 
 /** Longest `finsentry.dlq.message`; decoder messages can quote user data, headers should stay small. */
 const MAX_MESSAGE_CHARS = 1_000;
@@ -38,6 +57,46 @@ const MAX_MESSAGE_CHARS = 1_000;
 export interface DeadLetterContext {
   consumerGroup: string;
   nowMs: number;
+  /** Largest key + value + headers of the DLQ record (limits.maxDeadLetterBytes). */
+  maxBytes?: number;
+}
+
+/** Bytes of a record as the size cap counts them: key, value and headers (names, values, a little framing). */
+export function outRecordBytes(record: OutRecord): number {
+  return bytesOf(record.key) + bytesOf(record.value) + headerBytes(record.headers ?? {});
+}
+
+/** Consecutive runs of records of at most `maxBytes` together (a record larger than that alone in its run). */
+export function chunkBySize(records: readonly OutRecord[], maxBytes: number): OutRecord[][] {
+  const chunks: OutRecord[][] = [];
+  let current: OutRecord[] = [];
+  let size = 0;
+  for (const r of records) {
+    const n = outRecordBytes(r);
+    if (current.length > 0 && size + n > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(r);
+    size += n;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+function bytesOf(x: Buffer | string | null | undefined): number {
+  return x == null ? 0 : typeof x === 'string' ? Buffer.byteLength(x) : x.length;
+}
+
+function headerBytes(headers: IHeaders): number {
+  let n = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (v !== undefined) n += Buffer.byteLength(name) + bytesOf(v) + 8;
+    }
+  }
+  return n;
 }
 
 export function buildDeadLetter(
@@ -58,7 +117,28 @@ export function buildDeadLetter(
   headers[DLQ_HEADERS.timestamp] = String(context.nowMs);
   headers[DLQ_HEADERS.originalTimestamp] = record.timestamp;
   headers[DLQ_HEADERS.consumerGroup] = context.consumerGroup;
-  return { key: record.key, value: record.value, headers };
+  const maxBytes = context.maxBytes ?? DEFAULT_MAX_DEAD_LETTER_BYTES;
+  const value = record.value;
+  let key = record.key;
+  if (bytesOf(key) + bytesOf(value) + headerBytes(headers) <= maxBytes) return { key, value, headers };
+  // Too large for the DLQ: keep the head of the value, say so, and give what identifies the original.
+  if (value !== null) {
+    headers[DLQ_HEADERS.valueTruncated] = 'true';
+    headers[DLQ_HEADERS.valueBytes] = String(value.length);
+    headers[DLQ_HEADERS.valueSha256] = createHash('sha256').update(value).digest('hex');
+  }
+  if (bytesOf(key) + headerBytes(headers) > maxBytes) {
+    // Only the context headers are kept: the original ones alone exceed the cap.
+    for (const name of Object.keys(headers)) if (!name.startsWith(DLQ_HEADER_PREFIX)) delete headers[name];
+    headers[DLQ_HEADERS.headersDropped] = 'true';
+  }
+  if (key !== null && bytesOf(key) + headerBytes(headers) > maxBytes) {
+    // A key of nearly the whole cap (the fuzz suite sends such ids): its head, so the record still fits.
+    headers[DLQ_HEADERS.keyTruncated] = 'true';
+    key = key.subarray(0, Math.max(0, maxBytes - headerBytes(headers)));
+  }
+  const room = Math.max(0, maxBytes - bytesOf(key) - headerBytes(headers));
+  return { key, value: value === null ? null : value.subarray(0, room), headers };
 }
 
 /** Reads the context back from a DLQ record's headers (tools, tests). */

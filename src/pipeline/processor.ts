@@ -15,7 +15,7 @@ import { OutputsLost, type BatchOutputs, type Delivery } from '../io/kafka/deliv
 import type { OutRecord, RawRecord } from '../io/kafka/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import { outputHeaders as traceHeaders, withStageSpan } from '../telemetry/tracing.js';
-import { buildDeadLetter } from './dlq.js';
+import { buildDeadLetter, chunkBySize, DEFAULT_MAX_DEAD_LETTER_BYTES } from './dlq.js';
 import type { PredictionIndex } from './label-join.js';
 import type { LabelSink } from './labels.js';
 import { NOOP_OBSERVER, type PipelineObserver } from './observer.js';
@@ -48,6 +48,8 @@ export interface ProcessorOptions {
   topics: { news: string; chat: string; labels: string | null; enriched: string; dlq: string };
   batching: { maxBatchSize: number; maxInFlightBatches: number; maxQueuedDocuments: number };
   maxEntitiesPerDocument: number;
+  /** limits.maxDeadLetterBytes (default DEFAULT_MAX_DEAD_LETTER_BYTES). */
+  maxDeadLetterBytes?: number;
   pipelineVersion: string;
   /** Write enriched values in the Confluent framing with this schema id (plain Avro when absent). */
   enrichedSchemaId?: number;
@@ -557,9 +559,20 @@ export class PipelineProcessor {
   ): Promise<void> {
     const now = this.clock();
     const records = rejected.map(({ record, rejection }) =>
-      buildDeadLetter(record, rejection, { consumerGroup: this.options.groupId, nowMs: now }),
+      buildDeadLetter(record, rejection, {
+        consumerGroup: this.options.groupId,
+        nowMs: now,
+        ...(this.options.maxDeadLetterBytes !== undefined
+          ? { maxBytes: this.options.maxDeadLetterBytes }
+          : {}),
+      }),
     );
-    await this.withRetry(batch, 'dlq-produce', () => out.send([{ topic: this.options.topics.dlq, records }]));
+    // The broker's size limit is per record batch, and one send puts a partition's records in one
+    // batch: dead letters go in sends of at most maxDeadLetterBytes together (each one fits alone).
+    const chunks = chunkBySize(records, this.options.maxDeadLetterBytes ?? DEFAULT_MAX_DEAD_LETTER_BYTES);
+    await this.withRetry(batch, 'dlq-produce', async () => {
+      for (const chunk of chunks) await out.send([{ topic: this.options.topics.dlq, records: chunk }]);
+    });
     for (const { record, rejection } of rejected) {
       this.observer.dlq(rejection.reason);
       this.deps.logger.warn(

@@ -86,6 +86,7 @@ export class PipelineService {
         topics: kafkaConfig.topics,
         batching,
         maxEntitiesPerDocument: limits.maxEntitiesPerDocument,
+        maxDeadLetterBytes: limits.maxDeadLetterBytes,
         pipelineVersion: deps.pipelineVersion,
         ...(codec.enrichedSchemaId !== undefined ? { enrichedSchemaId: codec.enrichedSchemaId } : {}),
         ...(deps.backoff ? { backoff: deps.backoff } : {}),

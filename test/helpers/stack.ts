@@ -32,7 +32,9 @@ export function redisUrl(): string {
 
 /** Seed nodes of the 3-node Redis Cluster. */
 export function redisClusterNodes(): HostPort[] {
-  return env('FINSENTRY_TEST_REDIS_CLUSTER', '127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003').split(',').map(parseHostPort);
+  return env('FINSENTRY_TEST_REDIS_CLUSTER', '127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003')
+    .split(',')
+    .map(parseHostPort);
 }
 
 /** Base URL of the local Prometheus (scrapes 127.0.0.1:9464 every 2 s). */
@@ -59,19 +61,30 @@ function adminClient(): Kafka {
  * leader. On a busy or just-started broker the leader wait can fail with UNKNOWN_TOPIC_OR_PARTITION
  * while the new topics' metadata propagates; that is retried a few times (creating again is a no-op).
  */
-export async function createTopicsOn(kafka: Kafka, names: readonly string[], partitions = 4): Promise<void> {
+export async function createTopicsOn(
+  kafka: Kafka,
+  names: readonly string[],
+  partitions = 4,
+  config: Record<string, string> = {},
+): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const admin = kafka.admin();
     await admin.connect();
     try {
       await admin.createTopics({
         waitForLeaders: true,
-        topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+        topics: names.map((topic) => ({
+          topic,
+          numPartitions: partitions,
+          replicationFactor: 1,
+          configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+        })),
       });
       return;
     } catch (error) {
       const type = (error as { type?: unknown }).type;
-      if (attempt >= 5 || (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE')) throw error;
+      if (attempt >= 5 || (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE'))
+        throw error;
       await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
     } finally {
       await admin.disconnect();
@@ -80,8 +93,12 @@ export async function createTopicsOn(kafka: Kafka, names: readonly string[], par
 }
 
 /** Creates a topic on the shared broker (no-op when it exists) and waits until every partition has a leader. */
-export async function createTopic(name: string, partitions = 4): Promise<string> {
-  await createTopicsOn(adminClient(), [name], partitions);
+export async function createTopic(
+  name: string,
+  partitions = 4,
+  config: Record<string, string> = {},
+): Promise<string> {
+  await createTopicsOn(adminClient(), [name], partitions, config);
   return name;
 }
 
@@ -104,7 +121,11 @@ export async function deleteTopics(names: string[]): Promise<void> {
  * or `timeoutMs` passes; a throwing predicate counts as not yet.
  * This bounds how long a test waits for an asynchronous effect; it is not a timing assertion.
  */
-export async function waitFor<T>(predicate: () => T | Promise<T>, timeoutMs = 30_000, intervalMs = 100): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  predicate: () => T | Promise<T>,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {

@@ -2,6 +2,7 @@
 // every valid input comes out enriched exactly once, every planted bad record lands on the DLQ with
 // its reason, dependency failures are retried without loss, offsets are only committed after the
 // outputs are acknowledged, and a graceful stop mid-stream resumes without loss.
+import { createHash, randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEnriched } from '../../src/codec/enriched.js';
@@ -46,7 +47,7 @@ const createdTopics: string[] = [];
 const redisPrefixes: string[] = [];
 let redis: RedisClient;
 
-async function freshTopics(): Promise<Topics> {
+async function freshTopics(partitions = 3, dlqConfig: Record<string, string> = {}): Promise<Topics> {
   const base = uniqueName('fs-pipe');
   const topics = {
     news: `${base}.news`,
@@ -54,7 +55,7 @@ async function freshTopics(): Promise<Topics> {
     enriched: `${base}.enriched`,
     dlq: `${base}.dlq`,
   };
-  for (const t of Object.values(topics)) await createTopic(t, 3);
+  for (const [name, t] of Object.entries(topics)) await createTopic(t, partitions, name === 'dlq' ? dlqConfig : {});
   createdTopics.push(...Object.values(topics));
   return topics;
 }
@@ -62,7 +63,7 @@ async function freshTopics(): Promise<Topics> {
 function testConfig(
   topics: Topics,
   groupId: string,
-  overrides: { maxBatchSize?: number; maxQueuedDocuments?: number } = {},
+  overrides: { maxBatchSize?: number; maxQueuedDocuments?: number; maxDeadLetterBytes?: number } = {},
 ): FinsentryConfig {
   return parseConfig(
     {
@@ -85,7 +86,14 @@ function testConfig(
         maxInFlightBatches: 2,
         maxQueuedDocuments: overrides.maxQueuedDocuments ?? 64,
       },
-      limits: { maxMessageBytes: 4096, maxTextChars: 2000, maxFutureSkew: '1h' },
+      limits: {
+        maxMessageBytes: 4096,
+        maxTextChars: 2000,
+        maxFutureSkew: '1h',
+        ...(overrides.maxDeadLetterBytes !== undefined
+          ? { maxDeadLetterBytes: overrides.maxDeadLetterBytes }
+          : {}),
+      },
       log: { level: 'warn' },
     },
     {},
@@ -218,6 +226,57 @@ afterAll(async () => {
 });
 
 describe('pipeline on the real broker', () => {
+  it('dead-letters records too large for the DLQ topic: the head of the value, its size and digest, and moves on', async () => {
+    // The DLQ topic takes at most 16 KiB per record batch (max.message.bytes); the inputs do not.
+    // Without the cap the broker refuses the dead letter (MESSAGE_TOO_LARGE) and the partition stalls.
+    // One partition each, so that the dead letters of a batch share one record batch on the DLQ.
+    const topics = await freshTopics(1, { 'max.message.bytes': '16384' });
+    const groupId = uniqueName('fs-group');
+    const cfg = testConfig(topics, groupId, { maxBatchSize: 16, maxDeadLetterBytes: 12_000 });
+    const { messages, texts } = validInputs('fit', 12);
+    // Random content, so that the producer's gzip cannot shrink the records under the limit.
+    const huge = encodeNews(news('big-1', { body: randomBytes(30_000).toString('base64') })); // message-too-large, ~40 KB
+    // Corrupt records of 3 KB each (under maxMessageBytes): each fits the DLQ topic, six together do not.
+    const corrupt = Array.from({ length: 6 }, () => Buffer.concat([Buffer.from([0xff]), randomBytes(2_999)]));
+    const all: Array<TestMessage & { topic: 'news' | 'chat' }> = [
+      { topic: 'news', key: 'big-1', value: huge, headers: {} },
+      ...corrupt.map((value, i) => ({ topic: 'news' as const, key: `corrupt-${i}`, value, headers: {} })),
+      ...messages,
+    ];
+    await produceInputs(topics, all);
+
+    const service = startService(cfg, new TestEnricher(), null);
+    await service.start();
+    try {
+      await waitUntilCommitted(groupId, [topics.news, topics.chat]);
+    } finally {
+      expect(await service.stop(30_000)).toBe(true);
+    }
+    const enriched = await readAll(kafka, topics.enriched);
+    expect(new Set(enriched.map((r) => decodeEnriched(r.message.value!).id))).toEqual(new Set(texts.keys()));
+
+    const dead = new Map(
+      (await readAll(kafka, topics.dlq)).map((r) => [r.message.key!.toString(), r.message]),
+    );
+    expect([...dead.keys()].sort()).toEqual(['big-1', ...corrupt.map((_, i) => `corrupt-${i}`)].sort());
+    const big = dead.get('big-1')!;
+    const h = readDeadLetterHeaders(big.headers);
+    expect(h.reason).toBe('message-too-large');
+    expect(h.valueTruncated).toBe('true');
+    expect(h.valueBytes).toBe(String(huge.length));
+    expect(h.valueSha256).toBe(createHash('sha256').update(huge).digest('hex'));
+    expect(big.value!.length).toBeLessThan(12_000);
+    expect(big.value!.equals(huge.subarray(0, big.value!.length))).toBe(true);
+    corrupt.forEach((value, i) => {
+      const m = dead.get(`corrupt-${i}`)!;
+      expect(readDeadLetterHeaders(m.headers)).toMatchObject({
+        reason: 'corrupt-avro',
+        valueTruncated: undefined,
+      });
+      expect(m.value!.equals(value)).toBe(true);
+    });
+  });
+
   it('enriches every valid input exactly once and dead-letters every planted bad record with its reason', async () => {
     const topics = await freshTopics();
     const groupId = uniqueName('fs-group');

@@ -1,7 +1,15 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { reject } from '../../src/codec/reasons.js';
 import type { RawRecord } from '../../src/io/kafka/types.js';
-import { buildDeadLetter, DLQ_HEADERS, readDeadLetterHeaders } from '../../src/pipeline/dlq.js';
+import {
+  buildDeadLetter,
+  chunkBySize,
+  DLQ_HEADERS,
+  outRecordBytes,
+  readDeadLetterHeaders,
+} from '../../src/pipeline/dlq.js';
 
 const record: RawRecord = {
   topic: 'news.raw',
@@ -61,5 +69,81 @@ describe('dead-letter records', () => {
       nowMs: 1,
     });
     expect(out.value).toBeNull();
+  });
+});
+
+describe('dead-letter size cap (limits.maxDeadLetterBytes)', () => {
+  const big: RawRecord = { ...record, value: Buffer.alloc(50_000, 7) };
+
+  it('keeps the head of a value that would exceed the cap, with its length and digest', () => {
+    const out = buildDeadLetter(big, reject('message-too-large', 'decode', 'too big'), {
+      consumerGroup: 'fs',
+      nowMs: 1,
+      maxBytes: 10_000,
+    });
+    expect(outRecordBytes(out)).toBe(10_000);
+    expect(out.value!.equals(big.value!.subarray(0, out.value!.length))).toBe(true);
+    expect(readDeadLetterHeaders(out.headers)).toMatchObject({
+      reason: 'message-too-large',
+      valueTruncated: 'true',
+      valueBytes: '50000',
+      valueSha256: createHash('sha256').update(big.value!).digest('hex'),
+      headersDropped: undefined,
+    });
+    expect(out.headers?.traceparent).toBe(record.headers.traceparent);
+  });
+
+  it('leaves a record under the cap as it is', () => {
+    const out = buildDeadLetter(big, reject('message-too-large', 'decode', 'too big'), {
+      consumerGroup: 'fs',
+      nowMs: 1,
+      maxBytes: 60_000,
+    });
+    expect(out.value).toBe(big.value);
+    expect(readDeadLetterHeaders(out.headers).valueTruncated).toBeUndefined();
+  });
+
+  it('drops original headers, then cuts the key, when they alone exceed the cap', () => {
+    const hdrs: RawRecord = { ...big, headers: { junk: Buffer.alloc(8_000) }, key: Buffer.alloc(3_000, 1) };
+    const out = buildDeadLetter(hdrs, reject('corrupt-avro', 'decode', 'x'), {
+      consumerGroup: 'fs',
+      nowMs: 1,
+      maxBytes: 5_000,
+    });
+    expect(out.headers?.junk).toBeUndefined();
+    expect(readDeadLetterHeaders(out.headers)).toMatchObject({
+      headersDropped: 'true',
+      keyTruncated: undefined,
+    });
+    expect(outRecordBytes(out)).toBeLessThanOrEqual(5_000);
+    const keyed = buildDeadLetter(
+      { ...big, key: Buffer.alloc(9_000, 1) },
+      reject('corrupt-avro', 'decode', 'x'),
+      {
+        consumerGroup: 'fs',
+        nowMs: 1,
+        maxBytes: 5_000,
+      },
+    );
+    expect(readDeadLetterHeaders(keyed.headers).keyTruncated).toBe('true');
+    expect(keyed.value!.length).toBe(0);
+    expect(outRecordBytes(keyed)).toBeLessThanOrEqual(5_000);
+  });
+
+  it('chunks records so that no send exceeds the cap, in order, none lost (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 3_000 }), { maxLength: 40 }),
+        fc.integer({ min: 3_100, max: 10_000 }),
+        (sizes, cap) => {
+          const records = sizes.map((n, i) => ({ key: `k${i}`, value: Buffer.alloc(n), headers: {} }));
+          const chunks = chunkBySize(records, cap);
+          expect(chunks.flat()).toEqual(records);
+          for (const c of chunks)
+            expect(c.reduce((s, r) => s + outRecordBytes(r), 0)).toBeLessThanOrEqual(cap);
+          expect(chunks.every((c) => c.length > 0)).toBe(true);
+        },
+      ),
+    );
   });
 });

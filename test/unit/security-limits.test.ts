@@ -104,6 +104,7 @@ describe('input limits', () => {
   it('has defaults for every limit', () => {
     expect(parseConfig({}, {}).limits).toEqual({
       maxMessageBytes: 1_048_576,
+      maxDeadLetterBytes: 1_000_000,
       maxTextChars: 200_000,
       maxEntitiesPerDocument: 256,
       maxTickersPerDocument: 64,
