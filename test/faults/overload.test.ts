@@ -7,24 +7,16 @@
 // speed the processor is many times faster than under the throttle. The processor must keep that backlog in Kafka, not in memory: its peak RSS (VmRSS from
 // /proc of the child) stays under the stated bound. Then the throttle is lifted, the backlog drains,
 // and the ledger and the windows are checked as in every fault test.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testKafka } from '../helpers/avro-producer.js';
-import { Traffic } from '../helpers/fault-traffic.js';
-import { Ledger, ledgerProblems, printFigures } from '../helpers/ledger.js';
-import { PrivateStack } from '../helpers/private-stack.js';
+import { describe, expect, it } from 'vitest';
 import {
-  GroupProgress,
-  ProcessorProcess,
-  synthModels,
-  TEST_AUTHOR_KEY,
-  writeProcessorConfig,
-} from '../helpers/processor-process.js';
-import { createTopic, deleteTopics, kafkaBrokers, uniqueName, waitFor } from '../helpers/stack.js';
-import { applyCleanPass, compareWindows } from '../helpers/window-check.js';
+  expectCleanStop,
+  expectRunning,
+  expectWindowsMatch,
+  faultFixture,
+} from '../helpers/fault-fixture.js';
+import { ledgerProblems, printFigures } from '../helpers/ledger.js';
+import { waitFor } from '../helpers/stack.js';
 
 const OVERLOAD_FACTOR = 10;
 const OVERLOAD_MS = 60_000;
@@ -40,24 +32,7 @@ const RSS_ALLOWANCE_BYTES = 128 * MiB;
 /** Backlog aimed for, as a multiple of the allowance. */
 const BACKLOG_TARGET = 1.6;
 
-const kafka = testKafka();
-const dir = mkdtempSync(path.join(tmpdir(), 'fs-fault-overload-'));
-const base = uniqueName('fs-overload');
-const topics = { news: `${base}.news`, chat: `${base}.chat`, enriched: `${base}.enriched`, dlq: `${base}.dlq` };
-const groupId = uniqueName('fs-overload-group');
-const keyPrefix = 'fsoverload';
-let stack: PrivateStack;
-
-beforeAll(async () => {
-  stack = await PrivateStack.start(['redis']);
-  for (const topic of Object.values(topics)) await createTopic(topic, 4);
-});
-
-afterAll(async () => {
-  await deleteTopics(Object.values(topics));
-  await stack?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = faultFixture({ dir: 'overload', name: 'overload', privateStack: ['redis'] });
 
 /** Pauses every Redis client for `pauseMs` of each second until stopped. */
 function throttleRedis(url: string, pauseMs: number): { stop: () => Promise<void> } {
@@ -83,29 +58,28 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 describe('fault: 10x overload', () => {
   it('input at 10x the processing rate for 60 s: the backlog stays in Kafka, RSS stays bounded, nothing is lost', async () => {
-    const { path: configPath, config } = writeProcessorConfig(path.join(dir, 'finsentry.json'), {
-      brokers: kafkaBrokers(),
-      redisUrl: stack.redisUrl,
-      groupId,
-      topics,
-      keyPrefix,
-      models: synthModels(dir),
-      overrides: { batching: { maxBatchSize: 16, maxInFlightBatches: 1, maxQueuedDocuments: 2048 } },
+    const { path: configPath, config } = fx.writeConfig({
+      batching: { maxBatchSize: 16, maxInFlightBatches: 1, maxQueuedDocuments: 2048 },
     });
-    const progress = new GroupProgress(kafka, groupId, [topics.news, topics.chat]);
-    const traffic = new Traffic(kafka, {
+    const progress = fx.progress();
+    const traffic = fx.traffic({
       prefix: 'ovl',
-      topics,
       seed: 55,
-      baseTimeMs: Math.floor(Date.now() / 60_000) * 60_000 - 12 * 3_600_000,
       stepMs: 50,
       corruptEvery: 1000,
       lateEvery: 307,
       headerPaddingBytes: 1024,
     });
-    const processor = ProcessorProcess.start(configPath);
+    const processor = fx.start(configPath);
     const rss = { baseline: 0, peakOverload: 0, peakDrain: 0 };
-    const figures = { capacityPerSecond: 0, producedPerSecond: 0, consumedPerSecondDuringOverload: 0, backlogAtEnd: 0, recordBytes: 0, drainSeconds: 0 };
+    const figures = {
+      capacityPerSecond: 0,
+      producedPerSecond: 0,
+      consumedPerSecondDuringOverload: 0,
+      backlogAtEnd: 0,
+      recordBytes: 0,
+      drainSeconds: 0,
+    };
     let sampling = true;
     // An object, so that the sampler's closure sees the phase the test body sets.
     const state: { phase: 'overload' | 'drain' | 'off' } = { phase: 'off' };
@@ -124,7 +98,7 @@ describe('fault: 10x overload', () => {
       await waitFor(async () => (await progress.committed()) >= 1_500, 300_000, 250);
       // Enough backlog that the throttled processor is never idle while its capacity is measured.
       await traffic.send(2_000);
-      throttle = throttleRedis(stack.redisUrl, 970);
+      throttle = throttleRedis(fx.stack.redisUrl, 970);
       await sleep(3_000);
       rss.baseline = processor.rssBytes() ?? 0;
       const measureFrom = await progress.committed();
@@ -146,18 +120,30 @@ describe('fault: 10x overload', () => {
       const overloadStart = Date.now();
       for (let slice = 1; slice <= slices; slice++) {
         const elapsedSeconds = (Date.now() - overloadStart) / 1000;
-        const consumedSoFar = slice === 1 ? 0 : ((await progress.committed()) - committedBefore) / elapsedSeconds;
-        const rate = Math.max(20, Math.round(OVERLOAD_FACTOR * Math.max(figures.capacityPerSecond, consumedSoFar)));
-        traffic.padding = Math.min(256 * 1024, Math.max(1024, Math.round(sliceBytes / (rate * (SLICE_MS / 1000)))));
+        const consumedSoFar =
+          slice === 1 ? 0 : ((await progress.committed()) - committedBefore) / elapsedSeconds;
+        const rate = Math.max(
+          20,
+          Math.round(OVERLOAD_FACTOR * Math.max(figures.capacityPerSecond, consumedSoFar)),
+        );
+        traffic.padding = Math.min(
+          256 * 1024,
+          Math.max(1024, Math.round(sliceBytes / (rate * (SLICE_MS / 1000)))),
+        );
         const sliceEnd = overloadStart + slice * SLICE_MS;
-        await traffic.stream(Math.ceil((rate * (sliceEnd - Date.now())) / 1000), rate, () => Date.now() >= sliceEnd);
+        await traffic.stream(
+          Math.ceil((rate * (sliceEnd - Date.now())) / 1000),
+          rate,
+          () => Date.now() >= sliceEnd,
+        );
       }
       const overloadSeconds = (Date.now() - overloadStart) / 1000;
       figures.producedPerSecond = (traffic.sent - sentBefore) / overloadSeconds;
-      figures.consumedPerSecondDuringOverload = ((await progress.committed()) - committedBefore) / overloadSeconds;
+      figures.consumedPerSecondDuringOverload =
+        ((await progress.committed()) - committedBefore) / overloadSeconds;
       figures.backlogAtEnd = (await progress.written()) - (await progress.committed());
       figures.recordBytes = (traffic.bytesSent - bytesBefore) / (traffic.sent - sentBefore);
-      expect(processor.running, processor.output.slice(-3000)).toBe(true);
+      expectRunning(processor);
 
       // Drain at full speed.
       state.phase = 'drain';
@@ -167,8 +153,7 @@ describe('fault: 10x overload', () => {
       await progress.waitForAllCommitted([processor], 600_000);
       figures.drainSeconds = (Date.now() - drainStart) / 1000;
       state.phase = 'off';
-      const exit = await processor.stop();
-      expect(exit.code, processor.output.slice(-3000)).toBe(0);
+      await expectCleanStop(processor);
     } finally {
       sampling = false;
       await sampler;
@@ -178,46 +163,39 @@ describe('fault: 10x overload', () => {
       await progress.close();
     }
 
-    const ledger = await Ledger.collect(kafka, { inputs: [topics.news, topics.chat], enriched: topics.enriched, dlq: topics.dlq });
-    const report = ledger.report((input) => (traffic.corrupt.has(input.key?.toString() ?? '') ? 'dlq' : 'enriched'));
-    const redis = new Redis(stack.redisUrl);
-    try {
-      const clean = await applyCleanPass(redis, ledger, { config, authorKey: TEST_AUTHOR_KEY, prefix: `${keyPrefix}_clean` });
-      const windows = await compareWindows(redis, keyPrefix, `${keyPrefix}_clean`);
-      const backlogBytes = figures.backlogAtEnd * figures.recordBytes;
-      const mib = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
-      printFigures({
-        fault: '5 10x overload for 60s',
-        report,
-        recoverySeconds: [figures.drainSeconds],
-        extra: {
-          capacityPerSecondThrottled: Math.round(figures.capacityPerSecond),
-          producedPerSecond: Math.round(figures.producedPerSecond),
-          consumedPerSecondDuringOverload: Math.round(figures.consumedPerSecondDuringOverload),
-          overloadFactor: Number((figures.producedPerSecond / Math.max(1, figures.consumedPerSecondDuringOverload)).toFixed(1)),
-          backlogRecordsAtEnd: figures.backlogAtEnd,
-          recordBytes: Math.round(figures.recordBytes),
-          backlogAtEnd: mib(backlogBytes),
-          rssBaseline: mib(rss.baseline),
-          rssPeakOverload: mib(rss.peakOverload),
-          rssPeakDrain: mib(rss.peakDrain),
-          rssBound: mib(rss.baseline + RSS_ALLOWANCE_BYTES),
-          windowHashes: windows.hashes,
-        },
-      });
-      expect(ledgerProblems(report)).toEqual([]);
-      expect(report.dlqInputs).toBe(traffic.corrupt.size);
-      // The overload was real: a backlog larger than the memory allowance piled up in Kafka …
-      expect(backlogBytes).toBeGreaterThan(RSS_ALLOWANCE_BYTES);
-      // … and the processor's memory did not follow it.
-      expect(rss.baseline).toBeGreaterThan(0);
-      expect(rss.peakOverload).toBeLessThanOrEqual(rss.baseline + RSS_ALLOWANCE_BYTES);
-      expect(rss.peakDrain).toBeLessThanOrEqual(rss.baseline + RSS_ALLOWANCE_BYTES);
-      expect(clean.groupMismatches).toBe(0);
-      expect(windows.differences).toEqual([]);
-      expect(windows.documents).toBeGreaterThan(0.9 * clean.accepted);
-    } finally {
-      redis.disconnect();
-    }
+    const outcome = await fx.outcome(traffic, config);
+    const { report, windows } = outcome;
+    const backlogBytes = figures.backlogAtEnd * figures.recordBytes;
+    const mib = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`;
+    printFigures({
+      fault: '5 10x overload for 60s',
+      report,
+      recoverySeconds: [figures.drainSeconds],
+      extra: {
+        capacityPerSecondThrottled: Math.round(figures.capacityPerSecond),
+        producedPerSecond: Math.round(figures.producedPerSecond),
+        consumedPerSecondDuringOverload: Math.round(figures.consumedPerSecondDuringOverload),
+        overloadFactor: Number(
+          (figures.producedPerSecond / Math.max(1, figures.consumedPerSecondDuringOverload)).toFixed(1),
+        ),
+        backlogRecordsAtEnd: figures.backlogAtEnd,
+        recordBytes: Math.round(figures.recordBytes),
+        backlogAtEnd: mib(backlogBytes),
+        rssBaseline: mib(rss.baseline),
+        rssPeakOverload: mib(rss.peakOverload),
+        rssPeakDrain: mib(rss.peakDrain),
+        rssBound: mib(rss.baseline + RSS_ALLOWANCE_BYTES),
+        windowHashes: windows.hashes,
+      },
+    });
+    expect(ledgerProblems(report)).toEqual([]);
+    expect(report.dlqInputs).toBe(traffic.corrupt.size);
+    // The overload was real: a backlog larger than the memory allowance piled up in Kafka …
+    expect(backlogBytes).toBeGreaterThan(RSS_ALLOWANCE_BYTES);
+    // … and the processor's memory did not follow it.
+    expect(rss.baseline).toBeGreaterThan(0);
+    expect(rss.peakOverload).toBeLessThanOrEqual(rss.baseline + RSS_ALLOWANCE_BYTES);
+    expect(rss.peakDrain).toBeLessThanOrEqual(rss.baseline + RSS_ALLOWANCE_BYTES);
+    expectWindowsMatch(outcome);
   });
 });

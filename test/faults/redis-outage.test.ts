@@ -3,81 +3,44 @@
 // without loss once Redis is back. Redis here is a private server from scripts/stack/stack.sh (free
 // port, append-only file so it keeps its data across the restart, as a production Redis with
 // persistence does); stopping the shared Redis would break other tests running at the same time.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testKafka } from '../helpers/avro-producer.js';
-import { Traffic } from '../helpers/fault-traffic.js';
-import { Ledger, ledgerProblems, printFigures } from '../helpers/ledger.js';
-import { PrivateStack } from '../helpers/private-stack.js';
+import { describe, expect, it } from 'vitest';
 import {
-  GroupProgress,
-  ProcessorProcess,
-  synthModels,
-  TEST_AUTHOR_KEY,
-  writeProcessorConfig,
-} from '../helpers/processor-process.js';
-import { createTopic, deleteTopics, kafkaBrokers, uniqueName, waitFor } from '../helpers/stack.js';
-import { applyCleanPass, compareWindows } from '../helpers/window-check.js';
+  commitAllAndStop,
+  expectRunning,
+  expectWindowsMatch,
+  faultFixture,
+} from '../helpers/fault-fixture.js';
+import { ledgerProblems, printFigures } from '../helpers/ledger.js';
+import { waitFor } from '../helpers/stack.js';
 
 const TOTAL = 12_000;
 const OUTAGE_MS = 20_000;
 /** In-flight calls that Redis answered just before it stopped may still commit right after. */
 const SETTLE_MS = 3_000;
 
-const kafka = testKafka();
-const dir = mkdtempSync(path.join(tmpdir(), 'fs-fault-redis-'));
-const base = uniqueName('fs-redisout');
-const topics = { news: `${base}.news`, chat: `${base}.chat`, enriched: `${base}.enriched`, dlq: `${base}.dlq` };
-const groupId = uniqueName('fs-redisout-group');
-const keyPrefix = 'fsredisout';
-let stack: PrivateStack;
-
-beforeAll(async () => {
-  stack = await PrivateStack.start(['redis']);
-  for (const topic of Object.values(topics)) await createTopic(topic, 4);
-});
-
-afterAll(async () => {
-  await deleteTopics(Object.values(topics));
-  await stack?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = faultFixture({ dir: 'redis', name: 'redisout', privateStack: ['redis'] });
 
 describe('fault: Redis outage', () => {
   it('Redis stopped for 20 s mid-stream: the processor pauses without committing, then resumes without loss', async () => {
-    const { path: configPath, config } = writeProcessorConfig(path.join(dir, 'finsentry.json'), {
-      brokers: kafkaBrokers(),
-      redisUrl: stack.redisUrl,
-      groupId,
-      topics,
-      keyPrefix,
-      models: synthModels(dir),
-    });
-    const progress = new GroupProgress(kafka, groupId, [topics.news, topics.chat]);
+    const { path: configPath, config } = fx.writeConfig();
+    const progress = fx.progress();
     // Only `written()` is used: the high watermarks of the enriched topic (records produced).
-    const outputs = new GroupProgress(kafka, groupId, [topics.enriched]);
-    const traffic = new Traffic(kafka, {
-      prefix: 'rdo',
-      topics,
-      seed: 22,
-      baseTimeMs: Math.floor(Date.now() / 60_000) * 60_000 - 12 * 3_600_000,
-      stepMs: 200,
-      corruptEvery: 400,
-      lateEvery: 97,
-    });
-    const processor = ProcessorProcess.start(configPath);
+    const outputs = fx.progress([fx.topics.enriched]);
+    const traffic = fx.traffic({ prefix: 'rdo', seed: 22, stepMs: 200, corruptEvery: 400, lateEvery: 97 });
+    const processor = fx.start(configPath);
     const figures = { recoverySeconds: 0, committedDuringOutage: 0, outputsDuringOutage: 0 };
     try {
       // Input keeps arriving through the outage (Kafka is fine), paced so the stream spans it.
       const streaming = traffic.stream(TOTAL, 400);
       await waitFor(async () => (await progress.committed()) >= 3_000, 300_000, 250);
 
-      await stack.down('redis');
+      await fx.stack.down('redis');
       const stoppedAt = Date.now();
-      await waitFor(() => processor.output.includes('dependency failed; partition paused, retrying'), OUTAGE_MS, 100);
+      await waitFor(
+        () => processor.output.includes('dependency failed; partition paused, retrying'),
+        OUTAGE_MS,
+        100,
+      );
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
       const committedAfterSettle = await progress.committed();
       const enrichedAfterSettle = await outputs.written();
@@ -86,20 +49,18 @@ describe('fault: Redis outage', () => {
       // Chunks already enriched may still be produced (bounded by the in-flight window); they are
       // committed only once their statistics are stored.
       figures.outputsDuringOutage = (await outputs.written()) - enrichedAfterSettle;
-      expect(processor.running, processor.output.slice(-3000)).toBe(true);
+      expectRunning(processor);
       // Offsets are committed only after the statistics are stored: none while Redis is down.
       expect(figures.committedDuringOutage, 'input records committed while Redis was down').toBe(0);
 
       const committedBefore = await progress.committed();
-      await stack.up('redis');
+      await fx.stack.up('redis');
       const restartedAt = Date.now();
       await waitFor(async () => (await progress.committed()) > committedBefore, 120_000, 250);
       figures.recoverySeconds = (Date.now() - restartedAt) / 1000;
 
       await streaming;
-      await progress.waitForAllCommitted([processor], 300_000);
-      const exit = await processor.stop();
-      expect(exit.code, processor.output.slice(-3000)).toBe(0);
+      await commitAllAndStop(progress, [processor], 300_000);
     } finally {
       await processor.ensureStopped();
       await traffic.close();
@@ -107,30 +68,22 @@ describe('fault: Redis outage', () => {
       await outputs.close();
     }
 
-    const ledger = await Ledger.collect(kafka, { inputs: [topics.news, topics.chat], enriched: topics.enriched, dlq: topics.dlq });
-    const report = ledger.report((input) => (traffic.corrupt.has(input.key?.toString() ?? '') ? 'dlq' : 'enriched'));
-    const redis = new Redis(stack.redisUrl);
-    try {
-      const clean = await applyCleanPass(redis, ledger, { config, authorKey: TEST_AUTHOR_KEY, prefix: `${keyPrefix}_clean` });
-      const windows = await compareWindows(redis, keyPrefix, `${keyPrefix}_clean`);
-      printFigures({
-        fault: '2 Redis stopped 20s',
-        report,
-        recoverySeconds: [figures.recoverySeconds],
-        extra: {
-          committedDuringOutage: figures.committedDuringOutage,
-          outputsDuringOutage: figures.outputsDuringOutage,
-          windowHashes: windows.hashes, windowDocuments: windows.documents,
-        },
-      });
-      expect(ledgerProblems(report)).toEqual([]);
-      expect(report.inputs).toBeGreaterThanOrEqual(TOTAL);
-      expect(report.dlqInputs).toBe(traffic.corrupt.size);
-      expect(clean.groupMismatches).toBe(0);
-      expect(windows.differences).toEqual([]);
-      expect(windows.documents).toBeGreaterThan(0.9 * clean.accepted);
-    } finally {
-      redis.disconnect();
-    }
+    const outcome = await fx.outcome(traffic, config);
+    const { report, windows } = outcome;
+    printFigures({
+      fault: '2 Redis stopped 20s',
+      report,
+      recoverySeconds: [figures.recoverySeconds],
+      extra: {
+        committedDuringOutage: figures.committedDuringOutage,
+        outputsDuringOutage: figures.outputsDuringOutage,
+        windowHashes: windows.hashes,
+        windowDocuments: windows.documents,
+      },
+    });
+    expect(ledgerProblems(report)).toEqual([]);
+    expect(report.inputs).toBeGreaterThanOrEqual(TOTAL);
+    expect(report.dlqInputs).toBe(traffic.corrupt.size);
+    expectWindowsMatch(outcome);
   });
 });
