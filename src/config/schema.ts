@@ -139,6 +139,11 @@ const modelsSchema = z
     intraOpThreads: z.number().int().min(0).default(0),
     interOpThreads: z.number().int().min(0).default(0),
     graphOptimization: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+    /**
+     * Where ONNX Runtime runs: `worker` (a thread of its own, so that a batch never stalls Kafka
+     * heartbeats, Redis or metrics) or `main` (the event loop's thread).
+     */
+    inferenceThread: z.enum(['worker', 'main']).default('worker'),
     /** Tokens per window including special tokens. */
     maxLength: z.number().int().min(16).max(8192).default(128),
     /** Overlap between consecutive windows of a long text, in tokens. */

@@ -5,7 +5,7 @@ import { sentimentIndexMap, validateNerLabels } from './labels.js';
 import { modelInfo, readModelSpec, type ModelSpec, type ModelTask } from './model.js';
 import { decodeEntities, mergeOverlapping, toEntitySpan, type AggregationStrategy, type RawEntity } from './ner.js';
 import { aggregateSentiment, softmax, toCanonical } from './sentiment.js';
-import { ModelSession, type SessionOptions } from './session.js';
+import { ModelSession, type InferenceThread, type SessionOptions } from './session.js';
 import { DocumentTokenizer, type EncodedDocument, type TokenWindow, type WindowingOptions } from './tokenize.js';
 
 /** A window queued for the model; `length` (tokens incl. specials) is what the batcher budgets. */
@@ -20,7 +20,7 @@ type WindowOutput = Float32Array;
 export type BatchObserver = (task: ModelTask, stats: BatchStats) => void;
 
 export interface EngineOptions {
-  session: SessionOptions;
+  session: SessionOptions & { thread?: InferenceThread };
   windowing: WindowingOptions;
   batching: BatcherOptions;
   logger?: Logger;

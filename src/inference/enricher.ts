@@ -30,6 +30,7 @@ export function engineOptions(models: ModelsConfig, batching: BatchingConfig, op
       intraOpThreads: models.intraOpThreads,
       interOpThreads: models.interOpThreads,
       graphOptimization: models.graphOptimization,
+      thread: models.inferenceThread,
     },
     windowing: { maxLength: models.maxLength, stride: models.stride, maxWindows: models.maxWindows },
     batching: batcherOptions(batching),

@@ -1,128 +1,192 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type * as ort from 'onnxruntime-node';
 import type { Logger } from '../telemetry/logger.js';
 import { ModelLoadError } from './model.js';
+import {
+  openSession,
+  runBatch,
+  type BatchFeeds,
+  type BatchLogits,
+  type ExecutionProvider,
+  type OpenedSession,
+  type SessionOptions,
+} from './ort-session.js';
+import type { OpenReply, WorkerCall, WorkerReply } from './session-worker.js';
 import type { TokenWindow } from './tokenize.js';
 
-export type ExecutionProvider = 'cpu' | 'cuda';
+export type { BatchLogits, ExecutionProvider, SessionOptions } from './ort-session.js';
 
-export interface SessionOptions {
-  executionProvider: ExecutionProvider;
-  intraOpThreads: number;
-  interOpThreads: number;
-  graphOptimization: 'disabled' | 'basic' | 'extended' | 'all';
-}
+/**
+ * Where `session.run` executes. `worker` (default): one inference thread per process holds every
+ * session and runs their batches in turn, so the event loop keeps serving Kafka heartbeats, Redis,
+ * tokenization and metrics while a batch runs (onnxruntime-node's `run` blocks the calling thread).
+ * `main`: in the calling thread (the ceiling benchmark's way; no message passing).
+ */
+export type InferenceThread = 'worker' | 'main';
 
-export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
+export const DEFAULT_SESSION_OPTIONS: SessionOptions & { thread: InferenceThread } = {
   executionProvider: 'cpu',
   intraOpThreads: 0,
   interOpThreads: 0,
   graphOptimization: 'all',
+  thread: 'worker',
 };
 
-/**
- * onnxruntime-node loads CUDA from libonnxruntime_providers_cuda.so next to its binding (downloaded at
- * install time unless skipped). When it is absent the attempt can only fail — with a multi-line
- * native error — so the fallback is decided up front. Returns the missing file, if any (Linux only).
- */
-function cudaLibraryMissing(): string | undefined {
-  if (process.platform !== 'linux') return undefined;
-  try {
-    const pkgDir = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
-    const lib = join(pkgDir, 'bin', 'napi-v6', 'linux', process.arch, 'libonnxruntime_providers_cuda.so');
-    return existsSync(lib) ? undefined : lib;
-  } catch {
-    return undefined;
+interface Backend {
+  run(feeds: BatchFeeds, transfer: ArrayBuffer[]): Promise<BatchLogits>;
+  release(): Promise<void>;
+}
+
+/** The process's inference thread: started with the first session, stopped with the last. */
+class InferenceWorker {
+  private static shared: InferenceWorker | null = null;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private sessions = 0;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (reply: WorkerReply) => {
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) this.worker.unref();
+      if (reply.ok) p.resolve(reply.value);
+      else
+        p.reject(
+          reply.error.name === 'ModelLoadError'
+            ? new ModelLoadError(reply.error.message)
+            : new Error(reply.error.message),
+        );
+    });
+    const fail = (err: Error) => {
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+      if (InferenceWorker.shared === this) InferenceWorker.shared = null;
+    };
+    // Held only while a call is outstanding: an idle inference thread never keeps the process alive.
+    worker.unref();
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`inference worker exited (code ${code})`)));
+  }
+
+  static acquire(): InferenceWorker {
+    if (!InferenceWorker.shared) {
+      // From source (tests, `tsx`), the worker is the .ts file, loaded through tsx's API (a worker's
+      // execArgv does not carry tsx's loader hooks); from dist/, the compiled .js file.
+      const fromSource = import.meta.url.endsWith('.ts');
+      const worker = fromSource
+        ? new Worker(
+            `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(new URL('./session-worker.ts', import.meta.url).href)}, ${JSON.stringify(import.meta.url)}))`,
+            { eval: true },
+          )
+        : new Worker(fileURLToPath(new URL('./session-worker.js', import.meta.url)));
+      InferenceWorker.shared = new InferenceWorker(worker);
+    }
+    const w = InferenceWorker.shared;
+    w.sessions += 1;
+    return w;
+  }
+
+  async call<T>(request: WorkerCall, transfer: ArrayBuffer[] = []): Promise<T> {
+    const id = this.nextId++;
+    const result = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    if (this.pending.size === 1) this.worker.ref();
+    this.worker.postMessage({ ...request, id }, transfer);
+    return (await result) as T;
+  }
+
+  /** Ends the thread once no session uses it any more. */
+  async releaseOne(): Promise<void> {
+    this.sessions -= 1;
+    if (this.sessions > 0) return;
+    if (InferenceWorker.shared === this) InferenceWorker.shared = null;
+    await this.worker.terminate();
   }
 }
 
-const REQUIRED_INPUTS = ['input_ids', 'attention_mask'] as const;
-const OPTIONAL_INPUTS = ['token_type_ids'] as const;
-
-/** Output of one batch: logits flattened row-major with their dims. */
-export interface BatchLogits {
-  data: Float32Array;
-  /** [batch, classes] for sequence classification, [batch, seq, classes] for token classification. */
-  dims: readonly number[];
-}
-
-/**
- * An ONNX Runtime session for a BERT-style classifier. onnxruntime-node runs inference on its own
- * threads, so several `run` calls may be in flight while the event loop tokenizes the next batch.
- */
+/** An ONNX Runtime session for a BERT-style classifier (in the inference thread or in-process). */
 export class ModelSession {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly backend: Backend,
     readonly provider: ExecutionProvider,
     readonly inputNames: readonly string[],
     readonly outputName: string,
+    readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[],
+    readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[],
     private readonly padTokenId: number,
   ) {}
 
   static async create(
     onnxPath: string,
-    options: SessionOptions,
+    options: SessionOptions & { thread?: InferenceThread },
     padTokenId: number,
     logger?: Logger,
   ): Promise<ModelSession> {
-    const base: ort.InferenceSession.SessionOptions = {
-      graphOptimizationLevel: options.graphOptimization,
-      ...(options.intraOpThreads > 0 ? { intraOpNumThreads: options.intraOpThreads } : {}),
-      ...(options.interOpThreads > 0 ? { interOpNumThreads: options.interOpThreads } : {}),
+    const sessionOptions: SessionOptions = {
+      executionProvider: options.executionProvider,
+      intraOpThreads: options.intraOpThreads,
+      interOpThreads: options.interOpThreads,
+      graphOptimization: options.graphOptimization,
     };
-    let session: ort.InferenceSession;
-    let provider: ExecutionProvider = options.executionProvider;
-    const missingCuda = provider === 'cuda' ? cudaLibraryMissing() : undefined;
-    if (missingCuda) {
-      const line = `CUDA execution provider unavailable (${missingCuda} not installed; install onnxruntime-node with its CUDA binaries); falling back to CPU for ${onnxPath}`;
-      if (logger) logger.warn({ onnxPath, reason: 'cuda provider library missing' }, line);
-      else process.stderr.write(`${line}\n`);
-      provider = 'cpu';
-    }
-    try {
-      // ORT's own log would add a multi-line native error for a missing CUDA library; the fallback
-      // below logs one clear line instead.
-      session = await ort.InferenceSession.create(onnxPath, {
-        ...base,
-        executionProviders: [provider],
-        ...(provider === 'cuda' ? { logSeverityLevel: 4 as const } : {}),
-      });
-    } catch (err) {
-      if (provider !== 'cuda') throw new ModelLoadError(`${onnxPath}: ONNX Runtime cannot load it: ${(err as Error).message}`);
-      const reason = (err as Error).message.split('\n')[0];
-      const line = `CUDA execution provider unavailable (${reason}); falling back to CPU for ${onnxPath}`;
-      if (logger) logger.warn({ onnxPath, reason }, line);
-      else process.stderr.write(`${line}\n`);
-      provider = 'cpu';
-      session = await ort.InferenceSession.create(onnxPath, { ...base, executionProviders: ['cpu'] });
-    }
-    const inputs = session.inputNames;
-    const missing = REQUIRED_INPUTS.filter((name) => !inputs.includes(name));
-    const unknown = inputs.filter(
-      (name) => !(REQUIRED_INPUTS as readonly string[]).includes(name) && !(OPTIONAL_INPUTS as readonly string[]).includes(name),
-    );
-    if (missing.length > 0 || unknown.length > 0) {
-      await session.release();
-      throw new ModelLoadError(
-        `${onnxPath}: input signature mismatch: model inputs are [${inputs.join(', ')}], expected ` +
-          `input_ids, attention_mask and optionally token_type_ids` +
-          (missing.length ? `; missing ${missing.join(', ')}` : '') +
-          (unknown.length ? `; unsupported ${unknown.join(', ')}` : ''),
+    const warn = (warnings: OpenedSession['warnings']) => {
+      for (const w of warnings) {
+        if (logger) logger.warn(w.fields, w.line);
+        else process.stderr.write(`${w.line}\n`);
+      }
+    };
+    if ((options.thread ?? 'worker') === 'main') {
+      let opened: OpenedSession;
+      try {
+        opened = await openSession(onnxPath, sessionOptions);
+      } catch (err) {
+        throw (err as Error).name === 'ModelLoadError' ? new ModelLoadError((err as Error).message) : err;
+      }
+      warn(opened.warnings);
+      const backend: Backend = {
+        run: (feeds) => runBatch(opened, feeds),
+        release: () => opened.session.release(),
+      };
+      const { inputMetadata, outputMetadata } = opened.session;
+      return new ModelSession(
+        backend,
+        opened.provider,
+        opened.inputNames,
+        opened.outputName,
+        inputMetadata,
+        outputMetadata,
+        padTokenId,
       );
     }
-    const outputName = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
-    if (!outputName) throw new ModelLoadError(`${onnxPath}: model has no outputs`);
-    return new ModelSession(session, provider, inputs, outputName, padTokenId);
-  }
-
-  get inputMetadata(): readonly ort.InferenceSession.ValueMetadata[] {
-    return this.session.inputMetadata;
-  }
-
-  get outputMetadata(): readonly ort.InferenceSession.ValueMetadata[] {
-    return this.session.outputMetadata;
+    const worker = InferenceWorker.acquire();
+    let reply: OpenReply;
+    try {
+      reply = await worker.call<OpenReply>({ op: 'open', onnxPath, options: sessionOptions });
+    } catch (err) {
+      await worker.releaseOne();
+      throw err;
+    }
+    warn(reply.warnings);
+    const backend: Backend = {
+      run: (feeds, transfer) =>
+        worker.call<BatchLogits>({ op: 'run', session: reply.session, feeds }, transfer),
+      release: async () => {
+        try {
+          await worker.call({ op: 'release', session: reply.session });
+        } finally {
+          await worker.releaseOne();
+        }
+      },
+    };
+    return new ModelSession(
+      backend,
+      reply.provider,
+      reply.inputNames,
+      reply.outputName,
+      reply.inputMetadata as ort.InferenceSession.ValueMetadata[],
+      reply.outputMetadata as ort.InferenceSession.ValueMetadata[],
+      padTokenId,
+    );
   }
 
   /** Pads the windows to the longest one and runs the model once. */
@@ -141,19 +205,16 @@ export class ModelSession {
         types[row + t] = BigInt(w.typeIds[t] ?? 0);
       }
     });
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', ids, [batch, seq]),
-      attention_mask: new ort.Tensor('int64', mask, [batch, seq]),
-    };
-    if (this.inputNames.includes('token_type_ids')) feeds['token_type_ids'] = new ort.Tensor('int64', types, [batch, seq]);
-    const out = await this.session.run(feeds);
-    const logits = out[this.outputName];
-    if (!logits) throw new Error(`model produced no ${this.outputName} output`);
-    const data = logits.data instanceof Float32Array ? logits.data : Float32Array.from(logits.data as ArrayLike<number>);
-    return { data, dims: logits.dims };
+    const inputs: Record<string, BigInt64Array> = { input_ids: ids, attention_mask: mask };
+    if (this.inputNames.includes('token_type_ids')) inputs['token_type_ids'] = types;
+    // The input buffers move to the inference thread (no copy); they are not used here afterwards.
+    return this.backend.run(
+      { dims: [batch, seq], inputs },
+      Object.values(inputs).map((a) => a.buffer as ArrayBuffer),
+    );
   }
 
   release(): Promise<void> {
-    return this.session.release();
+    return this.backend.release();
   }
 }
