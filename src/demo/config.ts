@@ -113,11 +113,10 @@ export function buildDemoConfig(o: DemoConfigOptions): DemoConfig {
     // 512 KiB leaves room under the broker's 1 MB message limit for the oversize poison message, so
     // every poison kind reaches finsentry and is rejected there (the 1 MiB default is above the broker's).
     limits: { maxMessageBytes: 524_288, ...limits },
-    // Smaller micro-batches than the product default (8192 padded tokens): onnxruntime-node runs each
-    // batch synchronously on the service's event loop, and on a small CPU an 8192-token batch of the
-    // default models blocks it for seconds at a time — long enough for Redis commands to time out and
-    // evaluator rounds to fail. 1024 keeps each block short and is also faster there (less padding,
-    // docs/benchmarks.md). A base config's batching settings win.
+    // Smaller micro-batches than the product default (8192 padded tokens): on a small CPU they keep
+    // the latency of the live view low and pad less (docs/benchmarks.md). (They were first chosen
+    // because each batch ran on the event loop and a large one stalled Redis; ONNX Runtime now runs
+    // in its own thread, models.inferenceThread.) A base config's batching settings win.
     batching: { maxBatchTokens: 1024, ...batching },
     // Every issuer of the demo's universe gets its own series in Prometheus, not only the top 10.
     stats: { topK: 30, ...stats },
