@@ -1,7 +1,7 @@
 import type { InputDocument } from '../domain/documents.js';
 import type { Enrichment } from '../domain/enrichment.js';
 import type { GroupRef, StatsObservation } from '../domain/observation.js';
-import type { DimensionConfig } from '../config/schema.js';
+import { DIMENSION_SOURCES, type DimensionConfig } from '../config/schema.js';
 import { CURRENCY_CODES } from './currency-codes.js';
 
 /**
@@ -23,14 +23,10 @@ export const MAX_GROUP_LENGTH = 64;
 
 type DimensionSource = DimensionConfig['from'];
 
-const MULTI_VALUED = new Set<DimensionSource>([
-  'tickers',
-  'entities.ORG',
-  'entities.PER',
-  'entities.LOC',
-  'entities.MISC',
-  'entity_types',
-]);
+/** Tickers and everything taken from the model's entities can hold several values per document. */
+const MULTI_VALUED = new Set<DimensionSource>(
+  DIMENSION_SOURCES.filter((s) => s === 'tickers' || s.startsWith('entit')),
+);
 
 export function isMultiValued(source: DimensionSource): boolean {
   return MULTI_VALUED.has(source);
