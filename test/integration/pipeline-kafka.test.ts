@@ -154,6 +154,16 @@ async function waitUntilCommitted(groupId: string, topics: string[]): Promise<vo
   );
 }
 
+/** Starts the service, waits until it has committed every input, and stops it cleanly. */
+async function runUntilCommitted(service: PipelineService, groupId: string, topics: string[]): Promise<void> {
+  await service.start();
+  try {
+    await waitUntilCommitted(groupId, topics);
+  } finally {
+    expect(await service.stop(30_000)).toBe(true);
+  }
+}
+
 function validInputs(
   prefix: string,
   n: number,
@@ -246,12 +256,7 @@ describe('pipeline on the real broker', () => {
     await produceInputs(topics, all);
 
     const service = startService(cfg, new TestEnricher(), null);
-    await service.start();
-    try {
-      await waitUntilCommitted(groupId, [topics.news, topics.chat]);
-    } finally {
-      expect(await service.stop(30_000)).toBe(true);
-    }
+    await runUntilCommitted(service, groupId, [topics.news, topics.chat]);
     const enriched = await readAll(kafka, topics.enriched);
     expect(new Set(enriched.map((r) => decodeEnriched(r.message.value!).id))).toEqual(new Set(texts.keys()));
 
@@ -381,12 +386,7 @@ describe('pipeline on the real broker', () => {
       },
     };
     const service = startService(cfg, enricher, flakyStats);
-    await service.start();
-    try {
-      await waitUntilCommitted(groupId, [topics.news, topics.chat]);
-    } finally {
-      expect(await service.stop(30_000)).toBe(true);
-    }
+    await runUntilCommitted(service, groupId, [topics.news, topics.chat]);
     expect(service.processor.counters.retries).toBeGreaterThanOrEqual(3);
 
     const enriched = await readAll(kafka, topics.enriched);
@@ -477,12 +477,7 @@ describe('pipeline on the real broker', () => {
 
     // Restart with the same group: everything arrives (duplicates allowed, losses not); stats count each document once.
     const second = startService(cfg, new TestEnricher(), store);
-    await second.start();
-    try {
-      await waitUntilCommitted(groupId, [topics.news, topics.chat]);
-    } finally {
-      expect(await second.stop(30_000)).toBe(true);
-    }
+    await runUntilCommitted(second, groupId, [topics.news, topics.chat]);
     const after = (await readAll(kafka, topics.enriched)).map((r) => decodeEnriched(r.message.value!));
     expect(new Set(after.map((d) => d.id))).toEqual(new Set(texts.keys()));
     expect(after.length).toBeGreaterThanOrEqual(N);
@@ -518,12 +513,7 @@ describe('pipeline on the real broker', () => {
     }
 
     const second = startService(cfg, new TestEnricher(), store);
-    await second.start();
-    try {
-      await waitUntilCommitted(groupId, [topics.news, topics.chat]);
-    } finally {
-      expect(await second.stop(30_000)).toBe(true);
-    }
+    await runUntilCommitted(second, groupId, [topics.news, topics.chat]);
     const after = (await readAll(kafka, topics.enriched)).map((r) => decodeEnriched(r.message.value!));
     expect(new Set(after.map((d) => d.id))).toEqual(new Set(texts.keys()));
     expect(await countedDocuments(store)).toBe(N);
@@ -545,12 +535,7 @@ describe('pipeline on the real broker', () => {
       queuedDocuments: (n: number) => queued.push(n),
     };
     const service = startService(cfg, new TestEnricher(10), null, undefined, observer);
-    await service.start();
-    try {
-      await waitUntilCommitted(groupId, [topics.news, topics.chat]);
-    } finally {
-      expect(await service.stop(30_000)).toBe(true);
-    }
+    await runUntilCommitted(service, groupId, [topics.news, topics.chat]);
     // The backlog went over the limit, partitions were paused, and every pause was lifted again.
     expect(Math.max(...queued)).toBeGreaterThan(10);
     expect(Math.max(...pausedCounts)).toBeGreaterThan(0);
