@@ -52,3 +52,48 @@ export function kolmogorovSf(x: number): number {
 
 /** Two-sided 97.5% standard-normal quantile, scipy.special.ndtri(0.975), for 95% intervals. */
 export const Z_975 = 1.959963984540054;
+
+const LANCZOS = [
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+];
+
+/** ln Γ(x) for x > 0 (Lanczos, g = 7; relative error ~1e-15). */
+export function logGamma(x: number): number {
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
+  const y = x - 1;
+  let a = LANCZOS[0]!;
+  const t = y + 7.5;
+  for (let i = 1; i < 9; i++) a += LANCZOS[i]! / (y + i);
+  return 0.5 * Math.log(2 * Math.PI) + (y + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+function logChoose(n: number, k: number): number {
+  return logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1);
+}
+
+/**
+ * One-sided Fisher exact test of a 2×2 table: x1 hits of n1 against x2 hits of n2. `greater`: the
+ * probability, given the margins, of x1 or more hits in the first row (scipy.stats.fisher_exact(
+ * [[x1, n1−x1], [x2, n2−x2]], alternative="greater")); `less`: of x1 or fewer. Exact for the small
+ * groups where the normal approximation of the z-test overstates significance by orders of magnitude.
+ */
+export function fisherExactOneSided(
+  x1: number,
+  n1: number,
+  x2: number,
+  n2: number,
+  alternative: 'greater' | 'less',
+): number {
+  if (!(n1 > 0) || !(n2 > 0)) return 1;
+  const hits = x1 + x2;
+  const total = n1 + n2;
+  const lo = Math.max(0, n1 - (total - hits));
+  const hi = Math.min(hits, n1);
+  const logDenominator = logChoose(total, n1);
+  const pmf = (k: number) => Math.exp(logChoose(hits, k) + logChoose(total - hits, n1 - k) - logDenominator);
+  let p = 0;
+  if (alternative === 'greater') for (let k = Math.max(x1, lo); k <= hi; k++) p += pmf(k);
+  else for (let k = lo; k <= Math.min(x1, hi); k++) p += pmf(k);
+  return Math.min(1, Math.max(0, p));
+}
