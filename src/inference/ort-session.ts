@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { ModelLoadError } from './model.js';
 
 /**
  * The ONNX Runtime calls themselves, shared by the inference worker thread (src/inference/
@@ -16,11 +17,6 @@ export interface SessionOptions {
   intraOpThreads: number;
   interOpThreads: number;
   graphOptimization: 'disabled' | 'basic' | 'extended' | 'all';
-}
-
-/** Error codes that cross the thread boundary by name (ModelLoadError is rebuilt on the other side). */
-export class SessionOpenError extends Error {
-  override readonly name = 'ModelLoadError';
 }
 
 export interface OpenedSession {
@@ -90,7 +86,7 @@ export async function openSession(onnxPath: string, options: SessionOptions): Pr
     });
   } catch (err) {
     if (provider !== 'cuda')
-      throw new SessionOpenError(`${onnxPath}: ONNX Runtime cannot load it: ${(err as Error).message}`);
+      throw new ModelLoadError(`${onnxPath}: ONNX Runtime cannot load it: ${(err as Error).message}`);
     const reason = (err as Error).message.split('\n')[0] ?? 'unknown error';
     warnings.push({
       line: `CUDA execution provider unavailable (${reason}); falling back to CPU for ${onnxPath}`,
@@ -108,7 +104,7 @@ export async function openSession(onnxPath: string, options: SessionOptions): Pr
   );
   if (missing.length > 0 || unknown.length > 0) {
     await session.release();
-    throw new SessionOpenError(
+    throw new ModelLoadError(
       `${onnxPath}: input signature mismatch: model inputs are [${inputs.join(', ')}], expected ` +
         `input_ids, attention_mask and optionally token_type_ids` +
         (missing.length ? `; missing ${missing.join(', ')}` : '') +
@@ -118,7 +114,7 @@ export async function openSession(onnxPath: string, options: SessionOptions): Pr
   const outputName = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
   if (!outputName) {
     await session.release();
-    throw new SessionOpenError(`${onnxPath}: model has no outputs`);
+    throw new ModelLoadError(`${onnxPath}: model has no outputs`);
   }
   return { session, provider, inputNames: inputs, outputName, warnings };
 }

@@ -21,7 +21,7 @@ export type { BatchLogits, ExecutionProvider, SessionOptions } from './ort-sessi
  * Where `session.run` executes. `worker` (default): one inference thread per process holds every
  * session and runs their batches in turn, so the event loop keeps serving Kafka heartbeats, Redis,
  * tokenization and metrics while a batch runs (onnxruntime-node's `run` blocks the calling thread).
- * `main`: in the calling thread (the ceiling benchmark's way; no message passing).
+ * `main`: in the calling thread (no message passing; the event loop waits for each batch).
  */
 export type InferenceThread = 'worker' | 'main';
 
@@ -136,12 +136,7 @@ export class ModelSession {
       }
     };
     if ((options.thread ?? 'worker') === 'main') {
-      let opened: OpenedSession;
-      try {
-        opened = await openSession(onnxPath, sessionOptions);
-      } catch (err) {
-        throw (err as Error).name === 'ModelLoadError' ? new ModelLoadError((err as Error).message) : err;
-      }
+      const opened = await openSession(onnxPath, sessionOptions);
       warn(opened.warnings);
       const backend: Backend = {
         run: (feeds) => runBatch(opened, feeds),
