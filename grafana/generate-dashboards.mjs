@@ -32,8 +32,18 @@ function customVar(name, label, values, current) {
 
 const windowVar = customVar('window', 'Window', ['5m', '15m', '1h'], '5m');
 // Bounded dimensions export every group; unbounded ones (issuer, ticker) their top-K plus "other".
-const dimensionVar = customVar('dimension', 'Dimension', ['region', 'source', 'kind', 'platform', 'language', 'issuer', 'ticker'], 'region');
-const fairnessDimensionVar = customVar('fairness_dimension', 'Dimension', ['region', 'source', 'kind', 'platform', 'language'], 'region');
+const dimensionVar = customVar(
+  'dimension',
+  'Dimension',
+  ['region', 'source', 'kind', 'platform', 'language', 'issuer', 'ticker'],
+  'region',
+);
+const fairnessDimensionVar = customVar(
+  'fairness_dimension',
+  'Dimension',
+  ['region', 'source', 'kind', 'platform', 'language'],
+  'region',
+);
 
 /** A panel: [title, type, targets, unit, width] — laid out left to right, two per row by default. */
 function panels(specs) {
@@ -60,8 +70,14 @@ function panels(specs) {
         legendFormat: legendFormat ?? '',
         ...(s.type === 'table' ? { instant: true, format: 'table' } : {}),
       })),
-      fieldConfig: { defaults: { unit: s.unit ?? 'short', ...(s.thresholds ? { thresholds: s.thresholds } : {}) }, overrides: [] },
-      options: s.type === 'table' ? { showHeader: true } : { legend: { displayMode: 'table', placement: 'right', calcs: ['lastNotNull', 'max'] } },
+      fieldConfig: {
+        defaults: { unit: s.unit ?? 'short', ...(s.thresholds ? { thresholds: s.thresholds } : {}) },
+        overrides: [],
+      },
+      options:
+        s.type === 'table'
+          ? { showHeader: true }
+          : { legend: { displayMode: 'table', placement: 'right', calcs: ['lastNotNull', 'max'] } },
     };
     x += w;
     return panel;
@@ -87,65 +103,335 @@ function dashboard(uid, title, description, variables, specs) {
   };
 }
 
-const red = (value) => ({ mode: 'absolute', steps: [{ color: 'green', value: null }, { color: 'red', value }] });
-const redBelow = (value) => ({ mode: 'absolute', steps: [{ color: 'red', value: null }, { color: 'green', value }] });
+const red = (value) => ({
+  mode: 'absolute',
+  steps: [
+    { color: 'green', value: null },
+    { color: 'red', value },
+  ],
+});
+const redBelow = (value) => ({
+  mode: 'absolute',
+  steps: [
+    { color: 'red', value: null },
+    { color: 'green', value },
+  ],
+});
 
 const dashboards = {
-  'finsentry-pipeline.json': dashboard('finsentry-pipeline', 'finsentry / Pipeline health', 'Throughput, dead letters, lag, latency of each stage, batching and models.', [], [
-    { title: 'Documents consumed /s by topic', unit: 'ops', targets: [['sum by (topic) (rate(finsentry_documents_consumed_total[$__rate_interval]))', '{{topic}}']] },
-    { title: 'Documents processed /s by kind', unit: 'ops', targets: [['sum by (kind) (rate(finsentry_documents_processed_total[$__rate_interval]))', '{{kind}}']] },
-    { title: 'Dead letters /s by reason', unit: 'ops', targets: [['sum by (reason) (rate(finsentry_dlq_messages_total[$__rate_interval]))', '{{reason}}']] },
-    { title: 'Consumer lag by topic', unit: 'short', targets: [['sum by (topic) (max by (topic, partition) (finsentry_consumer_lag_messages))', '{{topic}}']] },
-    { title: 'Stage latency p95', unit: 's', targets: [['histogram_quantile(0.95, sum by (le, stage) (rate(finsentry_stage_duration_seconds_bucket[$__rate_interval])))', '{{stage}}']] },
-    { title: 'Inference latency per batch', unit: 's', targets: [
-      ['histogram_quantile(0.5, sum by (le, task) (rate(finsentry_inference_duration_seconds_bucket[$__rate_interval])))', 'p50 {{task}}'],
-      ['histogram_quantile(0.99, sum by (le, task) (rate(finsentry_inference_duration_seconds_bucket[$__rate_interval])))', 'p99 {{task}}'],
-    ] },
-    { title: 'Batch size (documents)', unit: 'short', targets: [
-      ['histogram_quantile(0.5, sum by (le) (rate(finsentry_batch_size_documents_bucket[$__rate_interval])))', 'p50'],
-      ['sum(rate(finsentry_batch_size_documents_sum[$__rate_interval])) / sum(rate(finsentry_batch_size_documents_count[$__rate_interval]))', 'mean'],
-    ] },
-    { title: 'Padding share of token positions', unit: 'percentunit', targets: [['1 - sum(rate(finsentry_batch_tokens_total{type="real"}[$__rate_interval])) / sum(rate(finsentry_batch_tokens_total{type="padded"}[$__rate_interval]))', 'padding']] },
-    { title: 'Event-time lag p95', unit: 's', targets: [['histogram_quantile(0.95, sum by (le) (rate(finsentry_event_time_lag_seconds_bucket[$__rate_interval])))', 'p95']] },
-    { title: 'Redis latency p99 by operation', unit: 's', targets: [['histogram_quantile(0.99, sum by (le, operation) (rate(finsentry_redis_duration_seconds_bucket[$__rate_interval])))', '{{operation}}']] },
-    { title: 'Late events (excluded from windows) /s', unit: 'ops', targets: [['sum(rate(finsentry_late_events_total[$__rate_interval]))', 'late']] },
-    { title: 'Seconds since last committed batch', unit: 's', thresholds: red(120), targets: [['time() - max(finsentry_last_batch_timestamp_seconds)', 'since last batch']] },
-    { title: 'Loaded models', type: 'table', w: 24, h: 6, targets: [['max by (task, name, version, sha256) (finsentry_model_info)', '']] },
-  ]),
-  'finsentry-sentiment.json': dashboard('finsentry-sentiment', 'finsentry / Sentiment by group', 'Per-group sentiment of bounded dimensions and the top-K groups of unbounded ones (issuer, ticker); all other groups are summed in "other".', [dimensionVar, windowVar], [
-    { title: 'Negative share by $dimension ($window)', unit: 'percentunit', targets: [['max by (group) (finsentry_group_negative_share{dimension="$dimension",window="$window"})', '{{group}}']] },
-    { title: 'Documents by $dimension ($window)', unit: 'short', targets: [['max by (group) (finsentry_group_documents{dimension="$dimension",window="$window"})', '{{group}}']] },
-    { title: 'Mean polarity by $dimension ($window)', unit: 'short', targets: [['max by (group) (finsentry_group_mean_polarity{dimension="$dimension",window="$window"})', '{{group}}']] },
-    { title: 'Negative share z vs reference ($window)', unit: 'short', thresholds: red(3.09), targets: [['max by (group) (finsentry_group_negative_share_zscore{dimension="$dimension",window="$window"})', '{{group}}']] },
-    { title: 'Top issuers: negative share (5m)', type: 'table', w: 24, targets: [['max by (group) (finsentry_group_negative_share{dimension="issuer",window="5m"})', '']] },
-  ]),
-  'finsentry-fairness.json': dashboard('finsentry-fairness', 'finsentry / Fairness', 'Whether the model treats groups differently: rate = share of negative predictions; groups below min_samples are not judged.', [fairnessDimensionVar, windowVar], [
-    { title: 'Disparate impact ratio (min/max) by dimension', unit: 'short', thresholds: redBelow(0.8), targets: [['max by (dimension) (finsentry_fairness_disparate_impact_ratio{window="$window"})', '{{dimension}}']] },
-    { title: 'Demographic parity difference (max - min)', unit: 'percentunit', targets: [['max by (dimension) (finsentry_fairness_demographic_parity_difference{window="$window"})', '{{dimension}}']] },
-    { title: 'Worst group |z| vs the rest', unit: 'short', thresholds: red(3), targets: [['max by (dimension) (finsentry_fairness_worst_group_zscore{window="$window"})', '{{dimension}}']] },
-    { title: 'Significantly deviating groups / judged groups', unit: 'short', targets: [
-      ['max by (dimension) (finsentry_fairness_breaching_groups{window="$window"})', 'breaching {{dimension}}'],
-      ['max by (dimension) (finsentry_fairness_judged_groups{window="$window"})', 'judged {{dimension}}'],
-    ] },
-    { title: 'Negative share by group of $fairness_dimension', w: 24, unit: 'percentunit', targets: [['max by (group) (finsentry_group_negative_share{dimension="$fairness_dimension",window="$window"})', '{{group}}']] },
-  ]),
-  'finsentry-drift.json': dashboard('finsentry-drift', 'finsentry / Drift', 'Current window vs the reference (trailing window or captured baseline). PSI bands: 0.1 moderate, 0.25 significant.', [windowVar], [
-    { title: 'PSI by feature', unit: 'short', thresholds: red(0.25), targets: [['max by (feature) (finsentry_drift_psi{window="$window"})', '{{feature}}']] },
-    { title: 'Jensen-Shannon distance by feature', unit: 'short', targets: [['max by (feature) (finsentry_drift_js_distance{window="$window"})', '{{feature}}']] },
-    { title: 'Kolmogorov-Smirnov statistic (numeric features)', unit: 'short', targets: [['max by (feature) (finsentry_drift_ks_statistic{window="$window"})', '{{feature}}']] },
-    { title: 'Current PSI', type: 'table', targets: [['max by (feature, window) (finsentry_drift_psi)', '']] },
-  ]),
-  'finsentry-alerts.json': dashboard('finsentry-alerts', 'finsentry / Alerts', 'Alerts of the built-in evaluator (finsentry.alerts topic) and of the Prometheus rules (k8s/prometheus/rules.yml).', [], [
-    { title: 'Evaluator alerts by rule and state', unit: 'short', targets: [['sum by (rule, state) (finsentry_alerts)', '{{rule}} {{state}}']] },
-    { title: 'Alert state changes (last hour)', unit: 'short', targets: [['sum by (rule, state) (increase(finsentry_alert_transitions_total[1h]))', '{{rule}} → {{state}}']] },
-    { title: 'Prometheus alerts active during the range', type: 'table', targets: [['max by (alertname, severity) (max_over_time(ALERTS{alertname=~"Finsentry.*"}[$__range]))', '']] },
-    { title: 'Evaluator runs /s by outcome', unit: 'ops', targets: [['sum by (outcome) (rate(finsentry_evaluations_total[$__rate_interval]))', '{{outcome}}']] },
-    { title: 'Evaluator leader and fencing token', unit: 'short', targets: [
-      ['sum(finsentry_evaluator_leader)', 'leaders'],
-      ['max(finsentry_evaluator_fencing_token)', 'fencing token'],
-    ] },
-    { title: 'Evaluation time p95', unit: 's', targets: [['histogram_quantile(0.95, sum by (le) (rate(finsentry_evaluation_duration_seconds_bucket[$__rate_interval])))', 'p95']] },
-  ]),
+  'finsentry-pipeline.json': dashboard(
+    'finsentry-pipeline',
+    'finsentry / Pipeline health',
+    'Throughput, dead letters, lag, latency of each stage, batching and models.',
+    [],
+    [
+      {
+        title: 'Documents consumed /s by topic',
+        unit: 'ops',
+        targets: [
+          ['sum by (topic) (rate(finsentry_documents_consumed_total[$__rate_interval]))', '{{topic}}'],
+        ],
+      },
+      {
+        title: 'Documents processed /s by kind',
+        unit: 'ops',
+        targets: [
+          ['sum by (kind) (rate(finsentry_documents_processed_total[$__rate_interval]))', '{{kind}}'],
+        ],
+      },
+      {
+        title: 'Dead letters /s by reason',
+        unit: 'ops',
+        targets: [['sum by (reason) (rate(finsentry_dlq_messages_total[$__rate_interval]))', '{{reason}}']],
+      },
+      {
+        title: 'Consumer lag by topic',
+        unit: 'short',
+        targets: [
+          ['sum by (topic) (max by (topic, partition) (finsentry_consumer_lag_messages))', '{{topic}}'],
+        ],
+      },
+      {
+        title: 'Stage latency p95',
+        unit: 's',
+        targets: [
+          [
+            'histogram_quantile(0.95, sum by (le, stage) (rate(finsentry_stage_duration_seconds_bucket[$__rate_interval])))',
+            '{{stage}}',
+          ],
+        ],
+      },
+      {
+        title: 'Inference latency per batch',
+        unit: 's',
+        targets: [
+          [
+            'histogram_quantile(0.5, sum by (le, task) (rate(finsentry_inference_duration_seconds_bucket[$__rate_interval])))',
+            'p50 {{task}}',
+          ],
+          [
+            'histogram_quantile(0.99, sum by (le, task) (rate(finsentry_inference_duration_seconds_bucket[$__rate_interval])))',
+            'p99 {{task}}',
+          ],
+        ],
+      },
+      {
+        title: 'Batch size (documents)',
+        unit: 'short',
+        targets: [
+          [
+            'histogram_quantile(0.5, sum by (le) (rate(finsentry_batch_size_documents_bucket[$__rate_interval])))',
+            'p50',
+          ],
+          [
+            'sum(rate(finsentry_batch_size_documents_sum[$__rate_interval])) / sum(rate(finsentry_batch_size_documents_count[$__rate_interval]))',
+            'mean',
+          ],
+        ],
+      },
+      {
+        title: 'Padding share of token positions',
+        unit: 'percentunit',
+        targets: [
+          [
+            '1 - sum(rate(finsentry_batch_tokens_total{type="real"}[$__rate_interval])) / sum(rate(finsentry_batch_tokens_total{type="padded"}[$__rate_interval]))',
+            'padding',
+          ],
+        ],
+      },
+      {
+        title: 'Event-time lag p95',
+        unit: 's',
+        targets: [
+          [
+            'histogram_quantile(0.95, sum by (le) (rate(finsentry_event_time_lag_seconds_bucket[$__rate_interval])))',
+            'p95',
+          ],
+        ],
+      },
+      {
+        title: 'Redis latency p99 by operation',
+        unit: 's',
+        targets: [
+          [
+            'histogram_quantile(0.99, sum by (le, operation) (rate(finsentry_redis_duration_seconds_bucket[$__rate_interval])))',
+            '{{operation}}',
+          ],
+        ],
+      },
+      {
+        title: 'Late events (excluded from windows) /s',
+        unit: 'ops',
+        targets: [['sum(rate(finsentry_late_events_total[$__rate_interval]))', 'late']],
+      },
+      {
+        title: 'Seconds since last committed batch',
+        unit: 's',
+        thresholds: red(120),
+        targets: [['time() - max(finsentry_last_batch_timestamp_seconds)', 'since last batch']],
+      },
+      {
+        title: 'Loaded models',
+        type: 'table',
+        w: 24,
+        h: 6,
+        targets: [['max by (task, name, version, sha256) (finsentry_model_info)', '']],
+      },
+    ],
+  ),
+  'finsentry-sentiment.json': dashboard(
+    'finsentry-sentiment',
+    'finsentry / Sentiment by group',
+    'Per-group sentiment of bounded dimensions and the top-K groups of unbounded ones (issuer, ticker); all other groups are summed in "other".',
+    [dimensionVar, windowVar],
+    [
+      {
+        title: 'Negative share by $dimension ($window)',
+        unit: 'percentunit',
+        targets: [
+          [
+            'max by (group) (finsentry_group_negative_share{dimension="$dimension",window="$window"})',
+            '{{group}}',
+          ],
+        ],
+      },
+      {
+        title: 'Documents by $dimension ($window)',
+        unit: 'short',
+        targets: [
+          [
+            'max by (group) (finsentry_group_documents{dimension="$dimension",window="$window"})',
+            '{{group}}',
+          ],
+        ],
+      },
+      {
+        title: 'Mean polarity by $dimension ($window)',
+        unit: 'short',
+        targets: [
+          [
+            'max by (group) (finsentry_group_mean_polarity{dimension="$dimension",window="$window"})',
+            '{{group}}',
+          ],
+        ],
+      },
+      {
+        title: 'Negative share z vs reference ($window)',
+        unit: 'short',
+        thresholds: red(3.09),
+        targets: [
+          [
+            'max by (group) (finsentry_group_negative_share_zscore{dimension="$dimension",window="$window"})',
+            '{{group}}',
+          ],
+        ],
+      },
+      {
+        title: 'Top issuers: negative share (5m)',
+        type: 'table',
+        w: 24,
+        targets: [['max by (group) (finsentry_group_negative_share{dimension="issuer",window="5m"})', '']],
+      },
+    ],
+  ),
+  'finsentry-fairness.json': dashboard(
+    'finsentry-fairness',
+    'finsentry / Fairness',
+    'Whether the model treats groups differently: rate = share of negative predictions; groups below min_samples are not judged.',
+    [fairnessDimensionVar, windowVar],
+    [
+      {
+        title: 'Disparate impact ratio (min/max) by dimension',
+        unit: 'short',
+        thresholds: redBelow(0.8),
+        targets: [
+          [
+            'max by (dimension) (finsentry_fairness_disparate_impact_ratio{window="$window"})',
+            '{{dimension}}',
+          ],
+        ],
+      },
+      {
+        title: 'Demographic parity difference (max - min)',
+        unit: 'percentunit',
+        targets: [
+          [
+            'max by (dimension) (finsentry_fairness_demographic_parity_difference{window="$window"})',
+            '{{dimension}}',
+          ],
+        ],
+      },
+      {
+        title: 'Worst group |z| vs the rest',
+        unit: 'short',
+        thresholds: red(3),
+        targets: [
+          ['max by (dimension) (finsentry_fairness_worst_group_zscore{window="$window"})', '{{dimension}}'],
+        ],
+      },
+      {
+        title: 'Significantly deviating groups / judged groups',
+        unit: 'short',
+        targets: [
+          [
+            'max by (dimension) (finsentry_fairness_breaching_groups{window="$window"})',
+            'breaching {{dimension}}',
+          ],
+          ['max by (dimension) (finsentry_fairness_judged_groups{window="$window"})', 'judged {{dimension}}'],
+        ],
+      },
+      {
+        title: 'Negative share by group of $fairness_dimension',
+        w: 24,
+        unit: 'percentunit',
+        targets: [
+          [
+            'max by (group) (finsentry_group_negative_share{dimension="$fairness_dimension",window="$window"})',
+            '{{group}}',
+          ],
+        ],
+      },
+    ],
+  ),
+  'finsentry-drift.json': dashboard(
+    'finsentry-drift',
+    'finsentry / Drift',
+    'Current window vs the reference (trailing window or captured baseline). PSI bands: 0.1 moderate, 0.25 significant.',
+    [windowVar],
+    [
+      {
+        title: 'PSI by feature',
+        unit: 'short',
+        thresholds: red(0.25),
+        targets: [['max by (feature) (finsentry_drift_psi{window="$window"})', '{{feature}}']],
+      },
+      {
+        title: 'Jensen-Shannon distance by feature',
+        unit: 'short',
+        targets: [['max by (feature) (finsentry_drift_js_distance{window="$window"})', '{{feature}}']],
+      },
+      {
+        title: 'Kolmogorov-Smirnov statistic (numeric features)',
+        unit: 'short',
+        targets: [['max by (feature) (finsentry_drift_ks_statistic{window="$window"})', '{{feature}}']],
+      },
+      {
+        title: 'Current PSI',
+        type: 'table',
+        targets: [['max by (feature, window) (finsentry_drift_psi)', '']],
+      },
+    ],
+  ),
+  'finsentry-alerts.json': dashboard(
+    'finsentry-alerts',
+    'finsentry / Alerts',
+    'Alerts of the built-in evaluator (finsentry.alerts topic) and of the Prometheus rules (k8s/prometheus/rules.yml).',
+    [],
+    [
+      {
+        title: 'Evaluator alerts by rule and state',
+        unit: 'short',
+        targets: [['sum by (rule, state) (finsentry_alerts)', '{{rule}} {{state}}']],
+      },
+      {
+        title: 'Alert state changes (last hour)',
+        unit: 'short',
+        targets: [
+          ['sum by (rule, state) (increase(finsentry_alert_transitions_total[1h]))', '{{rule}} → {{state}}'],
+        ],
+      },
+      {
+        title: 'Prometheus alerts active during the range',
+        type: 'table',
+        targets: [
+          ['max by (alertname, severity) (max_over_time(ALERTS{alertname=~"Finsentry.*"}[$__range]))', ''],
+        ],
+      },
+      {
+        title: 'Evaluator runs /s by outcome',
+        unit: 'ops',
+        targets: [['sum by (outcome) (rate(finsentry_evaluations_total[$__rate_interval]))', '{{outcome}}']],
+      },
+      {
+        title: 'Evaluator leader and fencing token',
+        unit: 'short',
+        targets: [
+          ['sum(finsentry_evaluator_leader)', 'leaders'],
+          ['max(finsentry_evaluator_fencing_token)', 'fencing token'],
+        ],
+      },
+      {
+        title: 'Evaluation time p95',
+        unit: 's',
+        targets: [
+          [
+            'histogram_quantile(0.95, sum by (le) (rate(finsentry_evaluation_duration_seconds_bucket[$__rate_interval])))',
+            'p95',
+          ],
+        ],
+      },
+    ],
+  ),
 };
 
 const check = process.argv.includes('--check');

@@ -42,7 +42,9 @@ async function ready(timeoutSeconds) {
     await admin.disconnect().catch(() => {});
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  throw new Error(`Kafka at ${brokers} not ready after ${timeoutSeconds}s: ${lastError?.message ?? 'unknown'}`);
+  throw new Error(
+    `Kafka at ${brokers} not ready after ${timeoutSeconds}s: ${lastError?.message ?? 'unknown'}`,
+  );
 }
 
 async function topics(partitions, names) {

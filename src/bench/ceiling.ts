@@ -20,13 +20,20 @@ interface Feeds {
   paddedTokens: number;
 }
 
-export function sortedBatches(windows: readonly TokenWindow[], batchSize: number, maxBatchTokens: number): TokenWindow[][] {
+export function sortedBatches(
+  windows: readonly TokenWindow[],
+  batchSize: number,
+  maxBatchTokens: number,
+): TokenWindow[][] {
   const sorted = [...windows].sort((a, b) => a.ids.length - b.ids.length);
   const batches: TokenWindow[][] = [];
   let current: TokenWindow[] = [];
   for (const w of sorted) {
     // Sorted ascending: this window is the longest of the batch if added.
-    if (current.length > 0 && (current.length >= batchSize || w.ids.length * (current.length + 1) > maxBatchTokens)) {
+    if (
+      current.length > 0 &&
+      (current.length >= batchSize || w.ids.length * (current.length + 1) > maxBatchTokens)
+    ) {
       batches.push(current);
       current = [];
     }
@@ -55,7 +62,8 @@ function buildFeeds(batch: readonly TokenWindow[], padTokenId: number, inputName
     input_ids: new ort.Tensor('int64', ids, [n, seq]),
     attention_mask: new ort.Tensor('int64', mask, [n, seq]),
   };
-  if (inputNames.includes('token_type_ids')) feeds['token_type_ids'] = new ort.Tensor('int64', types, [n, seq]);
+  if (inputNames.includes('token_type_ids'))
+    feeds['token_type_ids'] = new ort.Tensor('int64', types, [n, seq]);
   return { feeds, realTokens: real, paddedTokens: n * seq };
 }
 
@@ -68,13 +76,27 @@ export function sessionOptions(ctx: BenchContext): ort.InferenceSession.SessionO
   };
 }
 
-async function createSession(ctx: BenchContext, spec: ModelSpec): Promise<{ session: ort.InferenceSession; provider: string }> {
+async function createSession(
+  ctx: BenchContext,
+  spec: ModelSpec,
+): Promise<{ session: ort.InferenceSession; provider: string }> {
   try {
-    return { session: await ort.InferenceSession.create(spec.onnxPath, sessionOptions(ctx)), provider: ctx.models.executionProvider };
+    return {
+      session: await ort.InferenceSession.create(spec.onnxPath, sessionOptions(ctx)),
+      provider: ctx.models.executionProvider,
+    };
   } catch (err) {
     if (ctx.models.executionProvider !== 'cuda') throw err;
-    ctx.log(`ceiling: CUDA unavailable (${(err as Error).message.split('\n')[0]}), using cpu as finsentry falls back`);
-    return { session: await ort.InferenceSession.create(spec.onnxPath, { ...sessionOptions(ctx), executionProviders: ['cpu'] }), provider: 'cpu' };
+    ctx.log(
+      `ceiling: CUDA unavailable (${(err as Error).message.split('\n')[0]}), using cpu as finsentry falls back`,
+    );
+    return {
+      session: await ort.InferenceSession.create(spec.onnxPath, {
+        ...sessionOptions(ctx),
+        executionProviders: ['cpu'],
+      }),
+      provider: 'cpu',
+    };
   }
 }
 
@@ -95,7 +117,11 @@ interface ModelCeiling {
 }
 
 async function modelCeiling(ctx: BenchContext, spec: ModelSpec): Promise<ModelCeiling> {
-  const tokenizer = DocumentTokenizer.fromFile(spec.tokenizerPath, { maxLength: ctx.models.maxLength, stride: ctx.models.stride, maxWindows: ctx.models.maxWindows });
+  const tokenizer = DocumentTokenizer.fromFile(spec.tokenizerPath, {
+    maxLength: ctx.models.maxLength,
+    stride: ctx.models.stride,
+    maxWindows: ctx.models.maxWindows,
+  });
   const docs = await tokenizer.encode(ctx.texts);
   const windows = docs.flatMap((d) => d.windows);
   const sampleWindows = docs.slice(0, ctx.searchDocuments).flatMap((d) => d.windows);
@@ -105,16 +131,24 @@ async function modelCeiling(ctx: BenchContext, spec: ModelSpec): Promise<ModelCe
     const budget = ctx.batching.maxBatchTokens;
     const search: ModelCeiling['search'] = [];
     for (const size of CEILING_BATCH_SIZES) {
-      const feeds = sortedBatches(sampleWindows, size, budget).map((b) => buildFeeds(b, spec.padTokenId, names));
+      const feeds = sortedBatches(sampleWindows, size, budget).map((b) =>
+        buildFeeds(b, spec.padTokenId, names),
+      );
       // Warm-up at this size: the longest batch allocates the largest buffers.
       const longest = feeds[feeds.length - 1];
       if (longest) await session.run(longest.feeds);
       const seconds = await timed(() => runAll(session, feeds));
       const tokens = feeds.reduce((s, f) => s + f.realTokens, 0);
-      search.push({ batchSize: size, windowsPerSecond: sampleWindows.length / seconds, tokensPerSecond: tokens / seconds });
+      search.push({
+        batchSize: size,
+        windowsPerSecond: sampleWindows.length / seconds,
+        tokensPerSecond: tokens / seconds,
+      });
     }
     const best = search.reduce((a, b) => (b.tokensPerSecond > a.tokensPerSecond ? b : a));
-    const feeds = sortedBatches(windows, best.batchSize, budget).map((b) => buildFeeds(b, spec.padTokenId, names));
+    const feeds = sortedBatches(windows, best.batchSize, budget).map((b) =>
+      buildFeeds(b, spec.padTokenId, names),
+    );
     const runs: number[] = [];
     for (let i = 0; i < ctx.reps; i++) runs.push(await timed(() => runAll(session, feeds)));
     return {
@@ -137,7 +171,9 @@ export async function ceilingRow(ctx: BenchContext): Promise<BenchRow> {
   const specs = [ctx.specs.sentiment, ...(ctx.specs.ner ? [ctx.specs.ner] : [])];
   const perModel: ModelCeiling[] = [];
   for (const spec of specs) {
-    ctx.log(`ceiling: ${spec.task} model, searching batch sizes ${CEILING_BATCH_SIZES.join('/')} on ${Math.min(ctx.searchDocuments, ctx.texts.length)} documents`);
+    ctx.log(
+      `ceiling: ${spec.task} model, searching batch sizes ${CEILING_BATCH_SIZES.join('/')} on ${Math.min(ctx.searchDocuments, ctx.texts.length)} documents`,
+    );
     perModel.push(await modelCeiling(ctx, spec));
   }
   // The models run one after another, each with every intra-op thread: the ceiling is the sum of their times.
@@ -153,7 +189,12 @@ export async function ceilingRow(ctx: BenchContext): Promise<BenchRow> {
     seconds,
     textTokens,
     modelTokens,
-    perModel.map((m) => `${m.task} batch ${m.batchSize} (${Math.round((1 - m.realTokens / m.paddedTokens) * 100)}% padding)`).join(', '),
+    perModel
+      .map(
+        (m) =>
+          `${m.task} batch ${m.batchSize} (${Math.round((1 - m.realTokens / m.paddedTokens) * 100)}% padding)`,
+      )
+      .join(', '),
     {
       models: perModel.map((m) => ({
         task: m.task,
@@ -165,7 +206,11 @@ export async function ceilingRow(ctx: BenchContext): Promise<BenchRow> {
         paddingRatio: Number((1 - m.realTokens / m.paddedTokens).toFixed(4)),
         seconds: m.seconds,
         runs: m.runs,
-        search: m.search.map((s) => ({ batchSize: s.batchSize, windowsPerSecond: Number(s.windowsPerSecond.toFixed(1)), tokensPerSecond: Math.round(s.tokensPerSecond) })),
+        search: m.search.map((s) => ({
+          batchSize: s.batchSize,
+          windowsPerSecond: Number(s.windowsPerSecond.toFixed(1)),
+          tokensPerSecond: Math.round(s.tokensPerSecond),
+        })),
       })),
     },
   );

@@ -60,7 +60,14 @@ export function buildCorpus(options: CorpusOptions): BenchDocument[] {
     if (message.poison || (message.topic !== 'news' && message.topic !== 'chat')) continue;
     if (message.topic === 'chat') {
       const record = message.record as ChatMessageRecord;
-      out.push({ id: message.id, topic: 'chat', shape: 'chat', record, value: message.value, text: record.text });
+      out.push({
+        id: message.id,
+        topic: 'chat',
+        shape: 'chat',
+        record,
+        value: message.value,
+        text: record.text,
+      });
       continue;
     }
     const news = message.record as NewsArticleRecord;
@@ -75,7 +82,8 @@ export function buildCorpus(options: CorpusOptions): BenchDocument[] {
       text: newsText(record.headline, record.body),
     });
   }
-  if (out.length < options.documents) throw new Error(`bench: the generator gave only ${out.length} documents`);
+  if (out.length < options.documents)
+    throw new Error(`bench: the generator gave only ${out.length} documents`);
   return out;
 }
 
@@ -88,7 +96,11 @@ export interface CorpusSummary {
   byShape: Record<TextShape, { documents: number; meanTokens: number; maxTokens: number }>;
 }
 
-export function summarizeCorpus(options: CorpusOptions, docs: readonly BenchDocument[], tokens: readonly number[]): CorpusSummary {
+export function summarizeCorpus(
+  options: CorpusOptions,
+  docs: readonly BenchDocument[],
+  tokens: readonly number[],
+): CorpusSummary {
   const byShape: CorpusSummary['byShape'] = {
     chat: { documents: 0, meanTokens: 0, maxTokens: 0 },
     headline: { documents: 0, meanTokens: 0, maxTokens: 0 },
@@ -101,6 +113,13 @@ export function summarizeCorpus(options: CorpusOptions, docs: readonly BenchDocu
     s.meanTokens += t;
     s.maxTokens = Math.max(s.maxTokens, t);
   });
-  for (const s of Object.values(byShape)) s.meanTokens = s.documents > 0 ? Math.round(s.meanTokens / s.documents) : 0;
-  return { mix: options.mix, seed: options.seed, documents: docs.length, tokens: tokens.reduce((a, b) => a + b, 0), byShape };
+  for (const s of Object.values(byShape))
+    s.meanTokens = s.documents > 0 ? Math.round(s.meanTokens / s.documents) : 0;
+  return {
+    mix: options.mix,
+    seed: options.seed,
+    documents: docs.length,
+    tokens: tokens.reduce((a, b) => a + b, 0),
+    byShape,
+  };
 }

@@ -16,7 +16,11 @@ interface EnricherCounters {
   paddedTokens: number;
 }
 
-async function createEnricher(ctx: BenchContext, batching: BatchingConfig, counters: EnricherCounters): Promise<OnnxEnricher> {
+async function createEnricher(
+  ctx: BenchContext,
+  batching: BatchingConfig,
+  counters: EnricherCounters,
+): Promise<OnnxEnricher> {
   return OnnxEnricher.create(ctx.models, batching, {
     maxEntitiesPerDocument: ctx.config.limits.maxEntitiesPerDocument,
     onBatch: (_task, stats) => {
@@ -64,11 +68,21 @@ export async function inferRow(ctx: BenchContext): Promise<BenchRow> {
     const modelTokens = (counters.realTokens - before.realTokens) / reps;
     const padded = (counters.paddedTokens - before.paddedTokens) / reps;
     const paddingRatio = 1 - modelTokens / padded;
-    return row('infer', 'finsentry infer (OnnxEnricher, no I/O)', all.length, runs, median(runs), textTokens, modelTokens, `chunks of ${chunkSize}, ${concurrency} in flight; batcher max ${ctx.batching.maxBatchSize} windows / ${ctx.batching.maxBatchTokens} tokens, ${ctx.batching.maxInFlightBatches} batches in flight per model; ${Math.round(paddingRatio * 100)}% padding`, {
-      batchesPerPass: (counters.batches - before.batches) / reps,
-      paddingRatio: Number(paddingRatio.toFixed(4)),
-      providers: enricher.providers,
-    });
+    return row(
+      'infer',
+      'finsentry infer (OnnxEnricher, no I/O)',
+      all.length,
+      runs,
+      median(runs),
+      textTokens,
+      modelTokens,
+      `chunks of ${chunkSize}, ${concurrency} in flight; batcher max ${ctx.batching.maxBatchSize} windows / ${ctx.batching.maxBatchTokens} tokens, ${ctx.batching.maxInFlightBatches} batches in flight per model; ${Math.round(paddingRatio * 100)}% padding`,
+      {
+        batchesPerPass: (counters.batches - before.batches) / reps,
+        paddingRatio: Number(paddingRatio.toFixed(4)),
+        providers: enricher.providers,
+      },
+    );
   } finally {
     await enricher.close();
   }
@@ -96,9 +110,19 @@ export async function naiveRow(ctx: BenchContext): Promise<BenchRow> {
         textTokens += coveredTokens(results);
       }
     });
-    return row('naive', 'naive: one message at a time, batch size 1', all.length, [seconds], seconds, textTokens, counters.realTokens - before.realTokens, 'batch 1 window, 1 document at a time (sentiment and NER concurrently)', {
-      batchesPerPass: counters.batches - before.batches,
-    });
+    return row(
+      'naive',
+      'naive: one message at a time, batch size 1',
+      all.length,
+      [seconds],
+      seconds,
+      textTokens,
+      counters.realTokens - before.realTokens,
+      'batch 1 window, 1 document at a time (sentiment and NER concurrently)',
+      {
+        batchesPerPass: counters.batches - before.batches,
+      },
+    );
   } finally {
     await enricher.close();
   }

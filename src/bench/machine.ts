@@ -79,7 +79,11 @@ const num = (config: Record<string, unknown>, key: string): number | null => {
  * Parameters of a BERT-family classifier from its config.json (the count is exact for BERT; quantized
  * files store the same parameters in int8, so the ONNX file size alone would understate the model).
  */
-export function bertParameters(config: Record<string, unknown>, numLabels: number, task: ModelSpec['task']): number | null {
+export function bertParameters(
+  config: Record<string, unknown>,
+  numLabels: number,
+  task: ModelSpec['task'],
+): number | null {
   const H = num(config, 'hidden_size');
   const L = num(config, 'num_hidden_layers');
   const I = num(config, 'intermediate_size') ?? (H !== null ? 4 * H : null);

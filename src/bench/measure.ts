@@ -4,7 +4,9 @@ export function median(values: readonly number[]): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** Nearest-rank percentile (p in [0, 100]) of unsorted values. */
@@ -23,14 +25,21 @@ export async function timed(fn: () => Promise<void>): Promise<number> {
 }
 
 /** Runs `fn` `reps` times and returns every duration and the median (seconds). */
-export async function repeated(reps: number, fn: () => Promise<void>): Promise<{ seconds: number; runs: number[] }> {
+export async function repeated(
+  reps: number,
+  fn: () => Promise<void>,
+): Promise<{ seconds: number; runs: number[] }> {
   const runs: number[] = [];
   for (let i = 0; i < Math.max(1, reps); i++) runs.push(await timed(fn));
   return { seconds: median(runs), runs };
 }
 
 /** Runs `worker` over `items` with at most `concurrency` calls in flight, keeping no results. */
-export async function forEachBounded<T>(items: readonly T[], concurrency: number, worker: (item: T) => Promise<void>): Promise<void> {
+export async function forEachBounded<T>(
+  items: readonly T[],
+  concurrency: number,
+  worker: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
     while (next < items.length) {

@@ -1,4 +1,13 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import { basename, join } from 'node:path';
 import type { ModelSpec } from '../inference/model.js';
@@ -25,7 +34,10 @@ interface PeerPipeline {
 }
 
 /** A transformers.js-style local model directory (config, tokenizer, onnx/model[_quantized].onnx) pointing at the finsentry model's files. */
-export function peerModelDir(root: string, spec: ModelSpec): { name: string; dtype: 'fp32' | 'q8'; maxLength: number } {
+export function peerModelDir(
+  root: string,
+  spec: ModelSpec,
+): { name: string; dtype: 'fp32' | 'q8'; maxLength: number } {
   const name = `${spec.task}-${basename(spec.dir)}`;
   const dir = join(root, name);
   mkdirSync(join(dir, 'onnx'), { recursive: true });
@@ -36,12 +48,19 @@ export function peerModelDir(root: string, spec: ModelSpec): { name: string; dty
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   const maxPositions = spec.maxPositions ?? 512;
   const tokenizerConfigPath = join(spec.dir, 'tokenizer_config.json');
-  const tokenizerConfig: Record<string, unknown> = existsSync(tokenizerConfigPath) ? (JSON.parse(readFileSync(tokenizerConfigPath, 'utf8')) as Record<string, unknown>) : {};
-  const declared = typeof tokenizerConfig['model_max_length'] === 'number' ? (tokenizerConfig['model_max_length'] as number) : maxPositions;
+  const tokenizerConfig: Record<string, unknown> = existsSync(tokenizerConfigPath)
+    ? (JSON.parse(readFileSync(tokenizerConfigPath, 'utf8')) as Record<string, unknown>)
+    : {};
+  const declared =
+    typeof tokenizerConfig['model_max_length'] === 'number'
+      ? (tokenizerConfig['model_max_length'] as number)
+      : maxPositions;
   const maxLength = Math.min(declared, maxPositions);
   // transformers.js takes the special tokens (padding!) from tokenizer_config.json; exports made by
   // `models synth` or older tools may leave them out, so fill in BERT's when tokenizer.json has them.
-  const added = (JSON.parse(readFileSync(spec.tokenizerPath, 'utf8')) as { added_tokens?: Array<{ content: string }> }).added_tokens ?? [];
+  const added =
+    (JSON.parse(readFileSync(spec.tokenizerPath, 'utf8')) as { added_tokens?: Array<{ content: string }> })
+      .added_tokens ?? [];
   const has = (t: string): boolean => added.some((a) => a.content === t);
   const bertSpecials = Object.fromEntries(
     (
@@ -54,7 +73,15 @@ export function peerModelDir(root: string, spec: ModelSpec): { name: string; dty
       ] as const
     ).filter(([key, token]) => tokenizerConfig[key] === undefined && has(token)),
   );
-  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'BertTokenizer', ...bertSpecials, ...tokenizerConfig, model_max_length: maxLength }));
+  writeFileSync(
+    join(dir, 'tokenizer_config.json'),
+    JSON.stringify({
+      tokenizer_class: 'BertTokenizer',
+      ...bertSpecials,
+      ...tokenizerConfig,
+      model_max_length: maxLength,
+    }),
+  );
   const special = join(spec.dir, 'special_tokens_map.json');
   if (existsSync(special)) copyFileSync(special, join(dir, 'special_tokens_map.json'));
   return { name, dtype: quantized ? 'q8' : 'fp32', maxLength };
@@ -64,7 +91,10 @@ async function loadTransformers(): Promise<typeof import('@huggingface/transform
   try {
     return await import('@huggingface/transformers');
   } catch (err) {
-    throw new Error(`@huggingface/transformers is not installed (a devDependency: run npm ci): ${(err as Error).message}`, { cause: err });
+    throw new Error(
+      `@huggingface/transformers is not installed (a devDependency: run npm ci): ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
@@ -82,10 +112,17 @@ export async function peerRow(ctx: BenchContext): Promise<BenchRow> {
       ...(ctx.models.intraOpThreads > 0 ? { intraOpNumThreads: ctx.models.intraOpThreads } : {}),
       ...(ctx.models.interOpThreads > 0 ? { interOpNumThreads: ctx.models.interOpThreads } : {}),
     };
-    const load = async (task: 'text-classification' | 'token-classification', spec: ModelSpec): Promise<{ fn: PeerPipeline; maxLength: number }> => {
+    const load = async (
+      task: 'text-classification' | 'token-classification',
+      spec: ModelSpec,
+    ): Promise<{ fn: PeerPipeline; maxLength: number }> => {
       const local = peerModelDir(root, spec);
       const create = (device: string): Promise<PeerPipeline> =>
-        transformers.pipeline(task, local.name, { dtype: local.dtype, device, session_options: sessionOptions } as never) as unknown as Promise<PeerPipeline>;
+        transformers.pipeline(task, local.name, {
+          dtype: local.dtype,
+          device,
+          session_options: sessionOptions,
+        } as never) as unknown as Promise<PeerPipeline>;
       let fn: PeerPipeline;
       try {
         fn = await create(ctx.models.executionProvider);
@@ -93,7 +130,9 @@ export async function peerRow(ctx: BenchContext): Promise<BenchRow> {
       } catch (err) {
         if (ctx.models.executionProvider !== 'cuda') throw err;
         // finsentry falls back to CPU when CUDA is unavailable; the peer does the same so the rows stay comparable.
-        ctx.log(`peer: CUDA unavailable for transformers.js (${(err as Error).message.split('\n')[0]}), using cpu`);
+        ctx.log(
+          `peer: CUDA unavailable for transformers.js (${(err as Error).message.split('\n')[0]}), using cpu`,
+        );
         fn = await create('cpu');
         devices.push('cpu');
       }
@@ -124,16 +163,33 @@ export async function peerRow(ctx: BenchContext): Promise<BenchRow> {
     for (let i = 0; i < ctx.reps; i++) runs.push(await timed(() => pass(ctx.texts, best.batchSize)));
 
     // Tokens the peer read: each text truncated to the model maximum (content tokens + [CLS]/[SEP]).
-    const covered = (maxLength: number): number => ctx.docTokens.reduce((s, t) => s + Math.min(t, maxLength - 2), 0);
+    const covered = (maxLength: number): number =>
+      ctx.docTokens.reduce((s, t) => s + Math.min(t, maxLength - 2), 0);
     const textTokens = covered(classifier.maxLength);
-    const modelTokens = covered(classifier.maxLength) + ctx.texts.length * 2 + (ner ? covered(ner.maxLength) + ctx.texts.length * 2 : 0);
+    const modelTokens =
+      covered(classifier.maxLength) +
+      ctx.texts.length * 2 +
+      (ner ? covered(ner.maxLength) + ctx.texts.length * 2 : 0);
     const truncatedDocs = ctx.docTokens.filter((t) => t > classifier.maxLength - 2).length;
-    return row('peer', 'peer: @huggingface/transformers pipelines', ctx.texts.length, runs, median(runs), textTokens, modelTokens, `batch ${best.batchSize} (best of ${PEER_BATCH_SIZES.join('/')}), in corpus order`, {
-      search: search.map((s) => ({ batchSize: s.batchSize, docsPerSecond: Number(s.docsPerSecond.toFixed(2)) })),
-      truncation: { maxLength: classifier.maxLength, truncatedDocuments: truncatedDocs },
-      aggregation: 'simple',
-      devices,
-    });
+    return row(
+      'peer',
+      'peer: @huggingface/transformers pipelines',
+      ctx.texts.length,
+      runs,
+      median(runs),
+      textTokens,
+      modelTokens,
+      `batch ${best.batchSize} (best of ${PEER_BATCH_SIZES.join('/')}), in corpus order`,
+      {
+        search: search.map((s) => ({
+          batchSize: s.batchSize,
+          docsPerSecond: Number(s.docsPerSecond.toFixed(2)),
+        })),
+        truncation: { maxLength: classifier.maxLength, truncatedDocuments: truncatedDocs },
+        aggregation: 'simple',
+        devices,
+      },
+    );
   } finally {
     for (const p of pipelines) await p.dispose?.().catch(() => undefined);
     rmSync(root, { recursive: true, force: true });

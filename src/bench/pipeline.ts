@@ -34,13 +34,21 @@ interface Topics {
   dlq: string;
 }
 
-async function produceAll(producer: Producer, topics: Topics, docs: readonly BenchDocument[], keyOf: (d: BenchDocument, i: number) => string, valueOf: (d: BenchDocument, i: number) => Buffer): Promise<void> {
+async function produceAll(
+  producer: Producer,
+  topics: Topics,
+  docs: readonly BenchDocument[],
+  keyOf: (d: BenchDocument, i: number) => string,
+  valueOf: (d: BenchDocument, i: number) => Buffer,
+): Promise<void> {
   for (let start = 0; start < docs.length; start += 500) {
     const slice = docs.slice(start, start + 500);
     const topicMessages = (['news', 'chat'] as const)
       .map((topic) => ({
         topic: topics[topic],
-        messages: slice.flatMap((d, j) => (d.topic === topic ? [{ key: keyOf(d, start + j), value: valueOf(d, start + j) }] : [])),
+        messages: slice.flatMap((d, j) =>
+          d.topic === topic ? [{ key: keyOf(d, start + j), value: valueOf(d, start + j) }] : [],
+        ),
       }))
       .filter((t) => t.messages.length > 0);
     await producer.sendBatch({ topicMessages, acks: -1 });
@@ -60,22 +68,42 @@ async function allCommitted(admin: Admin, groupId: string, topics: string[]): Pr
   return true;
 }
 
-async function waitFor(predicate: () => Promise<boolean> | boolean, timeoutMs: number, what: string, everyMs = 100): Promise<void> {
+async function waitFor(
+  predicate: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+  everyMs = 100,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`bench pipeline: timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`bench pipeline: timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
-export async function pipelineRow(ctx: BenchContext, options: { latency: boolean }): Promise<{ row: BenchRow; latency: LatencyResult | null }> {
+export async function pipelineRow(
+  ctx: BenchContext,
+  options: { latency: boolean },
+): Promise<{ row: BenchRow; latency: LatencyResult | null }> {
   const logger = createLogger(process.env.FINSENTRY_LOG_LEVEL ?? 'error', 'finsentry-bench');
   const base = `finsentry-bench-${randomBytes(4).toString('hex')}`;
-  const topics: Topics = { news: `${base}.news`, chat: `${base}.chat`, enriched: `${base}.enriched`, dlq: `${base}.dlq` };
+  const topics: Topics = {
+    news: `${base}.news`,
+    chat: `${base}.chat`,
+    enriched: `${base}.enriched`,
+    dlq: `${base}.dlq`,
+  };
   const groupId = `${base}-group`;
   const cfg: FinsentryConfig = {
     ...ctx.config,
-    kafka: { ...ctx.config.kafka, clientId: 'finsentry-bench', groupId, fromBeginning: true, topics: { ...topics, labels: null, alerts: `${base}.alerts` } },
+    kafka: {
+      ...ctx.config.kafka,
+      clientId: 'finsentry-bench',
+      groupId,
+      fromBeginning: true,
+      topics: { ...topics, labels: null, alerts: `${base}.alerts` },
+    },
     redis: { ...ctx.config.redis, keyPrefix: base.replace(/-/g, '_') },
     models: ctx.models,
     batching: ctx.batching,
@@ -93,10 +121,19 @@ export async function pipelineRow(ctx: BenchContext, options: { latency: boolean
   let enricher: OnnxEnricher | undefined;
   const latencyConsumer = benchKafka.consumer({ groupId: `${base}-latency`, maxWaitTimeInMs: 100 });
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS })) });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS })),
+    });
     await producer.connect();
     ctx.log(`pipeline: producing ${ctx.corpus.length} input records to ${topics.news} / ${topics.chat}`);
-    await produceAll(producer, topics, ctx.corpus, (d) => d.id, (d) => d.value);
+    await produceAll(
+      producer,
+      topics,
+      ctx.corpus,
+      (d) => d.id,
+      (d) => d.value,
+    );
 
     let modelTokens = 0;
     let paddedTokens = 0;
@@ -131,22 +168,45 @@ export async function pipelineRow(ctx: BenchContext, options: { latency: boolean
     });
     await service.start();
     const inputTopics = [topics.news, topics.chat];
-    await waitFor(() => allCommitted(admin, groupId, inputTopics), Math.max(600_000, ctx.corpus.length * 200), 'every input record to be committed');
+    await waitFor(
+      () => allCommitted(admin, groupId, inputTopics),
+      Math.max(600_000, ctx.corpus.length * 200),
+      'every input record to be committed',
+    );
     if (firstFetchAt === undefined) throw new Error('bench pipeline: no input was fetched');
     const seconds = (lastCommitAt - firstFetchAt) / 1000;
     const counters = { ...service.processor.counters };
-    if (counters.deadLettered > 0) ctx.log(`pipeline: warning: ${counters.deadLettered} documents were dead-lettered`);
+    if (counters.deadLettered > 0)
+      ctx.log(`pipeline: warning: ${counters.deadLettered} documents were dead-lettered`);
     const textTokens = ctx.docTokens.reduce((a, b) => a + b, 0);
-    const result = row('pipeline', 'full pipeline: Kafka → inference → Redis stats → Kafka', ctx.corpus.length, [seconds], seconds, textTokens, modelTokens, `${PARTITIONS} partitions per input topic; batcher max ${cfg.batching.maxBatchSize} windows / ${cfg.batching.maxBatchTokens} tokens; ${cfg.kafka.compression} output`, {
-      enriched: counters.enriched,
-      deadLettered: counters.deadLettered,
-      committedBatches: counters.committedBatches,
-      paddingRatio: paddedTokens > 0 ? Number((1 - modelTokens / paddedTokens).toFixed(4)) : null,
-      redisRoundTripsPerApply: store.applyCalls > 0 ? Number((store.roundTrips / store.applyCalls).toFixed(3)) : null,
-    });
+    const result = row(
+      'pipeline',
+      'full pipeline: Kafka → inference → Redis stats → Kafka',
+      ctx.corpus.length,
+      [seconds],
+      seconds,
+      textTokens,
+      modelTokens,
+      `${PARTITIONS} partitions per input topic; batcher max ${cfg.batching.maxBatchSize} windows / ${cfg.batching.maxBatchTokens} tokens; ${cfg.kafka.compression} output`,
+      {
+        enriched: counters.enriched,
+        deadLettered: counters.deadLettered,
+        committedBatches: counters.committedBatches,
+        paddingRatio: paddedTokens > 0 ? Number((1 - modelTokens / paddedTokens).toFixed(4)) : null,
+        redisRoundTripsPerApply:
+          store.applyCalls > 0 ? Number((store.roundTrips / store.applyCalls).toFixed(3)) : null,
+      },
+    );
 
     let latency: LatencyResult | null = null;
-    if (options.latency) latency = await measureLatency(ctx, { producer, consumer: latencyConsumer, topics, capacity: result.docsPerSecond, throughputOutputs: counters.enriched });
+    if (options.latency)
+      latency = await measureLatency(ctx, {
+        producer,
+        consumer: latencyConsumer,
+        topics,
+        capacity: result.docsPerSecond,
+        throughputOutputs: counters.enriched,
+      });
     return { row: result, latency };
   } finally {
     await latencyConsumer.disconnect().catch(() => undefined);
@@ -162,7 +222,13 @@ export async function pipelineRow(ctx: BenchContext, options: { latency: boolean
 
 async function measureLatency(
   ctx: BenchContext,
-  io: { producer: Producer; consumer: ReturnType<Kafka['consumer']>; topics: Topics; capacity: number; throughputOutputs: number },
+  io: {
+    producer: Producer;
+    consumer: ReturnType<Kafka['consumer']>;
+    topics: Topics;
+    capacity: number;
+    throughputOutputs: number;
+  },
 ): Promise<LatencyResult> {
   const rate = Math.max(0.5, io.capacity / 2);
   const count = Math.max(30, Math.round(rate * ctx.latencySeconds));
@@ -186,7 +252,9 @@ async function measureLatency(
   });
   // Read past the throughput phase's outputs first, so that the latency consumer is idle while timing.
   await waitFor(() => seenThroughput >= io.throughputOutputs, 120_000, 'the latency consumer to catch up');
-  ctx.log(`pipeline: latency at ${rate.toFixed(1)} docs/s (50% of capacity) for ~${ctx.latencySeconds}s, ${count} documents`);
+  ctx.log(
+    `pipeline: latency at ${rate.toFixed(1)} docs/s (50% of capacity) for ~${ctx.latencySeconds}s, ${count} documents`,
+  );
   const start = Date.now();
   let next = 0;
   while (next < count) {
@@ -197,18 +265,28 @@ async function measureLatency(
         const i = next + j;
         const record = { ...d.record, id: keyOf(i) };
         sentAt.set(keyOf(i), now);
-        return { topic: d.topic, message: { key: keyOf(i), value: encodePlain(d.topic, record), timestamp: String(now) } };
+        return {
+          topic: d.topic,
+          message: { key: keyOf(i), value: encodePlain(d.topic, record), timestamp: String(now) },
+        };
       });
       next = due;
       const topicMessages = (['news', 'chat'] as const)
-        .map((topic) => ({ topic: io.topics[topic], messages: batch.filter((b) => b.topic === topic).map((b) => b.message) }))
+        .map((topic) => ({
+          topic: io.topics[topic],
+          messages: batch.filter((b) => b.topic === topic).map((b) => b.message),
+        }))
         .filter((t) => t.messages.length > 0);
       await io.producer.sendBatch({ topicMessages, acks: -1 });
     }
     const wait = start + ((next + 0) * 1000) / rate - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, 50)));
   }
-  await waitFor(() => latencies.length >= count, 120_000 + (count / rate) * 1000, 'the enriched records of the latency phase').catch((err: unknown) => {
+  await waitFor(
+    () => latencies.length >= count,
+    120_000 + (count / rate) * 1000,
+    'the enriched records of the latency phase',
+  ).catch((err: unknown) => {
     ctx.log(`pipeline: ${(err as Error).message}; reporting the ${latencies.length} received`);
   });
   return {

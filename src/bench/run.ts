@@ -78,15 +78,25 @@ export function synthModels(shape: SynthShape, log: (l: string) => void): { sent
   return out;
 }
 
-function resolveModels(opts: BenchOptions, config: FinsentryConfig, log: (l: string) => void): { sentiment: string; ner: string | null; synthetic: boolean } {
+function resolveModels(
+  opts: BenchOptions,
+  config: FinsentryConfig,
+  log: (l: string) => void,
+): { sentiment: string; ner: string | null; synthetic: boolean } {
   if (opts.synth) {
     const dirs = synthModels(opts.synth, log);
-    return { sentiment: opts.model ?? dirs.sentiment, ner: opts.nerModel === 'none' ? null : (opts.nerModel ?? dirs.ner), synthetic: true };
+    return {
+      sentiment: opts.model ?? dirs.sentiment,
+      ner: opts.nerModel === 'none' ? null : (opts.nerModel ?? dirs.ner),
+      synthetic: true,
+    };
   }
   let sentiment = opts.model ?? config.models.sentiment.path;
   let synthetic = false;
   if (!opts.model && !existsSync(join(sentiment, 'config.json'))) {
-    log(`default sentiment model ${sentiment} is missing; using a synthesized MiniLM-shaped model instead (--synth minilm)`);
+    log(
+      `default sentiment model ${sentiment} is missing; using a synthesized MiniLM-shaped model instead (--synth minilm)`,
+    );
     const dirs = synthModels('minilm', log);
     sentiment = dirs.sentiment;
     synthetic = true;
@@ -112,7 +122,10 @@ export function medianRound(results: readonly BenchRow[]): { row: BenchRow; inde
     row: {
       ...chosen,
       runs: results.flatMap((r) => r.runs),
-      details: { ...chosen.details, roundsDocsPerSecond: results.map((r) => Number(r.docsPerSecond.toFixed(2))) },
+      details: {
+        ...chosen.details,
+        roundsDocsPerSecond: results.map((r) => Number(r.docsPerSecond.toFixed(2))),
+      },
     },
   };
 }
@@ -136,7 +149,11 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
   const corpusOptions = { mix: opts.mix, documents, seed: opts.seed };
   const corpus = buildCorpus(corpusOptions);
   const texts = corpus.map((d) => d.text);
-  const tokenizer = DocumentTokenizer.fromFile(sentiment.tokenizerPath, { maxLength: models.maxLength, stride: models.stride, maxWindows: models.maxWindows });
+  const tokenizer = DocumentTokenizer.fromFile(sentiment.tokenizerPath, {
+    maxLength: models.maxLength,
+    stride: models.stride,
+    maxWindows: models.maxWindows,
+  });
   const docTokens = (await tokenizer.encode(texts)).map((d) => d.tokens);
   const ctx: BenchContext = {
     config,
@@ -160,7 +177,9 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
   };
   const rounds = opts.rounds ?? (quick ? 1 : 3);
   const corpusSummary = summarizeCorpus(corpusOptions, corpus, docTokens);
-  log(`corpus: ${documents} documents (${opts.mix}), ${corpusSummary.tokens} tokens; models: ${sentiment.name}${ner ? ` + ${ner.name}` : ''}; provider ${models.executionProvider}; intra-op threads ${models.intraOpThreads || 'ORT default'}`);
+  log(
+    `corpus: ${documents} documents (${opts.mix}), ${corpusSummary.tokens} tokens; models: ${sentiment.name}${ner ? ` + ${ner.name}` : ''}; provider ${models.executionProvider}; intra-op threads ${models.intraOpThreads || 'ORT default'}`,
+  );
 
   let latency: LatencyResult | null = null;
   const latencies: Array<LatencyResult | null> = [];
@@ -199,7 +218,18 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
   for (const id of ROW_IDS) {
     const error = errors.get(id);
     if (error !== undefined) {
-      rows.push({ id, title: id, documents: 0, seconds: NaN, runs: [], docsPerSecond: NaN, textTokensPerSecond: null, modelTokensPerSecond: null, setting: '', error });
+      rows.push({
+        id,
+        title: id,
+        documents: 0,
+        seconds: NaN,
+        runs: [],
+        docsPerSecond: NaN,
+        textTokensPerSecond: null,
+        modelTokensPerSecond: null,
+        setting: '',
+        error,
+      });
       continue;
     }
     const results = perRow.get(id);
@@ -217,18 +247,29 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
     'Ceiling: both models one after another with every intra-op thread, input tensors built before timing. Pipeline: from the first fetched input record to the last offset commit, with decode, Redis window statistics, gzip-compressed enriched output and commits.',
   ];
   const inferPadding = inferRowResult?.details?.['paddingRatio'];
-  const ceilingModels = rows.find((r) => r.id === 'ceiling' && !r.error)?.details?.['models'] as Array<{ paddingRatio: number }> | undefined;
+  const ceilingModels = rows.find((r) => r.id === 'ceiling' && !r.error)?.details?.['models'] as
+    Array<{ paddingRatio: number }> | undefined;
   if (typeof inferPadding === 'number' && inferPadding > 0.3) {
     const ceilingPadding = ceilingModels ? Math.max(...ceilingModels.map((m) => m.paddingRatio)) : null;
     notes.push(
       `finsentry's micro-batcher padded ${Math.round(inferPadding * 100)}% of the tokens it fed to the models` +
-        (ceilingPadding !== null ? ` (the ceiling's length-sorted batches: ${Math.round(ceilingPadding * 100)}%)` : '') +
+        (ceilingPadding !== null
+          ? ` (the ceiling's length-sorted batches: ${Math.round(ceilingPadding * 100)}%)`
+          : '') +
         `: batches mixed short and long windows (batching.maxBatchTokens ${ctx.batching.maxBatchTokens}, maxPaddingRatio ${ctx.batching.maxPaddingRatio}). A lower batching.maxPaddingRatio or a smaller token budget (--batch-tokens) keeps short windows apart from long ones.`,
     );
   }
-  if (paths.synthetic) notes.push('Synthesized models (seeded random weights, fp32): throughput reflects the architecture and size only; predictions are meaningless.');
-  if (machine.loadAverage1m > machine.availableParallelism) notes.push(`The machine was busy (load average ${machine.loadAverage1m} on ${machine.availableParallelism} CPUs at start): absolute figures are low and noisy; the ratios, measured side by side, are the meaningful part.`);
-  const label = opts.label ?? `${paths.synthetic ? `synth ${opts.synth ?? 'minilm'}` : 'default models'} (${sentiment.name}${ner ? ` + ${ner.name}` : ''}), mix ${opts.mix}`;
+  if (paths.synthetic)
+    notes.push(
+      'Synthesized models (seeded random weights, fp32): throughput reflects the architecture and size only; predictions are meaningless.',
+    );
+  if (machine.loadAverage1m > machine.availableParallelism)
+    notes.push(
+      `The machine was busy (load average ${machine.loadAverage1m} on ${machine.availableParallelism} CPUs at start): absolute figures are low and noisy; the ratios, measured side by side, are the meaningful part.`,
+    );
+  const label =
+    opts.label ??
+    `${paths.synthetic ? `synth ${opts.synth ?? 'minilm'}` : 'default models'} (${sentiment.name}${ner ? ` + ${ner.name}` : ''}), mix ${opts.mix}`;
   const report: BenchReport = {
     version: 1,
     label,

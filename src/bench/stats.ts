@@ -12,7 +12,14 @@ export async function statsRow(ctx: BenchContext): Promise<BenchRow> {
   const redis = createRedisClient(ctx.config.redis);
   try {
     const warmupPrefix = `finsentry_bench_${randomBytes(4).toString('hex')}`;
-    await runStatsBench({ redis, keyPrefix: warmupPrefix, documents: Math.min(2000, ctx.statsDocuments), batchSize: ctx.batching.maxBatchSize, partitions: 6, seed: 7 });
+    await runStatsBench({
+      redis,
+      keyPrefix: warmupPrefix,
+      documents: Math.min(2000, ctx.statsDocuments),
+      batchSize: ctx.batching.maxBatchSize,
+      partitions: 6,
+      seed: 7,
+    });
     const runs: number[] = [];
     let last: Awaited<ReturnType<typeof runStatsBench>> | undefined;
     for (let i = 0; i < ctx.reps; i++) {
@@ -28,13 +35,24 @@ export async function statsRow(ctx: BenchContext): Promise<BenchRow> {
     }
     const result = last!;
     const seconds = [...runs].sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
-    return row('stats', 'stats stage alone: documents into Redis', result.documents, runs, seconds, null, null, `batches of ${ctx.batching.maxBatchSize}, 6 partitions concurrently, ${result.target} Redis`, {
-      groupsPerDocument: Number(result.groupsPerDocument.toFixed(2)),
-      roundTripsPerBatch: Number(result.roundTripsPerApply.toFixed(3)),
-      // From INFO commandstats: counts every client's commands on a shared Redis, so only indicative.
-      serverCommandsPerBatch: result.serverCommandsPerApply === null ? null : Number(result.serverCommandsPerApply.toFixed(3)),
-      batches: result.batches,
-    });
+    return row(
+      'stats',
+      'stats stage alone: documents into Redis',
+      result.documents,
+      runs,
+      seconds,
+      null,
+      null,
+      `batches of ${ctx.batching.maxBatchSize}, 6 partitions concurrently, ${result.target} Redis`,
+      {
+        groupsPerDocument: Number(result.groupsPerDocument.toFixed(2)),
+        roundTripsPerBatch: Number(result.roundTripsPerApply.toFixed(3)),
+        // From INFO commandstats: counts every client's commands on a shared Redis, so only indicative.
+        serverCommandsPerBatch:
+          result.serverCommandsPerApply === null ? null : Number(result.serverCommandsPerApply.toFixed(3)),
+        batches: result.batches,
+      },
+    );
   } finally {
     await redis.quit().catch(() => undefined);
   }

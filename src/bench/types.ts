@@ -63,7 +63,17 @@ export interface BenchContext {
   log: (line: string) => void;
 }
 
-export function row(id: RowId, title: string, documents: number, runs: number[], seconds: number, textTokens: number | null, modelTokens: number | null, setting: string, details?: Record<string, unknown>): BenchRow {
+export function row(
+  id: RowId,
+  title: string,
+  documents: number,
+  runs: number[],
+  seconds: number,
+  textTokens: number | null,
+  modelTokens: number | null,
+  setting: string,
+  details?: Record<string, unknown>,
+): BenchRow {
   return {
     id,
     title,

@@ -18,7 +18,10 @@ export class ConfigError extends Error {
  * FINSENTRY_KAFKA__BROKERS=10.0.0.1:9092,10.0.0.2:9092 or FINSENTRY_REDIS__URL=redis://r:6379.
  * Values are parsed as JSON when they parse, as comma lists for array fields, else as strings.
  */
-export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+export function applyEnvOverrides(
+  raw: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): Record<string, unknown> {
   const out = structuredClone(raw);
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('FINSENTRY_') || !name.includes('__') || value === undefined) continue;
@@ -43,7 +46,11 @@ function parseEnvValue(value: string, path: string[]): unknown {
   try {
     return JSON.parse(value);
   } catch {
-    if (ARRAY_FIELDS.has(path[path.length - 1]!)) return value.split(',').map((s) => s.trim()).filter(Boolean);
+    if (ARRAY_FIELDS.has(path[path.length - 1]!))
+      return value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     return value;
   }
 }
@@ -51,7 +58,10 @@ function parseEnvValue(value: string, path: string[]): unknown {
 function formatIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
     const path = issue.path.length
-      ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '')
+      ? issue.path
+          .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+          .join('')
+          .replace(/^\./, '')
       : '(root)';
     return `${path}: ${issue.message}`;
   });
@@ -93,7 +103,10 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
 }
 
 /** Resolve a secret reference; secrets only come from the environment or from files. */
-export function resolveSecret(ref: SecretRef | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function resolveSecret(
+  ref: SecretRef | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   if (!ref) return undefined;
   if (ref.env) return env[ref.env];
   if (ref.file) return readFileSync(ref.file, 'utf8').trim();

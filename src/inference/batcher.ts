@@ -76,7 +76,9 @@ export function selectBatch(
   const order = lengths
     .map((length, index) => ({ length, index }))
     .filter((c) => c.index !== oldest)
-    .sort((a, b) => Math.abs(a.length - anchorLength) - Math.abs(b.length - anchorLength) || a.index - b.index);
+    .sort(
+      (a, b) => Math.abs(a.length - anchorLength) - Math.abs(b.length - anchorLength) || a.index - b.index,
+    );
   const chosen = [oldest];
   let longest = anchorLength;
   let real = anchorLength;
@@ -185,11 +187,14 @@ export class MicroBatcher<I extends SizedItem, O> {
     if (this.timer && this.timerDue <= due) return;
     this.clearTimer();
     this.timerDue = due;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerDue = Infinity;
-      this.schedule();
-    }, Math.max(0, due - this.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerDue = Infinity;
+        this.schedule();
+      },
+      Math.max(0, due - this.now()),
+    );
   }
 
   private clearTimer(): void {

@@ -1,12 +1,29 @@
-import type { EnrichRequest, EntitySpan, ModelInfo, SentimentLabel, SentimentResult } from '../domain/enrichment.js';
+import type {
+  EnrichRequest,
+  EntitySpan,
+  ModelInfo,
+  SentimentLabel,
+  SentimentResult,
+} from '../domain/enrichment.js';
 import type { Logger } from '../telemetry/logger.js';
 import { MicroBatcher, type BatcherOptions, type BatchStats } from './batcher.js';
 import { sentimentIndexMap, validateNerLabels } from './labels.js';
 import { modelInfo, readModelSpec, type ModelSpec, type ModelTask } from './model.js';
-import { decodeEntities, mergeOverlapping, toEntitySpan, type AggregationStrategy, type RawEntity } from './ner.js';
+import {
+  decodeEntities,
+  mergeOverlapping,
+  toEntitySpan,
+  type AggregationStrategy,
+  type RawEntity,
+} from './ner.js';
 import { aggregateSentiment, softmax, toCanonical } from './sentiment.js';
 import { ModelSession, type InferenceThread, type SessionOptions } from './session.js';
-import { DocumentTokenizer, type EncodedDocument, type TokenWindow, type WindowingOptions } from './tokenize.js';
+import {
+  DocumentTokenizer,
+  type EncodedDocument,
+  type TokenWindow,
+  type WindowingOptions,
+} from './tokenize.js';
 
 /** A window queued for the model; `length` (tokens incl. specials) is what the batcher budgets. */
 interface WindowJob {
@@ -50,7 +67,9 @@ export class ModelRunner {
         const { data, dims } = await session.run(jobs.map((j) => j.window));
         const rowSize = dims.slice(1).reduce((a, b) => a * b, 1);
         if (dims[dims.length - 1] !== numLabels) {
-          throw new Error(`${spec.onnxPath}: model returned ${dims[dims.length - 1]} classes, config.json has ${numLabels}`);
+          throw new Error(
+            `${spec.onnxPath}: model returned ${dims[dims.length - 1]} classes, config.json has ${numLabels}`,
+          );
         }
         return jobs.map((_, b) => data.subarray(b * rowSize, (b + 1) * rowSize));
       },
@@ -62,16 +81,28 @@ export class ModelRunner {
     const spec = await readModelSpec(dir, task);
     if (task === 'ner') validateNerLabels(spec.id2label);
     if (spec.maxPositions !== undefined && options.windowing.maxLength > spec.maxPositions) {
-      throw new Error(`models.maxLength ${options.windowing.maxLength} exceeds ${spec.dir}'s max_position_embeddings ${spec.maxPositions}`);
+      throw new Error(
+        `models.maxLength ${options.windowing.maxLength} exceeds ${spec.dir}'s max_position_embeddings ${spec.maxPositions}`,
+      );
     }
     if (options.batching.maxBatchTokens < options.windowing.maxLength) {
-      throw new Error(`batching.maxBatchTokens (${options.batching.maxBatchTokens}) must be at least models.maxLength (${options.windowing.maxLength})`);
+      throw new Error(
+        `batching.maxBatchTokens (${options.batching.maxBatchTokens}) must be at least models.maxLength (${options.windowing.maxLength})`,
+      );
     }
     const tokenizer = DocumentTokenizer.fromFile(spec.tokenizerPath, options.windowing);
-    const session = await ModelSession.create(spec.onnxPath, options.session, spec.padTokenId, options.logger);
+    const session = await ModelSession.create(
+      spec.onnxPath,
+      options.session,
+      spec.padTokenId,
+      options.logger,
+    );
     const runner = new ModelRunner(spec, tokenizer, session, options.batching, options.onBatch);
     await runner.warmUp();
-    options.logger?.info({ model: runner.info, provider: session.provider, inputs: session.inputNames }, 'model loaded');
+    options.logger?.info(
+      { model: runner.info, provider: session.provider, inputs: session.inputNames },
+      'model loaded',
+    );
     return runner;
   }
 
@@ -88,7 +119,9 @@ export class ModelRunner {
     return Promise.all(
       docs.map(async (doc) => ({
         doc,
-        logits: await Promise.all(doc.windows.map((window) => this.batcher.submit({ length: window.ids.length, window }))),
+        logits: await Promise.all(
+          doc.windows.map((window) => this.batcher.submit({ length: window.ids.length, window })),
+        ),
       })),
     );
   }
@@ -148,7 +181,10 @@ export class NerModel {
   async predict(texts: readonly string[], maxEntities = Infinity): Promise<EntitySpan[][]> {
     const raw = await this.predictRaw(texts);
     return raw.map((entities, i) => {
-      const kept = entities.length > maxEntities ? [...entities].sort((a, b) => b.score - a.score).slice(0, maxEntities) : entities;
+      const kept =
+        entities.length > maxEntities
+          ? [...entities].sort((a, b) => b.score - a.score).slice(0, maxEntities)
+          : entities;
       return mergeOverlapping(kept).map((e) => toEntitySpan(texts[i] ?? '', e));
     });
   }

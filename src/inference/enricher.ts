@@ -23,7 +23,11 @@ export function batcherOptions(batching: BatchingConfig): BatcherOptions {
   };
 }
 
-export function engineOptions(models: ModelsConfig, batching: BatchingConfig, options: OnnxEnricherOptions = {}): EngineOptions {
+export function engineOptions(
+  models: ModelsConfig,
+  batching: BatchingConfig,
+  options: OnnxEnricherOptions = {},
+): EngineOptions {
   return {
     session: {
       executionProvider: models.executionProvider,
@@ -57,7 +61,11 @@ export class OnnxEnricher implements Enricher {
   }
 
   /** Loads and warms up the models; resolves once they are ready to serve. */
-  static async create(models: ModelsConfig, batching: BatchingConfig, options: OnnxEnricherOptions = {}): Promise<OnnxEnricher> {
+  static async create(
+    models: ModelsConfig,
+    batching: BatchingConfig,
+    options: OnnxEnricherOptions = {},
+  ): Promise<OnnxEnricher> {
     const engine = engineOptions(models, batching, options);
     const [sentimentLoad, nerLoad] = await Promise.allSettled([
       ModelRunner.load(models.sentiment.path, 'sentiment', engine),
@@ -67,7 +75,9 @@ export class OnnxEnricher implements Enricher {
       // release whichever model did load before reporting the failure
       if (sentimentLoad.status === 'fulfilled') await sentimentLoad.value.close();
       if (nerLoad.status === 'fulfilled') await nerLoad.value?.close();
-      throw sentimentLoad.status === 'rejected' ? sentimentLoad.reason : (nerLoad as PromiseRejectedResult).reason;
+      throw sentimentLoad.status === 'rejected'
+        ? sentimentLoad.reason
+        : (nerLoad as PromiseRejectedResult).reason;
     }
     const sentimentRunner = sentimentLoad.value;
     const nerRunner = nerLoad.value;
@@ -87,9 +97,15 @@ export class OnnxEnricher implements Enricher {
     const texts = requests.map((r) => r.text);
     const [sentiments, entities] = await Promise.all([
       this.sentiment.predict(texts),
-      this.ner ? this.ner.predict(texts, this.maxEntities) : Promise.resolve(texts.map((): EntitySpan[] => [])),
+      this.ner
+        ? this.ner.predict(texts, this.maxEntities)
+        : Promise.resolve(texts.map((): EntitySpan[] => [])),
     ]);
-    return sentiments.map((sentiment, i) => ({ sentiment, entities: entities[i] ?? [], models: this.models }));
+    return sentiments.map((sentiment, i) => ({
+      sentiment,
+      entities: entities[i] ?? [],
+      models: this.models,
+    }));
   }
 
   /** True while the batch queues are full: the caller should stop fetching input. */
@@ -99,7 +115,10 @@ export class OnnxEnricher implements Enricher {
 
   /** Registers a listener called when a full queue has room again; returns an unsubscribe function. */
   onDrain(listener: () => void): () => void {
-    const offs = [this.sentiment.runner.batcher.onDrain(listener), ...(this.ner ? [this.ner.runner.batcher.onDrain(listener)] : [])];
+    const offs = [
+      this.sentiment.runner.batcher.onDrain(listener),
+      ...(this.ner ? [this.ner.runner.batcher.onDrain(listener)] : []),
+    ];
     return () => offs.forEach((off) => off());
   }
 

@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -59,31 +68,42 @@ interface Remote {
   commit: string | undefined;
 }
 
-const unquote = (v: string | null): string | undefined => (v ? v.replace(/^W\//, '').replace(/^"|"$/g, '') : undefined);
+const unquote = (v: string | null): string | undefined =>
+  v ? v.replace(/^W\//, '').replace(/^"|"$/g, '') : undefined;
 
 export function gitBlobSha1(content: Buffer): string {
   return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
 }
 
 export async function pullModel(options: PullOptions): Promise<PullResult> {
-  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(options.repo)) throw new HubError(`invalid repo id "${options.repo}" (expected owner/name)`);
-  const endpoint = (options.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
+  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(options.repo))
+    throw new HubError(`invalid repo id "${options.repo}" (expected owner/name)`);
+  const endpoint = (options.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(
+    /\/+$/,
+    '',
+  );
   const revision = options.revision ?? 'main';
-  const cacheRoot = options.cache ?? process.env.FINSENTRY_HUB_CACHE ?? join(homedir(), '.cache', 'finsentry', 'hub');
+  const cacheRoot =
+    options.cache ?? process.env.FINSENTRY_HUB_CACHE ?? join(homedir(), '.cache', 'finsentry', 'hub');
   const repoCache = join(cacheRoot, `models--${options.repo.replace('/', '--')}`);
   const token = options.token ?? process.env.HF_TOKEN;
   const doFetch = options.fetchImpl ?? fetch;
-  const headers: Record<string, string> = { 'user-agent': 'finsentry', ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  const headers: Record<string, string> = {
+    'user-agent': 'finsentry',
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+  };
   const log = options.log ?? (() => undefined);
 
-  const resolveUrl = (file: string) => `${endpoint}/${options.repo}/resolve/${encodeURIComponent(revision)}/${file}`;
+  const resolveUrl = (file: string) =>
+    `${endpoint}/${options.repo}/resolve/${encodeURIComponent(revision)}/${file}`;
 
   /** HEAD without following redirects, to read the Hub's etag headers. */
   const head = async (file: string): Promise<Remote | undefined> => {
     const url = resolveUrl(file);
     const res = await doFetch(url, { method: 'HEAD', headers, redirect: 'manual' });
     if (res.status === 404) return undefined;
-    if (res.status === 401 || res.status === 403) throw new HubError(`${url}: HTTP ${res.status} (private or gated repo? set HF_TOKEN)`);
+    if (res.status === 401 || res.status === 403)
+      throw new HubError(`${url}: HTTP ${res.status} (private or gated repo? set HF_TOKEN)`);
     if (res.status >= 400) throw new HubError(`${url}: HTTP ${res.status}`);
     return {
       url,
@@ -94,7 +114,8 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   };
 
   const download = async (file: string, remote: Remote): Promise<PulledFile> => {
-    const lfsSha = remote.linkedEtag && /^[0-9a-f]{64}$/.test(remote.linkedEtag) ? remote.linkedEtag : undefined;
+    const lfsSha =
+      remote.linkedEtag && /^[0-9a-f]{64}$/.test(remote.linkedEtag) ? remote.linkedEtag : undefined;
     const gitSha = !lfsSha && remote.etag && /^[0-9a-f]{40}$/.test(remote.etag) ? remote.etag : undefined;
     const key = lfsSha ?? gitSha;
     const blob = key ? join(repoCache, 'blobs', key) : undefined;
@@ -168,7 +189,10 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     onnx = await download(file, remote);
     break;
   }
-  if (!onnx) throw new HubError(`${options.repo}@${revision} has no ONNX export (looked for ${ONNX_FILES.join(', ')})`);
+  if (!onnx)
+    throw new HubError(
+      `${options.repo}@${revision} has no ONNX export (looked for ${ONNX_FILES.join(', ')})`,
+    );
   files.push(onnx);
   if (commit) {
     mkdirSync(join(repoCache, 'refs'), { recursive: true });

@@ -55,7 +55,12 @@ async function write(out: Writable, text: string): Promise<void> {
  * Memory is bounded: readline's async iterator pauses the input while at most
  * chunkSize × maxPendingChunks documents are in flight, and stdout backpressure is honoured.
  */
-export async function inferStream(input: Readable, output: Writable, infer: InferFn, options: StreamOptions): Promise<StreamSummary> {
+export async function inferStream(
+  input: Readable,
+  output: Writable,
+  infer: InferFn,
+  options: StreamOptions,
+): Promise<StreamSummary> {
   const rl = createInterface({ input, crlfDelay: Infinity });
   const pending: Array<Promise<InferRecord[]>> = [];
   let chunk: EnrichRequest[] = [];

@@ -37,7 +37,8 @@ export function sentimentIndexMap(
     return canonical;
   });
   const seen = new Set(mapped);
-  if (seen.size !== mapped.length) throw new LabelSetError(`labels ${id2label.join(', ')} map to a canonical label twice`);
+  if (seen.size !== mapped.length)
+    throw new LabelSetError(`labels ${id2label.join(', ')} map to a canonical label twice`);
   if (!seen.has('negative') || !seen.has('positive')) {
     throw new LabelSetError(`sentiment labels ${id2label.join(', ')} must include negative and positive`);
   }
@@ -61,7 +62,9 @@ export function parseBioLabel(label: string): BioTag {
 
 /** Validates an NER label set: an `O` label and at least one B-/I- typed label. */
 export function validateNerLabels(id2label: readonly string[]): void {
-  if (!id2label.includes('O')) throw new LabelSetError(`NER labels ${id2label.join(', ')} have no "O" (outside) label`);
+  if (!id2label.includes('O'))
+    throw new LabelSetError(`NER labels ${id2label.join(', ')} have no "O" (outside) label`);
   const typed = id2label.filter((l) => l.startsWith('B-') || l.startsWith('I-'));
-  if (typed.length === 0) throw new LabelSetError(`NER labels ${id2label.join(', ')} contain no B-/I- entity labels`);
+  if (typed.length === 0)
+    throw new LabelSetError(`NER labels ${id2label.join(', ')} contain no B-/I- entity labels`);
 }

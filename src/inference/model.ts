@@ -29,7 +29,12 @@ export interface ModelSpec {
 }
 
 /** ONNX file names looked up in order; Optimum puts exports either at the top or under onnx/. */
-export const ONNX_CANDIDATES = ['model.onnx', 'model_quantized.onnx', 'onnx/model.onnx', 'onnx/model_quantized.onnx'];
+export const ONNX_CANDIDATES = [
+  'model.onnx',
+  'model_quantized.onnx',
+  'onnx/model.onnx',
+  'onnx/model_quantized.onnx',
+];
 
 export function findOnnxFile(dir: string): string | undefined {
   for (const candidate of ONNX_CANDIDATES) {
@@ -53,7 +58,10 @@ export function detectTask(config: Record<string, unknown>): ModelTask | undefin
   const explicit = config['finsentry_task'];
   if (typeof explicit === 'string') {
     // also the Hugging Face pipeline task names
-    if (['sentiment', 'sentiment-analysis', 'text-classification', 'sequence-classification'].includes(explicit)) return 'sentiment';
+    if (
+      ['sentiment', 'sentiment-analysis', 'text-classification', 'sequence-classification'].includes(explicit)
+    )
+      return 'sentiment';
     if (['ner', 'token-classification'].includes(explicit)) return 'ner';
   }
   const architectures = Array.isArray(config['architectures']) ? (config['architectures'] as unknown[]) : [];
@@ -74,7 +82,9 @@ export function readId2Label(config: Record<string, unknown>, configPath: string
   for (const [key, value] of entries) {
     const index = Number(key);
     if (!Number.isInteger(index) || index < 0 || index >= entries.length || typeof value !== 'string') {
-      throw new ModelLoadError(`${configPath}: id2label must map 0..${entries.length - 1} to label strings (bad key "${key}")`);
+      throw new ModelLoadError(
+        `${configPath}: id2label must map 0..${entries.length - 1} to label strings (bad key "${key}")`,
+      );
     }
     labels[index] = value;
   }
@@ -85,7 +95,8 @@ export function readId2Label(config: Record<string, unknown>, configPath: string
 /** Reads and validates a model directory without loading the ONNX graph. */
 export async function readModelSpec(dirArg: string, expectedTask?: ModelTask): Promise<ModelSpec> {
   const dir = resolve(dirArg);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelLoadError(`model directory ${dir} does not exist`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new ModelLoadError(`model directory ${dir} does not exist`);
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) {
     throw new ModelLoadError(`${dir} is not a Hugging Face model directory: config.json is missing`);
@@ -98,7 +109,9 @@ export async function readModelSpec(dirArg: string, expectedTask?: ModelTask): P
   }
   const tokenizerPath = join(dir, 'tokenizer.json');
   if (!existsSync(tokenizerPath)) {
-    throw new ModelLoadError(`${dir}: tokenizer.json is missing (export the fast tokenizer with save_pretrained)`);
+    throw new ModelLoadError(
+      `${dir}: tokenizer.json is missing (export the fast tokenizer with save_pretrained)`,
+    );
   }
   const onnxPath = findOnnxFile(dir);
   if (!onnxPath) throw new ModelLoadError(`${dir}: no ONNX file (looked for ${ONNX_CANDIDATES.join(', ')})`);
@@ -113,8 +126,14 @@ export async function readModelSpec(dirArg: string, expectedTask?: ModelTask): P
     throw new ModelLoadError(`${dir} is a ${task} model but is configured as the ${expectedTask} model`);
   }
   const id2label = readId2Label(config, configPath);
-  const nameOrPath = typeof config['_name_or_path'] === 'string' && config['_name_or_path'] ? config['_name_or_path'] : '';
-  const name = typeof config['finsentry_name'] === 'string' ? config['finsentry_name'] : nameOrPath ? basename(nameOrPath) : basename(dir);
+  const nameOrPath =
+    typeof config['_name_or_path'] === 'string' && config['_name_or_path'] ? config['_name_or_path'] : '';
+  const name =
+    typeof config['finsentry_name'] === 'string'
+      ? config['finsentry_name']
+      : nameOrPath
+        ? basename(nameOrPath)
+        : basename(dir);
   const version =
     typeof config['finsentry_version'] === 'string'
       ? config['finsentry_version']

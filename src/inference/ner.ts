@@ -60,7 +60,8 @@ const codePointLength = (s: string): number => {
 
 function argmax(values: readonly number[]): number {
   let best = 0;
-  for (let i = 1; i < values.length; i++) if ((values[i] ?? -Infinity) > (values[best] ?? -Infinity)) best = i;
+  for (let i = 1; i < values.length; i++)
+    if ((values[i] ?? -Infinity) > (values[best] ?? -Infinity)) best = i;
   return best;
 }
 
@@ -90,12 +91,22 @@ export function gatherPreEntities(
       token = wordRef;
       isSubword = false;
     }
-    out.push({ token, scores: softmax(logits, logitsOffset + t * numLabels, numLabels), start, end, isSubword });
+    out.push({
+      token,
+      scores: softmax(logits, logitsOffset + t * numLabels, numLabels),
+      start,
+      end,
+      isSubword,
+    });
   }
   return out;
 }
 
-function aggregateWord(group: readonly PreEntity[], strategy: Exclude<AggregationStrategy, 'simple'>, id2label: readonly string[]): LabelledUnit {
+function aggregateWord(
+  group: readonly PreEntity[],
+  strategy: Exclude<AggregationStrategy, 'simple'>,
+  id2label: readonly string[],
+): LabelledUnit {
   const first = group[0] as PreEntity;
   const last = group[group.length - 1] as PreEntity;
   let scores: number[];
@@ -109,14 +120,30 @@ function aggregateWord(group: readonly PreEntity[], strategy: Exclude<Aggregatio
     scores = first.scores.map((_, k) => group.reduce((s, e) => s + (e.scores[k] ?? 0), 0) / group.length);
   }
   const idx = argmax(scores);
-  return { label: id2label[idx] ?? 'O', score: scores[idx] ?? 0, start: first.start, end: last.end, tokens: group.map((e) => e.token) };
+  return {
+    label: id2label[idx] ?? 'O',
+    score: scores[idx] ?? 0,
+    start: first.start,
+    end: last.end,
+    tokens: group.map((e) => e.token),
+  };
 }
 
-function toUnits(pre: readonly PreEntity[], strategy: AggregationStrategy, id2label: readonly string[]): LabelledUnit[] {
+function toUnits(
+  pre: readonly PreEntity[],
+  strategy: AggregationStrategy,
+  id2label: readonly string[],
+): LabelledUnit[] {
   if (strategy === 'simple') {
     return pre.map((e) => {
       const idx = argmax(e.scores);
-      return { label: id2label[idx] ?? 'O', score: e.scores[idx] ?? 0, start: e.start, end: e.end, tokens: [e.token] };
+      return {
+        label: id2label[idx] ?? 'O',
+        score: e.scores[idx] ?? 0,
+        start: e.start,
+        end: e.end,
+        tokens: [e.token],
+      };
     });
   }
   const words: LabelledUnit[] = [];
@@ -174,7 +201,11 @@ export function mergeOverlapping(entities: readonly RawEntity[]): RawEntity[] {
     if (previous.start <= entity.start && entity.start < previous.end) {
       const currentLength = entity.end - entity.start;
       const previousLength = previous.end - previous.start;
-      if (currentLength > previousLength || (currentLength === previousLength && entity.score > previous.score)) previous = entity;
+      if (
+        currentLength > previousLength ||
+        (currentLength === previousLength && entity.score > previous.score)
+      )
+        previous = entity;
     } else {
       out.push(previous);
       previous = entity;
@@ -217,5 +248,12 @@ export function normalizeEntityText(text: string): string {
 
 export function toEntitySpan(text: string, raw: RawEntity): EntitySpan {
   const surface = text.slice(raw.start, raw.end);
-  return { type: raw.type, text: surface, normalized: normalizeEntityText(surface), start: raw.start, end: raw.end, score: raw.score };
+  return {
+    type: raw.type,
+    text: surface,
+    normalized: normalizeEntityText(surface),
+    start: raw.start,
+    end: raw.end,
+    score: raw.score,
+  };
 }

@@ -15,7 +15,10 @@ export function softmax(logits: ArrayLike<number>, offset = 0, n = logits.length
 }
 
 /** Canonical probabilities from model-order probabilities; labels missing from the model get 0. */
-export function toCanonical(probs: readonly number[], indexMap: readonly SentimentLabel[]): SentimentProbabilities {
+export function toCanonical(
+  probs: readonly number[],
+  indexMap: readonly SentimentLabel[],
+): SentimentProbabilities {
   const out: SentimentProbabilities = { negative: 0, neutral: 0, positive: 0 };
   indexMap.forEach((label, i) => {
     out[label] += probs[i] ?? 0;
@@ -40,7 +43,10 @@ export interface DocumentCounts {
  * 10 real tokens counts less than a full one). Ties in the arg-max resolve in the order
  * negative, neutral, positive.
  */
-export function aggregateSentiment(windows: readonly WindowSentiment[], counts: DocumentCounts): SentimentResult {
+export function aggregateSentiment(
+  windows: readonly WindowSentiment[],
+  counts: DocumentCounts,
+): SentimentResult {
   const totalWeight = windows.reduce((s, w) => s + Math.max(w.weight, 0), 0);
   const probabilities: SentimentProbabilities = { negative: 0, neutral: 0, positive: 0 };
   for (const w of windows) {

@@ -88,9 +88,13 @@ export class DocumentTokenizer {
 
   static fromFile(path: string, options: WindowingOptions): DocumentTokenizer {
     if (options.stride >= options.maxLength - 2) {
-      throw new Error(`stride ${options.stride} must be smaller than maxLength - 2 (${options.maxLength - 2})`);
+      throw new Error(
+        `stride ${options.stride} must be smaller than maxLength - 2 (${options.maxLength - 2})`,
+      );
     }
-    const json = JSON.parse(readFileSync(path, 'utf8')) as { model?: { continuing_subword_prefix?: string | null } };
+    const json = JSON.parse(readFileSync(path, 'utf8')) as {
+      model?: { continuing_subword_prefix?: string | null };
+    };
     const prefix = json.model?.continuing_subword_prefix ?? undefined;
     return new DocumentTokenizer(Tokenizer.fromFile(path), options, prefix || undefined);
   }
@@ -98,7 +102,6 @@ export class DocumentTokenizer {
   idToToken(id: number): string {
     return this.tokenizer.idToToken(id) ?? '';
   }
-
 
   /** Joins tokens to text with the tokenizer's decoder (what HF's convert_tokens_to_string does). */
   decodeTokens(tokens: string[]): string {

@@ -62,7 +62,11 @@ const LANGUAGES = ['en', 'de', 'fr', 'es', 'ja'];
 const SECTORS = ['tech', 'financials', 'energy', 'health', 'industrials', 'consumer'];
 
 /** Synthetic observations for benchmarks: deterministic, Zipf-ish tickers/issuers from a pool of 500. */
-export function syntheticObservations(count: number, partition: number, opts: { seed?: number; startMs?: number; docsPerEventMinute?: number } = {}): StatsObservation[] {
+export function syntheticObservations(
+  count: number,
+  partition: number,
+  opts: { seed?: number; startMs?: number; docsPerEventMinute?: number } = {},
+): StatsObservation[] {
   const rand = rng((opts.seed ?? 1) * 7919 + partition);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const zipf = (n: number) => Math.floor(n * rand() ** 3);
@@ -72,7 +76,11 @@ export function syntheticObservations(count: number, partition: number, opts: { 
   for (let i = 0; i < count; i++) {
     const pNeg = rand();
     const pPos = (1 - pNeg) * rand();
-    const probs: Record<SentimentLabel, number> = { negative: pNeg, neutral: 1 - pNeg - pPos, positive: pPos };
+    const probs: Record<SentimentLabel, number> = {
+      negative: pNeg,
+      neutral: 1 - pNeg - pPos,
+      positive: pPos,
+    };
     const label = SENTIMENT_LABELS.reduce((a, b) => (probs[b] > probs[a] ? b : a));
     const groups: GroupRef[] = [
       { dimension: ALL_DIMENSION, value: 'all' },
@@ -137,13 +145,21 @@ export async function runStatsBench(opts: StatsBenchOptions): Promise<StatsBench
   let groups = 0;
   let docs = 0;
   for (let p = 0; p < opts.partitions; p++) {
-    const obs = syntheticObservations(Math.min(perPartition, opts.documents - docs), p, { seed: opts.seed, docsPerEventMinute: opts.docsPerEventMinute });
+    const obs = syntheticObservations(Math.min(perPartition, opts.documents - docs), p, {
+      seed: opts.seed,
+      docsPerEventMinute: opts.docsPerEventMinute,
+    });
     docs += obs.length;
     groups += obs.reduce((s, o) => s + o.groups.length, 0);
     const batches: StatsBatch[] = [];
     for (let i = 0; i < obs.length; i += opts.batchSize) {
       const chunk = obs.slice(i, i + opts.batchSize);
-      batches.push({ partitionKey: `bench:${p}`, lastOffset: chunk[chunk.length - 1]!.offset!, observations: chunk, labels: [] });
+      batches.push({
+        partitionKey: `bench:${p}`,
+        lastOffset: chunk[chunk.length - 1]!.offset!,
+        observations: chunk,
+        labels: [],
+      });
     }
     streams.push(batches);
   }
@@ -176,8 +192,12 @@ export async function runStatsBench(opts: StatsBenchOptions): Promise<StatsBench
     roundTripsPerApply: roundTrips / applyCalls,
     groupsPerDocument: groups / docs,
     // The two INFO calls themselves are excluded; other clients' commands on a shared Redis would inflate this.
-    serverCommandsPerApply: commandsBefore && commandsAfter ? (commandsAfter.calls - commandsBefore.calls) / applyCalls : null,
-    serverMicrosPerApply: commandsBefore && commandsAfter ? (commandsAfter.scriptMicros - commandsBefore.scriptMicros) / applyCalls : null,
+    serverCommandsPerApply:
+      commandsBefore && commandsAfter ? (commandsAfter.calls - commandsBefore.calls) / applyCalls : null,
+    serverMicrosPerApply:
+      commandsBefore && commandsAfter
+        ? (commandsAfter.scriptMicros - commandsBefore.scriptMicros) / applyCalls
+        : null,
     clientMicrosPerApply: (cpu.user + cpu.system) / applyCalls,
   };
 }

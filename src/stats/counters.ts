@@ -20,8 +20,18 @@ export const POLARITY_SCALE = 1_000_000;
 
 const LABEL_CODE: Record<SentimentLabel, string> = { negative: 'n', neutral: 'u', positive: 'p' };
 const CODE_LABEL: Record<string, SentimentLabel> = { n: 'negative', u: 'neutral', p: 'positive' };
-const HIST_CODE: Record<HistogramFeature, string> = { p_neg: 'hn', polarity: 'hp', confidence: 'hc', tokens: 'ht' };
-const CODE_HIST: Record<string, HistogramFeature> = { hn: 'p_neg', hp: 'polarity', hc: 'confidence', ht: 'tokens' };
+const HIST_CODE: Record<HistogramFeature, string> = {
+  p_neg: 'hn',
+  polarity: 'hp',
+  confidence: 'hc',
+  tokens: 'ht',
+};
+const CODE_HIST: Record<string, HistogramFeature> = {
+  hn: 'p_neg',
+  hp: 'polarity',
+  hc: 'confidence',
+  ht: 'tokens',
+};
 
 export type FieldDeltas = Array<[field: string, delta: number]>;
 
@@ -72,7 +82,12 @@ export function emptyGroupStats(dimension: string, group: string): GroupWindowSt
     labelCounts: zeroLabels(),
     polaritySum: 0,
     polaritySumSquares: 0,
-    histograms: { p_neg: emptyHistogram('p_neg'), polarity: emptyHistogram('polarity'), confidence: emptyHistogram('confidence'), tokens: emptyHistogram('tokens') },
+    histograms: {
+      p_neg: emptyHistogram('p_neg'),
+      polarity: emptyHistogram('polarity'),
+      confidence: emptyHistogram('confidence'),
+      tokens: emptyHistogram('tokens'),
+    },
     tokens: 0,
     unknownTokens: 0,
     truncated: 0,
@@ -103,7 +118,8 @@ export function rawToGroupStats(dimension: string, group: string, raw: RawCounte
     else if (field === 'tk') s.tokens = value;
     else if (field === 'uk') s.unknownTokens = value;
     else if (field === 'tr') s.truncated = value;
-    else if (field.length === 2 && field[0] === 'l' && CODE_LABEL[field[1]!]) s.labelCounts[CODE_LABEL[field[1]!]!] = value;
+    else if (field.length === 2 && field[0] === 'l' && CODE_LABEL[field[1]!])
+      s.labelCounts[CODE_LABEL[field[1]!]!] = value;
     else if (field.startsWith('e:')) s.entityTypes[field.slice(2)] = value;
     else if (field.startsWith('cm:')) {
       const actual = CODE_LABEL[field[3]!];
@@ -116,7 +132,8 @@ export function rawToGroupStats(dimension: string, group: string, raw: RawCounte
       const feature = CODE_HIST[field.slice(0, 2)];
       if (feature && field[2] === ':') {
         const bin = Number(field.slice(3));
-        if (Number.isInteger(bin) && bin >= 0 && bin < HISTOGRAM_BINS[feature]) s.histograms[feature][bin] = value;
+        if (Number.isInteger(bin) && bin >= 0 && bin < HISTOGRAM_BINS[feature])
+          s.histograms[feature][bin] = value;
       }
     }
   }
@@ -124,21 +141,27 @@ export function rawToGroupStats(dimension: string, group: string, raw: RawCounte
 }
 
 /** Sum of several GroupWindowStats (e.g. all groups of a single-valued dimension = the total). */
-export function sumGroupStats(dimension: string, group: string, parts: readonly GroupWindowStats[]): GroupWindowStats {
+export function sumGroupStats(
+  dimension: string,
+  group: string,
+  parts: readonly GroupWindowStats[],
+): GroupWindowStats {
   const s = emptyGroupStats(dimension, group);
   for (const p of parts) {
     s.count += p.count;
     for (const l of SENTIMENT_LABELS) s.labelCounts[l] += p.labelCounts[l];
     s.polaritySum += p.polaritySum;
     s.polaritySumSquares += p.polaritySumSquares;
-    for (const f of HISTOGRAM_FEATURES) p.histograms[f].forEach((v, i) => (s.histograms[f][i] = (s.histograms[f][i] ?? 0) + v));
+    for (const f of HISTOGRAM_FEATURES)
+      p.histograms[f].forEach((v, i) => (s.histograms[f][i] = (s.histograms[f][i] ?? 0) + v));
     s.tokens += p.tokens;
     s.unknownTokens += p.unknownTokens;
     s.truncated += p.truncated;
     for (const [t, v] of Object.entries(p.entityTypes)) s.entityTypes[t] = (s.entityTypes[t] ?? 0) + v;
     if (p.confusion) {
       s.confusion ??= emptyConfusion();
-      for (const a of SENTIMENT_LABELS) for (const b of SENTIMENT_LABELS) s.confusion[a][b] += p.confusion[a][b];
+      for (const a of SENTIMENT_LABELS)
+        for (const b of SENTIMENT_LABELS) s.confusion[a][b] += p.confusion[a][b];
     }
   }
   return s;

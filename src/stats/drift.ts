@@ -28,7 +28,11 @@ function total(xs: readonly number[]): number {
 }
 
 /** Population stability index; null when either side is empty. */
-export function psi(current: readonly number[], reference: readonly number[], epsilon: number = PSI_EPSILON): number | null {
+export function psi(
+  current: readonly number[],
+  reference: readonly number[],
+  epsilon: number = PSI_EPSILON,
+): number | null {
   const nc = total(current);
   const nr = total(reference);
   if (!(nc > 0) || !(nr > 0) || current.length !== reference.length) return null;
@@ -49,7 +53,10 @@ function relEntr(x: number, y: number): number {
 }
 
 /** Jensen–Shannon distance with base-2 logarithms; null when either side is empty. */
-export function jensenShannonDistance(current: readonly number[], reference: readonly number[]): number | null {
+export function jensenShannonDistance(
+  current: readonly number[],
+  reference: readonly number[],
+): number | null {
   const nc = total(current);
   const nr = total(reference);
   if (!(nc > 0) || !(nr > 0) || current.length !== reference.length) return null;
@@ -97,10 +104,14 @@ export interface ChiSquareTest {
 }
 
 /** χ² test of homogeneity of two count vectors over the same categories (see module comment). */
-export function chiSquareHomogeneity(current: readonly number[], reference: readonly number[]): ChiSquareTest | null {
+export function chiSquareHomogeneity(
+  current: readonly number[],
+  reference: readonly number[],
+): ChiSquareTest | null {
   if (current.length !== reference.length) return null;
   const cols: Array<[number, number]> = [];
-  for (let i = 0; i < current.length; i++) if (current[i]! + reference[i]! > 0) cols.push([reference[i]!, current[i]!]);
+  for (let i = 0; i < current.length; i++)
+    if (current[i]! + reference[i]! > 0) cols.push([reference[i]!, current[i]!]);
   const rowRef = cols.reduce((s, c) => s + c[0], 0);
   const rowCur = cols.reduce((s, c) => s + c[1], 0);
   if (!(rowRef > 0) || !(rowCur > 0)) return null;
@@ -152,7 +163,10 @@ export interface PageHinkleyResult {
   statistic: number;
 }
 
-export function pageHinkley(series: readonly number[], params: Partial<PageHinkleyParams> = {}): PageHinkleyResult {
+export function pageHinkley(
+  series: readonly number[],
+  params: Partial<PageHinkleyParams> = {},
+): PageHinkleyResult {
   const { delta, lambda, minInstances } = { ...PAGE_HINKLEY_DEFAULTS, ...params };
   const alarms: number[] = [];
   let n = 0;
@@ -202,7 +216,11 @@ export interface DriftFeatureResult {
   chiSquare: ChiSquareTest | null;
 }
 
-function categorical(feature: DriftFeature, cur: Record<string, number>, ref: Record<string, number>): DriftFeatureResult {
+function categorical(
+  feature: DriftFeature,
+  cur: Record<string, number>,
+  ref: Record<string, number>,
+): DriftFeatureResult {
   const keys = [...new Set([...Object.keys(cur), ...Object.keys(ref)])].sort();
   const c = keys.map((k) => cur[k] ?? 0);
   const r = keys.map((k) => ref[k] ?? 0);
@@ -235,13 +253,20 @@ export function computeDrift(current: DriftSnapshot, reference: DriftSnapshot): 
       chiSquare: null,
     });
   }
-  const labels = (s: GroupWindowStats) => Object.fromEntries(SENTIMENT_LABELS.map((l) => [l, s.labelCounts[l]]));
+  const labels = (s: GroupWindowStats) =>
+    Object.fromEntries(SENTIMENT_LABELS.map((l) => [l, s.labelCounts[l]]));
   out.push(categorical('label_mix', labels(current.total), labels(reference.total)));
   out.push(categorical('entity_type_mix', current.total.entityTypes, reference.total.entityTypes));
   // Rates as 2-category mixes: unknown vs known tokens, truncated vs complete documents.
-  const unk = (s: GroupWindowStats) => ({ unknown: s.unknownTokens, known: Math.max(0, s.tokens - s.unknownTokens) });
+  const unk = (s: GroupWindowStats) => ({
+    unknown: s.unknownTokens,
+    known: Math.max(0, s.tokens - s.unknownTokens),
+  });
   out.push(categorical('unknown_token_rate', unk(current.total), unk(reference.total)));
-  const trunc = (s: GroupWindowStats) => ({ truncated: s.truncated, complete: Math.max(0, s.count - s.truncated) });
+  const trunc = (s: GroupWindowStats) => ({
+    truncated: s.truncated,
+    complete: Math.max(0, s.count - s.truncated),
+  });
   out.push(categorical('truncation_rate', trunc(current.total), trunc(reference.total)));
   for (const dim of Object.keys(current.mixes).sort()) {
     out.push(categorical(`${dim}_mix`, current.mixes[dim] ?? {}, reference.mixes[dim] ?? {}));

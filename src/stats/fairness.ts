@@ -109,7 +109,12 @@ export function wilsonInterval(successes: number, n: number, z: number = Z_975):
 }
 
 /** Pooled two-proportion z-test of x1/n1 vs x2/n2; z = 0, p = 1 when the pooled variance is 0. */
-export function twoProportionZTest(x1: number, n1: number, x2: number, n2: number): { z: number; pValue: number } {
+export function twoProportionZTest(
+  x1: number,
+  n1: number,
+  x2: number,
+  n2: number,
+): { z: number; pValue: number } {
   if (!(n1 > 0) || !(n2 > 0)) return { z: 0, pValue: 1 };
   const pooled = (x1 + x2) / (n1 + n2);
   const se = Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2));
@@ -160,7 +165,8 @@ export function demographicParityDifference(groups: readonly GroupRate[]): Demog
 /** min/max; null when there is no judged group or the largest rate is 0 (ratio undefined). */
 export function disparateImpactRatio(groups: readonly GroupRate[]): DisparateImpactRatio {
   const e = extremes(groups);
-  if (!e || !(e.max.rate > 0)) return { value: null, maxGroup: e?.max.group ?? null, minGroup: e?.min.group ?? null };
+  if (!e || !(e.max.rate > 0))
+    return { value: null, maxGroup: e?.max.group ?? null, minGroup: e?.min.group ?? null };
   return { value: e.min.rate / e.max.rate, maxGroup: e.max.group, minGroup: e.min.group };
 }
 
@@ -235,14 +241,18 @@ function spread(values: Array<number | null>): number | null {
   return Math.max(...present) - Math.min(...present);
 }
 
-export function labelledFairness(confusions: ReadonlyArray<{ group: string; confusion: Confusion }>, minSamples: number): LabelledFairness {
+export function labelledFairness(
+  confusions: ReadonlyArray<{ group: string; confusion: Confusion }>,
+  minSamples: number,
+): LabelledFairness {
   const groups = confusions.map((c) => labelledRates(c.group, c.confusion, minSamples));
   const judged = groups.filter((g) => g.judged);
   let eod: EqualizedOddsDifference = { value: null, worstClass: null, worstRate: null };
   for (const c of SENTIMENT_LABELS) {
     for (const which of ['tpr', 'fpr'] as const) {
       const gap = spread(judged.map((g) => g[which][c]));
-      if (gap !== null && (eod.value === null || gap > eod.value)) eod = { value: gap, worstClass: c, worstRate: which };
+      if (gap !== null && (eod.value === null || gap > eod.value))
+        eod = { value: gap, worstClass: c, worstRate: which };
     }
   }
   return { groups, equalizedOddsDifference: eod, accuracyGap: spread(judged.map((g) => g.accuracy)) };
@@ -262,11 +272,14 @@ export function fairnessReport(
     if (
       !worstGroup?.vsRest ||
       g.vsRest.pValue < worstGroup.vsRest.pValue ||
-      (g.vsRest.pValue === worstGroup.vsRest.pValue && Math.abs(g.vsRest.difference) > Math.abs(worstGroup.vsRest.difference))
+      (g.vsRest.pValue === worstGroup.vsRest.pValue &&
+        Math.abs(g.vsRest.difference) > Math.abs(worstGroup.vsRest.difference))
     )
       worstGroup = g;
   }
-  const withLabels = stats.filter((s): s is GroupWindowStats & { confusion: Confusion } => s.confusion !== null);
+  const withLabels = stats.filter(
+    (s): s is GroupWindowStats & { confusion: Confusion } => s.confusion !== null,
+  );
   return {
     dimension,
     rate: kind,
@@ -275,6 +288,12 @@ export function fairnessReport(
     demographicParityDifference: demographicParityDifference(groups),
     disparateImpactRatio: disparateImpactRatio(groups),
     worstGroup,
-    labelled: withLabels.length > 0 ? labelledFairness(withLabels.map((s) => ({ group: s.group, confusion: s.confusion })), opts.minSamples) : null,
+    labelled:
+      withLabels.length > 0
+        ? labelledFairness(
+            withLabels.map((s) => ({ group: s.group, confusion: s.confusion })),
+            opts.minSamples,
+          )
+        : null,
   };
 }

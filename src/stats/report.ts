@@ -1,7 +1,13 @@
 import type { GroupWindowStats, WindowReader } from '../domain/windows.js';
 import type { FinsentryConfig } from '../config/schema.js';
 import { sumGroupStats } from './counters.js';
-import { computeDrift, negativeRateChange, type DriftFeatureResult, type DriftSnapshot, type PageHinkleyParams } from './drift.js';
+import {
+  computeDrift,
+  negativeRateChange,
+  type DriftFeatureResult,
+  type DriftSnapshot,
+  type PageHinkleyParams,
+} from './drift.js';
 import { fairnessReport, type FairnessReport, type RateKind } from './fairness.js';
 import { ALL_DIMENSION, ALL_GROUP } from './grouping.js';
 
@@ -13,7 +19,14 @@ import { ALL_DIMENSION, ALL_GROUP } from './grouping.js';
  */
 
 export interface BaselineSource {
-  readBaseline(name: string): Promise<{ name: string; windowStartMs: number; windowEndMs: number; dimensions: Record<string, GroupWindowStats[]> } | null>;
+  readBaseline(
+    name: string,
+  ): Promise<{
+    name: string;
+    windowStartMs: number;
+    windowEndMs: number;
+    dimensions: Record<string, GroupWindowStats[]>;
+  } | null>;
 }
 
 export interface ReportOptions {
@@ -31,7 +44,13 @@ export interface ReportOptions {
 }
 
 export interface DriftSection {
-  reference: { kind: 'baseline' | 'trailing'; name: string | null; startMs: number; endMs: number; documents: number };
+  reference: {
+    kind: 'baseline' | 'trailing';
+    name: string | null;
+    startMs: number;
+    endMs: number;
+    documents: number;
+  };
   features: DriftFeatureResult[];
 }
 
@@ -57,29 +76,48 @@ export interface StatsReport {
   changes: ChangeCheck[];
 }
 
-export function reportOptionsFromConfig(cfg: FinsentryConfig, dimension: string, windowMs: number): ReportOptions {
+export function reportOptionsFromConfig(
+  cfg: FinsentryConfig,
+  dimension: string,
+  windowMs: number,
+): ReportOptions {
   return {
     dimension,
     windowMs,
     minSamples: cfg.stats.minSamples,
     topK: cfg.stats.topK,
     reference: cfg.evaluator.reference,
-    mixDimensions: cfg.stats.dimensions.filter((d) => d.from === 'source' || d.from === 'language').map((d) => d.name),
+    mixDimensions: cfg.stats.dimensions
+      .filter((d) => d.from === 'source' || d.from === 'language')
+      .map((d) => d.name),
   };
 }
 
-function driftSnapshot(dimensions: Record<string, GroupWindowStats[]>, mixDimensions: readonly string[]): DriftSnapshot {
+function driftSnapshot(
+  dimensions: Record<string, GroupWindowStats[]>,
+  mixDimensions: readonly string[],
+): DriftSnapshot {
   const mixes: Record<string, Record<string, number>> = {};
-  for (const dim of mixDimensions) mixes[dim] = Object.fromEntries((dimensions[dim] ?? []).map((g) => [g.group, g.count]));
+  for (const dim of mixDimensions)
+    mixes[dim] = Object.fromEntries((dimensions[dim] ?? []).map((g) => [g.group, g.count]));
   return { total: sumGroupStats(ALL_DIMENSION, ALL_GROUP, dimensions[ALL_DIMENSION] ?? []), mixes };
 }
 
 /** Readers that can fetch several dimensions in one pipelined phase (RedisWindowStore) use that. */
 interface MultiWindowReader {
-  readWindows?(dimensions: readonly string[], windowMs: number, endMs?: number): Promise<{ dimensions: Record<string, GroupWindowStats[]> } | null>;
+  readWindows?(
+    dimensions: readonly string[],
+    windowMs: number,
+    endMs?: number,
+  ): Promise<{ dimensions: Record<string, GroupWindowStats[]> } | null>;
 }
 
-async function readDims(reader: WindowReader & MultiWindowReader, dims: readonly string[], windowMs: number, endMs: number): Promise<Record<string, GroupWindowStats[]>> {
+async function readDims(
+  reader: WindowReader & MultiWindowReader,
+  dims: readonly string[],
+  windowMs: number,
+  endMs: number,
+): Promise<Record<string, GroupWindowStats[]>> {
   const all = [...new Set([ALL_DIMENSION, ...dims])];
   if (reader.readWindows) return (await reader.readWindows(all, windowMs, endMs))?.dimensions ?? {};
   const out: Record<string, GroupWindowStats[]> = {};
@@ -87,7 +125,11 @@ async function readDims(reader: WindowReader & MultiWindowReader, dims: readonly
   return out;
 }
 
-export async function buildStatsReport(reader: WindowReader & BaselineSource & MultiWindowReader, bucketMs: number, opts: ReportOptions): Promise<StatsReport> {
+export async function buildStatsReport(
+  reader: WindowReader & BaselineSource & MultiWindowReader,
+  bucketMs: number,
+  opts: ReportOptions,
+): Promise<StatsReport> {
   const watermarkMs = await reader.watermark();
   const endMs = opts.endMs ?? Math.floor(watermarkMs / bucketMs) * bucketMs + bucketMs;
   const startMs = endMs - opts.windowMs;
@@ -101,7 +143,13 @@ export async function buildStatsReport(reader: WindowReader & BaselineSource & M
     const reference = await readDims(reader, opts.mixDimensions, opts.reference.window, startMs);
     const ref = driftSnapshot(reference, opts.mixDimensions);
     drift = {
-      reference: { kind: 'trailing', name: null, startMs: startMs - opts.reference.window, endMs: startMs, documents: ref.total.count },
+      reference: {
+        kind: 'trailing',
+        name: null,
+        startMs: startMs - opts.reference.window,
+        endMs: startMs,
+        documents: ref.total.count,
+      },
       features: computeDrift(driftSnapshot(current, opts.mixDimensions), ref),
     };
   } else {
@@ -109,7 +157,13 @@ export async function buildStatsReport(reader: WindowReader & BaselineSource & M
     if (baseline) {
       const ref = driftSnapshot(baseline.dimensions, opts.mixDimensions);
       drift = {
-        reference: { kind: 'baseline', name: baseline.name, startMs: baseline.windowStartMs, endMs: baseline.windowEndMs, documents: ref.total.count },
+        reference: {
+          kind: 'baseline',
+          name: baseline.name,
+          startMs: baseline.windowStartMs,
+          endMs: baseline.windowEndMs,
+          documents: ref.total.count,
+        },
         features: computeDrift(driftSnapshot(current, opts.mixDimensions), ref),
       };
     } else {
@@ -120,7 +174,12 @@ export async function buildStatsReport(reader: WindowReader & BaselineSource & M
   const changes: ChangeCheck[] = [];
   const top = [...groups].sort((a, b) => b.count - a.count).slice(0, opts.topK);
   for (const g of top) {
-    const series = await reader.readSeries({ dimension: opts.dimension, group: g.group, windowMs: opts.windowMs, endMs });
+    const series = await reader.readSeries({
+      dimension: opts.dimension,
+      group: g.group,
+      windowMs: opts.windowMs,
+      endMs,
+    });
     const change = negativeRateChange(series, opts.pageHinkley);
     changes.push({ group: g.group, alarmsAtMs: change.alarmsAtMs, statistic: change.statistic });
   }

@@ -7,7 +7,10 @@ export type { Logger };
  * (`finsentry infer`, `stats --json`). Secrets are redacted by path as a second line of defence;
  * the first is that config never holds them (only env/file references).
  */
-export function createLogger(level: string = process.env.FINSENTRY_LOG_LEVEL ?? 'info', name = 'finsentry'): Logger {
+export function createLogger(
+  level: string = process.env.FINSENTRY_LOG_LEVEL ?? 'info',
+  name = 'finsentry',
+): Logger {
   return pino(
     {
       name,

@@ -102,7 +102,8 @@ export class Traffic {
   /** The next record: its id, topic and encoded value (plus the padding header, if configured). */
   private next(): { id: string; topic: string; message: Message } {
     const record = this.nextRecord();
-    if (this.padding > 0) record.message.headers = { 'x-fault-padding': `${record.id}:`.padEnd(this.padding, '.') };
+    if (this.padding > 0)
+      record.message.headers = { 'x-fault-padding': `${record.id}:`.padEnd(this.padding, '.') };
     return record;
   }
 
@@ -119,7 +120,11 @@ export class Traffic {
     if (corruptEvery > 0 && n % corruptEvery === corruptEvery - 1) {
       this.corrupt.add(id);
       const garbage = Buffer.from(`corrupt record ${id} ${Math.floor(this.random() * 1e9)}`);
-      return { id, topic: isNews ? this.options.topics.news : this.options.topics.chat, message: { key: id, value: garbage } };
+      return {
+        id,
+        topic: isNews ? this.options.topics.news : this.options.topics.chat,
+        message: { key: id, value: garbage },
+      };
     }
     const tickers = this.random() < 0.8 ? [TICKERS[ISSUERS.indexOf(issuer)]!] : [];
     if (isNews) {
@@ -127,13 +132,20 @@ export class Traffic {
         source: this.pick(SOURCES),
         published_at: eventTime,
         headline: text,
-        body: this.random() < 0.5 ? 'Analysts at Beta Bank comment on the quarter.' : 'No further comment was given.',
+        body:
+          this.random() < 0.5
+            ? 'Analysts at Beta Bank comment on the quarter.'
+            : 'No further comment was given.',
         language: this.pick(LANGUAGES),
         tickers,
         region: this.pick(REGIONS),
         sector: this.random() < 0.5 ? 'financials' : 'industrials',
       };
-      return { id, topic: this.options.topics.news, message: { key: id, value: encodeNews(news(id, record), framed ? 21 : undefined) } };
+      return {
+        id,
+        topic: this.options.topics.news,
+        message: { key: id, value: encodeNews(news(id, record), framed ? 21 : undefined) },
+      };
     }
     const record: Partial<ChatMessageRecord> = {
       channel: this.pick(CHANNELS),
@@ -144,7 +156,11 @@ export class Traffic {
       tickers,
       region: this.pick(REGIONS),
     };
-    return { id, topic: this.options.topics.chat, message: { key: id, value: encodeChat(chat(id, record), framed ? 22 : undefined) } };
+    return {
+      id,
+      topic: this.options.topics.chat,
+      message: { key: id, value: encodeChat(chat(id, record), framed ? 22 : undefined) },
+    };
   }
 
   /**
@@ -155,7 +171,7 @@ export class Traffic {
    */
   async send(count: number, retryForMs = 120_000): Promise<void> {
     const perRequest = Math.max(1, Math.min(200, Math.floor((256 * 1024) / (this.padding + 300))));
-    for (let done = 0; done < count; ) {
+    for (let done = 0; done < count;) {
       const n = Math.min(perRequest, count - done);
       await this.sendChunk(n, retryForMs);
       done += n;
@@ -176,7 +192,10 @@ export class Traffic {
     for (;;) {
       try {
         const producer = await this.connected();
-        await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        await producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
         return;
       } catch (err) {
         if (Date.now() > deadline) throw err;
@@ -191,7 +210,12 @@ export class Traffic {
    * Sends `total` records in chunks of `chunk` at about `perSecond` records a second, until done or
    * `stop()` returns true. Pacing only shapes the load; no assertion depends on it.
    */
-  async stream(total: number, perSecond: number, stop: () => boolean = () => false, chunk = 250): Promise<void> {
+  async stream(
+    total: number,
+    perSecond: number,
+    stop: () => boolean = () => false,
+    chunk = 250,
+  ): Promise<void> {
     const started = Date.now();
     let sent = 0;
     while (sent < total && !stop()) {

@@ -67,13 +67,21 @@ export default async function setup(): Promise<void> {
     ];
     const reachable = await Promise.all(required.map((endpoint) => answers(endpoint)));
     if (reachable.includes(false)) {
-      console.log('finsentry test setup: local stack not (fully) running; starting it with scripts/stack/stack.sh up');
-      const result = spawnSync('bash', [path.join(repoRoot, 'scripts/stack/stack.sh'), 'up', '--redis-cluster', '--prometheus'], {
-        cwd: repoRoot,
-        stdio: ['ignore', 'inherit', 'inherit'],
-      });
+      console.log(
+        'finsentry test setup: local stack not (fully) running; starting it with scripts/stack/stack.sh up',
+      );
+      const result = spawnSync(
+        'bash',
+        [path.join(repoRoot, 'scripts/stack/stack.sh'), 'up', '--redis-cluster', '--prometheus'],
+        {
+          cwd: repoRoot,
+          stdio: ['ignore', 'inherit', 'inherit'],
+        },
+      );
       if (result.status !== 0) {
-        throw new Error(`scripts/stack/stack.sh up failed (exit ${String(result.status ?? result.signal)}); see the output above`);
+        throw new Error(
+          `scripts/stack/stack.sh up failed (exit ${String(result.status ?? result.signal)}); see the output above`,
+        );
       }
     }
   }

@@ -74,7 +74,14 @@ export async function readRecords(kafka: Kafka, topic: string, timeoutMs = 180_0
 
 /** The parts of an enriched record that must not differ between two deliveries of one input. */
 function resultOf(record: EnrichedDocumentRecord): string {
-  return JSON.stringify([record.id, record.event_time, record.sentiment, record.entities, record.groups, record.models]);
+  return JSON.stringify([
+    record.id,
+    record.event_time,
+    record.sentiment,
+    record.entities,
+    record.groups,
+    record.models,
+  ]);
 }
 
 export class Ledger {
@@ -97,7 +104,8 @@ export class Ledger {
       else this.enriched.set(at, [record]);
     }
     for (const entry of dead) {
-      if (!known.has(entry.coordinates)) this.strayOutputs.push(`dlq ${String(entry.key)} names ${entry.coordinates}`);
+      if (!known.has(entry.coordinates))
+        this.strayOutputs.push(`dlq ${String(entry.key)} names ${entry.coordinates}`);
       const list = this.dead.get(entry.coordinates);
       if (list) list.push(entry);
       else this.dead.set(entry.coordinates, [entry]);
@@ -105,7 +113,10 @@ export class Ledger {
   }
 
   /** Reads the input topics, the enriched topic and the DLQ in full. */
-  static async collect(kafka: Kafka, topics: { inputs: readonly string[]; enriched: string; dlq: string }): Promise<Ledger> {
+  static async collect(
+    kafka: Kafka,
+    topics: { inputs: readonly string[]; enriched: string; dlq: string },
+  ): Promise<Ledger> {
     const inputs: RawRecord[] = [];
     for (const topic of topics.inputs) inputs.push(...(await readRecords(kafka, topic)));
     const enriched = (await readRecords(kafka, topics.enriched)).map((r) => decodeEnriched(r.value!));
@@ -135,7 +146,10 @@ export class Ledger {
    * Accounts for every input; `expect` says where each should land (default: either). With
    * `idsAreKeys` (the default) an enriched record's id must equal its input's key.
    */
-  report(expect: (input: RawRecord) => Expectation = () => 'either', options: { idsAreKeys?: boolean } = {}): LedgerReport {
+  report(
+    expect: (input: RawRecord) => Expectation = () => 'either',
+    options: { idsAreKeys?: boolean } = {},
+  ): LedgerReport {
     const idsAreKeys = options.idsAreKeys ?? true;
     const report: LedgerReport = {
       inputs: this.inputs.length,
@@ -187,7 +201,10 @@ export class Ledger {
       const wanted = expect(input);
       if ((wanted === 'enriched' && outputs.length === 0) || (wanted === 'dlq' && dead.length === 0)) {
         report.misrouted++;
-        note(report.examples.misrouted, `${String(key)} @ ${at}: expected ${wanted}, got ${outputs.length > 0 ? 'enriched' : `dlq (${dead[0]!.reason})`}`);
+        note(
+          report.examples.misrouted,
+          `${String(key)} @ ${at}: expected ${wanted}, got ${outputs.length > 0 ? 'enriched' : `dlq (${dead[0]!.reason})`}`,
+        );
       }
     }
     return report;
@@ -217,12 +234,18 @@ export function printFigures({ fault, report, recoverySeconds, extra }: FaultFig
 /** The invariants every fault test asserts on its ledger (losses first, as the most important). */
 export function ledgerProblems(report: LedgerReport): string[] {
   const problems: string[] = [];
-  if (report.losses > 0) problems.push(`${report.losses} inputs lost, e.g. ${report.examples.lost.join('; ')}`);
-  if (report.misrouted > 0) problems.push(`${report.misrouted} misrouted, e.g. ${report.examples.misrouted.join('; ')}`);
+  if (report.losses > 0)
+    problems.push(`${report.losses} inputs lost, e.g. ${report.examples.lost.join('; ')}`);
+  if (report.misrouted > 0)
+    problems.push(`${report.misrouted} misrouted, e.g. ${report.examples.misrouted.join('; ')}`);
   if (report.inBoth > 0) problems.push(`${report.inBoth} inputs both enriched and dead-lettered`);
-  if (report.strays > 0) problems.push(`${report.strays} outputs naming no input, e.g. ${report.examples.strays.join('; ')}`);
-  if (report.idMismatches > 0) problems.push(`${report.idMismatches} enriched records whose id is not the input key`);
+  if (report.strays > 0)
+    problems.push(`${report.strays} outputs naming no input, e.g. ${report.examples.strays.join('; ')}`);
+  if (report.idMismatches > 0)
+    problems.push(`${report.idMismatches} enriched records whose id is not the input key`);
   if (report.inconsistentDuplicates > 0)
-    problems.push(`${report.inconsistentDuplicates} inputs whose duplicates differ, e.g. ${report.examples.inconsistent.join('; ')}`);
+    problems.push(
+      `${report.inconsistentDuplicates} inputs whose duplicates differ, e.g. ${report.examples.inconsistent.join('; ')}`,
+    );
   return problems;
 }

@@ -76,7 +76,9 @@ export class PrivateStack {
    */
   async crash(component: StackComponent): Promise<void> {
     const pidFile =
-      component === 'kafka' ? path.join(this.dir, 'kafka/kafka.pid') : path.join(this.dir, `redis/${this.redisPort}/redis.pid`);
+      component === 'kafka'
+        ? path.join(this.dir, 'kafka/kafka.pid')
+        : path.join(this.dir, `redis/${this.redisPort}/redis.pid`);
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     process.kill(pid, 'SIGKILL');
     for (;;) {
@@ -121,7 +123,11 @@ export class PrivateStack {
       FINSENTRY_REDIS_APPENDONLY: 'yes',
     };
     return new Promise((resolve, reject) => {
-      const child = spawn('bash', [stackScript, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('bash', [stackScript, ...args], {
+        cwd: repoRoot,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       child.stdout.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr.on('data', (d: Buffer) => (output += d.toString()));

@@ -28,7 +28,15 @@ export interface ModelDirs {
 export function synthModels(dir: string): ModelDirs {
   const sentiment = path.join(dir, 'sentiment');
   const ner = path.join(dir, 'ner');
-  synthesizeModel({ task: 'sentiment', layers: 1, hidden: 32, heads: 2, seed: 7, vocabSize: 400, out: sentiment });
+  synthesizeModel({
+    task: 'sentiment',
+    layers: 1,
+    hidden: 32,
+    heads: 2,
+    seed: 7,
+    vocabSize: 400,
+    out: sentiment,
+  });
   synthesizeModel({ task: 'ner', layers: 1, hidden: 32, heads: 2, seed: 8, vocabFrom: sentiment, out: ner });
   return { sentiment, ner };
 }
@@ -65,7 +73,11 @@ export function processorConfigJson(options: ProcessorConfigOptions): Record<str
     },
     redis: { url: options.redisUrl, keyPrefix: options.keyPrefix },
     codec: { schemaIds: { '21': 'io.finsentry.NewsArticle', '22': 'io.finsentry.ChatMessage' } },
-    models: { sentiment: { path: options.models.sentiment }, ner: { path: options.models.ner }, intraOpThreads: 1 },
+    models: {
+      sentiment: { path: options.models.sentiment },
+      ner: { path: options.models.ner },
+      intraOpThreads: 1,
+    },
     batching: { maxBatchSize: 32, maxInFlightBatches: 2 },
     metrics: { port: 0, host: '127.0.0.1' },
     evaluator: { enabled: false },
@@ -75,7 +87,11 @@ export function processorConfigJson(options: ProcessorConfigOptions): Record<str
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     const current = base[key];
     base[key] =
-      typeof current === 'object' && current !== null && typeof value === 'object' && value !== null && !Array.isArray(value)
+      typeof current === 'object' &&
+      current !== null &&
+      typeof value === 'object' &&
+      value !== null &&
+      !Array.isArray(value)
         ? { ...current, ...value }
         : value;
   }
@@ -83,7 +99,10 @@ export function processorConfigJson(options: ProcessorConfigOptions): Record<str
 }
 
 /** Writes the config file; returns its path and the parsed config (what the child will run with). */
-export function writeProcessorConfig(file: string, options: ProcessorConfigOptions): { path: string; config: FinsentryConfig } {
+export function writeProcessorConfig(
+  file: string,
+  options: ProcessorConfigOptions,
+): { path: string; config: FinsentryConfig } {
   const json = processorConfigJson(options);
   writeFileSync(file, JSON.stringify(json, null, 2));
   return { path: file, config: parseConfig(json, {}) };
@@ -248,7 +267,8 @@ export class GroupProgress {
   async written(): Promise<number> {
     return this.withAdmin(async (admin) => {
       let total = 0;
-      for (const topic of this.topics) for (const p of await admin.fetchTopicOffsets(topic)) total += Number(p.high);
+      for (const topic of this.topics)
+        for (const p of await admin.fetchTopicOffsets(topic)) total += Number(p.high);
       return total;
     });
   }
@@ -261,7 +281,8 @@ export class GroupProgress {
         for (const p of topic.partitions) committed.set(`${topic.topic}:${p.partition}`, Number(p.offset));
       for (const topic of this.topics)
         for (const p of await admin.fetchTopicOffsets(topic))
-          if (Number(p.high) > 0 && (committed.get(`${topic}:${p.partition}`) ?? -1) < Number(p.high)) return false;
+          if (Number(p.high) > 0 && (committed.get(`${topic}:${p.partition}`) ?? -1) < Number(p.high))
+            return false;
       return true;
     });
   }
@@ -272,18 +293,27 @@ export class GroupProgress {
    */
   async waitForAllCommitted(processors: readonly ProcessorProcess[], timeoutMs: number): Promise<void> {
     try {
-      await waitFor(async () => {
-        // A processor that died (crashed, exited) will not commit anything more: fail now.
-        if (processors.length > 0 && processors.every((p) => !p.running)) return 'all processors exited';
-        return this.allCommitted();
-      }, timeoutMs, 500).then((outcome) => {
+      await waitFor(
+        async () => {
+          // A processor that died (crashed, exited) will not commit anything more: fail now.
+          if (processors.length > 0 && processors.every((p) => !p.running)) return 'all processors exited';
+          return this.allCommitted();
+        },
+        timeoutMs,
+        500,
+      ).then((outcome) => {
         if (outcome !== true) throw new Error(String(outcome));
       });
     } catch (err) {
       const committed = await this.committed().catch(() => NaN);
       const written = await this.written().catch(() => NaN);
-      const logs = processors.map((p) => `--- ${p.name} (running: ${String(p.running)}):\n${p.output.slice(-4000)}`).join('\n');
-      throw new Error(`${(err as Error).message}: committed ${committed} of ${written} input records\n${logs}`, { cause: err });
+      const logs = processors
+        .map((p) => `--- ${p.name} (running: ${String(p.running)}):\n${p.output.slice(-4000)}`)
+        .join('\n');
+      throw new Error(
+        `${(err as Error).message}: committed ${committed} of ${written} input records\n${logs}`,
+        { cause: err },
+      );
     }
   }
 

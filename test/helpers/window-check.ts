@@ -28,7 +28,11 @@ export function productCodec(config: FinsentryConfig, authorKey: string): InputC
     schemaIds: config.codec.schemaIds,
     ...(config.codec.registryUrl ? { registryUrl: config.codec.registryUrl } : {}),
   });
-  const decoder = new AvroDecoder({ registry, wireFormat: config.codec.wireFormat, maxMessageBytes: config.limits.maxMessageBytes });
+  const decoder = new AvroDecoder({
+    registry,
+    wireFormat: config.codec.wireFormat,
+    maxMessageBytes: config.limits.maxMessageBytes,
+  });
   return new InputCodec(decoder, new AuthorPseudonymiser(authorKey), {
     maxTextChars: config.limits.maxTextChars,
     maxFutureSkewMs: config.limits.maxFutureSkew,
@@ -77,13 +81,30 @@ export interface CleanPassOptions {
 }
 
 /** Applies the reference pass to `prefix`; see the file comment. */
-export async function applyCleanPass(redis: Redis, ledger: Ledger, options: CleanPassOptions): Promise<CleanPassResult> {
+export async function applyCleanPass(
+  redis: Redis,
+  ledger: Ledger,
+  options: CleanPassOptions,
+): Promise<CleanPassResult> {
   const { config } = options;
   const codec = productCodec(config, options.authorKey);
-  const result: CleanPassResult = { accepted: 0, rejected: 0, missing: 0, groupMismatches: 0, documents: new Map() };
-  const byPartition = new Map<string, Array<{ record: RawRecord; doc: InputDocument; output: EnrichedDocumentRecord | undefined }>>();
-  const sorted = [...ledger.inputs].sort(
-    (a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset))),
+  const result: CleanPassResult = {
+    accepted: 0,
+    rejected: 0,
+    missing: 0,
+    groupMismatches: 0,
+    documents: new Map(),
+  };
+  const byPartition = new Map<
+    string,
+    Array<{ record: RawRecord; doc: InputDocument; output: EnrichedDocumentRecord | undefined }>
+  >();
+  const sorted = [...ledger.inputs].sort((a, b) =>
+    a.topic < b.topic
+      ? -1
+      : a.topic > b.topic
+        ? 1
+        : a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)),
   );
   for (const record of sorted) {
     const kind = record.topic === config.kafka.topics.chat ? 'chat' : 'news';
@@ -116,10 +137,16 @@ export async function applyCleanPass(redis: Redis, ledger: Ledger, options: Clea
         : chunk.map(({ output }) => enrichmentOf(output!));
       const observations: StatsObservation[] = chunk.map(({ doc, output }, j) => {
         const observation = buildObservation(doc, enrichments[j]!, dimensions);
-        if (output && JSON.stringify(output.groups) !== JSON.stringify(observation.groups)) result.groupMismatches++;
+        if (output && JSON.stringify(output.groups) !== JSON.stringify(observation.groups))
+          result.groupMismatches++;
         return observation;
       });
-      const batch: StatsBatch = { partitionKey, lastOffset: chunk[chunk.length - 1]!.record.offset, observations, labels: [] };
+      const batch: StatsBatch = {
+        partitionKey,
+        lastOffset: chunk[chunk.length - 1]!.record.offset,
+        observations,
+        labels: [],
+      };
       await store.apply([batch]);
     }
   }
@@ -127,7 +154,10 @@ export async function applyCleanPass(redis: Redis, ledger: Ledger, options: Clea
 }
 
 /** Every window counter under a prefix: hash key (prefix removed) → field → value. */
-export async function windowState(redis: Redis, prefix: string): Promise<Map<string, Record<string, string>>> {
+export async function windowState(
+  redis: Redis,
+  prefix: string,
+): Promise<Map<string, Record<string, string>>> {
   const state = new Map<string, Record<string, string>>();
   let cursor = '0';
   do {
@@ -167,8 +197,15 @@ export interface WindowComparison {
 }
 
 /** Compares the faulty run's windows (`actual`) with the reference (`expected`) exactly. */
-export async function compareWindows(redis: Redis, actualPrefix: string, expectedPrefix: string): Promise<WindowComparison> {
-  const [actual, expected] = await Promise.all([windowState(redis, actualPrefix), windowState(redis, expectedPrefix)]);
+export async function compareWindows(
+  redis: Redis,
+  actualPrefix: string,
+  expectedPrefix: string,
+): Promise<WindowComparison> {
+  const [actual, expected] = await Promise.all([
+    windowState(redis, actualPrefix),
+    windowState(redis, expectedPrefix),
+  ]);
   const out: WindowComparison = { hashes: 0, fields: 0, documents: 0, differences: [], differenceCount: 0 };
   const differ = (text: string): void => {
     out.differenceCount++;
@@ -184,9 +221,13 @@ export async function compareWindows(redis: Redis, actualPrefix: string, expecte
     }
     for (const field of new Set([...Object.keys(a), ...Object.keys(e)])) {
       out.fields++;
-      if (a[field] !== e[field]) differ(`${key} ${field}: faulty ${String(a[field])} vs clean ${String(e[field])}`);
+      if (a[field] !== e[field])
+        differ(`${key} ${field}: faulty ${String(a[field])} vs clean ${String(e[field])}`);
     }
-    if (/:c:\d+:_all$/.test(key)) out.documents += Object.entries(e).filter(([f]) => f.endsWith('|n')).reduce((n, [, v]) => n + Number(v), 0);
+    if (/:c:\d+:_all$/.test(key))
+      out.documents += Object.entries(e)
+        .filter(([f]) => f.endsWith('|n'))
+        .reduce((n, [, v]) => n + Number(v), 0);
   }
   return out;
 }

@@ -20,24 +20,64 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('finsentry bench --quick', () => {
   it('runs every row on the local stack and writes a well-formed table, JSON report and Markdown section', async () => {
-    const shape = { layers: 1, hidden: 32, heads: 2, intermediate: 64, seed: 3, vocabFrom: join(ROOT, 'test/fixtures/inference'), maxPositions: 512 };
+    const shape = {
+      layers: 1,
+      hidden: 32,
+      heads: 2,
+      intermediate: 64,
+      seed: 3,
+      vocabFrom: join(ROOT, 'test/fixtures/inference'),
+      maxPositions: 512,
+    };
     const sentiment = synthesizeModel({ task: 'sentiment', out: join(work, 'sentiment'), ...shape });
     const ner = synthesizeModel({ task: 'ner', out: join(work, 'ner'), ...shape });
     const configPath = join(work, 'config.json');
-    writeFileSync(configPath, JSON.stringify({ kafka: { brokers: kafkaBrokers() }, redis: { url: redisUrl() }, log: { level: 'error' } }));
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        kafka: { brokers: kafkaBrokers() },
+        redis: { url: redisUrl() },
+        log: { level: 'error' },
+      }),
+    );
     const jsonPath = join(work, 'report.json');
     const docPath = join(work, 'benchmarks.md');
     writeFileSync(docPath, '# Benchmarks\n\nHand-written introduction.\n');
     const label = 'quick smoke test';
-    const args = ['bench', '--quick', '--model', sentiment.dir, '--ner-model', ner.dir, '--docs', '48', '--latency-seconds', '3', '--config', configPath, '--json', jsonPath, '--doc', docPath, '--label', label];
+    const args = [
+      'bench',
+      '--quick',
+      '--model',
+      sentiment.dir,
+      '--ner-model',
+      ner.dir,
+      '--docs',
+      '48',
+      '--latency-seconds',
+      '3',
+      '--config',
+      configPath,
+      '--json',
+      jsonPath,
+      '--doc',
+      docPath,
+      '--label',
+      label,
+    ];
 
-    const { stdout } = await run(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024, timeout: 280_000 });
+    const { stdout } = await run(
+      join(ROOT, 'node_modules/.bin/tsx'),
+      [join(ROOT, 'src/cli/main.ts'), ...args],
+      { cwd: ROOT, maxBuffer: 16 * 1024 * 1024, timeout: 280_000 },
+    );
 
     // stdout: the label, then one table line per row, the latency line and the ratios.
     expect(stdout.split('\n')[0]).toBe(label);
-    for (const name of ['1 ceiling', '2 infer', '3 pipeline', '4 naive', '5 peer', '6 stats']) expect(stdout).toMatch(new RegExp(`^${name} +[0-9]`, 'm'));
+    for (const name of ['1 ceiling', '2 infer', '3 pipeline', '4 naive', '5 peer', '6 stats'])
+      expect(stdout).toMatch(new RegExp(`^${name} +[0-9]`, 'm'));
     expect(stdout).toMatch(/^latency at [0-9.]+ docs\/s .* p50 [0-9,]+ ms, p95 [0-9,]+ ms, p99 [0-9,]+ ms/m);
-    for (const ratio of ['pipeline/ceiling', 'infer/ceiling', 'infer/naive', 'infer/peer']) expect(stdout).toMatch(new RegExp(`^${ratio} +[0-9]+\\.[0-9]{2}`, 'm'));
+    for (const ratio of ['pipeline/ceiling', 'infer/ceiling', 'infer/naive', 'infer/peer'])
+      expect(stdout).toMatch(new RegExp(`^${ratio} +[0-9]+\\.[0-9]{2}`, 'm'));
 
     const report = JSON.parse(readFileSync(jsonPath, 'utf8')) as BenchReport;
     expect(report.version).toBe(1);
@@ -59,8 +99,10 @@ describe('finsentry bench --quick', () => {
     const byId = Object.fromEntries(report.rows.map((r) => [r.id, r]));
     const textTokens = (id: string) => byId[id]!.textTokensPerSecond! * byId[id]!.seconds;
     const modelTokens = (id: string) => byId[id]!.modelTokensPerSecond! * byId[id]!.seconds;
-    for (const id of ['ceiling', 'infer', 'pipeline', 'naive']) expect(textTokens(id)).toBeCloseTo(report.corpus.tokens, 3);
-    for (const id of ['infer', 'pipeline', 'naive']) expect(modelTokens(id)).toBeCloseTo(modelTokens('ceiling'), 3);
+    for (const id of ['ceiling', 'infer', 'pipeline', 'naive'])
+      expect(textTokens(id)).toBeCloseTo(report.corpus.tokens, 3);
+    for (const id of ['infer', 'pipeline', 'naive'])
+      expect(modelTokens(id)).toBeCloseTo(modelTokens('ceiling'), 3);
     expect(textTokens('peer')).toBeLessThanOrEqual(report.corpus.tokens + 1e-6);
 
     expect(report.corpus.documents).toBe(48);
@@ -88,16 +130,35 @@ describe('finsentry bench --quick', () => {
     expect(stats['roundTripsPerBatch']).toBe(1);
     expect(stats['groupsPerDocument']).toBeGreaterThan(1);
 
-    for (const key of ['pipelineOverCeiling', 'inferOverCeiling', 'inferOverNaive', 'inferOverPeer', 'inferOverPeerTokens'] as const) {
+    for (const key of [
+      'pipelineOverCeiling',
+      'inferOverCeiling',
+      'inferOverNaive',
+      'inferOverPeer',
+      'inferOverPeerTokens',
+    ] as const) {
       expect(report.ratios[key].value).toBeGreaterThan(0);
     }
-    expect(report.ratios.inferOverNaive.value).toBeCloseTo(byId['infer']!.docsPerSecond / byId['naive']!.docsPerSecond, 2);
+    expect(report.ratios.inferOverNaive.value).toBeCloseTo(
+      byId['infer']!.docsPerSecond / byId['naive']!.docsPerSecond,
+      2,
+    );
 
     // Markdown: the hand-written part kept, one generated section between the label's markers.
     const doc = readFileSync(docPath, 'utf8');
     expect(doc.startsWith('# Benchmarks\n\nHand-written introduction.\n')).toBe(true);
     expect(doc.split(`<!-- bench:begin ${label} -->`).length).toBe(2);
     expect(doc.split(`<!-- bench:end ${label} -->`).length).toBe(2);
-    for (const cell of ['| 1 ceiling', '| 2 infer', '| 3 pipeline', '| 4 naive', '| 5 peer', '| 6 stats', '| pipeline / ceiling |', '| infer / peer (docs/s) |']) expect(doc).toContain(cell);
+    for (const cell of [
+      '| 1 ceiling',
+      '| 2 infer',
+      '| 3 pipeline',
+      '| 4 naive',
+      '| 5 peer',
+      '| 6 stats',
+      '| pipeline / ceiling |',
+      '| infer / peer (docs/s) |',
+    ])
+      expect(doc).toContain(cell);
   });
 });

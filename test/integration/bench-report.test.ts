@@ -9,7 +9,14 @@ import { computeRatios, updateDocument } from '../../src/bench/report.js';
 import type { TokenWindow } from '../../src/inference/tokenize.js';
 import type { BenchRow } from '../../src/bench/types.js';
 
-const win = (length: number): TokenWindow => ({ ids: new Array<number>(length).fill(5), typeIds: [], offsets: [], specialMask: [], contentStart: 0, realTokens: length - 2 });
+const win = (length: number): TokenWindow => ({
+  ids: new Array<number>(length).fill(5),
+  typeIds: [],
+  offsets: [],
+  specialMask: [],
+  contentStart: 0,
+  realTokens: length - 2,
+});
 
 describe('ceiling batches', () => {
   it('sorts windows by length and bounds every batch by size and padded-token budget', () => {
@@ -21,8 +28,15 @@ describe('ceiling batches', () => {
       expect(Math.max(...b.map((w) => w.ids.length)) * b.length).toBeLessThanOrEqual(300);
     }
     // With 128-token windows only two fit the 300-token budget.
-    for (const b of batches.filter((b) => b.some((w) => w.ids.length === 128))) expect(b.length).toBeLessThanOrEqual(2);
-    expect(batches.map((b) => b.map((w) => w.ids.length))).toEqual([[7, 9, 12, 15], [22, 33, 40, 64], [90, 128], [128, 128], [128]]);
+    for (const b of batches.filter((b) => b.some((w) => w.ids.length === 128)))
+      expect(b.length).toBeLessThanOrEqual(2);
+    expect(batches.map((b) => b.map((w) => w.ids.length))).toEqual([
+      [7, 9, 12, 15],
+      [22, 33, 40, 64],
+      [90, 128],
+      [128, 128],
+      [128],
+    ]);
   });
 
   it('sends a window longer than the budget alone', () => {
@@ -46,9 +60,23 @@ describe('parameter counts from config.json', () => {
   // Published sizes: bert-base-uncased BertModel 109,482,240 parameters (with pooler);
   // sentence-transformers/all-MiniLM-L6-v2 (BertModel, 6 layers, 384 hidden) 22,713,216.
   it('matches bert-base-uncased and MiniLM-L6 plus the classifier head', () => {
-    const bertBase = { hidden_size: 768, num_hidden_layers: 12, intermediate_size: 3072, vocab_size: 30522, max_position_embeddings: 512, type_vocab_size: 2 };
+    const bertBase = {
+      hidden_size: 768,
+      num_hidden_layers: 12,
+      intermediate_size: 3072,
+      vocab_size: 30522,
+      max_position_embeddings: 512,
+      type_vocab_size: 2,
+    };
     expect(bertParameters(bertBase, 3, 'sentiment')).toBe(109_482_240 + 768 * 3 + 3);
-    const miniLm = { hidden_size: 384, num_hidden_layers: 6, intermediate_size: 1536, vocab_size: 30522, max_position_embeddings: 512, type_vocab_size: 2 };
+    const miniLm = {
+      hidden_size: 384,
+      num_hidden_layers: 6,
+      intermediate_size: 1536,
+      vocab_size: 30522,
+      max_position_embeddings: 512,
+      type_vocab_size: 2,
+    };
     expect(bertParameters(miniLm, 3, 'sentiment')).toBe(22_713_216 + 384 * 3 + 3);
     // Token classification has no pooler.
     expect(bertParameters(miniLm, 9, 'ner')).toBe(22_713_216 - (384 * 384 + 384) + 384 * 9 + 9);
@@ -56,11 +84,31 @@ describe('parameter counts from config.json', () => {
   });
 });
 
-const r = (id: BenchRow['id'], docsPerSecond: number, textTokensPerSecond: number | null = null): BenchRow => ({ id, title: id, documents: 10, seconds: 10 / docsPerSecond, runs: [], docsPerSecond, textTokensPerSecond, modelTokensPerSecond: null, setting: '' });
+const r = (
+  id: BenchRow['id'],
+  docsPerSecond: number,
+  textTokensPerSecond: number | null = null,
+): BenchRow => ({
+  id,
+  title: id,
+  documents: 10,
+  seconds: 10 / docsPerSecond,
+  runs: [],
+  docsPerSecond,
+  textTokensPerSecond,
+  modelTokensPerSecond: null,
+  setting: '',
+});
 
 describe('ratios', () => {
   it('divides docs/s of the rows and judges the targets', () => {
-    const ratios = computeRatios([r('ceiling', 100), r('infer', 80, 4000), r('pipeline', 90), r('naive', 10), r('peer', 50, 1000)]);
+    const ratios = computeRatios([
+      r('ceiling', 100),
+      r('infer', 80, 4000),
+      r('pipeline', 90),
+      r('naive', 10),
+      r('peer', 50, 1000),
+    ]);
     expect(ratios.pipelineOverCeiling).toEqual({ value: 0.9, target: 0.85, met: true });
     expect(ratios.inferOverCeiling).toEqual({ value: 0.8, target: null, met: null });
     expect(ratios.inferOverNaive).toEqual({ value: 8, target: 4, met: true });
@@ -76,7 +124,8 @@ describe('ratios', () => {
 });
 
 describe('Markdown section', () => {
-  const section = (label: string, body: string) => `<!-- bench:begin ${label} -->\n${body}\n<!-- bench:end ${label} -->`;
+  const section = (label: string, body: string) =>
+    `<!-- bench:begin ${label} -->\n${body}\n<!-- bench:end ${label} -->`;
   it('appends a new label and replaces an existing one, keeping everything else', () => {
     const base = '# Benchmarks\n\nIntro.\n';
     const one = updateDocument(base, section('a', 'first'), 'a');

@@ -55,7 +55,8 @@ async function freshTopics(partitions = 3, dlqConfig: Record<string, string> = {
     enriched: `${base}.enriched`,
     dlq: `${base}.dlq`,
   };
-  for (const [name, t] of Object.entries(topics)) await createTopic(t, partitions, name === 'dlq' ? dlqConfig : {});
+  for (const [name, t] of Object.entries(topics))
+    await createTopic(t, partitions, name === 'dlq' ? dlqConfig : {});
   createdTopics.push(...Object.values(topics));
   return topics;
 }

@@ -3,7 +3,15 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { CompressionTypes, Kafka, Partitioners, logLevel } from 'kafkajs';
 import { Cluster, Redis } from 'ioredis';
-import { createTopic, deleteTopics, kafkaBrokers, redisClusterNodes, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
+import {
+  createTopic,
+  deleteTopics,
+  kafkaBrokers,
+  redisClusterNodes,
+  redisUrl,
+  uniqueName,
+  waitFor,
+} from '../helpers/stack.js';
 
 const createdTopics: string[] = [];
 
@@ -16,12 +24,28 @@ describe('local Kafka with kafkajs', () => {
     const topic = await createTopic(uniqueName('stack-test'), 4);
     createdTopics.push(topic);
     const groupId = uniqueName('stack-test-group');
-    const kafka = new Kafka({ clientId: 'finsentry-stack-test', brokers: kafkaBrokers(), logLevel: logLevel.WARN });
+    const kafka = new Kafka({
+      clientId: 'finsentry-stack-test',
+      brokers: kafkaBrokers(),
+      logLevel: logLevel.WARN,
+    });
 
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
-    const sent = Array.from({ length: 40 }, (_, index) => ({ key: `key-${index % 7}`, value: `message-${index}` }));
-    const results = await producer.send({ topic, compression: CompressionTypes.GZIP, acks: -1, messages: sent });
+    const sent = Array.from({ length: 40 }, (_, index) => ({
+      key: `key-${index % 7}`,
+      value: `message-${index}`,
+    }));
+    const results = await producer.send({
+      topic,
+      compression: CompressionTypes.GZIP,
+      acks: -1,
+      messages: sent,
+    });
     await producer.disconnect();
     expect(results.every((result) => result.errorCode === 0)).toBe(true);
     // Keys spread over more than one of the 4 partitions.
@@ -56,11 +80,16 @@ describe('local Kafka with kafkajs', () => {
     await admin.connect();
     try {
       const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      const committedOffsets = new Map(committed?.partitions.map((partition) => [partition.partition, partition.offset]));
+      const committedOffsets = new Map(
+        committed?.partitions.map((partition) => [partition.partition, partition.offset]),
+      );
       for (const [partition, offset] of committedByPartition) {
         expect(committedOffsets.get(partition)).toBe(offset);
       }
-      const totalCommitted = [...committedByPartition.values()].reduce((sum, offset) => sum + Number(offset), 0);
+      const totalCommitted = [...committedByPartition.values()].reduce(
+        (sum, offset) => sum + Number(offset),
+        0,
+      );
       expect(totalCommitted).toBe(sent.length);
       await admin.deleteGroups([groupId]);
     } finally {
@@ -90,12 +119,19 @@ describe('local Redis with ioredis', () => {
     try {
       await waitFor(async () => (await cluster.cluster('INFO')).includes('cluster_state:ok'), 30_000);
       expect(cluster.nodes('master')).toHaveLength(3);
-      const results = await cluster.multi().incrby(keys[0]!, 2).hset(keys[1]!, 'field', 'x').expire(keys[0]!, 60).exec();
+      const results = await cluster
+        .multi()
+        .incrby(keys[0]!, 2)
+        .hset(keys[1]!, 'field', 'x')
+        .expire(keys[0]!, 60)
+        .exec();
       expect(results?.map(([error]) => error)).toEqual([null, null, null]);
       expect(results?.[0]?.[1]).toBe(2);
       expect(await cluster.hget(keys[1]!, 'field')).toBe('x');
       // Keys without the common hash tag land in different slots and a MULTI across them is refused.
-      await expect(cluster.multi().set(uniqueName('a'), '1').set(uniqueName('b'), '2').exec()).rejects.toThrow(/CROSSSLOT|slot/i);
+      await expect(
+        cluster.multi().set(uniqueName('a'), '1').set(uniqueName('b'), '2').exec(),
+      ).rejects.toThrow(/CROSSSLOT|slot/i);
     } finally {
       await cluster.del(...keys);
       cluster.disconnect();

@@ -29,7 +29,11 @@ describe('window store script cache', () => {
 
   beforeAll(async () => {
     const port = await freePort();
-    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    server = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
     const accepts = () =>
       new Promise<boolean>((resolve) => {
         const socket = connect(port, '127.0.0.1');
@@ -47,9 +51,20 @@ describe('window store script cache', () => {
   });
 
   it('re-sends exactly the calls that met NOSCRIPT with EVAL, and counts nothing twice', async () => {
-    const store = new RedisWindowStore(redis, { keyPrefix: 'fs-cache', bucketMs: 60_000, allowedLatenessMs: 300_000, ttlSeconds: 3600, dimensions: ['kind'] });
+    const store = new RedisWindowStore(redis, {
+      keyPrefix: 'fs-cache',
+      bucketMs: 60_000,
+      allowedLatenessMs: 300_000,
+      ttlSeconds: 3600,
+      dimensions: ['kind'],
+    });
     const obs = syntheticObservations(300, 0, { docsPerEventMinute: 100 });
-    const batch = (from: number, to: number) => ({ partitionKey: 'p:0', lastOffset: obs[to - 1]!.offset!, observations: obs.slice(from, to), labels: [] });
+    const batch = (from: number, to: number) => ({
+      partitionKey: 'p:0',
+      lastOffset: obs[to - 1]!.offset!,
+      observations: obs.slice(from, to),
+      labels: [],
+    });
 
     const first = await store.apply([batch(0, 100)]); // empty cache: EVALSHA fails, EVAL runs
     expect(first[0]!.applied).toBe(true);

@@ -4,7 +4,12 @@ import { SENTIMENT_LABELS, type SentimentLabel } from '../../src/domain/enrichme
 import type { LabelObservation, StatsObservation } from '../../src/domain/observation.js';
 import type { StatsBatch } from '../../src/domain/windows.js';
 import { isCluster, type RedisClient } from '../../src/io/redis/client.js';
-import { RedisWindowStore, topGroupsByVolume, windowEndFor, type WindowStoreOptions } from '../../src/io/redis/window-store.js';
+import {
+  RedisWindowStore,
+  topGroupsByVolume,
+  windowEndFor,
+  type WindowStoreOptions,
+} from '../../src/io/redis/window-store.js';
 import { ALL_DIMENSION } from '../../src/stats/grouping.js';
 import { histogramBin } from '../../src/stats/histograms.js';
 import { redisClusterNodes, redisUrl, uniqueName } from '../helpers/stack.js';
@@ -56,7 +61,11 @@ function makeStream(n: number, partitions: number, minutes: number, seed: number
       const eventTimeMs = base + Math.floor((rand() - 0.5) * 2 * jitterMs);
       const pNeg = rand();
       const pPos = (1 - pNeg) * rand();
-      const probs: Record<SentimentLabel, number> = { negative: pNeg, neutral: 1 - pNeg - pPos, positive: pPos };
+      const probs: Record<SentimentLabel, number> = {
+        negative: pNeg,
+        neutral: 1 - pNeg - pPos,
+        positive: pPos,
+      };
       const label = SENTIMENT_LABELS.reduce((a, b) => (probs[b] > probs[a] ? b : a));
       const groups = [
         { dimension: ALL_DIMENSION, value: 'all' },
@@ -130,19 +139,46 @@ async function applyInterleaved(store: RedisWindowStore, batches: StatsBatch[]):
 async function snapshot(store: RedisWindowStore, windows: number[]): Promise<unknown> {
   const out: Record<string, unknown> = { watermark: await store.watermark(), late: await store.lateCount() };
   for (const w of windows) {
-    for (const dim of [ALL_DIMENSION, ...DIMENSIONS]) out[`${dim}/${w}`] = await store.readWindow({ dimension: dim, windowMs: w });
+    for (const dim of [ALL_DIMENSION, ...DIMENSIONS])
+      out[`${dim}/${w}`] = await store.readWindow({ dimension: dim, windowMs: w });
   }
   return out;
 }
 
 /** Expected sums computed straight from the observations (independent of the store's encoding). */
-function expectedGroups(observations: readonly StatsObservation[], dimension: string, startMs: number, endMs: number) {
-  const groups = new Map<string, { n: number; labels: Record<SentimentLabel, number>; polarity: number; tokens: number; truncated: number; pNegBins: number[] }>();
+function expectedGroups(
+  observations: readonly StatsObservation[],
+  dimension: string,
+  startMs: number,
+  endMs: number,
+) {
+  const groups = new Map<
+    string,
+    {
+      n: number;
+      labels: Record<SentimentLabel, number>;
+      polarity: number;
+      tokens: number;
+      truncated: number;
+      pNegBins: number[];
+    }
+  >();
   for (const o of observations) {
     if (o.eventTimeMs < startMs || o.eventTimeMs >= endMs) continue;
     for (const g of o.groups.filter((x) => x.dimension === dimension)) {
       let e = groups.get(g.value);
-      if (!e) groups.set(g.value, (e = { n: 0, labels: { negative: 0, neutral: 0, positive: 0 }, polarity: 0, tokens: 0, truncated: 0, pNegBins: new Array<number>(20).fill(0) }));
+      if (!e)
+        groups.set(
+          g.value,
+          (e = {
+            n: 0,
+            labels: { negative: 0, neutral: 0, positive: 0 },
+            polarity: 0,
+            tokens: 0,
+            truncated: 0,
+            pNegBins: new Array<number>(20).fill(0),
+          }),
+        );
       e.n += 1;
       e.labels[o.label] += 1;
       e.polarity += o.polarity;
@@ -155,7 +191,13 @@ function expectedGroups(observations: readonly StatsObservation[], dimension: st
 }
 
 function options(prefix: string): WindowStoreOptions {
-  return { keyPrefix: prefix, bucketMs: MINUTE, allowedLatenessMs: 5 * MINUTE, ttlSeconds: 3600, dimensions: DIMENSIONS };
+  return {
+    keyPrefix: prefix,
+    bucketMs: MINUTE,
+    allowedLatenessMs: 5 * MINUTE,
+    ttlSeconds: 3600,
+    dimensions: DIMENSIONS,
+  };
 }
 
 const TARGETS: Array<{ name: string; connect: () => RedisClient }> = [
@@ -193,7 +235,12 @@ describe.each(TARGETS)('window store on $name', ({ connect }) => {
     for (const windowMs of [5 * MINUTE, 15 * MINUTE, 60 * MINUTE]) {
       for (const dim of [ALL_DIMENSION, ...DIMENSIONS]) {
         const actual = await store.readWindow({ dimension: dim, windowMs });
-        const expected = expectedGroups(records.map((r) => r.obs), dim, end - windowMs, end);
+        const expected = expectedGroups(
+          records.map((r) => r.obs),
+          dim,
+          end - windowMs,
+          end,
+        );
         expect(actual.map((g) => g.group).sort()).toEqual([...expected.keys()].sort());
         for (const g of actual) {
           const e = expected.get(g.group)!;
@@ -214,13 +261,20 @@ describe.each(TARGETS)('window store on $name', ({ connect }) => {
     // Series per bucket add up to the window.
     const series = await store.readSeries({ dimension: 'region', group: 'emea', windowMs: 15 * MINUTE });
     expect(series).toHaveLength(15);
-    const window = (await store.readWindow({ dimension: 'region', windowMs: 15 * MINUTE })).find((g) => g.group === 'emea')!;
+    const window = (await store.readWindow({ dimension: 'region', windowMs: 15 * MINUTE })).find(
+      (g) => g.group === 'emea',
+    )!;
     expect(series.reduce((s, [, g]) => s + g.count, 0)).toBe(window.count);
-    expect(series.map(([t]) => t)).toEqual(Array.from({ length: 15 }, (_, i) => end - 15 * MINUTE + i * MINUTE));
+    expect(series.map(([t]) => t)).toEqual(
+      Array.from({ length: 15 }, (_, i) => end - 15 * MINUTE + i * MINUTE),
+    );
     // Several dimensions in one read phase give the same windows as one by one.
     const multi = await store.readWindows([ALL_DIMENSION, ...DIMENSIONS], 15 * MINUTE);
     expect(multi!.endMs).toBe(end);
-    for (const dim of [ALL_DIMENSION, ...DIMENSIONS]) expect(multi!.dimensions[dim]).toEqual(await store.readWindow({ dimension: dim, windowMs: 15 * MINUTE }));
+    for (const dim of [ALL_DIMENSION, ...DIMENSIONS])
+      expect(multi!.dimensions[dim]).toEqual(
+        await store.readWindow({ dimension: dim, windowMs: 15 * MINUTE }),
+      );
     // Top-K by volume.
     const top = topGroupsByVolume(await store.readWindow({ dimension: 'ticker', windowMs: 60 * MINUTE }), 3);
     expect(top).toHaveLength(3);
@@ -240,7 +294,9 @@ describe.each(TARGETS)('window store on $name', ({ connect }) => {
     }
     expect(results.filter((x) => x)).toHaveLength(batches.length);
     expect(results.filter((x) => !x)).toHaveLength(batches.length);
-    expect(await snapshot(twice, [10 * MINUTE, 60 * MINUTE])).toEqual(await snapshot(once, [10 * MINUTE, 60 * MINUTE]));
+    expect(await snapshot(twice, [10 * MINUTE, 60 * MINUTE])).toEqual(
+      await snapshot(once, [10 * MINUTE, 60 * MINUTE]),
+    );
   });
 
   it('applies only the records above the stored offset when a replayed batch straddles it', async () => {
@@ -255,7 +311,9 @@ describe.each(TARGETS)('window store on $name', ({ connect }) => {
     expect(r1!.applied).toBe(true);
     const [r2] = await replayed.apply(toBatches(records.slice(150, 300), 150));
     expect(r2!.applied).toBe(true);
-    expect(await snapshot(replayed, [10 * MINUTE, 60 * MINUTE])).toEqual(await snapshot(clean, [10 * MINUTE, 60 * MINUTE]));
+    expect(await snapshot(replayed, [10 * MINUTE, 60 * MINUTE])).toEqual(
+      await snapshot(clean, [10 * MINUTE, 60 * MINUTE]),
+    );
   });
 
   it('gives identical windows after a crash and a replay from an older offset (new client, new store)', async () => {
@@ -296,7 +354,7 @@ describe.each(TARGETS)('window store on $name', ({ connect }) => {
     const shuffled: Record_[] = [];
     for (const p of [0, 1]) {
       const list = records.filter((r) => r.partitionKey === `news.raw:${p}`);
-      for (let i = 0; i < list.length; ) {
+      for (let i = 0; i < list.length;) {
         let j = i;
         while (j < list.length && list[j]!.obs.eventTimeMs - list[i]!.obs.eventTimeMs < 4 * MINUTE) j++;
         const block = list.slice(i, j);
@@ -325,7 +383,12 @@ describe.each(TARGETS)('window store on $name', ({ connect }) => {
         return {
           partitionKey: `news.raw:${p}`,
           offset,
-          obs: { ...template, documentId: `late-${p}-${i}`, offset: String(offset), eventTimeMs: T0 + 35 * MINUTE - 6 * MINUTE - i * 1000 },
+          obs: {
+            ...template,
+            documentId: `late-${p}-${i}`,
+            offset: String(offset),
+            eventTimeMs: T0 + 35 * MINUTE - 6 * MINUTE - i * 1000,
+          },
         };
       }),
     );
@@ -371,7 +434,14 @@ describe.each(TARGETS)('window store on $name', ({ connect }) => {
       const region = REGIONS[i % 4]!;
       const actual = SENTIMENT_LABELS[Math.floor(rand() * 3)]!;
       const predicted = rand() < 0.7 ? actual : SENTIMENT_LABELS[Math.floor(rand() * 3)]!;
-      labels.push({ documentId: `l${i}`, offset: String(i), eventTimeMs: T0 + i * 1000, groups: [{ dimension: 'region', value: region }], actual, predicted });
+      labels.push({
+        documentId: `l${i}`,
+        offset: String(i),
+        eventTimeMs: T0 + i * 1000,
+        groups: [{ dimension: 'region', value: region }],
+        actual,
+        predicted,
+      });
       const k = `${region}/${actual}/${predicted}`;
       expected.set(k, (expected.get(k) ?? 0) + 1);
     }
@@ -380,7 +450,9 @@ describe.each(TARGETS)('window store on $name', ({ connect }) => {
     expect(window).toHaveLength(4);
     for (const g of window) {
       expect(g.count).toBe(0);
-      for (const a of SENTIMENT_LABELS) for (const p of SENTIMENT_LABELS) expect(g.confusion![a][p]).toBe(expected.get(`${g.group}/${a}/${p}`) ?? 0);
+      for (const a of SENTIMENT_LABELS)
+        for (const p of SENTIMENT_LABELS)
+          expect(g.confusion![a][p]).toBe(expected.get(`${g.group}/${a}/${p}`) ?? 0);
     }
   });
 

@@ -35,14 +35,22 @@ describe.each([
   ['ner', NER_DIR],
 ] as const)('committed %s model files', (task, dir) => {
   it('has the HF/Optimum layout, fits the size limit and matches its model card and metrics.json', async () => {
-    for (const f of ['model_quantized.onnx', 'tokenizer.json', 'config.json', 'MODEL_CARD.md', 'metrics.json']) {
+    for (const f of [
+      'model_quantized.onnx',
+      'tokenizer.json',
+      'config.json',
+      'MODEL_CARD.md',
+      'metrics.json',
+    ]) {
       expect(existsSync(join(dir, f)), `${dir}/${f}`).toBe(true);
     }
     const onnx = join(dir, 'model_quantized.onnx');
     expect(readFileSync(onnx).length).toBeLessThanOrEqual(MAX_BYTES);
     const digest = sha256(onnx);
     expect(cardSha(dir)).toBe(digest);
-    const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as { onnx: { model_quantized_onnx_sha256: string } };
+    const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as {
+      onnx: { model_quantized_onnx_sha256: string };
+    };
     expect(metrics.onnx.model_quantized_onnx_sha256).toBe(digest);
     const spec = await readModelSpec(dir);
     expect(spec.task).toBe(task);

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MicroBatcher, selectBatch, type BatchStats, type BatcherOptions } from '../../src/inference/batcher.js';
+import {
+  MicroBatcher,
+  selectBatch,
+  type BatchStats,
+  type BatcherOptions,
+} from '../../src/inference/batcher.js';
 
 interface Item {
   id: number;
@@ -34,13 +39,19 @@ describe('selectBatch', () => {
   it('length bucketing pads less than first-in-first-out batching of the same queue', () => {
     // alternating short and long windows, as a mix of chat messages and news bodies gives
     const lengths = Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? 12 : 120));
-    const padded = (batches: number[][]) => batches.reduce((s, b) => s + b.length * Math.max(...b.map((i) => lengths[i] ?? 0)), 0);
+    const padded = (batches: number[][]) =>
+      batches.reduce((s, b) => s + b.length * Math.max(...b.map((i) => lengths[i] ?? 0)), 0);
     const fifo: number[][] = [];
     for (let i = 0; i < lengths.length; i += 8) fifo.push(Array.from({ length: 8 }, (_, k) => i + k));
     const bucketed: number[][] = [];
     let remaining = lengths.map((_, i) => i);
     while (remaining.length > 0) {
-      const picked = selectBatch(remaining.map((i) => lengths[i] ?? 0), 0, 8, 8 * 128).map((k) => remaining[k] ?? -1);
+      const picked = selectBatch(
+        remaining.map((i) => lengths[i] ?? 0),
+        0,
+        8,
+        8 * 128,
+      ).map((k) => remaining[k] ?? -1);
       bucketed.push(picked);
       remaining = remaining.filter((i) => !picked.includes(i));
     }
@@ -71,7 +82,8 @@ describe('selectBatch', () => {
           expect(picked).toContain(0);
           const longest = Math.max(...picked.map((i) => lengths[i] ?? 0));
           const real = picked.reduce((s, i) => s + (lengths[i] ?? 0), 0);
-          if (picked.length > 1) expect(1 - real / (longest * picked.length)).toBeLessThanOrEqual(cap + 1e-12);
+          if (picked.length > 1)
+            expect(1 - real / (longest * picked.length)).toBeLessThanOrEqual(cap + 1e-12);
         },
       ),
     );
@@ -109,9 +121,16 @@ describe('MicroBatcher', () => {
           expect(results).toEqual(lengths.map((_, id) => id * 10));
           for (const batch of batches) {
             expect(batch.length).toBeLessThanOrEqual(maxBatchSize);
-            expect(Math.max(...batch.map((i) => i.length)) * batch.length).toBeLessThanOrEqual(maxBatchTokens);
+            expect(Math.max(...batch.map((i) => i.length)) * batch.length).toBeLessThanOrEqual(
+              maxBatchTokens,
+            );
           }
-          expect(batches.flat().map((i) => i.id).sort((a, b) => a - b)).toEqual(lengths.map((_, i) => i));
+          expect(
+            batches
+              .flat()
+              .map((i) => i.id)
+              .sort((a, b) => a - b),
+          ).toEqual(lengths.map((_, i) => i));
           expect(maxRunning).toBeLessThanOrEqual(maxInFlightBatches);
           await batcher.close();
         },
@@ -131,7 +150,13 @@ describe('MicroBatcher', () => {
           const clock = () => Date.now();
           const waits: number[] = [];
           const enqueued = new Map<number, number>();
-          const options: BatcherOptions = { maxBatchSize: 128, maxBatchTokens: 128 * 16, maxWaitMs, maxInFlightBatches: 1, maxQueued: 1000 };
+          const options: BatcherOptions = {
+            maxBatchSize: 128,
+            maxBatchTokens: 128 * 16,
+            maxWaitMs,
+            maxInFlightBatches: 1,
+            maxQueued: 1000,
+          };
           const batcher = new MicroBatcher<Item, number>(
             options,
             (items) => {
@@ -247,7 +272,10 @@ describe('MicroBatcher', () => {
       },
       (s) => stats.push(s),
     );
-    const first = await Promise.all([batcher.submit({ id: 1, length: 4 }), batcher.submit({ id: 2, length: 10 })]);
+    const first = await Promise.all([
+      batcher.submit({ id: 1, length: 4 }),
+      batcher.submit({ id: 2, length: 10 }),
+    ]);
     expect(first).toEqual([1, 2]);
     await expect(batcher.submit({ id: 3, length: 5 })).rejects.toThrow('model crashed');
     expect(stats.map((s) => [s.size, s.paddedTokens, s.realTokens, s.failed])).toEqual([

@@ -12,8 +12,24 @@ const CLI = ['node_modules/.bin/tsx', 'src/cli/main.ts'];
 
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'finsentry-cli-'));
-  synthesizeModel({ task: 'sentiment', layers: 1, hidden: 32, heads: 2, vocabSize: 800, seed: 1, out: join(root, 'sent') });
-  synthesizeModel({ task: 'ner', layers: 1, hidden: 32, heads: 2, vocabFrom: join(root, 'sent'), seed: 2, out: join(root, 'ner') });
+  synthesizeModel({
+    task: 'sentiment',
+    layers: 1,
+    hidden: 32,
+    heads: 2,
+    vocabSize: 800,
+    seed: 1,
+    out: join(root, 'sent'),
+  });
+  synthesizeModel({
+    task: 'ner',
+    layers: 1,
+    hidden: 32,
+    heads: 2,
+    vocabFrom: join(root, 'sent'),
+    seed: 2,
+    out: join(root, 'ner'),
+  });
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -39,7 +55,11 @@ describe('inferStream', () => {
       { chunkSize: 16, maxPendingChunks: 3 },
     );
     expect(summary).toEqual({ documents: 250, skippedLines: 0 });
-    const ids = chunks.join('').trim().split('\n').map((l) => (JSON.parse(l) as InferRecord).id);
+    const ids = chunks
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as InferRecord).id);
     expect(ids).toEqual(lines.map((_, i) => `d${i}`));
     expect(maxInFlight).toBeLessThanOrEqual(16 * 3);
   });
@@ -48,23 +68,85 @@ describe('inferStream', () => {
 describe('finsentry infer / models CLI', () => {
   it('streams one result object per input line', () => {
     const input = join(root, 'in.jsonl');
-    writeFileSync(input, ['{"id":"a","text":"Apple shares rose in New York"}', 'plain text line', '', '{"id":"c","text":"' + 'bank profit fell '.repeat(80) + '"}'].join('\n'));
-    const stdout = execFileSync(CLI[0]!, [CLI[1]!, 'infer', '--task', 'both', '--model', join(root, 'sent'), '--ner-model', join(root, 'ner'), '--input', input, '--max-length', '64', '--stride', '16'], {
-      encoding: 'utf8',
-    });
-    const records = stdout.trim().split('\n').map((l) => JSON.parse(l) as InferRecord);
+    writeFileSync(
+      input,
+      [
+        '{"id":"a","text":"Apple shares rose in New York"}',
+        'plain text line',
+        '',
+        '{"id":"c","text":"' + 'bank profit fell '.repeat(80) + '"}',
+      ].join('\n'),
+    );
+    const stdout = execFileSync(
+      CLI[0]!,
+      [
+        CLI[1]!,
+        'infer',
+        '--task',
+        'both',
+        '--model',
+        join(root, 'sent'),
+        '--ner-model',
+        join(root, 'ner'),
+        '--input',
+        input,
+        '--max-length',
+        '64',
+        '--stride',
+        '16',
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const records = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as InferRecord);
     expect(records.map((r) => r.id)).toEqual(['a', '2', 'c']);
-    expect(records.every((r) => r.sentiment && Array.isArray(r.entities) && r.models.length === 2)).toBe(true);
+    expect(records.every((r) => r.sentiment && Array.isArray(r.entities) && r.models.length === 2)).toBe(
+      true,
+    );
     expect(records[2]?.sentiment?.windows).toBeGreaterThan(1);
   }, 120_000);
 
   it('models verify prints the signature and a smoke result; synth is reproducible', () => {
-    const verify = JSON.parse(execFileSync(CLI[0]!, [CLI[1]!, 'models', 'verify', join(root, 'ner'), '--json'], { encoding: 'utf8' })) as Record<string, unknown>;
+    const verify = JSON.parse(
+      execFileSync(CLI[0]!, [CLI[1]!, 'models', 'verify', join(root, 'ner'), '--json'], { encoding: 'utf8' }),
+    ) as Record<string, unknown>;
     expect(verify['task']).toBe('ner');
-    expect((verify['inputs'] as Array<{ name: string }>).map((i) => i.name)).toEqual(['input_ids', 'attention_mask', 'token_type_ids']);
+    expect((verify['inputs'] as Array<{ name: string }>).map((i) => i.name)).toEqual([
+      'input_ids',
+      'attention_mask',
+      'token_type_ids',
+    ]);
     expect(Array.isArray((verify['smoke'] as { result: unknown }).result)).toBe(true);
     const synth = (out: string) =>
-      JSON.parse(execFileSync(CLI[0]!, [CLI[1]!, 'models', 'synth', '--task', 'sentiment', '--layers', '1', '--hidden', '16', '--heads', '2', '--vocab-size', '400', '--seed', '5', '--out', out], { encoding: 'utf8' })) as { sha256: string };
+      JSON.parse(
+        execFileSync(
+          CLI[0]!,
+          [
+            CLI[1]!,
+            'models',
+            'synth',
+            '--task',
+            'sentiment',
+            '--layers',
+            '1',
+            '--hidden',
+            '16',
+            '--heads',
+            '2',
+            '--vocab-size',
+            '400',
+            '--seed',
+            '5',
+            '--out',
+            out,
+          ],
+          { encoding: 'utf8' },
+        ),
+      ) as { sha256: string };
     expect(synth(join(root, 's1')).sha256).toBe(synth(join(root, 's2')).sha256);
   }, 180_000);
 });

@@ -1,12 +1,41 @@
 import { describe, expect, it } from 'vitest';
-import { detokenize, isHashDev, parseConll, parseSentimentData, tagsFromEntities } from '../../src/inference/eval/datasets.js';
-import { classificationReport, getEntities, iob1ToIob2, spanReport } from '../../src/inference/eval/metrics.js';
+import {
+  detokenize,
+  isHashDev,
+  parseConll,
+  parseSentimentData,
+  tagsFromEntities,
+} from '../../src/inference/eval/datasets.js';
+import {
+  classificationReport,
+  getEntities,
+  iob1ToIob2,
+  spanReport,
+} from '../../src/inference/eval/metrics.js';
 import { parseInputLine } from '../../src/inference/infer-stream.js';
 
 describe('classification metrics', () => {
   it('computes accuracy, per-class P/R/F1, macro-F1 and the confusion matrix', () => {
-    const yTrue = ['negative', 'negative', 'neutral', 'neutral', 'neutral', 'positive', 'positive', 'positive'];
-    const yPred = ['negative', 'neutral', 'neutral', 'neutral', 'positive', 'positive', 'positive', 'negative'];
+    const yTrue = [
+      'negative',
+      'negative',
+      'neutral',
+      'neutral',
+      'neutral',
+      'positive',
+      'positive',
+      'positive',
+    ];
+    const yPred = [
+      'negative',
+      'neutral',
+      'neutral',
+      'neutral',
+      'positive',
+      'positive',
+      'positive',
+      'negative',
+    ];
     const r = classificationReport(yTrue, yPred, ['negative', 'neutral', 'positive']);
     expect(r.accuracy).toBe(5 / 8);
     expect(r.confusion).toEqual([
@@ -42,7 +71,14 @@ describe('seqeval span metrics', () => {
   });
 
   it('converts IOB1 to IOB2', () => {
-    expect(iob1ToIob2(['I-ORG', 'I-ORG', 'O', 'I-PER', 'B-PER', 'I-LOC'])).toEqual(['B-ORG', 'I-ORG', 'O', 'B-PER', 'B-PER', 'B-LOC']);
+    expect(iob1ToIob2(['I-ORG', 'I-ORG', 'O', 'I-PER', 'B-PER', 'I-LOC'])).toEqual([
+      'B-ORG',
+      'I-ORG',
+      'O',
+      'B-PER',
+      'B-PER',
+      'B-LOC',
+    ]);
   });
 
   it('computes per-type and micro P/R/F1', () => {
@@ -67,18 +103,24 @@ describe('seqeval span metrics', () => {
 
 describe('evaluation data readers', () => {
   it('reads PhraseBank TSV with bare quotes and Twitter CSV with numeric labels', () => {
-    const tsv = 'sentence\tlabel\tagreement\nShares "soared" 5 % .\tpositive\t100\nFlat quarter .\tneutral\t66\n';
+    const tsv =
+      'sentence\tlabel\tagreement\nShares "soared" 5 % .\tpositive\t100\nFlat quarter .\tneutral\t66\n';
     expect(parseSentimentData(tsv, 'dev.tsv')).toEqual([
       { text: 'Shares "soared" 5 % .', label: 'positive', agreement: 100 },
       { text: 'Flat quarter .', label: 'neutral', agreement: 66 },
     ]);
     const csv = 'text,label\n"$AAPL down, badly",0\nbullish on $TSLA,1\nmeh,2\n';
-    expect(parseSentimentData(csv, 'train.csv').map((e) => e.label)).toEqual(['negative', 'positive', 'neutral']);
+    expect(parseSentimentData(csv, 'train.csv').map((e) => e.label)).toEqual([
+      'negative',
+      'positive',
+      'neutral',
+    ]);
     expect(() => parseSentimentData('text,label\nx,7\n', 'a.csv')).toThrow(/unknown label "7"/);
   });
 
   it('reads CoNLL-2003 and maps predicted character spans back to token tags', () => {
-    const conll = '-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\nGerman JJ I-NP I-MISC\n\nPeter NNP I-NP I-PER\nBlackburn NNP I-NP I-PER\n';
+    const conll =
+      '-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\nGerman JJ I-NP I-MISC\n\nPeter NNP I-NP I-PER\nBlackburn NNP I-NP I-PER\n';
     const sentences = parseConll(conll);
     expect(sentences).toEqual([
       { tokens: ['EU', 'rejects', 'German'], tags: ['B-ORG', 'O', 'B-MISC'] },
@@ -102,7 +144,12 @@ describe('hash dev split', () => {
   it('puts the same rows in dev as training/common.py (sha256 of the text, first 8 hex digits, mod 100 < 10)', () => {
     // Values computed with Python: int(hashlib.sha256(t.encode()).hexdigest()[:8], 16) % 100
     expect(['text 0', 'text 13', 'text 21'].map((t) => isHashDev(t))).toEqual([true, true, true]); // 1, 3, 9
-    expect(['hello', '$AAPL is going up', 'Ünïcode €', ''].map((t) => isHashDev(t))).toEqual([false, false, false, false]); // 14, 45, 55, 10
+    expect(['hello', '$AAPL is going up', 'Ünïcode €', ''].map((t) => isHashDev(t))).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]); // 14, 45, 55, 10
     expect(isHashDev('hello', 15)).toBe(true);
   });
 });

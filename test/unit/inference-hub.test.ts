@@ -30,7 +30,9 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     const body = [...repoFiles.values()].find((b) => createHash('sha256').update(b).digest('hex') === cdn[1]);
     if (!body) return void res.writeHead(404).end();
     if (req.method === 'GET') cdnGets++;
-    const sent = corruptCdn ? Buffer.concat([body.subarray(0, body.length - 1), Buffer.from([body[body.length - 1]! ^ 1])]) : body;
+    const sent = corruptCdn
+      ? Buffer.concat([body.subarray(0, body.length - 1), Buffer.from([body[body.length - 1]! ^ 1])])
+      : body;
     res.writeHead(200, { 'content-length': String(sent.length) });
     return void res.end(req.method === 'HEAD' ? undefined : sent);
   }
@@ -39,10 +41,20 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   if (!m || !body) return void res.writeHead(404, { 'x-error-code': 'EntryNotFound' }).end();
   if ((m[2] ?? '').endsWith('.onnx')) {
     const sha = createHash('sha256').update(body).digest('hex');
-    res.writeHead(302, { location: `/cdn/${sha}`, 'x-linked-etag': `"${sha}"`, 'x-linked-size': String(body.length), 'x-repo-commit': COMMIT, etag: `"${sha}"` });
+    res.writeHead(302, {
+      location: `/cdn/${sha}`,
+      'x-linked-etag': `"${sha}"`,
+      'x-linked-size': String(body.length),
+      'x-repo-commit': COMMIT,
+      etag: `"${sha}"`,
+    });
     return void res.end();
   }
-  res.writeHead(200, { etag: `"${gitBlobSha1(body)}"`, 'x-repo-commit': COMMIT, 'content-length': String(body.length) });
+  res.writeHead(200, {
+    etag: `"${gitBlobSha1(body)}"`,
+    'x-repo-commit': COMMIT,
+    'content-length': String(body.length),
+  });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
@@ -79,7 +91,13 @@ describe('models pull', () => {
     expect(spec.sha256).toBe(createHash('sha256').update(repoFiles.get('onnx/model.onnx')!).digest('hex'));
     expect(cdnGets).toBe(1);
 
-    const again = await pullModel({ repo: 'acme/fin-model', out: join(root, 'pulled2'), endpoint, cache, revision: 'v1' });
+    const again = await pullModel({
+      repo: 'acme/fin-model',
+      out: join(root, 'pulled2'),
+      endpoint,
+      cache,
+      revision: 'v1',
+    });
     expect(again.files.every((f) => f.cached)).toBe(true);
     expect(cdnGets).toBe(1);
     expect(existsSync(join(root, 'pulled2', 'onnx', 'model.onnx'))).toBe(true);
@@ -89,7 +107,9 @@ describe('models pull', () => {
     corruptCdn = true;
     try {
       const out = join(root, 'corrupt');
-      await expect(pullModel({ repo: 'acme/fin-model', out, endpoint, cache: join(root, 'cache-corrupt') })).rejects.toThrow(/sha256 mismatch/);
+      await expect(
+        pullModel({ repo: 'acme/fin-model', out, endpoint, cache: join(root, 'cache-corrupt') }),
+      ).rejects.toThrow(/sha256 mismatch/);
       expect(existsSync(join(out, 'onnx', 'model.onnx'))).toBe(false);
     } finally {
       corruptCdn = false;
@@ -97,7 +117,11 @@ describe('models pull', () => {
   });
 
   it('names what is missing', async () => {
-    await expect(pullModel({ repo: 'acme/other', out: join(root, 'x'), endpoint, cache: join(root, 'c2') })).rejects.toThrow(/has no config.json/);
-    await expect(pullModel({ repo: 'bad repo id', out: join(root, 'y'), endpoint })).rejects.toThrow(/invalid repo id/);
+    await expect(
+      pullModel({ repo: 'acme/other', out: join(root, 'x'), endpoint, cache: join(root, 'c2') }),
+    ).rejects.toThrow(/has no config.json/);
+    await expect(pullModel({ repo: 'bad repo id', out: join(root, 'y'), endpoint })).rejects.toThrow(
+      /invalid repo id/,
+    );
   });
 });

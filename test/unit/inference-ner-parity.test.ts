@@ -48,11 +48,25 @@ function pythonHasTransformers(): boolean {
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'finsentry-ner-parity-'));
   modelDir = join(root, 'ner');
-  synthesizeModel({ task: 'ner', layers: 2, hidden: 64, heads: 4, vocabFrom: 'test/fixtures/inference', seed: 42, out: modelDir });
+  synthesizeModel({
+    task: 'ner',
+    layers: 2,
+    hidden: 64,
+    heads: 4,
+    vocabFrom: 'test/fixtures/inference',
+    seed: 42,
+    out: modelDir,
+  });
   runner = await ModelRunner.load(modelDir, 'ner', {
     session: { executionProvider: 'cpu', intraOpThreads: 1, interOpThreads: 1, graphOptimization: 'all' },
     windowing: { maxLength: 512, stride: 64, maxWindows: 1 },
-    batching: { maxBatchSize: 32, maxBatchTokens: 16384, maxWaitMs: 1, maxInFlightBatches: 2, maxQueued: 1024 },
+    batching: {
+      maxBatchSize: 32,
+      maxBatchTokens: 16384,
+      maxWaitMs: 1,
+      maxInFlightBatches: 2,
+      maxQueued: 1024,
+    },
   });
 });
 
@@ -78,7 +92,10 @@ describe('NER parity with the transformers token-classification pipeline', () =>
         const mine = got[i] ?? [];
         const ref = expected[i] ?? [];
         const label = `${strategy} text ${i}: ${JSON.stringify(text.slice(0, 50))}`;
-        expect(mine.map((e) => [e.type, e.start, e.end, runner.tokenizer.decodeTokens(e.tokens)]), label).toEqual(ref.map((e) => [e.type, e.start, e.end, e.word]));
+        expect(
+          mine.map((e) => [e.type, e.start, e.end, runner.tokenizer.decodeTokens(e.tokens)]),
+          label,
+        ).toEqual(ref.map((e) => [e.type, e.start, e.end, e.word]));
         mine.forEach((e, k) => expect(Math.abs(e.score - (ref[k]?.score ?? NaN)), label).toBeLessThan(1e-5));
         entities += ref.length;
       });
@@ -87,17 +104,26 @@ describe('NER parity with the transformers token-classification pipeline', () =>
   }
 
   it('strategies actually differ on this model (the comparison is not vacuous)', () => {
-    const flat = (s: AggregationStrategy) => JSON.stringify(fixture.results[s].map((r) => r.map((e) => [e.type, e.start, e.end])));
+    const flat = (s: AggregationStrategy) =>
+      JSON.stringify(fixture.results[s].map((r) => r.map((e) => [e.type, e.start, e.end])));
     expect(new Set(STRATEGIES.map(flat)).size).toBe(4);
   });
 
-  it.runIf(pythonHasTransformers())('the fixture is what tools/python/ner_pipeline_reference.py produces now', () => {
-    const out = join(root, 'ref.json');
-    execFileSync(PYTHON, ['tools/python/ner_pipeline_reference.py', modelDir, TEXTS, out], { stdio: ['ignore', 'ignore', 'ignore'] });
-    const fresh = JSON.parse(readFileSync(out, 'utf8')) as Fixture;
-    expect(fresh.model_sha256).toBe(fixture.model_sha256);
-    for (const s of STRATEGIES) {
-      expect(fresh.results[s].map((r) => r.map((e) => [e.type, e.start, e.end, e.word]))).toEqual(fixture.results[s].map((r) => r.map((e) => [e.type, e.start, e.end, e.word])));
-    }
-  }, 120_000);
+  it.runIf(pythonHasTransformers())(
+    'the fixture is what tools/python/ner_pipeline_reference.py produces now',
+    () => {
+      const out = join(root, 'ref.json');
+      execFileSync(PYTHON, ['tools/python/ner_pipeline_reference.py', modelDir, TEXTS, out], {
+        stdio: ['ignore', 'ignore', 'ignore'],
+      });
+      const fresh = JSON.parse(readFileSync(out, 'utf8')) as Fixture;
+      expect(fresh.model_sha256).toBe(fixture.model_sha256);
+      for (const s of STRATEGIES) {
+        expect(fresh.results[s].map((r) => r.map((e) => [e.type, e.start, e.end, e.word]))).toEqual(
+          fixture.results[s].map((r) => r.map((e) => [e.type, e.start, e.end, e.word])),
+        );
+      }
+    },
+    120_000,
+  );
 });

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { LabelSetError, parseBioLabel, sentimentIndexMap, validateNerLabels } from '../../src/inference/labels.js';
-import { decodeEntities, groupEntities, mergeOverlapping, normalizeEntityText, type NerVocabulary } from '../../src/inference/ner.js';
+import {
+  LabelSetError,
+  parseBioLabel,
+  sentimentIndexMap,
+  validateNerLabels,
+} from '../../src/inference/labels.js';
+import {
+  decodeEntities,
+  groupEntities,
+  mergeOverlapping,
+  normalizeEntityText,
+  type NerVocabulary,
+} from '../../src/inference/ner.js';
 import { aggregateSentiment, softmax, toCanonical } from '../../src/inference/sentiment.js';
 import type { TokenWindow } from '../../src/inference/tokenize.js';
 
@@ -15,17 +26,27 @@ describe('sentiment post-processing', () => {
   });
 
   it('maps model label orders and 2-class models to canonical labels', () => {
-    expect(sentimentIndexMap(['positive', 'negative', 'neutral'])).toEqual(['positive', 'negative', 'neutral']);
-    expect(sentimentIndexMap(['Bearish', 'Bullish'])).toEqual(['negative', 'positive']);
-    expect(sentimentIndexMap(['LABEL_0', 'LABEL_1', 'LABEL_2'], { LABEL_0: 'negative', LABEL_1: 'neutral', LABEL_2: 'positive' })).toEqual([
+    expect(sentimentIndexMap(['positive', 'negative', 'neutral'])).toEqual([
+      'positive',
       'negative',
       'neutral',
-      'positive',
     ]);
+    expect(sentimentIndexMap(['Bearish', 'Bullish'])).toEqual(['negative', 'positive']);
+    expect(
+      sentimentIndexMap(['LABEL_0', 'LABEL_1', 'LABEL_2'], {
+        LABEL_0: 'negative',
+        LABEL_1: 'neutral',
+        LABEL_2: 'positive',
+      }),
+    ).toEqual(['negative', 'neutral', 'positive']);
     expect(() => sentimentIndexMap(['LABEL_0', 'LABEL_1'])).toThrow(LabelSetError);
     expect(() => sentimentIndexMap(['negative', 'neg', 'positive'])).toThrow(/twice/);
     expect(() => sentimentIndexMap(['negative', 'neutral'])).toThrow(/must include negative and positive/);
-    expect(toCanonical([0.3, 0.7], ['negative', 'positive'])).toEqual({ negative: 0.3, neutral: 0, positive: 0.7 });
+    expect(toCanonical([0.3, 0.7], ['negative', 'positive'])).toEqual({
+      negative: 0.3,
+      neutral: 0,
+      positive: 0.7,
+    });
   });
 
   it('aggregates windows by token-weighted mean and derives label, polarity and confidence', () => {
@@ -61,7 +82,15 @@ describe('BIO labels', () => {
 // A hand-made window over "Acme Corp rocks": tokens [CLS] acme co ##rp rocks [SEP]
 const TEXT = 'Acme Corp rocks';
 const LABELS = ['O', 'B-ORG', 'I-ORG', 'B-PER', 'I-PER'];
-const VOCAB: Record<number, string> = { 1: '[CLS]', 2: '[SEP]', 10: 'acme', 11: 'co', 12: '##rp', 13: 'rocks', 99: '[UNK]' };
+const VOCAB: Record<number, string> = {
+  1: '[CLS]',
+  2: '[SEP]',
+  10: 'acme',
+  11: 'co',
+  12: '##rp',
+  13: 'rocks',
+  99: '[UNK]',
+};
 const vocab: NerVocabulary = { idToToken: (id) => VOCAB[id] ?? '', unkId: 99, continuingSubwordPrefix: '##' };
 const window: TokenWindow = {
   ids: [1, 10, 11, 12, 13, 2],
@@ -126,8 +155,22 @@ describe('NER aggregation strategies', () => {
   });
 
   it('groups I- continuations and drops O', () => {
-    const unit = (label: string, score: number, start: number) => ({ label, score, start, end: start + 1, tokens: [] });
-    expect(groupEntities([unit('I-ORG', 0.5, 0), unit('I-ORG', 0.7, 1), unit('O', 0.9, 2), unit('B-LOC', 0.8, 3), unit('B-LOC', 0.6, 4)]).map((e) => [e.type, e.start, e.end, e.score])).toEqual([
+    const unit = (label: string, score: number, start: number) => ({
+      label,
+      score,
+      start,
+      end: start + 1,
+      tokens: [],
+    });
+    expect(
+      groupEntities([
+        unit('I-ORG', 0.5, 0),
+        unit('I-ORG', 0.7, 1),
+        unit('O', 0.9, 2),
+        unit('B-LOC', 0.8, 3),
+        unit('B-LOC', 0.6, 4),
+      ]).map((e) => [e.type, e.start, e.end, e.score]),
+    ).toEqual([
       ['ORG', 0, 2, 0.6],
       ['LOC', 3, 4, 0.8],
       ['LOC', 4, 5, 0.6],
@@ -136,11 +179,9 @@ describe('NER aggregation strategies', () => {
 
   it('resolves overlapping window entities: longest first, then higher score', () => {
     const e = (start: number, end: number, score: number) => ({ type: 'ORG', start, end, score, tokens: [] });
-    expect(mergeOverlapping([e(10, 14, 0.9), e(0, 5, 0.5), e(10, 20, 0.4), e(0, 5, 0.7), e(30, 31, 0.1)])).toEqual([
-      e(0, 5, 0.7),
-      e(10, 20, 0.4),
-      e(30, 31, 0.1),
-    ]);
+    expect(
+      mergeOverlapping([e(10, 14, 0.9), e(0, 5, 0.5), e(10, 20, 0.4), e(0, 5, 0.7), e(30, 31, 0.1)]),
+    ).toEqual([e(0, 5, 0.7), e(10, 20, 0.4), e(30, 31, 0.1)]);
   });
 
   it('normalizes entity text for grouping', () => {
@@ -153,7 +194,12 @@ describe('NER aggregation strategies', () => {
 describe('task detection from config.json', () => {
   it('reads finsentry_task (finsentry or HF pipeline names) before architectures', async () => {
     const { detectTask } = await import('../../src/inference/model.js');
-    expect(detectTask({ finsentry_task: 'token-classification', architectures: ['BertForSequenceClassification'] })).toBe('ner');
+    expect(
+      detectTask({
+        finsentry_task: 'token-classification',
+        architectures: ['BertForSequenceClassification'],
+      }),
+    ).toBe('ner');
     expect(detectTask({ finsentry_task: 'sentiment' })).toBe('sentiment');
     expect(detectTask({ architectures: ['DistilBertForTokenClassification'] })).toBe('ner');
     expect(detectTask({ architectures: ['RobertaForSequenceClassification'] })).toBe('sentiment');

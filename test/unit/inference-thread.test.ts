@@ -62,7 +62,9 @@ describe('inference thread', () => {
   it('keeps the event loop turning during a batch in the worker thread, not in the main thread; same logits', async () => {
     const worker = await runCountingTurns('worker');
     const main = await runCountingTurns('main');
-    console.log(`event-loop turns during one batch: worker thread ${worker.turns}, main thread ${main.turns}`);
+    console.log(
+      `event-loop turns during one batch: worker thread ${worker.turns}, main thread ${main.turns}`,
+    );
     // Main thread: the run is one synchronous call after ORT's own setImmediate; at most a turn or two.
     expect(main.turns).toBeLessThanOrEqual(3);
     expect(worker.turns).toBeGreaterThan(20);

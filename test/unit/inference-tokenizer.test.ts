@@ -51,7 +51,10 @@ describe('tokenizer parity with Python tokenizers', () => {
       expect(enc.getIds(), label).toEqual(c.ids);
       expect(enc.getOffsets(), label).toEqual(c.offsets);
       expect(enc.getSpecialTokensMask(), label).toEqual(c.special_tokens_mask);
-      expect(enc.getWordIds().map((w) => w ?? null), label).toEqual(c.word_ids);
+      expect(
+        enc.getWordIds().map((w) => w ?? null),
+        label,
+      ).toEqual(c.word_ids);
     });
   });
 
@@ -72,16 +75,19 @@ describe('tokenizer parity with Python tokenizers', () => {
     expect(astral).toBeGreaterThan(3);
   });
 
-  it.runIf(pythonHasTokenizers())('the checked-in fixture is what tools/python/tokenizer_reference.py produces now', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tok-parity-'));
-    try {
-      const out = join(dir, 'parity.json');
-      execFileSync(PYTHON, ['tools/python/tokenizer_reference.py', TOKENIZER, out]);
-      expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(fixture);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it.runIf(pythonHasTokenizers())(
+    'the checked-in fixture is what tools/python/tokenizer_reference.py produces now',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tok-parity-'));
+      try {
+        const out = join(dir, 'parity.json');
+        execFileSync(PYTHON, ['tools/python/tokenizer_reference.py', TOKENIZER, out]);
+        expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(fixture);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe('long-text windows', () => {

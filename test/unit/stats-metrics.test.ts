@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { GroupWindowStats } from '../../src/domain/windows.js';
 import { emptyConfusion, emptyGroupStats } from '../../src/stats/counters.js';
-import { chiSquareHomogeneity, computeDrift, ksBinned, negativeRateChange, pageHinkley, psi, type DriftSnapshot } from '../../src/stats/drift.js';
+import {
+  chiSquareHomogeneity,
+  computeDrift,
+  ksBinned,
+  negativeRateChange,
+  pageHinkley,
+  psi,
+  type DriftSnapshot,
+} from '../../src/stats/drift.js';
 import { fairnessReport, groupRates, twoProportionZTest, wilsonInterval } from '../../src/stats/fairness.js';
 import { chiSquareSf, kolmogorovSf, normalSf } from '../../src/stats/special.js';
 
@@ -16,7 +24,11 @@ function group(name: string, n: number, negative: number, positive = 0): GroupWi
 
 describe('fairness report', () => {
   it('judges only groups with at least min_samples and names the worst group', () => {
-    const report = fairnessReport('region', [group('emea', 400, 200), group('amer', 500, 100), group('apac', 300, 66), group('latam', 10, 10)], { minSamples: 30 });
+    const report = fairnessReport(
+      'region',
+      [group('emea', 400, 200), group('amer', 500, 100), group('apac', 300, 66), group('latam', 10, 10)],
+      { minSamples: 30 },
+    );
     expect(report.groups.map((g) => [g.group, g.judged])).toEqual([
       ['emea', true],
       ['amer', true],
@@ -68,7 +80,11 @@ describe('fairness report', () => {
     expect(la.tpr.neutral).toBeNull(); // no actual neutral documents
     expect(report.labelled!.accuracyGap).toBeCloseTo(0.2, 12);
     // b: TPR(neg) 0.4 vs a 0.8 → 0.4; FPR(pos) b 30/50 = 0.6 vs a 0 → 0.6 is the worst gap.
-    expect(report.labelled!.equalizedOddsDifference).toEqual({ value: 0.6, worstClass: 'positive', worstRate: 'fpr' });
+    expect(report.labelled!.equalizedOddsDifference).toEqual({
+      value: 0.6,
+      worstClass: 'positive',
+      worstRate: 'fpr',
+    });
   });
 
   it('handles degenerate tests and intervals', () => {
@@ -104,11 +120,27 @@ describe('drift', () => {
   base.unknownTokens = 600;
   base.truncated = 12;
   base.entityTypes = { ORG: 700, PER: 200, LOC: 100 };
-  const snap = (total: GroupWindowStats, sources: Record<string, number>): DriftSnapshot => ({ total, mixes: { source: sources } });
+  const snap = (total: GroupWindowStats, sources: Record<string, number>): DriftSnapshot => ({
+    total,
+    mixes: { source: sources },
+  });
 
   it('finds no drift between a window and itself', () => {
-    const results = computeDrift(snap(base, { reuters: 10, bloomberg: 5 }), snap(base, { reuters: 10, bloomberg: 5 }));
-    expect(results.map((r) => r.feature)).toEqual(['p_neg', 'polarity', 'confidence', 'tokens', 'label_mix', 'entity_type_mix', 'unknown_token_rate', 'truncation_rate', 'source_mix']);
+    const results = computeDrift(
+      snap(base, { reuters: 10, bloomberg: 5 }),
+      snap(base, { reuters: 10, bloomberg: 5 }),
+    );
+    expect(results.map((r) => r.feature)).toEqual([
+      'p_neg',
+      'polarity',
+      'confidence',
+      'tokens',
+      'label_mix',
+      'entity_type_mix',
+      'unknown_token_rate',
+      'truncation_rate',
+      'source_mix',
+    ]);
     for (const r of results) {
       expect(r.psi).toBeCloseTo(0, 15);
       expect(r.jensenShannon).toBeCloseTo(0, 7);

@@ -75,7 +75,9 @@ function toConfusion(m: number[][]): Confusion {
 describe('fairness vs Fairlearn', () => {
   it('has cases with judged and unjudged groups', () => {
     expect(fixture.fairness.length).toBeGreaterThanOrEqual(10);
-    const unjudged = fixture.fairness.flatMap((c) => c.groups.filter((g) => g.confusion.flat().reduce((s, x) => s + x, 0) < c.minSamples));
+    const unjudged = fixture.fairness.flatMap((c) =>
+      c.groups.filter((g) => g.confusion.flat().reduce((s, x) => s + x, 0) < c.minSamples),
+    );
     expect(unjudged.length).toBeGreaterThan(0);
   });
 
@@ -115,7 +117,12 @@ describe('fairness vs Fairlearn', () => {
           close(g.fpr[label], c.expected.fpr![label][g.group]!, `${g.group} FPR ${label}`);
         }
       }
-      expect(Object.keys(c.expected.accuracy!).sort()).toEqual(labelled.groups.filter((g) => g.judged).map((g) => g.group).sort());
+      expect(Object.keys(c.expected.accuracy!).sort()).toEqual(
+        labelled.groups
+          .filter((g) => g.judged)
+          .map((g) => g.group)
+          .sort(),
+      );
     });
   });
 });
@@ -143,14 +150,21 @@ describe('drift vs scipy', () => {
 });
 
 describe('oracle fixture', () => {
-  it.runIf(existsSync(PYTHON))('is up to date with tools/python/stats_reference.py', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fs-oracle-'));
-    try {
-      const out = join(dir, 'oracle.json');
-      execFileSync(PYTHON, [join(ROOT, 'tools/python/stats_reference.py'), '--out', out], { stdio: 'pipe', timeout: 120_000 });
-      expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(fixture);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 180_000);
+  it.runIf(existsSync(PYTHON))(
+    'is up to date with tools/python/stats_reference.py',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'fs-oracle-'));
+      try {
+        const out = join(dir, 'oracle.json');
+        execFileSync(PYTHON, [join(ROOT, 'tools/python/stats_reference.py'), '--out', out], {
+          stdio: 'pipe',
+          timeout: 120_000,
+        });
+        expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(fixture);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    180_000,
+  );
 });

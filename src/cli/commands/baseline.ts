@@ -15,13 +15,17 @@ function summary(b: BaselineSnapshot): string {
   for (const [dim, groups] of Object.entries(b.dimensions).sort()) {
     if (dim === ALL_DIMENSION) continue;
     const top = groups.slice(0, 5).map((g) => `${g.group}=${g.count}`);
-    lines.push(`  ${dim}: ${groups.length} groups${top.length ? ` (${top.join(', ')}${groups.length > 5 ? ', …' : ''})` : ''}`);
+    lines.push(
+      `  ${dim}: ${groups.length} groups${top.length ? ` (${top.join(', ')}${groups.length > 5 ? ', …' : ''})` : ''}`,
+    );
   }
   return lines.join('\n');
 }
 
 export function registerBaselineCommand(program: Command): void {
-  const baseline = program.command('baseline').description('Capture and inspect drift reference baselines (persisted in Redis)');
+  const baseline = program
+    .command('baseline')
+    .description('Capture and inspect drift reference baselines (persisted in Redis)');
   baseline
     .command('capture')
     .description('Persist the window ending at the current watermark (all dimensions) as a named baseline')
@@ -52,7 +56,10 @@ export function registerBaselineCommand(program: Command): void {
         const b = await store.readBaseline(opts.name);
         if (!b) {
           const names = await store.listBaselines();
-          throw Object.assign(new Error(`no baseline "${opts.name}"${names.length ? ` (have: ${names.join(', ')})` : ''}`), { exitCode: 1 });
+          throw Object.assign(
+            new Error(`no baseline "${opts.name}"${names.length ? ` (have: ${names.join(', ')})` : ''}`),
+            { exitCode: 1 },
+          );
         }
         process.stdout.write(opts.json ? `${JSON.stringify(b, null, 2)}\n` : `${summary(b)}\n`);
       } finally {

@@ -41,42 +41,106 @@ interface BenchCliOptions {
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description('Benchmark: ORT ceiling, finsentry infer, full pipeline (+ latency), naive baseline, transformers.js peer, stats stage')
+    .description(
+      'Benchmark: ORT ceiling, finsentry infer, full pipeline (+ latency), naive baseline, transformers.js peer, stats stage',
+    )
     .option('--model <dir>', 'sentiment model directory (default: config models.sentiment.path)')
-    .option('--ner-model <dir>', "NER model directory, or 'none' (default: config models.ner.path; none when --model is given alone)")
-    .option('--synth <shape>', 'use synthesized models of this shape: tiny | minilm | bert-base (cached under tmp/bench-models)', (v) => {
-      if (!['tiny', 'minilm', 'bert-base'].includes(v)) throw new InvalidArgumentError('expected tiny, minilm or bert-base');
-      return v;
-    })
-    .option('--mix <mix>', 'text length mix: short | long | mixed', (v) => {
-      if (!(MIXES as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected ${MIXES.join(', ')}`);
-      return v;
-    }, 'mixed')
+    .option(
+      '--ner-model <dir>',
+      "NER model directory, or 'none' (default: config models.ner.path; none when --model is given alone)",
+    )
+    .option(
+      '--synth <shape>',
+      'use synthesized models of this shape: tiny | minilm | bert-base (cached under tmp/bench-models)',
+      (v) => {
+        if (!['tiny', 'minilm', 'bert-base'].includes(v))
+          throw new InvalidArgumentError('expected tiny, minilm or bert-base');
+        return v;
+      },
+    )
+    .option(
+      '--mix <mix>',
+      'text length mix: short | long | mixed',
+      (v) => {
+        if (!(MIXES as readonly string[]).includes(v))
+          throw new InvalidArgumentError(`expected ${MIXES.join(', ')}`);
+        return v;
+      },
+      'mixed',
+    )
     .option('--docs <n>', 'documents in the corpus (default 500; 120 with --quick)', positiveInt)
-    .option('--rounds <n>', 'run the whole sequence of rows this many times; each row reports its median round (default 3; 1 with --quick)', positiveInt)
-    .option('--reps <n>', 'timed repetitions inside a round for ceiling, infer, peer and stats (default 1)', positiveInt)
+    .option(
+      '--rounds <n>',
+      'run the whole sequence of rows this many times; each row reports its median round (default 3; 1 with --quick)',
+      positiveInt,
+    )
+    .option(
+      '--reps <n>',
+      'timed repetitions inside a round for ceiling, infer, peer and stats (default 1)',
+      positiveInt,
+    )
     .option('--seed <n>', 'scenario generator seed', (v) => Number(v), 42)
     .option('--json <file>', 'write the full report as JSON')
-    .option('--doc [file]', 'update the generated section of this Markdown file (default docs/benchmarks.md; off with --quick unless given)')
+    .option(
+      '--doc [file]',
+      'update the generated section of this Markdown file (default docs/benchmarks.md; off with --quick unless given)',
+    )
     .option('--no-doc', 'do not touch docs/benchmarks.md')
     .option('--label <text>', 'section title in the Markdown file (a rerun with the same label replaces it)')
     .option('--quick', 'smoke-test size (~1 minute with a small model): fewer documents, one repetition')
-    .option('--device <ep>', 'execution provider: cpu | cuda (finsentry falls back to cpu when CUDA is unavailable)', (v) => {
-      if (v !== 'cpu' && v !== 'cuda') throw new InvalidArgumentError('expected cpu or cuda');
-      return v;
-    })
-    .option('--threads <n>', 'ONNX Runtime intra-op threads for every session (0 = ORT default)', (v) => Number(v))
+    .option(
+      '--device <ep>',
+      'execution provider: cpu | cuda (finsentry falls back to cpu when CUDA is unavailable)',
+      (v) => {
+        if (v !== 'cpu' && v !== 'cuda') throw new InvalidArgumentError('expected cpu or cuda');
+        return v;
+      },
+    )
+    .option('--threads <n>', 'ONNX Runtime intra-op threads for every session (0 = ORT default)', (v) =>
+      Number(v),
+    )
     .option('--rows <list>', `comma-separated rows to run (default all: ${ROW_IDS.join(',')})`)
-    .option('--latency-seconds <n>', 'seconds of paced traffic for the latency measurement (default 30; 5 with --quick)', positiveInt)
-    .option('--batch-size <n>', 'override batching.maxBatchSize (windows per model batch) for the infer and pipeline rows', positiveInt)
-    .option('--batch-tokens <n>', 'override batching.maxBatchTokens (padded tokens per batch) for every row', positiveInt)
-    .option('--in-flight <n>', 'override batching.maxInFlightBatches for the infer and pipeline rows', positiveInt)
-    .option('--config <file>', 'finsentry config (Kafka brokers, Redis, batching, windowing); defaults = local stack')
+    .option(
+      '--latency-seconds <n>',
+      'seconds of paced traffic for the latency measurement (default 30; 5 with --quick)',
+      positiveInt,
+    )
+    .option(
+      '--batch-size <n>',
+      'override batching.maxBatchSize (windows per model batch) for the infer and pipeline rows',
+      positiveInt,
+    )
+    .option(
+      '--batch-tokens <n>',
+      'override batching.maxBatchTokens (padded tokens per batch) for every row',
+      positiveInt,
+    )
+    .option(
+      '--in-flight <n>',
+      'override batching.maxInFlightBatches for the infer and pipeline rows',
+      positiveInt,
+    )
+    .option(
+      '--config <file>',
+      'finsentry config (Kafka brokers, Redis, batching, windowing); defaults = local stack',
+    )
     .action(async (opts: BenchCliOptions) => {
-      const rows = (opts.rows ?? ROW_IDS.join(',')).split(',').map((r) => r.trim()).filter(Boolean);
-      for (const r of rows) if (!(ROW_IDS as readonly string[]).includes(r)) throw new InvalidArgumentError(`unknown row ${r}; rows are ${ROW_IDS.join(', ')}`);
+      const rows = (opts.rows ?? ROW_IDS.join(','))
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean);
+      for (const r of rows)
+        if (!(ROW_IDS as readonly string[]).includes(r))
+          throw new InvalidArgumentError(`unknown row ${r}; rows are ${ROW_IDS.join(', ')}`);
       // --doc FILE / --doc → that file or docs/benchmarks.md; --no-doc → none; neither → docs/benchmarks.md unless --quick.
-      const doc = typeof opts.doc === 'string' ? opts.doc : opts.doc === true ? 'docs/benchmarks.md' : opts.doc === false || opts.quick ? false : 'docs/benchmarks.md';
+      const doc =
+        typeof opts.doc === 'string'
+          ? opts.doc
+          : opts.doc === true
+            ? 'docs/benchmarks.md'
+            : opts.doc === false || opts.quick
+              ? false
+              : 'docs/benchmarks.md';
       const { runBench } = await import('../../bench/run.js');
       const { formatTable } = await import('../../bench/report.js');
       const log = (line: string): void => {

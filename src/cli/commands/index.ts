@@ -12,4 +12,16 @@ import { registerBenchCommand } from './bench.js';
 import { registerDemoCommand } from './demo.js';
 
 /** Each command lives in its own module and registers itself on the program. */
-export const COMMANDS: Array<(program: Command) => void> = [registerConfigCommand, registerReplayCommand, registerReportCommand, registerStatsCommand, registerBaselineCommand, registerInferCommand, registerModelsCommand, registerEvaluateCommand, registerRunCommand, registerBenchCommand, registerDemoCommand];
+export const COMMANDS: Array<(program: Command) => void> = [
+  registerConfigCommand,
+  registerReplayCommand,
+  registerReportCommand,
+  registerStatsCommand,
+  registerBaselineCommand,
+  registerInferCommand,
+  registerModelsCommand,
+  registerEvaluateCommand,
+  registerRunCommand,
+  registerBenchCommand,
+  registerDemoCommand,
+];

@@ -33,17 +33,29 @@ interface InferOptions {
 export function registerInferCommand(program: Command): void {
   program
     .command('infer')
-    .description('Run sentiment and/or NER on JSONL ({"id","text"}) or plain-text lines; one JSON result per line on stdout')
-    .option('--task <task>', 'sentiment | ner | both', (v) => {
-      if (v !== 'sentiment' && v !== 'ner' && v !== 'both') throw new InvalidArgumentError('expected sentiment, ner or both');
-      return v;
-    }, 'sentiment')
-    .option('--model <dir>', 'model directory (the sentiment model, or the NER model for --task ner); default from config')
+    .description(
+      'Run sentiment and/or NER on JSONL ({"id","text"}) or plain-text lines; one JSON result per line on stdout',
+    )
+    .option(
+      '--task <task>',
+      'sentiment | ner | both',
+      (v) => {
+        if (v !== 'sentiment' && v !== 'ner' && v !== 'both')
+          throw new InvalidArgumentError('expected sentiment, ner or both');
+        return v;
+      },
+      'sentiment',
+    )
+    .option(
+      '--model <dir>',
+      'model directory (the sentiment model, or the NER model for --task ner); default from config',
+    )
     .option('--ner-model <dir>', 'NER model directory for --task both; default from config')
     .option('--input <file>', 'input file, or - for stdin', '-')
     .option('--batch-size <n>', 'maximum windows per model batch', positiveInt)
     .option('--aggregation <strategy>', 'NER aggregation: simple | first | max | average', (v) => {
-      if (!['simple', 'first', 'max', 'average'].includes(v)) throw new InvalidArgumentError('expected simple, first, max or average');
+      if (!['simple', 'first', 'max', 'average'].includes(v))
+        throw new InvalidArgumentError('expected simple, first, max or average');
       return v as AggregationStrategy;
     })
     .option('--max-length <n>', 'tokens per window including special tokens', positiveInt)
@@ -71,10 +83,17 @@ export function registerInferCommand(program: Command): void {
       let infer: InferFn;
       let close: () => Promise<void>;
       if (opts.task === 'ner') {
-        const runner = await ModelRunner.load(opts.model ?? cfg.models.ner?.path ?? 'models/finsentry-ner', 'ner', engineOptions(modelsCfg, batching, { logger }));
+        const runner = await ModelRunner.load(
+          opts.model ?? cfg.models.ner?.path ?? 'models/finsentry-ner',
+          'ner',
+          engineOptions(modelsCfg, batching, { logger }),
+        );
         const ner = new NerModel(runner, aggregation);
         infer = async (requests) => {
-          const entities = await ner.predict(requests.map((r) => r.text), cfg.limits.maxEntitiesPerDocument);
+          const entities = await ner.predict(
+            requests.map((r) => r.text),
+            cfg.limits.maxEntitiesPerDocument,
+          );
           return requests.map((r, i) => ({ id: r.id, entities: entities[i] ?? [], models: [runner.info] }));
         };
         close = () => runner.close();

@@ -11,11 +11,13 @@ import type { AggregationStrategy } from '../../inference/ner.js';
 import { synthesizeModel } from '../../inference/synth/index.js';
 import { createLogger } from '../../telemetry/logger.js';
 
-const int = (min: number) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer ≥ ${min}`);
-  return n;
-};
+const int =
+  (min: number) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer ≥ ${min}`);
+    return n;
+  };
 const fmt = (x: number): string => x.toFixed(4);
 
 const SMOKE_TEXT = 'Apple Inc. shares rose 3% after Goldman Sachs upgraded the stock in New York.';
@@ -32,7 +34,9 @@ export function registerModelsCommand(program: Command): void {
     .action(async (dir: string, opts: { json?: boolean; provider: 'cpu' | 'cuda' }) => {
       const cfg = loadConfig(undefined);
       const spec = await readModelSpec(dir);
-      const engine = engineOptions({ ...cfg.models, executionProvider: opts.provider }, cfg.batching, { logger: createLogger('warn') });
+      const engine = engineOptions({ ...cfg.models, executionProvider: opts.provider }, cfg.batching, {
+        logger: createLogger('warn'),
+      });
       const runner = await ModelRunner.load(dir, spec.task, engine);
       try {
         const smoke =
@@ -77,7 +81,9 @@ export function registerModelsCommand(program: Command): void {
 
   models
     .command('synth')
-    .description('Write a BERT-architecture ONNX classifier with seeded random weights (HF layout), for tests and benchmarks')
+    .description(
+      'Write a BERT-architecture ONNX classifier with seeded random weights (HF layout), for tests and benchmarks',
+    )
     .requiredOption('--task <task>', 'sentiment | ner', (v) => {
       if (v !== 'sentiment' && v !== 'ner') throw new InvalidArgumentError('expected sentiment or ner');
       return v;
@@ -91,22 +97,38 @@ export function registerModelsCommand(program: Command): void {
     .option('--max-positions <n>', 'position embeddings', int(8), 512)
     .option('--seed <n>', 'PRNG seed', int(0), 1)
     .requiredOption('--out <dir>', 'output directory')
-    .action((opts: { task: 'sentiment' | 'ner'; layers: number; hidden: number; heads: number; intermediate?: number; vocabFrom?: string; vocabSize?: number; maxPositions: number; seed: number; out: string }) => {
-      if (opts.vocabFrom && opts.vocabSize) throw new InvalidArgumentError('give --vocab-from or --vocab-size, not both');
-      const result = synthesizeModel({
-        task: opts.task,
-        layers: opts.layers,
-        hidden: opts.hidden,
-        heads: opts.heads,
-        seed: opts.seed,
-        out: opts.out,
-        maxPositions: opts.maxPositions,
-        ...(opts.intermediate ? { intermediate: opts.intermediate } : {}),
-        ...(opts.vocabFrom ? { vocabFrom: opts.vocabFrom } : {}),
-        ...(opts.vocabSize ? { vocabSize: opts.vocabSize } : {}),
-      });
-      process.stdout.write(`${JSON.stringify({ ...result, megabytes: Number((result.bytes / 1e6).toFixed(1)) })}\n`);
-    });
+    .action(
+      (opts: {
+        task: 'sentiment' | 'ner';
+        layers: number;
+        hidden: number;
+        heads: number;
+        intermediate?: number;
+        vocabFrom?: string;
+        vocabSize?: number;
+        maxPositions: number;
+        seed: number;
+        out: string;
+      }) => {
+        if (opts.vocabFrom && opts.vocabSize)
+          throw new InvalidArgumentError('give --vocab-from or --vocab-size, not both');
+        const result = synthesizeModel({
+          task: opts.task,
+          layers: opts.layers,
+          hidden: opts.hidden,
+          heads: opts.heads,
+          seed: opts.seed,
+          out: opts.out,
+          maxPositions: opts.maxPositions,
+          ...(opts.intermediate ? { intermediate: opts.intermediate } : {}),
+          ...(opts.vocabFrom ? { vocabFrom: opts.vocabFrom } : {}),
+          ...(opts.vocabSize ? { vocabSize: opts.vocabSize } : {}),
+        });
+        process.stdout.write(
+          `${JSON.stringify({ ...result, megabytes: Number((result.bytes / 1e6).toFixed(1)) })}\n`,
+        );
+      },
+    );
 
   models
     .command('pull')
@@ -115,73 +137,124 @@ export function registerModelsCommand(program: Command): void {
     .option('--revision <rev>', 'branch, tag or commit', 'main')
     .option('--endpoint <url>', 'Hub endpoint (default HF_ENDPOINT or https://huggingface.co)')
     .option('--cache <dir>', 'blob cache (default FINSENTRY_HUB_CACHE or ~/.cache/finsentry/hub)')
-    .description('Download config.json, tokenizer.json and the ONNX export of a Hub model, verifying sha256 / git etags')
-    .action(async (repo: string, opts: { out: string; revision: string; endpoint?: string; cache?: string }) => {
-      const result = await pullModel({
-        repo,
-        out: opts.out,
-        revision: opts.revision,
-        ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
-        ...(opts.cache ? { cache: opts.cache } : {}),
-        log: (line) => process.stderr.write(`${line}\n`),
-      });
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    });
+    .description(
+      'Download config.json, tokenizer.json and the ONNX export of a Hub model, verifying sha256 / git etags',
+    )
+    .action(
+      async (repo: string, opts: { out: string; revision: string; endpoint?: string; cache?: string }) => {
+        const result = await pullModel({
+          repo,
+          out: opts.out,
+          revision: opts.revision,
+          ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+          ...(opts.cache ? { cache: opts.cache } : {}),
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      },
+    );
 
   models
     .command('eval')
-    .description('Evaluate a model: sentiment accuracy / macro-F1 / confusion (TSV or CSV), NER span P/R/F1 (CoNLL)')
+    .description(
+      'Evaluate a model: sentiment accuracy / macro-F1 / confusion (TSV or CSV), NER span P/R/F1 (CoNLL)',
+    )
     .requiredOption('--task <task>', 'sentiment | ner')
     .requiredOption('--model <dir>', 'model directory')
-    .requiredOption('--data <file>', 'TSV (sentence, label, agreement), CSV (text, label 0/1/2) or CoNLL file')
-    .option('--agreement <pct>', 'PhraseBank: keep only sentences with at least this annotator agreement', (v) => Number(v))
-    .option('--split <part>', 'keep only the hash-split dev or train part (training/common.py: sha256(text) % 100 < 10 is dev)', (v) => {
-      if (v !== 'dev' && v !== 'train') throw new InvalidArgumentError('--split must be dev or train');
-      return v;
-    })
+    .requiredOption(
+      '--data <file>',
+      'TSV (sentence, label, agreement), CSV (text, label 0/1/2) or CoNLL file',
+    )
+    .option(
+      '--agreement <pct>',
+      'PhraseBank: keep only sentences with at least this annotator agreement',
+      (v) => Number(v),
+    )
+    .option(
+      '--split <part>',
+      'keep only the hash-split dev or train part (training/common.py: sha256(text) % 100 < 10 is dev)',
+      (v) => {
+        if (v !== 'dev' && v !== 'train') throw new InvalidArgumentError('--split must be dev or train');
+        return v;
+      },
+    )
     .option('--aggregation <strategy>', 'NER aggregation strategy', 'simple')
     .option('--limit <n>', 'evaluate only the first n examples', int(1))
     .option('--json', 'print JSON')
-    .action(async (opts: { task: string; model: string; data: string; agreement?: number; split?: 'dev' | 'train'; aggregation: AggregationStrategy; limit?: number; json?: boolean }) => {
-      const cfg = loadConfig(undefined);
-      const engine = engineOptions(cfg.models, cfg.batching, { logger: createLogger('warn') });
-      if (opts.task === 'sentiment') {
-        let examples = parseSentimentData(readFile(opts.data), opts.data);
-        if (opts.agreement !== undefined) examples = examples.filter((e) => (e.agreement ?? 0) >= (opts.agreement ?? 0));
-        if (opts.split !== undefined) examples = examples.filter((e) => isHashDev(e.text) === (opts.split === 'dev'));
-        if (opts.limit) examples = examples.slice(0, opts.limit);
-        const runner = await ModelRunner.load(opts.model, 'sentiment', engine);
-        try {
-          const report = await evaluateSentiment(new SentimentModel(runner, cfg.models.sentiment.labelMap), examples);
-          if (opts.json) process.stdout.write(`${JSON.stringify({ model: runner.info, data: opts.data, ...report }, null, 2)}\n`);
-          else {
-            const out = [`n=${report.n} accuracy=${fmt(report.accuracy)} macroF1=${fmt(report.macroF1)}`, 'label      precision recall f1     support'];
-            for (const l of report.labels) {
-              const s = report.perClass[l];
-              if (s) out.push(`${l.padEnd(10)} ${fmt(s.precision)}    ${fmt(s.recall)} ${fmt(s.f1)} ${s.support}`);
+    .action(
+      async (opts: {
+        task: string;
+        model: string;
+        data: string;
+        agreement?: number;
+        split?: 'dev' | 'train';
+        aggregation: AggregationStrategy;
+        limit?: number;
+        json?: boolean;
+      }) => {
+        const cfg = loadConfig(undefined);
+        const engine = engineOptions(cfg.models, cfg.batching, { logger: createLogger('warn') });
+        if (opts.task === 'sentiment') {
+          let examples = parseSentimentData(readFile(opts.data), opts.data);
+          if (opts.agreement !== undefined)
+            examples = examples.filter((e) => (e.agreement ?? 0) >= (opts.agreement ?? 0));
+          if (opts.split !== undefined)
+            examples = examples.filter((e) => isHashDev(e.text) === (opts.split === 'dev'));
+          if (opts.limit) examples = examples.slice(0, opts.limit);
+          const runner = await ModelRunner.load(opts.model, 'sentiment', engine);
+          try {
+            const report = await evaluateSentiment(
+              new SentimentModel(runner, cfg.models.sentiment.labelMap),
+              examples,
+            );
+            if (opts.json)
+              process.stdout.write(
+                `${JSON.stringify({ model: runner.info, data: opts.data, ...report }, null, 2)}\n`,
+              );
+            else {
+              const out = [
+                `n=${report.n} accuracy=${fmt(report.accuracy)} macroF1=${fmt(report.macroF1)}`,
+                'label      precision recall f1     support',
+              ];
+              for (const l of report.labels) {
+                const s = report.perClass[l];
+                if (s)
+                  out.push(
+                    `${l.padEnd(10)} ${fmt(s.precision)}    ${fmt(s.recall)} ${fmt(s.f1)} ${s.support}`,
+                  );
+              }
+              out.push(`confusion (rows true, columns predicted: ${report.labels.join(', ')})`);
+              for (const [i, row] of report.confusion.entries())
+                out.push(`${(report.labels[i] ?? '').padEnd(10)} ${row.join('\t')}`);
+              process.stdout.write(`${out.join('\n')}\n`);
             }
-            out.push(`confusion (rows true, columns predicted: ${report.labels.join(', ')})`);
-            for (const [i, row] of report.confusion.entries()) out.push(`${(report.labels[i] ?? '').padEnd(10)} ${row.join('\t')}`);
-            process.stdout.write(`${out.join('\n')}\n`);
+          } finally {
+            await runner.close();
           }
-        } finally {
-          await runner.close();
-        }
-      } else if (opts.task === 'ner') {
-        let sentences = parseConll(readFile(opts.data));
-        if (opts.limit) sentences = sentences.slice(0, opts.limit);
-        const runner = await ModelRunner.load(opts.model, 'ner', engine);
-        try {
-          const report = await evaluateNer(new NerModel(runner, opts.aggregation), sentences);
-          if (opts.json) process.stdout.write(`${JSON.stringify({ model: runner.info, data: opts.data, sentences: sentences.length, ...report }, null, 2)}\n`);
-          else {
-            const out = [`sentences=${sentences.length} micro P=${fmt(report.micro.precision)} R=${fmt(report.micro.recall)} F1=${fmt(report.micro.f1)} macroF1=${fmt(report.macroF1)}`];
-            for (const [type, s] of Object.entries(report.perType)) out.push(`${type.padEnd(6)} P=${fmt(s.precision)} R=${fmt(s.recall)} F1=${fmt(s.f1)} support=${s.support}`);
-            process.stdout.write(`${out.join('\n')}\n`);
+        } else if (opts.task === 'ner') {
+          let sentences = parseConll(readFile(opts.data));
+          if (opts.limit) sentences = sentences.slice(0, opts.limit);
+          const runner = await ModelRunner.load(opts.model, 'ner', engine);
+          try {
+            const report = await evaluateNer(new NerModel(runner, opts.aggregation), sentences);
+            if (opts.json)
+              process.stdout.write(
+                `${JSON.stringify({ model: runner.info, data: opts.data, sentences: sentences.length, ...report }, null, 2)}\n`,
+              );
+            else {
+              const out = [
+                `sentences=${sentences.length} micro P=${fmt(report.micro.precision)} R=${fmt(report.micro.recall)} F1=${fmt(report.micro.f1)} macroF1=${fmt(report.macroF1)}`,
+              ];
+              for (const [type, s] of Object.entries(report.perType))
+                out.push(
+                  `${type.padEnd(6)} P=${fmt(s.precision)} R=${fmt(s.recall)} F1=${fmt(s.f1)} support=${s.support}`,
+                );
+              process.stdout.write(`${out.join('\n')}\n`);
+            }
+          } finally {
+            await runner.close();
           }
-        } finally {
-          await runner.close();
-        }
-      } else throw new InvalidArgumentError('--task must be sentiment or ner');
-    });
+        } else throw new InvalidArgumentError('--task must be sentiment or ner');
+      },
+    );
 }

@@ -15,15 +15,20 @@ function fmt(x: number | null | undefined, digits = 3): string {
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 export function renderStatsReport(r: StatsReport): string {
   const out: string[] = [];
   const iso = (ms: number) => new Date(ms).toISOString();
-  out.push(`dimension ${r.dimension}, window ${formatDuration(r.windowMs)} [${iso(r.windowStartMs)} .. ${iso(r.windowEndMs)}), watermark ${r.watermarkMs ? iso(r.watermarkMs) : '-'}`);
-  out.push(`documents in window: ${r.totalDocuments}; late (excluded) observations so far: ${r.lateObservations}; min_samples ${r.fairness.minSamples}; rate ${r.fairness.rate}`);
+  out.push(
+    `dimension ${r.dimension}, window ${formatDuration(r.windowMs)} [${iso(r.windowStartMs)} .. ${iso(r.windowEndMs)}), watermark ${r.watermarkMs ? iso(r.watermarkMs) : '-'}`,
+  );
+  out.push(
+    `documents in window: ${r.totalDocuments}; late (excluded) observations so far: ${r.lateObservations}; min_samples ${r.fairness.minSamples}; rate ${r.fairness.rate}`,
+  );
   out.push('');
   const rows = r.fairness.groups.map((g) => {
     const s = g;
@@ -42,18 +47,39 @@ export function renderStatsReport(r: StatsReport): string {
   out.push('');
   const dpd = r.fairness.demographicParityDifference;
   const dir = r.fairness.disparateImpactRatio;
-  out.push(`demographic parity difference ${fmt(dpd.value)} (max ${dpd.maxGroup ?? '-'}, min ${dpd.minGroup ?? '-'}); disparate impact ratio ${fmt(dir.value)}${dir.value !== null && dir.value < 0.8 ? '  < 0.8 (four-fifths rule)' : ''}`);
+  out.push(
+    `demographic parity difference ${fmt(dpd.value)} (max ${dpd.maxGroup ?? '-'}, min ${dpd.minGroup ?? '-'}); disparate impact ratio ${fmt(dir.value)}${dir.value !== null && dir.value < 0.8 ? '  < 0.8 (four-fifths rule)' : ''}`,
+  );
   const w = r.fairness.worstGroup;
-  if (w?.vsRest) out.push(`worst group: ${w.group} rate ${fmt(w.rate)} vs rest ${fmt(w.vsRest.restRate)} (z ${fmt(w.vsRest.z, 2)}, p ${fmt(w.vsRest.pValue, 4)})`);
+  if (w?.vsRest)
+    out.push(
+      `worst group: ${w.group} rate ${fmt(w.rate)} vs rest ${fmt(w.vsRest.restRate)} (z ${fmt(w.vsRest.z, 2)}, p ${fmt(w.vsRest.pValue, 4)})`,
+    );
   if (r.fairness.labelled) {
     const l = r.fairness.labelled;
-    out.push(`labelled: equalized odds difference ${fmt(l.equalizedOddsDifference.value)} (${l.equalizedOddsDifference.worstRate ?? '-'} of ${l.equalizedOddsDifference.worstClass ?? '-'}), accuracy gap ${fmt(l.accuracyGap)}`);
-    out.push(table(['group', 'labelled', 'accuracy', 'TPR neg', 'FPR neg', 'judged'], l.groups.map((g) => [g.group, String(g.n), fmt(g.accuracy), fmt(g.tpr.negative), fmt(g.fpr.negative), g.judged ? 'yes' : 'no'])));
+    out.push(
+      `labelled: equalized odds difference ${fmt(l.equalizedOddsDifference.value)} (${l.equalizedOddsDifference.worstRate ?? '-'} of ${l.equalizedOddsDifference.worstClass ?? '-'}), accuracy gap ${fmt(l.accuracyGap)}`,
+    );
+    out.push(
+      table(
+        ['group', 'labelled', 'accuracy', 'TPR neg', 'FPR neg', 'judged'],
+        l.groups.map((g) => [
+          g.group,
+          String(g.n),
+          fmt(g.accuracy),
+          fmt(g.tpr.negative),
+          fmt(g.fpr.negative),
+          g.judged ? 'yes' : 'no',
+        ]),
+      ),
+    );
   }
   out.push('');
   if (r.drift) {
     const ref = r.drift.reference;
-    out.push(`drift vs ${ref.kind}${ref.name ? ` "${ref.name}"` : ''} [${iso(ref.startMs)} .. ${iso(ref.endMs)}), ${ref.documents} documents`);
+    out.push(
+      `drift vs ${ref.kind}${ref.name ? ` "${ref.name}"` : ''} [${iso(ref.startMs)} .. ${iso(ref.endMs)}), ${ref.documents} documents`,
+    );
     out.push(
       table(
         ['feature', 'n cur', 'n ref', 'PSI', 'JS dist', 'KS D', 'KS p', 'chi2', 'chi2 p'],
@@ -89,27 +115,45 @@ export function registerStatsCommand(program: Command): void {
     .description('Print the current window of one dimension: groups, rates, fairness and drift (from Redis)')
     .requiredOption('-d, --dimension <name>', 'dimension (as configured in stats.dimensions, or _all)')
     .option('-w, --window <duration>', 'window length, e.g. 5m, 1h, 24h', '1h')
-    .option('--rate <kind>', 'compared rate: negative_share | positive_share | mean_polarity', 'negative_share')
+    .option(
+      '--rate <kind>',
+      'compared rate: negative_share | positive_share | mean_polarity',
+      'negative_share',
+    )
     .option('--reference <kind>', 'drift reference: trailing | baseline (default from config)')
     .option('--baseline <name>', 'baseline name when --reference baseline')
     .option('--json', 'print the report as JSON')
     .option('-c, --config <file>', 'config file (YAML or JSON)')
-    .action(async (opts: { dimension: string; window: string; rate: string; reference?: string; baseline?: string; json?: boolean; config?: string }) => {
-      const cfg = loadConfig(opts.config);
-      if (!['negative_share', 'positive_share', 'mean_polarity'].includes(opts.rate)) throw new Error(`--rate: unknown rate "${opts.rate}"`);
-      const report = reportOptionsFromConfig(cfg, opts.dimension, parseDuration(opts.window));
-      report.rate = opts.rate as RateKind;
-      if (opts.reference) {
-        if (opts.reference !== 'trailing' && opts.reference !== 'baseline') throw new Error('--reference: expected trailing or baseline');
-        report.reference = { ...report.reference, kind: opts.reference };
-      }
-      if (opts.baseline) report.reference = { ...report.reference, kind: 'baseline', name: opts.baseline };
-      const { store, close } = openWindowStore(cfg);
-      try {
-        const result = await buildStatsReport(store, cfg.stats.bucket, report);
-        process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${renderStatsReport(result)}\n`);
-      } finally {
-        await close();
-      }
-    });
+    .action(
+      async (opts: {
+        dimension: string;
+        window: string;
+        rate: string;
+        reference?: string;
+        baseline?: string;
+        json?: boolean;
+        config?: string;
+      }) => {
+        const cfg = loadConfig(opts.config);
+        if (!['negative_share', 'positive_share', 'mean_polarity'].includes(opts.rate))
+          throw new Error(`--rate: unknown rate "${opts.rate}"`);
+        const report = reportOptionsFromConfig(cfg, opts.dimension, parseDuration(opts.window));
+        report.rate = opts.rate as RateKind;
+        if (opts.reference) {
+          if (opts.reference !== 'trailing' && opts.reference !== 'baseline')
+            throw new Error('--reference: expected trailing or baseline');
+          report.reference = { ...report.reference, kind: opts.reference };
+        }
+        if (opts.baseline) report.reference = { ...report.reference, kind: 'baseline', name: opts.baseline };
+        const { store, close } = openWindowStore(cfg);
+        try {
+          const result = await buildStatsReport(store, cfg.stats.bucket, report);
+          process.stdout.write(
+            opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${renderStatsReport(result)}\n`,
+          );
+        } finally {
+          await close();
+        }
+      },
+    );
 }

@@ -32,10 +32,14 @@ export function parseSentimentData(content: string, fileName: string): Sentiment
     const text = row['sentence'] ?? row['text'];
     const raw = (row['label'] ?? '').trim();
     if (text === undefined) throw new Error(`${fileName}: row ${i + 2} has no sentence/text column`);
-    const label = CANONICAL.has(raw.toLowerCase()) ? (raw.toLowerCase() as SentimentLabel) : NUMERIC_LABELS[raw];
+    const label = CANONICAL.has(raw.toLowerCase())
+      ? (raw.toLowerCase() as SentimentLabel)
+      : NUMERIC_LABELS[raw];
     if (!label) throw new Error(`${fileName}: row ${i + 2}: unknown label "${raw}"`);
     const agreement = row['agreement'] !== undefined ? Number(row['agreement']) : undefined;
-    return agreement !== undefined && Number.isFinite(agreement) ? { text, label, agreement } : { text, label };
+    return agreement !== undefined && Number.isFinite(agreement)
+      ? { text, label, agreement }
+      : { text, label };
   });
 }
 
@@ -89,7 +93,10 @@ export function detokenize(tokens: readonly string[]): { text: string; spans: Ar
 }
 
 /** BIO tags of gold tokens from predicted character spans (B- on the first token an entity covers). */
-export function tagsFromEntities(spans: ReadonlyArray<[number, number]>, entities: ReadonlyArray<{ type: string; start: number; end: number }>): string[] {
+export function tagsFromEntities(
+  spans: ReadonlyArray<[number, number]>,
+  entities: ReadonlyArray<{ type: string; start: number; end: number }>,
+): string[] {
   return spans.map(([s, e]) => {
     const entity = entities.find((en) => en.start < e && s < en.end);
     if (!entity) return 'O';

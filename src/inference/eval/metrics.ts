@@ -24,8 +24,13 @@ export interface ClassificationReport {
 const ratio = (a: number, b: number): number => (b === 0 ? 0 : a / b);
 const f1Of = (p: number, r: number): number => (p + r === 0 ? 0 : (2 * p * r) / (p + r));
 
-export function classificationReport(yTrue: readonly string[], yPred: readonly string[], labels: readonly string[]): ClassificationReport {
-  if (yTrue.length !== yPred.length) throw new Error(`${yTrue.length} true labels but ${yPred.length} predictions`);
+export function classificationReport(
+  yTrue: readonly string[],
+  yPred: readonly string[],
+  labels: readonly string[],
+): ClassificationReport {
+  if (yTrue.length !== yPred.length)
+    throw new Error(`${yTrue.length} true labels but ${yPred.length} predictions`);
   const index = new Map(labels.map((l, i) => [l, i]));
   const confusion = labels.map(() => labels.map(() => 0));
   let correct = 0;
@@ -47,7 +52,14 @@ export function classificationReport(yTrue: readonly string[], yPred: readonly s
     perClass[label] = { precision, recall, f1: f1Of(precision, recall), support };
   });
   const macroF1 = labels.reduce((s, l) => s + (perClass[l]?.f1 ?? 0), 0) / labels.length;
-  return { labels: [...labels], accuracy: ratio(correct, yTrue.length), macroF1, perClass, confusion, n: yTrue.length };
+  return {
+    labels: [...labels],
+    accuracy: ratio(correct, yTrue.length),
+    macroF1,
+    perClass,
+    confusion,
+    n: yTrue.length,
+  };
 }
 
 /** IOB1 → IOB2: an I-X starts an entity unless it continues one of type X. */
@@ -116,13 +128,20 @@ export interface SpanReport {
 }
 
 /** Span-level P/R/F1 per type over sentences (seqeval classification_report semantics). */
-export function spanReport(trueSentences: readonly string[][], predSentences: readonly string[][]): SpanReport {
+export function spanReport(
+  trueSentences: readonly string[][],
+  predSentences: readonly string[][],
+): SpanReport {
   if (trueSentences.length !== predSentences.length) throw new Error('different numbers of sentences');
   const key = (s: number, span: Span) => `${s}\u0000${span.type}\u0000${span.start}\u0000${span.end}`;
   const trueSpans = new Map<string, string>();
   const predSpans = new Map<string, string>();
-  trueSentences.forEach((tags, s) => getEntities(tags).forEach((span) => trueSpans.set(key(s, span), span.type)));
-  predSentences.forEach((tags, s) => getEntities(tags).forEach((span) => predSpans.set(key(s, span), span.type)));
+  trueSentences.forEach((tags, s) =>
+    getEntities(tags).forEach((span) => trueSpans.set(key(s, span), span.type)),
+  );
+  predSentences.forEach((tags, s) =>
+    getEntities(tags).forEach((span) => predSpans.set(key(s, span), span.type)),
+  );
   const types = [...new Set([...trueSpans.values(), ...predSpans.values()])].sort();
   const perType: Record<string, ClassScores> = {};
   let tpAll = 0;
@@ -130,10 +149,11 @@ export function spanReport(trueSentences: readonly string[][], predSentences: re
     let tp = 0;
     let nTrue = 0;
     let nPred = 0;
-    for (const [k, t] of trueSpans) if (t === type) {
-      nTrue++;
-      if (predSpans.has(k)) tp++;
-    }
+    for (const [k, t] of trueSpans)
+      if (t === type) {
+        nTrue++;
+        if (predSpans.has(k)) tp++;
+      }
     for (const t of predSpans.values()) if (t === type) nPred++;
     tpAll += tp;
     const precision = ratio(tp, nPred);
@@ -146,6 +166,7 @@ export function spanReport(trueSentences: readonly string[][], predSentences: re
   return {
     perType,
     micro: { precision, recall, f1: f1Of(precision, recall), support: trueSpans.size },
-    macroF1: typesWithSupport.reduce((s, t) => s + (perType[t]?.f1 ?? 0), 0) / Math.max(1, typesWithSupport.length),
+    macroF1:
+      typesWithSupport.reduce((s, t) => s + (perType[t]?.f1 ?? 0), 0) / Math.max(1, typesWithSupport.length),
   };
 }

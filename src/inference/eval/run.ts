@@ -4,7 +4,10 @@ import { classificationReport, spanReport, type ClassificationReport, type SpanR
 
 const CHUNK = 256;
 
-export async function evaluateSentiment(model: SentimentModel, examples: readonly SentimentExample[]): Promise<ClassificationReport> {
+export async function evaluateSentiment(
+  model: SentimentModel,
+  examples: readonly SentimentExample[],
+): Promise<ClassificationReport> {
   const predictions: string[] = [];
   for (let i = 0; i < examples.length; i += CHUNK) {
     const results = await model.predict(examples.slice(i, i + CHUNK).map((e) => e.text));

@@ -43,24 +43,47 @@ class GraphBuilder {
 
   node(opType: string, inputs: string[], attributes: AttributeMessage[] = [], output?: string): string {
     const out = output ?? this.fresh(opType.toLowerCase());
-    this.nodes.push({ name: `${opType}_${this.nodes.length}`, opType, input: inputs, output: [out], attribute: attributes });
+    this.nodes.push({
+      name: `${opType}_${this.nodes.length}`,
+      opType,
+      input: inputs,
+      output: [out],
+      attribute: attributes,
+    });
     return out;
   }
 
   floatTensor(name: string, dims: number[], values: Float32Array): string {
-    this.initializers.push({ name, dims, dataType: TensorDataType.FLOAT, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
+    this.initializers.push({
+      name,
+      dims,
+      dataType: TensorDataType.FLOAT,
+      rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+    });
     return name;
   }
 
   int64Tensor(name: string, dims: number[], values: number[]): string {
     const data = BigInt64Array.from(values.map((v) => BigInt(v)));
-    this.initializers.push({ name, dims, dataType: TensorDataType.INT64, rawData: new Uint8Array(data.buffer) });
+    this.initializers.push({
+      name,
+      dims,
+      dataType: TensorDataType.INT64,
+      rawData: new Uint8Array(data.buffer),
+    });
     return name;
   }
 
   /** Weights drawn from N(0, std²), as BERT's initializer does. */
   normal(name: string, dims: number[], std: number): string {
-    return this.floatTensor(name, dims, this.random.normalArray(dims.reduce((a, b) => a * b, 1), std));
+    return this.floatTensor(
+      name,
+      dims,
+      this.random.normalArray(
+        dims.reduce((a, b) => a * b, 1),
+        std,
+      ),
+    );
   }
 
   constant(name: string, dims: number[], value: number): string {
@@ -76,14 +99,22 @@ class GraphBuilder {
   layerNorm(input: string, prefix: string, hidden: number): string {
     const scale = this.constant(`${prefix}.weight`, [hidden], 1);
     const bias = this.constant(`${prefix}.bias`, [hidden], 0);
-    return this.node('LayerNormalization', [input, scale, bias], [
-      { name: 'axis', type: AttributeType.INT, i: -1 },
-      { name: 'epsilon', type: AttributeType.FLOAT, f: LAYER_NORM_EPS },
-    ]);
+    return this.node(
+      'LayerNormalization',
+      [input, scale, bias],
+      [
+        { name: 'axis', type: AttributeType.INT, i: -1 },
+        { name: 'epsilon', type: AttributeType.FLOAT, f: LAYER_NORM_EPS },
+      ],
+    );
   }
 }
 
-const intsAttr = (name: string, ints: number[]): AttributeMessage => ({ name, type: AttributeType.INTS, ints });
+const intsAttr = (name: string, ints: number[]): AttributeMessage => ({
+  name,
+  type: AttributeType.INTS,
+  ints,
+});
 
 function tensorInput(name: string, elemType: number, dims: Array<string | number>): ValueInfoMessage {
   return {
@@ -116,7 +147,11 @@ export function buildBertModel(shape: BertShape, seed: number, producerVersion: 
   const typeEmb = g.normal('embeddings.token_type_embeddings.weight', [shape.typeVocabSize, H], 0.1);
   const one = g.int64Tensor('const.one', [], [1]);
   const zero = g.int64Tensor('const.zero', [], [0]);
-  const seqLen = g.node('Gather', [g.node('Shape', ['input_ids']), one], [{ name: 'axis', type: AttributeType.INT, i: 0 }]);
+  const seqLen = g.node(
+    'Gather',
+    [g.node('Shape', ['input_ids']), one],
+    [{ name: 'axis', type: AttributeType.INT, i: 0 }],
+  );
   const positionIds = g.node('Range', [zero, seqLen, one]);
   let x = g.node('Add', [
     g.node('Add', [g.node('Gather', [wordEmb, 'input_ids']), g.node('Gather', [posEmb, positionIds])]),
@@ -125,7 +160,11 @@ export function buildBertModel(shape: BertShape, seed: number, producerVersion: 
   x = g.layerNorm(x, 'embeddings.LayerNorm', H);
 
   // Padding mask as additive bias [B, 1, 1, S].
-  const maskFloat = g.node('Cast', ['attention_mask'], [{ name: 'to', type: AttributeType.INT, i: TensorDataType.FLOAT }]);
+  const maskFloat = g.node(
+    'Cast',
+    ['attention_mask'],
+    [{ name: 'to', type: AttributeType.INT, i: TensorDataType.FLOAT }],
+  );
   const inverted = g.node('Sub', [g.constant('const.onef', [], 1), maskFloat]);
   const bias = g.node('Mul', [inverted, g.constant('const.mask_bias', [], MASK_BIAS)]);
   const maskBias = g.node('Unsqueeze', [bias, g.int64Tensor('const.mask_axes', [2], [1, 2])]);
@@ -139,18 +178,25 @@ export function buildBertModel(shape: BertShape, seed: number, producerVersion: 
 
   for (let l = 0; l < shape.layers; l++) {
     const p = `encoder.layer.${l}`;
-    const split = (t: string, perm: number[]): string => g.node('Transpose', [g.node('Reshape', [t, headsShape])], [intsAttr('perm', perm)]);
+    const split = (t: string, perm: number[]): string =>
+      g.node('Transpose', [g.node('Reshape', [t, headsShape])], [intsAttr('perm', perm)]);
     const q = split(g.linear(x, `${p}.attention.self.query`, H, H, std * 5), [0, 2, 1, 3]);
     const k = split(g.linear(x, `${p}.attention.self.key`, H, H, std * 5), [0, 2, 3, 1]);
     const v = split(g.linear(x, `${p}.attention.self.value`, H, H, std * 5), [0, 2, 1, 3]);
     const scores = g.node('Add', [g.node('Mul', [g.node('MatMul', [q, k]), scale]), maskBias]);
     const probs = g.node('Softmax', [scores], [{ name: 'axis', type: AttributeType.INT, i: -1 }]);
-    const context = g.node('Reshape', [g.node('Transpose', [g.node('MatMul', [probs, v])], [intsAttr('perm', [0, 2, 1, 3])]), mergedShape]);
+    const context = g.node('Reshape', [
+      g.node('Transpose', [g.node('MatMul', [probs, v])], [intsAttr('perm', [0, 2, 1, 3])]),
+      mergedShape,
+    ]);
     const attnOut = g.linear(context, `${p}.attention.output.dense`, H, H, std);
     x = g.layerNorm(g.node('Add', [attnOut, x]), `${p}.attention.output.LayerNorm`, H);
     const h = g.linear(x, `${p}.intermediate.dense`, H, I, std * 5);
     // GELU, erf form: 0.5 · h · (1 + erf(h / √2))
-    const gelu = g.node('Mul', [g.node('Mul', [h, half]), g.node('Add', [g.node('Erf', [g.node('Div', [h, sqrt2])]), onef])]);
+    const gelu = g.node('Mul', [
+      g.node('Mul', [h, half]),
+      g.node('Add', [g.node('Erf', [g.node('Div', [h, sqrt2])]), onef]),
+    ]);
     const ffnOut = g.linear(gelu, `${p}.output.dense`, I, H, std);
     x = g.layerNorm(g.node('Add', [ffnOut, x]), `${p}.output.LayerNorm`, H);
   }
@@ -161,10 +207,20 @@ export function buildBertModel(shape: BertShape, seed: number, producerVersion: 
   if (shape.task === 'sentiment') {
     let cls = g.node('Gather', [x, zero], [{ name: 'axis', type: AttributeType.INT, i: 1 }]);
     if (shape.pooler) cls = g.node('Tanh', [g.linear(cls, 'pooler.dense', H, H, classifierStd)]);
-    logits = g.node('Identity', [g.linear(cls, 'classifier', H, shape.numLabels, classifierStd * 2)], [], 'logits');
+    logits = g.node(
+      'Identity',
+      [g.linear(cls, 'classifier', H, shape.numLabels, classifierStd * 2)],
+      [],
+      'logits',
+    );
     outputDims = ['batch_size', shape.numLabels];
   } else {
-    logits = g.node('Identity', [g.linear(x, 'classifier', H, shape.numLabels, classifierStd * 2)], [], 'logits');
+    logits = g.node(
+      'Identity',
+      [g.linear(x, 'classifier', H, shape.numLabels, classifierStd * 2)],
+      [],
+      'logits',
+    );
     outputDims = ['batch_size', 'sequence_length', shape.numLabels];
   }
 

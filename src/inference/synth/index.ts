@@ -6,7 +6,17 @@ import { encodeModel } from './onnx-proto.js';
 import { buildWordPieceTokenizer } from './wordpiece.js';
 
 export const SENTIMENT_SYNTH_LABELS = ['negative', 'neutral', 'positive'];
-export const NER_SYNTH_LABELS = ['O', 'B-PER', 'I-PER', 'B-ORG', 'I-ORG', 'B-LOC', 'I-LOC', 'B-MISC', 'I-MISC'];
+export const NER_SYNTH_LABELS = [
+  'O',
+  'B-PER',
+  'I-PER',
+  'B-ORG',
+  'I-ORG',
+  'B-LOC',
+  'I-LOC',
+  'B-MISC',
+  'I-MISC',
+];
 
 export interface SynthOptions {
   task: 'sentiment' | 'ner';
@@ -50,7 +60,10 @@ export function synthesizeModel(options: SynthOptions): SynthResult {
     const source = join(options.vocabFrom, 'tokenizer.json');
     if (!existsSync(source)) throw new Error(`synth: ${source} does not exist`);
     copyFileSync(source, tokenizerPath);
-    const json = JSON.parse(readFileSync(source, 'utf8')) as { model?: { vocab?: Record<string, number> | unknown[] }; added_tokens?: Array<{ id: number }> };
+    const json = JSON.parse(readFileSync(source, 'utf8')) as {
+      model?: { vocab?: Record<string, number> | unknown[] };
+      added_tokens?: Array<{ id: number }>;
+    };
     const vocab = json.model?.vocab;
     const ids = vocab ? (Array.isArray(vocab) ? vocab.map((_, i) => i) : Object.values(vocab)) : [];
     const added = (json.added_tokens ?? []).map((t) => t.id);
@@ -78,7 +91,8 @@ export function synthesizeModel(options: SynthOptions): SynthResult {
   const onnxPath = join(options.out, 'model.onnx');
   writeFileSync(onnxPath, bytes);
   const name = options.name ?? `finsentry-synth-${options.task}`;
-  const architecture = options.task === 'sentiment' ? 'BertForSequenceClassification' : 'BertForTokenClassification';
+  const architecture =
+    options.task === 'sentiment' ? 'BertForSequenceClassification' : 'BertForTokenClassification';
   const config = {
     _name_or_path: name,
     architectures: [architecture],
@@ -103,5 +117,11 @@ export function synthesizeModel(options: SynthOptions): SynthResult {
     join(options.out, 'tokenizer_config.json'),
     `${JSON.stringify({ tokenizer_class: 'BertTokenizerFast', do_lower_case: true, model_max_length: shape.maxPositions }, null, 2)}\n`,
   );
-  return { dir: options.out, onnxPath, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.byteLength, parameters };
+  return {
+    dir: options.out,
+    onnxPath,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    bytes: bytes.byteLength,
+    parameters,
+  };
 }

@@ -21,7 +21,11 @@ const ONNX_DESCRIPTOR = {
           },
         },
         ValueInfoProto: {
-          fields: { name: { type: 'string', id: 1 }, type: { type: 'TypeProto', id: 2 }, docString: { type: 'string', id: 3 } },
+          fields: {
+            name: { type: 'string', id: 1 },
+            type: { type: 'TypeProto', id: 2 },
+            docString: { type: 'string', id: 3 },
+          },
         },
         NodeProto: {
           fields: {
@@ -46,7 +50,9 @@ const ONNX_DESCRIPTOR = {
             metadataProps: { rule: 'repeated', type: 'StringStringEntryProto', id: 14 },
           },
         },
-        StringStringEntryProto: { fields: { key: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } } },
+        StringStringEntryProto: {
+          fields: { key: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } },
+        },
         GraphProto: {
           fields: {
             node: { rule: 'repeated', type: 'NodeProto', id: 1 },
@@ -78,10 +84,14 @@ const ONNX_DESCRIPTOR = {
           oneofs: { value: { oneof: ['tensorType'] } },
           fields: { tensorType: { type: 'Tensor', id: 1 } },
           nested: {
-            Tensor: { fields: { elemType: { type: 'int32', id: 1 }, shape: { type: 'TensorShapeProto', id: 2 } } },
+            Tensor: {
+              fields: { elemType: { type: 'int32', id: 1 }, shape: { type: 'TensorShapeProto', id: 2 } },
+            },
           },
         },
-        OperatorSetIdProto: { fields: { domain: { type: 'string', id: 1 }, version: { type: 'int64', id: 2 } } },
+        OperatorSetIdProto: {
+          fields: { domain: { type: 'string', id: 1 }, version: { type: 'int64', id: 2 } },
+        },
       },
     },
   },
@@ -116,7 +126,9 @@ export interface NodeMessage {
 
 export interface ValueInfoMessage {
   name: string;
-  type: { tensorType: { elemType: number; shape: { dim: Array<{ dimValue: number } | { dimParam: string }> } } };
+  type: {
+    tensorType: { elemType: number; shape: { dim: Array<{ dimValue: number } | { dimParam: string }> } };
+  };
 }
 
 export interface ModelMessage {
@@ -144,5 +156,8 @@ export function encodeModel(model: ModelMessage): Uint8Array {
 
 /** Decodes a model (for inspection in tests); raw tensor data is returned as bytes. */
 export function decodeModel(bytes: Uint8Array): ModelMessage {
-  return ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, defaults: false }) as unknown as ModelMessage;
+  return ModelProto.toObject(ModelProto.decode(bytes), {
+    longs: Number,
+    defaults: false,
+  }) as unknown as ModelMessage;
 }

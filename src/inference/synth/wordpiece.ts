@@ -31,7 +31,8 @@ export function buildWordPieceTokenizer(vocabSize: number, seed: number): Record
   for (let c = 0xdf; c <= 0xff; c++) if (c !== 0xf7) chars.push(String.fromCharCode(c));
   chars.forEach(add);
   chars.filter((c) => /[a-z0-9]/.test(c)).forEach((c) => add(`##${c}`));
-  if (vocab.size < SPECIAL_TOKENS.length + 36) throw new Error(`vocab size ${vocabSize} is too small (minimum ${SPECIAL_TOKENS.length + 200})`);
+  if (vocab.size < SPECIAL_TOKENS.length + 36)
+    throw new Error(`vocab size ${vocabSize} is too small (minimum ${SPECIAL_TOKENS.length + 200})`);
   BASE_WORDS.forEach(add);
   const random = new SeededRandom(seed ^ 0x5eed);
   const letters = 'abcdefghijklmnopqrstuvwxyz';
@@ -64,11 +65,21 @@ export function buildWordPieceTokenizer(vocabSize: number, seed: number): Record
     truncation: null,
     padding: null,
     added_tokens: SPECIAL_TOKENS.map(special),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: true,
+    },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+      ],
       pair: [
         { SpecialToken: { id: '[CLS]', type_id: 0 } },
         { Sequence: { id: 'A', type_id: 0 } },

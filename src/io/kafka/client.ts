@@ -1,5 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel, type KafkaConfig as KafkaJsConfig, type LogEntry, type logCreator, type SASLOptions } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  type KafkaConfig as KafkaJsConfig,
+  type LogEntry,
+  type logCreator,
+  type SASLOptions,
+} from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import { resolveSecret } from '../../config/load.js';
 import type { KafkaConfig } from '../../config/schema.js';

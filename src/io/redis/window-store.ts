@@ -11,7 +11,13 @@ import type {
   WindowReader,
 } from '../../domain/windows.js';
 import type { FinsentryConfig } from '../../config/schema.js';
-import { labelDeltas, observationDeltas, rawToGroupStats, type FieldDeltas, type RawCounters } from '../../stats/counters.js';
+import {
+  labelDeltas,
+  observationDeltas,
+  rawToGroupStats,
+  type FieldDeltas,
+  type RawCounters,
+} from '../../stats/counters.js';
 import { ALL_DIMENSION } from '../../stats/grouping.js';
 import { createRedisClient, isCluster, type RedisClient } from './client.js';
 
@@ -73,7 +79,10 @@ export interface BaselineSnapshot {
 }
 
 /** Options from config: TTL covers the longest window plus a trailing reference before it, lateness and slack. */
-export function windowStoreOptions(cfg: FinsentryConfig, keyPrefix = cfg.redis.keyPrefix): WindowStoreOptions {
+export function windowStoreOptions(
+  cfg: FinsentryConfig,
+  keyPrefix = cfg.redis.keyPrefix,
+): WindowStoreOptions {
   const longest = Math.max(...cfg.stats.windows);
   const reference = cfg.evaluator.reference.kind === 'trailing' ? cfg.evaluator.reference.window : 0;
   const retentionMs = longest + reference + cfg.stats.allowedLateness + 2 * cfg.stats.bucket + 600_000;
@@ -148,10 +157,17 @@ if late > 0 then redis.call('HINCRBY', state, 'late', late) end
 return {1, late, wmStr}
 `;
 
-type Item = [offset: string, eventTimeMs: number, bucket: string, groups: string[], fields: Array<string | number>];
+type Item = [
+  offset: string,
+  eventTimeMs: number,
+  bucket: string,
+  groups: string[],
+  fields: Array<string | number>,
+];
 
 function normalizeOffset(offset: string): string {
-  if (!/^\d+$/.test(offset)) throw new Error(`invalid offset "${offset}" (expected a non-negative decimal integer)`);
+  if (!/^\d+$/.test(offset))
+    throw new Error(`invalid offset "${offset}" (expected a non-negative decimal integer)`);
   return BigInt(offset).toString();
 }
 
@@ -169,7 +185,9 @@ export function windowEndFor(watermarkMs: number, bucketMs: number): number {
 
 /** The K groups with the most documents (ties by name), for bounded exports and tables. */
 export function topGroupsByVolume(stats: readonly GroupWindowStats[], k: number): GroupWindowStats[] {
-  return [...stats].sort((a, b) => b.count - a.count || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0)).slice(0, k);
+  return [...stats]
+    .sort((a, b) => b.count - a.count || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0))
+    .slice(0, k);
 }
 
 interface QueuedOp {
@@ -189,7 +207,8 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     readonly options: WindowStoreOptions,
   ) {
     // Braces are reserved for the partition hash tag.
-    if (!/^[A-Za-z0-9:_-]+$/.test(options.keyPrefix)) throw new Error(`invalid key prefix "${options.keyPrefix}"`);
+    if (!/^[A-Za-z0-9:_-]+$/.test(options.keyPrefix))
+      throw new Error(`invalid key prefix "${options.keyPrefix}"`);
     if (!(options.bucketMs > 0)) throw new Error('bucketMs must be positive');
   }
 
@@ -219,7 +238,10 @@ export class RedisWindowStore implements StatsSink, WindowReader {
         else groups.set(node, [i]);
       });
     } else {
-      groups.set('single', ops.map((_, i) => i));
+      groups.set(
+        'single',
+        ops.map((_, i) => i),
+      );
     }
     const results = new Array<[Error | null, unknown]>(ops.length);
     await Promise.all(
@@ -250,7 +272,8 @@ export class RedisWindowStore implements StatsSink, WindowReader {
       for (const g of o.groups) {
         if (!/^[^{}\s:]+$/.test(g.dimension)) throw new Error(`invalid dimension name "${g.dimension}"`);
         // "|" separates group and counter in field names (sanitised values never contain it).
-        if (g.value.length === 0 || /[{}|]/.test(g.value)) throw new Error(`invalid group value "${g.value}"`);
+        if (g.value.length === 0 || /[{}|]/.test(g.value))
+          throw new Error(`invalid group value "${g.value}"`);
         flat.push(g.dimension, g.value);
       }
       return flat;
@@ -258,12 +281,24 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     for (const o of batch.observations) {
       if (!Number.isFinite(o.eventTimeMs)) throw new Error(`observation ${o.documentId}: invalid event time`);
       const t = Math.floor(o.eventTimeMs); // millisecond resolution, integer watermarks
-      items.push([o.offset === undefined ? '' : normalizeOffset(o.offset), t, bucketOf(t), groupsOf(o), flatten(observationDeltas(o))]);
+      items.push([
+        o.offset === undefined ? '' : normalizeOffset(o.offset),
+        t,
+        bucketOf(t),
+        groupsOf(o),
+        flatten(observationDeltas(o)),
+      ]);
     }
     for (const l of batch.labels) {
       if (!Number.isFinite(l.eventTimeMs)) throw new Error(`label ${l.documentId}: invalid event time`);
       const t = Math.floor(l.eventTimeMs);
-      items.push([l.offset === undefined ? '' : normalizeOffset(l.offset), t, bucketOf(t), groupsOf(l), flatten(labelDeltas(l))]);
+      items.push([
+        l.offset === undefined ? '' : normalizeOffset(l.offset),
+        t,
+        bucketOf(t),
+        groupsOf(l),
+        flatten(labelDeltas(l)),
+      ]);
     }
     return items;
   }
@@ -283,10 +318,16 @@ export class RedisWindowStore implements StatsSink, WindowReader {
       ];
       return { key: `${base}:state`, args };
     });
-    const newPartitions = [...new Set(batches.map((b) => b.partitionKey))].filter((pk) => !this.registered.has(pk));
-    const ops: QueuedOp[] = calls.map((c) => ({ key: c.key, add: (p) => void p.evalsha(APPLY_SHA, 1, ...c.args) }));
+    const newPartitions = [...new Set(batches.map((b) => b.partitionKey))].filter(
+      (pk) => !this.registered.has(pk),
+    );
+    const ops: QueuedOp[] = calls.map((c) => ({
+      key: c.key,
+      add: (p) => void p.evalsha(APPLY_SHA, 1, ...c.args),
+    }));
     // Registering a partition is idempotent and only needed once per process; it rides in the same pipeline.
-    if (newPartitions.length > 0) ops.push({ key: this.registryKey, add: (p) => void p.sadd(this.registryKey, ...newPartitions) });
+    if (newPartitions.length > 0)
+      ops.push({ key: this.registryKey, add: (p) => void p.sadd(this.registryKey, ...newPartitions) });
 
     const settled = await this.execByNodeSettled(ops);
     // NOSCRIPT (empty script cache after a restart, failover or on a new node) means that call did not
@@ -294,7 +335,10 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     const missing = calls.map((_, i) => i).filter((i) => settled[i]![0]?.message.includes('NOSCRIPT'));
     if (missing.length > 0) {
       const retried = await this.execByNodeSettled(
-        missing.map((i) => ({ key: calls[i]!.key, add: (p: ChainableCommander) => void p.eval(APPLY_SCRIPT, 1, ...calls[i]!.args) })),
+        missing.map((i) => ({
+          key: calls[i]!.key,
+          add: (p: ChainableCommander) => void p.eval(APPLY_SCRIPT, 1, ...calls[i]!.args),
+        })),
       );
       missing.forEach((i, j) => (settled[i] = retried[j]!));
     }
@@ -315,7 +359,9 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     return (await this.redis.smembers(this.registryKey)).sort();
   }
 
-  private async partitionStates(): Promise<Array<{ partitionKey: string; offset: string | null; watermarkMs: number; late: number }>> {
+  private async partitionStates(): Promise<
+    Array<{ partitionKey: string; offset: string | null; watermarkMs: number; late: number }>
+  > {
     const parts = await this.partitions();
     const replies = await this.execByNode(
       parts.map((pk) => {
@@ -348,7 +394,9 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     return states.reduce((sum, s) => sum + s.late, 0);
   }
 
-  private async resolveWindow(query: WindowQuery): Promise<{ start: number; end: number; buckets: number[] } | null> {
+  private async resolveWindow(
+    query: WindowQuery,
+  ): Promise<{ start: number; end: number; buckets: number[] } | null> {
     let end = query.endMs;
     if (end === undefined) {
       const wm = await this.watermark();
@@ -363,7 +411,10 @@ export class RedisWindowStore implements StatsSink, WindowReader {
   }
 
   /** Fetches the counter hashes of some dimensions for every (partition, bucket) of a window, in one pipelined phase. */
-  private async readDimensionHashes(dimensions: readonly string[], buckets: readonly number[]): Promise<Array<{ dimension: string; bucket: number; hash: Record<string, string> }>> {
+  private async readDimensionHashes(
+    dimensions: readonly string[],
+    buckets: readonly number[],
+  ): Promise<Array<{ dimension: string; bucket: number; hash: Record<string, string> }>> {
     const parts = await this.partitions();
     const ops: Array<QueuedOp & { dimension: string; bucket: number }> = [];
     for (const pk of parts) {
@@ -376,7 +427,11 @@ export class RedisWindowStore implements StatsSink, WindowReader {
       }
     }
     const hashes = await this.execByNode(ops);
-    return ops.map((op, i) => ({ dimension: op.dimension, bucket: op.bucket, hash: hashes[i] as Record<string, string> }));
+    return ops.map((op, i) => ({
+      dimension: op.dimension,
+      bucket: op.bucket,
+      hash: hashes[i] as Record<string, string>,
+    }));
   }
 
   /** All groups of a dimension in a window, summed over buckets and partition shards; largest first. */
@@ -390,13 +445,20 @@ export class RedisWindowStore implements StatsSink, WindowReader {
    * Several dimensions' windows ending at the same instant (default: as of the watermark), read in one
    * pipelined phase — for the evaluator, reports and baselines.
    */
-  async readWindows(dimensions: readonly string[], windowMs: number, endMs?: number): Promise<{ endMs: number; dimensions: Record<string, GroupWindowStats[]> } | null> {
+  async readWindows(
+    dimensions: readonly string[],
+    windowMs: number,
+    endMs?: number,
+  ): Promise<{ endMs: number; dimensions: Record<string, GroupWindowStats[]> } | null> {
     const window = await this.resolveWindow({ dimension: ALL_DIMENSION, windowMs, endMs });
     if (!window) return null;
     return { endMs: window.end, dimensions: await this.sumWindows(dimensions, window.buckets) };
   }
 
-  private async sumWindows(dimensions: readonly string[], buckets: readonly number[]): Promise<Record<string, GroupWindowStats[]>> {
+  private async sumWindows(
+    dimensions: readonly string[],
+    buckets: readonly number[],
+  ): Promise<Record<string, GroupWindowStats[]>> {
     // Summed straight from the replies ("<group>|<counter>" fields): long windows of unbounded
     // dimensions are hundreds of thousands of fields, so no per-bucket intermediate objects.
     const merged = new Map<string, Map<string, RawCounters>>(dimensions.map((d) => [d, new Map()]));
@@ -416,7 +478,9 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     const out: Record<string, GroupWindowStats[]> = {};
     for (const [dimension, groups] of merged) {
       out[dimension] = topGroupsByVolume(
-        [...groups].map(([group, raw]) => rawToGroupStats(dimension, group, raw)).filter((s) => s.count > 0 || s.confusion !== null),
+        [...groups]
+          .map(([group, raw]) => rawToGroupStats(dimension, group, raw))
+          .filter((s) => s.count > 0 || s.confusion !== null),
         Number.POSITIVE_INFINITY,
       );
     }
@@ -442,17 +506,29 @@ export class RedisWindowStore implements StatsSink, WindowReader {
   }
 
   /** Windows of every configured dimension (plus `_all`) ending at the same instant. */
-  async readAllDimensions(windowMs: number, endMs?: number): Promise<{ endMs: number; dimensions: Record<string, GroupWindowStats[]> } | null> {
-    return this.readWindows([ALL_DIMENSION, ...this.options.dimensions.filter((d) => d !== ALL_DIMENSION)], windowMs, endMs);
+  async readAllDimensions(
+    windowMs: number,
+    endMs?: number,
+  ): Promise<{ endMs: number; dimensions: Record<string, GroupWindowStats[]> } | null> {
+    return this.readWindows(
+      [ALL_DIMENSION, ...this.options.dimensions.filter((d) => d !== ALL_DIMENSION)],
+      windowMs,
+      endMs,
+    );
   }
 
   private baselineKey(name: string): string {
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new Error(`invalid baseline name "${name}" (letters, digits, . _ -)`);
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name))
+      throw new Error(`invalid baseline name "${name}" (letters, digits, . _ -)`);
     return `${this.options.keyPrefix}:baseline:${name}`;
   }
 
   /** Persists the window ending at the current watermark (all dimensions) as a named reference, without TTL. */
-  async captureBaseline(name: string, windowMs: number, nowMs: number = Date.now()): Promise<BaselineSnapshot> {
+  async captureBaseline(
+    name: string,
+    windowMs: number,
+    nowMs: number = Date.now(),
+  ): Promise<BaselineSnapshot> {
     const key = this.baselineKey(name);
     const watermarkMs = await this.watermark();
     if (watermarkMs === 0) throw new Error('no statistics stored yet: nothing to capture');
@@ -508,7 +584,10 @@ export class RedisWindowStore implements StatsSink, WindowReader {
 }
 
 /** Store + client from config; `close()` disconnects the client. */
-export function openWindowStore(cfg: FinsentryConfig, client: RedisClient = createRedisClient(cfg.redis)): { store: RedisWindowStore; close: () => Promise<void> } {
+export function openWindowStore(
+  cfg: FinsentryConfig,
+  client: RedisClient = createRedisClient(cfg.redis),
+): { store: RedisWindowStore; close: () => Promise<void> } {
   const store = new RedisWindowStore(client, windowStoreOptions(cfg));
   return {
     store,
