@@ -9,7 +9,7 @@ import { ALL_DIMENSION } from '../stats/grouping.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AlertStateCount, PipelineMetrics } from '../telemetry/metrics.js';
 import { encodeAlertEvent, toAlertEvent, toAlertmanagerAlert, type AlertEvent } from './events.js';
-import { LeaderLease, type LeaderTerm } from './leader.js';
+import { LeaderLease, type LeaderTerm } from '../io/redis/leader-lease.js';
 import {
   driftResults,
   fairnessSample,
@@ -22,7 +22,7 @@ import {
   type PipelineSignals,
 } from './measure.js';
 import { identitiesToStep, step, type AlertRecord, type Transition } from './state-machine.js';
-import { AlertStore, type OutboxEntry } from './store.js';
+import { AlertStore, type OutboxEntry } from '../io/redis/alert-store.js';
 
 /**
  * The alert evaluator (SPEC §7): on every interval, the one replica holding the leader lease reads

@@ -7,7 +7,7 @@ import type {
 } from '../domain/enrichment.js';
 import type { Logger } from '../telemetry/logger.js';
 import { MicroBatcher, type BatcherOptions, type BatchStats } from './batcher.js';
-import { sentimentIndexMap, validateNerLabels } from './labels.js';
+import { sentimentIndexMap, validateNerLabels } from './label-set.js';
 import { modelInfo, readModelSpec, type ModelSpec, type ModelTask } from './model.js';
 import {
   decodeEntities,

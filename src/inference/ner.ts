@@ -1,5 +1,5 @@
 import type { EntitySpan } from '../domain/enrichment.js';
-import { parseBioLabel } from './labels.js';
+import { parseBioLabel } from './label-set.js';
 import { softmax } from './sentiment.js';
 import type { TokenWindow } from './tokenize.js';
 

@@ -4,7 +4,7 @@ import type { GroupRef, LabelObservation, StatsObservation } from '../domain/obs
 import type { StatsBatch, StatsSink } from '../domain/windows.js';
 import type { RedisClient } from '../io/redis/client.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { LabelSink } from './labels.js';
+import type { LabelSink } from './label-sink.js';
 
 /**
  * Delayed human labels (SPEC §2, §5) are joined to the model's prediction of the same document so

@@ -17,7 +17,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { outputHeaders as traceHeaders, withStageSpan } from '../telemetry/tracing.js';
 import { buildDeadLetter, chunkBySize, DEFAULT_MAX_DEAD_LETTER_BYTES } from './dlq.js';
 import type { PredictionIndex } from './label-join.js';
-import type { LabelSink } from './labels.js';
+import type { LabelSink } from './label-sink.js';
 import { NOOP_OBSERVER, type PipelineObserver } from './observer.js';
 import { PartitionOffsetTracker } from './offsets.js';
 import { PauseRegistry } from './pause.js';

@@ -10,7 +10,7 @@ import { createDelivery, type Delivery } from '../io/kafka/delivery.js';
 import { AuthorPseudonymiser } from '../privacy/pseudonymise.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { PredictionIndex } from './label-join.js';
-import type { LabelSink } from './labels.js';
+import type { LabelSink } from './label-sink.js';
 import type { PipelineObserver } from './observer.js';
 import { PipelineProcessor, type ObservationBuilder, type ProcessorHooks } from './processor.js';
 import type { BackoffOptions } from './retry.js';

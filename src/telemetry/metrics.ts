@@ -28,7 +28,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { formatDuration } from '../config/duration.js';
 import type { ModelInfo } from '../domain/enrichment.js';
-import { OTHER_GROUP, sanitizeLabelValue } from './labels.js';
+import { OTHER_GROUP, sanitizeLabelValue } from './label-values.js';
 
 export const PIPELINE_STAGES = [
   'decode',

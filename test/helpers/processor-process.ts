@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Admin, Kafka } from 'kafkajs';
 import { parseConfig } from '../../src/config/load.js';
 import type { FinsentryConfig } from '../../src/config/schema.js';
-import { synthesizeModel } from '../../src/inference/synth/index.js';
+import { synthesizeModel } from '../../src/tools/models/synth/index.js';
 import { waitFor } from './stack.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
 import { decodeAlertEvent, type AlertEvent } from '../../src/alerts/events.js';
 import { Evaluator, kafkaAlertPublisher, trailingReference } from '../../src/alerts/evaluator.js';
-import { AlertStore } from '../../src/alerts/store.js';
+import { AlertStore } from '../../src/io/redis/alert-store.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { Readiness, startOpsServer, type OpsServer } from '../../src/telemetry/server.js';

@@ -9,7 +9,7 @@ import {
   kafkaAlertPublisher,
   trailingReference,
 } from '../../src/alerts/evaluator.js';
-import { AlertStore } from '../../src/alerts/store.js';
+import { AlertStore } from '../../src/io/redis/alert-store.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { observation, traffic } from '../helpers/alert-traffic.js';

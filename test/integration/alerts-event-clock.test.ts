@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
 import { Evaluator, trailingReference } from '../../src/alerts/evaluator.js';
-import { AlertStore } from '../../src/alerts/store.js';
+import { AlertStore } from '../../src/io/redis/alert-store.js';
 import type { StatsObservation } from '../../src/domain/observation.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { byEventTime, traffic } from '../helpers/alert-traffic.js';

@@ -7,9 +7,9 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { BenchReport } from '../../src/bench/report.js';
-import { ROW_IDS } from '../../src/bench/types.js';
-import { synthesizeModel } from '../../src/inference/synth/index.js';
+import type { BenchReport } from '../../src/tools/bench/report.js';
+import { ROW_IDS } from '../../src/tools/bench/types.js';
+import { synthesizeModel } from '../../src/tools/models/synth/index.js';
 import { kafkaBrokers, redisUrl } from '../helpers/stack.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');

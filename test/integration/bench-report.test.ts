@@ -2,12 +2,12 @@
 // against published model sizes, ratios and the Markdown section update. (In the integration folder
 // because bench-*.test.ts is where the benchmark's tests live; none of these touch the stack.)
 import { describe, expect, it } from 'vitest';
-import { sortedBatches } from '../../src/bench/ceiling.js';
-import { bertParameters } from '../../src/bench/machine.js';
-import { median, percentile } from '../../src/bench/measure.js';
-import { computeRatios, updateDocument } from '../../src/bench/report.js';
+import { sortedBatches } from '../../src/tools/bench/ceiling.js';
+import { bertParameters } from '../../src/tools/bench/machine.js';
+import { median, percentile } from '../../src/tools/bench/measure.js';
+import { computeRatios, updateDocument } from '../../src/tools/bench/report.js';
 import type { TokenWindow } from '../../src/inference/tokenize.js';
-import type { BenchRow } from '../../src/bench/types.js';
+import type { BenchRow } from '../../src/tools/bench/types.js';
 
 const win = (length: number): TokenWindow => ({
   ids: new Array<number>(length).fill(5),

@@ -13,10 +13,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoNames } from '../../src/demo/config.js';
-import type { DemoSummary } from '../../src/demo/summary.js';
+import { demoNames } from '../../src/tools/demo/config.js';
+import type { DemoSummary } from '../../src/tools/demo/summary.js';
 import { findOnnxFile } from '../../src/inference/model.js';
-import { synthesizeModel } from '../../src/inference/synth/index.js';
+import { synthesizeModel } from '../../src/tools/models/synth/index.js';
 import { deleteTopics, kafkaBrokers, redisUrl, waitFor } from '../helpers/stack.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -3,9 +3,9 @@ import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafka
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeAlertEvent, type AlertEvent } from '../../src/alerts/events.js';
 import { Evaluator, kafkaAlertPublisher, trailingReference } from '../../src/alerts/evaluator.js';
-import { LeaderLease } from '../../src/alerts/leader.js';
+import { LeaderLease } from '../../src/io/redis/leader-lease.js';
 import { PipelineSignalTracker, readOffsetSnapshot } from '../../src/alerts/pipeline-signals.js';
-import { AlertStore } from '../../src/alerts/store.js';
+import { AlertStore } from '../../src/io/redis/alert-store.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { WindowReader } from '../../src/domain/windows.js';
 import {

@@ -13,12 +13,12 @@ import type { Enrichment, SentimentLabel } from '../../src/domain/enrichment.js'
 import type { StatsObservation } from '../../src/domain/observation.js';
 import { openWindowStore, type RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { AuthorPseudonymiser } from '../../src/privacy/pseudonymise.js';
-import { reportAlertsFromKafka } from '../../src/report/alerts-source.js';
-import { loadChartJsSource, loadReportData } from '../../src/report/load.js';
-import { renderReportHtml } from '../../src/report/render.js';
-import type { ReportData } from '../../src/report/types.js';
-import { generateScenario, type ScenarioMessage } from '../../src/scenarios/generate.js';
-import { Random } from '../../src/scenarios/random.js';
+import { reportAlertsFromKafka } from '../../src/tools/report/alerts-source.js';
+import { loadChartJsSource, loadReportData } from '../../src/tools/report/load.js';
+import { renderReportHtml } from '../../src/tools/report/render.js';
+import type { ReportData } from '../../src/tools/report/types.js';
+import { generateScenario, type ScenarioMessage } from '../../src/tools/scenarios/generate.js';
+import { Random } from '../../src/tools/scenarios/random.js';
 import { buildObservation } from '../../src/stats/grouping.js';
 import { createTopic, deleteTopics, kafkaBrokers, redisUrl, uniqueName } from '../helpers/stack.js';
 

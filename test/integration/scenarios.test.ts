@@ -16,12 +16,12 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { SENTIMENT_LABELS } from '../../src/domain/enrichment.js';
 import { OnnxEnricher } from '../../src/inference/enricher.js';
-import { BODY_SENTENCES, CHAT_TEMPLATES, HEADLINES } from '../../src/scenarios/phrases.js';
-import { POISON_KINDS } from '../../src/scenarios/poison.js';
-import { Random } from '../../src/scenarios/random.js';
-import { scoreScenario } from '../../src/scenarios/scoring.js';
-import { fillTemplate } from '../../src/scenarios/text.js';
-import { issuerGroup, ISSUERS } from '../../src/scenarios/universe.js';
+import { BODY_SENTENCES, CHAT_TEMPLATES, HEADLINES } from '../../src/tools/scenarios/phrases.js';
+import { POISON_KINDS } from '../../src/tools/scenarios/poison.js';
+import { Random } from '../../src/tools/scenarios/random.js';
+import { scoreScenario } from '../../src/tools/scenarios/scoring.js';
+import { fillTemplate } from '../../src/tools/scenarios/text.js';
+import { issuerGroup, ISSUERS } from '../../src/tools/scenarios/universe.js';
 import { repoRoot } from '../helpers/finsentry-cli.js';
 import {
   describeScore,

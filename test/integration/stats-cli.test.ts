@@ -6,8 +6,8 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
-import { syntheticObservations } from '../../src/stats/bench.js';
-import type { StatsReport } from '../../src/stats/report.js';
+import { syntheticObservations } from '../../src/tools/bench/stats-store.js';
+import type { StatsReport } from '../../src/stats/dimension-report.js';
 import { redisUrl, uniqueName } from '../helpers/stack.js';
 
 /** `finsentry stats` and `finsentry baseline` as a user runs them, against the real Redis. */

@@ -3,7 +3,7 @@ import { connect, createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
-import { syntheticObservations } from '../../src/stats/bench.js';
+import { syntheticObservations } from '../../src/tools/bench/stats-store.js';
 import { waitFor } from '../helpers/stack.js';
 
 /**

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CounterHistory, counterPoint, readFigures, topByNegativeShare } from '../../src/demo/figures.js';
-import { MetricSet, parsePrometheusText } from '../../src/demo/metrics-text.js';
+import {
+  CounterHistory,
+  counterPoint,
+  readFigures,
+  topByNegativeShare,
+} from '../../src/tools/demo/figures.js';
+import { MetricSet, parsePrometheusText } from '../../src/tools/demo/metrics-text.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 
 describe('Prometheus text parsing (demo)', () => {
@@ -111,7 +116,7 @@ describe('Prometheus text parsing (demo)', () => {
     ]);
     expect(figures.drift).toEqual([{ feature: 'p_neg', window: '1h', psi: 0.03, jsDistance: 0.05 }]);
     expect(figures.alertStates).toEqual([{ rule: 'NegativeSentimentSurge', state: 'firing', count: 1 }]);
-    // Group label values are sanitised for Prometheus (src/telemetry/labels.ts): the view shows them so.
+    // Group label values are sanitised for Prometheus (src/telemetry/label-values.ts): the view shows them so.
     expect(topByNegativeShare(figures.groups, 'issuer', '5m', 20, 5)).toEqual([
       { dimension: 'issuer', group: 'acme_corp', window: '5m', documents: 40, negativeShare: 0.75, z: 6.1 },
       { dimension: 'issuer', group: 'beta_plc', window: '5m', documents: 50, negativeShare: 0.1, z: -1 },

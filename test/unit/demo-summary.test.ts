@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../../src/alerts/events.js';
-import { AlertLog } from '../../src/demo/alert-log.js';
-import { buildDemoConfig, demoNames } from '../../src/demo/config.js';
+import { AlertLog } from '../../src/tools/demo/alert-log.js';
+import { buildDemoConfig, demoNames } from '../../src/tools/demo/config.js';
 import {
   accountDeadLetters,
   buildSummary,
   renderSummary,
   type SummaryInput,
-} from '../../src/demo/summary.js';
-import type { GroundTruth } from '../../src/scenarios/ground-truth.js';
+} from '../../src/tools/demo/summary.js';
+import type { GroundTruth } from '../../src/tools/scenarios/ground-truth.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 11, 1, 10, 0);

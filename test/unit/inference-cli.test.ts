@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inferStream, type InferRecord } from '../../src/inference/infer-stream.js';
-import { synthesizeModel } from '../../src/inference/synth/index.js';
+import { synthesizeModel } from '../../src/tools/models/synth/index.js';
 
 let root: string;
 const CLI = ['node_modules/.bin/tsx', 'src/cli/main.ts'];

@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchingConfig, ModelsConfig } from '../../src/config/schema.js';
 import type { BatchStats } from '../../src/inference/batcher.js';
 import { OnnxEnricher } from '../../src/inference/enricher.js';
-import { LabelSetError } from '../../src/inference/labels.js';
+import { LabelSetError } from '../../src/inference/label-set.js';
 import { ModelLoadError, readModelSpec } from '../../src/inference/model.js';
 import { ModelSession } from '../../src/inference/session.js';
-import { buildBertModel } from '../../src/inference/synth/bert.js';
-import { synthesizeModel } from '../../src/inference/synth/index.js';
-import { decodeModel, encodeModel } from '../../src/inference/synth/onnx-proto.js';
+import { buildBertModel } from '../../src/tools/models/synth/bert.js';
+import { synthesizeModel } from '../../src/tools/models/synth/index.js';
+import { decodeModel, encodeModel } from '../../src/tools/models/synth/onnx-proto.js';
 
 let root: string;
 let sentimentDir: string;

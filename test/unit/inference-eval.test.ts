@@ -5,13 +5,13 @@ import {
   parseConll,
   parseSentimentData,
   tagsFromEntities,
-} from '../../src/inference/eval/datasets.js';
+} from '../../src/tools/models/eval/datasets.js';
 import {
   classificationReport,
   getEntities,
   iob1ToIob2,
   spanReport,
-} from '../../src/inference/eval/metrics.js';
+} from '../../src/tools/models/eval/metrics.js';
 import { parseInputLine } from '../../src/inference/infer-stream.js';
 
 describe('classification metrics', () => {

@@ -5,9 +5,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gitBlobSha1, pullModel } from '../../src/inference/hub.js';
+import { gitBlobSha1, pullModel } from '../../src/tools/models/hub.js';
 import { readModelSpec } from '../../src/inference/model.js';
-import { synthesizeModel } from '../../src/inference/synth/index.js';
+import { synthesizeModel } from '../../src/tools/models/synth/index.js';
 
 /**
  * A stand-in for the Hugging Face Hub's file API, serving a synthesized model the way the Hub does:

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelRunner, NerModel } from '../../src/inference/engine.js';
 import type { AggregationStrategy } from '../../src/inference/ner.js';
-import { synthesizeModel } from '../../src/inference/synth/index.js';
+import { synthesizeModel } from '../../src/tools/models/synth/index.js';
 
 /**
  * NER aggregation parity with the Hugging Face transformers TokenClassificationPipeline: the fixture

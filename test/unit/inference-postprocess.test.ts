@@ -4,7 +4,7 @@ import {
   parseBioLabel,
   sentimentIndexMap,
   validateNerLabels,
-} from '../../src/inference/labels.js';
+} from '../../src/inference/label-set.js';
 import {
   decodeEntities,
   groupEntities,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModelSpec } from '../../src/inference/model.js';
 import { DEFAULT_SESSION_OPTIONS, ModelSession, type InferenceThread } from '../../src/inference/session.js';
-import { synthesizeModel } from '../../src/inference/synth/index.js';
+import { synthesizeModel } from '../../src/tools/models/synth/index.js';
 import type { TokenWindow } from '../../src/inference/tokenize.js';
 
 const root = mkdtempSync(join(tmpdir(), 'fs-thread-'));

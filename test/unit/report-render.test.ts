@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../../src/alerts/events.js';
-import { alertEpisodes, loadChartJsSource } from '../../src/report/load.js';
-import { escapeHtml, jsonForScript, renderReportHtml } from '../../src/report/render.js';
-import type { ReportData } from '../../src/report/types.js';
+import { alertEpisodes, loadChartJsSource } from '../../src/tools/report/load.js';
+import { escapeHtml, jsonForScript, renderReportHtml } from '../../src/tools/report/render.js';
+import type { ReportData } from '../../src/tools/report/types.js';
 
 const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
 const MIN = 60_000;

@@ -13,8 +13,8 @@ import {
   selectUniverse,
   type ScenarioMessage,
   type ScenarioOptions,
-} from '../../src/scenarios/generate.js';
-import { BROKERS, DRIFT_SOURCE, ISSUERS, issuerGroup } from '../../src/scenarios/universe.js';
+} from '../../src/tools/scenarios/generate.js';
+import { BROKERS, DRIFT_SOURCE, ISSUERS, issuerGroup } from '../../src/tools/scenarios/universe.js';
 
 const START = Date.UTC(2026, 0, 5, 9, 0, 0);
 const HOUR = 3_600_000;

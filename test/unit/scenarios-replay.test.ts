@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { schemaType } from '../../src/codec/schemas.js';
-import { generateScenario } from '../../src/scenarios/generate.js';
-import { parseRecordedLine, toRecordedLine } from '../../src/scenarios/recorded.js';
-import { replayMessages } from '../../src/scenarios/replay.js';
-import { TokenBucket, type Clock } from '../../src/scenarios/token-bucket.js';
+import { generateScenario } from '../../src/tools/scenarios/generate.js';
+import { parseRecordedLine, toRecordedLine } from '../../src/tools/scenarios/recorded.js';
+import { replayMessages } from '../../src/tools/scenarios/replay.js';
+import { TokenBucket, type Clock } from '../../src/tools/scenarios/token-bucket.js';
 import type { RecordSink } from '../../src/io/kafka/producer.js';
 
 /** A virtual clock: sleeping advances time instantly, so pacing arithmetic is checked without waiting. */

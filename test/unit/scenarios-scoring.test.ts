@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ExpectedAlert } from '../../src/scenarios/ground-truth.js';
-import { scoreScenario, type ObservedAlert } from '../../src/scenarios/scoring.js';
+import type { ExpectedAlert } from '../../src/tools/scenarios/ground-truth.js';
+import { scoreScenario, type ObservedAlert } from '../../src/tools/scenarios/scoring.js';
 
 const MIN = 60_000;
 const surge: ExpectedAlert = {

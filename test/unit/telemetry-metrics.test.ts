@@ -6,7 +6,7 @@ import {
   type PipelineMetrics,
 } from '../../src/telemetry/metrics.js';
 import { Readiness, startOpsServer, type OpsServer } from '../../src/telemetry/server.js';
-import { sanitizeLabelValue } from '../../src/telemetry/labels.js';
+import { sanitizeLabelValue } from '../../src/telemetry/label-values.js';
 import { requirePromtool } from '../helpers/promtool.js';
 
 const STATS = {

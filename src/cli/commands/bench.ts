@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { MIXES, type Mix } from '../../bench/corpus.js';
-import { ROW_IDS, type RowId } from '../../bench/types.js';
+import { MIXES, type Mix } from '../../tools/bench/corpus.js';
+import { ROW_IDS, type RowId } from '../../tools/bench/types.js';
 
 const positiveInt = (value: string): number => {
   const n = Number(value);
@@ -141,8 +141,8 @@ export function registerBenchCommand(program: Command): void {
             : opts.doc === false || opts.quick
               ? false
               : 'docs/benchmarks.md';
-      const { runBench } = await import('../../bench/run.js');
-      const { formatTable } = await import('../../bench/report.js');
+      const { runBench } = await import('../../tools/bench/bench.js');
+      const { formatTable } = await import('../../tools/bench/report.js');
       const log = (line: string): void => {
         process.stderr.write(`bench: ${line}\n`);
       };

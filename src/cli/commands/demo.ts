@@ -4,7 +4,7 @@ import { parseDuration } from '../../config/duration.js';
 /**
  * `finsentry demo` (`npm run demo`): the whole job on the local stack — `finsentry run` with the
  * committed models, the `mixed` scenario (issuer surge + region bias + poison) replayed into it, a
- * live view, and a summary of injected vs detected. The logic lives in src/demo/; this module only
+ * live view, and a summary of injected vs detected. The logic lives in src/tools/demo/; this module only
  * maps options, so `--help` needs neither the stack nor the models.
  */
 
@@ -135,7 +135,7 @@ Exit codes: 0 after the summary, 130 after Ctrl-C, 1 on an error (missing models
       )
         throw new InvalidArgumentError('--universe must be an integer in 4..60');
       // Loaded here so that `finsentry --help` and `demo --help` never load Kafka, Redis or pino.
-      const { runDemo, DemoError, DEFAULT_METRICS_PORT } = await import('../../demo/run.js');
+      const { runDemo, DemoError, DEFAULT_METRICS_PORT } = await import('../../tools/demo/demo.js');
       try {
         const code = await runDemo({
           durationMs: opts.duration,

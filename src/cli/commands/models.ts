@@ -3,12 +3,12 @@ import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { engineOptions } from '../../inference/enricher.js';
 import { ModelRunner, NerModel, SentimentModel } from '../../inference/engine.js';
-import { isHashDev, parseConll, parseSentimentData, readFile } from '../../inference/eval/datasets.js';
-import { evaluateNer, evaluateSentiment } from '../../inference/eval/run.js';
-import { pullModel } from '../../inference/hub.js';
+import { isHashDev, parseConll, parseSentimentData, readFile } from '../../tools/models/eval/datasets.js';
+import { evaluateNer, evaluateSentiment } from '../../tools/models/eval/evaluate.js';
+import { pullModel } from '../../tools/models/hub.js';
 import { readModelSpec } from '../../inference/model.js';
 import type { AggregationStrategy } from '../../inference/ner.js';
-import { synthesizeModel } from '../../inference/synth/index.js';
+import { synthesizeModel } from '../../tools/models/synth/index.js';
 import { createLogger } from '../../telemetry/logger.js';
 
 const int =

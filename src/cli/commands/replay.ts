@@ -8,11 +8,11 @@ import type { FinsentryConfig } from '../../config/schema.js';
 import { ensureTopics } from '../../io/kafka/admin.js';
 import { buildKafka } from '../../io/kafka/client.js';
 import { OutputProducer } from '../../io/kafka/producer.js';
-import { schemaIdsFromConfig } from '../../scenarios/encoding.js';
-import { generateScenario, type ScenarioMessage } from '../../scenarios/generate.js';
-import { SCENARIO_NAMES, type ScenarioName } from '../../scenarios/ground-truth.js';
-import { readRecordedFile, toRecordedLine, type ReplayMessage } from '../../scenarios/recorded.js';
-import { replayMessages, TruthFileWriter, type ReplayProgress } from '../../scenarios/replay.js';
+import { schemaIdsFromConfig } from '../../tools/scenarios/encoding.js';
+import { generateScenario, type ScenarioMessage } from '../../tools/scenarios/generate.js';
+import { SCENARIO_NAMES, type ScenarioName } from '../../tools/scenarios/ground-truth.js';
+import { readRecordedFile, toRecordedLine, type ReplayMessage } from '../../tools/scenarios/recorded.js';
+import { replayMessages, TruthFileWriter, type ReplayProgress } from '../../tools/scenarios/replay.js';
 import { createLogger } from '../../telemetry/logger.js';
 
 /**

@@ -4,10 +4,10 @@ import { parseDuration } from '../../config/duration.js';
 import { loadConfig } from '../../config/load.js';
 import { buildKafka } from '../../io/kafka/client.js';
 import { openWindowStore } from '../../io/redis/window-store.js';
-import { reportAlertsFromKafka } from '../../report/alerts-source.js';
-import { loadChartJsSource, loadReportData } from '../../report/load.js';
-import { renderReportHtml } from '../../report/render.js';
-import type { ReportAlerts } from '../../report/types.js';
+import { reportAlertsFromKafka } from '../../tools/report/alerts-source.js';
+import { loadChartJsSource, loadReportData } from '../../tools/report/load.js';
+import { renderReportHtml } from '../../tools/report/render.js';
+import type { ReportAlerts } from '../../tools/report/types.js';
 import { createLogger } from '../../telemetry/logger.js';
 
 /**

@@ -3,7 +3,7 @@ import { loadConfig } from '../../config/load.js';
 import { formatDuration, parseDuration } from '../../config/duration.js';
 import { openWindowStore } from '../../io/redis/window-store.js';
 import type { RateKind } from '../../stats/fairness.js';
-import { buildStatsReport, reportOptionsFromConfig, type StatsReport } from '../../stats/report.js';
+import { buildStatsReport, reportOptionsFromConfig, type StatsReport } from '../../stats/dimension-report.js';
 
 /** `finsentry stats`: current windows, fairness and drift of one dimension, from the live Redis state. */
 

@@ -1,0 +1,198 @@
+import type { GroupWindowStats, WindowReader } from '../domain/windows.js';
+import type { FinsentryConfig } from '../config/schema.js';
+import { sumGroupStats } from './counters.js';
+import {
+  computeDrift,
+  negativeRateChange,
+  type DriftFeatureResult,
+  type DriftSnapshot,
+  type PageHinkleyParams,
+} from './drift.js';
+import { fairnessReport, type FairnessReport, type RateKind } from './fairness.js';
+import { ALL_DIMENSION, ALL_GROUP } from './grouping.js';
+
+/**
+ * One dimension's view of a window, as `finsentry stats` prints it and the evaluator can use it:
+ * per-group rates and fairness, drift of every feature against the configured reference, and a
+ * Page–Hinkley change check on the negative rate of the top-K groups. Reads go through the store's
+ * reader; everything computed here is pure.
+ */
+
+export interface BaselineSource {
+  readBaseline(name: string): Promise<{
+    name: string;
+    windowStartMs: number;
+    windowEndMs: number;
+    dimensions: Record<string, GroupWindowStats[]>;
+  } | null>;
+}
+
+export interface ReportOptions {
+  dimension: string;
+  windowMs: number;
+  /** Window end (exclusive); default: as of the store's watermark. */
+  endMs?: number;
+  minSamples: number;
+  rate?: RateKind;
+  topK: number;
+  reference: { kind: 'baseline' | 'trailing'; name: string; window: number };
+  /** Dimensions whose group mix is a drift feature (SPEC §6: source, language). */
+  mixDimensions: readonly string[];
+  pageHinkley?: Partial<PageHinkleyParams>;
+}
+
+export interface DriftSection {
+  reference: {
+    kind: 'baseline' | 'trailing';
+    name: string | null;
+    startMs: number;
+    endMs: number;
+    documents: number;
+  };
+  features: DriftFeatureResult[];
+}
+
+export interface ChangeCheck {
+  group: string;
+  /** Bucket starts where Page–Hinkley raised an alarm on the negative rate (within the window). */
+  alarmsAtMs: number[];
+  statistic: number;
+}
+
+export interface StatsReport {
+  dimension: string;
+  windowMs: number;
+  watermarkMs: number;
+  windowStartMs: number;
+  windowEndMs: number;
+  lateObservations: number;
+  totalDocuments: number;
+  fairness: FairnessReport;
+  drift: DriftSection | null;
+  /** Why drift is null (e.g. the configured baseline does not exist). */
+  driftUnavailable: string | null;
+  changes: ChangeCheck[];
+}
+
+export function reportOptionsFromConfig(
+  cfg: FinsentryConfig,
+  dimension: string,
+  windowMs: number,
+): ReportOptions {
+  return {
+    dimension,
+    windowMs,
+    minSamples: cfg.stats.minSamples,
+    topK: cfg.stats.topK,
+    reference: cfg.evaluator.reference,
+    mixDimensions: cfg.stats.dimensions
+      .filter((d) => d.from === 'source' || d.from === 'language')
+      .map((d) => d.name),
+  };
+}
+
+function driftSnapshot(
+  dimensions: Record<string, GroupWindowStats[]>,
+  mixDimensions: readonly string[],
+): DriftSnapshot {
+  const mixes: Record<string, Record<string, number>> = {};
+  for (const dim of mixDimensions)
+    mixes[dim] = Object.fromEntries((dimensions[dim] ?? []).map((g) => [g.group, g.count]));
+  return { total: sumGroupStats(ALL_DIMENSION, ALL_GROUP, dimensions[ALL_DIMENSION] ?? []), mixes };
+}
+
+/** Readers that can fetch several dimensions in one pipelined phase (RedisWindowStore) use that. */
+interface MultiWindowReader {
+  readWindows?(
+    dimensions: readonly string[],
+    windowMs: number,
+    endMs?: number,
+  ): Promise<{ dimensions: Record<string, GroupWindowStats[]> } | null>;
+}
+
+async function readDims(
+  reader: WindowReader & MultiWindowReader,
+  dims: readonly string[],
+  windowMs: number,
+  endMs: number,
+): Promise<Record<string, GroupWindowStats[]>> {
+  const all = [...new Set([ALL_DIMENSION, ...dims])];
+  if (reader.readWindows) return (await reader.readWindows(all, windowMs, endMs))?.dimensions ?? {};
+  const out: Record<string, GroupWindowStats[]> = {};
+  for (const dim of all) out[dim] = await reader.readWindow({ dimension: dim, windowMs, endMs });
+  return out;
+}
+
+export async function buildStatsReport(
+  reader: WindowReader & BaselineSource & MultiWindowReader,
+  bucketMs: number,
+  opts: ReportOptions,
+): Promise<StatsReport> {
+  const watermarkMs = await reader.watermark();
+  const endMs = opts.endMs ?? Math.floor(watermarkMs / bucketMs) * bucketMs + bucketMs;
+  const startMs = endMs - opts.windowMs;
+  const groups = await reader.readWindow({ dimension: opts.dimension, windowMs: opts.windowMs, endMs });
+  const current = await readDims(reader, opts.mixDimensions, opts.windowMs, endMs);
+  const fairness = fairnessReport(opts.dimension, groups, { minSamples: opts.minSamples, rate: opts.rate });
+
+  let drift: DriftSection | null = null;
+  let driftUnavailable: string | null = null;
+  if (opts.reference.kind === 'trailing') {
+    const reference = await readDims(reader, opts.mixDimensions, opts.reference.window, startMs);
+    const ref = driftSnapshot(reference, opts.mixDimensions);
+    drift = {
+      reference: {
+        kind: 'trailing',
+        name: null,
+        startMs: startMs - opts.reference.window,
+        endMs: startMs,
+        documents: ref.total.count,
+      },
+      features: computeDrift(driftSnapshot(current, opts.mixDimensions), ref),
+    };
+  } else {
+    const baseline = await reader.readBaseline(opts.reference.name);
+    if (baseline) {
+      const ref = driftSnapshot(baseline.dimensions, opts.mixDimensions);
+      drift = {
+        reference: {
+          kind: 'baseline',
+          name: baseline.name,
+          startMs: baseline.windowStartMs,
+          endMs: baseline.windowEndMs,
+          documents: ref.total.count,
+        },
+        features: computeDrift(driftSnapshot(current, opts.mixDimensions), ref),
+      };
+    } else {
+      driftUnavailable = `baseline "${opts.reference.name}" not found (capture it with \`finsentry baseline capture --window 24h --name ${opts.reference.name}\`)`;
+    }
+  }
+
+  const changes: ChangeCheck[] = [];
+  const top = [...groups].sort((a, b) => b.count - a.count).slice(0, opts.topK);
+  for (const g of top) {
+    const series = await reader.readSeries({
+      dimension: opts.dimension,
+      group: g.group,
+      windowMs: opts.windowMs,
+      endMs,
+    });
+    const change = negativeRateChange(series, opts.pageHinkley);
+    changes.push({ group: g.group, alarmsAtMs: change.alarmsAtMs, statistic: change.statistic });
+  }
+
+  return {
+    dimension: opts.dimension,
+    windowMs: opts.windowMs,
+    watermarkMs,
+    windowStartMs: startMs,
+    windowEndMs: endMs,
+    lateObservations: await reader.lateCount(),
+    totalDocuments: (current[ALL_DIMENSION] ?? []).reduce((s, g) => s + g.count, 0),
+    fairness,
+    drift,
+    driftUnavailable,
+    changes,
+  };
+}

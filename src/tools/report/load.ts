@@ -1,0 +1,224 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { AlertEvent } from '../../alerts/events.js';
+import type { FinsentryConfig } from '../../config/schema.js';
+import type { GroupWindowStats, WindowReader } from '../../domain/windows.js';
+import { histogramEdges } from '../../stats/histograms.js';
+import {
+  buildStatsReport,
+  reportOptionsFromConfig,
+  type BaselineSource,
+  type StatsReport,
+} from '../../stats/dimension-report.js';
+import type {
+  ReportAlertEpisode,
+  ReportAlerts,
+  ReportData,
+  ReportDimension,
+  ReportDrift,
+  ReportGroup,
+} from './types.js';
+
+/**
+ * Builds ReportData from the window store (through WindowReader + the stats colleague's pure fairness
+ * and drift functions in src/stats) and the alert history. All reads happen here; the renderer is pure.
+ */
+export interface LoadReportOptions {
+  windowMs: number;
+  dimensions: readonly string[];
+  /** Window end (exclusive, event time); default: the end of the watermark's bucket. */
+  endMs?: number;
+  /** Groups shown per dimension (largest first) — bounded for unbounded dimensions like issuer. */
+  maxGroups?: number;
+  /** Groups drawn over time per dimension. */
+  seriesGroups?: number;
+  title?: string;
+  nowMs?: number;
+}
+
+function meanConfidence(stats: GroupWindowStats): number | null {
+  const bins = stats.histograms.confidence ?? [];
+  const edges = histogramEdges('confidence');
+  let n = 0;
+  let sum = 0;
+  bins.forEach((count, i) => {
+    n += count;
+    sum += count * ((edges[i]! + edges[i + 1]!) / 2);
+  });
+  return n > 0 ? sum / n : null;
+}
+
+function toGroups(
+  report: StatsReport,
+  window: readonly GroupWindowStats[],
+  maxGroups: number,
+): { groups: ReportGroup[]; omitted: number } {
+  const byGroup = new Map(window.map((g) => [g.group, g]));
+  const sorted = [...report.fairness.groups].sort((a, b) => b.n - a.n || a.group.localeCompare(b.group));
+  const shown = sorted.slice(0, maxGroups);
+  return {
+    omitted: sorted.length - shown.length,
+    groups: shown.map((g) => {
+      const stats = byGroup.get(g.group);
+      return {
+        group: g.group,
+        n: g.n,
+        successes: g.successes,
+        rate: g.rate,
+        wilsonLow: g.wilson?.low ?? null,
+        wilsonHigh: g.wilson?.high ?? null,
+        judged: g.judged,
+        diffVsRest: g.vsRest?.difference ?? null,
+        pValueVsRest: g.vsRest?.pValue ?? null,
+        meanPolarity: stats && stats.count > 0 ? stats.polaritySum / stats.count : null,
+        meanConfidence: stats ? meanConfidence(stats) : null,
+      };
+    }),
+  };
+}
+
+function toDrift(report: StatsReport): ReportDrift | null {
+  if (!report.drift) return null;
+  return {
+    referenceKind: report.drift.reference.kind,
+    referenceName: report.drift.reference.name,
+    referenceStartMs: report.drift.reference.startMs,
+    referenceEndMs: report.drift.reference.endMs,
+    referenceDocuments: report.drift.reference.documents,
+    features: report.drift.features.map((f) => ({
+      feature: f.feature,
+      kind: f.kind,
+      currentN: f.currentN,
+      referenceN: f.referenceN,
+      psi: f.psi,
+      jensenShannon: f.jensenShannon,
+      ksStatistic: f.ks?.statistic ?? null,
+      ksPValue: f.ks?.pValue ?? null,
+      chiSquarePValue: f.chiSquare?.pValue ?? null,
+    })),
+  };
+}
+
+export async function loadReportData(
+  reader: WindowReader & BaselineSource,
+  config: FinsentryConfig,
+  options: LoadReportOptions,
+  alerts: ReportAlerts,
+): Promise<ReportData> {
+  const maxGroups = options.maxGroups ?? 30;
+  const seriesGroups = options.seriesGroups ?? 8;
+  const dimensions: ReportDimension[] = [];
+  let first: StatsReport | null = null;
+  const notes: string[] = [];
+  for (const dimension of options.dimensions) {
+    const opts = reportOptionsFromConfig(config, dimension, options.windowMs);
+    if (options.endMs !== undefined) opts.endMs = options.endMs;
+    const report = await buildStatsReport(reader, config.stats.bucket, opts);
+    first ??= report;
+    const window = await reader.readWindow({
+      dimension,
+      windowMs: options.windowMs,
+      endMs: report.windowEndMs,
+    });
+    const { groups, omitted } = toGroups(report, window, maxGroups);
+    const changes = new Map(report.changes.map((c) => [c.group, c.alarmsAtMs]));
+    const series = [];
+    for (const g of groups.slice(0, seriesGroups)) {
+      const points = await reader.readSeries({
+        dimension,
+        group: g.group,
+        windowMs: options.windowMs,
+        endMs: report.windowEndMs,
+      });
+      series.push({
+        group: g.group,
+        points: points.map(([t, s]) => ({
+          t,
+          n: s.count,
+          negativeShare: s.count > 0 ? s.labelCounts.negative / s.count : null,
+        })),
+        changeAlarmsMs: changes.get(g.group) ?? [],
+      });
+    }
+    if (groups.length === 0) notes.push(`Dimension ${dimension} has no documents in the window.`);
+    dimensions.push({
+      dimension,
+      minSamples: report.fairness.minSamples,
+      groups,
+      omittedGroups: omitted,
+      demographicParityDifference: report.fairness.demographicParityDifference.value,
+      disparateImpactRatio: report.fairness.disparateImpactRatio.value,
+      minGroup: report.fairness.disparateImpactRatio.minGroup,
+      maxGroup: report.fairness.disparateImpactRatio.maxGroup,
+      series,
+    });
+  }
+  const watermarkMs = first?.watermarkMs ?? (await reader.watermark());
+  if (watermarkMs === 0)
+    notes.push('The window store is empty: no document has been processed with this Redis key prefix.');
+  const drift = first ? toDrift(first) : null;
+  if (first && !drift)
+    notes.push(
+      `No drift reference: ${config.evaluator.reference.kind === 'baseline' ? `baseline "${config.evaluator.reference.name}" has not been captured` : 'no data before the window'}.`,
+    );
+  return {
+    title: options.title ?? 'finsentry model-risk report',
+    generatedAtMs: options.nowMs ?? Date.now(),
+    windowMs: options.windowMs,
+    windowStartMs: first?.windowStartMs ?? 0,
+    windowEndMs: first?.windowEndMs ?? 0,
+    watermarkMs,
+    bucketMs: config.stats.bucket,
+    smoothMs: Math.max(config.stats.bucket, Math.min(300_000, Math.floor(options.windowMs / 12))),
+    totalDocuments: first?.totalDocuments ?? 0,
+    lateObservations: first?.lateObservations ?? (await reader.lateCount()),
+    rate: 'negative_share',
+    dimensions,
+    drift,
+    alerts,
+    notes,
+  };
+}
+
+/**
+ * Alert events (in the order they were published) → episodes: one per fingerprint and pending start,
+ * carrying the last state seen. The most recent `limit` episodes are kept.
+ */
+export function alertEpisodes(events: readonly AlertEvent[], limit = 50): ReportAlertEpisode[] {
+  const episodes = new Map<string, ReportAlertEpisode>();
+  for (const e of events) {
+    const id = `${e.fingerprint}:${e.started_at}`;
+    const firingSince = e.labels.firing_since ? Date.parse(e.labels.firing_since) : Number.NaN;
+    const prev = episodes.get(id);
+    const episode: ReportAlertEpisode = {
+      fingerprint: e.fingerprint,
+      rule: e.rule,
+      kind: e.kind,
+      severity: e.severity,
+      dimension: e.dimension,
+      group: e.group,
+      metric: e.metric,
+      value: e.value,
+      threshold: e.threshold,
+      state: e.state,
+      startedAtMs: e.started_at,
+      firingAtMs: Number.isFinite(firingSince) ? firingSince : (prev?.firingAtMs ?? null),
+      endedAtMs:
+        e.ended_at ?? (e.state === 'resolved' || e.state === 'inactive' ? (prev?.endedAtMs ?? null) : null),
+      summary: e.summary,
+      runbookUrl: e.runbook_url,
+    };
+    episodes.set(id, episode);
+  }
+  return [...episodes.values()]
+    .sort((a, b) => a.startedAtMs - b.startedAtMs || a.rule.localeCompare(b.rule))
+    .slice(-limit);
+}
+
+/** The Chart.js UMD bundle from node_modules, to inline into the report. */
+export function loadChartJsSource(): string {
+  const require = createRequire(import.meta.url);
+  const main = require.resolve('chart.js'); // …/chart.js/dist/chart.cjs
+  return readFileSync(join(dirname(main), 'chart.umd.min.js'), 'utf8');
+}

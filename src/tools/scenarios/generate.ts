@@ -1,0 +1,656 @@
+import type { AlertRuleConfig } from '../../config/schema.js';
+import type { RejectReason } from '../../codec/reasons.js';
+import type { ChatMessageRecord, LabelRecord, NewsArticleRecord } from '../../codec/records.js';
+import { SENTIMENT_LABELS, type SentimentLabel } from '../../domain/enrichment.js';
+import { encodeLabel, encodeRecord, type InputRecord, type ScenarioSchemaIds } from './encoding.js';
+import { expectedAlertsFor, toleratedAlertsFor } from './expectations.js';
+import type {
+  GroundTruth,
+  InjectedEvent,
+  InputTopic,
+  PoisonKind,
+  ScenarioName,
+  ScenarioTopic,
+} from './ground-truth.js';
+import {
+  buildPoison,
+  DEFAULT_POISON_LIMITS,
+  infeasiblePoisonKinds,
+  POISON_KINDS,
+  type PoisonLimits,
+} from './poison.js';
+import { Random } from './random.js';
+import { cashtags, DEFAULT_TEXT_STYLE, writeChat, writeNews, type TextStyle } from './text.js';
+import {
+  CHAT_PLATFORMS,
+  DRIFT_SOURCE,
+  ISSUERS,
+  issuerAliases,
+  issuerGroup,
+  NEWS_SOURCE_WEIGHTS,
+  REGION_WEIGHTS,
+  REGIONS,
+  type Issuer,
+  type Region,
+} from './universe.js';
+
+/**
+ * Deterministic synthetic traffic with known injected events (SPEC §11). A run is a Poisson stream
+ * of documents in event time, `ratePerSecond` per second of event time, from startMs to
+ * startMs + durationMs. Messages are produced lazily (an iterator), so runs of any length use
+ * constant memory; only the expected dead letters (a small share) are kept for the ground truth.
+ *
+ * Independent random streams (text, poison, framing/headers) keep scenarios comparable: the
+ * `poison` run with seed S is the `clean` run with seed S with some slots replaced by malformed
+ * messages, and `issuer-surge` differs from `clean` only where the surge changes a draw.
+ */
+
+export interface SurgeOptions {
+  /** Ticker of the issuer whose negative coverage surges. */
+  ticker: string;
+  fromMs: number;
+  toMs: number;
+  /** Linear ramp up after fromMs and down before toMs. */
+  rampMs: number;
+  /** Coverage of the issuer at the peak, as a multiple of its normal share of its region's traffic. */
+  peakMultiplier: number;
+  /** Share of the issuer's documents that are negative at the peak. */
+  peakNegativeShare: number;
+}
+
+export interface BiasOptions {
+  region: Region;
+  /** Negative share of documents about the region (others keep the baseline). */
+  negativeShare: number;
+  fromMs: number;
+  toMs: number;
+}
+
+export interface DriftOptions {
+  /** The shift starts at fromMs and is complete at toMs; it then stays (a new regime). */
+  fromMs: number;
+  toMs: number;
+  /** Values reached at full drift. */
+  longBodyShare: number;
+  driftVocabularyShare: number;
+  newsShare: number;
+  /** Share of news from the new aggregator source. */
+  newSourceShare: number;
+}
+
+export interface PoisonOptions {
+  share: number;
+  kinds: readonly PoisonKind[];
+}
+
+export interface ScenarioOptions {
+  name: ScenarioName;
+  seed: number;
+  startMs: number;
+  durationMs: number;
+  /** Documents per second of event time (the replay's wall-clock rate divided by its speedup). */
+  ratePerSecond: number;
+  /** Issuers in play (first N of the universe, interleaved by region); fewer issuers = more documents each. */
+  universeSize?: number;
+  /** Share of news among documents (the rest is chat); default 0.4. */
+  newsShare?: number;
+  /** Schema ids for Confluent framing; without them every value is plain Avro. */
+  schemaIds?: ScenarioSchemaIds;
+  /** Share of Confluent-framed values when schema ids are given; default 0.5. */
+  confluentShare?: number;
+  surge?: Partial<SurgeOptions>;
+  bias?: Partial<BiasOptions>;
+  drift?: Partial<DriftOptions>;
+  poison?: Partial<PoisonOptions>;
+  limits?: Partial<PoisonLimits>;
+  /**
+   * Delayed human labels: a `share` of well-formed documents gets its intended sentiment published on
+   * the labels topic, `delayMs` (±50%, event time) after the document; enables the accuracy-based
+   * fairness metrics (SPEC §5). Off by default.
+   */
+  labels?: { share: number; delayMs?: number; labeller?: string };
+  /** Alert rules the expectations are derived from; default: the shipped default rules. */
+  rules?: readonly AlertRuleConfig[];
+}
+
+export interface ScenarioMessage {
+  /** news/chat documents; `labels` for delayed human labels (when enabled). */
+  topic: ScenarioTopic;
+  /** Kafka key: the document id (poison included, so dead letters can be matched by key). */
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
+  eventTimeMs: number;
+  id: string;
+  /** Intended sentiment of a well-formed document; null for poison. Never part of the message. */
+  truth: SentimentLabel | null;
+  /** DLQ reason a poison message must get; null for well-formed documents. */
+  poison: RejectReason | null;
+  framing: 'plain' | 'confluent';
+  /** The record before encoding (for poison: the well-formed record it was derived from). */
+  record: InputRecord | LabelRecord;
+  issuer: Issuer;
+}
+
+export interface ScenarioRun {
+  /** Filled in while `messages` is iterated; `complete` is true after the last message. */
+  truth: GroundTruth;
+  /** One-shot iterator over the run's messages in event-time order. */
+  messages: IterableIterator<ScenarioMessage>;
+}
+
+/** Baseline intended label mix; deliberately low-negative so that noise stays far from the 0.5 surge threshold. */
+export const BASELINE_MIX: Readonly<Record<SentimentLabel, number>> = {
+  negative: 0.18,
+  neutral: 0.5,
+  positive: 0.32,
+};
+
+const SCENARIO_EFFECTS: Record<
+  ScenarioName,
+  { surge: boolean; bias: boolean; drift: boolean; poisonShare: number }
+> = {
+  clean: { surge: false, bias: false, drift: false, poisonShare: 0 },
+  'issuer-surge': { surge: true, bias: false, drift: false, poisonShare: 0 },
+  'region-bias': { surge: false, bias: true, drift: false, poisonShare: 0 },
+  drift: { surge: false, bias: false, drift: true, poisonShare: 0 },
+  poison: { surge: false, bias: false, drift: false, poisonShare: 0.08 },
+  mixed: { surge: true, bias: true, drift: false, poisonShare: 0.01 },
+};
+
+/** The first `n` issuers, interleaved by region so that every region keeps issuers. */
+export function selectUniverse(n: number | undefined): Issuer[] {
+  if (n === undefined || n >= ISSUERS.length) return [...ISSUERS];
+  if (n < REGIONS.length)
+    throw new Error(`universeSize must be at least ${REGIONS.length} (one issuer per region)`);
+  const byRegion = REGIONS.map((r) => ISSUERS.filter((i) => i.region === r));
+  const out: Issuer[] = [];
+  for (let k = 0; out.length < n; k++) {
+    for (const list of byRegion) if (list[k] && out.length < n) out.push(list[k]!);
+  }
+  return out;
+}
+
+function lerp(a: number, b: number, t: number): number {
+  return a + (b - a) * t;
+}
+
+/** 0 before fromMs, ramping to 1, 1 on the plateau, ramping down to 0 at toMs. */
+export function surgeIntensity(s: SurgeOptions, t: number): number {
+  if (t < s.fromMs || t >= s.toMs) return 0;
+  const ramp = Math.max(1, s.rampMs);
+  return Math.min(1, (t - s.fromMs) / ramp, (s.toMs - t) / ramp);
+}
+
+export function driftProgress(d: DriftOptions, t: number): number {
+  if (t <= d.fromMs) return 0;
+  if (t >= d.toMs) return 1;
+  return (t - d.fromMs) / (d.toMs - d.fromMs);
+}
+
+function mixWithNegative(negative: number): Record<SentimentLabel, number> {
+  const rest = 1 - negative;
+  const nonNeg = BASELINE_MIX.neutral + BASELINE_MIX.positive;
+  return {
+    negative,
+    neutral: (rest * BASELINE_MIX.neutral) / nonNeg,
+    positive: (rest * BASELINE_MIX.positive) / nonNeg,
+  };
+}
+
+interface ResolvedPlan {
+  universe: Issuer[];
+  byRegion: Map<Region, Issuer[]>;
+  regionWeights: Array<readonly [Region, number]>;
+  surge: SurgeOptions | null;
+  surgeIssuer: Issuer | null;
+  bias: BiasOptions | null;
+  drift: DriftOptions | null;
+  poison: PoisonOptions;
+  feasiblePoison: PoisonKind[];
+  limits: PoisonLimits;
+  newsShare: number;
+  confluentShare: number;
+  schemaIds: ScenarioSchemaIds;
+}
+
+function resolvePlan(o: ScenarioOptions): {
+  plan: ResolvedPlan;
+  injected: InjectedEvent[];
+  skipped: GroundTruth['skippedPoisonKinds'];
+} {
+  if (!(o.durationMs > 0)) throw new Error('durationMs must be positive');
+  if (!(o.ratePerSecond > 0)) throw new Error('ratePerSecond must be positive');
+  const effects = SCENARIO_EFFECTS[o.name];
+  if (!effects) throw new Error(`unknown scenario ${String(o.name)}`);
+  const start = o.startMs;
+  const end = o.startMs + o.durationMs;
+  const D = o.durationMs;
+  const universe = selectUniverse(o.universeSize);
+  if (o.surge?.ticker && !universe.some((i) => i.ticker === o.surge!.ticker)) {
+    throw new Error(`surge ticker ${o.surge.ticker} is not in the universe of this run`);
+  }
+  const byRegion = new Map<Region, Issuer[]>(REGIONS.map((r) => [r, universe.filter((i) => i.region === r)]));
+  const regionWeights = REGIONS.filter((r) => byRegion.get(r)!.length > 0).map(
+    (r) => [r, REGION_WEIGHTS[r]] as const,
+  );
+  const injected: InjectedEvent[] = [];
+
+  let surge: SurgeOptions | null = null;
+  let surgeIssuer: Issuer | null = null;
+  if (effects.surge) {
+    const ticker =
+      o.surge?.ticker ??
+      (universe.find((i) => i.ticker === 'NWEC') ?? universe.find((i) => i.region === 'amer')!).ticker;
+    surgeIssuer = universe.find((i) => i.ticker === ticker)!;
+    surge = {
+      ticker,
+      fromMs: o.surge?.fromMs ?? start + Math.round(0.45 * D),
+      toMs: o.surge?.toMs ?? start + Math.round(0.7 * D),
+      rampMs: o.surge?.rampMs ?? Math.min(Math.round(0.04 * D), 300_000),
+      peakMultiplier: o.surge?.peakMultiplier ?? 4,
+      peakNegativeShare: o.surge?.peakNegativeShare ?? 0.75,
+    };
+    if (surge.toMs - surge.fromMs < 2 * surge.rampMs) throw new Error('surge shorter than its two ramps');
+    injected.push({
+      kind: 'surge',
+      description: `negative news and chat about ${surgeIssuer.name} ($${ticker}) ramp up to ${surge.peakNegativeShare} negative at up to ${surge.peakMultiplier}x coverage (see params.peakMultiplier), then subside; other ${surgeIssuer.region} issuers get fewer negatives so that the region's negative share stays put (see params)`,
+      fromMs: surge.fromMs,
+      toMs: surge.toMs,
+      groups: [
+        { dimension: 'issuer', group: issuerGroup(surgeIssuer), aliases: issuerAliases(surgeIssuer) },
+        { dimension: 'ticker', group: ticker },
+      ],
+      params: {
+        rampMs: surge.rampMs,
+        peakMultiplier: surge.peakMultiplier,
+        peakNegativeShare: surge.peakNegativeShare,
+        baselineNegativeShare: BASELINE_MIX.negative,
+      },
+    });
+  }
+
+  let bias: BiasOptions | null = null;
+  if (effects.bias) {
+    bias = {
+      region: o.bias?.region ?? 'apac',
+      negativeShare: o.bias?.negativeShare ?? 0.3,
+      fromMs: o.bias?.fromMs ?? start,
+      toMs: o.bias?.toMs ?? end,
+    };
+    if (!byRegion.get(bias.region)?.length)
+      throw new Error(`bias region ${bias.region} has no issuers in this universe`);
+    injected.push({
+      kind: 'bias',
+      description: `documents about region ${bias.region} are phrased negatively ${bias.negativeShare} of the time vs ${BASELINE_MIX.negative} elsewhere`,
+      fromMs: bias.fromMs,
+      toMs: bias.toMs,
+      groups: [{ dimension: 'region', group: bias.region }],
+      params: {
+        negativeShare: bias.negativeShare,
+        baselineNegativeShare: BASELINE_MIX.negative,
+        expectedDisparateImpact: BASELINE_MIX.negative / bias.negativeShare,
+      },
+    });
+  }
+
+  let drift: DriftOptions | null = null;
+  const newsShare = o.newsShare ?? 0.4;
+  if (effects.drift) {
+    drift = {
+      fromMs: o.drift?.fromMs ?? start + Math.round(0.35 * D),
+      toMs: o.drift?.toMs ?? start + Math.round(0.75 * D),
+      longBodyShare: o.drift?.longBodyShare ?? 0.6,
+      driftVocabularyShare: o.drift?.driftVocabularyShare ?? 0.35,
+      newsShare: o.drift?.newsShare ?? 0.6,
+      newSourceShare: o.drift?.newSourceShare ?? 0.5,
+    };
+    injected.push({
+      kind: 'drift',
+      description: `gradual shift: long news bodies ${DEFAULT_TEXT_STYLE.longBodyShare} -> ${drift.longBodyShare}, new vocabulary 0 -> ${drift.driftVocabularyShare}, news share ${newsShare} -> ${drift.newsShare}, new source ${DRIFT_SOURCE} 0 -> ${drift.newSourceShare} of news; intended sentiment unchanged`,
+      fromMs: drift.fromMs,
+      toMs: drift.toMs,
+      groups: [],
+      // Named as the drift features of src/stats/drift.ts (alert rules match on these names). Not
+      // truncation_rate: the longest bodies (~1,500 tokens) stay far below models.maxWindows windows.
+      features: ['tokens', 'unknown_token_rate', 'source_mix', 'kind_mix'],
+      params: { ...drift, heldUntilEnd: true },
+    });
+  }
+
+  const limits: PoisonLimits = { ...DEFAULT_POISON_LIMITS, ...o.limits };
+  const schemaIds = o.schemaIds ?? {};
+  const infeasible = infeasiblePoisonKinds(limits, schemaIds);
+  const poison: PoisonOptions = {
+    share: o.poison?.share ?? effects.poisonShare,
+    kinds: o.poison?.kinds ?? POISON_KINDS,
+  };
+  const skipped =
+    poison.share > 0
+      ? poison.kinds.filter((k) => infeasible.has(k)).map((k) => ({ kind: k, why: infeasible.get(k)! }))
+      : [];
+  const feasiblePoison = poison.kinds.filter((k) => !infeasible.has(k));
+  if (poison.share > 0 && feasiblePoison.length === 0)
+    throw new Error('no feasible poison kind under these limits');
+  if (poison.share > 0) {
+    injected.push({
+      kind: 'poison',
+      description: `${poison.share} of messages are malformed (${feasiblePoison.join(', ')})`,
+      fromMs: start,
+      toMs: end,
+      groups: [],
+      params: { share: poison.share, kinds: feasiblePoison.join(',') },
+    });
+  }
+
+  const surgeEvent = injected.find((e) => e.kind === 'surge');
+  if (surge && surgeEvent && surgeIssuer) {
+    // The largest coverage multiplier the issuer's regional peers can offset on their own (peers at
+    // the floor); beyond it the whole market would have to turn negative. Small universes get 1.
+    const r0 = regionBaseShare({ bias } as ResolvedPlan, surgeIssuer.region, surge.fromMs + surge.rampMs);
+    const peak0 = Math.max(r0, surge.peakNegativeShare);
+    const n = byRegion.get(surgeIssuer.region)!.length;
+    const qMax = (r0 - COMPENSATION_FLOOR) / (peak0 - COMPENSATION_FLOOR);
+    const mMax = qMax >= 1 ? Number.POSITIVE_INFINITY : (qMax * (n - 1)) / (1 - qMax);
+    surgeEvent.params.requestedPeakMultiplier = surge.peakMultiplier;
+    surge.peakMultiplier = Math.max(1, Math.min(surge.peakMultiplier, Math.floor(mMax * 100) / 100));
+    surgeEvent.params.peakMultiplier = surge.peakMultiplier;
+    const peak = surgeState({ surge, surgeIssuer, byRegion, bias }, surge.fromMs + surge.rampMs)!;
+    surgeEvent.params.peakPeerNegativeShare = Number(peak.peerShare.toFixed(4));
+    // > 1 when the issuer is too big a part of its region to offset there: all regions scale together.
+    surgeEvent.params.peakMarketScale = Number(peak.scale.toFixed(4));
+  }
+
+  const confluentShare =
+    schemaIds.news !== undefined && schemaIds.chat !== undefined ? (o.confluentShare ?? 0.5) : 0;
+  return {
+    plan: {
+      universe,
+      byRegion,
+      regionWeights,
+      surge,
+      surgeIssuer,
+      bias,
+      drift,
+      poison,
+      feasiblePoison,
+      limits,
+      newsShare,
+      confluentShare,
+      schemaIds,
+    },
+    injected,
+    skipped,
+  };
+}
+
+/** Lowest negative share the surge compensation gives the surge issuer's regional peers. */
+const COMPENSATION_FLOOR = 0.04;
+/** Cap on market-wide scaled negative shares: stays clear of the 0.5 surge threshold. */
+const SCALED_CAP = 0.4;
+
+function regionBaseShare(plan: ResolvedPlan, region: Region, t: number): number {
+  const b = plan.bias;
+  return b && b.region === region && t >= b.fromMs && t < b.toMs ? b.negativeShare : BASELINE_MIX.negative;
+}
+
+/**
+ * The surge at event time t: negative share of the surge issuer, of its regional peers, and a scale for
+ * every other region. The surge is meant to be an issuer event, not a regional fairness gap, so the
+ * peers get fewer negatives to keep the region's share at its base. When the issuer is too large a
+ * part of its region for that (small universes), the peers go down to a floor and the remaining excess
+ * is matched by scaling every other region by the same factor: regional ratios (disparate impact) stay
+ * as they were, and the market as a whole turns a little more negative.
+ */
+export function surgeState(
+  plan: Pick<ResolvedPlan, 'surge' | 'surgeIssuer' | 'byRegion' | 'bias'>,
+  t: number,
+): { issuerShare: number; peerShare: number; scale: number } | null {
+  const s = plan.surge;
+  const si = plan.surgeIssuer;
+  if (!s || !si) return null;
+  const intensity = surgeIntensity(s, t);
+  if (intensity === 0) return null;
+  const r0 = regionBaseShare(plan as ResolvedPlan, si.region, t);
+  const issuerShare = lerp(r0, Math.max(r0, s.peakNegativeShare), intensity);
+  const multiplier = lerp(1, s.peakMultiplier, intensity);
+  const n = plan.byRegion.get(si.region)!.length;
+  const q = multiplier / (multiplier + n - 1);
+  const peerShare = n > 1 ? (r0 - q * issuerShare) / (1 - q) : 0;
+  if (n > 1 && peerShare >= COMPENSATION_FLOOR) return { issuerShare, peerShare, scale: 1 };
+  const regionShare = q * issuerShare + (1 - q) * COMPENSATION_FLOOR;
+  return { issuerShare, peerShare: COMPENSATION_FLOOR, scale: regionShare / r0 };
+}
+
+/** Intended negative share of a document about `issuer` at event time t, given the plan. */
+function negativeShareFor(plan: ResolvedPlan, issuer: Issuer, t: number): number {
+  const base = regionBaseShare(plan, issuer.region, t);
+  const surge = surgeState(plan, t);
+  if (!surge) return base;
+  if (issuer === plan.surgeIssuer) return surge.issuerShare;
+  if (issuer.region === plan.surgeIssuer!.region) return surge.peerShare;
+  return Math.min(SCALED_CAP, base * surge.scale);
+}
+
+function pickIssuer(plan: ResolvedPlan, rng: Random, t: number): Issuer {
+  const region = rng.weighted(plan.regionWeights);
+  const issuers = plan.byRegion.get(region)!;
+  const s = plan.surge;
+  if (s && plan.surgeIssuer && plan.surgeIssuer.region === region) {
+    const intensity = surgeIntensity(s, t);
+    if (intensity > 0) {
+      const multiplier = lerp(1, s.peakMultiplier, intensity);
+      return rng.weighted(issuers.map((i) => [i, i === plan.surgeIssuer ? multiplier : 1] as const));
+    }
+  }
+  return rng.pick(issuers);
+}
+
+function pickLabel(rng: Random, negativeShare: number): SentimentLabel {
+  const mix = mixWithNegative(negativeShare);
+  return rng.weighted(SENTIMENT_LABELS.map((l) => [l, mix[l]] as const));
+}
+
+/** Source weights of news at drift progress p: the aggregator takes `newSourceShare·p` of the mix. */
+function newsSourceWeights(plan: ResolvedPlan, p: number): Array<readonly [string, number]> {
+  const share = plan.drift ? plan.drift.newSourceShare * p : 0;
+  const out: Array<readonly [string, number]> = NEWS_SOURCE_WEIGHTS.map(
+    ([s, w]) => [s, w * (1 - share)] as const,
+  );
+  if (share > 0) out.push([DRIFT_SOURCE, share]);
+  return out;
+}
+
+function traceparent(rng: Random): string {
+  return `00-${rng.hex(16)}-${rng.hex(8)}-01`;
+}
+
+export function generateScenario(options: ScenarioOptions): ScenarioRun {
+  const { plan, injected, skipped } = resolvePlan(options);
+  const start = options.startMs;
+  const end = options.startMs + options.durationMs;
+  const truth: GroundTruth = {
+    version: 1,
+    scenario: options.name,
+    seed: options.seed,
+    startMs: start,
+    endMs: end,
+    ratePerSecond: options.ratePerSecond,
+    tickers: plan.universe.map((i) => i.ticker),
+    baselineMix: { ...BASELINE_MIX },
+    injected,
+    expectedAlerts: expectedAlertsFor(injected, options.rules, end),
+    toleratedAlerts: toleratedAlertsFor(injected, options.rules),
+    skippedPoisonKinds: skipped,
+    expectedDeadLetters: [],
+    counts: {
+      total: 0,
+      byTopic: { news: 0, chat: 0 },
+      byTruth: { negative: 0, neutral: 0, positive: 0 },
+      poison: 0,
+      labels: 0,
+      deadLettersByReason: {},
+    },
+    complete: false,
+  };
+
+  const root = Random.fromSeed(options.seed);
+  const timeRng = root.fork(1);
+  const textRng = root.fork(2);
+  const poisonRng = root.fork(3);
+  const wireRng = root.fork(4);
+  const labelRng = root.fork(5);
+  const labelShare = options.labels?.share ?? 0;
+  const labelDelayMs = options.labels?.delayMs ?? 600_000;
+  const labeller = options.labels?.labeller ?? 'review-desk';
+  /** Labels waiting for their (event) time, ascending by due time. */
+  const pendingLabels: ScenarioMessage[] = [];
+  const queueLabel = (m: ScenarioMessage, label: SentimentLabel): void => {
+    const due = m.eventTimeMs + Math.round(labelDelayMs * (0.5 + labelRng.float()));
+    const record: LabelRecord = {
+      document_id: m.id,
+      label,
+      labeller,
+      labelled_at: due,
+      document_event_time: m.eventTimeMs,
+      document_kind: m.topic as InputTopic,
+    };
+    const msg: ScenarioMessage = {
+      topic: 'labels',
+      key: m.id,
+      value: encodeLabel(record),
+      headers: { 'finsentry-scenario': options.name },
+      eventTimeMs: due,
+      id: `${m.id}:label`,
+      truth: label,
+      poison: null,
+      framing: 'plain',
+      record,
+      issuer: m.issuer,
+    };
+    let i = pendingLabels.length;
+    while (i > 0 && pendingLabels[i - 1]!.eventTimeMs > due) i--;
+    pendingLabels.splice(i, 0, msg);
+  };
+  const meanGapMs = 1000 / options.ratePerSecond;
+
+  function* messages(): IterableIterator<ScenarioMessage> {
+    let t = start;
+    let seq = 0;
+    for (;;) {
+      t += timeRng.exponential(meanGapMs);
+      if (t >= end) break;
+      const eventTimeMs = Math.floor(t);
+      while (pendingLabels.length > 0 && pendingLabels[0]!.eventTimeMs <= eventTimeMs) {
+        truth.counts.labels++;
+        yield pendingLabels.shift()!;
+      }
+      const id = `${options.name}-${options.seed}-${seq++}`;
+      const p = plan.drift ? driftProgress(plan.drift, eventTimeMs) : 0;
+      const style: TextStyle = plan.drift
+        ? {
+            longBodyShare: lerp(DEFAULT_TEXT_STYLE.longBodyShare, plan.drift.longBodyShare, p),
+            driftVocabularyShare: lerp(
+              DEFAULT_TEXT_STYLE.driftVocabularyShare,
+              plan.drift.driftVocabularyShare,
+              p,
+            ),
+          }
+        : DEFAULT_TEXT_STYLE;
+      const newsShare = plan.drift ? lerp(plan.newsShare, plan.drift.newsShare, p) : plan.newsShare;
+      const topic: InputTopic = textRng.chance(newsShare) ? 'news' : 'chat';
+      const issuer = pickIssuer(plan, textRng, eventTimeMs);
+      const label = pickLabel(textRng, negativeShareFor(plan, issuer, eventTimeMs));
+      // The surge issuer's texts never name another organisation (broker, exchange, client), so the
+      // surge stays on its own `issuer` group instead of leaking into co-mentioned ones.
+      const soloOrg = plan.surgeIssuer === issuer;
+      let record: InputRecord;
+      if (topic === 'news') {
+        const text = writeNews(label, issuer, textRng, eventTimeMs, style, soloOrg);
+        const source = textRng.weighted(newsSourceWeights(plan, p));
+        const news: NewsArticleRecord = {
+          id,
+          source,
+          published_at: eventTimeMs,
+          headline: text.headline,
+          body: text.body,
+          language: 'en',
+          tickers: [issuer.ticker],
+          region: issuer.region,
+          sector: issuer.sector,
+          url: textRng.chance(0.6) ? `https://${source}.finsentry.example/articles/${id}` : null,
+        };
+        record = news;
+      } else {
+        const text = writeChat(label, issuer, textRng, eventTimeMs, style, soloOrg);
+        const platform = textRng.weighted(CHAT_PLATFORMS.map((c) => [c, c.weight] as const));
+        const chat: ChatMessageRecord = {
+          id,
+          platform: platform.platform,
+          channel: textRng.pick(platform.channels),
+          author_id: `trader-${textRng.int(1, 800)}`,
+          sent_at: eventTimeMs,
+          text,
+          language: 'en',
+          tickers: cashtags(text),
+          region: issuer.region,
+        };
+        record = chat;
+      }
+
+      const framing: 'plain' | 'confluent' = wireRng.chance(plan.confluentShare) ? 'confluent' : 'plain';
+      const headers: Record<string, string> = { 'finsentry-scenario': options.name };
+      if (wireRng.chance(0.3)) headers.traceparent = traceparent(wireRng);
+
+      truth.counts.total++;
+      truth.counts.byTopic[topic]++;
+      if (plan.poison.share > 0 && poisonRng.chance(plan.poison.share)) {
+        const kind = poisonRng.pick(plan.feasiblePoison);
+        const bad = buildPoison(kind, topic, record, poisonRng, plan.limits, plan.schemaIds);
+        truth.counts.poison++;
+        truth.counts.deadLettersByReason[bad.reason] =
+          (truth.counts.deadLettersByReason[bad.reason] ?? 0) + 1;
+        truth.expectedDeadLetters.push({ id, topic, key: id, reason: bad.reason, eventTimeMs });
+        yield {
+          topic,
+          key: id,
+          value: bad.value,
+          headers,
+          eventTimeMs,
+          id,
+          truth: null,
+          poison: bad.reason,
+          framing,
+          record,
+          issuer,
+        };
+        continue;
+      }
+      truth.counts.byTruth[label]++;
+      const value = encodeRecord(topic, record, framing, plan.schemaIds);
+      const message: ScenarioMessage = {
+        topic,
+        key: id,
+        value,
+        headers,
+        eventTimeMs,
+        id,
+        truth: label,
+        poison: null,
+        framing,
+        record,
+        issuer,
+      };
+      if (labelShare > 0 && labelRng.chance(labelShare)) queueLabel(message, label);
+      yield message;
+    }
+    // Labels due after the last document still come, at their own (later) times.
+    for (const m of pendingLabels.splice(0)) {
+      truth.counts.labels++;
+      yield m;
+    }
+    truth.complete = true;
+  }
+
+  return { truth, messages: messages() };
+}
