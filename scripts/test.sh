@@ -23,8 +23,8 @@ npm run --silent build
 step "type-checking src and test (tsc --noEmit)"
 npx tsc --noEmit -p tsconfig.json
 
-step "linting (eslint src test)"
-npx eslint src test
+step "linting (npm run lint: eslint, prettier --check)"
+npm run --silent lint
 
 # ------------------------------------------------------------------------------------- stack
 stack_started_here=0

@@ -2,7 +2,7 @@ import { parseConfig } from '../config/load.js';
 import type { AlertRuleConfig, FinsentryConfig } from '../config/schema.js';
 
 /**
- * The rules used when the config has no `alerts.rules` (SPEC §7 examples). They are written in the
+ * The rules used when the config has no `alerts.rules` (design §7 examples). They are written in the
  * config-file form (durations as strings) and parsed with the config schema, so they are exactly
  * what a user gets by copying them from config/finsentry.example.yaml. Thresholds follow common
  * practice: four-fifths rule for disparate impact, PSI 0.25 as the "significant shift" band.
@@ -83,7 +83,7 @@ export const DEFAULT_ALERT_RULES_RAW: ReadonlyArray<Record<string, unknown>> = [
     runbookUrl: `${RUNBOOK_BASE}#drift`,
   },
   {
-    // Input-side drift (SPEC §6: token length): a new feed or format changes what the model reads
+    // Input-side drift (design §6: token length): a new feed or format changes what the model reads
     // before it changes what the model says.
     name: 'TokenLengthDrift',
     kind: 'drift',

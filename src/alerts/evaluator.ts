@@ -25,7 +25,7 @@ import { identitiesToStep, step, type AlertRecord, type Transition } from './sta
 import { AlertStore, type OutboxEntry } from '../io/redis/alert-store.js';
 
 /**
- * The alert evaluator (SPEC §7): on every interval, the one replica holding the leader lease reads
+ * The alert evaluator (design §7): on every interval, the one replica holding the leader lease reads
  * the windows, measures every rule, steps each alert's state machine, commits the new state and the
  * resulting events to Redis in one fenced script, then publishes the events (Kafka, optional
  * Alertmanager webhook) from the outbox. Every replica keeps running the lease so that another
@@ -33,7 +33,7 @@ import { AlertStore, type OutboxEntry } from '../io/redis/alert-store.js';
  * dimensions and top-K, fairness, drift, alert states) are exported by the leader.
  */
 
-/** Where the reference of a window comes from (SPEC §6): trailing window or a captured baseline. */
+/** Where the reference of a window comes from (design §6): trailing window or a captured baseline. */
 export interface ReferenceSource {
   read(dimension: string, windowMs: number, currentEndMs: number): Promise<GroupWindowStats[]>;
 }

@@ -33,7 +33,7 @@ import type { Measurement } from './state-machine.js';
  *   consumer_lag (messages), stalled_seconds (seconds the committed offsets have not moved while
  *   lag > 0), input_rate (records/s).
  *
- * Groups below min samples are measured but `judged: false` (reported, never fire — SPEC §5).
+ * Groups below min samples are measured but `judged: false` (reported, never fire — design §5).
  */
 
 export interface PipelineSignals {
@@ -262,7 +262,7 @@ export function measureRule(
           // dimension (two-proportion z-test), Bonferroni-adjusted for the k judged groups that could
           // have been the extreme ones. The raw test of the extreme pair ignores that the pair was
           // picked as the most different of k(k−1)/2: on stationary traffic with a handful of groups
-          // it comes out below 0.01 far more often than 1% of the time (SPEC §5: a ratio alone fires
+          // it comes out below 0.01 far more often than 1% of the time (design §5: a ratio alone fires
           // on noise in small groups).
           const extreme = [maxG, minG]
             .filter((g) => g.vsRest !== null)

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AlertRuleConfig } from '../config/schema.js';
 
 /**
- * The alert lifecycle, as pure functions (SPEC §7): inactive → pending → firing → resolved.
+ * The alert lifecycle, as pure functions (design §7): inactive → pending → firing → resolved.
  *
  * - A measurement *breaches* when its value crosses the rule's threshold (and, where the rule asks
  *   for it, is statistically significant with enough samples).

@@ -4,7 +4,7 @@ import avro from 'avsc';
 import type { Schema, Type } from 'avsc';
 
 /**
- * The Avro contract of finsentry lives in schemas/*.avsc (SPEC §2, §8). This module loads those files
+ * The Avro contract of finsentry lives in schemas/*.avsc (design §2, §8). This module loads those files
  * (relative to this module, so it works from src/ under tsx and from dist/ after a build).
  *
  * Timestamps: fields annotated `timestamp-millis` are decoded as plain numbers (epoch milliseconds).

@@ -1,7 +1,7 @@
 import type { Type } from 'avsc';
 
 /**
- * Framing of Avro values on Kafka. Two formats (SPEC §2):
+ * Framing of Avro values on Kafka. Two formats (design §2):
  *  - plain: the value is the Avro binary encoding of the record, nothing else;
  *  - Confluent Schema Registry: magic byte 0x00, 4-byte big-endian schema id, then the Avro body.
  * In `auto` mode a value whose first byte is 0x00 is read as Confluent framing. A plain NewsArticle or

@@ -72,7 +72,7 @@ const kafkaSchema = z
         dlq: 'finsentry.dlq',
       }),
     /**
-     * at-least-once (default) or exactly-once outputs via Kafka transactions (SPEC §10,
+     * at-least-once (default) or exactly-once outputs via Kafka transactions (design §10,
      * src/io/kafka/delivery.ts). With exactly-once, consumers of the output topics must read with
      * isolation.level=read_committed.
      */
@@ -206,7 +206,7 @@ export const DIMENSION_SOURCES = [
 ] as const;
 
 /**
- * Input/output wire formats (SPEC §2). `auto` reads the Confluent Schema Registry framing (magic byte
+ * Input/output wire formats (design §2). `auto` reads the Confluent Schema Registry framing (magic byte
  * 0 + 4-byte schema id) when the first byte is 0, else a plain Avro body. Schema ids map to a schema
  * of schemas/ by full name (io.finsentry.NewsArticle) or to a path of an .avsc file (a writer schema,
  * resolved against ours); ids not in the map are fetched from `registryUrl` when it is set.
@@ -255,7 +255,7 @@ const statsSchema = z
           ] as const
         ).map((d) => ({ ...d, exclude: [] })),
       ),
-    /** Groups below this size are reported but not judged (SPEC §5). */
+    /** Groups below this size are reported but not judged (design §5). */
     minSamples: z.number().int().min(1).default(30),
     topK: z.number().int().min(1).max(100).default(10),
   })
@@ -345,7 +345,7 @@ export const configSchema = z
       .default({ enabled: false, endpoint: 'http://127.0.0.1:4318/v1/traces', serviceName: 'finsentry' }),
     privacy: z
       .object({
-        /** Key for the HMAC that pseudonymises chat author ids (SPEC §10). */
+        /** Key for the HMAC that pseudonymises chat author ids (design §10). */
         authorKey: secretRef.default({ env: 'FINSENTRY_AUTHOR_KEY' }),
       })
       .strict()

@@ -14,7 +14,7 @@ export interface SourcePosition {
   offset: string;
 }
 
-/** Attributes that grouping dimensions can read (SPEC §4: source, platform, channel, region, …). */
+/** Attributes that grouping dimensions can read (design §4: source, platform, channel, region, …). */
 export interface DocumentAttributes {
   source?: string;
   platform?: string;

@@ -1,4 +1,4 @@
-/** Results of inference, attached to each document (SPEC §3, §8). */
+/** Results of inference, attached to each document (design §3, §8). */
 
 export const SENTIMENT_LABELS = ['negative', 'neutral', 'positive'] as const;
 export type SentimentLabel = (typeof SENTIMENT_LABELS)[number];

@@ -8,7 +8,7 @@ export interface GroupRef {
 
 /**
  * What the statistics stage records about one enriched document — numbers and group values only,
- * never raw text (SPEC §4).
+ * never raw text (design §4).
  */
 export interface StatsObservation {
   documentId: string;

@@ -1,5 +1,5 @@
 /**
- * Dynamic micro-batching (SPEC §3), after Hugging Face TEI: a batch is bounded by a token budget
+ * Dynamic micro-batching (design §3), after Hugging Face TEI: a batch is bounded by a token budget
  * counted with padding (batch size × longest sequence), by a maximum size and by a maximum wait.
  *
  * Scheduling rules, all pure logic around an injected `runBatch`:

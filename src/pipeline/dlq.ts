@@ -4,7 +4,7 @@ import type { Rejection } from '../codec/reasons.js';
 import type { OutRecord, RawRecord } from '../io/kafka/types.js';
 
 /**
- * Dead-letter records (SPEC §2, schemas/DeadLetter.avsc). The value and key are the original bytes,
+ * Dead-letter records (design §2, schemas/DeadLetter.avsc). The value and key are the original bytes,
  * unchanged; the original headers are kept and the context is added as UTF-8 headers, like Kafka
  * Connect's `errors.deadletterqueue.context.headers.enable` (which writes `__connect.errors.*`):
  *

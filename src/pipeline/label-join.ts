@@ -7,7 +7,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { LabelSink } from './label-sink.js';
 
 /**
- * Delayed human labels (SPEC §2, §5) are joined to the model's prediction of the same document so
+ * Delayed human labels (design §2, §5) are joined to the model's prediction of the same document so
  * that the window store can count confusion matrices per group. The pipeline remembers, for every
  * enriched document, its predicted label, groups and event time — numbers and group values only, no
  * text — under `{prefix}:pred:{document id}` with a TTL (the window store's retention: a label for a

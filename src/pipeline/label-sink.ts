@@ -1,7 +1,7 @@
 import type { InputLabel } from '../codec/validate.js';
 
 /**
- * Receiver of decoded human labels from the optional labels topic (SPEC §2, §5).
+ * Receiver of decoded human labels from the optional labels topic (design §2, §5).
  *
  * Joining a label to the prediction and the groups of its document is the statistics side's job (it
  * needs the prediction stored by document id, in Redis with a TTL, to build LabelObservations for the

@@ -99,7 +99,7 @@ export interface ProcessorCounters {
 type DecodedItem = { record: RawRecord; result: InputResult<InputDocument> };
 
 /**
- * The per-partition batch pipeline (SPEC §1):
+ * The per-partition batch pipeline (design §1):
  *
  *   decode + validate ─bad─▶ DLQ
  *        ▼

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 
 /**
- * Chat author ids are personal data (SPEC §10): they are replaced by a keyed hash on arrival, before
+ * Chat author ids are personal data (design §10): they are replaced by a keyed hash on arrival, before
  * anything else (enrichment, Redis, output topics, logs) sees them. HMAC-SHA256 with a secret key
  * (config privacy.authorKey, from env or file) so that pseudonyms cannot be reversed by hashing
  * guessed ids; the same id always maps to the same pseudonym under one key, so per-author grouping

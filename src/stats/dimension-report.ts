@@ -36,7 +36,7 @@ export interface ReportOptions {
   rate?: RateKind;
   topK: number;
   reference: { kind: 'baseline' | 'trailing'; name: string; window: number };
-  /** Dimensions whose group mix is a drift feature (SPEC §6: source, language). */
+  /** Dimensions whose group mix is a drift feature (design §6: source, language). */
   mixDimensions: readonly string[];
   pageHinkley?: Partial<PageHinkleyParams>;
 }

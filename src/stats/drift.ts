@@ -3,7 +3,7 @@ import { HISTOGRAM_FEATURES, type GroupWindowStats, type HistogramFeature } from
 import { chiSquareSf, kolmogorovSf } from './special.js';
 
 /**
- * Drift metrics, current window vs reference (SPEC §6), pure functions over histograms and counts.
+ * Drift metrics, current window vs reference (design §6), pure functions over histograms and counts.
  * Agreement with scipy on the same histograms is checked by test/unit/stats-oracle.test.ts.
  *
  * - PSI over the store's fixed bins (src/stats/histograms.ts) or the categories of a mix:

@@ -3,7 +3,7 @@ import type { GroupWindowStats } from '../domain/windows.js';
 import { normalTwoSidedP, Z_975 } from './special.js';
 
 /**
- * Fairness metrics per dimension and window (SPEC §5), pure functions over counts.
+ * Fairness metrics per dimension and window (design §5), pure functions over counts.
  *
  * Definitions agree with Fairlearn's on the same counts (checked by test/unit/stats-oracle.test.ts):
  * - "selection" is the rate being compared; by default a *negative prediction* (the harmful outcome

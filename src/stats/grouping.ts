@@ -5,7 +5,7 @@ import { DIMENSION_SOURCES, type DimensionConfig } from '../config/schema.js';
 import { CURRENCY_CODES } from './currency-codes.js';
 
 /**
- * Grouping (SPEC §4): one group per configured dimension, from an input attribute or from the
+ * Grouping (design §4): one group per configured dimension, from an input attribute or from the
  * model's own output (entities of a type, entity types). Multi-valued dimensions (tickers, entities,
  * entity types) count a document once per distinct value; a document with no value is in no group
  * of such a dimension. Single-valued dimensions put a missing value in the group "unknown", so every

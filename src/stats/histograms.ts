@@ -1,7 +1,7 @@
 import type { HistogramFeature } from '../domain/windows.js';
 
 /**
- * Fixed histogram bins of the window store (SPEC §4, §6). Bins never change at run time, so that
+ * Fixed histogram bins of the window store (design §4, §6). Bins never change at run time, so that
  * buckets written by any replica and any version can be summed, and drift metrics compare like with like.
  *
  * - p_neg, confidence: 20 equal bins on [0, 1]; bin i = floor(x · 20), x = 1 falls in bin 19.

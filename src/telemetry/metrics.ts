@@ -1,10 +1,10 @@
 /**
- * Every Prometheus metric finsentry exports, created on one prom-client Registry (SPEC §9).
+ * Every Prometheus metric finsentry exports, created on one prom-client Registry (design §9).
  *
  * Naming follows Prometheus conventions: `finsentry_` prefix, base units (seconds, ratios 0..1),
  * `_total` counters, `_seconds` histograms. No label is fed from unbounded data: free-form values
  * (DLQ reasons, topics, kinds) go through a capped label set, group labels of unbounded dimensions
- * (issuers, tickers) are limited to a configured top-K plus `other` (SPEC §4 last bullet).
+ * (issuers, tickers) are limited to a configured top-K plus `other` (design §4 last bullet).
  *
  * How the rest of the code uses it — create once per process and pass the object around:
  *

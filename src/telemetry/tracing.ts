@@ -17,7 +17,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { PipelineStage } from './metrics.js';
 
 /**
- * OpenTelemetry tracing (SPEC §9), off by default (config `tracing.enabled`).
+ * OpenTelemetry tracing (design §9), off by default (config `tracing.enabled`).
  *
  * - startTracing() starts @opentelemetry/sdk-node with an OTLP/HTTP trace exporter; nothing else
  *   is instrumented automatically (the pipeline creates its own spans, cheaply, per batch stage).

@@ -1,4 +1,4 @@
-// Private servers with security turned on, for the security tests (SPEC §10): a Kafka broker with
+// Private servers with security turned on, for the security tests (design §10): a Kafka broker with
 // SASL_SSL, SASL_PLAINTEXT and SSL (mutual TLS) listeners and SCRAM + PLAIN users, and a Redis that
 // only speaks TLS (client certificates required) with ACL users. Each runs on its own free ports with
 // its own temporary directory, so the shared stack (9092/6379) that other tests use is never touched.

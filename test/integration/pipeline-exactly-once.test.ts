@@ -1,4 +1,4 @@
-// kafka.delivery=exactly-once against the real broker and Redis (SPEC §10, issue 8 item 1).
+// kafka.delivery=exactly-once against the real broker and Redis (design §10, issue 8 item 1).
 //  1. The pipeline as a child process is SIGKILLed twice mid-stream (once right before a transaction
 //     commit, after its outputs were sent and Redis applied; once at a random point) and restarted:
 //     a read_committed consumer (Java, see readCommittedKeys) sees every input id exactly once on finsentry.enriched / the DLQ, the

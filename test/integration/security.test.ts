@@ -1,4 +1,4 @@
-// Security settings against private servers started here (SPEC §10, issue 8 item 5) — never the
+// Security settings against private servers started here (design §10, issue 8 item 5) — never the
 // shared stack: a Kafka broker with SASL_SSL / SASL_PLAINTEXT (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)
 // and mutual-TLS listeners, and a TLS-only Redis with ACL users; certificates generated at test time.
 //  - Kafka: each SASL mechanism authenticates with the secret from env or file; a wrong password, an

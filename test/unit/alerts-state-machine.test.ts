@@ -209,7 +209,7 @@ describe('alert state machine', () => {
     ).toBe('R g 0.123 {{nope}}');
   });
 
-  it('ships the default rules of SPEC §7, all valid', () => {
+  it('ships the default rules of design §7, all valid', () => {
     const rules = defaultAlertRules();
     const names = rules.map((r) => r.name);
     expect(names).toEqual(

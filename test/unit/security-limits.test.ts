@@ -1,4 +1,4 @@
-// Security-relevant rules that need no server (SPEC §10): secrets only as env/file references, never
+// Security-relevant rules that need no server (design §10): secrets only as env/file references, never
 // inline (not even in a Redis URL); input limits with their DLQ reasons; Prometheus label values
 // sanitised and bounded whatever the data says. (Servers: test/integration/security.test.ts.)
 import fc from 'fast-check';

@@ -4,7 +4,7 @@ import { formatDuration, parseDuration } from '../../config/duration.js';
 import { openWindowStore, type BaselineSnapshot } from '../../io/redis/window-store.js';
 import { ALL_DIMENSION } from '../../stats/grouping.js';
 
-/** `finsentry baseline capture|show|list`: persisted drift references in Redis (SPEC §6). */
+/** `finsentry baseline capture|show|list`: persisted drift references in Redis (design §6). */
 
 function summary(b: BaselineSnapshot): string {
   const iso = (ms: number) => new Date(ms).toISOString();

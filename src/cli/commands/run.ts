@@ -16,7 +16,7 @@ import { Readiness, startOpsServer, type OpsServer } from '../../telemetry/serve
 import { startTracing, type TracingHandle } from '../../telemetry/tracing.js';
 
 /**
- * `finsentry run --config FILE`: the service (SPEC §1). Start-up order: config → author key → ops
+ * `finsentry run --config FILE`: the service (design §1). Start-up order: config → author key → ops
  * server (/healthz answers at once, /readyz only when everything below is up) → models loaded and
  * warmed → Redis window store → output topics → consumer group. Then the alert evaluator when
  * `evaluator.enabled` (leader-elected: running it in every replica is safe).

@@ -13,7 +13,7 @@ import { OutputProducer, type RecordSink } from './producer.js';
 import type { OutRecord } from './types.js';
 
 /**
- * Delivery modes (config kafka.delivery, SPEC §10): how the outputs of a partition batch
+ * Delivery modes (config kafka.delivery, design §10): how the outputs of a partition batch
  * (finsentry.enriched and finsentry.dlq records) and its input offsets reach Kafka.
  *
  * at-least-once (default): an idempotent producer; offsets are committed by the consumer group after

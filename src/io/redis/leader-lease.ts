@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RedisClient } from './client.js';
 
 /**
- * Leader lease on Redis, so that exactly one evaluator replica is active (SPEC §7).
+ * Leader lease on Redis, so that exactly one evaluator replica is active (design §7).
  *
  * - acquire: one Lua script does `SET lease NX PX` and `INCR fence` atomically, so every term has a
  *   new, strictly larger fencing token; the lease value is "<replicaId>|<token>".

@@ -22,7 +22,7 @@ import { ALL_DIMENSION } from '../../stats/grouping.js';
 import { createRedisClient, isCluster, type RedisClient } from './client.js';
 
 /**
- * Event-time window store on Redis (SPEC §4): the StatsSink the pipeline writes to and the
+ * Event-time window store on Redis (design §4): the StatsSink the pipeline writes to and the
  * WindowReader the evaluator, `finsentry stats` and baselines read from.
  *
  * Layout. The keyspace is sharded by input partition: every key one batch touches carries the hash

@@ -107,7 +107,7 @@ export function buildDemoConfig(o: DemoConfigOptions): DemoConfig {
       ner: { aggregation: 'simple', ...record(models.ner), path: o.nerModel },
       ...(o.executionProvider ? { executionProvider: o.executionProvider } : {}),
     },
-    // Schema ids for the Confluent framing, so that the replay sends both wire formats (SPEC §2) and
+    // Schema ids for the Confluent framing, so that the replay sends both wire formats (design §2) and
     // the unknown-schema-id poison kind can be planted.
     codec: { ...codec, schemaIds: codec.schemaIds ?? DEMO_SCHEMA_IDS },
     // 512 KiB leaves room under the broker's 1 MB message limit for the oversize poison message, so

@@ -7,7 +7,7 @@ import type { ReportAlerts } from './types.js';
 /**
  * The alert history for the report: every event on the alerts topic, read once from the beginning to
  * the end offsets taken at start, by a short-lived consumer in a throw-away group (deleted afterwards,
- * nothing committed). The topic is the durable record of state changes (SPEC §7); Redis only keeps
+ * nothing committed). The topic is the durable record of state changes (design §7); Redis only keeps
  * current states.
  */
 export interface AlertHistory {

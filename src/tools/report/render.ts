@@ -15,7 +15,7 @@ export interface RenderOptions {
   chartJsSource: string;
 }
 
-/** DI below this breaches the four-fifths rule (SPEC §5, §7). */
+/** DI below this breaches the four-fifths rule (design §5, §7). */
 const FOUR_FIFTHS = 0.8;
 const PSI_BANDS = { moderate: 0.1, significant: 0.25 } as const;
 

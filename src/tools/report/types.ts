@@ -35,7 +35,7 @@ export interface ReportGroup {
   /** 95% Wilson score interval of the rate (proportions). */
   wilsonLow: number | null;
   wilsonHigh: number | null;
-  /** Groups below min_samples are shown but not judged (SPEC §5). */
+  /** Groups below min_samples are shown but not judged (design §5). */
   judged: boolean;
   /** The group against all others: rate difference, two-sided p of the two-proportion z-test. */
   diffVsRest: number | null;

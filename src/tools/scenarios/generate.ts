@@ -35,7 +35,7 @@ import {
 } from './universe.js';
 
 /**
- * Deterministic synthetic traffic with known injected events (SPEC §11). A run is a Poisson stream
+ * Deterministic synthetic traffic with known injected events (design §11). A run is a Poisson stream
  * of documents in event time, `ratePerSecond` per second of event time, from startMs to
  * startMs + durationMs. Messages are produced lazily (an iterator), so runs of any length use
  * constant memory; only the expected dead letters (a small share) are kept for the ground truth.
@@ -106,7 +106,7 @@ export interface ScenarioOptions {
   /**
    * Delayed human labels: a `share` of well-formed documents gets its intended sentiment published on
    * the labels topic, `delayMs` (±50%, event time) after the document; enables the accuracy-based
-   * fairness metrics (SPEC §5). Off by default.
+   * fairness metrics (design §5). Off by default.
    */
   labels?: { share: number; delayMs?: number; labeller?: string };
   /** Alert rules the expectations are derived from; default: the shipped default rules. */

@@ -11,7 +11,7 @@ export const SCENARIO_NAMES = ['clean', 'issuer-surge', 'region-bias', 'drift', 
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export type InputTopic = 'news' | 'chat';
-/** Input topics plus the optional delayed human labels (SPEC §2 Label). */
+/** Input topics plus the optional delayed human labels (design §2 Label). */
 export type ScenarioTopic = InputTopic | 'labels';
 
 export interface TruthGroup {
