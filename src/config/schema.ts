@@ -155,7 +155,9 @@ const modelsSchema = z
      * document in any other language is enriched with its language and `unscored_reason`, never a
      * sentiment. The default models are English. Empty list = routing off (every document scored).
      */
-    languages: z.array(z.string().regex(/^[a-z]{2,3}$/, 'a lower-case ISO 639 code such as en or zh')).default(['en']),
+    languages: z
+      .array(z.string().regex(/^[a-z]{2,3}$/, 'a lower-case ISO 639 code such as en or zh'))
+      .default(['en']),
     /**
      * `verify` (default): the producer's language tag is kept unless the text's script contradicts it
      * or ELD detects another language reliably; `producer`: only the script check overrides the tag.

@@ -9,7 +9,11 @@ import type { ChatMessageRecord, NewsArticleRecord } from '../../src/codec/recor
 import { validateChat, validateNews } from '../../src/codec/validate.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { FinsentryConfig } from '../../src/config/schema.js';
-import type { ScoredEnrichment, SentimentLabel, SentimentProbabilities } from '../../src/domain/enrichment.js';
+import type {
+  ScoredEnrichment,
+  SentimentLabel,
+  SentimentProbabilities,
+} from '../../src/domain/enrichment.js';
 import type { StatsObservation } from '../../src/domain/observation.js';
 import { openWindowStore, type RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { AuthorPseudonymiser } from '../../src/privacy/pseudonymise.js';
