@@ -17,10 +17,26 @@ export interface ResolvedLanguage {
 /** `producer`: trust a well-formed tag unless the script contradicts it; `verify`: also let a reliable detection override it. */
 export type LanguagePolicy = 'producer' | 'verify';
 
-export interface LanguageDetector {
-  /** An ISO 639-1 code and whether the detector considers it reliable; "" when it has no answer. */
-  detect(text: string): { language: string; reliable: boolean };
+export interface LanguageDetection {
+  /** ISO 639-1 code, "" when the detector has no answer. */
+  language: string;
+  /** Whether the detector considers its answer reliable. */
+  reliable: boolean;
+  /** Score of any language relative to the detected one's (1 for the detected one, 0 when not scored). */
+  relativeScore(language: string): number;
 }
+
+export interface LanguageDetector {
+  detect(text: string): LanguageDetection;
+}
+
+/**
+ * Under `verify`, a detection overrides the producer's tag only when the tag's language scores well
+ * below the detected one. Short English lines naming German or Dutch companies ("Feldmark
+ * Versicherung AG beat estimates") score de/nl a hair above en (0.97–0.99 relative), while German or
+ * French sentences tagged `en` score en at 0.3–0.8: 0.85 keeps the first and corrects the second.
+ */
+const OVERRIDE_BELOW_RELATIVE_SCORE = 0.85;
 
 const UNDETERMINED = 'und';
 const TAG = /^([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]{1,8})*$/;
@@ -63,7 +79,12 @@ export class LanguageResolver {
     if (tag !== undefined && !scriptContradicts(tag, text)) {
       if (this.policy === 'producer') return { language: tag, source: 'producer' };
       const detected = this.detector.detect(text);
-      if (!detected.reliable || detected.language === '' || sameLanguage(detected.language, tag))
+      if (
+        !detected.reliable ||
+        detected.language === '' ||
+        sameLanguage(detected.language, tag) ||
+        detected.relativeScore(tag) >= OVERRIDE_BELOW_RELATIVE_SCORE
+      )
         return { language: tag, source: 'producer' };
       return { language: detected.language, source: 'detected' };
     }
@@ -84,12 +105,23 @@ let eldDetector: LanguageDetector | undefined;
 export async function loadEldDetector(): Promise<LanguageDetector> {
   if (eldDetector) return eldDetector;
   const { eld } = (await import('eld/small')) as {
-    eld: { detect(text: string): { language: string; isReliable(): boolean } };
+    eld: {
+      detect(text: string): { language: string; isReliable(): boolean; getScores(): Record<string, number> };
+    };
   };
   eldDetector = {
     detect(text) {
       const result = eld.detect(text);
-      return { language: result.language, reliable: result.language !== '' && result.isReliable() };
+      const language = result.language;
+      return {
+        language,
+        reliable: language !== '' && result.isReliable(),
+        relativeScore(other) {
+          const scores = result.getScores();
+          const top = scores[language] ?? 0;
+          return top > 0 ? (scores[other] ?? 0) / top : 0;
+        },
+      };
     },
   };
   return eldDetector;

@@ -15,6 +15,8 @@ import {
 } from '../../../src/inference/language.js';
 import { LanguageRoutingEnricher } from '../../../src/inference/language-router.js';
 import { synthesizeModel } from '../../../src/tools/models/synth/index.js';
+import { generateScenario } from '../../../src/tools/scenarios/generate.js';
+import { defaultAlertRules } from '../../../src/alerts/default-rules.js';
 
 /** Ten Chinese financial headlines of clear polarity (5 negative, 5 positive). */
 const CHINESE_HEADLINES = [
@@ -102,6 +104,40 @@ describe('LanguageResolver with ELD', () => {
     expect(resolver.resolve('zh-CN', '茅台 yyds $600519')).toEqual({ language: 'zh', source: 'producer' });
     // "buy the dip" is too short for a reliable verdict: the tag stands
     expect(resolver.resolve('en', 'buy the dip').source).toBe('producer');
+  });
+
+  it('keeps "en" on English lines that name German, Dutch or Spanish companies', () => {
+    const resolver = new LanguageResolver(detector, 'verify');
+    for (const text of [
+      'Feldmark Versicherung AG beat estimates, $FLDV up 18%',
+      'Vanderlinde Chemie NV results were awful, $VLCH sinking',
+      'Petrolera del Sur SA beat estimates, $PDSR up 23%',
+    ]) {
+      expect(resolver.resolve('en', text), text).toEqual({ language: 'en', source: 'producer' });
+    }
+  });
+
+  it("routes none of the mixed scenario's English documents away from the English models", () => {
+    const resolver = new LanguageResolver(detector, 'verify');
+    const run = generateScenario({
+      name: 'mixed',
+      seed: 1,
+      startMs: Date.UTC(2026, 0, 1),
+      durationMs: 40 * 60_000,
+      ratePerSecond: 100 / 30,
+      rules: defaultAlertRules(),
+    });
+    let documents = 0;
+    const routedAway: string[] = [];
+    for (const m of run.messages) {
+      if (m.poison !== null || m.topic === 'labels') continue;
+      const record = m.record as { headline?: string; body?: string; text?: string; language: string };
+      const text = record.text ?? `${record.headline}\n${record.body}`;
+      documents++;
+      if (resolver.resolve(record.language, text).language !== 'en') routedAway.push(text.slice(0, 80));
+    }
+    expect(documents).toBeGreaterThan(5000);
+    expect(routedAway).toEqual([]);
   });
 
   it('lets a reliable detection override a mislabelled Latin-script tag under verify only', () => {
