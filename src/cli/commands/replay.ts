@@ -9,9 +9,9 @@ import { ensureTopics } from '../../io/kafka/admin.js';
 import { buildKafka } from '../../io/kafka/client.js';
 import { OutputProducer } from '../../io/kafka/producer.js';
 import { schemaIdsFromConfig } from '../../tools/scenarios/encoding.js';
-import { generateScenario, type ScenarioMessage } from '../../tools/scenarios/generate.js';
 import { SCENARIO_NAMES, type ScenarioName } from '../../tools/scenarios/ground-truth.js';
 import { readRecordedFile, toRecordedLine, type ReplayMessage } from '../../tools/scenarios/recorded.js';
+import { planReplay, replaySource, type PlannedMessage } from '../../tools/scenarios/replay-plan.js';
 import { replayMessages, TruthFileWriter, type ReplayProgress } from '../../tools/scenarios/replay.js';
 import { createLogger } from '../../telemetry/logger.js';
 
@@ -148,60 +148,32 @@ export function registerReplayCommand(program: Command): void {
       let finishTruth: (() => Promise<void>) | null = null;
       let source: Iterable<ReplayMessage> | AsyncIterable<ReplayMessage>;
       if (opts.scenario) {
-        const eventRate = opts.rate / opts.speedup;
-        const startMs = opts.start
-          ? Date.parse(opts.start)
-          : Date.now() - opts.duration + Math.round(opts.duration / opts.speedup);
-        if (!Number.isFinite(startMs)) throw new InvalidArgumentError(`--start: cannot parse ${opts.start}`);
-        const run = generateScenario({
-          name: opts.scenario as ScenarioName,
+        const startMs = opts.start ? Date.parse(opts.start) : undefined;
+        if (startMs !== undefined && !Number.isFinite(startMs))
+          throw new InvalidArgumentError(`--start: cannot parse ${opts.start}`);
+        const plan = planReplay({
+          scenario: opts.scenario as ScenarioName,
           seed: opts.seed,
-          startMs,
           durationMs: opts.duration,
-          ratePerSecond: eventRate,
-          universeSize: opts.universe,
-          schemaIds,
-          limits: {
-            maxMessageBytes: config.limits.maxMessageBytes,
-            maxTextChars: config.limits.maxTextChars,
-          },
+          rate: opts.rate,
+          speedup: opts.speedup,
+          ...(startMs !== undefined ? { startMs } : {}),
+          universe: opts.universe,
+          config,
           ...(opts.labels ? { labels: { share: opts.labels, delayMs: opts.labelDelay } } : {}),
           // The expected alerts follow the rules of the config given (the defaults without one).
           rules: effectiveAlertRules(config),
         });
-        total = Math.round((opts.duration / 1000) * eventRate);
+        const run = plan.run;
+        total = plan.plannedTotal;
         say(
-          `replay: scenario ${opts.scenario} seed ${opts.seed}: ${new Date(startMs).toISOString()} + ${opts.duration / 60_000} min event time, ` +
-            `${eventRate.toFixed(2)} docs per event-second, ~${total} messages at ${opts.maxSpeed ? 'max speed' : `${opts.rate}/s`}\n`,
+          `replay: scenario ${opts.scenario} seed ${opts.seed}: ${new Date(plan.startMs).toISOString()} + ${opts.duration / 60_000} min event time, ` +
+            `${plan.eventRate.toFixed(2)} docs per event-second, ~${total} messages at ${opts.maxSpeed ? 'max speed' : `${opts.rate}/s`}\n`,
         );
         for (const s of run.truth.skippedPoisonKinds)
           say(`replay: poison kind ${s.kind} skipped: ${s.why}\n`);
-        const writer = opts.truthOut ? new TruthFileWriter(opts.truthOut) : null;
-        truthWriter = writer;
-        source = (async function* () {
-          for (const m of run.messages as IterableIterator<ScenarioMessage>) {
-            if (writer && m.topic !== 'labels') {
-              await writer.add({
-                id: m.id,
-                topic: m.topic as 'news' | 'chat',
-                eventTimeMs: m.eventTimeMs,
-                truth: m.truth,
-                region: m.issuer.region,
-                ticker: m.issuer.ticker,
-                ...(m.poison ? { poison: m.poison } : {}),
-              });
-            }
-            yield {
-              topic: m.topic,
-              key: m.key,
-              value: m.value,
-              headers: m.headers,
-              eventTimeMs: m.eventTimeMs,
-              id: m.id,
-              line: m,
-            };
-          }
-        })();
+        truthWriter = opts.truthOut ? new TruthFileWriter(opts.truthOut) : null;
+        source = replaySource(run, truthWriter);
         finishTruth = async () => {
           if (truthWriter) {
             await truthWriter.close(run.truth);
@@ -227,7 +199,7 @@ export function registerReplayCommand(program: Command): void {
           let n = 0;
           for await (const m of source) {
             if (abort.signal.aborted) break;
-            const line = (m as ReplayMessage & { line?: ScenarioMessage }).line;
+            const line = (m as Partial<PlannedMessage>).line;
             const text = line
               ? toRecordedLine(line)
               : JSON.stringify({
