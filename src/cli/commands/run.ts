@@ -198,7 +198,7 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
       );
 
     if (config.evaluator.enabled) {
-      const { startEvaluatorService } = await import('../../alerts/service.js');
+      const { startEvaluatorService } = await import('../../app/evaluator.js');
       const evaluator = await startEvaluatorService(config, { logger, metrics, redis, kafka });
       closers.add('evaluator', () => evaluator.stop());
     }
