@@ -6,6 +6,7 @@ import type { StatsBatch } from '../../src/domain/windows.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { ALL_DIMENSION } from '../../src/stats/grouping.js';
 import { MemoryWindowStore } from '../../src/stats/windows/memory-store.js';
+import { rng } from '../helpers/fault-traffic.js';
 import { redisUrl, uniqueName } from '../helpers/stack.js';
 
 /**
@@ -22,23 +23,14 @@ const DIMENSIONS = ['region', 'issuer'];
 const REGIONS = ['emea', 'amer', 'apac'];
 const ISSUERS = ['apple', 'tesla', 'sap', 'bnp paribas'];
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Batches of each partition in offset order, interleaved across partitions, with replays mixed in. */
 function stream(seed: number): StatsBatch[] {
   const rand = rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const batches: StatsBatch[] = [];
   const offsets = [0, 0, 0];
+  /** Max event time generated per partition: its watermark in the store. */
+  const clock = [0, 0, 0];
   const sent: StatsBatch[] = [];
   for (let step = 0; step < 90; step++) {
     const p = Math.floor(rand() * 3);
@@ -51,7 +43,12 @@ function stream(seed: number): StatsBatch[] {
       // late (within), a few in the future.
       const r = rand();
       const shift = r < 0.08 ? -10 * MINUTE : r < 0.2 ? -2 * MINUTE : r > 0.97 ? 30 * MINUTE : 0;
-      const eventTimeMs = T0 + step * 20_000 + Math.floor(rand() * 20_000) + shift + (rand() < 0.5 ? 0.5 : 0);
+      let eventTimeMs = T0 + step * 20_000 + Math.floor(rand() * 20_000) + shift + (rand() < 0.5 ? 0.5 : 0);
+      // Now and then exactly on the lateness bound of the partition's clock, or 1 ms past it.
+      const edge = rand();
+      if (clock[p]! > 0 && edge < 0.05) eventTimeMs = clock[p]! - 5 * MINUTE;
+      else if (clock[p]! > 0 && edge < 0.1) eventTimeMs = clock[p]! - 5 * MINUTE - 1;
+      clock[p] = Math.max(clock[p]!, Math.floor(eventTimeMs));
       const groups = [
         { dimension: ALL_DIMENSION, value: 'all' },
         { dimension: 'region', value: pick(REGIONS) },
