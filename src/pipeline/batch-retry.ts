@@ -1,5 +1,5 @@
 import type { PartitionBatch } from '../io/kafka/consumer.js';
-import { OutputsLost } from '../io/kafka/delivery.js';
+import { OutputsLost } from '../domain/outputs.js';
 import type { ProcessorRuntime } from './processor-types.js';
 import { backoffDelay } from './retry.js';
 
