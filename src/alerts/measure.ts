@@ -177,6 +177,15 @@ const fmt = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 
 type MeasureBase = { rule: string; dimension: string };
 
+/** A windowed rule's inputs: its current and reference windows of its dimension. */
+interface RuleWindows {
+  rule: AlertRuleConfig;
+  current: readonly GroupWindowStats[];
+  reference: readonly GroupWindowStats[];
+  base: MeasureBase;
+  minSamples: number;
+}
+
 export function measureRule(
   rule: AlertRuleConfig,
   inputs: EvaluationInputs,
@@ -188,9 +197,10 @@ export function measureRule(
   if (rule.kind === 'pipeline') return measurePipeline(rule, inputs.pipeline, base);
   const current = inputs.current.get(windowKey(dimension, rule.window)) ?? [];
   const reference = inputs.reference.get(windowKey(dimension, rule.window)) ?? [];
-  if (rule.kind === 'sentiment') return measureSentiment(rule, current, reference, base, minSamples);
-  if (rule.kind === 'fairness') return measureFairness(rule, current, base, minSamples);
-  return measureDrift(rule, current, reference, base, minSamples);
+  const windows: RuleWindows = { rule, current, reference, base, minSamples };
+  if (rule.kind === 'sentiment') return measureSentiment(windows);
+  if (rule.kind === 'fairness') return measureFairness(windows);
+  return measureDrift(windows);
 }
 
 function measurePipeline(
@@ -211,13 +221,7 @@ function measurePipeline(
   return [{ ...base, group: '*', value, sampleSize: 0, judged: Number.isFinite(value) }];
 }
 
-function measureSentiment(
-  rule: AlertRuleConfig,
-  current: readonly GroupWindowStats[],
-  reference: readonly GroupWindowStats[],
-  base: MeasureBase,
-  minSamples: number,
-): Measurement[] {
+function measureSentiment({ rule, current, reference, base, minSamples }: RuleWindows): Measurement[] {
   const refByGroup = new Map(reference.map((g) => [g.group, g]));
   const pooled = sumGroupStats(base.dimension, ALL_GROUP, reference);
   return current.map((g): Measurement => {
@@ -253,12 +257,7 @@ function measureSentiment(
   });
 }
 
-function measureFairness(
-  rule: AlertRuleConfig,
-  current: readonly GroupWindowStats[],
-  base: MeasureBase,
-  minSamples: number,
-): Measurement[] {
+function measureFairness({ rule, current, base, minSamples }: RuleWindows): Measurement[] {
   const report = fairnessReport(base.dimension, current, { minSamples });
   const judgedCount = report.groups.filter((g) => g.judged).length;
   const sampleSize = current.reduce((s, g) => s + g.count, 0);
@@ -311,13 +310,7 @@ function measureFairness(
   }
 }
 
-function measureDrift(
-  rule: AlertRuleConfig,
-  current: readonly GroupWindowStats[],
-  reference: readonly GroupWindowStats[],
-  base: MeasureBase,
-  minSamples: number,
-): Measurement[] {
+function measureDrift({ rule, current, reference, base, minSamples }: RuleWindows): Measurement[] {
   const feature = rule.feature ?? 'p_neg';
   const d = driftResults(current, reference).find((r) => r.feature === feature);
   if (!d) throw new Error(`rule ${rule.name}: unknown drift feature ${feature}`);
