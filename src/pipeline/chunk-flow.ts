@@ -129,9 +129,8 @@ export class ChunkFlow {
         result.poisoned.push({ record: docRecords[i]!, rejection: outcome });
         return;
       }
-      const observation = rt.deps.buildObservation
-        ? { ...rt.deps.buildObservation(doc, outcome), offset: doc.position.offset }
-        : null;
+      const built = rt.deps.buildObservation?.(doc, outcome) ?? null;
+      const observation = built ? { ...built, offset: doc.position.offset } : null;
       if (observation) result.observations.push(observation);
       rt.observer.eventTimeLag(Math.max(0, (nowMs - doc.eventTimeMs) / 1000));
       result.records.push(

@@ -46,7 +46,9 @@ async function enrichDocuments(
     docs.map((d) => d.headers),
     async (span) => {
       const inferStart = performance.now();
-      const results = await rt.deps.enricher.enrich(docs.map((d) => ({ id: d.id, text: d.text })));
+      const results = await rt.deps.enricher.enrich(
+        docs.map((d) => ({ id: d.id, text: d.text, language: d.attributes.language })),
+      );
       if (results.length !== docs.length)
         throw new Error(`enricher returned ${results.length} results for ${docs.length} documents`);
       rt.observer.observeStage('infer', (performance.now() - inferStart) / 1000);

@@ -15,7 +15,8 @@ import type { PauseRegistry } from './pause.js';
 import type { BackoffOptions, Semaphore } from './retry.js';
 
 /** Builds the statistics observation (groups, numbers) of an enriched document: src/stats/grouping.ts. */
-export type ObservationBuilder = (doc: InputDocument, enrichment: Enrichment) => StatsObservation;
+/** null: nothing to count in the windows (an unscored document, design §3). */
+export type ObservationBuilder = (doc: InputDocument, enrichment: Enrichment) => StatsObservation | null;
 
 export interface ProcessorOptions {
   groupId: string;

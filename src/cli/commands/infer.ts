@@ -134,7 +134,8 @@ async function loadNer(opts: InferOptions, s: Settings): Promise<Loaded> {
 
 /** --task sentiment | both: the product enricher (with NER for both). */
 async function loadEnricher(opts: InferOptions, s: Settings): Promise<Loaded> {
-  const enricher = await OnnxEnricher.create(
+  const { withLanguageRouting } = await import('../../inference/language-router.js');
+  const models = await OnnxEnricher.create(
     {
       ...s.modelsCfg,
       sentiment: { ...s.modelsCfg.sentiment, ...(opts.model ? { path: opts.model } : {}) },
@@ -149,14 +150,20 @@ async function loadEnricher(opts: InferOptions, s: Settings): Promise<Loaded> {
     s.batching,
     { logger: s.logger, maxEntitiesPerDocument: s.cfg.limits.maxEntitiesPerDocument },
   );
+  // A text in a language the models do not read gets its language and the reason, no sentiment.
+  const enricher = await withLanguageRouting(models, s.modelsCfg);
   const infer: InferFn = async (requests) => {
     const results = await enricher.enrich(requests);
     return requests.map((r, i) => {
       const e = results[i];
       if (!e) throw new Error(`no result for ${r.id}`);
+      const routing = {
+        ...(e.language ? { language: e.language } : {}),
+        ...(e.unscored ? { unscored: e.unscored } : {}),
+      };
       return opts.task === 'both'
-        ? { id: r.id, sentiment: e.sentiment, entities: e.entities, models: e.models }
-        : { id: r.id, sentiment: e.sentiment, models: e.models };
+        ? { id: r.id, sentiment: e.sentiment, entities: e.entities, models: e.models, ...routing }
+        : { id: r.id, sentiment: e.sentiment, models: e.models, ...routing };
     });
   };
   return { infer, close: () => enricher.close() };
