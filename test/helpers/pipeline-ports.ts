@@ -7,9 +7,7 @@ import { pino } from 'pino';
 import { AvroDecoder } from '../../src/codec/decode.js';
 import { InputCodec } from '../../src/codec/input.js';
 import { SchemaRegistry } from '../../src/codec/registry.js';
-import type { InputDocument } from '../../src/domain/documents.js';
 import type { EnrichRequest, Enricher, Enrichment } from '../../src/domain/enrichment.js';
-import type { StatsObservation } from '../../src/domain/observation.js';
 import type { StatsApplyResult, StatsBatch, StatsSink } from '../../src/domain/windows.js';
 import type { PartitionBatch } from '../../src/io/kafka/consumer.js';
 import type { BatchOutputs, Delivery, DeliveryMode } from '../../src/io/kafka/delivery.js';
@@ -17,6 +15,7 @@ import type { OutRecord, RawRecord } from '../../src/io/kafka/types.js';
 import { readDeadLetterHeaders } from '../../src/pipeline/dlq.js';
 import { PipelineProcessor, type ProcessorOptions } from '../../src/pipeline/processor.js';
 import { AuthorPseudonymiser } from '../../src/privacy/pseudonymise.js';
+import { buildObservation } from '../../src/stats/grouping.js';
 import { encodeNews, news } from './avro-producer.js';
 import { TEST_MODELS, testEnrichment } from './test-enricher.js';
 
@@ -207,25 +206,6 @@ export class FakeEnricher implements Enricher {
   }
 }
 
-function observation(doc: InputDocument, enrichment: Enrichment): StatsObservation | null {
-  const s = enrichment.sentiment;
-  if (s === undefined) return null;
-  return {
-    documentId: doc.id,
-    eventTimeMs: doc.eventTimeMs,
-    groups: [],
-    label: s.label,
-    pNeg: s.probabilities.negative,
-    pPos: s.probabilities.positive,
-    polarity: s.polarity,
-    confidence: s.confidence,
-    tokens: s.tokens,
-    unknownTokens: s.unknownTokens,
-    truncated: s.truncated,
-    entityTypes: {},
-  };
-}
-
 export interface Harness {
   processor: PipelineProcessor;
   ledger: Ledger;
@@ -272,7 +252,7 @@ export function harness(
       enricher,
       delivery,
       stats: ledger.statsWired ? stats : null,
-      buildObservation: observation,
+      buildObservation: (doc, enrichment) => buildObservation(doc, enrichment, []),
       labels: null,
       logger: pino({ level: 'silent' }),
       clock: () => NOW,
