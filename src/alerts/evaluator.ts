@@ -12,6 +12,7 @@ import { encodeAlertEvent, toAlertEvent, toAlertmanagerAlert, type AlertEvent } 
 import { LeaderLease, type LeaderTerm } from '../io/redis/leader-lease.js';
 import {
   driftResults,
+  fairnessGaugeConfidence,
   fairnessSample,
   groupSentiment,
   measureRule,
@@ -517,7 +518,11 @@ export class Evaluator {
       metrics.fairness(
         dimension,
         windowMs,
-        fairnessSample(fairnessReport(dimension, current, { minSamples: this.options.minSamples })),
+        fairnessSample(
+          fairnessReport(dimension, current, { minSamples: this.options.minSamples }),
+          undefined,
+          fairnessGaugeConfidence(this.options.rules, dimension),
+        ),
       );
     }
   }

@@ -3,6 +3,7 @@ import type { GroupWindowStats } from '../domain/windows.js';
 import { sumGroupStats } from '../stats/counters.js';
 import { computeDrift, type DriftFeatureResult } from '../stats/drift.js';
 import { fairnessReport, twoProportionZTest, type FairnessReport } from '../stats/fairness.js';
+import { demographicParityInterval, disparateImpactInterval } from '../stats/fairness-intervals.js';
 import { ALL_DIMENSION, ALL_GROUP } from '../stats/grouping.js';
 import { histogramEdges } from '../stats/histograms.js';
 import { fisherExactOneSided } from '../stats/special.js';
@@ -22,8 +23,9 @@ import type { Measurement } from './state-machine.js';
  *   mean_polarity — mean of p_pos − p_neg.   mean_confidence — mean max-probability (bin centres).
  * fairness (rate r_g = negative share of judged groups):
  *   disparate_impact_ratio = min r / max r, demographic_parity_difference = max r − min r: one
- *     measurement per dimension (group "*"); p-value: the z-test of the extreme group (of the two)
- *     that deviates more from the rest, Bonferroni-adjusted for the number of judged groups;
+ *     measurement per dimension (group "*") with its simultaneous `confidence` interval (Katz /
+ *     Newcombe, Bonferroni over the pairs of judged groups) and the deciding pair of groups; the rule
+ *     is judged on the interval's far bound, not on a test of equal rates (docs/alerting.md);
  *   group_deviation_z — per group, |z| of its negative share against the rest of the dimension.
  * drift (dimension default `_all` = every document; group = feature; current vs reference):
  *   psi, js_distance, ks_statistic on `feature` (p_neg, polarity, confidence, tokens, label_mix,
@@ -137,8 +139,15 @@ export function groupSentiment(
   });
 }
 
-/** Gauge figures of a fairness report; alpha decides which groups count as breaching. */
-export function fairnessSample(report: FairnessReport, alpha = 0.01): Partial<FairnessSample> {
+/**
+ * Gauge figures of a fairness report; alpha decides which groups count as breaching, `level` is the
+ * confidence of the DIR/DPD intervals (the dimension's DIR rule's, default 0.95).
+ */
+export function fairnessSample(
+  report: FairnessReport,
+  alpha = 0.01,
+  level = DEFAULT_FAIRNESS_CONFIDENCE,
+): Partial<FairnessSample> {
   const judged = report.groups.filter((g) => g.judged);
   const out: Partial<FairnessSample> = {
     judgedGroups: judged.length,
@@ -149,6 +158,10 @@ export function fairnessSample(report: FairnessReport, alpha = 0.01): Partial<Fa
     out.demographicParityDifference = report.demographicParityDifference.value;
   if (judged.length >= 2 && report.disparateImpactRatio.value !== null)
     out.disparateImpactRatio = report.disparateImpactRatio.value;
+  const dir = disparateImpactInterval(report.groups, level);
+  if (dir) out.disparateImpactRatioInterval = { low: dir.low, high: dir.high };
+  const dpd = demographicParityInterval(report.groups, level);
+  if (dpd) out.demographicParityDifferenceInterval = { low: dpd.low, high: dpd.high };
   return out;
 }
 
@@ -174,6 +187,50 @@ function histogramMean(bins: readonly number[], edges: readonly number[]): numbe
 }
 
 const fmt = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
+
+/** Simultaneous confidence level of fairness intervals when a rule states none (docs/alerting.md). */
+export const DEFAULT_FAIRNESS_CONFIDENCE = 0.95;
+
+/** Confidence of the gauges' fairness intervals on a dimension: its DIR rule's, else the default. */
+export function fairnessGaugeConfidence(rules: readonly AlertRuleConfig[], dimension: string): number {
+  const rule = rules.find(
+    (r) => r.kind === 'fairness' && r.dimension === dimension && r.metric === 'disparate_impact_ratio',
+  );
+  return rule?.confidence ?? DEFAULT_FAIRNESS_CONFIDENCE;
+}
+
+/**
+ * DIR or DPD of a dimension with its simultaneous interval (src/stats/fairness-intervals.ts): the rule
+ * is judged on the interval's far bound (state-machine decisionValue), so it fires only when the
+ * figure is beyond the threshold with the stated confidence — not merely when rates differ. The
+ * measurement names the deciding pair of groups; its identity stays the dimension (group "*") so that
+ * a change of pair does not end one alert and start another.
+ */
+function fairnessFigureMeasurement(
+  rule: AlertRuleConfig,
+  report: FairnessReport,
+  base: { rule: string; dimension: string },
+  sampleSize: number,
+): Measurement {
+  const level = rule.confidence ?? DEFAULT_FAIRNESS_CONFIDENCE;
+  const isRatio = rule.metric === 'disparate_impact_ratio';
+  const r = isRatio ? report.disparateImpactRatio : report.demographicParityDifference;
+  const iv = isRatio
+    ? disparateImpactInterval(report.groups, level)
+    : demographicParityInterval(report.groups, level);
+  const m: Measurement = { ...base, group: '*', value: r.value ?? Number.NaN, sampleSize, judged: false };
+  if (!iv || r.value === null) return m;
+  const [a, b] = iv.decidingPair;
+  const rateOf = (g: string) => report.groups.find((x) => x.group === g)!;
+  m.judged = Number.isFinite(iv.low) && Number.isFinite(iv.high);
+  m.interval = { low: iv.low, high: iv.high, level };
+  m.groups = [a, b];
+  m.detail =
+    `${Math.round(level * 100)}% interval [${fmt(iv.low)}, ${fmt(iv.high)}] (${isRatio ? 'Katz' : 'Newcombe'}, ` +
+    `Bonferroni over ${iv.pairs} pairs); deciding pair ${a} ${fmt(rateOf(a).rate)} (n=${rateOf(a).n}) ` +
+    `${isRatio ? '/' : '−'} ${b} ${fmt(rateOf(b).rate)} (n=${rateOf(b).n})`;
+  return m;
+}
 
 export function measureRule(
   rule: AlertRuleConfig,
@@ -243,37 +300,8 @@ export function measureRule(
     const sampleSize = current.reduce((s, g) => s + g.count, 0);
     switch (rule.metric) {
       case 'disparate_impact_ratio':
-      case 'demographic_parity_difference': {
-        const r =
-          rule.metric === 'disparate_impact_ratio'
-            ? report.disparateImpactRatio
-            : report.demographicParityDifference;
-        const maxG = report.groups.find((g) => g.group === r.maxGroup);
-        const minG = report.groups.find((g) => g.group === r.minGroup);
-        const m: Measurement = {
-          ...base,
-          group: '*',
-          value: r.value ?? Number.NaN,
-          sampleSize,
-          judged: judgedCount >= 2 && r.value !== null,
-        };
-        if (maxG && minG) {
-          // Significance of the gap: the extreme group that deviates more from the rest of the
-          // dimension (two-proportion z-test), Bonferroni-adjusted for the k judged groups that could
-          // have been the extreme ones. The raw test of the extreme pair ignores that the pair was
-          // picked as the most different of k(k−1)/2: on stationary traffic with a handful of groups
-          // it comes out below 0.01 far more often than 1% of the time (design §5: a ratio alone fires
-          // on noise in small groups).
-          const extreme = [maxG, minG]
-            .filter((g) => g.vsRest !== null)
-            .sort((a, b) => a.vsRest!.pValue - b.vsRest!.pValue)[0];
-          if (extreme) {
-            m.pValue = Math.min(1, extreme.vsRest!.pValue * Math.max(1, judgedCount));
-            m.detail = `negative share ${maxG.group} ${fmt(maxG.rate)} (n=${maxG.n}) vs ${minG.group} ${fmt(minG.rate)} (n=${minG.n}); ${extreme.group} vs the rest ${fmt(extreme.vsRest!.restRate)}, p=${m.pValue.toExponential(2)} (Bonferroni, ${judgedCount} groups)`;
-          }
-        }
-        return [m];
-      }
+      case 'demographic_parity_difference':
+        return [fairnessFigureMeasurement(rule, report, base, sampleSize)];
       case 'group_deviation_z':
         return report.groups.map((g): Measurement => ({
           ...base,
@@ -323,6 +351,15 @@ export function validateRule(rule: AlertRuleConfig): string | undefined {
   if (!RULE_METRICS[rule.kind].includes(rule.metric)) {
     return `alerts.rules ${rule.name}: metric ${rule.metric} is not one of ${RULE_METRICS[rule.kind].join(', ')} for kind ${rule.kind}`;
   }
+  if (
+    rule.kind === 'fairness' &&
+    (rule.metric === 'disparate_impact_ratio' || rule.metric === 'demographic_parity_difference') &&
+    rule.maxPValue !== undefined
+  ) {
+    return `alerts.rules ${rule.name}: maxPValue does not apply to ${rule.metric}; the rule fires when its confidence interval (confidence, default ${DEFAULT_FAIRNESS_CONFIDENCE}) lies wholly beyond the threshold (docs/alerting.md)`;
+  }
+  if (rule.kind === 'fairness' && rule.confidence !== undefined && rule.metric === 'group_deviation_z')
+    return `alerts.rules ${rule.name}: confidence applies to disparate_impact_ratio and demographic_parity_difference only`;
   if (rule.kind === 'drift') {
     const feature = rule.feature ?? 'p_neg';
     if (!(DRIFT_FEATURES as readonly string[]).includes(feature))

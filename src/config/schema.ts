@@ -278,7 +278,15 @@ const alertRuleSchema = z
     minSamples: z.number().int().min(0).optional(),
     /** Significance required in addition to the threshold (z-test p-value), when the metric has one. */
     maxPValue: z.number().min(0).max(1).optional(),
+    /**
+     * Fairness disparate_impact_ratio / demographic_parity_difference: simultaneous confidence level of
+     * the figure's interval; the rule fires only when the whole interval lies beyond the threshold
+     * (docs/alerting.md). Default 0.95.
+     */
+    confidence: z.number().gt(0.5).lt(1).optional(),
     for: duration.default(0),
+    /** A firing alert resolves only once its condition has been clear this long (Prometheus keep_firing_for). */
+    keepFiringFor: duration.default(0),
     severity: z.enum(['info', 'warning', 'critical']).default('warning'),
     summary: z.string().default('{{rule}} {{dimension}}={{group}} value {{value}}'),
     runbookUrl: z.string().default(''),

@@ -9,6 +9,14 @@ import {
   type PageHinkleyParams,
 } from './drift.js';
 import { fairnessReport, type FairnessReport, type RateKind } from './fairness.js';
+import {
+  demographicParityInterval,
+  disparateImpactInterval,
+  type FairnessInterval,
+} from './fairness-intervals.js';
+
+/** Confidence of the fairness intervals in the report: the default rules' (docs/alerting.md). */
+export const FAIRNESS_REPORT_CONFIDENCE = 0.95;
 import { ALL_DIMENSION, ALL_GROUP } from './grouping.js';
 
 /**
@@ -68,6 +76,11 @@ export interface StatsReport {
   lateObservations: number;
   totalDocuments: number;
   fairness: FairnessReport;
+  /** Simultaneous 95% intervals of the DIR and DPD (src/stats/fairness-intervals.ts); null below two judged groups. */
+  fairnessIntervals: {
+    disparateImpactRatio: FairnessInterval | null;
+    demographicParityDifference: FairnessInterval | null;
+  };
   drift: DriftSection | null;
   /** Why drift is null (e.g. the configured baseline does not exist). */
   driftUnavailable: string | null;
@@ -191,6 +204,10 @@ export async function buildStatsReport(
     lateObservations: await reader.lateCount(),
     totalDocuments: (current[ALL_DIMENSION] ?? []).reduce((s, g) => s + g.count, 0),
     fairness,
+    fairnessIntervals: {
+      disparateImpactRatio: disparateImpactInterval(fairness.groups, FAIRNESS_REPORT_CONFIDENCE),
+      demographicParityDifference: demographicParityInterval(fairness.groups, FAIRNESS_REPORT_CONFIDENCE),
+    },
     drift,
     driftUnavailable,
     changes,

@@ -62,6 +62,9 @@ export interface FairnessSample {
   worstGroupZ: number;
   breachingGroups: number;
   judgedGroups: number;
+  /** Simultaneous confidence intervals of the DIR and of the DPD (docs/alerting.md). */
+  disparateImpactRatioInterval: { low: number; high: number };
+  demographicParityDifferenceInterval: { low: number; high: number };
 }
 
 export interface DriftSample {
@@ -144,6 +147,8 @@ export class PipelineMetrics {
   private readonly fairnessWorstZ: Gauge<'dimension' | 'window'>;
   private readonly fairnessBreaching: Gauge<'dimension' | 'window'>;
   private readonly fairnessJudged: Gauge<'dimension' | 'window'>;
+  private readonly fairnessDirBound: Gauge<'dimension' | 'window' | 'bound'>;
+  private readonly fairnessDpdBound: Gauge<'dimension' | 'window' | 'bound'>;
   private readonly driftPsi: Gauge<'feature' | 'window'>;
   private readonly driftJs: Gauge<'feature' | 'window'>;
   private readonly driftKs: Gauge<'feature' | 'window'>;
@@ -353,6 +358,19 @@ export class PipelineMetrics {
       name: 'finsentry_fairness_judged_groups',
       help: 'Groups with at least min_samples documents in the window.',
       labelNames: dimWindow,
+      registers,
+    });
+    const bounds = ['dimension', 'window', 'bound'] as const;
+    this.fairnessDirBound = new Gauge({
+      name: 'finsentry_fairness_disparate_impact_ratio_bound',
+      help: 'Bounds (bound="lower"|"upper") of the simultaneous confidence interval of the disparate impact ratio (Katz, Bonferroni over pairs of judged groups), at the confidence of the dimension DIR rule (default 0.95).',
+      labelNames: bounds,
+      registers,
+    });
+    this.fairnessDpdBound = new Gauge({
+      name: 'finsentry_fairness_demographic_parity_difference_bound',
+      help: 'Bounds (bound="lower"|"upper") of the simultaneous confidence interval of the demographic parity difference (Newcombe, Bonferroni over pairs of judged groups), at the confidence of the dimension DIR rule (default 0.95).',
+      labelNames: bounds,
       registers,
     });
     const featureWindow = ['feature', 'window'] as const;
@@ -594,6 +612,17 @@ export class PipelineMetrics {
     put(this.fairnessWorstZ, f.worstGroupZ);
     put(this.fairnessBreaching, f.breachingGroups);
     put(this.fairnessJudged, f.judgedGroups);
+    for (const [gauge, iv] of [
+      [this.fairnessDirBound, f.disparateImpactRatioInterval],
+      [this.fairnessDpdBound, f.demographicParityDifferenceInterval],
+    ] as const) {
+      for (const bound of ['lower', 'upper'] as const) {
+        const v = bound === 'lower' ? iv?.low : iv?.high;
+        const boundLabels = { ...labels, bound };
+        if (v !== undefined && Number.isFinite(v)) gauge.set(boundLabels, v);
+        else gauge.remove(boundLabels);
+      }
+    }
   }
 
   /** `feature` must be one of a fixed set (drift features are code-defined, not data). */
@@ -655,6 +684,8 @@ export class PipelineMetrics {
       this.fairnessJudged,
     ])
       g.reset();
+    this.fairnessDirBound.reset();
+    this.fairnessDpdBound.reset();
     for (const g of [this.driftPsi, this.driftJs, this.driftKs, this.alerts]) g.reset();
     this.exportedGroups.clear();
     this.exportedAlertStates.clear();

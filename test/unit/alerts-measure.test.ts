@@ -93,38 +93,51 @@ describe('rule measurements', () => {
     expect(ms[0]!.pValue!).toBeLessThan(0.001);
   });
 
-  it('disparate impact equals the stats library value and names the extreme groups', () => {
+  it('disparate impact equals the stats library value, carries its interval and names the deciding groups', () => {
     const rule = byName('DisparateImpactRegion');
     const current = [
       group('region', 'emea', 200, 40),
       group('region', 'apac', 200, 100),
       group('region', 'amer', 10, 10),
     ];
-    const [m] = measureRule(rule, inputs({ [windowKey('region', HOUR)]: current }), 30);
+    const [m] = measureRule(rule, inputs({ [windowKey('region', rule.window)]: current }), 30);
     expect(m!.group).toBe('*');
     expect(m!.value).toBe(fairnessReport('region', current, { minSamples: 30 }).disparateImpactRatio.value);
     expect(m!.value).toBeCloseTo(0.4, 12); // amer (n=10) is not judged
-    expect(m!.detail).toMatch(/apac .*emea/);
-    expect(m!.pValue!).toBeLessThan(0.01);
+    expect(m!.groups).toEqual(['emea', 'apac']);
+    expect(m!.interval!.level).toBe(0.95);
+    expect(m!.interval!.low).toBeLessThan(0.4);
+    expect(m!.interval!.high).toBeGreaterThan(0.4);
+    expect(m!.interval!.high).toBeLessThan(0.8);
+    expect(m!.detail).toMatch(/95% interval .*emea .*apac/);
+    expect(breaches(rule, m)).toBe(true);
   });
 
-  it('disparate impact: the gap must be significant for an extreme group against the rest, corrected for the number of groups', () => {
+  it('disparate impact: fires only when the simultaneous interval lies wholly below 0.8', () => {
     const rule = byName('DisparateImpactRegion');
-    // Six small groups: the extreme pair (4/40 vs 14/40) alone would pass a raw z-test at p < 0.01
-    // (p ≈ 0.007), but picking the most different pair of six is no evidence of a biased group.
+    const key = windowKey('region', rule.window);
+    // Six small groups: the extreme pair (4/40 vs 14/40) has a ratio of 0.29, but picking the most
+    // different pair of six at 40 documents each is no evidence that the true ratio is below 0.8.
     const noisy = ['a', 'b', 'c', 'd'].map((g) => group('region', g, 40, 8));
     noisy.push(group('region', 'low', 40, 4), group('region', 'high', 40, 14));
-    const [m] = measureRule(rule, inputs({ [windowKey('region', HOUR)]: noisy }), 30);
+    const [m] = measureRule(rule, inputs({ [key]: noisy }), 30);
     expect(m!.value).toBeCloseTo(4 / 14, 12);
-    expect(m!.pValue!).toBeGreaterThan(0.05);
-    expect(m!.detail).toContain('Bonferroni, 6 groups');
+    expect(m!.interval!.high).toBeGreaterThan(0.8);
+    expect(m!.detail).toContain('Bonferroni over 15 pairs');
     expect(breaches(rule, m)).toBe(false);
-    // The same gap with enough documents is significant and breaches.
+    // The same gap with enough documents breaches.
     const large = ['a', 'b', 'c', 'd'].map((g) => group('region', g, 400, 80));
     large.push(group('region', 'low', 400, 40), group('region', 'high', 400, 140));
-    const [big] = measureRule(rule, inputs({ [windowKey('region', HOUR)]: large }), 30);
-    expect(big!.pValue!).toBeLessThan(1e-6);
+    const [big] = measureRule(rule, inputs({ [key]: large }), 30);
+    expect(big!.interval!.high).toBeLessThan(0.8);
     expect(breaches(rule, big)).toBe(true);
+    // A large, compliant gap (true-looking ratio 0.85 with 10,000 documents a group) never breaches,
+    // though a test of equal rates would reject at any level.
+    const compliant = [group('region', 'a', 10_000, 2_000), group('region', 'b', 10_000, 1_700)];
+    const [ok] = measureRule(rule, inputs({ [key]: compliant }), 30);
+    expect(ok!.value).toBeCloseTo(0.85, 12);
+    expect(ok!.interval!.low).toBeGreaterThan(0.8);
+    expect(breaches(rule, ok)).toBe(false);
   });
 
   it('drift: PSI of p_neg over all documents against the reference', () => {
