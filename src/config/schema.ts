@@ -257,6 +257,11 @@ const statsSchema = z
       ),
     /** Groups below this size are reported but not judged (design §5). */
     minSamples: z.number().int().min(1).default(30),
+    /**
+     * Equalized odds: a group's TPR (FPR) of a class is judged only with at least this many actual
+     * members (non-members) of the class; 0 = Fairlearn's figure (src/stats/fairness.ts).
+     */
+    minClassSamples: z.number().int().min(0).default(10),
     topK: z.number().int().min(1).max(100).default(10),
   })
   .strict();
@@ -285,6 +290,16 @@ const alertRuleSchema = z
      */
     confidence: z.number().gt(0.5).lt(1).optional(),
     for: duration.default(0),
+    /**
+     * Drift rules: the reference — `baseline` (default: the pinned baseline evaluator.reference.name,
+     * captured with `finsentry baseline capture`) or `trailing` (the evaluator.reference trailing window).
+     */
+    reference: z.enum(['baseline', 'trailing']).optional(),
+    /** Drift metric cusum: allowance k (standard units, default 0.5) and dispersion φ of the binomial variance (default 1). */
+    sequential: z
+      .object({ k: z.number().positive().optional(), dispersion: z.number().min(1).optional() })
+      .strict()
+      .optional(),
     /** A firing alert resolves only once its condition has been clear this long (Prometheus keep_firing_for). */
     keepFiringFor: duration.default(0),
     severity: z.enum(['info', 'warning', 'critical']).default('warning'),

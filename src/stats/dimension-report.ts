@@ -41,6 +41,8 @@ export interface ReportOptions {
   /** Window end (exclusive); default: as of the store's watermark. */
   endMs?: number;
   minSamples: number;
+  /** Equalized odds per-class minimum (stats.minClassSamples); default 0 (Fairlearn's figure). */
+  minClassSamples?: number;
   rate?: RateKind;
   topK: number;
   reference: { kind: 'baseline' | 'trailing'; name: string; window: number };
@@ -96,6 +98,7 @@ export function reportOptionsFromConfig(
     dimension,
     windowMs,
     minSamples: cfg.stats.minSamples,
+    minClassSamples: cfg.stats.minClassSamples,
     topK: cfg.stats.topK,
     reference: cfg.evaluator.reference,
     mixDimensions: cfg.stats.dimensions
@@ -146,7 +149,11 @@ export async function buildStatsReport(
   const startMs = endMs - opts.windowMs;
   const groups = await reader.readWindow({ dimension: opts.dimension, windowMs: opts.windowMs, endMs });
   const current = await readDims(reader, opts.mixDimensions, opts.windowMs, endMs);
-  const fairness = fairnessReport(opts.dimension, groups, { minSamples: opts.minSamples, rate: opts.rate });
+  const fairness = fairnessReport(opts.dimension, groups, {
+    minSamples: opts.minSamples,
+    ...(opts.rate ? { rate: opts.rate } : {}),
+    ...(opts.minClassSamples !== undefined ? { minClassSamples: opts.minClassSamples } : {}),
+  });
 
   let drift: DriftSection | null = null;
   let driftUnavailable: string | null = null;
