@@ -159,6 +159,19 @@ export const DEFAULT_ALERT_RULES_RAW: ReadonlyArray<Record<string, unknown>> = [
   },
 ];
 
+/**
+ * The rules with drift rules on the trailing window unless they name a reference: for runs that have
+ * no captured baseline to pin (the demo, the scenario tests replay a few hours from an empty store).
+ * Everywhere else drift rules compare with the pinned baseline (docs/alerting.md).
+ */
+export function withTrailingDriftReference(
+  rules: ReadonlyArray<Record<string, unknown>>,
+): Array<Record<string, unknown>> {
+  return rules.map((r) =>
+    r.kind === 'drift' && r.reference === undefined ? { ...r, reference: 'trailing' } : r,
+  );
+}
+
 export function defaultAlertRules(): AlertRuleConfig[] {
   return parseConfig({ alerts: { rules: DEFAULT_ALERT_RULES_RAW } }, {}).alerts!.rules;
 }

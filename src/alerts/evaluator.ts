@@ -19,10 +19,13 @@ import {
   requiredWindows,
   validateRule,
   windowKey,
+  type BaselineReference,
   type EvaluationInputs,
   type PipelineSignals,
+  type SequentialState,
 } from './measure.js';
 import { identitiesToStep, step, type AlertRecord, type Transition } from './state-machine.js';
+import { activeAlertIdentities } from './prometheus-rules.js';
 import { AlertStore, type OutboxEntry } from '../io/redis/alert-store.js';
 
 /**
@@ -134,6 +137,11 @@ export interface EvaluatorOptions {
   publishers: readonly AlertPublisher[];
   metrics?: PipelineMetrics;
   logger?: Logger;
+  /**
+   * The pinned baseline, the default reference of drift rules (src/alerts/baseline.ts cachedBaseline);
+   * absent or resolving to null → drift rules on the baseline are unjudged and say so.
+   */
+  baseline?: () => Promise<BaselineReference | null>;
   /** Reads the pipeline signals (Kafka offsets); absent → pipeline rules are not evaluated. */
   pipelineSignals?: () => Promise<PipelineSignals | null>;
   intervalMs: number;
@@ -197,6 +205,8 @@ export class Evaluator {
   private readonly partitionProgress = new Map<string, { watermarkMs: number; movedAtMs: number }>();
   /** The evaluation watermark never goes back (a partition that resumes behind the others waits). */
   private evaluationWatermarkMs = 0;
+  /** CUSUM rules' state (in memory: a replica that becomes leader starts them at 0). */
+  private readonly sequential = new Map<string, SequentialState>();
 
   constructor(private readonly options: EvaluatorOptions) {
     for (const rule of options.rules) {
@@ -428,7 +438,8 @@ export class Evaluator {
         }),
       );
     }
-    return { current, reference: ref, pipeline };
+    const baseline = this.options.baseline ? await this.options.baseline() : null;
+    return { current, reference: ref, pipeline, baseline, endMs, sequential: this.sequential };
   }
 
   /** (dimension, window) pairs exported as gauges: see `gaugeDimensions`. */
@@ -495,6 +506,7 @@ export class Evaluator {
       pinned.set(r.dimension, [...(pinned.get(r.dimension) ?? []), r.group]);
     }
     metrics.alertStates([...counts.values()]);
+    metrics.alertIdentities(activeAlertIdentities(records.values(), this.rulesByName));
     for (const { dimension, windowMs } of this.gaugeReads()) {
       const key = windowKey(dimension, windowMs);
       const current = inputs.current.get(key);

@@ -7,6 +7,14 @@ import { demographicParityInterval, disparateImpactInterval } from '../stats/fai
 import { ALL_DIMENSION, ALL_GROUP } from '../stats/grouping.js';
 import { histogramEdges } from '../stats/histograms.js';
 import { fisherExactOneSided } from '../stats/special.js';
+import {
+  CUSUM_DEFAULTS,
+  CUSUM_START,
+  cusumStatistic,
+  cusumStep,
+  standardizedShare,
+  type CusumState,
+} from '../stats/cusum.js';
 import type { FairnessSample, GroupSentimentSample } from '../telemetry/metrics.js';
 import type { Measurement } from './state-machine.js';
 
@@ -27,10 +35,13 @@ import type { Measurement } from './state-machine.js';
  *     Newcombe, Bonferroni over the pairs of judged groups) and the deciding pair of groups; the rule
  *     is judged on the interval's far bound, not on a test of equal rates (docs/alerting.md);
  *   group_deviation_z — per group, |z| of its negative share against the rest of the dimension.
- * drift (dimension default `_all` = every document; group = feature; current vs reference):
+ * drift (dimension default `_all` = every document; group = feature; current vs reference — the pinned
+ *   baseline unless the rule says `reference: trailing`; without a baseline the rule is not judged):
  *   psi, js_distance, ks_statistic on `feature` (p_neg, polarity, confidence, tokens, label_mix,
  *   entity_type_mix, unknown_token_rate, truncation_rate); ks_statistic only for numeric features;
- *   p-value (for `maxPValue`): binned two-sample KS for numeric features, χ² homogeneity for mixes.
+ *   p-value (for `maxPValue`): binned two-sample KS for numeric features, χ² homogeneity for mixes;
+ *   cusum (feature negative_share): two-sided CUSUM of the per-bucket negative share against the
+ *   baseline share, threshold = h (src/stats/cusum.ts).
  * pipeline (group "*"): dlq_rate (DLQ records/s), dlq_share (DLQ records / input records consumed),
  *   consumer_lag (messages), stalled_seconds (seconds the committed offsets have not moved while
  *   lag > 0), input_rate (records/s).
@@ -51,10 +62,35 @@ export interface PipelineSignals {
 export interface EvaluationInputs {
   /** Current windows keyed by windowKey(dimension, windowMs). */
   current: ReadonlyMap<string, readonly GroupWindowStats[]>;
-  /** Reference windows (trailing or baseline), same keys. */
+  /** Reference windows (trailing or baseline, evaluator.reference), same keys. */
   reference: ReadonlyMap<string, readonly GroupWindowStats[]>;
   pipeline: PipelineSignals | null;
+  /**
+   * The pinned baseline (`finsentry baseline capture`), by dimension: the default reference of drift
+   * rules (docs/alerting.md). null or absent: no baseline captured — drift rules that need it are not
+   * judged and say so (never a silent fallback to the trailing window).
+   */
+  baseline?: BaselineReference | null;
+  /** Event time the current windows end at: sequential detectors fold each bucket once. */
+  endMs?: number;
+  /** State of sequential (CUSUM) rules across evaluations, owned by the caller. */
+  sequential?: Map<string, SequentialState>;
 }
+
+export interface BaselineReference {
+  name: string;
+  dimensions: Readonly<Record<string, readonly GroupWindowStats[]>>;
+}
+
+export interface SequentialState {
+  cusum: CusumState;
+  /** Window end of the last bucket folded in. */
+  lastEndMs: number;
+}
+
+/** Detail of a drift measurement that has no baseline to compare with. */
+export const NO_BASELINE =
+  'no baseline captured: run `finsentry baseline capture` (drift rules stay unjudged)';
 
 export function windowKey(dimension: string, windowMs: number): string {
   return `${dimension}|${windowMs}`;
@@ -72,7 +108,7 @@ export const DRIFT_FEATURES = [
 export const RULE_METRICS: Record<AlertRuleConfig['kind'], readonly string[]> = {
   sentiment: ['negative_share', 'positive_share', 'mean_polarity', 'mean_confidence'],
   fairness: ['disparate_impact_ratio', 'demographic_parity_difference', 'group_deviation_z'],
-  drift: ['psi', 'js_distance', 'ks_statistic'],
+  drift: ['psi', 'js_distance', 'ks_statistic', 'cusum'],
   pipeline: ['dlq_rate', 'dlq_share', 'consumer_lag', 'stalled_seconds', 'input_rate'],
 };
 
@@ -318,9 +354,41 @@ export function measureRule(
     }
   }
 
-  // drift
-  const feature = rule.feature ?? 'p_neg';
-  const d = driftResults(current, reference).find((r) => r.feature === feature);
+  return measureDrift(rule, inputs, current, reference, base, minSamples);
+}
+
+/** The reference of a drift rule: the pinned baseline unless the rule asks for the trailing window. */
+function driftReference(
+  rule: AlertRuleConfig,
+  inputs: EvaluationInputs,
+  trailing: readonly GroupWindowStats[],
+): { stats: readonly GroupWindowStats[]; label: string } | null {
+  if (rule.reference === 'trailing') return { stats: trailing, label: 'trailing window' };
+  if (!inputs.baseline) return null;
+  return {
+    stats: inputs.baseline.dimensions[ruleDimension(rule)] ?? [],
+    label: `baseline "${inputs.baseline.name}"`,
+  };
+}
+
+function measureDrift(
+  rule: AlertRuleConfig,
+  inputs: EvaluationInputs,
+  current: readonly GroupWindowStats[],
+  trailing: readonly GroupWindowStats[],
+  base: { rule: string; dimension: string },
+  minSamples: number,
+): Measurement[] {
+  const feature = rule.feature ?? (rule.metric === 'cusum' ? 'negative_share' : 'p_neg');
+  const reference = driftReference(rule, inputs, trailing);
+  if (!reference) {
+    const n = current.reduce((s, g) => s + g.count, 0);
+    return [
+      { ...base, group: feature, value: Number.NaN, sampleSize: n, judged: false, detail: NO_BASELINE },
+    ];
+  }
+  if (rule.metric === 'cusum') return [measureCusum(rule, inputs, current, reference, base, minSamples)];
+  const d = driftResults(current, reference.stats).find((r) => r.feature === feature);
   if (!d) throw new Error(`rule ${rule.name}: unknown drift feature ${feature}`);
   const values: Record<string, number | null> = {
     psi: d.psi,
@@ -335,7 +403,7 @@ export function measureRule(
     value: value ?? Number.NaN,
     sampleSize: d.currentN,
     judged: value !== null && d.currentN >= minSamples && d.referenceN >= minSamples,
-    detail: `current n=${d.currentN}, reference n=${d.referenceN}`,
+    detail: `current n=${d.currentN}, ${reference.label} n=${d.referenceN}`,
   };
   // Significance of the drift, whatever the size metric: binned KS for numeric features, χ² for
   // mixes. PSI alone is biased upward on sparse histograms (a bin empty on one side contributes
@@ -344,6 +412,48 @@ export function measureRule(
   if (d.ks) m.pValue = d.ks.pValue;
   else if (d.chiSquare) m.pValue = d.chiSquare.pValue;
   return [m];
+}
+
+/**
+ * CUSUM of the per-bucket negative share against the reference share (src/stats/cusum.ts). The
+ * rule's window is the bucket the statistic is fed with (1m); each window end is folded in once
+ * (inputs.endMs), buckets below min samples are skipped. The value is the statistic, compared with
+ * the rule's threshold h; the state lives in inputs.sequential (in memory: a new leader starts at 0).
+ */
+function measureCusum(
+  rule: AlertRuleConfig,
+  inputs: EvaluationInputs,
+  current: readonly GroupWindowStats[],
+  reference: { stats: readonly GroupWindowStats[]; label: string },
+  base: { rule: string; dimension: string },
+  minSamples: number,
+): Measurement {
+  const params = { ...CUSUM_DEFAULTS, h: rule.threshold, k: rule.sequential?.k ?? CUSUM_DEFAULTS.k };
+  const dispersion = rule.sequential?.dispersion ?? 1;
+  const bucket = sumGroupStats('', ALL_GROUP, current);
+  const ref = sumGroupStats('', ALL_GROUP, reference.stats);
+  const p0 = ref.count > 0 ? ref.labelCounts.negative / ref.count : Number.NaN;
+  const key = `${rule.name}|${base.dimension}`;
+  const prev = inputs.sequential?.get(key) ?? { cusum: CUSUM_START, lastEndMs: 0 };
+  let state = prev;
+  const endMs = inputs.endMs ?? prev.lastEndMs + 1;
+  if (endMs > prev.lastEndMs && ref.count >= minSamples) {
+    const z =
+      bucket.count >= minSamples
+        ? standardizedShare(bucket.labelCounts.negative, bucket.count, p0, dispersion)
+        : Number.NaN;
+    state = { cusum: cusumStep(prev.cusum, z, params), lastEndMs: endMs };
+    inputs.sequential?.set(key, state);
+  }
+  const share = bucket.count > 0 ? bucket.labelCounts.negative / bucket.count : Number.NaN;
+  return {
+    ...base,
+    group: 'negative_share',
+    value: cusumStatistic(state.cusum),
+    sampleSize: bucket.count,
+    judged: ref.count >= minSamples && state.cusum.steps > 0,
+    detail: `CUSUM up ${fmt(state.cusum.upper)} / down ${fmt(state.cusum.lower)} (k ${params.k}, h ${params.h}, φ ${dispersion}); bucket share ${fmt(share)} (n=${bucket.count}) vs ${reference.label} ${fmt(p0)} (n=${ref.count})`,
+  };
 }
 
 /** Validates rule metrics/features up front so a typo fails at start-up, not at the first evaluation. */
@@ -360,6 +470,15 @@ export function validateRule(rule: AlertRuleConfig): string | undefined {
   }
   if (rule.kind === 'fairness' && rule.confidence !== undefined && rule.metric === 'group_deviation_z')
     return `alerts.rules ${rule.name}: confidence applies to disparate_impact_ratio and demographic_parity_difference only`;
+  if (rule.kind === 'drift' && rule.metric === 'cusum') {
+    if ((rule.feature ?? 'negative_share') !== 'negative_share')
+      return `alerts.rules ${rule.name}: cusum runs on feature negative_share`;
+    if (rule.comparison !== '>' && rule.comparison !== '>=')
+      return `alerts.rules ${rule.name}: cusum compares its statistic with threshold h: comparison must be >`;
+    return undefined;
+  }
+  if (rule.sequential !== undefined)
+    return `alerts.rules ${rule.name}: sequential applies to drift rules with metric cusum only`;
   if (rule.kind === 'drift') {
     const feature = rule.feature ?? 'p_neg';
     if (!(DRIFT_FEATURES as readonly string[]).includes(feature))

@@ -7,6 +7,7 @@ import { RedisWindowStore, windowStoreOptions } from '../io/redis/window-store.j
 import type { Logger } from '../telemetry/logger.js';
 import type { PipelineMetrics } from '../telemetry/metrics.js';
 import { effectiveAlertRules } from './default-rules.js';
+import { cachedBaseline } from './baseline.js';
 import {
   alertmanagerWebhook,
   baselineReference,
@@ -86,6 +87,17 @@ export async function startEvaluatorService(
     keyPrefix: config.redis.keyPrefix,
     windows: store,
     reference,
+    baseline: cachedBaseline(() => store.readBaseline(config.evaluator.reference.name), {
+      onChange: (b) => {
+        deps.metrics?.driftBaseline(config.evaluator.reference.name, b !== null);
+        if (b) log.info({ baseline: b.name }, 'evaluator: drift rules compare with the pinned baseline');
+        else
+          log.warn(
+            { baseline: config.evaluator.reference.name },
+            'evaluator: no baseline captured — drift rules on the baseline are not judged until `finsentry baseline capture` runs',
+          );
+      },
+    }),
     rules: effectiveAlertRules(config),
     publishers,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),

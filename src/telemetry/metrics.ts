@@ -148,6 +148,8 @@ export class PipelineMetrics {
   private readonly fairnessBreaching: Gauge<'dimension' | 'window'>;
   private readonly fairnessJudged: Gauge<'dimension' | 'window'>;
   private readonly fairnessDirBound: Gauge<'dimension' | 'window' | 'bound'>;
+  private readonly driftBaselinePresent: Gauge<'baseline'>;
+  private readonly alertState: Gauge<'rule' | 'severity' | 'dimension' | 'group' | 'state'>;
   private readonly fairnessDpdBound: Gauge<'dimension' | 'window' | 'bound'>;
   private readonly driftPsi: Gauge<'feature' | 'window'>;
   private readonly driftJs: Gauge<'feature' | 'window'>;
@@ -371,6 +373,18 @@ export class PipelineMetrics {
       name: 'finsentry_fairness_demographic_parity_difference_bound',
       help: 'Bounds (bound="lower"|"upper") of the simultaneous confidence interval of the demographic parity difference (Newcombe, Bonferroni over pairs of judged groups), at the confidence of the dimension DIR rule (default 0.95).',
       labelNames: bounds,
+      registers,
+    });
+    this.alertState = new Gauge({
+      name: 'finsentry_alert_state',
+      help: "1 per pending or firing alert of the built-in evaluator (its decision; Prometheus' finsentry-evaluator rules alert on it). dimension and group as on the Alertmanager alert (empty for pipeline rules and dimension-wide fairness alerts).",
+      labelNames: ['rule', 'severity', 'dimension', 'group', 'state'],
+      registers,
+    });
+    this.driftBaselinePresent = new Gauge({
+      name: 'finsentry_drift_baseline_present',
+      help: '1 when the pinned drift baseline (the default reference of drift rules) exists, 0 when none is captured: drift rules on it are not judged.',
+      labelNames: ['baseline'],
       registers,
     });
     const featureWindow = ['feature', 'window'] as const;
@@ -637,6 +651,40 @@ export class PipelineMetrics {
     put(this.driftKs, d.ksStatistic);
   }
 
+  /**
+   * Replaces the per-alert state series with the given active alerts: only pending and firing ones
+   * have a series, so the label set is bounded by the alerts in flight, not by the groups.
+   */
+  alertIdentities(
+    active: ReadonlyArray<{
+      rule: string;
+      severity: string;
+      dimension: string;
+      group: string;
+      state: string;
+    }>,
+  ): void {
+    this.alertState.reset();
+    for (const a of active) {
+      if (a.state !== 'pending' && a.state !== 'firing') continue;
+      this.alertState.set(
+        {
+          rule: a.rule,
+          severity: a.severity,
+          dimension: sanitizeLabelValue(a.dimension),
+          group: sanitizeLabelValue(a.group),
+          state: a.state,
+        },
+        1,
+      );
+    }
+  }
+
+  /** Whether the pinned drift baseline exists (set by the evaluator when it appears or goes). */
+  driftBaseline(name: string, present: boolean): void {
+    this.driftBaselinePresent.set({ baseline: sanitizeLabelValue(name) }, present ? 1 : 0);
+  }
+
   /** Replaces the alert-state gauges with the given counts (rule names come from config: bounded). */
   alertStates(counts: readonly AlertStateCount[]): void {
     const next = new Set<string>();
@@ -686,6 +734,7 @@ export class PipelineMetrics {
       g.reset();
     this.fairnessDirBound.reset();
     this.fairnessDpdBound.reset();
+    this.alertState.reset();
     for (const g of [this.driftPsi, this.driftJs, this.driftKs, this.alerts]) g.reset();
     this.exportedGroups.clear();
     this.exportedAlertStates.clear();

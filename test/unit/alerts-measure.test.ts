@@ -9,7 +9,13 @@ import {
   encodeAlertEvent,
   decodeAlertEvent,
 } from '../../src/alerts/events.js';
-import { measureRule, validateRule, windowKey, type EvaluationInputs } from '../../src/alerts/measure.js';
+import {
+  measureRule,
+  NO_BASELINE,
+  validateRule,
+  windowKey,
+  type EvaluationInputs,
+} from '../../src/alerts/measure.js';
 import { PipelineSignalTracker, type OffsetSnapshot } from '../../src/alerts/pipeline-signals.js';
 import { breaches, step } from '../../src/alerts/state-machine.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -37,14 +43,20 @@ function group(
   return g;
 }
 
+/**
+ * Windows keyed by windowKey; `reference` is both the trailing reference (sentiment rules) and, by
+ * dimension, the pinned baseline (drift rules' default reference).
+ */
 function inputs(
   current: Record<string, GroupWindowStats[]>,
   reference: Record<string, GroupWindowStats[]> = {},
 ): EvaluationInputs {
+  const baseline = Object.fromEntries(Object.entries(reference).map(([k, v]) => [k.split('|')[0]!, v]));
   return {
     current: new Map(Object.entries(current)),
     reference: new Map(Object.entries(reference)),
     pipeline: null,
+    baseline: { name: 'default', dimensions: baseline },
   };
 }
 
@@ -188,6 +200,30 @@ describe('rule measurements', () => {
     expect(m!.value).toBeGreaterThan(0.25);
     expect(m!.pValue!).toBeGreaterThan(0.5);
     expect(breaches(rule, m)).toBe(false);
+  });
+
+  it('drift rules compare with the pinned baseline; without one they are unjudged and say so, never using the trailing window', () => {
+    const rule = byName('NegativeScoreDrift');
+    expect(rule.reference).toBeUndefined(); // default: the baseline
+    const key = windowKey(ALL_DIMENSION, HOUR);
+    const cur = [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.9 })];
+    const trailing = { [key]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.9 })] };
+    const pinned = { [ALL_DIMENSION]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.1 })] };
+    const base = {
+      current: new Map([[key, cur]]),
+      reference: new Map(Object.entries(trailing)),
+      pipeline: null,
+    };
+    const [vsBaseline] = measureRule(rule, { ...base, baseline: { name: 'v1', dimensions: pinned } }, 30);
+    expect(vsBaseline!.value).toBeGreaterThan(0.25); // shifted against the baseline, though equal to the trailing hour
+    expect(vsBaseline!.detail).toContain('baseline "v1" n=500');
+    expect(breaches(rule, vsBaseline)).toBe(true);
+    const [none] = measureRule(rule, { ...base, baseline: null }, 30);
+    expect(none!.judged).toBe(false);
+    expect(none!.detail).toBe(NO_BASELINE);
+    const [trailingRule] = measureRule({ ...rule, reference: 'trailing' }, { ...base, baseline: null }, 30);
+    expect(trailingRule!.judged).toBe(true);
+    expect(trailingRule!.value).toBeCloseTo(0, 12);
   });
 
   it('confidence collapse uses the mean of the confidence histogram', () => {
