@@ -671,8 +671,10 @@ export class PipelineMetrics {
         {
           rule: a.rule,
           severity: a.severity,
-          dimension: sanitizeLabelValue(a.dimension),
-          group: sanitizeLabelValue(a.group),
+          // As the evaluator's Alertmanager labels (events.ts), unchanged: group values are already
+          // sanitised by the grouping (src/stats/grouping.ts), dimensions are config identifiers.
+          dimension: a.dimension,
+          group: a.group,
           state: a.state,
         },
         1,
