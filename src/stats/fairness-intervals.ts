@@ -43,14 +43,11 @@ export interface PairInterval {
   high: number;
 }
 
-/** Katz log interval for p1/p2 at standard-normal quantile z; null when either group is empty or p2 = 0 with p1 = 0. */
-export function katzRatioInterval(
-  x1: number,
-  n1: number,
-  x2: number,
-  n2: number,
-  z: number,
-): PairInterval | null {
+/** An interval for two proportions x1/n1 and x2/n2 at standard-normal quantile z; null when one is empty. */
+export type PairFn = (x1: number, n1: number, x2: number, n2: number, z: number) => PairInterval | null;
+
+/** Katz log interval for p1/p2 (estimate +∞ when p2 = 0). */
+export const katzRatioInterval: PairFn = (x1, n1, x2, n2, z) => {
   if (!(n1 > 0) || !(n2 > 0)) return null;
   const estimate = x1 / n1 / (x2 / n2);
   const correct = x1 === 0 || x2 === 0 || x1 === n1 || x2 === n2;
@@ -62,16 +59,10 @@ export function katzRatioInterval(
     low: Math.exp(logRatio - z * se),
     high: Math.exp(logRatio + z * se),
   };
-}
+};
 
-/** Newcombe's hybrid score interval for p1 − p2 at standard-normal quantile z. */
-export function newcombeDifferenceInterval(
-  x1: number,
-  n1: number,
-  x2: number,
-  n2: number,
-  z: number,
-): PairInterval | null {
+/** Newcombe's hybrid score interval for p1 − p2. */
+export const newcombeDifferenceInterval: PairFn = (x1, n1, x2, n2, z) => {
   const w1 = wilsonInterval(x1, n1, z);
   const w2 = wilsonInterval(x2, n2, z);
   if (!w1 || !w2) return null;
@@ -83,14 +74,12 @@ export function newcombeDifferenceInterval(
     low: d - Math.sqrt((p1 - w1.low) ** 2 + (w2.high - p2) ** 2),
     high: d + Math.sqrt((w1.high - p1) ** 2 + (p2 - w2.low) ** 2),
   };
-}
+};
 
 /** z of each pair's two-sided interval for a simultaneous `level` over `pairs` pairs. */
 export function bonferroniZ(level: number, pairs: number): number {
   return normalUpperQuantile((1 - level) / (2 * Math.max(1, pairs)));
 }
-
-type PairFn = (x1: number, n1: number, x2: number, n2: number, z: number) => PairInterval | null;
 
 /**
  * Combines the pair intervals over every ordered pair of judged groups: the figure's estimate and
