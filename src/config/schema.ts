@@ -231,8 +231,22 @@ const dimensionSchema = z
     exclude: z.array(z.string().min(1)).default([]),
     /** Drop ISO 4217 currency codes (usd, jpy, …); default: true for entities.ORG, false otherwise. */
     excludeCurrencyCodes: z.boolean().optional(),
+    /**
+     * Intersectional groups: the group is the combination of `from` and each of these sources, e.g.
+     * from region, crossWith [source] → "emea+wire-a" (src/stats/grouping.ts). Single-valued sources only.
+     */
+    crossWith: z.array(z.enum(DIMENSION_SOURCES)).min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((d, ctx) => {
+    const multi = (s: string) => s === 'tickers' || s.startsWith('entit');
+    if (d.crossWith && [d.from, ...d.crossWith].some(multi))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['crossWith'],
+        message: 'intersectional dimensions combine single-valued sources only (not tickers or entities)',
+      });
+  });
 
 const statsSchema = z
   .object({
