@@ -102,7 +102,7 @@ export function reportOptionsFromConfig(
     topK: cfg.stats.topK,
     reference: cfg.evaluator.reference,
     mixDimensions: cfg.stats.dimensions
-      .filter((d) => d.from === 'source' || d.from === 'language')
+      .filter((d) => !d.crossWith && (d.from === 'source' || d.from === 'language'))
       .map((d) => d.name),
   };
 }
