@@ -36,17 +36,20 @@ export const DEFAULT_ALERT_RULES_RAW: ReadonlyArray<Record<string, unknown>> = [
     comparison: '<',
     threshold: 0.8,
     resolveThreshold: 0.85,
-    // Fairness is judged every round over overlapping 1-hour windows: at 0.01 (Bonferroni-adjusted)
-    // stationary low-volume traffic still raised a false alert in about 1 of 40 simulated
-    // 2.5-hour runs per dimension; at 0.001 none did, and a 0.30 vs 0.18 regional gap at
-    // 120 documents a minute is still found within 9-22 minutes.
-    maxPValue: 0.001,
-    window: '1h',
+    // Fires when the 95% simultaneous interval of the ratio lies wholly below 0.8 (the hypothesis the
+    // four-fifths rule states), resolves when its upper bound has been at 0.85 or above for 10 minutes
+    // (docs/alerting.md).
+    // 20-minute windows: a true ratio of 0.85 raised 0 alerts in 96 simulated hours at each of 1, 3,
+    // 10 and 30 docs/s; a ratio of 0.6 at 3 docs/s is found 18-27 minutes after it starts
+    // (test/unit/fairness-intervals.test.ts). A 1-hour window dilutes a new violation too long.
+    confidence: 0.95,
+    window: '20m',
     minSamples: 30,
     for: '5m',
+    keepFiringFor: '10m',
     severity: 'warning',
     summary:
-      'Disparate impact ratio of negative predictions across {{dimension}} is {{value}} (< {{threshold}})',
+      'Disparate impact ratio of negative predictions across {{dimension}} is {{value}} (< {{threshold}}; {{groups}}, interval {{low}}–{{high}})',
     runbookUrl: `${RUNBOOK_BASE}#disparateimpact`,
   },
   {
@@ -57,13 +60,14 @@ export const DEFAULT_ALERT_RULES_RAW: ReadonlyArray<Record<string, unknown>> = [
     comparison: '<',
     threshold: 0.8,
     resolveThreshold: 0.85,
-    maxPValue: 0.001,
-    window: '1h',
+    confidence: 0.95,
+    window: '20m',
     minSamples: 30,
     for: '5m',
+    keepFiringFor: '10m',
     severity: 'warning',
     summary:
-      'Disparate impact ratio of negative predictions across {{dimension}} is {{value}} (< {{threshold}})',
+      'Disparate impact ratio of negative predictions across {{dimension}} is {{value}} (< {{threshold}}; {{groups}}, interval {{low}}–{{high}})',
     runbookUrl: `${RUNBOOK_BASE}#disparateimpact`,
   },
   {
@@ -154,6 +158,19 @@ export const DEFAULT_ALERT_RULES_RAW: ReadonlyArray<Record<string, unknown>> = [
     runbookUrl: `${RUNBOOK_BASE}#stalled`,
   },
 ];
+
+/**
+ * The rules with drift rules on the trailing window unless they name a reference: for runs that have
+ * no captured baseline to pin (the demo, the scenario tests replay a few hours from an empty store).
+ * Everywhere else drift rules compare with the pinned baseline (docs/alerting.md).
+ */
+export function withTrailingDriftReference(
+  rules: ReadonlyArray<Record<string, unknown>>,
+): Array<Record<string, unknown>> {
+  return rules.map((r) =>
+    r.kind === 'drift' && r.reference === undefined ? { ...r, reference: 'trailing' } : r,
+  );
+}
 
 export function defaultAlertRules(): AlertRuleConfig[] {
   return parseConfig({ alerts: { rules: DEFAULT_ALERT_RULES_RAW } }, {}).alerts!.rules;

@@ -9,14 +9,17 @@ import type { AlertStateCount, PipelineMetrics } from '../telemetry/metrics.js';
 import { toAlertEvent } from './events.js';
 import {
   driftResults,
+  fairnessGaugeConfidence,
   fairnessSample,
   groupSentiment,
   measureRule,
   requiredWindows,
   validateRule,
   windowKey,
+  type BaselineReference,
   type EvaluationInputs,
   type PipelineSignals,
+  type SequentialState,
 } from './measure.js';
 import type {
   AlertPublisher,
@@ -27,6 +30,7 @@ import type {
   WindowReader as EvaluatorWindows,
 } from './ports.js';
 import { identitiesToStep, step, type AlertRecord, type Transition } from './state-machine.js';
+import { activeAlertIdentities } from './prometheus-rules.js';
 
 export type { AlertPublisher } from './ports.js';
 
@@ -89,6 +93,7 @@ const MAX_STEPS_PER_ROUND = 30;
 /** The gauges and counters the evaluator exports (implemented by src/telemetry/metrics.ts). */
 export type EvaluatorMetrics = Pick<
   PipelineMetrics,
+  | 'alertIdentities'
   | 'alertStates'
   | 'alertTransition'
   | 'drift'
@@ -110,6 +115,11 @@ export interface EvaluatorOptions {
   publishers: readonly AlertPublisher[];
   metrics?: EvaluatorMetrics;
   logger?: Logger;
+  /**
+   * The pinned baseline, the default reference of drift rules (src/alerts/baseline.ts cachedBaseline);
+   * absent or resolving to null → drift rules on the baseline are unjudged and say so.
+   */
+  baseline?: () => Promise<BaselineReference | null>;
   /** Reads the pipeline signals (Kafka offsets); absent → pipeline rules are not evaluated. */
   pipelineSignals?: () => Promise<PipelineSignals | null>;
   intervalMs: number;
@@ -171,6 +181,8 @@ export class Evaluator {
   private readonly partitionProgress = new Map<string, { watermarkMs: number; movedAtMs: number }>();
   /** The evaluation watermark never goes back (a partition that resumes behind the others waits). */
   private evaluationWatermarkMs = 0;
+  /** CUSUM rules' state (in memory: a replica that becomes leader starts them at 0). */
+  private readonly sequential = new Map<string, SequentialState>();
 
   constructor(private readonly options: EvaluatorOptions) {
     for (const rule of options.rules) {
@@ -403,7 +415,8 @@ export class Evaluator {
         }),
       );
     }
-    return { current, reference: ref, pipeline };
+    const baseline = this.options.baseline ? await this.options.baseline() : null;
+    return { current, reference: ref, pipeline, baseline, endMs, sequential: this.sequential };
   }
 
   /** (dimension, window) pairs exported as gauges: see `gaugeDimensions`. */
@@ -470,6 +483,7 @@ export class Evaluator {
       pinned.set(r.dimension, [...(pinned.get(r.dimension) ?? []), r.group]);
     }
     metrics.alertStates([...counts.values()]);
+    metrics.alertIdentities(activeAlertIdentities(records.values(), this.rulesByName));
     for (const { dimension, windowMs } of this.gaugeReads()) {
       const key = windowKey(dimension, windowMs);
       const current = inputs.current.get(key);
@@ -493,7 +507,11 @@ export class Evaluator {
       metrics.fairness(
         dimension,
         windowMs,
-        fairnessSample(fairnessReport(dimension, current, { minSamples: this.options.minSamples })),
+        fairnessSample(
+          fairnessReport(dimension, current, { minSamples: this.options.minSamples }),
+          undefined,
+          fairnessGaugeConfidence(this.options.rules, dimension),
+        ),
       );
     }
   }

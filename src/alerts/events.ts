@@ -27,7 +27,9 @@ export interface AlertEvent {
   runbook_url: string;
   /**
    * event_id (fingerprint:episode start:state — identical when the same transition is published
-   * twice, for consumers to deduplicate), previous_state, fencing_token, firing_since, window, feature, detail.
+   * twice, for consumers to deduplicate), previous_state, fencing_token, firing_since, window, feature, detail;
+   * interval_low/interval_high/interval_level when the metric has a confidence interval; groups (comma-
+   * separated) when a dimension-wide alert rests on named groups (then also in `group`).
    */
   labels: Record<string, string>;
 }
@@ -50,7 +52,15 @@ export function toAlertEvent(
   };
   if (r.startedAtMs !== null) labels.firing_since = new Date(r.startedAtMs).toISOString();
   if (rule.feature) labels.feature = rule.feature;
+  if (r.interval) {
+    labels.interval_low = String(r.interval.low);
+    labels.interval_high = String(r.interval.high);
+    labels.interval_level = String(r.interval.level);
+  }
   const isDimensionWide = r.group === '*';
+  // A dimension-wide alert (a fairness ratio) names the groups its decision rests on; its identity
+  // (fingerprint) stays the dimension's.
+  if (isDimensionWide && r.groups && r.groups.length > 0) labels.groups = r.groups.join(',');
   return {
     fingerprint: r.fingerprint,
     rule: r.rule,
@@ -58,7 +68,7 @@ export function toAlertEvent(
     state: r.state,
     severity: r.severity,
     dimension: rule.kind === 'pipeline' ? null : r.dimension,
-    group: isDimensionWide ? null : r.group,
+    group: isDimensionWide ? (labels.groups ?? null) : r.group,
     metric: rule.metric,
     value: Number.isFinite(r.value) ? r.value : 0,
     threshold: r.state === 'resolved' ? (rule.resolveThreshold ?? rule.threshold) : rule.threshold,
@@ -104,12 +114,25 @@ export function toAlertmanagerAlert(event: AlertEvent, generatorURL?: string): A
     kind: event.kind,
   };
   if (event.dimension) labels.dimension = event.dimension;
-  if (event.group) labels.group = event.group;
+  // The groups of a dimension-wide alert can change during an episode: an annotation, not a label,
+  // so that Alertmanager keeps one alert.
+  if (event.group && !event.labels.groups) labels.group = event.group;
+  const l = event.labels;
+  const interval =
+    l.interval_low !== undefined
+      ? `, ${Math.round(Number(l.interval_level) * 100)}% interval [${Number(l.interval_low).toFixed(3)}, ${Number(l.interval_high).toFixed(3)}]`
+      : '';
   const annotations: Record<string, string> = {
     summary: event.summary,
-    description: `${event.metric}=${event.value} (threshold ${event.threshold}) over ${event.window_ms / 1000}s, n=${event.sample_size}${event.p_value !== null ? `, p=${event.p_value}` : ''}`,
+    description: `${event.metric}=${event.value}${interval} (threshold ${event.threshold}) over ${event.window_ms / 1000}s, n=${event.sample_size}${event.p_value !== null ? `, p=${event.p_value}` : ''}`,
     fingerprint: event.fingerprint,
   };
+  if (l.groups) annotations.groups = l.groups;
+  if (l.interval_low !== undefined) {
+    annotations.interval_low = l.interval_low;
+    annotations.interval_high = l.interval_high!;
+    annotations.interval_level = l.interval_level!;
+  }
   if (event.runbook_url) annotations.runbook_url = event.runbook_url;
   const out: AlertmanagerAlert = { labels, annotations, startsAt: new Date(event.started_at).toISOString() };
   if (event.state === 'resolved' && event.ended_at !== null)

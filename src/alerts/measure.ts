@@ -3,9 +3,18 @@ import type { GroupWindowStats } from '../domain/windows.js';
 import { sumGroupStats } from '../stats/counters.js';
 import { computeDrift, type DriftFeatureResult } from '../stats/drift.js';
 import { fairnessReport, twoProportionZTest, type FairnessReport } from '../stats/fairness.js';
+import { demographicParityInterval, disparateImpactInterval } from '../stats/fairness-intervals.js';
 import { ALL_DIMENSION, ALL_GROUP } from '../stats/grouping.js';
 import { histogramEdges } from '../stats/histograms.js';
 import { fisherExactOneSided } from '../stats/special.js';
+import {
+  CUSUM_DEFAULTS,
+  CUSUM_START,
+  cusumStatistic,
+  cusumStep,
+  standardizedShare,
+  type CusumState,
+} from '../stats/cusum.js';
 import type { FairnessSample, GroupSentimentSample } from '../telemetry/metrics.js';
 import type { Measurement } from './state-machine.js';
 
@@ -22,13 +31,17 @@ import type { Measurement } from './state-machine.js';
  *   mean_polarity — mean of p_pos − p_neg.   mean_confidence — mean max-probability (bin centres).
  * fairness (rate r_g = negative share of judged groups):
  *   disparate_impact_ratio = min r / max r, demographic_parity_difference = max r − min r: one
- *     measurement per dimension (group "*"); p-value: the z-test of the extreme group (of the two)
- *     that deviates more from the rest, Bonferroni-adjusted for the number of judged groups;
+ *     measurement per dimension (group "*") with its simultaneous `confidence` interval (Katz /
+ *     Newcombe, Bonferroni over the pairs of judged groups) and the deciding pair of groups; the rule
+ *     is judged on the interval's far bound, not on a test of equal rates (docs/alerting.md);
  *   group_deviation_z — per group, |z| of its negative share against the rest of the dimension.
- * drift (dimension default `_all` = every document; group = feature; current vs reference):
+ * drift (dimension default `_all` = every document; group = feature; current vs reference — the pinned
+ *   baseline unless the rule says `reference: trailing`; without a baseline the rule is not judged):
  *   psi, js_distance, ks_statistic on `feature` (p_neg, polarity, confidence, tokens, label_mix,
  *   entity_type_mix, unknown_token_rate, truncation_rate); ks_statistic only for numeric features;
- *   p-value (for `maxPValue`): binned two-sample KS for numeric features, χ² homogeneity for mixes.
+ *   p-value (for `maxPValue`): binned two-sample KS for numeric features, χ² homogeneity for mixes;
+ *   cusum (feature negative_share): two-sided CUSUM of the per-bucket negative share against the
+ *   baseline share, threshold = h (src/stats/cusum.ts).
  * pipeline (group "*"): dlq_rate (DLQ records/s), dlq_share (DLQ records / input records consumed),
  *   consumer_lag (messages), stalled_seconds (seconds the committed offsets have not moved while
  *   lag > 0), input_rate (records/s).
@@ -49,10 +62,35 @@ export interface PipelineSignals {
 export interface EvaluationInputs {
   /** Current windows keyed by windowKey(dimension, windowMs). */
   current: ReadonlyMap<string, readonly GroupWindowStats[]>;
-  /** Reference windows (trailing or baseline), same keys. */
+  /** Reference windows (trailing or baseline, evaluator.reference), same keys. */
   reference: ReadonlyMap<string, readonly GroupWindowStats[]>;
   pipeline: PipelineSignals | null;
+  /**
+   * The pinned baseline (`finsentry baseline capture`), by dimension: the default reference of drift
+   * rules (docs/alerting.md). null or absent: no baseline captured — drift rules that need it are not
+   * judged and say so (never a silent fallback to the trailing window).
+   */
+  baseline?: BaselineReference | null;
+  /** Event time the current windows end at: sequential detectors fold each bucket once. */
+  endMs?: number;
+  /** State of sequential (CUSUM) rules across evaluations, owned by the caller. */
+  sequential?: Map<string, SequentialState>;
 }
+
+export interface BaselineReference {
+  name: string;
+  dimensions: Readonly<Record<string, readonly GroupWindowStats[]>>;
+}
+
+export interface SequentialState {
+  cusum: CusumState;
+  /** Window end of the last bucket folded in. */
+  lastEndMs: number;
+}
+
+/** Detail of a drift measurement that has no baseline to compare with. */
+export const NO_BASELINE =
+  'no baseline captured: run `finsentry baseline capture` (drift rules stay unjudged)';
 
 export function windowKey(dimension: string, windowMs: number): string {
   return `${dimension}|${windowMs}`;
@@ -70,7 +108,7 @@ export const DRIFT_FEATURES = [
 export const RULE_METRICS: Record<AlertRuleConfig['kind'], readonly string[]> = {
   sentiment: ['negative_share', 'positive_share', 'mean_polarity', 'mean_confidence'],
   fairness: ['disparate_impact_ratio', 'demographic_parity_difference', 'group_deviation_z'],
-  drift: ['psi', 'js_distance', 'ks_statistic'],
+  drift: ['psi', 'js_distance', 'ks_statistic', 'cusum'],
   pipeline: ['dlq_rate', 'dlq_share', 'consumer_lag', 'stalled_seconds', 'input_rate'],
 };
 
@@ -137,8 +175,15 @@ export function groupSentiment(
   });
 }
 
-/** Gauge figures of a fairness report; alpha decides which groups count as breaching. */
-export function fairnessSample(report: FairnessReport, alpha = 0.01): Partial<FairnessSample> {
+/**
+ * Gauge figures of a fairness report; alpha decides which groups count as breaching, `level` is the
+ * confidence of the DIR/DPD intervals (the dimension's DIR rule's, default 0.95).
+ */
+export function fairnessSample(
+  report: FairnessReport,
+  alpha = 0.01,
+  level = DEFAULT_FAIRNESS_CONFIDENCE,
+): Partial<FairnessSample> {
   const judged = report.groups.filter((g) => g.judged);
   const out: Partial<FairnessSample> = {
     judgedGroups: judged.length,
@@ -149,6 +194,10 @@ export function fairnessSample(report: FairnessReport, alpha = 0.01): Partial<Fa
     out.demographicParityDifference = report.demographicParityDifference.value;
   if (judged.length >= 2 && report.disparateImpactRatio.value !== null)
     out.disparateImpactRatio = report.disparateImpactRatio.value;
+  const dir = disparateImpactInterval(report.groups, level);
+  if (dir) out.disparateImpactRatioInterval = { low: dir.low, high: dir.high };
+  const dpd = demographicParityInterval(report.groups, level);
+  if (dpd) out.demographicParityDifferenceInterval = { low: dpd.low, high: dpd.high };
   return out;
 }
 
@@ -175,15 +224,48 @@ function histogramMean(bins: readonly number[], edges: readonly number[]): numbe
 
 const fmt = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 
-type MeasureBase = { rule: string; dimension: string };
+/** Simultaneous confidence level of fairness intervals when a rule states none (docs/alerting.md). */
+export const DEFAULT_FAIRNESS_CONFIDENCE = 0.95;
 
-/** A windowed rule's inputs: its current and reference windows of its dimension. */
-interface RuleWindows {
-  rule: AlertRuleConfig;
-  current: readonly GroupWindowStats[];
-  reference: readonly GroupWindowStats[];
-  base: MeasureBase;
-  minSamples: number;
+/** Confidence of the gauges' fairness intervals on a dimension: its DIR rule's, else the default. */
+export function fairnessGaugeConfidence(rules: readonly AlertRuleConfig[], dimension: string): number {
+  const rule = rules.find(
+    (r) => r.kind === 'fairness' && r.dimension === dimension && r.metric === 'disparate_impact_ratio',
+  );
+  return rule?.confidence ?? DEFAULT_FAIRNESS_CONFIDENCE;
+}
+
+/**
+ * DIR or DPD of a dimension with its simultaneous interval (src/stats/fairness-intervals.ts): the rule
+ * is judged on the interval's far bound (state-machine decisionValue), so it fires only when the
+ * figure is beyond the threshold with the stated confidence — not merely when rates differ. The
+ * measurement names the deciding pair of groups; its identity stays the dimension (group "*") so that
+ * a change of pair does not end one alert and start another.
+ */
+function fairnessFigureMeasurement(
+  rule: AlertRuleConfig,
+  report: FairnessReport,
+  base: { rule: string; dimension: string },
+  sampleSize: number,
+): Measurement {
+  const level = rule.confidence ?? DEFAULT_FAIRNESS_CONFIDENCE;
+  const isRatio = rule.metric === 'disparate_impact_ratio';
+  const r = isRatio ? report.disparateImpactRatio : report.demographicParityDifference;
+  const iv = isRatio
+    ? disparateImpactInterval(report.groups, level)
+    : demographicParityInterval(report.groups, level);
+  const m: Measurement = { ...base, group: '*', value: r.value ?? Number.NaN, sampleSize, judged: false };
+  if (!iv || r.value === null) return m;
+  const [a, b] = iv.decidingPair;
+  const rateOf = (g: string) => report.groups.find((x) => x.group === g)!;
+  m.judged = Number.isFinite(iv.low) && Number.isFinite(iv.high);
+  m.interval = { low: iv.low, high: iv.high, level };
+  m.groups = [a, b];
+  m.detail =
+    `${Math.round(level * 100)}% interval [${fmt(iv.low)}, ${fmt(iv.high)}] (${isRatio ? 'Katz' : 'Newcombe'}, ` +
+    `Bonferroni over ${iv.pairs} pairs); deciding pair ${a} ${fmt(rateOf(a).rate)} (n=${rateOf(a).n}) ` +
+    `${isRatio ? '/' : '−'} ${b} ${fmt(rateOf(b).rate)} (n=${rateOf(b).n})`;
+  return m;
 }
 
 export function measureRule(
@@ -194,125 +276,119 @@ export function measureRule(
   const minSamples = rule.minSamples ?? defaultMinSamples;
   const dimension = ruleDimension(rule);
   const base = { rule: rule.name, dimension };
-  if (rule.kind === 'pipeline') return measurePipeline(rule, inputs.pipeline, base);
+  if (rule.kind === 'pipeline') {
+    const s = inputs.pipeline;
+    if (!s) return [];
+    const values: Record<string, number> = {
+      dlq_rate: s.dlqRate,
+      dlq_share: s.dlqShare,
+      consumer_lag: s.consumerLag,
+      stalled_seconds: s.stalledSeconds,
+      input_rate: s.inputRate,
+    };
+    const value = values[rule.metric];
+    if (value === undefined) throw new Error(`rule ${rule.name}: unknown pipeline metric ${rule.metric}`);
+    return [{ ...base, group: '*', value, sampleSize: 0, judged: Number.isFinite(value) }];
+  }
+
   const current = inputs.current.get(windowKey(dimension, rule.window)) ?? [];
   const reference = inputs.reference.get(windowKey(dimension, rule.window)) ?? [];
-  const windows: RuleWindows = { rule, current, reference, base, minSamples };
-  if (rule.kind === 'sentiment') return measureSentiment(windows);
-  if (rule.kind === 'fairness') return measureFairness(windows);
-  return measureDrift(windows);
-}
 
-function measurePipeline(
-  rule: AlertRuleConfig,
-  s: EvaluationInputs['pipeline'],
-  base: MeasureBase,
-): Measurement[] {
-  if (!s) return [];
-  const values: Record<string, number> = {
-    dlq_rate: s.dlqRate,
-    dlq_share: s.dlqShare,
-    consumer_lag: s.consumerLag,
-    stalled_seconds: s.stalledSeconds,
-    input_rate: s.inputRate,
-  };
-  const value = values[rule.metric];
-  if (value === undefined) throw new Error(`rule ${rule.name}: unknown pipeline metric ${rule.metric}`);
-  return [{ ...base, group: '*', value, sampleSize: 0, judged: Number.isFinite(value) }];
-}
-
-function measureSentiment({ rule, current, reference, base, minSamples }: RuleWindows): Measurement[] {
-  const refByGroup = new Map(reference.map((g) => [g.group, g]));
-  const pooled = sumGroupStats(base.dimension, ALL_GROUP, reference);
-  return current.map((g): Measurement => {
-    const judged = g.count >= minSamples && g.count > 0;
-    const m: Measurement = { ...base, group: g.group, value: Number.NaN, sampleSize: g.count, judged };
-    switch (rule.metric) {
-      case 'negative_share':
-      case 'positive_share': {
-        const hitsOf = (s: GroupWindowStats) =>
-          rule.metric === 'negative_share' ? s.labelCounts.negative : s.labelCounts.positive;
-        m.value = g.count > 0 ? hitsOf(g) / g.count : 0;
-        const ref = referenceFor(refByGroup.get(g.group), pooled, hitsOf, minSamples);
-        if (ref) {
-          // Fisher's exact test, not the z-test's normal approximation: for the 20–40 documents an
-          // issuer has in a 5-minute window the z-test overstates significance (11 of 20 against
-          // 1,800 of 10,000: z-test p = 8.7e-6, exact 2.2e-4) and fired on noise in small groups.
-          const { z } = twoProportionZTest(hitsOf(g), g.count, ref.hits, ref.count);
-          m.pValue = fisherExactOneSided(hitsOf(g), g.count, ref.hits, ref.count, alternativeOf(rule));
-          m.detail = `reference ${fmt(ref.hits / ref.count)} (${ref.source}, n=${ref.count}), z=${fmt(z)}, p=${m.pValue.toExponential(2)}`;
+  if (rule.kind === 'sentiment') {
+    const refByGroup = new Map(reference.map((g) => [g.group, g]));
+    const pooled = sumGroupStats(dimension, ALL_GROUP, reference);
+    return current.map((g): Measurement => {
+      const judged = g.count >= minSamples && g.count > 0;
+      const m: Measurement = { ...base, group: g.group, value: Number.NaN, sampleSize: g.count, judged };
+      switch (rule.metric) {
+        case 'negative_share':
+        case 'positive_share': {
+          const hitsOf = (s: GroupWindowStats) =>
+            rule.metric === 'negative_share' ? s.labelCounts.negative : s.labelCounts.positive;
+          m.value = g.count > 0 ? hitsOf(g) / g.count : 0;
+          const ref = referenceFor(refByGroup.get(g.group), pooled, hitsOf, minSamples);
+          if (ref) {
+            // Fisher's exact test, not the z-test's normal approximation: for the 20–40 documents an
+            // issuer has in a 5-minute window the z-test overstates significance (11 of 20 against
+            // 1,800 of 10,000: z-test p = 8.7e-6, exact 2.2e-4) and fired on noise in small groups.
+            const { z } = twoProportionZTest(hitsOf(g), g.count, ref.hits, ref.count);
+            m.pValue = fisherExactOneSided(hitsOf(g), g.count, ref.hits, ref.count, alternativeOf(rule));
+            m.detail = `reference ${fmt(ref.hits / ref.count)} (${ref.source}, n=${ref.count}), z=${fmt(z)}, p=${m.pValue.toExponential(2)}`;
+          }
+          break;
         }
-        break;
+        case 'mean_polarity':
+          m.value = g.count > 0 ? g.polaritySum / g.count : 0;
+          break;
+        case 'mean_confidence':
+          m.value = histogramMean(g.histograms.confidence, histogramEdges('confidence'));
+          break;
+        default:
+          throw new Error(`rule ${rule.name}: unknown sentiment metric ${rule.metric}`);
       }
-      case 'mean_polarity':
-        m.value = g.count > 0 ? g.polaritySum / g.count : 0;
-        break;
-      case 'mean_confidence':
-        m.value = histogramMean(g.histograms.confidence, histogramEdges('confidence'));
-        break;
-      default:
-        throw new Error(`rule ${rule.name}: unknown sentiment metric ${rule.metric}`);
-    }
-    return m;
-  });
-}
-
-function measureFairness({ rule, current, base, minSamples }: RuleWindows): Measurement[] {
-  const report = fairnessReport(base.dimension, current, { minSamples });
-  const judgedCount = report.groups.filter((g) => g.judged).length;
-  const sampleSize = current.reduce((s, g) => s + g.count, 0);
-  switch (rule.metric) {
-    case 'disparate_impact_ratio':
-    case 'demographic_parity_difference': {
-      const r =
-        rule.metric === 'disparate_impact_ratio'
-          ? report.disparateImpactRatio
-          : report.demographicParityDifference;
-      const maxG = report.groups.find((g) => g.group === r.maxGroup);
-      const minG = report.groups.find((g) => g.group === r.minGroup);
-      const m: Measurement = {
-        ...base,
-        group: '*',
-        value: r.value ?? Number.NaN,
-        sampleSize,
-        judged: judgedCount >= 2 && r.value !== null,
-      };
-      if (maxG && minG) {
-        // Significance of the gap: the extreme group that deviates more from the rest of the
-        // dimension (two-proportion z-test), Bonferroni-adjusted for the k judged groups that could
-        // have been the extreme ones. The raw test of the extreme pair ignores that the pair was
-        // picked as the most different of k(k−1)/2: on stationary traffic with a handful of groups
-        // it comes out below 0.01 far more often than 1% of the time (design §5: a ratio alone fires
-        // on noise in small groups).
-        const extreme = [maxG, minG]
-          .filter((g) => g.vsRest !== null)
-          .sort((a, b) => a.vsRest!.pValue - b.vsRest!.pValue)[0];
-        if (extreme) {
-          m.pValue = Math.min(1, extreme.vsRest!.pValue * Math.max(1, judgedCount));
-          m.detail = `negative share ${maxG.group} ${fmt(maxG.rate)} (n=${maxG.n}) vs ${minG.group} ${fmt(minG.rate)} (n=${minG.n}); ${extreme.group} vs the rest ${fmt(extreme.vsRest!.restRate)}, p=${m.pValue.toExponential(2)} (Bonferroni, ${judgedCount} groups)`;
-        }
-      }
-      return [m];
-    }
-    case 'group_deviation_z':
-      return report.groups.map((g): Measurement => ({
-        ...base,
-        group: g.group,
-        value: g.vsRest ? Math.abs(g.vsRest.z) : Number.NaN,
-        sampleSize: g.n,
-        ...(g.vsRest
-          ? { pValue: g.vsRest.pValue, detail: `${fmt(g.rate)} vs rest ${fmt(g.vsRest.restRate)}` }
-          : {}),
-        judged: g.judged && g.vsRest !== null && judgedCount >= 2,
-      }));
-    default:
-      throw new Error(`rule ${rule.name}: unknown fairness metric ${rule.metric}`);
+      return m;
+    });
   }
+
+  if (rule.kind === 'fairness') {
+    const report = fairnessReport(dimension, current, { minSamples });
+    const judgedCount = report.groups.filter((g) => g.judged).length;
+    const sampleSize = current.reduce((s, g) => s + g.count, 0);
+    switch (rule.metric) {
+      case 'disparate_impact_ratio':
+      case 'demographic_parity_difference':
+        return [fairnessFigureMeasurement(rule, report, base, sampleSize)];
+      case 'group_deviation_z':
+        return report.groups.map((g): Measurement => ({
+          ...base,
+          group: g.group,
+          value: g.vsRest ? Math.abs(g.vsRest.z) : Number.NaN,
+          sampleSize: g.n,
+          ...(g.vsRest
+            ? { pValue: g.vsRest.pValue, detail: `${fmt(g.rate)} vs rest ${fmt(g.vsRest.restRate)}` }
+            : {}),
+          judged: g.judged && g.vsRest !== null && judgedCount >= 2,
+        }));
+      default:
+        throw new Error(`rule ${rule.name}: unknown fairness metric ${rule.metric}`);
+    }
+  }
+
+  return measureDrift(rule, inputs, current, reference, base, minSamples);
 }
 
-function measureDrift({ rule, current, reference, base, minSamples }: RuleWindows): Measurement[] {
-  const feature = rule.feature ?? 'p_neg';
-  const d = driftResults(current, reference).find((r) => r.feature === feature);
+/** The reference of a drift rule: the pinned baseline unless the rule asks for the trailing window. */
+function driftReference(
+  rule: AlertRuleConfig,
+  inputs: EvaluationInputs,
+  trailing: readonly GroupWindowStats[],
+): { stats: readonly GroupWindowStats[]; label: string } | null {
+  if (rule.reference === 'trailing') return { stats: trailing, label: 'trailing window' };
+  if (!inputs.baseline) return null;
+  return {
+    stats: inputs.baseline.dimensions[ruleDimension(rule)] ?? [],
+    label: `baseline "${inputs.baseline.name}"`,
+  };
+}
+
+function measureDrift(
+  rule: AlertRuleConfig,
+  inputs: EvaluationInputs,
+  current: readonly GroupWindowStats[],
+  trailing: readonly GroupWindowStats[],
+  base: { rule: string; dimension: string },
+  minSamples: number,
+): Measurement[] {
+  const feature = rule.feature ?? (rule.metric === 'cusum' ? 'negative_share' : 'p_neg');
+  const reference = driftReference(rule, inputs, trailing);
+  if (!reference) {
+    const n = current.reduce((s, g) => s + g.count, 0);
+    return [
+      { ...base, group: feature, value: Number.NaN, sampleSize: n, judged: false, detail: NO_BASELINE },
+    ];
+  }
+  if (rule.metric === 'cusum') return [measureCusum(rule, inputs, current, reference, base, minSamples)];
+  const d = driftResults(current, reference.stats).find((r) => r.feature === feature);
   if (!d) throw new Error(`rule ${rule.name}: unknown drift feature ${feature}`);
   const values: Record<string, number | null> = {
     psi: d.psi,
@@ -327,7 +403,7 @@ function measureDrift({ rule, current, reference, base, minSamples }: RuleWindow
     value: value ?? Number.NaN,
     sampleSize: d.currentN,
     judged: value !== null && d.currentN >= minSamples && d.referenceN >= minSamples,
-    detail: `current n=${d.currentN}, reference n=${d.referenceN}`,
+    detail: `current n=${d.currentN}, ${reference.label} n=${d.referenceN}`,
   };
   // Significance of the drift, whatever the size metric: binned KS for numeric features, χ² for
   // mixes. PSI alone is biased upward on sparse histograms (a bin empty on one side contributes
@@ -338,11 +414,71 @@ function measureDrift({ rule, current, reference, base, minSamples }: RuleWindow
   return [m];
 }
 
+/**
+ * CUSUM of the per-bucket negative share against the reference share (src/stats/cusum.ts). The
+ * rule's window is the bucket the statistic is fed with (1m); each window end is folded in once
+ * (inputs.endMs), buckets below min samples are skipped. The value is the statistic, compared with
+ * the rule's threshold h; the state lives in inputs.sequential (in memory: a new leader starts at 0).
+ */
+function measureCusum(
+  rule: AlertRuleConfig,
+  inputs: EvaluationInputs,
+  current: readonly GroupWindowStats[],
+  reference: { stats: readonly GroupWindowStats[]; label: string },
+  base: { rule: string; dimension: string },
+  minSamples: number,
+): Measurement {
+  const params = { ...CUSUM_DEFAULTS, h: rule.threshold, k: rule.sequential?.k ?? CUSUM_DEFAULTS.k };
+  const dispersion = rule.sequential?.dispersion ?? 1;
+  const bucket = sumGroupStats('', ALL_GROUP, current);
+  const ref = sumGroupStats('', ALL_GROUP, reference.stats);
+  const p0 = ref.count > 0 ? ref.labelCounts.negative / ref.count : Number.NaN;
+  const key = `${rule.name}|${base.dimension}`;
+  const prev = inputs.sequential?.get(key) ?? { cusum: CUSUM_START, lastEndMs: 0 };
+  let state = prev;
+  const endMs = inputs.endMs ?? prev.lastEndMs + 1;
+  if (endMs > prev.lastEndMs && ref.count >= minSamples) {
+    const z =
+      bucket.count >= minSamples
+        ? standardizedShare(bucket.labelCounts.negative, bucket.count, p0, dispersion)
+        : Number.NaN;
+    state = { cusum: cusumStep(prev.cusum, z, params), lastEndMs: endMs };
+    inputs.sequential?.set(key, state);
+  }
+  const share = bucket.count > 0 ? bucket.labelCounts.negative / bucket.count : Number.NaN;
+  return {
+    ...base,
+    group: 'negative_share',
+    value: cusumStatistic(state.cusum),
+    sampleSize: bucket.count,
+    judged: ref.count >= minSamples && state.cusum.steps > 0,
+    detail: `CUSUM up ${fmt(state.cusum.upper)} / down ${fmt(state.cusum.lower)} (k ${params.k}, h ${params.h}, φ ${dispersion}); bucket share ${fmt(share)} (n=${bucket.count}) vs ${reference.label} ${fmt(p0)} (n=${ref.count})`,
+  };
+}
+
 /** Validates rule metrics/features up front so a typo fails at start-up, not at the first evaluation. */
 export function validateRule(rule: AlertRuleConfig): string | undefined {
   if (!RULE_METRICS[rule.kind].includes(rule.metric)) {
     return `alerts.rules ${rule.name}: metric ${rule.metric} is not one of ${RULE_METRICS[rule.kind].join(', ')} for kind ${rule.kind}`;
   }
+  if (
+    rule.kind === 'fairness' &&
+    (rule.metric === 'disparate_impact_ratio' || rule.metric === 'demographic_parity_difference') &&
+    rule.maxPValue !== undefined
+  ) {
+    return `alerts.rules ${rule.name}: maxPValue does not apply to ${rule.metric}; the rule fires when its confidence interval (confidence, default ${DEFAULT_FAIRNESS_CONFIDENCE}) lies wholly beyond the threshold (docs/alerting.md)`;
+  }
+  if (rule.kind === 'fairness' && rule.confidence !== undefined && rule.metric === 'group_deviation_z')
+    return `alerts.rules ${rule.name}: confidence applies to disparate_impact_ratio and demographic_parity_difference only`;
+  if (rule.kind === 'drift' && rule.metric === 'cusum') {
+    if ((rule.feature ?? 'negative_share') !== 'negative_share')
+      return `alerts.rules ${rule.name}: cusum runs on feature negative_share`;
+    if (rule.comparison !== '>' && rule.comparison !== '>=')
+      return `alerts.rules ${rule.name}: cusum compares its statistic with threshold h: comparison must be >`;
+    return undefined;
+  }
+  if (rule.sequential !== undefined)
+    return `alerts.rules ${rule.name}: sequential applies to drift rules with metric cusum only`;
   if (rule.kind === 'drift') {
     const feature = rule.feature ?? 'p_neg';
     if (!(DRIFT_FEATURES as readonly string[]).includes(feature))

@@ -9,7 +9,8 @@ import type { AlertRuleConfig } from '../config/schema.js';
  * - pending becomes firing once the condition has held for the rule's `for` duration (for = 0 fires
  *   at once, with a single `firing` event, as Prometheus does).
  * - a firing alert stays firing while the value is still beyond the resolve threshold (hysteresis:
- *   e.g. fire above 0.6, resolve only below 0.5), and resolves otherwise.
+ *   e.g. fire above 0.6, resolve only below 0.5), and resolves once it has been clear for the rule's
+ *   keepFiringFor (default 0: at once).
  * - pending that stops breaching goes back to inactive (an event, so consumers see the episode end).
  * - a resolved alert that breaches again starts a new episode (pending, new startedAt).
  * Every state change yields exactly one transition; the evaluator emits one event per transition.
@@ -31,6 +32,22 @@ export interface Measurement {
   judged: boolean;
   /** Human-readable context for the summary, e.g. "worst group emea 0.41 vs apac 0.12". */
   detail?: string;
+  /**
+   * Confidence interval of the value. When present the rule is judged on the bound on the far side of
+   * the threshold (docs/alerting.md): a `<` rule fires only when the whole interval lies below it (the
+   * upper bound), a `>` rule only when it lies above it (the lower bound); the resolve threshold is
+   * compared with the same bound.
+   */
+  interval?: MeasuredInterval;
+  /** The groups a dimension-wide measurement (group "*") is about, e.g. the pair behind a ratio. */
+  groups?: readonly string[];
+}
+
+export interface MeasuredInterval {
+  low: number;
+  high: number;
+  /** Confidence level, e.g. 0.95 (simultaneous over the groups judged). */
+  level: number;
 }
 
 export interface AlertRecord {
@@ -55,6 +72,12 @@ export interface AlertRecord {
   changedAtMs: number;
   summary: string;
   runbookUrl: string;
+  /** The interval of the last measurement, when the metric has one (absent in records stored before). */
+  interval?: MeasuredInterval | null;
+  /** The groups of the last measurement of a dimension-wide alert (see Measurement.groups). */
+  groups?: readonly string[] | null;
+  /** While firing: since when the condition has been clear (rule keepFiringFor); null while it holds. */
+  clearedSinceMs?: number | null;
 }
 
 export interface Transition {
@@ -85,12 +108,18 @@ export function compare(
   }
 }
 
+/** The figure a rule compares: the value, or the far bound of its interval (see Measurement.interval). */
+export function decisionValue(rule: AlertRuleConfig, m: Measurement): number {
+  if (!m.interval) return m.value;
+  return rule.comparison === '<' || rule.comparison === '<=' ? m.interval.high : m.interval.low;
+}
+
 /** Does this measurement breach the rule (threshold, samples and significance)? */
 export function breaches(rule: AlertRuleConfig, m: Measurement | undefined): boolean {
   if (!m || !m.judged || !Number.isFinite(m.value)) return false;
   if (rule.minSamples !== undefined && m.sampleSize < rule.minSamples) return false;
   if (rule.maxPValue !== undefined && !(m.pValue !== undefined && m.pValue <= rule.maxPValue)) return false;
-  return compare(m.value, rule.comparison, rule.threshold);
+  return compare(decisionValue(rule, m), rule.comparison, rule.threshold);
 }
 
 /**
@@ -101,7 +130,7 @@ export function breaches(rule: AlertRuleConfig, m: Measurement | undefined): boo
  */
 export function holds(rule: AlertRuleConfig, m: Measurement | undefined): boolean {
   if (!m || !Number.isFinite(m.value) || (!m.judged && m.sampleSize <= 0)) return false;
-  return compare(m.value, rule.comparison, rule.resolveThreshold ?? rule.threshold);
+  return compare(decisionValue(rule, m), rule.comparison, rule.resolveThreshold ?? rule.threshold);
 }
 
 /** Fills `{{rule}}`, `{{dimension}}`, `{{group}}`, `{{value}}`, `{{threshold}}`, `{{window}}`, … */
@@ -140,7 +169,15 @@ export function step(
   const refresh = (base: AlertRecord, patch: Partial<AlertRecord>): AlertRecord => {
     const r: AlertRecord = {
       ...base,
-      ...(m ? { value: m.value, sampleSize: m.sampleSize, pValue: m.pValue ?? null } : {}),
+      ...(m
+        ? {
+            value: m.value,
+            sampleSize: m.sampleSize,
+            pValue: m.pValue ?? null,
+            interval: m.interval ?? null,
+            groups: m.groups ?? null,
+          }
+        : {}),
       ...patch,
     };
     r.summary = render(r, m);
@@ -179,8 +216,18 @@ export function step(
     }
     case 'firing': {
       const base = prev!;
-      if (breaching || holds(rule, m)) return { next: refresh(base, {}), transition: undefined };
-      return to(refresh(base, { state: 'resolved', endedAtMs: nowMs, changedAtMs: nowMs }), state);
+      if (breaching || holds(rule, m))
+        return { next: refresh(base, { clearedSinceMs: null }), transition: undefined };
+      // keepFiringFor (Prometheus' keep_firing_for): the condition must stay clear this long before
+      // the alert resolves, so that a noisy figure near the resolve threshold does not end an episode
+      // and start another while the cause persists.
+      const clearedSinceMs = base.clearedSinceMs ?? nowMs;
+      if (nowMs - clearedSinceMs < (rule.keepFiringFor ?? 0))
+        return { next: refresh(base, { clearedSinceMs }), transition: undefined };
+      return to(
+        refresh(base, { state: 'resolved', endedAtMs: nowMs, changedAtMs: nowMs, clearedSinceMs: null }),
+        state,
+      );
     }
   }
 }
@@ -220,6 +267,10 @@ function defaultRender(rule: AlertRuleConfig): (record: AlertRecord, m: Measurem
       p_value: record.pValue ?? Number.NaN,
       state: record.state,
       severity: rule.severity,
+      ...(record.interval
+        ? { low: record.interval.low, high: record.interval.high, level: record.interval.level }
+        : {}),
+      ...(record.groups ? { groups: record.groups.join('/') } : {}),
     });
     return m?.detail ? `${text} (${m.detail})` : text;
   };

@@ -14,6 +14,7 @@ import { RedisWindowStore } from '../io/redis/window-store.js';
 import { windowStoreOptions } from '../stats/windows/rules.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { PipelineMetrics } from '../telemetry/metrics.js';
+import { cachedBaseline } from '../alerts/baseline.js';
 
 /**
  * Wires the evaluator from config (part of the composition root): Redis (window store + lease + alert state), Kafka (alert
@@ -73,6 +74,17 @@ export async function startEvaluatorService(
     ...evaluatorSettings(config),
     windows: store,
     reference: referenceFromConfig(config, store),
+    baseline: cachedBaseline(() => store.readBaseline(config.evaluator.reference.name), {
+      onChange: (b) => {
+        deps.metrics?.driftBaseline(config.evaluator.reference.name, b !== null);
+        if (b) log.info({ baseline: b.name }, 'evaluator: drift rules compare with the pinned baseline');
+        else
+          log.warn(
+            { baseline: config.evaluator.reference.name },
+            'evaluator: no baseline captured — drift rules on the baseline are not judged until `finsentry baseline capture` runs',
+          );
+      },
+    }),
     publishers,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     logger: log,

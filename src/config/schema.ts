@@ -244,8 +244,22 @@ const dimensionSchema = z
     exclude: z.array(z.string().min(1)).default([]),
     /** Drop ISO 4217 currency codes (usd, jpy, …); default: true for entities.ORG, false otherwise. */
     excludeCurrencyCodes: z.boolean().optional(),
+    /**
+     * Intersectional groups: the group is the combination of `from` and each of these sources, e.g.
+     * from region, crossWith [source] → "emea+wire-a" (src/stats/grouping.ts). Single-valued sources only.
+     */
+    crossWith: z.array(z.enum(DIMENSION_SOURCES)).min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((d, ctx) => {
+    const multi = (s: string) => s === 'tickers' || s.startsWith('entit');
+    if (d.crossWith && [d.from, ...d.crossWith].some(multi))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['crossWith'],
+        message: 'intersectional dimensions combine single-valued sources only (not tickers or entities)',
+      });
+  });
 
 const statsSchema = z
   .object({
@@ -270,6 +284,11 @@ const statsSchema = z
       ),
     /** Groups below this size are reported but not judged (design §5). */
     minSamples: z.number().int().min(1).default(30),
+    /**
+     * Equalized odds: a group's TPR (FPR) of a class is judged only with at least this many actual
+     * members (non-members) of the class; 0 = Fairlearn's figure (src/stats/fairness.ts).
+     */
+    minClassSamples: z.number().int().min(0).default(10),
     topK: z.number().int().min(1).max(100).default(10),
   })
   .strict();
@@ -291,7 +310,25 @@ const alertRuleSchema = z
     minSamples: z.number().int().min(0).optional(),
     /** Significance required in addition to the threshold (z-test p-value), when the metric has one. */
     maxPValue: z.number().min(0).max(1).optional(),
+    /**
+     * Fairness disparate_impact_ratio / demographic_parity_difference: simultaneous confidence level of
+     * the figure's interval; the rule fires only when the whole interval lies beyond the threshold
+     * (docs/alerting.md). Default 0.95.
+     */
+    confidence: z.number().gt(0.5).lt(1).optional(),
     for: duration.default(0),
+    /**
+     * Drift rules: the reference — `baseline` (default: the pinned baseline evaluator.reference.name,
+     * captured with `finsentry baseline capture`) or `trailing` (the evaluator.reference trailing window).
+     */
+    reference: z.enum(['baseline', 'trailing']).optional(),
+    /** Drift metric cusum: allowance k (standard units, default 0.5) and dispersion φ of the binomial variance (default 1). */
+    sequential: z
+      .object({ k: z.number().positive().optional(), dispersion: z.number().min(1).optional() })
+      .strict()
+      .optional(),
+    /** A firing alert resolves only once its condition has been clear this long (Prometheus keep_firing_for). */
+    keepFiringFor: duration.default(0),
     severity: z.enum(['info', 'warning', 'critical']).default('warning'),
     summary: z.string().default('{{rule}} {{dimension}}={{group}} value {{value}}'),
     runbookUrl: z.string().default(''),

@@ -9,6 +9,14 @@ import {
   type PageHinkleyParams,
 } from './drift.js';
 import { fairnessReport, type FairnessReport, type RateKind } from './fairness.js';
+import {
+  demographicParityInterval,
+  disparateImpactInterval,
+  type FairnessInterval,
+} from './fairness-intervals.js';
+
+/** Confidence of the fairness intervals in the report: the default rules' (docs/alerting.md). */
+export const FAIRNESS_REPORT_CONFIDENCE = 0.95;
 import { ALL_DIMENSION, ALL_GROUP } from './grouping.js';
 
 /**
@@ -33,6 +41,8 @@ export interface ReportOptions {
   /** Window end (exclusive); default: as of the store's watermark. */
   endMs?: number;
   minSamples: number;
+  /** Equalized odds per-class minimum (stats.minClassSamples); default 0 (Fairlearn's figure). */
+  minClassSamples?: number;
   rate?: RateKind;
   topK: number;
   reference: { kind: 'baseline' | 'trailing'; name: string; window: number };
@@ -68,6 +78,11 @@ export interface StatsReport {
   lateObservations: number;
   totalDocuments: number;
   fairness: FairnessReport;
+  /** Simultaneous 95% intervals of the DIR and DPD (src/stats/fairness-intervals.ts); null below two judged groups. */
+  fairnessIntervals: {
+    disparateImpactRatio: FairnessInterval | null;
+    demographicParityDifference: FairnessInterval | null;
+  };
   drift: DriftSection | null;
   /** Why drift is null (e.g. the configured baseline does not exist). */
   driftUnavailable: string | null;
@@ -83,10 +98,11 @@ export function reportOptionsFromConfig(
     dimension,
     windowMs,
     minSamples: cfg.stats.minSamples,
+    minClassSamples: cfg.stats.minClassSamples,
     topK: cfg.stats.topK,
     reference: cfg.evaluator.reference,
     mixDimensions: cfg.stats.dimensions
-      .filter((d) => d.from === 'source' || d.from === 'language')
+      .filter((d) => !d.crossWith && (d.from === 'source' || d.from === 'language'))
       .map((d) => d.name),
   };
 }
@@ -133,7 +149,11 @@ export async function buildStatsReport(
   const startMs = endMs - opts.windowMs;
   const groups = await reader.readWindow({ dimension: opts.dimension, windowMs: opts.windowMs, endMs });
   const current = await readDims(reader, opts.mixDimensions, opts.windowMs, endMs);
-  const fairness = fairnessReport(opts.dimension, groups, { minSamples: opts.minSamples, rate: opts.rate });
+  const fairness = fairnessReport(opts.dimension, groups, {
+    minSamples: opts.minSamples,
+    ...(opts.rate ? { rate: opts.rate } : {}),
+    ...(opts.minClassSamples !== undefined ? { minClassSamples: opts.minClassSamples } : {}),
+  });
 
   let drift: DriftSection | null = null;
   let driftUnavailable: string | null = null;
@@ -191,6 +211,10 @@ export async function buildStatsReport(
     lateObservations: await reader.lateCount(),
     totalDocuments: (current[ALL_DIMENSION] ?? []).reduce((s, g) => s + g.count, 0),
     fairness,
+    fairnessIntervals: {
+      disparateImpactRatio: disparateImpactInterval(fairness.groups, FAIRNESS_REPORT_CONFIDENCE),
+      demographicParityDifference: demographicParityInterval(fairness.groups, FAIRNESS_REPORT_CONFIDENCE),
+    },
     drift,
     driftUnavailable,
     changes,

@@ -12,7 +12,14 @@ import { normalTwoSidedP, Z_975 } from './special.js';
  *   (fairlearn.metrics.demographic_parity_difference, method="between_groups");
  * - disparate impact ratio = min_g r_g / max_g r_g (demographic_parity_ratio);
  * - equalized odds difference = max over classes c (one-vs-rest) of max(ΔTPR_c, ΔFPR_c), Δ = max − min
- *   across groups (equalized_odds_difference, agg="worst_case", per class);
+ *   across groups (equalized_odds_difference, agg="worst_case", per class). A rate whose denominator
+ *   is 0 (a group with no actual member, or no actual non-member, of c) is 0, as Fairlearn's
+ *   true_positive_rate / false_positive_rate return it (scikit-learn's normalised confusion matrix
+ *   turns 0/0 into 0), and it takes part in the gap. On top of Fairlearn, `minClassSamples` (config
+ *   stats.minClassSamples): a group's TPR_c is judged only with at least that many actual members of
+ *   c, its FPR_c only with that many actual non-members — one mispredicted document of a class a
+ *   group has once would otherwise make a gap of 1. With minClassSamples 0 the figure is Fairlearn's;
+ *   test/unit/stats-oracle.test.ts checks it on random tables that include undefined rates;
  * - accuracy gap = max − min of per-group accuracy (MetricFrame(accuracy_score).difference()).
  * Groups with n < minSamples are reported but not judged: they are left out of DPD, DIR, EOD and the
  * accuracy gap, and carry judged = false. Their documents still count in "the rest" for the z-tests.
@@ -66,10 +73,12 @@ export interface GroupLabelledRates {
   n: number;
   judged: boolean;
   accuracy: number | null;
-  /** One-vs-rest true positive rate per class; null when the group has no actual member of the class. */
-  tpr: Record<SentimentLabel, number | null>;
-  /** One-vs-rest false positive rate per class; null when the group has no actual non-member. */
-  fpr: Record<SentimentLabel, number | null>;
+  /** One-vs-rest true positive rate per class; 0 when the group has no actual member of the class (Fairlearn). */
+  tpr: Record<SentimentLabel, number>;
+  /** One-vs-rest false positive rate per class; 0 when the group has no actual non-member (Fairlearn). */
+  fpr: Record<SentimentLabel, number>;
+  /** Actual members (TPR denominator) and non-members (FPR denominator) of each class. */
+  classCounts: Record<SentimentLabel, { members: number; nonMembers: number }>;
 }
 
 export interface EqualizedOddsDifference {
@@ -223,16 +232,26 @@ export function labelledRates(group: string, confusion: Confusion, minSamples: n
   let correct = 0;
   for (const a of SENTIMENT_LABELS) for (const p of SENTIMENT_LABELS) n += confusion[a][p];
   for (const c of SENTIMENT_LABELS) correct += confusion[c][c];
-  const tpr = {} as Record<SentimentLabel, number | null>;
-  const fpr = {} as Record<SentimentLabel, number | null>;
+  const tpr = {} as Record<SentimentLabel, number>;
+  const fpr = {} as Record<SentimentLabel, number>;
+  const classCounts = {} as GroupLabelledRates['classCounts'];
   for (const c of SENTIMENT_LABELS) {
-    const actualPositives = SENTIMENT_LABELS.reduce((s, p) => s + confusion[c][p], 0);
+    const members = SENTIMENT_LABELS.reduce((s, p) => s + confusion[c][p], 0);
     const falsePositives = SENTIMENT_LABELS.filter((a) => a !== c).reduce((s, a) => s + confusion[a][c], 0);
-    const actualNegatives = n - actualPositives;
-    tpr[c] = actualPositives > 0 ? confusion[c][c] / actualPositives : null;
-    fpr[c] = actualNegatives > 0 ? falsePositives / actualNegatives : null;
+    const nonMembers = n - members;
+    tpr[c] = members > 0 ? confusion[c][c] / members : 0;
+    fpr[c] = nonMembers > 0 ? falsePositives / nonMembers : 0;
+    classCounts[c] = { members, nonMembers };
   }
-  return { group, n, judged: n >= minSamples && n > 0, accuracy: n > 0 ? correct / n : null, tpr, fpr };
+  return {
+    group,
+    n,
+    judged: n >= minSamples && n > 0,
+    accuracy: n > 0 ? correct / n : null,
+    tpr,
+    fpr,
+    classCounts,
+  };
 }
 
 function spread(values: Array<number | null>): number | null {
@@ -241,16 +260,24 @@ function spread(values: Array<number | null>): number | null {
   return Math.max(...present) - Math.min(...present);
 }
 
+/**
+ * Labelled fairness of the judged groups. `minClassSamples` (default 0: Fairlearn's figure) leaves a
+ * group's TPR_c out of the class-c gap when it has fewer actual members of c, its FPR_c when it has
+ * fewer actual non-members.
+ */
 export function labelledFairness(
   confusions: ReadonlyArray<{ group: string; confusion: Confusion }>,
   minSamples: number,
+  minClassSamples = 0,
 ): LabelledFairness {
   const groups = confusions.map((c) => labelledRates(c.group, c.confusion, minSamples));
   const judged = groups.filter((g) => g.judged);
   let eod: EqualizedOddsDifference = { value: null, worstClass: null, worstRate: null };
   for (const c of SENTIMENT_LABELS) {
     for (const which of ['tpr', 'fpr'] as const) {
-      const gap = spread(judged.map((g) => g[which][c]));
+      const denominator = (g: GroupLabelledRates) =>
+        which === 'tpr' ? g.classCounts[c].members : g.classCounts[c].nonMembers;
+      const gap = spread(judged.filter((g) => denominator(g) >= minClassSamples).map((g) => g[which][c]));
       if (gap !== null && (eod.value === null || gap > eod.value))
         eod = { value: gap, worstClass: c, worstRate: which };
     }
@@ -262,7 +289,7 @@ export function labelledFairness(
 export function fairnessReport(
   dimension: string,
   stats: readonly GroupWindowStats[],
-  opts: { minSamples: number; rate?: RateKind },
+  opts: { minSamples: number; rate?: RateKind; minClassSamples?: number },
 ): FairnessReport {
   const kind = opts.rate ?? 'negative_share';
   const groups = groupRates(countsFromWindow(stats, kind), kind, opts.minSamples);
@@ -293,6 +320,7 @@ export function fairnessReport(
         ? labelledFairness(
             withLabels.map((s) => ({ group: s.group, confusion: s.confusion })),
             opts.minSamples,
+            opts.minClassSamples ?? 0,
           )
         : null,
   };

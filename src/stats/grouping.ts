@@ -90,7 +90,10 @@ function rawValues(source: DimensionSource, doc: InputDocument, enrichment: Enri
 }
 
 type GroupingDimension = Pick<DimensionConfig, 'name' | 'from'> &
-  Partial<Pick<DimensionConfig, 'exclude' | 'excludeCurrencyCodes'>>;
+  Partial<Pick<DimensionConfig, 'exclude' | 'excludeCurrencyCodes' | 'crossWith'>>;
+
+/** Joins the parts of an intersectional group (region × source → "emea+wire-a"). */
+export const CROSS_SEPARATOR = '+';
 
 /** Whether a sanitised value of a dimension forms no group (its `exclude` list, currency codes). */
 export function isExcludedValue(dim: GroupingDimension, value: string): boolean {
@@ -107,6 +110,10 @@ export function buildGroups(
 ): GroupRef[] {
   const groups: GroupRef[] = [{ dimension: ALL_DIMENSION, value: ALL_GROUP }];
   for (const dim of dims) {
+    if (dim.crossWith) {
+      groups.push({ dimension: dim.name, value: crossedValue(dim, doc, enrichment) });
+      continue;
+    }
     const seen = new Set<string>();
     for (const raw of rawValues(dim.from, doc, enrichment)) {
       const value =
@@ -119,6 +126,20 @@ export function buildGroups(
     for (const value of [...seen].sort()) groups.push({ dimension: dim.name, value });
   }
   return groups;
+}
+
+/**
+ * The group of an intersectional dimension: one value per (single-valued) source, each sanitised as
+ * its own dimension would be ("unknown" when missing), joined by CROSS_SEPARATOR — every document is
+ * counted exactly once, like a single-valued dimension. `exclude` applies to the combined value.
+ */
+function crossedValue(dim: GroupingDimension, doc: InputDocument, enrichment: Enrichment): string {
+  const parts = [dim.from, ...(dim.crossWith ?? [])].map((source) => {
+    const raw = rawValues(source, doc, enrichment)[0];
+    return (raw !== undefined ? sanitizeGroupValue(raw) : null) ?? UNKNOWN_GROUP;
+  });
+  const value = Array.from(parts.join(CROSS_SEPARATOR)).slice(0, MAX_GROUP_LENGTH).join('');
+  return dim.exclude?.includes(value) ? UNKNOWN_GROUP : value;
 }
 
 /**

@@ -97,3 +97,21 @@ export function fisherExactOneSided(
   else for (let k = lo; k <= Math.min(x1, hi); k++) p += pmf(k);
   return Math.min(1, Math.max(0, p));
 }
+
+/**
+ * Upper-tail standard-normal quantile: z with P(Z > z) = tail (scipy.special.ndtri(1 − tail)).
+ * Newton's method on normalSf from a logistic start; converges to ~1e-15 in a few steps for the tails
+ * the interval code uses (1e-12 … 0.5).
+ */
+export function normalUpperQuantile(tail: number): number {
+  if (!(tail > 0 && tail < 1)) throw new RangeError(`normalUpperQuantile: tail ${tail} not in (0, 1)`);
+  if (tail > 0.5) return -normalUpperQuantile(1 - tail);
+  let z = Math.sqrt(-2 * Math.log(tail)); // ≥ the quantile; Newton descends monotonically from above
+  for (let i = 0; i < 50; i++) {
+    const density = Math.exp(-0.5 * z * z) / Math.sqrt(2 * Math.PI);
+    const step = (normalSf(z) - tail) / density;
+    z += step;
+    if (Math.abs(step) < 1e-14 * Math.max(1, Math.abs(z))) break;
+  }
+  return z;
+}

@@ -62,6 +62,9 @@ export interface FairnessSample {
   worstGroupZ: number;
   breachingGroups: number;
   judgedGroups: number;
+  /** Simultaneous confidence intervals of the DIR and of the DPD (docs/alerting.md). */
+  disparateImpactRatioInterval: { low: number; high: number };
+  demographicParityDifferenceInterval: { low: number; high: number };
 }
 
 export interface DriftSample {
@@ -145,6 +148,10 @@ export class PipelineMetrics {
   private readonly fairnessWorstZ: Gauge<'dimension' | 'window'>;
   private readonly fairnessBreaching: Gauge<'dimension' | 'window'>;
   private readonly fairnessJudged: Gauge<'dimension' | 'window'>;
+  private readonly fairnessDirBound: Gauge<'dimension' | 'window' | 'bound'>;
+  private readonly driftBaselinePresent: Gauge<'baseline'>;
+  private readonly alertState: Gauge<'rule' | 'severity' | 'dimension' | 'group' | 'state'>;
+  private readonly fairnessDpdBound: Gauge<'dimension' | 'window' | 'bound'>;
   private readonly driftPsi: Gauge<'feature' | 'window'>;
   private readonly driftJs: Gauge<'feature' | 'window'>;
   private readonly driftKs: Gauge<'feature' | 'window'>;
@@ -362,6 +369,31 @@ export class PipelineMetrics {
       name: 'finsentry_fairness_judged_groups',
       help: 'Groups with at least min_samples documents in the window.',
       labelNames: dimWindow,
+      registers,
+    });
+    const bounds = ['dimension', 'window', 'bound'] as const;
+    this.fairnessDirBound = new Gauge({
+      name: 'finsentry_fairness_disparate_impact_ratio_bound',
+      help: 'Bounds (bound="lower"|"upper") of the simultaneous confidence interval of the disparate impact ratio (Katz, Bonferroni over pairs of judged groups), at the confidence of the dimension DIR rule (default 0.95).',
+      labelNames: bounds,
+      registers,
+    });
+    this.fairnessDpdBound = new Gauge({
+      name: 'finsentry_fairness_demographic_parity_difference_bound',
+      help: 'Bounds (bound="lower"|"upper") of the simultaneous confidence interval of the demographic parity difference (Newcombe, Bonferroni over pairs of judged groups), at the confidence of the dimension DIR rule (default 0.95).',
+      labelNames: bounds,
+      registers,
+    });
+    this.alertState = new Gauge({
+      name: 'finsentry_alert_state',
+      help: "1 per pending or firing alert of the built-in evaluator (its decision; Prometheus' finsentry-evaluator rules alert on it). dimension and group as on the Alertmanager alert (empty for pipeline rules and dimension-wide fairness alerts).",
+      labelNames: ['rule', 'severity', 'dimension', 'group', 'state'],
+      registers,
+    });
+    this.driftBaselinePresent = new Gauge({
+      name: 'finsentry_drift_baseline_present',
+      help: '1 when the pinned drift baseline (the default reference of drift rules) exists, 0 when none is captured: drift rules on it are not judged.',
+      labelNames: ['baseline'],
       registers,
     });
     const featureWindow = ['feature', 'window'] as const;
@@ -608,6 +640,17 @@ export class PipelineMetrics {
     put(this.fairnessWorstZ, f.worstGroupZ);
     put(this.fairnessBreaching, f.breachingGroups);
     put(this.fairnessJudged, f.judgedGroups);
+    for (const [gauge, iv] of [
+      [this.fairnessDirBound, f.disparateImpactRatioInterval],
+      [this.fairnessDpdBound, f.demographicParityDifferenceInterval],
+    ] as const) {
+      for (const bound of ['lower', 'upper'] as const) {
+        const v = bound === 'lower' ? iv?.low : iv?.high;
+        const boundLabels = { ...labels, bound };
+        if (v !== undefined && Number.isFinite(v)) gauge.set(boundLabels, v);
+        else gauge.remove(boundLabels);
+      }
+    }
   }
 
   /** `feature` must be one of a fixed set (drift features are code-defined, not data). */
@@ -620,6 +663,42 @@ export class PipelineMetrics {
     put(this.driftPsi, d.psi);
     put(this.driftJs, d.jsDistance);
     put(this.driftKs, d.ksStatistic);
+  }
+
+  /**
+   * Replaces the per-alert state series with the given active alerts: only pending and firing ones
+   * have a series, so the label set is bounded by the alerts in flight, not by the groups.
+   */
+  alertIdentities(
+    active: ReadonlyArray<{
+      rule: string;
+      severity: string;
+      dimension: string;
+      group: string;
+      state: string;
+    }>,
+  ): void {
+    this.alertState.reset();
+    for (const a of active) {
+      if (a.state !== 'pending' && a.state !== 'firing') continue;
+      this.alertState.set(
+        {
+          rule: a.rule,
+          severity: a.severity,
+          // As the evaluator's Alertmanager labels (events.ts), unchanged: group values are already
+          // sanitised by the grouping (src/stats/grouping.ts), dimensions are config identifiers.
+          dimension: a.dimension,
+          group: a.group,
+          state: a.state,
+        },
+        1,
+      );
+    }
+  }
+
+  /** Whether the pinned drift baseline exists (set by the evaluator when it appears or goes). */
+  driftBaseline(name: string, present: boolean): void {
+    this.driftBaselinePresent.set({ baseline: sanitizeLabelValue(name) }, present ? 1 : 0);
   }
 
   /** Replaces the alert-state gauges with the given counts (rule names come from config: bounded). */
@@ -669,6 +748,9 @@ export class PipelineMetrics {
       this.fairnessJudged,
     ])
       g.reset();
+    this.fairnessDirBound.reset();
+    this.fairnessDpdBound.reset();
+    this.alertState.reset();
     for (const g of [this.driftPsi, this.driftJs, this.driftKs, this.alerts]) g.reset();
     this.exportedGroups.clear();
     this.exportedAlertStates.clear();

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { Consumer } from 'kafkajs';
+import { DEFAULT_ALERT_RULES_RAW, withTrailingDriftReference } from '../../src/alerts/default-rules.js';
 import { decodeAlertEvent, type AlertEvent } from '../../src/alerts/events.js';
 import { decodeEnriched } from '../../src/codec/enriched.js';
 import { readDeadLetterHeaders } from '../../src/pipeline/dlq.js';
@@ -207,6 +208,8 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
       // speedup does not change which alerts fire or when (in event time). Frequent rounds keep one
       // round a small slice of event time.
       evaluator: { enabled: true, interval: '500ms', clock: 'event' },
+      // A scenario replays a few hours into an empty store: no baseline to pin, drift on the trailing window.
+      alerts: { rules: withTrailingDriftReference(DEFAULT_ALERT_RULES_RAW) },
       metrics: { port: 0, host: '127.0.0.1' },
       shutdown: { deadline: '30s' },
       log: { level: 'info' },

@@ -9,7 +9,13 @@ import {
   encodeAlertEvent,
   decodeAlertEvent,
 } from '../../src/alerts/events.js';
-import { measureRule, validateRule, windowKey, type EvaluationInputs } from '../../src/alerts/measure.js';
+import {
+  measureRule,
+  NO_BASELINE,
+  validateRule,
+  windowKey,
+  type EvaluationInputs,
+} from '../../src/alerts/measure.js';
 import { PipelineSignalTracker, type OffsetSnapshot } from '../../src/alerts/pipeline-signals.js';
 import { breaches, step } from '../../src/alerts/state-machine.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -37,14 +43,20 @@ function group(
   return g;
 }
 
+/**
+ * Windows keyed by windowKey; `reference` is both the trailing reference (sentiment rules) and, by
+ * dimension, the pinned baseline (drift rules' default reference).
+ */
 function inputs(
   current: Record<string, GroupWindowStats[]>,
   reference: Record<string, GroupWindowStats[]> = {},
 ): EvaluationInputs {
+  const baseline = Object.fromEntries(Object.entries(reference).map(([k, v]) => [k.split('|')[0]!, v]));
   return {
     current: new Map(Object.entries(current)),
     reference: new Map(Object.entries(reference)),
     pipeline: null,
+    baseline: { name: 'default', dimensions: baseline },
   };
 }
 
@@ -93,38 +105,51 @@ describe('rule measurements', () => {
     expect(ms[0]!.pValue!).toBeLessThan(0.001);
   });
 
-  it('disparate impact equals the stats library value and names the extreme groups', () => {
+  it('disparate impact equals the stats library value, carries its interval and names the deciding groups', () => {
     const rule = byName('DisparateImpactRegion');
     const current = [
       group('region', 'emea', 200, 40),
       group('region', 'apac', 200, 100),
       group('region', 'amer', 10, 10),
     ];
-    const [m] = measureRule(rule, inputs({ [windowKey('region', HOUR)]: current }), 30);
+    const [m] = measureRule(rule, inputs({ [windowKey('region', rule.window)]: current }), 30);
     expect(m!.group).toBe('*');
     expect(m!.value).toBe(fairnessReport('region', current, { minSamples: 30 }).disparateImpactRatio.value);
     expect(m!.value).toBeCloseTo(0.4, 12); // amer (n=10) is not judged
-    expect(m!.detail).toMatch(/apac .*emea/);
-    expect(m!.pValue!).toBeLessThan(0.01);
+    expect(m!.groups).toEqual(['emea', 'apac']);
+    expect(m!.interval!.level).toBe(0.95);
+    expect(m!.interval!.low).toBeLessThan(0.4);
+    expect(m!.interval!.high).toBeGreaterThan(0.4);
+    expect(m!.interval!.high).toBeLessThan(0.8);
+    expect(m!.detail).toMatch(/95% interval .*emea .*apac/);
+    expect(breaches(rule, m)).toBe(true);
   });
 
-  it('disparate impact: the gap must be significant for an extreme group against the rest, corrected for the number of groups', () => {
+  it('disparate impact: fires only when the simultaneous interval lies wholly below 0.8', () => {
     const rule = byName('DisparateImpactRegion');
-    // Six small groups: the extreme pair (4/40 vs 14/40) alone would pass a raw z-test at p < 0.01
-    // (p ≈ 0.007), but picking the most different pair of six is no evidence of a biased group.
+    const key = windowKey('region', rule.window);
+    // Six small groups: the extreme pair (4/40 vs 14/40) has a ratio of 0.29, but picking the most
+    // different pair of six at 40 documents each is no evidence that the true ratio is below 0.8.
     const noisy = ['a', 'b', 'c', 'd'].map((g) => group('region', g, 40, 8));
     noisy.push(group('region', 'low', 40, 4), group('region', 'high', 40, 14));
-    const [m] = measureRule(rule, inputs({ [windowKey('region', HOUR)]: noisy }), 30);
+    const [m] = measureRule(rule, inputs({ [key]: noisy }), 30);
     expect(m!.value).toBeCloseTo(4 / 14, 12);
-    expect(m!.pValue!).toBeGreaterThan(0.05);
-    expect(m!.detail).toContain('Bonferroni, 6 groups');
+    expect(m!.interval!.high).toBeGreaterThan(0.8);
+    expect(m!.detail).toContain('Bonferroni over 15 pairs');
     expect(breaches(rule, m)).toBe(false);
-    // The same gap with enough documents is significant and breaches.
+    // The same gap with enough documents breaches.
     const large = ['a', 'b', 'c', 'd'].map((g) => group('region', g, 400, 80));
     large.push(group('region', 'low', 400, 40), group('region', 'high', 400, 140));
-    const [big] = measureRule(rule, inputs({ [windowKey('region', HOUR)]: large }), 30);
-    expect(big!.pValue!).toBeLessThan(1e-6);
+    const [big] = measureRule(rule, inputs({ [key]: large }), 30);
+    expect(big!.interval!.high).toBeLessThan(0.8);
     expect(breaches(rule, big)).toBe(true);
+    // A large, compliant gap (true-looking ratio 0.85 with 10,000 documents a group) never breaches,
+    // though a test of equal rates would reject at any level.
+    const compliant = [group('region', 'a', 10_000, 2_000), group('region', 'b', 10_000, 1_700)];
+    const [ok] = measureRule(rule, inputs({ [key]: compliant }), 30);
+    expect(ok!.value).toBeCloseTo(0.85, 12);
+    expect(ok!.interval!.low).toBeGreaterThan(0.8);
+    expect(breaches(rule, ok)).toBe(false);
   });
 
   it('drift: PSI of p_neg over all documents against the reference', () => {
@@ -175,6 +200,30 @@ describe('rule measurements', () => {
     expect(m!.value).toBeGreaterThan(0.25);
     expect(m!.pValue!).toBeGreaterThan(0.5);
     expect(breaches(rule, m)).toBe(false);
+  });
+
+  it('drift rules compare with the pinned baseline; without one they are unjudged and say so, never using the trailing window', () => {
+    const rule = byName('NegativeScoreDrift');
+    expect(rule.reference).toBeUndefined(); // default: the baseline
+    const key = windowKey(ALL_DIMENSION, HOUR);
+    const cur = [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.9 })];
+    const trailing = { [key]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.9 })] };
+    const pinned = { [ALL_DIMENSION]: [group(ALL_DIMENSION, ALL_GROUP, 500, 50, { pNeg: 0.1 })] };
+    const base = {
+      current: new Map([[key, cur]]),
+      reference: new Map(Object.entries(trailing)),
+      pipeline: null,
+    };
+    const [vsBaseline] = measureRule(rule, { ...base, baseline: { name: 'v1', dimensions: pinned } }, 30);
+    expect(vsBaseline!.value).toBeGreaterThan(0.25); // shifted against the baseline, though equal to the trailing hour
+    expect(vsBaseline!.detail).toContain('baseline "v1" n=500');
+    expect(breaches(rule, vsBaseline)).toBe(true);
+    const [none] = measureRule(rule, { ...base, baseline: null }, 30);
+    expect(none!.judged).toBe(false);
+    expect(none!.detail).toBe(NO_BASELINE);
+    const [trailingRule] = measureRule({ ...rule, reference: 'trailing' }, { ...base, baseline: null }, 30);
+    expect(trailingRule!.judged).toBe(true);
+    expect(trailingRule!.value).toBeCloseTo(0, 12);
   });
 
   it('confidence collapse uses the mean of the confidence histogram', () => {

@@ -131,6 +131,38 @@ describe('buildObservation', () => {
   });
 });
 
+describe('intersectional dimensions (crossWith)', () => {
+  const crossed = configSchema.parse({
+    stats: {
+      dimensions: [
+        { name: 'region_source', from: 'region', crossWith: ['source'], bounded: true },
+        { name: 'region', from: 'region' },
+      ],
+    },
+  }).stats.dimensions;
+
+  it('puts a document in exactly one combined group, each part sanitised, a missing part "unknown"', () => {
+    const both = buildObservation(doc({ region: 'EMEA', source: 'Wire A' }), enrichment([]), crossed);
+    expect(both.groups.filter((g) => g.dimension === 'region_source')).toEqual([
+      { dimension: 'region_source', value: 'emea+wire a' },
+    ]);
+    const noRegion = buildObservation(doc({ source: 'Reuters' }), enrichment([]), crossed);
+    expect(noRegion.groups.filter((g) => g.dimension === 'region_source')).toEqual([
+      { dimension: 'region_source', value: 'unknown+reuters' },
+    ]);
+    // the plain dimension is unchanged beside it
+    expect(both.groups.find((g) => g.dimension === 'region')!.value).toBe('emea');
+  });
+
+  it('refuses to cross a multi-valued source (a document would count in many combinations)', () => {
+    const res = configSchema.safeParse({
+      stats: { dimensions: [{ name: 'bad', from: 'region', crossWith: ['tickers'] }] },
+    });
+    expect(res.success).toBe(false);
+    expect(JSON.stringify(res.error!.issues)).toMatch(/single-valued sources only/);
+  });
+});
+
 describe('sanitizeGroupValue', () => {
   it('normalises case, whitespace and odd characters, and caps length', () => {
     expect(sanitizeGroupValue('  Dow  Jones\tNewswires ')).toBe('dow jones newswires');

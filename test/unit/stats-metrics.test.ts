@@ -10,7 +10,13 @@ import {
   psi,
   type DriftSnapshot,
 } from '../../src/stats/drift.js';
-import { fairnessReport, groupRates, twoProportionZTest, wilsonInterval } from '../../src/stats/fairness.js';
+import {
+  fairnessReport,
+  groupRates,
+  labelledFairness,
+  twoProportionZTest,
+  wilsonInterval,
+} from '../../src/stats/fairness.js';
 import { chiSquareSf, kolmogorovSf, normalSf } from '../../src/stats/special.js';
 
 function group(name: string, n: number, negative: number, positive = 0): GroupWindowStats {
@@ -77,7 +83,8 @@ describe('fairness report', () => {
     const la = report.labelled!.groups.find((g) => g.group === 'a')!;
     expect(la.accuracy).toBeCloseTo(0.9, 12);
     expect(la.tpr.negative).toBeCloseTo(0.8, 12);
-    expect(la.tpr.neutral).toBeNull(); // no actual neutral documents
+    expect(la.tpr.neutral).toBe(0); // no actual neutral documents: 0, as Fairlearn
+    expect(la.classCounts.neutral.members).toBe(0);
     expect(report.labelled!.accuracyGap).toBeCloseTo(0.2, 12);
     // b: TPR(neg) 0.4 vs a 0.8 → 0.4; FPR(pos) b 30/50 = 0.6 vs a 0 → 0.6 is the worst gap.
     expect(report.labelled!.equalizedOddsDifference).toEqual({
@@ -190,5 +197,46 @@ describe('Page-Hinkley', () => {
     const change = negativeRateChange(series);
     expect(change.alarmsAtMs[0]).toBeGreaterThanOrEqual(40 * 60_000);
     expect(change.alarmsAtMs[0]).toBeLessThanOrEqual(43 * 60_000);
+  });
+});
+
+describe('equalized odds per-class minimum (stats.minClassSamples)', () => {
+  const confusion = (rows: number[][]) => {
+    const labels = ['negative', 'neutral', 'positive'] as const;
+    return Object.fromEntries(
+      labels.map((a, i) => [a, Object.fromEntries(labels.map((p, j) => [p, rows[i]![j]!]))]),
+    ) as Parameters<typeof labelledFairness>[0][number]['confusion'];
+  };
+  // Group b has one actual negative document, mispredicted: its negative TPR is 0 against a's 0.8.
+  const groups = [
+    {
+      group: 'a',
+      confusion: confusion([
+        [16, 2, 2],
+        [1, 8, 1],
+        [1, 1, 8],
+      ]),
+    },
+    {
+      group: 'b',
+      confusion: confusion([
+        [0, 1, 0],
+        [1, 13, 1],
+        [0, 1, 13],
+      ]),
+    },
+  ];
+
+  it('with 0 it is Fairlearn: the single document makes the gap', () => {
+    const eod = labelledFairness(groups, 20, 0).equalizedOddsDifference;
+    expect(eod.value).toBeCloseTo(0.8, 12);
+    expect(eod).toMatchObject({ worstClass: 'negative', worstRate: 'tpr' });
+  });
+
+  it('with 10 the negative TPR of b (1 actual negative) is not judged; the other rates still are', () => {
+    const eod = labelledFairness(groups, 20, 10).equalizedOddsDifference;
+    expect(eod.value).not.toBeNull();
+    expect(eod.value!).toBeLessThan(0.2);
+    expect(eod.worstClass === 'negative' && eod.worstRate === 'tpr').toBe(false);
   });
 });

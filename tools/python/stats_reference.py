@@ -19,6 +19,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+# Undefined rates (0/0, a group without an actual member or non-member of a class) are part of the
+# random cases: Fairlearn's true_positive_rate / false_positive_rate return 0 for them (scikit-learn's
+# normalised confusion matrix), and src/stats/fairness.ts must do the same with minClassSamples 0.
 from fairlearn.metrics import (
     MetricFrame,
     demographic_parity_difference,
@@ -62,7 +65,17 @@ def fairness_case(rng, index):
         probs = rng.dirichlet(np.ones(9) * 0.8).reshape(3, 3) + np.eye(3) * rng.random()
         probs = probs / probs.sum()
         counts = rng.multinomial(size_scale * 9, probs.ravel()).reshape(3, 3)
-        counts = counts + np.eye(3, dtype=int)  # every class present: TPR/FPR defined for every group
+        shape = rng.random()
+        if shape < 0.5:
+            counts = counts + np.eye(3, dtype=int)  # every class present: TPR/FPR defined
+        elif shape < 0.75:
+            counts[int(rng.integers(0, 3)), :] = 0  # a class never actual in this group: TPR undefined
+        elif shape < 0.9:
+            keep = int(rng.integers(0, 3))  # only one actual class: FPR of that class undefined
+            counts = np.where(np.arange(3)[:, None] == keep, counts, 0) + np.eye(3, dtype=int) * (
+                np.arange(3) == keep
+            )
+        # else: as drawn (small groups often miss a class by chance)
         groups.append({"group": f"g{index}_{gi}", "confusion": counts.tolist()})
     n = {g["group"]: int(np.sum(g["confusion"])) for g in groups}
     judged = [g for g in groups if n[g["group"]] >= min_samples]
@@ -188,7 +201,7 @@ def main() -> None:
         "generator": "tools/python/stats_reference.py",
         "seed": SEED,
         "psiEpsilon": PSI_EPSILON,
-        "fairness": [fairness_case(rng, i) for i in range(20)],
+        "fairness": [fairness_case(rng, i) for i in range(40)],
         "numeric": [numeric_case(rng) for _ in range(30)],
         "categorical": [categorical_case(rng) for _ in range(30)],
     }

@@ -50,6 +50,15 @@ export function renderStatsReport(r: StatsReport): string {
   out.push(
     `demographic parity difference ${fmt(dpd.value)} (max ${dpd.maxGroup ?? '-'}, min ${dpd.minGroup ?? '-'}); disparate impact ratio ${fmt(dir.value)}${dir.value !== null && dir.value < 0.8 ? '  < 0.8 (four-fifths rule)' : ''}`,
   );
+  for (const [name, iv] of [
+    ['disparate impact ratio', r.fairnessIntervals.disparateImpactRatio],
+    ['demographic parity difference', r.fairnessIntervals.demographicParityDifference],
+  ] as const) {
+    if (iv)
+      out.push(
+        `${name}: ${Math.round(iv.level * 100)}% simultaneous interval [${fmt(iv.low)}, ${fmt(iv.high)}] over ${iv.pairs} pairs of judged groups; deciding pair ${iv.decidingPair.join(' / ')}`,
+      );
+  }
   const w = r.fairness.worstGroup;
   if (w?.vsRest)
     out.push(

@@ -1,4 +1,4 @@
-import { DEFAULT_ALERT_RULES_RAW } from '../../alerts/default-rules.js';
+import { DEFAULT_ALERT_RULES_RAW, withTrailingDriftReference } from '../../alerts/default-rules.js';
 import { formatDuration } from '../../config/duration.js';
 import { parseConfig } from '../../config/load.js';
 import type { AlertRuleConfig, FinsentryConfig } from '../../config/schema.js';
@@ -88,7 +88,10 @@ export function buildDemoConfig(o: DemoConfigOptions): DemoConfig {
   const limits = record(base.limits);
   const batching = record(base.batching);
   const baseRules = record(base.alerts).rules;
-  const rulesRaw = (Array.isArray(baseRules) ? baseRules : DEFAULT_ALERT_RULES_RAW).map((r) => record(r));
+  // A demo starts from an empty store: no baseline to pin, so its drift rules use the trailing window.
+  const rulesRaw = withTrailingDriftReference(
+    (Array.isArray(baseRules) ? baseRules : DEFAULT_ALERT_RULES_RAW).map((r) => record(r)),
+  );
   const raw: Record<string, unknown> = {
     ...base,
     kafka: {
