@@ -1,4 +1,5 @@
 import type { AlertRuleConfig } from '../config/schema.js';
+import { ruleFieldIssues } from '../config/rules.js';
 import type { GroupWindowStats } from '../domain/windows.js';
 import { sumGroupStats } from '../stats/counters.js';
 import { computeDrift, type DriftFeatureResult } from '../stats/drift.js';
@@ -58,21 +59,8 @@ export function windowKey(dimension: string, windowMs: number): string {
   return `${dimension}|${windowMs}`;
 }
 
-export const NUMERIC_DRIFT_FEATURES = ['p_neg', 'polarity', 'confidence', 'tokens'] as const;
-export const DRIFT_FEATURES = [
-  ...NUMERIC_DRIFT_FEATURES,
-  'label_mix',
-  'entity_type_mix',
-  'unknown_token_rate',
-  'truncation_rate',
-] as const;
-
-export const RULE_METRICS: Record<AlertRuleConfig['kind'], readonly string[]> = {
-  sentiment: ['negative_share', 'positive_share', 'mean_polarity', 'mean_confidence'],
-  fairness: ['disparate_impact_ratio', 'demographic_parity_difference', 'group_deviation_z'],
-  drift: ['psi', 'js_distance', 'ks_statistic'],
-  pipeline: ['dlq_rate', 'dlq_share', 'consumer_lag', 'stalled_seconds', 'input_rate'],
-};
+// Rule vocabulary lives with the config, which validates rules when it is parsed (src/config/rules.ts).
+export { DRIFT_FEATURES, NUMERIC_DRIFT_FEATURES, RULE_METRICS } from '../config/rules.js';
 
 export function ruleDimension(rule: AlertRuleConfig): string {
   if (rule.kind === 'pipeline') return 'pipeline';
@@ -320,16 +308,6 @@ export function measureRule(
 
 /** Validates rule metrics/features up front so a typo fails at start-up, not at the first evaluation. */
 export function validateRule(rule: AlertRuleConfig): string | undefined {
-  if (!RULE_METRICS[rule.kind].includes(rule.metric)) {
-    return `alerts.rules ${rule.name}: metric ${rule.metric} is not one of ${RULE_METRICS[rule.kind].join(', ')} for kind ${rule.kind}`;
-  }
-  if (rule.kind === 'drift') {
-    const feature = rule.feature ?? 'p_neg';
-    if (!(DRIFT_FEATURES as readonly string[]).includes(feature))
-      return `alerts.rules ${rule.name}: feature ${feature} is not one of ${DRIFT_FEATURES.join(', ')}`;
-    if (rule.metric === 'ks_statistic' && !(NUMERIC_DRIFT_FEATURES as readonly string[]).includes(feature)) {
-      return `alerts.rules ${rule.name}: ks_statistic needs a numeric feature (${NUMERIC_DRIFT_FEATURES.join(', ')})`;
-    }
-  }
-  return undefined;
+  const issues = ruleFieldIssues(rule);
+  return issues.length > 0 ? `alerts.rules ${rule.name}: ${issues.join('; ')}` : undefined;
 }

@@ -1,4 +1,4 @@
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { FinsentryConfig } from '../config/schema.js';
 import { ensureTopics } from '../io/kafka/admin.js';
 import { buildKafka } from '../io/kafka/client.js';
@@ -61,7 +61,11 @@ export async function startEvaluatorService(
   let admin: Admin | undefined;
   try {
     await ensureTopics(kafka, [{ topic: topics.alerts }]);
-    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
     admin = kafka.admin();
     await admin.connect();

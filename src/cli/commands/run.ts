@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../../telemetry/logger.js';
 import { createMetrics } from '../../telemetry/metrics.js';
 import { Readiness, startOpsServer, type OpsServer } from '../../telemetry/server.js';
 import { startTracing, type TracingHandle } from '../../telemetry/tracing.js';
+import { configOption, intArg } from '../options.js';
 
 /**
  * `finsentry run --config FILE`: the service (design §1). Start-up order: config → author key → ops
@@ -33,8 +34,12 @@ export function registerRunCommand(program: Command): void {
     .description(
       'Run the stream processor: Kafka in, enriched records, DLQ, window statistics and alerts out',
     )
-    .option('-c, --config <file>', 'config file (YAML or JSON); defaults apply when omitted')
-    .option('--metrics-port <port>', 'override metrics.port (0 = any free port)', (v) => Number(v))
+    .addOption(configOption())
+    .option(
+      '--metrics-port <port>',
+      'override metrics.port (0 = any free port)',
+      intArg({ min: 0, max: 65535 }),
+    )
     .action(async (opts: { config?: string; metricsPort?: number }) => {
       let config: FinsentryConfig;
       try {

@@ -13,6 +13,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { causeMessage } from '../../io/unreachable.js';
 
 /**
  * `finsentry models pull`: download a model from the Hugging Face Hub by repo id, with the Hub's
@@ -87,7 +88,17 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     options.cache ?? process.env.FINSENTRY_HUB_CACHE ?? join(homedir(), '.cache', 'finsentry', 'hub');
   const repoCache = join(cacheRoot, `models--${options.repo.replace('/', '--')}`);
   const token = options.token ?? process.env.HF_TOKEN;
-  const doFetch = options.fetchImpl ?? fetch;
+  const rawFetch = options.fetchImpl ?? fetch;
+  /** A network failure (no HTTP answer) names the URL and the setting, not just "fetch failed". */
+  const doFetch = async (url: string, init: RequestInit): Promise<Response> => {
+    try {
+      return await rawFetch(url, init);
+    } catch (err) {
+      throw new HubError(
+        `cannot reach ${url} (${causeMessage(err)}); check the network or set --endpoint (HF_ENDPOINT)`,
+      );
+    }
+  };
   const headers: Record<string, string> = {
     'user-agent': 'finsentry',
     ...(token ? { authorization: `Bearer ${token}` } : {}),

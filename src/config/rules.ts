@@ -1,0 +1,98 @@
+import { formatDuration } from './duration.js';
+import type { AlertRuleConfig, FinsentryConfig } from './schema.js';
+
+/**
+ * What an alert rule may name (design §7): metrics per kind, drift features, configured dimensions and
+ * windows the window store keeps. Checked when the config is parsed, so `finsentry config check` and
+ * `finsentry run` refuse the same rules with the same field-named messages, before any server is
+ * contacted (docs/cli.md#errors).
+ */
+
+export const NUMERIC_DRIFT_FEATURES = ['p_neg', 'polarity', 'confidence', 'tokens'] as const;
+export const DRIFT_FEATURES = [
+  ...NUMERIC_DRIFT_FEATURES,
+  'label_mix',
+  'entity_type_mix',
+  'unknown_token_rate',
+  'truncation_rate',
+] as const;
+
+export const RULE_METRICS: Record<AlertRuleConfig['kind'], readonly string[]> = {
+  sentiment: ['negative_share', 'positive_share', 'mean_polarity', 'mean_confidence'],
+  fairness: ['disparate_impact_ratio', 'demographic_parity_difference', 'group_deviation_z'],
+  drift: ['psi', 'js_distance', 'ks_statistic'],
+  pipeline: ['dlq_rate', 'dlq_share', 'consumer_lag', 'stalled_seconds', 'input_rate'],
+};
+
+/** The `_all` dimension (every document, one group); see src/stats/grouping.ts. */
+const ALL_DIMENSION = '_all';
+
+/** Metric and feature problems of one rule, as `field: message` (field relative to the rule). */
+export function ruleFieldIssues(rule: AlertRuleConfig): string[] {
+  const issues: string[] = [];
+  if (!RULE_METRICS[rule.kind].includes(rule.metric))
+    issues.push(
+      `metric: "${rule.metric}" is not one of ${RULE_METRICS[rule.kind].join(', ')} for kind ${rule.kind}`,
+    );
+  if (rule.kind !== 'drift' && rule.feature !== undefined)
+    issues.push(`feature: only drift rules have a feature (this rule is kind ${rule.kind})`);
+  if (rule.kind === 'drift') {
+    const feature = rule.feature ?? 'p_neg';
+    if (!(DRIFT_FEATURES as readonly string[]).includes(feature))
+      issues.push(`feature: "${feature}" is not one of ${DRIFT_FEATURES.join(', ')}`);
+    else if (
+      rule.metric === 'ks_statistic' &&
+      !(NUMERIC_DRIFT_FEATURES as readonly string[]).includes(feature)
+    )
+      issues.push(`feature: ks_statistic needs a numeric feature (${NUMERIC_DRIFT_FEATURES.join(', ')})`);
+  }
+  return issues;
+}
+
+/** Dimension and window problems of one rule against the statistics it reads. */
+function ruleStatsIssues(rule: AlertRuleConfig, stats: FinsentryConfig['stats']): string[] {
+  const issues: string[] = [];
+  const configured = stats.dimensions.map((d) => d.name);
+  if (rule.kind === 'pipeline') {
+    if (rule.dimension !== undefined) issues.push('dimension: pipeline rules have no dimension');
+    return issues;
+  }
+  if (rule.kind === 'fairness' && rule.dimension === undefined)
+    issues.push(
+      `dimension: a fairness rule compares the groups of a dimension: one of ${configured.join(', ')}`,
+    );
+  if (
+    rule.dimension !== undefined &&
+    rule.dimension !== ALL_DIMENSION &&
+    !configured.includes(rule.dimension)
+  )
+    issues.push(
+      `dimension: "${rule.dimension}" is not a configured dimension (stats.dimensions: ${configured.join(', ')}, or ${ALL_DIMENSION})`,
+    );
+  const longest = Math.max(...stats.windows);
+  if (rule.window % stats.bucket !== 0)
+    issues.push(
+      `window: ${formatDuration(rule.window)} is not a whole number of stats.bucket (${formatDuration(stats.bucket)})`,
+    );
+  else if (rule.window > longest)
+    issues.push(
+      `window: ${formatDuration(rule.window)} is longer than the longest of stats.windows (${formatDuration(longest)}); its counters would have expired`,
+    );
+  return issues;
+}
+
+/** Every problem of the configured `alerts.rules`, each prefixed with its path (alerts.rules[i].field). */
+export function alertRuleIssues(config: FinsentryConfig): string[] {
+  const rules = config.alerts?.rules ?? [];
+  const issues: string[] = [];
+  const seen = new Set<string>();
+  rules.forEach((rule, i) => {
+    const at = `alerts.rules[${i}]`;
+    for (const issue of [...ruleFieldIssues(rule), ...ruleStatsIssues(rule, config.stats)])
+      issues.push(`${at}.${issue} (rule ${rule.name})`);
+    if (seen.has(rule.name))
+      issues.push(`${at}.name: "${rule.name}" is used by an earlier rule; names are unique`);
+    seen.add(rule.name);
+  });
+  return issues;
+}
