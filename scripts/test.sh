@@ -26,6 +26,9 @@ npx tsc --noEmit -p tsconfig.json
 step "linting (npm run lint: eslint, prettier --check)"
 npm run --silent lint
 
+step "schema evolution: schemas/*.avsc BACKWARD and FORWARD compatible with schemas/released/ (npm run schemas:check)"
+npm run --silent schemas:check
+
 # ------------------------------------------------------------------------------------- stack
 stack_started_here=0
 if [[ -n "${FINSENTRY_KAFKA_BROKERS:-}" && -n "${FINSENTRY_REDIS_URL:-}" ]]; then
