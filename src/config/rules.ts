@@ -96,3 +96,22 @@ export function alertRuleIssues(config: FinsentryConfig): string[] {
   });
   return issues;
 }
+
+/** Fairness dimensions must be dimensions of groups of documents, not of the entities they mention. */
+export function fairnessIssues(config: FinsentryConfig): string[] {
+  const sources = new Map(config.stats.dimensions.map((d) => [d.name, d.from]));
+  return config.fairness.dimensions.flatMap((name, i) => {
+    const from = sources.get(name);
+    return from === 'tickers' || from?.startsWith('entities.')
+      ? [
+          `fairness.dimensions[${i}]: "${name}" groups documents by the ${from} they mention; parity is judged across sources, regions, languages, platforms and kinds, not across issuers or tickers`,
+        ]
+      : [];
+  });
+}
+
+/** The configured fairness dimensions that exist in stats.dimensions, in config order. */
+export function fairnessDimensions(config: FinsentryConfig): string[] {
+  const configured = new Set(config.stats.dimensions.map((d) => d.name));
+  return config.fairness.dimensions.filter((d) => configured.has(d));
+}

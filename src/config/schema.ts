@@ -261,6 +261,17 @@ const statsSchema = z
   })
   .strict();
 
+/**
+ * Dimensions whose groups a model-risk reviewer judges for parity (the report's fairness figures,
+ * design §5). Entity and ticker dimensions are refused (src/config/rules.ts): issuers are subjects of
+ * the text, not groups of users or sources; names not in stats.dimensions are skipped by the report.
+ */
+const fairnessSchema = z
+  .object({
+    dimensions: z.array(z.string().min(1)).default(['region', 'source', 'language', 'platform', 'kind']),
+  })
+  .strict();
+
 const comparison = z.enum(['>', '>=', '<', '<=']);
 
 const alertRuleSchema = z
@@ -327,6 +338,7 @@ export const configSchema = z
     codec: codecSchema.default(() => codecSchema.parse({})),
     stats: statsSchema.default(() => statsSchema.parse({})),
     evaluator: evaluatorSchema.default(() => evaluatorSchema.parse({})),
+    fairness: fairnessSchema.default(() => fairnessSchema.parse({})),
     alerts: z
       .object({ rules: z.array(alertRuleSchema) })
       .strict()
