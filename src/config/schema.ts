@@ -140,6 +140,11 @@ const modelsSchema = z
     interOpThreads: z.number().int().min(0).default(0),
     graphOptimization: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
     /**
+     * executionProvider cuda without a usable CUDA: run on CPU with a warning (true), or refuse to
+     * start (false, as the k8s gpu overlay sets it: a GPU pod on CPU is an outage in disguise).
+     */
+    allowCpuFallback: z.boolean().default(true),
+    /**
      * Where ONNX Runtime runs: `worker` (a thread of its own, so that a batch never stalls Kafka
      * heartbeats, Redis or metrics) or `main` (the event loop's thread).
      */

@@ -129,7 +129,7 @@ export class PipelineMetrics {
   private readonly lag: Gauge<'topic' | 'partition'>;
   private readonly redisDuration: Histogram<'operation'>;
   private readonly late: Counter;
-  private readonly model: Gauge<'task' | 'name' | 'version' | 'sha256'>;
+  private readonly model: Gauge<'task' | 'name' | 'version' | 'sha256' | 'provider'>;
   private readonly lastBatch: Gauge;
   private readonly watermarkGauge: Gauge;
   private readonly queued: Gauge;
@@ -272,8 +272,8 @@ export class PipelineMetrics {
     });
     this.model = new Gauge({
       name: 'finsentry_model_info',
-      help: 'Loaded models (value 1), with name, version and sha256 of the ONNX file.',
-      labelNames: ['task', 'name', 'version', 'sha256'],
+      help: 'Loaded models (value 1), with name, version, sha256 of the ONNX file and the execution provider in use.',
+      labelNames: ['task', 'name', 'version', 'sha256', 'provider'],
       registers,
     });
     this.lastBatch = new Gauge({
@@ -479,7 +479,8 @@ export class PipelineMetrics {
     if (n > 0) this.late.inc(n);
   }
 
-  modelInfo(models: readonly ModelInfo[]): void {
+  /** `providers`: the execution provider actually in use per task (cuda may have fallen back to cpu). */
+  modelInfo(models: readonly ModelInfo[], providers: Readonly<Record<string, string>> = {}): void {
     this.model.reset();
     for (const m of models) {
       this.model.set(
@@ -488,6 +489,7 @@ export class PipelineMetrics {
           name: sanitizeLabelValue(m.name),
           version: sanitizeLabelValue(m.version),
           sha256: m.sha256.slice(0, 64),
+          provider: providers[m.task] ?? 'unknown',
         },
         1,
       );

@@ -51,6 +51,19 @@ describe('kustomize base', () => {
   }
 });
 
+describe('GPU overlay', () => {
+  it('refuses to run on CPU: models.allowCpuFallback false with the cuda provider', () => {
+    const deployment = kustomize('gpu').find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } };
+    };
+    const env = Object.fromEntries(
+      deployment.spec.template.spec.containers[0]!.env.map((e) => [e.name, e.value]),
+    );
+    expect(env.FINSENTRY_MODELS__EXECUTION_PROVIDER).toBe('cuda');
+    expect(env.FINSENTRY_MODELS__ALLOW_CPU_FALLBACK).toBe('false');
+  });
+});
+
 describe('Grafana dashboards', () => {
   it('take dimension, window, job and namespace from label_values(...)', () => {
     for (const name of DASHBOARDS) {

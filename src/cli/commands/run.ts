@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ConfigError, loadConfig, resolveSecret } from '../../config/load.js';
 import type { FinsentryConfig } from '../../config/schema.js';
-import type { Enricher } from '../../domain/enrichment.js';
 import { ensureTopics, missingTopics } from '../../io/kafka/admin.js';
 import { buildKafka } from '../../io/kafka/client.js';
 import { createRedisClient, type RedisClient } from '../../io/redis/client.js';
@@ -133,7 +132,7 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
 
     // The product enricher; imported here so that commands that never infer do not load onnxruntime.
     const { OnnxEnricher } = await import('../../inference/enricher.js');
-    const enricher: Enricher = await OnnxEnricher.create(config.models, config.batching, {
+    const enricher = await OnnxEnricher.create(config.models, config.batching, {
       logger,
       maxEntitiesPerDocument: config.limits.maxEntitiesPerDocument,
       onBatch: (task, stats) => {
@@ -142,7 +141,7 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
       },
     });
     closers.add('models', () => enricher.close());
-    metrics.modelInfo(enricher.models);
+    metrics.modelInfo(enricher.models, enricher.providers);
     readiness.set('models', true);
     logger.info({ models: enricher.models }, 'models loaded and warmed up');
 
