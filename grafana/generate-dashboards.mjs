@@ -222,7 +222,7 @@ const dashboards = {
         unit: 'percentunit',
         targets: [
           [
-            '1 - sum(rate(finsentry_batch_tokens_total{type="real"}[$__rate_interval])) / sum(rate(finsentry_batch_tokens_total{type="padded"}[$__rate_interval]))',
+            'sum(rate(finsentry_batch_token_positions_total{type="padding"}[$__rate_interval])) / sum(rate(finsentry_batch_token_positions_total[$__rate_interval]))',
             'padding',
           ],
         ],
@@ -278,7 +278,7 @@ const dashboards = {
         unit: 'percentunit',
         targets: [
           [
-            'max by (group) (finsentry_group_negative_share{dimension="$dimension",window="$window"})',
+            'max by (group) (finsentry_group_negative_ratio{dimension="$dimension",window="$window"})',
             '{{group}}',
           ],
         ],
@@ -318,7 +318,7 @@ const dashboards = {
         title: 'Top issuers: negative share (5m)',
         type: 'table',
         w: 24,
-        targets: [['max by (group) (finsentry_group_negative_share{dimension="issuer",window="5m"})', '']],
+        targets: [['max by (group) (finsentry_group_negative_ratio{dimension="issuer",window="5m"})', '']],
       },
     ],
   ),
@@ -374,7 +374,7 @@ const dashboards = {
         unit: 'percentunit',
         targets: [
           [
-            'max by (group) (finsentry_group_negative_share{dimension="$fairness_dimension",window="$window"})',
+            'max by (group) (finsentry_group_negative_ratio{dimension="$fairness_dimension",window="$window"})',
             '{{group}}',
           ],
         ],

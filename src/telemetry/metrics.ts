@@ -122,7 +122,9 @@ export class PipelineMetrics {
   private readonly producedMessages: Counter<'topic'>;
   private readonly batchSize: Histogram;
   private readonly paddingRatio: Histogram;
+  /** Deprecated alias (docs/metrics-deprecations.md): type="padded" counts all positions. */
   private readonly batchTokens: Counter<'type'>;
+  private readonly batchTokenPositions: Counter<'type'>;
   private readonly stageDuration: Histogram<'stage'>;
   private readonly inferenceDuration: Histogram<'task'>;
   private readonly eventLag: Histogram;
@@ -136,7 +138,9 @@ export class PipelineMetrics {
   private readonly paused: Gauge;
 
   private readonly groupDocuments: Gauge<'dimension' | 'group' | 'window'>;
+  /** Deprecated alias of groupNegativeRatio (docs/metrics-deprecations.md). */
   private readonly groupNegativeShare: Gauge<'dimension' | 'group' | 'window'>;
+  private readonly groupNegativeRatio: Gauge<'dimension' | 'group' | 'window'>;
   private readonly groupNegativeShareZ: Gauge<'dimension' | 'group' | 'window'>;
   private readonly groupMeanPolarity: Gauge<'dimension' | 'group' | 'window'>;
   private readonly fairnessDpd: Gauge<'dimension' | 'window'>;
@@ -154,7 +158,9 @@ export class PipelineMetrics {
   private readonly evaluations: Counter<'outcome'>;
   private readonly evaluationDuration: Histogram;
   private readonly lastEvaluation: Gauge;
+  /** Deprecated alias of evaluationEventTimestamp (docs/metrics-deprecations.md). */
   private readonly evaluationEventTime: Gauge;
+  private readonly evaluationEventTimestamp: Gauge;
 
   private readonly topics = new CappedLabelSet(32);
   private readonly kinds = new CappedLabelSet(8);
@@ -224,6 +230,12 @@ export class PipelineMetrics {
       name: 'finsentry_batch_padding_ratio',
       help: 'Share of padded token positions that are padding, per micro-batch (0..1).',
       buckets: RATIO_BUCKETS,
+      registers,
+    });
+    this.batchTokenPositions = new Counter({
+      name: 'finsentry_batch_token_positions_total',
+      help: 'Token positions sent to the models: type="real" (tokens) or type="padding"; the sum over type is all positions.',
+      labelNames: ['type'],
       registers,
     });
     this.batchTokens = new Counter({
@@ -308,6 +320,12 @@ export class PipelineMetrics {
     });
     this.groupNegativeShare = new Gauge({
       name: 'finsentry_group_negative_share',
+      help: 'DEPRECATED (removed in the next release): use finsentry_group_negative_ratio.',
+      labelNames: groupLabels,
+      registers,
+    });
+    this.groupNegativeRatio = new Gauge({
+      name: 'finsentry_group_negative_ratio',
       help: 'Share of documents predicted negative per group in the window (0..1).',
       labelNames: groupLabels,
       registers,
@@ -415,6 +433,11 @@ export class PipelineMetrics {
     });
     this.evaluationEventTime = new Gauge({
       name: 'finsentry_evaluation_event_time_seconds',
+      help: 'DEPRECATED (removed in the next release): use finsentry_evaluation_event_timestamp_seconds.',
+      registers,
+    });
+    this.evaluationEventTimestamp = new Gauge({
+      name: 'finsentry_evaluation_event_timestamp_seconds',
       help: 'Event time (Unix seconds) the windows of the last evaluation ended at.',
       registers,
     });
@@ -445,6 +468,8 @@ export class PipelineMetrics {
       this.paddingRatio.observe(Math.max(0, (b.paddedTokens - b.realTokens) / b.paddedTokens));
     this.batchTokens.inc({ type: 'padded' }, b.paddedTokens);
     this.batchTokens.inc({ type: 'real' }, b.realTokens);
+    this.batchTokenPositions.inc({ type: 'real' }, b.realTokens);
+    this.batchTokenPositions.inc({ type: 'padding' }, Math.max(0, b.paddedTokens - b.realTokens));
   }
 
   observeStage(stage: PipelineStage, seconds: number): void {
@@ -562,6 +587,7 @@ export class PipelineMetrics {
       for (const g of [
         this.groupDocuments,
         this.groupNegativeShare,
+        this.groupNegativeRatio,
         this.groupNegativeShareZ,
         this.groupMeanPolarity,
       ]) {
@@ -576,7 +602,9 @@ export class PipelineMetrics {
     g: GroupSentimentSample,
   ): void {
     this.groupDocuments.set(labels, g.count);
-    this.groupNegativeShare.set(labels, g.count > 0 ? g.negative / g.count : 0);
+    const negativeRatio = g.count > 0 ? g.negative / g.count : 0;
+    this.groupNegativeRatio.set(labels, negativeRatio);
+    this.groupNegativeShare.set(labels, negativeRatio);
     this.groupMeanPolarity.set(labels, g.meanPolarity);
     if (g.negativeShareZ !== undefined && Number.isFinite(g.negativeShareZ))
       this.groupNegativeShareZ.set(labels, g.negativeShareZ);
@@ -645,6 +673,7 @@ export class PipelineMetrics {
     for (const g of [
       this.groupDocuments,
       this.groupNegativeShare,
+      this.groupNegativeRatio,
       this.groupNegativeShareZ,
       this.groupMeanPolarity,
     ])
@@ -670,6 +699,7 @@ export class PipelineMetrics {
 
   /** The event time the windows of the last evaluation ended at. */
   evaluatedUntil(eventTimeMs: number): void {
+    this.evaluationEventTimestamp.set(eventTimeMs / 1000);
     this.evaluationEventTime.set(eventTimeMs / 1000);
   }
 
