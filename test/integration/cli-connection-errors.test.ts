@@ -1,17 +1,9 @@
 // docs/cli.md#errors, server-down rows: a command whose Redis or Kafka does not answer (a closed port)
 // exits 1 within seconds with one line naming the server, its address and the setting to change — no
 // ioredis "Unhandled error event" stack traces, no kafkajs JSON log lines.
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { closedPort } from '../helpers/closed-port.js';
 import { startFinsentry } from '../helpers/finsentry-cli.js';
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function expectSingleErrorLine(output: string, expected: string): void {
   const lines = output.split('\n').filter((l) => l.startsWith('finsentry:') || l.startsWith('{'));

@@ -2,12 +2,12 @@
 // exits non-zero with one line naming the option, file or URL (no stack trace below --log-level debug).
 // The server-down rows (Redis, Kafka) are in test/integration/cli-connection-errors.test.ts.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/commands/index.js';
+import { closedPort } from '../helpers/closed-port.js';
 import { repoRoot, startFinsentry } from '../helpers/finsentry-cli.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'fs-cli-'));
@@ -16,15 +16,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function finsentry(args: string[], env: NodeJS.ProcessEnv = {}) {
   const { code, output } = await startFinsentry(args, env).exited;
   return { code, output };
-}
-
-/** A port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function expectOneLine(output: string, pattern: RegExp | string): void {
