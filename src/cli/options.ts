@@ -41,12 +41,16 @@ export function intArg({ min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_IN
 
 /** Parser for a finite number option within [min, max] (with `exclusiveMin`, above min). */
 export function numberArg({ min = -Infinity, max = Infinity, exclusiveMin = false } = {}) {
+  const bounds = [
+    Number.isFinite(min) ? (exclusiveMin ? `above ${min}` : `≥ ${min}`) : '',
+    Number.isFinite(max) ? `≤ ${max}` : '',
+  ].filter(Boolean);
   return (value: string): number => {
     const n = Number(value.replace(/\/s$/, ''));
     const low = exclusiveMin ? n <= min : n < min;
     if (value.trim() === '' || !Number.isFinite(n) || low || n > max)
       throw new InvalidArgumentError(
-        `expected a number${exclusiveMin ? ` above ${min}` : ''}${exclusiveMin ? (Number.isFinite(max) ? ` and at most ${max}` : '') : rangeText(min, max)}, got "${value}"`,
+        `expected a number${bounds.length ? ` ${bounds.join(' and ')}` : ''}, got "${value}"`,
       );
     return n;
   };

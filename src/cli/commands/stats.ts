@@ -157,6 +157,10 @@ export function registerStatsCommand(program: Command): void {
         const { store, close } = openWindowStore(cfg, await connectRedis(cfg.redis));
         try {
           const result = await buildStatsReport(store, cfg.stats.bucket, report);
+          if (result.watermarkMs === 0)
+            process.stderr.write(
+              `stats: no document processed yet under redis.keyPrefix "${cfg.redis.keyPrefix}" at ${cfg.redis.url}: the window is empty\n`,
+            );
           process.stdout.write(
             opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${renderStatsReport(result)}\n`,
           );
