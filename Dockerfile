@@ -19,8 +19,8 @@ ARG ORT_CUDA=false
 WORKDIR /src
 ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 COPY package.json package-lock.json .npmrc ./
-# .npmrc skips onnxruntime-node's CUDA download; the env variable (read first) asks for CUDA 12 binaries.
-RUN if [ "$ORT_CUDA" = "true" ]; then ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci; else npm ci; fi
+# onnxruntime-node's install flag (an env variable, see .npmrc): skip its CUDA download, or CUDA 12 binaries.
+RUN if [ "$ORT_CUDA" = "true" ]; then ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci; else ONNXRUNTIME_NODE_INSTALL=skip npm ci; fi
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev

@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 // Writes grafana/dashboards/*.json — pipeline health, sentiment by group, fairness, drift, alerts —
-// from the panel lists below, so that layout, datasource and variables stay uniform.
+// from the panel lists below, so that layout, datasource and variables stay uniform; the same files go
+// to k8s/base/grafana/ (the kustomize base ships them as ConfigMaps labelled grafana_dashboard=1).
+// Dimension, window, job and namespace variables come from label_values(...) of the exported series,
+// so custom dimensions and windows (24h) appear without editing the dashboards.
 // `--check` exits 1 when a committed dashboard differs from what this script generates.
 // Every query uses metrics of src/telemetry/metrics.ts (checked by test/unit/telemetry-dashboards.test.ts).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const outDir = fileURLToPath(new URL('./dashboards/', import.meta.url));
+const outDirs = [
+  fileURLToPath(new URL('./dashboards/', import.meta.url)),
+  fileURLToPath(new URL('../k8s/base/grafana/', import.meta.url)),
+];
 const DS = { type: 'prometheus', uid: '${datasource}' };
 
 const datasourceVar = {
@@ -18,32 +24,54 @@ const datasourceVar = {
   hide: 0,
 };
 
-function customVar(name, label, values, current) {
+/** A variable whose values are the label values Prometheus has (`label_values(metric, label)`). */
+function queryVar(name, label, query, current, all = false) {
   return {
     name,
     label,
-    type: 'custom',
-    query: values.join(','),
+    type: 'query',
+    datasource: DS,
+    definition: query,
+    query: { query, refId: `${name}-values` },
+    refresh: 2, // on time range change: new dimensions, windows and replicas appear
+    sort: 1,
     current: { text: current, value: current },
-    options: values.map((v) => ({ text: v, value: v, selected: v === current })),
+    ...(all ? { includeAll: true, allValue: '.*', multi: true } : {}),
     hide: 0,
   };
 }
 
-const windowVar = customVar('window', 'Window', ['5m', '15m', '1h'], '5m');
+const jobVar = queryVar('job', 'Job', 'label_values(finsentry_documents_consumed_total, job)', 'All', true);
+const namespaceVar = queryVar(
+  'namespace',
+  'Namespace',
+  'label_values(finsentry_documents_consumed_total, namespace)',
+  'All',
+  true,
+);
+const windowVar = queryVar('window', 'Window', 'label_values(finsentry_group_documents, window)', '5m');
 // Bounded dimensions export every group; unbounded ones (issuer, ticker) their top-K plus "other".
-const dimensionVar = customVar(
+const dimensionVar = queryVar(
   'dimension',
   'Dimension',
-  ['region', 'source', 'kind', 'platform', 'language', 'issuer', 'ticker'],
+  'label_values(finsentry_group_documents, dimension)',
   'region',
 );
-const fairnessDimensionVar = customVar(
+const fairnessDimensionVar = queryVar(
   'fairness_dimension',
   'Dimension',
-  ['region', 'source', 'kind', 'platform', 'language'],
+  'label_values(finsentry_fairness_disparate_impact_ratio, dimension)',
   'region',
 );
+
+/** Every finsentry series of a query restricted to the selected job(s) and namespace(s). */
+function scoped(expr) {
+  return expr.replace(/\b(finsentry_[a-z0-9_]+)(\{)?/g, (_m, metric, brace) =>
+    brace
+      ? `${metric}{job=~"$job",namespace=~"$namespace",`
+      : `${metric}{job=~"$job",namespace=~"$namespace"}`,
+  );
+}
 
 /** A panel: [title, type, targets, unit, width] — laid out left to right, two per row by default. */
 function panels(specs) {
@@ -66,7 +94,7 @@ function panels(specs) {
       targets: s.targets.map(([expr, legendFormat], j) => ({
         refId: String.fromCharCode(65 + j),
         datasource: DS,
-        expr,
+        expr: scoped(expr),
         legendFormat: legendFormat ?? '',
         ...(s.type === 'table' ? { instant: true, format: 'table' } : {}),
       })),
@@ -96,7 +124,7 @@ function dashboard(uid, title, description, variables, specs) {
     editable: false,
     refresh: '10s',
     time: { from: 'now-1h', to: 'now' },
-    templating: { list: [datasourceVar, ...variables] },
+    templating: { list: [datasourceVar, jobVar, namespaceVar, ...variables] },
     annotations: { list: [] },
     links: [{ title: 'finsentry', type: 'dashboards', tags: ['finsentry'], asDropdown: true }],
     panels: panels(specs),
@@ -194,7 +222,7 @@ const dashboards = {
         unit: 'percentunit',
         targets: [
           [
-            '1 - sum(rate(finsentry_batch_tokens_total{type="real"}[$__rate_interval])) / sum(rate(finsentry_batch_tokens_total{type="padded"}[$__rate_interval]))',
+            'sum(rate(finsentry_batch_token_positions_total{type="padding"}[$__rate_interval])) / sum(rate(finsentry_batch_token_positions_total[$__rate_interval]))',
             'padding',
           ],
         ],
@@ -250,7 +278,7 @@ const dashboards = {
         unit: 'percentunit',
         targets: [
           [
-            'max by (group) (finsentry_group_negative_share{dimension="$dimension",window="$window"})',
+            'max by (group) (finsentry_group_negative_ratio{dimension="$dimension",window="$window"})',
             '{{group}}',
           ],
         ],
@@ -290,7 +318,7 @@ const dashboards = {
         title: 'Top issuers: negative share (5m)',
         type: 'table',
         w: 24,
-        targets: [['max by (group) (finsentry_group_negative_share{dimension="issuer",window="5m"})', '']],
+        targets: [['max by (group) (finsentry_group_negative_ratio{dimension="issuer",window="5m"})', '']],
       },
     ],
   ),
@@ -346,7 +374,7 @@ const dashboards = {
         unit: 'percentunit',
         targets: [
           [
-            'max by (group) (finsentry_group_negative_share{dimension="$fairness_dimension",window="$window"})',
+            'max by (group) (finsentry_group_negative_ratio{dimension="$fairness_dimension",window="$window"})',
             '{{group}}',
           ],
         ],
@@ -438,20 +466,23 @@ const check = process.argv.includes('--check');
 let stale = 0;
 for (const [file, dash] of Object.entries(dashboards)) {
   const text = `${JSON.stringify(dash, null, 2)}\n`;
-  const path = `${outDir}${file}`;
-  if (check) {
-    let current = '';
-    try {
-      current = readFileSync(path, 'utf8');
-    } catch {
-      /* missing counts as stale */
+  for (const outDir of outDirs) {
+    const path = `${outDir}${file}`;
+    if (check) {
+      let current = '';
+      try {
+        current = readFileSync(path, 'utf8');
+      } catch {
+        /* missing counts as stale */
+      }
+      if (current !== text) {
+        process.stderr.write(`${path} is out of date; run node grafana/generate-dashboards.mjs\n`);
+        stale++;
+      }
+    } else {
+      mkdirSync(outDir, { recursive: true });
+      writeFileSync(path, text);
     }
-    if (current !== text) {
-      process.stderr.write(`${path} is out of date; run node grafana/generate-dashboards.mjs\n`);
-      stale++;
-    }
-  } else {
-    writeFileSync(path, text);
   }
 }
 process.exit(stale > 0 ? 1 : 0);

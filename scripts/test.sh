@@ -26,6 +26,17 @@ npx tsc --noEmit -p tsconfig.json
 step "linting (npm run lint: eslint, prettier --check)"
 npm run --silent lint
 
+step "checking the shipped Prometheus rules and Alertmanager configs (promtool check rules, amtool check-config)"
+if command -v promtool >/dev/null && command -v amtool >/dev/null; then
+  promtool check rules k8s/prometheus/rules.yml
+  amtool check-config scripts/stack/alertmanager.yml k8s/base/alertmanager/alertmanager.yml
+else
+  warn "promtool/amtool missing (Debian packages prometheus, prometheus-alertmanager; scripts/stack/stack.sh up --prometheus installs them); test/unit/prometheus-rules.test.ts and test/unit/ops-config.test.ts will fail"
+fi
+
+step "schema evolution: schemas/*.avsc BACKWARD and FORWARD compatible with schemas/released/ (npm run schemas:check)"
+npm run --silent schemas:check
+
 # ------------------------------------------------------------------------------------- stack
 stack_started_here=0
 if [[ -n "${FINSENTRY_KAFKA_BROKERS:-}" && -n "${FINSENTRY_REDIS_URL:-}" ]]; then

@@ -1,4 +1,5 @@
 import type { AlertRuleConfig } from '../config/schema.js';
+import { ruleFieldIssues } from '../config/rules.js';
 import type { GroupWindowStats } from '../domain/windows.js';
 import { sumGroupStats } from '../stats/counters.js';
 import { computeDrift, type DriftFeatureResult } from '../stats/drift.js';
@@ -96,21 +97,8 @@ export function windowKey(dimension: string, windowMs: number): string {
   return `${dimension}|${windowMs}`;
 }
 
-export const NUMERIC_DRIFT_FEATURES = ['p_neg', 'polarity', 'confidence', 'tokens'] as const;
-export const DRIFT_FEATURES = [
-  ...NUMERIC_DRIFT_FEATURES,
-  'label_mix',
-  'entity_type_mix',
-  'unknown_token_rate',
-  'truncation_rate',
-] as const;
-
-export const RULE_METRICS: Record<AlertRuleConfig['kind'], readonly string[]> = {
-  sentiment: ['negative_share', 'positive_share', 'mean_polarity', 'mean_confidence'],
-  fairness: ['disparate_impact_ratio', 'demographic_parity_difference', 'group_deviation_z'],
-  drift: ['psi', 'js_distance', 'ks_statistic', 'cusum'],
-  pipeline: ['dlq_rate', 'dlq_share', 'consumer_lag', 'stalled_seconds', 'input_rate'],
-};
+// Rule vocabulary lives with the config, which validates rules when it is parsed (src/config/rules.ts).
+export { DRIFT_FEATURES, NUMERIC_DRIFT_FEATURES, RULE_METRICS } from '../config/rules.js';
 
 export function ruleDimension(rule: AlertRuleConfig): string {
   if (rule.kind === 'pipeline') return 'pipeline';
@@ -458,34 +446,6 @@ function measureCusum(
 
 /** Validates rule metrics/features up front so a typo fails at start-up, not at the first evaluation. */
 export function validateRule(rule: AlertRuleConfig): string | undefined {
-  if (!RULE_METRICS[rule.kind].includes(rule.metric)) {
-    return `alerts.rules ${rule.name}: metric ${rule.metric} is not one of ${RULE_METRICS[rule.kind].join(', ')} for kind ${rule.kind}`;
-  }
-  if (
-    rule.kind === 'fairness' &&
-    (rule.metric === 'disparate_impact_ratio' || rule.metric === 'demographic_parity_difference') &&
-    rule.maxPValue !== undefined
-  ) {
-    return `alerts.rules ${rule.name}: maxPValue does not apply to ${rule.metric}; the rule fires when its confidence interval (confidence, default ${DEFAULT_FAIRNESS_CONFIDENCE}) lies wholly beyond the threshold (docs/alerting.md)`;
-  }
-  if (rule.kind === 'fairness' && rule.confidence !== undefined && rule.metric === 'group_deviation_z')
-    return `alerts.rules ${rule.name}: confidence applies to disparate_impact_ratio and demographic_parity_difference only`;
-  if (rule.kind === 'drift' && rule.metric === 'cusum') {
-    if ((rule.feature ?? 'negative_share') !== 'negative_share')
-      return `alerts.rules ${rule.name}: cusum runs on feature negative_share`;
-    if (rule.comparison !== '>' && rule.comparison !== '>=')
-      return `alerts.rules ${rule.name}: cusum compares its statistic with threshold h: comparison must be >`;
-    return undefined;
-  }
-  if (rule.sequential !== undefined)
-    return `alerts.rules ${rule.name}: sequential applies to drift rules with metric cusum only`;
-  if (rule.kind === 'drift') {
-    const feature = rule.feature ?? 'p_neg';
-    if (!(DRIFT_FEATURES as readonly string[]).includes(feature))
-      return `alerts.rules ${rule.name}: feature ${feature} is not one of ${DRIFT_FEATURES.join(', ')}`;
-    if (rule.metric === 'ks_statistic' && !(NUMERIC_DRIFT_FEATURES as readonly string[]).includes(feature)) {
-      return `alerts.rules ${rule.name}: ks_statistic needs a numeric feature (${NUMERIC_DRIFT_FEATURES.join(', ')})`;
-    }
-  }
-  return undefined;
+  const issues = ruleFieldIssues(rule);
+  return issues.length > 0 ? `alerts.rules ${rule.name}: ${issues.join('; ')}` : undefined;
 }

@@ -1,4 +1,4 @@
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { FinsentryConfig } from '../config/schema.js';
 import { effectiveAlertRules } from '../alerts/default-rules.js';
 import { evaluatorSettings, referenceFromConfig } from '../alerts/evaluator-config.js';
@@ -53,7 +53,11 @@ export async function startEvaluatorService(
   let admin: Admin | undefined;
   try {
     await ensureTopics(kafka, [{ topic: topics.alerts }]);
-    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
     admin = kafka.admin();
     await admin.connect();

@@ -117,7 +117,7 @@ export async function runService(config: FinsentryConfig, logger: Logger): Promi
       metrics.documentUnscored(language),
     );
     closers.add('models', () => enricher.close());
-    metrics.modelInfo(enricher.models);
+    metrics.modelInfo(models.models, models.providers);
     readiness.set('models', true);
     logger.info({ models: enricher.models }, 'models loaded and warmed up');
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { alertRuleIssues, fairnessIssues } from './rules.js';
 import { configSchema, type FinsentryConfig, type SecretRef } from './schema.js';
 
 export class ConfigError extends Error {
@@ -77,6 +78,9 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
     const issues = formatIssues(result.error);
     throw new ConfigError(`invalid config:\n  ${issues.join('\n  ')}`, issues);
   }
+  const ruleIssues = [...alertRuleIssues(result.data), ...fairnessIssues(result.data)];
+  if (ruleIssues.length > 0)
+    throw new ConfigError(`invalid config:\n  ${ruleIssues.join('\n  ')}`, ruleIssues);
   return result.data;
 }
 

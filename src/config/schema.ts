@@ -140,6 +140,11 @@ const modelsSchema = z
     interOpThreads: z.number().int().min(0).default(0),
     graphOptimization: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
     /**
+     * executionProvider cuda without a usable CUDA: run on CPU with a warning (true), or refuse to
+     * start (false, as the k8s gpu overlay sets it: a GPU pod on CPU is an outage in disguise).
+     */
+    allowCpuFallback: z.boolean().default(true),
+    /**
      * Where ONNX Runtime runs: `worker` (a thread of its own, so that a batch never stalls Kafka
      * heartbeats, Redis or metrics) or `main` (the event loop's thread).
      */
@@ -293,6 +298,17 @@ const statsSchema = z
   })
   .strict();
 
+/**
+ * Dimensions whose groups a model-risk reviewer judges for parity (the report's fairness figures,
+ * design §5). Entity and ticker dimensions are refused (src/config/rules.ts): issuers are subjects of
+ * the text, not groups of users or sources; names not in stats.dimensions are skipped by the report.
+ */
+const fairnessSchema = z
+  .object({
+    dimensions: z.array(z.string().min(1)).default(['region', 'source', 'language', 'platform', 'kind']),
+  })
+  .strict();
+
 const comparison = z.enum(['>', '>=', '<', '<=']);
 
 const alertRuleSchema = z
@@ -377,6 +393,7 @@ export const configSchema = z
     codec: codecSchema.default(() => codecSchema.parse({})),
     stats: statsSchema.default(() => statsSchema.parse({})),
     evaluator: evaluatorSchema.default(() => evaluatorSchema.parse({})),
+    fairness: fairnessSchema.default(() => fairnessSchema.parse({})),
     alerts: z
       .object({ rules: z.array(alertRuleSchema) })
       .strict()

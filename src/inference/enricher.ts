@@ -40,6 +40,7 @@ export function engineOptions(
       intraOpThreads: models.intraOpThreads,
       interOpThreads: models.interOpThreads,
       graphOptimization: models.graphOptimization,
+      allowCpuFallback: models.allowCpuFallback,
       thread: models.inferenceThread,
     },
     windowing: { maxLength: models.maxLength, stride: models.stride, maxWindows: models.maxWindows },

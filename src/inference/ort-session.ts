@@ -17,6 +17,8 @@ export interface SessionOptions {
   intraOpThreads: number;
   interOpThreads: number;
   graphOptimization: 'disabled' | 'basic' | 'extended' | 'all';
+  /** When CUDA was asked for and cannot load: run on CPU with a warning (default), or refuse (false). */
+  allowCpuFallback?: boolean;
 }
 
 export interface OpenedSession {
@@ -59,6 +61,14 @@ function cudaLibraryMissing(): string | undefined {
   }
 }
 
+/** A GPU deployment that must not silently run on CPU (models.allowCpuFallback: false, k8s gpu overlay). */
+function refuseCpuFallback(options: SessionOptions, reason: string, onnxPath: string): void {
+  if (options.allowCpuFallback === false)
+    throw new ModelLoadError(
+      `${onnxPath}: CUDA execution provider unavailable (${reason}) and models.allowCpuFallback is false: refusing to run on CPU`,
+    );
+}
+
 export async function openSession(onnxPath: string, options: SessionOptions): Promise<OpenedSession> {
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: options.graphOptimization,
@@ -70,6 +80,7 @@ export async function openSession(onnxPath: string, options: SessionOptions): Pr
   let provider: ExecutionProvider = options.executionProvider;
   const missingCuda = provider === 'cuda' ? cudaLibraryMissing() : undefined;
   if (missingCuda) {
+    refuseCpuFallback(options, `${missingCuda} not installed`, onnxPath);
     warnings.push({
       line: `CUDA execution provider unavailable (${missingCuda} not installed; install onnxruntime-node with its CUDA binaries); falling back to CPU for ${onnxPath}`,
       fields: { onnxPath, reason: 'cuda provider library missing' },
@@ -88,6 +99,7 @@ export async function openSession(onnxPath: string, options: SessionOptions): Pr
     if (provider !== 'cuda')
       throw new ModelLoadError(`${onnxPath}: ONNX Runtime cannot load it: ${(err as Error).message}`);
     const reason = (err as Error).message.split('\n')[0] ?? 'unknown error';
+    refuseCpuFallback(options, reason, onnxPath);
     warnings.push({
       line: `CUDA execution provider unavailable (${reason}); falling back to CPU for ${onnxPath}`,
       fields: { onnxPath, reason },

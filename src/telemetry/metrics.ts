@@ -125,7 +125,9 @@ export class PipelineMetrics {
   private readonly producedMessages: Counter<'topic'>;
   private readonly batchSize: Histogram;
   private readonly paddingRatio: Histogram;
+  /** Deprecated alias (docs/metrics-deprecations.md): type="padded" counts all positions. */
   private readonly batchTokens: Counter<'type'>;
+  private readonly batchTokenPositions: Counter<'type'>;
   private readonly stageDuration: Histogram<'stage'>;
   private readonly inferenceDuration: Histogram<'task'>;
   private readonly eventLag: Histogram;
@@ -133,14 +135,16 @@ export class PipelineMetrics {
   private readonly redisDuration: Histogram<'operation'>;
   private readonly late: Counter;
   private readonly unscored: Counter;
-  private readonly model: Gauge<'task' | 'name' | 'version' | 'sha256'>;
+  private readonly model: Gauge<'task' | 'name' | 'version' | 'sha256' | 'provider'>;
   private readonly lastBatch: Gauge;
   private readonly watermarkGauge: Gauge;
   private readonly queued: Gauge;
   private readonly paused: Gauge;
 
   private readonly groupDocuments: Gauge<'dimension' | 'group' | 'window'>;
+  /** Deprecated alias of groupNegativeRatio (docs/metrics-deprecations.md). */
   private readonly groupNegativeShare: Gauge<'dimension' | 'group' | 'window'>;
+  private readonly groupNegativeRatio: Gauge<'dimension' | 'group' | 'window'>;
   private readonly groupNegativeShareZ: Gauge<'dimension' | 'group' | 'window'>;
   private readonly groupMeanPolarity: Gauge<'dimension' | 'group' | 'window'>;
   private readonly fairnessDpd: Gauge<'dimension' | 'window'>;
@@ -162,7 +166,9 @@ export class PipelineMetrics {
   private readonly evaluations: Counter<'outcome'>;
   private readonly evaluationDuration: Histogram;
   private readonly lastEvaluation: Gauge;
+  /** Deprecated alias of evaluationEventTimestamp (docs/metrics-deprecations.md). */
   private readonly evaluationEventTime: Gauge;
+  private readonly evaluationEventTimestamp: Gauge;
 
   private readonly topics = new CappedLabelSet(32);
   private readonly kinds = new CappedLabelSet(8);
@@ -236,6 +242,12 @@ export class PipelineMetrics {
       buckets: RATIO_BUCKETS,
       registers,
     });
+    this.batchTokenPositions = new Counter({
+      name: 'finsentry_batch_token_positions_total',
+      help: 'Token positions sent to the models: type="real" (tokens) or type="padding"; the sum over type is all positions.',
+      labelNames: ['type'],
+      registers,
+    });
     this.batchTokens = new Counter({
       name: 'finsentry_batch_tokens_total',
       help: 'Token positions sent to the models: type="real" or type="padded" (all positions incl. padding).',
@@ -288,8 +300,8 @@ export class PipelineMetrics {
     });
     this.model = new Gauge({
       name: 'finsentry_model_info',
-      help: 'Loaded models (value 1), with name, version and sha256 of the ONNX file.',
-      labelNames: ['task', 'name', 'version', 'sha256'],
+      help: 'Loaded models (value 1), with name, version, sha256 of the ONNX file and the execution provider in use.',
+      labelNames: ['task', 'name', 'version', 'sha256', 'provider'],
       registers,
     });
     this.lastBatch = new Gauge({
@@ -324,6 +336,12 @@ export class PipelineMetrics {
     });
     this.groupNegativeShare = new Gauge({
       name: 'finsentry_group_negative_share',
+      help: 'DEPRECATED (removed in the next release): use finsentry_group_negative_ratio.',
+      labelNames: groupLabels,
+      registers,
+    });
+    this.groupNegativeRatio = new Gauge({
+      name: 'finsentry_group_negative_ratio',
       help: 'Share of documents predicted negative per group in the window (0..1).',
       labelNames: groupLabels,
       registers,
@@ -456,6 +474,11 @@ export class PipelineMetrics {
     });
     this.evaluationEventTime = new Gauge({
       name: 'finsentry_evaluation_event_time_seconds',
+      help: 'DEPRECATED (removed in the next release): use finsentry_evaluation_event_timestamp_seconds.',
+      registers,
+    });
+    this.evaluationEventTimestamp = new Gauge({
+      name: 'finsentry_evaluation_event_timestamp_seconds',
       help: 'Event time (Unix seconds) the windows of the last evaluation ended at.',
       registers,
     });
@@ -491,6 +514,8 @@ export class PipelineMetrics {
       this.paddingRatio.observe(Math.max(0, (b.paddedTokens - b.realTokens) / b.paddedTokens));
     this.batchTokens.inc({ type: 'padded' }, b.paddedTokens);
     this.batchTokens.inc({ type: 'real' }, b.realTokens);
+    this.batchTokenPositions.inc({ type: 'real' }, b.realTokens);
+    this.batchTokenPositions.inc({ type: 'padding' }, Math.max(0, b.paddedTokens - b.realTokens));
   }
 
   observeStage(stage: PipelineStage, seconds: number): void {
@@ -525,7 +550,8 @@ export class PipelineMetrics {
     if (n > 0) this.late.inc(n);
   }
 
-  modelInfo(models: readonly ModelInfo[]): void {
+  /** `providers`: the execution provider actually in use per task (cuda may have fallen back to cpu). */
+  modelInfo(models: readonly ModelInfo[], providers: Readonly<Record<string, string>> = {}): void {
     this.model.reset();
     for (const m of models) {
       this.model.set(
@@ -534,6 +560,7 @@ export class PipelineMetrics {
           name: sanitizeLabelValue(m.name),
           version: sanitizeLabelValue(m.version),
           sha256: m.sha256.slice(0, 64),
+          provider: providers[m.task] ?? 'unknown',
         },
         1,
       );
@@ -606,6 +633,7 @@ export class PipelineMetrics {
       for (const g of [
         this.groupDocuments,
         this.groupNegativeShare,
+        this.groupNegativeRatio,
         this.groupNegativeShareZ,
         this.groupMeanPolarity,
       ]) {
@@ -620,7 +648,9 @@ export class PipelineMetrics {
     g: GroupSentimentSample,
   ): void {
     this.groupDocuments.set(labels, g.count);
-    this.groupNegativeShare.set(labels, g.count > 0 ? g.negative / g.count : 0);
+    const negativeRatio = g.count > 0 ? g.negative / g.count : 0;
+    this.groupNegativeRatio.set(labels, negativeRatio);
+    this.groupNegativeShare.set(labels, negativeRatio);
     this.groupMeanPolarity.set(labels, g.meanPolarity);
     if (g.negativeShareZ !== undefined && Number.isFinite(g.negativeShareZ))
       this.groupNegativeShareZ.set(labels, g.negativeShareZ);
@@ -736,6 +766,7 @@ export class PipelineMetrics {
     for (const g of [
       this.groupDocuments,
       this.groupNegativeShare,
+      this.groupNegativeRatio,
       this.groupNegativeShareZ,
       this.groupMeanPolarity,
     ])
@@ -764,6 +795,7 @@ export class PipelineMetrics {
 
   /** The event time the windows of the last evaluation ended at. */
   evaluatedUntil(eventTimeMs: number): void {
+    this.evaluationEventTimestamp.set(eventTimeMs / 1000);
     this.evaluationEventTime.set(eventTimeMs / 1000);
   }
 

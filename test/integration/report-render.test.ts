@@ -281,6 +281,13 @@ describe('report on the real stack, rendered in headless Chromium', () => {
     }
     // The planted surge shows in the issuer's series: its peak bucket is far above the baseline.
     const issuer = data.dimensions.find((d) => d.dimension === 'issuer')!;
+    // Issuers are not a fairness dimension (config fairness.dimensions) and carry no NER fragments.
+    expect(region.fairness).toBe(true);
+    expect(issuer.fairness).toBe(false);
+    for (const g of issuer.groups) expect(g.group.length, g.group).toBeGreaterThan(2);
+    const cards = html.slice(html.indexOf('<section class="cards">'), html.indexOf('<section id="alerts">'));
+    expect(cards).toContain('Disparate impact · region');
+    expect(cards).not.toMatch(/Disparate impact · (issuer|ticker)/);
     const nwec = issuer.series.find((s) => s.group === 'northwind energy corp');
     expect(nwec).toBeDefined();
     expect(Math.max(...nwec!.points.map((p) => p.negativeShare ?? 0))).toBeGreaterThan(0.6);
@@ -335,13 +342,12 @@ describe('report on the real stack, rendered in headless Chromium', () => {
         height: number;
         ink: number;
       }>;
-      // 4 dimensions × (series + fairness) + drift + alert timeline
+      // 4 dimensions' series + fairness charts of the 3 fairness dimensions (not issuer) + drift + alerts
       expect(inked.map((c) => c.id).sort()).toEqual(
         [
           'alert-timeline',
           'drift-chart',
           'fairness-0',
-          'fairness-1',
           'fairness-2',
           'fairness-3',
           'series-0',

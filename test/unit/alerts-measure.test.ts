@@ -245,25 +245,18 @@ describe('rule measurements', () => {
 
   it('validates rule metrics and features', () => {
     for (const r of rules) expect(validateRule(r)).toBeUndefined();
-    const bad = parseConfig(
+    // A valid rule made invalid after parsing (parseConfig itself refuses it: test/unit/config-rules.test.ts).
+    const valid = parseConfig(
       {
         alerts: {
-          rules: [
-            {
-              name: 'X',
-              kind: 'drift',
-              metric: 'ks_statistic',
-              feature: 'label_mix',
-              comparison: '>',
-              threshold: 1,
-            },
-          ],
+          rules: [{ name: 'X', kind: 'drift', metric: 'ks_statistic', comparison: '>', threshold: 1 }],
         },
       },
       {},
     ).alerts!.rules[0]!;
+    const bad = { ...valid, feature: 'label_mix' };
     expect(validateRule(bad)).toContain('numeric feature');
-    expect(validateRule({ ...bad, metric: 'nope' })).toContain('metric nope');
+    expect(validateRule({ ...bad, metric: 'nope' })).toContain('metric: "nope"');
   });
 });
 

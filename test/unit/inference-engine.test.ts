@@ -26,6 +26,7 @@ const models = (over: Partial<ModelsConfig> = {}): ModelsConfig => ({
   intraOpThreads: 1,
   interOpThreads: 1,
   graphOptimization: 'all',
+  allowCpuFallback: true,
   inferenceThread: 'worker',
   maxLength: 64,
   stride: 16,

@@ -119,7 +119,9 @@ describe('k8s manifests', () => {
   });
 
   it('the config in the ConfigMap is valid and the overlay env turns on CUDA', () => {
-    const configMap = gpu.find((o) => o.kind === 'ConfigMap')!;
+    const configMap = gpu.find(
+      (o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('finsentry-config'),
+    )!;
     const text = configMap.data!['finsentry.yaml']!;
     expect(text).toBe(readFileSync(path.join(root, 'k8s/base/finsentry.yaml'), 'utf8'));
     const file = path.join(root, 'k8s/base/finsentry.yaml');

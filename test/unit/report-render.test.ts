@@ -29,7 +29,41 @@ function fixture(): ReportData {
     dimensions: [
       {
         dimension: 'region',
+        fairness: true,
         minSamples: 30,
+        excludedFragments: [],
+        disparateImpactInterval: { low: 0.5012, high: 0.6973 },
+        parityDifferenceInterval: { low: 0.0876, high: 0.1619 },
+        labelled: {
+          groups: [
+            {
+              group: 'amer',
+              labelled: 120,
+              coverage: 0.1,
+              accuracy: 0.85,
+              accuracyLow: 0.776,
+              accuracyHigh: 0.903,
+              tprNegative: 0.8,
+              fprNegative: 0.05,
+              judged: true,
+            },
+            {
+              group: 'apac',
+              labelled: 95,
+              coverage: 0.1,
+              accuracy: 0.7,
+              accuracyLow: 0.602,
+              accuracyHigh: 0.782,
+              tprNegative: 0.9,
+              fprNegative: 0.2,
+              judged: true,
+            },
+          ],
+          labelled: 215,
+          coverage: 0.0994,
+          equalizedOddsDifference: 0.15,
+          accuracyGap: 0.15,
+        },
         groups: groups.map((g) => ({
           ...g,
           rate: g.successes / g.n,
@@ -119,6 +153,23 @@ function fixture(): ReportData {
 
 const chartJsSource = loadChartJsSource();
 
+/** An issuer dimension: not a fairness dimension, with NER fragments left out by the loader. */
+function withIssuer(): ReportData {
+  const data = fixture();
+  const region = data.dimensions[0]!;
+  data.dimensions.push({
+    ...region,
+    dimension: 'issuer',
+    fairness: false,
+    excludedFragments: ['n', 'y', 'the'],
+    disparateImpactRatio: 0.0,
+    labelled: null,
+    groups: region.groups.slice(0, 2).map((g, k) => ({ ...g, group: ['northwind energy corp', 'nwec'][k]! })),
+    series: [],
+  });
+  return data;
+}
+
 describe('report renderer', () => {
   const html = renderReportHtml(fixture(), { chartJsSource });
 
@@ -163,6 +214,47 @@ describe('report renderer', () => {
     expect(html).toContain('2026-01-05 09:10:00Z'); // firing since
     for (const id of ['series-0', 'fairness-0', 'drift-chart', 'alert-timeline'])
       expect(html).toContain(`id="${id}"`);
+  });
+
+  it('shows parity figures with their intervals only for fairness dimensions, never for issuers', () => {
+    const out = renderReportHtml(withIssuer(), { chartJsSource });
+    const cards = out.slice(
+      out.indexOf('<section class="cards">'),
+      out.indexOf('</section>', out.indexOf('<section class="cards">')),
+    );
+    expect(cards).toContain('Disparate impact · region');
+    expect(cards).toContain('95% CI 0.50–0.70');
+    expect(cards).not.toContain('issuer');
+    const start = out.indexOf('id="dim-issuer"');
+    const issuer = out.slice(start, out.indexOf('</section>', start));
+    expect(issuer).not.toContain('Fairness gaps');
+    expect(issuer).not.toContain('disparate impact');
+    expect(issuer).not.toContain('id="fairness-1"');
+    expect(issuer).toContain('is not a fairness dimension');
+    expect(issuer).toContain(
+      '3 value(s) left out as NER fragments (1–2 characters or stop words): n, y, the',
+    );
+    expect(out).toContain('disparate impact 0.501–0.697, parity difference 0.088–0.162');
+  });
+
+  it('shows labelled metrics and label coverage when labels exist', () => {
+    expect(html).toContain('<h3>Labelled metrics</h3>');
+    expect(html).toContain('215 labelled documents (9.9% label coverage)');
+    expect(html).toMatch(
+      /<td>apac<\/td><td class="r">95<\/td><td class="r">10\.0%<\/td><td class="r">70\.0%<\/td><td class="r">60\.2% – 78\.2%<\/td>/,
+    );
+    const data = fixture();
+    data.dimensions[0]!.labelled = null;
+    expect(renderReportHtml(data, { chartJsSource })).not.toContain('Labelled metrics');
+  });
+
+  it('says what each section means', () => {
+    const out = renderReportHtml(withIssuer(), { chartJsSource });
+    // alerts, region fairness, region labelled, issuer groups, drift
+    expect(out.match(/<p class="meaning"><b>What this means:<\/b>/g)).toHaveLength(5);
+    // DI 0.59 with the whole interval below 0.8: a gap, not noise
+    expect(out).toContain('and the whole interval is below 0.8');
+    expect(out).toContain('tokens shifted significantly');
   });
 
   it('is a pure function of its input', () => {

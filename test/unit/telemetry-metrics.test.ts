@@ -158,6 +158,27 @@ describe('PipelineMetrics', () => {
     expect(after).toContain('finsentry_documents_processed_total{kind="news"} 5'); // pipeline series stay
   });
 
+  it('renamed metrics and their deprecated aliases (docs/metrics-deprecations.md)', async () => {
+    const m = createMetrics({ stats: STATS, processMetrics: false });
+    m.batch({ size: 5, paddedTokens: 640, realTokens: 400 });
+    m.evaluatedUntil(1_700_000_000_000);
+    m.groupSentiment('region', 300_000, [{ group: 'apac', count: 40, negative: 10, meanPolarity: -0.1 }], []);
+    const text = await m.registry.metrics();
+    // Token positions add up over type: 400 real + 240 padding = 640 positions (the old padded counter).
+    expect(text).toContain('finsentry_batch_token_positions_total{type="real"} 400');
+    expect(text).toContain('finsentry_batch_token_positions_total{type="padding"} 240');
+    expect(text).toContain('finsentry_batch_tokens_total{type="padded"} 640');
+    expect(text).toContain('finsentry_evaluation_event_timestamp_seconds 1700000000');
+    expect(text).toContain('finsentry_evaluation_event_time_seconds 1700000000');
+    expect(text).toContain(
+      'finsentry_group_negative_ratio{dimension="region",group="apac",window="5m"} 0.25',
+    );
+    expect(text).toContain(
+      'finsentry_group_negative_share{dimension="region",group="apac",window="5m"} 0.25',
+    );
+    expect(text).toMatch(/# HELP finsentry_group_negative_share DEPRECATED .*finsentry_group_negative_ratio/);
+  });
+
   it('caps free-form labels such as DLQ reasons', async () => {
     const m = createMetrics({ stats: STATS, processMetrics: false });
     for (let i = 0; i < 1000; i++) m.dlq(`reason ${i}`);

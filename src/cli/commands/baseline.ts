@@ -1,7 +1,9 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { formatDuration, parseDuration } from '../../config/duration.js';
+import { formatDuration } from '../../config/duration.js';
+import { connectRedis } from '../../io/redis/client.js';
 import { openWindowStore, type BaselineSnapshot } from '../../io/redis/window-store.js';
+import { configOption, durationArg } from '../options.js';
 import { ALL_DIMENSION } from '../../stats/grouping.js';
 
 /** `finsentry baseline capture|show|list`: persisted drift references in Redis (design §6). */
@@ -29,15 +31,19 @@ export function registerBaselineCommand(program: Command): void {
   baseline
     .command('capture')
     .description('Persist the window ending at the current watermark (all dimensions) as a named baseline')
-    .option('-w, --window <duration>', 'window length', '24h')
+    .addOption(
+      new Option('-w, --window <duration>', 'window length')
+        .argParser(durationArg)
+        .default(86_400_000, '24h'),
+    )
     .option('-n, --name <name>', 'baseline name', 'default')
     .option('--json', 'print the captured baseline as JSON')
-    .option('-c, --config <file>', 'config file (YAML or JSON)')
-    .action(async (opts: { window: string; name: string; json?: boolean; config?: string }) => {
+    .addOption(configOption())
+    .action(async (opts: { window: number; name: string; json?: boolean; config?: string }) => {
       const cfg = loadConfig(opts.config);
-      const { store, close } = openWindowStore(cfg);
+      const { store, close } = openWindowStore(cfg, await connectRedis(cfg.redis));
       try {
-        const b = await store.captureBaseline(opts.name, parseDuration(opts.window));
+        const b = await store.captureBaseline(opts.name, opts.window);
         process.stdout.write(opts.json ? `${JSON.stringify(b, null, 2)}\n` : `captured ${summary(b)}\n`);
       } finally {
         await close();
@@ -48,10 +54,10 @@ export function registerBaselineCommand(program: Command): void {
     .description('Print a captured baseline')
     .option('-n, --name <name>', 'baseline name', 'default')
     .option('--json', 'print as JSON')
-    .option('-c, --config <file>', 'config file (YAML or JSON)')
+    .addOption(configOption())
     .action(async (opts: { name: string; json?: boolean; config?: string }) => {
       const cfg = loadConfig(opts.config);
-      const { store, close } = openWindowStore(cfg);
+      const { store, close } = openWindowStore(cfg, await connectRedis(cfg.redis));
       try {
         const b = await store.readBaseline(opts.name);
         if (!b) {
@@ -69,10 +75,10 @@ export function registerBaselineCommand(program: Command): void {
   baseline
     .command('list')
     .description('List captured baselines')
-    .option('-c, --config <file>', 'config file (YAML or JSON)')
+    .addOption(configOption())
     .action(async (opts: { config?: string }) => {
       const cfg = loadConfig(opts.config);
-      const { store, close } = openWindowStore(cfg);
+      const { store, close } = openWindowStore(cfg, await connectRedis(cfg.redis));
       try {
         for (const name of await store.listBaselines()) process.stdout.write(`${name}\n`);
       } finally {

@@ -2,12 +2,9 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { MIXES, type Mix } from '../../tools/bench/corpus.js';
 import { ROW_IDS, type RowId } from '../../tools/bench/types.js';
+import { configOption, intArg } from '../options.js';
 
-const positiveInt = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-};
+const positiveInt = intArg({ min: 1 });
 
 interface BenchCliOptions {
   model?: string;
@@ -79,7 +76,7 @@ export function registerBenchCommand(program: Command): void {
       'timed repetitions inside a round for ceiling, infer, peer and stats (default 1)',
       positiveInt,
     )
-    .option('--seed <n>', 'scenario generator seed', (v) => Number(v), 42)
+    .option('--seed <n>', 'scenario generator seed', intArg(), 42)
     .option('--json <file>', 'write the full report as JSON')
     .option(
       '--doc [file]',
@@ -96,8 +93,10 @@ export function registerBenchCommand(program: Command): void {
         return v;
       },
     )
-    .option('--threads <n>', 'ONNX Runtime intra-op threads for every session (0 = ORT default)', (v) =>
-      Number(v),
+    .option(
+      '--threads <n>',
+      'ONNX Runtime intra-op threads for every session (0 = ORT default)',
+      intArg({ min: 0, max: 1024 }),
     )
     .option('--rows <list>', `comma-separated rows to run (default all: ${ROW_IDS.join(',')})`)
     .option(
@@ -120,9 +119,8 @@ export function registerBenchCommand(program: Command): void {
       'override batching.maxInFlightBatches for the infer and pipeline rows',
       positiveInt,
     )
-    .option(
-      '--config <file>',
-      'finsentry config (Kafka brokers, Redis, batching, windowing); defaults = local stack',
+    .addOption(
+      configOption('finsentry config (Kafka brokers, Redis, batching, windowing); defaults = local stack'),
     )
     .action(async (opts: BenchCliOptions) => {
       const rows = (opts.rows ?? ROW_IDS.join(','))

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseDuration } from '../../config/duration.js';
+import { intArg } from '../options.js';
 
 /**
  * `finsentry demo` (`npm run demo`): the whole job on the local stack — `finsentry run` with the
@@ -71,8 +72,8 @@ export function registerDemoCommand(program: Command): void {
     )
     .option('--rate <n/s>', 'messages produced per wall-clock second', positive('--rate'), 100)
     .option('--speedup <x>', 'event time runs x times faster than wall time', positive('--speedup'), 30)
-    .option('--seed <n>', 'scenario seed (same seed, same traffic)', (v) => Number.parseInt(v, 10), 1)
-    .option('--universe <n>', 'issuers in play (4-60)', (v) => Number.parseInt(v, 10), 16)
+    .option('--seed <n>', 'scenario seed (same seed, same traffic)', intArg(), 1)
+    .option('--universe <n>', 'issuers in play (4-60)', intArg({ min: 4, max: 60 }), 16)
     .option('--poison <share>', 'share of malformed messages', share, 0.01)
     .addOption(
       new Option(
@@ -91,7 +92,7 @@ export function registerDemoCommand(program: Command): void {
       ]),
     )
     .option(
-      '--config <file>',
+      '-c, --config <file>',
       'base finsentry config (brokers, Redis, security, batching); the demo sets its own topics, group, key prefix and clocks',
     )
     .option('--brokers <host:port,...>', 'Kafka brokers (default 127.0.0.1:9092)')

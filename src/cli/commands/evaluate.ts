@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { startEvaluatorService } from '../../app/evaluator.js';
 import { createLogger } from '../../telemetry/logger.js';
+import { configOption, intArg } from '../options.js';
 import { createMetrics } from '../../telemetry/metrics.js';
 import { Readiness, startOpsServer } from '../../telemetry/server.js';
 
@@ -14,8 +15,12 @@ export function registerEvaluateCommand(program: Command): void {
   program
     .command('evaluate')
     .description('Run the alert evaluator alone (leader-elected through Redis)')
-    .option('-c, --config <file>', 'config file (YAML or JSON)')
-    .option('--metrics-port <port>', 'override metrics.port (0 = any free port)', (v) => Number(v))
+    .addOption(configOption())
+    .option(
+      '--metrics-port <port>',
+      'override metrics.port (0 = any free port)',
+      intArg({ min: 0, max: 65535 }),
+    )
     .action(async (opts: { config?: string; metricsPort?: number }) => {
       const config = loadConfig(opts.config);
       const logger = createLogger(config.log.level);

@@ -8,12 +8,9 @@ import { ModelRunner, NerModel } from '../../inference/engine.js';
 import { inferStream, type InferFn } from '../../inference/infer-stream.js';
 import type { AggregationStrategy } from '../../inference/ner.js';
 import { createLogger, type Logger } from '../../telemetry/logger.js';
+import { configOption, intArg, requireReadableFile } from '../options.js';
 
-const positiveInt = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-};
+const positiveInt = intArg({ min: 1 });
 
 interface InferOptions {
   task: 'sentiment' | 'ner' | 'both';
@@ -51,7 +48,7 @@ export function registerInferCommand(program: Command): void {
       'model directory (the sentiment model, or the NER model for --task ner); default from config',
     )
     .option('--ner-model <dir>', 'NER model directory for --task both; default from config')
-    .option('--input <file>', 'input file, or - for stdin', '-')
+    .option('-i, --input <file>', 'input file, or - for stdin', '-')
     .option('--batch-size <n>', 'maximum windows per model batch', positiveInt)
     .option('--aggregation <strategy>', 'NER aggregation: simple | first | max | average', (v) => {
       if (!['simple', 'first', 'max', 'average'].includes(v))
@@ -59,14 +56,14 @@ export function registerInferCommand(program: Command): void {
       return v as AggregationStrategy;
     })
     .option('--max-length <n>', 'tokens per window including special tokens', positiveInt)
-    .option('--stride <n>', 'overlap between windows in tokens', (v) => Number(v))
+    .option('--stride <n>', 'overlap between windows in tokens', intArg({ min: 0 }))
     .option('--max-windows <n>', 'window limit per document', positiveInt)
     .option('--provider <ep>', 'execution provider: cpu | cuda (falls back to cpu)', (v) => {
       if (v !== 'cpu' && v !== 'cuda') throw new InvalidArgumentError('expected cpu or cuda');
       return v;
     })
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = all cores)', (v) => Number(v))
-    .option('--config <file>', 'config file for model, batching and window defaults')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = all cores)', intArg({ min: 0, max: 1024 }))
+    .addOption(configOption('config file for model, batching and window defaults'))
     .action(inferAction);
 }
 
@@ -82,6 +79,7 @@ type Settings = {
 async function inferAction(opts: InferOptions): Promise<void> {
   const logger = createLogger(process.env.FINSENTRY_LOG_LEVEL ?? 'warn');
   const cfg = loadConfig(opts.config);
+  if (opts.input !== '-') requireReadableFile(opts.input, '--input');
   const modelsCfg: ModelsConfig = {
     ...cfg.models,
     ...(opts.provider ? { executionProvider: opts.provider } : {}),

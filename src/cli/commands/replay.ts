@@ -2,11 +2,10 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { effectiveAlertRules } from '../../alerts/default-rules.js';
-import { parseDuration } from '../../config/duration.js';
 import { loadConfig } from '../../config/load.js';
 import type { FinsentryConfig } from '../../config/schema.js';
 import { ensureTopics } from '../../io/kafka/admin.js';
-import { buildKafka } from '../../io/kafka/client.js';
+import { buildKafka, connectKafka } from '../../io/kafka/client.js';
 import { OutputProducer } from '../../io/kafka/producer.js';
 import { schemaIdsFromConfig } from '../../tools/scenarios/encoding.js';
 import { SCENARIO_NAMES, type ScenarioName } from '../../tools/scenarios/ground-truth.js';
@@ -14,6 +13,7 @@ import { readRecordedFile, toRecordedLine, type ReplayMessage } from '../../tool
 import { planReplay, replaySource, type PlannedMessage } from '../../tools/scenarios/replay-plan.js';
 import { replayMessages, TruthFileWriter, type ReplayProgress } from '../../tools/scenarios/replay.js';
 import { createLogger } from '../../telemetry/logger.js';
+import { configOption, durationArg, intArg, numberArg, requireReadableFile } from '../options.js';
 
 /**
  * `finsentry replay`: synthetic scenario traffic (or a recorded JSONL file) into the input topics.
@@ -51,21 +51,7 @@ interface ReplayCliOptions {
   labelDelay: number;
 }
 
-function positiveNumber(name: string) {
-  return (value: string): number => {
-    const n = Number(value.replace(/\/s$/, ''));
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
-    return n;
-  };
-}
-
-function durationArg(value: string): number {
-  try {
-    return parseDuration(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
+const positiveNumber = numberArg({ min: 0, exclusiveMin: true });
 
 function formatProgress(p: ReplayProgress, total: number | null): string {
   const pct = total ? ` (${Math.min(100, Math.round((p.sent / total) * 100))}%)` : '';
@@ -85,7 +71,7 @@ export function registerReplayCommand(program: Command): void {
       '--file <file.jsonl>',
       'replay recorded traffic: one {topic, key, value (base64) | record (JSON), headers, eventTimeMs} per line',
     )
-    .option('--rate <n/s>', 'wall-clock messages per second', positiveNumber('--rate'), 200)
+    .option('--rate <n/s>', 'wall-clock messages per second', positiveNumber, 200)
     .addOption(
       new Option('--duration <d>', 'event-time span of the scenario (e.g. 30m, 2h)')
         .argParser(durationArg)
@@ -94,16 +80,18 @@ export function registerReplayCommand(program: Command): void {
     .option(
       '--speedup <x>',
       'event time advances x times faster than wall time (event rate = rate / speedup)',
-      positiveNumber('--speedup'),
+      positiveNumber,
       60,
     )
-    .option('--seed <s>', 'random seed (same seed, same traffic)', (v) => Number.parseInt(v, 10), 1)
+    .option('--seed <s>', 'random seed (same seed, same traffic)', intArg(), 1)
     .option('--start <iso>', 'event time of the scenario start (default: now - duration + duration/speedup)')
-    .option('--universe <n>', 'number of issuers in play (4-60; fewer = more documents per issuer)', (v) =>
-      Number.parseInt(v, 10),
+    .option(
+      '--universe <n>',
+      'number of issuers in play (4-60; fewer = more documents per issuer)',
+      intArg({ min: 4, max: 60 }),
     )
     .option('--brokers <host:port,...>', 'Kafka brokers (overrides the config)')
-    .option('--config <file>', 'finsentry config file (topics, schema ids, limits, Kafka security)')
+    .addOption(configOption('finsentry config file (topics, schema ids, limits, Kafka security)'))
     .option(
       '--truth-out <file>',
       'write the ground truth (per-document intended sentiment + injected events) as JSON',
@@ -114,11 +102,11 @@ export function registerReplayCommand(program: Command): void {
       '--max-speed',
       'ignore --rate pacing and produce as fast as the broker takes it (event times unchanged)',
     )
-    .option('--batch <n>', 'largest batch per send', (v) => Number.parseInt(v, 10), 500)
+    .option('--batch <n>', 'largest batch per send', intArg({ min: 1 }), 500)
     .option(
       '--labels <share>',
       'also publish delayed human labels (intended sentiment) for this share of documents, e.g. 0.1',
-      positiveNumber('--labels'),
+      positiveNumber,
     )
     .addOption(
       new Option('--label-delay <d>', 'event-time delay of labels after their document (±50%)')
@@ -147,6 +135,7 @@ async function replayAction(opts: ReplayCliOptions): Promise<void> {
   if (opts.file && opts.truthOut)
     throw new InvalidArgumentError('--truth-out applies to --scenario runs (recorded files carry no truth)');
   const config: FinsentryConfig = loadConfig(opts.config);
+  if (opts.file) requireReadableFile(opts.file, '--file');
   if (opts.brokers) config.kafka.brokers = opts.brokers.split(',').map((b) => b.trim());
   const say: Say = (line) => {
     if (!opts.quiet) process.stderr.write(line);
@@ -248,7 +237,8 @@ async function produce(
   say: Say,
 ): Promise<void> {
   const logger = createLogger(config.log.level);
-  const kafka = buildKafka(config.kafka, logger);
+  const kafka = buildKafka(config.kafka, logger, process.env, { retries: 2, quietErrors: true });
+  await connectKafka(kafka, config.kafka);
   const topics = [
     config.kafka.topics.news,
     config.kafka.topics.chat,

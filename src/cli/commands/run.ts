@@ -3,6 +3,7 @@ import { runService } from '../../app/service.js';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import type { FinsentryConfig } from '../../config/schema.js';
 import { createLogger } from '../../telemetry/logger.js';
+import { configOption, intArg } from '../options.js';
 
 /**
  * `finsentry run --config FILE`: the service (design §1), built and run by the composition root
@@ -16,8 +17,12 @@ export function registerRunCommand(program: Command): void {
     .description(
       'Run the stream processor: Kafka in, enriched records, DLQ, window statistics and alerts out',
     )
-    .option('-c, --config <file>', 'config file (YAML or JSON); defaults apply when omitted')
-    .option('--metrics-port <port>', 'override metrics.port (0 = any free port)', (v) => Number(v))
+    .addOption(configOption())
+    .option(
+      '--metrics-port <port>',
+      'override metrics.port (0 = any free port)',
+      intArg({ min: 0, max: 65535 }),
+    )
     .action(async (opts: { config?: string; metricsPort?: number }) => {
       let config: FinsentryConfig;
       try {

@@ -1,9 +1,11 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { formatDuration, parseDuration } from '../../config/duration.js';
+import { formatDuration } from '../../config/duration.js';
+import { connectRedis } from '../../io/redis/client.js';
 import { openWindowStore } from '../../io/redis/window-store.js';
 import type { RateKind } from '../../stats/fairness.js';
 import { buildStatsReport, reportOptionsFromConfig, type StatsReport } from '../../stats/dimension-report.js';
+import { configOption, durationArg, requireDimension, UsageError } from '../options.js';
 
 /** `finsentry stats`: current windows, fairness and drift of one dimension, from the live Redis state. */
 
@@ -123,7 +125,11 @@ export function registerStatsCommand(program: Command): void {
     .command('stats')
     .description('Print the current window of one dimension: groups, rates, fairness and drift (from Redis)')
     .requiredOption('-d, --dimension <name>', 'dimension (as configured in stats.dimensions, or _all)')
-    .option('-w, --window <duration>', 'window length, e.g. 5m, 1h, 24h', '1h')
+    .addOption(
+      new Option('-w, --window <duration>', 'window length, e.g. 5m, 1h, 24h')
+        .argParser(durationArg)
+        .default(3_600_000, '1h'),
+    )
     .option(
       '--rate <kind>',
       'compared rate: negative_share | positive_share | mean_polarity',
@@ -132,11 +138,11 @@ export function registerStatsCommand(program: Command): void {
     .option('--reference <kind>', 'drift reference: trailing | baseline (default from config)')
     .option('--baseline <name>', 'baseline name when --reference baseline')
     .option('--json', 'print the report as JSON')
-    .option('-c, --config <file>', 'config file (YAML or JSON)')
+    .addOption(configOption())
     .action(
       async (opts: {
         dimension: string;
-        window: string;
+        window: number;
         rate: string;
         reference?: string;
         baseline?: string;
@@ -144,19 +150,26 @@ export function registerStatsCommand(program: Command): void {
         config?: string;
       }) => {
         const cfg = loadConfig(opts.config);
+        requireDimension(cfg, opts.dimension, '-d/--dimension');
         if (!['negative_share', 'positive_share', 'mean_polarity'].includes(opts.rate))
-          throw new Error(`--rate: unknown rate "${opts.rate}"`);
-        const report = reportOptionsFromConfig(cfg, opts.dimension, parseDuration(opts.window));
+          throw new UsageError(
+            `--rate: unknown rate "${opts.rate}"; one of negative_share, positive_share, mean_polarity`,
+          );
+        const report = reportOptionsFromConfig(cfg, opts.dimension, opts.window);
         report.rate = opts.rate as RateKind;
         if (opts.reference) {
           if (opts.reference !== 'trailing' && opts.reference !== 'baseline')
-            throw new Error('--reference: expected trailing or baseline');
+            throw new UsageError('--reference: expected trailing or baseline');
           report.reference = { ...report.reference, kind: opts.reference };
         }
         if (opts.baseline) report.reference = { ...report.reference, kind: 'baseline', name: opts.baseline };
-        const { store, close } = openWindowStore(cfg);
+        const { store, close } = openWindowStore(cfg, await connectRedis(cfg.redis));
         try {
           const result = await buildStatsReport(store, cfg.stats.bucket, report);
+          if (result.watermarkMs === 0)
+            process.stderr.write(
+              `stats: no document processed yet under redis.keyPrefix "${cfg.redis.keyPrefix}" at ${cfg.redis.url}: the window is empty\n`,
+            );
           process.stdout.write(
             opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${renderStatsReport(result)}\n`,
           );

@@ -11,28 +11,45 @@ import type { ConnectionOptions } from 'node:tls';
 import { resolveSecret } from '../../config/load.js';
 import type { KafkaConfig } from '../../config/schema.js';
 import type { Logger } from '../../telemetry/logger.js';
+import { ServerUnreachableError } from '../unreachable.js';
+
+/**
+ * A short-lived command's client: a few retries, and kafkajs' own ERROR lines at debug, because the
+ * command reports the failure once itself (ServerUnreachableError from connectKafka).
+ */
+export interface KafkaClientMode {
+  retries?: number;
+  quietErrors?: boolean;
+}
 
 /**
  * kafkajs client built from config.kafka: brokers, client id, TLS (CA / client cert / key files) and
  * SASL (plain, scram-sha-256/512) with the password resolved from env or file (never from config).
  * kafkajs' own logs go to our pino logger (child `kafka`), so there is one structured log stream.
  */
-export function buildKafka(config: KafkaConfig, logger: Logger, env: NodeJS.ProcessEnv = process.env): Kafka {
-  return new Kafka(buildKafkaJsConfig(config, logger, env));
+export function buildKafka(
+  config: KafkaConfig,
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+  mode: KafkaClientMode = {},
+): Kafka {
+  return new Kafka(buildKafkaJsConfig(config, logger, env, mode));
 }
 
 export function buildKafkaJsConfig(
   config: KafkaConfig,
   logger: Logger,
   env: NodeJS.ProcessEnv = process.env,
+  mode: KafkaClientMode = {},
 ): KafkaJsConfig {
   const out: KafkaJsConfig = {
     clientId: config.clientId,
     brokers: config.brokers,
     // kafkajs builds its debug entries (one per request) only when asked to; they are written at trace.
     logLevel: logger.isLevelEnabled('trace') ? logLevel.DEBUG : logLevel.INFO,
-    logCreator: pinoLogCreator(logger.child({ component: 'kafka' })),
+    logCreator: pinoLogCreator(logger.child({ component: 'kafka' }), mode.quietErrors),
   };
+  if (mode.retries !== undefined) out.retry = { retries: mode.retries, initialRetryTime: 300 };
   if (config.tls?.enabled) out.ssl = tlsOptions(config.tls);
   if (config.sasl) {
     const password = resolveSecret(config.sasl.password, env);
@@ -56,8 +73,11 @@ function tlsOptions(tls: NonNullable<KafkaConfig['tls']>): ConnectionOptions {
   return options;
 }
 
-/** kafkajs logCreator → pino. kafkajs INFO chatter (joins, commits) is logged at debug. */
-export function pinoLogCreator(logger: Logger): logCreator {
+/**
+ * kafkajs logCreator → pino. kafkajs INFO chatter (joins, commits) is logged at debug; with
+ * `quietErrors` its ERROR lines too (the caller reports the failure once).
+ */
+export function pinoLogCreator(logger: Logger, quietErrors = false): logCreator {
   // kafkajs passes its own level threshold; pino's level decides what is written.
   return (_level: logLevel) =>
     ({ namespace, level, log }: LogEntry): void => {
@@ -65,7 +85,8 @@ export function pinoLogCreator(logger: Logger): logCreator {
       const fields = { namespace, ...extra };
       switch (level) {
         case logLevel.ERROR:
-          logger.error(fields, message);
+          if (quietErrors) logger.debug(fields, message);
+          else logger.error(fields, message);
           break;
         case logLevel.WARN:
           logger.warn(fields, message);
@@ -77,4 +98,24 @@ export function pinoLogCreator(logger: Logger): logCreator {
           logger.trace(fields, message);
       }
     };
+}
+
+/**
+ * Fails fast, once, naming the brokers and the setting, when no broker answers (a command's first
+ * contact with Kafka); connection errors later in a command keep kafkajs' own messages.
+ */
+export async function connectKafka(kafka: Kafka, config: KafkaConfig): Promise<void> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+  } catch (err) {
+    throw new ServerUnreachableError(
+      'Kafka',
+      config.brokers.join(','),
+      'kafka.brokers (FINSENTRY_KAFKA__BROKERS, or --brokers)',
+      err,
+    );
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type Producer } from 'kafkajs';
 import type { FinsentryConfig } from '../../config/schema.js';
 import { OnnxEnricher } from '../../inference/enricher.js';
 import { buildKafka, buildKafkaJsConfig } from '../../io/kafka/client.js';
@@ -114,7 +114,7 @@ export async function pipelineRow(
   const benchKafka = new Kafka({ ...quietConfig, logLevel: logLevel.NOTHING });
   const admin = benchKafka.admin();
   await admin.connect();
-  const producer = benchKafka.producer();
+  const producer = benchKafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   const redis = createRedisClient(cfg.redis);
   const store = new RedisWindowStore(redis, windowStoreOptions(cfg));
   let service: PipelineService | undefined;

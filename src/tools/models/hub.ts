@@ -13,6 +13,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { causeMessage } from '../../io/unreachable.js';
 
 /**
  * `finsentry models pull`: download a model from the Hugging Face Hub by repo id, with the Hub's
@@ -82,7 +83,7 @@ interface HubSession {
   out: string;
   repoCache: string;
   headers: Record<string, string>;
-  doFetch: typeof fetch;
+  doFetch: (url: string, init: RequestInit) => Promise<Response>;
   log: (line: string) => void;
   resolveUrl: (file: string) => string;
 }
@@ -104,7 +105,7 @@ function hubSession(options: PullOptions): HubSession {
     out: options.out,
     repoCache: join(cacheRoot, `models--${options.repo.replace('/', '--')}`),
     headers: { 'user-agent': 'finsentry', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    doFetch: options.fetchImpl ?? fetch,
+    doFetch: reportingUnreachable(options.fetchImpl ?? fetch),
     log: options.log ?? (() => undefined),
     resolveUrl: (file) => `${endpoint}/${options.repo}/resolve/${encodeURIComponent(revision)}/${file}`,
   };
@@ -225,4 +226,17 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     writeFileSync(join(hub.repoCache, 'refs', revision.replace(/\//g, '_')), commit);
   }
   return { dir: options.out, commit, files };
+}
+
+/** A network failure (no HTTP answer) names the URL and the setting, not just "fetch failed". */
+function reportingUnreachable(rawFetch: typeof fetch): (url: string, init: RequestInit) => Promise<Response> {
+  return async (url, init) => {
+    try {
+      return await rawFetch(url, init);
+    } catch (err) {
+      throw new HubError(
+        `cannot reach ${url} (${causeMessage(err)}); check the network or set --endpoint (HF_ENDPOINT)`,
+      );
+    }
+  };
 }

@@ -4,7 +4,10 @@ import { dirname, join } from 'node:path';
 import type { AlertEvent } from '../../alerts/events.js';
 import type { FinsentryConfig } from '../../config/schema.js';
 import type { GroupWindowStats, WindowReader } from '../../domain/windows.js';
+import { fairnessDimensions } from '../../config/rules.js';
+import { wilsonInterval } from '../../stats/fairness.js';
 import { histogramEdges } from '../../stats/histograms.js';
+import { differenceInterval, ratioInterval } from '../../stats/intervals.js';
 import {
   buildStatsReport,
   reportOptionsFromConfig,
@@ -18,7 +21,10 @@ import type {
   ReportDimension,
   ReportDrift,
   ReportGroup,
+  ReportInterval,
+  ReportLabelled,
 } from './types.js';
+import { isEntityFragment } from './fragments.js';
 
 /**
  * Builds ReportData from the window store (through WindowReader + the stats colleague's pure fairness
@@ -53,9 +59,12 @@ function toGroups(
   report: StatsReport,
   window: readonly GroupWindowStats[],
   maxGroups: number,
+  keep: (group: string) => boolean,
 ): { groups: ReportGroup[]; omitted: number } {
   const byGroup = new Map(window.map((g) => [g.group, g]));
-  const sorted = [...report.fairness.groups].sort((a, b) => b.n - a.n || a.group.localeCompare(b.group));
+  const sorted = report.fairness.groups
+    .filter((g) => keep(g.group))
+    .sort((a, b) => b.n - a.n || a.group.localeCompare(b.group));
   const shown = sorted.slice(0, maxGroups);
   return {
     omitted: sorted.length - shown.length,
@@ -75,6 +84,55 @@ function toGroups(
         meanConfidence: stats ? meanConfidence(stats) : null,
       };
     }),
+  };
+}
+
+/** The 95% intervals of DI (min / max) and DPD (max − min) between the groups that define them. */
+function parityIntervals(report: StatsReport): {
+  disparateImpactInterval: ReportInterval | null;
+  parityDifferenceInterval: ReportInterval | null;
+} {
+  const { minGroup, maxGroup } = report.fairness.disparateImpactRatio;
+  const min = report.fairness.groups.find((g) => g.group === minGroup);
+  const max = report.fairness.groups.find((g) => g.group === maxGroup);
+  if (!min || !max || report.fairness.rate === 'mean_polarity')
+    return { disparateImpactInterval: null, parityDifferenceInterval: null };
+  return {
+    disparateImpactInterval: ratioInterval(min.successes, min.n, max.successes, max.n),
+    parityDifferenceInterval: differenceInterval(max.successes, max.n, min.successes, min.n),
+  };
+}
+
+/** Labelled metrics and label coverage of the groups shown; null when no label joined in the window. */
+function toLabelled(report: StatsReport, shown: readonly ReportGroup[]): ReportLabelled | null {
+  const l = report.fairness.labelled;
+  if (!l) return null;
+  const sizes = new Map(shown.map((g) => [g.group, g.n]));
+  const groups = l.groups
+    .filter((g) => sizes.has(g.group))
+    .map((g) => {
+      const n = sizes.get(g.group)!;
+      const interval = g.accuracy === null ? null : wilsonInterval(Math.round(g.accuracy * g.n), g.n);
+      return {
+        group: g.group,
+        labelled: g.n,
+        coverage: n > 0 ? g.n / n : null,
+        accuracy: g.accuracy,
+        accuracyLow: interval?.low ?? null,
+        accuracyHigh: interval?.high ?? null,
+        tprNegative: g.tpr.negative,
+        fprNegative: g.fpr.negative,
+        judged: g.judged,
+      };
+    });
+  const labelled = groups.reduce((sum, g) => sum + g.labelled, 0);
+  const total = shown.reduce((sum, g) => sum + g.n, 0);
+  return {
+    groups,
+    labelled,
+    coverage: total > 0 ? labelled / total : null,
+    equalizedOddsDifference: l.equalizedOddsDifference.value,
+    accuracyGap: l.accuracyGap,
   };
 }
 
@@ -111,6 +169,10 @@ export async function loadReportData(
   const dimensions: ReportDimension[] = [];
   let first: StatsReport | null = null;
   const notes: string[] = [];
+  const fairness = new Set(fairnessDimensions(config));
+  const entityDimensions = new Set(
+    config.stats.dimensions.filter((d) => d.from.startsWith('entities.')).map((d) => d.name),
+  );
   for (const dimension of options.dimensions) {
     const opts = reportOptionsFromConfig(config, dimension, options.windowMs);
     if (options.endMs !== undefined) opts.endMs = options.endMs;
@@ -121,7 +183,11 @@ export async function loadReportData(
       windowMs: options.windowMs,
       endMs: report.windowEndMs,
     });
-    const { groups, omitted } = toGroups(report, window, maxGroups);
+    const excludedFragments = entityDimensions.has(dimension)
+      ? report.fairness.groups.map((g) => g.group).filter(isEntityFragment)
+      : [];
+    const excluded = new Set(excludedFragments);
+    const { groups, omitted } = toGroups(report, window, maxGroups, (g) => !excluded.has(g));
     const changes = new Map(report.changes.map((c) => [c.group, c.alarmsAtMs]));
     const series = [];
     for (const g of groups.slice(0, seriesGroups)) {
@@ -144,8 +210,12 @@ export async function loadReportData(
     if (groups.length === 0) notes.push(`Dimension ${dimension} has no documents in the window.`);
     dimensions.push({
       dimension,
+      fairness: fairness.has(dimension),
       minSamples: report.fairness.minSamples,
       groups,
+      excludedFragments,
+      ...parityIntervals(report),
+      labelled: toLabelled(report, groups),
       omittedGroups: omitted,
       demographicParityDifference: report.fairness.demographicParityDifference.value,
       disparateImpactRatio: report.fairness.disparateImpactRatio.value,

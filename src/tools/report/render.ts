@@ -1,5 +1,12 @@
 import { formatDuration } from '../../config/duration.js';
-import type { ReportAlertEpisode, ReportData, ReportDimension, ReportDrift } from './types.js';
+import type {
+  ReportAlertEpisode,
+  ReportData,
+  ReportDimension,
+  ReportDrift,
+  ReportInterval,
+  ReportLabelled,
+} from './types.js';
 
 /**
  * The model-risk report as one self-contained HTML file: data, styles, the charting library
@@ -88,11 +95,14 @@ function summaryCards(data: ReportData): string {
       'neutral',
     ),
   );
-  for (const d of data.dimensions) {
+  // Parity cards only for fairness dimensions (config fairness.dimensions): never issuers or tickers.
+  for (const d of data.dimensions.filter((x) => x.fairness)) {
     const di = d.disparateImpactRatio;
     const status = di === null ? 'neutral' : di < FOUR_FIFTHS ? 'bad' : 'good';
     const detail =
-      di === null ? 'fewer than two judged groups' : `min ${d.minGroup ?? '—'} / max ${d.maxGroup ?? '—'}`;
+      di === null
+        ? 'fewer than two judged groups'
+        : `95% CI ${interval(d.disparateImpactInterval, 2)} · min ${d.minGroup ?? '—'} / max ${d.maxGroup ?? '—'}`;
     cards.push(
       card(`Disparate impact · ${d.dimension}`, num(di, 2), detail, status, `#${anchor(d.dimension)}`),
     );
@@ -129,6 +139,15 @@ function summaryCards(data: ReportData): string {
   return `<section class="cards">${cards.join('')}</section>`;
 }
 
+function interval(i: ReportInterval | null, digits = 3): string {
+  return i ? `${num(i.low, digits)}–${num(i.high, digits)}` : '—';
+}
+
+/** The "what this means" line under a section: the figures in one plain sentence for a reviewer. */
+function meaning(text: string): string {
+  return `<p class="meaning"><b>What this means:</b> ${text}</p>`;
+}
+
 function card(
   title: string,
   value: string,
@@ -156,7 +175,13 @@ function alertsSection(data: ReportData): string {
 <table><thead><tr><th>Rule</th><th>Severity</th><th>Dimension / group</th><th>Metric</th><th class="r">Value</th><th class="r">Threshold</th><th>State</th><th>Pending</th><th>Firing</th><th>Resolved</th><th>Summary</th></tr></thead><tbody>${rows}</tbody></table>
 <p class="source">Source: ${escapeHtml(a.source)}.</p>`;
   }
-  return `<section id="alerts"><h2>Alert timeline</h2>${body}</section>`;
+  const active = a.episodes.filter((e) => e.state === 'firing').length;
+  const means = !a.available
+    ? 'the alert history is unknown for this report; check the alerts topic before relying on the absence of alerts.'
+    : a.episodes.length === 0
+      ? 'no rule crossed its threshold in the history read.'
+      : `${a.episodes.length} alert episode(s), ${active} still firing: each firing episode is a threshold crossed with statistical significance for at least the rule's "for" duration; its runbook says what to check.`;
+  return `<section id="alerts"><h2>Alert timeline</h2>${body}${meaning(escapeHtml(means))}</section>`;
 }
 
 function alertRow(e: ReportAlertEpisode): string {
@@ -177,6 +202,28 @@ function dimensionSection(d: ReportDimension, i: number, data: ReportData): stri
       return `<tr class="${cls}"><td>${escapeHtml(g.group)}</td><td class="r">${g.n.toLocaleString('en-US')}</td><td class="r">${g.successes.toLocaleString('en-US')}</td><td class="r">${data.rate === 'mean_polarity' ? num(g.rate) : pct(g.rate)}</td><td class="r">${g.wilsonLow === null ? '—' : `${pct(g.wilsonLow)} – ${pct(g.wilsonHigh)}`}</td><td class="r">${g.diffVsRest === null ? '—' : `${g.diffVsRest >= 0 ? '+' : ''}${(g.diffVsRest * 100).toFixed(1)} pp`}</td><td class="r">${pValue(g.pValueVsRest)}</td><td class="r">${num(g.meanPolarity, 2)}</td><td class="r">${num(g.meanConfidence, 2)}</td><td>${g.judged ? 'yes' : `no (n &lt; ${d.minSamples})`}</td></tr>`;
     })
     .join('');
+  const omitted = d.omittedGroups > 0 ? ` ${d.omittedGroups} smaller group(s) not shown.` : '';
+  const fragments = d.excludedFragments.length
+    ? ` ${d.excludedFragments.length} value(s) left out as NER fragments (1–2 characters or stop words): ${escapeHtml(d.excludedFragments.slice(0, 12).join(', '))}${d.excludedFragments.length > 12 ? ', …' : ''}.`
+    : '';
+  const table = `<table><thead><tr><th>Group</th><th class="r">n</th><th class="r">${data.rate === 'positive_share' ? 'Positive' : 'Negative'}</th><th class="r">Rate</th><th class="r">95% Wilson</th><th class="r">vs rest</th><th class="r">p (z-test)</th><th class="r">Mean polarity</th><th class="r">Mean confidence</th><th>Judged</th></tr></thead><tbody>${rows}</tbody></table>`;
+  const groupsPart = d.fairness
+    ? fairnessPart(d, i, data, `${omitted}${fragments}`, table)
+    : `<h3>Groups</h3>
+<p class="explain">${escapeHtml(capitalised(rateLabel(data.rate)))} per group with its 95% Wilson interval. <code>${escapeHtml(d.dimension)}</code> is not a fairness dimension (config <code>fairness.dimensions</code>): its groups are what the documents are about, so no parity figure is computed.${omitted}${fragments}</p>
+${table}
+${meaning(`a group well above the rest (small p) is being talked about more negatively — a market signal to read with the surge alerts, not a model bias.`)}`;
+  return `<section id="${anchor(d.dimension)}" class="dimension">
+<h2>Dimension <code>${escapeHtml(d.dimension)}</code></h2>
+<h3>Sentiment over time</h3>
+<p class="explain">Share of negative predictions over a trailing ${escapeHtml(formatDuration(data.smoothMs))} (in ${escapeHtml(formatDuration(data.bucketMs))} buckets) for the largest groups; ◆ marks a Page–Hinkley change alarm on the group's negative rate.</p>
+<div class="chart"><canvas id="series-${i}" role="img" aria-label="Negative share over time by ${escapeHtml(d.dimension)}"></canvas></div>
+${groupsPart}
+${labelledPart(d.labelled)}
+</section>`;
+}
+
+function fairnessPart(d: ReportDimension, i: number, data: ReportData, extra: string, table: string): string {
   const di = d.disparateImpactRatio;
   const verdict =
     di === null
@@ -184,17 +231,41 @@ function dimensionSection(d: ReportDimension, i: number, data: ReportData): stri
       : di < FOUR_FIFTHS
         ? `<b class="bad-text">Four-fifths rule breached</b>: disparate impact ratio ${num(di, 3)} (${escapeHtml(d.minGroup ?? '')} vs ${escapeHtml(d.maxGroup ?? '')}).`
         : `Disparate impact ratio ${num(di, 3)} is within the four-fifths rule.`;
-  const omitted = d.omittedGroups > 0 ? ` ${d.omittedGroups} smaller group(s) not shown.` : '';
-  return `<section id="${anchor(d.dimension)}" class="dimension">
-<h2>Dimension <code>${escapeHtml(d.dimension)}</code></h2>
-<h3>Sentiment over time</h3>
-<p class="explain">Share of negative predictions over a trailing ${escapeHtml(formatDuration(data.smoothMs))} (in ${escapeHtml(formatDuration(data.bucketMs))} buckets) for the largest groups; ◆ marks a Page–Hinkley change alarm on the group's negative rate.</p>
-<div class="chart"><canvas id="series-${i}" role="img" aria-label="Negative share over time by ${escapeHtml(d.dimension)}"></canvas></div>
-<h3>Fairness gaps</h3>
-<p class="explain">${escapeHtml(capitalised(rateLabel(data.rate)))} per group over the window with its 95% Wilson interval (bar) and point estimate (◆); the dashed line is the rate over all groups. Demographic parity difference ${num(d.demographicParityDifference, 3)}. ${verdict}${omitted}</p>
+  const ci =
+    di === null
+      ? ''
+      : ` 95% intervals: disparate impact ${interval(d.disparateImpactInterval)}, parity difference ${interval(d.parityDifferenceInterval)} (between the min and max groups).`;
+  const means =
+    di === null
+      ? 'too few documents per group to judge parity in this window.'
+      : di < FOUR_FIFTHS && d.disparateImpactInterval && d.disparateImpactInterval.high < FOUR_FIFTHS
+        ? `the model labels ${escapeHtml(d.maxGroup ?? '')} documents negative markedly more often than ${escapeHtml(d.minGroup ?? '')} ones, and the whole interval is below 0.8: check whether the texts differ or the model does (labelled metrics below, if any).`
+        : di < FOUR_FIFTHS
+          ? 'the point estimate breaches the four-fifths rule but the interval reaches 0.8: the gap may be noise; watch it over a longer window.'
+          : 'negative predictions are spread across groups within the four-fifths rule.';
+  return `<h3>Fairness gaps</h3>
+<p class="explain">${escapeHtml(capitalised(rateLabel(data.rate)))} per group over the window with its 95% Wilson interval (bar) and point estimate (◆); the dashed line is the rate over all groups. Demographic parity difference ${num(d.demographicParityDifference, 3)}. ${verdict}${ci}${extra}</p>
 <div class="chart"><canvas id="fairness-${i}" role="img" aria-label="Fairness by ${escapeHtml(d.dimension)}"></canvas></div>
-<table><thead><tr><th>Group</th><th class="r">n</th><th class="r">${data.rate === 'positive_share' ? 'Positive' : 'Negative'}</th><th class="r">Rate</th><th class="r">95% Wilson</th><th class="r">vs rest</th><th class="r">p (z-test)</th><th class="r">Mean polarity</th><th class="r">Mean confidence</th><th>Judged</th></tr></thead><tbody>${rows}</tbody></table>
-</section>`;
+${table}
+${meaning(means)}`;
+}
+
+function labelledPart(l: ReportLabelled | null): string {
+  if (!l) return '';
+  const rows = l.groups
+    .map(
+      (g) =>
+        `<tr class="${g.judged ? '' : 'unjudged'}"><td>${escapeHtml(g.group)}</td><td class="r">${g.labelled.toLocaleString('en-US')}</td><td class="r">${pct(g.coverage)}</td><td class="r">${pct(g.accuracy)}</td><td class="r">${g.accuracyLow === null ? '—' : `${pct(g.accuracyLow)} – ${pct(g.accuracyHigh)}`}</td><td class="r">${pct(g.tprNegative)}</td><td class="r">${pct(g.fprNegative)}</td><td>${g.judged ? 'yes' : 'no'}</td></tr>`,
+    )
+    .join('');
+  const means =
+    l.coverage !== null && l.coverage < 0.05
+      ? `only ${pct(l.coverage)} of the documents have a label: the labelled figures describe a small sample; read the intervals.`
+      : `accuracy differs by ${pct(l.accuracyGap)} between groups and the equalized odds difference is ${num(l.equalizedOddsDifference, 3)}: the larger these are, the more the model's errors fall on some groups rather than others.`;
+  return `<h3>Labelled metrics</h3>
+<p class="explain">Predictions joined to human labels in the window: ${l.labelled.toLocaleString('en-US')} labelled documents (${pct(l.coverage)} label coverage). Equalized odds difference ${num(l.equalizedOddsDifference, 3)}, accuracy gap ${num(l.accuracyGap, 3)}.</p>
+<table><thead><tr><th>Group</th><th class="r">Labelled</th><th class="r">Coverage</th><th class="r">Accuracy</th><th class="r">95% Wilson</th><th class="r">TPR negative</th><th class="r">FPR negative</th><th>Judged</th></tr></thead><tbody>${rows}</tbody></table>
+${meaning(means)}`;
 }
 
 function driftSection(drift: ReportDrift | null): string {
@@ -220,8 +291,16 @@ function driftSection(drift: ReportDrift | null): string {
   return `<section id="drift"><h2>Drift vs reference</h2>
 <p class="explain">Each feature of the window against ${ref}, ${drift.referenceDocuments.toLocaleString('en-US')} reference documents. PSI bands: &lt; ${PSI_BANDS.moderate} stable, ${PSI_BANDS.moderate}–${PSI_BANDS.significant} moderate, ≥ ${PSI_BANDS.significant} significant shift. Jensen–Shannon distance base 2; KS on binned numeric features; χ² homogeneity for categorical mixes.</p>
 <div class="chart" style="height:${Math.max(220, 40 + drift.features.length * 24)}px"><canvas id="drift-chart" role="img" aria-label="PSI by feature"></canvas></div>
+${meaning(driftMeaning(drift))}
 <table><thead><tr><th>Feature</th><th>Kind</th><th class="r">PSI</th><th class="r">JS distance</th><th class="r">KS</th><th class="r">KS p</th><th class="r">χ² p</th><th class="r">n current</th><th class="r">n reference</th></tr></thead><tbody>${rows}</tbody></table>
 </section>`;
+}
+
+function driftMeaning(drift: ReportDrift): string {
+  const shifted = drift.features.filter((f) => f.psi !== null && f.psi >= PSI_BANDS.significant);
+  return shifted.length === 0
+    ? 'the traffic looks like the reference: the model sees the kind of text it saw before.'
+    : `${escapeHtml(shifted.map((f) => f.feature).join(', '))} shifted significantly: the model now sees different text than in the reference, so its validated accuracy may no longer hold.`;
 }
 
 const STYLE = `
@@ -231,6 +310,7 @@ header{background:#fff;border-bottom:1px solid var(--line);padding:20px 32px}hea
 .meta{color:var(--muted);display:flex;flex-wrap:wrap;gap:4px 22px}main{padding:16px 32px 48px;max-width:1400px}
 section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:16px 20px;margin:16px 0}
 h2{font-size:18px;margin:0 0 8px}h3{font-size:15px;margin:18px 0 4px}.explain,.source{color:var(--muted);margin:4px 0 10px}
+.meaning{margin:6px 0 4px;padding:6px 10px;border-left:3px solid var(--accent);background:#f3f6fd}
 .note{background:#fff8e6;border:1px solid #f0d9a0;border-radius:6px;padding:8px 12px}
 .cards{display:flex;flex-wrap:wrap;gap:12px;background:none;border:0;padding:0}
 .card{flex:1 1 180px;background:#fff;border:1px solid var(--line);border-left:5px solid var(--line);border-radius:8px;padding:10px 14px;color:inherit;text-decoration:none}

@@ -59,10 +59,48 @@ export interface ReportSeries {
   changeAlarmsMs: number[];
 }
 
+export interface ReportInterval {
+  low: number;
+  high: number;
+}
+
+/** Labelled metrics of one group: predictions joined to human labels (design §5). */
+export interface ReportLabelledGroup {
+  group: string;
+  /** Labelled documents, and their share of the group's documents in the window. */
+  labelled: number;
+  coverage: number | null;
+  accuracy: number | null;
+  accuracyLow: number | null;
+  accuracyHigh: number | null;
+  /** One-vs-rest rates of the negative class. */
+  tprNegative: number | null;
+  fprNegative: number | null;
+  judged: boolean;
+}
+
+export interface ReportLabelled {
+  groups: ReportLabelledGroup[];
+  /** Labelled documents over all groups shown, and their share of all documents. */
+  labelled: number;
+  coverage: number | null;
+  equalizedOddsDifference: number | null;
+  accuracyGap: number | null;
+}
+
 export interface ReportDimension {
   dimension: string;
+  /** A fairness dimension (config fairness.dimensions): parity figures are shown and judged. */
+  fairness: boolean;
   minSamples: number;
   groups: ReportGroup[];
+  /** Entity values left out as NER fragments (1–2 characters, stop words), entity dimensions only. */
+  excludedFragments: string[];
+  /** 95% intervals of the two parity figures between the min and max groups (src/stats/intervals.ts). */
+  disparateImpactInterval: ReportInterval | null;
+  parityDifferenceInterval: ReportInterval | null;
+  /** Present when labels were joined to predictions in the window. */
+  labelled: ReportLabelled | null;
   /** Groups hidden from tables and charts (beyond the top-K by volume). */
   omittedGroups: number;
   demographicParityDifference: number | null;

@@ -1,0 +1,56 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import avro from 'avsc';
+import type { Schema, Type } from 'avsc';
+
+/**
+ * Schema evolution check (docs/schemas.md): each schema of schemas/ against the previous release's
+ * (schemas/released/), in both directions, with avsc's resolver — the same resolution rules a
+ * consumer's Avro library applies:
+ * - BACKWARD: the new schema reads data written with the released one (new consumers, old topics);
+ * - FORWARD: the released schema reads data written with the new one (old consumers, new producers).
+ * Resolvers are built and then exercised on random records of each writer schema, so that a rule
+ * avsc only applies at read time (an enum symbol without a reader default) fails here too.
+ */
+export interface CompatResult {
+  schema: string;
+  direction: 'BACKWARD' | 'FORWARD';
+  ok: boolean;
+  problem?: string;
+}
+
+const SAMPLES = 50;
+
+function parse(file: string): Type {
+  return avro.Type.forSchema(JSON.parse(readFileSync(file, 'utf8')) as Schema);
+}
+
+/** Can `reader` read everything `writer` writes? Undefined when it can, else the problem. */
+export function readProblem(reader: Type, writer: Type, samples = SAMPLES): string | undefined {
+  try {
+    const resolver = reader.createResolver(writer);
+    for (let i = 0; i < samples; i++) reader.fromBuffer(writer.toBuffer(writer.random()), resolver);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+export function checkCompatibility(current: Type, released: Type, schema: string): CompatResult[] {
+  const backward = readProblem(current, released);
+  const forward = readProblem(released, current);
+  return [
+    { schema, direction: 'BACKWARD', ok: !backward, ...(backward ? { problem: backward } : {}) },
+    { schema, direction: 'FORWARD', ok: !forward, ...(forward ? { problem: forward } : {}) },
+  ];
+}
+
+/** Every schemas/*.avsc with a released version; a schema new in this release has nothing to check. */
+export function checkSchemaDir(schemasDir: string): CompatResult[] {
+  const releasedDir = path.join(schemasDir, 'released');
+  const released = new Set(readdirSync(releasedDir).filter((f) => f.endsWith('.avsc')));
+  return readdirSync(schemasDir)
+    .filter((f) => f.endsWith('.avsc') && released.has(f))
+    .sort()
+    .flatMap((f) => checkCompatibility(parse(path.join(schemasDir, f)), parse(path.join(releasedDir, f)), f));
+}
