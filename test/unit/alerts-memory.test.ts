@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { MemoryAlertStateStore } from '../../src/alerts/memory/alert-state-store.js';
 import { createMemoryAlerting } from '../../src/alerts/memory/alerting.js';
 import { LeaseAuthority, MemoryLeaderLease } from '../../src/alerts/memory/leader-lease.js';
-import type { AlertRecord } from '../../src/alerts/state-machine.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { StatsObservation } from '../../src/domain/observation.js';
+import { FIRING_RECORD } from '../helpers/alert-record.js';
 import { observation, traffic } from '../helpers/alert-traffic.js';
 
 /**
@@ -89,25 +89,7 @@ describe('alert rules on in-memory windows', () => {
 });
 
 describe('in-memory lease and alert state store', () => {
-  const record: AlertRecord = {
-    fingerprint: 'f1',
-    rule: 'R',
-    severity: 'warning',
-    dimension: 'issuer',
-    group: 'acme',
-    state: 'firing',
-    value: 0.9,
-    threshold: 0.5,
-    windowMs: 300_000,
-    sampleSize: 40,
-    pValue: null,
-    activeSinceMs: 1,
-    startedAtMs: 2,
-    endedAtMs: null,
-    changedAtMs: 2,
-    summary: 's',
-    runbookUrl: '',
-  };
+  const record = FIRING_RECORD;
 
   it('fences a stale leader as the Redis store does: its writes are refused once a successor holds the lease', async () => {
     let now = 0;
