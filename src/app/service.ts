@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Kafka } from 'kafkajs';
 import { resolveSecret } from '../config/load.js';
 import type { FinsentryConfig } from '../config/schema.js';
 import type { Enricher } from '../domain/enrichment.js';
@@ -10,7 +11,7 @@ import { LabelJoinSink, RedisPredictionIndex } from '../pipeline/label-join.js';
 import { buildObservation } from '../stats/grouping.js';
 import { windowStoreOptions } from '../stats/windows/rules.js';
 import type { Logger } from '../telemetry/logger.js';
-import { createMetrics } from '../telemetry/metrics.js';
+import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.js';
 import { Readiness, startOpsServer, type OpsServer } from '../telemetry/server.js';
 import { startTracing, type TracingHandle } from '../telemetry/tracing.js';
 import { PipelineService } from './pipeline.js';
@@ -62,38 +63,14 @@ class Closers {
 
 /** Runs the service until a signal or a fatal error; resolves the process exit code. */
 export async function runService(config: FinsentryConfig, logger: Logger): Promise<number> {
-  const authorKey = resolveSecret(config.privacy.authorKey);
-  if (!authorKey) {
-    const ref = config.privacy.authorKey.env
-      ? `environment variable ${config.privacy.authorKey.env}`
-      : `file ${config.privacy.authorKey.file}`;
-    throw new Error(
-      `privacy.authorKey: ${ref} is not set or empty (chat author ids must be pseudonymised with a secret key)`,
-    );
-  }
-
+  const authorKey = requireAuthorKey(config);
   const signal = listenForSignals();
   const closers = new Closers();
   const metrics = createMetrics({ stats: config.stats });
   const readiness = new Readiness();
   readiness.set('models', false);
   readiness.set('pipeline', false);
-  let server: OpsServer;
-  try {
-    server = await startOpsServer({
-      registry: metrics.registry,
-      readiness,
-      port: config.metrics.port,
-      host: config.metrics.host,
-    });
-  } catch (err) {
-    throw new Error(
-      `metrics server cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
-  closers.add('ops server', () => server.close());
-  logger.info({ port: server.port }, 'ops server listening (/metrics, /healthz, /readyz)');
+  await startOps(config, metrics, readiness, closers, logger);
 
   let tracing: TracingHandle | undefined;
   let service: PipelineService | undefined;
@@ -101,56 +78,21 @@ export async function runService(config: FinsentryConfig, logger: Logger): Promi
     tracing = await startTracing(config.tracing);
     if (tracing) closers.add('tracing', () => tracing!.shutdown());
 
-    // The product enricher; imported here so that commands that never infer do not load onnxruntime.
-    const { OnnxEnricher } = await import('../inference/enricher.js');
-    const { withLanguageRouting } = await import('../inference/language-router.js');
-    const models = await OnnxEnricher.create(config.models, config.batching, {
-      logger,
-      maxEntitiesPerDocument: config.limits.maxEntitiesPerDocument,
-      onBatch: (task, stats) => {
-        metrics.batch({ size: stats.size, paddedTokens: stats.paddedTokens, realTokens: stats.realTokens });
-        metrics.inferenceLatency(task, stats.modelMs / 1000);
-      },
-    });
-    // Only documents in a language the models read are scored (models.languages, design §3).
-    const enricher: Enricher = await withLanguageRouting(models, config.models, (language) =>
-      metrics.documentUnscored(language),
-    );
+    const enricher = await loadEnricher(config, metrics, logger);
     closers.add('models', () => enricher.close());
-    metrics.modelInfo(models.models, models.providers);
+    metrics.modelInfo(enricher.models, enricher.providers);
     readiness.set('models', true);
     logger.info({ models: enricher.models }, 'models loaded and warmed up');
 
     const redis: RedisClient = createRedisClient(config.redis);
     closers.add('redis', () => redis.quit());
-    const storeOptions = windowStoreOptions(config);
-    const store = new RedisWindowStore(redis, storeOptions);
+    const store = new RedisWindowStore(redis, windowStoreOptions(config));
     readiness.set('redis', async () => redis.status === 'ready');
 
     const kafka = buildKafka(config.kafka, logger);
     const topics = config.kafka.topics;
-    const inputs = [topics.news, topics.chat];
-    const missing = await missingTopics(kafka, inputs);
-    if (missing.length > 0)
-      throw new Error(
-        `input topic(s) ${missing.join(', ')} do not exist (kafka.topics); create them or fix the config`,
-      );
-    const created = await ensureTopics(kafka, [{ topic: topics.enriched }, { topic: topics.dlq }]);
-    if (created.length > 0) logger.info({ topics: created }, 'created output topics');
-    // Labels are optional: consumed (and joined to remembered predictions) only when the topic exists.
-    let labels: LabelJoinSink | null = null;
-    let predictions: RedisPredictionIndex | null = null;
-    if (topics.labels) {
-      if ((await missingTopics(kafka, [topics.labels])).length > 0) {
-        logger.warn(
-          { topic: topics.labels },
-          'labels topic does not exist; accuracy-based fairness metrics stay empty (create it and restart to enable)',
-        );
-      } else {
-        predictions = new RedisPredictionIndex(redis, config.redis.keyPrefix, storeOptions.ttlSeconds);
-        labels = new LabelJoinSink(predictions, store, logger);
-      }
-    }
+    await checkTopics(kafka, topics, logger);
+    const { labels, predictions } = await openLabelJoin(config, kafka, redis, store, logger);
 
     service = new PipelineService(config, {
       kafka,
@@ -183,37 +125,150 @@ export async function runService(config: FinsentryConfig, logger: Logger): Promi
       closers.add('evaluator', () => evaluator.stop());
     }
 
-    const outcome = await waitForSignalOrFatal(signal, fatal);
-    if (outcome.kind === 'fatal') {
-      logger.fatal(
-        { err: outcome.error },
-        `kafka consumer stopped and will not restart: ${outcome.error.message}`,
-      );
-      await service.abort();
-      await closers.closeAll(logger);
-      return 1;
-    }
-    logger.info(
-      { signal: outcome.signal, deadlineMs: config.shutdown.deadline },
-      'shutting down: finishing in-flight batches',
-    );
-    readiness.set('pipeline', false);
-    const clean = await service.stop(config.shutdown.deadline);
-    if (!clean) {
-      logger.error(
-        { deadlineMs: config.shutdown.deadline },
-        'shutdown deadline passed before in-flight batches finished; exiting with uncommitted work (it will be re-read)',
-      );
-      return 1;
-    }
-    await closers.closeAll(logger);
-    logger.info({ counters: service.processor.counters }, 'finsentry stopped cleanly');
-    return 0;
+    return await stopOnSignal(config, service, await waitForSignalOrFatal(signal, fatal), {
+      readiness,
+      closers,
+      logger,
+    });
   } catch (err) {
     if (service) await service.abort().catch(() => {});
     await closers.closeAll(logger);
     throw err;
   }
+}
+
+/** After a signal: a graceful stop within the deadline; after a fatal consumer error: abort. */
+async function stopOnSignal(
+  config: FinsentryConfig,
+  service: PipelineService,
+  outcome: Outcome,
+  { readiness, closers, logger }: { readiness: Readiness; closers: Closers; logger: Logger },
+): Promise<number> {
+  if (outcome.kind === 'fatal') {
+    logger.fatal(
+      { err: outcome.error },
+      `kafka consumer stopped and will not restart: ${outcome.error.message}`,
+    );
+    await service.abort();
+    await closers.closeAll(logger);
+    return 1;
+  }
+  logger.info(
+    { signal: outcome.signal, deadlineMs: config.shutdown.deadline },
+    'shutting down: finishing in-flight batches',
+  );
+  readiness.set('pipeline', false);
+  const clean = await service.stop(config.shutdown.deadline);
+  if (!clean) {
+    logger.error(
+      { deadlineMs: config.shutdown.deadline },
+      'shutdown deadline passed before in-flight batches finished; exiting with uncommitted work (it will be re-read)',
+    );
+    return 1;
+  }
+  await closers.closeAll(logger);
+  logger.info({ counters: service.processor.counters }, 'finsentry stopped cleanly');
+  return 0;
+}
+
+/** The key of the author-id HMAC; the service refuses to start without it. */
+function requireAuthorKey(config: FinsentryConfig): string {
+  const authorKey = resolveSecret(config.privacy.authorKey);
+  if (!authorKey) {
+    const ref = config.privacy.authorKey.env
+      ? `environment variable ${config.privacy.authorKey.env}`
+      : `file ${config.privacy.authorKey.file}`;
+    throw new Error(
+      `privacy.authorKey: ${ref} is not set or empty (chat author ids must be pseudonymised with a secret key)`,
+    );
+  }
+  return authorKey;
+}
+
+/** The ops server (/metrics, /healthz, /readyz): first, so /healthz answers while models load. */
+async function startOps(
+  config: FinsentryConfig,
+  metrics: PipelineMetrics,
+  readiness: Readiness,
+  closers: Closers,
+  logger: Logger,
+): Promise<void> {
+  let server: OpsServer;
+  try {
+    server = await startOpsServer({
+      registry: metrics.registry,
+      readiness,
+      port: config.metrics.port,
+      host: config.metrics.host,
+    });
+  } catch (err) {
+    throw new Error(
+      `metrics server cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  closers.add('ops server', () => server.close());
+  logger.info({ port: server.port }, 'ops server listening (/metrics, /healthz, /readyz)');
+}
+
+/** The product enricher, loaded and warmed; imported here so that commands that never infer do not load onnxruntime. */
+async function loadEnricher(
+  config: FinsentryConfig,
+  metrics: PipelineMetrics,
+  logger: Logger,
+): Promise<Enricher & { providers: Record<string, string> }> {
+  const { OnnxEnricher } = await import('../inference/enricher.js');
+  const { withLanguageRouting } = await import('../inference/language-router.js');
+  const models = await OnnxEnricher.create(config.models, config.batching, {
+    logger,
+    maxEntitiesPerDocument: config.limits.maxEntitiesPerDocument,
+    onBatch: (task, stats) => {
+      metrics.batch({ size: stats.size, paddedTokens: stats.paddedTokens, realTokens: stats.realTokens });
+      metrics.inferenceLatency(task, stats.modelMs / 1000);
+    },
+  });
+  // Only documents in a language the models read are scored (models.languages, design §3).
+  const routed = await withLanguageRouting(models, config.models, (language) =>
+    metrics.documentUnscored(language),
+  );
+  // The execution provider per model, for finsentry_model_info (the router wraps the ONNX enricher).
+  return routed === models ? models : Object.assign(routed, { providers: models.providers });
+}
+
+/** Input topics must exist (a typo must not silently consume nothing); output topics are created. */
+async function checkTopics(
+  kafka: Kafka,
+  topics: FinsentryConfig['kafka']['topics'],
+  logger: Logger,
+): Promise<void> {
+  const missing = await missingTopics(kafka, [topics.news, topics.chat]);
+  if (missing.length > 0)
+    throw new Error(
+      `input topic(s) ${missing.join(', ')} do not exist (kafka.topics); create them or fix the config`,
+    );
+  const created = await ensureTopics(kafka, [{ topic: topics.enriched }, { topic: topics.dlq }]);
+  if (created.length > 0) logger.info({ topics: created }, 'created output topics');
+}
+
+/** Labels are optional: consumed (and joined to remembered predictions) only when the topic exists. */
+async function openLabelJoin(
+  config: FinsentryConfig,
+  kafka: Kafka,
+  redis: RedisClient,
+  store: RedisWindowStore,
+  logger: Logger,
+): Promise<{ labels: LabelJoinSink | null; predictions: RedisPredictionIndex | null }> {
+  const topic = config.kafka.topics.labels;
+  if (!topic) return { labels: null, predictions: null };
+  if ((await missingTopics(kafka, [topic])).length > 0) {
+    logger.warn(
+      { topic },
+      'labels topic does not exist; accuracy-based fairness metrics stay empty (create it and restart to enable)',
+    );
+    return { labels: null, predictions: null };
+  }
+  const predictions = new RedisPredictionIndex(redis, config.redis.keyPrefix, store.options.ttlSeconds);
+  return { predictions, labels: new LabelJoinSink(predictions, store, logger) };
 }
 
 type Outcome = { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'fatal'; error: Error };

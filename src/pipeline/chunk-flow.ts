@@ -3,7 +3,7 @@ import type { Span } from '@opentelemetry/api';
 import type { DocumentKind, InputDocument } from '../domain/documents.js';
 import type { StatsObservation } from '../domain/observation.js';
 import type { StatsBatch } from '../domain/windows.js';
-import type { OutRecord, RawRecord } from '../io/kafka/types.js';
+import type { OutRecord, RawRecord } from '../domain/records.js';
 import { withStageSpan } from '../telemetry/tracing.js';
 import { sendDeadLetters, type RejectedRecord } from './dead-letters.js';
 import { enrichChunk, isRejection } from './enrich-step.js';

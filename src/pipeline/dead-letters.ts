@@ -1,5 +1,5 @@
 import type { Rejection } from '../codec/reasons.js';
-import type { RawRecord } from '../io/kafka/types.js';
+import type { RawRecord } from '../domain/records.js';
 import { buildDeadLetter, chunkBySize, DEFAULT_MAX_DEAD_LETTER_BYTES } from './dlq.js';
 import type { BatchContext, ProcessorRuntime } from './processor-types.js';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IHeaders } from 'kafkajs';
 import type { Rejection } from '../codec/reasons.js';
-import type { OutRecord, RawRecord } from '../io/kafka/types.js';
+import type { OutRecord, RawRecord } from '../domain/records.js';
 
 /**
  * Dead-letter records (design §2, schemas/DeadLetter.avsc). The value and key are the original bytes,

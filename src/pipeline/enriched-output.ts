@@ -4,7 +4,7 @@ import { buildEnrichedRecord, encodeEnriched } from '../codec/enriched.js';
 import type { InputDocument } from '../domain/documents.js';
 import type { Enrichment } from '../domain/enrichment.js';
 import type { StatsObservation } from '../domain/observation.js';
-import type { OutRecord } from '../io/kafka/types.js';
+import type { OutRecord } from '../domain/records.js';
 import { outputHeaders as traceHeaders } from '../telemetry/tracing.js';
 import type { ProcessorOptions } from './processor-types.js';
 

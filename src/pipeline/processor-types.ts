@@ -6,7 +6,7 @@ import type { StatsObservation } from '../domain/observation.js';
 import type { StatsSink } from '../domain/windows.js';
 import type { PartitionBatch } from '../io/kafka/consumer.js';
 import type { BatchOutputs, Delivery } from '../io/kafka/delivery.js';
-import type { RawRecord } from '../io/kafka/types.js';
+import type { RawRecord } from '../domain/records.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { PredictionIndex } from './label-join.js';
 import type { LabelSink } from './label-sink.js';

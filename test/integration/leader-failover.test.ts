@@ -8,6 +8,7 @@ import { PipelineSignalTracker, readOffsetSnapshot } from '../../src/alerts/pipe
 import { redisAlertPorts } from '../../src/io/redis/alert-ports.js';
 import { kafkaAlertPublisher } from '../../src/io/kafka/alert-publisher.js';
 import { AlertStore } from '../../src/io/redis/alert-store.js';
+import { FIRING_RECORD } from '../helpers/alert-record.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { WindowReader } from '../../src/domain/windows.js';
 import {
@@ -245,25 +246,7 @@ describe('evaluator leader election with 3 replicas', () => {
       expect([leaseA.isLeader(), leaseB.isLeader()]).toEqual([true, false]);
       const termA = leaseA.current()!;
       const storeA = new AlertStore(a, p);
-      const record = {
-        fingerprint: 'f1',
-        rule: 'R',
-        severity: 'warning' as const,
-        dimension: 'issuer',
-        group: 'acme',
-        state: 'firing' as const,
-        value: 0.9,
-        threshold: 0.5,
-        windowMs: 300_000,
-        sampleSize: 40,
-        pValue: null,
-        activeSinceMs: 1,
-        startedAtMs: 2,
-        endedAtMs: null,
-        changedAtMs: 2,
-        summary: 's',
-        runbookUrl: '',
-      };
+      const record = FIRING_RECORD;
       expect(await storeA.commit(termA, [record], [], [])).toBe(true);
       await waitFor(
         async () => {

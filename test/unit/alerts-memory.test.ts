@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { MemoryAlertStateStore } from '../../src/alerts/memory/alert-state-store.js';
 import { createMemoryAlerting } from '../../src/alerts/memory/alerting.js';
+import { LeaseAuthority, MemoryLeaderLease } from '../../src/alerts/memory/leader-lease.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { StatsObservation } from '../../src/domain/observation.js';
+import { FIRING_RECORD } from '../helpers/alert-record.js';
 import { observation, traffic } from '../helpers/alert-traffic.js';
 
 /**
@@ -82,5 +85,57 @@ describe('alert rules on in-memory windows', () => {
     expect(run.events).toEqual([]);
     // The evaluator did step through every complete bucket on the event clock.
     expect(run.evaluator.eventTimeMs).toBe(T0 + 89 * MINUTE);
+  });
+});
+
+describe('in-memory lease and alert state store', () => {
+  const record = FIRING_RECORD;
+
+  it('fences a stale leader as the Redis store does: its writes are refused once a successor holds the lease', async () => {
+    let now = 0;
+    const authority = new LeaseAuthority(() => now);
+    const a = new MemoryLeaderLease({ authority, leaseMs: 300, replicaId: 'a' });
+    const b = new MemoryLeaderLease({ authority, leaseMs: 300, replicaId: 'b' });
+    const changes: Array<[boolean, number]> = [];
+    a.listen({ onChange: (leader, token) => changes.push([leader, token]) });
+    const store = new MemoryAlertStateStore(authority);
+    await a.tick();
+    await b.tick();
+    expect([a.isLeader(), b.isLeader()]).toEqual([true, false]);
+    const termA = a.current()!;
+    expect(await store.commit(termA, [record], [], [])).toBe(true);
+    now = 299; // A renews in time: still the leader, same token
+    await a.tick();
+    await b.tick();
+    expect([a.current()?.token, b.isLeader()]).toEqual([termA.token, false]);
+    now = 700; // A paused past its lease: B takes over with a larger token
+    await b.tick();
+    expect(b.current()!.token).toBeGreaterThan(termA.token);
+    expect(await store.commit(termA, [{ ...record, state: 'resolved' }], [], [])).toBe(false);
+    expect((await store.load()).get('f1')?.state).toBe('firing');
+    await a.tick(); // compare-and-extend fails: A steps down; its release cannot free B's lease
+    await a.stop(true);
+    expect(a.isLeader()).toBe(false);
+    expect(b.isLeader()).toBe(true);
+    // As the Redis lease: a term that lapsed while paused is not reported again as lost on the next tick.
+    expect(changes).toEqual([[true, termA.token]]);
+  });
+
+  it('keeps the outbox until publication is acknowledged, entry by entry', async () => {
+    const authority = new LeaseAuthority();
+    const lease = new MemoryLeaderLease({ authority });
+    await lease.tick();
+    const store = new MemoryAlertStateStore(authority);
+    const event = { fingerprint: 'f1', state: 'firing' } as unknown as Parameters<
+      typeof store.commit
+    >[3][number];
+    expect(await store.commit(lease.current()!, [record], [], [event, { ...event, state: 'resolved' }])).toBe(
+      true,
+    );
+    const [first, second] = await store.outbox();
+    await store.acknowledge([first!]);
+    expect((await store.outbox()).map((e) => e.event.state)).toEqual(['resolved']);
+    await store.acknowledge([first!]); // idempotent: removes nothing else
+    expect(await store.outbox()).toEqual([second]);
   });
 });
