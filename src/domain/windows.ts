@@ -26,6 +26,18 @@ export interface StatsApplyResult {
    * judged per partition (replay-deterministic); the store's watermark is the max over partitions.
    */
   watermarkMs: number;
+  /** Observations too far ahead of the partition's event clock: not counted (src/stats/event-time.ts). */
+  future?: number;
+  /** The observations and labels not counted, with why (for the late-records topic). */
+  refused?: RefusedRecord[];
+}
+
+/** A record the window store did not count, by its place in the batch. */
+export interface RefusedRecord {
+  documentId: string;
+  /** Input offset, when the observation carried one. */
+  offset?: string;
+  reason: 'late' | 'future';
 }
 
 export interface StatsSink {
