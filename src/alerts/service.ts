@@ -103,6 +103,7 @@ export async function startEvaluatorService(
     intervalMs: config.evaluator.interval,
     clock: config.evaluator.clock,
     idlePartitionMs: config.evaluator.idlePartitionTimeout,
+    graceMs: config.stats.allowedLateness,
     leaseMs: config.evaluator.leaderLease,
     minSamples: config.stats.minSamples,
     bucketMs: config.stats.bucket,

@@ -225,3 +225,86 @@ describe('evaluation watermark across partitions', () => {
     expect(round.outcome).toBe('ok');
   });
 });
+
+describe('windows judged once their grace period has passed', () => {
+  const prefix = uniqueName('fs-grace').replace(/[^A-Za-z0-9:_-]/g, '');
+  const redis = new Redis(redisUrl());
+  const LATENESS = 5 * MINUTE;
+  const store = new RedisWindowStore(redis, {
+    keyPrefix: prefix,
+    bucketMs: MINUTE,
+    allowedLatenessMs: LATENESS,
+    ttlSeconds: 4 * 3600,
+    dimensions: ['issuer', 'region'],
+  });
+  const rule = defaultAlertRules().find((r) => r.name === 'NegativeSentimentSurge')!;
+  const T = Math.floor((Date.now() - 86_400_000) / MINUTE) * MINUTE;
+  let offset = 0;
+  let evaluator: Evaluator;
+
+  async function apply(observations: StatsObservation[]): Promise<void> {
+    byEventTime(observations);
+    offset += observations.length;
+    await store.apply([
+      { partitionKey: `${prefix}-p0`, lastOffset: String(offset), observations, labels: [] },
+    ]);
+  }
+
+  beforeAll(async () => {
+    evaluator = new Evaluator({
+      redis,
+      keyPrefix: prefix,
+      windows: store,
+      reference: trailingReference(store, 3_600_000),
+      rules: [rule],
+      publishers: [],
+      intervalMs: 60_000,
+      leaseMs: 10_000,
+      minSamples: 30,
+      bucketMs: MINUTE,
+      gaugeDimensions: [{ name: 'issuer', bounded: false }],
+      gaugeWindows: [5 * MINUTE],
+      clock: 'event',
+      idlePartitionMs: 600_000, // the partition stays active throughout
+      graceMs: LATENESS,
+    });
+    await evaluator.lease.tick();
+  });
+
+  afterAll(async () => {
+    await evaluator?.stop(true);
+    await new AlertStore(redis, prefix).clear();
+    await store.deleteAll();
+    redis.disconnect();
+  });
+
+  it('judges the window ending at T only once the event clock is past T + the lateness, with the late records in it', async () => {
+    // The same traffic as the first test, but half the surge's documents arrive 3 minutes late.
+    await apply(
+      [SURGING, ...CALM].flatMap((issuer) => traffic(issuer, T - 65 * MINUTE, T - 5 * MINUTE, 300, 1)),
+    );
+    const surge = traffic(SURGING, T - 4 * MINUTE, T - 5_000, 60, 8);
+    await apply([
+      ...surge.filter((_, i) => i % 2 === 0),
+      ...CALM.flatMap((issuer) => traffic(issuer, T - 4 * MINUTE, T - 5_000, 60, 1)),
+    ]);
+    // Without the grace period the surge went pending here (first test); now its windows wait.
+    expect((await evaluator.evaluateOnce()).transitions).toEqual([]);
+
+    // Three minutes later the other half arrives, within the lateness: counted in its own buckets.
+    await apply([
+      ...surge.filter((_, i) => i % 2 === 1),
+      ...CALM.flatMap((issuer) => traffic(issuer, T, T + 3 * MINUTE, 30, 1)),
+    ]);
+    expect((await evaluator.evaluateOnce()).transitions).toEqual([]);
+
+    await apply(
+      [SURGING, ...CALM].flatMap((issuer) => traffic(issuer, T + 3 * MINUTE, T + 6 * MINUTE, 30, 1)),
+    );
+    const judged = await evaluator.evaluateOnce();
+    const surging = judged.transitions.filter((t) => t.record.group === SURGING);
+    expect(surging.map((t) => t.to)).toContain('pending');
+    expect(surging[0]!.record.activeSinceMs).toBeLessThanOrEqual(T);
+    expect(await store.lateCount()).toBe(0);
+  });
+});
