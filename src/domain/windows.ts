@@ -1,4 +1,4 @@
-import type { LabelObservation, StatsObservation } from './observation.js';
+import type { GroupRef, LabelObservation, StatsObservation } from './observation.js';
 import type { SentimentLabel } from './enrichment.js';
 
 /**
@@ -87,4 +87,26 @@ export interface WindowReader {
   readSeries(query: WindowQuery & { group: string }): Promise<Array<[number, GroupWindowStats]>>;
   /** Count of late (excluded) observations so far. */
   lateCount(): Promise<number>;
+}
+
+/** A delayed label joined to its document's prediction (src/pipeline/label-join.ts), ready to count. */
+export interface JoinedLabel {
+  /** Hash of (kind, document id): src/pipeline/label-join.ts documentKey. */
+  documentKey: string;
+  documentEventTimeMs: number;
+  groups: readonly GroupRef[];
+  predicted: SentimentLabel;
+  actual: SentimentLabel;
+  labelledAtMs: number;
+}
+
+export interface LabelApplyCounts {
+  /** First label of its document. */
+  counted: number;
+  /** A different label replaced the previous one's contribution. */
+  replaced: number;
+  /** The same label again (a replay, a duplicate): nothing changed. */
+  unchanged: number;
+  /** Older than the label already applied: ignored. */
+  stale: number;
 }

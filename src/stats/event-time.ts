@@ -91,3 +91,20 @@ export function admitEventTime(
 export function judgedWatermark(eventClockMs: number, allowedLatenessMs: number): number {
   return eventClockMs > 0 ? Math.max(0, eventClockMs - allowedLatenessMs) : 0;
 }
+
+/** Start of the bucket an event time falls in. */
+export function windowBucketStart(eventTimeMs: number, bucketMs: number): number {
+  return Math.floor(eventTimeMs / bucketMs) * bucketMs;
+}
+
+/**
+ * A delayed label (design §5) joins its document while it comes within the grace period of the
+ * document's event time, judged on the label's own labelled_at (so a replay decides the same).
+ */
+export function labelWithinGrace(
+  documentEventTimeMs: number,
+  labelledAtMs: number,
+  graceMs: number,
+): boolean {
+  return labelledAtMs - documentEventTimeMs <= graceMs;
+}

@@ -129,6 +129,7 @@ export class PipelineMetrics {
   private readonly lag: Gauge<'topic' | 'partition'>;
   private readonly redisDuration: Histogram<'operation'>;
   private readonly late: Counter;
+  private readonly labelJoin: Counter;
   private readonly model: Gauge<'task' | 'name' | 'version' | 'sha256'>;
   private readonly lastBatch: Gauge;
   private readonly watermarkGauge: Gauge;
@@ -268,6 +269,12 @@ export class PipelineMetrics {
     this.late = new Counter({
       name: 'finsentry_late_events_total',
       help: 'Observations older than watermark minus allowed lateness, excluded from windows.',
+      registers,
+    });
+    this.labelJoin = new Counter({
+      name: 'finsentry_labels_total',
+      help: 'Delayed labels by outcome: counted, replaced (relabel), unchanged (same label again), stale (older than the applied one), unmatched (no known prediction), expired (past stats.labelGracePeriod).',
+      labelNames: ['outcome'],
       registers,
     });
     this.model = new Gauge({
@@ -477,6 +484,10 @@ export class PipelineMetrics {
 
   lateEvents(n: number): void {
     if (n > 0) this.late.inc(n);
+  }
+
+  labelOutcomes(counts: Readonly<Partial<Record<string, number>>>): void {
+    for (const [outcome, n] of Object.entries(counts)) if (n && n > 0) this.labelJoin.inc({ outcome }, n);
   }
 
   modelInfo(models: readonly ModelInfo[]): void {

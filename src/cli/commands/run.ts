@@ -8,6 +8,7 @@ import { buildKafka } from '../../io/kafka/client.js';
 import { createRedisClient, type RedisClient } from '../../io/redis/client.js';
 import { RedisWindowStore, windowStoreOptions } from '../../io/redis/window-store.js';
 import { LabelJoinSink, RedisPredictionIndex } from '../../pipeline/label-join.js';
+import { labelLifetimes, RedisLabelStore } from '../../io/redis/label-store.js';
 import { PipelineService } from '../../pipeline/service.js';
 import { buildObservation } from '../../stats/grouping.js';
 import { createLogger, type Logger } from '../../telemetry/logger.js';
@@ -167,8 +168,18 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
           'labels topic does not exist; accuracy-based fairness metrics stay empty (create it and restart to enable)',
         );
       } else {
-        predictions = new RedisPredictionIndex(redis, config.redis.keyPrefix, storeOptions.ttlSeconds);
-        labels = new LabelJoinSink(predictions, store, logger);
+        const lifetimes = labelLifetimes(config, storeOptions.ttlSeconds);
+        predictions = new RedisPredictionIndex(redis, config.redis.keyPrefix, lifetimes.predictionSeconds);
+        const labelStore = new RedisLabelStore(redis, {
+          keyPrefix: config.redis.keyPrefix,
+          bucketMs: config.stats.bucket,
+          ttlSeconds: storeOptions.ttlSeconds,
+          memorySeconds: lifetimes.memorySeconds,
+        });
+        labels = new LabelJoinSink(predictions, labelStore, logger, {
+          graceMs: config.stats.labelGracePeriod,
+          observer: metrics,
+        });
       }
     }
 
