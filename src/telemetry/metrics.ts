@@ -268,7 +268,8 @@ export class PipelineMetrics {
     });
     this.late = new Counter({
       name: 'finsentry_late_events_total',
-      help: 'Observations older than watermark minus allowed lateness, excluded from windows.',
+      help: 'Observations the windows refused, by reason: late (older than the partition watermark = event clock minus allowed lateness) or future (beyond limits.maxFutureSkew ahead of the event clock); sent to the late-records topic.',
+      labelNames: ['reason'],
       registers,
     });
     this.labelJoin = new Counter({
@@ -482,8 +483,8 @@ export class PipelineMetrics {
     this.redisDuration.observe({ operation: this.redisOps.label(operation) }, seconds);
   }
 
-  lateEvents(n: number): void {
-    if (n > 0) this.late.inc(n);
+  lateEvents(n: number, reason: 'late' | 'future' = 'late'): void {
+    if (n > 0) this.late.inc({ reason }, n);
   }
 
   labelOutcomes(counts: Readonly<Partial<Record<string, number>>>): void {
