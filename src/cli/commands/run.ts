@@ -156,7 +156,11 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
       throw new Error(
         `input topic(s) ${missing.join(', ')} do not exist (kafka.topics); create them or fix the config`,
       );
-    const created = await ensureTopics(kafka, [{ topic: topics.enriched }, { topic: topics.dlq }]);
+    const created = await ensureTopics(kafka, [
+      { topic: topics.enriched },
+      { topic: topics.dlq },
+      { topic: topics.late },
+    ]);
     if (created.length > 0) logger.info({ topics: created }, 'created output topics');
     // Labels are optional: consumed (and joined to remembered predictions) only when the topic exists.
     let labels: LabelJoinSink | null = null;
