@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
-import { Evaluator, trailingReference } from '../../src/alerts/evaluator.js';
+import { Evaluator, trailingReference, type EvaluatorOptions } from '../../src/alerts/evaluator.js';
 import { AlertStore } from '../../src/io/redis/alert-store.js';
 import type { StatsObservation } from '../../src/domain/observation.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
@@ -20,6 +20,31 @@ const RUN = uniqueName('clock').replace(/-/g, '');
 const SURGING = `acme${RUN}`;
 const CALM = [`beta${RUN}`, `gamma${RUN}`, `delta${RUN}`];
 
+/** The evaluator of these tests: the surge rule as shipped, on the event clock, rounds driven by the test. */
+function eventClockEvaluator(
+  redis: Redis,
+  prefix: string,
+  store: RedisWindowStore,
+  extra: Partial<EvaluatorOptions> = {},
+): Evaluator {
+  return new Evaluator({
+    redis,
+    keyPrefix: prefix,
+    windows: store,
+    reference: trailingReference(store, 3_600_000),
+    rules: [defaultAlertRules().find((r) => r.name === 'NegativeSentimentSurge')!],
+    publishers: [],
+    intervalMs: 60_000,
+    leaseMs: 10_000,
+    minSamples: 30,
+    bucketMs: MINUTE,
+    gaugeDimensions: [{ name: 'issuer', bounded: false }],
+    gaugeWindows: [5 * MINUTE],
+    clock: 'event',
+    ...extra,
+  });
+}
+
 describe('evaluator on the event-time clock', () => {
   const prefix = uniqueName('fs-clock').replace(/[^A-Za-z0-9:_-]/g, '');
   const redis = new Redis(redisUrl());
@@ -32,7 +57,6 @@ describe('evaluator on the event-time clock', () => {
   });
   let evaluator: Evaluator;
   // The surge rule exactly as shipped (for: 1m): the clock, not a shortened `for`, keeps this fast.
-  const rule = defaultAlertRules().find((r) => r.name === 'NegativeSentimentSurge')!;
   // A day before now, on a bucket boundary: event time and wall time are far apart.
   const T = Math.floor((Date.now() - 86_400_000) / MINUTE) * MINUTE;
   let offset = 0;
@@ -46,21 +70,7 @@ describe('evaluator on the event-time clock', () => {
   }
 
   beforeAll(async () => {
-    evaluator = new Evaluator({
-      redis,
-      keyPrefix: prefix,
-      windows: store,
-      reference: trailingReference(store, 3_600_000),
-      rules: [rule],
-      publishers: [],
-      intervalMs: 60_000, // rounds are driven by the test
-      leaseMs: 10_000,
-      minSamples: 30,
-      bucketMs: MINUTE,
-      gaugeDimensions: [{ name: 'issuer', bounded: false }],
-      gaugeWindows: [5 * MINUTE],
-      clock: 'event',
-    });
+    evaluator = eventClockEvaluator(redis, prefix, store);
     await evaluator.lease.tick();
     expect(evaluator.lease.isLeader()).toBe(true);
   });
@@ -155,20 +165,8 @@ describe('evaluation watermark across partitions', () => {
   }
 
   beforeAll(async () => {
-    evaluator = new Evaluator({
-      redis,
-      keyPrefix: prefix,
-      windows: store,
-      reference: trailingReference(store, 3_600_000),
+    evaluator = eventClockEvaluator(redis, prefix, store, {
       rules: [rule],
-      publishers: [],
-      intervalMs: 60_000,
-      leaseMs: 10_000,
-      minSamples: 30,
-      bucketMs: MINUTE,
-      gaugeDimensions: [{ name: 'issuer', bounded: false }],
-      gaugeWindows: [5 * MINUTE],
-      clock: 'event',
       idlePartitionMs: 1_000,
       // p1's consumer lag, as the Kafka offsets would tell it.
       pipelineSignals: () =>
@@ -237,7 +235,6 @@ describe('windows judged once their grace period has passed', () => {
     ttlSeconds: 4 * 3600,
     dimensions: ['issuer', 'region'],
   });
-  const rule = defaultAlertRules().find((r) => r.name === 'NegativeSentimentSurge')!;
   const T = Math.floor((Date.now() - 86_400_000) / MINUTE) * MINUTE;
   let offset = 0;
   let evaluator: Evaluator;
@@ -251,20 +248,7 @@ describe('windows judged once their grace period has passed', () => {
   }
 
   beforeAll(async () => {
-    evaluator = new Evaluator({
-      redis,
-      keyPrefix: prefix,
-      windows: store,
-      reference: trailingReference(store, 3_600_000),
-      rules: [rule],
-      publishers: [],
-      intervalMs: 60_000,
-      leaseMs: 10_000,
-      minSamples: 30,
-      bucketMs: MINUTE,
-      gaugeDimensions: [{ name: 'issuer', bounded: false }],
-      gaugeWindows: [5 * MINUTE],
-      clock: 'event',
+    evaluator = eventClockEvaluator(redis, prefix, store, {
       idlePartitionMs: 600_000, // the partition stays active throughout
       graceMs: LATENESS,
     });

@@ -10,6 +10,7 @@ import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { LabelJoinSink, RedisPredictionIndex, type LabelOutcome } from '../../src/pipeline/label-join.js';
 import { ALL_DIMENSION } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
+import { rng } from '../helpers/fault-traffic.js';
 import { redisClusterNodes, redisUrl, uniqueName } from '../helpers/stack.js';
 
 /**
@@ -24,17 +25,6 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const T0 = Date.UTC(2026, 0, 5, 6, 0);
 const GRACE = 3 * 24 * HOUR;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Doc {
   obs: StatsObservation;
