@@ -1,5 +1,11 @@
 import type { BatchingConfig, ModelsConfig } from '../config/schema.js';
-import type { Enricher, Enrichment, EnrichRequest, EntitySpan, ModelInfo } from '../domain/enrichment.js';
+import type {
+  Enricher,
+  EnrichRequest,
+  EntitySpan,
+  ModelInfo,
+  ScoredEnrichment,
+} from '../domain/enrichment.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { BatcherOptions } from './batcher.js';
 import { ModelRunner, NerModel, SentimentModel, type BatchObserver, type EngineOptions } from './engine.js';
@@ -92,7 +98,7 @@ export class OnnxEnricher implements Enricher {
     }
   }
 
-  async enrich(requests: EnrichRequest[]): Promise<Enrichment[]> {
+  async enrich(requests: EnrichRequest[]): Promise<ScoredEnrichment[]> {
     if (requests.length === 0) return [];
     const texts = requests.map((r) => r.text);
     const [sentiments, entities] = await Promise.all([

@@ -41,7 +41,8 @@ function isRejection(value: Enrichment | Rejection): value is Rejection {
 }
 
 /** Builds the statistics observation (groups, numbers) of an enriched document: src/stats/grouping.ts. */
-export type ObservationBuilder = (doc: InputDocument, enrichment: Enrichment) => StatsObservation;
+/** null: nothing to count in the windows (an unscored document, design §3). */
+export type ObservationBuilder = (doc: InputDocument, enrichment: Enrichment) => StatsObservation | null;
 
 export interface ProcessorOptions {
   groupId: string;
@@ -406,9 +407,8 @@ export class PipelineProcessor {
           return;
         }
         const enrichment = outcome;
-        const observation = this.deps.buildObservation
-          ? { ...this.deps.buildObservation(doc, enrichment), offset: doc.position.offset }
-          : null;
+        const built = this.deps.buildObservation?.(doc, enrichment) ?? null;
+        const observation = built ? { ...built, offset: doc.position.offset } : null;
         if (observation) observations.push(observation);
         this.observer.eventTimeLag(Math.max(0, (now - doc.eventTimeMs) / 1000));
         const value = encodeEnriched(
