@@ -1,4 +1,3 @@
-import type { StatsObservation } from '../domain/observation.js';
 import type { RefusedRecord } from '../domain/windows.js';
 import type { OutRecord } from '../io/kafka/types.js';
 
@@ -14,21 +13,16 @@ export const LATE_SOURCE_HEADER = 'finsentry-source';
 export const LATE_CLOCK_HEADER = 'finsentry-event-clock';
 
 /**
- * The late-topic records for a batch's refused observations. `observations[i]` and `enriched[i]` are
- * the same document (the processor builds both in one pass); refused records are matched by offset.
+ * The late-topic records for a batch's refused observations: `enriched` are the batch's enriched
+ * records with the input offset each was built from; refused records are matched by offset.
  */
 export function lateRecords(
   refused: readonly RefusedRecord[],
-  observations: readonly StatsObservation[],
-  enriched: readonly OutRecord[],
+  enriched: ReadonlyArray<{ offset: string; record: OutRecord }>,
   source: { topic: string; partition: number; eventClockMs: number },
 ): OutRecord[] {
   if (refused.length === 0) return [];
-  const byOffset = new Map<string, OutRecord>();
-  observations.forEach((o, i) => {
-    const record = enriched[i];
-    if (o.offset !== undefined && record) byOffset.set(o.offset, record);
-  });
+  const byOffset = new Map(enriched.map((e) => [e.offset, e.record]));
   const out: OutRecord[] = [];
   for (const r of refused) {
     const record = r.offset === undefined ? undefined : byOffset.get(r.offset);

@@ -9,7 +9,7 @@ import type { InputLabel } from '../codec/validate.js';
 import type { DocumentKind, InputDocument } from '../domain/documents.js';
 import type { Enricher, Enrichment } from '../domain/enrichment.js';
 import type { StatsObservation } from '../domain/observation.js';
-import type { StatsBatch, StatsSink } from '../domain/windows.js';
+import type { StatsApplyResult, StatsBatch, StatsSink } from '../domain/windows.js';
 import type { PartitionBatch } from '../io/kafka/consumer.js';
 import { OutputsLost, type BatchOutputs, type Delivery } from '../io/kafka/delivery.js';
 import type { OutRecord, RawRecord } from '../io/kafka/types.js';
@@ -17,6 +17,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { outputHeaders as traceHeaders, withStageSpan } from '../telemetry/tracing.js';
 import { buildDeadLetter, chunkBySize, DEFAULT_MAX_DEAD_LETTER_BYTES } from './dlq.js';
 import type { PredictionIndex } from './label-join.js';
+import { lateRecords } from './late-records.js';
 import type { LabelSink } from './label-sink.js';
 import { NOOP_OBSERVER, type PipelineObserver } from './observer.js';
 import { PartitionOffsetTracker } from './offsets.js';
@@ -46,7 +47,7 @@ export type ObservationBuilder = (doc: InputDocument, enrichment: Enrichment) =>
 
 export interface ProcessorOptions {
   groupId: string;
-  topics: { news: string; chat: string; labels: string | null; enriched: string; dlq: string };
+  topics: { news: string; chat: string; labels: string | null; enriched: string; dlq: string; late?: string };
   batching: { maxBatchSize: number; maxInFlightBatches: number; maxQueuedDocuments: number };
   maxEntitiesPerDocument: number;
   /** limits.maxDeadLetterBytes (default DEFAULT_MAX_DEAD_LETTER_BYTES). */
@@ -383,7 +384,12 @@ export class PipelineProcessor {
     const enriched = (async () => {
       const poisoned: Array<{ record: RawRecord; rejection: Rejection }> = [];
       if (docs.length === 0)
-        return { records: [] as OutRecord[], observations: [] as StatsObservation[], poisoned };
+        return {
+          records: [] as OutRecord[],
+          observations: [] as StatsObservation[],
+          poisoned,
+          recordOffsets: [],
+        };
       const stageSpans: Span[] = [];
       const outcomes: Array<Enrichment | Rejection> = await this.inference.run(() =>
         this.withRetry(
@@ -400,6 +406,7 @@ export class PipelineProcessor {
       const latencyMs = performance.now() - fetchedAt;
       const observations: StatsObservation[] = [];
       const records: OutRecord[] = [];
+      const recordOffsets: string[] = []; // input offset of each enriched record, for the late topic
       docs.forEach((doc, i) => {
         const outcome = outcomes[i]!;
         if (isRejection(outcome)) {
@@ -422,8 +429,9 @@ export class PipelineProcessor {
           this.options.enrichedSchemaId,
         );
         records.push({ key: doc.key, value, headers: outputHeaders(doc, enrichment, stageSpans) });
+        recordOffsets.push(doc.position.offset);
       });
-      return { records, observations, poisoned };
+      return { records, observations, poisoned, recordOffsets };
     })();
 
     const predictionIndex = this.deps.predictions;
@@ -452,7 +460,8 @@ export class PipelineProcessor {
       this.observer.produced(this.options.topics.enriched, records.length);
     });
 
-    const statsDone = Promise.all([enriched, previousStats]).then(async ([{ observations }]) => {
+    const statsDone = Promise.all([enriched, previousStats]).then(async ([enrichedBatch]) => {
+      const { observations } = enrichedBatch;
       const sink = this.deps.stats;
       if (!sink || observations.length === 0) return;
       const statsBatch: StatsBatch = {
@@ -477,7 +486,9 @@ export class PipelineProcessor {
       );
       if (result) {
         if (result.late > 0) this.observer.lateEvents(result.late);
+        if (result.future) this.observer.lateEvents(result.future, 'future');
         this.observer.watermark(result.watermarkMs);
+        await this.sendLateRecords(batch, out, result, enrichedBatch);
       }
     });
 
@@ -550,6 +561,24 @@ export class PipelineProcessor {
           )
         : r,
     );
+  }
+
+  /** Refused observations' enriched records to the late topic, before the commit (docs/guarantees.md#event-time). */
+  private async sendLateRecords(
+    batch: PartitionBatch,
+    out: BatchOutputs,
+    result: StatsApplyResult,
+    enriched: { records: OutRecord[]; recordOffsets: string[] },
+  ): Promise<void> {
+    const topic = this.options.topics.late;
+    const late = lateRecords(
+      result.refused ?? [],
+      enriched.records.map((record, i) => ({ record, offset: enriched.recordOffsets[i]! })),
+      { topic: batch.topic, partition: batch.partition, eventClockMs: result.watermarkMs },
+    );
+    if (!topic || late.length === 0) return;
+    await this.withRetry(batch, 'late-produce', () => out.send([{ topic, records: late }]));
+    this.observer.produced(topic, late.length);
   }
 
   private async sendDeadLetters(
