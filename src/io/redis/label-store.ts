@@ -15,8 +15,8 @@ import { windowBucketStart } from '../../stats/event-time.js';
  *
  * Layout: the counters live in LABEL_SHARDS label shards `P:s:{lab-<n>}` (n from the document key),
  * registered in `P:partitions` like an input partition, so every window reader sums them with the
- * documents' counters. They hold no state hash and no watermark: label shards never hold back the
- * evaluation watermark. Per labelled document: `P:s:{lab-<n>}:lab:<document key>` = "<actual>|<labelled
+ * documents' counters. Their state hash holds only `kind labels`, no watermark: label shards never
+ * hold back the evaluation watermark. Per labelled document: `P:s:{lab-<n>}:lab:<document key>` = "<actual>|<labelled
  * at>" with the label grace period as TTL. Document keys are hashes (src/stats/label-join rules): no
  * raw id, no `{`, news and chat apart.
  */
@@ -70,6 +70,9 @@ for i = 1, #items do
     redis.call('SET', memory, it[5] .. '|' .. string.format('%.0f', at), 'EX', memoryTtl)
   end
 end
+-- A state hash like an input partition's, marked as a label shard and without a watermark (wm), so
+-- that a check for shards that lost their state hash does not mistake it, and no watermark reads it.
+redis.call('HSET', base .. ':state', 'kind', 'labels')
 return {counted, replaced, unchanged, stale}
 `;
 
