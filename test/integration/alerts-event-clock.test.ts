@@ -45,6 +45,19 @@ function eventClockEvaluator(
   });
 }
 
+/** Stops the evaluator and removes its alert state and windows. */
+async function cleanUp(
+  evaluator: Evaluator | undefined,
+  redis: Redis,
+  prefix: string,
+  store: RedisWindowStore,
+): Promise<void> {
+  await evaluator?.stop(true);
+  await new AlertStore(redis, prefix).clear();
+  await store.deleteAll();
+  redis.disconnect();
+}
+
 describe('evaluator on the event-time clock', () => {
   const prefix = uniqueName('fs-clock').replace(/[^A-Za-z0-9:_-]/g, '');
   const redis = new Redis(redisUrl());
@@ -75,12 +88,7 @@ describe('evaluator on the event-time clock', () => {
     expect(evaluator.lease.isLeader()).toBe(true);
   });
 
-  afterAll(async () => {
-    await evaluator?.stop(true);
-    await new AlertStore(redis, prefix).clear();
-    await store.deleteAll();
-    redis.disconnect();
-  });
+  afterAll(() => cleanUp(evaluator, redis, prefix, store));
 
   it('holds `for` in event time, steps through every bucket end the watermark passed, stamps them on transitions', async () => {
     // Nothing stored yet: no event time, nothing is stepped.
@@ -182,12 +190,7 @@ describe('evaluation watermark across partitions', () => {
     await evaluator.lease.tick();
   });
 
-  afterAll(async () => {
-    await evaluator?.stop(true);
-    await new AlertStore(redis, prefix).clear();
-    await store.deleteAll();
-    redis.disconnect();
-  });
+  afterAll(() => cleanUp(evaluator, redis, prefix, store));
 
   it('reads windows as far as the slowest partition got, and past one that went idle (not one with a backlog)', async () => {
     // Partition p0 carries a calm history and then a surge that p1 (running behind) has not reached.
@@ -255,12 +258,7 @@ describe('windows judged once their grace period has passed', () => {
     await evaluator.lease.tick();
   });
 
-  afterAll(async () => {
-    await evaluator?.stop(true);
-    await new AlertStore(redis, prefix).clear();
-    await store.deleteAll();
-    redis.disconnect();
-  });
+  afterAll(() => cleanUp(evaluator, redis, prefix, store));
 
   it('judges the window ending at T only once the event clock is past T + the lateness, with the late records in it', async () => {
     // The same traffic as the first test, but half the surge's documents arrive 3 minutes late.
