@@ -22,7 +22,7 @@ import { AuthorPseudonymiser } from '../../src/privacy/pseudonymise.js';
 import { buildObservation } from '../../src/stats/grouping.js';
 import type { Ledger } from './ledger.js';
 
-/** The processor's codec, built from the same config as src/pipeline/service.ts builds it. */
+/** The processor's codec, built from the same config as src/app/pipeline.ts builds it. */
 export function productCodec(config: FinsentryConfig, authorKey: string): InputCodec {
   const registry = new SchemaRegistry({
     schemaIds: config.codec.schemaIds,

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
 import { Evaluator, trailingReference, type EvaluatorOptions } from '../../src/alerts/evaluator.js';
+import { redisAlertPorts } from '../../src/io/redis/alert-ports.js';
 import { AlertStore } from '../../src/io/redis/alert-store.js';
 import type { StatsObservation } from '../../src/domain/observation.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
@@ -28,14 +29,12 @@ function eventClockEvaluator(
   extra: Partial<EvaluatorOptions> = {},
 ): Evaluator {
   return new Evaluator({
-    redis,
-    keyPrefix: prefix,
+    ...redisAlertPorts({ redis, keyPrefix: prefix, leaseMs: 10_000 }),
     windows: store,
     reference: trailingReference(store, 3_600_000),
     rules: [defaultAlertRules().find((r) => r.name === 'NegativeSentimentSurge')!],
     publishers: [],
     intervalMs: 60_000,
-    leaseMs: 10_000,
     minSamples: 30,
     bucketMs: MINUTE,
     gaugeDimensions: [{ name: 'issuer', bounded: false }],

@@ -13,7 +13,7 @@ import { createRedisClient, type RedisClient } from '../../src/io/redis/client.j
 import { RedisWindowStore, windowStoreOptions } from '../../src/io/redis/window-store.js';
 import { readDeadLetterHeaders } from '../../src/pipeline/dlq.js';
 import { NOOP_OBSERVER } from '../../src/pipeline/observer.js';
-import { PipelineService } from '../../src/pipeline/service.js';
+import { PipelineService } from '../../src/app/pipeline.js';
 import { buildObservation } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import {

@@ -8,7 +8,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { createRedisClient } from '../../src/io/redis/client.js';
 import { RedisWindowStore, windowStoreOptions } from '../../src/io/redis/window-store.js';
 import { LATE_REASON_HEADER } from '../../src/pipeline/late-records.js';
-import { PipelineService } from '../../src/pipeline/service.js';
+import { PipelineService } from '../../src/app/pipeline.js';
 import { ALL_DIMENSION, buildObservation } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import {
