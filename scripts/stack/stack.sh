@@ -44,7 +44,7 @@ PROMETHEUS_PORT=9090
 ALERTMANAGER_PORT=9093
 FINSENTRY_METRICS_TARGET="${FINSENTRY_METRICS_TARGET:-127.0.0.1:9464}"
 ALERT_WEBHOOK="${FINSENTRY_ALERT_WEBHOOK:-http://127.0.0.1:9999/alerts}"
-DEFAULT_TOPICS=(news.raw chat.raw labels finsentry.enriched finsentry.alerts finsentry.dlq)
+DEFAULT_TOPICS=(news.raw chat.raw labels finsentry.enriched finsentry.alerts finsentry.dlq finsentry.late)
 DEFAULT_TOPIC_PARTITIONS=4
 
 KAFKA_DIR="$STACK_DIR/kafka"

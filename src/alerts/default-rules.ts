@@ -133,6 +133,21 @@ export const DEFAULT_ALERT_RULES_RAW: ReadonlyArray<Record<string, unknown>> = [
     runbookUrl: `${RUNBOOK_BASE}#deadletters`,
   },
   {
+    // Records the windows refused as late or future (docs/guarantees.md#event-time): a producer with a
+    // skewed clock, a backlog older than the lateness, or a lateness too short for the sources' delays.
+    name: 'LateShareHigh',
+    kind: 'pipeline',
+    metric: 'late_share',
+    comparison: '>',
+    threshold: 0.02,
+    resolveThreshold: 0.005,
+    window: '5m',
+    for: '10m',
+    severity: 'warning',
+    summary: '{{value}} of input records are refused by the windows as late or future',
+    runbookUrl: `${RUNBOOK_BASE}#lateshare`,
+  },
+  {
     name: 'ConsumerLagHigh',
     kind: 'pipeline',
     metric: 'consumer_lag',

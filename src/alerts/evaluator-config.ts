@@ -37,6 +37,7 @@ export type EvaluatorSettings = Pick<
   | 'intervalMs'
   | 'clock'
   | 'idlePartitionMs'
+  | 'graceMs'
   | 'minSamples'
   | 'bucketMs'
   | 'gaugeDimensions'
@@ -49,6 +50,8 @@ export function evaluatorSettings(config: FinsentryConfig): EvaluatorSettings {
     intervalMs: config.evaluator.interval,
     clock: config.evaluator.clock,
     idlePartitionMs: config.evaluator.idlePartitionTimeout,
+    // Windows judged once the allowed lateness has passed (docs/guarantees.md#event-time).
+    graceMs: config.stats.allowedLateness,
     minSamples: config.stats.minSamples,
     bucketMs: config.stats.bucket,
     gaugeDimensions: config.stats.dimensions,

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { AlertRuleConfig } from '../config/schema.js';
 import type { GroupWindowStats, WindowReader } from '../domain/windows.js';
+import { judgedWatermark } from '../stats/event-time.js';
 import { fairnessReport } from '../stats/fairness.js';
 import { ALL_DIMENSION } from '../stats/grouping.js';
 import { windowEndFor } from '../stats/windows/rules.js';
@@ -158,6 +159,13 @@ export interface EvaluatorOptions {
    * idleness does; when all are idle the highest watermark is used. Default 30 s.
    */
   idlePartitionMs?: number;
+  /**
+   * Grace period (config.stats.allowedLateness): windows are judged as of the active partitions'
+   * event clock less this, so a window is judged once records up to the lateness after its end had
+   * their chance to count (src/stats/event-time.ts judgedWatermark, docs/guarantees.md#event-time).
+   * Waived when every partition is idle: nothing more is arriving. Default 0.
+   */
+  graceMs?: number;
   now?: () => number;
 }
 
@@ -384,7 +392,8 @@ export class Evaluator {
       if (waiting || wallMs - (this.partitionProgress.get(partition)?.movedAtMs ?? wallMs) < idleMs)
         active.push(watermarkMs);
     }
-    const candidate = active.length > 0 ? Math.min(...active) : highest;
+    const grace = this.options.graceMs ?? 0;
+    const candidate = active.length > 0 ? judgedWatermark(Math.min(...active), grace) : highest;
     this.evaluationWatermarkMs = Math.max(this.evaluationWatermarkMs, candidate);
     return this.evaluationWatermarkMs;
   }

@@ -45,7 +45,8 @@ import type { Measurement } from './state-machine.js';
  *   baseline share, threshold = h (src/stats/cusum.ts).
  * pipeline (group "*"): dlq_rate (DLQ records/s), dlq_share (DLQ records / input records consumed),
  *   consumer_lag (messages), stalled_seconds (seconds the committed offsets have not moved while
- *   lag > 0), input_rate (records/s).
+ *   lag > 0), input_rate (records/s), late_share (records on the late topic — refused by the window
+ *   store as late or future, docs/guarantees.md#event-time — / input records consumed).
  *
  * Groups below min samples are measured but `judged: false` (reported, never fire — design §5).
  */
@@ -56,6 +57,8 @@ export interface PipelineSignals {
   consumerLag: number;
   stalledSeconds: number;
   inputRate: number;
+  /** Late-topic records / input records consumed over the span (0 when the late topic is not read). */
+  lateShare?: number;
   /** Consumer lag per input partition, keyed "topic:partition" (the window store's partition keys). */
   partitionLag?: Readonly<Record<string, number>>;
 }
@@ -273,6 +276,7 @@ export function measureRule(
       consumer_lag: s.consumerLag,
       stalled_seconds: s.stalledSeconds,
       input_rate: s.inputRate,
+      late_share: s.lateShare ?? 0,
     };
     const value = values[rule.metric];
     if (value === undefined) throw new Error(`rule ${rule.name}: unknown pipeline metric ${rule.metric}`);

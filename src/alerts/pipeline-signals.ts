@@ -14,6 +14,8 @@ export interface OffsetSnapshot {
   inputEnd: number;
   /** Sum of end offsets of the DLQ topic. */
   dlqEnd: number;
+  /** Sum of end offsets of the late-records topic (absent: not read). */
+  lateEnd?: number;
   /** Sum over input partitions of the committed offset (partitions never committed count as their low offset). */
   committed: number;
   /** Σ max(0, end − committed) over input partitions. */
@@ -41,6 +43,7 @@ export class PipelineSignalTracker {
     const dInput = Math.max(0, s.inputEnd - first.inputEnd);
     const dCommitted = Math.max(0, s.committed - first.committed);
     const dDlq = Math.max(0, s.dlqEnd - first.dlqEnd);
+    const dLate = Math.max(0, (s.lateEnd ?? 0) - (first.lateEnd ?? 0));
     return {
       consumerLag: s.lag,
       dlqRate: seconds > 0 ? dDlq / seconds : 0,
@@ -48,6 +51,7 @@ export class PipelineSignalTracker {
       // records are consumed, so while a backlog builds up a share of produced records reads too low.
       dlqShare: dCommitted > 0 ? Math.min(1, dDlq / dCommitted) : 0,
       inputRate: seconds > 0 ? dInput / seconds : 0,
+      lateShare: dCommitted > 0 ? Math.min(1, dLate / dCommitted) : 0,
       stalledSeconds: s.lag > 0 ? (s.atMs - (this.lastProgressMs ?? s.atMs)) / 1000 : 0,
       partitionLag: Object.fromEntries(s.partitions.map((p) => [`${p.topic}:${p.partition}`, p.lag])),
     };
@@ -59,6 +63,8 @@ export interface KafkaOffsetsOptions {
   groupId: string;
   inputTopics: string[];
   dlqTopic: string;
+  /** Late-records topic (kafka.topics.late), for late_share. */
+  lateTopic?: string;
 }
 
 /** Reads one OffsetSnapshot through the kafkajs admin client (topics that do not exist count as empty). */
@@ -97,5 +103,9 @@ export async function readOffsetSnapshot(
   if (existing.has(o.dlqTopic)) {
     for (const p of await o.admin.fetchTopicOffsets(o.dlqTopic)) dlqEnd += Number(p.high);
   }
-  return { atMs: nowMs, inputEnd, dlqEnd, committed, lag, partitions };
+  let lateEnd = 0;
+  if (o.lateTopic && existing.has(o.lateTopic)) {
+    for (const p of await o.admin.fetchTopicOffsets(o.lateTopic)) lateEnd += Number(p.high);
+  }
+  return { atMs: nowMs, inputEnd, dlqEnd, lateEnd, committed, lag, partitions };
 }

@@ -98,6 +98,7 @@ export async function startEvaluatorService(
         groupId: config.kafka.groupId,
         inputTopics,
         dlqTopic: topics.dlq,
+        lateTopic: topics.late,
       });
       for (const p of snapshot.partitions) deps.metrics?.consumerLag(p.topic, p.partition, p.lag);
       return tracker.push(snapshot);

@@ -7,6 +7,7 @@ import { ensureTopics, missingTopics } from '../io/kafka/admin.js';
 import { buildKafka } from '../io/kafka/client.js';
 import { createRedisClient, type RedisClient } from '../io/redis/client.js';
 import { RedisWindowStore } from '../io/redis/window-store.js';
+import { labelLifetimes, RedisLabelStore } from '../io/redis/label-store.js';
 import { LabelJoinSink, RedisPredictionIndex } from '../pipeline/label-join.js';
 import { buildObservation } from '../stats/grouping.js';
 import { windowStoreOptions } from '../stats/windows/rules.js';
@@ -92,7 +93,7 @@ export async function runService(config: FinsentryConfig, logger: Logger): Promi
     const kafka = buildKafka(config.kafka, logger);
     const topics = config.kafka.topics;
     await checkTopics(kafka, topics, logger);
-    const { labels, predictions } = await openLabelJoin(config, kafka, redis, store, logger);
+    const { labels, predictions } = await openLabelJoin(config, kafka, redis, store, metrics, logger);
 
     service = new PipelineService(config, {
       kafka,
@@ -246,7 +247,11 @@ async function checkTopics(
     throw new Error(
       `input topic(s) ${missing.join(', ')} do not exist (kafka.topics); create them or fix the config`,
     );
-  const created = await ensureTopics(kafka, [{ topic: topics.enriched }, { topic: topics.dlq }]);
+  const created = await ensureTopics(kafka, [
+    { topic: topics.enriched },
+    { topic: topics.dlq },
+    { topic: topics.late },
+  ]);
   if (created.length > 0) logger.info({ topics: created }, 'created output topics');
 }
 
@@ -256,6 +261,7 @@ async function openLabelJoin(
   kafka: Kafka,
   redis: RedisClient,
   store: RedisWindowStore,
+  metrics: PipelineMetrics,
   logger: Logger,
 ): Promise<{ labels: LabelJoinSink | null; predictions: RedisPredictionIndex | null }> {
   const topic = config.kafka.topics.labels;
@@ -267,8 +273,19 @@ async function openLabelJoin(
     );
     return { labels: null, predictions: null };
   }
-  const predictions = new RedisPredictionIndex(redis, config.redis.keyPrefix, store.options.ttlSeconds);
-  return { predictions, labels: new LabelJoinSink(predictions, store, logger) };
+  const lifetimes = labelLifetimes(config, store.options.ttlSeconds);
+  const predictions = new RedisPredictionIndex(redis, config.redis.keyPrefix, lifetimes.predictionSeconds);
+  const labelStore = new RedisLabelStore(redis, {
+    keyPrefix: config.redis.keyPrefix,
+    bucketMs: config.stats.bucket,
+    ttlSeconds: store.options.ttlSeconds,
+    memorySeconds: lifetimes.memorySeconds,
+  });
+  const labels = new LabelJoinSink(predictions, labelStore, logger, {
+    graceMs: config.stats.labelGracePeriod,
+    observer: metrics,
+  });
+  return { predictions, labels };
 }
 
 type Outcome = { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'fatal'; error: Error };

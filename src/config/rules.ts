@@ -21,7 +21,7 @@ export const RULE_METRICS: Record<AlertRuleConfig['kind'], readonly string[]> = 
   sentiment: ['negative_share', 'positive_share', 'mean_polarity', 'mean_confidence'],
   fairness: ['disparate_impact_ratio', 'demographic_parity_difference', 'group_deviation_z'],
   drift: ['psi', 'js_distance', 'ks_statistic', 'cusum'],
-  pipeline: ['dlq_rate', 'dlq_share', 'consumer_lag', 'stalled_seconds', 'input_rate'],
+  pipeline: ['dlq_rate', 'dlq_share', 'consumer_lag', 'stalled_seconds', 'input_rate', 'late_share'],
 };
 
 /** The `_all` dimension (every document, one group); see src/stats/grouping.ts. */

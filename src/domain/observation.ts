@@ -1,3 +1,4 @@
+import type { DocumentKind } from './documents.js';
 import type { SentimentLabel } from './enrichment.js';
 
 /** A group a document belongs to along one dimension (e.g. { dimension: 'region', value: 'emea' }). */
@@ -18,6 +19,8 @@ export interface StatsObservation {
    * the last applied offset is counted once (batch boundaries may differ after a restart).
    */
   offset?: string;
+  /** news or chat: the id space of documentId (the label join keeps them apart). */
+  kind?: DocumentKind;
   eventTimeMs: number;
   groups: GroupRef[];
   label: SentimentLabel;

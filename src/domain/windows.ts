@@ -1,4 +1,4 @@
-import type { LabelObservation, StatsObservation } from './observation.js';
+import type { GroupRef, LabelObservation, StatsObservation } from './observation.js';
 import type { SentimentLabel } from './enrichment.js';
 
 /**
@@ -26,6 +26,18 @@ export interface StatsApplyResult {
    * judged per partition (replay-deterministic); the store's watermark is the max over partitions.
    */
   watermarkMs: number;
+  /** Observations too far ahead of the partition's event clock: not counted (src/stats/event-time.ts). */
+  future?: number;
+  /** The observations and labels not counted, with why (for the late-records topic). */
+  refused?: RefusedRecord[];
+}
+
+/** A record the window store did not count, by its place in the batch. */
+export interface RefusedRecord {
+  documentId: string;
+  /** Input offset, when the observation carried one. */
+  offset?: string;
+  reason: 'late' | 'future';
 }
 
 export interface StatsSink {
@@ -75,4 +87,26 @@ export interface WindowReader {
   readSeries(query: WindowQuery & { group: string }): Promise<Array<[number, GroupWindowStats]>>;
   /** Count of late (excluded) observations so far. */
   lateCount(): Promise<number>;
+}
+
+/** A delayed label joined to its document's prediction (src/pipeline/label-join.ts), ready to count. */
+export interface JoinedLabel {
+  /** Hash of (kind, document id): src/pipeline/label-join.ts documentKey. */
+  documentKey: string;
+  documentEventTimeMs: number;
+  groups: readonly GroupRef[];
+  predicted: SentimentLabel;
+  actual: SentimentLabel;
+  labelledAtMs: number;
+}
+
+export interface LabelApplyCounts {
+  /** First label of its document. */
+  counted: number;
+  /** A different label replaced the previous one's contribution. */
+  replaced: number;
+  /** The same label again (a replay, a duplicate): nothing changed. */
+  unchanged: number;
+  /** Older than the label already applied: ignored. */
+  stale: number;
 }

@@ -2,12 +2,13 @@ import { performance } from 'node:perf_hooks';
 import type { Span } from '@opentelemetry/api';
 import type { DocumentKind, InputDocument } from '../domain/documents.js';
 import type { StatsObservation } from '../domain/observation.js';
-import type { StatsBatch } from '../domain/windows.js';
+import type { StatsApplyResult, StatsBatch } from '../domain/windows.js';
 import type { OutRecord, RawRecord } from '../domain/records.js';
 import { withStageSpan } from '../telemetry/tracing.js';
 import { sendDeadLetters, type RejectedRecord } from './dead-letters.js';
 import { enrichChunk, isRejection } from './enrich-step.js';
 import { enrichedRecord } from './enriched-output.js';
+import { lateRecords } from './late-records.js';
 import type { BatchContext, DecodedItem, ProcessorRuntime } from './processor-types.js';
 
 /** The promises of one micro-batch: `done` when every output is acknowledged, `statsDone` when its stats are applied. */
@@ -16,7 +17,13 @@ export interface ChunkRun {
   statsDone: Promise<void>;
 }
 
-type EnrichedChunk = { records: OutRecord[]; observations: StatsObservation[]; poisoned: RejectedRecord[] };
+type EnrichedChunk = {
+  records: OutRecord[];
+  /** Input offset of each enriched record, for the late-records topic. */
+  recordOffsets: string[];
+  observations: StatsObservation[];
+  poisoned: RejectedRecord[];
+};
 
 /** Loads the writer schemas of a batch's Confluent-framed values, so that decoding stays synchronous. */
 export async function prefetchSchemas(rt: ProcessorRuntime, ctx: BatchContext): Promise<void> {
@@ -93,8 +100,8 @@ export class ChunkFlow {
       poisoned.length > 0 ? sendDeadLetters(this.rt, this.ctx, poisoned) : undefined,
     );
     const produced = enriched.then(({ records }) => this.produce(docs, records));
-    const statsDone = Promise.all([enriched, previousStats]).then(([{ observations }]) =>
-      this.applyStats(docs, chunk[chunk.length - 1]!.record.offset, observations),
+    const statsDone = Promise.all([enriched, previousStats]).then(([enrichedChunk]) =>
+      this.applyStats(docs, chunk[chunk.length - 1]!.record.offset, enrichedChunk),
     );
     const done = Promise.all([
       deadLettered,
@@ -117,7 +124,7 @@ export class ChunkFlow {
   /** Enriches the documents and builds their outputs; documents found poison come back as `poisoned`. */
   private async enrich(docs: InputDocument[], docRecords: RawRecord[]): Promise<EnrichedChunk> {
     const { rt } = this;
-    const result: EnrichedChunk = { records: [], observations: [], poisoned: [] };
+    const result: EnrichedChunk = { records: [], recordOffsets: [], observations: [], poisoned: [] };
     if (docs.length === 0) return result;
     const stageSpans: Span[] = [];
     const outcomes = await enrichChunk(rt, this.ctx, docs, stageSpans);
@@ -136,6 +143,7 @@ export class ChunkFlow {
       result.records.push(
         enrichedRecord(rt.options, doc, outcome, { observation, stageSpans, latencyMs, nowMs }),
       );
+      result.recordOffsets.push(doc.position.offset);
     });
     return result;
   }
@@ -168,9 +176,10 @@ export class ChunkFlow {
   private async applyStats(
     docs: InputDocument[],
     lastOffset: string,
-    observations: StatsObservation[],
+    enriched: EnrichedChunk,
   ): Promise<void> {
     const { rt, ctx } = this;
+    const { observations } = enriched;
     const sink = rt.deps.stats;
     if (!sink || observations.length === 0) return;
     const statsBatch: StatsBatch = {
@@ -195,7 +204,23 @@ export class ChunkFlow {
     );
     if (result) {
       if (result.late > 0) rt.observer.lateEvents(result.late);
+      if (result.future) rt.observer.lateEvents(result.future, 'future');
       rt.observer.watermark(result.watermarkMs);
+      await this.sendLateRecords(result, enriched);
     }
+  }
+
+  /** Refused observations' enriched records to the late topic, before the commit (docs/guarantees.md#event-time). */
+  private async sendLateRecords(result: StatsApplyResult, enriched: EnrichedChunk): Promise<void> {
+    const { rt, ctx } = this;
+    const topic = rt.options.topics.late;
+    const late = lateRecords(
+      result.refused ?? [],
+      enriched.records.map((record, i) => ({ record, offset: enriched.recordOffsets[i]! })),
+      { topic: ctx.batch.topic, partition: ctx.batch.partition, eventClockMs: result.watermarkMs },
+    );
+    if (!topic || late.length === 0) return;
+    await ctx.retry('late-produce', () => ctx.out.send([{ topic, records: late }]));
+    rt.observer.produced(topic, late.length);
   }
 }

@@ -16,7 +16,8 @@ export interface PipelineObserver {
   eventTimeLag(seconds: number): void;
   consumerLag(topic: string, partition: number, lag: number): void;
   redisLatency(operation: string, seconds: number): void;
-  lateEvents(n: number): void;
+  /** Observations the window store refused: `late` (behind the watermark) or `future` (src/stats/event-time.ts). */
+  lateEvents(n: number, reason?: 'late' | 'future'): void;
   watermark(ms: number): void;
   queuedDocuments(n: number): void;
   pausedPartitions(n: number): void;

@@ -20,7 +20,7 @@ export type ObservationBuilder = (doc: InputDocument, enrichment: Enrichment) =>
 
 export interface ProcessorOptions {
   groupId: string;
-  topics: { news: string; chat: string; labels: string | null; enriched: string; dlq: string };
+  topics: { news: string; chat: string; labels: string | null; enriched: string; dlq: string; late?: string };
   batching: { maxBatchSize: number; maxInFlightBatches: number; maxQueuedDocuments: number };
   maxEntitiesPerDocument: number;
   /** limits.maxDeadLetterBytes (default DEFAULT_MAX_DEAD_LETTER_BYTES). */

@@ -172,6 +172,7 @@ export function buildObservation(
   return {
     documentId: doc.id,
     offset: doc.position.offset,
+    kind: doc.kind,
     eventTimeMs: doc.eventTimeMs,
     groups: buildGroups(doc, enrichment, dims),
     label: s.label,

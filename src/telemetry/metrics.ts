@@ -134,6 +134,7 @@ export class PipelineMetrics {
   private readonly lag: Gauge<'topic' | 'partition'>;
   private readonly redisDuration: Histogram<'operation'>;
   private readonly late: Counter;
+  private readonly labelJoin: Counter;
   private readonly unscored: Counter;
   private readonly model: Gauge<'task' | 'name' | 'version' | 'sha256' | 'provider'>;
   private readonly lastBatch: Gauge;
@@ -295,7 +296,14 @@ export class PipelineMetrics {
     });
     this.late = new Counter({
       name: 'finsentry_late_events_total',
-      help: 'Observations older than watermark minus allowed lateness, excluded from windows.',
+      help: 'Observations the windows refused, by reason: late (older than the partition watermark = event clock minus allowed lateness) or future (beyond limits.maxFutureSkew ahead of the event clock); sent to the late-records topic.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.labelJoin = new Counter({
+      name: 'finsentry_labels_total',
+      help: 'Delayed labels by outcome: counted, replaced (relabel), unchanged (same label again), stale (older than the applied one), unmatched (no known prediction), expired (past stats.labelGracePeriod).',
+      labelNames: ['outcome'],
       registers,
     });
     this.model = new Gauge({
@@ -546,8 +554,12 @@ export class PipelineMetrics {
     this.redisDuration.observe({ operation: this.redisOps.label(operation) }, seconds);
   }
 
-  lateEvents(n: number): void {
-    if (n > 0) this.late.inc(n);
+  lateEvents(n: number, reason: 'late' | 'future' = 'late'): void {
+    if (n > 0) this.late.inc({ reason }, n);
+  }
+
+  labelOutcomes(counts: Readonly<Partial<Record<string, number>>>): void {
+    for (const [outcome, n] of Object.entries(counts)) if (n && n > 0) this.labelJoin.inc({ outcome }, n);
   }
 
   /** `providers`: the execution provider actually in use per task (cuda may have fallen back to cpu). */

@@ -68,7 +68,12 @@ export function processorConfigJson(options: ProcessorConfigOptions): Record<str
     kafka: {
       brokers: options.brokers,
       groupId: options.groupId,
-      topics: { ...options.topics, labels: null, alerts: `${options.topics.enriched}.alerts` },
+      topics: {
+        ...options.topics,
+        labels: null,
+        alerts: `${options.topics.enriched}.alerts`,
+        late: `${options.topics.enriched}.late`,
+      },
       sessionTimeout: '6s',
     },
     redis: { url: options.redisUrl, keyPrefix: options.keyPrefix },

@@ -174,6 +174,7 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
     enriched: `${base}.enriched`,
     alerts: `${base}.alerts`,
     dlq: `${base}.dlq`,
+    late: `${base}.late`,
   };
   const groupId = `${base}-group`;
   const keyPrefix = base.replace(/[^A-Za-z0-9:_-]/g, '_');
@@ -360,9 +361,14 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
         `scenario ${spec.scenario}: kept topics ${base}.*, Redis prefix ${keyPrefix}, directory ${dir}`,
       );
     } else {
-      await deleteTopics([topics.news, topics.chat, topics.enriched, topics.alerts, topics.dlq]).catch(
-        () => undefined,
-      );
+      await deleteTopics([
+        topics.news,
+        topics.chat,
+        topics.enriched,
+        topics.alerts,
+        topics.dlq,
+        topics.late,
+      ]).catch(() => undefined);
       await deleteRedisPrefix(keyPrefix).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
-import { Evaluator, trailingReference } from '../../src/alerts/evaluator.js';
+import { Evaluator, trailingReference, type EvaluatorOptions } from '../../src/alerts/evaluator.js';
 import { redisAlertPorts } from '../../src/io/redis/alert-ports.js';
 import { AlertStore } from '../../src/io/redis/alert-store.js';
 import type { StatsObservation } from '../../src/domain/observation.js';
@@ -21,6 +21,42 @@ const RUN = uniqueName('clock').replace(/-/g, '');
 const SURGING = `acme${RUN}`;
 const CALM = [`beta${RUN}`, `gamma${RUN}`, `delta${RUN}`];
 
+/** The evaluator of these tests: the surge rule as shipped, on the event clock, rounds driven by the test. */
+function eventClockEvaluator(
+  redis: Redis,
+  prefix: string,
+  store: RedisWindowStore,
+  extra: Partial<EvaluatorOptions> = {},
+): Evaluator {
+  return new Evaluator({
+    ...redisAlertPorts({ redis, keyPrefix: prefix, leaseMs: 10_000 }),
+    windows: store,
+    reference: trailingReference(store, 3_600_000),
+    rules: [defaultAlertRules().find((r) => r.name === 'NegativeSentimentSurge')!],
+    publishers: [],
+    intervalMs: 60_000,
+    minSamples: 30,
+    bucketMs: MINUTE,
+    gaugeDimensions: [{ name: 'issuer', bounded: false }],
+    gaugeWindows: [5 * MINUTE],
+    clock: 'event',
+    ...extra,
+  });
+}
+
+/** Stops the evaluator and removes its alert state and windows. */
+async function cleanUp(
+  evaluator: Evaluator | undefined,
+  redis: Redis,
+  prefix: string,
+  store: RedisWindowStore,
+): Promise<void> {
+  await evaluator?.stop(true);
+  await new AlertStore(redis, prefix).clear();
+  await store.deleteAll();
+  redis.disconnect();
+}
+
 describe('evaluator on the event-time clock', () => {
   const prefix = uniqueName('fs-clock').replace(/[^A-Za-z0-9:_-]/g, '');
   const redis = new Redis(redisUrl());
@@ -33,7 +69,6 @@ describe('evaluator on the event-time clock', () => {
   });
   let evaluator: Evaluator;
   // The surge rule exactly as shipped (for: 1m): the clock, not a shortened `for`, keeps this fast.
-  const rule = defaultAlertRules().find((r) => r.name === 'NegativeSentimentSurge')!;
   // A day before now, on a bucket boundary: event time and wall time are far apart.
   const T = Math.floor((Date.now() - 86_400_000) / MINUTE) * MINUTE;
   let offset = 0;
@@ -47,29 +82,12 @@ describe('evaluator on the event-time clock', () => {
   }
 
   beforeAll(async () => {
-    evaluator = new Evaluator({
-      ...redisAlertPorts({ redis, keyPrefix: prefix, leaseMs: 10_000 }),
-      windows: store,
-      reference: trailingReference(store, 3_600_000),
-      rules: [rule],
-      publishers: [],
-      intervalMs: 60_000, // rounds are driven by the test
-      minSamples: 30,
-      bucketMs: MINUTE,
-      gaugeDimensions: [{ name: 'issuer', bounded: false }],
-      gaugeWindows: [5 * MINUTE],
-      clock: 'event',
-    });
+    evaluator = eventClockEvaluator(redis, prefix, store);
     await evaluator.lease.tick();
     expect(evaluator.lease.isLeader()).toBe(true);
   });
 
-  afterAll(async () => {
-    await evaluator?.stop(true);
-    await new AlertStore(redis, prefix).clear();
-    await store.deleteAll();
-    redis.disconnect();
-  });
+  afterAll(() => cleanUp(evaluator, redis, prefix, store));
 
   it('holds `for` in event time, steps through every bucket end the watermark passed, stamps them on transitions', async () => {
     // Nothing stored yet: no event time, nothing is stepped.
@@ -154,18 +172,8 @@ describe('evaluation watermark across partitions', () => {
   }
 
   beforeAll(async () => {
-    evaluator = new Evaluator({
-      ...redisAlertPorts({ redis, keyPrefix: prefix, leaseMs: 10_000 }),
-      windows: store,
-      reference: trailingReference(store, 3_600_000),
+    evaluator = eventClockEvaluator(redis, prefix, store, {
       rules: [rule],
-      publishers: [],
-      intervalMs: 60_000,
-      minSamples: 30,
-      bucketMs: MINUTE,
-      gaugeDimensions: [{ name: 'issuer', bounded: false }],
-      gaugeWindows: [5 * MINUTE],
-      clock: 'event',
       idlePartitionMs: 1_000,
       // p1's consumer lag, as the Kafka offsets would tell it.
       pipelineSignals: () =>
@@ -181,12 +189,7 @@ describe('evaluation watermark across partitions', () => {
     await evaluator.lease.tick();
   });
 
-  afterAll(async () => {
-    await evaluator?.stop(true);
-    await new AlertStore(redis, prefix).clear();
-    await store.deleteAll();
-    redis.disconnect();
-  });
+  afterAll(() => cleanUp(evaluator, redis, prefix, store));
 
   it('reads windows as far as the slowest partition got, and past one that went idle (not one with a backlog)', async () => {
     // Partition p0 carries a calm history and then a surge that p1 (running behind) has not reached.
@@ -220,5 +223,69 @@ describe('evaluation watermark across partitions', () => {
     expect(fired[0]!.activeSinceMs).toBeGreaterThanOrEqual(T - 3 * MINUTE);
     expect(fired[0]!.activeSinceMs).toBeLessThanOrEqual(T - MINUTE);
     expect(round.outcome).toBe('ok');
+  });
+});
+
+describe('windows judged once their grace period has passed', () => {
+  const prefix = uniqueName('fs-grace').replace(/[^A-Za-z0-9:_-]/g, '');
+  const redis = new Redis(redisUrl());
+  const LATENESS = 5 * MINUTE;
+  const store = new RedisWindowStore(redis, {
+    keyPrefix: prefix,
+    bucketMs: MINUTE,
+    allowedLatenessMs: LATENESS,
+    ttlSeconds: 4 * 3600,
+    dimensions: ['issuer', 'region'],
+  });
+  const T = Math.floor((Date.now() - 86_400_000) / MINUTE) * MINUTE;
+  let offset = 0;
+  let evaluator: Evaluator;
+
+  async function apply(observations: StatsObservation[]): Promise<void> {
+    byEventTime(observations);
+    offset += observations.length;
+    await store.apply([
+      { partitionKey: `${prefix}-p0`, lastOffset: String(offset), observations, labels: [] },
+    ]);
+  }
+
+  beforeAll(async () => {
+    evaluator = eventClockEvaluator(redis, prefix, store, {
+      idlePartitionMs: 600_000, // the partition stays active throughout
+      graceMs: LATENESS,
+    });
+    await evaluator.lease.tick();
+  });
+
+  afterAll(() => cleanUp(evaluator, redis, prefix, store));
+
+  it('judges the window ending at T only once the event clock is past T + the lateness, with the late records in it', async () => {
+    // The same traffic as the first test, but half the surge's documents arrive 3 minutes late.
+    await apply(
+      [SURGING, ...CALM].flatMap((issuer) => traffic(issuer, T - 65 * MINUTE, T - 5 * MINUTE, 300, 1)),
+    );
+    const surge = traffic(SURGING, T - 4 * MINUTE, T - 5_000, 60, 8);
+    await apply([
+      ...surge.filter((_, i) => i % 2 === 0),
+      ...CALM.flatMap((issuer) => traffic(issuer, T - 4 * MINUTE, T - 5_000, 60, 1)),
+    ]);
+    // Without the grace period the surge went pending here (first test); now its windows wait.
+    expect((await evaluator.evaluateOnce()).transitions).toEqual([]);
+
+    // Three minutes later the other half arrives, within the lateness: counted in its own buckets.
+    await apply([
+      ...surge.filter((_, i) => i % 2 === 1),
+      ...CALM.flatMap((issuer) => traffic(issuer, T, T + 3 * MINUTE, 30, 1)),
+    ]);
+    expect((await evaluator.evaluateOnce()).transitions).toEqual([]);
+
+    await apply(
+      [SURGING, ...CALM].flatMap((issuer) => traffic(issuer, T + 3 * MINUTE, T + 6 * MINUTE, 30, 1)),
+    );
+    const judged = await evaluator.evaluateOnce();
+    const surging = judged.transitions.filter((t) => t.record.group === SURGING);
+    expect(surging.map((t) => t.to)).toContain('pending');
+    expect(surging[0]!.record.activeSinceMs).toBeLessThanOrEqual(T);
+    expect(await store.lateCount()).toBe(0);
   });
 });

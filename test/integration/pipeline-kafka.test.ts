@@ -90,7 +90,7 @@ function testConfig(
       limits: {
         maxMessageBytes: 4096,
         maxTextChars: 2000,
-        maxFutureSkew: '1h',
+        maxFutureSkew: '5m',
         ...(overrides.maxDeadLetterBytes !== undefined
           ? { maxDeadLetterBytes: overrides.maxDeadLetterBytes }
           : {}),

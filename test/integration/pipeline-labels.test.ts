@@ -7,6 +7,7 @@ import type { LabelRecord } from '../../src/codec/records.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { SentimentLabel } from '../../src/domain/enrichment.js';
 import { createRedisClient } from '../../src/io/redis/client.js';
+import { RedisLabelStore } from '../../src/io/redis/label-store.js';
 import { RedisWindowStore, windowStoreOptions } from '../../src/io/redis/window-store.js';
 import { readDeadLetterHeaders } from '../../src/pipeline/dlq.js';
 import { LabelJoinSink, RedisPredictionIndex } from '../../src/pipeline/label-join.js';
@@ -82,7 +83,15 @@ describe('labels joined to predictions', () => {
 
     const store = new RedisWindowStore(redis, windowStoreOptions(config));
     const predictions = new RedisPredictionIndex(redis, config.redis.keyPrefix, 3600);
-    const labelSink = new LabelJoinSink(predictions, store, createLogger('error'));
+    const labelStore = new RedisLabelStore(redis, {
+      keyPrefix: config.redis.keyPrefix,
+      bucketMs: config.stats.bucket,
+      ttlSeconds: 3600,
+      memorySeconds: 3600,
+    });
+    const labelSink = new LabelJoinSink(predictions, labelStore, createLogger('error'), {
+      graceMs: config.stats.labelGracePeriod,
+    });
     const service = new PipelineService(config, {
       kafka,
       enricher: new TestEnricher(),

@@ -293,6 +293,20 @@ describe('pipeline signals from Kafka offsets', () => {
     expect(s.dlqShare).toBeCloseTo(0.1, 12);
     expect(s.consumerLag).toBe(200);
   });
+
+  it('takes the late share from the late topic, and LateShareHigh judges it', () => {
+    const t = new PipelineSignalTracker(60_000);
+    t.push({ ...snap(0, 100, 0, 100), lateEnd: 5 });
+    // 200 records consumed, 6 of them refused by the windows (late or future): 3%.
+    const s = t.push({ ...snap(10_000, 300, 0, 300), lateEnd: 11 });
+    expect(s.lateShare).toBeCloseTo(0.03, 12);
+    const rule = byName('LateShareHigh');
+    const inputs = { current: new Map(), reference: new Map(), pipeline: s };
+    expect(measureRule(rule, inputs, 30)).toMatchObject([{ group: '*', value: s.lateShare, judged: true }]);
+    expect(s.lateShare! > rule.threshold).toBe(true);
+    // Without a late topic the share is 0, never undefined.
+    expect(t.push(snap(20_000, 400, 0, 400)).lateShare).toBe(0);
+  });
 });
 
 describe('alert events', () => {

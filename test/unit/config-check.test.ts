@@ -82,6 +82,26 @@ describe('finsentry config check', () => {
     expect(result.stderr).toContain('is not valid YAML/JSON');
   });
 
+  it('refuses a future skew larger than the allowed lateness, naming both fields', () => {
+    const skewed = finsentry([
+      'config',
+      'check',
+      configFile('skew.yaml', 'limits:\n  maxFutureSkew: 1h\nstats:\n  allowedLateness: 5m\n'),
+    ]);
+    expect(skewed.status).toBe(1);
+    expect(skewed.stderr).toContain(
+      'limits.maxFutureSkew: limits.maxFutureSkew (1h) must not exceed stats.allowedLateness (5m)',
+    );
+    // Raising the lateness with it is accepted, and so are the defaults (skew 5m = lateness 5m).
+    const equal = finsentry([
+      'config',
+      'check',
+      configFile('skew-ok.yaml', 'limits:\n  maxFutureSkew: 1h\nstats:\n  allowedLateness: 1h\n'),
+    ]);
+    expect(equal.stderr).toBe('');
+    expect(equal.status).toBe(0);
+  });
+
   it('names an env override that breaks the config', () => {
     const file = configFile('env.yaml', '{}\n');
     const result = finsentry(['config', 'check', file], { FINSENTRY_BATCHING__MAX_IN_FLIGHT_BATCHES: '0' });

@@ -108,7 +108,7 @@ describe('input limits', () => {
       maxTextChars: 200_000,
       maxEntitiesPerDocument: 256,
       maxTickersPerDocument: 64,
-      maxFutureSkew: 3_600_000,
+      maxFutureSkew: 300_000,
     });
   });
 });

@@ -3,6 +3,7 @@ import calculateSlot from 'cluster-key-slot';
 import type { ChainableCommander } from 'ioredis';
 import type {
   GroupWindowStats,
+  RefusedRecord,
   StatsApplyResult,
   StatsBatch,
   StatsSink,
@@ -10,7 +11,9 @@ import type {
   WindowReader,
 } from '../../domain/windows.js';
 import type { FinsentryConfig } from '../../config/schema.js';
+import type { LabelObservation, StatsObservation } from '../../domain/observation.js';
 import { rawToGroupStats, type RawCounters } from '../../stats/counters.js';
+import { FUTURE_RUN_TO_JUMP } from '../../stats/event-time.js';
 import { ALL_DIMENSION } from '../../stats/grouping.js';
 import { checkBaselineName, snapshotBaseline, type BaselineSnapshot } from '../../stats/windows/baseline.js';
 import {
@@ -30,7 +33,8 @@ import { createRedisClient, isCluster, type RedisClient } from './client.js';
  * Layout. The keyspace is sharded by input partition: every key one batch touches carries the hash
  * tag of its partition, so one Lua script updates them atomically in one slot, on a single Redis or a
  * Redis Cluster alike:
- *   P:s:{<partitionKey>}:state                 HASH off (last applied offset), wm (partition watermark), late
+ *   P:s:{<partitionKey>}:state                 HASH off (last applied offset), wm (event clock), late, fut,
+ *                                              at/fr/fs (when wm moved; the run of future records)
  *   P:s:{<partitionKey>}:c:<bucket>:<dim>      HASH "<group>|<counter>" → integer (src/stats/counters.ts):
  *                                              the counters of every (dimension, group, bucket) of the shard
  *   P:partitions                               SET of known partition keys (the reader merges their shards)
@@ -51,12 +55,16 @@ import { createRedisClient, isCluster, type RedisClient } from './client.js';
  * lastOffset, atomically. All batches of one apply() go out in one pipeline per Redis node: one round
  * trip on a single Redis, one per node touched (concurrently) on a cluster.
  *
- * Event time and lateness. Each partition keeps its own watermark (max event time applied). An
- * observation older than that watermark − allowedLateness is counted in `late` and not added. Since a
- * partition's records always arrive in offset order, the decision depends only on the partition's own
- * history — never on how partitions interleave — so a replay decides exactly as live traffic did. The
- * store's watermark is the maximum over partitions; windows are evaluated as of it:
- * end = floor(watermark / bucket) · bucket + bucket (exclusive), start = end − window.
+ * Event time and lateness (src/stats/event-time.ts, docs/guarantees.md#event-time). Each partition
+ * keeps its own event clock `wm` (max event time counted); its watermark is wm − allowedLateness, as
+ * Flink's bounded out-of-orderness. An observation older than that is `late`; one more than
+ * maxFutureSkew ahead of the clock (plus the wall time the partition was quiet) is `future` and cannot
+ * move the clock (a run of consecutive ones can: a gap in the data). Neither is added; both are counted
+ * in the state (`late`, `fut`) and returned by id for the late-records topic. Since a partition's
+ * records always arrive in offset order, the late decision depends only on the partition's own
+ * history — never on how partitions interleave. The store's watermark is the maximum over partitions;
+ * windows are evaluated as of it: end = floor(watermark / bucket) · bucket + bucket (exclusive),
+ * start = end − window.
  *
  * The window rules themselves (buckets, window ends, top groups, TTL from config, the items a batch
  * becomes) live in src/stats/windows/rules.ts, shared with the in-memory store
@@ -70,37 +78,64 @@ export type { BaselineSnapshot } from '../../stats/windows/baseline.js';
 
 // KEYS[1] = the partition's state hash; every key written shares its hash tag (same slot).
 // ARGV[1] base key of the shard, ARGV[2] allowed lateness (ms), ARGV[3] TTL (s), ARGV[4] lastOffset,
-// ARGV[5] JSON items: [offset or "", eventTimeMs, bucketStart, [dim, group, …], [field, delta, …]].
+// ARGV[5] JSON items: [offset or "", eventTimeMs, bucketStart, [dim, group, …], [field, delta, …]],
+// ARGV[6] max future skew (ms), ARGV[7] wall clock now (ms).
+// Returns {applied, late, event clock, future, {index (0-based), reason code 1 late / 2 future, …}}.
 const APPLY_SCRIPT = `
 local state = KEYS[1]
 local base = ARGV[1]
 local lateness = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local lastOffset = ARGV[4]
+local skew = tonumber(ARGV[6])
+local now = tonumber(ARGV[7])
 local function cmpOffset(a, b)
   if #a ~= #b then if #a < #b then return -1 else return 1 end end
   if a == b then return 0 end
   if a < b then return -1 else return 1 end
 end
-local st = redis.call('HMGET', state, 'off', 'wm')
+local st = redis.call('HMGET', state, 'off', 'wm', 'at', 'fr', 'fs')
 local stored = st[1]
-local wm = nil
-if st[2] then wm = tonumber(st[2]) end
 if stored and cmpOffset(lastOffset, stored) <= 0 then
-  return {0, 0, st[2] or '0'}
+  return {0, 0, st[2] or '0', 0, {}}
+end
+-- Event time (src/stats/event-time.ts admitEventTime, the same arithmetic): wm is the partition's event
+-- clock (max event time counted), at the wall time it last moved, fr/fs the current run of future records.
+local wm, at, fr, fs = nil, tonumber(st[3] or '0'), tonumber(st[4] or '0'), tonumber(st[5] or '0')
+if st[2] then wm = tonumber(st[2]) end
+local function admit(t)
+  local ceiling
+  if wm then
+    local quiet = now - at
+    if quiet < 0 then quiet = 0 end
+    ceiling = wm + skew + quiet
+  else
+    ceiling = now + skew
+  end
+  if t > ceiling then
+    if fr > 0 and math.abs(t - fs) <= skew then fr = fr + 1 else fr = 1; fs = t end
+    if fr < ${FUTURE_RUN_TO_JUMP} then return 2 end
+    wm = t; at = now; fr = 0; fs = 0
+    return 0
+  end
+  fr = 0; fs = 0
+  if wm and t < wm - lateness then return 1 end
+  if (not wm) or t > wm then wm = t; at = now end
+  return 0
 end
 local items = cjson.decode(ARGV[5])
 local acc, keys = {}, {}
-local late = 0
+local late, future, refused = 0, 0, {}
 for i = 1, #items do
   local it = items[i]
   local off = it[1]
   if (not stored) or off == '' or cmpOffset(off, stored) > 0 then
-    local t = it[2]
-    if wm and t < wm - lateness then
-      late = late + 1
+    local verdict = admit(it[2])
+    if verdict ~= 0 then
+      if verdict == 1 then late = late + 1 else future = future + 1 end
+      refused[#refused + 1] = i - 1
+      refused[#refused + 1] = verdict
     else
-      if (not wm) or t > wm then wm = t end
       local b, g, f = it[3], it[4], it[5]
       for j = 1, #g, 2 do
         local key = base .. ':c:' .. b .. ':' .. g[j]
@@ -125,10 +160,32 @@ for _, key in ipairs(keys) do
 end
 local wmStr = '0'
 if wm then wmStr = string.format('%.0f', wm) end
-redis.call('HSET', state, 'off', lastOffset, 'wm', wmStr)
+redis.call('HSET', state, 'off', lastOffset, 'wm', wmStr, 'at', string.format('%.0f', at),
+  'fr', fr, 'fs', string.format('%.0f', fs))
 if late > 0 then redis.call('HINCRBY', state, 'late', late) end
-return {1, late, wmStr}
+if future > 0 then redis.call('HINCRBY', state, 'fut', future) end
+return {1, late, wmStr, future, refused}
 `;
+
+/** Maps the script's refused item indices (observations first, then labels: buildItems' order) to records. */
+function refusedRecords(batch: StatsBatch, flat: ReadonlyArray<number | string>): RefusedRecord[] {
+  const out: RefusedRecord[] = [];
+  for (let j = 0; j + 1 < flat.length; j += 2) {
+    const index = Number(flat[j]);
+    const item: StatsObservation | LabelObservation | undefined =
+      index < batch.observations.length
+        ? batch.observations[index]
+        : batch.labels[index - batch.observations.length];
+    if (!item) continue;
+    const refused: RefusedRecord = {
+      documentId: item.documentId,
+      reason: Number(flat[j + 1]) === 1 ? 'late' : 'future',
+    };
+    if (item.offset !== undefined) refused.offset = item.offset;
+    out.push(refused);
+  }
+  return out;
+}
 
 const APPLY_SHA = createHash('sha1').update(APPLY_SCRIPT).digest('hex');
 
@@ -218,6 +275,8 @@ export class RedisWindowStore implements StatsSink, WindowReader {
         String(this.options.ttlSeconds),
         normalizeOffset(batch.lastOffset),
         JSON.stringify(windowItems(batch, this.options.bucketMs)),
+        String(this.options.maxFutureSkewMs ?? this.options.allowedLatenessMs),
+        String(Math.floor((this.options.nowMs ?? Date.now)())),
       ];
       return { key: `${base}:state`, args };
     });
@@ -251,8 +310,14 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     });
     for (const pk of newPartitions) this.registered.add(pk);
     return calls.map((_, i) => {
-      const r = replies[i] as [number, number, string];
-      return { applied: Number(r[0]) === 1, late: Number(r[1]), watermarkMs: Number(r[2]) };
+      const r = replies[i] as [number, number, string, number, Array<number | string>];
+      return {
+        applied: Number(r[0]) === 1,
+        late: Number(r[1]),
+        watermarkMs: Number(r[2]),
+        future: Number(r[3]),
+        refused: refusedRecords(batches[i]!, r[4]),
+      };
     });
   }
 

@@ -1,3 +1,4 @@
+import { admitEventTime, EMPTY_CLOCK, type PartitionClock } from '../event-time.js';
 import type {
   GroupWindowStats,
   StatsApplyResult,
@@ -55,6 +56,9 @@ interface PartitionState {
   /** Max event time applied; undefined until the first observation. */
   watermarkMs: number | undefined;
   late: number;
+  future: number;
+  /** Event clock, as the script's state (src/stats/event-time.ts). */
+  clock: PartitionClock;
   /** `${bucket}:${dimension}` → counters */
   counters: Map<string, CounterBucket>;
 }
@@ -114,17 +118,25 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
     const stored = state?.offset ?? null;
     if (stored !== null && compareOffsets(lastOffset, stored) <= 0)
       return { applied: false, late: 0, watermarkMs: state?.watermarkMs ?? 0 };
-    let wm = state?.watermarkMs;
+    let clock = state?.clock ?? EMPTY_CLOCK;
+    const nowMs = Math.floor((this.options.nowMs ?? Date.now)());
+    const bounds = {
+      allowedLatenessMs: this.options.allowedLatenessMs,
+      maxFutureSkewMs: this.options.maxFutureSkewMs ?? this.options.allowedLatenessMs,
+    };
     let late = 0;
+    let future = 0;
     // Sums per (bucket:dimension, group, counter) first, then one add each (as the script's HINCRBYs).
     const sums = new Map<string, Map<string, Map<string, number>>>();
     for (const [off, t, bucket, groups, fields] of items) {
       if (stored !== null && off !== '' && compareOffsets(off, stored) <= 0) continue;
-      if (wm !== undefined && t < wm - this.options.allowedLatenessMs) {
-        late += 1;
+      const admitted = admitEventTime(clock, t, nowMs, bounds);
+      clock = admitted.clock;
+      if (admitted.verdict !== 'on-time') {
+        if (admitted.verdict === 'late') late += 1;
+        else future += 1;
         continue;
       }
-      if (wm === undefined || t > wm) wm = t;
       for (let j = 0; j < groups.length; j += 2) {
         const key = `${bucket}:${groups[j]!}`;
         let byGroup = sums.get(key);
@@ -140,14 +152,23 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
     if (!state) this.partitionsByKey.set(partitionKey, (state = this.emptyPartition()));
     state.offset = lastOffset;
     // Stored as the script stores it: "0" before any observation, and 0 thereafter is a watermark.
-    state.watermarkMs = wm ?? 0;
+    state.watermarkMs = clock.maxEventMs ?? 0;
+    state.clock = clock;
     state.late += late;
+    state.future += future;
     this.addSums(state, sums);
-    return { applied: true, late, watermarkMs: wm ?? 0 };
+    return { applied: true, late, future, watermarkMs: clock.maxEventMs ?? 0 };
   }
 
   private emptyPartition(): PartitionState {
-    return { offset: null, watermarkMs: undefined, late: 0, counters: new Map() };
+    return {
+      offset: null,
+      watermarkMs: undefined,
+      late: 0,
+      future: 0,
+      clock: EMPTY_CLOCK,
+      counters: new Map(),
+    };
   }
 
   private addSums(state: PartitionState, sums: Map<string, Map<string, Map<string, number>>>): void {

@@ -13,6 +13,10 @@ export interface WindowStoreOptions {
   keyPrefix: string;
   bucketMs: number;
   allowedLatenessMs: number;
+  /** Records further ahead of their partition's event clock are not counted (default: the lateness). */
+  maxFutureSkewMs?: number;
+  /** Wall clock for the future bound of a quiet partition (src/stats/event-time.ts); default Date.now. */
+  nowMs?: () => number;
   /** Lifetime of counter buckets after their last write. */
   ttlSeconds: number;
   /** Dimensions a baseline captures (the implicit `_all` is always added). */
@@ -31,6 +35,7 @@ export function windowStoreOptions(
     keyPrefix,
     bucketMs: cfg.stats.bucket,
     allowedLatenessMs: cfg.stats.allowedLateness,
+    maxFutureSkewMs: cfg.limits.maxFutureSkew,
     ttlSeconds: Math.ceil(retentionMs / 1000),
     dimensions: cfg.stats.dimensions.map((d) => d.name),
   };

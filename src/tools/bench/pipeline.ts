@@ -102,7 +102,7 @@ export async function pipelineRow(
       clientId: 'finsentry-bench',
       groupId,
       fromBeginning: true,
-      topics: { ...topics, labels: null, alerts: `${base}.alerts` },
+      topics: { ...topics, labels: null, alerts: `${base}.alerts`, late: `${base}.late` },
     },
     redis: { ...ctx.config.redis, keyPrefix: base.replace(/-/g, '_') },
     models: ctx.models,
