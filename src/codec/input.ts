@@ -2,7 +2,7 @@ import type { DocumentKind, InputDocument } from '../domain/documents.js';
 import type { AuthorPseudonymiser } from '../privacy/pseudonymise.js';
 import { normaliseHeaders, type RawRecord } from '../io/kafka/types.js';
 import type { AvroDecoder } from './decode.js';
-import type { Rejection } from './reasons.js';
+import { reject, type Rejection } from './reasons.js';
 import type { ChatMessageRecord, LabelRecord, NewsArticleRecord } from './records.js';
 import {
   validateChat,
@@ -31,6 +31,7 @@ export class InputCodec {
   }
 
   document(record: RawRecord, kind: DocumentKind): InputResult<InputDocument> {
+    if (record.refusal) return refused(record);
     const decoded = this.decoder.decode(record.value, kind === 'news' ? 'NewsArticle' : 'ChatMessage');
     if (!decoded.ok) return decoded;
     const ctx = {
@@ -47,6 +48,7 @@ export class InputCodec {
   }
 
   label(record: RawRecord): InputResult<InputLabel> {
+    if (record.refusal) return refused(record);
     const decoded = this.decoder.decode(record.value, 'Label');
     if (!decoded.ok) return decoded;
     return validateLabel(decoded.record as LabelRecord, {
@@ -55,4 +57,10 @@ export class InputCodec {
       position: { topic: record.topic, partition: record.partition, offset: record.offset },
     });
   }
+}
+
+/** A placeholder for a record of a refused batch (corrupt, too large inflated, unsupported codec). */
+function refused(record: RawRecord): { ok: false; rejection: Rejection } {
+  const { reason, message } = record.refusal!;
+  return { ok: false, rejection: reject(reason, 'decode', message) };
 }

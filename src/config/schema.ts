@@ -179,6 +179,11 @@ const limitsSchema = z
     maxMessageBytes: z.number().int().min(1).default(1_048_576),
     /** Largest DLQ record (key + value + headers); a larger one keeps the head of its value (see src/pipeline/dlq.ts). */
     maxDeadLetterBytes: z.number().int().min(4096).default(1_000_000),
+    /**
+     * Largest inflated size of one fetched compressed record batch; a larger one is not inflated
+     * further and its records go to the DLQ (decompression-limit; src/io/kafka/bounded-codecs.ts).
+     */
+    maxDecompressedBatchBytes: z.number().int().min(65_536).default(33_554_432),
     maxTextChars: z.number().int().min(1).default(200_000),
     /** Entities the model finds beyond this are dropped from the output (highest scores kept). */
     maxEntitiesPerDocument: z.number().int().min(1).default(256),

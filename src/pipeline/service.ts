@@ -5,6 +5,7 @@ import { SchemaRegistry } from '../codec/registry.js';
 import type { FinsentryConfig } from '../config/schema.js';
 import type { Enricher } from '../domain/enrichment.js';
 import type { StatsSink } from '../domain/windows.js';
+import { installBoundedCodecs } from '../io/kafka/bounded-codecs.js';
 import { BatchConsumer } from '../io/kafka/consumer.js';
 import { createDelivery, type Delivery } from '../io/kafka/delivery.js';
 import { AuthorPseudonymiser } from '../privacy/pseudonymise.js';
@@ -53,6 +54,8 @@ export class PipelineService {
     private readonly deps: PipelineServiceDeps,
   ) {
     const { kafka: kafkaConfig, batching, limits, codec } = config;
+    // Before the consumer exists: kafkajs' codec table is process-wide (docs/security.md).
+    installBoundedCodecs({ maxDecompressedBatchBytes: limits.maxDecompressedBatchBytes });
     const registry = new SchemaRegistry({
       schemaIds: codec.schemaIds,
       ...(codec.registryUrl ? { registryUrl: codec.registryUrl } : {}),

@@ -105,6 +105,7 @@ describe('input limits', () => {
     expect(parseConfig({}, {}).limits).toEqual({
       maxMessageBytes: 1_048_576,
       maxDeadLetterBytes: 1_000_000,
+      maxDecompressedBatchBytes: 33_554_432,
       maxTextChars: 200_000,
       maxEntitiesPerDocument: 256,
       maxTickersPerDocument: 64,

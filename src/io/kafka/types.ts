@@ -12,6 +12,19 @@ export interface RawRecord {
   headers: IHeaders;
   /** Kafka record timestamp (epoch ms, decimal string). */
   timestamp: string;
+  /**
+   * Set on a placeholder for a record of a batch that was refused before its records could be read
+   * (src/io/kafka/bounded-codecs.ts): key and value are null, the record goes to the DLQ.
+   */
+  refusal?: BatchRefusal;
+}
+
+export type BatchRefusalReason = 'decompression-limit' | 'corrupt-batch' | 'unsupported-compression';
+
+/** Why a whole fetched record batch was refused, and the detail for the DLQ message. */
+export interface BatchRefusal {
+  reason: BatchRefusalReason;
+  message: string;
 }
 
 /** One record to produce. */
