@@ -340,6 +340,15 @@ export const configSchema = z
       .object({ port: z.number().int().min(0).max(65535).default(9464), host: z.string().default('0.0.0.0') })
       .strict()
       .default({ port: 9464, host: '0.0.0.0' }),
+    /**
+     * Liveness per partition (src/pipeline/progress-watchdog.ts): lag and committed offsets are read
+     * from the broker every `lagInterval`; a partition with records waiting and no commit for
+     * `stallAfter` turns /healthz unhealthy.
+     */
+    health: z
+      .object({ stallAfter: duration.default(60_000), lagInterval: duration.default(5_000) })
+      .strict()
+      .default({ stallAfter: 60_000, lagInterval: 5_000 }),
     tracing: z
       .object({
         enabled: z.boolean().default(false),

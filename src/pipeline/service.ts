@@ -48,6 +48,7 @@ export class PipelineService {
   private started = false;
   private stopping: Promise<void> | null = null;
   private joined = false;
+  private owned: ReadonlyMap<string, readonly number[]> = new Map();
 
   constructor(
     private readonly config: PipelineConfig,
@@ -121,12 +122,18 @@ export class PipelineService {
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       this.joined = true;
+      this.owned = new Map(Object.entries(event.payload.memberAssignment));
       this.delivery.assigned(event.payload.memberAssignment);
       deps.logger.info(
         { groupId: event.payload.groupId, assignment: event.payload.memberAssignment },
         'joined consumer group',
       );
     });
+  }
+
+  /** The input partitions this member owns since its last group join (lag monitor). */
+  assignment(): ReadonlyMap<string, readonly number[]> {
+    return this.owned;
   }
 
   /** True once the consumer has joined its group (readiness). */

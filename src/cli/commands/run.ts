@@ -5,6 +5,7 @@ import type { FinsentryConfig } from '../../config/schema.js';
 import type { Enricher } from '../../domain/enrichment.js';
 import { ensureTopics, missingTopics } from '../../io/kafka/admin.js';
 import { buildKafka } from '../../io/kafka/client.js';
+import { LagMonitor } from '../../io/kafka/lag-monitor.js';
 import { createRedisClient, type RedisClient } from '../../io/redis/client.js';
 import { RedisWindowStore, windowStoreOptions } from '../../io/redis/window-store.js';
 import { LabelJoinSink, RedisPredictionIndex } from '../../pipeline/label-join.js';
@@ -104,10 +105,15 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
   readiness.set('models', false);
   readiness.set('pipeline', false);
   let server: OpsServer;
+  let lagMonitor: LagMonitor | undefined;
   try {
     server = await startOpsServer({
       registry: metrics.registry,
       readiness,
+      liveness: () => {
+        const stalled = lagMonitor?.stalled() ?? [];
+        return stalled.length > 0 ? { stalledPartitions: stalled } : null;
+      },
       port: config.metrics.port,
       host: config.metrics.host,
     });
@@ -191,6 +197,22 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
       });
     });
     await service.start();
+    const monitor = new LagMonitor(kafka, {
+      groupId: config.kafka.groupId,
+      assignment: () => service!.assignment(),
+      intervalMs: config.health.lagInterval,
+      stallAfterMs: config.health.stallAfter,
+      onSample: (progress) => {
+        for (const p of progress) {
+          metrics.consumerLag(p.topic, p.partition, p.lag);
+          metrics.partitionStall(p.topic, p.partition, p.stalledSeconds);
+        }
+      },
+      logger,
+    });
+    monitor.start();
+    closers.add('lag monitor', () => monitor.stop());
+    lagMonitor = monitor;
     if (config.kafka.delivery === 'exactly-once')
       logger.info(
         { topics: [topics.enriched, topics.dlq] },
