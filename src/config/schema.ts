@@ -184,6 +184,12 @@ const limitsSchema = z
      * further and its records go to the DLQ (decompression-limit; src/io/kafka/bounded-codecs.ts).
      */
     maxDecompressedBatchBytes: z.number().int().min(65_536).default(33_554_432),
+    /** Largest produce request per output topic (enriched, DLQ, alerts): larger sends are split (src/io/kafka/sized-requests.ts). */
+    maxOutputBatchBytes: z.number().int().min(4096).default(1_000_000),
+    /** Longest news `url` (characters) [invalid-field]. */
+    maxUrlChars: z.number().int().min(1).default(4096),
+    /** Longest free-text attribute (source, platform, channel, author_id, region, sector, labeller) [invalid-field]. */
+    maxAttributeChars: z.number().int().min(1).default(256),
     maxTextChars: z.number().int().min(1).default(200_000),
     /** Entities the model finds beyond this are dropped from the output (highest scores kept). */
     maxEntitiesPerDocument: z.number().int().min(1).default(256),

@@ -73,6 +73,8 @@ export class PipelineService {
         maxTextChars: limits.maxTextChars,
         maxFutureSkewMs: limits.maxFutureSkew,
         maxTickersPerDocument: limits.maxTickersPerDocument,
+        maxUrlChars: limits.maxUrlChars,
+        maxAttributeChars: limits.maxAttributeChars,
       },
       deps.clock,
     );
@@ -82,6 +84,7 @@ export class PipelineService {
       transactionalIdPrefix: kafkaConfig.transactionalIdPrefix ?? kafkaConfig.groupId,
       transactionTimeoutMs: kafkaConfig.transactionTimeout,
       compression: kafkaConfig.compression,
+      maxBatchBytes: limits.maxOutputBatchBytes,
       logger: deps.logger,
     });
     this.processor = new PipelineProcessor(
