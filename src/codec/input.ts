@@ -4,6 +4,7 @@ import { normaliseHeaders, type RawRecord } from '../io/kafka/types.js';
 import type { AvroDecoder } from './decode.js';
 import { reject, type Rejection } from './reasons.js';
 import type { ChatMessageRecord, LabelRecord, NewsArticleRecord } from './records.js';
+import { schemaType } from './schemas.js';
 import {
   validateChat,
   validateLabel,
@@ -45,6 +46,19 @@ export class InputCodec {
     return kind === 'news'
       ? validateNews(decoded.record as NewsArticleRecord, ctx)
       : validateChat(decoded.record as ChatMessageRecord, ctx);
+  }
+
+  /**
+   * A chat value with its author id pseudonymised, re-encoded as plain Avro (our ChatMessage schema),
+   * for the DLQ (docs/security.md "Dead letters"); null when the bytes do not parse as a chat message
+   * (then only the original bytes exist, and the DLQ keeps them).
+   */
+  redactedChat(value: Buffer | null): Buffer | null {
+    const decoded = this.decoder.decode(value, 'ChatMessage');
+    if (!decoded.ok) return null;
+    const r = decoded.record as ChatMessageRecord;
+    const authorId = r.author_id.length > 0 ? this.pseudonymiser.pseudonymise(r.author_id) : r.author_id;
+    return schemaType('ChatMessage').toBuffer({ ...r, author_id: authorId });
   }
 
   label(record: RawRecord): InputResult<InputLabel> {

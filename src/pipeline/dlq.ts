@@ -20,6 +20,9 @@ import type { OutRecord, RawRecord } from '../io/kafka/types.js';
  *                                                 (the original stays on the input topic at the
  *                                                 position above); its length and digest
  *   finsentry.dlq.headers.dropped / key.truncated only when even the original headers (or key) did not fit
+ *   finsentry.dlq.value.redacted                 fields pseudonymised in the value (a parsed chat
+ *                                                 record: `author_id`); the value is then the record
+ *                                                 re-encoded as plain Avro (our ChatMessage schema)
  *
  * Size cap: a record the broker refuses (message.max.bytes, 1 MB by default) would be retried forever
  * and block its partition. An input can be that large and still reach finsentry (an input topic with a
@@ -46,6 +49,7 @@ export const DLQ_HEADERS = {
   valueSha256: `${DLQ_HEADER_PREFIX}value.sha256`,
   headersDropped: `${DLQ_HEADER_PREFIX}headers.dropped`,
   keyTruncated: `${DLQ_HEADER_PREFIX}key.truncated`,
+  valueRedacted: `${DLQ_HEADER_PREFIX}value.redacted`,
 } as const;
 
 /** Default of limits.maxDeadLetterBytes: Kafka's default message.max.bytes (1,048,588) less batch overhead and slack. */
@@ -59,6 +63,11 @@ export interface DeadLetterContext {
   nowMs: number;
   /** Largest key + value + headers of the DLQ record (limits.maxDeadLetterBytes). */
   maxBytes?: number;
+  /**
+   * The value to dead-letter instead of the original when the original held personal data that was
+   * pseudonymised (docs/security.md "Dead letters"), and the fields that were: header `value.redacted`.
+   */
+  redacted?: { value: Buffer; fields: string };
 }
 
 /** Bytes of a record as the size cap counts them: key, value and headers (names, values, a little framing). */
@@ -117,8 +126,9 @@ export function buildDeadLetter(
   headers[DLQ_HEADERS.timestamp] = String(context.nowMs);
   headers[DLQ_HEADERS.originalTimestamp] = record.timestamp;
   headers[DLQ_HEADERS.consumerGroup] = context.consumerGroup;
+  if (context.redacted) headers[DLQ_HEADERS.valueRedacted] = context.redacted.fields;
   const maxBytes = context.maxBytes ?? DEFAULT_MAX_DEAD_LETTER_BYTES;
-  const value = record.value;
+  const value = context.redacted?.value ?? record.value;
   let key = record.key;
   if (bytesOf(key) + bytesOf(value) + headerBytes(headers) <= maxBytes) return { key, value, headers };
   // Too large for the DLQ: keep the head of the value, say so, and give what identifies the original.
