@@ -118,6 +118,8 @@ const redisSchema = z
       .regex(/^[A-Za-z0-9:_-]*$/, 'letters, digits, colon, underscore, dash')
       .default('fs'),
     commandTimeout: duration.default(5_000),
+    /** Start even when Redis' maxmemory-policy may evict keys (src/io/redis/durability.ts). */
+    allowEvictingPolicy: z.boolean().default(false),
   })
   .strict();
 

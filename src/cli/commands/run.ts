@@ -7,6 +7,7 @@ import { ensureTopics, missingTopics } from '../../io/kafka/admin.js';
 import { buildKafka } from '../../io/kafka/client.js';
 import { LagMonitor } from '../../io/kafka/lag-monitor.js';
 import { createRedisClient, type RedisClient } from '../../io/redis/client.js';
+import { checkRedisDurability } from '../../io/redis/durability.js';
 import { RedisWindowStore, windowStoreOptions } from '../../io/redis/window-store.js';
 import { LabelJoinSink, RedisPredictionIndex } from '../../pipeline/label-join.js';
 import { PipelineService } from '../../pipeline/service.js';
@@ -155,6 +156,10 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
     const redis: RedisClient = createRedisClient(config.redis);
     closers.add('redis', () => redis.quit());
     const storeOptions = windowStoreOptions(config);
+    await checkRedisDurability(redis, {
+      allowEvictingPolicy: config.redis.allowEvictingPolicy,
+      logger,
+    });
     const store = new RedisWindowStore(redis, storeOptions);
     readiness.set('redis', async () => redis.status === 'ready');
 
