@@ -5,6 +5,7 @@ import { SchemaRegistry } from '../codec/registry.js';
 import type { FinsentryConfig } from '../config/schema.js';
 import type { Enricher } from '../domain/enrichment.js';
 import type { StatsSink } from '../domain/windows.js';
+import { installBoundedCodecs } from '../io/kafka/bounded-codecs.js';
 import { BatchConsumer } from '../io/kafka/consumer.js';
 import { createDelivery, type Delivery } from '../io/kafka/delivery.js';
 import { AuthorPseudonymiser } from '../privacy/pseudonymise.js';
@@ -48,12 +49,15 @@ export class PipelineService {
   private started = false;
   private stopping: Promise<void> | null = null;
   private joined = false;
+  private owned: ReadonlyMap<string, readonly number[]> = new Map();
 
   constructor(
     private readonly config: PipelineConfig,
     private readonly deps: PipelineServiceDeps,
   ) {
     const { kafka: kafkaConfig, batching, limits, codec } = config;
+    // Before the consumer exists: kafkajs' codec table is process-wide (docs/security.md).
+    installBoundedCodecs({ maxDecompressedBatchBytes: limits.maxDecompressedBatchBytes });
     const registry = new SchemaRegistry({
       schemaIds: codec.schemaIds,
       ...(codec.registryUrl ? { registryUrl: codec.registryUrl } : {}),
@@ -70,6 +74,8 @@ export class PipelineService {
         maxTextChars: limits.maxTextChars,
         maxFutureSkewMs: limits.maxFutureSkew,
         maxTickersPerDocument: limits.maxTickersPerDocument,
+        maxUrlChars: limits.maxUrlChars,
+        maxAttributeChars: limits.maxAttributeChars,
       },
       deps.clock,
     );
@@ -79,6 +85,7 @@ export class PipelineService {
       transactionalIdPrefix: kafkaConfig.transactionalIdPrefix ?? kafkaConfig.groupId,
       transactionTimeoutMs: kafkaConfig.transactionTimeout,
       compression: kafkaConfig.compression,
+      maxBatchBytes: limits.maxOutputBatchBytes,
       logger: deps.logger,
     });
     this.processor = new PipelineProcessor(
@@ -119,12 +126,18 @@ export class PipelineService {
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       this.joined = true;
+      this.owned = new Map(Object.entries(event.payload.memberAssignment));
       this.delivery.assigned(event.payload.memberAssignment);
       deps.logger.info(
         { groupId: event.payload.groupId, assignment: event.payload.memberAssignment },
         'joined consumer group',
       );
     });
+  }
+
+  /** The input partitions this member owns since its last group join (lag monitor). */
+  assignment(): ReadonlyMap<string, readonly number[]> {
+    return this.owned;
   }
 
   /** True once the consumer has joined its group (readiness). */

@@ -16,6 +16,8 @@ import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.js';
 import { Readiness, startOpsServer, type OpsServer } from '../telemetry/server.js';
 import { startTracing, type TracingHandle } from '../telemetry/tracing.js';
 import { PipelineService } from './pipeline.js';
+import { LagMonitor } from '../io/kafka/lag-monitor.js';
+import { checkRedisDurability } from '../io/redis/durability.js';
 
 /**
  * The composition root of the service (design §1, Layout): builds `finsentry run` from config — the
@@ -71,7 +73,9 @@ export async function runService(config: FinsentryConfig, logger: Logger): Promi
   const readiness = new Readiness();
   readiness.set('models', false);
   readiness.set('pipeline', false);
-  await startOps(config, metrics, readiness, closers, logger);
+  // Per-partition progress (lag from the broker, stalls) for /healthz; set once the pipeline runs.
+  const liveness: { monitor?: LagMonitor } = {};
+  await startOps(config, metrics, readiness, closers, logger, liveness);
 
   let tracing: TracingHandle | undefined;
   let service: PipelineService | undefined;
@@ -87,6 +91,8 @@ export async function runService(config: FinsentryConfig, logger: Logger): Promi
 
     const redis: RedisClient = createRedisClient(config.redis);
     closers.add('redis', () => redis.quit());
+    // Eviction would silently drop counters or a partition's applied offset (double counting).
+    await checkRedisDurability(redis, { allowEvictingPolicy: config.redis.allowEvictingPolicy, logger });
     const store = new RedisWindowStore(redis, windowStoreOptions(config));
     readiness.set('redis', async () => redis.status === 'ready');
 
@@ -114,6 +120,7 @@ export async function runService(config: FinsentryConfig, logger: Logger): Promi
       });
     });
     await service.start();
+    liveness.monitor = startLagMonitor(config, kafka, service, metrics, closers, logger);
     if (config.kafka.delivery === 'exactly-once')
       logger.info(
         { topics: [topics.enriched, topics.dlq] },
@@ -193,12 +200,17 @@ async function startOps(
   readiness: Readiness,
   closers: Closers,
   logger: Logger,
+  liveness: { monitor?: LagMonitor },
 ): Promise<void> {
   let server: OpsServer;
   try {
     server = await startOpsServer({
       registry: metrics.registry,
       readiness,
+      liveness: () => {
+        const stalled = liveness.monitor?.stalled() ?? [];
+        return stalled.length > 0 ? { stalledPartitions: stalled } : null;
+      },
       port: config.metrics.port,
       host: config.metrics.host,
     });
@@ -210,6 +222,33 @@ async function startOps(
   }
   closers.add('ops server', () => server.close());
   logger.info({ port: server.port }, 'ops server listening (/metrics, /healthz, /readyz)');
+}
+
+/** Lag per assigned partition from the broker, a stall gauge each, and /healthz unhealthy on a stall (docs/guarantees.md). */
+function startLagMonitor(
+  config: FinsentryConfig,
+  kafka: Kafka,
+  service: PipelineService,
+  metrics: PipelineMetrics,
+  closers: Closers,
+  logger: Logger,
+): LagMonitor {
+  const monitor = new LagMonitor(kafka, {
+    groupId: config.kafka.groupId,
+    assignment: () => service.assignment(),
+    intervalMs: config.health.lagInterval,
+    stallAfterMs: config.health.stallAfter,
+    onSample: (progress) => {
+      for (const p of progress) {
+        metrics.consumerLag(p.topic, p.partition, p.lag);
+        metrics.partitionStall(p.topic, p.partition, p.stalledSeconds);
+      }
+    },
+    logger,
+  });
+  monitor.start();
+  closers.add('lag monitor', () => monitor.stop());
+  return monitor;
 }
 
 /** The product enricher, loaded and warmed; imported here so that commands that never infer do not load onnxruntime. */

@@ -2,8 +2,9 @@ import type { DocumentKind, InputDocument } from '../domain/documents.js';
 import type { AuthorPseudonymiser } from '../privacy/pseudonymise.js';
 import { normaliseHeaders, type RawRecord } from '../domain/records.js';
 import type { AvroDecoder } from './decode.js';
-import type { Rejection } from './reasons.js';
+import { reject, type Rejection } from './reasons.js';
 import type { ChatMessageRecord, LabelRecord, NewsArticleRecord } from './records.js';
+import { schemaType } from './schemas.js';
 import {
   validateChat,
   validateLabel,
@@ -31,6 +32,7 @@ export class InputCodec {
   }
 
   document(record: RawRecord, kind: DocumentKind): InputResult<InputDocument> {
+    if (record.refusal) return refused(record);
     const decoded = this.decoder.decode(record.value, kind === 'news' ? 'NewsArticle' : 'ChatMessage');
     if (!decoded.ok) return decoded;
     const ctx = {
@@ -46,7 +48,21 @@ export class InputCodec {
       : validateChat(decoded.record as ChatMessageRecord, ctx);
   }
 
+  /**
+   * A chat value with its author id pseudonymised, re-encoded as plain Avro (our ChatMessage schema),
+   * for the DLQ (docs/security.md "Dead letters"); null when the bytes do not parse as a chat message
+   * (then only the original bytes exist, and the DLQ keeps them).
+   */
+  redactedChat(value: Buffer | null): Buffer | null {
+    const decoded = this.decoder.decode(value, 'ChatMessage');
+    if (!decoded.ok) return null;
+    const r = decoded.record as ChatMessageRecord;
+    const authorId = r.author_id.length > 0 ? this.pseudonymiser.pseudonymise(r.author_id) : r.author_id;
+    return schemaType('ChatMessage').toBuffer({ ...r, author_id: authorId });
+  }
+
   label(record: RawRecord): InputResult<InputLabel> {
+    if (record.refusal) return refused(record);
     const decoded = this.decoder.decode(record.value, 'Label');
     if (!decoded.ok) return decoded;
     return validateLabel(decoded.record as LabelRecord, {
@@ -55,4 +71,10 @@ export class InputCodec {
       position: { topic: record.topic, partition: record.partition, offset: record.offset },
     });
   }
+}
+
+/** A placeholder for a record of a refused batch (corrupt, too large inflated, unsupported codec). */
+function refused(record: RawRecord): { ok: false; rejection: Rejection } {
+  const { reason, message } = record.refusal!;
+  return { ok: false, rejection: reject(reason, 'decode', message) };
 }

@@ -13,6 +13,10 @@ export const REJECT_REASONS = [
   'empty-text',
   'text-too-large',
   'enrich-failed',
+  // A whole fetched record batch (src/io/kafka/bounded-codecs.ts): each of its records is dead-lettered.
+  'decompression-limit',
+  'corrupt-batch',
+  'unsupported-compression',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

@@ -26,9 +26,15 @@ export interface ValidationLimits {
   maxFutureSkewMs: number;
   /** Distinct tickers per document (limits.maxTickersPerDocument); DEFAULT_MAX_TICKERS when absent. */
   maxTickersPerDocument?: number;
+  /** limits.maxUrlChars; DEFAULT_MAX_URL_CHARS when absent. */
+  maxUrlChars?: number;
+  /** limits.maxAttributeChars (source, platform, channel, author_id, region, sector, labeller). */
+  maxAttributeChars?: number;
 }
 
 export const DEFAULT_MAX_TICKERS = 64;
+export const DEFAULT_MAX_URL_CHARS = 4096;
+export const DEFAULT_MAX_ATTRIBUTE_CHARS = 256;
 
 export interface ValidationContext {
   limits: ValidationLimits;
@@ -57,6 +63,25 @@ function checkId(field: string, id: string): ValidationResult<never> | null {
 
 function checkRequired(field: string, value: string): ValidationResult<never> | null {
   return value.trim().length === 0 ? invalidField(field, 'must not be empty') : null;
+}
+
+/**
+ * Free-text fields other than the model text are bounded too: each is copied into the enriched
+ * record (and some into Redis group names), so an unbounded one makes outputs the broker refuses.
+ */
+function checkLengths(
+  limits: ValidationLimits,
+  fields: Record<string, string | null | undefined>,
+  url?: string | null,
+): ValidationResult<never> | null {
+  const maxUrl = limits.maxUrlChars ?? DEFAULT_MAX_URL_CHARS;
+  if (url && url.length > maxUrl)
+    return invalidField('url', `${url.length} characters, limit limits.maxUrlChars=${maxUrl}`);
+  const max = limits.maxAttributeChars ?? DEFAULT_MAX_ATTRIBUTE_CHARS;
+  for (const [field, value] of Object.entries(fields))
+    if (value && value.length > max)
+      return invalidField(field, `${value.length} characters, limit limits.maxAttributeChars=${max}`);
+  return null;
 }
 
 function checkLanguage(language: string): ValidationResult<never> | null {
@@ -168,6 +193,7 @@ export function validateNews(r: NewsArticleRecord, ctx: ValidationContext): Vali
   const failure =
     checkId('id', r.id) ??
     checkRequired('source', r.source) ??
+    checkLengths(ctx.limits, { source: r.source, region: r.region, sector: r.sector }, r.url) ??
     checkLanguage(r.language) ??
     checkTimestamp('published_at', r.published_at, ctx.limits, ctx.nowMs) ??
     checkText('headline+body', newsText(r.headline, r.body), ctx.limits) ??
@@ -192,6 +218,12 @@ export function validateChat(r: ChatMessageRecord, ctx: ValidationContext): Vali
     checkRequired('platform', r.platform) ??
     checkRequired('channel', r.channel) ??
     checkRequired('author_id', r.author_id) ??
+    checkLengths(ctx.limits, {
+      platform: r.platform,
+      channel: r.channel,
+      author_id: r.author_id,
+      region: r.region,
+    }) ??
     checkLanguage(r.language) ??
     checkTimestamp('sent_at', r.sent_at, ctx.limits, ctx.nowMs) ??
     checkText('text', r.text, ctx.limits) ??
@@ -252,6 +284,7 @@ export function validateLabel(
   const failure =
     checkId('document_id', r.document_id) ??
     checkRequired('labeller', r.labeller) ??
+    checkLengths(ctx.limits, { labeller: r.labeller }) ??
     checkTimestamp('labelled_at', r.labelled_at, ctx.limits, ctx.nowMs) ??
     (r.document_event_time === null
       ? null

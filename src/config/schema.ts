@@ -121,6 +121,8 @@ const redisSchema = z
       .regex(/^[A-Za-z0-9:_-]*$/, 'letters, digits, colon, underscore, dash')
       .default('fs'),
     commandTimeout: duration.default(5_000),
+    /** Start even when Redis' maxmemory-policy may evict keys (src/io/redis/durability.ts). */
+    allowEvictingPolicy: z.boolean().default(false),
   })
   .strict();
 
@@ -200,6 +202,17 @@ const limitsSchema = z
     maxMessageBytes: z.number().int().min(1).default(1_048_576),
     /** Largest DLQ record (key + value + headers); a larger one keeps the head of its value (see src/pipeline/dlq.ts). */
     maxDeadLetterBytes: z.number().int().min(4096).default(1_000_000),
+    /**
+     * Largest inflated size of one fetched compressed record batch; a larger one is not inflated
+     * further and its records go to the DLQ (decompression-limit; src/io/kafka/bounded-codecs.ts).
+     */
+    maxDecompressedBatchBytes: z.number().int().min(65_536).default(33_554_432),
+    /** Largest produce request per output topic (enriched, DLQ, alerts): larger sends are split (src/io/kafka/sized-requests.ts). */
+    maxOutputBatchBytes: z.number().int().min(4096).default(1_000_000),
+    /** Longest news `url` (characters) [invalid-field]. */
+    maxUrlChars: z.number().int().min(1).default(4096),
+    /** Longest free-text attribute (source, platform, channel, author_id, region, sector, labeller) [invalid-field]. */
+    maxAttributeChars: z.number().int().min(1).default(256),
     maxTextChars: z.number().int().min(1).default(200_000),
     /** Entities the model finds beyond this are dropped from the output (highest scores kept). */
     maxEntitiesPerDocument: z.number().int().min(1).default(256),
@@ -437,6 +450,15 @@ export const configSchema = z
       .object({ port: z.number().int().min(0).max(65535).default(9464), host: z.string().default('0.0.0.0') })
       .strict()
       .default({ port: 9464, host: '0.0.0.0' }),
+    /**
+     * Liveness per partition (src/pipeline/progress-watchdog.ts): lag and committed offsets are read
+     * from the broker every `lagInterval`; a partition with records waiting and no commit for
+     * `stallAfter` turns /healthz unhealthy.
+     */
+    health: z
+      .object({ stallAfter: duration.default(60_000), lagInterval: duration.default(5_000) })
+      .strict()
+      .default({ stallAfter: 60_000, lagInterval: 5_000 }),
     tracing: z
       .object({
         enabled: z.boolean().default(false),

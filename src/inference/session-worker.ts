@@ -16,7 +16,9 @@ import {
 export type WorkerRequest =
   | { id: number; op: 'open'; onnxPath: string; options: SessionOptions }
   | { id: number; op: 'run'; session: number; feeds: BatchFeeds }
-  | { id: number; op: 'release'; session: number };
+  | { id: number; op: 'release'; session: number }
+  /** Fault injection (exitInferenceThread in session.ts): the thread exits as if it had crashed. */
+  | { id: number; op: 'exit'; code: number };
 
 /** A request before the client numbers it. */
 export type WorkerCall = WorkerRequest extends infer R
@@ -81,6 +83,8 @@ if (port) {
         const logits = await runBatch(opened, request.feeds);
         return { id: request.id, ok: true, value: logits };
       }
+      case 'exit':
+        return process.exit(request.code);
       case 'release': {
         await sessions.get(request.session)?.session.release();
         sessions.delete(request.session);

@@ -44,6 +44,8 @@ class InferenceWorker {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private sessions = 0;
+  /** True once the thread exited or failed: every call is refused, sessions reopen on a new thread. */
+  dead = false;
 
   private constructor(private readonly worker: Worker) {
     worker.on('message', (reply: WorkerReply) => {
@@ -60,6 +62,7 @@ class InferenceWorker {
         );
     });
     const fail = (err: Error) => {
+      this.dead = true;
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
       if (InferenceWorker.shared === this) InferenceWorker.shared = null;
@@ -89,11 +92,18 @@ class InferenceWorker {
   }
 
   async call<T>(request: WorkerCall, transfer: ArrayBuffer[] = []): Promise<T> {
+    // A message to an exited thread is dropped silently: without this the call would never settle.
+    if (this.dead) throw new Error('inference worker exited');
     const id = this.nextId++;
     const result = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     if (this.pending.size === 1) this.worker.ref();
     this.worker.postMessage({ ...request, id }, transfer);
     return (await result) as T;
+  }
+
+  /** The running thread, if any (fault injection: exitInferenceThread). */
+  static current(): InferenceWorker | null {
+    return InferenceWorker.shared;
   }
 
   /** Ends the thread once no session uses it any more. */
@@ -103,6 +113,69 @@ class InferenceWorker {
     if (InferenceWorker.shared === this) InferenceWorker.shared = null;
     await this.worker.terminate();
   }
+}
+
+/**
+ * Ends the process's inference thread from inside, as a crash of the thread would (`process.exit` in
+ * a worker ends only that thread). For fault tests: nothing else sends this. False when none runs.
+ */
+export function exitInferenceThread(code = 70): boolean {
+  const worker = InferenceWorker.current();
+  if (!worker || worker.dead) return false;
+  void worker.call({ op: 'exit', code }).catch(() => undefined);
+  return true;
+}
+
+/**
+ * A session in the inference thread that survives the thread's death: calls in flight when it dies
+ * fail (their micro-batches are retried by the pipeline, design §3), and the next call starts a new
+ * thread and reopens the session there, so a dead thread costs a retry, not a hung partition.
+ */
+async function restartableWorkerBackend(
+  onnxPath: string,
+  options: SessionOptions,
+  logger: Logger | undefined,
+): Promise<{ backend: Backend; reply: OpenReply }> {
+  const open = async (): Promise<{ worker: InferenceWorker; reply: OpenReply }> => {
+    const worker = InferenceWorker.acquire();
+    try {
+      return { worker, reply: await worker.call<OpenReply>({ op: 'open', onnxPath, options }) };
+    } catch (err) {
+      await worker.releaseOne();
+      throw err;
+    }
+  };
+  let current = await open();
+  let reopening: Promise<typeof current> | null = null;
+  const live = async (): Promise<typeof current> => {
+    if (!current.worker.dead) return current;
+    reopening ??= open()
+      .then((next) => {
+        logger?.warn({ onnxPath }, 'inference thread had exited; restarted it and reopened the session');
+        current = next;
+        return next;
+      })
+      .finally(() => {
+        reopening = null;
+      });
+    return reopening;
+  };
+  const backend: Backend = {
+    run: async (feeds, transfer) => {
+      const { worker, reply } = await live();
+      return worker.call<BatchLogits>({ op: 'run', session: reply.session, feeds }, transfer);
+    },
+    release: async () => {
+      const { worker, reply } = current;
+      if (worker.dead) return;
+      try {
+        await worker.call({ op: 'release', session: reply.session });
+      } finally {
+        await worker.releaseOne();
+      }
+    },
+  };
+  return { backend, reply: current.reply };
 }
 
 /** An ONNX Runtime session for a BERT-style classifier (in the inference thread or in-process). */
@@ -153,26 +226,7 @@ export class ModelSession {
         padTokenId,
       );
     }
-    const worker = InferenceWorker.acquire();
-    let reply: OpenReply;
-    try {
-      reply = await worker.call<OpenReply>({ op: 'open', onnxPath, options: sessionOptions });
-    } catch (err) {
-      await worker.releaseOne();
-      throw err;
-    }
-    warn(reply.warnings);
-    const backend: Backend = {
-      run: (feeds, transfer) =>
-        worker.call<BatchLogits>({ op: 'run', session: reply.session, feeds }, transfer),
-      release: async () => {
-        try {
-          await worker.call({ op: 'release', session: reply.session });
-        } finally {
-          await worker.releaseOne();
-        }
-      },
-    };
+    const { backend, reply } = await restartableWorkerBackend(onnxPath, sessionOptions, logger);
     return new ModelSession(
       backend,
       reply.provider,

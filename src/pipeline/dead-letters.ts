@@ -13,13 +13,16 @@ export async function sendDeadLetters(
 ): Promise<void> {
   const { options, observer } = rt;
   const now = rt.clock();
-  const records = rejected.map(({ record, rejection }) =>
-    buildDeadLetter(record, rejection, {
+  const records = rejected.map(({ record, rejection }) => {
+    // No clear author id on the DLQ: a chat record that parses is dead-lettered pseudonymised.
+    const redacted = record.topic === options.topics.chat ? rt.deps.codec.redactedChat(record.value) : null;
+    return buildDeadLetter(record, rejection, {
       consumerGroup: options.groupId,
       nowMs: now,
       ...(options.maxDeadLetterBytes !== undefined ? { maxBytes: options.maxDeadLetterBytes } : {}),
-    }),
-  );
+      ...(redacted ? { redacted: { value: redacted, fields: 'author_id' } } : {}),
+    });
+  });
   // The broker's size limit is per record batch, and one send puts a partition's records in one
   // batch: dead letters go in sends of at most maxDeadLetterBytes together (each one fits alone).
   const chunks = chunkBySize(records, options.maxDeadLetterBytes ?? DEFAULT_MAX_DEAD_LETTER_BYTES);

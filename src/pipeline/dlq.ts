@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { IHeaders } from 'kafkajs';
 import type { Rejection } from '../codec/reasons.js';
-import type { OutRecord, RawRecord } from '../domain/records.js';
+import { bytesOf, headerBytes, type OutRecord, type RawRecord } from '../domain/records.js';
+
+// Record sizes and size-bounded runs live with the record contract (the Kafka adapter uses them too).
+export { chunkBySize, outRecordBytes } from '../domain/records.js';
 
 /**
  * Dead-letter records (design §2, schemas/DeadLetter.avsc). The value and key are the original bytes,
@@ -20,6 +23,9 @@ import type { OutRecord, RawRecord } from '../domain/records.js';
  *                                                 (the original stays on the input topic at the
  *                                                 position above); its length and digest
  *   finsentry.dlq.headers.dropped / key.truncated only when even the original headers (or key) did not fit
+ *   finsentry.dlq.value.redacted                 fields pseudonymised in the value (a parsed chat
+ *                                                 record: `author_id`); the value is then the record
+ *                                                 re-encoded as plain Avro (our ChatMessage schema)
  *
  * Size cap: a record the broker refuses (message.max.bytes, 1 MB by default) would be retried forever
  * and block its partition. An input can be that large and still reach finsentry (an input topic with a
@@ -46,6 +52,7 @@ export const DLQ_HEADERS = {
   valueSha256: `${DLQ_HEADER_PREFIX}value.sha256`,
   headersDropped: `${DLQ_HEADER_PREFIX}headers.dropped`,
   keyTruncated: `${DLQ_HEADER_PREFIX}key.truncated`,
+  valueRedacted: `${DLQ_HEADER_PREFIX}value.redacted`,
 } as const;
 
 /** Default of limits.maxDeadLetterBytes: Kafka's default message.max.bytes (1,048,588) less batch overhead and slack. */
@@ -59,44 +66,11 @@ export interface DeadLetterContext {
   nowMs: number;
   /** Largest key + value + headers of the DLQ record (limits.maxDeadLetterBytes). */
   maxBytes?: number;
-}
-
-/** Bytes of a record as the size cap counts them: key, value and headers (names, values, a little framing). */
-export function outRecordBytes(record: OutRecord): number {
-  return bytesOf(record.key) + bytesOf(record.value) + headerBytes(record.headers ?? {});
-}
-
-/** Consecutive runs of records of at most `maxBytes` together (a record larger than that alone in its run). */
-export function chunkBySize(records: readonly OutRecord[], maxBytes: number): OutRecord[][] {
-  const chunks: OutRecord[][] = [];
-  let current: OutRecord[] = [];
-  let size = 0;
-  for (const r of records) {
-    const n = outRecordBytes(r);
-    if (current.length > 0 && size + n > maxBytes) {
-      chunks.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(r);
-    size += n;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
-
-function bytesOf(x: Buffer | string | null | undefined): number {
-  return x == null ? 0 : typeof x === 'string' ? Buffer.byteLength(x) : x.length;
-}
-
-function headerBytes(headers: IHeaders): number {
-  let n = 0;
-  for (const [name, value] of Object.entries(headers)) {
-    for (const v of Array.isArray(value) ? value : [value]) {
-      if (v !== undefined) n += Buffer.byteLength(name) + bytesOf(v) + 8;
-    }
-  }
-  return n;
+  /**
+   * The value to dead-letter instead of the original when the original held personal data that was
+   * pseudonymised (docs/security.md "Dead letters"), and the fields that were: header `value.redacted`.
+   */
+  redacted?: { value: Buffer; fields: string };
 }
 
 export function buildDeadLetter(
@@ -117,8 +91,9 @@ export function buildDeadLetter(
   headers[DLQ_HEADERS.timestamp] = String(context.nowMs);
   headers[DLQ_HEADERS.originalTimestamp] = record.timestamp;
   headers[DLQ_HEADERS.consumerGroup] = context.consumerGroup;
+  if (context.redacted) headers[DLQ_HEADERS.valueRedacted] = context.redacted.fields;
   const maxBytes = context.maxBytes ?? DEFAULT_MAX_DEAD_LETTER_BYTES;
-  const value = record.value;
+  const value = context.redacted?.value ?? record.value;
   let key = record.key;
   if (bytesOf(key) + bytesOf(value) + headerBytes(headers) <= maxBytes) return { key, value, headers };
   // Too large for the DLQ: keep the head of the value, say so, and give what identifies the original.

@@ -132,6 +132,7 @@ export class PipelineMetrics {
   private readonly inferenceDuration: Histogram<'task'>;
   private readonly eventLag: Histogram;
   private readonly lag: Gauge<'topic' | 'partition'>;
+  private readonly stall: Gauge<'topic' | 'partition'>;
   private readonly redisDuration: Histogram<'operation'>;
   private readonly late: Counter;
   private readonly labelJoin: Counter;
@@ -278,6 +279,12 @@ export class PipelineMetrics {
     this.lag = new Gauge({
       name: 'finsentry_consumer_lag_messages',
       help: 'Kafka consumer lag (high watermark minus committed offset) per input partition.',
+      labelNames: ['topic', 'partition'],
+      registers,
+    });
+    this.stall = new Gauge({
+      name: 'finsentry_partition_stall_seconds',
+      help: 'Seconds since the committed offset of an owned input partition last moved while records wait (0 when none waits).',
       labelNames: ['topic', 'partition'],
       registers,
     });
@@ -548,6 +555,13 @@ export class PipelineMetrics {
     const key = this.lagSeries.label(`${t}/${partition}`);
     if (key === OTHER_GROUP) return; // over 1024 partitions: not exported rather than mislabelled
     this.lag.set({ topic: t, partition: String(partition) }, lag);
+  }
+
+  /** Per-partition stall (src/pipeline/progress-watchdog.ts), sampled with the lag. */
+  partitionStall(topic: string, partition: number, seconds: number): void {
+    const t = this.topics.label(topic);
+    if (this.lagSeries.label(`${t}/${partition}`) === OTHER_GROUP) return;
+    this.stall.set({ topic: t, partition: String(partition) }, seconds);
   }
 
   redisLatency(operation: string, seconds: number): void {

@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 
 /**
  * The operations HTTP server on its own port (config.metrics): /metrics for Prometheus, /healthz for
- * liveness (the process answers) and /readyz for readiness (every registered check passes — models
+ * liveness (the process answers and its liveness check, if any, passes: no stalled partition) and /readyz for readiness (every registered check passes — models
  * warmed, Kafka connected, Redis reachable). Components register and update their own checks.
  */
 
@@ -37,9 +37,14 @@ export class Readiness {
   }
 }
 
+/** Liveness beyond "the process answers": null when live, else why not (sent as JSON with a 503). */
+export type LivenessCheck = () => Record<string, unknown> | null;
+
 export interface OpsServerOptions {
   registry: Registry;
   readiness: Readiness;
+  /** E.g. stalled partitions (src/io/kafka/lag-monitor.ts); /healthz answers 503 while it reports. */
+  liveness?: LivenessCheck;
   port: number;
   host?: string;
 }
@@ -91,10 +96,12 @@ async function handle(options: OpsServerOptions, req: IncomingMessage, res: Serv
       res.end(body);
       return;
     }
-    case '/healthz':
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"status":"ok"}\n');
+    case '/healthz': {
+      const problem = options.liveness?.() ?? null;
+      res.writeHead(problem ? 503 : 200, { 'content-type': 'application/json' });
+      res.end(problem ? `${JSON.stringify({ status: 'unhealthy', ...problem })}\n` : '{"status":"ok"}\n');
       return;
+    }
     case '/readyz': {
       const result = await options.readiness.evaluate();
       res.writeHead(result.ready ? 200 : 503, { 'content-type': 'application/json' });

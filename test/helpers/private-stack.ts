@@ -91,6 +91,15 @@ export class PrivateStack {
     }
   }
 
+  /** Sends a signal to a server process: SIGSTOP freezes it (a hung server: connections stay open, nothing answers), SIGCONT resumes it. */
+  signal(component: StackComponent, signal: 'SIGSTOP' | 'SIGCONT'): void {
+    const pidFile =
+      component === 'kafka'
+        ? path.join(this.dir, 'kafka/kafka.pid')
+        : path.join(this.dir, `redis/${this.redisPort}/redis.pid`);
+    process.kill(Number(readFileSync(pidFile, 'utf8').trim()), signal);
+  }
+
   /** Graceful stop of one server (SIGTERM, waits until the process is gone). */
   async down(component: StackComponent): Promise<void> {
     await this.script(['down', component]);

@@ -5,7 +5,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AvroDecoder } from '../../src/codec/decode.js';
 import { decodeEnriched } from '../../src/codec/enriched.js';
+import type { ChatMessageRecord } from '../../src/codec/records.js';
+import { SchemaRegistry } from '../../src/codec/registry.js';
+import { schemaType } from '../../src/codec/schemas.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { FinsentryConfig } from '../../src/config/schema.js';
 import type { StatsSink } from '../../src/domain/windows.js';
@@ -346,6 +350,13 @@ describe('pipeline on the real broker', () => {
         value: encodeChat(chat('x8', { author_id: '' })),
         reason: 'invalid-field',
       },
+      // Issue 14: a parsed chat record dead-lettered must not carry its author id in clear.
+      {
+        topic: 'chat',
+        key: 'bad-chat-pii',
+        value: encodeChat(chat('x10', { author_id: 'alice.pii@example.com', text: '' })),
+        reason: 'empty-text',
+      },
       {
         topic: 'chat',
         key: 'bad-chat-corrupt',
@@ -413,6 +424,11 @@ describe('pipeline on the real broker', () => {
 
     const dead = await readAll(kafka, topics.dlq);
     expect(dead.length).toBe(planted.length);
+    const chatDecoder = new AvroDecoder({
+      registry: new SchemaRegistry({ schemaIds: cfg.codec.schemaIds }),
+      wireFormat: cfg.codec.wireFormat,
+      maxMessageBytes: cfg.limits.maxMessageBytes,
+    });
     for (const p of planted) {
       const match = dead.filter((d) => d.message.key?.toString() === p.key);
       expect(match.length, p.key).toBe(1);
@@ -427,8 +443,17 @@ describe('pipeline on the real broker', () => {
             : 'decode',
       );
       expect(match[0]!.message.headers?.['x-origin']?.toString()).toBe('planted');
-      // The DLQ value is the input byte for byte, and the offset header points at it.
-      expect(match[0]!.message.value === null ? null : Buffer.from(match[0]!.message.value)).toEqual(p.value);
+      // The DLQ value is the input byte for byte — except a chat record that parses: its author id is
+      // pseudonymised (docs/security.md "Dead letters") — and the offset header points at it.
+      const dlqValue = match[0]!.message.value === null ? null : Buffer.from(match[0]!.message.value);
+      const parsed = p.topic === 'chat' ? chatDecoder.decode(p.value, 'ChatMessage') : null;
+      expect(context.valueRedacted, p.key).toBe(parsed?.ok ? 'author_id' : undefined);
+      if (parsed?.ok) {
+        const clear = (parsed.record as ChatMessageRecord).author_id;
+        const redacted = schemaType('ChatMessage').fromBuffer(dlqValue!) as ChatMessageRecord;
+        if (clear.length > 0) expect(redacted.author_id, p.key).toMatch(/^[0-9a-f]{32}$/);
+        if (clear.length > 0) expect(dlqValue!.includes(Buffer.from(clear)), p.key).toBe(false);
+      } else expect(dlqValue).toEqual(p.value);
       const inputs = await readAll(kafka, topics[p.topic]);
       const original = inputs.find(
         (r) => r.partition === Number(context.partition) && r.message.offset === context.offset,

@@ -7,7 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModelSpec } from '../../src/inference/model.js';
-import { DEFAULT_SESSION_OPTIONS, ModelSession, type InferenceThread } from '../../src/inference/session.js';
+import {
+  DEFAULT_SESSION_OPTIONS,
+  exitInferenceThread,
+  ModelSession,
+  type InferenceThread,
+} from '../../src/inference/session.js';
 import { synthesizeModel } from '../../src/tools/models/synth/index.js';
 import type { TokenWindow } from '../../src/inference/tokenize.js';
 
@@ -82,4 +87,25 @@ describe('inference thread', () => {
       name: 'ModelLoadError',
     });
   });
+
+  it('fails the calls in flight when the inference thread dies and runs the next call on a new thread', async () => {
+    const session = await ModelSession.create(onnxPath, DEFAULT_SESSION_OPTIONS, 0);
+    try {
+      const before = await session.run(windows());
+      const died = performance.now();
+      // The exit request is served before the run queued behind it: that run is in flight when the
+      // thread ends (before the fix it never settled; the test would time out).
+      expect(exitInferenceThread()).toBe(true);
+      await expect(session.run(windows())).rejects.toThrow(/inference worker exited \(code 70\)/);
+      const failedMs = performance.now() - died;
+      const after = await session.run(windows());
+      const recoveredMs = performance.now() - died;
+      console.log(
+        `inference thread exit: call in flight failed after ${failedMs.toFixed(0)} ms, next call answered on a new thread after ${recoveredMs.toFixed(0)} ms`,
+      );
+      expect(Array.from(after.data)).toEqual(Array.from(before.data));
+    } finally {
+      await session.release();
+    }
+  }, 120_000);
 });

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { AvroDecoder } from '../../src/codec/decode.js';
+import { InputCodec } from '../../src/codec/input.js';
 import { reject } from '../../src/codec/reasons.js';
+import { SchemaRegistry } from '../../src/codec/registry.js';
+import { schemaType } from '../../src/codec/schemas.js';
+import { AuthorPseudonymiser } from '../../src/privacy/pseudonymise.js';
+import { chat, encodeChat } from '../helpers/avro-producer.js';
 import type { RawRecord } from '../../src/io/kafka/types.js';
 import {
   buildDeadLetter,
@@ -145,5 +151,43 @@ describe('dead-letter size cap (limits.maxDeadLetterBytes)', () => {
         },
       ),
     );
+  });
+});
+
+describe('dead letters hold no clear author id', () => {
+  const pseudonymiser = new AuthorPseudonymiser('dlq-unit-test-author-key-00001');
+  const codec = new InputCodec(
+    new AvroDecoder({
+      registry: new SchemaRegistry({ schemaIds: {} }),
+      wireFormat: 'auto',
+      maxMessageBytes: 65_536,
+    }),
+    pseudonymiser,
+    { maxTextChars: 1000, maxFutureSkewMs: 3_600_000 },
+  );
+  const email = 'alice.pii@example.com';
+
+  it('dead-letters a parsed chat record (empty text) with its author id pseudonymised, and says so', () => {
+    const value = encodeChat(chat('c-pii', { author_id: email, text: '' }));
+    const input: RawRecord = { ...record, topic: 'chat.raw', value };
+    const result = codec.document(input, 'chat');
+    expect(result.ok ? null : result.rejection.reason).toBe('empty-text');
+    const redacted = codec.redactedChat(value);
+    expect(redacted).not.toBeNull();
+    const out = buildDeadLetter(input, reject('empty-text', 'validate', 'no text'), {
+      consumerGroup: 'g',
+      nowMs: 0,
+      redacted: { value: redacted!, fields: 'author_id' },
+    });
+    expect(out.value!.includes(email)).toBe(false);
+    expect(value.includes(email)).toBe(true);
+    expect(readDeadLetterHeaders(out.headers).valueRedacted).toBe('author_id');
+    const back = schemaType('ChatMessage').fromBuffer(out.value!) as { author_id: string; id: string };
+    expect(back).toMatchObject({ id: 'c-pii', author_id: pseudonymiser.pseudonymise(email) });
+  });
+
+  it('has nothing to pseudonymise in bytes that do not parse (the original is kept, as documented)', () => {
+    expect(codec.redactedChat(Buffer.from([0, 1, 2, 3]))).toBeNull();
+    expect(codec.redactedChat(null)).toBeNull();
   });
 });

@@ -101,10 +101,34 @@ describe('input limits', () => {
     expect(longText.ok ? null : longText.rejection.reason).toBe('text-too-large');
   });
 
+  it('dead-letters a url over limits.maxUrlChars and free-text attributes over limits.maxAttributeChars', () => {
+    const bounded = { ...ctx, limits: { ...limits, maxUrlChars: 100, maxAttributeChars: 20 } };
+    const url = (n: number) => `https://example.com/${'a'.repeat(n - 20)}`;
+    expect(validateNews(news('u1', { url: url(100) }) as NewsArticleRecord, bounded).ok).toBe(true);
+    const longUrl = validateNews(news('u2', { url: url(780_000) }) as NewsArticleRecord, bounded);
+    expect(longUrl.ok ? null : longUrl.rejection.message).toBe(
+      'url: 780000 characters, limit limits.maxUrlChars=100',
+    );
+    const source = validateNews(news('u3', { source: 's'.repeat(21) }) as NewsArticleRecord, bounded);
+    expect(source.ok ? null : source.rejection.message).toBe(
+      'source: 21 characters, limit limits.maxAttributeChars=20',
+    );
+    for (const field of ['platform', 'channel', 'author_id', 'region'] as const) {
+      const r = validateChat(chat('u4', { [field]: 'c'.repeat(21) }) as ChatMessageRecord, bounded);
+      expect(r.ok ? null : r.rejection.message).toBe(
+        `${field}: 21 characters, limit limits.maxAttributeChars=20`,
+      );
+    }
+  });
+
   it('has defaults for every limit', () => {
     expect(parseConfig({}, {}).limits).toEqual({
       maxMessageBytes: 1_048_576,
       maxDeadLetterBytes: 1_000_000,
+      maxDecompressedBatchBytes: 33_554_432,
+      maxOutputBatchBytes: 1_000_000,
+      maxUrlChars: 4096,
+      maxAttributeChars: 256,
       maxTextChars: 200_000,
       maxEntitiesPerDocument: 256,
       maxTickersPerDocument: 64,

@@ -1,5 +1,6 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '../../telemetry/logger.js';
+import { batchRefusalOf } from './bounded-codecs.js';
 import type { RawRecord } from './types.js';
 
 /** One fetched batch of one partition, with the controls the pipeline needs while processing it. */
@@ -93,15 +94,20 @@ export class BatchConsumer {
 
   private wrap(payload: EachBatchPayload): PartitionBatch {
     const { batch } = payload;
-    const records: RawRecord[] = batch.messages.map((m) => ({
-      topic: batch.topic,
-      partition: batch.partition,
-      offset: m.offset,
-      key: m.key ?? null,
-      value: m.value ?? null,
-      headers: m.headers ?? {},
-      timestamp: m.timestamp,
-    }));
+    const records: RawRecord[] = batch.messages.map((m) => {
+      const record: RawRecord = {
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: m.offset,
+        key: m.key ?? null,
+        value: m.value ?? null,
+        headers: m.headers ?? {},
+        timestamp: m.timestamp,
+      };
+      const refusal = batchRefusalOf(m.headers);
+      if (refusal) record.refusal = refusal;
+      return record;
+    });
     return {
       topic: batch.topic,
       partition: batch.partition,

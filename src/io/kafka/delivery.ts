@@ -11,6 +11,7 @@ import {
 import type { Logger } from '../../telemetry/logger.js';
 import type { PartitionBatch } from './consumer.js';
 import { OutputProducer, type RecordSink } from './producer.js';
+import { sizedRequests } from './sized-requests.js';
 import type { OutRecord } from './types.js';
 
 /**
@@ -70,8 +71,8 @@ export class AtLeastOnceDelivery implements Delivery {
   readonly mode = 'at-least-once' as const;
   private readonly producer: OutputProducer;
 
-  constructor(kafka: Kafka, options: { compression: 'none' | 'gzip' }) {
-    this.producer = new OutputProducer(kafka, { compression: options.compression });
+  constructor(kafka: Kafka, options: { compression: 'none' | 'gzip'; maxBatchBytes?: number }) {
+    this.producer = new OutputProducer(kafka, options);
   }
 
   connect(): Promise<void> {
@@ -107,6 +108,8 @@ export interface ExactlyOnceOptions {
   /** Coordinator-side timeout: a transaction left open (crashed process, nobody takes over) is aborted after it. */
   transactionTimeoutMs: number;
   compression: 'none' | 'gzip';
+  /** Largest produce request per topic (limits.maxOutputBatchBytes; src/io/kafka/sized-requests.ts). */
+  maxBatchBytes?: number;
   logger: Logger;
 }
 
@@ -251,12 +254,7 @@ export class ExactlyOnceDelivery implements Delivery {
 
   /** @internal */
   topicMessages(batches: Array<{ topic: string; records: OutRecord[] }>): TopicMessages[] {
-    return batches
-      .filter((b) => b.records.length > 0)
-      .map((b) => ({
-        topic: b.topic,
-        messages: b.records.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} })),
-      }));
+    return sizedRequests(batches, this.options.maxBatchBytes);
   }
 
   get compressionType(): CompressionTypes {
@@ -303,7 +301,12 @@ class TransactionalBatch implements BatchOutputs {
       if (topicMessages.length === 0) return;
       const transaction = await this.current();
       try {
-        await transaction.sendBatch({ topicMessages, acks: -1, compression: this.owner.compressionType });
+        for (const request of topicMessages)
+          await transaction.sendBatch({
+            topicMessages: [request],
+            acks: -1,
+            compression: this.owner.compressionType,
+          });
       } catch (err) {
         throw await this.fail('send', err);
       }
@@ -383,5 +386,8 @@ class TransactionalBatch implements BatchOutputs {
 export function createDelivery(kafka: Kafka, options: { mode: DeliveryMode } & ExactlyOnceOptions): Delivery {
   return options.mode === 'exactly-once'
     ? new ExactlyOnceDelivery(kafka, options)
-    : new AtLeastOnceDelivery(kafka, { compression: options.compression });
+    : new AtLeastOnceDelivery(kafka, {
+        compression: options.compression,
+        ...(options.maxBatchBytes !== undefined ? { maxBatchBytes: options.maxBatchBytes } : {}),
+      });
 }

@@ -1,10 +1,13 @@
-import { CompressionTypes, Partitioners, type Kafka, type Producer, type TopicMessages } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs';
+import { DEFAULT_MAX_OUTPUT_BATCH_BYTES, sizedRequests } from './sized-requests.js';
 import type { OutRecord } from './types.js';
 
 export interface OutputProducerOptions {
   compression: 'none' | 'gzip';
   /** Per-send retries inside kafkajs before the pipeline's own backoff takes over. */
   retries?: number;
+  /** Largest request per topic (limits.maxOutputBatchBytes): see src/io/kafka/sized-requests.ts. */
+  maxBatchBytes?: number;
 }
 
 /** What the pipeline needs from a producer; `send` resolves once every record is acknowledged by all in-sync replicas. */
@@ -21,8 +24,10 @@ export interface RecordSink {
 export class OutputProducer implements RecordSink {
   private readonly producer: Producer;
   private readonly compression: CompressionTypes;
+  private readonly maxBatchBytes: number;
 
   constructor(kafka: Kafka, options: OutputProducerOptions) {
+    this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_OUTPUT_BATCH_BYTES;
     this.producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -39,14 +44,9 @@ export class OutputProducer implements RecordSink {
   }
 
   async send(batches: Array<{ topic: string; records: OutRecord[] }>): Promise<void> {
-    const topicMessages: TopicMessages[] = batches
-      .filter((b) => b.records.length > 0)
-      .map((b) => ({
-        topic: b.topic,
-        messages: b.records.map((r) => ({ key: r.key, value: r.value, headers: r.headers ?? {} })),
-      }));
-    if (topicMessages.length === 0) return;
-    await this.producer.sendBatch({ topicMessages, acks: -1, compression: this.compression });
+    // Sequential: an idempotent producer with one request in flight keeps the records' order.
+    for (const request of sizedRequests(batches, this.maxBatchBytes))
+      await this.producer.sendBatch({ topicMessages: [request], acks: -1, compression: this.compression });
   }
 
   disconnect(): Promise<void> {

@@ -75,8 +75,14 @@ export interface ToleratedAlert {
   why: string;
 }
 
-/** Malformed-input kinds the `poison` scenario can inject, named by the DLQ reason they must produce. */
-export type PoisonKind = Exclude<RejectReason, 'enrich-failed'>;
+/**
+ * Malformed-input kinds the `poison` scenario can inject, named by the DLQ reason they must produce.
+ * Per-record kinds only: the batch-level reasons (src/io/kafka/bounded-codecs.ts) need a crafted batch.
+ */
+export type PoisonKind = Exclude<
+  RejectReason,
+  'enrich-failed' | 'decompression-limit' | 'corrupt-batch' | 'unsupported-compression'
+>;
 
 export interface ExpectedDeadLetter {
   id: string;
