@@ -18,19 +18,21 @@ import type { TokenWindow } from './tokenize.js';
 export type { BatchLogits, ExecutionProvider, SessionOptions } from './ort-session.js';
 
 /**
- * Where `session.run` executes. `worker` (default): one inference thread per process holds every
- * session and runs their batches in turn, so the event loop keeps serving Kafka heartbeats, Redis,
+ * Where `session.run` executes. `worker` (default): the process's inference threads
+ * (models.inferenceWorkers, one by default on ≤ 2 cores) each hold every session and run their batches
+ * in turn, a batch going to the least-loaded thread, so the event loop keeps serving Kafka heartbeats, Redis,
  * tokenization and metrics while a batch runs (onnxruntime-node's `run` blocks the calling thread).
  * `main`: in the calling thread (no message passing; the event loop waits for each batch).
  */
 export type InferenceThread = 'worker' | 'main';
 
-export const DEFAULT_SESSION_OPTIONS: SessionOptions & { thread: InferenceThread } = {
+export const DEFAULT_SESSION_OPTIONS: SessionOptions & { thread: InferenceThread; workers: number } = {
   executionProvider: 'cpu',
   intraOpThreads: 0,
   interOpThreads: 0,
   graphOptimization: 'all',
   thread: 'worker',
+  workers: 1,
 };
 
 interface Backend {
@@ -38,9 +40,12 @@ interface Backend {
   release(): Promise<void>;
 }
 
-/** The process's inference thread: started with the first session, stopped with the last. */
+/**
+ * One of the process's inference threads. The pool grows to the largest worker count a session asks
+ * for (models.inferenceWorkers); a thread ends once no session uses it any more.
+ */
 class InferenceWorker {
-  private static shared: InferenceWorker | null = null;
+  private static pool: InferenceWorker[] = [];
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private sessions = 0;
@@ -62,7 +67,7 @@ class InferenceWorker {
     const fail = (err: Error) => {
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
-      if (InferenceWorker.shared === this) InferenceWorker.shared = null;
+      this.leavePool();
     };
     // Held only while a call is outstanding: an idle inference thread never keeps the process alive.
     worker.unref();
@@ -70,22 +75,30 @@ class InferenceWorker {
     worker.on('exit', (code) => fail(new Error(`inference worker exited (code ${code})`)));
   }
 
-  static acquire(): InferenceWorker {
-    if (!InferenceWorker.shared) {
-      // From source (tests, `tsx`), the worker is the .ts file, loaded through tsx's API (a worker's
-      // execArgv does not carry tsx's loader hooks); from dist/, the compiled .js file.
-      const fromSource = import.meta.url.endsWith('.ts');
-      const worker = fromSource
-        ? new Worker(
-            `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(new URL('./session-worker.ts', import.meta.url).href)}, ${JSON.stringify(import.meta.url)}))`,
-            { eval: true },
-          )
-        : new Worker(fileURLToPath(new URL('./session-worker.js', import.meta.url)));
-      InferenceWorker.shared = new InferenceWorker(worker);
-    }
-    const w = InferenceWorker.shared;
-    w.sessions += 1;
-    return w;
+  private static start(): InferenceWorker {
+    // From source (tests, `tsx`), the worker is the .ts file, loaded through tsx's API (a worker's
+    // execArgv does not carry tsx's loader hooks); from dist/, the compiled .js file.
+    const fromSource = import.meta.url.endsWith('.ts');
+    const worker = fromSource
+      ? new Worker(
+          `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(new URL('./session-worker.ts', import.meta.url).href)}, ${JSON.stringify(import.meta.url)}))`,
+          { eval: true },
+        )
+      : new Worker(fileURLToPath(new URL('./session-worker.js', import.meta.url)));
+    return new InferenceWorker(worker);
+  }
+
+  /** The first `count` threads of the pool (started as needed), each holding one more session. */
+  static acquire(count: number): InferenceWorker[] {
+    while (InferenceWorker.pool.length < count) InferenceWorker.pool.push(InferenceWorker.start());
+    const workers = InferenceWorker.pool.slice(0, count);
+    for (const w of workers) w.sessions += 1;
+    return workers;
+  }
+
+  /** Calls not answered yet: the load that least-loaded dispatch compares. */
+  get load(): number {
+    return this.pending.size;
   }
 
   async call<T>(request: WorkerCall, transfer: ArrayBuffer[] = []): Promise<T> {
@@ -96,13 +109,54 @@ class InferenceWorker {
     return (await result) as T;
   }
 
+  private leavePool(): void {
+    InferenceWorker.pool = InferenceWorker.pool.filter((w) => w !== this);
+  }
+
   /** Ends the thread once no session uses it any more. */
   async releaseOne(): Promise<void> {
     this.sessions -= 1;
     if (this.sessions > 0) return;
-    if (InferenceWorker.shared === this) InferenceWorker.shared = null;
+    this.leavePool();
     await this.worker.terminate();
   }
+}
+
+/** The session opened in each of `workers`; a batch goes to the one with the fewest calls outstanding. */
+async function openInWorkers(
+  workers: InferenceWorker[],
+  onnxPath: string,
+  options: SessionOptions,
+): Promise<{ reply: OpenReply; backend: Backend }> {
+  const opened = await Promise.allSettled(
+    workers.map((w) => w.call<OpenReply>({ op: 'open', onnxPath, options })),
+  );
+  const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  const replies = opened.map((o) => (o.status === 'fulfilled' ? o.value : undefined));
+  const release = () =>
+    Promise.all(
+      workers.map(async (w, i) => {
+        const reply = replies[i];
+        try {
+          if (reply) await w.call({ op: 'release', session: reply.session });
+        } finally {
+          await w.releaseOne();
+        }
+      }),
+    ).then(() => undefined);
+  if (failed) {
+    await release();
+    throw failed.reason;
+  }
+  const lanes = workers.map((w, i) => ({ worker: w, session: (replies[i] as OpenReply).session }));
+  const backend: Backend = {
+    run: (feeds, transfer) => {
+      const lane = lanes.reduce((a, b) => (b.worker.load < a.worker.load ? b : a));
+      return lane.worker.call<BatchLogits>({ op: 'run', session: lane.session, feeds }, transfer);
+    },
+    release,
+  };
+  return { reply: replies[0] as OpenReply, backend };
 }
 
 /** An ONNX Runtime session for a BERT-style classifier (in the inference thread or in-process). */
@@ -119,7 +173,7 @@ export class ModelSession {
 
   static async create(
     onnxPath: string,
-    options: SessionOptions & { thread?: InferenceThread },
+    options: SessionOptions & { thread?: InferenceThread; workers?: number },
     padTokenId: number,
     logger?: Logger,
   ): Promise<ModelSession> {
@@ -128,6 +182,7 @@ export class ModelSession {
       intraOpThreads: options.intraOpThreads,
       interOpThreads: options.interOpThreads,
       graphOptimization: options.graphOptimization,
+      ...(options.spinning !== undefined ? { spinning: options.spinning } : {}),
     };
     const warn = (warnings: OpenedSession['warnings']) => {
       for (const w of warnings) {
@@ -153,26 +208,12 @@ export class ModelSession {
         padTokenId,
       );
     }
-    const worker = InferenceWorker.acquire();
-    let reply: OpenReply;
-    try {
-      reply = await worker.call<OpenReply>({ op: 'open', onnxPath, options: sessionOptions });
-    } catch (err) {
-      await worker.releaseOne();
-      throw err;
-    }
+    const { reply, backend } = await openInWorkers(
+      InferenceWorker.acquire(Math.max(1, options.workers ?? 1)),
+      onnxPath,
+      sessionOptions,
+    );
     warn(reply.warnings);
-    const backend: Backend = {
-      run: (feeds, transfer) =>
-        worker.call<BatchLogits>({ op: 'run', session: reply.session, feeds }, transfer),
-      release: async () => {
-        try {
-          await worker.call({ op: 'release', session: reply.session });
-        } finally {
-          await worker.releaseOne();
-        }
-      },
-    };
     return new ModelSession(
       backend,
       reply.provider,

@@ -82,4 +82,26 @@ describe('inference thread', () => {
       name: 'ModelLoadError',
     });
   });
+
+  it('spreads concurrent batches over several inference workers (models.inferenceWorkers), same logits', async () => {
+    const one = await ModelSession.create(onnxPath, { ...DEFAULT_SESSION_OPTIONS, thread: 'main' }, 0);
+    const two = await ModelSession.create(
+      onnxPath,
+      { ...DEFAULT_SESSION_OPTIONS, intraOpThreads: 1, workers: 2 },
+      0,
+    );
+    try {
+      const expected = (await one.run(windows().slice(0, 4))).data;
+      // Four batches at once: least-loaded dispatch gives each worker two; each answers its own.
+      const outs = await Promise.all([0, 1, 2, 3].map(() => two.run(windows().slice(0, 4))));
+      for (const { data } of outs) {
+        expect(data.length).toBe(expected.length);
+        let maxDiff = 0;
+        for (let i = 0; i < data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(data[i]! - expected[i]!));
+        expect(maxDiff).toBeLessThan(1e-5);
+      }
+    } finally {
+      await Promise.all([one.release(), two.release()]);
+    }
+  }, 120_000);
 });
