@@ -98,7 +98,8 @@ export function registerInferCommand(program: Command): void {
         };
         close = () => runner.close();
       } else {
-        const enricher = await OnnxEnricher.create(
+        const { withLanguageRouting } = await import('../../inference/language-router.js');
+        const models = await OnnxEnricher.create(
           {
             ...modelsCfg,
             sentiment: { ...modelsCfg.sentiment, ...(opts.model ? { path: opts.model } : {}) },
@@ -110,14 +111,20 @@ export function registerInferCommand(program: Command): void {
           batching,
           { logger, maxEntitiesPerDocument: cfg.limits.maxEntitiesPerDocument },
         );
+        // A text in a language the models do not read gets its language and the reason, no sentiment.
+        const enricher = await withLanguageRouting(models, modelsCfg);
         infer = async (requests) => {
           const results = await enricher.enrich(requests);
           return requests.map((r, i) => {
             const e = results[i];
             if (!e) throw new Error(`no result for ${r.id}`);
+            const routing = {
+              ...(e.language ? { language: e.language } : {}),
+              ...(e.unscored ? { unscored: e.unscored } : {}),
+            };
             return opts.task === 'both'
-              ? { id: r.id, sentiment: e.sentiment, entities: e.entities, models: e.models }
-              : { id: r.id, sentiment: e.sentiment, models: e.models };
+              ? { id: r.id, sentiment: e.sentiment, entities: e.entities, models: e.models, ...routing }
+              : { id: r.id, sentiment: e.sentiment, models: e.models, ...routing };
           });
         };
         close = () => enricher.close();

@@ -128,7 +128,8 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
 
     // The product enricher; imported here so that commands that never infer do not load onnxruntime.
     const { OnnxEnricher } = await import('../../inference/enricher.js');
-    const enricher: Enricher = await OnnxEnricher.create(config.models, config.batching, {
+    const { withLanguageRouting } = await import('../../inference/language-router.js');
+    const models = await OnnxEnricher.create(config.models, config.batching, {
       logger,
       maxEntitiesPerDocument: config.limits.maxEntitiesPerDocument,
       onBatch: (task, stats) => {
@@ -136,6 +137,10 @@ async function runService(config: FinsentryConfig, logger: Logger): Promise<numb
         metrics.inferenceLatency(task, stats.modelMs / 1000);
       },
     });
+    // Only documents in a language the models read are scored (models.languages, design §3).
+    const enricher: Enricher = await withLanguageRouting(models, config.models, (language) =>
+      metrics.documentUnscored(language),
+    );
     closers.add('models', () => enricher.close());
     metrics.modelInfo(enricher.models);
     readiness.set('models', true);
