@@ -65,11 +65,19 @@ export function registerInferCommand(program: Command): void {
       if (v !== 'cpu' && v !== 'cuda') throw new InvalidArgumentError('expected cpu or cuda');
       return v;
     })
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = all cores)', (v) => Number(v))
+    .option(
+      '--threads <n>',
+      'ONNX Runtime intra-op threads (0 = auto: the cores split between the inference workers)',
+      (v) => Number(v),
+    )
     .option('--config <file>', 'config file for model, batching and window defaults')
     .action(async (opts: InferOptions) => {
       const logger = createLogger(process.env.FINSENTRY_LOG_LEVEL ?? 'warn');
-      const cfg = loadConfig(opts.config);
+      // --provider picks the provider before the config is resolved, so batching gets its defaults.
+      const cfg = loadConfig(
+        opts.config,
+        opts.provider ? { ...process.env, FINSENTRY_MODELS__EXECUTION_PROVIDER: opts.provider } : process.env,
+      );
       const modelsCfg: ModelsConfig = {
         ...cfg.models,
         ...(opts.provider ? { executionProvider: opts.provider } : {}),
