@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatDuration, parseDuration } from './duration.js';
+import { withProviderBatching } from './provider-defaults.js';
 
 /**
  * The one config file (YAML or JSON) of finsentry. Every field has a default so that an empty file
@@ -141,8 +142,14 @@ const modelsSchema = z
       .nullable()
       .default({ path: 'models/finsentry-ner', aggregation: 'simple' }),
     executionProvider: z.enum(['cpu', 'cuda']).default('cpu'),
+    /** Intra-op threads per session; 0 = the cores split between the inference workers (src/inference/threads.ts). */
     intraOpThreads: z.number().int().min(0).default(0),
+    /** Inter-op threads per session; 0 = 1 (the graphs run their nodes in sequence). */
     interOpThreads: z.number().int().min(0).default(0),
+    /** Spin-wait of ORT's thread pools between runs; `auto` = off (docs/inference.md "Threads"). */
+    intraOpSpinning: z.enum(['auto', 'on', 'off']).default('auto'),
+    /** Inference worker threads per process, each holding every model; 0 = auto (1 on ≤ 2 cores). */
+    inferenceWorkers: z.number().int().min(0).max(64).default(0),
     graphOptimization: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
     /**
      * executionProvider cuda without a usable CUDA: run on CPU with a warning (true), or refuse to
@@ -180,18 +187,19 @@ const modelsSchema = z
     path: ['stride'],
   });
 
+/** Fields left out take the execution provider's defaults (src/config/provider-defaults.ts). */
 const batchingSchema = z
   .object({
-    maxBatchSize: z.number().int().min(1).default(64),
+    maxBatchSize: z.number().int().min(1).optional(),
     /** Padded tokens per batch (batch size × longest sequence), as Hugging Face TEI bounds batches. */
-    maxBatchTokens: z.number().int().min(16).default(8192),
+    maxBatchTokens: z.number().int().min(16).optional(),
     /**
      * Largest share of a batch's padded tokens that may be padding; windows that would push a batch
      * past it wait for a batch of their own length (CPU cost grows with padded tokens). 1 = no cap.
      */
-    maxPaddingRatio: z.number().min(0).max(1).default(0.2),
+    maxPaddingRatio: z.number().min(0).max(1).optional(),
     maxWait: duration.default(10),
-    maxInFlightBatches: z.number().int().min(1).default(2),
+    maxInFlightBatches: z.number().int().min(1).optional(),
     /** Documents buffered before the consumer pauses partitions (backpressure). */
     maxQueuedDocuments: z.number().int().min(1).default(4096),
   })
@@ -486,7 +494,8 @@ export const configSchema = z
       .default({ level: 'info' }),
   })
   .strict()
-  .superRefine(checkEventTimeBounds);
+  .superRefine(checkEventTimeBounds)
+  .transform((c) => ({ ...c, batching: withProviderBatching(c.batching, c.models.executionProvider) }));
 
 export type FinsentryConfig = z.infer<typeof configSchema>;
 export type KafkaConfig = FinsentryConfig['kafka'];

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type {
   EnrichRequest,
   EntitySpan,
@@ -37,7 +39,7 @@ type WindowOutput = Float32Array;
 export type BatchObserver = (task: ModelTask, stats: BatchStats) => void;
 
 export interface EngineOptions {
-  session: SessionOptions & { thread?: InferenceThread };
+  session: SessionOptions & { thread?: InferenceThread; workers?: number };
   windowing: WindowingOptions;
   batching: BatcherOptions;
   logger?: Logger;
@@ -55,6 +57,8 @@ export class ModelRunner {
   private constructor(
     readonly spec: ModelSpec,
     readonly tokenizer: DocumentTokenizer,
+    /** SHA-256 of tokenizer.json: runners with the same hash (and windowing) can share encodings. */
+    readonly tokenizerHash: string,
     readonly session: ModelSession,
     batching: BatcherOptions,
     onBatch?: BatchObserver,
@@ -91,13 +95,21 @@ export class ModelRunner {
       );
     }
     const tokenizer = DocumentTokenizer.fromFile(spec.tokenizerPath, options.windowing);
+    const tokenizerHash = createHash('sha256').update(readFileSync(spec.tokenizerPath)).digest('hex');
     const session = await ModelSession.create(
       spec.onnxPath,
       options.session,
       spec.padTokenId,
       options.logger,
     );
-    const runner = new ModelRunner(spec, tokenizer, session, options.batching, options.onBatch);
+    const runner = new ModelRunner(
+      spec,
+      tokenizer,
+      tokenizerHash,
+      session,
+      options.batching,
+      options.onBatch,
+    );
     await runner.warmUp();
     options.logger?.info(
       { model: runner.info, provider: session.provider, inputs: session.inputNames },
@@ -113,9 +125,15 @@ export class ModelRunner {
     if (window) await this.session.run([window]);
   }
 
-  /** Tokenizes the texts and returns, per document, its encoding and the logits of each window. */
-  async infer(texts: readonly string[]): Promise<Array<{ doc: EncodedDocument; logits: WindowOutput[] }>> {
-    const docs = await this.tokenizer.encode([...texts]);
+  /**
+   * Tokenizes the texts (unless given their encodings, from a runner with the same tokenizer) and
+   * returns, per document, its encoding and the logits of each window.
+   */
+  async infer(
+    texts: readonly string[],
+    encoded?: readonly EncodedDocument[],
+  ): Promise<Array<{ doc: EncodedDocument; logits: WindowOutput[] }>> {
+    const docs = encoded ?? (await this.tokenizer.encode([...texts]));
     return Promise.all(
       docs.map(async (doc) => ({
         doc,
@@ -143,9 +161,9 @@ export class SentimentModel {
     this.indexMap = sentimentIndexMap(runner.spec.id2label, labelMap);
   }
 
-  async predict(texts: readonly string[]): Promise<SentimentResult[]> {
+  async predict(texts: readonly string[], encoded?: readonly EncodedDocument[]): Promise<SentimentResult[]> {
     const numLabels = this.runner.spec.id2label.length;
-    const outputs = await this.runner.infer(texts);
+    const outputs = await this.runner.infer(texts, encoded);
     return outputs.map(({ doc, logits }) =>
       aggregateSentiment(
         doc.windows.map((w, i) => ({
@@ -165,8 +183,12 @@ export class NerModel {
     readonly aggregation: AggregationStrategy,
   ) {}
 
-  async predictRaw(texts: readonly string[], aggregation = this.aggregation): Promise<RawEntity[][]> {
-    const outputs = await this.runner.infer(texts);
+  async predictRaw(
+    texts: readonly string[],
+    aggregation = this.aggregation,
+    encoded?: readonly EncodedDocument[],
+  ): Promise<RawEntity[][]> {
+    const outputs = await this.runner.infer(texts, encoded);
     return outputs.map(({ doc, logits }, i) =>
       decodeEntities(
         texts[i] ?? '',
@@ -178,8 +200,12 @@ export class NerModel {
     );
   }
 
-  async predict(texts: readonly string[], maxEntities = Infinity): Promise<EntitySpan[][]> {
-    const raw = await this.predictRaw(texts);
+  async predict(
+    texts: readonly string[],
+    maxEntities = Infinity,
+    encoded?: readonly EncodedDocument[],
+  ): Promise<EntitySpan[][]> {
+    const raw = await this.predictRaw(texts, this.aggregation, encoded);
     return raw.map((entities, i) => {
       const kept =
         entities.length > maxEntities

@@ -8,6 +8,7 @@ import type {
 } from '../domain/enrichment.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { BatcherOptions } from './batcher.js';
+import { resolveThreading } from './threads.js';
 import { ModelRunner, NerModel, SentimentModel, type BatchObserver, type EngineOptions } from './engine.js';
 
 export interface OnnxEnricherOptions {
@@ -16,6 +17,8 @@ export interface OnnxEnricherOptions {
   onBatch?: BatchObserver;
   /** Cap on entities per document (limits.maxEntitiesPerDocument); the highest-scoring are kept. */
   maxEntitiesPerDocument?: number;
+  /** Tokenize once for both models when their tokenizers are identical (default true; false to compare). */
+  shareTokenizer?: boolean;
 }
 
 export function batcherOptions(batching: BatchingConfig): BatcherOptions {
@@ -34,14 +37,23 @@ export function engineOptions(
   batching: BatchingConfig,
   options: OnnxEnricherOptions = {},
 ): EngineOptions {
+  const threading = resolveThreading({
+    executionProvider: models.executionProvider,
+    intraOpThreads: models.intraOpThreads,
+    interOpThreads: models.interOpThreads,
+    spinning: models.intraOpSpinning,
+    inferenceWorkers: models.inferenceWorkers,
+  });
   return {
     session: {
       executionProvider: models.executionProvider,
-      intraOpThreads: models.intraOpThreads,
-      interOpThreads: models.interOpThreads,
+      intraOpThreads: threading.intraOpThreads,
+      interOpThreads: threading.interOpThreads,
+      spinning: threading.spinning,
       graphOptimization: models.graphOptimization,
       allowCpuFallback: models.allowCpuFallback,
       thread: models.inferenceThread,
+      workers: models.inferenceThread === 'worker' ? threading.workers : 1,
     },
     windowing: { maxLength: models.maxLength, stride: models.stride, maxWindows: models.maxWindows },
     batching: batcherOptions(batching),
@@ -63,9 +75,18 @@ export class OnnxEnricher implements Enricher {
     readonly sentiment: SentimentModel,
     readonly ner: NerModel | undefined,
     private readonly maxEntities: number,
+    shareTokenizer: boolean,
   ) {
     this.models = [sentiment.runner.info, ...(ner ? [ner.runner.info] : [])];
+    this.sharedTokenizer =
+      shareTokenizer && ner !== undefined && ner.runner.tokenizerHash === sentiment.runner.tokenizerHash;
   }
+
+  /**
+   * True when both models have a byte-identical tokenizer.json (the windowing options are the
+   * engine's, common to both): each document is then tokenized once for both (docs/inference.md).
+   */
+  readonly sharedTokenizer: boolean;
 
   /** Loads and warms up the models; resolves once they are ready to serve. */
   static async create(
@@ -91,7 +112,12 @@ export class OnnxEnricher implements Enricher {
     try {
       const sentiment = new SentimentModel(sentimentRunner, models.sentiment.labelMap);
       const ner = nerRunner && models.ner ? new NerModel(nerRunner, models.ner.aggregation) : undefined;
-      return new OnnxEnricher(sentiment, ner, options.maxEntitiesPerDocument ?? Infinity);
+      return new OnnxEnricher(
+        sentiment,
+        ner,
+        options.maxEntitiesPerDocument ?? Infinity,
+        options.shareTokenizer ?? true,
+      );
     } catch (err) {
       await sentimentRunner.close();
       await nerRunner?.close();
@@ -102,10 +128,11 @@ export class OnnxEnricher implements Enricher {
   async enrich(requests: EnrichRequest[]): Promise<ScoredEnrichment[]> {
     if (requests.length === 0) return [];
     const texts = requests.map((r) => r.text);
+    const encoded = this.sharedTokenizer ? await this.sentiment.runner.tokenizer.encode(texts) : undefined;
     const [sentiments, entities] = await Promise.all([
-      this.sentiment.predict(texts),
+      this.sentiment.predict(texts, encoded),
       this.ner
-        ? this.ner.predict(texts, this.maxEntities)
+        ? this.ner.predict(texts, this.maxEntities, encoded)
         : Promise.resolve(texts.map((): EntitySpan[] => [])),
     ]);
     return sentiments.map((sentiment, i) => ({

@@ -19,6 +19,8 @@ export interface SessionOptions {
   graphOptimization: 'disabled' | 'basic' | 'extended' | 'all';
   /** When CUDA was asked for and cannot load: run on CPU with a warning (default), or refuse (false). */
   allowCpuFallback?: boolean;
+  /** Spin-wait of the intra- and inter-op thread pools between runs (ORT's default: on). */
+  spinning?: boolean;
 }
 
 export interface OpenedSession {
@@ -69,12 +71,25 @@ function refuseCpuFallback(options: SessionOptions, reason: string, onnxPath: st
     );
 }
 
-export async function openSession(onnxPath: string, options: SessionOptions): Promise<OpenedSession> {
-  const base: ort.InferenceSession.SessionOptions = {
+/**
+ * The ORT session options of ours. Spinning is set through session config entries
+ * (`session.intra_op.allow_spinning`, `session.inter_op.allow_spinning`), which onnxruntime-node
+ * takes as the nested `extra` object; measured to take effect (docs/benchmarks.md, "Threads").
+ */
+export function ortSessionOptions(options: SessionOptions): ort.InferenceSession.SessionOptions {
+  const spin = options.spinning === undefined ? undefined : options.spinning ? '1' : '0';
+  return {
     graphOptimizationLevel: options.graphOptimization,
     ...(options.intraOpThreads > 0 ? { intraOpNumThreads: options.intraOpThreads } : {}),
     ...(options.interOpThreads > 0 ? { interOpNumThreads: options.interOpThreads } : {}),
+    ...(spin
+      ? { extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } } }
+      : {}),
   };
+}
+
+export async function openSession(onnxPath: string, options: SessionOptions): Promise<OpenedSession> {
+  const base = ortSessionOptions(options);
   const warnings: OpenedSession['warnings'] = [];
   let session: ort.InferenceSession;
   let provider: ExecutionProvider = options.executionProvider;

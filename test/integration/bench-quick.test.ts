@@ -73,7 +73,7 @@ describe('finsentry bench --quick', () => {
 
     // stdout: the label, then one table line per row, the latency line and the ratios.
     expect(stdout.split('\n')[0]).toBe(label);
-    for (const name of ['1 ceiling', '2 infer', '3 pipeline', '4 naive', '5 peer', '6 stats'])
+    for (const name of ['0 limit', '1 ceiling', '2 infer', '3 pipeline', '4 naive', '5 peer', '6 stats'])
       expect(stdout).toMatch(new RegExp(`^${name} +[0-9]`, 'm'));
     expect(stdout).toMatch(/^latency at [0-9.]+ docs\/s .* p50 [0-9,]+ ms, p95 [0-9,]+ ms, p99 [0-9,]+ ms/m);
     for (const ratio of ['pipeline/ceiling', 'infer/ceiling', 'infer/naive', 'infer/peer'])
@@ -99,9 +99,16 @@ describe('finsentry bench --quick', () => {
     const byId = Object.fromEntries(report.rows.map((r) => [r.id, r]));
     const textTokens = (id: string) => byId[id]!.textTokensPerSecond! * byId[id]!.seconds;
     const modelTokens = (id: string) => byId[id]!.modelTokensPerSecond! * byId[id]!.seconds;
-    for (const id of ['ceiling', 'infer', 'pipeline', 'naive'])
+    for (const id of ['limit', 'ceiling', 'infer', 'pipeline', 'naive'])
       expect(textTokens(id)).toBeCloseTo(report.corpus.tokens, 3);
-    for (const id of ['infer', 'pipeline', 'naive'])
+    // Docs per CPU-second beside docs/s for the rows that run in this process's threads.
+    for (const id of ['limit', 'ceiling', 'infer', 'naive', 'peer'])
+      expect(byId[id]!.docsPerCpuSecond, id).toBeGreaterThan(0);
+    // The infer row also ran at 1 and 2 inference workers.
+    const workers = byId['infer']!.details!['workers'] as Record<string, { docsPerSecond: number }>;
+    expect(workers['1']!.docsPerSecond).toBeGreaterThan(0);
+    expect(workers['2']!.docsPerSecond).toBeGreaterThan(0);
+    for (const id of ['limit', 'infer', 'pipeline', 'naive'])
       expect(modelTokens(id)).toBeCloseTo(modelTokens('ceiling'), 3);
     expect(textTokens('peer')).toBeLessThanOrEqual(report.corpus.tokens + 1e-6);
 
@@ -136,8 +143,11 @@ describe('finsentry bench --quick', () => {
       'inferOverNaive',
       'inferOverPeer',
       'inferOverPeerTokens',
+      'inferOverLimitCpu',
+      'inferOverCeilingCpu',
+      'inferOverNaiveCpu',
     ] as const) {
-      expect(report.ratios[key].value).toBeGreaterThan(0);
+      expect(report.ratios[key]?.value).toBeGreaterThan(0);
     }
     expect(report.ratios.inferOverNaive.value).toBeCloseTo(
       byId['infer']!.docsPerSecond / byId['naive']!.docsPerSecond,

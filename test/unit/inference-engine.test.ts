@@ -25,6 +25,8 @@ const models = (over: Partial<ModelsConfig> = {}): ModelsConfig => ({
   executionProvider: 'cpu',
   intraOpThreads: 1,
   interOpThreads: 1,
+  intraOpSpinning: 'auto',
+  inferenceWorkers: 1,
   graphOptimization: 'all',
   allowCpuFallback: true,
   inferenceThread: 'worker',
@@ -310,6 +312,27 @@ describe('OnnxEnricher', () => {
     expect(alone[0]?.entities.map((e) => [e.type, e.start, e.end])).toEqual(
       out[2]?.entities.map((e) => [e.type, e.start, e.end]),
     );
+  });
+
+  it('tokenizes a document once for both models when their tokenizer.json files are identical; same results', async () => {
+    expect(readFileSync(join(nerDir, 'tokenizer.json'))).toEqual(
+      readFileSync(join(sentimentDir, 'tokenizer.json')),
+    );
+    expect(enricher.sharedTokenizer).toBe(true);
+    const twice = await OnnxEnricher.create(models(), batching(), { shareTokenizer: false });
+    try {
+      expect(twice.sharedTokenizer).toBe(false);
+      const reqs = ['Tesla cut prices in Berlin.', 'x '.repeat(300), 'Deutsche Bank beat estimates'].map(
+        (text, i) => ({ id: String(i), text }),
+      );
+      const [a, b] = await Promise.all([enricher.enrich(reqs), twice.enrich(reqs)]);
+      expect(a.map((e) => e.entities)).toEqual(b.map((e) => e.entities));
+      a.forEach((e, i) =>
+        expect(e.sentiment.probabilities.negative).toBeCloseTo(b[i]!.sentiment.probabilities.negative, 5),
+      );
+    } finally {
+      await twice.close();
+    }
   });
 
   it('batches windows of concurrent calls together within the token budget', async () => {

@@ -62,7 +62,7 @@ export function registerInferCommand(program: Command): void {
       if (v !== 'cpu' && v !== 'cuda') throw new InvalidArgumentError('expected cpu or cuda');
       return v;
     })
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = all cores)', intArg({ min: 0, max: 1024 }))
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = auto: derived from the cores)', intArg({ min: 0, max: 1024 }))
     .addOption(configOption('config file for model, batching and window defaults'))
     .action(inferAction);
 }
@@ -78,7 +78,11 @@ type Settings = {
 
 async function inferAction(opts: InferOptions): Promise<void> {
   const logger = createLogger(process.env.FINSENTRY_LOG_LEVEL ?? 'warn');
-  const cfg = loadConfig(opts.config);
+  // --provider picks the provider before the config is resolved, so batching gets its defaults.
+  const cfg = loadConfig(
+    opts.config,
+    opts.provider ? { ...process.env, FINSENTRY_MODELS__EXECUTION_PROVIDER: opts.provider } : process.env,
+  );
   if (opts.input !== '-') requireReadableFile(opts.input, '--input');
   const modelsCfg: ModelsConfig = {
     ...cfg.models,

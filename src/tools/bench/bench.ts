@@ -8,7 +8,8 @@ import { synthesizeModel } from '../models/synth/index.js';
 import { DocumentTokenizer } from '../../inference/tokenize.js';
 import { ceilingRow } from './ceiling.js';
 import { buildCorpus, summarizeCorpus, type Mix } from './corpus.js';
-import { inferRow, naiveRow } from './infer.js';
+import { limitRow } from './limit.js';
+import { engineThreading, inferRow, naiveRow, threadingLabel } from './infer.js';
 import { machineInfo, modelSize } from './machine.js';
 import { peerRow } from './peer.js';
 import { pipelineRow } from './pipeline.js';
@@ -132,7 +133,11 @@ export function medianRound(results: readonly BenchRow[]): { row: BenchRow; inde
 
 export async function runBench(opts: BenchOptions, log: (line: string) => void): Promise<BenchReport> {
   const startedAt = new Date().toISOString();
-  const config = loadConfig(opts.config);
+  // --device picks the provider before the config is resolved, so batching gets that provider's defaults.
+  const config = loadConfig(
+    opts.config,
+    opts.device ? { ...process.env, FINSENTRY_MODELS__EXECUTION_PROVIDER: opts.device } : process.env,
+  );
   const machine = machineInfo();
   const paths = resolveModels(opts, config, log);
   const models: ModelsConfig = {
@@ -178,12 +183,13 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
   const rounds = opts.rounds ?? (quick ? 1 : 3);
   const corpusSummary = summarizeCorpus(corpusOptions, corpus, docTokens);
   log(
-    `corpus: ${documents} documents (${opts.mix}), ${corpusSummary.tokens} tokens; models: ${sentiment.name}${ner ? ` + ${ner.name}` : ''}; provider ${models.executionProvider}; intra-op threads ${models.intraOpThreads || 'ORT default'}`,
+    `corpus: ${documents} documents (${opts.mix}), ${corpusSummary.tokens} tokens; models: ${sentiment.name}${ner ? ` + ${ner.name}` : ''}; provider ${models.executionProvider}; ${threadingLabel(engineThreading(models))}`,
   );
 
   let latency: LatencyResult | null = null;
   const latencies: Array<LatencyResult | null> = [];
   const runners: Record<RowId, () => Promise<BenchRow>> = {
+    limit: () => limitRow(ctx),
     ceiling: () => ceilingRow(ctx),
     infer: () => inferRow(ctx),
     pipeline: async () => {
@@ -280,9 +286,9 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
     machine,
     executionProvider: { requested: models.executionProvider, used },
     threads: {
-      intraOp: models.intraOpThreads,
-      interOp: models.interOpThreads,
-      note: `${models.intraOpThreads > 0 ? `${models.intraOpThreads} intra-op threads` : 'ONNX Runtime default intra-op threads (one per physical core)'} per session, the same for every row (finsentry, ceiling and the peer's sessions)`,
+      intraOp: engineThreading(models).intraOpThreads,
+      interOp: engineThreading(models).interOpThreads,
+      note: `the engine's settings for ${machine.availableParallelism} usable cores: ${threadingLabel(engineThreading(models))} (models.* auto, src/inference/threads.ts) — infer, pipeline, naive and the peer; the ceiling sweeps 1/2 threads × spinning on/off × batch 1–64 and keeps the fastest; the infer row is also run at 1 and 2 workers of 1 thread`,
     },
     models: [modelSize(sentiment), ...(ner ? [modelSize(ner)] : [])],
     windowing: { maxLength: models.maxLength, stride: models.stride, maxWindows: models.maxWindows },

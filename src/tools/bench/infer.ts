@@ -1,7 +1,8 @@
-import type { BatchingConfig } from '../../config/schema.js';
+import type { BatchingConfig, ModelsConfig } from '../../config/schema.js';
+import { resolveThreading } from '../../inference/threads.js';
 import type { EnrichRequest } from '../../domain/enrichment.js';
 import { OnnxEnricher } from '../../inference/enricher.js';
-import { chunk, forEachBounded, median, timed } from './measure.js';
+import { chunk, forEachBounded, median, timedCpu } from './measure.js';
 import { row, type BenchContext, type BenchRow } from './types.js';
 
 /**
@@ -20,8 +21,9 @@ async function createEnricher(
   ctx: BenchContext,
   batching: BatchingConfig,
   counters: EnricherCounters,
+  models: ModelsConfig = ctx.models,
 ): Promise<OnnxEnricher> {
-  return OnnxEnricher.create(ctx.models, batching, {
+  return OnnxEnricher.create(models, batching, {
     maxEntitiesPerDocument: ctx.config.limits.maxEntitiesPerDocument,
     onBatch: (_task, stats) => {
       counters.batches++;
@@ -40,52 +42,109 @@ function coveredTokens(results: Array<{ sentiment: { tokens: number } }>): numbe
   return results.reduce((s, r) => s + r.sentiment.tokens, 0);
 }
 
-export async function inferRow(ctx: BenchContext): Promise<BenchRow> {
+/** The engine's thread settings for these models on this machine (what `finsentry run` would use). */
+export function engineThreading(models: ModelsConfig): ReturnType<typeof resolveThreading> {
+  return resolveThreading({
+    executionProvider: models.executionProvider,
+    intraOpThreads: models.intraOpThreads,
+    interOpThreads: models.interOpThreads,
+    spinning: models.intraOpSpinning,
+    inferenceWorkers: models.inferenceWorkers,
+  });
+}
+
+interface InferPass {
+  seconds: number;
+  cpuSeconds: number;
+  runs: number[];
+  textTokens: number;
+  modelTokens: number;
+  padded: number;
+  batches: number;
+}
+
+/** Warm-up, then `ctx.reps` timed passes of the corpus through one enricher; medians. */
+async function inferPasses(
+  ctx: BenchContext,
+  models: ModelsConfig,
+): Promise<InferPass & { providers: Record<string, string> }> {
   const counters: EnricherCounters = { batches: 0, realTokens: 0, paddedTokens: 0 };
-  const enricher = await createEnricher(ctx, ctx.batching, counters);
+  const enricher = await createEnricher(ctx, ctx.batching, counters, models);
   try {
     const all = requests(ctx);
     // As `finsentry infer` and the pipeline feed it: chunks of documents, a few enrich calls in flight.
-    const chunkSize = Math.max(ctx.batching.maxBatchSize, 32);
-    const concurrency = ctx.batching.maxInFlightBatches + 2;
-    const chunks = chunk(all, chunkSize);
+    const chunks = chunk(all, inferChunkSize(ctx));
     await enricher.enrich(all.slice(0, Math.min(64, all.length))); // warm-up, not timed
     let textTokens = 0;
-    const runs: number[] = [];
+    const passes: Array<{ seconds: number; cpuSeconds: number }> = [];
     const before = { ...counters };
     for (let i = 0; i < ctx.reps; i++) {
       textTokens = 0;
-      runs.push(
-        await timed(() =>
-          forEachBounded(chunks, concurrency, async (c) => {
+      passes.push(
+        await timedCpu(() =>
+          forEachBounded(chunks, inferConcurrency(ctx), async (c) => {
             const results = await enricher.enrich(c); // (not `x += await …`: that reads x before awaiting)
             textTokens += coveredTokens(results);
           }),
         ),
       );
     }
-    const reps = runs.length;
-    const modelTokens = (counters.realTokens - before.realTokens) / reps;
-    const padded = (counters.paddedTokens - before.paddedTokens) / reps;
-    const paddingRatio = 1 - modelTokens / padded;
-    return row(
-      'infer',
-      'finsentry infer (OnnxEnricher, no I/O)',
-      all.length,
-      runs,
-      median(runs),
+    const reps = passes.length;
+    return {
+      seconds: median(passes.map((p) => p.seconds)),
+      cpuSeconds: median(passes.map((p) => p.cpuSeconds)),
+      runs: passes.map((p) => p.seconds),
       textTokens,
-      modelTokens,
-      `chunks of ${chunkSize}, ${concurrency} in flight; batcher max ${ctx.batching.maxBatchSize} windows / ${ctx.batching.maxBatchTokens} tokens, ${ctx.batching.maxInFlightBatches} batches in flight per model; ${Math.round(paddingRatio * 100)}% padding`,
-      {
-        batchesPerPass: (counters.batches - before.batches) / reps,
-        paddingRatio: Number(paddingRatio.toFixed(4)),
-        providers: enricher.providers,
-      },
-    );
+      modelTokens: (counters.realTokens - before.realTokens) / reps,
+      padded: (counters.paddedTokens - before.paddedTokens) / reps,
+      batches: (counters.batches - before.batches) / reps,
+      providers: enricher.providers,
+    };
   } finally {
     await enricher.close();
   }
+}
+
+export const threadingLabel = (t: ReturnType<typeof resolveThreading>): string =>
+  `${t.workers} worker(s) × ${t.intraOpThreads} intra-op thread(s), spinning ${t.spinning ? 'on' : 'off'}`;
+
+const inferChunkSize = (ctx: BenchContext) => Math.max(ctx.batching.maxBatchSize, 32);
+const inferConcurrency = (ctx: BenchContext) => ctx.batching.maxInFlightBatches + 2;
+
+/**
+ * Row 2, with the engine's settings; the same corpus is also run with 1 and 2 inference workers of
+ * one intra-op thread each (details.workers), the scaling recipe of docs/inference.md.
+ */
+export async function inferRow(ctx: BenchContext): Promise<BenchRow> {
+  const main = await inferPasses(ctx, ctx.models);
+  const workers: Record<string, { docsPerSecond: number; docsPerCpuSecond: number }> = {};
+  for (const n of [1, 2]) {
+    const pass = await inferPasses(ctx, { ...ctx.models, inferenceWorkers: n, intraOpThreads: 1 });
+    workers[String(n)] = {
+      docsPerSecond: Number((ctx.corpus.length / pass.seconds).toFixed(2)),
+      docsPerCpuSecond: Number((ctx.corpus.length / pass.cpuSeconds).toFixed(2)),
+    };
+  }
+  const t = engineThreading(ctx.models);
+  const paddingRatio = 1 - main.modelTokens / main.padded;
+  return row(
+    'infer',
+    'finsentry infer (OnnxEnricher, no I/O)',
+    ctx.corpus.length,
+    main.runs,
+    main.seconds,
+    main.textTokens,
+    main.modelTokens,
+    `chunks of ${inferChunkSize(ctx)}, ${inferConcurrency(ctx)} in flight; ${threadingLabel(t)}; batcher max ${ctx.batching.maxBatchSize} windows / ${ctx.batching.maxBatchTokens} tokens, padding cap ${ctx.batching.maxPaddingRatio}, ${ctx.batching.maxInFlightBatches} batches in flight per model; ${Math.round(paddingRatio * 100)}% padding`,
+    {
+      batchesPerPass: main.batches,
+      paddingRatio: Number(paddingRatio.toFixed(4)),
+      providers: main.providers,
+      threading: t,
+      workers,
+    },
+    main.cpuSeconds,
+  );
 }
 
 export async function naiveRow(ctx: BenchContext): Promise<BenchRow> {
@@ -104,7 +163,7 @@ export async function naiveRow(ctx: BenchContext): Promise<BenchRow> {
     const before = { ...counters };
     let textTokens = 0;
     // One message at a time, as a per-message handler would call a model: no cross-document batching.
-    const seconds = await timed(async () => {
+    const { seconds, cpuSeconds } = await timedCpu(async () => {
       for (const r of all) {
         const results = await enricher.enrich([r]);
         textTokens += coveredTokens(results);
@@ -118,10 +177,11 @@ export async function naiveRow(ctx: BenchContext): Promise<BenchRow> {
       seconds,
       textTokens,
       counters.realTokens - before.realTokens,
-      'batch 1 window, 1 document at a time (sentiment and NER concurrently)',
+      `batch 1 window, 1 document at a time (sentiment and NER concurrently), the engine's thread settings (${threadingLabel(engineThreading(ctx.models))})`,
       {
         batchesPerPass: counters.batches - before.batches,
       },
+      cpuSeconds,
     );
   } finally {
     await enricher.close();

@@ -24,6 +24,18 @@ export async function timed(fn: () => Promise<void>): Promise<number> {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
+/**
+ * Wall and CPU seconds taken by `fn`. CPU time is the whole process's (process.cpuUsage: every
+ * thread — the event loop, the inference workers, ORT's pools), so docs per CPU-second stays
+ * meaningful on a machine shared with other jobs, where wall time is not.
+ */
+export async function timedCpu(fn: () => Promise<void>): Promise<{ seconds: number; cpuSeconds: number }> {
+  const cpu = process.cpuUsage();
+  const seconds = await timed(fn);
+  const used = process.cpuUsage(cpu);
+  return { seconds, cpuSeconds: (used.user + used.system) / 1e6 };
+}
+
 /** Runs `fn` `reps` times and returns every duration and the median (seconds). */
 export async function repeated(
   reps: number,

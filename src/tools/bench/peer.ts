@@ -11,7 +11,9 @@ import {
 import os from 'node:os';
 import { basename, join } from 'node:path';
 import type { ModelSpec } from '../../inference/model.js';
-import { chunk, median, timed } from './measure.js';
+import { ortSessionOptions } from '../../inference/ort-session.js';
+import { engineThreading, threadingLabel } from './infer.js';
+import { chunk, median, timed, timedCpu } from './measure.js';
 import { row, type BenchContext, type BenchRow } from './types.js';
 
 /**
@@ -24,7 +26,7 @@ import { row, type BenchContext, type BenchRow } from './types.js';
  * tokens/s counts only the tokens it actually read.
  */
 
-export const PEER_BATCH_SIZES = [1, 8, 32] as const;
+export const PEER_BATCH_SIZES = [1, 4, 8, 16, 32] as const;
 
 type PipelineFn = (texts: string[], options?: Record<string, unknown>) => Promise<unknown>;
 interface PeerPipeline {
@@ -37,6 +39,8 @@ interface PeerPipeline {
 export function peerModelDir(
   root: string,
   spec: ModelSpec,
+  /** Truncation length of the peer: finsentry's window length, so that both read the same heads. */
+  maxLengthCap = Infinity,
 ): { name: string; dtype: 'fp32' | 'q8'; maxLength: number } {
   const name = `${spec.task}-${basename(spec.dir)}`;
   const dir = join(root, name);
@@ -55,7 +59,7 @@ export function peerModelDir(
     typeof tokenizerConfig['model_max_length'] === 'number'
       ? (tokenizerConfig['model_max_length'] as number)
       : maxPositions;
-  const maxLength = Math.min(declared, maxPositions);
+  const maxLength = Math.min(declared, maxPositions, maxLengthCap);
   // transformers.js takes the special tokens (padding!) from tokenizer_config.json; exports made by
   // `models synth` or older tools may leave them out, so fill in BERT's when tokenizer.json has them.
   const added =
@@ -107,16 +111,20 @@ export async function peerRow(ctx: BenchContext): Promise<BenchRow> {
     transformers.env.allowRemoteModels = false;
     transformers.env.allowLocalModels = true;
     transformers.env.localModelPath = `${root}/`;
-    const sessionOptions = {
-      graphOptimizationLevel: ctx.models.graphOptimization,
-      ...(ctx.models.intraOpThreads > 0 ? { intraOpNumThreads: ctx.models.intraOpThreads } : {}),
-      ...(ctx.models.interOpThreads > 0 ? { interOpNumThreads: ctx.models.interOpThreads } : {}),
-    };
+    // The engine's own thread settings (threads, spinning), so the row compares batching, not threads.
+    const threading = engineThreading(ctx.models);
+    const sessionOptions = ortSessionOptions({
+      executionProvider: ctx.models.executionProvider,
+      intraOpThreads: threading.intraOpThreads,
+      interOpThreads: threading.interOpThreads,
+      graphOptimization: ctx.models.graphOptimization,
+      spinning: threading.spinning,
+    });
     const load = async (
       task: 'text-classification' | 'token-classification',
       spec: ModelSpec,
     ): Promise<{ fn: PeerPipeline; maxLength: number }> => {
-      const local = peerModelDir(root, spec);
+      const local = peerModelDir(root, spec, ctx.models.maxLength);
       const create = (device: string): Promise<PeerPipeline> =>
         transformers.pipeline(task, local.name, {
           dtype: local.dtype,
@@ -150,7 +158,14 @@ export async function peerRow(ctx: BenchContext): Promise<BenchRow> {
       for (const batch of chunk(texts, batchSize)) await call(batch);
     };
 
-    const sample = ctx.texts.slice(0, ctx.searchDocuments);
+    // Sorted by length, as a fair user of the pipeline API would batch: no chat padded to an article.
+    const byLength = (texts: readonly string[], tokens: readonly number[]): string[] =>
+      texts
+        .map((text, i) => ({ text, n: tokens[i] ?? 0 }))
+        .sort((a, b) => a.n - b.n)
+        .map((t) => t.text);
+    const texts = byLength(ctx.texts, ctx.docTokens);
+    const sample = byLength(ctx.texts.slice(0, ctx.searchDocuments), ctx.docTokens);
     await call(sample.slice(0, 8)); // warm-up
     const search: Array<{ batchSize: number; docsPerSecond: number }> = [];
     for (const size of PEER_BATCH_SIZES) {
@@ -159,8 +174,9 @@ export async function peerRow(ctx: BenchContext): Promise<BenchRow> {
       search.push({ batchSize: size, docsPerSecond: sample.length / seconds });
     }
     const best = search.reduce((a, b) => (b.docsPerSecond > a.docsPerSecond ? b : a));
-    const runs: number[] = [];
-    for (let i = 0; i < ctx.reps; i++) runs.push(await timed(() => pass(ctx.texts, best.batchSize)));
+    const passes: Array<{ seconds: number; cpuSeconds: number }> = [];
+    for (let i = 0; i < ctx.reps; i++) passes.push(await timedCpu(() => pass(texts, best.batchSize)));
+    const runs = passes.map((p) => p.seconds);
 
     // Tokens the peer read: each text truncated to the model maximum (content tokens + [CLS]/[SEP]).
     const covered = (maxLength: number): number =>
@@ -179,7 +195,7 @@ export async function peerRow(ctx: BenchContext): Promise<BenchRow> {
       median(runs),
       textTokens,
       modelTokens,
-      `batch ${best.batchSize} (best of ${PEER_BATCH_SIZES.join('/')}), in corpus order`,
+      `batch ${best.batchSize} (best of ${PEER_BATCH_SIZES.join('/')}), texts sorted by length, truncated at ${classifier.maxLength} tokens, ${threadingLabel(threading)}`,
       {
         search: search.map((s) => ({
           batchSize: s.batchSize,
@@ -189,6 +205,7 @@ export async function peerRow(ctx: BenchContext): Promise<BenchRow> {
         aggregation: 'simple',
         devices,
       },
+      median(passes.map((p) => p.cpuSeconds)),
     );
   } finally {
     for (const p of pipelines) await p.dispose?.().catch(() => undefined);

@@ -12,6 +12,7 @@ import { buildObservation } from '../../stats/grouping.js';
 import { createLogger } from '../../telemetry/logger.js';
 import type { BenchDocument } from './corpus.js';
 import { percentile } from './measure.js';
+import { createServedTopics } from './topics.js';
 import { row, type BenchContext, type BenchRow, type LatencyResult } from './types.js';
 
 /**
@@ -121,10 +122,7 @@ export async function pipelineRow(
   let enricher: OnnxEnricher | undefined;
   const latencyConsumer = benchKafka.consumer({ groupId: `${base}-latency`, maxWaitTimeInMs: 100 });
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS })),
-    });
+    await createServedTopics(admin, Object.values(topics), PARTITIONS);
     await producer.connect();
     ctx.log(`pipeline: producing ${ctx.corpus.length} input records to ${topics.news} / ${topics.chat}`);
     await produceAll(

@@ -38,9 +38,21 @@ export interface Ratios {
   inferOverPeer: Ratio;
   /** infer/peer in text tokens per second (the peer truncates long texts, finsentry reads them whole). */
   inferOverPeerTokens: Ratio;
+  /** The same ratios in documents per process CPU-second (robust to a busy machine). */
+  inferOverCeilingCpu?: Ratio;
+  /** infer and the ceiling against the first-principles limit, in docs per CPU-second. */
+  inferOverLimitCpu?: Ratio;
+  ceilingOverLimitCpu?: Ratio;
+  inferOverNaiveCpu?: Ratio;
+  inferOverPeerCpu?: Ratio;
 }
 
-export const TARGETS = { pipelineOverCeiling: 0.85, inferOverNaive: 4, inferOverPeer: 2 } as const;
+export const TARGETS = {
+  pipelineOverCeiling: 0.9,
+  inferOverNaive: 4,
+  inferOverPeer: 2,
+  inferOverLimitCpu: 0.7,
+} as const;
 
 function makeRatio(value: number | null, target: number | null): Ratio {
   return {
@@ -54,12 +66,18 @@ export function computeRatios(rows: readonly BenchRow[]): Ratios {
   const get = (id: RowId): BenchRow | undefined => rows.find((r) => r.id === id && !r.error);
   const docs = (id: RowId) => get(id)?.docsPerSecond;
   const tokens = (id: RowId) => get(id)?.textTokensPerSecond ?? undefined;
+  const cpu = (id: RowId) => get(id)?.docsPerCpuSecond;
   return {
     pipelineOverCeiling: makeRatio(ratio(docs('pipeline'), docs('ceiling')), TARGETS.pipelineOverCeiling),
     inferOverCeiling: makeRatio(ratio(docs('infer'), docs('ceiling')), null),
     inferOverNaive: makeRatio(ratio(docs('infer'), docs('naive')), TARGETS.inferOverNaive),
     inferOverPeer: makeRatio(ratio(docs('infer'), docs('peer')), TARGETS.inferOverPeer),
     inferOverPeerTokens: makeRatio(ratio(tokens('infer'), tokens('peer')), null),
+    inferOverCeilingCpu: makeRatio(ratio(cpu('infer'), cpu('ceiling')), null),
+    inferOverLimitCpu: makeRatio(ratio(cpu('infer'), cpu('limit')), TARGETS.inferOverLimitCpu),
+    ceilingOverLimitCpu: makeRatio(ratio(cpu('ceiling'), cpu('limit')), null),
+    inferOverNaiveCpu: makeRatio(ratio(cpu('infer'), cpu('naive')), null),
+    inferOverPeerCpu: makeRatio(ratio(cpu('infer'), cpu('peer')), null),
   };
 }
 
@@ -69,12 +87,13 @@ const fmt = (x: number | null | undefined, digits = 1): string =>
     : x >= 100
       ? Math.round(x).toLocaleString('en-US')
       : x.toFixed(digits);
-const fmtRatio = (r: Ratio): string =>
-  r.value === null
+const fmtRatio = (r: Ratio | undefined): string =>
+  r === undefined || r.value === null
     ? '–'
     : `${r.value.toFixed(2)}${r.target !== null ? ` (target ≥ ${r.target}: ${r.met ? 'met' : 'not met'})` : ''}`;
 
 const ROW_LABELS: Record<RowId, string> = {
+  limit: '0 limit',
   ceiling: '1 ceiling',
   infer: '2 infer',
   pipeline: '3 pipeline',
@@ -83,16 +102,26 @@ const ROW_LABELS: Record<RowId, string> = {
   stats: '6 stats',
 };
 
+/** The infer row at 1 and 2 inference workers of one intra-op thread each (details.workers). */
+function workersLine(report: BenchReport): string | null {
+  const infer = report.rows.find((r) => r.id === 'infer' && !r.error);
+  const w = infer?.details?.['workers'] as
+    Record<string, { docsPerSecond: number; docsPerCpuSecond: number }> | undefined;
+  if (!w?.['1'] || !w['2']) return null;
+  return `infer at 1 / 2 inference workers (1 intra-op thread each): ${fmt(w['1'].docsPerSecond)} / ${fmt(w['2'].docsPerSecond)} docs/s, ${fmt(w['1'].docsPerCpuSecond)} / ${fmt(w['2'].docsPerCpuSecond)} docs per CPU-second`;
+}
+
 /** Plain-text table for stdout. */
 export function formatTable(report: BenchReport): string {
-  const header = ['row', 'docs/s', 'text tok/s', 'model tok/s', 'median s', 'setting'];
+  const header = ['row', 'docs/s', 'docs/CPU-s', 'text tok/s', 'model tok/s', 'median s', 'setting'];
   const lines: string[][] = [header];
   for (const r of report.rows) {
-    if (r.error) lines.push([ROW_LABELS[r.id], 'error', '', '', '', r.error]);
+    if (r.error) lines.push([ROW_LABELS[r.id], 'error', '', '', '', '', r.error]);
     else
       lines.push([
         ROW_LABELS[r.id],
         fmt(r.docsPerSecond),
+        fmt(r.docsPerCpuSecond),
         fmt(r.textTokensPerSecond, 0),
         fmt(r.modelTokensPerSecond, 0),
         r.seconds.toFixed(2),
@@ -110,6 +139,8 @@ export function formatTable(report: BenchReport): string {
       '',
       `latency at ${fmt(l.ratePerSecond)} docs/s (50% of pipeline capacity), ${l.received}/${l.documents} docs: p50 ${fmt(l.p50Ms, 0)} ms, p95 ${fmt(l.p95Ms, 0)} ms, p99 ${fmt(l.p99Ms, 0)} ms, max ${fmt(l.maxMs, 0)} ms`,
     );
+  const scaling = workersLine(report);
+  if (scaling) out.push(scaling);
   const stats = report.rows.find((r) => r.id === 'stats' && !r.error);
   if (stats?.details)
     out.push(
@@ -122,6 +153,7 @@ export function formatTable(report: BenchReport): string {
     `infer/ceiling    ${fmtRatio(r.inferOverCeiling)}`,
     `infer/naive      ${fmtRatio(r.inferOverNaive)}`,
     `infer/peer       ${fmtRatio(r.inferOverPeer)}; in text tokens/s ${fmtRatio(r.inferOverPeerTokens)}`,
+    `per CPU-second: infer/limit ${fmtRatio(r.inferOverLimitCpu)}, ceiling/limit ${fmtRatio(r.ceilingOverLimitCpu)}, infer/ceiling ${fmtRatio(r.inferOverCeilingCpu)}, infer/naive ${fmtRatio(r.inferOverNaiveCpu)}, infer/peer ${fmtRatio(r.inferOverPeerCpu)}`,
   );
   return out.join('\n');
 }
@@ -176,14 +208,14 @@ export function renderMarkdownSection(report: BenchReport): string {
     '',
   );
   out.push(
-    '| row | docs/s | text tokens/s | model tokens/s | median s (runs) | setting |',
-    '|---|---:|---:|---:|---:|---|',
+    '| row | docs/s | docs/CPU-s | text tokens/s | model tokens/s | median s (runs) | setting |',
+    '|---|---:|---:|---:|---:|---:|---|',
   );
   for (const r of report.rows) {
-    if (r.error) out.push(`| ${ROW_LABELS[r.id]} | error | | | | ${r.error.replace(/\|/g, '\\|')} |`);
+    if (r.error) out.push(`| ${ROW_LABELS[r.id]} | error | | | | | ${r.error.replace(/\|/g, '\\|')} |`);
     else
       out.push(
-        `| ${ROW_LABELS[r.id]}: ${r.title} | ${fmt(r.docsPerSecond)} | ${fmt(r.textTokensPerSecond, 0)} | ${fmt(r.modelTokensPerSecond, 0)} | ${r.seconds.toFixed(2)} (${r.runs.length}) | ${r.setting} |`,
+        `| ${ROW_LABELS[r.id]}: ${r.title} | ${fmt(r.docsPerSecond)} | ${fmt(r.docsPerCpuSecond)} | ${fmt(r.textTokensPerSecond, 0)} | ${fmt(r.modelTokensPerSecond, 0)} | ${r.seconds.toFixed(2)} (${r.runs.length}) | ${r.setting} |`,
       );
   }
   const l = report.latency;
@@ -193,6 +225,8 @@ export function renderMarkdownSection(report: BenchReport): string {
       `End-to-end latency at ${fmt(l.ratePerSecond)} docs/s (50% of the measured pipeline capacity), ${l.received} of ${l.documents} documents: p50 ${fmt(l.p50Ms, 0)} ms, p95 ${fmt(l.p95Ms, 0)} ms, p99 ${fmt(l.p99Ms, 0)} ms, max ${fmt(l.maxMs, 0)} ms.`,
       '',
     );
+  const scalingLine = workersLine(report);
+  if (scalingLine) out.push(`${scalingLine}.`, '');
   const stats = report.rows.find((r) => r.id === 'stats' && !r.error);
   if (stats?.details)
     out.push(
@@ -208,6 +242,11 @@ export function renderMarkdownSection(report: BenchReport): string {
     `| infer / naive | ${fmtRatio(r.inferOverNaive)} |`,
     `| infer / peer (docs/s) | ${fmtRatio(r.inferOverPeer)} |`,
     `| infer / peer (text tokens/s) | ${fmtRatio(r.inferOverPeerTokens)} |`,
+    `| infer / limit (docs per CPU-second) | ${fmtRatio(r.inferOverLimitCpu)} |`,
+    `| ceiling / limit (docs per CPU-second) | ${fmtRatio(r.ceilingOverLimitCpu)} |`,
+    `| infer / ceiling (docs per CPU-second) | ${fmtRatio(r.inferOverCeilingCpu)} |`,
+    `| infer / naive (docs per CPU-second) | ${fmtRatio(r.inferOverNaiveCpu)} |`,
+    `| infer / peer (docs per CPU-second) | ${fmtRatio(r.inferOverPeerCpu)} |`,
     '',
   );
   if (report.notes.length > 0) out.push(...report.notes.map((n) => `- ${n}`), '');

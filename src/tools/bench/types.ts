@@ -2,7 +2,7 @@ import type { BatchingConfig, FinsentryConfig, ModelsConfig } from '../../config
 import type { ModelSpec } from '../../inference/model.js';
 import type { BenchDocument } from './corpus.js';
 
-export const ROW_IDS = ['ceiling', 'infer', 'pipeline', 'naive', 'peer', 'stats'] as const;
+export const ROW_IDS = ['limit', 'ceiling', 'infer', 'pipeline', 'naive', 'peer', 'stats'] as const;
 export type RowId = (typeof ROW_IDS)[number];
 
 /** One measured row of the report. Throughputs are medians over `runs` where a row repeats. */
@@ -15,6 +15,10 @@ export interface BenchRow {
   /** Seconds of every timed repetition. */
   runs: number[];
   docsPerSecond: number;
+  /** Process CPU seconds of the median pass (all threads), when the row measures it. */
+  cpuSeconds?: number;
+  /** Documents per process CPU-second: robust to a busy machine, unlike docs/s. */
+  docsPerCpuSecond?: number;
   /** Content tokens of the texts that the row analysed (whole text for finsentry; the truncated head for the peer). */
   textTokensPerSecond: number | null;
   /** Non-padding tokens fed to the models (both models; special tokens and window overlaps included). */
@@ -73,6 +77,7 @@ export function row(
   modelTokens: number | null,
   setting: string,
   details?: Record<string, unknown>,
+  cpuSeconds?: number,
 ): BenchRow {
   return {
     id,
@@ -81,6 +86,9 @@ export function row(
     seconds,
     runs,
     docsPerSecond: documents / seconds,
+    ...(cpuSeconds !== undefined && cpuSeconds > 0
+      ? { cpuSeconds, docsPerCpuSecond: documents / cpuSeconds }
+      : {}),
     textTokensPerSecond: textTokens === null ? null : textTokens / seconds,
     modelTokensPerSecond: modelTokens === null ? null : modelTokens / seconds,
     setting,
