@@ -148,8 +148,12 @@ const modelsSchema = z
     interOpThreads: z.number().int().min(0).default(0),
     /** Spin-wait of ORT's thread pools between runs; `auto` = off (docs/inference.md "Threads"). */
     intraOpSpinning: z.enum(['auto', 'on', 'off']).default('auto'),
-    /** Inference worker threads per process, each holding every model; 0 = auto (1 on ≤ 2 cores). */
-    inferenceWorkers: z.number().int().min(0).max(64).default(0),
+    /**
+     * Inference threads per process: 1 (0 = auto = 1). One thread holds every model and is restarted
+     * when it dies (docs/guarantees.md); to use more cores run one process per core group
+     * (docs/inference.md). Several threads per process were prototyped but not merged.
+     */
+    inferenceWorkers: z.number().int().min(0).max(1).default(0),
     graphOptimization: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
     /**
      * executionProvider cuda without a usable CUDA: run on CPU with a warning (true), or refuse to

@@ -201,6 +201,8 @@ export class ModelSession {
       intraOpThreads: options.intraOpThreads,
       interOpThreads: options.interOpThreads,
       graphOptimization: options.graphOptimization,
+      ...(options.spinning !== undefined ? { spinning: options.spinning } : {}),
+      ...(options.allowCpuFallback !== undefined ? { allowCpuFallback: options.allowCpuFallback } : {}),
     };
     const warn = (warnings: OpenedSession['warnings']) => {
       for (const w of warnings) {
@@ -227,6 +229,7 @@ export class ModelSession {
       );
     }
     const { backend, reply } = await restartableWorkerBackend(onnxPath, sessionOptions, logger);
+    warn(reply.warnings);
     return new ModelSession(
       backend,
       reply.provider,

@@ -31,25 +31,14 @@ export function usableCores(): number {
 }
 
 /**
- * Auto workers on the CPU: one up to 2 cores (the event loop needs part of a core for Kafka, Avro and
- * Redis), then one per 2 cores up to 8 — beyond that one process per core group scales better than
- * more threads in one process, whose event loop does 2–3 ms of work per document (docs/inference.md).
- * On CUDA one worker feeds the GPU; several batches in flight keep it busy instead.
- */
-export function autoWorkers(provider: ExecutionProvider, cores: number): number {
-  if (provider === 'cuda' || cores <= 2) return 1;
-  return Math.min(8, Math.floor(cores / 2));
-}
-
-/**
  * Resolves the configured threading against the cores: intra-op threads split the cores between the
  * workers (at least one each); spinning is off unless asked for, because a service alternates runs
  * with waits for input and spinning threads burn the cores the event loop and the other worker need
  * (measured: the same runs with 10 ms gaps cost 1.9× the CPU time with spinning on, docs/benchmarks.md).
  */
 export function resolveThreading(config: ThreadingConfig, cores = usableCores()): Threading {
-  const workers =
-    config.inferenceWorkers > 0 ? config.inferenceWorkers : autoWorkers(config.executionProvider, cores);
+  // One restartable inference thread per process (src/inference/session.ts); models.inferenceWorkers ≤ 1.
+  const workers = 1;
   const intraAuto = config.executionProvider === 'cuda' ? 1 : Math.max(1, Math.floor(cores / workers));
   return {
     workers,

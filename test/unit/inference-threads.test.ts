@@ -31,10 +31,9 @@ describe('resolveThreading', () => {
     });
   });
 
-  it('splits many cores into workers of two threads, at most 8 workers', () => {
-    expect(resolveThreading(auto, 8)).toMatchObject({ workers: 4, intraOpThreads: 2 });
-    expect(resolveThreading(auto, 16)).toMatchObject({ workers: 8, intraOpThreads: 2 });
-    expect(resolveThreading(auto, 64)).toMatchObject({ workers: 8, intraOpThreads: 8 });
+  it('gives the one inference thread the usable cores as intra-op threads', () => {
+    expect(resolveThreading(auto, 8)).toMatchObject({ workers: 1, intraOpThreads: 8 });
+    expect(resolveThreading(auto, 16)).toMatchObject({ workers: 1, intraOpThreads: 16 });
   });
 
   it('feeds a GPU from one worker whose CPU threads only run the ops CUDA lacks', () => {
@@ -49,7 +48,8 @@ describe('resolveThreading', () => {
       { ...auto, intraOpThreads: 3, interOpThreads: 2, spinning: 'on', inferenceWorkers: 2 },
       2,
     );
-    expect(t).toEqual({ workers: 2, intraOpThreads: 3, interOpThreads: 2, spinning: true });
+    // one restartable inference thread per process, whatever inferenceWorkers asks
+    expect(t).toEqual({ workers: 1, intraOpThreads: 3, interOpThreads: 2, spinning: true });
   });
 });
 

@@ -62,7 +62,11 @@ export function registerInferCommand(program: Command): void {
       if (v !== 'cpu' && v !== 'cuda') throw new InvalidArgumentError('expected cpu or cuda');
       return v;
     })
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = auto: derived from the cores)', intArg({ min: 0, max: 1024 }))
+    .option(
+      '--threads <n>',
+      'ONNX Runtime intra-op threads (0 = auto: derived from the cores)',
+      intArg({ min: 0, max: 1024 }),
+    )
     .addOption(configOption('config file for model, batching and window defaults'))
     .action(inferAction);
 }

@@ -288,7 +288,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
     threads: {
       intraOp: engineThreading(models).intraOpThreads,
       interOp: engineThreading(models).interOpThreads,
-      note: `the engine's settings for ${machine.availableParallelism} usable cores: ${threadingLabel(engineThreading(models))} (models.* auto, src/inference/threads.ts) — infer, pipeline, naive and the peer; the ceiling sweeps 1/2 threads × spinning on/off × batch 1–64 and keeps the fastest; the infer row is also run at 1 and 2 workers of 1 thread`,
+      note: `the engine's settings for ${machine.availableParallelism} usable cores: ${threadingLabel(engineThreading(models))} (models.* auto, src/inference/threads.ts) — infer, pipeline, naive and the peer; the ceiling sweeps 1/2 threads × spinning on/off × batch 1–64 and keeps the fastest`,
     },
     models: [modelSize(sentiment), ...(ner ? [modelSize(ner)] : [])],
     windowing: { maxLength: models.maxLength, stride: models.stride, maxWindows: models.maxWindows },

@@ -111,20 +111,9 @@ export const threadingLabel = (t: ReturnType<typeof resolveThreading>): string =
 const inferChunkSize = (ctx: BenchContext) => Math.max(ctx.batching.maxBatchSize, 32);
 const inferConcurrency = (ctx: BenchContext) => ctx.batching.maxInFlightBatches + 2;
 
-/**
- * Row 2, with the engine's settings; the same corpus is also run with 1 and 2 inference workers of
- * one intra-op thread each (details.workers), the scaling recipe of docs/inference.md.
- */
+/** Row 2, with the engine's settings. */
 export async function inferRow(ctx: BenchContext): Promise<BenchRow> {
   const main = await inferPasses(ctx, ctx.models);
-  const workers: Record<string, { docsPerSecond: number; docsPerCpuSecond: number }> = {};
-  for (const n of [1, 2]) {
-    const pass = await inferPasses(ctx, { ...ctx.models, inferenceWorkers: n, intraOpThreads: 1 });
-    workers[String(n)] = {
-      docsPerSecond: Number((ctx.corpus.length / pass.seconds).toFixed(2)),
-      docsPerCpuSecond: Number((ctx.corpus.length / pass.cpuSeconds).toFixed(2)),
-    };
-  }
   const t = engineThreading(ctx.models);
   const paddingRatio = 1 - main.modelTokens / main.padded;
   return row(
@@ -141,7 +130,6 @@ export async function inferRow(ctx: BenchContext): Promise<BenchRow> {
       paddingRatio: Number(paddingRatio.toFixed(4)),
       providers: main.providers,
       threading: t,
-      workers,
     },
     main.cpuSeconds,
   );
