@@ -1,4 +1,5 @@
 import type { AlertRuleConfig } from '../config/schema.js';
+import { groupPerformance } from '../stats/performance.js';
 import type { GroupWindowStats } from '../domain/windows.js';
 import { sumGroupStats } from '../stats/counters.js';
 import { computeDrift, type DriftFeatureResult } from '../stats/drift.js';
@@ -133,6 +134,7 @@ export function groupSentiment(
       negative: g.labelCounts.negative,
       meanPolarity: g.count > 0 ? g.polaritySum / g.count : 0,
       negativeShareZ: z,
+      performance: groupPerformance(g),
     };
   });
 }
