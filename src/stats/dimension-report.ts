@@ -9,6 +9,7 @@ import {
   type PageHinkleyParams,
 } from './drift.js';
 import { fairnessReport, type FairnessReport, type RateKind } from './fairness.js';
+import { groupPerformance, type GroupPerformance } from './performance.js';
 import { ALL_DIMENSION, ALL_GROUP } from './grouping.js';
 
 /**
@@ -68,6 +69,8 @@ export interface StatsReport {
   lateObservations: number;
   totalDocuments: number;
   fairness: FairnessReport;
+  /** Realised (joined labels) and estimated (CBPE) performance per group, with label coverage. */
+  performance: GroupPerformance[];
   drift: DriftSection | null;
   /** Why drift is null (e.g. the configured baseline does not exist). */
   driftUnavailable: string | null;
@@ -191,6 +194,7 @@ export async function buildStatsReport(
     lateObservations: await reader.lateCount(),
     totalDocuments: (current[ALL_DIMENSION] ?? []).reduce((s, g) => s + g.count, 0),
     fairness,
+    performance: groups.map(groupPerformance),
     drift,
     driftUnavailable,
     changes,

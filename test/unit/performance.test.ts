@@ -14,6 +14,8 @@ import {
   type Confusion,
 } from '../../src/stats/performance.js';
 import { MemoryWindowStore } from '../../src/stats/windows/memory-store.js';
+import { buildStatsReport } from '../../src/stats/dimension-report.js';
+import { renderStatsReport } from '../../src/cli/commands/stats.js';
 import type { SentimentLabel } from '../../src/domain/enrichment.js';
 import type { StatsObservation } from '../../src/domain/observation.js';
 import { scaleLogits } from '../../src/inference/calibration.js';
@@ -165,5 +167,21 @@ describe('groupPerformance on the in-memory window store', () => {
     expect(apac.labelled).toBe(0);
     expect(apac.accuracy).toBeNull();
     expect(apac.labelCoverage).toBe(0);
+
+    // `finsentry stats` shows the same figures beside each other
+    const report = await buildStatsReport(store, 60_000, {
+      dimension: 'region',
+      windowMs: 300_000,
+      endMs: t0 + 60_000,
+      minSamples: 1,
+      topK: 5,
+      reference: { kind: 'trailing', name: '', window: 300_000 },
+      mixDimensions: [],
+    });
+    expect(report.performance.find((p) => p.group === 'emea')).toEqual(emea);
+    const line = renderStatsReport(report)
+      .split('\n')
+      .find((l) => l.startsWith('emea ') && l.includes('0.667'));
+    expect(line?.trim().split(/\s+/)).toEqual(['emea', '3', '2', '0.667', '0.500', '0.333', '0.842']);
   });
 });
