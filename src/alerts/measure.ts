@@ -20,7 +20,10 @@ import type { Measurement } from './state-machine.js';
  *     Fisher exact test against the group's reference (its own trailing window/baseline when that
  *     has ≥ minSamples documents, else the pooled reference of the whole dimension — a new issuer is
  *     compared with issuers in general) must also pass.
- *   mean_polarity — mean of p_pos − p_neg.   mean_confidence — mean max-probability (bin centres).
+ *   mean_polarity — mean of p_pos − p_neg.   mean_confidence — mean max-probability (bin centres);
+ *   estimated_accuracy — the same figure read as CBPE expected accuracy (probabilities calibrated);
+ *   accuracy, macro_f1 — realised, from joined labels, judged on ≥ minSamples labels; label_coverage
+ *     — labelled / predicted (src/stats/performance.ts, issue #19).
  * fairness (rate r_g = negative share of judged groups):
  *   disparate_impact_ratio = min r / max r, demographic_parity_difference = max r − min r: one
  *     measurement per dimension (group "*"); p-value: the z-test of the extreme group (of the two)
@@ -69,7 +72,16 @@ export const DRIFT_FEATURES = [
 ] as const;
 
 export const RULE_METRICS: Record<AlertRuleConfig['kind'], readonly string[]> = {
-  sentiment: ['negative_share', 'positive_share', 'mean_polarity', 'mean_confidence'],
+  sentiment: [
+    'negative_share',
+    'positive_share',
+    'mean_polarity',
+    'mean_confidence',
+    'estimated_accuracy',
+    'accuracy',
+    'macro_f1',
+    'label_coverage',
+  ],
   fairness: ['disparate_impact_ratio', 'demographic_parity_difference', 'group_deviation_z'],
   drift: ['psi', 'js_distance', 'ks_statistic'],
   pipeline: ['dlq_rate', 'dlq_share', 'consumer_lag', 'stalled_seconds', 'input_rate'],
@@ -249,14 +261,41 @@ function measureSentiment({ rule, current, reference, base, minSamples }: RuleWi
       case 'mean_polarity':
         m.value = g.count > 0 ? g.polaritySum / g.count : 0;
         break;
+      // With calibrated probabilities the mean confidence is the CBPE accuracy estimate (issue #19).
       case 'mean_confidence':
+      case 'estimated_accuracy':
         m.value = histogramMean(g.histograms.confidence, histogramEdges('confidence'));
         break;
       default:
-        throw new Error(`rule ${rule.name}: unknown sentiment metric ${rule.metric}`);
+        if (!measurePerformance(rule, g, m, minSamples))
+          throw new Error(`rule ${rule.name}: unknown sentiment metric ${rule.metric}`);
     }
     return m;
   });
+}
+
+/**
+ * Realised performance metrics from the window's joined labels (src/stats/performance.ts). They are
+ * judged on the number of labelled documents, not predictions: a window whose labels have not
+ * arrived yet is not judged (minSamples is the minimum number of labels).
+ */
+function measurePerformance(
+  rule: AlertRuleConfig,
+  g: GroupWindowStats,
+  m: Measurement,
+  minSamples: number,
+): boolean {
+  const p = groupPerformance(g);
+  const value = { accuracy: p.accuracy, macro_f1: p.macroF1, label_coverage: p.labelCoverage }[
+    rule.metric as 'accuracy' | 'macro_f1' | 'label_coverage'
+  ];
+  if (value === undefined) return false;
+  m.value = value ?? Number.NaN;
+  if (rule.metric === 'label_coverage') return true;
+  m.sampleSize = p.labelled;
+  m.judged = p.labelled > 0 && p.labelled >= minSamples && value !== null;
+  m.detail = `${p.labelled} labelled of ${p.predicted} predicted (coverage ${fmt(p.labelCoverage ?? 0)}), estimated accuracy ${fmt(p.estimatedAccuracy ?? Number.NaN)}`;
+  return true;
 }
 
 function measureFairness({ rule, current, base, minSamples }: RuleWindows): Measurement[] {
