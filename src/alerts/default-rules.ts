@@ -119,6 +119,41 @@ export const DEFAULT_ALERT_RULES_RAW: ReadonlyArray<Record<string, unknown>> = [
     summary: 'Mean model confidence on {{group}} documents fell to {{value}} in {{window}}',
     runbookUrl: `${RUNBOOK_BASE}#confidencecollapse`,
   },
+  // Model performance (issue #19). AccuracyDrop: realised accuracy from joined labels against the
+  // model card's validated dev accuracy (0.84 Twitter, 0.86 PhraseBank) less 0.10, once 50 labels are
+  // in. EstimatedAccuracyDrop: the CBPE estimate (mean calibrated confidence; card estimate ≈0.85–0.88)
+  // less 0.10 — it can fire before any label arrives.
+  {
+    name: 'AccuracyDrop',
+    kind: 'sentiment',
+    dimension: 'kind',
+    metric: 'accuracy',
+    comparison: '<',
+    threshold: 0.74,
+    resolveThreshold: 0.78,
+    window: '1h',
+    minSamples: 50,
+    for: '5m',
+    severity: 'warning',
+    summary: 'Realised accuracy on {{group}} documents fell to {{value}} in {{window}} (validated 0.84)',
+    runbookUrl: `${RUNBOOK_BASE}#accuracydrop`,
+  },
+  {
+    name: 'EstimatedAccuracyDrop',
+    kind: 'sentiment',
+    dimension: 'kind',
+    metric: 'estimated_accuracy',
+    comparison: '<',
+    threshold: 0.75,
+    resolveThreshold: 0.78,
+    window: '15m',
+    minSamples: 50,
+    for: '5m',
+    severity: 'warning',
+    summary:
+      'Estimated accuracy (calibrated confidence) on {{group}} documents fell to {{value}} in {{window}}',
+    runbookUrl: `${RUNBOOK_BASE}#estimatedaccuracydrop`,
+  },
   {
     name: 'DeadLetterRateHigh',
     kind: 'pipeline',

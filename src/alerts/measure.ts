@@ -1,5 +1,6 @@
 import type { AlertRuleConfig } from '../config/schema.js';
 import { ruleFieldIssues } from '../config/rules.js';
+import { groupPerformance } from '../stats/performance.js';
 import type { GroupWindowStats } from '../domain/windows.js';
 import { sumGroupStats } from '../stats/counters.js';
 import { computeDrift, type DriftFeatureResult } from '../stats/drift.js';
@@ -29,7 +30,10 @@ import type { Measurement } from './state-machine.js';
  *     Fisher exact test against the group's reference (its own trailing window/baseline when that
  *     has ≥ minSamples documents, else the pooled reference of the whole dimension — a new issuer is
  *     compared with issuers in general) must also pass.
- *   mean_polarity — mean of p_pos − p_neg.   mean_confidence — mean max-probability (bin centres).
+ *   mean_polarity — mean of p_pos − p_neg.   mean_confidence — mean max-probability (bin centres);
+ *   estimated_accuracy — the same figure read as CBPE expected accuracy (probabilities calibrated);
+ *   accuracy, macro_f1 — realised, from joined labels, judged on ≥ minSamples labels; label_coverage
+ *     — labelled / predicted (src/stats/performance.ts, issue #19).
  * fairness (rate r_g = negative share of judged groups):
  *   disparate_impact_ratio = min r / max r, demographic_parity_difference = max r − min r: one
  *     measurement per dimension (group "*") with its simultaneous `confidence` interval (Katz /
@@ -162,6 +166,7 @@ export function groupSentiment(
       negative: g.labelCounts.negative,
       meanPolarity: g.count > 0 ? g.polaritySum / g.count : 0,
       negativeShareZ: z,
+      performance: groupPerformance(g),
     };
   });
 }
@@ -312,11 +317,14 @@ export function measureRule(
         case 'mean_polarity':
           m.value = g.count > 0 ? g.polaritySum / g.count : 0;
           break;
+        // With calibrated probabilities the mean confidence is the CBPE accuracy estimate (issue #19).
         case 'mean_confidence':
+        case 'estimated_accuracy':
           m.value = histogramMean(g.histograms.confidence, histogramEdges('confidence'));
           break;
         default:
-          throw new Error(`rule ${rule.name}: unknown sentiment metric ${rule.metric}`);
+          if (!measurePerformance(rule, g, m, minSamples))
+            throw new Error(`rule ${rule.name}: unknown sentiment metric ${rule.metric}`);
       }
       return m;
     });
@@ -452,4 +460,28 @@ function measureCusum(
 export function validateRule(rule: AlertRuleConfig): string | undefined {
   const issues = ruleFieldIssues(rule);
   return issues.length > 0 ? `alerts.rules ${rule.name}: ${issues.join('; ')}` : undefined;
+}
+
+/**
+ * Realised performance metrics from the window's joined labels (src/stats/performance.ts). They are
+ * judged on the number of labelled documents, not predictions: a window whose labels have not
+ * arrived yet is not judged (minSamples is the minimum number of labels).
+ */
+function measurePerformance(
+  rule: AlertRuleConfig,
+  g: GroupWindowStats,
+  m: Measurement,
+  minSamples: number,
+): boolean {
+  const p = groupPerformance(g);
+  const value = { accuracy: p.accuracy, macro_f1: p.macroF1, label_coverage: p.labelCoverage }[
+    rule.metric as 'accuracy' | 'macro_f1' | 'label_coverage'
+  ];
+  if (value === undefined) return false;
+  m.value = value ?? Number.NaN;
+  if (rule.metric === 'label_coverage') return true;
+  m.sampleSize = p.labelled;
+  m.judged = p.labelled > 0 && p.labelled >= minSamples && value !== null;
+  m.detail = `${p.labelled} labelled of ${p.predicted} predicted (coverage ${fmt(p.labelCoverage ?? 0)}), estimated accuracy ${fmt(p.estimatedAccuracy ?? Number.NaN)}`;
+  return true;
 }

@@ -18,7 +18,16 @@ export const DRIFT_FEATURES = [
 ] as const;
 
 export const RULE_METRICS: Record<AlertRuleConfig['kind'], readonly string[]> = {
-  sentiment: ['negative_share', 'positive_share', 'mean_polarity', 'mean_confidence'],
+  sentiment: [
+    'negative_share',
+    'positive_share',
+    'mean_polarity',
+    'mean_confidence',
+    'estimated_accuracy',
+    'accuracy',
+    'macro_f1',
+    'label_coverage',
+  ],
   fairness: ['disparate_impact_ratio', 'demographic_parity_difference', 'group_deviation_z'],
   drift: ['psi', 'js_distance', 'ks_statistic', 'cusum'],
   pipeline: ['dlq_rate', 'dlq_share', 'consumer_lag', 'stalled_seconds', 'input_rate', 'late_share'],

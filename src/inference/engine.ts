@@ -18,6 +18,7 @@ import {
   type AggregationStrategy,
   type RawEntity,
 } from './ner.js';
+import { readCalibration, scaleLogits } from './calibration.js';
 import { aggregateSentiment, softmax, toCanonical } from './sentiment.js';
 import { ModelSession, type InferenceThread, type SessionOptions } from './session.js';
 import {
@@ -153,25 +154,34 @@ export class ModelRunner {
 /** Sentiment of documents with a sequence-classification model. */
 export class SentimentModel {
   private readonly indexMap: SentimentLabel[];
+  /** Temperature from the model's calibration.json (1 = uncalibrated softmax). */
+  readonly temperature: number;
 
   constructor(
     readonly runner: ModelRunner,
     labelMap?: Readonly<Record<string, SentimentLabel>>,
   ) {
     this.indexMap = sentimentIndexMap(runner.spec.id2label, labelMap);
+    this.temperature = readCalibration(runner.spec.dir)?.temperature ?? 1;
   }
 
   async predict(texts: readonly string[], encoded?: readonly EncodedDocument[]): Promise<SentimentResult[]> {
-    const numLabels = this.runner.spec.id2label.length;
     const outputs = await this.runner.infer(texts, encoded);
-    return outputs.map(({ doc, logits }) =>
-      aggregateSentiment(
-        doc.windows.map((w, i) => ({
-          probabilities: toCanonical(softmax(logits[i] as Float32Array, 0, numLabels), this.indexMap),
-          weight: w.realTokens,
-        })),
-        doc,
-      ),
+    return outputs.map((output) => this.fromLogits(output, this.temperature));
+  }
+
+  /** Document sentiment from its window logits at a given temperature (the calibration tool varies it). */
+  fromLogits(output: { doc: EncodedDocument; logits: WindowOutput[] }, temperature: number): SentimentResult {
+    const numLabels = this.runner.spec.id2label.length;
+    return aggregateSentiment(
+      output.doc.windows.map((w, i) => ({
+        probabilities: toCanonical(
+          softmax(scaleLogits(output.logits[i] as Float32Array, temperature), 0, numLabels),
+          this.indexMap,
+        ),
+        weight: w.realTokens,
+      })),
+      output.doc,
     );
   }
 }

@@ -17,6 +17,7 @@ import {
 
 /** Confidence of the fairness intervals in the report: the default rules' (docs/alerting.md). */
 export const FAIRNESS_REPORT_CONFIDENCE = 0.95;
+import { groupPerformance, type GroupPerformance } from './performance.js';
 import { ALL_DIMENSION, ALL_GROUP } from './grouping.js';
 
 /**
@@ -83,6 +84,8 @@ export interface StatsReport {
     disparateImpactRatio: FairnessInterval | null;
     demographicParityDifference: FairnessInterval | null;
   };
+  /** Realised (joined labels) and estimated (CBPE) performance per group, with label coverage. */
+  performance: GroupPerformance[];
   drift: DriftSection | null;
   /** Why drift is null (e.g. the configured baseline does not exist). */
   driftUnavailable: string | null;
@@ -215,6 +218,7 @@ export async function buildStatsReport(
       disparateImpactRatio: disparateImpactInterval(fairness.groups, FAIRNESS_REPORT_CONFIDENCE),
       demographicParityDifference: demographicParityInterval(fairness.groups, FAIRNESS_REPORT_CONFIDENCE),
     },
+    performance: groups.map(groupPerformance),
     drift,
     driftUnavailable,
     changes,

@@ -53,6 +53,39 @@ export interface GroupSentimentSample {
   meanPolarity: number;
   /** Two-proportion z of the group's negative share against its reference (NaN when unknown). */
   negativeShareZ?: number;
+  /** Realised (joined labels) and estimated (CBPE) model performance; src/stats/performance.ts. */
+  performance?: PerformanceSample;
+}
+
+export interface PerformanceSample {
+  labelled: number;
+  accuracy: number | null;
+  macroF1: number | null;
+  labelCoverage: number | null;
+  estimatedAccuracy: number | null;
+}
+
+/** Performance of the groups summed into "other": label- and document-weighted means; macro-F1 is not additive. */
+function pooledPerformance(groups: readonly GroupSentimentSample[]): PerformanceSample {
+  let labelled = 0;
+  let correct = 0;
+  let count = 0;
+  let estimatedSum = 0;
+  for (const g of groups) {
+    const p = g.performance;
+    if (!p) continue;
+    labelled += p.labelled;
+    correct += (p.accuracy ?? 0) * p.labelled;
+    count += g.count;
+    estimatedSum += (p.estimatedAccuracy ?? 0) * g.count;
+  }
+  return {
+    labelled,
+    accuracy: labelled > 0 ? correct / labelled : null,
+    macroF1: null,
+    labelCoverage: count > 0 ? labelled / count : null,
+    estimatedAccuracy: count > 0 ? estimatedSum / count : null,
+  };
 }
 
 export interface FairnessSample {
@@ -149,6 +182,10 @@ export class PipelineMetrics {
   private readonly groupNegativeRatio: Gauge<'dimension' | 'group' | 'window'>;
   private readonly groupNegativeShareZ: Gauge<'dimension' | 'group' | 'window'>;
   private readonly groupMeanPolarity: Gauge<'dimension' | 'group' | 'window'>;
+  private readonly groupAccuracy: Gauge<'dimension' | 'group' | 'window'>;
+  private readonly groupMacroF1: Gauge<'dimension' | 'group' | 'window'>;
+  private readonly groupLabelCoverage: Gauge<'dimension' | 'group' | 'window'>;
+  private readonly groupEstimatedAccuracy: Gauge<'dimension' | 'group' | 'window'>;
   private readonly fairnessDpd: Gauge<'dimension' | 'window'>;
   private readonly fairnessDir: Gauge<'dimension' | 'window'>;
   private readonly fairnessWorstZ: Gauge<'dimension' | 'window'>;
@@ -370,6 +407,30 @@ export class PipelineMetrics {
     this.groupMeanPolarity = new Gauge({
       name: 'finsentry_group_mean_polarity',
       help: 'Mean polarity (p_pos - p_neg) per group in the window (-1..1).',
+      labelNames: groupLabels,
+      registers,
+    });
+    this.groupAccuracy = new Gauge({
+      name: 'finsentry_group_accuracy_ratio',
+      help: 'Realised sentiment accuracy per group in the window, over documents with a joined label (0..1).',
+      labelNames: groupLabels,
+      registers,
+    });
+    this.groupMacroF1 = new Gauge({
+      name: 'finsentry_group_macro_f1_ratio',
+      help: 'Realised sentiment macro-F1 per group in the window, over documents with a joined label (0..1).',
+      labelNames: groupLabels,
+      registers,
+    });
+    this.groupLabelCoverage = new Gauge({
+      name: 'finsentry_group_label_coverage_ratio',
+      help: 'Labelled / predicted documents per group in the window (can exceed 1 while labels catch up).',
+      labelNames: groupLabels,
+      registers,
+    });
+    this.groupEstimatedAccuracy = new Gauge({
+      name: 'finsentry_group_estimated_accuracy_ratio',
+      help: 'Estimated accuracy per group in the window: mean calibrated confidence (CBPE), before labels arrive.',
       labelNames: groupLabels,
       registers,
     });
@@ -651,22 +712,35 @@ export class PipelineMetrics {
       const negative = rest.reduce((s, g) => s + g.negative, 0);
       const polarity = count > 0 ? rest.reduce((s, g) => s + g.meanPolarity * g.count, 0) / count : 0;
       next.add(OTHER_GROUP);
-      this.setGroup(labels(OTHER_GROUP), { group: OTHER_GROUP, count, negative, meanPolarity: polarity });
+      this.setGroup(labels(OTHER_GROUP), {
+        group: OTHER_GROUP,
+        count,
+        negative,
+        meanPolarity: polarity,
+        performance: pooledPerformance(rest),
+      });
     }
     const key = `${dimension}|${window}`;
     for (const stale of this.exportedGroups.get(key) ?? []) {
       if (next.has(stale)) continue;
-      for (const g of [
-        this.groupDocuments,
-        this.groupNegativeShare,
-        this.groupNegativeRatio,
-        this.groupNegativeShareZ,
-        this.groupMeanPolarity,
-      ]) {
-        g.remove(labels(stale));
-      }
+      for (const g of this.groupGauges()) g.remove(labels(stale));
     }
     this.exportedGroups.set(key, next);
+  }
+
+  /** Every per-(dimension, group, window) gauge: removed together when a group leaves the exported set. */
+  private groupGauges(): Array<Gauge<'dimension' | 'group' | 'window'>> {
+    return [
+      this.groupDocuments,
+      this.groupNegativeShare,
+      this.groupNegativeRatio,
+      this.groupNegativeShareZ,
+      this.groupMeanPolarity,
+      this.groupAccuracy,
+      this.groupMacroF1,
+      this.groupLabelCoverage,
+      this.groupEstimatedAccuracy,
+    ];
   }
 
   private setGroup(
@@ -681,6 +755,14 @@ export class PipelineMetrics {
     if (g.negativeShareZ !== undefined && Number.isFinite(g.negativeShareZ))
       this.groupNegativeShareZ.set(labels, g.negativeShareZ);
     else this.groupNegativeShareZ.remove(labels);
+    const put = (gauge: Gauge<'dimension' | 'group' | 'window'>, v: number | null | undefined) => {
+      if (v !== undefined && v !== null && Number.isFinite(v)) gauge.set(labels, v);
+      else gauge.remove(labels);
+    };
+    put(this.groupAccuracy, g.performance?.accuracy);
+    put(this.groupMacroF1, g.performance?.macroF1);
+    put(this.groupLabelCoverage, g.performance?.labelCoverage);
+    put(this.groupEstimatedAccuracy, g.performance?.estimatedAccuracy);
   }
 
   /** Sets the fairness gauges; a figure that is undefined (e.g. < 2 judged groups) is removed, not left stale. */
@@ -789,14 +871,7 @@ export class PipelineMetrics {
    * replicas' (one stale) values for the same group.
    */
   clearEvaluatorGauges(): void {
-    for (const g of [
-      this.groupDocuments,
-      this.groupNegativeShare,
-      this.groupNegativeRatio,
-      this.groupNegativeShareZ,
-      this.groupMeanPolarity,
-    ])
-      g.reset();
+    for (const g of this.groupGauges()) g.reset();
     for (const g of [
       this.fairnessDpd,
       this.fairnessDir,

@@ -243,6 +243,44 @@ describe('rule measurements', () => {
     expect(ms.find((m) => m.group === 'chat')!.value).toBeCloseTo(0.925, 12);
   });
 
+  it('accuracy drop is judged on labels, not predictions; the estimated drop needs no labels', () => {
+    const accuracy = byName('AccuracyDrop');
+    const key = windowKey('kind', HOUR);
+    const labelled = (name: string, count: number, right: number, wrong: number): GroupWindowStats => {
+      const g = group('kind', name, count, 0, { confidence: 0.62 });
+      g.confusion = {
+        negative: { negative: right, neutral: wrong, positive: 0 },
+        neutral: { negative: 0, neutral: 0, positive: 0 },
+        positive: { negative: 0, neutral: 0, positive: 0 },
+      };
+      return g;
+    };
+    const ms = measureRule(
+      accuracy,
+      inputs({ [key]: [labelled('news', 400, 30, 30), labelled('chat', 400, 10, 30)] }),
+      30,
+    );
+    const news = ms.find((m) => m.group === 'news')!;
+    expect(news.value).toBeCloseTo(0.5, 12);
+    expect(news.sampleSize).toBe(60);
+    expect(news.judged).toBe(true);
+    expect(breaches(accuracy, news)).toBe(true);
+    // 40 labels < minSamples 50: not judged however many predictions the group has
+    const chat = ms.find((m) => m.group === 'chat')!;
+    expect(chat.value).toBeCloseTo(0.25, 12);
+    expect(chat.judged).toBe(false);
+
+    const estimated = byName('EstimatedAccuracyDrop');
+    const [e] = measureRule(
+      estimated,
+      inputs({ [windowKey('kind', 900_000)]: [group('kind', 'news', 100, 10, { confidence: 0.62 })] }),
+      30,
+    );
+    expect(e!.value).toBeCloseTo(0.625, 12); // centre of bin [0.60, 0.65)
+    expect(e!.judged).toBe(true);
+    expect(breaches(estimated, e!)).toBe(true);
+  });
+
   it('validates rule metrics and features', () => {
     for (const r of rules) expect(validateRule(r)).toBeUndefined();
     // A valid rule made invalid after parsing (parseConfig itself refuses it: test/unit/config-rules.test.ts).

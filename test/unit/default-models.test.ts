@@ -58,6 +58,48 @@ describe.each([
   });
 });
 
+describe('committed sentiment calibration (issue #15 item 5, issue #19 item 3)', () => {
+  const calibration = JSON.parse(readFileSync(join(SENTIMENT_DIR, 'calibration.json'), 'utf8')) as {
+    method: string;
+    temperature: number;
+    eceBefore: number;
+    eceAfter: number;
+    bins: number;
+  };
+
+  it('is a fitted temperature that lowers dev ECE, and the model card states the same figures', () => {
+    expect(calibration.method).toBe('temperature');
+    expect(calibration.temperature).toBeGreaterThan(0);
+    expect(calibration.bins).toBe(15);
+    // Target ECE ≤ 0.03 is not met yet (0.034, see MODEL_CARD.md § Calibration); it must improve on T = 1.
+    expect(calibration.eceAfter).toBeLessThan(calibration.eceBefore);
+    const card = readFileSync(join(SENTIMENT_DIR, 'MODEL_CARD.md'), 'utf8');
+    expect(card).toContain(`| T | ${calibration.temperature.toFixed(4)} |`);
+    expect(card).toContain(`${calibration.eceBefore.toFixed(4)} → ${calibration.eceAfter.toFixed(4)}`);
+  });
+
+  it('is applied by the engine: probabilities are softmax(logits / T)', async () => {
+    const runner = await ModelRunner.load(SENTIMENT_DIR, 'sentiment', engine);
+    try {
+      const model = new SentimentModel(runner);
+      expect(model.temperature).toBe(calibration.temperature);
+      const [output] = await runner.infer(['Operating profit rose 25% and the company raised its guidance.']);
+      const calibrated = (
+        await model.predict(['Operating profit rose 25% and the company raised its guidance.'])
+      )[0]!;
+      const plain = model.fromLogits(output!, 1);
+      expect(calibrated.label).toBe(plain.label);
+      expect(calibrated.confidence).toBeLessThan(plain.confidence);
+      expect(calibrated.confidence).toBeCloseTo(
+        model.fromLogits(output!, calibration.temperature).confidence,
+        6,
+      );
+    } finally {
+      await runner.close();
+    }
+  });
+});
+
 describe('committed default models give the expected answers', () => {
   let sentimentRunner: ModelRunner;
   let nerRunner: ModelRunner;

@@ -120,6 +120,53 @@ describe('PipelineMetrics', () => {
     expect(exportedTotal + Number(other!.split(' ').pop())).toBe(lastRoundTotal);
   });
 
+  it('exports realised and estimated performance per group, pooled into "other", and drops missing figures', async () => {
+    const m = createMetrics({ stats: STATS, processMetrics: false });
+    const perf = (labelled: number, accuracy: number | null, count: number, estimated: number) => ({
+      labelled,
+      accuracy,
+      macroF1: accuracy,
+      labelCoverage: labelled / count,
+      estimatedAccuracy: estimated,
+    });
+    const issuers = Array.from({ length: STATS.topK + 2 }, (_, i) => ({
+      group: `issuer-${i}`,
+      count: 100 - i,
+      negative: 0,
+      meanPolarity: 0,
+      performance: perf(10, 0.8, 100 - i, 0.85),
+    }));
+    // the two smallest go to "other": labelled 4 at accuracy 0.5 and 0 labels
+    issuers[STATS.topK] = { ...issuers[STATS.topK]!, count: 40, performance: perf(4, 0.5, 40, 0.7) };
+    issuers[STATS.topK + 1] = { ...issuers[STATS.topK + 1]!, count: 60, performance: perf(0, null, 60, 0.9) };
+    m.groupSentiment('issuer', 300_000, issuers);
+    const text = await m.registry.metrics();
+    const value = (name: string, group: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(`${name}{`) && l.includes(`group="${group}"`))
+          ?.split(' ')
+          .pop(),
+      );
+    expect(value('finsentry_group_accuracy_ratio', 'issuer-0')).toBeCloseTo(0.8, 12);
+    expect(value('finsentry_group_label_coverage_ratio', 'issuer-0')).toBeCloseTo(0.1, 12);
+    expect(value('finsentry_group_estimated_accuracy_ratio', 'issuer-0')).toBeCloseTo(0.85, 12);
+    expect(value('finsentry_group_accuracy_ratio', 'other')).toBeCloseTo(0.5, 12);
+    expect(value('finsentry_group_label_coverage_ratio', 'other')).toBeCloseTo(4 / 100, 12);
+    expect(value('finsentry_group_estimated_accuracy_ratio', 'other')).toBeCloseTo(
+      (40 * 0.7 + 60 * 0.9) / 100,
+      12,
+    );
+    // macro-F1 does not pool: no "other" series
+    expect(text).not.toMatch(/finsentry_group_macro_f1_ratio\{[^}]*group="other"/);
+    // a group whose labels are gone loses its accuracy series instead of keeping a stale value
+    m.groupSentiment('issuer', 300_000, [{ ...issuers[0]!, performance: perf(0, null, 100, 0.85) }]);
+    const after = await m.registry.metrics();
+    expect(after).not.toContain('finsentry_group_accuracy_ratio{');
+    expect(after).toContain('finsentry_group_estimated_accuracy_ratio{');
+  });
+
   it('ignores dimensions that are not configured and sanitises group labels', async () => {
     const m = createMetrics({ stats: STATS, processMetrics: false });
     m.groupSentiment('author', 300_000, [{ group: 'x', count: 1, negative: 0, meanPolarity: 0 }]);

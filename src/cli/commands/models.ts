@@ -6,6 +6,10 @@ import { ModelRunner, NerModel, SentimentModel, type EngineOptions } from '../..
 import { isHashDev, parseConll, parseSentimentData, readFile } from '../../tools/models/eval/datasets.js';
 import { evaluateNer, evaluateSentiment } from '../../tools/models/eval/evaluate.js';
 import { pullModel } from '../../tools/models/hub.js';
+import { calibrate, collectLogits } from '../../tools/models/calibrate.js';
+import { CALIBRATION_FILE } from '../../inference/calibration.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { readModelSpec } from '../../inference/model.js';
 import type { AggregationStrategy } from '../../inference/ner.js';
 import { synthesizeModel } from '../../tools/models/synth/index.js';
@@ -28,6 +32,52 @@ export function registerModelsCommand(program: Command): void {
   registerSynth(models);
   registerPull(models);
   registerEval(models);
+  registerCalibrate(models);
+}
+
+interface CalibrateOptions {
+  model: string;
+  phrasebank: string;
+  twitter: string;
+  chunk: number;
+}
+
+function registerCalibrate(models: Command): void {
+  models
+    .command('calibrate')
+    .description(
+      `Fit temperature scaling of a sentiment model on the dev splits and write ${CALIBRATION_FILE} into its directory`,
+    )
+    .requiredOption('--model <dir>', 'sentiment model directory')
+    .requiredOption('--phrasebank <file>', 'PhraseBank dev TSV (financial_phrasebank/dev.tsv)')
+    .requiredOption('--twitter <file>', 'Twitter Financial News train.csv (its hash-split dev part is used)')
+    .option('--chunk <n>', 'chunk size for the estimator error on the Twitter dev part', int(20), 200)
+    .action(async (opts: CalibrateOptions) => {
+      const cfg = loadConfig(undefined);
+      const engine = engineOptions(cfg.models, cfg.batching, { logger: createLogger('warn') });
+      const runner = await ModelRunner.load(opts.model, 'sentiment', engine);
+      try {
+        const model = new SentimentModel(runner, cfg.models.sentiment.labelMap);
+        const phrasebank = parseSentimentData(readFile(opts.phrasebank), opts.phrasebank);
+        const twitter = parseSentimentData(readFile(opts.twitter), opts.twitter).filter((e) =>
+          isHashDev(e.text),
+        );
+        const report = calibrate(model, {
+          sets: [
+            { name: 'financial_phrasebank/dev.tsv', data: await collectLogits(model, phrasebank) },
+            {
+              name: 'twitter_financial_news/train.csv --split dev',
+              data: await collectLogits(model, twitter),
+            },
+          ],
+          chunkSize: opts.chunk,
+        });
+        writeFileSync(join(opts.model, CALIBRATION_FILE), `${JSON.stringify(report, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      } finally {
+        await runner.close();
+      }
+    });
 }
 
 function registerVerify(models: Command): void {

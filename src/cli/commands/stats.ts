@@ -86,6 +86,22 @@ export function renderStatsReport(r: StatsReport): string {
     );
   }
   out.push('');
+  out.push('model performance: realised from joined labels, estimated from calibrated confidence (CBPE)');
+  out.push(
+    table(
+      ['group', 'predicted', 'labelled', 'coverage', 'accuracy', 'macro-F1', 'estimated acc'],
+      r.performance.map((p) => [
+        p.group,
+        String(p.predicted),
+        String(p.labelled),
+        fmt(p.labelCoverage),
+        fmt(p.accuracy),
+        fmt(p.macroF1),
+        fmt(p.estimatedAccuracy),
+      ]),
+    ),
+  );
+  out.push('');
   if (r.drift) {
     const ref = r.drift.reference;
     out.push(

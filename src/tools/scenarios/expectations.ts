@@ -106,7 +106,8 @@ export function toleratedAlertsFor(
         rule.kind === 'drift' &&
         OUTPUT_FEATURES.has(rule.feature ?? 'p_neg') &&
         !event.features?.includes(rule.feature ?? 'p_neg');
-      const confidence = rule.kind === 'sentiment' && rule.metric === 'mean_confidence';
+      const confidence =
+        rule.kind === 'sentiment' && ['mean_confidence', 'estimated_accuracy'].includes(rule.metric);
       if (!outputDrift && !confidence) continue;
       out.push({
         rule: rule.name,
