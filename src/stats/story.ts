@@ -63,14 +63,14 @@ function fnv64(token: string): [number, number] {
 
 /** 64-bit SimHash of the words of a normalised text, weighted by frequency; as [hi, lo]. */
 export function simHash(normalized: string): [number, number] {
-  const weights = new Array<number>(64).fill(0);
+  const weights = new Float64Array(64);
   const counts = new Map<string, number>();
   for (const w of normalized.split(' ')) if (w) counts.set(w, (counts.get(w) ?? 0) + 1);
   for (const [word, n] of counts) {
     const [hi, lo] = fnv64(word);
     for (let b = 0; b < 32; b++) {
-      weights[b] += (hi >>> b) & 1 ? n : -n;
-      weights[32 + b] += (lo >>> b) & 1 ? n : -n;
+      weights[b] = weights[b]! + ((hi >>> b) & 1 ? n : -n);
+      weights[32 + b] = weights[32 + b]! + ((lo >>> b) & 1 ? n : -n);
     }
   }
   let hi = 0;
