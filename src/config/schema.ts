@@ -258,6 +258,27 @@ const statsSchema = z
     /** Groups below this size are reported but not judged (design §5). */
     minSamples: z.number().int().min(1).default(30),
     topK: z.number().int().min(1).max(100).default(10),
+    /**
+     * Security master (docs/alerting.md "Surge"): a CSV of id,name,aliases,tickers,region
+     * (config/issuers.example.csv) to which tickers and ORG mentions resolve, so that one issuer is
+     * one group; `ignore` lists mentions that are never issuers (besides fragments, stop words,
+     * exchanges and "finsentry").
+     */
+    issuers: z
+      .object({ file: z.string().min(1).optional(), ignore: z.array(z.string().min(1)).default([]) })
+      .strict()
+      .default({ ignore: [] }),
+    /**
+     * Stories (docs/alerting.md "Surge"): near-duplicate documents within `window` are one story, and
+     * a story is counted once per group of `dedupDimensions`.
+     */
+    stories: z
+      .object({
+        window: duration.default(1_800_000),
+        dedupDimensions: z.array(z.string().min(1)).default(['issuer', 'ticker']),
+      })
+      .strict()
+      .default({ window: 1_800_000, dedupDimensions: ['issuer', 'ticker'] }),
   })
   .strict();
 

@@ -1,3 +1,5 @@
+import type { IssuerEntry } from '../../stats/issuer-master.js';
+
 /**
  * The synthetic market the scenarios talk about. Every name here is invented for finsentry (issuers,
  * wires, chat platforms); any resemblance to a real company is accidental. Company names carry a
@@ -668,4 +670,18 @@ export function syntheticIssuer(k: number): Issuer {
     city,
     exchange,
   );
+}
+
+/**
+ * The security master of the scenario universe (config/issuers.example.csv is this for the 60
+ * written issuers): id = lower-case ticker; aliases = the short name; tickers = the ticker.
+ */
+export function universeIssuerMaster(issuers: readonly Issuer[]): IssuerEntry[] {
+  return issuers.map((i) => ({
+    id: i.ticker.toLowerCase(),
+    name: i.name,
+    aliases: i.shortName.toLowerCase() === i.name.toLowerCase() ? [] : [i.shortName],
+    tickers: [i.ticker],
+    region: i.region,
+  }));
 }
