@@ -8,6 +8,7 @@ import { histogramEdges } from '../stats/histograms.js';
 import { fisherExactOneSided } from '../stats/special.js';
 import type { FairnessSample, GroupSentimentSample } from '../telemetry/metrics.js';
 import type { Measurement } from './state-machine.js';
+import { measureSurge, SURGE_METRIC } from './surge-rule.js';
 
 /**
  * Pure rule measurements: from window contents (and their references) and pipeline signals to one
@@ -20,6 +21,8 @@ import type { Measurement } from './state-machine.js';
  *     has ≥ minSamples documents, else the pooled reference of the whole dimension — a new issuer is
  *     compared with issuers in general) must also pass.
  *   mean_polarity — mean of p_pos − p_neg.   mean_confidence — mean max-probability (bin centres).
+ *   negative_share_surge — negative share of the group's stories, p-value from src/alerts/surge-rule.ts
+ *     (own history shrunk to the pool, beta-binomial, Benjamini–Hochberg across the round).
  * fairness (rate r_g = negative share of judged groups):
  *   disparate_impact_ratio = min r / max r, demographic_parity_difference = max r − min r: one
  *     measurement per dimension (group "*"); p-value: the z-test of the extreme group (of the two)
@@ -68,7 +71,7 @@ export const DRIFT_FEATURES = [
 ] as const;
 
 export const RULE_METRICS: Record<AlertRuleConfig['kind'], readonly string[]> = {
-  sentiment: ['negative_share', 'positive_share', 'mean_polarity', 'mean_confidence'],
+  sentiment: ['negative_share', 'positive_share', 'mean_polarity', 'mean_confidence', SURGE_METRIC],
   fairness: ['disparate_impact_ratio', 'demographic_parity_difference', 'group_deviation_z'],
   drift: ['psi', 'js_distance', 'ks_statistic'],
   pipeline: ['dlq_rate', 'dlq_share', 'consumer_lag', 'stalled_seconds', 'input_rate'],
@@ -201,6 +204,8 @@ export function measureRule(
   const current = inputs.current.get(windowKey(dimension, rule.window)) ?? [];
   const reference = inputs.reference.get(windowKey(dimension, rule.window)) ?? [];
 
+  if (rule.kind === 'sentiment' && rule.metric === SURGE_METRIC)
+    return measureSurge(rule, current, reference, minSamples);
   if (rule.kind === 'sentiment') {
     const refByGroup = new Map(reference.map((g) => [g.group, g]));
     const pooled = sumGroupStats(dimension, ALL_GROUP, reference);

@@ -299,6 +299,11 @@ const alertRuleSchema = z
     minSamples: z.number().int().min(0).optional(),
     /** Significance required in addition to the threshold (z-test p-value), when the metric has one. */
     maxPValue: z.number().min(0).max(1).optional(),
+    /**
+     * Trailing reference of this rule (ending where its window starts); default: evaluator.reference.
+     * The surge rule reads 24 h of the issuer's own history (docs/alerting.md "Surge").
+     */
+    referenceWindow: duration.optional(),
     for: duration.default(0),
     severity: z.enum(['info', 'warning', 'critical']).default('warning'),
     summary: z.string().default('{{rule}} {{dimension}}={{group}} value {{value}}'),

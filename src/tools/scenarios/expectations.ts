@@ -1,5 +1,6 @@
 import { defaultAlertRules } from '../../alerts/default-rules.js';
 import { compare } from '../../alerts/state-machine.js';
+import { SURGE_METRIC } from '../../alerts/surge-rule.js';
 import type { AlertRuleConfig } from '../../config/schema.js';
 import type { ExpectedAlert, InjectedEvent, ToleratedAlert } from './ground-truth.js';
 
@@ -35,7 +36,7 @@ export function expectedAlertsFor(
       if (
         event.kind === 'surge' &&
         rule.kind === 'sentiment' &&
-        rule.metric === 'negative_share' &&
+        (rule.metric === 'negative_share' || rule.metric === SURGE_METRIC) &&
         (rule.comparison === '>' || rule.comparison === '>=')
       ) {
         for (const g of event.groups.filter((x) => x.dimension === rule.dimension)) {
