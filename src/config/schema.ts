@@ -276,9 +276,11 @@ const statsSchema = z
       .object({
         window: duration.default(1_800_000),
         dedupDimensions: z.array(z.string().min(1)).default(['issuer', 'ticker']),
+        /** Document kinds stories are identified in; a chat line is one voice, each its own story. */
+        kinds: z.array(z.enum(['news', 'chat'])).default(['news']),
       })
       .strict()
-      .default({ window: 1_800_000, dedupDimensions: ['issuer', 'ticker'] }),
+      .default({ window: 1_800_000, dedupDimensions: ['issuer', 'ticker'], kinds: ['news'] }),
   })
   .strict();
 

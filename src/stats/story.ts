@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
  * story id to each document and remembers, per group, which stories were already counted.
  *
  * Near-duplicates: exact match on the normalised text (case, punctuation, whitespace, digits folded),
- * else a 64-bit SimHash (Charikar 2002) of the word unigrams within `maxHammingDistance` bits of a
+ * else a 64-bit SimHash (Charikar 2002) of the 3-word shingles within `maxHammingDistance` bits of a
  * story seen in the last `windowMs` (event time). Candidates come from 8 bands of 8 bits: two hashes
  * within 7 bits agree on at least one band (pigeonhole), so the band index finds every match within
  * the threshold. Texts shorter than `minTokensForNearMatch` words only match exactly: short chat
@@ -22,22 +22,24 @@ export interface StoryOptions {
   minTokensForNearMatch: number;
   /** Bound on remembered stories (oldest evicted first). */
   maxStories: number;
+  /** Words per SimHash shingle. */
+  shingle: number;
 }
 
 export const DEFAULT_STORY_OPTIONS: StoryOptions = {
   windowMs: 1_800_000,
-  maxHammingDistance: 6,
+  maxHammingDistance: 7,
   minTokensForNearMatch: 25,
   maxStories: 200_000,
+  shingle: 3,
 };
 
-/** Lower-case, digits as 0, punctuation dropped, whitespace collapsed (NFKC first). */
+/** Lower-case, punctuation dropped, whitespace collapsed (NFKC first); figures kept: they tell stories apart. */
 export function normalizeText(text: string): string {
   return text
     .normalize('NFKC')
     .toLowerCase()
-    .replace(/\p{N}+/gu, '0')
-    .replace(/[^\p{L}0\s]+/gu, ' ')
+    .replace(/[^\p{L}\p{N}\s]+/gu, ' ')
     .replace(/\s+/g, ' ')
     .trim();
 }
@@ -61,11 +63,19 @@ function fnv64(token: string): [number, number] {
   return [hi >>> 0, lo >>> 0];
 }
 
-/** 64-bit SimHash of the words of a normalised text, weighted by frequency; as [hi, lo]. */
-export function simHash(normalized: string): [number, number] {
+/**
+ * 64-bit SimHash of the `shingle`-word shingles of a normalised text, weighted by frequency; as
+ * [hi, lo]. Shingles rather than single words: texts about one issuer share most of their words
+ * without being one story; runs of three words (with their figures) tell them apart.
+ */
+export function simHash(normalized: string, shingle = 3): [number, number] {
   const weights = new Float64Array(64);
   const counts = new Map<string, number>();
-  for (const w of normalized.split(' ')) if (w) counts.set(w, (counts.get(w) ?? 0) + 1);
+  const words = normalized.split(' ').filter(Boolean);
+  for (let i = 0; i + shingle <= Math.max(words.length, shingle); i++) {
+    const w = words.slice(i, i + shingle).join(' ');
+    if (w) counts.set(w, (counts.get(w) ?? 0) + 1);
+  }
   for (const [word, n] of counts) {
     const [hi, lo] = fnv64(word);
     for (let b = 0; b < 32; b++) {
@@ -138,7 +148,8 @@ export class StoryIndex {
     const exact = this.byDigest.get(digest);
     if (exact) return exact.id;
     const tokens = normalized.length === 0 ? 0 : normalized.split(' ').length;
-    const hash = tokens >= this.options.minTokensForNearMatch ? simHash(normalized) : null;
+    const hash =
+      tokens >= this.options.minTokensForNearMatch ? simHash(normalized, this.options.shingle) : null;
     if (hash) {
       const keys = bands(hash);
       for (const key of keys)

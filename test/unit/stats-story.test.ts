@@ -8,8 +8,8 @@ const BODY =
   'across the Gulf Coast plants, while the board said it would review the dividend at its next meeting in March.';
 
 describe('story identity', () => {
-  it('normalises case, digits, punctuation and whitespace', () => {
-    expect(normalizeText('  Shares FELL 4.5%,\n\ttoday! ')).toBe('shares fell 0 0 today');
+  it('normalises case, punctuation and whitespace, keeping figures', () => {
+    expect(normalizeText('  Shares FELL 4.5%,\n\ttoday! ')).toBe('shares fell 4 5 today');
   });
 
   it('gives a light rewrite a SimHash within a few bits, an unrelated text a distant one', () => {
@@ -24,7 +24,7 @@ describe('story identity', () => {
           'of up to two billion dollars to be completed by the end of next year, sending the stock higher.',
       ),
     );
-    expect(hammingDistance(a, rewrite)).toBeLessThanOrEqual(6);
+    expect(hammingDistance(a, rewrite)).toBeLessThanOrEqual(7);
     expect(hammingDistance(a, other)).toBeGreaterThan(12);
   });
 

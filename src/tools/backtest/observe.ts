@@ -29,6 +29,8 @@ export interface ObserverOptions {
   resolver?: IssuerResolver;
   storyWindowMs: number;
   dedupDimensions: readonly string[];
+  /** Document kinds stories are identified in (others are each their own story). */
+  storyKinds: readonly string[];
 }
 
 function predict(truth: SentimentLabel, rng: Random, accuracy: number): SentimentLabel {
@@ -123,7 +125,11 @@ export class Observer {
       m.topic === 'news' ? [m.issuer.name] : [],
     );
     this.unresolvedMentions += unresolved.length;
-    const story = this.stories.assign(m.id, text, m.eventTimeMs);
+    // Stories are a news notion: chat lines are each one voice, and short template-like lines from
+    // different people must not collapse into one (docs/alerting.md "Surge").
+    const story = this.options.storyKinds.includes(m.topic)
+      ? this.stories.assign(m.id, text, m.eventTimeMs)
+      : m.id;
     const all = [...tickerGroups, ...issuers.map((id) => ({ dimension: 'issuer', value: id }))];
     return all.filter((g) => {
       if (!this.dedupDimensions.has(g.dimension)) return true;

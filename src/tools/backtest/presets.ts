@@ -32,7 +32,9 @@ function base(p: TrafficPreset): Omit<ScenarioOptions, 'name'> {
     seed: p.seed,
     startMs: p.startMs,
     durationMs: Math.round(p.days * 86_400_000),
-    ratePerSecond: p.ratePerMinute / 60,
+    // ratePerMinute counts every document, republications included: originals come at
+    // rate / (1 + newsShare·λ) (news is 0.4 of originals, each republished λ times on average).
+    ratePerSecond: p.ratePerMinute / 60 / (1 + 0.4 * p.lambda),
     universeSize: p.issuers,
     realism: {
       ...REALISTIC_TRAFFIC,

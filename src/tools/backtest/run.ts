@@ -41,9 +41,12 @@ export interface BacktestOptions {
   defaultMinSamples?: number;
   storyWindowMs?: number;
   dedupDimensions?: readonly string[];
+  storyKinds?: readonly string[];
   /** Observations per store apply call. */
   batchSize?: number;
   onProgress?: (eventTimeMs: number) => void;
+  /** Called with each round's inputs (diagnostics: what a rule saw at a given time). */
+  onRound?: (endMs: number, inputs: EvaluationInputs) => void;
 }
 
 export interface BacktestRun {
@@ -131,6 +134,7 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
       resolver: new IssuerResolver(universeIssuerMaster(universe)),
       storyWindowMs: o.storyWindowMs ?? 1_800_000,
       dedupDimensions: o.dedupDimensions ?? ['issuer', 'ticker'],
+      storyKinds: o.storyKinds ?? ['news'],
     },
     Random.fromSeed(o.scenario.seed).fork(11),
   );
@@ -194,6 +198,7 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
         );
       }
       const inputs: EvaluationInputs = { current, reference, pipeline: null };
+      o.onRound?.(end, inputs);
       stepRules(rules, inputs, stored, end, o.defaultMinSamples ?? 30, onTransition);
       evaluatedUntil = end;
       evaluations++;
