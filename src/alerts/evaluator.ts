@@ -1,15 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import type { RedisClient } from '../io/redis/client.js';
-import type { Producer } from 'kafkajs';
 import type { AlertRuleConfig } from '../config/schema.js';
 import type { GroupWindowStats, WindowReader } from '../domain/windows.js';
-import { windowEndFor } from '../io/redis/window-store.js';
 import { fairnessReport } from '../stats/fairness.js';
 import { ALL_DIMENSION } from '../stats/grouping.js';
+import { windowEndFor } from '../stats/windows/rules.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AlertStateCount, PipelineMetrics } from '../telemetry/metrics.js';
-import { encodeAlertEvent, toAlertEvent, toAlertmanagerAlert, type AlertEvent } from './events.js';
-import { LeaderLease, type LeaderTerm } from '../io/redis/leader-lease.js';
+import { toAlertEvent } from './events.js';
 import {
   driftResults,
   fairnessSample,
@@ -21,14 +18,24 @@ import {
   type EvaluationInputs,
   type PipelineSignals,
 } from './measure.js';
+import type {
+  AlertPublisher,
+  AlertStateStore,
+  LeaderLease,
+  LeaderTerm,
+  OutboxEntry,
+  WindowReader as EvaluatorWindows,
+} from './ports.js';
 import { identitiesToStep, step, type AlertRecord, type Transition } from './state-machine.js';
-import { AlertStore, type OutboxEntry } from '../io/redis/alert-store.js';
+
+export type { AlertPublisher } from './ports.js';
 
 /**
  * The alert evaluator (design §7): on every interval, the one replica holding the leader lease reads
  * the windows, measures every rule, steps each alert's state machine, commits the new state and the
- * resulting events to Redis in one fenced script, then publishes the events (Kafka, optional
- * Alertmanager webhook) from the outbox. Every replica keeps running the lease so that another
+ * resulting events in one fenced write to its AlertStateStore, then publishes the events (Kafka,
+ * optional Alertmanager webhook) from the outbox. Its store, lease, windows and publishers are ports
+ * (./ports.ts): Redis and Kafka in the service (wired in src/app), memory in tests and backtests. Every replica keeps running the lease so that another
  * takes over within the lease expiry when the leader dies. Gauges (per-group sentiment for bounded
  * dimensions and top-K, fairness, drift, alert states) are exported by the leader.
  */
@@ -79,65 +86,33 @@ export function baselineReference(
 /** Bucket ends one event-clock round evaluates at most (the rest wait for the next round). */
 const MAX_STEPS_PER_ROUND = 30;
 
-export interface AlertPublisher {
-  /** Publishes events in order; resolves once durably accepted (Kafka acks), rejects otherwise. */
-  publish(events: readonly AlertEvent[]): Promise<void>;
-  /**
-   * A best-effort publisher (the webhook) does not hold back the outbox: its failure is logged and
-   * the events are still acknowledged once the required publishers (Kafka) have them.
-   */
-  bestEffort?: boolean;
-}
-
-/** Publishes to the alerts topic, keyed by fingerprint (idempotent producer recommended). */
-export function kafkaAlertPublisher(producer: Producer, topic: string): AlertPublisher {
-  return {
-    async publish(events) {
-      if (events.length === 0) return;
-      await producer.send({
-        topic,
-        acks: -1,
-        messages: events.map((e) => ({
-          key: e.fingerprint,
-          value: encodeAlertEvent(e),
-          headers: { 'finsentry.event_id': e.labels.event_id ?? '', 'finsentry.alert_state': e.state },
-        })),
-      });
-    },
-  };
-}
-
-/** POSTs firing/resolved events to an Alertmanager API v2 endpoint (…/api/v2/alerts). */
-export function alertmanagerWebhook(url: string, fetchImpl: typeof fetch = fetch): AlertPublisher {
-  return {
-    bestEffort: true,
-    async publish(events) {
-      const alerts = events.map((e) => toAlertmanagerAlert(e)).filter((a) => a !== undefined);
-      if (alerts.length === 0) return;
-      const res = await fetchImpl(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(alerts),
-      });
-      if (!res.ok) throw new Error(`alertmanager webhook ${url}: HTTP ${res.status} ${await res.text()}`);
-    },
-  };
-}
+/** The gauges and counters the evaluator exports (implemented by src/telemetry/metrics.ts). */
+export type EvaluatorMetrics = Pick<
+  PipelineMetrics,
+  | 'alertStates'
+  | 'alertTransition'
+  | 'drift'
+  | 'evaluatedUntil'
+  | 'evaluation'
+  | 'fairness'
+  | 'groupSentiment'
+  | 'leader'
+>;
 
 export interface EvaluatorOptions {
-  redis: RedisClient;
-  keyPrefix: string;
-  windows: WindowReader;
+  /** Alert records and the event outbox (fenced by the lease's token). */
+  store: AlertStateStore;
+  /** Only the holder of the lease evaluates; the evaluator starts and stops it. */
+  lease: LeaderLease;
+  windows: EvaluatorWindows;
   reference: ReferenceSource;
   rules: readonly AlertRuleConfig[];
   publishers: readonly AlertPublisher[];
-  metrics?: PipelineMetrics;
+  metrics?: EvaluatorMetrics;
   logger?: Logger;
   /** Reads the pipeline signals (Kafka offsets); absent → pipeline rules are not evaluated. */
   pipelineSignals?: () => Promise<PipelineSignals | null>;
   intervalMs: number;
-  leaseMs: number;
-  replicaId?: string;
   /** Default min samples (config.stats.minSamples). */
   minSamples: number;
   /** Bucket size of the window store: windows end at the start of the watermark's bucket (complete buckets only). */
@@ -184,7 +159,7 @@ export interface EvaluationResult {
 
 export class Evaluator {
   readonly lease: LeaderLease;
-  private readonly store: AlertStore;
+  private readonly store: AlertStateStore;
   private readonly rulesByName: Map<string, AlertRuleConfig>;
   private timer: NodeJS.Timeout | undefined;
   /** Rounds are serialised: two overlapping rounds of one replica would step the same stored state twice. */
@@ -206,13 +181,9 @@ export class Evaluator {
     if (this.rulesByName.size !== options.rules.length)
       throw new Error('alerts.rules: rule names must be unique');
     this.now = options.now ?? Date.now;
-    this.store = new AlertStore(options.redis, options.keyPrefix);
-    this.lease = new LeaderLease({
-      redis: options.redis,
-      keyPrefix: options.keyPrefix,
-      leaseMs: options.leaseMs,
-      ...(options.replicaId ? { replicaId: options.replicaId } : {}),
-      now: this.now,
+    this.store = options.store;
+    this.lease = options.lease;
+    this.lease.listen({
       onChange: (leader, token) => {
         options.metrics?.leader(leader, token);
         options.logger?.info(
@@ -226,6 +197,11 @@ export class Evaluator {
 
   get replicaId(): string {
     return this.lease.replicaId;
+  }
+
+  /** The event time alert states were last stepped at (clock `event`; 0 before the first step). */
+  get eventTimeMs(): number {
+    return this.eventNowMs;
   }
 
   start(): void {

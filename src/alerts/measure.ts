@@ -178,6 +178,17 @@ function histogramMean(bins: readonly number[], edges: readonly number[]): numbe
 
 const fmt = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 
+type MeasureBase = { rule: string; dimension: string };
+
+/** A windowed rule's inputs: its current and reference windows of its dimension. */
+interface RuleWindows {
+  rule: AlertRuleConfig;
+  current: readonly GroupWindowStats[];
+  reference: readonly GroupWindowStats[];
+  base: MeasureBase;
+  minSamples: number;
+}
+
 export function measureRule(
   rule: AlertRuleConfig,
   inputs: EvaluationInputs,
@@ -186,116 +197,125 @@ export function measureRule(
   const minSamples = rule.minSamples ?? defaultMinSamples;
   const dimension = ruleDimension(rule);
   const base = { rule: rule.name, dimension };
-  if (rule.kind === 'pipeline') {
-    const s = inputs.pipeline;
-    if (!s) return [];
-    const values: Record<string, number> = {
-      dlq_rate: s.dlqRate,
-      dlq_share: s.dlqShare,
-      consumer_lag: s.consumerLag,
-      stalled_seconds: s.stalledSeconds,
-      input_rate: s.inputRate,
-    };
-    const value = values[rule.metric];
-    if (value === undefined) throw new Error(`rule ${rule.name}: unknown pipeline metric ${rule.metric}`);
-    return [{ ...base, group: '*', value, sampleSize: 0, judged: Number.isFinite(value) }];
-  }
-
+  if (rule.kind === 'pipeline') return measurePipeline(rule, inputs.pipeline, base);
   const current = inputs.current.get(windowKey(dimension, rule.window)) ?? [];
   const reference = inputs.reference.get(windowKey(dimension, rule.window)) ?? [];
-
+  const windows: RuleWindows = { rule, current, reference, base, minSamples };
   if (rule.kind === 'sentiment' && rule.metric === SURGE_METRIC)
     return measureSurge(rule, current, reference, minSamples);
-  if (rule.kind === 'sentiment') {
-    const refByGroup = new Map(reference.map((g) => [g.group, g]));
-    const pooled = sumGroupStats(dimension, ALL_GROUP, reference);
-    return current.map((g): Measurement => {
-      const judged = g.count >= minSamples && g.count > 0;
-      const m: Measurement = { ...base, group: g.group, value: Number.NaN, sampleSize: g.count, judged };
-      switch (rule.metric) {
-        case 'negative_share':
-        case 'positive_share': {
-          const hitsOf = (s: GroupWindowStats) =>
-            rule.metric === 'negative_share' ? s.labelCounts.negative : s.labelCounts.positive;
-          m.value = g.count > 0 ? hitsOf(g) / g.count : 0;
-          const ref = referenceFor(refByGroup.get(g.group), pooled, hitsOf, minSamples);
-          if (ref) {
-            // Fisher's exact test, not the z-test's normal approximation: for the 20–40 documents an
-            // issuer has in a 5-minute window the z-test overstates significance (11 of 20 against
-            // 1,800 of 10,000: z-test p = 8.7e-6, exact 2.2e-4) and fired on noise in small groups.
-            const { z } = twoProportionZTest(hitsOf(g), g.count, ref.hits, ref.count);
-            m.pValue = fisherExactOneSided(hitsOf(g), g.count, ref.hits, ref.count, alternativeOf(rule));
-            m.detail = `reference ${fmt(ref.hits / ref.count)} (${ref.source}, n=${ref.count}), z=${fmt(z)}, p=${m.pValue.toExponential(2)}`;
-          }
-          break;
-        }
-        case 'mean_polarity':
-          m.value = g.count > 0 ? g.polaritySum / g.count : 0;
-          break;
-        case 'mean_confidence':
-          m.value = histogramMean(g.histograms.confidence, histogramEdges('confidence'));
-          break;
-        default:
-          throw new Error(`rule ${rule.name}: unknown sentiment metric ${rule.metric}`);
-      }
-      return m;
-    });
-  }
+  if (rule.kind === 'sentiment') return measureSentiment(windows);
+  if (rule.kind === 'fairness') return measureFairness(windows);
+  return measureDrift(windows);
+}
 
-  if (rule.kind === 'fairness') {
-    const report = fairnessReport(dimension, current, { minSamples });
-    const judgedCount = report.groups.filter((g) => g.judged).length;
-    const sampleSize = current.reduce((s, g) => s + g.count, 0);
+function measurePipeline(
+  rule: AlertRuleConfig,
+  s: EvaluationInputs['pipeline'],
+  base: MeasureBase,
+): Measurement[] {
+  if (!s) return [];
+  const values: Record<string, number> = {
+    dlq_rate: s.dlqRate,
+    dlq_share: s.dlqShare,
+    consumer_lag: s.consumerLag,
+    stalled_seconds: s.stalledSeconds,
+    input_rate: s.inputRate,
+  };
+  const value = values[rule.metric];
+  if (value === undefined) throw new Error(`rule ${rule.name}: unknown pipeline metric ${rule.metric}`);
+  return [{ ...base, group: '*', value, sampleSize: 0, judged: Number.isFinite(value) }];
+}
+
+function measureSentiment({ rule, current, reference, base, minSamples }: RuleWindows): Measurement[] {
+  const refByGroup = new Map(reference.map((g) => [g.group, g]));
+  const pooled = sumGroupStats(base.dimension, ALL_GROUP, reference);
+  return current.map((g): Measurement => {
+    const judged = g.count >= minSamples && g.count > 0;
+    const m: Measurement = { ...base, group: g.group, value: Number.NaN, sampleSize: g.count, judged };
     switch (rule.metric) {
-      case 'disparate_impact_ratio':
-      case 'demographic_parity_difference': {
-        const r =
-          rule.metric === 'disparate_impact_ratio'
-            ? report.disparateImpactRatio
-            : report.demographicParityDifference;
-        const maxG = report.groups.find((g) => g.group === r.maxGroup);
-        const minG = report.groups.find((g) => g.group === r.minGroup);
-        const m: Measurement = {
-          ...base,
-          group: '*',
-          value: r.value ?? Number.NaN,
-          sampleSize,
-          judged: judgedCount >= 2 && r.value !== null,
-        };
-        if (maxG && minG) {
-          // Significance of the gap: the extreme group that deviates more from the rest of the
-          // dimension (two-proportion z-test), Bonferroni-adjusted for the k judged groups that could
-          // have been the extreme ones. The raw test of the extreme pair ignores that the pair was
-          // picked as the most different of k(k−1)/2: on stationary traffic with a handful of groups
-          // it comes out below 0.01 far more often than 1% of the time (design §5: a ratio alone fires
-          // on noise in small groups).
-          const extreme = [maxG, minG]
-            .filter((g) => g.vsRest !== null)
-            .sort((a, b) => a.vsRest!.pValue - b.vsRest!.pValue)[0];
-          if (extreme) {
-            m.pValue = Math.min(1, extreme.vsRest!.pValue * Math.max(1, judgedCount));
-            m.detail = `negative share ${maxG.group} ${fmt(maxG.rate)} (n=${maxG.n}) vs ${minG.group} ${fmt(minG.rate)} (n=${minG.n}); ${extreme.group} vs the rest ${fmt(extreme.vsRest!.restRate)}, p=${m.pValue.toExponential(2)} (Bonferroni, ${judgedCount} groups)`;
-          }
+      case 'negative_share':
+      case 'positive_share': {
+        const hitsOf = (s: GroupWindowStats) =>
+          rule.metric === 'negative_share' ? s.labelCounts.negative : s.labelCounts.positive;
+        m.value = g.count > 0 ? hitsOf(g) / g.count : 0;
+        const ref = referenceFor(refByGroup.get(g.group), pooled, hitsOf, minSamples);
+        if (ref) {
+          // Fisher's exact test, not the z-test's normal approximation: for the 20–40 documents an
+          // issuer has in a 5-minute window the z-test overstates significance (11 of 20 against
+          // 1,800 of 10,000: z-test p = 8.7e-6, exact 2.2e-4) and fired on noise in small groups.
+          const { z } = twoProportionZTest(hitsOf(g), g.count, ref.hits, ref.count);
+          m.pValue = fisherExactOneSided(hitsOf(g), g.count, ref.hits, ref.count, alternativeOf(rule));
+          m.detail = `reference ${fmt(ref.hits / ref.count)} (${ref.source}, n=${ref.count}), z=${fmt(z)}, p=${m.pValue.toExponential(2)}`;
         }
-        return [m];
+        break;
       }
-      case 'group_deviation_z':
-        return report.groups.map((g): Measurement => ({
-          ...base,
-          group: g.group,
-          value: g.vsRest ? Math.abs(g.vsRest.z) : Number.NaN,
-          sampleSize: g.n,
-          ...(g.vsRest
-            ? { pValue: g.vsRest.pValue, detail: `${fmt(g.rate)} vs rest ${fmt(g.vsRest.restRate)}` }
-            : {}),
-          judged: g.judged && g.vsRest !== null && judgedCount >= 2,
-        }));
+      case 'mean_polarity':
+        m.value = g.count > 0 ? g.polaritySum / g.count : 0;
+        break;
+      case 'mean_confidence':
+        m.value = histogramMean(g.histograms.confidence, histogramEdges('confidence'));
+        break;
       default:
-        throw new Error(`rule ${rule.name}: unknown fairness metric ${rule.metric}`);
+        throw new Error(`rule ${rule.name}: unknown sentiment metric ${rule.metric}`);
     }
-  }
+    return m;
+  });
+}
 
-  // drift
+function measureFairness({ rule, current, base, minSamples }: RuleWindows): Measurement[] {
+  const report = fairnessReport(base.dimension, current, { minSamples });
+  const judgedCount = report.groups.filter((g) => g.judged).length;
+  const sampleSize = current.reduce((s, g) => s + g.count, 0);
+  switch (rule.metric) {
+    case 'disparate_impact_ratio':
+    case 'demographic_parity_difference': {
+      const r =
+        rule.metric === 'disparate_impact_ratio'
+          ? report.disparateImpactRatio
+          : report.demographicParityDifference;
+      const maxG = report.groups.find((g) => g.group === r.maxGroup);
+      const minG = report.groups.find((g) => g.group === r.minGroup);
+      const m: Measurement = {
+        ...base,
+        group: '*',
+        value: r.value ?? Number.NaN,
+        sampleSize,
+        judged: judgedCount >= 2 && r.value !== null,
+      };
+      if (maxG && minG) {
+        // Significance of the gap: the extreme group that deviates more from the rest of the
+        // dimension (two-proportion z-test), Bonferroni-adjusted for the k judged groups that could
+        // have been the extreme ones. The raw test of the extreme pair ignores that the pair was
+        // picked as the most different of k(k−1)/2: on stationary traffic with a handful of groups
+        // it comes out below 0.01 far more often than 1% of the time (design §5: a ratio alone fires
+        // on noise in small groups).
+        const extreme = [maxG, minG]
+          .filter((g) => g.vsRest !== null)
+          .sort((a, b) => a.vsRest!.pValue - b.vsRest!.pValue)[0];
+        if (extreme) {
+          m.pValue = Math.min(1, extreme.vsRest!.pValue * Math.max(1, judgedCount));
+          m.detail = `negative share ${maxG.group} ${fmt(maxG.rate)} (n=${maxG.n}) vs ${minG.group} ${fmt(minG.rate)} (n=${minG.n}); ${extreme.group} vs the rest ${fmt(extreme.vsRest!.restRate)}, p=${m.pValue.toExponential(2)} (Bonferroni, ${judgedCount} groups)`;
+        }
+      }
+      return [m];
+    }
+    case 'group_deviation_z':
+      return report.groups.map((g): Measurement => ({
+        ...base,
+        group: g.group,
+        value: g.vsRest ? Math.abs(g.vsRest.z) : Number.NaN,
+        sampleSize: g.n,
+        ...(g.vsRest
+          ? { pValue: g.vsRest.pValue, detail: `${fmt(g.rate)} vs rest ${fmt(g.vsRest.restRate)}` }
+          : {}),
+        judged: g.judged && g.vsRest !== null && judgedCount >= 2,
+      }));
+    default:
+      throw new Error(`rule ${rule.name}: unknown fairness metric ${rule.metric}`);
+  }
+}
+
+function measureDrift({ rule, current, reference, base, minSamples }: RuleWindows): Measurement[] {
   const feature = rule.feature ?? 'p_neg';
   const d = driftResults(current, reference).find((r) => r.feature === feature);
   if (!d) throw new Error(`rule ${rule.name}: unknown drift feature ${feature}`);

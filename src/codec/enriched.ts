@@ -1,5 +1,5 @@
 import type { InputDocument } from '../domain/documents.js';
-import type { Enrichment } from '../domain/enrichment.js';
+import type { Enrichment, SentimentResult } from '../domain/enrichment.js';
 import type { GroupRef } from '../domain/observation.js';
 import type { EnrichedDocumentRecord } from './records.js';
 import { schemaType } from './schemas.js';
@@ -52,20 +52,7 @@ export function buildEnrichedRecord(
       url: a.url ?? null,
     },
     groups: options.groups.map((g) => ({ dimension: g.dimension, value: g.value })),
-    sentiment: {
-      label: s.label,
-      probabilities: {
-        negative: s.probabilities.negative,
-        neutral: s.probabilities.neutral,
-        positive: s.probabilities.positive,
-      },
-      polarity: s.polarity,
-      confidence: s.confidence,
-      windows: s.windows,
-      truncated: s.truncated,
-      tokens: s.tokens,
-      unknown_tokens: s.unknownTokens,
-    },
+    sentiment: s ? sentimentRecord(s) : null,
     entities: entities.map((e) => ({
       type: e.type,
       text: e.text,
@@ -83,6 +70,27 @@ export function buildEnrichedRecord(
     processing_latency_ms: options.processingLatencyMs,
     processed_at: options.processedAtMs,
     pipeline_version: options.pipelineVersion,
+    language_routing: enrichment.language
+      ? { language: enrichment.language.language, source: enrichment.language.source }
+      : null,
+    unscored_reason: enrichment.unscored ?? null,
+  };
+}
+
+function sentimentRecord(s: SentimentResult): NonNullable<EnrichedDocumentRecord['sentiment']> {
+  return {
+    label: s.label,
+    probabilities: {
+      negative: s.probabilities.negative,
+      neutral: s.probabilities.neutral,
+      positive: s.probabilities.positive,
+    },
+    polarity: s.polarity,
+    confidence: s.confidence,
+    windows: s.windows,
+    truncated: s.truncated,
+    tokens: s.tokens,
+    unknown_tokens: s.unknownTokens,
   };
 }
 

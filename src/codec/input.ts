@@ -1,6 +1,6 @@
 import type { DocumentKind, InputDocument } from '../domain/documents.js';
 import type { AuthorPseudonymiser } from '../privacy/pseudonymise.js';
-import { normaliseHeaders, type RawRecord } from '../io/kafka/types.js';
+import { normaliseHeaders, type RawRecord } from '../domain/records.js';
 import type { AvroDecoder } from './decode.js';
 import type { Rejection } from './reasons.js';
 import type { ChatMessageRecord, LabelRecord, NewsArticleRecord } from './records.js';

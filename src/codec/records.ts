@@ -51,6 +51,7 @@ export interface EnrichedDocumentRecord {
     url: string | null;
   };
   groups: Array<{ dimension: string; value: string }>;
+  /** null when the document's language has no model (unscored_reason). */
   sentiment: {
     label: 'negative' | 'neutral' | 'positive';
     probabilities: { negative: number; neutral: number; positive: number };
@@ -60,7 +61,7 @@ export interface EnrichedDocumentRecord {
     truncated: boolean;
     tokens: number;
     unknown_tokens: number;
-  };
+  } | null;
   entities: Array<{
     type: string;
     text: string;
@@ -73,4 +74,6 @@ export interface EnrichedDocumentRecord {
   processing_latency_ms: number;
   processed_at: number;
   pipeline_version: string;
+  language_routing: { language: string; source: string } | null;
+  unscored_reason: string | null;
 }

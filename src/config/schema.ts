@@ -150,6 +150,19 @@ const modelsSchema = z
     stride: z.number().int().min(0).default(32),
     /** Hard limit on windows per document; text beyond it is reported as truncated. */
     maxWindows: z.number().int().min(1).default(64),
+    /**
+     * Language routing (design §3): the primary language subtags the configured models read. A
+     * document in any other language is enriched with its language and `unscored_reason`, never a
+     * sentiment. The default models are English. Empty list = routing off (every document scored).
+     */
+    languages: z
+      .array(z.string().regex(/^[a-z]{2,3}$/, 'a lower-case ISO 639 code such as en or zh'))
+      .default(['en']),
+    /**
+     * `verify` (default): the producer's language tag is kept unless the text's script contradicts it
+     * or ELD detects another language reliably; `producer`: only the script check overrides the tag.
+     */
+    languagePolicy: z.enum(['verify', 'producer']).default('verify'),
   })
   .strict()
   .refine((m) => m.stride < m.maxLength - 2, {

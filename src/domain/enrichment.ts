@@ -47,15 +47,42 @@ export interface ModelInfo {
   sha256: string;
 }
 
-export interface Enrichment {
+/** Why a document was enriched without a sentiment (design §3: never score a language no model reads). */
+export type UnscoredReason = 'unsupported-language';
+
+/** The language a document was routed by: the producer's tag, or a detection when the tag was unusable or contradicted. */
+export interface DocumentLanguage {
+  /** Primary language subtag ("en", "zh") or "und". */
+  language: string;
+  source: 'producer' | 'detected' | 'undetermined';
+}
+
+/** A document the models scored. */
+export interface ScoredEnrichment {
   sentiment: SentimentResult;
   entities: EntitySpan[];
   models: ModelInfo[];
+  /** Set when language routing ran (models.languages configured). */
+  language?: DocumentLanguage;
+  unscored?: undefined;
 }
+
+/** A document no configured model can read: enriched with its language and the reason, never a sentiment. */
+export interface UnscoredEnrichment {
+  sentiment?: undefined;
+  entities: EntitySpan[];
+  models: ModelInfo[];
+  language: DocumentLanguage;
+  unscored: UnscoredReason;
+}
+
+export type Enrichment = ScoredEnrichment | UnscoredEnrichment;
 
 export interface EnrichRequest {
   id: string;
   text: string;
+  /** The producer's language tag, when the input carries one. */
+  language?: string;
 }
 
 /**

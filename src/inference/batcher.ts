@@ -12,9 +12,9 @@
  *   padded tokens padding. On a CPU the cost of a batch grows with its padded tokens, so a large
  *   token budget alone would let one 128-token window pad sixty 20-token chat windows (the bench
  *   measured 58–64% padding that way); the cap keeps short and long windows in separate batches.
- * - The queue is bounded: `isFull()` tells the caller to pause its source (Kafka partitions) and
- *   `onDrain` says when to resume; `submit` itself waits for room, so memory stays bounded even for
- *   a caller that ignores `isFull()`.
+ * - The queue is bounded (`maxQueued` items): `submit` waits for room, so memory stays bounded
+ *   whatever the caller. In the service the pipeline bounds its input before it gets here (its own
+ *   micro-batches and partition pauses, docs/inference.md "Two batching layers").
  * An item longer than the whole token budget is sent alone (it cannot be split here; keep
  * maxBatchTokens ≥ the tokenizer's maxLength, which the enricher checks).
  */
@@ -25,7 +25,7 @@ export interface BatcherOptions {
   maxBatchTokens: number;
   maxWaitMs: number;
   maxInFlightBatches: number;
-  /** Items queued (not yet dispatched) before `isFull()` turns true and `submit` waits. */
+  /** Items queued (not yet dispatched) before `submit` waits for room. */
   maxQueued: number;
   /** Largest share of a batch's padded tokens that may be padding (0–1); 1 = no cap. Default 1. */
   maxPaddingRatio?: number;
@@ -102,7 +102,6 @@ export class MicroBatcher<I extends SizedItem, O> {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerDue = Infinity;
   private roomWaiters: Array<() => void> = [];
-  private drainListeners: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
   private closed = false;
 
@@ -127,16 +126,9 @@ export class MicroBatcher<I extends SizedItem, O> {
     return this.inFlight;
   }
 
+  /** True while `maxQueued` items wait: a `submit` now waits for room. */
   isFull(): boolean {
     return this.queue.length >= this.options.maxQueued;
-  }
-
-  /** Called once each time the queue goes from full to having room again. */
-  onDrain(listener: () => void): () => void {
-    this.drainListeners.push(listener);
-    return () => {
-      this.drainListeners = this.drainListeners.filter((l) => l !== listener);
-    };
   }
 
   /** Queues one item; waits for room when the queue is full. Resolves with its output. */
@@ -204,7 +196,6 @@ export class MicroBatcher<I extends SizedItem, O> {
   }
 
   private dispatch(): void {
-    const wasFull = this.isFull();
     const indices = selectBatch(
       this.queue.map((p) => p.item.length),
       0,
@@ -217,7 +208,7 @@ export class MicroBatcher<I extends SizedItem, O> {
     this.queue = this.queue.filter((_, i) => !picked.has(i));
     for (const p of batch) this.queuedTokens -= p.item.length;
     this.inFlight++;
-    this.releaseRoom(wasFull);
+    this.releaseRoom();
 
     const start = this.now();
     let longest = 0;
@@ -279,8 +270,7 @@ export class MicroBatcher<I extends SizedItem, O> {
     );
   }
 
-  private releaseRoom(wasFull: boolean): void {
+  private releaseRoom(): void {
     while (this.roomWaiters.length > 0 && !this.isFull()) this.roomWaiters.shift()?.();
-    if (wasFull && !this.isFull()) for (const l of this.drainListeners) l();
   }
 }

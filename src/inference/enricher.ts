@@ -1,5 +1,11 @@
 import type { BatchingConfig, ModelsConfig } from '../config/schema.js';
-import type { Enricher, Enrichment, EnrichRequest, EntitySpan, ModelInfo } from '../domain/enrichment.js';
+import type {
+  Enricher,
+  EnrichRequest,
+  EntitySpan,
+  ModelInfo,
+  ScoredEnrichment,
+} from '../domain/enrichment.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { BatcherOptions } from './batcher.js';
 import { ModelRunner, NerModel, SentimentModel, type BatchObserver, type EngineOptions } from './engine.js';
@@ -46,8 +52,8 @@ export function engineOptions(
 /**
  * The product Enricher: sentiment (always) and NER (when configured) with ONNX Runtime. Both
  * models run concurrently on the same documents; each has its own micro-batcher, so documents from
- * many `enrich` calls share batches. `isFull()`/`onDrain()` expose the batchers' backpressure to the
- * Kafka consumer, which pauses its partitions while the queues are full.
+ * many `enrich` calls share batches (docs/inference.md "Two batching layers": the pipeline's own
+ * micro-batches and partition pauses bound what reaches these queues).
  */
 export class OnnxEnricher implements Enricher {
   readonly models: ModelInfo[];
@@ -92,7 +98,7 @@ export class OnnxEnricher implements Enricher {
     }
   }
 
-  async enrich(requests: EnrichRequest[]): Promise<Enrichment[]> {
+  async enrich(requests: EnrichRequest[]): Promise<ScoredEnrichment[]> {
     if (requests.length === 0) return [];
     const texts = requests.map((r) => r.text);
     const [sentiments, entities] = await Promise.all([
@@ -106,20 +112,6 @@ export class OnnxEnricher implements Enricher {
       entities: entities[i] ?? [],
       models: this.models,
     }));
-  }
-
-  /** True while the batch queues are full: the caller should stop fetching input. */
-  isFull(): boolean {
-    return this.sentiment.runner.batcher.isFull() || (this.ner?.runner.batcher.isFull() ?? false);
-  }
-
-  /** Registers a listener called when a full queue has room again; returns an unsubscribe function. */
-  onDrain(listener: () => void): () => void {
-    const offs = [
-      this.sentiment.runner.batcher.onDrain(listener),
-      ...(this.ner ? [this.ner.runner.batcher.onDrain(listener)] : []),
-    ];
-    return () => offs.forEach((off) => off());
   }
 
   /** Execution provider actually in use per model (cuda may have fallen back to cpu). */

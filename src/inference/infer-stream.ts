@@ -1,6 +1,13 @@
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import type { EnrichRequest, EntitySpan, ModelInfo, SentimentResult } from '../domain/enrichment.js';
+import type {
+  DocumentLanguage,
+  EnrichRequest,
+  EntitySpan,
+  ModelInfo,
+  SentimentResult,
+  UnscoredReason,
+} from '../domain/enrichment.js';
 
 /** One output line of `finsentry infer`: the inference part of an enriched record. */
 export interface InferRecord {
@@ -8,6 +15,10 @@ export interface InferRecord {
   sentiment?: SentimentResult;
   entities?: EntitySpan[];
   models: ModelInfo[];
+  /** The language the document was routed by (models.languages). */
+  language?: DocumentLanguage;
+  /** Why there is no sentiment (a language no configured model reads). */
+  unscored?: UnscoredReason;
 }
 
 export type InferFn = (requests: EnrichRequest[]) => Promise<InferRecord[]>;
@@ -25,7 +36,7 @@ export interface StreamSummary {
 }
 
 /**
- * A line of input: JSON `{"id": …, "text": …}` or plain text (id = line number). Blank lines
+ * A line of input: JSON `{"id": …, "text": …, "language"?: …}` or plain text (id = line number). Blank lines
  * are skipped; a JSON object without a string `text` is an error naming the line.
  */
 export function parseInputLine(line: string, lineNumber: number): EnrichRequest | undefined {
@@ -38,10 +49,12 @@ export function parseInputLine(line: string, lineNumber: number): EnrichRequest 
     } catch (err) {
       throw new Error(`line ${lineNumber}: invalid JSON (${(err as Error).message})`, { cause: err });
     }
-    const obj = value as { id?: unknown; text?: unknown };
+    const obj = value as { id?: unknown; text?: unknown; language?: unknown };
     if (typeof obj.text !== 'string') throw new Error(`line ${lineNumber}: JSON object has no string "text"`);
     const id = typeof obj.id === 'string' || typeof obj.id === 'number' ? String(obj.id) : String(lineNumber);
-    return { id, text: obj.text };
+    return typeof obj.language === 'string'
+      ? { id, text: obj.text, language: obj.language }
+      : { id, text: obj.text };
   }
   return { id: String(lineNumber), text: line };
 }

@@ -1,5 +1,5 @@
 import type { InputDocument } from '../domain/documents.js';
-import type { Enrichment } from '../domain/enrichment.js';
+import type { Enrichment, ScoredEnrichment } from '../domain/enrichment.js';
 import type { GroupRef, StatsObservation } from '../domain/observation.js';
 import { DIMENSION_SOURCES, type DimensionConfig } from '../config/schema.js';
 import { CURRENCY_CODES } from './currency-codes.js';
@@ -66,8 +66,11 @@ function rawValues(source: DimensionSource, doc: InputDocument, enrichment: Enri
       return a.platform ? [a.platform] : [];
     case 'channel':
       return a.channel ? [a.channel] : [];
-    case 'language':
-      return a.language ? [a.language] : [];
+    case 'language': {
+      // The routed language (normalised, detected where the producer's tag was unusable) when routing ran.
+      const language = enrichment.language?.language ?? a.language;
+      return language ? [language] : [];
+    }
     case 'region':
       return a.region ? [a.region] : [];
     case 'sector':
@@ -118,13 +121,28 @@ export function buildGroups(
   return groups;
 }
 
-/** What the statistics stage records for one enriched document: numbers and group values, never text. */
+/**
+ * What the statistics stage records for one enriched document: numbers and group values, never text.
+ * An unscored document (no model reads its language) has nothing to count in the sentiment windows:
+ * null; it is counted by language in finsentry_documents_unscored_total instead.
+ */
+export function buildObservation(
+  doc: InputDocument,
+  enrichment: ScoredEnrichment,
+  dims: readonly DimensionConfig[],
+): StatsObservation;
 export function buildObservation(
   doc: InputDocument,
   enrichment: Enrichment,
   dims: readonly DimensionConfig[],
-): StatsObservation {
+): StatsObservation | null;
+export function buildObservation(
+  doc: InputDocument,
+  enrichment: Enrichment,
+  dims: readonly DimensionConfig[],
+): StatsObservation | null {
   const s = enrichment.sentiment;
+  if (s === undefined) return null;
   const entityTypes: Record<string, number> = {};
   for (const e of enrichment.entities) {
     const type = sanitizeEntityType(e.type);

@@ -129,6 +129,7 @@ export class PipelineMetrics {
   private readonly lag: Gauge<'topic' | 'partition'>;
   private readonly redisDuration: Histogram<'operation'>;
   private readonly late: Counter;
+  private readonly unscored: Counter;
   private readonly model: Gauge<'task' | 'name' | 'version' | 'sha256'>;
   private readonly lastBatch: Gauge;
   private readonly watermarkGauge: Gauge;
@@ -159,6 +160,7 @@ export class PipelineMetrics {
   private readonly topics = new CappedLabelSet(32);
   private readonly kinds = new CappedLabelSet(8);
   private readonly reasons = new CappedLabelSet(32);
+  private readonly languages = new CappedLabelSet(64);
   private readonly redisOps = new CappedLabelSet(16);
   private readonly lagSeries = new CappedLabelSet(1024);
   private readonly boundedDimensions: Set<string>;
@@ -169,6 +171,7 @@ export class PipelineMetrics {
   private readonly exportedGroups = new Map<string, Set<string>>();
   private readonly exportedAlertStates = new Set<string>();
 
+  // long-function: the metric catalogue, one declaration per metric and no logic; split up it would be harder to scan.
   constructor(options: MetricsOptions) {
     const registry = options.registry ?? new Registry();
     this.registry = registry;
@@ -263,6 +266,12 @@ export class PipelineMetrics {
       help: 'Redis round-trip time by operation.',
       labelNames: ['operation'],
       buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.unscored = new Counter({
+      name: 'finsentry_documents_unscored_total',
+      help: 'Documents enriched without a sentiment because no configured model reads their language (models.languages), by routed language.',
+      labelNames: ['language'],
       registers,
     });
     this.late = new Counter({
@@ -428,6 +437,11 @@ export class PipelineMetrics {
 
   documentsProcessed(kind: string, n = 1): void {
     this.processed.inc({ kind: this.kinds.label(kind) }, n);
+  }
+
+  /** A document in a language no configured model reads (design §3). */
+  documentUnscored(language: string, n = 1): void {
+    this.unscored.inc({ language: this.languages.label(language) }, n);
   }
 
   dlq(reason: string, n = 1): void {

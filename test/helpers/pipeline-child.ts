@@ -17,7 +17,7 @@ import { loadConfig, resolveSecret } from '../../src/config/load.js';
 import { buildKafka } from '../../src/io/kafka/client.js';
 import { createRedisClient } from '../../src/io/redis/client.js';
 import { RedisWindowStore, windowStoreOptions } from '../../src/io/redis/window-store.js';
-import { PipelineService } from '../../src/pipeline/service.js';
+import { PipelineService } from '../../src/app/pipeline.js';
 import { buildObservation } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { TestEnricher } from './test-enricher.js';

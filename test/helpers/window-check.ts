@@ -13,7 +13,7 @@ import type { EnrichedDocumentRecord } from '../../src/codec/records.js';
 import { SchemaRegistry } from '../../src/codec/registry.js';
 import type { FinsentryConfig } from '../../src/config/schema.js';
 import type { InputDocument } from '../../src/domain/documents.js';
-import type { Enricher, Enrichment } from '../../src/domain/enrichment.js';
+import type { DocumentLanguage, Enricher, Enrichment, UnscoredReason } from '../../src/domain/enrichment.js';
 import type { StatsObservation } from '../../src/domain/observation.js';
 import type { StatsBatch } from '../../src/domain/windows.js';
 import type { RawRecord } from '../../src/io/kafka/types.js';
@@ -22,7 +22,7 @@ import { AuthorPseudonymiser } from '../../src/privacy/pseudonymise.js';
 import { buildObservation } from '../../src/stats/grouping.js';
 import type { Ledger } from './ledger.js';
 
-/** The processor's codec, built from the same config as src/pipeline/service.ts builds it. */
+/** The processor's codec, built from the same config as src/app/pipeline.ts builds it. */
 export function productCodec(config: FinsentryConfig, authorKey: string): InputCodec {
   const registry = new SchemaRegistry({
     schemaIds: config.codec.schemaIds,
@@ -42,6 +42,14 @@ export function productCodec(config: FinsentryConfig, authorKey: string): InputC
 /** The Enrichment an enriched record carries (lossless up to limits.maxEntitiesPerDocument). */
 export function enrichmentOf(record: EnrichedDocumentRecord): Enrichment {
   const s = record.sentiment;
+  const entities = record.entities.map((e) => ({ ...e }));
+  const models = record.models.map((m) => ({ ...m }));
+  const routing = record.language_routing;
+  const language = routing
+    ? { language: routing.language, source: routing.source as DocumentLanguage['source'] }
+    : undefined;
+  if (s === null)
+    return { entities, models, language: language!, unscored: record.unscored_reason as UnscoredReason };
   return {
     sentiment: {
       label: s.label,
@@ -53,8 +61,9 @@ export function enrichmentOf(record: EnrichedDocumentRecord): Enrichment {
       tokens: s.tokens,
       unknownTokens: s.unknown_tokens,
     },
-    entities: record.entities.map((e) => ({ ...e })),
-    models: record.models.map((m) => ({ ...m })),
+    entities,
+    models,
+    ...(language ? { language } : {}),
   };
 }
 
@@ -135,11 +144,12 @@ export async function applyCleanPass(
       const enrichments = options.enricher
         ? await options.enricher.enrich(chunk.map(({ doc }) => ({ id: doc.id, text: doc.text })))
         : chunk.map(({ output }) => enrichmentOf(output!));
-      const observations: StatsObservation[] = chunk.map(({ doc, output }, j) => {
+      const observations: StatsObservation[] = chunk.flatMap(({ doc, output }, j) => {
+        // An unscored document (a language no model reads) is on the enriched topic with no groups.
         const observation = buildObservation(doc, enrichments[j]!, dimensions);
-        if (output && JSON.stringify(output.groups) !== JSON.stringify(observation.groups))
+        if (output && JSON.stringify(output.groups) !== JSON.stringify(observation?.groups ?? []))
           result.groupMismatches++;
-        return observation;
+        return observation ? [observation] : [];
       });
       const batch: StatsBatch = {
         partitionKey,

@@ -3,7 +3,9 @@ import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
 import { decodeAlertEvent, type AlertEvent } from '../../src/alerts/events.js';
-import { Evaluator, kafkaAlertPublisher, trailingReference } from '../../src/alerts/evaluator.js';
+import { Evaluator, trailingReference } from '../../src/alerts/evaluator.js';
+import { redisAlertPorts } from '../../src/io/redis/alert-ports.js';
+import { kafkaAlertPublisher } from '../../src/io/kafka/alert-publisher.js';
 import { AlertStore } from '../../src/io/redis/alert-store.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
@@ -121,15 +123,13 @@ describe('surge alert end to end: metrics → Prometheus rules → Alertmanager,
       eachMessage: async ({ message }) => void received.push(decodeAlertEvent(message.value!)),
     });
     evaluator = new Evaluator({
-      redis,
-      keyPrefix: prefix,
+      ...redisAlertPorts({ redis, keyPrefix: prefix, leaseMs: 10_000 }),
       windows: store,
       reference: trailingReference(store, 3_600_000),
       rules: defaultAlertRules().filter((r) => r.kind !== 'pipeline'),
       publishers: [kafkaAlertPublisher(producer, alertsTopic)],
       metrics,
       intervalMs: 1_000,
-      leaseMs: 10_000,
       minSamples: 30,
       bucketMs: MINUTE,
       gaugeDimensions: [

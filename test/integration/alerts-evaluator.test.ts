@@ -3,12 +3,10 @@ import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
 import { decodeAlertEvent, type AlertEvent } from '../../src/alerts/events.js';
-import {
-  alertmanagerWebhook,
-  Evaluator,
-  kafkaAlertPublisher,
-  trailingReference,
-} from '../../src/alerts/evaluator.js';
+import { Evaluator, trailingReference } from '../../src/alerts/evaluator.js';
+import { redisAlertPorts } from '../../src/io/redis/alert-ports.js';
+import { kafkaAlertPublisher } from '../../src/io/kafka/alert-publisher.js';
+import { alertmanagerWebhook } from '../../src/io/http/alertmanager.js';
 import { AlertStore } from '../../src/io/redis/alert-store.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
@@ -96,8 +94,7 @@ describe('evaluator on the real window store, Kafka and Alertmanager', () => {
       eachMessage: async ({ message }) => void received.push(decodeAlertEvent(message.value!)),
     });
     evaluator = new Evaluator({
-      redis,
-      keyPrefix: prefix,
+      ...redisAlertPorts({ redis, keyPrefix: prefix, leaseMs: 10_000 }),
       windows: store,
       reference: trailingReference(store, 3_600_000),
       rules,
@@ -107,7 +104,6 @@ describe('evaluator on the real window store, Kafka and Alertmanager', () => {
       ],
       metrics,
       intervalMs: 60_000, // rounds are driven by the test
-      leaseMs: 10_000,
       minSamples: 30,
       bucketMs: MINUTE,
       gaugeDimensions: [

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
 import { Evaluator, trailingReference } from '../../src/alerts/evaluator.js';
+import { redisAlertPorts } from '../../src/io/redis/alert-ports.js';
 import { AlertStore } from '../../src/io/redis/alert-store.js';
 import type { StatsObservation } from '../../src/domain/observation.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
@@ -47,14 +48,12 @@ describe('evaluator on the event-time clock', () => {
 
   beforeAll(async () => {
     evaluator = new Evaluator({
-      redis,
-      keyPrefix: prefix,
+      ...redisAlertPorts({ redis, keyPrefix: prefix, leaseMs: 10_000 }),
       windows: store,
       reference: trailingReference(store, 3_600_000),
       rules: [rule],
       publishers: [],
       intervalMs: 60_000, // rounds are driven by the test
-      leaseMs: 10_000,
       minSamples: 30,
       bucketMs: MINUTE,
       gaugeDimensions: [{ name: 'issuer', bounded: false }],
@@ -156,14 +155,12 @@ describe('evaluation watermark across partitions', () => {
 
   beforeAll(async () => {
     evaluator = new Evaluator({
-      redis,
-      keyPrefix: prefix,
+      ...redisAlertPorts({ redis, keyPrefix: prefix, leaseMs: 10_000 }),
       windows: store,
       reference: trailingReference(store, 3_600_000),
       rules: [rule],
       publishers: [],
       intervalMs: 60_000,
-      leaseMs: 10_000,
       minSamples: 30,
       bucketMs: MINUTE,
       gaugeDimensions: [{ name: 'issuer', bounded: false }],

@@ -221,7 +221,7 @@ describe('finsentry demo', () => {
       }
     },
     // The real models take a few minutes on a busy 2-core machine (the synthesized ones about one).
-    600_000,
+    1_200_000,
   );
 
   it('stops cleanly on SIGINT (Ctrl-C): the service is stopped too, exit code 130', async () => {

@@ -2,9 +2,11 @@ import { Cluster, Redis } from 'ioredis';
 import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeAlertEvent, type AlertEvent } from '../../src/alerts/events.js';
-import { Evaluator, kafkaAlertPublisher, trailingReference } from '../../src/alerts/evaluator.js';
+import { Evaluator, trailingReference } from '../../src/alerts/evaluator.js';
 import { LeaderLease } from '../../src/io/redis/leader-lease.js';
 import { PipelineSignalTracker, readOffsetSnapshot } from '../../src/alerts/pipeline-signals.js';
+import { redisAlertPorts } from '../../src/io/redis/alert-ports.js';
+import { kafkaAlertPublisher } from '../../src/io/kafka/alert-publisher.js';
 import { AlertStore } from '../../src/io/redis/alert-store.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { WindowReader } from '../../src/domain/windows.js';
@@ -96,8 +98,7 @@ describe('evaluator leader election with 3 replicas', () => {
       await replicaProducer.connect();
       const tracker = new PipelineSignalTracker(60_000);
       const evaluator = new Evaluator({
-        redis,
-        keyPrefix: prefix,
+        ...redisAlertPorts({ redis, keyPrefix: prefix, leaseMs: LEASE_MS, replicaId: `replica-${i}` }),
         windows: noWindows,
         reference: trailingReference(noWindows, 3_600_000),
         rules,
@@ -107,8 +108,6 @@ describe('evaluator leader election with 3 replicas', () => {
             await readOffsetSnapshot({ admin: replicaAdmin, groupId, inputTopics: [inputTopic], dlqTopic }),
           ),
         intervalMs: 250,
-        leaseMs: LEASE_MS,
-        replicaId: `replica-${i}`,
         minSamples: 1,
         bucketMs: 60_000,
         gaugeDimensions: [],

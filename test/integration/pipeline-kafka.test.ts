@@ -13,7 +13,7 @@ import { createRedisClient, type RedisClient } from '../../src/io/redis/client.j
 import { RedisWindowStore, windowStoreOptions } from '../../src/io/redis/window-store.js';
 import { readDeadLetterHeaders } from '../../src/pipeline/dlq.js';
 import { NOOP_OBSERVER } from '../../src/pipeline/observer.js';
-import { PipelineService } from '../../src/pipeline/service.js';
+import { PipelineService } from '../../src/app/pipeline.js';
 import { buildObservation } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import {
@@ -400,7 +400,7 @@ describe('pipeline on the real broker', () => {
     expect(new Set(records.map((r) => r.doc.id))).toEqual(new Set(texts.keys()));
     for (const { key, headers, doc } of records) {
       expect(key).toBe(doc.id);
-      expect(doc.sentiment.label).toBe(expectedLabel(texts.get(doc.id)!));
+      expect(doc.sentiment?.label).toBe(expectedLabel(texts.get(doc.id)!));
       expect(doc.groups.some((g) => g.dimension === 'kind' && g.value === doc.kind)).toBe(true);
       expect(doc.models.map((m) => m.name)).toEqual(['test-keyword-sentiment', 'test-pattern-ner']);
       if (doc.kind === 'chat') {

@@ -10,7 +10,7 @@ import { createRedisClient } from '../../src/io/redis/client.js';
 import { RedisWindowStore, windowStoreOptions } from '../../src/io/redis/window-store.js';
 import { readDeadLetterHeaders } from '../../src/pipeline/dlq.js';
 import { LabelJoinSink, RedisPredictionIndex } from '../../src/pipeline/label-join.js';
-import { PipelineService } from '../../src/pipeline/service.js';
+import { PipelineService } from '../../src/app/pipeline.js';
 import { buildObservation } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import {

@@ -6,7 +6,7 @@ import { decodeEnriched } from '../../src/codec/enriched.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createRedisClient } from '../../src/io/redis/client.js';
 import { RedisWindowStore, windowStoreOptions } from '../../src/io/redis/window-store.js';
-import { PipelineService } from '../../src/pipeline/service.js';
+import { PipelineService } from '../../src/app/pipeline.js';
 import { buildObservation } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import {

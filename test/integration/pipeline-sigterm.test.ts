@@ -214,9 +214,9 @@ describe('finsentry run as a process', () => {
         'finsentry-synth-sentiment',
       ]);
       expect(
-        d.sentiment.probabilities.negative +
-          d.sentiment.probabilities.neutral +
-          d.sentiment.probabilities.positive,
+        d.sentiment!.probabilities.negative +
+          d.sentiment!.probabilities.neutral +
+          d.sentiment!.probabilities.positive,
       ).toBeCloseTo(1, 6);
     }
     const dead = await readAll(kafka, topics.dlq);

@@ -9,7 +9,11 @@ import type { ChatMessageRecord, NewsArticleRecord } from '../../src/codec/recor
 import { validateChat, validateNews } from '../../src/codec/validate.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { FinsentryConfig } from '../../src/config/schema.js';
-import type { Enrichment, SentimentLabel } from '../../src/domain/enrichment.js';
+import type {
+  ScoredEnrichment,
+  SentimentLabel,
+  SentimentProbabilities,
+} from '../../src/domain/enrichment.js';
 import type { StatsObservation } from '../../src/domain/observation.js';
 import { openWindowStore, type RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { AuthorPseudonymiser } from '../../src/privacy/pseudonymise.js';
@@ -45,7 +49,7 @@ const DI_SUMMARY = 'Disparate impact ratio of negative predictions across region
 const HOUR = 3_600_000;
 
 /** Probabilities that follow the intended label, with 7% of documents read as neutral (model noise). */
-function enrichmentFromTruth(m: ScenarioMessage, text: string, rng: Random): Enrichment {
+function enrichmentFromTruth(m: ScenarioMessage, text: string, rng: Random): ScoredEnrichment {
   const label: SentimentLabel = rng.chance(0.07) ? 'neutral' : m.truth!;
   const top = 0.6 + rng.float() * 0.38;
   const rest = (1 - top) / 2;
@@ -54,7 +58,7 @@ function enrichmentFromTruth(m: ScenarioMessage, text: string, rng: Random): Enr
     neutral: rest,
     positive: rest,
     [label]: top,
-  } as Enrichment['sentiment']['probabilities'];
+  } as SentimentProbabilities;
   const at = text.indexOf(m.issuer.name);
   const entities =
     at >= 0

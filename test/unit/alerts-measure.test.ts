@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { alertmanagerWebhook } from '../../src/alerts/evaluator.js';
+import { alertmanagerWebhook } from '../../src/io/http/alertmanager.js';
 import { defaultAlertRules, legacySurgeRule } from '../../src/alerts/default-rules.js';
 import {
   toAlertEvent,

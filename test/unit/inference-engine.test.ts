@@ -30,6 +30,8 @@ const models = (over: Partial<ModelsConfig> = {}): ModelsConfig => ({
   maxLength: 64,
   stride: 16,
   maxWindows: 64,
+  languages: [],
+  languagePolicy: 'verify',
   ...over,
 });
 const batching = (over: Partial<BatchingConfig> = {}): BatchingConfig => ({

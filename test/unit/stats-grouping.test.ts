@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { InputDocument } from '../../src/domain/documents.js';
-import type { Enrichment, EntitySpan } from '../../src/domain/enrichment.js';
+import type { EntitySpan, ScoredEnrichment } from '../../src/domain/enrichment.js';
 import { configSchema } from '../../src/config/schema.js';
 import { buildObservation, MAX_GROUP_LENGTH, sanitizeGroupValue } from '../../src/stats/grouping.js';
 import { HISTOGRAM_BINS, histogramBin, histogramEdges } from '../../src/stats/histograms.js';
@@ -44,7 +44,7 @@ function doc(overrides: Partial<InputDocument['attributes']> = {}): InputDocumen
   };
 }
 
-function enrichment(entities: EntitySpan[]): Enrichment {
+function enrichment(entities: EntitySpan[]): ScoredEnrichment {
   return {
     sentiment: {
       label: 'positive',

@@ -128,46 +128,48 @@ its config, service log, ground truth and summary in .stack/demo/<run>/.
 Exit codes: 0 after the summary, 130 after Ctrl-C, 1 on an error (missing models, stack not running),
 3 with --check when the result is FAIL.`,
     )
-    .action(async (opts: DemoCliOptions) => {
-      if (
-        opts.universe !== undefined &&
-        (!Number.isInteger(opts.universe) || opts.universe < 4 || opts.universe > 60)
-      )
-        throw new InvalidArgumentError('--universe must be an integer in 4..60');
-      // Loaded here so that `finsentry --help` and `demo --help` never load Kafka, Redis or pino.
-      const { runDemo, DemoError, DEFAULT_METRICS_PORT } = await import('../../tools/demo/demo.js');
-      try {
-        const code = await runDemo({
-          durationMs: opts.duration,
-          rate: opts.rate,
-          speedup: opts.speedup,
-          seed: opts.seed,
-          universe: opts.universe,
-          poison: opts.poison,
-          metricsPort: opts.metricsPort ?? DEFAULT_METRICS_PORT,
-          metricsPortExplicit: opts.metricsPort !== undefined,
-          model: opts.model,
-          nerModel: opts.nerModel,
-          device: opts.device,
-          config: opts.config,
-          brokers: opts.brokers
-            ?.split(',')
-            .map((b) => b.trim())
-            .filter(Boolean),
-          redisUrl: opts.redisUrl,
-          view: opts.view,
-          keepRunning: opts.keepRunning === true,
-          keepPrevious: opts.keepPrevious === true,
-          summaryJson: opts.summaryJson,
-          check: opts.check === true,
-        });
-        process.exit(code);
-      } catch (err) {
-        if (err instanceof DemoError) {
-          process.stderr.write(`finsentry demo: ${err.message}\n`);
-          process.exit(1);
-        }
-        throw err;
-      }
+    .action(demoAction);
+}
+
+async function demoAction(opts: DemoCliOptions): Promise<void> {
+  if (
+    opts.universe !== undefined &&
+    (!Number.isInteger(opts.universe) || opts.universe < 4 || opts.universe > 60)
+  )
+    throw new InvalidArgumentError('--universe must be an integer in 4..60');
+  // Loaded here so that `finsentry --help` and `demo --help` never load Kafka, Redis or pino.
+  const { runDemo, DemoError, DEFAULT_METRICS_PORT } = await import('../../tools/demo/demo.js');
+  try {
+    const code = await runDemo({
+      durationMs: opts.duration,
+      rate: opts.rate,
+      speedup: opts.speedup,
+      seed: opts.seed,
+      universe: opts.universe,
+      poison: opts.poison,
+      metricsPort: opts.metricsPort ?? DEFAULT_METRICS_PORT,
+      metricsPortExplicit: opts.metricsPort !== undefined,
+      model: opts.model,
+      nerModel: opts.nerModel,
+      device: opts.device,
+      config: opts.config,
+      brokers: opts.brokers
+        ?.split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+      redisUrl: opts.redisUrl,
+      view: opts.view,
+      keepRunning: opts.keepRunning === true,
+      keepPrevious: opts.keepPrevious === true,
+      summaryJson: opts.summaryJson,
+      check: opts.check === true,
     });
+    process.exit(code);
+  } catch (err) {
+    if (err instanceof DemoError) {
+      process.stderr.write(`finsentry demo: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
 }

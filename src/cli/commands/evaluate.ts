@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { startEvaluatorService } from '../../alerts/service.js';
+import { startEvaluatorService } from '../../app/evaluator.js';
 import { createLogger } from '../../telemetry/logger.js';
 import { createMetrics } from '../../telemetry/metrics.js';
 import { Readiness, startOpsServer } from '../../telemetry/server.js';

@@ -2,12 +2,12 @@ import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import type { ModelsConfig } from '../../config/schema.js';
+import type { BatchingConfig, FinsentryConfig, ModelsConfig } from '../../config/schema.js';
 import { OnnxEnricher, engineOptions } from '../../inference/enricher.js';
 import { ModelRunner, NerModel } from '../../inference/engine.js';
 import { inferStream, type InferFn } from '../../inference/infer-stream.js';
 import type { AggregationStrategy } from '../../inference/ner.js';
-import { createLogger } from '../../telemetry/logger.js';
+import { createLogger, type Logger } from '../../telemetry/logger.js';
 
 const positiveInt = (value: string): number => {
   const n = Number(value);
@@ -67,77 +67,104 @@ export function registerInferCommand(program: Command): void {
     })
     .option('--threads <n>', 'ONNX Runtime intra-op threads (0 = all cores)', (v) => Number(v))
     .option('--config <file>', 'config file for model, batching and window defaults')
-    .action(async (opts: InferOptions) => {
-      const logger = createLogger(process.env.FINSENTRY_LOG_LEVEL ?? 'warn');
-      const cfg = loadConfig(opts.config);
-      const modelsCfg: ModelsConfig = {
-        ...cfg.models,
-        ...(opts.provider ? { executionProvider: opts.provider } : {}),
-        ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}),
-        ...(opts.maxLength ? { maxLength: opts.maxLength } : {}),
-        ...(opts.stride !== undefined ? { stride: opts.stride } : {}),
-        ...(opts.maxWindows ? { maxWindows: opts.maxWindows } : {}),
-      };
-      const batching = { ...cfg.batching, ...(opts.batchSize ? { maxBatchSize: opts.batchSize } : {}) };
-      const aggregation = opts.aggregation ?? cfg.models.ner?.aggregation ?? 'simple';
-      let infer: InferFn;
-      let close: () => Promise<void>;
-      if (opts.task === 'ner') {
-        const runner = await ModelRunner.load(
-          opts.model ?? cfg.models.ner?.path ?? 'models/finsentry-ner',
-          'ner',
-          engineOptions(modelsCfg, batching, { logger }),
-        );
-        const ner = new NerModel(runner, aggregation);
-        infer = async (requests) => {
-          const entities = await ner.predict(
-            requests.map((r) => r.text),
-            cfg.limits.maxEntitiesPerDocument,
-          );
-          return requests.map((r, i) => ({ id: r.id, entities: entities[i] ?? [], models: [runner.info] }));
-        };
-        close = () => runner.close();
-      } else {
-        const enricher = await OnnxEnricher.create(
-          {
-            ...modelsCfg,
-            sentiment: { ...modelsCfg.sentiment, ...(opts.model ? { path: opts.model } : {}) },
-            ner:
-              opts.task === 'both'
-                ? { path: opts.nerModel ?? cfg.models.ner?.path ?? 'models/finsentry-ner', aggregation }
-                : null,
-          },
-          batching,
-          { logger, maxEntitiesPerDocument: cfg.limits.maxEntitiesPerDocument },
-        );
-        infer = async (requests) => {
-          const results = await enricher.enrich(requests);
-          return requests.map((r, i) => {
-            const e = results[i];
-            if (!e) throw new Error(`no result for ${r.id}`);
-            return opts.task === 'both'
-              ? { id: r.id, sentiment: e.sentiment, entities: e.entities, models: e.models }
-              : { id: r.id, sentiment: e.sentiment, models: e.models };
-          });
-        };
-        close = () => enricher.close();
-      }
-      const input = opts.input === '-' ? process.stdin : createReadStream(opts.input);
-      const started = performance.now();
-      try {
-        const summary = await inferStream(input, process.stdout, infer, {
-          chunkSize: Math.max(batching.maxBatchSize, 32),
-          maxPendingChunks: batching.maxInFlightBatches + 2,
-        });
-        const seconds = (performance.now() - started) / 1000;
-        logger.info({ ...summary, seconds, docsPerSecond: summary.documents / seconds }, 'infer finished');
-        if (process.env.FINSENTRY_INFER_STATS) {
-          process.stderr.write(
-            `${JSON.stringify({ documents: summary.documents, seconds, docsPerSecond: summary.documents / seconds, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
-          );
-        }
-      } finally {
-        await close();
-      }
+    .action(inferAction);
+}
+
+type Loaded = { infer: InferFn; close: () => Promise<void> };
+type Settings = {
+  cfg: FinsentryConfig;
+  modelsCfg: ModelsConfig;
+  batching: BatchingConfig;
+  aggregation: AggregationStrategy;
+  logger: Logger;
+};
+
+async function inferAction(opts: InferOptions): Promise<void> {
+  const logger = createLogger(process.env.FINSENTRY_LOG_LEVEL ?? 'warn');
+  const cfg = loadConfig(opts.config);
+  const modelsCfg: ModelsConfig = {
+    ...cfg.models,
+    ...(opts.provider ? { executionProvider: opts.provider } : {}),
+    ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}),
+    ...(opts.maxLength ? { maxLength: opts.maxLength } : {}),
+    ...(opts.stride !== undefined ? { stride: opts.stride } : {}),
+    ...(opts.maxWindows ? { maxWindows: opts.maxWindows } : {}),
+  };
+  const batching = { ...cfg.batching, ...(opts.batchSize ? { maxBatchSize: opts.batchSize } : {}) };
+  const aggregation = opts.aggregation ?? cfg.models.ner?.aggregation ?? 'simple';
+  const settings: Settings = { cfg, modelsCfg, batching, aggregation, logger };
+  const { infer, close } =
+    opts.task === 'ner' ? await loadNer(opts, settings) : await loadEnricher(opts, settings);
+  const input = opts.input === '-' ? process.stdin : createReadStream(opts.input);
+  const started = performance.now();
+  try {
+    const summary = await inferStream(input, process.stdout, infer, {
+      chunkSize: Math.max(batching.maxBatchSize, 32),
+      maxPendingChunks: batching.maxInFlightBatches + 2,
     });
+    const seconds = (performance.now() - started) / 1000;
+    logger.info({ ...summary, seconds, docsPerSecond: summary.documents / seconds }, 'infer finished');
+    if (process.env.FINSENTRY_INFER_STATS) {
+      process.stderr.write(
+        `${JSON.stringify({ documents: summary.documents, seconds, docsPerSecond: summary.documents / seconds, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`,
+      );
+    }
+  } finally {
+    await close();
+  }
+}
+
+/** --task ner: the NER model alone. */
+async function loadNer(opts: InferOptions, s: Settings): Promise<Loaded> {
+  const runner = await ModelRunner.load(
+    opts.model ?? s.cfg.models.ner?.path ?? 'models/finsentry-ner',
+    'ner',
+    engineOptions(s.modelsCfg, s.batching, { logger: s.logger }),
+  );
+  const ner = new NerModel(runner, s.aggregation);
+  const infer: InferFn = async (requests) => {
+    const entities = await ner.predict(
+      requests.map((r) => r.text),
+      s.cfg.limits.maxEntitiesPerDocument,
+    );
+    return requests.map((r, i) => ({ id: r.id, entities: entities[i] ?? [], models: [runner.info] }));
+  };
+  return { infer, close: () => runner.close() };
+}
+
+/** --task sentiment | both: the product enricher (with NER for both). */
+async function loadEnricher(opts: InferOptions, s: Settings): Promise<Loaded> {
+  const { withLanguageRouting } = await import('../../inference/language-router.js');
+  const models = await OnnxEnricher.create(
+    {
+      ...s.modelsCfg,
+      sentiment: { ...s.modelsCfg.sentiment, ...(opts.model ? { path: opts.model } : {}) },
+      ner:
+        opts.task === 'both'
+          ? {
+              path: opts.nerModel ?? s.cfg.models.ner?.path ?? 'models/finsentry-ner',
+              aggregation: s.aggregation,
+            }
+          : null,
+    },
+    s.batching,
+    { logger: s.logger, maxEntitiesPerDocument: s.cfg.limits.maxEntitiesPerDocument },
+  );
+  // A text in a language the models do not read gets its language and the reason, no sentiment.
+  const enricher = await withLanguageRouting(models, s.modelsCfg);
+  const infer: InferFn = async (requests) => {
+    const results = await enricher.enrich(requests);
+    return requests.map((r, i) => {
+      const e = results[i];
+      if (!e) throw new Error(`no result for ${r.id}`);
+      const routing = {
+        ...(e.language ? { language: e.language } : {}),
+        ...(e.unscored ? { unscored: e.unscored } : {}),
+      };
+      return opts.task === 'both'
+        ? { id: r.id, sentiment: e.sentiment, entities: e.entities, models: e.models, ...routing }
+        : { id: r.id, sentiment: e.sentiment, models: e.models, ...routing };
+    });
+  };
+  return { infer, close: () => enricher.close() };
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { engineOptions } from '../../inference/enricher.js';
-import { ModelRunner, NerModel, SentimentModel } from '../../inference/engine.js';
+import { ModelRunner, NerModel, SentimentModel, type EngineOptions } from '../../inference/engine.js';
 import { isHashDev, parseConll, parseSentimentData, readFile } from '../../tools/models/eval/datasets.js';
 import { evaluateNer, evaluateSentiment } from '../../tools/models/eval/evaluate.js';
 import { pullModel } from '../../tools/models/hub.js';
@@ -24,61 +24,72 @@ const SMOKE_TEXT = 'Apple Inc. shares rose 3% after Goldman Sachs upgraded the s
 
 export function registerModelsCommand(program: Command): void {
   const models = program.command('models').description('Model management: verify, synth, pull, eval');
+  registerVerify(models);
+  registerSynth(models);
+  registerPull(models);
+  registerEval(models);
+}
 
+function registerVerify(models: Command): void {
   models
     .command('verify')
     .argument('<dir>', 'model directory (HF / Optimum layout)')
     .option('--json', 'print JSON')
     .option('--provider <ep>', 'cpu | cuda', 'cpu')
     .description('Load a model, print task, labels, input/output signature, sha256, and run a smoke input')
-    .action(async (dir: string, opts: { json?: boolean; provider: 'cpu' | 'cuda' }) => {
-      const cfg = loadConfig(undefined);
-      const spec = await readModelSpec(dir);
-      const engine = engineOptions({ ...cfg.models, executionProvider: opts.provider }, cfg.batching, {
-        logger: createLogger('warn'),
-      });
-      const runner = await ModelRunner.load(dir, spec.task, engine);
-      try {
-        const smoke =
-          spec.task === 'sentiment'
-            ? (await new SentimentModel(runner, cfg.models.sentiment.labelMap).predict([SMOKE_TEXT]))[0]
-            : (await new NerModel(runner, 'simple').predict([SMOKE_TEXT]))[0];
-        const signature = (values: typeof runner.session.inputMetadata) =>
-          values.map((v) => (v.isTensor ? { name: v.name, type: v.type, shape: v.shape } : { name: v.name }));
-        const report = {
-          dir: spec.dir,
-          task: spec.task,
-          name: spec.name,
-          version: spec.version,
-          onnx: spec.onnxPath,
-          sha256: spec.sha256,
-          labels: spec.id2label,
-          provider: runner.session.provider,
-          inputs: signature(runner.session.inputMetadata),
-          outputs: signature(runner.session.outputMetadata),
-          smoke: { text: SMOKE_TEXT, result: smoke },
-        };
-        if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-        else {
-          const lines = [
-            `model     ${report.name} ${report.version}`,
-            `task      ${report.task}`,
-            `onnx      ${report.onnx}`,
-            `sha256    ${report.sha256}`,
-            `labels    ${report.labels.join(', ')}`,
-            `provider  ${report.provider}`,
-            ...report.inputs.map((i) => `input     ${JSON.stringify(i)}`),
-            ...report.outputs.map((o) => `output    ${JSON.stringify(o)}`),
-            `smoke     ${JSON.stringify(report.smoke.result)}`,
-            'OK',
-          ];
-          process.stdout.write(`${lines.join('\n')}\n`);
-        }
-      } finally {
-        await runner.close();
-      }
-    });
+    .action(verifyModel);
+}
 
+/** `models verify`: load, describe and smoke-test one model directory. */
+async function verifyModel(dir: string, opts: { json?: boolean; provider: 'cpu' | 'cuda' }): Promise<void> {
+  const cfg = loadConfig(undefined);
+  const spec = await readModelSpec(dir);
+  const engine = engineOptions({ ...cfg.models, executionProvider: opts.provider }, cfg.batching, {
+    logger: createLogger('warn'),
+  });
+  const runner = await ModelRunner.load(dir, spec.task, engine);
+  try {
+    const smoke =
+      spec.task === 'sentiment'
+        ? (await new SentimentModel(runner, cfg.models.sentiment.labelMap).predict([SMOKE_TEXT]))[0]
+        : (await new NerModel(runner, 'simple').predict([SMOKE_TEXT]))[0];
+    const signature = (values: typeof runner.session.inputMetadata) =>
+      values.map((v) => (v.isTensor ? { name: v.name, type: v.type, shape: v.shape } : { name: v.name }));
+    const report = {
+      dir: spec.dir,
+      task: spec.task,
+      name: spec.name,
+      version: spec.version,
+      onnx: spec.onnxPath,
+      sha256: spec.sha256,
+      labels: spec.id2label,
+      provider: runner.session.provider,
+      inputs: signature(runner.session.inputMetadata),
+      outputs: signature(runner.session.outputMetadata),
+      smoke: { text: SMOKE_TEXT, result: smoke },
+    };
+    if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else {
+      const lines = [
+        `model     ${report.name} ${report.version}`,
+        `task      ${report.task}`,
+        `onnx      ${report.onnx}`,
+        `sha256    ${report.sha256}`,
+        `labels    ${report.labels.join(', ')}`,
+        `provider  ${report.provider}`,
+        ...report.inputs.map((i) => `input     ${JSON.stringify(i)}`),
+        ...report.outputs.map((o) => `output    ${JSON.stringify(o)}`),
+        `smoke     ${JSON.stringify(report.smoke.result)}`,
+        'OK',
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+  } finally {
+    await runner.close();
+  }
+}
+
+function registerSynth(models: Command): void {
   models
     .command('synth')
     .description(
@@ -129,7 +140,9 @@ export function registerModelsCommand(program: Command): void {
         );
       },
     );
+}
 
+function registerPull(models: Command): void {
   models
     .command('pull')
     .argument('<repo>', 'Hugging Face repo id, e.g. owner/name')
@@ -153,7 +166,20 @@ export function registerModelsCommand(program: Command): void {
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       },
     );
+}
 
+interface EvalOptions {
+  task: string;
+  model: string;
+  data: string;
+  agreement?: number;
+  split?: 'dev' | 'train';
+  aggregation: AggregationStrategy;
+  limit?: number;
+  json?: boolean;
+}
+
+function registerEval(models: Command): void {
   models
     .command('eval')
     .description(
@@ -181,80 +207,73 @@ export function registerModelsCommand(program: Command): void {
     .option('--aggregation <strategy>', 'NER aggregation strategy', 'simple')
     .option('--limit <n>', 'evaluate only the first n examples', int(1))
     .option('--json', 'print JSON')
-    .action(
-      async (opts: {
-        task: string;
-        model: string;
-        data: string;
-        agreement?: number;
-        split?: 'dev' | 'train';
-        aggregation: AggregationStrategy;
-        limit?: number;
-        json?: boolean;
-      }) => {
-        const cfg = loadConfig(undefined);
-        const engine = engineOptions(cfg.models, cfg.batching, { logger: createLogger('warn') });
-        if (opts.task === 'sentiment') {
-          let examples = parseSentimentData(readFile(opts.data), opts.data);
-          if (opts.agreement !== undefined)
-            examples = examples.filter((e) => (e.agreement ?? 0) >= (opts.agreement ?? 0));
-          if (opts.split !== undefined)
-            examples = examples.filter((e) => isHashDev(e.text) === (opts.split === 'dev'));
-          if (opts.limit) examples = examples.slice(0, opts.limit);
-          const runner = await ModelRunner.load(opts.model, 'sentiment', engine);
-          try {
-            const report = await evaluateSentiment(
-              new SentimentModel(runner, cfg.models.sentiment.labelMap),
-              examples,
-            );
-            if (opts.json)
-              process.stdout.write(
-                `${JSON.stringify({ model: runner.info, data: opts.data, ...report }, null, 2)}\n`,
-              );
-            else {
-              const out = [
-                `n=${report.n} accuracy=${fmt(report.accuracy)} macroF1=${fmt(report.macroF1)}`,
-                'label      precision recall f1     support',
-              ];
-              for (const l of report.labels) {
-                const s = report.perClass[l];
-                if (s)
-                  out.push(
-                    `${l.padEnd(10)} ${fmt(s.precision)}    ${fmt(s.recall)} ${fmt(s.f1)} ${s.support}`,
-                  );
-              }
-              out.push(`confusion (rows true, columns predicted: ${report.labels.join(', ')})`);
-              for (const [i, row] of report.confusion.entries())
-                out.push(`${(report.labels[i] ?? '').padEnd(10)} ${row.join('\t')}`);
-              process.stdout.write(`${out.join('\n')}\n`);
-            }
-          } finally {
-            await runner.close();
-          }
-        } else if (opts.task === 'ner') {
-          let sentences = parseConll(readFile(opts.data));
-          if (opts.limit) sentences = sentences.slice(0, opts.limit);
-          const runner = await ModelRunner.load(opts.model, 'ner', engine);
-          try {
-            const report = await evaluateNer(new NerModel(runner, opts.aggregation), sentences);
-            if (opts.json)
-              process.stdout.write(
-                `${JSON.stringify({ model: runner.info, data: opts.data, sentences: sentences.length, ...report }, null, 2)}\n`,
-              );
-            else {
-              const out = [
-                `sentences=${sentences.length} micro P=${fmt(report.micro.precision)} R=${fmt(report.micro.recall)} F1=${fmt(report.micro.f1)} macroF1=${fmt(report.macroF1)}`,
-              ];
-              for (const [type, s] of Object.entries(report.perType))
-                out.push(
-                  `${type.padEnd(6)} P=${fmt(s.precision)} R=${fmt(s.recall)} F1=${fmt(s.f1)} support=${s.support}`,
-                );
-              process.stdout.write(`${out.join('\n')}\n`);
-            }
-          } finally {
-            await runner.close();
-          }
-        } else throw new InvalidArgumentError('--task must be sentiment or ner');
-      },
-    );
+    .action(async (opts: EvalOptions) => {
+      const cfg = loadConfig(undefined);
+      const engine = engineOptions(cfg.models, cfg.batching, { logger: createLogger('warn') });
+      if (opts.task === 'sentiment') await evalSentiment(opts, engine, cfg.models.sentiment.labelMap);
+      else if (opts.task === 'ner') await evalNer(opts, engine);
+      else throw new InvalidArgumentError('--task must be sentiment or ner');
+    });
+}
+
+async function evalSentiment(
+  opts: EvalOptions,
+  engine: EngineOptions,
+  labelMap: ConstructorParameters<typeof SentimentModel>[1],
+): Promise<void> {
+  let examples = parseSentimentData(readFile(opts.data), opts.data);
+  if (opts.agreement !== undefined)
+    examples = examples.filter((e) => (e.agreement ?? 0) >= (opts.agreement ?? 0));
+  if (opts.split !== undefined)
+    examples = examples.filter((e) => isHashDev(e.text) === (opts.split === 'dev'));
+  if (opts.limit) examples = examples.slice(0, opts.limit);
+  const runner = await ModelRunner.load(opts.model, 'sentiment', engine);
+  try {
+    const report = await evaluateSentiment(new SentimentModel(runner, labelMap), examples);
+    if (opts.json)
+      process.stdout.write(
+        `${JSON.stringify({ model: runner.info, data: opts.data, ...report }, null, 2)}\n`,
+      );
+    else {
+      const out = [
+        `n=${report.n} accuracy=${fmt(report.accuracy)} macroF1=${fmt(report.macroF1)}`,
+        'label      precision recall f1     support',
+      ];
+      for (const l of report.labels) {
+        const s = report.perClass[l];
+        if (s) out.push(`${l.padEnd(10)} ${fmt(s.precision)}    ${fmt(s.recall)} ${fmt(s.f1)} ${s.support}`);
+      }
+      out.push(`confusion (rows true, columns predicted: ${report.labels.join(', ')})`);
+      for (const [i, row] of report.confusion.entries())
+        out.push(`${(report.labels[i] ?? '').padEnd(10)} ${row.join('\t')}`);
+      process.stdout.write(`${out.join('\n')}\n`);
+    }
+  } finally {
+    await runner.close();
+  }
+}
+
+async function evalNer(opts: EvalOptions, engine: EngineOptions): Promise<void> {
+  let sentences = parseConll(readFile(opts.data));
+  if (opts.limit) sentences = sentences.slice(0, opts.limit);
+  const runner = await ModelRunner.load(opts.model, 'ner', engine);
+  try {
+    const report = await evaluateNer(new NerModel(runner, opts.aggregation), sentences);
+    if (opts.json)
+      process.stdout.write(
+        `${JSON.stringify({ model: runner.info, data: opts.data, sentences: sentences.length, ...report }, null, 2)}\n`,
+      );
+    else {
+      const out = [
+        `sentences=${sentences.length} micro P=${fmt(report.micro.precision)} R=${fmt(report.micro.recall)} F1=${fmt(report.micro.f1)} macroF1=${fmt(report.macroF1)}`,
+      ];
+      for (const [type, s] of Object.entries(report.perType))
+        out.push(
+          `${type.padEnd(6)} P=${fmt(s.precision)} R=${fmt(s.recall)} F1=${fmt(s.f1)} support=${s.support}`,
+        );
+      process.stdout.write(`${out.join('\n')}\n`);
+    }
+  } finally {
+    await runner.close();
+  }
 }

@@ -9,9 +9,9 @@ import { ensureTopics } from '../../io/kafka/admin.js';
 import { buildKafka } from '../../io/kafka/client.js';
 import { OutputProducer } from '../../io/kafka/producer.js';
 import { schemaIdsFromConfig } from '../../tools/scenarios/encoding.js';
-import { generateScenario, type ScenarioMessage } from '../../tools/scenarios/generate.js';
 import { SCENARIO_NAMES, type ScenarioName } from '../../tools/scenarios/ground-truth.js';
 import { readRecordedFile, toRecordedLine, type ReplayMessage } from '../../tools/scenarios/recorded.js';
+import { planReplay, replaySource, type PlannedMessage } from '../../tools/scenarios/replay-plan.js';
 import { replayMessages, TruthFileWriter, type ReplayProgress } from '../../tools/scenarios/replay.js';
 import { createLogger } from '../../telemetry/logger.js';
 
@@ -126,157 +126,153 @@ export function registerReplayCommand(program: Command): void {
         .default(600_000, '10m'),
     )
     .option('--quiet', 'no progress lines on stderr')
-    .action(async (opts: ReplayCliOptions) => {
-      if (Boolean(opts.scenario) === Boolean(opts.file))
-        throw new InvalidArgumentError('give exactly one of --scenario or --file');
-      if (opts.dryRun && !opts.out) throw new InvalidArgumentError('--dry-run needs --out FILE.jsonl');
-      if (opts.labels !== undefined && opts.labels > 1)
-        throw new InvalidArgumentError('--labels is a share in (0, 1]');
-      if (opts.file && opts.truthOut)
-        throw new InvalidArgumentError(
-          '--truth-out applies to --scenario runs (recorded files carry no truth)',
-        );
-      const config: FinsentryConfig = loadConfig(opts.config);
-      if (opts.brokers) config.kafka.brokers = opts.brokers.split(',').map((b) => b.trim());
-      const schemaIds = schemaIdsFromConfig(config.codec.schemaIds);
-      const say = (line: string): void => {
-        if (!opts.quiet) process.stderr.write(line);
+    .action(replayAction);
+}
+
+type Say = (line: string) => void;
+
+/** What to replay: the messages, their planned count, and how to finish the truth file afterwards. */
+interface ReplaySourcePlan {
+  source: Iterable<ReplayMessage> | AsyncIterable<ReplayMessage>;
+  total: number | null;
+  finishTruth: (() => Promise<void>) | null;
+}
+
+async function replayAction(opts: ReplayCliOptions): Promise<void> {
+  if (Boolean(opts.scenario) === Boolean(opts.file))
+    throw new InvalidArgumentError('give exactly one of --scenario or --file');
+  if (opts.dryRun && !opts.out) throw new InvalidArgumentError('--dry-run needs --out FILE.jsonl');
+  if (opts.labels !== undefined && opts.labels > 1)
+    throw new InvalidArgumentError('--labels is a share in (0, 1]');
+  if (opts.file && opts.truthOut)
+    throw new InvalidArgumentError('--truth-out applies to --scenario runs (recorded files carry no truth)');
+  const config: FinsentryConfig = loadConfig(opts.config);
+  if (opts.brokers) config.kafka.brokers = opts.brokers.split(',').map((b) => b.trim());
+  const say: Say = (line) => {
+    if (!opts.quiet) process.stderr.write(line);
+  };
+  const plan: ReplaySourcePlan = opts.scenario
+    ? scenarioSource(opts, config, say)
+    : {
+        source: readRecordedFile(opts.file!, schemaIdsFromConfig(config.codec.schemaIds)),
+        total: null,
+        finishTruth: null,
       };
 
-      let total: number | null = null;
-      let truthWriter: TruthFileWriter | null = null;
-      let finishTruth: (() => Promise<void>) | null = null;
-      let source: Iterable<ReplayMessage> | AsyncIterable<ReplayMessage>;
-      if (opts.scenario) {
-        const eventRate = opts.rate / opts.speedup;
-        const startMs = opts.start
-          ? Date.parse(opts.start)
-          : Date.now() - opts.duration + Math.round(opts.duration / opts.speedup);
-        if (!Number.isFinite(startMs)) throw new InvalidArgumentError(`--start: cannot parse ${opts.start}`);
-        const run = generateScenario({
-          name: opts.scenario as ScenarioName,
-          seed: opts.seed,
-          startMs,
-          durationMs: opts.duration,
-          ratePerSecond: eventRate,
-          universeSize: opts.universe,
-          schemaIds,
-          limits: {
-            maxMessageBytes: config.limits.maxMessageBytes,
-            maxTextChars: config.limits.maxTextChars,
-          },
-          ...(opts.labels ? { labels: { share: opts.labels, delayMs: opts.labelDelay } } : {}),
-          // The expected alerts follow the rules of the config given (the defaults without one).
-          rules: effectiveAlertRules(config),
+  const abort = new AbortController();
+  const onSignal = (): void => {
+    say('replay: stopping (signal) — finishing the current batch\n');
+    abort.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    if (opts.dryRun) await writeDryRun(plan.source, opts.out!, abort.signal, say);
+    else await produce(plan, opts, config, abort.signal, say);
+    await plan.finishTruth?.();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** A synthetic scenario from the shared replay plan (src/tools/scenarios/replay-plan.ts). */
+function scenarioSource(opts: ReplayCliOptions, config: FinsentryConfig, say: Say): ReplaySourcePlan {
+  const startMs = opts.start ? Date.parse(opts.start) : undefined;
+  if (startMs !== undefined && !Number.isFinite(startMs))
+    throw new InvalidArgumentError(`--start: cannot parse ${opts.start}`);
+  const plan = planReplay({
+    scenario: opts.scenario as ScenarioName,
+    seed: opts.seed,
+    durationMs: opts.duration,
+    rate: opts.rate,
+    speedup: opts.speedup,
+    ...(startMs !== undefined ? { startMs } : {}),
+    universe: opts.universe,
+    config,
+    ...(opts.labels ? { labels: { share: opts.labels, delayMs: opts.labelDelay } } : {}),
+    // The expected alerts follow the rules of the config given (the defaults without one).
+    rules: effectiveAlertRules(config),
+  });
+  const { run, plannedTotal: total } = plan;
+  say(
+    `replay: scenario ${opts.scenario} seed ${opts.seed}: ${new Date(plan.startMs).toISOString()} + ${opts.duration / 60_000} min event time, ` +
+      `${plan.eventRate.toFixed(2)} docs per event-second, ~${total} messages at ${opts.maxSpeed ? 'max speed' : `${opts.rate}/s`}\n`,
+  );
+  for (const s of run.truth.skippedPoisonKinds) say(`replay: poison kind ${s.kind} skipped: ${s.why}\n`);
+  const truthWriter = opts.truthOut ? new TruthFileWriter(opts.truthOut) : null;
+  const finishTruth = async (): Promise<void> => {
+    if (!truthWriter) return;
+    await truthWriter.close(run.truth);
+    say(
+      `replay: ground truth written to ${opts.truthOut}${run.truth.complete ? '' : ' (incomplete: the run was interrupted)'}\n`,
+    );
+  };
+  return { source: replaySource(run, truthWriter), total, finishTruth };
+}
+
+/** --dry-run: the traffic as recorded JSONL instead of producing it. */
+async function writeDryRun(
+  source: ReplaySourcePlan['source'],
+  file: string,
+  signal: AbortSignal,
+  say: Say,
+): Promise<void> {
+  const out = createWriteStream(file, 'utf8');
+  let n = 0;
+  for await (const m of source) {
+    if (signal.aborted) break;
+    const line = (m as Partial<PlannedMessage>).line;
+    const text = line
+      ? toRecordedLine(line)
+      : JSON.stringify({
+          topic: m.topic,
+          key: m.key,
+          value: m.value.toString('base64'),
+          headers: m.headers,
+          eventTimeMs: m.eventTimeMs,
         });
-        total = Math.round((opts.duration / 1000) * eventRate);
-        say(
-          `replay: scenario ${opts.scenario} seed ${opts.seed}: ${new Date(startMs).toISOString()} + ${opts.duration / 60_000} min event time, ` +
-            `${eventRate.toFixed(2)} docs per event-second, ~${total} messages at ${opts.maxSpeed ? 'max speed' : `${opts.rate}/s`}\n`,
-        );
-        for (const s of run.truth.skippedPoisonKinds)
-          say(`replay: poison kind ${s.kind} skipped: ${s.why}\n`);
-        const writer = opts.truthOut ? new TruthFileWriter(opts.truthOut) : null;
-        truthWriter = writer;
-        source = (async function* () {
-          for (const m of run.messages as IterableIterator<ScenarioMessage>) {
-            if (writer && m.topic !== 'labels') {
-              await writer.add({
-                id: m.id,
-                topic: m.topic as 'news' | 'chat',
-                eventTimeMs: m.eventTimeMs,
-                truth: m.truth,
-                region: m.issuer.region,
-                ticker: m.issuer.ticker,
-                ...(m.poison ? { poison: m.poison } : {}),
-              });
-            }
-            yield {
-              topic: m.topic,
-              key: m.key,
-              value: m.value,
-              headers: m.headers,
-              eventTimeMs: m.eventTimeMs,
-              id: m.id,
-              line: m,
-            };
-          }
-        })();
-        finishTruth = async () => {
-          if (truthWriter) {
-            await truthWriter.close(run.truth);
-            say(
-              `replay: ground truth written to ${opts.truthOut}${run.truth.complete ? '' : ' (incomplete: the run was interrupted)'}\n`,
-            );
-          }
-        };
-      } else {
-        source = readRecordedFile(opts.file!, schemaIds);
-      }
+    if (!out.write(`${text}\n`)) await once(out, 'drain');
+    n++;
+  }
+  out.end();
+  await once(out, 'finish');
+  say(`replay: wrote ${n} messages to ${file}\n`);
+}
 
-      const abort = new AbortController();
-      const onSignal = (): void => {
-        say('replay: stopping (signal) — finishing the current batch\n');
-        abort.abort();
-      };
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      try {
-        if (opts.dryRun) {
-          const out = createWriteStream(opts.out!, 'utf8');
-          let n = 0;
-          for await (const m of source) {
-            if (abort.signal.aborted) break;
-            const line = (m as ReplayMessage & { line?: ScenarioMessage }).line;
-            const text = line
-              ? toRecordedLine(line)
-              : JSON.stringify({
-                  topic: m.topic,
-                  key: m.key,
-                  value: m.value.toString('base64'),
-                  headers: m.headers,
-                  eventTimeMs: m.eventTimeMs,
-                });
-            if (!out.write(`${text}\n`)) await once(out, 'drain');
-            n++;
-          }
-          out.end();
-          await once(out, 'finish');
-          say(`replay: wrote ${n} messages to ${opts.out}\n`);
-        } else {
-          const logger = createLogger(config.log.level);
-          const kafka = buildKafka(config.kafka, logger);
-          const topics = [
-            config.kafka.topics.news,
-            config.kafka.topics.chat,
-            ...(opts.labels && config.kafka.topics.labels ? [config.kafka.topics.labels] : []),
-          ];
-          await ensureTopics(
-            kafka,
-            topics.map((topic) => ({ topic })),
-          );
-          const producer = new OutputProducer(kafka, { compression: config.kafka.compression });
-          await producer.connect();
-          try {
-            await replayMessages(source, producer, {
-              topics: {
-                news: config.kafka.topics.news,
-                chat: config.kafka.topics.chat,
-                labels: config.kafka.topics.labels,
-              },
-              ratePerSecond: opts.maxSpeed ? null : opts.rate,
-              maxBatch: opts.batch,
-              signal: abort.signal,
-              onProgress: (p) => say(formatProgress(p, total)),
-            });
-          } finally {
-            await producer.disconnect();
-          }
-        }
-        await finishTruth?.();
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
+async function produce(
+  plan: ReplaySourcePlan,
+  opts: ReplayCliOptions,
+  config: FinsentryConfig,
+  signal: AbortSignal,
+  say: Say,
+): Promise<void> {
+  const logger = createLogger(config.log.level);
+  const kafka = buildKafka(config.kafka, logger);
+  const topics = [
+    config.kafka.topics.news,
+    config.kafka.topics.chat,
+    ...(opts.labels && config.kafka.topics.labels ? [config.kafka.topics.labels] : []),
+  ];
+  await ensureTopics(
+    kafka,
+    topics.map((topic) => ({ topic })),
+  );
+  const producer = new OutputProducer(kafka, { compression: config.kafka.compression });
+  await producer.connect();
+  try {
+    await replayMessages(plan.source, producer, {
+      topics: {
+        news: config.kafka.topics.news,
+        chat: config.kafka.topics.chat,
+        labels: config.kafka.topics.labels,
+      },
+      ratePerSecond: opts.maxSpeed ? null : opts.rate,
+      maxBatch: opts.batch,
+      signal,
+      onProgress: (p) => say(formatProgress(p, plan.total)),
     });
+  } finally {
+    await producer.disconnect();
+  }
 }

@@ -1,3 +1,4 @@
+import { OutputsLost } from '../../domain/outputs.js';
 import {
   CompressionTypes,
   Partitioners,
@@ -61,17 +62,7 @@ export interface Delivery {
   disconnect(): Promise<void>;
 }
 
-/**
- * Thrown by exactly-once outputs when a transaction failed: its records are aborted (or will be, by the
- * coordinator), so retrying one send cannot help — the batch must be redone from its last committed
- * offset. The processor gives the batch up (after a backoff) and kafkajs fetches it again.
- */
-export class OutputsLost extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'OutputsLost';
-  }
-}
+export { OutputsLost } from '../../domain/outputs.js';
 
 // ------------------------------------------------------------------------------------ at-least-once
 

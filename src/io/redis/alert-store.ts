@@ -1,7 +1,10 @@
 import type { RedisClient } from './client.js';
 import type { AlertEvent } from '../../alerts/events.js';
-import { alertKeys, type LeaderTerm } from './leader-lease.js';
+import type { AlertStateStore, LeaderTerm, OutboxEntry } from '../../alerts/ports.js';
+import { alertKeys } from './leader-lease.js';
 import type { AlertRecord } from '../../alerts/state-machine.js';
+
+export type { OutboxEntry } from '../../alerts/ports.js';
 
 /**
  * Alert state and the event outbox in Redis, so that a leader change neither re-fires nor forgets
@@ -33,13 +36,8 @@ while i <= #ARGV do
 end
 return 1`;
 
-export interface OutboxEntry {
-  /** The raw list element (used to remove exactly this entry). */
-  raw: string;
-  event: AlertEvent;
-}
-
-export class AlertStore {
+/** The Redis implementation of the evaluator's AlertStateStore port (src/alerts/ports.ts). */
+export class AlertStore implements AlertStateStore {
   private readonly keys: ReturnType<typeof alertKeys>;
 
   constructor(

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { LeaderLease as LeaderLeasePort, LeaderTerm, LeaseListener } from '../../alerts/ports.js';
 import type { RedisClient } from './client.js';
+
+export type { LeaderTerm } from '../../alerts/ports.js';
 
 /**
  * Leader lease on Redis, so that exactly one evaluator replica is active (design §7).
@@ -57,13 +60,8 @@ export interface LeaderLeaseOptions {
   now?: () => number;
 }
 
-export interface LeaderTerm {
-  token: number;
-  /** The lease value in Redis: "<replicaId>|<token>". */
-  leaseValue: string;
-}
-
-export class LeaderLease {
+/** The Redis implementation of the evaluator's LeaderLease port (src/alerts/ports.ts). */
+export class LeaderLease implements LeaderLeasePort {
   readonly replicaId: string;
   private term: LeaderTerm | null = null;
   private validUntilMs = 0;
@@ -74,6 +72,7 @@ export class LeaderLease {
   private readonly tickMs: number;
   /** Stop acting as leader this long before the lease would expire in Redis (clock/RTT margin). */
   private readonly marginMs: number;
+  private readonly listeners: LeaseListener[] = [];
 
   constructor(private readonly options: LeaderLeaseOptions) {
     this.replicaId = options.replicaId ?? randomUUID();
@@ -81,6 +80,22 @@ export class LeaderLease {
     this.now = options.now ?? Date.now;
     this.tickMs = options.tickMs ?? Math.max(50, Math.floor(options.leaseMs / 3));
     this.marginMs = Math.min(1_000, Math.floor(options.leaseMs / 10));
+    this.listeners.push({
+      ...(options.onChange ? { onChange: options.onChange } : {}),
+      ...(options.onError ? { onError: options.onError } : {}),
+    });
+  }
+
+  listen(listener: LeaseListener): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(leader: boolean, token: number): void {
+    for (const l of this.listeners) l.onChange?.(leader, token);
+  }
+
+  private failed(err: unknown): void {
+    for (const l of this.listeners) l.onError?.(err);
   }
 
   /** The current term when this replica is leader and its lease is locally known to be valid. */
@@ -124,7 +139,7 @@ export class LeaderLease {
         }
       }
     } catch (err) {
-      this.options.onError?.(err);
+      this.failed(err);
       if (this.term && this.now() >= this.validUntilMs) this.lose();
     }
     const isLeader = this.current();
@@ -132,7 +147,7 @@ export class LeaderLease {
       Boolean(wasLeader) !== Boolean(isLeader) ||
       (wasLeader && isLeader && wasLeader.token !== isLeader.token)
     ) {
-      this.options.onChange?.(Boolean(isLeader), isLeader?.token ?? 0);
+      this.changed(Boolean(isLeader), isLeader?.token ?? 0);
     }
   }
 
@@ -160,9 +175,9 @@ export class LeaderLease {
       try {
         await this.options.redis.eval(RELEASE, 1, this.keys.lease, term.leaseValue);
       } catch (err) {
-        this.options.onError?.(err);
+        this.failed(err);
       }
     }
-    if (wasLeader) this.options.onChange?.(false, 0);
+    if (wasLeader) this.changed(false, 0);
   }
 }

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import type { ChainableCommander } from 'ioredis';
-import type { LabelObservation, StatsObservation } from '../../domain/observation.js';
 import type {
   GroupWindowStats,
   StatsApplyResult,
@@ -11,14 +10,17 @@ import type {
   WindowReader,
 } from '../../domain/windows.js';
 import type { FinsentryConfig } from '../../config/schema.js';
-import {
-  labelDeltas,
-  observationDeltas,
-  rawToGroupStats,
-  type FieldDeltas,
-  type RawCounters,
-} from '../../stats/counters.js';
+import { rawToGroupStats, type RawCounters } from '../../stats/counters.js';
 import { ALL_DIMENSION } from '../../stats/grouping.js';
+import { checkBaselineName, snapshotBaseline, type BaselineSnapshot } from '../../stats/windows/baseline.js';
+import {
+  groupStatsOf,
+  normalizeOffset,
+  resolveWindow,
+  windowItems,
+  windowStoreOptions,
+  type WindowStoreOptions,
+} from '../../stats/windows/rules.js';
 import { createRedisClient, isCluster, type RedisClient } from './client.js';
 
 /**
@@ -55,45 +57,16 @@ import { createRedisClient, isCluster, type RedisClient } from './client.js';
  * history — never on how partitions interleave — so a replay decides exactly as live traffic did. The
  * store's watermark is the maximum over partitions; windows are evaluated as of it:
  * end = floor(watermark / bucket) · bucket + bucket (exclusive), start = end − window.
+ *
+ * The window rules themselves (buckets, window ends, top groups, TTL from config, the items a batch
+ * becomes) live in src/stats/windows/rules.ts, shared with the in-memory store
+ * (src/stats/windows/memory-store.ts); this file is the Redis state backend only.
  */
 
-export interface WindowStoreOptions {
-  keyPrefix: string;
-  bucketMs: number;
-  allowedLatenessMs: number;
-  /** Lifetime of counter keys after their last write. */
-  ttlSeconds: number;
-  /** Dimensions a baseline captures (the implicit `_all` is always added). */
-  dimensions: readonly string[];
-}
-
-export interface BaselineSnapshot {
-  name: string;
-  capturedAtMs: number;
-  watermarkMs: number;
-  windowStartMs: number;
-  windowEndMs: number;
-  windowMs: number;
-  bucketMs: number;
-  dimensions: Record<string, GroupWindowStats[]>;
-}
-
-/** Options from config: TTL covers the longest window plus a trailing reference before it, lateness and slack. */
-export function windowStoreOptions(
-  cfg: FinsentryConfig,
-  keyPrefix = cfg.redis.keyPrefix,
-): WindowStoreOptions {
-  const longest = Math.max(...cfg.stats.windows);
-  const reference = cfg.evaluator.reference.kind === 'trailing' ? cfg.evaluator.reference.window : 0;
-  const retentionMs = longest + reference + cfg.stats.allowedLateness + 2 * cfg.stats.bucket + 600_000;
-  return {
-    keyPrefix,
-    bucketMs: cfg.stats.bucket,
-    allowedLatenessMs: cfg.stats.allowedLateness,
-    ttlSeconds: Math.ceil(retentionMs / 1000),
-    dimensions: cfg.stats.dimensions.map((d) => d.name),
-  };
-}
+// Re-exported for the store's existing callers; the rules live in src/stats/windows.
+export { topGroupsByVolume, windowEndFor, windowStoreOptions } from '../../stats/windows/rules.js';
+export type { WindowStoreOptions } from '../../stats/windows/rules.js';
+export type { BaselineSnapshot } from '../../stats/windows/baseline.js';
 
 // KEYS[1] = the partition's state hash; every key written shares its hash tag (same slot).
 // ARGV[1] base key of the shard, ARGV[2] allowed lateness (ms), ARGV[3] TTL (s), ARGV[4] lastOffset,
@@ -157,38 +130,7 @@ if late > 0 then redis.call('HINCRBY', state, 'late', late) end
 return {1, late, wmStr}
 `;
 
-type Item = [
-  offset: string,
-  eventTimeMs: number,
-  bucket: string,
-  groups: string[],
-  fields: Array<string | number>,
-];
-
-function normalizeOffset(offset: string): string {
-  if (!/^\d+$/.test(offset))
-    throw new Error(`invalid offset "${offset}" (expected a non-negative decimal integer)`);
-  return BigInt(offset).toString();
-}
-
-function flatten(deltas: FieldDeltas): Array<string | number> {
-  const out: Array<string | number> = [];
-  for (const [field, delta] of deltas) out.push(field, delta);
-  return out;
-}
-
 const APPLY_SHA = createHash('sha1').update(APPLY_SCRIPT).digest('hex');
-
-export function windowEndFor(watermarkMs: number, bucketMs: number): number {
-  return Math.floor(watermarkMs / bucketMs) * bucketMs + bucketMs;
-}
-
-/** The K groups with the most documents (ties by name), for bounded exports and tables. */
-export function topGroupsByVolume(stats: readonly GroupWindowStats[], k: number): GroupWindowStats[] {
-  return [...stats]
-    .sort((a, b) => b.count - a.count || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0))
-    .slice(0, k);
-}
 
 interface QueuedOp {
   key: string;
@@ -264,45 +206,6 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     });
   }
 
-  private buildItems(batch: StatsBatch): Item[] {
-    const items: Item[] = [];
-    const bucketOf = (t: number) => String(Math.floor(t / this.options.bucketMs) * this.options.bucketMs);
-    const groupsOf = (o: StatsObservation | LabelObservation) => {
-      const flat: string[] = [];
-      for (const g of o.groups) {
-        if (!/^[^{}\s:]+$/.test(g.dimension)) throw new Error(`invalid dimension name "${g.dimension}"`);
-        // "|" separates group and counter in field names (sanitised values never contain it).
-        if (g.value.length === 0 || /[{}|]/.test(g.value))
-          throw new Error(`invalid group value "${g.value}"`);
-        flat.push(g.dimension, g.value);
-      }
-      return flat;
-    };
-    for (const o of batch.observations) {
-      if (!Number.isFinite(o.eventTimeMs)) throw new Error(`observation ${o.documentId}: invalid event time`);
-      const t = Math.floor(o.eventTimeMs); // millisecond resolution, integer watermarks
-      items.push([
-        o.offset === undefined ? '' : normalizeOffset(o.offset),
-        t,
-        bucketOf(t),
-        groupsOf(o),
-        flatten(observationDeltas(o)),
-      ]);
-    }
-    for (const l of batch.labels) {
-      if (!Number.isFinite(l.eventTimeMs)) throw new Error(`label ${l.documentId}: invalid event time`);
-      const t = Math.floor(l.eventTimeMs);
-      items.push([
-        l.offset === undefined ? '' : normalizeOffset(l.offset),
-        t,
-        bucketOf(t),
-        groupsOf(l),
-        flatten(labelDeltas(l)),
-      ]);
-    }
-    return items;
-  }
-
   async apply(batches: StatsBatch[]): Promise<StatsApplyResult[]> {
     this.applyCalls += 1;
     if (batches.length === 0) return [];
@@ -314,7 +217,7 @@ export class RedisWindowStore implements StatsSink, WindowReader {
         String(this.options.allowedLatenessMs),
         String(this.options.ttlSeconds),
         normalizeOffset(batch.lastOffset),
-        JSON.stringify(this.buildItems(batch)),
+        JSON.stringify(windowItems(batch, this.options.bucketMs)),
       ];
       return { key: `${base}:state`, args };
     });
@@ -394,20 +297,9 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     return states.reduce((sum, s) => sum + s.late, 0);
   }
 
-  private async resolveWindow(
-    query: WindowQuery,
-  ): Promise<{ start: number; end: number; buckets: number[] } | null> {
-    let end = query.endMs;
-    if (end === undefined) {
-      const wm = await this.watermark();
-      if (wm === 0) return null;
-      end = windowEndFor(wm, this.options.bucketMs);
-    }
-    const b = this.options.bucketMs;
-    const start = end - query.windowMs;
-    const buckets: number[] = [];
-    for (let t = Math.ceil(start / b) * b; t < end; t += b) buckets.push(t);
-    return { start, end, buckets };
+  private async resolveWindow(query: WindowQuery) {
+    const watermarkMs = query.endMs === undefined ? await this.watermark() : 0;
+    return resolveWindow(query, watermarkMs, this.options.bucketMs);
   }
 
   /** Fetches the counter hashes of some dimensions for every (partition, bucket) of a window, in one pipelined phase. */
@@ -476,14 +368,7 @@ export class RedisWindowStore implements StatsSink, WindowReader {
       }
     }
     const out: Record<string, GroupWindowStats[]> = {};
-    for (const [dimension, groups] of merged) {
-      out[dimension] = topGroupsByVolume(
-        [...groups]
-          .map(([group, raw]) => rawToGroupStats(dimension, group, raw))
-          .filter((s) => s.count > 0 || s.confusion !== null),
-        Number.POSITIVE_INFINITY,
-      );
-    }
+    for (const [dimension, groups] of merged) out[dimension] = groupStatsOf(dimension, groups);
     return out;
   }
 
@@ -518,9 +403,7 @@ export class RedisWindowStore implements StatsSink, WindowReader {
   }
 
   private baselineKey(name: string): string {
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name))
-      throw new Error(`invalid baseline name "${name}" (letters, digits, . _ -)`);
-    return `${this.options.keyPrefix}:baseline:${name}`;
+    return `${this.options.keyPrefix}:baseline:${checkBaselineName(name)}`;
   }
 
   /** Persists the window ending at the current watermark (all dimensions) as a named reference, without TTL. */
@@ -530,20 +413,7 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     nowMs: number = Date.now(),
   ): Promise<BaselineSnapshot> {
     const key = this.baselineKey(name);
-    const watermarkMs = await this.watermark();
-    if (watermarkMs === 0) throw new Error('no statistics stored yet: nothing to capture');
-    const endMs = windowEndFor(watermarkMs, this.options.bucketMs);
-    const all = await this.readAllDimensions(windowMs, endMs);
-    const snapshot: BaselineSnapshot = {
-      name,
-      capturedAtMs: nowMs,
-      watermarkMs,
-      windowStartMs: endMs - windowMs,
-      windowEndMs: endMs,
-      windowMs,
-      bucketMs: this.options.bucketMs,
-      dimensions: all?.dimensions ?? {},
-    };
+    const snapshot = await snapshotBaseline(this, name, windowMs, this.options.bucketMs, nowMs);
     this.roundTrips += 1;
     await this.redis.set(key, JSON.stringify(snapshot));
     this.roundTrips += 1;

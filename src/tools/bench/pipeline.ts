@@ -6,7 +6,7 @@ import { buildKafka, buildKafkaJsConfig } from '../../io/kafka/client.js';
 import { createRedisClient } from '../../io/redis/client.js';
 import { RedisWindowStore, windowStoreOptions } from '../../io/redis/window-store.js';
 import { NOOP_OBSERVER, type PipelineObserver } from '../../pipeline/observer.js';
-import { PipelineService } from '../../pipeline/service.js';
+import { PipelineService } from '../../app/pipeline.js';
 import { encodePlain } from '../scenarios/encoding.js';
 import { buildObservation } from '../../stats/grouping.js';
 import { createLogger } from '../../telemetry/logger.js';

@@ -313,21 +313,32 @@ function alertRowText(a: AlertRow, startMs: number): string {
 
 /** The summary as printed at the end of the demo. */
 export function renderSummary(s: DemoSummary): string[] {
-  const out: string[] = [];
-  const start = s.eventStartMs;
   const eventSpan = span(s.eventEndMs - s.eventStartMs);
-  out.push(
-    `finsentry demo summary — run ${s.runId}, scenario ${s.scenario} (seed ${s.seed}): ${eventSpan} of event time in ${clock(s.wallMs)} of wall time${s.interrupted ? ' — INTERRUPTED, figures are partial' : ''}`,
-  );
-  out.push('');
   const d = s.documents;
-  out.push(
+  return [
+    `finsentry demo summary — run ${s.runId}, scenario ${s.scenario} (seed ${s.seed}): ${eventSpan} of event time in ${clock(s.wallMs)} of wall time${s.interrupted ? ' — INTERRUPTED, figures are partial' : ''}`,
+    '',
     `documents  ${int(d.produced)} of ${int(d.planned)} produced: ${int(d.wellFormed)} well-formed, ${int(d.poison)} poison; ${d.enriched === null ? '?' : int(d.enriched)} enriched by the service`,
-  );
-  out.push('');
-  out.push('injected (ground truth, event time from the scenario start T) → detected');
+    '',
+    ...injectedSection(s),
+    '',
+    ...alertsSection(s),
+    ...deadLettersSection(s),
+    '',
+    s.interrupted
+      ? 'result: incomplete — the demo was stopped before the scenario was replayed and processed'
+      : s.pass
+        ? 'result: PASS — every injected effect detected in time, no false alert, every poison message in the DLQ'
+        : 'result: FAIL — see above',
+    '',
+    ...whereToLook(s),
+  ];
+}
+
+function injectedSection(s: DemoSummary): string[] {
+  const out: string[] = ['injected (ground truth, event time from the scenario start T) → detected'];
   for (const e of s.injected) {
-    out.push(`  ${injectedHead(e, start)}`);
+    out.push(`  ${injectedHead(e, s.eventStartMs)}`);
     out.push(`          ${e.description}`);
     if (e.kind === 'poison') {
       const dl = s.deadLetters;
@@ -345,12 +356,16 @@ export function renderSummary(s: DemoSummary): string[] {
       out.push('          → no alert expected: the share is below the DeadLetterRateHigh threshold');
     for (const det of e.detections) out.push(`          → ${what(det)}: ${detectionText(det)}`);
   }
-  out.push('');
-  out.push(
+  return out;
+}
+
+function alertsSection(s: DemoSummary): string[] {
+  const start = s.eventStartMs;
+  const out: string[] = [
     s.falseAlerts.length === 0
       ? 'false alerts: none (no alert fired that the ground truth does not call for)'
       : `false alerts: ${s.falseAlerts.length}`,
-  );
+  ];
   for (const a of s.falseAlerts) out.push(`  ${alertRowText(a, start)}`);
   if (s.toleratedAlerts.length > 0) {
     out.push(
@@ -364,6 +379,10 @@ export function renderSummary(s: DemoSummary): string[] {
     );
     for (const a of s.capacityAlerts) out.push(`  ${alertRowText(a, start)}`);
   }
+  return out;
+}
+
+function deadLettersSection(s: DemoSummary): string[] {
   const dl = s.deadLetters;
   const problems = [
     dl.missing.length > 0
@@ -371,24 +390,19 @@ export function renderSummary(s: DemoSummary): string[] {
       : '',
     dl.wrongReason.length > 0 ? `${dl.wrongReason.length} with another reason` : '',
   ].filter(Boolean);
-  out.push(
+  const out = [
     `dead letters: ${int(dl.matched)} of ${int(dl.expected)} poison messages in the DLQ with the expected reason${problems.length ? `; ${problems.join('; ')}` : ' — every one accounted for'}`,
-  );
+  ];
   const unexpected = Object.entries(dl.unexpected);
   if (unexpected.length > 0)
     out.push(`  other DLQ records: ${unexpected.map(([r, n]) => `${r} ${n}`).join(', ')}`);
   for (const k of dl.skipped) out.push(`  poison kind ${k.kind} not generated: ${k.why}`);
-  out.push('');
-  out.push(
-    s.interrupted
-      ? 'result: incomplete — the demo was stopped before the scenario was replayed and processed'
-      : s.pass
-        ? 'result: PASS — every injected effect detected in time, no false alert, every poison message in the DLQ'
-        : 'result: FAIL — see above',
-  );
-  out.push('');
+  return out;
+}
+
+function whereToLook(s: DemoSummary): string[] {
   const l = s.locations;
-  out.push('where to look');
+  const out = ['where to look'];
   out.push(
     `  metrics       ${l.metricsUrl}${l.serviceRunning ? ' (finsentry is still running: Ctrl-C stops it)' : ' (the service has stopped; rerun with --keep-running to keep it up)'}`,
   );

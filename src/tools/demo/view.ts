@@ -5,7 +5,7 @@ import { clock, eventOffset, fit, fixed, int, percent, sideBySide, span } from '
 
 /**
  * The demo's live terminal view and its plain-text progress lines, as pure functions of a ViewState:
- * the I/O side (src/tools/demo/demo.ts) gathers the state about once a second and writes what these return.
+ * the I/O side (src/tools/demo/demo.ts and its phases) gathers the state about once a second and writes what these return.
  */
 
 export type DemoPhase = 'starting' | 'replaying' | 'draining' | 'finishing' | 'done' | 'stopping';

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import {
   copyFileSync,
   createWriteStream,
@@ -75,7 +75,19 @@ export function gitBlobSha1(content: Buffer): string {
   return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
 }
 
-export async function pullModel(options: PullOptions): Promise<PullResult> {
+/** One pull's settings: where from, with which credentials, and where the files and the blob cache go. */
+interface HubSession {
+  repo: string;
+  revision: string;
+  out: string;
+  repoCache: string;
+  headers: Record<string, string>;
+  doFetch: typeof fetch;
+  log: (line: string) => void;
+  resolveUrl: (file: string) => string;
+}
+
+function hubSession(options: PullOptions): HubSession {
   if (!/^[\w.-]+(\/[\w.-]+)?$/.test(options.repo))
     throw new HubError(`invalid repo id "${options.repo}" (expected owner/name)`);
   const endpoint = (options.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(
@@ -85,118 +97,132 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   const revision = options.revision ?? 'main';
   const cacheRoot =
     options.cache ?? process.env.FINSENTRY_HUB_CACHE ?? join(homedir(), '.cache', 'finsentry', 'hub');
-  const repoCache = join(cacheRoot, `models--${options.repo.replace('/', '--')}`);
   const token = options.token ?? process.env.HF_TOKEN;
-  const doFetch = options.fetchImpl ?? fetch;
-  const headers: Record<string, string> = {
-    'user-agent': 'finsentry',
-    ...(token ? { authorization: `Bearer ${token}` } : {}),
+  return {
+    repo: options.repo,
+    revision,
+    out: options.out,
+    repoCache: join(cacheRoot, `models--${options.repo.replace('/', '--')}`),
+    headers: { 'user-agent': 'finsentry', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    doFetch: options.fetchImpl ?? fetch,
+    log: options.log ?? (() => undefined),
+    resolveUrl: (file) => `${endpoint}/${options.repo}/resolve/${encodeURIComponent(revision)}/${file}`,
   };
-  const log = options.log ?? (() => undefined);
+}
 
-  const resolveUrl = (file: string) =>
-    `${endpoint}/${options.repo}/resolve/${encodeURIComponent(revision)}/${file}`;
-
-  /** HEAD without following redirects, to read the Hub's etag headers. */
-  const head = async (file: string): Promise<Remote | undefined> => {
-    const url = resolveUrl(file);
-    const res = await doFetch(url, { method: 'HEAD', headers, redirect: 'manual' });
-    if (res.status === 404) return undefined;
-    if (res.status === 401 || res.status === 403)
-      throw new HubError(`${url}: HTTP ${res.status} (private or gated repo? set HF_TOKEN)`);
-    if (res.status >= 400) throw new HubError(`${url}: HTTP ${res.status}`);
-    return {
-      url,
-      etag: unquote(res.headers.get('etag')),
-      linkedEtag: unquote(res.headers.get('x-linked-etag')),
-      commit: res.headers.get('x-repo-commit') ?? undefined,
-    };
+/** HEAD without following redirects, to read the Hub's etag headers; undefined when the file is absent. */
+async function head(hub: HubSession, file: string): Promise<Remote | undefined> {
+  const url = hub.resolveUrl(file);
+  const res = await hub.doFetch(url, { method: 'HEAD', headers: hub.headers, redirect: 'manual' });
+  if (res.status === 404) return undefined;
+  if (res.status === 401 || res.status === 403)
+    throw new HubError(`${url}: HTTP ${res.status} (private or gated repo? set HF_TOKEN)`);
+  if (res.status >= 400) throw new HubError(`${url}: HTTP ${res.status}`);
+  return {
+    url,
+    etag: unquote(res.headers.get('etag')),
+    linkedEtag: unquote(res.headers.get('x-linked-etag')),
+    commit: res.headers.get('x-repo-commit') ?? undefined,
   };
+}
 
-  const download = async (file: string, remote: Remote): Promise<PulledFile> => {
-    const lfsSha =
-      remote.linkedEtag && /^[0-9a-f]{64}$/.test(remote.linkedEtag) ? remote.linkedEtag : undefined;
-    const gitSha = !lfsSha && remote.etag && /^[0-9a-f]{40}$/.test(remote.etag) ? remote.etag : undefined;
-    const key = lfsSha ?? gitSha;
-    const blob = key ? join(repoCache, 'blobs', key) : undefined;
-    const target = join(options.out, file);
-    mkdirSync(dirname(target), { recursive: true });
-    if (blob && existsSync(blob)) {
-      copyFileSync(blob, target);
-      log(`${file}: cached (${key})`);
-      const bytes = readFileSync(blob).length;
-      return { file, bytes, digest: key ?? '', algorithm: lfsSha ? 'sha256' : 'git-sha1', cached: true };
-    }
-    const res = await doFetch(remote.url, { headers, redirect: 'follow' });
-    if (!res.ok || !res.body) throw new HubError(`${remote.url}: HTTP ${res.status}`);
-    const tmp = `${target}.part`;
-    const sha256 = createHash('sha256');
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
-    body.on('data', (chunk: Buffer) => {
-      sha256.update(chunk);
-      bytes += chunk.length;
-      if (gitSha) chunks.push(chunk);
-    });
-    await pipeline(body, createWriteStream(tmp));
-    let digest = '';
-    let algorithm: PulledFile['algorithm'] = 'none';
-    if (lfsSha) {
-      digest = sha256.digest('hex');
-      algorithm = 'sha256';
-      if (digest !== lfsSha) {
-        rmSync(tmp, { force: true });
-        throw new HubError(`${file}: sha256 mismatch: Hub says ${lfsSha}, downloaded ${digest}`);
-      }
-    } else if (gitSha) {
-      digest = gitBlobSha1(Buffer.concat(chunks));
-      algorithm = 'git-sha1';
-      if (digest !== gitSha) {
-        rmSync(tmp, { force: true });
-        throw new HubError(`${file}: git blob sha1 mismatch: Hub says ${gitSha}, downloaded ${digest}`);
-      }
-    } else {
-      log(`${file}: the Hub sent no verifiable etag; stored unverified`);
-    }
-    renameSync(tmp, target);
-    if (blob) {
-      mkdirSync(dirname(blob), { recursive: true });
-      copyFileSync(target, blob);
-    }
-    log(`${file}: ${bytes} bytes, ${algorithm} ${digest}`);
-    return { file, bytes, digest, algorithm, cached: false };
-  };
+/**
+ * Downloads one file into the output directory, verified against the Hub's etag: `X-Linked-Etag`
+ * (sha256) for LFS files, the git blob sha1 `ETag` for small ones; a verified blob is cached by etag.
+ */
+async function download(hub: HubSession, file: string, remote: Remote): Promise<PulledFile> {
+  const lfsSha = remote.linkedEtag && /^[0-9a-f]{64}$/.test(remote.linkedEtag) ? remote.linkedEtag : undefined;
+  const gitSha = !lfsSha && remote.etag && /^[0-9a-f]{40}$/.test(remote.etag) ? remote.etag : undefined;
+  const key = lfsSha ?? gitSha;
+  const blob = key ? join(hub.repoCache, 'blobs', key) : undefined;
+  const target = join(hub.out, file);
+  mkdirSync(dirname(target), { recursive: true });
+  if (blob && existsSync(blob)) {
+    copyFileSync(blob, target);
+    hub.log(`${file}: cached (${key})`);
+    const bytes = readFileSync(blob).length;
+    return { file, bytes, digest: key ?? '', algorithm: lfsSha ? 'sha256' : 'git-sha1', cached: true };
+  }
+  const res = await hub.doFetch(remote.url, { headers: hub.headers, redirect: 'follow' });
+  if (!res.ok || !res.body) throw new HubError(`${remote.url}: HTTP ${res.status}`);
+  const tmp = `${target}.part`;
+  const sha256 = createHash('sha256');
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  body.on('data', (chunk: Buffer) => {
+    sha256.update(chunk);
+    bytes += chunk.length;
+    if (gitSha) chunks.push(chunk);
+  });
+  await pipeline(body, createWriteStream(tmp));
+  const { digest, algorithm } = verify(hub, file, tmp, { lfsSha, gitSha, sha256, chunks });
+  renameSync(tmp, target);
+  if (blob) {
+    mkdirSync(dirname(blob), { recursive: true });
+    copyFileSync(target, blob);
+  }
+  hub.log(`${file}: ${bytes} bytes, ${algorithm} ${digest}`);
+  return { file, bytes, digest, algorithm, cached: false };
+}
 
+/** Checks a downloaded file against the digest the Hub announced; removes it and throws on a mismatch. */
+function verify(
+  hub: HubSession,
+  file: string,
+  tmp: string,
+  got: { lfsSha: string | undefined; gitSha: string | undefined; sha256: Hash; chunks: Buffer[] },
+): { digest: string; algorithm: PulledFile['algorithm'] } {
+  if (got.lfsSha) {
+    const digest = got.sha256.digest('hex');
+    if (digest !== got.lfsSha) {
+      rmSync(tmp, { force: true });
+      throw new HubError(`${file}: sha256 mismatch: Hub says ${got.lfsSha}, downloaded ${digest}`);
+    }
+    return { digest, algorithm: 'sha256' };
+  }
+  if (got.gitSha) {
+    const digest = gitBlobSha1(Buffer.concat(got.chunks));
+    if (digest !== got.gitSha) {
+      rmSync(tmp, { force: true });
+      throw new HubError(`${file}: git blob sha1 mismatch: Hub says ${got.gitSha}, downloaded ${digest}`);
+    }
+    return { digest, algorithm: 'git-sha1' };
+  }
+  hub.log(`${file}: the Hub sent no verifiable etag; stored unverified`);
+  return { digest: '', algorithm: 'none' };
+}
+
+export async function pullModel(options: PullOptions): Promise<PullResult> {
+  const hub = hubSession(options);
+  const { repo, revision } = hub;
   mkdirSync(options.out, { recursive: true });
   const files: PulledFile[] = [];
   let commit: string | undefined;
   for (const file of REQUIRED) {
-    const remote = await head(file);
-    if (!remote) throw new HubError(`${options.repo}@${revision} has no ${file}`);
+    const remote = await head(hub, file);
+    if (!remote) throw new HubError(`${repo}@${revision} has no ${file}`);
     commit ??= remote.commit;
-    files.push(await download(file, remote));
+    files.push(await download(hub, file, remote));
   }
   for (const file of OPTIONAL) {
-    const remote = await head(file);
-    if (remote) files.push(await download(file, remote));
+    const remote = await head(hub, file);
+    if (remote) files.push(await download(hub, file, remote));
   }
   let onnx: PulledFile | undefined;
   for (const file of ONNX_FILES) {
-    const remote = await head(file);
+    const remote = await head(hub, file);
     if (!remote) continue;
     // The engine looks for model.onnx / onnx/model.onnx alike; keep the Hub's path.
-    onnx = await download(file, remote);
+    onnx = await download(hub, file, remote);
     break;
   }
   if (!onnx)
-    throw new HubError(
-      `${options.repo}@${revision} has no ONNX export (looked for ${ONNX_FILES.join(', ')})`,
-    );
+    throw new HubError(`${repo}@${revision} has no ONNX export (looked for ${ONNX_FILES.join(', ')})`);
   files.push(onnx);
   if (commit) {
-    mkdirSync(join(repoCache, 'refs'), { recursive: true });
-    writeFileSync(join(repoCache, 'refs', revision.replace(/\//g, '_')), commit);
+    mkdirSync(join(hub.repoCache, 'refs'), { recursive: true });
+    writeFileSync(join(hub.repoCache, 'refs', revision.replace(/\//g, '_')), commit);
   }
   return { dir: options.out, commit, files };
 }

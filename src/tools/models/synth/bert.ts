@@ -128,101 +128,33 @@ function tensorInput(name: string, elemType: number, dims: Array<string | number
   };
 }
 
+/** Constants shared by every encoder layer. */
+interface LayerConstants {
+  maskBias: string;
+  headsShape: string;
+  mergedShape: string;
+  scale: string;
+  sqrt2: string;
+  half: string;
+  onef: string;
+}
+
 /**
  * A BERT encoder with a classification head, in plain ONNX opset-17 operators (the same math as
  * transformers' BertModel: embeddings + LayerNorm, post-LN transformer layers with erf-GELU).
  * Weights are seeded random; classifier weights are drawn wider than BERT's 0.02 so that an
  * untrained model still makes decisive, input-dependent predictions for tests and benchmarks.
+ * The builders below draw weights in graph order: reordering them changes every weight (and sha256).
  */
 export function buildBertModel(shape: BertShape, seed: number, producerVersion: string): ModelMessage {
-  const { hidden: H, heads: A, intermediate: I } = shape;
+  const { hidden: H, heads: A } = shape;
   if (H % A !== 0) throw new Error(`hidden size ${H} is not divisible by heads ${A}`);
-  const D = H / A;
   const g = new GraphBuilder(new SeededRandom(seed));
-  const std = 0.02;
-
-  // Embeddings: word + position + token type, then LayerNorm.
-  const wordEmb = g.normal('embeddings.word_embeddings.weight', [shape.vocabSize, H], 1.0);
-  const posEmb = g.normal('embeddings.position_embeddings.weight', [shape.maxPositions, H], 0.1);
-  const typeEmb = g.normal('embeddings.token_type_embeddings.weight', [shape.typeVocabSize, H], 0.1);
-  const one = g.int64Tensor('const.one', [], [1]);
-  const zero = g.int64Tensor('const.zero', [], [0]);
-  const seqLen = g.node(
-    'Gather',
-    [g.node('Shape', ['input_ids']), one],
-    [{ name: 'axis', type: AttributeType.INT, i: 0 }],
-  );
-  const positionIds = g.node('Range', [zero, seqLen, one]);
-  let x = g.node('Add', [
-    g.node('Add', [g.node('Gather', [wordEmb, 'input_ids']), g.node('Gather', [posEmb, positionIds])]),
-    g.node('Gather', [typeEmb, 'token_type_ids']),
-  ]);
-  x = g.layerNorm(x, 'embeddings.LayerNorm', H);
-
-  // Padding mask as additive bias [B, 1, 1, S].
-  const maskFloat = g.node(
-    'Cast',
-    ['attention_mask'],
-    [{ name: 'to', type: AttributeType.INT, i: TensorDataType.FLOAT }],
-  );
-  const inverted = g.node('Sub', [g.constant('const.onef', [], 1), maskFloat]);
-  const bias = g.node('Mul', [inverted, g.constant('const.mask_bias', [], MASK_BIAS)]);
-  const maskBias = g.node('Unsqueeze', [bias, g.int64Tensor('const.mask_axes', [2], [1, 2])]);
-
-  const headsShape = g.int64Tensor('const.heads_shape', [4], [0, 0, A, D]);
-  const mergedShape = g.int64Tensor('const.merged_shape', [3], [0, 0, H]);
-  const scale = g.constant('const.attention_scale', [], 1 / Math.sqrt(D));
-  const sqrt2 = g.constant('const.sqrt2', [], Math.SQRT2);
-  const half = g.constant('const.half', [], 0.5);
-  const onef = 'const.onef';
-
-  for (let l = 0; l < shape.layers; l++) {
-    const p = `encoder.layer.${l}`;
-    const split = (t: string, perm: number[]): string =>
-      g.node('Transpose', [g.node('Reshape', [t, headsShape])], [intsAttr('perm', perm)]);
-    const q = split(g.linear(x, `${p}.attention.self.query`, H, H, std * 5), [0, 2, 1, 3]);
-    const k = split(g.linear(x, `${p}.attention.self.key`, H, H, std * 5), [0, 2, 3, 1]);
-    const v = split(g.linear(x, `${p}.attention.self.value`, H, H, std * 5), [0, 2, 1, 3]);
-    const scores = g.node('Add', [g.node('Mul', [g.node('MatMul', [q, k]), scale]), maskBias]);
-    const probs = g.node('Softmax', [scores], [{ name: 'axis', type: AttributeType.INT, i: -1 }]);
-    const context = g.node('Reshape', [
-      g.node('Transpose', [g.node('MatMul', [probs, v])], [intsAttr('perm', [0, 2, 1, 3])]),
-      mergedShape,
-    ]);
-    const attnOut = g.linear(context, `${p}.attention.output.dense`, H, H, std);
-    x = g.layerNorm(g.node('Add', [attnOut, x]), `${p}.attention.output.LayerNorm`, H);
-    const h = g.linear(x, `${p}.intermediate.dense`, H, I, std * 5);
-    // GELU, erf form: 0.5 · h · (1 + erf(h / √2))
-    const gelu = g.node('Mul', [
-      g.node('Mul', [h, half]),
-      g.node('Add', [g.node('Erf', [g.node('Div', [h, sqrt2])]), onef]),
-    ]);
-    const ffnOut = g.linear(gelu, `${p}.output.dense`, I, H, std);
-    x = g.layerNorm(g.node('Add', [ffnOut, x]), `${p}.output.LayerNorm`, H);
-  }
-
-  const classifierStd = 1 / Math.sqrt(H);
-  let logits: string;
-  let outputDims: Array<string | number>;
-  if (shape.task === 'sentiment') {
-    let cls = g.node('Gather', [x, zero], [{ name: 'axis', type: AttributeType.INT, i: 1 }]);
-    if (shape.pooler) cls = g.node('Tanh', [g.linear(cls, 'pooler.dense', H, H, classifierStd)]);
-    logits = g.node(
-      'Identity',
-      [g.linear(cls, 'classifier', H, shape.numLabels, classifierStd * 2)],
-      [],
-      'logits',
-    );
-    outputDims = ['batch_size', shape.numLabels];
-  } else {
-    logits = g.node(
-      'Identity',
-      [g.linear(x, 'classifier', H, shape.numLabels, classifierStd * 2)],
-      [],
-      'logits',
-    );
-    outputDims = ['batch_size', 'sequence_length', shape.numLabels];
-  }
+  const { x: embedded, zero } = embeddings(g, shape);
+  const constants = layerConstants(g, shape);
+  let x = embedded;
+  for (let l = 0; l < shape.layers; l++) x = encoderLayer(g, shape, constants, x, `encoder.layer.${l}`);
+  const { logits, outputDims } = classifierHead(g, shape, x, zero);
 
   const dyn = ['batch_size', 'sequence_length'];
   return {
@@ -243,4 +175,104 @@ export function buildBertModel(shape: BertShape, seed: number, producerVersion: 
     },
     metadataProps: [{ key: 'finsentry.seed', value: String(seed) }],
   };
+}
+
+/** Embeddings: word + position + token type, then LayerNorm. */
+function embeddings(g: GraphBuilder, shape: BertShape): { x: string; zero: string } {
+  const H = shape.hidden;
+  const wordEmb = g.normal('embeddings.word_embeddings.weight', [shape.vocabSize, H], 1.0);
+  const posEmb = g.normal('embeddings.position_embeddings.weight', [shape.maxPositions, H], 0.1);
+  const typeEmb = g.normal('embeddings.token_type_embeddings.weight', [shape.typeVocabSize, H], 0.1);
+  const one = g.int64Tensor('const.one', [], [1]);
+  const zero = g.int64Tensor('const.zero', [], [0]);
+  const seqLen = g.node(
+    'Gather',
+    [g.node('Shape', ['input_ids']), one],
+    [{ name: 'axis', type: AttributeType.INT, i: 0 }],
+  );
+  const positionIds = g.node('Range', [zero, seqLen, one]);
+  const x = g.node('Add', [
+    g.node('Add', [g.node('Gather', [wordEmb, 'input_ids']), g.node('Gather', [posEmb, positionIds])]),
+    g.node('Gather', [typeEmb, 'token_type_ids']),
+  ]);
+  return { x: g.layerNorm(x, 'embeddings.LayerNorm', H), zero };
+}
+
+/** The padding mask as an additive bias [B, 1, 1, S], and the reshape/scale constants of attention and GELU. */
+function layerConstants(g: GraphBuilder, shape: BertShape): LayerConstants {
+  const { hidden: H, heads: A } = shape;
+  const D = H / A;
+  const maskFloat = g.node(
+    'Cast',
+    ['attention_mask'],
+    [{ name: 'to', type: AttributeType.INT, i: TensorDataType.FLOAT }],
+  );
+  const inverted = g.node('Sub', [g.constant('const.onef', [], 1), maskFloat]);
+  const bias = g.node('Mul', [inverted, g.constant('const.mask_bias', [], MASK_BIAS)]);
+  const maskBias = g.node('Unsqueeze', [bias, g.int64Tensor('const.mask_axes', [2], [1, 2])]);
+  return {
+    maskBias,
+    headsShape: g.int64Tensor('const.heads_shape', [4], [0, 0, A, D]),
+    mergedShape: g.int64Tensor('const.merged_shape', [3], [0, 0, H]),
+    scale: g.constant('const.attention_scale', [], 1 / Math.sqrt(D)),
+    sqrt2: g.constant('const.sqrt2', [], Math.SQRT2),
+    half: g.constant('const.half', [], 0.5),
+    onef: 'const.onef',
+  };
+}
+
+/** One post-LN transformer layer: multi-head self-attention, then the erf-GELU feed-forward block. */
+function encoderLayer(g: GraphBuilder, shape: BertShape, c: LayerConstants, input: string, p: string): string {
+  const { hidden: H, intermediate: I } = shape;
+  const std = 0.02;
+  const split = (t: string, perm: number[]): string =>
+    g.node('Transpose', [g.node('Reshape', [t, c.headsShape])], [intsAttr('perm', perm)]);
+  const q = split(g.linear(input, `${p}.attention.self.query`, H, H, std * 5), [0, 2, 1, 3]);
+  const k = split(g.linear(input, `${p}.attention.self.key`, H, H, std * 5), [0, 2, 3, 1]);
+  const v = split(g.linear(input, `${p}.attention.self.value`, H, H, std * 5), [0, 2, 1, 3]);
+  const scores = g.node('Add', [g.node('Mul', [g.node('MatMul', [q, k]), c.scale]), c.maskBias]);
+  const probs = g.node('Softmax', [scores], [{ name: 'axis', type: AttributeType.INT, i: -1 }]);
+  const context = g.node('Reshape', [
+    g.node('Transpose', [g.node('MatMul', [probs, v])], [intsAttr('perm', [0, 2, 1, 3])]),
+    c.mergedShape,
+  ]);
+  const attnOut = g.linear(context, `${p}.attention.output.dense`, H, H, std);
+  const x = g.layerNorm(g.node('Add', [attnOut, input]), `${p}.attention.output.LayerNorm`, H);
+  const h = g.linear(x, `${p}.intermediate.dense`, H, I, std * 5);
+  // GELU, erf form: 0.5 · h · (1 + erf(h / √2))
+  const gelu = g.node('Mul', [
+    g.node('Mul', [h, c.half]),
+    g.node('Add', [g.node('Erf', [g.node('Div', [h, c.sqrt2])]), c.onef]),
+  ]);
+  const ffnOut = g.linear(gelu, `${p}.output.dense`, I, H, std);
+  return g.layerNorm(g.node('Add', [ffnOut, x]), `${p}.output.LayerNorm`, H);
+}
+
+/** Sequence head on [CLS] (with BERT's pooler when asked) or a per-token head, named `logits`. */
+function classifierHead(
+  g: GraphBuilder,
+  shape: BertShape,
+  x: string,
+  zero: string,
+): { logits: string; outputDims: Array<string | number> } {
+  const H = shape.hidden;
+  const classifierStd = 1 / Math.sqrt(H);
+  if (shape.task === 'sentiment') {
+    let cls = g.node('Gather', [x, zero], [{ name: 'axis', type: AttributeType.INT, i: 1 }]);
+    if (shape.pooler) cls = g.node('Tanh', [g.linear(cls, 'pooler.dense', H, H, classifierStd)]);
+    const logits = g.node(
+      'Identity',
+      [g.linear(cls, 'classifier', H, shape.numLabels, classifierStd * 2)],
+      [],
+      'logits',
+    );
+    return { logits, outputDims: ['batch_size', shape.numLabels] };
+  }
+  const logits = g.node(
+    'Identity',
+    [g.linear(x, 'classifier', H, shape.numLabels, classifierStd * 2)],
+    [],
+    'logits',
+  );
+  return { logits, outputDims: ['batch_size', 'sequence_length', shape.numLabels] };
 }

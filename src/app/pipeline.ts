@@ -9,11 +9,11 @@ import { BatchConsumer } from '../io/kafka/consumer.js';
 import { createDelivery, type Delivery } from '../io/kafka/delivery.js';
 import { AuthorPseudonymiser } from '../privacy/pseudonymise.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { PredictionIndex } from './label-join.js';
-import type { LabelSink } from './label-sink.js';
-import type { PipelineObserver } from './observer.js';
-import { PipelineProcessor, type ObservationBuilder, type ProcessorHooks } from './processor.js';
-import type { BackoffOptions } from './retry.js';
+import type { PredictionIndex } from '../pipeline/label-join.js';
+import type { LabelSink } from '../pipeline/label-sink.js';
+import type { PipelineObserver } from '../pipeline/observer.js';
+import { PipelineProcessor, type ObservationBuilder, type ProcessorHooks } from '../pipeline/processor.js';
+import type { BackoffOptions } from '../pipeline/retry.js';
 
 export interface PipelineServiceDeps {
   kafka: Kafka;
@@ -37,8 +37,9 @@ export type PipelineConfig = Pick<FinsentryConfig, 'kafka' | 'batching' | 'limit
 
 /**
  * The consuming side of `finsentry run`: consumer group + processor + output delivery (at-least-once
- * or exactly-once, config kafka.delivery), with start, graceful stop and abort. Shared by the CLI and
- * by the integration tests so both run the same code.
+ * or exactly-once, config kafka.delivery), with start, graceful stop and abort. Part of the
+ * composition root (src/app): the service (./service.ts), the bench and the integration tests all
+ * run this same wiring.
  */
 export class PipelineService {
   readonly processor: PipelineProcessor;

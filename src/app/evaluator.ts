@@ -1,25 +1,22 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { FinsentryConfig } from '../config/schema.js';
+import { effectiveAlertRules } from '../alerts/default-rules.js';
+import { evaluatorSettings, referenceFromConfig } from '../alerts/evaluator-config.js';
+import { Evaluator, type AlertPublisher } from '../alerts/evaluator.js';
+import { PipelineSignalTracker, readOffsetSnapshot } from '../alerts/pipeline-signals.js';
+import { alertmanagerWebhook } from '../io/http/alertmanager.js';
 import { ensureTopics } from '../io/kafka/admin.js';
+import { kafkaAlertPublisher } from '../io/kafka/alert-publisher.js';
 import { buildKafka } from '../io/kafka/client.js';
+import { redisAlertPorts } from '../io/redis/alert-ports.js';
 import { createRedisClient, type RedisClient } from '../io/redis/client.js';
-import { RedisWindowStore, windowStoreOptions } from '../io/redis/window-store.js';
+import { RedisWindowStore } from '../io/redis/window-store.js';
+import { windowStoreOptions } from '../stats/windows/rules.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { PipelineMetrics } from '../telemetry/metrics.js';
-import { effectiveAlertRules } from './default-rules.js';
-import {
-  alertmanagerWebhook,
-  baselineReference,
-  Evaluator,
-  kafkaAlertPublisher,
-  trailingReference,
-  type AlertPublisher,
-  type ReferenceSource,
-} from './evaluator.js';
-import { PipelineSignalTracker, readOffsetSnapshot } from './pipeline-signals.js';
 
 /**
- * Wires the evaluator from config: Redis (window store + lease + alert state), Kafka (alert
+ * Wires the evaluator from config (part of the composition root): Redis (window store + lease + alert state), Kafka (alert
  * producer, admin for pipeline signals), reference source, publishers. Used by `finsentry evaluate`
  * and by `finsentry run`, which starts it next to the pipeline when `evaluator.enabled`.
  */
@@ -37,12 +34,6 @@ export interface EvaluatorServiceDeps {
   redis?: RedisClient;
   kafka?: Kafka;
   env?: NodeJS.ProcessEnv;
-}
-
-/** Gauge windows: the configured windows up to 1 h (24 h windows are for reports, too costly per interval). */
-export function gaugeWindows(config: FinsentryConfig): number[] {
-  const short = config.stats.windows.filter((w) => w <= 3_600_000);
-  return short.length > 0 ? short : [Math.min(...config.stats.windows)];
 }
 
 export async function startEvaluatorService(
@@ -71,10 +62,6 @@ export async function startEvaluatorService(
     throw err;
   }
 
-  const reference: ReferenceSource =
-    config.evaluator.reference.kind === 'baseline'
-      ? baselineReference(() => store.readBaseline(config.evaluator.reference.name))
-      : trailingReference(store, config.evaluator.reference.window);
   const publishers: AlertPublisher[] = [kafkaAlertPublisher(producer, topics.alerts)];
   if (config.evaluator.webhookUrl) publishers.push(alertmanagerWebhook(config.evaluator.webhookUrl));
 
@@ -82,11 +69,10 @@ export async function startEvaluatorService(
   const inputTopics = [topics.news, topics.chat];
   const signalAdmin = admin;
   const evaluator = new Evaluator({
-    redis,
-    keyPrefix: config.redis.keyPrefix,
+    ...redisAlertPorts({ redis, keyPrefix: config.redis.keyPrefix, leaseMs: config.evaluator.leaderLease }),
+    ...evaluatorSettings(config),
     windows: store,
-    reference,
-    rules: effectiveAlertRules(config),
+    reference: referenceFromConfig(config, store),
     publishers,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     logger: log,
@@ -100,14 +86,6 @@ export async function startEvaluatorService(
       for (const p of snapshot.partitions) deps.metrics?.consumerLag(p.topic, p.partition, p.lag);
       return tracker.push(snapshot);
     },
-    intervalMs: config.evaluator.interval,
-    clock: config.evaluator.clock,
-    idlePartitionMs: config.evaluator.idlePartitionTimeout,
-    leaseMs: config.evaluator.leaderLease,
-    minSamples: config.stats.minSamples,
-    bucketMs: config.stats.bucket,
-    gaugeDimensions: config.stats.dimensions,
-    gaugeWindows: gaugeWindows(config),
   });
   evaluator.start();
   log.info(

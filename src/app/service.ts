@@ -1,0 +1,246 @@
+import { readFileSync } from 'node:fs';
+import { resolveSecret } from '../config/load.js';
+import type { FinsentryConfig } from '../config/schema.js';
+import type { Enricher } from '../domain/enrichment.js';
+import { ensureTopics, missingTopics } from '../io/kafka/admin.js';
+import { buildKafka } from '../io/kafka/client.js';
+import { createRedisClient, type RedisClient } from '../io/redis/client.js';
+import { RedisWindowStore } from '../io/redis/window-store.js';
+import { LabelJoinSink, RedisPredictionIndex } from '../pipeline/label-join.js';
+import { buildObservation } from '../stats/grouping.js';
+import { windowStoreOptions } from '../stats/windows/rules.js';
+import type { Logger } from '../telemetry/logger.js';
+import { createMetrics } from '../telemetry/metrics.js';
+import { Readiness, startOpsServer, type OpsServer } from '../telemetry/server.js';
+import { startTracing, type TracingHandle } from '../telemetry/tracing.js';
+import { PipelineService } from './pipeline.js';
+
+/**
+ * The composition root of the service (design §1, Layout): builds `finsentry run` from config — the
+ * only place that picks the adapters (Kafka, Redis, ONNX Runtime, HTTP) and passes them to the
+ * pipeline and the evaluator, which own the interfaces. The CLI (src/cli/commands/run.ts) parses
+ * arguments and calls runService; the evaluator's wiring is ./evaluator.ts, the pipeline's ./pipeline.ts.
+ *
+ * Start-up order: config → author key → ops server (/healthz answers at once, /readyz only when
+ * everything below is up) → models loaded and warmed → Redis window store → output topics → consumer
+ * group. Then the alert evaluator when `evaluator.enabled` (leader-elected: running it in every
+ * replica is safe).
+ *
+ * SIGTERM/SIGINT: stop fetching, finish and commit in-flight micro-batches, leave the group, close
+ * the producer, the models and Redis; exit 0 within `shutdown.deadline`, else log and exit 1 (the
+ * uncommitted records are simply read again by the next owner). A second signal exits 1 at once.
+ */
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Resources opened so far, closed in reverse order on shutdown or start-up failure. */
+class Closers {
+  private readonly items: Array<{ name: string; close: () => Promise<unknown> }> = [];
+  add(name: string, close: () => Promise<unknown>): void {
+    this.items.push({ name, close });
+  }
+  async closeAll(logger: Logger): Promise<void> {
+    for (const { name, close } of this.items.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        logger.warn({ err, component: name }, 'error while closing');
+      }
+    }
+    this.items.length = 0;
+  }
+}
+
+/** Runs the service until a signal or a fatal error; resolves the process exit code. */
+export async function runService(config: FinsentryConfig, logger: Logger): Promise<number> {
+  const authorKey = resolveSecret(config.privacy.authorKey);
+  if (!authorKey) {
+    const ref = config.privacy.authorKey.env
+      ? `environment variable ${config.privacy.authorKey.env}`
+      : `file ${config.privacy.authorKey.file}`;
+    throw new Error(
+      `privacy.authorKey: ${ref} is not set or empty (chat author ids must be pseudonymised with a secret key)`,
+    );
+  }
+
+  const signal = listenForSignals();
+  const closers = new Closers();
+  const metrics = createMetrics({ stats: config.stats });
+  const readiness = new Readiness();
+  readiness.set('models', false);
+  readiness.set('pipeline', false);
+  let server: OpsServer;
+  try {
+    server = await startOpsServer({
+      registry: metrics.registry,
+      readiness,
+      port: config.metrics.port,
+      host: config.metrics.host,
+    });
+  } catch (err) {
+    throw new Error(
+      `metrics server cannot listen on ${config.metrics.host}:${config.metrics.port}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  closers.add('ops server', () => server.close());
+  logger.info({ port: server.port }, 'ops server listening (/metrics, /healthz, /readyz)');
+
+  let tracing: TracingHandle | undefined;
+  let service: PipelineService | undefined;
+  try {
+    tracing = await startTracing(config.tracing);
+    if (tracing) closers.add('tracing', () => tracing!.shutdown());
+
+    // The product enricher; imported here so that commands that never infer do not load onnxruntime.
+    const { OnnxEnricher } = await import('../inference/enricher.js');
+    const { withLanguageRouting } = await import('../inference/language-router.js');
+    const models = await OnnxEnricher.create(config.models, config.batching, {
+      logger,
+      maxEntitiesPerDocument: config.limits.maxEntitiesPerDocument,
+      onBatch: (task, stats) => {
+        metrics.batch({ size: stats.size, paddedTokens: stats.paddedTokens, realTokens: stats.realTokens });
+        metrics.inferenceLatency(task, stats.modelMs / 1000);
+      },
+    });
+    // Only documents in a language the models read are scored (models.languages, design §3).
+    const enricher: Enricher = await withLanguageRouting(models, config.models, (language) =>
+      metrics.documentUnscored(language),
+    );
+    closers.add('models', () => enricher.close());
+    metrics.modelInfo(enricher.models);
+    readiness.set('models', true);
+    logger.info({ models: enricher.models }, 'models loaded and warmed up');
+
+    const redis: RedisClient = createRedisClient(config.redis);
+    closers.add('redis', () => redis.quit());
+    const storeOptions = windowStoreOptions(config);
+    const store = new RedisWindowStore(redis, storeOptions);
+    readiness.set('redis', async () => redis.status === 'ready');
+
+    const kafka = buildKafka(config.kafka, logger);
+    const topics = config.kafka.topics;
+    const inputs = [topics.news, topics.chat];
+    const missing = await missingTopics(kafka, inputs);
+    if (missing.length > 0)
+      throw new Error(
+        `input topic(s) ${missing.join(', ')} do not exist (kafka.topics); create them or fix the config`,
+      );
+    const created = await ensureTopics(kafka, [{ topic: topics.enriched }, { topic: topics.dlq }]);
+    if (created.length > 0) logger.info({ topics: created }, 'created output topics');
+    // Labels are optional: consumed (and joined to remembered predictions) only when the topic exists.
+    let labels: LabelJoinSink | null = null;
+    let predictions: RedisPredictionIndex | null = null;
+    if (topics.labels) {
+      if ((await missingTopics(kafka, [topics.labels])).length > 0) {
+        logger.warn(
+          { topic: topics.labels },
+          'labels topic does not exist; accuracy-based fairness metrics stay empty (create it and restart to enable)',
+        );
+      } else {
+        predictions = new RedisPredictionIndex(redis, config.redis.keyPrefix, storeOptions.ttlSeconds);
+        labels = new LabelJoinSink(predictions, store, logger);
+      }
+    }
+
+    service = new PipelineService(config, {
+      kafka,
+      enricher,
+      stats: store,
+      buildObservation: (doc, enrichment) => buildObservation(doc, enrichment, config.stats.dimensions),
+      labels,
+      predictions,
+      authorKey,
+      logger,
+      observer: metrics,
+      pipelineVersion: packageVersion(),
+    });
+    readiness.set('pipeline', () => service!.ready);
+    const fatal = new Promise<Error>((resolve) => {
+      service!.onCrash((error, restart) => {
+        if (!restart) resolve(error);
+      });
+    });
+    await service.start();
+    if (config.kafka.delivery === 'exactly-once')
+      logger.info(
+        { topics: [topics.enriched, topics.dlq] },
+        'exactly-once delivery: outputs are transactional; their consumers must read with isolation.level=read_committed',
+      );
+
+    if (config.evaluator.enabled) {
+      const { startEvaluatorService } = await import('./evaluator.js');
+      const evaluator = await startEvaluatorService(config, { logger, metrics, redis, kafka });
+      closers.add('evaluator', () => evaluator.stop());
+    }
+
+    const outcome = await waitForSignalOrFatal(signal, fatal);
+    if (outcome.kind === 'fatal') {
+      logger.fatal(
+        { err: outcome.error },
+        `kafka consumer stopped and will not restart: ${outcome.error.message}`,
+      );
+      await service.abort();
+      await closers.closeAll(logger);
+      return 1;
+    }
+    logger.info(
+      { signal: outcome.signal, deadlineMs: config.shutdown.deadline },
+      'shutting down: finishing in-flight batches',
+    );
+    readiness.set('pipeline', false);
+    const clean = await service.stop(config.shutdown.deadline);
+    if (!clean) {
+      logger.error(
+        { deadlineMs: config.shutdown.deadline },
+        'shutdown deadline passed before in-flight batches finished; exiting with uncommitted work (it will be re-read)',
+      );
+      return 1;
+    }
+    await closers.closeAll(logger);
+    logger.info({ counters: service.processor.counters }, 'finsentry stopped cleanly');
+    return 0;
+  } catch (err) {
+    if (service) await service.abort().catch(() => {});
+    await closers.closeAll(logger);
+    throw err;
+  }
+}
+
+type Outcome = { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'fatal'; error: Error };
+
+/**
+ * Signal listeners are installed before start-up, so a SIGTERM while models load or the group is
+ * joined is not a hard kill: start-up completes, then the service stops gracefully at once.
+ */
+function listenForSignals(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let received = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (received) {
+        process.stderr.write(`finsentry: second ${signal}, exiting without waiting\n`);
+        process.exit(1);
+      }
+      received = true;
+      resolve(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+function waitForSignalOrFatal(signal: Promise<NodeJS.Signals>, fatal: Promise<Error>): Promise<Outcome> {
+  return Promise.race([
+    signal.then((s): Outcome => ({ kind: 'signal', signal: s })),
+    fatal.then((error): Outcome => ({ kind: 'fatal', error })),
+  ]);
+}

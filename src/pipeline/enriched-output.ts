@@ -1,0 +1,51 @@
+import type { Span } from '@opentelemetry/api';
+import type { IHeaders } from 'kafkajs';
+import { buildEnrichedRecord, encodeEnriched } from '../codec/enriched.js';
+import type { InputDocument } from '../domain/documents.js';
+import type { Enrichment } from '../domain/enrichment.js';
+import type { StatsObservation } from '../domain/observation.js';
+import type { OutRecord } from '../io/kafka/types.js';
+import { outputHeaders as traceHeaders } from '../telemetry/tracing.js';
+import type { ProcessorOptions } from './processor-types.js';
+
+/**
+ * Headers of an enriched record: the input's W3C trace context continued by a `finsentry.process` span
+ * (src/telemetry/tracing.ts; with tracing off the input's traceparent is forwarded as is), plus the
+ * document kind and model identities.
+ */
+export function outputHeaders(
+  doc: InputDocument,
+  enrichment: Enrichment,
+  stageSpans: readonly Span[] = [],
+): IHeaders {
+  const headers: IHeaders = { ...traceHeaders(doc.headers, stageSpans) };
+  headers['finsentry-kind'] = doc.kind;
+  for (const model of enrichment.models)
+    headers[`finsentry-model-${model.task}`] = `${model.name}@${model.version}`;
+  return headers;
+}
+
+/** The finsentry.enriched record of one document (key = input key, trace context continued). */
+export function enrichedRecord(
+  options: ProcessorOptions,
+  doc: InputDocument,
+  enrichment: Enrichment,
+  context: {
+    observation: StatsObservation | null;
+    stageSpans: readonly Span[];
+    latencyMs: number;
+    nowMs: number;
+  },
+): OutRecord {
+  const value = encodeEnriched(
+    buildEnrichedRecord(doc, enrichment, {
+      groups: context.observation?.groups ?? [],
+      processingLatencyMs: context.latencyMs,
+      processedAtMs: context.nowMs,
+      pipelineVersion: options.pipelineVersion,
+      maxEntities: options.maxEntitiesPerDocument,
+    }),
+    options.enrichedSchemaId,
+  );
+  return { key: doc.key, value, headers: outputHeaders(doc, enrichment, context.stageSpans) };
+}

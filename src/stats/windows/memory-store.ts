@@ -1,0 +1,309 @@
+import type {
+  GroupWindowStats,
+  StatsApplyResult,
+  StatsBatch,
+  StatsSink,
+  WindowQuery,
+  WindowReader,
+} from '../../domain/windows.js';
+import { rawToGroupStats, type RawCounters } from '../counters.js';
+import { ALL_DIMENSION } from '../grouping.js';
+import { checkBaselineName, snapshotBaseline, type BaselineSnapshot } from './baseline.js';
+import {
+  compareOffsets,
+  groupStatsOf,
+  normalizeOffset,
+  resolveWindow,
+  windowItems,
+  type WindowItem,
+  type WindowStoreOptions,
+} from './rules.js';
+
+/**
+ * The event-time window store in process memory (design §4): the same StatsSink and WindowReader as
+ * the Redis store (src/io/redis/window-store.ts) with the same semantics — bucketed integer counters
+ * per (partition, bucket, dimension), windows as sums over buckets and partitions, per-partition last
+ * applied offsets (a batch at or below the stored offset changes nothing; observations with offsets
+ * above it are applied), per-partition watermarks with allowed lateness (older observations are
+ * counted as late, not added), and a TTL on counter buckets since their last write. It mirrors the
+ * Lua script of the Redis store step for step; test/integration/stats-window-parity.test.ts feeds
+ * both the same batches and compares every read.
+ *
+ * For unit tests and backtests (the rules and the state machine without Redis). State lives as long
+ * as the object; nothing is persisted.
+ */
+
+export interface MemoryWindowStoreOptions extends Omit<WindowStoreOptions, 'keyPrefix'> {
+  /**
+   * What counter TTLs are measured against. `wall` (default): Date.now(), as Redis does. `event`: the
+   * store's watermark, so that a backtest replaying days of traffic in minutes keeps only the
+   * buckets its windows can still read (memory bounded by the retention, not by the length of the run).
+   */
+  expiry?: 'wall' | 'event';
+  /** Clock for `wall` expiry (tests). */
+  now?: () => number;
+}
+
+interface CounterBucket {
+  expiresAtMs: number;
+  /** group → counter → value */
+  groups: Map<string, RawCounters>;
+}
+
+interface PartitionState {
+  offset: string | null;
+  /** Max event time applied; undefined until the first observation. */
+  watermarkMs: number | undefined;
+  late: number;
+  /** `${bucket}:${dimension}` → counters */
+  counters: Map<string, CounterBucket>;
+}
+
+/** Sweep expired buckets once per this many apply() calls (reads skip expired buckets anyway). */
+const SWEEP_EVERY = 256;
+
+export class MemoryWindowStore implements StatsSink, WindowReader {
+  private readonly partitionsByKey = new Map<string, PartitionState>();
+  private readonly baselines = new Map<string, BaselineSnapshot>();
+  private readonly now: () => number;
+  private applies = 0;
+
+  constructor(readonly options: MemoryWindowStoreOptions) {
+    if (!(options.bucketMs > 0)) throw new Error('bucketMs must be positive');
+    this.now = options.now ?? Date.now;
+  }
+
+  private clock(): number {
+    return this.options.expiry === 'event' ? this.currentWatermark() : this.now();
+  }
+
+  /** The store's watermark (max over partitions), synchronously. */
+  currentWatermark(): number {
+    let wm = 0;
+    for (const p of this.partitionsByKey.values()) wm = Math.max(wm, p.watermarkMs ?? 0);
+    return wm;
+  }
+
+  async apply(batches: StatsBatch[]): Promise<StatsApplyResult[]> {
+    return Promise.resolve(this.applySync(batches));
+  }
+
+  /** apply() without the promise. Every batch is validated first: a bad one throws and nothing changes. */
+  applySync(batches: readonly StatsBatch[]): StatsApplyResult[] {
+    const prepared = batches.map((batch) => {
+      if (!/^[^{}\s]+$/.test(batch.partitionKey))
+        throw new Error(`invalid partition key "${batch.partitionKey}"`);
+      return {
+        partitionKey: batch.partitionKey,
+        lastOffset: normalizeOffset(batch.lastOffset),
+        items: windowItems(batch, this.options.bucketMs),
+      };
+    });
+    const results = prepared.map((p) => this.applyBatch(p.partitionKey, p.lastOffset, p.items));
+    if (++this.applies % SWEEP_EVERY === 0) this.sweep();
+    return results;
+  }
+
+  /** One batch, as the Redis store's Lua script applies it (src/io/redis/window-store.ts). */
+  private applyBatch(
+    partitionKey: string,
+    lastOffset: string,
+    items: readonly WindowItem[],
+  ): StatsApplyResult {
+    let state = this.partitionsByKey.get(partitionKey);
+    const stored = state?.offset ?? null;
+    if (stored !== null && compareOffsets(lastOffset, stored) <= 0)
+      return { applied: false, late: 0, watermarkMs: state?.watermarkMs ?? 0 };
+    let wm = state?.watermarkMs;
+    let late = 0;
+    // Sums per (bucket:dimension, group, counter) first, then one add each (as the script's HINCRBYs).
+    const sums = new Map<string, Map<string, Map<string, number>>>();
+    for (const [off, t, bucket, groups, fields] of items) {
+      if (stored !== null && off !== '' && compareOffsets(off, stored) <= 0) continue;
+      if (wm !== undefined && t < wm - this.options.allowedLatenessMs) {
+        late += 1;
+        continue;
+      }
+      if (wm === undefined || t > wm) wm = t;
+      for (let j = 0; j < groups.length; j += 2) {
+        const key = `${bucket}:${groups[j]!}`;
+        let byGroup = sums.get(key);
+        if (!byGroup) sums.set(key, (byGroup = new Map()));
+        let counters = byGroup.get(groups[j + 1]!);
+        if (!counters) byGroup.set(groups[j + 1]!, (counters = new Map()));
+        for (let k = 0; k < fields.length; k += 2) {
+          const name = fields[k] as string;
+          counters.set(name, (counters.get(name) ?? 0) + (fields[k + 1] as number));
+        }
+      }
+    }
+    if (!state) this.partitionsByKey.set(partitionKey, (state = this.emptyPartition()));
+    state.offset = lastOffset;
+    // Stored as the script stores it: "0" before any observation, and 0 thereafter is a watermark.
+    state.watermarkMs = wm ?? 0;
+    state.late += late;
+    this.addSums(state, sums);
+    return { applied: true, late, watermarkMs: wm ?? 0 };
+  }
+
+  private emptyPartition(): PartitionState {
+    return { offset: null, watermarkMs: undefined, late: 0, counters: new Map() };
+  }
+
+  private addSums(state: PartitionState, sums: Map<string, Map<string, Map<string, number>>>): void {
+    const expiresAtMs = this.clock() + this.options.ttlSeconds * 1000;
+    for (const [key, byGroup] of sums) {
+      let bucket = state.counters.get(key);
+      if (!bucket || bucket.expiresAtMs <= this.clock()) {
+        bucket = { expiresAtMs, groups: new Map() };
+        state.counters.set(key, bucket);
+      }
+      bucket.expiresAtMs = expiresAtMs;
+      for (const [group, counters] of byGroup) {
+        for (const [name, delta] of counters) {
+          if (delta === 0) continue; // the script skips zero sums: the field is not created
+          let raw = bucket.groups.get(group);
+          if (!raw) bucket.groups.set(group, (raw = new Map()));
+          raw.set(name, (raw.get(name) ?? 0) + delta);
+        }
+      }
+    }
+  }
+
+  /** Drops expired counter buckets. */
+  sweep(): void {
+    const now = this.clock();
+    for (const p of this.partitionsByKey.values())
+      for (const [key, bucket] of p.counters) if (bucket.expiresAtMs <= now) p.counters.delete(key);
+  }
+
+  /** Partition keys that hold statistics. */
+  async partitions(): Promise<string[]> {
+    return Promise.resolve([...this.partitionsByKey.keys()].sort());
+  }
+
+  /** Last applied offset per partition (what a consumer may safely resume after). */
+  async appliedOffsets(): Promise<Record<string, string | null>> {
+    const keys = await this.partitions();
+    return Object.fromEntries(keys.map((k) => [k, this.partitionsByKey.get(k)!.offset]));
+  }
+
+  async watermark(): Promise<number> {
+    return Promise.resolve(this.currentWatermark());
+  }
+
+  async partitionWatermarks(): Promise<Map<string, number>> {
+    const keys = await this.partitions();
+    return new Map(keys.map((k) => [k, this.partitionsByKey.get(k)!.watermarkMs ?? 0]));
+  }
+
+  async lateCount(): Promise<number> {
+    let late = 0;
+    for (const p of this.partitionsByKey.values()) late += p.late;
+    return Promise.resolve(late);
+  }
+
+  private window(query: WindowQuery) {
+    return resolveWindow(
+      query,
+      query.endMs === undefined ? this.currentWatermark() : 0,
+      this.options.bucketMs,
+    );
+  }
+
+  /** Live counter buckets of one dimension and bucket, over every partition. */
+  private *bucketsOf(dimension: string, bucket: number): Generator<Map<string, RawCounters>> {
+    const now = this.clock();
+    const key = `${bucket}:${dimension}`;
+    for (const p of this.partitionsByKey.values()) {
+      const b = p.counters.get(key);
+      if (b && b.expiresAtMs > now) yield b.groups;
+    }
+  }
+
+  private sumWindows(dimensions: readonly string[], buckets: readonly number[]) {
+    const out: Record<string, GroupWindowStats[]> = {};
+    for (const dimension of dimensions) {
+      const merged = new Map<string, RawCounters>();
+      for (const bucket of buckets) {
+        for (const groups of this.bucketsOf(dimension, bucket)) {
+          for (const [group, counters] of groups) {
+            let raw = merged.get(group);
+            if (!raw) merged.set(group, (raw = new Map()));
+            for (const [name, value] of counters) raw.set(name, (raw.get(name) ?? 0) + value);
+          }
+        }
+      }
+      out[dimension] = groupStatsOf(dimension, merged);
+    }
+    return out;
+  }
+
+  /** All groups of a dimension in a window, summed over buckets and partitions; largest first. */
+  async readWindow(query: WindowQuery): Promise<GroupWindowStats[]> {
+    const window = this.window(query);
+    if (!window) return [];
+    return Promise.resolve(this.sumWindows([query.dimension], window.buckets)[query.dimension] ?? []);
+  }
+
+  /** Several dimensions' windows ending at the same instant (default: as of the watermark). */
+  async readWindows(
+    dimensions: readonly string[],
+    windowMs: number,
+    endMs?: number,
+  ): Promise<{ endMs: number; dimensions: Record<string, GroupWindowStats[]> } | null> {
+    const window = this.window({ dimension: ALL_DIMENSION, windowMs, endMs });
+    if (!window) return null;
+    return Promise.resolve({ endMs: window.end, dimensions: this.sumWindows(dimensions, window.buckets) });
+  }
+
+  /** Windows of every configured dimension (plus `_all`) ending at the same instant. */
+  async readAllDimensions(windowMs: number, endMs?: number) {
+    return this.readWindows(
+      [ALL_DIMENSION, ...this.options.dimensions.filter((d) => d !== ALL_DIMENSION)],
+      windowMs,
+      endMs,
+    );
+  }
+
+  /** Per-bucket stats of one group, every bucket of the window in ascending order (empty buckets included). */
+  async readSeries(query: WindowQuery & { group: string }): Promise<Array<[number, GroupWindowStats]>> {
+    const window = this.window(query);
+    if (!window) return [];
+    return Promise.resolve(
+      window.buckets.map((b): [number, GroupWindowStats] => {
+        const raw: RawCounters = new Map();
+        for (const groups of this.bucketsOf(query.dimension, b))
+          for (const [name, value] of groups.get(query.group) ?? [])
+            raw.set(name, (raw.get(name) ?? 0) + value);
+        return [b, rawToGroupStats(query.dimension, query.group, raw)];
+      }),
+    );
+  }
+
+  /** Keeps the window ending at the current watermark (all dimensions) as a named reference. */
+  async captureBaseline(
+    name: string,
+    windowMs: number,
+    nowMs: number = Date.now(),
+  ): Promise<BaselineSnapshot> {
+    const snapshot = await snapshotBaseline(this, name, windowMs, this.options.bucketMs, nowMs);
+    this.baselines.set(name, structuredClone(snapshot));
+    return snapshot;
+  }
+
+  async readBaseline(name: string): Promise<BaselineSnapshot | null> {
+    const snapshot = this.baselines.get(checkBaselineName(name));
+    return Promise.resolve(snapshot ? structuredClone(snapshot) : null);
+  }
+
+  async listBaselines(): Promise<string[]> {
+    return Promise.resolve([...this.baselines.keys()].sort());
+  }
+
+  /** Forgets everything. */
+  deleteAll(): void {
+    this.partitionsByKey.clear();
+    this.baselines.clear();
+  }
+}

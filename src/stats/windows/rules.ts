@@ -1,0 +1,149 @@
+import type { FinsentryConfig } from '../../config/schema.js';
+import type { LabelObservation, StatsObservation } from '../../domain/observation.js';
+import type { GroupWindowStats, StatsBatch, WindowQuery } from '../../domain/windows.js';
+import { labelDeltas, observationDeltas, rawToGroupStats, type RawCounters } from '../counters.js';
+
+/**
+ * The window rules every window store shares (design §4), apart from any state backend: the Redis
+ * store (src/io/redis/window-store.ts) and the in-memory one (./memory-store.ts) both use them, so
+ * they bucket, bound and merge windows identically.
+ */
+
+export interface WindowStoreOptions {
+  keyPrefix: string;
+  bucketMs: number;
+  allowedLatenessMs: number;
+  /** Lifetime of counter buckets after their last write. */
+  ttlSeconds: number;
+  /** Dimensions a baseline captures (the implicit `_all` is always added). */
+  dimensions: readonly string[];
+}
+
+/** Options from config: TTL covers the longest window plus a trailing reference before it, lateness and slack. */
+export function windowStoreOptions(
+  cfg: FinsentryConfig,
+  keyPrefix = cfg.redis.keyPrefix,
+): WindowStoreOptions {
+  const longest = Math.max(...cfg.stats.windows);
+  const reference = cfg.evaluator.reference.kind === 'trailing' ? cfg.evaluator.reference.window : 0;
+  const retentionMs = longest + reference + cfg.stats.allowedLateness + 2 * cfg.stats.bucket + 600_000;
+  return {
+    keyPrefix,
+    bucketMs: cfg.stats.bucket,
+    allowedLatenessMs: cfg.stats.allowedLateness,
+    ttlSeconds: Math.ceil(retentionMs / 1000),
+    dimensions: cfg.stats.dimensions.map((d) => d.name),
+  };
+}
+
+/** End (exclusive) of the window as of a watermark: the end of the watermark's bucket. */
+export function windowEndFor(watermarkMs: number, bucketMs: number): number {
+  return Math.floor(watermarkMs / bucketMs) * bucketMs + bucketMs;
+}
+
+/** The K groups with the most documents (ties by name), for bounded exports and tables. */
+export function topGroupsByVolume(stats: readonly GroupWindowStats[], k: number): GroupWindowStats[] {
+  return [...stats]
+    .sort((a, b) => b.count - a.count || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0))
+    .slice(0, k);
+}
+
+export interface ResolvedWindow {
+  start: number;
+  end: number;
+  /** Start of every bucket in [start, end), ascending. */
+  buckets: number[];
+}
+
+/** The buckets of a query's window; the end defaults to the window end of `watermarkMs` (null: nothing stored). */
+export function resolveWindow(
+  query: WindowQuery,
+  watermarkMs: number,
+  bucketMs: number,
+): ResolvedWindow | null {
+  let end = query.endMs;
+  if (end === undefined) {
+    if (watermarkMs === 0) return null;
+    end = windowEndFor(watermarkMs, bucketMs);
+  }
+  const start = end - query.windowMs;
+  const buckets: number[] = [];
+  for (let t = Math.ceil(start / bucketMs) * bucketMs; t < end; t += bucketMs) buckets.push(t);
+  return { start, end, buckets };
+}
+
+/** Raw counters of a dimension's groups → window stats, largest first (groups with no data left out). */
+export function groupStatsOf(
+  dimension: string,
+  groups: ReadonlyMap<string, RawCounters>,
+): GroupWindowStats[] {
+  return topGroupsByVolume(
+    [...groups]
+      .map(([group, raw]) => rawToGroupStats(dimension, group, raw))
+      .filter((s) => s.count > 0 || s.confusion !== null),
+    Number.POSITIVE_INFINITY,
+  );
+}
+
+/**
+ * One observation or label as a window store applies it: [offset or "", eventTimeMs, bucketStart,
+ * [dim, group, …], [counter, delta, …]]. This is also the JSON the Redis Lua script reads.
+ */
+export type WindowItem = [
+  offset: string,
+  eventTimeMs: number,
+  bucket: string,
+  groups: string[],
+  fields: Array<string | number>,
+];
+
+/** Canonical decimal form of an input offset; rejects anything else. */
+export function normalizeOffset(offset: string): string {
+  if (!/^\d+$/.test(offset))
+    throw new Error(`invalid offset "${offset}" (expected a non-negative decimal integer)`);
+  return BigInt(offset).toString();
+}
+
+/** Compares two canonical decimal offsets (as the Lua script does: by length, then lexically). */
+export function compareOffsets(a: string, b: string): number {
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  return a === b ? 0 : a < b ? -1 : 1;
+}
+
+function flatGroups(o: StatsObservation | LabelObservation): string[] {
+  const flat: string[] = [];
+  for (const g of o.groups) {
+    if (!/^[^{}\s:]+$/.test(g.dimension)) throw new Error(`invalid dimension name "${g.dimension}"`);
+    // "|" separates group and counter in field names (sanitised values never contain it).
+    if (g.value.length === 0 || /[{}|]/.test(g.value)) throw new Error(`invalid group value "${g.value}"`);
+    flat.push(g.dimension, g.value);
+  }
+  return flat;
+}
+
+function item(
+  o: StatsObservation | LabelObservation,
+  what: string,
+  bucketMs: number,
+  deltas: Array<[string, number]>,
+): WindowItem {
+  if (!Number.isFinite(o.eventTimeMs)) throw new Error(`${what} ${o.documentId}: invalid event time`);
+  const t = Math.floor(o.eventTimeMs); // millisecond resolution, integer watermarks
+  const fields: Array<string | number> = [];
+  for (const [field, delta] of deltas) fields.push(field, delta);
+  return [
+    o.offset === undefined ? '' : normalizeOffset(o.offset),
+    t,
+    String(Math.floor(t / bucketMs) * bucketMs),
+    flatGroups(o),
+    fields,
+  ];
+}
+
+/** A batch's observations then labels as window items (validated: bad names or times throw). */
+export function windowItems(batch: StatsBatch, bucketMs: number): WindowItem[] {
+  return [
+    ...batch.observations.map((o) => item(o, 'observation', bucketMs, observationDeltas(o))),
+    ...batch.labels.map((l) => item(l, 'label', bucketMs, labelDeltas(l))),
+  ];
+}

@@ -1,0 +1,36 @@
+export const DEFAULT_METRICS_PORT = 9464;
+export const DEFAULT_PROMETHEUS_URL = 'http://127.0.0.1:9090';
+export const DEFAULT_ALERTMANAGER_URL = 'http://127.0.0.1:9093';
+
+export interface DemoOptions {
+  /** Event-time span of the scenario. */
+  durationMs: number;
+  /** Wall-clock messages per second produced. */
+  rate: number;
+  /** Event time runs this many times faster than wall time. */
+  speedup: number;
+  seed: number;
+  universe: number | undefined;
+  /** Share of malformed messages. */
+  poison: number;
+  metricsPort: number;
+  /** True when the user chose the port (a busy port is then an error, not a fallback). */
+  metricsPortExplicit: boolean;
+  model: string | undefined;
+  nerModel: string | undefined;
+  device: 'cpu' | 'cuda' | undefined;
+  config: string | undefined;
+  brokers: string[] | undefined;
+  redisUrl: string | undefined;
+  view: boolean;
+  keepRunning: boolean;
+  keepPrevious: boolean;
+  summaryJson: string | undefined;
+  /** Exit 3 when the summary's result is FAIL. */
+  check: boolean;
+}
+
+export interface Output {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}

@@ -1,0 +1,182 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SENTIMENT_LABELS } from '../../src/domain/enrichment.js';
+import type { LabelObservation, StatsObservation } from '../../src/domain/observation.js';
+import type { StatsBatch } from '../../src/domain/windows.js';
+import { RedisWindowStore } from '../../src/io/redis/window-store.js';
+import { ALL_DIMENSION } from '../../src/stats/grouping.js';
+import { MemoryWindowStore } from '../../src/stats/windows/memory-store.js';
+import { rng } from '../helpers/fault-traffic.js';
+import { redisUrl, uniqueName } from '../helpers/stack.js';
+
+/**
+ * The in-memory window store (src/stats/windows/memory-store.ts) against the Redis one: the same
+ * batches — three partitions, event times jittered within and beyond the allowed lateness, future
+ * timestamps, labels, duplicated batches, replays that straddle the stored offset, observations
+ * without offsets — give the same apply results and the same reads (watermarks, late counts, windows
+ * of every dimension, per-bucket series, applied offsets, baselines).
+ */
+
+const MINUTE = 60_000;
+const T0 = 1_767_225_600_000; // 2026-01-01T00:00Z
+const DIMENSIONS = ['region', 'issuer'];
+const REGIONS = ['emea', 'amer', 'apac'];
+const ISSUERS = ['apple', 'tesla', 'sap', 'bnp paribas'];
+
+/** Batches of each partition in offset order, interleaved across partitions, with replays mixed in. */
+function stream(seed: number): StatsBatch[] {
+  const rand = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const batches: StatsBatch[] = [];
+  const offsets = [0, 0, 0];
+  /** Max event time generated per partition: its watermark in the store. */
+  const clock = [0, 0, 0];
+  const sent: StatsBatch[] = [];
+  for (let step = 0; step < 90; step++) {
+    const p = Math.floor(rand() * 3);
+    const observations: StatsObservation[] = [];
+    const labels: LabelObservation[] = [];
+    const size = 1 + Math.floor(rand() * 25);
+    for (let i = 0; i < size; i++) {
+      const offset = ++offsets[p]!;
+      // Mostly advancing with the step; some 10 min late (beyond the 5 min lateness), some 2 min
+      // late (within), a few in the future.
+      const r = rand();
+      const shift = r < 0.08 ? -10 * MINUTE : r < 0.2 ? -2 * MINUTE : r > 0.97 ? 30 * MINUTE : 0;
+      let eventTimeMs = T0 + step * 20_000 + Math.floor(rand() * 20_000) + shift + (rand() < 0.5 ? 0.5 : 0);
+      // Now and then exactly on the lateness bound of the partition's clock, or 1 ms past it.
+      const edge = rand();
+      if (clock[p]! > 0 && edge < 0.05) eventTimeMs = clock[p]! - 5 * MINUTE;
+      else if (clock[p]! > 0 && edge < 0.1) eventTimeMs = clock[p]! - 5 * MINUTE - 1;
+      clock[p] = Math.max(clock[p]!, Math.floor(eventTimeMs));
+      const groups = [
+        { dimension: ALL_DIMENSION, value: 'all' },
+        { dimension: 'region', value: pick(REGIONS) },
+        ...(rand() < 0.7 ? [{ dimension: 'issuer', value: pick(ISSUERS) }] : []),
+      ];
+      const label = pick(SENTIMENT_LABELS);
+      if (rand() < 0.15) {
+        labels.push({
+          documentId: `l-${p}-${offset}`,
+          offset: String(offset),
+          eventTimeMs,
+          groups,
+          predicted: label,
+          actual: pick(SENTIMENT_LABELS),
+        });
+        continue;
+      }
+      const pNeg = rand();
+      observations.push({
+        documentId: `d-${p}-${offset}`,
+        ...(rand() < 0.05 ? {} : { offset: String(offset) }),
+        eventTimeMs,
+        groups,
+        label,
+        pNeg,
+        pPos: (1 - pNeg) / 2,
+        polarity: (1 - pNeg) / 2 - pNeg,
+        confidence: rand(),
+        tokens: Math.floor(rand() * 500),
+        unknownTokens: Math.floor(rand() * 5),
+        truncated: rand() < 0.05,
+        entityTypes: rand() < 0.5 ? { ORG: 1 + Math.floor(rand() * 3) } : {},
+      });
+    }
+    const batch: StatsBatch = {
+      partitionKey: `news.raw:${p}`,
+      lastOffset: String(offsets[p]),
+      observations,
+      labels,
+    };
+    batches.push(batch);
+    sent.push(batch);
+    // A duplicate of an earlier batch (a redelivery) or a replay straddling the stored offset.
+    if (rand() < 0.15) batches.push(pick(sent));
+    if (rand() < 0.1 && observations.length > 2) {
+      const tail = observations.slice(observations.length - 2);
+      batches.push({ ...batch, lastOffset: String(offsets[p]! + 1), observations: [...tail] });
+      offsets[p]! += 1;
+    }
+  }
+  return batches;
+}
+
+describe('in-memory window store = Redis window store', () => {
+  const redis = new Redis(redisUrl());
+  const options = {
+    keyPrefix: uniqueName('fs-parity').replace(/[^A-Za-z0-9:_-]/g, ''),
+    bucketMs: MINUTE,
+    allowedLatenessMs: 5 * MINUTE,
+    ttlSeconds: 3600,
+    dimensions: DIMENSIONS,
+  };
+  const onRedis = new RedisWindowStore(redis, options);
+  const inMemory = new MemoryWindowStore(options);
+
+  afterAll(async () => {
+    await onRedis.deleteAll();
+    redis.disconnect();
+  });
+
+  it('same apply results and the same reads for the same batches', async () => {
+    const batches = stream(7);
+    // Applied in calls of 1–4 batches, as the pipeline groups them.
+    for (let i = 0; i < batches.length;) {
+      const call = batches.slice(i, i + 1 + (i % 4));
+      i += call.length;
+      expect(await inMemory.apply(call)).toEqual(await onRedis.apply(call));
+    }
+    expect(await onRedis.lateCount()).toBeGreaterThan(0);
+    expect(await inMemory.lateCount()).toBe(await onRedis.lateCount());
+    expect(await inMemory.watermark()).toBe(await onRedis.watermark());
+    expect(await inMemory.partitionWatermarks()).toEqual(await onRedis.partitionWatermarks());
+    expect(await inMemory.appliedOffsets()).toEqual(await onRedis.appliedOffsets());
+    const wm = await onRedis.watermark();
+    for (const dimension of [ALL_DIMENSION, ...DIMENSIONS]) {
+      for (const windowMs of [5 * MINUTE, 15 * MINUTE, 60 * MINUTE]) {
+        for (const endMs of [undefined, wm - 7 * MINUTE, T0 + 3 * MINUTE]) {
+          const query = { dimension, windowMs, ...(endMs === undefined ? {} : { endMs }) };
+          const expected = await onRedis.readWindow(query);
+          if (dimension === 'region' && windowMs === 60 * MINUTE && endMs === undefined)
+            expect(expected.length).toBe(REGIONS.length);
+          expect(await inMemory.readWindow(query)).toEqual(expected);
+        }
+      }
+    }
+    for (const group of ['apple', 'sap'])
+      expect(await inMemory.readSeries({ dimension: 'issuer', group, windowMs: 20 * MINUTE })).toEqual(
+        await onRedis.readSeries({ dimension: 'issuer', group, windowMs: 20 * MINUTE }),
+      );
+    expect(await inMemory.readAllDimensions(30 * MINUTE)).toEqual(
+      await onRedis.readAllDimensions(30 * MINUTE),
+    );
+    const { capturedAtMs: _r, ...fromRedis } = await onRedis.captureBaseline('parity', 15 * MINUTE, 1);
+    const { capturedAtMs: _m, ...fromMemory } = await inMemory.captureBaseline('parity', 15 * MINUTE, 1);
+    expect(fromMemory).toEqual(fromRedis);
+    expect(await inMemory.readBaseline('parity')).toEqual(await onRedis.readBaseline('parity'));
+  });
+
+  it('rejects the same bad batches, and a rejected call changes nothing', async () => {
+    const store = new MemoryWindowStore(options);
+    const good: StatsBatch = { partitionKey: 'p:0', lastOffset: '3', observations: [], labels: [] };
+    for (const bad of [
+      { ...good, lastOffset: '-1' },
+      { ...good, partitionKey: 'p {0}' },
+      {
+        ...good,
+        observations: [{ ...stream(1)[0]!.observations[0]!, eventTimeMs: Number.NaN }],
+      },
+      {
+        ...good,
+        observations: [
+          { ...stream(1)[0]!.observations[0]!, groups: [{ dimension: 'region', value: 'a|b' }] },
+        ],
+      },
+    ]) {
+      await expect(onRedis.apply([good, bad])).rejects.toThrow();
+      await expect(store.apply([good, bad])).rejects.toThrow();
+    }
+    expect(await store.partitions()).toEqual([]);
+  });
+});
