@@ -51,7 +51,7 @@ export function nullTraffic(p: TrafficPreset): ScenarioOptions {
 }
 
 /**
- * One issuer of middle volume (rank `rank` by coverage, 4–5 documents a minute at 300/min over 500
+ * One well-covered issuer (rank `rank` by coverage, default 3rd: about 8 documents a minute at 300/min over 500
  * issuers) goes from its base rate to `peak` negative for `minutes`, coverage unchanged, starting
  * `startAfterMs` into the run.
  */
@@ -60,7 +60,7 @@ export function surgeTraffic(
   o: { rank?: number; peak?: number; minutes?: number; startAfterMs?: number } = {},
 ): ScenarioOptions {
   const b = base(p);
-  const issuer = selectUniverse(p.issuers)[(o.rank ?? 8) - 1]!;
+  const issuer = selectUniverse(p.issuers)[(o.rank ?? 3) - 1]!;
   const fromMs = p.startMs + (o.startAfterMs ?? Math.round(b.durationMs / 2));
   return {
     name: 'issuer-surge',
