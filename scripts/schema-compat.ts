@@ -8,7 +8,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const results = checkSchemaDir(path.join(root, 'schemas'));
 for (const r of results)
   process.stdout.write(
-    `${r.ok ? 'ok  ' : 'FAIL'} ${r.direction.padEnd(8)} ${r.schema}${r.problem ? `: ${r.problem}` : ''}\n`,
+    `${r.accepted ? 'BREAK' : r.ok ? 'ok  ' : 'FAIL'} ${r.direction.padEnd(8)} ${r.schema}${r.problem ? `: ${r.problem}` : ''}${r.accepted ? ` (accepted: ${r.accepted})` : ''}\n`,
   );
 const failed = results.filter((r) => !r.ok);
 if (failed.length > 0) {

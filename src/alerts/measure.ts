@@ -19,6 +19,7 @@ import {
 } from '../stats/cusum.js';
 import type { FairnessSample, GroupSentimentSample } from '../telemetry/metrics.js';
 import type { Measurement } from './state-machine.js';
+import { measureSurge, SURGE_METRIC } from './surge-rule.js';
 
 /**
  * Pure rule measurements: from window contents (and their references) and pipeline signals to one
@@ -34,6 +35,8 @@ import type { Measurement } from './state-machine.js';
  *   estimated_accuracy — the same figure read as CBPE expected accuracy (probabilities calibrated);
  *   accuracy, macro_f1 — realised, from joined labels, judged on ≥ minSamples labels; label_coverage
  *     — labelled / predicted (src/stats/performance.ts, issue #19).
+ *   negative_share_surge — negative share of the group's stories, p-value from src/alerts/surge-rule.ts
+ *     (own history shrunk to the pool, beta-binomial, Benjamini–Hochberg across the round).
  * fairness (rate r_g = negative share of judged groups):
  *   disparate_impact_ratio = min r / max r, demographic_parity_difference = max r − min r: one
  *     measurement per dimension (group "*") with its simultaneous `confidence` interval (Katz /
@@ -290,6 +293,8 @@ export function measureRule(
 
   const current = inputs.current.get(windowKey(dimension, rule.window)) ?? [];
   const reference = inputs.reference.get(windowKey(dimension, rule.window)) ?? [];
+  if (rule.kind === 'sentiment' && rule.metric === SURGE_METRIC)
+    return measureSurge(rule, current, reference, minSamples);
 
   if (rule.kind === 'sentiment') {
     const refByGroup = new Map(reference.map((g) => [g.group, g]));

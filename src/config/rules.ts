@@ -27,6 +27,8 @@ export const RULE_METRICS: Record<AlertRuleConfig['kind'], readonly string[]> = 
     'accuracy',
     'macro_f1',
     'label_coverage',
+    // stories, own history shrunk to the pool, beta-binomial, Benjamini–Hochberg (src/alerts/surge-rule.ts)
+    'negative_share_surge',
   ],
   fairness: ['disparate_impact_ratio', 'demographic_parity_difference', 'group_deviation_z'],
   drift: ['psi', 'js_distance', 'ks_statistic', 'cusum'],

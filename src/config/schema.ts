@@ -333,6 +333,29 @@ const statsSchema = z
      */
     minClassSamples: z.number().int().min(0).default(10),
     topK: z.number().int().min(1).max(100).default(10),
+    /**
+     * Security master (docs/alerting.md "Surge"): a CSV of id,name,aliases,tickers,region
+     * (config/issuers.example.csv) to which tickers and ORG mentions resolve, so that one issuer is
+     * one group; `ignore` lists mentions that are never issuers (besides fragments, stop words,
+     * exchanges and "finsentry").
+     */
+    issuers: z
+      .object({ file: z.string().min(1).optional(), ignore: z.array(z.string().min(1)).default([]) })
+      .strict()
+      .default({ ignore: [] }),
+    /**
+     * Stories (docs/alerting.md "Surge"): near-duplicate documents within `window` are one story, and
+     * a story is counted once per group of `dedupDimensions`.
+     */
+    stories: z
+      .object({
+        window: duration.default(1_800_000),
+        dedupDimensions: z.array(z.string().min(1)).default(['issuer', 'ticker']),
+        /** Document kinds stories are identified in; a chat line is one voice, each its own story. */
+        kinds: z.array(z.enum(['news', 'chat'])).default(['news']),
+      })
+      .strict()
+      .default({ window: 1_800_000, dedupDimensions: ['issuer', 'ticker'], kinds: ['news'] }),
   })
   .strict();
 
@@ -370,6 +393,11 @@ const alertRuleSchema = z
      * (docs/alerting.md). Default 0.95.
      */
     confidence: z.number().gt(0.5).lt(1).optional(),
+    /**
+     * Trailing reference of this rule (ending where its window starts); default: evaluator.reference.
+     * The surge rule reads 24 h of the issuer's own history (docs/alerting.md "Surge").
+     */
+    referenceWindow: duration.optional(),
     for: duration.default(0),
     /**
      * Drift rules: the reference — `baseline` (default: the pinned baseline evaluator.reference.name,

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { alertmanagerWebhook } from '../../src/io/http/alertmanager.js';
-import { defaultAlertRules } from '../../src/alerts/default-rules.js';
+import { defaultAlertRules, estimatedAccuracyRule, legacySurgeRule } from '../../src/alerts/default-rules.js';
 import {
   toAlertEvent,
   toAlertmanagerAlert,
@@ -66,8 +66,8 @@ const FIVE_MIN = 300_000;
 const HOUR = 3_600_000;
 
 describe('rule measurements', () => {
-  it('negative surge: fires only for a group that is both above the share and significant against its reference', () => {
-    const surge = byName('NegativeSentimentSurge');
+  it('legacy negative surge: fires only for a group that is both above the share and significant against its reference', () => {
+    const surge = legacySurgeRule();
     const key = windowKey('issuer', FIVE_MIN);
     const current = [
       group('issuer', 'acme', 60, 45), // 75 % negative, reference 10 % → significant
@@ -90,8 +90,8 @@ describe('rule measurements', () => {
     expect(ms.find((m) => m.group === 'tiny')!.judged).toBe(false);
   });
 
-  it('negative surge on a new issuer is compared with the pooled reference of the dimension', () => {
-    const surge = byName('NegativeSentimentSurge');
+  it('legacy negative surge on a new issuer is compared with the pooled reference of the dimension', () => {
+    const surge = legacySurgeRule();
     const key = windowKey('issuer', FIVE_MIN);
     const ms = measureRule(
       surge,
@@ -270,7 +270,7 @@ describe('rule measurements', () => {
     expect(chat.value).toBeCloseTo(0.25, 12);
     expect(chat.judged).toBe(false);
 
-    const estimated = byName('EstimatedAccuracyDrop');
+    const estimated = estimatedAccuracyRule();
     const [e] = measureRule(
       estimated,
       inputs({ [windowKey('kind', 900_000)]: [group('kind', 'news', 100, 10, { confidence: 0.62 })] }),

@@ -227,7 +227,8 @@ describe('alert state machine', () => {
     const surgeRule = rules.find((r) => r.name === 'NegativeSentimentSurge')!;
     expect(surgeRule).toMatchObject({
       dimension: 'issuer',
-      metric: 'negative_share',
+      metric: 'negative_share_surge',
+      referenceWindow: 86_400_000,
       comparison: '>',
       maxPValue: 0.001,
       window: 300_000,

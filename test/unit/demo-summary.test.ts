@@ -416,6 +416,7 @@ describe('demo config', () => {
       enriched: 'finsentry-demo-20261201-100000-ab12.enriched',
       alerts: 'finsentry-demo-20261201-100000-ab12.alerts',
       dlq: 'finsentry-demo-20261201-100000-ab12.dlq',
+      late: 'finsentry-demo-20261201-100000-ab12.late',
     });
     expect(d.config.kafka.groupId).toBe('finsentry-demo-20261201-100000-ab12');
     expect(d.config.redis.keyPrefix).toBe('fsdemo:20261201-100000-ab12');

@@ -10,6 +10,7 @@ import { registerEvaluateCommand } from './evaluate.js';
 import { registerRunCommand } from './run.js';
 import { registerBenchCommand } from './bench.js';
 import { registerDemoCommand } from './demo.js';
+import { registerBacktestCommand } from './backtest.js';
 
 /** Each command lives in its own module and registers itself on the program. */
 export const COMMANDS: Array<(program: Command) => void> = [
@@ -24,4 +25,5 @@ export const COMMANDS: Array<(program: Command) => void> = [
   registerRunCommand,
   registerBenchCommand,
   registerDemoCommand,
+  registerBacktestCommand,
 ];

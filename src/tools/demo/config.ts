@@ -51,7 +51,7 @@ export const DEMO_SCHEMA_IDS: Readonly<Record<string, string>> = {
 
 /** Names of one run's topics, consumer group and key prefix. */
 export function demoNames(runId: string): {
-  topics: { news: string; chat: string; enriched: string; alerts: string; dlq: string };
+  topics: { news: string; chat: string; enriched: string; alerts: string; dlq: string; late: string };
   groupId: string;
   keyPrefix: string;
 } {
@@ -63,6 +63,7 @@ export function demoNames(runId: string): {
       enriched: `${base}.enriched`,
       alerts: `${base}.alerts`,
       dlq: `${base}.dlq`,
+      late: `${base}.late`,
     },
     groupId: base,
     keyPrefix: `fsdemo:${runId}`,

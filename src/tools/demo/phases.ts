@@ -30,6 +30,7 @@ export async function startService(run: DemoRun): Promise<void> {
     { topic: t.chat, numPartitions: 2 },
     { topic: t.enriched, numPartitions: 2 },
     { topic: t.dlq, numPartitions: 1 },
+    { topic: t.late, numPartitions: 1 },
     { topic: t.alerts, numPartitions: 1 },
   ]);
   run.check();

@@ -194,6 +194,8 @@ const KIND_FOR: Record<InjectedEvent['kind'], string> = {
   bias: 'fairness',
   drift: 'drift',
   poison: 'pipeline',
+  // Tone unchanged: nothing must detect it; a sentiment alert on it is a false one.
+  'coverage-burst': 'sentiment',
 };
 
 function alertRow(o: ObservedAlert): AlertRow {
@@ -299,6 +301,8 @@ function injectedHead(e: InjectedRow, startMs: number): string {
       return `drift   input/output distributions  ${when}`;
     case 'poison':
       return `poison  malformed messages  ${when}`;
+    case 'coverage-burst':
+      return `burst   ${e.groups.map((g) => `${g.dimension} "${g.group}"`).join(', ')} (tone unchanged)  ${when}`;
   }
 }
 

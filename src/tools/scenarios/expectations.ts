@@ -1,4 +1,6 @@
 import { defaultAlertRules } from '../../alerts/default-rules.js';
+import { compare } from '../../alerts/state-machine.js';
+import { SURGE_METRIC } from '../../alerts/surge-rule.js';
 import type { AlertRuleConfig } from '../../config/schema.js';
 import type { ExpectedAlert, InjectedEvent, ToleratedAlert } from './ground-truth.js';
 
@@ -34,7 +36,7 @@ export function expectedAlertsFor(
       if (
         event.kind === 'surge' &&
         rule.kind === 'sentiment' &&
-        rule.metric === 'negative_share' &&
+        (rule.metric === 'negative_share' || rule.metric === SURGE_METRIC) &&
         (rule.comparison === '>' || rule.comparison === '>=')
       ) {
         for (const g of event.groups.filter((x) => x.dimension === rule.dimension)) {
@@ -48,7 +50,15 @@ export function expectedAlertsFor(
           });
         }
       }
-      if (event.kind === 'bias' && rule.kind === 'fairness' && rule.metric === 'disparate_impact_ratio') {
+      // A compliant gap (true ratio at or above the rule's threshold, e.g. 0.85–0.95 against the
+      // four-fifths rule) must not fire: it is planted to catch rules that test "equal rates" instead.
+      const ratio = Number(event.params.expectedDisparateImpact ?? 0);
+      if (
+        event.kind === 'bias' &&
+        rule.kind === 'fairness' &&
+        rule.metric === 'disparate_impact_ratio' &&
+        compare(ratio, rule.comparison, rule.threshold)
+      ) {
         for (const g of event.groups.filter((x) => x.dimension === rule.dimension)) {
           out.push({
             ...base,

@@ -20,6 +20,16 @@ import {
   type PoisonLimits,
 } from './poison.js';
 import { Random } from './random.js';
+import {
+  diurnalFactor,
+  issuerRateMultipliers,
+  lightRewrite,
+  MinHeap,
+  poisson,
+  resolveRealism,
+  zipfWeights,
+  type RealismOptions,
+} from './realism.js';
 import { cashtags, DEFAULT_TEXT_STYLE, writeChat, writeNews, type TextStyle } from './text.js';
 import {
   CHAT_PLATFORMS,
@@ -30,6 +40,7 @@ import {
   NEWS_SOURCE_WEIGHTS,
   REGION_WEIGHTS,
   REGIONS,
+  syntheticIssuer,
   type Issuer,
   type Region,
 } from './universe.js';
@@ -62,6 +73,11 @@ export interface BiasOptions {
   region: Region;
   /** Negative share of documents about the region (others keep the baseline). */
   negativeShare: number;
+  /**
+   * Alternative to negativeShare: the true disparate impact ratio wanted (baseline / region share),
+   * e.g. 0.9 for a compliant gap (no alert expected at the four-fifths threshold) or 0.6 for a violation.
+   */
+  disparateImpact?: number;
   fromMs: number;
   toMs: number;
 }
@@ -111,6 +127,11 @@ export interface ScenarioOptions {
   labels?: { share: number; delayMs?: number; labeller?: string };
   /** Alert rules the expectations are derived from; default: the shipped default rules. */
   rules?: readonly AlertRuleConfig[];
+  /**
+   * Traffic as real news has it (syndication, Zipf volume, issuer base rates, daily cycle, late and
+   * future records, coverage bursts): src/tools/scenarios/realism.ts. Every knob defaults to off.
+   */
+  realism?: Partial<RealismOptions>;
 }
 
 export interface ScenarioMessage {
@@ -130,6 +151,10 @@ export interface ScenarioMessage {
   /** The record before encoding (for poison: the well-formed record it was derived from). */
   record: InputRecord | LabelRecord;
   issuer: Issuer;
+  /** Story the document tells (the id of its first publication); republications share it. Truth only. */
+  storyId: string;
+  /** When the record reaches the input topic (event time clock): eventTimeMs + delay, or earlier for a future stamp. */
+  arrivalMs: number;
 }
 
 export interface ScenarioRun {
@@ -160,6 +185,8 @@ const SCENARIO_EFFECTS: Record<
 
 /** The first `n` issuers, interleaved by region so that every region keeps issuers. */
 export function selectUniverse(n: number | undefined): Issuer[] {
+  if (n !== undefined && n > ISSUERS.length)
+    return [...ISSUERS, ...Array.from({ length: n - ISSUERS.length }, (_, k) => syntheticIssuer(k))];
   if (n === undefined || n >= ISSUERS.length) return [...ISSUERS];
   if (n < REGIONS.length)
     throw new Error(`universeSize must be at least ${REGIONS.length} (one issuer per region)`);
@@ -212,6 +239,19 @@ interface ResolvedPlan {
   newsShare: number;
   confluentShare: number;
   schemaIds: ScenarioSchemaIds;
+  realism: RealismOptions;
+  /** Relative coverage of each issuer (Zipf weight; 1 each without realism). */
+  volume: Map<Issuer, number>;
+  /** Multiplier of the base negative rate per issuer (1 each without realism). */
+  rateMultiplier: Map<Issuer, number>;
+  bursts: CoverageBurst[];
+}
+
+interface CoverageBurst {
+  issuer: Issuer;
+  fromMs: number;
+  toMs: number;
+  multiplier: number;
 }
 
 function resolvePlan(o: ScenarioOptions): {
@@ -235,6 +275,19 @@ function resolvePlan(o: ScenarioOptions): {
     (r) => [r, REGION_WEIGHTS[r]] as const,
   );
   const injected: InjectedEvent[] = [];
+  const realism = resolveRealism(o.realism);
+  const realismRng = Random.fromSeed(o.seed).fork(7);
+  const zipf = zipfWeights(universe.length, realism.zipfExponent);
+  const volume = new Map(universe.map((i, k) => [i, zipf[k]!] as const));
+  const rateMultiplier = issuerRateMultipliers(
+    universe,
+    volume,
+    realismRng,
+    BASELINE_MIX.negative,
+    realism.issuerRateConcentration,
+  );
+  const bursts = planBursts(realism, universe, realismRng, start, end);
+  for (const b of bursts) injected.push(burstEvent(b));
 
   let surge: SurgeOptions | null = null;
   let surgeIssuer: Issuer | null = null;
@@ -274,7 +327,9 @@ function resolvePlan(o: ScenarioOptions): {
   if (effects.bias) {
     bias = {
       region: o.bias?.region ?? 'apac',
-      negativeShare: o.bias?.negativeShare ?? 0.3,
+      negativeShare:
+        o.bias?.negativeShare ??
+        (o.bias?.disparateImpact !== undefined ? BASELINE_MIX.negative / o.bias.disparateImpact : 0.3),
       fromMs: o.bias?.fromMs ?? start,
       toMs: o.bias?.toMs ?? end,
     };
@@ -349,13 +404,13 @@ function resolvePlan(o: ScenarioOptions): {
     // the floor); beyond it the whole market would have to turn negative. Small universes get 1.
     const r0 = regionBaseShare({ bias } as ResolvedPlan, surgeIssuer.region, surge.fromMs + surge.rampMs);
     const peak0 = Math.max(r0, surge.peakNegativeShare);
-    const n = byRegion.get(surgeIssuer.region)!.length;
+    const f = regionVolumeFraction({ byRegion, volume }, surgeIssuer);
     const qMax = (r0 - COMPENSATION_FLOOR) / (peak0 - COMPENSATION_FLOOR);
-    const mMax = qMax >= 1 ? Number.POSITIVE_INFINITY : (qMax * (n - 1)) / (1 - qMax);
+    const mMax = qMax >= 1 ? Number.POSITIVE_INFINITY : (qMax * (1 - f)) / (f * (1 - qMax));
     surgeEvent.params.requestedPeakMultiplier = surge.peakMultiplier;
     surge.peakMultiplier = Math.max(1, Math.min(surge.peakMultiplier, Math.floor(mMax * 100) / 100));
     surgeEvent.params.peakMultiplier = surge.peakMultiplier;
-    const peak = surgeState({ surge, surgeIssuer, byRegion, bias }, surge.fromMs + surge.rampMs)!;
+    const peak = surgeState({ surge, surgeIssuer, byRegion, bias, volume }, surge.fromMs + surge.rampMs)!;
     surgeEvent.params.peakPeerNegativeShare = Number(peak.peerShare.toFixed(4));
     // > 1 when the issuer is too big a part of its region to offset there: all regions scale together.
     surgeEvent.params.peakMarketScale = Number(peak.scale.toFixed(4));
@@ -378,6 +433,10 @@ function resolvePlan(o: ScenarioOptions): {
       newsShare,
       confluentShare,
       schemaIds,
+      realism,
+      volume,
+      rateMultiplier,
+      bursts,
     },
     injected,
     skipped,
@@ -403,7 +462,8 @@ function regionBaseShare(plan: ResolvedPlan, region: Region, t: number): number 
  * as they were, and the market as a whole turns a little more negative.
  */
 export function surgeState(
-  plan: Pick<ResolvedPlan, 'surge' | 'surgeIssuer' | 'byRegion' | 'bias'>,
+  plan: Pick<ResolvedPlan, 'surge' | 'surgeIssuer' | 'byRegion' | 'bias'> &
+    Partial<Pick<ResolvedPlan, 'volume'>>,
   t: number,
 ): { issuerShare: number; peerShare: number; scale: number } | null {
   const s = plan.surge;
@@ -415,20 +475,36 @@ export function surgeState(
   const issuerShare = lerp(r0, Math.max(r0, s.peakNegativeShare), intensity);
   const multiplier = lerp(1, s.peakMultiplier, intensity);
   const n = plan.byRegion.get(si.region)!.length;
-  const q = multiplier / (multiplier + n - 1);
+  const f = regionVolumeFraction(plan, si);
+  const q = (multiplier * f) / (multiplier * f + 1 - f);
   const peerShare = n > 1 ? (r0 - q * issuerShare) / (1 - q) : 0;
   if (n > 1 && peerShare >= COMPENSATION_FLOOR) return { issuerShare, peerShare, scale: 1 };
   const regionShare = q * issuerShare + (1 - q) * COMPENSATION_FLOOR;
   return { issuerShare, peerShare: COMPENSATION_FLOOR, scale: regionShare / r0 };
 }
 
+/** The issuer's share of its region's coverage (1/n without realism). */
+function regionVolumeFraction(
+  plan: Pick<ResolvedPlan, 'byRegion'> & Partial<Pick<ResolvedPlan, 'volume'>>,
+  issuer: Issuer,
+) {
+  const peers = plan.byRegion.get(issuer.region)!;
+  if (!plan.volume) return 1 / peers.length;
+  return plan.volume.get(issuer)! / peers.reduce((s, i) => s + plan.volume!.get(i)!, 0);
+}
+
+/** Highest share a multiplied issuer rate may reach: leaves room for neutral and positive documents. */
+const ISSUER_RATE_CAP = 0.9;
+
 /** Intended negative share of a document about `issuer` at event time t, given the plan. */
 function negativeShareFor(plan: ResolvedPlan, issuer: Issuer, t: number): number {
-  const base = regionBaseShare(plan, issuer.region, t);
+  const own = (share: number) => Math.min(ISSUER_RATE_CAP, share * plan.rateMultiplier.get(issuer)!);
+  const base = own(regionBaseShare(plan, issuer.region, t));
   const surge = surgeState(plan, t);
   if (!surge) return base;
-  if (issuer === plan.surgeIssuer) return surge.issuerShare;
-  if (issuer.region === plan.surgeIssuer!.region) return surge.peerShare;
+  if (issuer === plan.surgeIssuer)
+    return lerp(base, Math.max(base, plan.surge!.peakNegativeShare), surgeIntensity(plan.surge!, t));
+  if (issuer.region === plan.surgeIssuer!.region) return own(surge.peerShare);
   return Math.min(SCALED_CAP, base * surge.scale);
 }
 
@@ -436,14 +512,52 @@ function pickIssuer(plan: ResolvedPlan, rng: Random, t: number): Issuer {
   const region = rng.weighted(plan.regionWeights);
   const issuers = plan.byRegion.get(region)!;
   const s = plan.surge;
-  if (s && plan.surgeIssuer && plan.surgeIssuer.region === region) {
-    const intensity = surgeIntensity(s, t);
-    if (intensity > 0) {
-      const multiplier = lerp(1, s.peakMultiplier, intensity);
-      return rng.weighted(issuers.map((i) => [i, i === plan.surgeIssuer ? multiplier : 1] as const));
-    }
+  const surgeMultiplier =
+    s && plan.surgeIssuer && plan.surgeIssuer.region === region
+      ? lerp(1, s.peakMultiplier, surgeIntensity(s, t))
+      : 1;
+  const bursting = plan.bursts.filter((b) => b.issuer.region === region && t >= b.fromMs && t < b.toMs);
+  const uniform = plan.realism.zipfExponent === 0;
+  if (uniform && surgeMultiplier === 1 && bursting.length === 0) return rng.pick(issuers);
+  return rng.weighted(
+    issuers.map((i) => {
+      let w = uniform ? 1 : plan.volume.get(i)!;
+      if (i === plan.surgeIssuer) w *= surgeMultiplier;
+      for (const b of bursting) if (b.issuer === i) w *= b.multiplier;
+      return [i, w] as const;
+    }),
+  );
+}
+
+/** Coverage bursts with unchanged tone, on issuers drawn by volume, spread over the run. */
+function planBursts(
+  r: RealismOptions,
+  universe: Issuer[],
+  rng: Random,
+  start: number,
+  end: number,
+): CoverageBurst[] {
+  const { count, multiplier, durationMs } = r.coverageBursts;
+  if (count <= 0 || end - start <= durationMs) return [];
+  const out: CoverageBurst[] = [];
+  for (let k = 0; k < count; k++) {
+    const issuer =
+      universe[Math.min(universe.length - 1, Math.floor(rng.float() * Math.min(universe.length, 50)))]!;
+    const fromMs = start + Math.floor(rng.float() * (end - start - durationMs));
+    out.push({ issuer, fromMs, toMs: fromMs + durationMs, multiplier });
   }
-  return rng.pick(issuers);
+  return out;
+}
+
+function burstEvent(b: CoverageBurst): InjectedEvent {
+  return {
+    kind: 'coverage-burst',
+    description: `coverage of ${b.issuer.name} ($${b.issuer.ticker}) ${b.multiplier}x its usual share, tone unchanged: no alert is expected`,
+    fromMs: b.fromMs,
+    toMs: b.toMs,
+    groups: [{ dimension: 'issuer', group: issuerGroup(b.issuer), aliases: issuerAliases(b.issuer) }],
+    params: { multiplier: b.multiplier },
+  };
 }
 
 function pickLabel(rng: Random, negativeShare: number): SentimentLabel {
@@ -459,6 +573,48 @@ function newsSourceWeights(plan: ResolvedPlan, p: number): Array<readonly [strin
   );
   if (share > 0) out.push([DRIFT_SOURCE, share]);
   return out;
+}
+
+interface DocumentDraft {
+  id: string;
+  storyId: string;
+  eventTimeMs: number;
+  arrivalMs: number;
+  issuer: Issuer;
+  label: SentimentLabel;
+  topic: InputTopic;
+  record: InputRecord;
+}
+
+interface Republication {
+  dueMs: number;
+  story: NewsArticleRecord;
+  issuer: Issuer;
+  label: SentimentLabel;
+  rewrite: boolean;
+}
+
+function newsRecord(
+  id: string,
+  source: string,
+  eventTimeMs: number,
+  headline: string,
+  body: string,
+  issuer: Issuer,
+  withUrl: boolean,
+): NewsArticleRecord {
+  return {
+    id,
+    source,
+    published_at: eventTimeMs,
+    headline,
+    body,
+    language: 'en',
+    tickers: [issuer.ticker],
+    region: issuer.region,
+    sector: issuer.sector,
+    url: withUrl ? `https://${source}.finsentry.example/articles/${id}` : null,
+  };
 }
 
 function traceparent(rng: Random): string {
@@ -527,124 +683,153 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
       framing: 'plain',
       record,
       issuer: m.issuer,
+      storyId: m.storyId,
+      arrivalMs: due,
     };
     let i = pendingLabels.length;
     while (i > 0 && pendingLabels[i - 1]!.eventTimeMs > due) i--;
     pendingLabels.splice(i, 0, msg);
   };
   const meanGapMs = 1000 / options.ratePerSecond;
+  const realism = plan.realism;
+  const storyRng = root.fork(6);
+  const arrivalRng = root.fork(8);
+  /** Republications of news stories, due at their own event time. */
+  const republications = new MinHeap<Republication>();
+  /** Documents held back until their arrival time (only with arrival delays or future stamps). */
+  const arrivals = new MinHeap<ScenarioMessage>();
+  const delays = realism.arrivalDelayMeanMs > 0 || realism.futureShare > 0;
+  let seq = 0;
+
+  /** Builds, counts and (for poison) records one document; returns the message to deliver. */
+  const emit = (doc: DocumentDraft): ScenarioMessage => {
+    const { topic, record, eventTimeMs, issuer, label, id } = doc;
+    const framing: 'plain' | 'confluent' = wireRng.chance(plan.confluentShare) ? 'confluent' : 'plain';
+    const headers: Record<string, string> = { 'finsentry-scenario': options.name };
+    if (wireRng.chance(0.3)) headers.traceparent = traceparent(wireRng);
+    truth.counts.total++;
+    truth.counts.byTopic[topic]++;
+    const common = { topic, key: id, headers, eventTimeMs, id, framing, record, issuer };
+    const timing = { storyId: doc.storyId, arrivalMs: doc.arrivalMs };
+    if (plan.poison.share > 0 && poisonRng.chance(plan.poison.share)) {
+      const kind = poisonRng.pick(plan.feasiblePoison);
+      const bad = buildPoison(kind, topic, record, poisonRng, plan.limits, plan.schemaIds);
+      truth.counts.poison++;
+      truth.counts.deadLettersByReason[bad.reason] = (truth.counts.deadLettersByReason[bad.reason] ?? 0) + 1;
+      truth.expectedDeadLetters.push({ id, topic, key: id, reason: bad.reason, eventTimeMs });
+      return { ...common, value: bad.value, truth: null, poison: bad.reason, ...timing };
+    }
+    truth.counts.byTruth[label]++;
+    const value = encodeRecord(topic, record, framing, plan.schemaIds);
+    const message: ScenarioMessage = { ...common, value, truth: label, poison: null, ...timing };
+    if (labelShare > 0 && labelRng.chance(labelShare)) queueLabel(message, label);
+    return message;
+  };
+
+  /** Arrival time and (rarely) a future stamp: the record carries the stamp, the topic gets it now. */
+  const timeOf = (t: number): { eventTimeMs: number; arrivalMs: number } => {
+    const at = Math.floor(t);
+    if (realism.futureShare > 0 && arrivalRng.chance(realism.futureShare))
+      return { eventTimeMs: at + realism.futureSkewMs, arrivalMs: at };
+    const delay =
+      realism.arrivalDelayMeanMs > 0 ? Math.round(arrivalRng.exponential(realism.arrivalDelayMeanMs)) : 0;
+    return { eventTimeMs: at, arrivalMs: at + delay };
+  };
+
+  const original = (t: number): DocumentDraft => {
+    const { eventTimeMs, arrivalMs } = timeOf(t);
+    const id = `${options.name}-${options.seed}-${seq++}`;
+    const p = plan.drift ? driftProgress(plan.drift, eventTimeMs) : 0;
+    const style: TextStyle = plan.drift
+      ? {
+          longBodyShare: lerp(DEFAULT_TEXT_STYLE.longBodyShare, plan.drift.longBodyShare, p),
+          driftVocabularyShare: lerp(
+            DEFAULT_TEXT_STYLE.driftVocabularyShare,
+            plan.drift.driftVocabularyShare,
+            p,
+          ),
+        }
+      : DEFAULT_TEXT_STYLE;
+    const newsShare = plan.drift ? lerp(plan.newsShare, plan.drift.newsShare, p) : plan.newsShare;
+    const topic: InputTopic = textRng.chance(newsShare) ? 'news' : 'chat';
+    const issuer = pickIssuer(plan, textRng, eventTimeMs);
+    const label = pickLabel(textRng, negativeShareFor(plan, issuer, eventTimeMs));
+    // The surge issuer's texts never name another organisation (broker, exchange, client), so the
+    // surge stays on its own `issuer` group instead of leaking into co-mentioned ones.
+    const soloOrg = plan.surgeIssuer === issuer;
+    const draft = { id, storyId: id, eventTimeMs, arrivalMs, issuer, label, topic };
+    if (topic === 'chat') {
+      const text = writeChat(label, issuer, textRng, eventTimeMs, style, soloOrg);
+      const platform = textRng.weighted(CHAT_PLATFORMS.map((c) => [c, c.weight] as const));
+      const chat: ChatMessageRecord = {
+        id,
+        platform: platform.platform,
+        channel: textRng.pick(platform.channels),
+        author_id: `trader-${textRng.int(1, 800)}`,
+        sent_at: eventTimeMs,
+        text,
+        language: 'en',
+        tickers: cashtags(text),
+        region: issuer.region,
+      };
+      return { ...draft, record: chat };
+    }
+    const text = writeNews(label, issuer, textRng, eventTimeMs, style, soloOrg);
+    const source = textRng.weighted(newsSourceWeights(plan, p));
+    const news = newsRecord(id, source, eventTimeMs, text.headline, text.body, issuer, textRng.chance(0.6));
+    // Syndication: the story is republished 1 + Poisson(λ) times in all, by other outlets, minutes later.
+    const copies = poisson(storyRng, realism.syndicationLambda);
+    for (let k = 0; k < copies; k++) {
+      const dueMs = t + storyRng.exponential(realism.syndicationSpreadMs);
+      republications.push(dueMs, {
+        dueMs,
+        story: news,
+        issuer,
+        label,
+        rewrite: storyRng.chance(realism.rewriteShare),
+      });
+    }
+    return { ...draft, record: news };
+  };
+
+  const republication = (r: Republication): DocumentDraft => {
+    const { eventTimeMs, arrivalMs } = timeOf(r.dueMs);
+    const id = `${options.name}-${options.seed}-${seq++}`;
+    const others = NEWS_SOURCE_WEIGHTS.filter(([s]) => s !== r.story.source);
+    const source = storyRng.weighted(others);
+    const headline = r.rewrite ? lightRewrite(r.story.headline, storyRng, source) : r.story.headline;
+    const body = r.rewrite ? lightRewrite(r.story.body, storyRng, source) : r.story.body;
+    const news = newsRecord(id, source, eventTimeMs, headline, body, r.issuer, storyRng.chance(0.6));
+    const base = { id, storyId: r.story.id, eventTimeMs, arrivalMs, issuer: r.issuer, label: r.label };
+    return { ...base, topic: 'news', record: news };
+  };
+
+  function* deliver(m: ScenarioMessage, nowMs: number): Generator<ScenarioMessage> {
+    if (!delays) {
+      yield m;
+      return;
+    }
+    arrivals.push(m.arrivalMs, m);
+    while (arrivals.size > 0 && arrivals.peekKey()! <= nowMs) yield arrivals.pop()!;
+  }
 
   function* messages(): IterableIterator<ScenarioMessage> {
     let t = start;
-    let seq = 0;
     for (;;) {
-      t += timeRng.exponential(meanGapMs);
+      t += timeRng.exponential(meanGapMs) / diurnalFactor(realism, t);
+      while (republications.size > 0 && republications.peekKey()! <= Math.min(t, end)) {
+        const r = republications.pop()!;
+        yield* deliver(emit(republication(r)), r.dueMs);
+      }
       if (t >= end) break;
-      const eventTimeMs = Math.floor(t);
-      while (pendingLabels.length > 0 && pendingLabels[0]!.eventTimeMs <= eventTimeMs) {
+      while (pendingLabels.length > 0 && pendingLabels[0]!.eventTimeMs <= Math.floor(t)) {
         truth.counts.labels++;
         yield pendingLabels.shift()!;
       }
-      const id = `${options.name}-${options.seed}-${seq++}`;
-      const p = plan.drift ? driftProgress(plan.drift, eventTimeMs) : 0;
-      const style: TextStyle = plan.drift
-        ? {
-            longBodyShare: lerp(DEFAULT_TEXT_STYLE.longBodyShare, plan.drift.longBodyShare, p),
-            driftVocabularyShare: lerp(
-              DEFAULT_TEXT_STYLE.driftVocabularyShare,
-              plan.drift.driftVocabularyShare,
-              p,
-            ),
-          }
-        : DEFAULT_TEXT_STYLE;
-      const newsShare = plan.drift ? lerp(plan.newsShare, plan.drift.newsShare, p) : plan.newsShare;
-      const topic: InputTopic = textRng.chance(newsShare) ? 'news' : 'chat';
-      const issuer = pickIssuer(plan, textRng, eventTimeMs);
-      const label = pickLabel(textRng, negativeShareFor(plan, issuer, eventTimeMs));
-      // The surge issuer's texts never name another organisation (broker, exchange, client), so the
-      // surge stays on its own `issuer` group instead of leaking into co-mentioned ones.
-      const soloOrg = plan.surgeIssuer === issuer;
-      let record: InputRecord;
-      if (topic === 'news') {
-        const text = writeNews(label, issuer, textRng, eventTimeMs, style, soloOrg);
-        const source = textRng.weighted(newsSourceWeights(plan, p));
-        const news: NewsArticleRecord = {
-          id,
-          source,
-          published_at: eventTimeMs,
-          headline: text.headline,
-          body: text.body,
-          language: 'en',
-          tickers: [issuer.ticker],
-          region: issuer.region,
-          sector: issuer.sector,
-          url: textRng.chance(0.6) ? `https://${source}.finsentry.example/articles/${id}` : null,
-        };
-        record = news;
-      } else {
-        const text = writeChat(label, issuer, textRng, eventTimeMs, style, soloOrg);
-        const platform = textRng.weighted(CHAT_PLATFORMS.map((c) => [c, c.weight] as const));
-        const chat: ChatMessageRecord = {
-          id,
-          platform: platform.platform,
-          channel: textRng.pick(platform.channels),
-          author_id: `trader-${textRng.int(1, 800)}`,
-          sent_at: eventTimeMs,
-          text,
-          language: 'en',
-          tickers: cashtags(text),
-          region: issuer.region,
-        };
-        record = chat;
-      }
-
-      const framing: 'plain' | 'confluent' = wireRng.chance(plan.confluentShare) ? 'confluent' : 'plain';
-      const headers: Record<string, string> = { 'finsentry-scenario': options.name };
-      if (wireRng.chance(0.3)) headers.traceparent = traceparent(wireRng);
-
-      truth.counts.total++;
-      truth.counts.byTopic[topic]++;
-      if (plan.poison.share > 0 && poisonRng.chance(plan.poison.share)) {
-        const kind = poisonRng.pick(plan.feasiblePoison);
-        const bad = buildPoison(kind, topic, record, poisonRng, plan.limits, plan.schemaIds);
-        truth.counts.poison++;
-        truth.counts.deadLettersByReason[bad.reason] =
-          (truth.counts.deadLettersByReason[bad.reason] ?? 0) + 1;
-        truth.expectedDeadLetters.push({ id, topic, key: id, reason: bad.reason, eventTimeMs });
-        yield {
-          topic,
-          key: id,
-          value: bad.value,
-          headers,
-          eventTimeMs,
-          id,
-          truth: null,
-          poison: bad.reason,
-          framing,
-          record,
-          issuer,
-        };
-        continue;
-      }
-      truth.counts.byTruth[label]++;
-      const value = encodeRecord(topic, record, framing, plan.schemaIds);
-      const message: ScenarioMessage = {
-        topic,
-        key: id,
-        value,
-        headers,
-        eventTimeMs,
-        id,
-        truth: label,
-        poison: null,
-        framing,
-        record,
-        issuer,
-      };
-      if (labelShare > 0 && labelRng.chance(labelShare)) queueLabel(message, label);
-      yield message;
+      yield* deliver(emit(original(t)), t);
     }
-    // Labels due after the last document still come, at their own (later) times.
+    // Held-back arrivals and labels due after the last document still come, at their own times.
+    while (arrivals.size > 0) yield arrivals.pop()!;
     for (const m of pendingLabels.splice(0)) {
       truth.counts.labels++;
       yield m;

@@ -23,7 +23,7 @@ export interface TruthGroup {
 }
 
 export interface InjectedEvent {
-  kind: 'surge' | 'bias' | 'drift' | 'poison';
+  kind: 'surge' | 'bias' | 'drift' | 'poison' | 'coverage-burst';
   description: string;
   /** Start of the injected effect (event time, inclusive). */
   fromMs: number;

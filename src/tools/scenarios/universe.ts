@@ -1,3 +1,5 @@
+import type { IssuerEntry } from '../../stats/issuer-master.js';
+
 /**
  * The synthetic market the scenarios talk about. Every name here is invented for finsentry (issuers,
  * wires, chat platforms); any resemblance to a real company is accidental. Company names carry a
@@ -595,4 +597,91 @@ export function issuerGroup(issuer: Issuer): string {
  */
 export function issuerAliases(issuer: Issuer): string[] {
   return [issuer.ticker.toLowerCase()];
+}
+
+const SYNTHETIC_STEMS = [
+  'Alder',
+  'Brook',
+  'Crest',
+  'Dune',
+  'Ember',
+  'Fjord',
+  'Glen',
+  'Heron',
+  'Iris',
+  'Juniper',
+  'Kestrel',
+  'Linden',
+  'Marlow',
+  'Nimbus',
+  'Orchid',
+  'Pinecrest',
+  'Quarry',
+  'Rowan',
+  'Saffron',
+  'Thistle',
+  'Umber',
+  'Vesper',
+  'Willow',
+  'Yarrow',
+  'Zephyr',
+] as const;
+const SYNTHETIC_TAILS = [
+  'field',
+  'stone',
+  'gate',
+  'wood',
+  'mark',
+  'bridge',
+  'haven',
+  'point',
+  'vale',
+  'more',
+];
+const REGION_LEGAL_FORM: Record<Region, readonly [string, string, string, string]> = {
+  amer: ['Holdings Inc', 'USD', 'Chicago', 'New York Stock Exchange'],
+  emea: ['Group plc', 'GBP', 'London', 'London Stock Exchange'],
+  apac: ['Holdings Ltd', 'SGD', 'Singapore', 'Singapore Exchange'],
+  latam: ['Participacoes SA', 'BRL', 'Sao Paulo', 'B3'],
+};
+
+/**
+ * The k-th invented issuer beyond the 60 written out above (k ≥ 0): the backtest's 500-issuer market.
+ * Names are stem + tail + legal form ("Alderfield Holdings Inc"), tickers four letters, regions in
+ * the proportions of REGION_WEIGHTS; deterministic in k.
+ */
+export function syntheticIssuer(k: number): Issuer {
+  const stem = SYNTHETIC_STEMS[k % SYNTHETIC_STEMS.length]!;
+  const tail = SYNTHETIC_TAILS[Math.floor(k / SYNTHETIC_STEMS.length) % SYNTHETIC_TAILS.length]!;
+  const round = Math.floor(k / (SYNTHETIC_STEMS.length * SYNTHETIC_TAILS.length));
+  const slot = (k * 0.618034) % 1;
+  const region: Region = slot < 0.3 ? 'amer' : slot < 0.6 ? 'emea' : slot < 0.84 ? 'apac' : 'latam';
+  const [form, currency, city, exchange] = REGION_LEGAL_FORM[region];
+  const short = `${stem}${tail}${round > 0 ? ` ${round + 1}` : ''}`;
+  const letters = (n: number) => String.fromCharCode(65 + (n % 26));
+  const ticker = `Z${letters(k)}${letters(Math.floor(k / 26))}${letters(Math.floor(k / 676))}`;
+  return issuer(
+    `${short} ${form}`,
+    short,
+    ticker,
+    SECTORS[k % SECTORS.length]!,
+    region,
+    currency,
+    city,
+    exchange,
+  );
+}
+
+/**
+ * The security master of the scenario universe (config/issuers.example.csv is this for the 60
+ * written issuers): id = lower-case ticker; aliases = the short name; tickers = the ticker.
+ */
+export function universeIssuerMaster(issuers: readonly Issuer[]): IssuerEntry[] {
+  return issuers.map((i) => ({
+    id: i.ticker.toLowerCase(),
+    name: i.name,
+    aliases: i.shortName.toLowerCase() === i.name.toLowerCase() ? [] : [i.shortName],
+    tickers: [i.ticker],
+    region: i.region,
+  }));
 }

@@ -17,7 +17,19 @@ export interface CompatResult {
   direction: 'BACKWARD' | 'FORWARD';
   ok: boolean;
   problem?: string;
+  /** A break this release makes on purpose, with its reason (ACCEPTED_BREAKS, docs/schemas.md). */
+  accepted?: string;
 }
+
+/**
+ * Incompatible changes this release makes on purpose, by "schema direction": each is named in
+ * docs/schemas.md and printed by the check; the unit test also requires it to still be a break, so an
+ * entry cannot outlive its reason.
+ */
+export const ACCEPTED_BREAKS: Readonly<Record<string, string>> = {
+  'EnrichedDocument.avsc FORWARD':
+    'sentiment is null for a document in a language no configured model reads (design §3, language routing): readers of the released schema fail on those records only; all other records still read',
+};
 
 const SAMPLES = 50;
 
@@ -37,11 +49,19 @@ export function readProblem(reader: Type, writer: Type, samples = SAMPLES): stri
 }
 
 export function checkCompatibility(current: Type, released: Type, schema: string): CompatResult[] {
-  const backward = readProblem(current, released);
-  const forward = readProblem(released, current);
+  const result = (direction: CompatResult['direction'], problem: string | undefined): CompatResult => {
+    const accepted = problem ? ACCEPTED_BREAKS[`${schema} ${direction}`] : undefined;
+    return {
+      schema,
+      direction,
+      ok: !problem || accepted !== undefined,
+      ...(problem ? { problem } : {}),
+      ...(accepted ? { accepted } : {}),
+    };
+  };
   return [
-    { schema, direction: 'BACKWARD', ok: !backward, ...(backward ? { problem: backward } : {}) },
-    { schema, direction: 'FORWARD', ok: !forward, ...(forward ? { problem: forward } : {}) },
+    result('BACKWARD', readProblem(current, released)),
+    result('FORWARD', readProblem(released, current)),
   ];
 }
 

@@ -1,0 +1,40 @@
+import type { AlertRuleConfig } from '../config/schema.js';
+import type { GroupWindowStats } from '../domain/windows.js';
+import { judgeSurges } from '../stats/surge.js';
+import type { Measurement } from './state-machine.js';
+
+/**
+ * The `negative_share_surge` sentiment metric (docs/alerting.md "Surge"): the negative share of a
+ * group's stories in the window (the window store counts a story once per group), judged against
+ * the group's own longer history shrunk towards the pool (empirical Bayes), with a beta-binomial
+ * test whose dispersion is estimated from the round, and Benjamini–Hochberg across the groups
+ * judged in the round. The measurement's p-value is the BH-adjusted one, so `maxPValue` bounds the
+ * expected share of false discoveries among the round's alerts.
+ *
+ * `reference` is the trailing history the evaluator reads for this rule (`referenceWindow`, 24 h by
+ * default for the shipped rule); an empty reference makes every group start at the round's pool.
+ */
+export const SURGE_METRIC = 'negative_share_surge';
+
+const fmt = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
+
+export function measureSurge(
+  rule: AlertRuleConfig,
+  current: readonly GroupWindowStats[],
+  reference: readonly GroupWindowStats[],
+  minSamples: number,
+): Measurement[] {
+  const counts = (g: GroupWindowStats) => ({ group: g.group, hits: g.labelCounts.negative, n: g.count });
+  const { judgements, dispersion } = judgeSurges(current.map(counts), reference.map(counts), minSamples);
+  const dimension = rule.dimension ?? '_all';
+  return judgements.map((j) => ({
+    rule: rule.name,
+    dimension,
+    group: j.group,
+    value: j.share,
+    sampleSize: j.n,
+    judged: j.qValue !== null && j.n > 0,
+    ...(j.qValue !== null ? { pValue: j.qValue } : {}),
+    detail: `reference ${fmt(j.reference.mean)} (own history shrunk to the pool, weight ${fmt(j.reference.concentration)}), dispersion ${fmt(dispersion)}, p=${j.pValue.toExponential(2)}${j.qValue !== null ? `, BH q=${j.qValue.toExponential(2)}` : ''}`,
+  }));
+}
