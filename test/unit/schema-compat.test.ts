@@ -5,7 +5,12 @@ import { fileURLToPath } from 'node:url';
 import avro from 'avsc';
 import type { Schema } from 'avsc';
 import { describe, expect, it } from 'vitest';
-import { ACCEPTED_BREAKS, checkCompatibility, checkSchemaDir, readProblem } from '../../src/tools/schemas/compat.js';
+import {
+  ACCEPTED_BREAKS,
+  checkCompatibility,
+  checkSchemaDir,
+  readProblem,
+} from '../../src/tools/schemas/compat.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
