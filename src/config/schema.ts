@@ -304,6 +304,13 @@ const statsSchema = z
     windows: z.array(duration).min(1).default([300_000, 900_000, 3_600_000, 86_400_000]),
     allowedLateness: duration.default(300_000),
     /**
+     * Event seconds per wall second (1 for live traffic). A replay of recorded or synthetic traffic at
+     * speedup X sets X: a quiet partition's event clock may then advance X times its wall time before a
+     * record counts as "future" (src/stats/event-time.ts), instead of refusing the first records after
+     * every wall-clock gap of the replay.
+     */
+    eventTimeRate: z.number().min(1).default(1),
+    /**
      * Delayed labels (design §5): a label joins its document's prediction if it comes within this grace
      * period of the document's event time (bounded by the prediction index's lifetime, which is
      * max(window store retention, this)).

@@ -186,6 +186,9 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
     JSON.stringify({
       kafka: { brokers: kafkaBrokers(), groupId, topics, sessionTimeout: '10s' },
       redis: { url: redisUrl(), keyPrefix },
+      // Event time runs `speedup` times faster than wall time: a quiet partition's clock may advance
+      // that much faster before a record counts as future (stats.eventTimeRate).
+      stats: { eventTimeRate: speedup },
       // Schema ids for both inputs: the replay then frames half of the values in the Confluent
       // format, and the `wrong-schema` poison kind becomes possible.
       codec: {

@@ -184,17 +184,18 @@ describe('surge alert end to end: metrics → Prometheus rules → Alertmanager,
       150_000,
       1_000,
     );
-    expect(inAlertmanager.map((a) => a.labels.alertname)).toEqual(['FinsentryNegativeSentimentSurge']);
+    // Prometheus alerts on the evaluator's own decision, under the evaluator rule's name (docs/alerting.md).
+    expect(inAlertmanager.map((a) => a.labels.alertname)).toEqual(['NegativeSentimentSurge']);
     expect(inAlertmanager[0]!.labels).toMatchObject({
       severity: 'critical',
       dimension: 'issuer',
-      window: '5m',
+      source: 'finsentry-evaluator',
     });
     const firingInPrometheus = (await prometheusAlerts()).filter(
       (a) => a.state === 'firing' && a.labels.group !== undefined && a.labels.group.endsWith(RUN),
     );
     expect(firingInPrometheus.map((a) => [a.labels.alertname, a.labels.group])).toEqual([
-      ['FinsentryNegativeSentimentSurge', SURGING],
+      ['NegativeSentimentSurge', SURGING],
     ]);
     for (const calm of CALM) {
       expect(events(calm)).toEqual([]);

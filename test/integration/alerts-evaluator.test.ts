@@ -165,7 +165,7 @@ describe('evaluator on the real window store, Kafka and Alertmanager', () => {
     expect(firing).toMatchObject({
       dimension: 'issuer',
       kind: 'sentiment',
-      metric: 'negative_share',
+      metric: 'negative_share_surge',
       sample_size: 60,
       severity: 'critical',
     });

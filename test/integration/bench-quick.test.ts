@@ -104,10 +104,6 @@ describe('finsentry bench --quick', () => {
     // Docs per CPU-second beside docs/s for the rows that run in this process's threads.
     for (const id of ['limit', 'ceiling', 'infer', 'naive', 'peer'])
       expect(byId[id]!.docsPerCpuSecond, id).toBeGreaterThan(0);
-    // The infer row also ran at 1 and 2 inference workers.
-    const workers = byId['infer']!.details!['workers'] as Record<string, { docsPerSecond: number }>;
-    expect(workers['1']!.docsPerSecond).toBeGreaterThan(0);
-    expect(workers['2']!.docsPerSecond).toBeGreaterThan(0);
     for (const id of ['limit', 'infer', 'pipeline', 'naive'])
       expect(modelTokens(id)).toBeCloseTo(modelTokens('ceiling'), 3);
     expect(textTokens('peer')).toBeLessThanOrEqual(report.corpus.tokens + 1e-6);

@@ -3,7 +3,6 @@ import calculateSlot from 'cluster-key-slot';
 import type { ChainableCommander } from 'ioredis';
 import type {
   GroupWindowStats,
-  RefusedRecord,
   StatsApplyResult,
   StatsBatch,
   StatsSink,
@@ -11,7 +10,6 @@ import type {
   WindowReader,
 } from '../../domain/windows.js';
 import type { FinsentryConfig } from '../../config/schema.js';
-import type { LabelObservation, StatsObservation } from '../../domain/observation.js';
 import { rawToGroupStats, type RawCounters } from '../../stats/counters.js';
 import { FUTURE_RUN_TO_JUMP } from '../../stats/event-time.js';
 import { ALL_DIMENSION } from '../../stats/grouping.js';
@@ -25,6 +23,7 @@ import {
   type WindowStoreOptions,
 } from '../../stats/windows/rules.js';
 import { createRedisClient, isCluster, type RedisClient } from './client.js';
+import { refusedOf } from '../../stats/windows/rules.js';
 
 /**
  * Event-time window store on Redis (design §4): the StatsSink the pipeline writes to and the
@@ -167,26 +166,6 @@ if future > 0 then redis.call('HINCRBY', state, 'fut', future) end
 return {1, late, wmStr, future, refused}
 `;
 
-/** Maps the script's refused item indices (observations first, then labels: buildItems' order) to records. */
-function refusedRecords(batch: StatsBatch, flat: ReadonlyArray<number | string>): RefusedRecord[] {
-  const out: RefusedRecord[] = [];
-  for (let j = 0; j + 1 < flat.length; j += 2) {
-    const index = Number(flat[j]);
-    const item: StatsObservation | LabelObservation | undefined =
-      index < batch.observations.length
-        ? batch.observations[index]
-        : batch.labels[index - batch.observations.length];
-    if (!item) continue;
-    const refused: RefusedRecord = {
-      documentId: item.documentId,
-      reason: Number(flat[j + 1]) === 1 ? 'late' : 'future',
-    };
-    if (item.offset !== undefined) refused.offset = item.offset;
-    out.push(refused);
-  }
-  return out;
-}
-
 const APPLY_SHA = createHash('sha1').update(APPLY_SCRIPT).digest('hex');
 
 interface QueuedOp {
@@ -316,7 +295,7 @@ export class RedisWindowStore implements StatsSink, WindowReader {
         late: Number(r[1]),
         watermarkMs: Number(r[2]),
         future: Number(r[3]),
-        refused: refusedRecords(batches[i]!, r[4]),
+        ...refusedOf(batches[i]!, r[4]),
       };
     });
   }

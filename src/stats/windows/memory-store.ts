@@ -18,6 +18,7 @@ import {
   windowItems,
   type WindowItem,
   type WindowStoreOptions,
+  refusedOf,
 } from './rules.js';
 
 /**
@@ -101,9 +102,13 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
         partitionKey: batch.partitionKey,
         lastOffset: normalizeOffset(batch.lastOffset),
         items: windowItems(batch, this.options.bucketMs),
+        batch,
       };
     });
-    const results = prepared.map((p) => this.applyBatch(p.partitionKey, p.lastOffset, p.items));
+    const results = prepared.map((p) => {
+      const { result, refused } = this.applyBatch(p.partitionKey, p.lastOffset, p.items);
+      return { ...result, ...refusedOf(p.batch, refused) };
+    });
     if (++this.applies % SWEEP_EVERY === 0) this.sweep();
     return results;
   }
@@ -113,11 +118,11 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
     partitionKey: string,
     lastOffset: string,
     items: readonly WindowItem[],
-  ): StatsApplyResult {
+  ): { result: StatsApplyResult; refused: number[] } {
     let state = this.partitionsByKey.get(partitionKey);
     const stored = state?.offset ?? null;
     if (stored !== null && compareOffsets(lastOffset, stored) <= 0)
-      return { applied: false, late: 0, watermarkMs: state?.watermarkMs ?? 0 };
+      return { result: { applied: false, late: 0, watermarkMs: state?.watermarkMs ?? 0 }, refused: [] };
     let clock = state?.clock ?? EMPTY_CLOCK;
     const nowMs = Math.floor((this.options.nowMs ?? Date.now)());
     const bounds = {
@@ -126,15 +131,17 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
     };
     let late = 0;
     let future = 0;
+    const refused: number[] = []; // (item index, 1 late | 2 future), as the script returns them
     // Sums per (bucket:dimension, group, counter) first, then one add each (as the script's HINCRBYs).
     const sums = new Map<string, Map<string, Map<string, number>>>();
-    for (const [off, t, bucket, groups, fields] of items) {
+    for (const [index, [off, t, bucket, groups, fields]] of items.entries()) {
       if (stored !== null && off !== '' && compareOffsets(off, stored) <= 0) continue;
       const admitted = admitEventTime(clock, t, nowMs, bounds);
       clock = admitted.clock;
       if (admitted.verdict !== 'on-time') {
         if (admitted.verdict === 'late') late += 1;
         else future += 1;
+        refused.push(index, admitted.verdict === 'late' ? 1 : 2);
         continue;
       }
       for (let j = 0; j < groups.length; j += 2) {
@@ -157,7 +164,7 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
     state.late += late;
     state.future += future;
     this.addSums(state, sums);
-    return { applied: true, late, future, watermarkMs: clock.maxEventMs ?? 0 };
+    return { result: { applied: true, late, future, watermarkMs: clock.maxEventMs ?? 0 }, refused };
   }
 
   private emptyPartition(): PartitionState {

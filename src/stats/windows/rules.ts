@@ -1,6 +1,6 @@
 import type { FinsentryConfig } from '../../config/schema.js';
 import type { LabelObservation, StatsObservation } from '../../domain/observation.js';
-import type { GroupWindowStats, StatsBatch, WindowQuery } from '../../domain/windows.js';
+import type { GroupWindowStats, RefusedRecord, StatsBatch, WindowQuery } from '../../domain/windows.js';
 import { labelDeltas, observationDeltas, rawToGroupStats, type RawCounters } from '../counters.js';
 
 /**
@@ -38,7 +38,13 @@ export function windowStoreOptions(
     maxFutureSkewMs: cfg.limits.maxFutureSkew,
     ttlSeconds: Math.ceil(retentionMs / 1000),
     dimensions: cfg.stats.dimensions.map((d) => d.name),
+    ...(cfg.stats.eventTimeRate > 1 ? { nowMs: replayClock(cfg.stats.eventTimeRate) } : {}),
   };
+}
+
+/** A clock that runs `rate` times faster than the wall clock from now on (stats.eventTimeRate). */
+export function replayClock(rate: number, startMs = Date.now()): () => number {
+  return () => startMs + (Date.now() - startMs) * rate;
 }
 
 /** End (exclusive) of the window as of a watermark: the end of the watermark's bucket. */
@@ -151,4 +157,36 @@ export function windowItems(batch: StatsBatch, bucketMs: number): WindowItem[] {
     ...batch.observations.map((o) => item(o, 'observation', bucketMs, observationDeltas(o))),
     ...batch.labels.map((l) => item(l, 'label', bucketMs, labelDeltas(l))),
   ];
+}
+
+/** Maps the script's refused item indices (observations first, then labels: buildItems' order) to records. */
+export function refusedRecords(batch: StatsBatch, flat: ReadonlyArray<number | string>): RefusedRecord[] {
+  const out: RefusedRecord[] = [];
+  for (let j = 0; j + 1 < flat.length; j += 2) {
+    const index = Number(flat[j]);
+    const item: StatsObservation | LabelObservation | undefined =
+      index < batch.observations.length
+        ? batch.observations[index]
+        : batch.labels[index - batch.observations.length];
+    if (!item) continue;
+    const refused: RefusedRecord = {
+      documentId: item.documentId,
+      reason: Number(flat[j + 1]) === 1 ? 'late' : 'future',
+    };
+    if (item.offset !== undefined) refused.offset = item.offset;
+    out.push(refused);
+  }
+  return out;
+}
+
+/**
+ * The `refused` part of a store's apply result from the flat (item index, verdict) list both stores
+ * produce (1 = late, 2 = future): absent when nothing was refused, so both stores answer alike.
+ */
+export function refusedOf(
+  batch: StatsBatch,
+  flat: ReadonlyArray<number | string> | undefined,
+): { refused?: RefusedRecord[] } {
+  const refused = refusedRecords(batch, flat ?? []);
+  return refused.length > 0 ? { refused } : {};
 }
