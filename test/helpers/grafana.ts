@@ -29,7 +29,14 @@ interface GrafanaPanel {
 interface GrafanaDashboard {
   uid: string;
   title: string;
-  templating?: { list: Array<{ name: string; current?: { value?: string | string[] } }> };
+  templating?: {
+    list: Array<{
+      name: string;
+      current?: { value?: string | string[] };
+      includeAll?: boolean;
+      allValue?: string;
+    }>;
+  };
   panels: GrafanaPanel[];
 }
 
@@ -85,7 +92,11 @@ export function dashboardQueries(
     const variables: Record<string, string> = { ...BUILTIN_VARIABLES };
     for (const v of dashboard.templating?.list ?? []) {
       const value = v.current?.value;
-      if (typeof value === 'string') variables[v.name] = value;
+      // "All" of a variable with includeAll resolves to its allValue, as Grafana does.
+      const all = (x: string) => x === 'All' || x === '$__all';
+      if (v.includeAll && (Array.isArray(value) ? value.some(all) : value !== undefined && all(value)))
+        variables[v.name] = v.allValue ?? '.*';
+      else if (typeof value === 'string') variables[v.name] = value;
       else if (Array.isArray(value) && value.length > 0) variables[v.name] = value.join('|');
     }
     Object.assign(variables, overrides);

@@ -122,7 +122,10 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
     let state = this.partitionsByKey.get(partitionKey);
     const stored = state?.offset ?? null;
     if (stored !== null && compareOffsets(lastOffset, stored) <= 0)
-      return { result: { applied: false, late: 0, watermarkMs: state?.watermarkMs ?? 0 }, refused: [] };
+      return {
+        result: { applied: false, late: 0, future: 0, watermarkMs: state?.watermarkMs ?? 0 },
+        refused: [],
+      };
     let clock = state?.clock ?? EMPTY_CLOCK;
     const nowMs = Math.floor((this.options.nowMs ?? Date.now)());
     const bounds = {
