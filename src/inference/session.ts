@@ -196,14 +196,8 @@ export class ModelSession {
     padTokenId: number,
     logger?: Logger,
   ): Promise<ModelSession> {
-    const sessionOptions: SessionOptions = {
-      executionProvider: options.executionProvider,
-      intraOpThreads: options.intraOpThreads,
-      interOpThreads: options.interOpThreads,
-      graphOptimization: options.graphOptimization,
-      ...(options.spinning !== undefined ? { spinning: options.spinning } : {}),
-      ...(options.allowCpuFallback !== undefined ? { allowCpuFallback: options.allowCpuFallback } : {}),
-    };
+    // Every session option goes through (spinning, allowCpuFallback, …): only the thread choice is ours.
+    const { thread: _thread, ...sessionOptions } = options;
     const warn = (warnings: OpenedSession['warnings']) => {
       for (const w of warnings) {
         if (logger) logger.warn(w.fields, w.line);
