@@ -277,6 +277,13 @@ const registrySchema = z
     notFoundTtl: duration.default(30_000),
     notFoundMaxEntries: z.number().int().min(1).default(10_000),
     maxConcurrentLookups: z.number().int().min(1).max(64).default(4),
+    /**
+     * At start, register the EnrichedDocument and Alert schemas under the TopicNameStrategy subjects of
+     * the enriched and alerts topics (<topic>-value) and write those topics in the Confluent framing
+     * with the ids the registry gives (overrides enrichedSchemaId / alertsSchemaId). Off by default:
+     * it changes the bytes the consumers of those topics read.
+     */
+    registerOutputSchemas: z.boolean().default(false),
   })
   .strict()
   .refine((r) => (r.username === undefined) === (r.password === undefined), {
@@ -294,6 +301,8 @@ const codecSchema = z
     registry: registrySchema.default(() => registrySchema.parse({})),
     /** When set, finsentry.enriched values are written in the Confluent framing with this schema id. */
     enrichedSchemaId: z.number().int().min(0).optional(),
+    /** When set, finsentry.alerts values are written in the Confluent framing with this schema id. */
+    alertsSchemaId: z.number().int().min(0).optional(),
   })
   .strict();
 

@@ -4,19 +4,25 @@
 // decoded by the running pipeline with the ids the registry assigned; a schema evolution (v2 adds an
 // optional field) checked by the registry's compatibility API and decoded; an id the registry does not
 // know is dead-lettered with its reason, and once the id is registered the running service finds it
-// after codec.registry.notFoundTtl (the negative cache expires).
+// after codec.registry.notFoundTtl (the negative cache expires). With codec.registry.registerOutputSchemas
+// the enriched and alerts topics are written with registered ids, and Confluent's own Python client
+// (confluent-kafka's AvroDeserializer, tools/python/registry_reader.py) reads them.
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import avro from 'avsc';
 import type { Schema } from 'avsc';
 import type { Kafka } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { AlertEvent } from '../../src/alerts/events.js';
 import { PipelineService } from '../../src/app/pipeline.js';
+import { withRegisteredOutputSchemas } from '../../src/app/schema-registry.js';
 import { decodeEnriched } from '../../src/codec/enriched.js';
 import type { NewsArticleRecord } from '../../src/codec/records.js';
 import { schemaJson } from '../../src/codec/schemas.js';
 import { frameConfluent } from '../../src/codec/wire.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { FinsentryConfig } from '../../src/config/schema.js';
+import { kafkaAlertPublisher } from '../../src/io/kafka/alert-publisher.js';
 import { readDeadLetterHeaders } from '../../src/pipeline/dlq.js';
 import { buildObservation } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -62,20 +68,39 @@ function frame(schema: object, id: number, record: object): Buffer {
   return frameConfluent(id, avro.Type.forSchema(schema as Schema).toBuffer(record));
 }
 
-function pipelineConfig(topics: Record<'news' | 'chat' | 'enriched' | 'dlq', string>): FinsentryConfig {
+type Topics = Record<'news' | 'chat' | 'enriched' | 'dlq' | 'alerts', string>;
+
+async function freshTopics(): Promise<Topics & { base: string }> {
+  const base = uniqueName('fs-sr');
+  const topics = {
+    news: `${base}.news`,
+    chat: `${base}.chat`,
+    enriched: `${base}.enriched`,
+    dlq: `${base}.dlq`,
+    alerts: `${base}.alerts`,
+  };
+  for (const topic of Object.values(topics)) await createTopic(topic, 2);
+  createdTopics.push(...Object.values(topics));
+  return { ...topics, base };
+}
+
+function pipelineConfig(
+  { base: _base, ...topics }: Topics & { base: string },
+  registry: object = {},
+): FinsentryConfig {
   return parseConfig(
     {
       kafka: {
         brokers: kafkaBrokers(),
         groupId: uniqueName('fs-sr-group'),
         clientId: 'finsentry-it-sr',
-        topics: { ...topics, labels: null, alerts: 'unused' },
+        topics: { ...topics, labels: null },
         sessionTimeout: '10s',
       },
       redis: { url: redisUrl(), keyPrefix: uniqueName('fssr').replace(/-/g, '_') },
       codec: {
         wireFormat: 'confluent',
-        registry: { url: schemaRegistryUrl(), notFoundTtl: `${NOT_FOUND_TTL_MS}ms` },
+        registry: { url: schemaRegistryUrl(), notFoundTtl: `${NOT_FOUND_TTL_MS}ms`, ...registry },
       },
       batching: { maxBatchSize: 8, maxInFlightBatches: 2, maxQueuedDocuments: 64 },
       limits: { maxFutureSkew: '5m' },
@@ -83,6 +108,19 @@ function pipelineConfig(topics: Record<'news' | 'chat' | 'enriched' | 'dlq', str
     },
     {},
   );
+}
+
+function pipeline(cfg: FinsentryConfig): PipelineService {
+  return new PipelineService(cfg, {
+    kafka,
+    enricher: new TestEnricher(),
+    stats: null,
+    buildObservation: (doc, enrichment) => buildObservation(doc, enrichment, cfg.stats.dimensions),
+    authorKey: 'integration-test-author-key-0001',
+    logger: createLogger('error', 'finsentry-it-sr'),
+    pipelineVersion: 'test',
+    backoff: { initialMs: 50, maxMs: 400 },
+  });
 }
 
 async function committedThrough(groupId: string, topic: string): Promise<boolean> {
@@ -100,15 +138,8 @@ afterAll(async () => {
 
 describe('the pipeline with the real schema registry', () => {
   it('decodes records framed with registry ids (v1 and an evolved v2), dead-letters an unknown id and finds it once registered', async () => {
-    const base = uniqueName('fs-sr');
-    const topics = {
-      news: `${base}.news`,
-      chat: `${base}.chat`,
-      enriched: `${base}.enriched`,
-      dlq: `${base}.dlq`,
-    };
-    for (const topic of Object.values(topics)) await createTopic(topic, 2);
-    createdTopics.push(...Object.values(topics));
+    const topics = await freshTopics();
+    const { base } = topics;
 
     // TopicNameStrategy: the value schema of topic T is the subject "T-value".
     const subject = `${topics.news}-value`;
@@ -122,16 +153,7 @@ describe('the pipeline with the real schema registry', () => {
     expect(await subjectVersions(subject)).toEqual([1, 2]);
 
     const cfg = pipelineConfig(topics);
-    const service = new PipelineService(cfg, {
-      kafka,
-      enricher: new TestEnricher(),
-      stats: null,
-      buildObservation: (doc, enrichment) => buildObservation(doc, enrichment, cfg.stats.dimensions),
-      authorKey: 'integration-test-author-key-0001',
-      logger: createLogger('error', 'finsentry-it-sr'),
-      pipelineVersion: 'test',
-      backoff: { initialMs: 50, maxMs: 400 },
-    });
+    const service = pipeline(cfg);
     await service.start();
     try {
       // An id nobody has registered yet: the registry hands out ids in sequence, so the next one after
@@ -194,4 +216,106 @@ describe('the pipeline with the real schema registry', () => {
       expect(await service.stop(30_000)).toBe(true);
     }
   });
+
+  it("registers the output schemas under TopicNameStrategy subjects; Confluent's Python deserializer reads enriched and alerts", async () => {
+    const topics = await freshTopics();
+    const cfg = await withRegisteredOutputSchemas(
+      pipelineConfig(topics, { registerOutputSchemas: true }),
+      createLogger('error', 'finsentry-it-sr'),
+    );
+    const enrichedSubject = `${topics.enriched}-value`;
+    const alertsSubject = `${topics.alerts}-value`;
+    subjects.push(enrichedSubject, alertsSubject, `${topics.news}-value`);
+    const { enrichedSchemaId, alertsSchemaId } = cfg.codec;
+    expect(enrichedSchemaId).toBeTypeOf('number');
+    expect(alertsSchemaId).toBeTypeOf('number');
+    expect(await subjectVersions(enrichedSubject)).toEqual([1]);
+    expect(await subjectVersions(alertsSubject)).toEqual([1]);
+    // A second start registers nothing new: the same ids.
+    const again = await withRegisteredOutputSchemas(cfg, createLogger('error', 'finsentry-it-sr'));
+    expect([again.codec.enrichedSchemaId, again.codec.alertsSchemaId]).toEqual([
+      enrichedSchemaId,
+      alertsSchemaId,
+    ]);
+    expect(await subjectVersions(enrichedSubject)).toEqual([1]);
+
+    const inputId = await registerSchema(`${topics.news}-value`, v1);
+    const inputs = Array.from({ length: 5 }, (_, i) =>
+      news(`out-${i}`, { published_at: Date.now() - i * 1000 }),
+    );
+    await produce(
+      kafka,
+      topics.news,
+      inputs.map((r) => ({ key: r.id, value: frame(v1, inputId, r) })),
+    );
+    const service = pipeline(cfg);
+    await service.start();
+    try {
+      await waitFor(() => committedThrough(cfg.kafka.groupId, topics.news), 120_000, 250);
+    } finally {
+      expect(await service.stop(30_000)).toBe(true);
+    }
+    const alert: AlertEvent = {
+      fingerprint: 'fp-1',
+      rule: 'NegativeShareHigh',
+      kind: 'sentiment',
+      state: 'firing',
+      severity: 'warning',
+      dimension: 'issuer',
+      group: 'acme',
+      metric: 'negative_share',
+      value: 0.42,
+      threshold: 0.3,
+      window_ms: 300_000,
+      sample_size: 120,
+      p_value: null,
+      started_at: Date.now(),
+      ended_at: null,
+      summary: 'negative share of acme above 0.3',
+      runbook_url: 'docs/runbooks.md#negativesharehigh',
+      labels: { event_id: 'fp-1:1:firing' },
+    };
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      await kafkaAlertPublisher(producer, topics.alerts, alertsSchemaId).publish([alert]);
+    } finally {
+      await producer.disconnect();
+    }
+
+    const enriched = readWithPython(topics.enriched, inputs.length);
+    expect(enriched.map((r) => r.key).sort()).toEqual(inputs.map((r) => r.id).sort());
+    for (const r of enriched) {
+      expect(r.schema_id).toBe(enrichedSchemaId);
+      expect(r.value.id).toBe(r.key);
+      expect(r.value.kind).toBe('news');
+    }
+    const [published] = readWithPython(topics.alerts, 1);
+    expect(published).toMatchObject({
+      key: 'fp-1',
+      schema_id: alertsSchemaId,
+      value: { rule: 'NegativeShareHigh', state: 'firing', group: 'acme', value: 0.42, labels: alert.labels },
+    });
+  });
 });
+
+interface PythonRecord {
+  key: string;
+  schema_id: number;
+  value: Record<string, unknown>;
+}
+
+/** Reads a topic with Confluent's Python client and AvroDeserializer (tools/python/registry_reader.py). */
+function readWithPython(topic: string, count: number): PythonRecord[] {
+  const python = process.env.FINSENTRY_PYTHON ?? '.venv-py/bin/python';
+  const result = spawnSync(
+    python,
+    ['tools/python/registry_reader.py', kafkaBrokers().join(','), schemaRegistryUrl(), topic, String(count)],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  if (result.status !== 0) throw new Error(`registry_reader.py failed (${result.status}): ${result.stderr}`);
+  return result.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as PythonRecord);
+}

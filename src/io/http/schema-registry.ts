@@ -65,7 +65,7 @@ export class ConfluentRegistryClient implements SchemaLookup {
   }
 
   /** POST /subjects/{subject}/versions: the registry's id for this schema (idempotent). */
-  async register(subject: string, schema: object): Promise<number> {
+  async register(subject: string, schema: unknown): Promise<number> {
     const res = await this.request('POST', `subjects/${encodeURIComponent(subject)}/versions`, {
       schemaType: 'AVRO',
       schema: JSON.stringify(schema),
