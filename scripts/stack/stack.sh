@@ -87,6 +87,18 @@ wait_port() {
   return 0
 }
 
+# Waits up to $1 seconds until the command after $2 succeeds (quietly), while the process of pid file
+# $2 stays alive; fails when it dies or the time runs out.
+wait_ready() {
+  local timeout="$1" pidfile="$2" waited=0
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    pid_alive "$pidfile" && ((waited < timeout * 4)) || return 1
+    sleep 0.25
+    waited=$((waited + 1))
+  done
+}
+
 as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
     die "need root (or sudo) to run: $*"
@@ -439,15 +451,8 @@ prometheus_up() {
       --config.file="$PROM_DIR/prometheus.yml" --storage.tsdb.path="$PROM_DIR/data" \
       --storage.tsdb.retention.time=1d --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
       --web.enable-lifecycle
-    local waited=0
-    until curl -sf "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" >/dev/null 2>&1; do
-      if ! pid_alive "$PROM_DIR/prometheus.pid" || ((waited > 240)); then
-        tail -n 20 "$PROM_DIR/prometheus.log" >&2
-        die "Prometheus did not become ready"
-      fi
-      sleep 0.25
-      waited=$((waited + 1))
-    done
+    wait_ready 60 "$PROM_DIR/prometheus.pid" curl -sf "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" ||
+      { tail -n 20 "$PROM_DIR/prometheus.log" >&2; die "Prometheus did not become ready"; }
   fi
   say "Prometheus ready on 127.0.0.1:$PROMETHEUS_PORT, Alertmanager on 127.0.0.1:$ALERTMANAGER_PORT"
 }
@@ -496,7 +501,7 @@ registry_ready() {
 }
 
 registry_up() {
-  local pidfile="$REGISTRY_DIR/registry.pid" java waited=0
+  local pidfile="$REGISTRY_DIR/registry.pid" java
   if registry_ready; then
     say "schema registry already running on 127.0.0.1:$REGISTRY_PORT"
     return 0
@@ -516,14 +521,10 @@ registry_up() {
     -Dapicurio.datasource.url=jdbc:h2:mem:finsentry -Dapicurio.datasource.jdbc.initial-size=2 \
     -Dapicurio.datasource.jdbc.min-size=2 -Dapicurio.datasource.jdbc.max-size=20 \
     -jar "$REGISTRY_DIR/apicurio-$REGISTRY_VERSION/quarkus-run.jar")
-  until registry_ready; do
-    if ! pid_alive "$pidfile" || ((waited > 480)); then
-      tail -n 30 "$REGISTRY_DIR/registry.log" >&2
-      die "the schema registry did not become ready (log: $REGISTRY_DIR/registry.log)"
-    fi
-    sleep 0.25
-    waited=$((waited + 1))
-  done
+  if ! wait_ready 120 "$pidfile" registry_ready; then
+    tail -n 30 "$REGISTRY_DIR/registry.log" >&2
+    die "the schema registry did not become ready (log: $REGISTRY_DIR/registry.log)"
+  fi
   say "schema registry ready on http://127.0.0.1:$REGISTRY_PORT (Confluent API: /apis/ccompat/v7)"
 }
 
