@@ -5,6 +5,8 @@
 #
 # Environment:
 #   FINSENTRY_KAFKA_BROKERS + FINSENTRY_REDIS_URL   use existing servers; start no local stack
+#   FINSENTRY_SCHEMA_REGISTRY_URL                   an existing Confluent-compatible registry (its
+#                                                   Confluent API base URL); else the local one (8081)
 #   CI                                              when set, a stack started here is stopped at exit
 set -euo pipefail
 
@@ -41,14 +43,18 @@ npm run --silent schemas:check
 stack_started_here=0
 if [[ -n "${FINSENTRY_KAFKA_BROKERS:-}" && -n "${FINSENTRY_REDIS_URL:-}" ]]; then
   step "using existing servers: Kafka $FINSENTRY_KAFKA_BROKERS, Redis $FINSENTRY_REDIS_URL (no local stack)"
+  if [[ -z "${FINSENTRY_SCHEMA_REGISTRY_URL:-}" ]]; then
+    step "starting the local schema registry (scripts/stack/stack.sh up registry)"
+    bash scripts/stack/stack.sh up registry
+  fi
 else
-  if port_open 9092 && port_open 6379 && port_open 7001 && port_open 9090; then
-    step "local stack is running; checking it (scripts/stack/stack.sh up --redis-cluster --prometheus)"
+  if port_open 9092 && port_open 6379 && port_open 7001 && port_open 9090 && port_open 8081; then
+    step "local stack is running; checking it (scripts/stack/stack.sh up --redis-cluster --prometheus --registry)"
   else
-    step "starting the local stack: Kafka, Redis, Redis Cluster, Prometheus, Alertmanager (scripts/stack/stack.sh up --redis-cluster --prometheus)"
+    step "starting the local stack: Kafka, Redis, Redis Cluster, Prometheus, Alertmanager, schema registry (scripts/stack/stack.sh up --redis-cluster --prometheus --registry)"
     port_open 9092 || stack_started_here=1
   fi
-  bash scripts/stack/stack.sh up --redis-cluster --prometheus
+  bash scripts/stack/stack.sh up --redis-cluster --prometheus --registry
   if [[ -n "${CI:-}" && $stack_started_here -eq 1 ]]; then
     # CI machines are handed on; leave no servers behind that this run started.
     trap 'bash "$ROOT/scripts/stack/stack.sh" down >/dev/null 2>&1 || true' EXIT

@@ -2,19 +2,22 @@
 # finsentry local stack: real Apache Kafka (KRaft, from Maven Central jars), Redis (single node and,
 # optionally, a 3-node cluster) and, optionally, Prometheus + Alertmanager, all bound to 127.0.0.1
 # and run as plain processes (no Docker, no systemd). State lives under .stack/ in the repo root.
+# Optionally also a Confluent-compatible schema registry (Apicurio Registry, its prebuilt Quarkus
+# distribution from Maven Central, in-memory storage), serving the Confluent API under /apis/ccompat/v7.
 #
-#   stack.sh up     [kafka|redis]... [--redis-cluster] [--prometheus]
+#   stack.sh up     [kafka|redis|registry]... [--redis-cluster] [--prometheus] [--registry]
 #                                                      start what is not running (idempotent);
 #                                                      Redis and Kafka unless components are named
 #   stack.sh status                                    show every component and whether it answers
 #   stack.sh fetch                                     only cache the Kafka jars (the fault and security
 #                                                      tests start private brokers from them)
-#   stack.sh down [kafka|redis|redis-cluster|prometheus]...
+#   stack.sh down [kafka|redis|redis-cluster|prometheus|registry]...
 #                                                      stop what this script started (all by
 #                                                      default); keep caches and Kafka data
 #
 # Ports: Kafka 9092 (controller 9094), Redis 6379, cluster 7001-7003, Prometheus 9090,
-# Alertmanager 9093. The Kafka controller sits on 9094 so that Alertmanager keeps its usual 9093.
+# Alertmanager 9093, schema registry 8081 (its health/management interface 8082). The Kafka
+# controller sits on 9094 so that Alertmanager keeps its usual 9093.
 #
 # A second, private stack (the fault tests start one so that stopping its servers cannot disturb
 # anyone using the default one) comes from the same script with other ports and another state dir:
@@ -24,6 +27,9 @@
 #   FINSENTRY_KAFKA_LIBS              Kafka jars (default $FINSENTRY_STACK_DIR/kafka/libs; point it at
 #                                     an existing cache to skip the Maven download)
 #   FINSENTRY_REDIS_PORT              single-node Redis (default 6379)
+#   FINSENTRY_REGISTRY_PORT           schema registry HTTP port (default 8081; management = port + 1)
+#   FINSENTRY_REGISTRY_JAVA           a Java 21+ binary for the registry (default: the first found of
+#                                     java on PATH, /usr/lib/jvm/*/bin/java that is 21 or newer)
 #   FINSENTRY_REDIS_APPENDONLY=yes    Redis with an append-only file (fsync every write), so that a
 #                                     stopped and restarted Redis keeps its data (default: none)
 set -euo pipefail
@@ -41,6 +47,9 @@ REDIS_PORT="${FINSENTRY_REDIS_PORT:-6379}"
 REDIS_APPENDONLY="${FINSENTRY_REDIS_APPENDONLY:-no}"
 REDIS_CLUSTER_PORTS=(7001 7002 7003)
 PROMETHEUS_PORT=9090
+REGISTRY_VERSION="${FINSENTRY_REGISTRY_VERSION:-3.3.3}"
+REGISTRY_PORT="${FINSENTRY_REGISTRY_PORT:-8081}"
+REGISTRY_MANAGEMENT_PORT=$((REGISTRY_PORT + 1))
 ALERTMANAGER_PORT=9093
 FINSENTRY_METRICS_TARGET="${FINSENTRY_METRICS_TARGET:-127.0.0.1:9464}"
 ALERT_WEBHOOK="${FINSENTRY_ALERT_WEBHOOK:-http://127.0.0.1:9999/alerts}"
@@ -52,6 +61,7 @@ KAFKA_LIBS="${FINSENTRY_KAFKA_LIBS:-$KAFKA_DIR/libs}"
 REDIS_DIR="$STACK_DIR/redis"
 PROM_DIR="$STACK_DIR/prometheus"
 AM_DIR="$STACK_DIR/alertmanager"
+REGISTRY_DIR="$STACK_DIR/registry"
 
 say() { printf 'finsentry stack: %s\n' "$*"; }
 warn() { printf 'finsentry stack: WARNING: %s\n' "$*" >&2; }
@@ -75,6 +85,18 @@ wait_port() {
     waited=$((waited + 1))
   done
   return 0
+}
+
+# Waits up to $1 seconds until the command after $2 succeeds (quietly), while the process of pid file
+# $2 stays alive; fails when it dies or the time runs out.
+wait_ready() {
+  local timeout="$1" pidfile="$2" waited=0
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    pid_alive "$pidfile" && ((waited < timeout * 4)) || return 1
+    sleep 0.25
+    waited=$((waited + 1))
+  done
 }
 
 as_root() {
@@ -429,17 +451,81 @@ prometheus_up() {
       --config.file="$PROM_DIR/prometheus.yml" --storage.tsdb.path="$PROM_DIR/data" \
       --storage.tsdb.retention.time=1d --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
       --web.enable-lifecycle
-    local waited=0
-    until curl -sf "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" >/dev/null 2>&1; do
-      if ! pid_alive "$PROM_DIR/prometheus.pid" || ((waited > 240)); then
-        tail -n 20 "$PROM_DIR/prometheus.log" >&2
-        die "Prometheus did not become ready"
-      fi
-      sleep 0.25
-      waited=$((waited + 1))
-    done
+    wait_ready 60 "$PROM_DIR/prometheus.pid" curl -sf "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" ||
+      { tail -n 20 "$PROM_DIR/prometheus.log" >&2; die "Prometheus did not become ready"; }
   fi
   say "Prometheus ready on 127.0.0.1:$PROMETHEUS_PORT, Alertmanager on 127.0.0.1:$ALERTMANAGER_PORT"
+}
+
+# ------------------------------------------------------------------------------ Schema registry
+
+# Prints a Java binary of version 21 or newer (Apicurio Registry 3 needs 21+; Kafka runs on 17).
+registry_java() {
+  local candidate major
+  for candidate in ${FINSENTRY_REGISTRY_JAVA:-} "$(command -v java || true)" /usr/lib/jvm/*/bin/java; do
+    [[ -n "$candidate" && -x "$candidate" ]] || continue
+    major="$("$candidate" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
+    if [[ "$major" =~ ^[0-9]+$ ]] && ((major >= 21)); then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Caches Apicurio Registry's prebuilt Quarkus distribution (the `all` tar.gz that Apicurio publishes
+# next to apicurio-registry-app on Maven Central: quarkus-run.jar + lib/), so nothing is compiled.
+registry_fetch() {
+  local home="$REGISTRY_DIR/apicurio-$REGISTRY_VERSION" tarball
+  [[ -f "$home/quarkus-run.jar" ]] && return 0
+  command -v mvn >/dev/null || die "Maven (mvn) is required to fetch Apicurio Registry from Maven Central"
+  say "fetching Apicurio Registry $REGISTRY_VERSION from Maven Central with Maven (first run only) …"
+  mkdir -p "$REGISTRY_DIR"
+  tarball="$REGISTRY_DIR/apicurio-registry-app-$REGISTRY_VERSION-all.tar.gz"
+  if ! mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy \
+    -Dartifact="io.apicurio:apicurio-registry-app:$REGISTRY_VERSION:tar.gz:all" \
+    -DoutputDirectory="$REGISTRY_DIR" >"$REGISTRY_DIR/maven.log" 2>&1 || [[ ! -f "$tarball" ]]; then
+    tail -n 30 "$REGISTRY_DIR/maven.log" >&2
+    die "Maven could not fetch Apicurio Registry $REGISTRY_VERSION (full log: $REGISTRY_DIR/maven.log)"
+  fi
+  rm -rf "$home.tmp" && mkdir -p "$home.tmp"
+  tar -xzf "$tarball" -C "$home.tmp" || die "could not unpack $tarball"
+  [[ -f "$home.tmp/quarkus-run.jar" ]] || die "$tarball holds no quarkus-run.jar"
+  rm -rf "$home" && mv "$home.tmp" "$home"
+  rm -f "$tarball" # ~/.m2 keeps a copy
+  say "Apicurio Registry $REGISTRY_VERSION cached in $home"
+}
+
+registry_ready() {
+  curl -sf "http://127.0.0.1:$REGISTRY_MANAGEMENT_PORT/health/ready" >/dev/null 2>&1
+}
+
+registry_up() {
+  local pidfile="$REGISTRY_DIR/registry.pid" java
+  if registry_ready; then
+    say "schema registry already running on 127.0.0.1:$REGISTRY_PORT"
+    return 0
+  elif port_open "$REGISTRY_PORT"; then
+    die "127.0.0.1:$REGISTRY_PORT is taken by something that is not a ready Apicurio Registry"
+  fi
+  registry_fetch
+  java="$(registry_java)" || die "Apicurio Registry needs Java 21 or newer (set FINSENTRY_REGISTRY_JAVA)"
+  say "starting Apicurio Registry $REGISTRY_VERSION (in-memory H2) on 127.0.0.1:$REGISTRY_PORT (health 127.0.0.1:$REGISTRY_MANAGEMENT_PORT) …"
+  # In-memory storage: registered schemas last as long as the process (a test stack, not a store).
+  # C1 only (TieredStopAtLevel=1) starts the JVM about a third faster on a small machine.
+  (cd "$REGISTRY_DIR" && start_detached "$pidfile" "$REGISTRY_DIR/registry.log" "$java" \
+    -Xms64m -Xmx384m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+    -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
+    -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port="$REGISTRY_MANAGEMENT_PORT" \
+    -Dquarkus.http.access-log.enabled=false -Dapicurio.storage.kind=sql -Dapicurio.storage.sql.kind=h2 \
+    -Dapicurio.datasource.url=jdbc:h2:mem:finsentry -Dapicurio.datasource.jdbc.initial-size=2 \
+    -Dapicurio.datasource.jdbc.min-size=2 -Dapicurio.datasource.jdbc.max-size=20 \
+    -jar "$REGISTRY_DIR/apicurio-$REGISTRY_VERSION/quarkus-run.jar")
+  if ! wait_ready 120 "$pidfile" registry_ready; then
+    tail -n 30 "$REGISTRY_DIR/registry.log" >&2
+    die "the schema registry did not become ready (log: $REGISTRY_DIR/registry.log)"
+  fi
+  say "schema registry ready on http://127.0.0.1:$REGISTRY_PORT (Confluent API: /apis/ccompat/v7)"
 }
 
 # ---------------------------------------------------------------------------------- down/status
@@ -465,7 +551,7 @@ stop_pidfile() {
 
 cmd_down() {
   local components=("$@") component port
-  ((${#components[@]} > 0)) || components=(prometheus redis-cluster redis kafka)
+  ((${#components[@]} > 0)) || components=(registry prometheus redis-cluster redis kafka)
   for component in "${components[@]}"; do
     case "$component" in
       prometheus)
@@ -479,7 +565,8 @@ cmd_down() {
         ;;
       redis) stop_pidfile "$REDIS_DIR/$REDIS_PORT/redis.pid" "Redis $REDIS_PORT" ;;
       kafka) stop_pidfile "$KAFKA_DIR/kafka.pid" "Kafka" ;;
-      *) die "unknown component for down: $component (kafka, redis, redis-cluster, prometheus)" ;;
+      registry) stop_pidfile "$REGISTRY_DIR/registry.pid" "schema registry" ;;
+      *) die "unknown component for down: $component (kafka, redis, redis-cluster, prometheus, registry)" ;;
     esac
   done
   say "stopped ${components[*]} (caches and Kafka data kept under $STACK_DIR)"
@@ -505,14 +592,21 @@ cmd_status() {
   status_line Prometheus "127.0.0.1:$PROMETHEUS_PORT" "$state"
   if curl -sf "http://127.0.0.1:$ALERTMANAGER_PORT/-/ready" >/dev/null 2>&1; then state=up; else state=down; fi
   status_line Alertmanager "127.0.0.1:$ALERTMANAGER_PORT" "$state"
+  if registry_ready; then state="up (health ready)"; elif port_open "$REGISTRY_PORT"; then state="port open, NOT ready"; else state=down; fi
+  status_line "Schema registry" "127.0.0.1:$REGISTRY_PORT" "$state"
 }
 
 cmd_up() {
-  local with_cluster=0 with_prometheus=0 with_redis=1 with_kafka=1 named=0 arg
+  local with_cluster=0 with_prometheus=0 with_registry=0 with_redis=1 with_kafka=1 named=0 arg
   for arg in "$@"; do
     case "$arg" in
       --redis-cluster) with_cluster=1 ;;
       --prometheus) with_prometheus=1 ;;
+      --registry) with_registry=1 ;;
+      registry)
+        if ((named == 0)); then with_redis=0 with_kafka=0 named=1; fi
+        with_registry=1
+        ;;
       kafka | redis)
         # Named components: start only those (plus the flags); e.g. `up redis` restarts a stopped Redis.
         if ((named == 0)); then with_redis=0 with_kafka=0 named=1; fi
@@ -532,6 +626,7 @@ cmd_up() {
   ((with_cluster)) && redis_cluster_up
   ((with_kafka)) && kafka_up
   ((with_prometheus)) && prometheus_up
+  ((with_registry)) && registry_up
   say "up in $((SECONDS - started))s (state in $STACK_DIR; stop with: bash scripts/stack/stack.sh down)"
 }
 
@@ -544,7 +639,7 @@ main() {
     status) cmd_status ;;
     fetch) mkdir -p "$STACK_DIR" && kafka_fetch ;;
     *)
-      echo "usage: $0 up [kafka|redis]... [--redis-cluster] [--prometheus] | down [kafka|redis|redis-cluster|prometheus]... | status | fetch" >&2
+      echo "usage: $0 up [kafka|redis|registry]... [--redis-cluster] [--prometheus] [--registry] | down [kafka|redis|redis-cluster|prometheus|registry]... | status | fetch" >&2
       exit 2
       ;;
   esac

@@ -67,7 +67,9 @@ export async function startEvaluatorService(
     throw err;
   }
 
-  const publishers: AlertPublisher[] = [kafkaAlertPublisher(producer, topics.alerts)];
+  const publishers: AlertPublisher[] = [
+    kafkaAlertPublisher(producer, topics.alerts, config.codec.alertsSchemaId),
+  ];
   if (config.evaluator.webhookUrl) publishers.push(alertmanagerWebhook(config.evaluator.webhookUrl));
 
   const tracker = new PipelineSignalTracker();

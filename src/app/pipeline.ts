@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import { AvroDecoder } from '../codec/decode.js';
 import { InputCodec } from '../codec/input.js';
-import { SchemaRegistry } from '../codec/registry.js';
+import { schemaRegistryFromConfig } from './schema-registry.js';
 import type { FinsentryConfig } from '../config/schema.js';
 import type { Enricher } from '../domain/enrichment.js';
 import type { StatsSink } from '../domain/windows.js';
@@ -58,10 +58,7 @@ export class PipelineService {
     const { kafka: kafkaConfig, batching, limits, codec } = config;
     // Before the consumer exists: kafkajs' codec table is process-wide (docs/security.md).
     installBoundedCodecs({ maxDecompressedBatchBytes: limits.maxDecompressedBatchBytes });
-    const registry = new SchemaRegistry({
-      schemaIds: codec.schemaIds,
-      ...(codec.registryUrl ? { registryUrl: codec.registryUrl } : {}),
-    });
+    const registry = schemaRegistryFromConfig(codec);
     const decoder = new AvroDecoder({
       registry,
       wireFormat: codec.wireFormat,

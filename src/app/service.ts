@@ -16,6 +16,7 @@ import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.js';
 import { Readiness, startOpsServer, type OpsServer } from '../telemetry/server.js';
 import { startTracing, type TracingHandle } from '../telemetry/tracing.js';
 import { PipelineService } from './pipeline.js';
+import { withRegisteredOutputSchemas } from './schema-registry.js';
 import { LagMonitor } from '../io/kafka/lag-monitor.js';
 import { checkRedisDurability } from '../io/redis/durability.js';
 
@@ -65,7 +66,9 @@ class Closers {
 }
 
 /** Runs the service until a signal or a fatal error; resolves the process exit code. */
-export async function runService(config: FinsentryConfig, logger: Logger): Promise<number> {
+export async function runService(loaded: FinsentryConfig, logger: Logger): Promise<number> {
+  // Output subjects registered first: a refused schema fails the start before anything is written.
+  const config = await withRegisteredOutputSchemas(loaded, logger);
   const authorKey = requireAuthorKey(config);
   const signal = listenForSignals();
   const closers = new Closers();

@@ -261,13 +261,48 @@ export const DIMENSION_SOURCES = [
  * of schemas/ by full name (io.finsentry.NewsArticle) or to a path of an .avsc file (a writer schema,
  * resolved against ours); ids not in the map are fetched from `registryUrl` when it is set.
  */
+/**
+ * A Confluent-compatible schema registry (docs/schemas.md#schema-registry): its Confluent API base URL
+ * (Apicurio: …/apis/ccompat/v7), basic auth with the password from env or file, TLS, and the
+ * look-up cache: ids it did not know are asked again after `notFoundTtl` (a schema registered after
+ * its first records), at most `notFoundMaxEntries` of them remembered.
+ */
+const registrySchema = z
+  .object({
+    url: z.string().url().optional(),
+    username: z.string().min(1).optional(),
+    password: secretRef.optional(),
+    tls: tlsOptions.optional(),
+    timeout: duration.default(5_000),
+    notFoundTtl: duration.default(30_000),
+    notFoundMaxEntries: z.number().int().min(1).default(10_000),
+    maxConcurrentLookups: z.number().int().min(1).max(64).default(4),
+    /**
+     * At start, register the EnrichedDocument and Alert schemas under the TopicNameStrategy subjects of
+     * the enriched and alerts topics (<topic>-value) and write those topics in the Confluent framing
+     * with the ids the registry gives (overrides enrichedSchemaId / alertsSchemaId). Off by default:
+     * it changes the bytes the consumers of those topics read.
+     */
+    registerOutputSchemas: z.boolean().default(false),
+  })
+  .strict()
+  .refine((r) => (r.username === undefined) === (r.password === undefined), {
+    message: 'basic auth needs both username and password',
+    path: ['password'],
+  });
+export type RegistryConfig = z.infer<typeof registrySchema>;
+
 const codecSchema = z
   .object({
     wireFormat: z.enum(['auto', 'plain', 'confluent']).default('auto'),
     schemaIds: z.record(z.string().regex(/^\d+$/, 'schema id (decimal)'), z.string().min(1)).default({}),
+    /** Shorthand for registry.url (kept for existing configs). */
     registryUrl: z.string().url().optional(),
+    registry: registrySchema.default(() => registrySchema.parse({})),
     /** When set, finsentry.enriched values are written in the Confluent framing with this schema id. */
     enrichedSchemaId: z.number().int().min(0).optional(),
+    /** When set, finsentry.alerts values are written in the Confluent framing with this schema id. */
+    alertsSchemaId: z.number().int().min(0).optional(),
   })
   .strict();
 

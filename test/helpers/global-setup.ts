@@ -1,10 +1,11 @@
 // vitest globalSetup for the integration and faults projects: makes sure the real local stack
-// (Kafka, Redis, Redis Cluster, Prometheus + Alertmanager) answers, starting it through
+// (Kafka, Redis, Redis Cluster, Prometheus + Alertmanager, schema registry) answers, starting it through
 // scripts/stack/stack.sh when it does not, and hands the connection info to the test workers
 // through FINSENTRY_TEST_* environment variables (read them via test/helpers/stack.ts).
 //
 // Pointing at existing servers: when FINSENTRY_KAFKA_BROKERS and FINSENTRY_REDIS_URL are both set
-// (and FINSENTRY_REDIS_CLUSTER_NODES for cluster tests), nothing is started locally.
+// (and FINSENTRY_REDIS_CLUSTER_NODES for cluster tests), nothing is started locally but the schema
+// registry, unless FINSENTRY_SCHEMA_REGISTRY_URL names one (its Confluent API base URL).
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
@@ -17,6 +18,8 @@ const LOCAL_REDIS = 'redis://127.0.0.1:6379';
 const LOCAL_CLUSTER = '127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003';
 const LOCAL_PROMETHEUS = 'http://127.0.0.1:9090';
 const LOCAL_ALERTMANAGER = 'http://127.0.0.1:9093';
+/** Apicurio Registry's Confluent-compatible API (scripts/stack/stack.sh up registry). */
+const LOCAL_SCHEMA_REGISTRY = 'http://127.0.0.1:8081/apis/ccompat/v7';
 
 interface Endpoint {
   host: string;
@@ -56,7 +59,13 @@ export default async function setup(): Promise<void> {
   const prometheusUrl = process.env.FINSENTRY_PROMETHEUS_URL ?? LOCAL_PROMETHEUS;
   const alertmanagerUrl = process.env.FINSENTRY_ALERTMANAGER_URL ?? LOCAL_ALERTMANAGER;
 
+  const registryOverride = process.env.FINSENTRY_SCHEMA_REGISTRY_URL;
+  const schemaRegistryUrl = registryOverride ?? LOCAL_SCHEMA_REGISTRY;
+
   const usingExternal = kafkaOverride !== undefined && redisOverride !== undefined;
+  if (usingExternal && registryOverride === undefined) {
+    if (!(await answers(endpointOfUrl(schemaRegistryUrl, 8081)))) runStack(['up', 'registry']);
+  }
   if (!usingExternal) {
     const required: Endpoint[] = [
       ...brokers.split(',').map(parseHostPort),
@@ -64,25 +73,14 @@ export default async function setup(): Promise<void> {
       ...clusterNodes.split(',').map(parseHostPort),
       endpointOfUrl(prometheusUrl, 9090),
       endpointOfUrl(alertmanagerUrl, 9093),
+      endpointOfUrl(schemaRegistryUrl, 8081),
     ];
     const reachable = await Promise.all(required.map((endpoint) => answers(endpoint)));
     if (reachable.includes(false)) {
       console.log(
         'finsentry test setup: local stack not (fully) running; starting it with scripts/stack/stack.sh up',
       );
-      const result = spawnSync(
-        'bash',
-        [path.join(repoRoot, 'scripts/stack/stack.sh'), 'up', '--redis-cluster', '--prometheus'],
-        {
-          cwd: repoRoot,
-          stdio: ['ignore', 'inherit', 'inherit'],
-        },
-      );
-      if (result.status !== 0) {
-        throw new Error(
-          `scripts/stack/stack.sh up failed (exit ${String(result.status ?? result.signal)}); see the output above`,
-        );
-      }
+      runStack(['up', '--redis-cluster', '--prometheus', '--registry']);
     }
   }
 
@@ -92,4 +90,17 @@ export default async function setup(): Promise<void> {
   process.env.FINSENTRY_TEST_REDIS_CLUSTER = clusterNodes;
   process.env.FINSENTRY_TEST_PROMETHEUS_URL = prometheusUrl;
   process.env.FINSENTRY_TEST_ALERTMANAGER_URL = alertmanagerUrl;
+  process.env.FINSENTRY_TEST_SCHEMA_REGISTRY_URL = schemaRegistryUrl;
+}
+
+function runStack(args: string[]): void {
+  const result = spawnSync('bash', [path.join(repoRoot, 'scripts/stack/stack.sh'), ...args], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (result.status !== 0) {
+    throw new Error(
+      `scripts/stack/stack.sh ${args.join(' ')} failed (exit ${String(result.status ?? result.signal)}); see the output above`,
+    );
+  }
 }

@@ -47,6 +47,11 @@ export function alertmanagerUrl(): string {
   return env('FINSENTRY_TEST_ALERTMANAGER_URL', 'http://127.0.0.1:9093');
 }
 
+/** Confluent-compatible API base of the schema registry (Apicurio's /apis/ccompat/v7, port 8081). */
+export function schemaRegistryUrl(): string {
+  return env('FINSENTRY_TEST_SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081/apis/ccompat/v7');
+}
+
 /** A name no other test (or parallel run) uses: for topics, consumer groups and Redis key prefixes. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;

@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { AvroDecoder } from '../../src/codec/decode.js';
 import { InputCodec } from '../../src/codec/input.js';
 import type { EnrichedDocumentRecord } from '../../src/codec/records.js';
-import { SchemaRegistry } from '../../src/codec/registry.js';
+import { schemaRegistryFromConfig } from '../../src/app/schema-registry.js';
 import type { FinsentryConfig } from '../../src/config/schema.js';
 import type { InputDocument } from '../../src/domain/documents.js';
 import type { DocumentLanguage, Enricher, Enrichment, UnscoredReason } from '../../src/domain/enrichment.js';
@@ -24,10 +24,7 @@ import type { Ledger } from './ledger.js';
 
 /** The processor's codec, built from the same config as src/app/pipeline.ts builds it. */
 export function productCodec(config: FinsentryConfig, authorKey: string): InputCodec {
-  const registry = new SchemaRegistry({
-    schemaIds: config.codec.schemaIds,
-    ...(config.codec.registryUrl ? { registryUrl: config.codec.registryUrl } : {}),
-  });
+  const registry = schemaRegistryFromConfig(config.codec);
   const decoder = new AvroDecoder({
     registry,
     wireFormat: config.codec.wireFormat,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { startEvaluatorService } from '../../app/evaluator.js';
+import { withRegisteredOutputSchemas } from '../../app/schema-registry.js';
 import { createLogger } from '../../telemetry/logger.js';
 import { configOption, intArg } from '../options.js';
 import { createMetrics } from '../../telemetry/metrics.js';
@@ -22,8 +23,9 @@ export function registerEvaluateCommand(program: Command): void {
       intArg({ min: 0, max: 65535 }),
     )
     .action(async (opts: { config?: string; metricsPort?: number }) => {
-      const config = loadConfig(opts.config);
-      const logger = createLogger(config.log.level);
+      const loaded = loadConfig(opts.config);
+      const logger = createLogger(loaded.log.level);
+      const config = await withRegisteredOutputSchemas(loaded, logger);
       const metrics = createMetrics({ stats: config.stats });
       const readiness = new Readiness();
       readiness.set('evaluator', false);

@@ -64,7 +64,8 @@ export function buildKafkaJsConfig(
   return out;
 }
 
-function tlsOptions(tls: NonNullable<KafkaConfig['tls']>): ConnectionOptions {
+/** TLS options of a client from config (CA / client cert / key files); also used by the schema-registry client. */
+export function tlsOptions(tls: NonNullable<KafkaConfig['tls']>): ConnectionOptions {
   const options: ConnectionOptions = { rejectUnauthorized: tls.rejectUnauthorized };
   if (tls.caFile) options.ca = [readFileSync(tls.caFile, 'utf8')];
   if (tls.certFile) options.cert = readFileSync(tls.certFile, 'utf8');
