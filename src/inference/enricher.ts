@@ -1,4 +1,4 @@
-import type { BatchingConfig, ModelsConfig } from '../config/schema.js';
+import type { BatchingConfig, ModelSetConfig, ModelsConfig } from '../config/schema.js';
 import type {
   Enricher,
   EnrichRequest,
@@ -10,6 +10,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { BatcherOptions } from './batcher.js';
 import { resolveThreading } from './threads.js';
 import { ModelRunner, NerModel, SentimentModel, type BatchObserver, type EngineOptions } from './engine.js';
+import { ModelLoadError, readModelSpec } from './model.js';
 
 export interface OnnxEnricherOptions {
   logger?: Logger;
@@ -63,10 +64,12 @@ export function engineOptions(
 }
 
 /**
- * The product Enricher: sentiment (always) and NER (when configured) with ONNX Runtime. Both
- * models run concurrently on the same documents; each has its own micro-batcher, so documents from
+ * The product Enricher: sentiment (always) and NER (when configured) with ONNX Runtime. Two models
+ * run concurrently on the same documents; each has its own micro-batcher, so documents from
  * many `enrich` calls share batches (docs/inference.md "Two batching layers": the pipeline's own
- * micro-batches and partition pauses bound what reaches these queues).
+ * micro-batches and partition pauses bound what reaches these queues). A joint model (one encoder,
+ * a sentence head and a token head) serves both from one tokenization and one ONNX run per window
+ * batch (docs/inference.md "Joint models").
  */
 export class OnnxEnricher implements Enricher {
   readonly models: ModelInfo[];
@@ -77,10 +80,17 @@ export class OnnxEnricher implements Enricher {
     private readonly maxEntities: number,
     shareTokenizer: boolean,
   ) {
-    this.models = [sentiment.runner.info, ...(ner ? [ner.runner.info] : [])];
+    this.models = [sentiment.info, ...(ner ? [ner.info] : [])];
+    this.joint = ner !== undefined && ner.runner === sentiment.runner;
     this.sharedTokenizer =
-      shareTokenizer && ner !== undefined && ner.runner.tokenizerHash === sentiment.runner.tokenizerHash;
+      !this.joint &&
+      shareTokenizer &&
+      ner !== undefined &&
+      ner.runner.tokenizerHash === sentiment.runner.tokenizerHash;
   }
+
+  /** True when one joint model answers for both tasks: one tokenization, one run per window batch. */
+  readonly joint: boolean;
 
   /**
    * True when both models have a byte-identical tokenizer.json (the windowing options are the
@@ -125,9 +135,35 @@ export class OnnxEnricher implements Enricher {
     }
   }
 
+  /**
+   * One model set's enricher from a directory (`models.sets[]`): a joint model (sentiment and NER
+   * heads) or a sentiment model; the engine settings are the `models` section's.
+   */
+  static async createFromDirectory(
+    set: Pick<ModelSetConfig, 'path' | 'labelMap' | 'aggregation'> & { ner: boolean },
+    models: ModelsConfig,
+    batching: BatchingConfig,
+    options: OnnxEnricherOptions = {},
+  ): Promise<OnnxEnricher> {
+    const engine = engineOptions(models, batching, options);
+    const kind = (await readModelSpec(set.path)).task;
+    if (kind === 'ner')
+      throw new ModelLoadError(`${set.path} is an NER model: a model set needs a joint or sentiment model`);
+    const runner = await ModelRunner.load(set.path, kind, engine);
+    try {
+      const sentiment = new SentimentModel(runner, set.labelMap);
+      const ner = kind === 'joint' && set.ner ? new NerModel(runner, set.aggregation) : undefined;
+      return new OnnxEnricher(sentiment, ner, options.maxEntitiesPerDocument ?? Infinity, false);
+    } catch (err) {
+      await runner.close();
+      throw err;
+    }
+  }
+
   async enrich(requests: EnrichRequest[]): Promise<ScoredEnrichment[]> {
     if (requests.length === 0) return [];
     const texts = requests.map((r) => r.text);
+    if (this.joint) return this.enrichJoint(texts);
     const encoded = this.sharedTokenizer ? await this.sentiment.runner.tokenizer.encode(texts) : undefined;
     const [sentiments, entities] = await Promise.all([
       this.sentiment.predict(texts, encoded),
@@ -142,6 +178,17 @@ export class OnnxEnricher implements Enricher {
     }));
   }
 
+  /** Both tasks from one pass of the joint model: the same window logits feed both decoders. */
+  private async enrichJoint(texts: readonly string[]): Promise<ScoredEnrichment[]> {
+    const outputs = await this.sentiment.runner.infer(texts);
+    const entities = this.ner?.fromOutputs(texts, outputs, this.maxEntities) ?? [];
+    return outputs.map((output, i) => ({
+      sentiment: this.sentiment.fromLogits(output, this.sentiment.temperature),
+      entities: entities[i] ?? [],
+      models: this.models,
+    }));
+  }
+
   /** Execution provider actually in use per model (cuda may have fallen back to cpu). */
   get providers(): Record<string, string> {
     return {
@@ -151,6 +198,6 @@ export class OnnxEnricher implements Enricher {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.sentiment.runner.close(), this.ner?.runner.close()]);
+    await Promise.all([this.sentiment.runner.close(), this.joint ? undefined : this.ner?.runner.close()]);
   }
 }

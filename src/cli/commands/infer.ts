@@ -133,14 +133,15 @@ async function loadNer(opts: InferOptions, s: Settings): Promise<Loaded> {
       requests.map((r) => r.text),
       s.cfg.limits.maxEntitiesPerDocument,
     );
-    return requests.map((r, i) => ({ id: r.id, entities: entities[i] ?? [], models: [runner.info] }));
+    return requests.map((r, i) => ({ id: r.id, entities: entities[i] ?? [], models: [ner.info] }));
   };
   return { infer, close: () => runner.close() };
 }
 
 /** --task sentiment | both: the product enricher (with NER for both). */
 async function loadEnricher(opts: InferOptions, s: Settings): Promise<Loaded> {
-  const { withLanguageRouting } = await import('../../inference/language-router.js');
+  const { loadRoutedEnricher } = await import('../../inference/model-sets.js');
+  const options = { logger: s.logger, maxEntitiesPerDocument: s.cfg.limits.maxEntitiesPerDocument };
   const models = await OnnxEnricher.create(
     {
       ...s.modelsCfg,
@@ -154,10 +155,11 @@ async function loadEnricher(opts: InferOptions, s: Settings): Promise<Loaded> {
           : null,
     },
     s.batching,
-    { logger: s.logger, maxEntitiesPerDocument: s.cfg.limits.maxEntitiesPerDocument },
+    options,
   );
-  // A text in a language the models do not read gets its language and the reason, no sentiment.
-  const enricher = await withLanguageRouting(models, s.modelsCfg);
+  // Each language to the model set that reads it (models.sets: Chinese to the joint multilingual
+  // model when installed); a text in a language no set reads gets its language and the reason.
+  const enricher = await loadRoutedEnricher(models, s.modelsCfg, s.batching, options);
   const infer: InferFn = async (requests) => {
     const results = await enricher.enrich(requests);
     return requests.map((r, i) => {
