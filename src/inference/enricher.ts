@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { BatchingConfig, ModelSetConfig, ModelsConfig } from '../config/schema.js';
 import type {
   Enricher,
@@ -104,6 +106,10 @@ export class OnnxEnricher implements Enricher {
     batching: BatchingConfig,
     options: OnnxEnricherOptions = {},
   ): Promise<OnnxEnricher> {
+    if (existsSync(join(models.sentiment.path, 'config.json'))) {
+      const spec = await readModelSpec(models.sentiment.path);
+      if (spec.task === 'joint') return OnnxEnricher.createJoint(spec.dir, models, batching, options);
+    }
     const engine = engineOptions(models, batching, options);
     const [sentimentLoad, nerLoad] = await Promise.allSettled([
       ModelRunner.load(models.sentiment.path, 'sentiment', engine),
@@ -133,6 +139,29 @@ export class OnnxEnricher implements Enricher {
       await nerRunner?.close();
       throw err;
     }
+  }
+
+  /**
+   * models.sentiment.path is a joint model: it answers for NER too when models.ner is the same
+   * directory (or for sentiment alone with models.ner null); another NER model beside it is refused.
+   */
+  private static async createJoint(
+    dir: string,
+    models: ModelsConfig,
+    batching: BatchingConfig,
+    options: OnnxEnricherOptions,
+  ): Promise<OnnxEnricher> {
+    if (models.ner && resolve(models.ner.path) !== dir)
+      throw new ModelLoadError(
+        `${dir} is a joint model (sentiment and NER): set models.ner.path to the same directory, or models.ner to null for sentiment only`,
+      );
+    const set = { path: dir, aggregation: models.ner?.aggregation ?? 'simple', ner: models.ner !== null };
+    return OnnxEnricher.createFromDirectory(
+      { ...set, ...(models.sentiment.labelMap ? { labelMap: models.sentiment.labelMap } : {}) },
+      models,
+      batching,
+      options,
+    );
   }
 
   /**

@@ -159,6 +159,25 @@ describe('the joint engine', () => {
   });
 });
 
+describe('a joint model in the place of the sentiment/ner pair', () => {
+  it('answers for both tasks when models.ner names the same directory, and refuses another NER model beside it', async () => {
+    const joint = { ...models, sentiment: { path: DIR }, ner: { path: DIR, aggregation: 'simple' as const } };
+    const enricher = await OnnxEnricher.create(joint, batching);
+    try {
+      expect(enricher.joint).toBe(true);
+      expect(enricher.models.map((m) => `${m.task}:${m.name}`)).toEqual([
+        'sentiment:finsentry-multilingual',
+        'ner:finsentry-multilingual',
+      ]);
+    } finally {
+      await enricher.close();
+    }
+    await expect(OnnxEnricher.create({ ...joint, ner: models.ner }, batching)).rejects.toThrow(
+      /is a joint model \(sentiment and NER\): set models.ner.path to the same directory/,
+    );
+  });
+});
+
 describe('NER decoding of SentencePiece tokens (Chinese without spaces, UTF-16 offsets)', () => {
   const tokenizer = DocumentTokenizer.fromFile(join(DIR, 'tokenizer.json'), {
     maxLength: 128,
