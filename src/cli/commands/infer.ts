@@ -6,6 +6,7 @@ import type { BatchingConfig, FinsentryConfig, ModelsConfig } from '../../config
 import { OnnxEnricher, engineOptions } from '../../inference/enricher.js';
 import { ModelRunner, NerModel } from '../../inference/engine.js';
 import { inferStream, type InferFn } from '../../inference/infer-stream.js';
+import { readModelSpec } from '../../inference/model.js';
 import type { AggregationStrategy } from '../../inference/ner.js';
 import { createLogger, type Logger } from '../../telemetry/logger.js';
 import { configOption, intArg, requireReadableFile } from '../options.js';
@@ -122,9 +123,12 @@ async function inferAction(opts: InferOptions): Promise<void> {
 
 /** --task ner: the NER model alone. */
 async function loadNer(opts: InferOptions, s: Settings): Promise<Loaded> {
+  const dir = opts.model ?? s.cfg.models.ner?.path ?? 'models/finsentry-ner';
+  // a joint model's token head serves as the NER model
+  const kind = (await readModelSpec(dir)).task === 'joint' ? 'joint' : 'ner';
   const runner = await ModelRunner.load(
-    opts.model ?? s.cfg.models.ner?.path ?? 'models/finsentry-ner',
-    'ner',
+    dir,
+    kind,
     engineOptions(s.modelsCfg, s.batching, { logger: s.logger }),
   );
   const ner = new NerModel(runner, s.aggregation);
@@ -149,7 +153,12 @@ async function loadEnricher(opts: InferOptions, s: Settings): Promise<Loaded> {
       ner:
         opts.task === 'both'
           ? {
-              path: opts.nerModel ?? s.cfg.models.ner?.path ?? 'models/finsentry-ner',
+              // a joint --model answers for NER itself unless --ner-model says otherwise
+              path:
+                opts.nerModel ??
+                (opts.model && (await readModelSpec(opts.model)).task === 'joint' ? opts.model : undefined) ??
+                s.cfg.models.ner?.path ??
+                'models/finsentry-ner',
               aggregation: s.aggregation,
             }
           : null,
