@@ -81,6 +81,23 @@ describe('a joint model directory', () => {
     expect(spec.padTokenId).toBe(1);
   });
 
+  it("is refused, naming the field, when config.json lacks an output name or a head's labels", async () => {
+    const noOutputs = variant('no-outputs', (c) => {
+      delete c['finsentry_outputs'];
+    });
+    await expect(readModelSpec(noOutputs)).rejects.toThrow(
+      /needs finsentry_outputs.sentiment \(the ONNX output name\)/,
+    );
+    const noLabels = variant('no-ner-labels', (c) => {
+      delete c['ner_id2label'];
+    });
+    await expect(readModelSpec(noLabels)).rejects.toThrow(/config.json: no ner_id2label object/);
+    const badLanguages = variant('bad-languages', (c) => {
+      c['finsentry_languages'] = 'zh';
+    });
+    await expect(readModelSpec(badLanguages)).rejects.toThrow(/finsentry_languages must be a list/);
+  });
+
   it('is refused when config.json names an output the graph does not have', async () => {
     const dir = variant('bad-output', (c) => {
       c['finsentry_outputs'] = { sentiment: 'sentiment_logits', ner: 'token_logits' };
