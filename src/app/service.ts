@@ -3,6 +3,7 @@ import type { Kafka } from 'kafkajs';
 import { resolveSecret } from '../config/load.js';
 import type { FinsentryConfig } from '../config/schema.js';
 import type { Enricher } from '../domain/enrichment.js';
+import type { OnnxEnricherOptions } from '../inference/enricher.js';
 import { ensureTopics, missingTopics } from '../io/kafka/admin.js';
 import { buildKafka } from '../io/kafka/client.js';
 import { createRedisClient, type RedisClient } from '../io/redis/client.js';
@@ -261,21 +262,21 @@ async function loadEnricher(
   logger: Logger,
 ): Promise<Enricher & { providers: Record<string, string> }> {
   const { OnnxEnricher } = await import('../inference/enricher.js');
-  const { withLanguageRouting } = await import('../inference/language-router.js');
-  const models = await OnnxEnricher.create(config.models, config.batching, {
+  const { loadRoutedEnricher } = await import('../inference/model-sets.js');
+  const options: OnnxEnricherOptions = {
     logger,
     maxEntitiesPerDocument: config.limits.maxEntitiesPerDocument,
     onBatch: (task, stats) => {
       metrics.batch({ size: stats.size, paddedTokens: stats.paddedTokens, realTokens: stats.realTokens });
       metrics.inferenceLatency(task, stats.modelMs / 1000);
     },
+  };
+  const models = await OnnxEnricher.create(config.models, config.batching, options);
+  // Each language to the model set that reads it, the others unscored (models.languages/sets, design §3).
+  return loadRoutedEnricher(models, config.models, config.batching, {
+    ...options,
+    onUnscored: (language) => metrics.documentUnscored(language),
   });
-  // Only documents in a language the models read are scored (models.languages, design §3).
-  const routed = await withLanguageRouting(models, config.models, (language) =>
-    metrics.documentUnscored(language),
-  );
-  // The execution provider per model, for finsentry_model_info (the router wraps the ONNX enricher).
-  return routed === models ? models : Object.assign(routed, { providers: models.providers });
 }
 
 /** Input topics must exist (a typo must not silently consume nothing); output topics are created. */

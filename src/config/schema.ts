@@ -129,16 +129,43 @@ const redisSchema = z
 
 const modelRef = z.object({ path: z.string().min(1) }).strict();
 
+const languageCode = z.string().regex(/^[a-z]{2,3}$/, 'a lower-case ISO 639 code such as en or zh');
+const sentimentLabelMap = z.record(z.string(), z.enum(['negative', 'neutral', 'positive']));
+const nerAggregation = z.enum(['simple', 'first', 'max', 'average']);
+
+/**
+ * A model set beyond the sentiment/ner pair (docs/inference.md "Model sets"): a joint model directory
+ * (finsentry_task joint: sentiment and NER from one encoder pass) or a sentiment model directory,
+ * scoring the languages listed. A language belongs to one set at most.
+ */
+const modelSetSchema = z
+  .object({
+    /** Names the set in logs and in the startup line that says which set scores which languages. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, - and _'),
+    path: z.string().min(1),
+    languages: z.array(languageCode).min(1),
+    labelMap: sentimentLabelMap.optional(),
+    aggregation: nerAggregation.default('simple'),
+    /** true: when `path` does not exist, start without this set (its languages stay unscored) instead of failing. */
+    optional: z.boolean().default(false),
+  })
+  .strict();
+
+/** The default: Chinese by the joint multilingual model, once models/finsentry-multilingual exists. */
+export const DEFAULT_MODEL_SETS = [
+  { name: 'multilingual', path: 'models/finsentry-multilingual', languages: ['zh'], optional: true },
+];
+
 const modelsSchema = z
   .object({
     sentiment: modelRef
       .extend({
         /** Map model labels to canonical ones, e.g. { LABEL_0: negative, bearish: negative }. */
-        labelMap: z.record(z.string(), z.enum(['negative', 'neutral', 'positive'])).optional(),
+        labelMap: sentimentLabelMap.optional(),
       })
       .default({ path: 'models/finsentry-sentiment' }),
     ner: modelRef
-      .extend({ aggregation: z.enum(['simple', 'first', 'max', 'average']).default('simple') })
+      .extend({ aggregation: nerAggregation.default('simple') })
       .nullable()
       .default({ path: 'models/finsentry-ner', aggregation: 'simple' }),
     executionProvider: z.enum(['cpu', 'cuda']).default('cpu'),
@@ -176,9 +203,12 @@ const modelsSchema = z
      * document in any other language is enriched with its language and `unscored_reason`, never a
      * sentiment. The default models are English. Empty list = routing off (every document scored).
      */
-    languages: z
-      .array(z.string().regex(/^[a-z]{2,3}$/, 'a lower-case ISO 639 code such as en or zh'))
-      .default(['en']),
+    languages: z.array(languageCode).default(['en']),
+    /**
+     * Further model sets and the languages each scores (default: `zh` by models/finsentry-multilingual,
+     * optional). Used only while routing is on (`languages` not empty).
+     */
+    sets: z.array(modelSetSchema).default(() => DEFAULT_MODEL_SETS.map((set) => modelSetSchema.parse(set))),
     /**
      * `verify` (default): the producer's language tag is kept unless the text's script contradicts it
      * or ELD detects another language reliably; `producer`: only the script check overrides the tag.
@@ -189,6 +219,25 @@ const modelsSchema = z
   .refine((m) => m.stride < m.maxLength - 2, {
     message: 'stride must be smaller than maxLength - 2',
     path: ['stride'],
+  })
+  .superRefine((m, ctx) => {
+    // One language, one set: otherwise which model scores a document would depend on list order.
+    const owner = new Map<string, string>(m.languages.map((l) => [l, 'models.languages']));
+    m.sets.forEach((set, i) => {
+      for (const language of set.languages) {
+        const previous = owner.get(language);
+        if (previous)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sets', i, 'languages'],
+            message: `language ${language} is already scored by ${previous}; a language belongs to one model set`,
+          });
+        owner.set(language, `models.sets[${set.name}]`);
+      }
+    });
+    const names = m.sets.map((s) => s.name);
+    const dup = names.find((n, i) => names.indexOf(n) !== i);
+    if (dup) ctx.addIssue({ code: 'custom', path: ['sets'], message: `model set name ${dup} is used twice` });
   });
 
 /** Fields left out take the execution provider's defaults (src/config/provider-defaults.ts). */
@@ -575,6 +624,7 @@ export type FinsentryConfig = z.infer<typeof configSchema>;
 export type KafkaConfig = FinsentryConfig['kafka'];
 export type RedisConfig = FinsentryConfig['redis'];
 export type ModelsConfig = FinsentryConfig['models'];
+export type ModelSetConfig = ModelsConfig['sets'][number];
 export type BatchingConfig = FinsentryConfig['batching'];
 export type StatsConfig = FinsentryConfig['stats'];
 export type DimensionConfig = StatsConfig['dimensions'][number];

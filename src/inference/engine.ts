@@ -10,7 +10,15 @@ import type {
 import type { Logger } from '../telemetry/logger.js';
 import { MicroBatcher, type BatcherOptions, type BatchStats } from './batcher.js';
 import { sentimentIndexMap, validateNerLabels } from './label-set.js';
-import { modelInfo, readModelSpec, type ModelSpec, type ModelTask } from './model.js';
+import {
+  ModelLoadError,
+  modelInfos,
+  readModelSpec,
+  type HeadSpec,
+  type ModelKind,
+  type ModelSpec,
+  type ModelTask,
+} from './model.js';
 import {
   decodeEntities,
   mergeOverlapping,
@@ -28,16 +36,26 @@ import {
   type WindowingOptions,
 } from './tokenize.js';
 
+/** A document's encoding and, per window, the logits of each head. */
+export interface DocumentOutput {
+  doc: EncodedDocument;
+  logits: WindowOutput[];
+}
+
 /** A window queued for the model; `length` (tokens incl. specials) is what the batcher budgets. */
 interface WindowJob {
   readonly length: number;
   readonly window: TokenWindow;
 }
 
-/** Logits of one window: [classes] for sentiment, [seq, classes] for NER (rows beyond the window are padding). */
-type WindowOutput = Float32Array;
+/**
+ * Logits of one window, one array per head of the model (spec.heads order): [classes] for sentiment,
+ * [seq, classes] for NER (rows beyond the window are padding). A joint model fills both from one run.
+ */
+type WindowOutput = readonly Float32Array[];
 
-export type BatchObserver = (task: ModelTask, stats: BatchStats) => void;
+/** Per batch of a runner; `task` is the model's kind ('joint' for a batch that served both heads). */
+export type BatchObserver = (task: ModelKind, stats: BatchStats) => void;
 
 export interface EngineOptions {
   session: SessionOptions & { thread?: InferenceThread; workers?: number };
@@ -52,7 +70,8 @@ export interface EngineOptions {
  * documents; windows of all documents are batched together.
  */
 export class ModelRunner {
-  readonly info: ModelInfo;
+  /** Which model answers for which task: one entry per head. */
+  readonly infos: ModelInfo[];
   readonly batcher: MicroBatcher<WindowJob, WindowOutput>;
 
   private constructor(
@@ -64,27 +83,49 @@ export class ModelRunner {
     batching: BatcherOptions,
     onBatch?: BatchObserver,
   ) {
-    this.info = modelInfo(spec);
-    const numLabels = spec.id2label.length;
+    this.infos = modelInfos(spec);
+    const outputs = spec.heads.map((h) => h.output ?? session.outputName);
     this.batcher = new MicroBatcher<WindowJob, WindowOutput>(
       batching,
       async (jobs) => {
-        const { data, dims } = await session.run(jobs.map((j) => j.window));
-        const rowSize = dims.slice(1).reduce((a, b) => a * b, 1);
-        if (dims[dims.length - 1] !== numLabels) {
-          throw new Error(
-            `${spec.onnxPath}: model returned ${dims[dims.length - 1]} classes, config.json has ${numLabels}`,
-          );
-        }
-        return jobs.map((_, b) => data.subarray(b * rowSize, (b + 1) * rowSize));
+        const results = await session.runOutputs(
+          jobs.map((j) => j.window),
+          outputs,
+        );
+        const perHead = results.map(({ data, dims }, h) => {
+          const numLabels = spec.heads[h]!.id2label.length;
+          if (dims[dims.length - 1] !== numLabels) {
+            throw new Error(
+              `${spec.onnxPath}: output ${outputs[h]} has ${dims[dims.length - 1]} classes, config.json has ${numLabels}`,
+            );
+          }
+          const rowSize = dims.slice(1).reduce((a, b) => a * b, 1);
+          return (b: number) => data.subarray(b * rowSize, (b + 1) * rowSize);
+        });
+        return jobs.map((_, b) => perHead.map((row) => row(b)));
       },
       onBatch ? (stats) => onBatch(spec.task, stats) : undefined,
     );
   }
 
-  static async load(dir: string, task: ModelTask, options: EngineOptions): Promise<ModelRunner> {
+  /** The model's identity for one task (throws when it has no head for it). */
+  info(task: ModelTask): ModelInfo {
+    const info = this.infos.find((i) => i.task === task);
+    if (!info) throw new Error(`${this.spec.dir} has no ${task} head`);
+    return info;
+  }
+
+  /** Index of the task's head in each WindowOutput. */
+  headIndex(task: ModelTask): number {
+    const index = this.spec.heads.findIndex((h: HeadSpec) => h.task === task);
+    if (index < 0)
+      throw new ModelLoadError(`${this.spec.dir} is a ${this.spec.task} model: it has no ${task} head`);
+    return index;
+  }
+
+  static async load(dir: string, task: ModelKind, options: EngineOptions): Promise<ModelRunner> {
     const spec = await readModelSpec(dir, task);
-    if (task === 'ner') validateNerLabels(spec.id2label);
+    for (const head of spec.heads) if (head.task === 'ner') validateNerLabels(head.id2label);
     if (spec.maxPositions !== undefined && options.windowing.maxLength > spec.maxPositions) {
       throw new Error(
         `models.maxLength ${options.windowing.maxLength} exceeds ${spec.dir}'s max_position_embeddings ${spec.maxPositions}`,
@@ -103,6 +144,15 @@ export class ModelRunner {
       spec.padTokenId,
       options.logger,
     );
+    const missing = spec.heads.filter(
+      (h) => h.output !== undefined && !session.outputNames.includes(h.output),
+    );
+    if (missing.length > 0) {
+      await session.release();
+      throw new ModelLoadError(
+        `${spec.onnxPath}: config.json names output(s) ${missing.map((h) => h.output).join(', ')} the graph does not have (outputs: ${session.outputNames.join(', ')})`,
+      );
+    }
     const runner = new ModelRunner(
       spec,
       tokenizer,
@@ -113,7 +163,7 @@ export class ModelRunner {
     );
     await runner.warmUp();
     options.logger?.info(
-      { model: runner.info, provider: session.provider, inputs: session.inputNames },
+      { models: runner.infos, provider: session.provider, inputs: session.inputNames },
       'model loaded',
     );
     return runner;
@@ -130,10 +180,7 @@ export class ModelRunner {
    * Tokenizes the texts (unless given their encodings, from a runner with the same tokenizer) and
    * returns, per document, its encoding and the logits of each window.
    */
-  async infer(
-    texts: readonly string[],
-    encoded?: readonly EncodedDocument[],
-  ): Promise<Array<{ doc: EncodedDocument; logits: WindowOutput[] }>> {
+  async infer(texts: readonly string[], encoded?: readonly EncodedDocument[]): Promise<DocumentOutput[]> {
     const docs = encoded ?? (await this.tokenizer.encode([...texts]));
     return Promise.all(
       docs.map(async (doc) => ({
@@ -154,15 +201,24 @@ export class ModelRunner {
 /** Sentiment of documents with a sequence-classification model. */
 export class SentimentModel {
   private readonly indexMap: SentimentLabel[];
-  /** Temperature from the model's calibration.json (1 = uncalibrated softmax). */
+  /** Temperature from the model's calibration.json (1 = uncalibrated softmax); a joint model's applies to its sentiment head. */
   readonly temperature: number;
+  private readonly head: number;
+  private readonly numLabels: number;
 
   constructor(
     readonly runner: ModelRunner,
     labelMap?: Readonly<Record<string, SentimentLabel>>,
   ) {
-    this.indexMap = sentimentIndexMap(runner.spec.id2label, labelMap);
+    this.head = runner.headIndex('sentiment');
+    const id2label = runner.spec.heads[this.head]!.id2label;
+    this.numLabels = id2label.length;
+    this.indexMap = sentimentIndexMap(id2label, labelMap);
     this.temperature = readCalibration(runner.spec.dir)?.temperature ?? 1;
+  }
+
+  get info(): ModelInfo {
+    return this.runner.info('sentiment');
   }
 
   async predict(texts: readonly string[], encoded?: readonly EncodedDocument[]): Promise<SentimentResult[]> {
@@ -171,12 +227,11 @@ export class SentimentModel {
   }
 
   /** Document sentiment from its window logits at a given temperature (the calibration tool varies it). */
-  fromLogits(output: { doc: EncodedDocument; logits: WindowOutput[] }, temperature: number): SentimentResult {
-    const numLabels = this.runner.spec.id2label.length;
+  fromLogits(output: DocumentOutput, temperature: number): SentimentResult {
     return aggregateSentiment(
       output.doc.windows.map((w, i) => ({
         probabilities: toCanonical(
-          softmax(scaleLogits(output.logits[i] as Float32Array, temperature), 0, numLabels),
+          softmax(scaleLogits(output.logits[i]![this.head]!, temperature), 0, this.numLabels),
           this.indexMap,
         ),
         weight: w.realTokens,
@@ -186,24 +241,41 @@ export class SentimentModel {
   }
 }
 
-/** Entities of documents with a token-classification model. */
+/** Entities of documents with a token-classification model (or a joint model's token head). */
 export class NerModel {
+  private readonly head: number;
+
   constructor(
     readonly runner: ModelRunner,
     readonly aggregation: AggregationStrategy,
-  ) {}
+  ) {
+    this.head = runner.headIndex('ner');
+  }
+
+  get info(): ModelInfo {
+    return this.runner.info('ner');
+  }
 
   async predictRaw(
     texts: readonly string[],
     aggregation = this.aggregation,
     encoded?: readonly EncodedDocument[],
   ): Promise<RawEntity[][]> {
-    const outputs = await this.runner.infer(texts, encoded);
+    return this.rawFromOutputs(texts, await this.runner.infer(texts, encoded), aggregation);
+  }
+
+  /** Entities from outputs the runner already computed (a joint model's single pass). */
+  rawFromOutputs(
+    texts: readonly string[],
+    outputs: readonly DocumentOutput[],
+    aggregation = this.aggregation,
+  ): RawEntity[][] {
+    const id2label = this.runner.spec.heads[this.head]!.id2label;
     return outputs.map(({ doc, logits }, i) =>
       decodeEntities(
         texts[i] ?? '',
-        doc.windows.map((window, w) => ({ window, data: logits[w] as Float32Array, offset: 0 })),
-        this.runner.spec.id2label,
+        doc.windows.map((window, w) => ({ window, data: logits[w]![this.head]!, offset: 0 })),
+        id2label,
         this.runner.tokenizer,
         aggregation,
       ),
@@ -215,8 +287,16 @@ export class NerModel {
     maxEntities = Infinity,
     encoded?: readonly EncodedDocument[],
   ): Promise<EntitySpan[][]> {
-    const raw = await this.predictRaw(texts, this.aggregation, encoded);
-    return raw.map((entities, i) => {
+    return this.fromOutputs(texts, await this.runner.infer(texts, encoded), maxEntities);
+  }
+
+  /** Entity spans (capped at maxEntities, highest scores kept) from outputs the runner computed. */
+  fromOutputs(
+    texts: readonly string[],
+    outputs: readonly DocumentOutput[],
+    maxEntities = Infinity,
+  ): EntitySpan[][] {
+    return this.rawFromOutputs(texts, outputs).map((entities, i) => {
       const kept =
         entities.length > maxEntities
           ? [...entities].sort((a, b) => b.score - a.score).slice(0, maxEntities)

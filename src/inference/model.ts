@@ -4,6 +4,17 @@ import { basename, join, resolve } from 'node:path';
 import type { ModelInfo } from '../domain/enrichment.js';
 
 export type ModelTask = ModelInfo['task'];
+/** What a model directory holds: one task, or a joint model with a head per task (one encoder pass). */
+export type ModelKind = ModelTask | 'joint';
+
+/** One output of the graph: the task it answers, its ONNX output name and its labels. */
+export interface HeadSpec {
+  task: ModelTask;
+  /** ONNX output name; undefined = the session's default (`logits`, else the first output). */
+  output: string | undefined;
+  /** Output index → label as written in config.json. */
+  id2label: string[];
+}
 
 /** Thrown for a model directory that cannot be used; the message names the file and the problem. */
 export class ModelLoadError extends Error {
@@ -13,9 +24,13 @@ export class ModelLoadError extends Error {
 /** What a model directory (Hugging Face / Optimum export layout) says about itself. */
 export interface ModelSpec {
   dir: string;
-  task: ModelTask;
-  /** Model output index → label as written in config.json. */
+  task: ModelKind;
+  /** Model output index → label as written in config.json (a joint model: its sentiment head's). */
   id2label: string[];
+  /** The graph outputs the engine reads: one for a single-task model, sentiment then NER for a joint one. */
+  heads: HeadSpec[];
+  /** Languages the model was trained to read (config `finsentry_languages`), when it says so. */
+  languages: string[] | undefined;
   onnxPath: string;
   tokenizerPath: string;
   name: string;
@@ -51,12 +66,14 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 /**
- * Task from config.json: an explicit `finsentry_task`, else the architecture name
+ * Task from config.json: an explicit `finsentry_task` (`joint`: a sentence head and a token head on
+ * one encoder, docs/inference.md "Joint models"), else the architecture name
  * (…ForSequenceClassification → sentiment, …ForTokenClassification → ner).
  */
-export function detectTask(config: Record<string, unknown>): ModelTask | undefined {
+export function detectTask(config: Record<string, unknown>): ModelKind | undefined {
   const explicit = config['finsentry_task'];
   if (typeof explicit === 'string') {
+    if (explicit === 'joint') return 'joint';
     // also the Hugging Face pipeline task names
     if (
       ['sentiment', 'sentiment-analysis', 'text-classification', 'sequence-classification'].includes(explicit)
@@ -73,27 +90,55 @@ export function detectTask(config: Record<string, unknown>): ModelTask | undefin
   return undefined;
 }
 
-/** id2label as a dense array; keys must be 0..n-1. */
-export function readId2Label(config: Record<string, unknown>, configPath: string): string[] {
-  const raw = config['id2label'];
-  if (!raw || typeof raw !== 'object') throw new ModelLoadError(`${configPath}: no id2label object`);
+/** id2label (or another label map of config.json, `key`) as a dense array; keys must be 0..n-1. */
+export function readId2Label(
+  config: Record<string, unknown>,
+  configPath: string,
+  key = 'id2label',
+): string[] {
+  const raw = config[key];
+  if (!raw || typeof raw !== 'object') throw new ModelLoadError(`${configPath}: no ${key} object`);
   const entries = Object.entries(raw as Record<string, unknown>);
   const labels: string[] = new Array<string>(entries.length);
-  for (const [key, value] of entries) {
-    const index = Number(key);
+  for (const [label, value] of entries) {
+    const index = Number(label);
     if (!Number.isInteger(index) || index < 0 || index >= entries.length || typeof value !== 'string') {
       throw new ModelLoadError(
-        `${configPath}: id2label must map 0..${entries.length - 1} to label strings (bad key "${key}")`,
+        `${configPath}: ${key} must map 0..${entries.length - 1} to label strings (bad key "${index}")`,
       );
     }
     labels[index] = value;
   }
-  if (labels.length < 2) throw new ModelLoadError(`${configPath}: id2label has fewer than 2 labels`);
+  if (labels.length < 2) throw new ModelLoadError(`${configPath}: ${key} has fewer than 2 labels`);
   return labels;
 }
 
+/**
+ * A joint model's heads: `finsentry_outputs` names the ONNX output of each task, `sentiment_id2label`
+ * and `ner_id2label` their labels (training/ writes them; docs/inference.md "Joint models").
+ */
+function jointHeads(config: Record<string, unknown>, configPath: string): HeadSpec[] {
+  const outputs = config['finsentry_outputs'] as Record<string, unknown> | undefined;
+  return (['sentiment', 'ner'] as const).map((task) => {
+    const output = outputs?.[task];
+    if (typeof output !== 'string' || output === '')
+      throw new ModelLoadError(
+        `${configPath}: a joint model needs finsentry_outputs.${task} (the ONNX output name)`,
+      );
+    return { task, output, id2label: readId2Label(config, configPath, `${task}_id2label`) };
+  });
+}
+
+function readLanguages(config: Record<string, unknown>, configPath: string): string[] | undefined {
+  const raw = config['finsentry_languages'];
+  if (raw === undefined) return undefined;
+  if (!Array.isArray(raw) || raw.some((l) => typeof l !== 'string'))
+    throw new ModelLoadError(`${configPath}: finsentry_languages must be a list of language codes`);
+  return raw as string[];
+}
+
 /** Reads and validates a model directory without loading the ONNX graph. */
-export async function readModelSpec(dirArg: string, expectedTask?: ModelTask): Promise<ModelSpec> {
+export async function readModelSpec(dirArg: string, expectedTask?: ModelKind): Promise<ModelSpec> {
   const dir = resolve(dirArg);
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     throw new ModelLoadError(`model directory ${dir} does not exist`);
@@ -125,7 +170,11 @@ export async function readModelSpec(dirArg: string, expectedTask?: ModelTask): P
   if (expectedTask && task !== expectedTask) {
     throw new ModelLoadError(`${dir} is a ${task} model but is configured as the ${expectedTask} model`);
   }
-  const id2label = readId2Label(config, configPath);
+  const heads =
+    task === 'joint'
+      ? jointHeads(config, configPath)
+      : [{ task, output: undefined, id2label: readId2Label(config, configPath) }];
+  const id2label = heads[0]!.id2label;
   const nameOrPath =
     typeof config['_name_or_path'] === 'string' && config['_name_or_path'] ? config['_name_or_path'] : '';
   const name =
@@ -146,6 +195,8 @@ export async function readModelSpec(dirArg: string, expectedTask?: ModelTask): P
     dir,
     task,
     id2label,
+    heads,
+    languages: readLanguages(config, configPath),
     onnxPath,
     tokenizerPath,
     name,
@@ -157,6 +208,12 @@ export async function readModelSpec(dirArg: string, expectedTask?: ModelTask): P
   };
 }
 
-export function modelInfo(spec: ModelSpec): ModelInfo {
-  return { task: spec.task, name: spec.name, version: spec.version, sha256: spec.sha256 };
+/** Which model produced what: one entry per head (a joint model answers for sentiment and NER). */
+export function modelInfos(spec: ModelSpec): ModelInfo[] {
+  return spec.heads.map((h) => ({
+    task: h.task,
+    name: spec.name,
+    version: spec.version,
+    sha256: spec.sha256,
+  }));
 }

@@ -10,6 +10,12 @@ import type { TokenWindow } from './tokenize.js';
  * - every non-special token gets softmax scores; it is a sub-word when its vocabulary string is
  *   longer than the text it covers (WordPiece "##" prefix), or — for tokenizers without a
  *   continuing-subword prefix — when it does not follow a space; an [UNK] token is never a sub-word;
+ * - SentencePiece (Metaspace) tokenizers, where we depart from the pipeline (docs/inference.md
+ *   "Joint models"): a bare "▁" token is skipped (it covers no character of its own, its offset
+ *   overlaps the next token, and training labelled it -100); a token's span starts after the space
+ *   its offset includes ("▁Inc" covers " Inc"); a token that starts with, or follows, a Han or Kana
+ *   character is a word of its own, since Chinese and Japanese have no spaces and "follows a space"
+ *   would merge a whole sentence into one word under first/max/average;
  * - simple: each token keeps its arg-max label and score;
  *   first / max / average: tokens are first merged into words, taking the label of the first token,
  *   of the token with the highest score, or the arg-max of the mean score vector;
@@ -52,6 +58,20 @@ interface LabelledUnit {
   tokens: string[];
 }
 
+/** SentencePiece's word-start marker (Metaspace replacement). */
+const METASPACE = '\u2581';
+/** Scripts written without spaces between words. */
+const CJK_START = /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
+const CJK_END = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]$/u;
+
+/** Whether the token at `start` begins a word in text without a continuing-subword prefix. */
+function startsWord(text: string, start: number): boolean {
+  if (start === 0 || text.slice(start - 1, start + 1).includes(' ')) return true;
+  return (
+    CJK_START.test(text.slice(start, start + 2)) || CJK_END.test(text.slice(Math.max(0, start - 2), start))
+  );
+}
+
 const codePointLength = (s: string): number => {
   let n = 0;
   for (const _ of s) n++;
@@ -78,14 +98,17 @@ export function gatherPreEntities(
   for (let t = 0; t < window.ids.length; t++) {
     if (window.specialMask[t] === 1) continue;
     const id = window.ids[t] ?? 0;
-    const [start, end] = window.offsets[t] ?? [0, 0];
-    const wordRef = text.slice(start, end);
     let token = vocab.idToToken(id);
+    if (token === METASPACE) continue;
+    const [offsetStart, end] = window.offsets[t] ?? [0, 0];
+    let start = offsetStart;
+    while (start < end && /\s/u.test(text[start] ?? '')) start++;
+    const wordRef = text.slice(start, end);
     let isSubword: boolean;
     if (vocab.continuingSubwordPrefix) {
       isSubword = codePointLength(token) !== codePointLength(wordRef);
     } else {
-      isSubword = start > 0 && !text.slice(Math.max(0, start - 1), start + 1).includes(' ');
+      isSubword = !startsWord(text, start);
     }
     if (vocab.unkId !== undefined && id === vocab.unkId) {
       token = wordRef;

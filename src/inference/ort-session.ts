@@ -27,7 +27,9 @@ export interface OpenedSession {
   session: ort.InferenceSession;
   provider: ExecutionProvider;
   inputNames: string[];
+  /** The default output: `logits`, else the graph's first. */
   outputName: string;
+  outputNames: string[];
   /** One-line warnings for the caller's logger (a CUDA fallback). */
   warnings: Array<{ line: string; fields: Record<string, string> }>;
 }
@@ -36,6 +38,8 @@ export interface OpenedSession {
 export interface BatchFeeds {
   dims: [number, number];
   inputs: Record<string, BigInt64Array>;
+  /** Outputs to fetch, in this order (a joint model's heads); default: the session's default output. */
+  outputs?: readonly string[];
 }
 
 export interface BatchLogits {
@@ -143,24 +147,37 @@ export async function openSession(onnxPath: string, options: SessionOptions): Pr
     await session.release();
     throw new ModelLoadError(`${onnxPath}: model has no outputs`);
   }
-  return { session, provider, inputNames: inputs, outputName, warnings };
+  return {
+    session,
+    provider,
+    inputNames: inputs,
+    outputName,
+    outputNames: [...session.outputNames],
+    warnings,
+  };
 }
 
-/** Runs one batch; the feeds the graph does not take (token_type_ids) are left out. */
+/**
+ * Runs one batch and returns the requested outputs (feeds.outputs, else the default one) in order;
+ * the feeds the graph does not take (token_type_ids) are left out. All outputs come from one run.
+ */
 export async function runBatch(
   opened: Pick<OpenedSession, 'session' | 'inputNames' | 'outputName'>,
   feeds: BatchFeeds,
-): Promise<BatchLogits> {
+): Promise<BatchLogits[]> {
   const tensors: Record<string, ort.Tensor> = {};
   for (const name of opened.inputNames) {
     const data = feeds.inputs[name];
     if (!data) throw new Error(`no feed for model input ${name}`);
     tensors[name] = new ort.Tensor('int64', data, feeds.dims);
   }
-  const out = await opened.session.run(tensors);
-  const logits = out[opened.outputName];
-  if (!logits) throw new Error(`model produced no ${opened.outputName} output`);
-  const data =
-    logits.data instanceof Float32Array ? logits.data : Float32Array.from(logits.data as ArrayLike<number>);
-  return { data, dims: [...logits.dims] };
+  const names = feeds.outputs ?? [opened.outputName];
+  const out = await opened.session.run(tensors, [...names]);
+  return names.map((name) => {
+    const logits = out[name];
+    if (!logits) throw new Error(`model produced no ${name} output`);
+    const data =
+      logits.data instanceof Float32Array ? logits.data : Float32Array.from(logits.data as ArrayLike<number>);
+    return { data, dims: [...logits.dims] };
+  });
 }

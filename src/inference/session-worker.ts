@@ -36,6 +36,7 @@ export interface OpenReply {
   provider: OpenedSession['provider'];
   inputNames: string[];
   outputName: string;
+  outputNames: string[];
   inputMetadata: readonly unknown[];
   outputMetadata: readonly unknown[];
   warnings: OpenedSession['warnings'];
@@ -71,6 +72,7 @@ if (port) {
           provider: opened.provider,
           inputNames: opened.inputNames,
           outputName: opened.outputName,
+          outputNames: opened.outputNames,
           inputMetadata: structuredClone(opened.session.inputMetadata),
           outputMetadata: structuredClone(opened.session.outputMetadata),
           warnings: opened.warnings,

@@ -34,7 +34,7 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions & { thread: InferenceThread
 };
 
 interface Backend {
-  run(feeds: BatchFeeds, transfer: ArrayBuffer[]): Promise<BatchLogits>;
+  run(feeds: BatchFeeds, transfer: ArrayBuffer[]): Promise<BatchLogits[]>;
   release(): Promise<void>;
 }
 
@@ -163,7 +163,7 @@ async function restartableWorkerBackend(
   const backend: Backend = {
     run: async (feeds, transfer) => {
       const { worker, reply } = await live();
-      return worker.call<BatchLogits>({ op: 'run', session: reply.session, feeds }, transfer);
+      return worker.call<BatchLogits[]>({ op: 'run', session: reply.session, feeds }, transfer);
     },
     release: async () => {
       const { worker, reply } = current;
@@ -185,6 +185,8 @@ export class ModelSession {
     readonly provider: ExecutionProvider,
     readonly inputNames: readonly string[],
     readonly outputName: string,
+    /** Every output of the graph (a joint model has one per head). */
+    readonly outputNames: readonly string[],
     readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[],
     readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[],
     private readonly padTokenId: number,
@@ -217,6 +219,7 @@ export class ModelSession {
         opened.provider,
         opened.inputNames,
         opened.outputName,
+        opened.outputNames,
         inputMetadata,
         outputMetadata,
         padTokenId,
@@ -229,14 +232,21 @@ export class ModelSession {
       reply.provider,
       reply.inputNames,
       reply.outputName,
+      reply.outputNames,
       reply.inputMetadata as ort.InferenceSession.ValueMetadata[],
       reply.outputMetadata as ort.InferenceSession.ValueMetadata[],
       padTokenId,
     );
   }
 
-  /** Pads the windows to the longest one and runs the model once. */
+  /** Pads the windows to the longest one and runs the model once; the default output. */
   async run(windows: readonly TokenWindow[]): Promise<BatchLogits> {
+    const [logits] = await this.runOutputs(windows, [this.outputName]);
+    return logits!;
+  }
+
+  /** One run of the padded windows returning the named outputs in order (a joint model's heads). */
+  async runOutputs(windows: readonly TokenWindow[], outputs: readonly string[]): Promise<BatchLogits[]> {
     const batch = windows.length;
     let seq = 0;
     for (const w of windows) seq = Math.max(seq, w.ids.length);
@@ -255,7 +265,7 @@ export class ModelSession {
     if (this.inputNames.includes('token_type_ids')) inputs['token_type_ids'] = types;
     // The input buffers move to the inference thread (no copy); they are not used here afterwards.
     return this.backend.run(
-      { dims: [batch, seq], inputs },
+      { dims: [batch, seq], inputs, outputs },
       Object.values(inputs).map((a) => a.buffer as ArrayBuffer),
     );
   }

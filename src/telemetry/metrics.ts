@@ -603,7 +603,8 @@ export class PipelineMetrics {
     return this.stageDuration.startTimer({ stage });
   }
 
-  inferenceLatency(task: ModelInfo['task'], seconds: number): void {
+  /** `joint`: one batch of a joint model, which answers for sentiment and NER in one run. */
+  inferenceLatency(task: ModelInfo['task'] | 'joint', seconds: number): void {
     this.inferenceDuration.observe({ task }, seconds);
   }
 

@@ -81,6 +81,8 @@ export function processorConfigJson(options: ProcessorConfigOptions): Record<str
     models: {
       sentiment: { path: options.models.sentiment },
       ner: { path: options.models.ner },
+      // the tiny models only: not the default multilingual set (+~320 MB and a 12-layer model per process)
+      sets: [],
       intraOpThreads: 1,
     },
     batching: { maxBatchSize: 32, maxInFlightBatches: 2 },

@@ -73,10 +73,20 @@ describe('finsentry bench --quick', () => {
 
     // stdout: the label, then one table line per row, the latency line and the ratios.
     expect(stdout.split('\n')[0]).toBe(label);
-    for (const name of ['0 limit', '1 ceiling', '2 infer', '3 pipeline', '4 naive', '5 peer', '6 stats'])
+    // 2b joint: the committed joint model (models/finsentry-multilingual, the default models.sets entry)
+    for (const name of [
+      '0 limit',
+      '1 ceiling',
+      '2 infer',
+      '2b joint',
+      '3 pipeline',
+      '4 naive',
+      '5 peer',
+      '6 stats',
+    ])
       expect(stdout).toMatch(new RegExp(`^${name} +[0-9]`, 'm'));
     expect(stdout).toMatch(/^latency at [0-9.]+ docs\/s .* p50 [0-9,]+ ms, p95 [0-9,]+ ms, p99 [0-9,]+ ms/m);
-    for (const ratio of ['pipeline/ceiling', 'infer/ceiling', 'infer/naive', 'infer/peer'])
+    for (const ratio of ['pipeline/ceiling', 'infer/ceiling', 'joint/infer', 'infer/naive', 'infer/peer'])
       expect(stdout).toMatch(new RegExp(`^${ratio} +[0-9]+\\.[0-9]{2}`, 'm'));
 
     const report = JSON.parse(readFileSync(jsonPath, 'utf8')) as BenchReport;

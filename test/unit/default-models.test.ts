@@ -1,19 +1,21 @@
-// The committed default models (models/finsentry-sentiment, models/finsentry-ner; issue #4): they
-// load through the same engine as the pipeline, their ONNX files are the ones their model cards and
-// metrics.json describe (sha256), and a handful of unambiguous sentences get the expected labels.
-// No training here: this runs on the committed files only.
+// The committed default models (models/finsentry-sentiment, models/finsentry-ner; issue #4; the joint
+// multilingual model models/finsentry-multilingual, issue #15): they load through the same engine as
+// the pipeline, their files are the ones models/MANIFEST.json (scripts/dev/model-hashes.mjs) and
+// their model cards and metrics.json describe (sha256), and a handful of unambiguous sentences in
+// English and Chinese get the expected labels. No training here: this runs on the committed files only.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { ModelRunner, NerModel, SentimentModel } from '../../src/inference/engine.js';
-import { engineOptions } from '../../src/inference/enricher.js';
+import { engineOptions, OnnxEnricher } from '../../src/inference/enricher.js';
 import { readModelSpec } from '../../src/inference/model.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const SENTIMENT_DIR = join(ROOT, 'models', 'finsentry-sentiment');
 const NER_DIR = join(ROOT, 'models', 'finsentry-ner');
+const MULTILINGUAL_DIR = join(ROOT, 'models', 'finsentry-multilingual');
 const MAX_BYTES = 30 * 1024 * 1024;
 
 // The product's default settings (what `finsentry run` uses without a config file), on the CPU.
@@ -149,5 +151,93 @@ describe('committed default models give the expected answers', () => {
     const byText = new Map(entities!.map((e) => [e.text, e.type]));
     expect(byText.get('Goldman Sachs')).toBe('ORG');
     expect(byText.get('London')).toBe('LOC');
+  });
+});
+
+describe('committed model files match models/MANIFEST.json (node scripts/dev/model-hashes.mjs rewrites it)', () => {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'models', 'MANIFEST.json'), 'utf8')) as {
+    models: Record<string, Record<string, { sha256: string; bytes: number }>>;
+  };
+  /** Files of a model directory but its documentation (*.md), as the script lists them. */
+  const files = (dir: string, prefix = ''): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory()
+        ? files(join(dir, e.name), `${prefix}${e.name}/`)
+        : e.isFile() && !e.name.endsWith('.md')
+          ? [`${prefix}${e.name}`]
+          : [],
+    );
+
+  it.each(['finsentry-sentiment', 'finsentry-ner', 'finsentry-multilingual'])('%s', (name) => {
+    const expected = manifest.models[name];
+    expect(expected, `models/MANIFEST.json has no ${name}`).toBeDefined();
+    const dir = join(ROOT, 'models', name);
+    expect(files(dir).sort()).toEqual(Object.keys(expected!).sort());
+    for (const [file, { sha256: digest, bytes }] of Object.entries(expected!)) {
+      expect(statSync(join(dir, file)).size, file).toBe(bytes);
+      expect(sha256(join(dir, file)), file).toBe(digest);
+    }
+  });
+});
+
+describe('committed multilingual joint model (Chinese and English, issue #15)', () => {
+  let enricher: OnnxEnricher;
+  beforeAll(async () => {
+    enricher = await OnnxEnricher.createFromDirectory(
+      { path: MULTILINGUAL_DIR, aggregation: 'simple', ner: true },
+      { ...defaults.models, executionProvider: 'cpu' },
+      defaults.batching,
+    );
+  });
+  afterAll(async () => {
+    await enricher?.close();
+  });
+
+  it('is one graph for both tasks, reads zh and en, and carries a fitted calibration that the engine applies', async () => {
+    const spec = enricher.sentiment.runner.spec;
+    expect(spec.task).toBe('joint');
+    expect(spec.languages).toEqual(expect.arrayContaining(['zh', 'en']));
+    const calibration = JSON.parse(readFileSync(join(MULTILINGUAL_DIR, 'calibration.json'), 'utf8')) as {
+      method: string;
+      temperature: number;
+      eceBefore: number;
+      eceAfter: number;
+    };
+    expect(calibration.method).toBe('temperature');
+    expect(calibration.eceAfter).toBeLessThan(calibration.eceBefore);
+    expect(enricher.sentiment.temperature).toBe(calibration.temperature);
+  });
+
+  it('labels obvious financial sentences in Chinese and English', async () => {
+    const cases: Array<[string, string]> = [
+      ['公司净利润同比下降60%，股价大跌', 'negative'],
+      ['该公司因财务造假被证监会立案调查，股价跌停', 'negative'],
+      ['公司净利润同比增长50%，股价大涨', 'positive'],
+      ['公司将于4月5日在上海召开年度股东大会', 'neutral'],
+      ['Shares of Apple fell 8% after weak iPhone sales.', 'negative'],
+      ['Operating profit rose 25% and the company raised its full-year guidance.', 'positive'],
+      ['The annual general meeting will be held in Helsinki on 5 April.', 'neutral'],
+    ];
+    const results = await enricher.enrich(cases.map(([text], i) => ({ id: `s${i}`, text })));
+    results.forEach((r, i) => {
+      expect(r.sentiment.label, cases[i]![0]).toBe(cases[i]![1]);
+      const p = r.sentiment.probabilities;
+      expect(p.negative + p.neutral + p.positive).toBeCloseTo(1, 5);
+    });
+  });
+
+  it('finds organisations and places in Chinese and English, offsets into the text', async () => {
+    const texts = [
+      '阿里巴巴集团在杭州发布季度财报。',
+      'Goldman Sachs upgraded Microsoft after a meeting in London.',
+    ];
+    const results = await enricher.enrich(texts.map((text, i) => ({ id: `n${i}`, text })));
+    const found = results.map((r, i) => {
+      for (const e of r.entities) expect(texts[i]!.slice(e.start, e.end)).toBe(e.text);
+      return r.entities.map((e) => `${e.type}:${e.text}`);
+    });
+    expect(found[0]!.some((e) => e.startsWith('ORG:阿里巴巴'))).toBe(true);
+    expect(found[0]).toContain('LOC:杭州');
+    expect(found[1]).toEqual(expect.arrayContaining(['ORG:Goldman Sachs', 'LOC:London']));
   });
 });

@@ -34,6 +34,7 @@ const models = (over: Partial<ModelsConfig> = {}): ModelsConfig => ({
   stride: 16,
   maxWindows: 64,
   languages: [],
+  sets: [],
   languagePolicy: 'verify',
   ...over,
 });

@@ -9,6 +9,7 @@ const positiveInt = intArg({ min: 1 });
 interface BenchCliOptions {
   model?: string;
   nerModel?: string;
+  jointModel?: string;
   synth?: string;
   mix: string;
   docs?: number;
@@ -98,6 +99,10 @@ export function registerBenchCommand(program: Command): void {
       'ONNX Runtime intra-op threads for every session (0 = ORT default)',
       intArg({ min: 0, max: 1024 }),
     )
+    .option(
+      '--joint-model <dir>',
+      'joint model for row 2b (one encoder pass for sentiment and NER), or none; default: the first installed joint model of models.sets',
+    )
     .option('--rows <list>', `comma-separated rows to run (default all: ${ROW_IDS.join(',')})`)
     .option(
       '--latency-seconds <n>',
@@ -148,6 +153,7 @@ export function registerBenchCommand(program: Command): void {
         {
           ...(opts.model ? { model: opts.model } : {}),
           ...(opts.nerModel ? { nerModel: opts.nerModel } : {}),
+          ...(opts.jointModel ? { jointModel: opts.jointModel } : {}),
           ...(opts.synth ? { synth: opts.synth as 'tiny' | 'minilm' | 'bert-base' } : {}),
           mix: opts.mix as Mix,
           ...(opts.docs ? { docs: opts.docs } : {}),

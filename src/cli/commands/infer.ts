@@ -6,6 +6,7 @@ import type { BatchingConfig, FinsentryConfig, ModelsConfig } from '../../config
 import { OnnxEnricher, engineOptions } from '../../inference/enricher.js';
 import { ModelRunner, NerModel } from '../../inference/engine.js';
 import { inferStream, type InferFn } from '../../inference/infer-stream.js';
+import { readModelSpec } from '../../inference/model.js';
 import type { AggregationStrategy } from '../../inference/ner.js';
 import { createLogger, type Logger } from '../../telemetry/logger.js';
 import { configOption, intArg, requireReadableFile } from '../options.js';
@@ -122,9 +123,12 @@ async function inferAction(opts: InferOptions): Promise<void> {
 
 /** --task ner: the NER model alone. */
 async function loadNer(opts: InferOptions, s: Settings): Promise<Loaded> {
+  const dir = opts.model ?? s.cfg.models.ner?.path ?? 'models/finsentry-ner';
+  // a joint model's token head serves as the NER model
+  const kind = (await readModelSpec(dir)).task === 'joint' ? 'joint' : 'ner';
   const runner = await ModelRunner.load(
-    opts.model ?? s.cfg.models.ner?.path ?? 'models/finsentry-ner',
-    'ner',
+    dir,
+    kind,
     engineOptions(s.modelsCfg, s.batching, { logger: s.logger }),
   );
   const ner = new NerModel(runner, s.aggregation);
@@ -133,14 +137,15 @@ async function loadNer(opts: InferOptions, s: Settings): Promise<Loaded> {
       requests.map((r) => r.text),
       s.cfg.limits.maxEntitiesPerDocument,
     );
-    return requests.map((r, i) => ({ id: r.id, entities: entities[i] ?? [], models: [runner.info] }));
+    return requests.map((r, i) => ({ id: r.id, entities: entities[i] ?? [], models: [ner.info] }));
   };
   return { infer, close: () => runner.close() };
 }
 
 /** --task sentiment | both: the product enricher (with NER for both). */
 async function loadEnricher(opts: InferOptions, s: Settings): Promise<Loaded> {
-  const { withLanguageRouting } = await import('../../inference/language-router.js');
+  const { loadRoutedEnricher } = await import('../../inference/model-sets.js');
+  const options = { logger: s.logger, maxEntitiesPerDocument: s.cfg.limits.maxEntitiesPerDocument };
   const models = await OnnxEnricher.create(
     {
       ...s.modelsCfg,
@@ -148,16 +153,22 @@ async function loadEnricher(opts: InferOptions, s: Settings): Promise<Loaded> {
       ner:
         opts.task === 'both'
           ? {
-              path: opts.nerModel ?? s.cfg.models.ner?.path ?? 'models/finsentry-ner',
+              // a joint --model answers for NER itself unless --ner-model says otherwise
+              path:
+                opts.nerModel ??
+                (opts.model && (await readModelSpec(opts.model)).task === 'joint' ? opts.model : undefined) ??
+                s.cfg.models.ner?.path ??
+                'models/finsentry-ner',
               aggregation: s.aggregation,
             }
           : null,
     },
     s.batching,
-    { logger: s.logger, maxEntitiesPerDocument: s.cfg.limits.maxEntitiesPerDocument },
+    options,
   );
-  // A text in a language the models do not read gets its language and the reason, no sentiment.
-  const enricher = await withLanguageRouting(models, s.modelsCfg);
+  // Each language to the model set that reads it (models.sets: Chinese to the joint multilingual
+  // model when installed); a text in a language no set reads gets its language and the reason.
+  const enricher = await loadRoutedEnricher(models, s.modelsCfg, s.batching, options);
   const infer: InferFn = async (requests) => {
     const results = await enricher.enrich(requests);
     return requests.map((r, i) => {

@@ -10,7 +10,7 @@ import { calibrate, collectLogits } from '../../tools/models/calibrate.js';
 import { CALIBRATION_FILE } from '../../inference/calibration.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readModelSpec } from '../../inference/model.js';
+import { readModelSpec, type ModelKind, type ModelTask } from '../../inference/model.js';
 import type { AggregationStrategy } from '../../inference/ner.js';
 import { synthesizeModel } from '../../tools/models/synth/index.js';
 import { createLogger } from '../../telemetry/logger.js';
@@ -99,10 +99,15 @@ async function verifyModel(dir: string, opts: { json?: boolean; provider: 'cpu' 
   });
   const runner = await ModelRunner.load(dir, spec.task, engine);
   try {
+    const sentiment = async () =>
+      (await new SentimentModel(runner, cfg.models.sentiment.labelMap).predict([SMOKE_TEXT]))[0];
+    const ner = async () => (await new NerModel(runner, 'simple').predict([SMOKE_TEXT]))[0];
     const smoke =
-      spec.task === 'sentiment'
-        ? (await new SentimentModel(runner, cfg.models.sentiment.labelMap).predict([SMOKE_TEXT]))[0]
-        : (await new NerModel(runner, 'simple').predict([SMOKE_TEXT]))[0];
+      spec.task === 'joint'
+        ? { sentiment: await sentiment(), entities: await ner() }
+        : spec.task === 'sentiment'
+          ? await sentiment()
+          : await ner();
     const signature = (values: typeof runner.session.inputMetadata) =>
       values.map((v) => (v.isTensor ? { name: v.name, type: v.type, shape: v.shape } : { name: v.name }));
     const report = {
@@ -266,6 +271,11 @@ function registerEval(models: Command): void {
     });
 }
 
+/** A joint model directory is evaluated on the head of the task asked for. */
+async function taskOrJoint(dir: string, task: ModelTask): Promise<ModelKind> {
+  return (await readModelSpec(dir)).task === 'joint' ? 'joint' : task;
+}
+
 async function evalSentiment(
   opts: EvalOptions,
   engine: EngineOptions,
@@ -277,13 +287,12 @@ async function evalSentiment(
   if (opts.split !== undefined)
     examples = examples.filter((e) => isHashDev(e.text) === (opts.split === 'dev'));
   if (opts.limit) examples = examples.slice(0, opts.limit);
-  const runner = await ModelRunner.load(opts.model, 'sentiment', engine);
+  const runner = await ModelRunner.load(opts.model, await taskOrJoint(opts.model, 'sentiment'), engine);
   try {
-    const report = await evaluateSentiment(new SentimentModel(runner, labelMap), examples);
+    const model = new SentimentModel(runner, labelMap);
+    const report = await evaluateSentiment(model, examples);
     if (opts.json)
-      process.stdout.write(
-        `${JSON.stringify({ model: runner.info, data: opts.data, ...report }, null, 2)}\n`,
-      );
+      process.stdout.write(`${JSON.stringify({ model: model.info, data: opts.data, ...report }, null, 2)}\n`);
     else {
       const out = [
         `n=${report.n} accuracy=${fmt(report.accuracy)} macroF1=${fmt(report.macroF1)}`,
@@ -306,12 +315,13 @@ async function evalSentiment(
 async function evalNer(opts: EvalOptions, engine: EngineOptions): Promise<void> {
   let sentences = parseConll(readFile(opts.data));
   if (opts.limit) sentences = sentences.slice(0, opts.limit);
-  const runner = await ModelRunner.load(opts.model, 'ner', engine);
+  const runner = await ModelRunner.load(opts.model, await taskOrJoint(opts.model, 'ner'), engine);
   try {
-    const report = await evaluateNer(new NerModel(runner, opts.aggregation), sentences);
+    const model = new NerModel(runner, opts.aggregation);
+    const report = await evaluateNer(model, sentences);
     if (opts.json)
       process.stdout.write(
-        `${JSON.stringify({ model: runner.info, data: opts.data, sentences: sentences.length, ...report }, null, 2)}\n`,
+        `${JSON.stringify({ model: model.info, data: opts.data, sentences: sentences.length, ...report }, null, 2)}\n`,
       );
     else {
       const out = [

@@ -9,7 +9,7 @@ import { DocumentTokenizer } from '../../inference/tokenize.js';
 import { ceilingRow } from './ceiling.js';
 import { buildCorpus, summarizeCorpus, type Mix } from './corpus.js';
 import { limitRow } from './limit.js';
-import { engineThreading, inferRow, naiveRow, threadingLabel } from './infer.js';
+import { engineThreading, inferRow, jointRow, naiveRow, threadingLabel } from './infer.js';
 import { machineInfo, modelSize } from './machine.js';
 import { peerRow } from './peer.js';
 import { pipelineRow } from './pipeline.js';
@@ -31,6 +31,8 @@ export interface BenchOptions {
   model?: string;
   /** NER model directory, or 'none'. */
   nerModel?: string;
+  /** Joint model directory for row 2b, or 'none'; default: the first joint model of models.sets that exists. */
+  jointModel?: string;
   synth?: SynthShape;
   mix: Mix;
   docs?: number;
@@ -113,6 +115,20 @@ function resolveModels(
   return { sentiment, ner: null, synthetic };
 }
 
+/** Row 2b's model: --joint-model, else the first installed joint model of models.sets. */
+async function resolveJointModel(opts: BenchOptions, config: FinsentryConfig): Promise<string | null> {
+  if (opts.jointModel === 'none') return null;
+  if (opts.jointModel) {
+    await readModelSpec(opts.jointModel, 'joint');
+    return opts.jointModel;
+  }
+  for (const set of config.models.sets) {
+    if (!existsSync(join(set.path, 'config.json'))) continue;
+    if ((await readModelSpec(set.path)).task === 'joint') return set.path;
+  }
+  return null;
+}
+
 /** The round with the median time (the lower middle for an even count); `runs` lists every round. */
 export function medianRound(results: readonly BenchRow[]): { row: BenchRow; index: number } {
   const order = results.map((r, i) => ({ seconds: r.seconds, i })).sort((a, b) => a.seconds - b.seconds);
@@ -149,6 +165,10 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
   };
   const sentiment: ModelSpec = await readModelSpec(paths.sentiment, 'sentiment');
   const ner: ModelSpec | null = paths.ner ? await readModelSpec(paths.ner, 'ner') : null;
+  const jointModel = await resolveJointModel(opts, config);
+  const selectedRows = jointModel ? opts.rows : opts.rows.filter((id) => id !== 'joint');
+  if (!jointModel && opts.rows.includes('joint'))
+    log('row joint skipped: no joint model (--joint-model DIR, or a joint model in models.sets)');
   const quick = opts.quick;
   const documents = opts.docs ?? (quick ? 120 : 500);
   const corpusOptions = { mix: opts.mix, documents, seed: opts.seed };
@@ -170,6 +190,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
       ...(opts.batchTokens ? { maxBatchTokens: opts.batchTokens } : {}),
     },
     specs: { sentiment, ner },
+    jointModel,
     corpus,
     texts,
     docTokens,
@@ -183,7 +204,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
   const rounds = opts.rounds ?? (quick ? 1 : 3);
   const corpusSummary = summarizeCorpus(corpusOptions, corpus, docTokens);
   log(
-    `corpus: ${documents} documents (${opts.mix}), ${corpusSummary.tokens} tokens; models: ${sentiment.name}${ner ? ` + ${ner.name}` : ''}; provider ${models.executionProvider}; ${threadingLabel(engineThreading(models))}`,
+    `corpus: ${documents} documents (${opts.mix}), ${corpusSummary.tokens} tokens; models: ${sentiment.name}${ner ? ` + ${ner.name}` : ''}${jointModel ? `; joint row: ${jointModel}` : ''}; provider ${models.executionProvider}; ${threadingLabel(engineThreading(models))}`,
   );
 
   let latency: LatencyResult | null = null;
@@ -192,6 +213,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
     limit: () => limitRow(ctx),
     ceiling: () => ceilingRow(ctx),
     infer: () => inferRow(ctx),
+    joint: () => jointRow(ctx),
     pipeline: async () => {
       const result = await pipelineRow(ctx, { latency: true });
       latencies.push(result.latency);
@@ -207,7 +229,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
   const errors = new Map<RowId, string>();
   for (let round = 1; round <= rounds; round++) {
     for (const id of ROW_IDS) {
-      if (!opts.rows.includes(id) || errors.has(id)) continue;
+      if (!selectedRows.includes(id) || errors.has(id)) continue;
       log(`round ${round}/${rounds}, row ${id}: running`);
       try {
         const r = await runners[id]();

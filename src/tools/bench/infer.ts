@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import type { BatchingConfig, ModelsConfig } from '../../config/schema.js';
 import { resolveThreading } from '../../inference/threads.js';
 import type { EnrichRequest } from '../../domain/enrichment.js';
@@ -17,20 +18,31 @@ interface EnricherCounters {
   paddedTokens: number;
 }
 
+/** How a row loads its enricher: the sentiment/ner pair of `models`, or a joint model directory. */
+type EnricherSource = { models: ModelsConfig } | { models: ModelsConfig; joint: string };
+
 async function createEnricher(
   ctx: BenchContext,
   batching: BatchingConfig,
   counters: EnricherCounters,
-  models: ModelsConfig = ctx.models,
+  source: EnricherSource = { models: ctx.models },
 ): Promise<OnnxEnricher> {
-  return OnnxEnricher.create(models, batching, {
+  const options = {
     maxEntitiesPerDocument: ctx.config.limits.maxEntitiesPerDocument,
-    onBatch: (_task, stats) => {
+    onBatch: (_task: unknown, stats: { realTokens: number; paddedTokens: number }) => {
       counters.batches++;
       counters.realTokens += stats.realTokens;
       counters.paddedTokens += stats.paddedTokens;
     },
-  });
+  };
+  if (!('joint' in source)) return OnnxEnricher.create(source.models, batching, options);
+  const aggregation = source.models.ner?.aggregation ?? 'simple';
+  return OnnxEnricher.createFromDirectory(
+    { path: source.joint, aggregation, ner: source.models.ner !== null },
+    source.models,
+    batching,
+    options,
+  );
 }
 
 function requests(ctx: BenchContext): EnrichRequest[] {
@@ -66,10 +78,10 @@ interface InferPass {
 /** Warm-up, then `ctx.reps` timed passes of the corpus through one enricher; medians. */
 async function inferPasses(
   ctx: BenchContext,
-  models: ModelsConfig,
+  source: EnricherSource,
 ): Promise<InferPass & { providers: Record<string, string> }> {
   const counters: EnricherCounters = { batches: 0, realTokens: 0, paddedTokens: 0 };
-  const enricher = await createEnricher(ctx, ctx.batching, counters, models);
+  const enricher = await createEnricher(ctx, ctx.batching, counters, source);
   try {
     const all = requests(ctx);
     // As `finsentry infer` and the pipeline feed it: chunks of documents, a few enrich calls in flight.
@@ -113,12 +125,41 @@ const inferConcurrency = (ctx: BenchContext) => ctx.batching.maxInFlightBatches 
 
 /** Row 2, with the engine's settings. */
 export async function inferRow(ctx: BenchContext): Promise<BenchRow> {
-  const main = await inferPasses(ctx, ctx.models);
+  return passRow(
+    ctx,
+    'infer',
+    'finsentry infer (OnnxEnricher, no I/O)',
+    await inferPasses(ctx, { models: ctx.models }),
+  );
+}
+
+/**
+ * Row 2b: row 2 with one joint model (a sentence head and a token head on one encoder) in place of
+ * the sentiment/ner pair: one tokenization and one ONNX run per window batch (issue #15). Same
+ * documents and settings; its tokenizer (SentencePiece) counts its own tokens.
+ */
+export async function jointRow(ctx: BenchContext): Promise<BenchRow> {
+  if (!ctx.jointModel) throw new Error('no joint model: pass --joint-model DIR');
+  const pass = await inferPasses(ctx, { models: ctx.models, joint: ctx.jointModel });
+  return passRow(
+    ctx,
+    'joint',
+    `finsentry infer, joint model ${basename(ctx.jointModel)} (one pass, both tasks)`,
+    pass,
+  );
+}
+
+function passRow(
+  ctx: BenchContext,
+  id: 'infer' | 'joint',
+  title: string,
+  main: InferPass & { providers: Record<string, string> },
+): BenchRow {
   const t = engineThreading(ctx.models);
   const paddingRatio = 1 - main.modelTokens / main.padded;
   return row(
-    'infer',
-    'finsentry infer (OnnxEnricher, no I/O)',
+    id,
+    title,
     ctx.corpus.length,
     main.runs,
     main.seconds,

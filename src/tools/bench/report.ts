@@ -34,6 +34,8 @@ export interface Ratio {
 export interface Ratios {
   pipelineOverCeiling: Ratio;
   inferOverCeiling: Ratio;
+  /** The joint model (one pass for both tasks) over the sentiment+NER pair, docs/s in the same run (issue #15). */
+  jointOverInfer?: Ratio;
   inferOverNaive: Ratio;
   inferOverPeer: Ratio;
   /** infer/peer in text tokens per second (the peer truncates long texts, finsentry reads them whole). */
@@ -70,6 +72,7 @@ export function computeRatios(rows: readonly BenchRow[]): Ratios {
   return {
     pipelineOverCeiling: makeRatio(ratio(docs('pipeline'), docs('ceiling')), TARGETS.pipelineOverCeiling),
     inferOverCeiling: makeRatio(ratio(docs('infer'), docs('ceiling')), null),
+    jointOverInfer: makeRatio(ratio(docs('joint'), docs('infer')), null),
     inferOverNaive: makeRatio(ratio(docs('infer'), docs('naive')), TARGETS.inferOverNaive),
     inferOverPeer: makeRatio(ratio(docs('infer'), docs('peer')), TARGETS.inferOverPeer),
     inferOverPeerTokens: makeRatio(ratio(tokens('infer'), tokens('peer')), null),
@@ -96,6 +99,7 @@ const ROW_LABELS: Record<RowId, string> = {
   limit: '0 limit',
   ceiling: '1 ceiling',
   infer: '2 infer',
+  joint: '2b joint',
   pipeline: '3 pipeline',
   naive: '4 naive',
   peer: '5 peer',
@@ -151,6 +155,7 @@ export function formatTable(report: BenchReport): string {
     '',
     `pipeline/ceiling ${fmtRatio(r.pipelineOverCeiling)}`,
     `infer/ceiling    ${fmtRatio(r.inferOverCeiling)}`,
+    ...(r.jointOverInfer?.value != null ? [`joint/infer      ${fmtRatio(r.jointOverInfer)}`] : []),
     `infer/naive      ${fmtRatio(r.inferOverNaive)}`,
     `infer/peer       ${fmtRatio(r.inferOverPeer)}; in text tokens/s ${fmtRatio(r.inferOverPeerTokens)}`,
     `per CPU-second: infer/limit ${fmtRatio(r.inferOverLimitCpu)}, ceiling/limit ${fmtRatio(r.ceilingOverLimitCpu)}, infer/ceiling ${fmtRatio(r.inferOverCeilingCpu)}, infer/naive ${fmtRatio(r.inferOverNaiveCpu)}, infer/peer ${fmtRatio(r.inferOverPeerCpu)}`,
@@ -239,6 +244,9 @@ export function renderMarkdownSection(report: BenchReport): string {
     '|---|---|',
     `| pipeline / ceiling | ${fmtRatio(r.pipelineOverCeiling)} |`,
     `| infer / ceiling | ${fmtRatio(r.inferOverCeiling)} |`,
+    ...(r.jointOverInfer?.value != null
+      ? [`| joint / infer (docs/s) | ${fmtRatio(r.jointOverInfer)} |`]
+      : []),
     `| infer / naive | ${fmtRatio(r.inferOverNaive)} |`,
     `| infer / peer (docs/s) | ${fmtRatio(r.inferOverPeer)} |`,
     `| infer / peer (text tokens/s) | ${fmtRatio(r.inferOverPeerTokens)} |`,

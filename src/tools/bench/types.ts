@@ -2,7 +2,7 @@ import type { BatchingConfig, FinsentryConfig, ModelsConfig } from '../../config
 import type { ModelSpec } from '../../inference/model.js';
 import type { BenchDocument } from './corpus.js';
 
-export const ROW_IDS = ['limit', 'ceiling', 'infer', 'pipeline', 'naive', 'peer', 'stats'] as const;
+export const ROW_IDS = ['limit', 'ceiling', 'infer', 'joint', 'pipeline', 'naive', 'peer', 'stats'] as const;
 export type RowId = (typeof ROW_IDS)[number];
 
 /** One measured row of the report. Throughputs are medians over `runs` where a row repeats. */
@@ -53,6 +53,8 @@ export interface BenchContext {
   models: ModelsConfig;
   batching: BatchingConfig;
   specs: BenchModels;
+  /** Joint model directory for the `joint` row (one encoder pass for both tasks), or null: row not run. */
+  jointModel: string | null;
   corpus: BenchDocument[];
   texts: string[];
   /** Content tokens per document (sentiment tokenizer, whole text). */

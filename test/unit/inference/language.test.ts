@@ -162,13 +162,19 @@ describe('LanguageResolver with ELD', () => {
 
 /** An in-memory stand-in for the models: records what it was asked to score. */
 class RecordingEnricher implements Enricher {
-  readonly models = [{ task: 'sentiment' as const, name: 'recording', version: '1', sha256: 'x' }];
+  readonly models;
   readonly seen: string[] = [];
+  constructor(
+    name = 'recording',
+    private readonly label: 'neutral' | 'positive' = 'neutral',
+  ) {
+    this.models = [{ task: 'sentiment' as const, name, version: '1', sha256: 'x' }];
+  }
   async enrich(requests: EnrichRequest[]): Promise<ScoredEnrichment[]> {
     this.seen.push(...requests.map((r) => r.id));
     return requests.map((r) => ({
       sentiment: {
-        label: 'neutral',
+        label: this.label,
         probabilities: { negative: 0.1, neutral: 0.8, positive: 0.1 },
         polarity: 0,
         confidence: 0.8,
@@ -188,8 +194,7 @@ describe('LanguageRoutingEnricher', () => {
   it('never hands the models a language they cannot read, keeps request order and counts the rest', async () => {
     const inner = new RecordingEnricher();
     const unscored: string[] = [];
-    const router = new LanguageRoutingEnricher(inner, {
-      languages: ['en'],
+    const router = new LanguageRoutingEnricher([{ name: 'default', languages: ['en'], enricher: inner }], {
       policy: 'verify',
       detector,
       onUnscored: (language) => unscored.push(language),
@@ -213,6 +218,52 @@ describe('LanguageRoutingEnricher', () => {
       [null, 'unsupported-language', 'fr'],
     ]);
     expect(unscored).toEqual(['zh', 'zh', 'fr']);
+  });
+
+  it('hands each language to the model set that reads it and names that set in `models`', async () => {
+    const english = new RecordingEnricher('english');
+    const chinese = new RecordingEnricher('multilingual', 'positive');
+    const unscored: string[] = [];
+    const router = new LanguageRoutingEnricher(
+      [
+        { name: 'default', languages: ['en'], enricher: english },
+        { name: 'multilingual', languages: ['zh'], enricher: chinese },
+      ],
+      { policy: 'verify', detector, onUnscored: (language) => unscored.push(language) },
+    );
+    const requests: EnrichRequest[] = [
+      { id: 'a', text: CHINESE_HEADLINES[5]!, language: 'zh-CN' },
+      { id: 'b', text: 'Fed holds rates; yields slip as traders price in cuts', language: 'en' },
+      // mislabelled by the producer: the script says Chinese, so the Chinese set scores it
+      { id: 'c', text: CHINESE_HEADLINES[0]!, language: 'en' },
+      { id: 'd', text: 'La BCE maintient ses taux directeurs inchangés', language: 'fr' },
+      { id: 'e', text: CHINESE_HEADLINES[6]! },
+    ];
+    const results = await router.enrich(requests);
+    expect(english.seen).toEqual(['b']);
+    expect(chinese.seen).toEqual(['a', 'c', 'e']);
+    expect(results.map((r) => [r.sentiment?.label ?? null, r.models[0]?.name, r.language?.language])).toEqual(
+      [
+        ['positive', 'multilingual', 'zh'],
+        ['neutral', 'english', 'en'],
+        ['positive', 'multilingual', 'zh'],
+        [null, 'english', 'fr'],
+        ['positive', 'multilingual', 'zh'],
+      ],
+    );
+    expect(results[3]!.unscored).toBe('unsupported-language');
+    expect(unscored).toEqual(['fr']);
+  });
+
+  it('refuses a language routed to two sets', () => {
+    const sets = ['a', 'b'].map((name) => ({
+      name,
+      languages: ['zh'],
+      enricher: new RecordingEnricher(name),
+    }));
+    expect(() => new LanguageRoutingEnricher(sets, { policy: 'verify', detector })).toThrow(
+      /zh is routed to both a and b/,
+    );
   });
 });
 
@@ -239,9 +290,23 @@ describe('finsentry infer on Chinese headlines with the English default language
       { id: 'en0', text: 'Fed holds rates; yields slip as traders price in cuts', language: 'en' },
     ];
     writeFileSync(input, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    // English models only: no further model set (the default would route zh to the multilingual model).
+    const config = join(root, 'english-only.yaml');
+    writeFileSync(config, 'models:\n  sets: []\n');
     const stdout = execFileSync(
       'node_modules/.bin/tsx',
-      ['src/cli/main.ts', 'infer', '--task', 'sentiment', '--model', join(root, 'sent'), '--input', input],
+      [
+        'src/cli/main.ts',
+        'infer',
+        '--task',
+        'sentiment',
+        '--model',
+        join(root, 'sent'),
+        '--input',
+        input,
+        '--config',
+        config,
+      ],
       { encoding: 'utf8' },
     );
     const out = stdout
