@@ -17,6 +17,7 @@ import {
   requiredWindows,
   validateRule,
   windowKey,
+  ownReferences,
   type BaselineReference,
   type EvaluationInputs,
   type PipelineSignals,
@@ -191,6 +192,8 @@ export class Evaluator {
   private evaluationWatermarkMs = 0;
   /** CUSUM rules' state (in memory: a replica that becomes leader starts them at 0). */
   private readonly sequential = new Map<string, SequentialState>();
+  /** Trailing sources of rules' own references, by reference length. */
+  private readonly ownReferenceSources = new Map<number, ReferenceSource>();
 
   constructor(private readonly options: EvaluatorOptions) {
     for (const rule of options.rules) {
@@ -424,8 +427,28 @@ export class Evaluator {
         }),
       );
     }
+    if (endMs > 0) await this.readOwnReferences(endMs, ref);
     const baseline = this.options.baseline ? await this.options.baseline() : null;
     return { current, reference: ref, pipeline, baseline, endMs, sequential: this.sequential };
+  }
+
+  /**
+   * Rules with their own `referenceWindow` (the surge rule: 24 h of each issuer's own history) read
+   * that trailing window ending where their window starts, from the window store itself whatever the
+   * configured reference (cached per bucket end, as trailingReference does).
+   */
+  private async readOwnReferences(endMs: number, into: Map<string, GroupWindowStats[]>): Promise<void> {
+    await Promise.all(
+      ownReferences(this.options.rules).map(async (r) => {
+        let source = this.ownReferenceSources.get(r.referenceMs);
+        if (!source)
+          this.ownReferenceSources.set(
+            r.referenceMs,
+            (source = trailingReference(this.options.windows, r.referenceMs)),
+          );
+        into.set(r.key, await source.read(r.dimension, r.windowMs, endMs));
+      }),
+    );
   }
 
   /** (dimension, window) pairs exported as gauges: see `gaugeDimensions`. */

@@ -9,12 +9,12 @@ import { createRedisClient, type RedisClient } from '../io/redis/client.js';
 import { RedisWindowStore } from '../io/redis/window-store.js';
 import { labelLifetimes, RedisLabelStore } from '../io/redis/label-store.js';
 import { LabelJoinSink, RedisPredictionIndex } from '../pipeline/label-join.js';
-import { buildObservation } from '../stats/grouping.js';
 import { windowStoreOptions } from '../stats/windows/rules.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.js';
 import { Readiness, startOpsServer, type OpsServer } from '../telemetry/server.js';
 import { startTracing, type TracingHandle } from '../telemetry/tracing.js';
+import { liveObservationBuilder } from './observations.js';
 import { PipelineService } from './pipeline.js';
 import { LagMonitor } from '../io/kafka/lag-monitor.js';
 import { checkRedisDurability } from '../io/redis/durability.js';
@@ -105,7 +105,7 @@ export async function runService(config: FinsentryConfig, logger: Logger): Promi
       kafka,
       enricher,
       stats: store,
-      buildObservation: (doc, enrichment) => buildObservation(doc, enrichment, config.stats.dimensions),
+      buildObservation: liveObservationBuilder(config),
       labels,
       predictions,
       authorKey,
