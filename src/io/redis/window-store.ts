@@ -360,19 +360,22 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     this.applyCalls += 1;
     if (batches.length === 0) return [];
     // Validated before anything is written (a bad batch throws and changes nothing).
-    const items = batches.map((batch) => windowItems(batch, this.options.bucketMs));
+    const prepared = batches.map((batch) => ({
+      base: this.shardBase(batch.partitionKey),
+      lastOffset: normalizeOffset(batch.lastOffset),
+      items: windowItems(batch, this.options.bucketMs),
+    }));
     const claims = this.options.stories ? storyClaims(batches, this.options.stories) : [];
     const granted = await this.claimStories(claims);
     const counted = withoutCopies(batches, claims, granted);
-    const calls = batches.map((batch, b) => {
-      const base = this.shardBase(batch.partitionKey);
+    const calls = prepared.map(({ base, lastOffset, items }, b) => {
       const batchItems =
-        counted.copies[b]! > 0 ? windowItems(counted.batches[b]!, this.options.bucketMs) : items[b]!;
+        counted.copies[b]! > 0 ? windowItems(counted.batches[b]!, this.options.bucketMs) : items;
       const args = [
         base,
         String(this.options.allowedLatenessMs),
         String(this.options.ttlSeconds),
-        normalizeOffset(batch.lastOffset),
+        lastOffset,
         JSON.stringify(batchItems),
         String(this.options.maxFutureSkewMs ?? this.options.allowedLatenessMs),
         String(Math.floor((this.options.nowMs ?? Date.now)())),
