@@ -138,9 +138,13 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
     return results.map((r, b) => withStoryCopies(r.result, counted.copies[b]!));
   }
 
-  /** One story claim, as the Redis store's claim script decides it (TTL on the store's clock). */
+  /**
+   * One story claim, as the Redis store's claim script decides it. Its TTL runs on the store's clock;
+   * on the event clock, not before the claim's own event time (the watermark only moves once the
+   * batch is applied).
+   */
   private claim(c: StoryClaim): boolean {
-    const now = this.clock();
+    const now = this.options.expiry === 'event' ? Math.max(this.clock(), c.eventTimeMs) : this.clock();
     const held = this.storyClaims.get(c.key);
     const stored = held && held.expiresAtMs > now ? held.value : null;
     if (!grantsClaim(stored, c, this.options.stories!.windowMs)) return false;
