@@ -20,7 +20,7 @@ export function loadIssuerMaster(config: FinsentryConfig): IssuerEntry[] | null 
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new Error(`stats.issuers.file ${file}: ${(error as Error).message}`);
+    throw new Error(`stats.issuers.file ${file}: ${(error as Error).message}`, { cause: error });
   }
   return parseIssuerCsv(text, file);
 }

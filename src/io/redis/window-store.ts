@@ -47,6 +47,8 @@ import {
  *   P:s:{<partitionKey>}:c:<bucket>:<dim>      HASH "<group>|<counter>" → integer (src/stats/counters.ts):
  *                                              the counters of every (dimension, group, bucket) of the shard
  *   P:partitions                               SET of known partition keys (the reader merges their shards)
+ *   P:story:{<dim>|<group>}:<story digest>     story claims (src/stats/windows/story-claims.ts): one
+ *                                              script call per group, one slot; TTL story window + lateness
  *   P:baseline:<name>, P:baselines             captured baselines (no TTL) and their names
  * One hash per (partition, bucket, dimension) rather than one per group needs one EXPIRE per
  * dimension and bucket instead of one per group, and lets the reader fetch all groups of a bucket in
