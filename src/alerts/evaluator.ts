@@ -8,6 +8,7 @@ import { windowEndFor } from '../stats/windows/rules.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AlertStateCount, PipelineMetrics } from '../telemetry/metrics.js';
 import { toAlertEvent } from './events.js';
+import { slidingReference } from './sliding-reference.js';
 import {
   driftResults,
   fairnessGaugeConfidence,
@@ -435,7 +436,7 @@ export class Evaluator {
   /**
    * Rules with their own `referenceWindow` (the surge rule: 24 h of each issuer's own history) read
    * that trailing window ending where their window starts, from the window store itself whatever the
-   * configured reference (cached per bucket end, as trailingReference does).
+   * configured reference, as a running sum updated bucket by bucket (./sliding-reference.ts).
    */
   private async readOwnReferences(endMs: number, into: Map<string, GroupWindowStats[]>): Promise<void> {
     await Promise.all(
@@ -444,7 +445,7 @@ export class Evaluator {
         if (!source)
           this.ownReferenceSources.set(
             r.referenceMs,
-            (source = trailingReference(this.options.windows, r.referenceMs)),
+            (source = slidingReference(this.options.windows, r.referenceMs)),
           );
         into.set(r.key, await source.read(r.dimension, r.windowMs, endMs));
       }),
