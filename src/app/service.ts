@@ -67,6 +67,8 @@ class Closers {
 /** Runs the service until a signal or a fatal error; resolves the process exit code. */
 export async function runService(config: FinsentryConfig, logger: Logger): Promise<number> {
   const authorKey = requireAuthorKey(config);
+  // Reads the security master (stats.issuers.file): a bad file stops the start before anything else.
+  const observations = liveObservationBuilder(config);
   const signal = listenForSignals();
   const closers = new Closers();
   const metrics = createMetrics({ stats: config.stats });
@@ -105,7 +107,7 @@ export async function runService(config: FinsentryConfig, logger: Logger): Promi
       kafka,
       enricher,
       stats: store,
-      buildObservation: liveObservationBuilder(config),
+      buildObservation: observations,
       labels,
       predictions,
       authorKey,
