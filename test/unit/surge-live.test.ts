@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { defaultAlertRules } from '../../src/alerts/default-rules.js';
 import { createMemoryAlerting } from '../../src/alerts/memory/alerting.js';
 import { parseConfig } from '../../src/config/load.js';
-import type { FinsentryConfig } from '../../src/config/schema.js';
+import type { AlertRuleConfig, FinsentryConfig } from '../../src/config/schema.js';
 import type { StatsObservation } from '../../src/domain/observation.js';
 import { StoryObservationBuilder } from '../../src/stats/story-observations.js';
 import { MemoryWindowStore } from '../../src/stats/windows/memory-store.js';
@@ -16,6 +17,7 @@ import {
   trafficIssuers,
   type NewsTrafficOptions,
 } from '../helpers/news-traffic.js';
+import { observation as alertObservation, traffic as alertTraffic } from '../helpers/alert-traffic.js';
 
 /**
  * The live surge path on in-memory windows (docs/alerting.md "Surge"): story ids and issuer ids from
@@ -151,5 +153,64 @@ describe('the shipped surge rule on live-path observations (in-memory windows)',
     expect(delayMs).toBeGreaterThan(0);
     expect(delayMs).toBeLessThanOrEqual(10 * MINUTE);
     console.log(`surge detected ${delayMs / MINUTE} min after it began`);
+  });
+});
+
+describe("the rule's own referenceWindow (24 h) on in-memory windows", () => {
+  const HOUR = 60 * MINUTE;
+  /** Usually 6 of 10 negative, and 1 of 10: both quiet for an hour, then both at 7 of 10. */
+  const GLOOMY = 'gloomy';
+  const TURNING = 'turning';
+  const OTHERS = Array.from({ length: 12 }, (_, i) => `calm${i}`);
+
+  async function run(rules: AlertRuleConfig[]) {
+    const alerting = createMemoryAlerting(parseConfig({}), { settings: { rules } });
+    // Per minute, each issuer's documents continue its own 10-document pattern of negatives.
+    const seen = new Map<string, number>();
+    const minute = (issuer: string, from: number, perTen: number) =>
+      Array.from({ length: 3 }, (_, i) => {
+        const k = seen.get(issuer) ?? 0;
+        seen.set(issuer, k + 1);
+        return alertObservation(issuer, 'emea', from + i * 20_000, k % 10 < perTen);
+      });
+    const apply = (observations: StatsObservation[]) =>
+      alerting.apply([
+        {
+          partitionKey: 'news.raw:0',
+          lastOffset: observations.reduce((m, o) => (Number(o.offset) > Number(m) ? o.offset! : m), '0'),
+          observations: observations.sort((a, b) => a.eventTimeMs - b.eventTimeMs),
+          labels: [],
+        },
+      ]);
+    for (let h = 0; h < 23; h++) {
+      const from = T0 + h * HOUR;
+      await apply([
+        ...alertTraffic(GLOOMY, from, from + HOUR, 180, 6),
+        ...alertTraffic(TURNING, from, from + HOUR, 180, 1),
+        ...OTHERS.flatMap((i) => alertTraffic(i, from, from + HOUR, 180, 1)),
+      ]);
+    }
+    for (let m = 23 * 60; m < 24 * 60 + 25; m++) {
+      const from = T0 + m * MINUTE;
+      const quiet = m < 24 * 60 + 5;
+      await apply([
+        ...(quiet ? [] : [GLOOMY, TURNING].flatMap((i) => minute(i, from, 7))),
+        ...OTHERS.flatMap((i) => minute(i, from, 1)),
+      ]);
+      if (m >= 24 * 60) await alerting.drain();
+    }
+    return alerting.events
+      .filter((e) => e.state === 'firing')
+      .map((e) => e.group)
+      .sort();
+  }
+
+  it('judges each issuer after a quiet hour against its own 24 h, not the trailing hour', async () => {
+    const surge = defaultAlertRules().find((r) => r.name === 'NegativeSentimentSurge')!;
+    // Against its own 24 h: the usually calm issuer surges, the usually gloomy one is at its rate.
+    expect(await run([surge])).toEqual([TURNING]);
+    // The control: the same rule on the evaluator's trailing hour, where neither has history.
+    const { referenceWindow: _own, ...trailingHour } = surge;
+    expect(await run([trailingHour])).toEqual([GLOOMY, TURNING]);
   });
 });
