@@ -68,6 +68,36 @@ export interface Delivery {
   enrichment: ScoredEnrichment;
 }
 
+/** What the models would give a document: its label with p(negative) = pNeg, and ORG entities. */
+export function scoredEnrichment(
+  label: SentimentLabel,
+  pNeg: number,
+  orgs: readonly string[],
+): ScoredEnrichment {
+  const rest = (1 - pNeg) / 2;
+  return {
+    sentiment: {
+      label,
+      probabilities: { negative: pNeg, neutral: rest, positive: rest },
+      polarity: rest - pNeg,
+      confidence: Math.max(pNeg, rest),
+      windows: 1,
+      truncated: false,
+      tokens: 48,
+      unknownTokens: 0,
+    },
+    entities: orgs.map((o) => ({
+      type: 'ORG',
+      text: o,
+      normalized: o.toLowerCase(),
+      start: 0,
+      end: o.length,
+      score: 0.99,
+    })),
+    models: [],
+  };
+}
+
 export function trafficIssuers(n: number, seed: number): TrafficIssuer[] {
   const rand = rng(seed);
   return Array.from({ length: n }, (_, i) => ({
@@ -156,7 +186,6 @@ export class NewsTraffic {
     const text = `${headline}\n\n${story.body}`;
     const mention = this.rand() < 0.3 ? story.issuer.alias : story.issuer.name;
     const orgs = [mention, ...(this.rand() < 0.2 ? ['board'] : [])];
-    const p = story.label === 'negative' ? 0.8 : 0.1;
     return {
       doc: {
         id,
@@ -173,27 +202,7 @@ export class NewsTraffic {
         key: Buffer.from(id),
         headers: {},
       },
-      enrichment: {
-        sentiment: {
-          label: story.label,
-          probabilities: { negative: p, neutral: (1 - p) / 2, positive: (1 - p) / 2 },
-          polarity: (1 - p) / 2 - p,
-          confidence: Math.max(p, (1 - p) / 2),
-          windows: 1,
-          truncated: false,
-          tokens: 48,
-          unknownTokens: 0,
-        },
-        entities: orgs.map((o) => ({
-          type: 'ORG',
-          text: o,
-          normalized: o.toLowerCase(),
-          start: 0,
-          end: o.length,
-          score: 0.99,
-        })),
-        models: [],
-      },
+      enrichment: scoredEnrichment(story.label, story.label === 'negative' ? 0.8 : 0.1, orgs),
     };
   }
 

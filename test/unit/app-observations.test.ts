@@ -6,6 +6,7 @@ import { liveObservationBuilder, loadIssuerMaster } from '../../src/app/observat
 import { parseConfig } from '../../src/config/load.js';
 import type { InputDocument } from '../../src/domain/documents.js';
 import type { ScoredEnrichment } from '../../src/domain/enrichment.js';
+import { scoredEnrichment } from '../helpers/news-traffic.js';
 
 /** The service's observation builder from config (src/app/observations.ts): security master and story ids. */
 
@@ -33,27 +34,7 @@ function document(
       key: null,
       headers: {},
     },
-    {
-      sentiment: {
-        label: 'negative',
-        probabilities: { negative: 0.8, neutral: 0.1, positive: 0.1 },
-        polarity: -0.7,
-        confidence: 0.8,
-        windows: 1,
-        truncated: false,
-        tokens: 12,
-        unknownTokens: 0,
-      },
-      entities: orgs.map((o) => ({
-        type: 'ORG',
-        text: o,
-        normalized: o.toLowerCase(),
-        start: 0,
-        end: 1,
-        score: 1,
-      })),
-      models: [],
-    },
+    scoredEnrichment('negative', 0.8, orgs),
   ];
 }
 
