@@ -8,6 +8,7 @@ import { windowEndFor } from '../stats/windows/rules.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AlertStateCount, PipelineMetrics } from '../telemetry/metrics.js';
 import { toAlertEvent } from './events.js';
+import { slidingReference } from './sliding-reference.js';
 import {
   driftResults,
   fairnessGaugeConfidence,
@@ -17,6 +18,7 @@ import {
   requiredWindows,
   validateRule,
   windowKey,
+  ownReferences,
   type BaselineReference,
   type EvaluationInputs,
   type PipelineSignals,
@@ -191,6 +193,8 @@ export class Evaluator {
   private evaluationWatermarkMs = 0;
   /** CUSUM rules' state (in memory: a replica that becomes leader starts them at 0). */
   private readonly sequential = new Map<string, SequentialState>();
+  /** Trailing sources of rules' own references, by reference length. */
+  private readonly ownReferenceSources = new Map<number, ReferenceSource>();
 
   constructor(private readonly options: EvaluatorOptions) {
     for (const rule of options.rules) {
@@ -424,8 +428,28 @@ export class Evaluator {
         }),
       );
     }
+    if (endMs > 0) await this.readOwnReferences(endMs, ref);
     const baseline = this.options.baseline ? await this.options.baseline() : null;
     return { current, reference: ref, pipeline, baseline, endMs, sequential: this.sequential };
+  }
+
+  /**
+   * Rules with their own `referenceWindow` (the surge rule: 24 h of each issuer's own history) read
+   * that trailing window ending where their window starts, from the window store itself whatever the
+   * configured reference, as a running sum updated bucket by bucket (./sliding-reference.ts).
+   */
+  private async readOwnReferences(endMs: number, into: Map<string, GroupWindowStats[]>): Promise<void> {
+    await Promise.all(
+      ownReferences(this.options.rules).map(async (r) => {
+        let source = this.ownReferenceSources.get(r.referenceMs);
+        if (!source)
+          this.ownReferenceSources.set(
+            r.referenceMs,
+            (source = slidingReference(this.options.windows, r.referenceMs)),
+          );
+        into.set(r.key, await source.read(r.dimension, r.windowMs, endMs));
+      }),
+    );
   }
 
   /** (dimension, window) pairs exported as gauges: see `gaugeDimensions`. */

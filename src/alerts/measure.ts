@@ -107,6 +107,34 @@ export function windowKey(dimension: string, windowMs: number): string {
   return `${dimension}|${windowMs}`;
 }
 
+/**
+ * Key of a rule's reference in EvaluationInputs.reference: its window's key (the evaluator's
+ * reference), or, for a rule with its own `referenceWindow` (the surge rule's 24 h history), that
+ * trailing window ending where the rule's window starts.
+ */
+export function referenceKey(rule: AlertRuleConfig): string {
+  const key = windowKey(ruleDimension(rule), rule.window);
+  return rule.referenceWindow === undefined ? key : `${key}|own:${rule.referenceWindow}`;
+}
+
+/** The rules' own trailing references the evaluator reads besides its configured one. */
+export function ownReferences(
+  rules: readonly AlertRuleConfig[],
+): Array<{ key: string; dimension: string; windowMs: number; referenceMs: number }> {
+  const seen = new Map<string, { key: string; dimension: string; windowMs: number; referenceMs: number }>();
+  for (const rule of rules) {
+    if (rule.kind === 'pipeline' || rule.referenceWindow === undefined) continue;
+    const key = referenceKey(rule);
+    seen.set(key, {
+      key,
+      dimension: ruleDimension(rule),
+      windowMs: rule.window,
+      referenceMs: rule.referenceWindow,
+    });
+  }
+  return [...seen.values()];
+}
+
 // Rule vocabulary lives with the config, which validates rules when it is parsed (src/config/rules.ts).
 export { DRIFT_FEATURES, NUMERIC_DRIFT_FEATURES, RULE_METRICS } from '../config/rules.js';
 
@@ -292,7 +320,7 @@ export function measureRule(
   }
 
   const current = inputs.current.get(windowKey(dimension, rule.window)) ?? [];
-  const reference = inputs.reference.get(windowKey(dimension, rule.window)) ?? [];
+  const reference = inputs.reference.get(referenceKey(rule)) ?? [];
   if (rule.kind === 'sentiment' && rule.metric === SURGE_METRIC)
     return measureSurge(rule, current, reference, minSamples);
 

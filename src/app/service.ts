@@ -10,12 +10,12 @@ import { createRedisClient, type RedisClient } from '../io/redis/client.js';
 import { RedisWindowStore } from '../io/redis/window-store.js';
 import { labelLifetimes, RedisLabelStore } from '../io/redis/label-store.js';
 import { LabelJoinSink, RedisPredictionIndex } from '../pipeline/label-join.js';
-import { buildObservation } from '../stats/grouping.js';
 import { windowStoreOptions } from '../stats/windows/rules.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.js';
 import { Readiness, startOpsServer, type OpsServer } from '../telemetry/server.js';
 import { startTracing, type TracingHandle } from '../telemetry/tracing.js';
+import { liveObservationBuilder } from './observations.js';
 import { PipelineService } from './pipeline.js';
 import { withRegisteredOutputSchemas } from './schema-registry.js';
 import { LagMonitor } from '../io/kafka/lag-monitor.js';
@@ -71,6 +71,8 @@ export async function runService(loaded: FinsentryConfig, logger: Logger): Promi
   // Output subjects registered first: a refused schema fails the start before anything is written.
   const config = await withRegisteredOutputSchemas(loaded, logger);
   const authorKey = requireAuthorKey(config);
+  // Reads the security master (stats.issuers.file): a bad file stops the start before anything else.
+  const observations = liveObservationBuilder(config);
   const signal = listenForSignals();
   const closers = new Closers();
   const metrics = createMetrics({ stats: config.stats });
@@ -109,7 +111,7 @@ export async function runService(loaded: FinsentryConfig, logger: Logger): Promi
       kafka,
       enricher,
       stats: store,
-      buildObservation: (doc, enrichment) => buildObservation(doc, enrichment, config.stats.dimensions),
+      buildObservation: observations,
       labels,
       predictions,
       authorKey,

@@ -428,12 +428,17 @@ const statsSchema = z
      * Security master (docs/alerting.md "Surge"): a CSV of id,name,aliases,tickers,region
      * (config/issuers.example.csv) to which tickers and ORG mentions resolve, so that one issuer is
      * one group; `ignore` lists mentions that are never issuers (besides fragments, stop words,
-     * exchanges and "finsentry").
+     * exchanges and "finsentry"). With a file, the values of the dimension named `dimension` are the
+     * resolved issuer ids (src/stats/story-observations.ts).
      */
     issuers: z
-      .object({ file: z.string().min(1).optional(), ignore: z.array(z.string().min(1)).default([]) })
+      .object({
+        file: z.string().min(1).optional(),
+        ignore: z.array(z.string().min(1)).default([]),
+        dimension: z.string().min(1).default('issuer'),
+      })
       .strict()
-      .default({ ignore: [] }),
+      .default({ ignore: [], dimension: 'issuer' }),
     /**
      * Stories (docs/alerting.md "Surge"): near-duplicate documents within `window` are one story, and
      * a story is counted once per group of `dedupDimensions`.

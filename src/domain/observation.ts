@@ -23,6 +23,12 @@ export interface StatsObservation {
   kind?: DocumentKind;
   eventTimeMs: number;
   groups: GroupRef[];
+  /**
+   * The story the document belongs to (src/stats/story.ts: the id of the story's first document),
+   * for kinds in stats.stories.kinds; the window store counts a story once per group of
+   * stats.stories.dedupDimensions (docs/alerting.md "Surge"). Absent: the document is its own story.
+   */
+  storyId?: string;
   label: SentimentLabel;
   pNeg: number;
   pPos: number;

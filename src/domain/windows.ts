@@ -30,6 +30,11 @@ export interface StatsApplyResult {
   future?: number;
   /** The observations and labels not counted, with why (for the late-records topic). */
   refused?: RefusedRecord[];
+  /**
+   * (observation, group) pairs not counted because the observation's story was already counted in
+   * that group (story dedup, docs/alerting.md "Surge"); absent when none.
+   */
+  storyCopies?: number;
 }
 
 /** A record the window store did not count, by its place in the batch. */

@@ -145,25 +145,28 @@ export function sumGroupStats(
   dimension: string,
   group: string,
   parts: readonly GroupWindowStats[],
+  /** Weight of each part (default 1); −1 takes a part away (a sliding window, src/alerts/sliding-reference.ts). */
+  weights?: readonly number[],
 ): GroupWindowStats {
   const s = emptyGroupStats(dimension, group);
-  for (const p of parts) {
-    s.count += p.count;
-    for (const l of SENTIMENT_LABELS) s.labelCounts[l] += p.labelCounts[l];
-    s.polaritySum += p.polaritySum;
-    s.polaritySumSquares += p.polaritySumSquares;
+  parts.forEach((p, k) => {
+    const w = weights?.[k] ?? 1;
+    s.count += w * p.count;
+    for (const l of SENTIMENT_LABELS) s.labelCounts[l] += w * p.labelCounts[l];
+    s.polaritySum += w * p.polaritySum;
+    s.polaritySumSquares += w * p.polaritySumSquares;
     for (const f of HISTOGRAM_FEATURES)
-      p.histograms[f].forEach((v, i) => (s.histograms[f][i] = (s.histograms[f][i] ?? 0) + v));
-    s.tokens += p.tokens;
-    s.unknownTokens += p.unknownTokens;
-    s.truncated += p.truncated;
-    for (const [t, v] of Object.entries(p.entityTypes)) s.entityTypes[t] = (s.entityTypes[t] ?? 0) + v;
+      p.histograms[f].forEach((v, i) => (s.histograms[f][i] = (s.histograms[f][i] ?? 0) + w * v));
+    s.tokens += w * p.tokens;
+    s.unknownTokens += w * p.unknownTokens;
+    s.truncated += w * p.truncated;
+    for (const [t, v] of Object.entries(p.entityTypes)) s.entityTypes[t] = (s.entityTypes[t] ?? 0) + w * v;
     if (p.confusion) {
       s.confusion ??= emptyConfusion();
       for (const a of SENTIMENT_LABELS)
-        for (const b of SENTIMENT_LABELS) s.confusion[a][b] += p.confusion[a][b];
+        for (const b of SENTIMENT_LABELS) s.confusion[a][b] += w * p.confusion[a][b];
     }
-  }
+  });
   return s;
 }
 

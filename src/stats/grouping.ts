@@ -3,6 +3,7 @@ import type { Enrichment, ScoredEnrichment } from '../domain/enrichment.js';
 import type { GroupRef, StatsObservation } from '../domain/observation.js';
 import { DIMENSION_SOURCES, type DimensionConfig } from '../config/schema.js';
 import { CURRENCY_CODES } from './currency-codes.js';
+import type { IssuerResolver } from './issuer-master.js';
 
 /**
  * Grouping (design §4): one group per configured dimension, from an input attribute or from the
@@ -102,14 +103,39 @@ export function isExcludedValue(dim: GroupingDimension, value: string): boolean 
   return currencies && CURRENCY_CODES.has(value.toLowerCase());
 }
 
+/**
+ * One issuer, one group (docs/alerting.md "Surge"): with a security master (stats.issuers.file) the
+ * dimension named `dimension` holds issuer ids resolved from the document's tickers and ORG mentions;
+ * fragments, stop words, exchanges and unresolved mentions form no group.
+ */
+export interface IssuerGrouping {
+  resolver: IssuerResolver;
+  dimension: string;
+}
+
+/** Issuer ids of a document through the security master, as group values (ids keep their case). */
+function issuerValues(issuers: IssuerGrouping, doc: InputDocument, enrichment: Enrichment): GroupRef[] {
+  const orgs = enrichment.entities.filter((e) => e.type === 'ORG').map((e) => e.normalized);
+  const ids = issuers.resolver.resolveDocument(doc.attributes.tickers, orgs).issuers;
+  const values = new Set(
+    ids.map((id) => sanitizeGroupValue(id, { keepCase: true })).filter((v) => v !== null),
+  );
+  return [...values].sort().map((value) => ({ dimension: issuers.dimension, value }));
+}
+
 /** Groups of one document along the configured dimensions (plus `_all`), distinct per dimension. */
 export function buildGroups(
   doc: InputDocument,
   enrichment: Enrichment,
   dims: readonly GroupingDimension[],
+  issuers?: IssuerGrouping,
 ): GroupRef[] {
   const groups: GroupRef[] = [{ dimension: ALL_DIMENSION, value: ALL_GROUP }];
   for (const dim of dims) {
+    if (issuers && dim.name === issuers.dimension) {
+      groups.push(...issuerValues(issuers, doc, enrichment));
+      continue;
+    }
     if (dim.crossWith) {
       groups.push({ dimension: dim.name, value: crossedValue(dim, doc, enrichment) });
       continue;
@@ -151,16 +177,19 @@ export function buildObservation(
   doc: InputDocument,
   enrichment: ScoredEnrichment,
   dims: readonly DimensionConfig[],
+  issuers?: IssuerGrouping,
 ): StatsObservation;
 export function buildObservation(
   doc: InputDocument,
   enrichment: Enrichment,
   dims: readonly DimensionConfig[],
+  issuers?: IssuerGrouping,
 ): StatsObservation | null;
 export function buildObservation(
   doc: InputDocument,
   enrichment: Enrichment,
   dims: readonly DimensionConfig[],
+  issuers?: IssuerGrouping,
 ): StatsObservation | null {
   const s = enrichment.sentiment;
   if (s === undefined) return null;
@@ -174,7 +203,7 @@ export function buildObservation(
     offset: doc.position.offset,
     kind: doc.kind,
     eventTimeMs: doc.eventTimeMs,
-    groups: buildGroups(doc, enrichment, dims),
+    groups: buildGroups(doc, enrichment, dims, issuers),
     label: s.label,
     pNeg: s.probabilities.negative,
     pPos: s.probabilities.positive,

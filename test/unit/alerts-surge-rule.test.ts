@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
-import { measureRule, validateRule, windowKey, type EvaluationInputs } from '../../src/alerts/measure.js';
+import {
+  measureRule,
+  referenceKey,
+  validateRule,
+  windowKey,
+  type EvaluationInputs,
+} from '../../src/alerts/measure.js';
 import { breaches } from '../../src/alerts/state-machine.js';
 import type { GroupWindowStats } from '../../src/domain/windows.js';
 import { emptyGroupStats } from '../../src/stats/counters.js';
@@ -18,7 +24,12 @@ const rule = defaultAlertRules().find((r) => r.name === 'NegativeSentimentSurge'
 const key = windowKey('issuer', rule.window);
 
 function inputs(current: GroupWindowStats[], reference: GroupWindowStats[]): EvaluationInputs {
-  return { current: new Map([[key, current]]), reference: new Map([[key, reference]]), pipeline: null };
+  // The rule's own 24 h reference (referenceWindow), keyed apart from the evaluator's trailing one.
+  return {
+    current: new Map([[key, current]]),
+    reference: new Map([[referenceKey(rule), reference]]),
+    pipeline: null,
+  };
 }
 
 /** 30 issuers with their own (different) usual rates, and a current window at those rates. */

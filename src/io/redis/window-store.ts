@@ -24,6 +24,16 @@ import {
 } from '../../stats/windows/rules.js';
 import { createRedisClient, isCluster, type RedisClient } from './client.js';
 import { refusedOf } from '../../stats/windows/rules.js';
+import {
+  claimsByTag,
+  claimsToRelease,
+  claimValue,
+  refusedIndices,
+  storyClaims,
+  withoutCopies,
+  withStoryCopies,
+  type StoryClaim,
+} from '../../stats/windows/story-claims.js';
 
 /**
  * Event-time window store on Redis (design §4): the StatsSink the pipeline writes to and the
@@ -37,6 +47,8 @@ import { refusedOf } from '../../stats/windows/rules.js';
  *   P:s:{<partitionKey>}:c:<bucket>:<dim>      HASH "<group>|<counter>" → integer (src/stats/counters.ts):
  *                                              the counters of every (dimension, group, bucket) of the shard
  *   P:partitions                               SET of known partition keys (the reader merges their shards)
+ *   P:story:{<dim>|<group>}:<story digest>     story claims (src/stats/windows/story-claims.ts): one
+ *                                              script call per group, one slot; TTL story window + lateness
  *   P:baseline:<name>, P:baselines             captured baselines (no TTL) and their names
  * One hash per (partition, bucket, dimension) rather than one per group needs one EXPIRE per
  * dimension and bucket instead of one per group, and lets the reader fetch all groups of a bucket in
@@ -166,7 +178,56 @@ if future > 0 then redis.call('HINCRBY', state, 'fut', future) end
 return {1, late, wmStr, future, refused}
 `;
 
-const APPLY_SHA = createHash('sha1').update(APPLY_SCRIPT).digest('hex');
+// Story claims (src/stats/windows/story-claims.ts, the same rules): KEYS = claim keys of one
+// (dimension, group), one hash tag, one slot; ARGV[1] story window (ms), ARGV[2] claim TTL (ms), then
+// per key its claimant and event time. A claim is "<event time> <claimant>". Returns 1 (counted) or
+// 0 (a copy of a story already counted in the group) per key.
+const CLAIM_SCRIPT = `
+local window, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local out = {}
+for i, key in ipairs(KEYS) do
+  local who, t = ARGV[2 * i + 1], tonumber(ARGV[2 * i + 2])
+  local cur = redis.call('GET', key)
+  local ok = 1
+  if cur then
+    local sep = string.find(cur, ' ', 1, true)
+    if string.sub(cur, sep + 1) ~= who and t - tonumber(string.sub(cur, 1, sep - 1)) < window then ok = 0 end
+  end
+  if ok == 1 then redis.call('SET', key, string.format('%.0f', t) .. ' ' .. who, 'PX', ttl) end
+  out[i] = ok
+end
+return out
+`;
+
+// Gives claims back (records refused as late or future): KEYS as above, ARGV[i] the claim's value;
+// deleted only while still that claim.
+const RELEASE_SCRIPT = `
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i] then redis.call('DEL', key) end
+end
+return 0
+`;
+
+interface ScriptCall {
+  /** A key of the call (all its keys share one slot): routes it to its node. */
+  key: string;
+  keys: readonly string[];
+  args: readonly string[];
+}
+
+class Script {
+  readonly sha: string;
+  constructor(readonly text: string) {
+    this.sha = createHash('sha1').update(text).digest('hex');
+  }
+}
+
+const APPLY = new Script(APPLY_SCRIPT);
+const CLAIM = new Script(CLAIM_SCRIPT);
+const RELEASE = new Script(RELEASE_SCRIPT);
+
+const claimArgs = (c: StoryClaim): string[] => [c.claimant, String(c.eventTimeMs)];
+const releaseArgs = (c: StoryClaim): string[] => [claimValue(c)];
 
 interface QueuedOp {
   key: string;
@@ -242,61 +303,116 @@ export class RedisWindowStore implements StatsSink, WindowReader {
     });
   }
 
-  async apply(batches: StatsBatch[]): Promise<StatsApplyResult[]> {
-    this.applyCalls += 1;
-    if (batches.length === 0) return [];
-    const calls = batches.map((batch) => {
-      const base = this.shardBase(batch.partitionKey);
-      const args = [
-        `${base}:state`,
-        base,
-        String(this.options.allowedLatenessMs),
-        String(this.options.ttlSeconds),
-        normalizeOffset(batch.lastOffset),
-        JSON.stringify(windowItems(batch, this.options.bucketMs)),
-        String(this.options.maxFutureSkewMs ?? this.options.allowedLatenessMs),
-        String(Math.floor((this.options.nowMs ?? Date.now)())),
-      ];
-      return { key: `${base}:state`, args };
-    });
-    const newPartitions = [...new Set(batches.map((b) => b.partitionKey))].filter(
-      (pk) => !this.registered.has(pk),
-    );
+  /**
+   * Runs one script per call in as few round trips as Redis allows (execByNodeSettled), with `extra`
+   * commands in the same pipelines. NOSCRIPT (empty script cache after a restart, failover or on a
+   * new node) means that call did not run: exactly those are resent with EVAL, which also caches the
+   * script for the next EVALSHA. Replies of the calls, then of `extra`; the first error throws.
+   */
+  private async evalAll(script: Script, calls: readonly ScriptCall[], extra: QueuedOp[] = []) {
     const ops: QueuedOp[] = calls.map((c) => ({
       key: c.key,
-      add: (p) => void p.evalsha(APPLY_SHA, 1, ...c.args),
+      add: (p) => void p.evalsha(script.sha, c.keys.length, ...c.keys, ...c.args),
     }));
-    // Registering a partition is idempotent and only needed once per process; it rides in the same pipeline.
-    if (newPartitions.length > 0)
-      ops.push({ key: this.registryKey, add: (p) => void p.sadd(this.registryKey, ...newPartitions) });
-
-    const settled = await this.execByNodeSettled(ops);
-    // NOSCRIPT (empty script cache after a restart, failover or on a new node) means that call did not
-    // run: resend exactly those with EVAL, which also caches the script for the next EVALSHA.
+    const settled = await this.execByNodeSettled([...ops, ...extra]);
     const missing = calls.map((_, i) => i).filter((i) => settled[i]![0]?.message.includes('NOSCRIPT'));
     if (missing.length > 0) {
       const retried = await this.execByNodeSettled(
         missing.map((i) => ({
           key: calls[i]!.key,
-          add: (p: ChainableCommander) => void p.eval(APPLY_SCRIPT, 1, ...calls[i]!.args),
+          add: (p: ChainableCommander) =>
+            void p.eval(script.text, calls[i]!.keys.length, ...calls[i]!.keys, ...calls[i]!.args),
         })),
       );
       missing.forEach((i, j) => (settled[i] = retried[j]!));
     }
-    const replies = settled.map(([err, value]) => {
+    return settled.map(([err, value]) => {
       if (err) throw err;
       return value;
     });
+  }
+
+  /** One script call per (dimension, group) of story claims: its keys share the group's hash tag. */
+  private storyCalls(
+    byTag: readonly StoryClaim[][],
+    head: readonly string[],
+    args: (c: StoryClaim) => string[],
+  ): ScriptCall[] {
+    return byTag.map((group) => {
+      const keys = group.map((c) => `${this.options.keyPrefix}:${c.key}`);
+      return { key: keys[0]!, keys, args: [...head, ...group.flatMap(args)] };
+    });
+  }
+
+  /** Claims the batches' stories (one script call per (dimension, group)); granted per claim. */
+  private async claimStories(claims: readonly StoryClaim[]): Promise<boolean[]> {
+    if (claims.length === 0) return [];
+    const byTag = claimsByTag(claims);
+    const { windowMs } = this.options.stories!;
+    const head = [String(windowMs), String(windowMs + this.options.allowedLatenessMs)];
+    const replies = await this.evalAll(CLAIM, this.storyCalls(byTag, head, claimArgs));
+    const granted = new Map<StoryClaim, boolean>();
+    byTag.forEach((group, i) =>
+      group.forEach((c, j) => granted.set(c, Number((replies[i] as number[])[j]) === 1)),
+    );
+    return claims.map((c) => granted.get(c)!);
+  }
+
+  async apply(batches: StatsBatch[]): Promise<StatsApplyResult[]> {
+    this.applyCalls += 1;
+    if (batches.length === 0) return [];
+    // Validated before anything is written (a bad batch throws and changes nothing).
+    const prepared = batches.map((batch) => ({
+      base: this.shardBase(batch.partitionKey),
+      lastOffset: normalizeOffset(batch.lastOffset),
+      items: windowItems(batch, this.options.bucketMs),
+    }));
+    const claims = this.options.stories ? storyClaims(batches, this.options.stories) : [];
+    const granted = await this.claimStories(claims);
+    const counted = withoutCopies(batches, claims, granted);
+    const calls = prepared.map(({ base, lastOffset, items }, b) => {
+      const batchItems =
+        counted.copies[b]! > 0 ? windowItems(counted.batches[b]!, this.options.bucketMs) : items;
+      const args = [
+        base,
+        String(this.options.allowedLatenessMs),
+        String(this.options.ttlSeconds),
+        lastOffset,
+        JSON.stringify(batchItems),
+        String(this.options.maxFutureSkewMs ?? this.options.allowedLatenessMs),
+        String(Math.floor((this.options.nowMs ?? Date.now)())),
+      ];
+      return { key: `${base}:state`, keys: [`${base}:state`], args };
+    });
+    const newPartitions = [...new Set(batches.map((b) => b.partitionKey))].filter(
+      (pk) => !this.registered.has(pk),
+    );
+    // Registering a partition is idempotent and only needed once per process; it rides in the same pipeline.
+    const extra: QueuedOp[] =
+      newPartitions.length > 0
+        ? [{ key: this.registryKey, add: (p) => void p.sadd(this.registryKey, ...newPartitions) }]
+        : [];
+    const replies = (await this.evalAll(APPLY, calls, extra)) as Array<
+      [number, number, string, number, Array<number | string>]
+    >;
     for (const pk of newPartitions) this.registered.add(pk);
+    const release = claimsToRelease(
+      claims,
+      granted,
+      calls.map((_, i) => refusedIndices(replies[i]![4])),
+    );
+    if (release.length > 0)
+      await this.evalAll(RELEASE, this.storyCalls(claimsByTag(release), [], releaseArgs));
     return calls.map((_, i) => {
-      const r = replies[i] as [number, number, string, number, Array<number | string>];
-      return {
+      const r = replies[i]!;
+      const result: StatsApplyResult = {
         applied: Number(r[0]) === 1,
         late: Number(r[1]),
         watermarkMs: Number(r[2]),
         future: Number(r[3]),
         ...refusedOf(batches[i]!, r[4]),
       };
+      return withStoryCopies(result, counted.copies[i]!);
     });
   }
 

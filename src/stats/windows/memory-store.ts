@@ -20,6 +20,16 @@ import {
   type WindowStoreOptions,
   refusedOf,
 } from './rules.js';
+import {
+  claimsToRelease,
+  claimValue,
+  grantsClaim,
+  refusedIndices,
+  storyClaims,
+  withoutCopies,
+  withStoryCopies,
+  type StoryClaim,
+} from './story-claims.js';
 
 /**
  * The event-time window store in process memory (design §4): the same StatsSink and WindowReader as
@@ -70,6 +80,8 @@ const SWEEP_EVERY = 256;
 export class MemoryWindowStore implements StatsSink, WindowReader {
   private readonly partitionsByKey = new Map<string, PartitionState>();
   private readonly baselines = new Map<string, BaselineSnapshot>();
+  /** Story claims by key (./story-claims.ts), each with its expiry on the store's clock. */
+  private readonly storyClaims = new Map<string, { value: string; expiresAtMs: number }>();
   private readonly now: () => number;
   private applies = 0;
 
@@ -105,12 +117,40 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
         batch,
       };
     });
-    const results = prepared.map((p) => {
-      const { result, refused } = this.applyBatch(p.partitionKey, p.lastOffset, p.items);
-      return { ...result, ...refusedOf(p.batch, refused) };
+    // Story dedup (./story-claims.ts), as the Redis store: claim, count the batches without the
+    // copies, give back the claims of refused records.
+    const claims = this.options.stories ? storyClaims(batches, this.options.stories) : [];
+    const granted = claims.map((c) => this.claim(c));
+    const counted = withoutCopies(batches, claims, granted);
+    const results = prepared.map((p, b) => {
+      const items =
+        counted.copies[b]! > 0 ? windowItems(counted.batches[b]!, this.options.bucketMs) : p.items;
+      const { result, refused } = this.applyBatch(p.partitionKey, p.lastOffset, items);
+      return { result: { ...result, ...refusedOf(p.batch, refused) }, refused };
     });
+    for (const c of claimsToRelease(
+      claims,
+      granted,
+      results.map((r) => refusedIndices(r.refused)),
+    ))
+      if (this.storyClaims.get(c.key)?.value === claimValue(c)) this.storyClaims.delete(c.key);
     if (++this.applies % SWEEP_EVERY === 0) this.sweep();
-    return results;
+    return results.map((r, b) => withStoryCopies(r.result, counted.copies[b]!));
+  }
+
+  /**
+   * One story claim, as the Redis store's claim script decides it. Its TTL runs on the store's clock;
+   * on the event clock, not before the claim's own event time (the watermark only moves once the
+   * batch is applied).
+   */
+  private claim(c: StoryClaim): boolean {
+    const now = this.options.expiry === 'event' ? Math.max(this.clock(), c.eventTimeMs) : this.clock();
+    const held = this.storyClaims.get(c.key);
+    const stored = held && held.expiresAtMs > now ? held.value : null;
+    if (!grantsClaim(stored, c, this.options.stories!.windowMs)) return false;
+    const ttlMs = this.options.stories!.windowMs + this.options.allowedLatenessMs;
+    this.storyClaims.set(c.key, { value: claimValue(c), expiresAtMs: now + ttlMs });
+    return true;
   }
 
   /** One batch, as the Redis store's Lua script applies it (src/io/redis/window-store.ts). */
@@ -206,6 +246,7 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
     const now = this.clock();
     for (const p of this.partitionsByKey.values())
       for (const [key, bucket] of p.counters) if (bucket.expiresAtMs <= now) p.counters.delete(key);
+    for (const [key, held] of this.storyClaims) if (held.expiresAtMs <= now) this.storyClaims.delete(key);
   }
 
   /** Partition keys that hold statistics. */
@@ -336,5 +377,6 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
   deleteAll(): void {
     this.partitionsByKey.clear();
     this.baselines.clear();
+    this.storyClaims.clear();
   }
 }

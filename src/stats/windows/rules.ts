@@ -2,6 +2,7 @@ import type { FinsentryConfig } from '../../config/schema.js';
 import type { LabelObservation, StatsObservation } from '../../domain/observation.js';
 import type { GroupWindowStats, RefusedRecord, StatsBatch, WindowQuery } from '../../domain/windows.js';
 import { labelDeltas, observationDeltas, rawToGroupStats, type RawCounters } from '../counters.js';
+import type { StoryDedupOptions } from './story-claims.js';
 
 /**
  * The window rules every window store shares (design §4), apart from any state backend: the Redis
@@ -21,6 +22,8 @@ export interface WindowStoreOptions {
   ttlSeconds: number;
   /** Dimensions a baseline captures (the implicit `_all` is always added). */
   dimensions: readonly string[];
+  /** Count a story once per group of these dimensions (./story-claims.ts); absent: every document counts. */
+  stories?: StoryDedupOptions;
 }
 
 /** Options from config: TTL covers the longest window plus a trailing reference before it, lateness and slack. */
@@ -30,7 +33,11 @@ export function windowStoreOptions(
 ): WindowStoreOptions {
   const longest = Math.max(...cfg.stats.windows);
   const reference = cfg.evaluator.reference.kind === 'trailing' ? cfg.evaluator.reference.window : 0;
-  const retentionMs = longest + reference + cfg.stats.allowedLateness + 2 * cfg.stats.bucket + 600_000;
+  // A rule's own reference (the surge rule's 24 h history) is read before its window.
+  const ruleReach = (cfg.alerts?.rules ?? []).map((r) => r.window + (r.referenceWindow ?? 0));
+  const reach = Math.max(longest + reference, ...ruleReach);
+  const retentionMs = reach + cfg.stats.allowedLateness + 2 * cfg.stats.bucket + 600_000;
+  const { stories } = cfg.stats;
   return {
     keyPrefix,
     bucketMs: cfg.stats.bucket,
@@ -38,6 +45,9 @@ export function windowStoreOptions(
     maxFutureSkewMs: cfg.limits.maxFutureSkew,
     ttlSeconds: Math.ceil(retentionMs / 1000),
     dimensions: cfg.stats.dimensions.map((d) => d.name),
+    ...(stories.kinds.length > 0 && stories.dedupDimensions.length > 0
+      ? { stories: { windowMs: stories.window, dimensions: stories.dedupDimensions } }
+      : {}),
     ...(cfg.stats.eventTimeRate > 1 ? { nowMs: replayClock(cfg.stats.eventTimeRate) } : {}),
   };
 }

@@ -1,4 +1,10 @@
-import { measureRule, ruleDimension, windowKey, type EvaluationInputs } from '../../alerts/measure.js';
+import {
+  measureRule,
+  referenceKey,
+  ruleDimension,
+  windowKey,
+  type EvaluationInputs,
+} from '../../alerts/measure.js';
 import { identitiesToStep, step, type AlertRecord } from '../../alerts/state-machine.js';
 import type { AlertRuleConfig } from '../../config/schema.js';
 import type { StatsObservation } from '../../domain/observation.js';
@@ -190,10 +196,9 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
       const reference = new Map<string, GroupWindowStats[]>();
       for (const rule of rules) {
         const dimension = ruleDimension(rule);
-        const key = windowKey(dimension, rule.window);
-        current.set(key, await cache.read(dimension, rule.window, end));
+        current.set(windowKey(dimension, rule.window), await cache.read(dimension, rule.window, end));
         reference.set(
-          key,
+          referenceKey(rule),
           await cache.read(dimension, rule.referenceWindow ?? referenceMs, end - rule.window),
         );
       }

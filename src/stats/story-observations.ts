@@ -1,0 +1,45 @@
+import type { FinsentryConfig } from '../config/schema.js';
+import type { InputDocument } from '../domain/documents.js';
+import type { Enrichment } from '../domain/enrichment.js';
+import type { StatsObservation } from '../domain/observation.js';
+import { buildObservation, type IssuerGrouping } from './grouping.js';
+import { IssuerResolver, type IssuerEntry } from './issuer-master.js';
+import { StoryIndex } from './story.js';
+
+/**
+ * The live service's observations (docs/alerting.md "Surge"): grouping as configured, the issuer
+ * dimension resolved through the security master when one is loaded (stats.issuers.file), and a
+ * story id on documents of stats.stories.kinds, which the window store uses to count a story once per
+ * group of stats.stories.dedupDimensions. The same resolver and story index as the backtest
+ * (src/tools/backtest/observe.ts).
+ *
+ * Story ids come from this process's StoryIndex: the copies of one story get one id when one process
+ * sees them (all input partitions of a single replica); replicas each assign their own ids, so copies
+ * consumed by different replicas are counted once per replica (docs/alerting.md "Surge", limits).
+ */
+export class StoryObservationBuilder {
+  private readonly stories: StoryIndex;
+  private readonly storyKinds: ReadonlySet<string>;
+  private readonly issuers: IssuerGrouping | undefined;
+
+  constructor(
+    private readonly stats: Pick<FinsentryConfig['stats'], 'dimensions' | 'stories' | 'issuers'>,
+    master: readonly IssuerEntry[] | null,
+  ) {
+    this.stories = new StoryIndex({ windowMs: stats.stories.window });
+    this.storyKinds = new Set(stats.stories.kinds);
+    this.issuers = master
+      ? {
+          resolver: new IssuerResolver(master, { ignore: stats.issuers.ignore }),
+          dimension: stats.issuers.dimension,
+        }
+      : undefined;
+  }
+
+  build(doc: InputDocument, enrichment: Enrichment): StatsObservation | null {
+    const observation = buildObservation(doc, enrichment, this.stats.dimensions, this.issuers);
+    if (observation && this.storyKinds.has(doc.kind))
+      observation.storyId = this.stories.assign(doc.id, doc.text, doc.eventTimeMs);
+    return observation;
+  }
+}
