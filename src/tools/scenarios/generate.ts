@@ -321,7 +321,7 @@ function resolvePlan(o: ScenarioOptions): {
   const realism = resolveRealism(o.realism);
   const regions = REGIONS.map((r) => [r, REGION_WEIGHTS[r]] as const);
   const market = buildMarket(universe, regions, realism, Random.fromSeed(o.seed).fork(7), start, end);
-  const { byRegion, volume } = market;
+  const { byRegion } = market;
   for (const b of market.bursts) injected.push(burstEvent(b));
 
   let surge: SurgeOptions | null = null;
