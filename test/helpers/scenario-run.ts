@@ -34,6 +34,8 @@ export interface ModelPaths {
   sentiment: string;
   /** null: no NER model (no entity-based groups such as `issuer`). */
   ner: string | null;
+  /** models.languages (default: the config default, English). */
+  languages?: readonly string[];
 }
 
 /** An alert episode that went pending and back to inactive without firing (reported, not scored). */
@@ -200,6 +202,7 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
       models: {
         sentiment: { path: models.sentiment },
         ner: models.ner === null ? null : { path: models.ner, aggregation: 'simple' },
+        ...(models.languages ? { languages: models.languages } : {}),
         intraOpThreads: 1,
       },
       // Below the broker's 1 MB so that the `message-too-large` poison kind reaches finsentry.
