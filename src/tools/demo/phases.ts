@@ -78,11 +78,12 @@ async function announceReady(run: DemoRun, service: ServiceProcess): Promise<voi
 }
 
 /**
- * Phase 3, replay: the `mixed` scenario of the shared replay plan (src/tools/scenarios/replay-plan.ts)
- * produced at --rate, while a 1-second ticker scrapes the service and redraws the view.
+ * Phase 3, replay: the `mixed` scenario of the shared replay plan (src/tools/scenarios/replay-plan.ts),
+ * with the Chinese phase's traffic and surge when there is one (src/tools/demo/chinese.ts), produced at --rate, while a 1-second ticker scrapes the service and redraws the view.
  */
 export async function replayScenario(run: DemoRun): Promise<void> {
-  const { o, config, demo, kafka, names, tty, out } = run.setup;
+  const { o, config, demo, kafka, names, tty, out, zh } = run.setup;
+  run.say(zh.note);
   const plan = planReplay({
     scenario: 'mixed',
     seed: o.seed,
@@ -92,6 +93,7 @@ export async function replayScenario(run: DemoRun): Promise<void> {
     universe: o.universe,
     config,
     poison: { share: o.poison },
+    ...(zh.share > 0 ? { zh: { share: zh.share, surge: {} } } : {}),
     rules: demo.rules,
   });
   run.plan = plan;
