@@ -56,6 +56,8 @@ export interface ScenarioResult {
   pendingOnly: PendingEpisode[];
   summaries: Map<ObservedAlert, string>;
   enrichedIds: Set<string>;
+  /** Per enriched document: why it has no sentiment (null: scored) and the tickers the pipeline gave it. */
+  enriched: Map<string, { unscored: string | null; tickers: string[] }>;
   deadLetters: Array<{ key: string; reason: string | undefined; message: string | undefined }>;
   service: Exited & { output: string };
   wallMs: { startup: number; replay: number; drain: number; total: number };
@@ -325,9 +327,13 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
       documents: DocumentTruth[];
       truth: GroundTruth;
     };
-    const enrichedIds = new Set(
-      (await readAll(kafka, topics.enriched)).map((r) => decodeEnriched(r.message.value!).id),
+    const enriched = new Map(
+      (await readAll(kafka, topics.enriched)).map((r) => {
+        const e = decodeEnriched(r.message.value!);
+        return [e.id, { unscored: e.unscored_reason, tickers: e.attributes.tickers }] as const;
+      }),
     );
+    const enrichedIds = new Set(enriched.keys());
     const deadLetters = (await readAll(kafka, topics.dlq)).map((r) => {
       const h = readDeadLetterHeaders(r.message.headers);
       return { key: r.message.key?.toString() ?? '', reason: h.reason, message: h.message };
@@ -343,6 +349,7 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
       pendingOnly,
       summaries,
       enrichedIds,
+      enriched,
       deadLetters,
       service: stopped,
       wallMs: {

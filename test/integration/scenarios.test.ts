@@ -208,6 +208,22 @@ async function checkScenario(
  * With the multilingual model (models/finsentry-multilingual, models.languages [en, zh]) the surge
  * must be detected on 贵州茅台 and nothing else may fire; without that model the test says so and skips.
  */
+/** Scored and unscored documents, Chinese (issuers with an exchange-suffixed code) and English apart. */
+function routing(result: ScenarioResult) {
+  const count = () => ({ total: 0, unscored: 0, withTickers: 0 });
+  const out = { zh: count(), en: count() };
+  for (const d of result.documents) {
+    const e = result.enriched.get(d.id);
+    if (d.poison || !e) continue;
+    const c = /\.(SH|SZ|BJ|HK)$/.test(d.ticker ?? '') ? out.zh : out.en;
+    c.total++;
+    if (e.unscored) c.unscored++;
+    if (e.tickers.length > 0) c.withTickers++;
+  }
+  console.log(`  routing: ${JSON.stringify(out)}`);
+  return out;
+}
+
 const ZH_SPEC: ScenarioSpec = {
   scenario: 'zh-surge',
   seed: 16,
@@ -227,6 +243,11 @@ describe('Chinese traffic (zh-surge)', () => {
     const result = await checkScenario(ZH_SPEC, MODELS, []);
     const surge = result.truth.injected.find((e) => e.kind === 'surge')!;
     expect(surge.params.scored).toBe(false);
+    const { zh, en } = routing(result);
+    // Every Chinese document, whatever its tag (zh, zh-CN, a wrong `en`, `und`), is left unscored.
+    expect(zh.unscored).toBe(zh.total);
+    expect(en.unscored).toBeLessThanOrEqual(en.total * 0.01);
+    expect(zh.withTickers).toBeGreaterThan(zh.total * 0.5);
   }, 900_000);
 
   it.skipIf(!multilingual)(
@@ -280,7 +301,11 @@ describe('Chinese traffic (zh-surge)', () => {
     'zh-surge with the multilingual model: the surge on 贵州茅台 is detected in time, nothing else fires',
     async () => {
       const zh = CHINESE_ISSUERS.find((i) => i.ticker === '600519.SH')!;
-      await checkScenario(ZH_SPEC, multilingual!, [['NegativeSentimentSurge', 'issuer', issuerGroup(zh)]]);
+      const result = await checkScenario(ZH_SPEC, multilingual!, [
+        ['NegativeSentimentSurge', 'issuer', issuerGroup(zh)],
+      ]);
+      const counts = routing(result);
+      expect(counts.zh.unscored).toBeLessThanOrEqual(counts.zh.total * 0.02);
     },
     900_000,
   );
