@@ -337,15 +337,11 @@ describe('demo summary', () => {
   });
 
   it('reports the Chinese surge beside the English one of the same period, or says it is unscored', () => {
+    // The same period as the English surge of truth().
     const zhSurge = {
-      kind: 'surge' as const,
+      ...truth().injected[0]!,
       description: 'negative news and chat about 贵州茅台 (600519.SH)',
-      fromMs: T0 + 54 * MIN,
-      toMs: T0 + 84 * MIN,
-      groups: [
-        { dimension: 'issuer', group: '贵州茅台' },
-        { dimension: 'ticker', group: '600519.SH' },
-      ],
+      groups: [{ dimension: 'issuer', group: '贵州茅台' }],
       params: { language: 'zh' },
     };
     const scored = truth();

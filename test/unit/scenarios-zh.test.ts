@@ -7,31 +7,17 @@ import type { InputDocument } from '../../src/domain/documents.js';
 import { AuthorPseudonymiser } from '../../src/privacy/pseudonymise.js';
 import {
   BASELINE_MIX,
-  generateScenario,
   type ScenarioMessage,
   type ScenarioOptions,
 } from '../../src/tools/scenarios/generate.js';
 import { REALISTIC_TRAFFIC } from '../../src/tools/scenarios/realism.js';
 import { CHINESE_ISSUERS, ZH_BROKERS } from '../../src/tools/scenarios/universe-zh.js';
 import { issuerAliases, issuerGroup } from '../../src/tools/scenarios/universe.js';
+import { generateAll, HOUR, IDS, START } from '../helpers/generated-scenario.js';
 
-const START = Date.UTC(2026, 0, 5, 9, 0, 0);
-const HOUR = 3_600_000;
-const IDS = { news: 11, chat: 12 };
 const HAN = /\p{Script=Han}/u;
-
-function run(options: Partial<ScenarioOptions> & Pick<ScenarioOptions, 'name'>) {
-  const r = generateScenario({
-    seed: 7,
-    startMs: START,
-    durationMs: 2 * HOUR,
-    ratePerSecond: 3,
-    universeSize: 16,
-    schemaIds: IDS,
-    ...options,
-  });
-  return { truth: r.truth, messages: [...r.messages] };
-}
+const run = (options: Partial<ScenarioOptions> & Pick<ScenarioOptions, 'name'>) =>
+  generateAll({ seed: 7, ratePerSecond: 3, ...options });
 
 const chinese = (list: ScenarioMessage[]) => list.filter((m) => m.issuer.language === 'zh');
 const negativeShare = (list: ScenarioMessage[]) =>
