@@ -8,7 +8,8 @@ import type { DemoOptions } from './options.js';
 
 /**
  * The demo's Chinese phase (金融舆情监测, issue 15): a share of the replayed documents are Chinese news
- * and 股吧/雪球 chat, with a negative surge on 贵州茅台 (600519.SH) beside the English one. It runs
+ * and 股吧/雪球 chat, with a negative surge on 贵州茅台 (600519.SH) beside the English one; they come on
+ * top of the English traffic (the replay rate rises by 1 / (1 − share)). It runs
  * when the multilingual model is there (models/finsentry-multilingual, or --zh-model): the service
  * then routes `zh` to it (models.languages [en, zh]) and the summary reports the Chinese surge as
  * detected or missed. Without the model the phase is skipped with a message; `--zh-share S` plants
