@@ -84,9 +84,8 @@ async function announceReady(run: DemoRun, service: ServiceProcess): Promise<voi
 export async function replayScenario(run: DemoRun): Promise<void> {
   const { o, config, demo, kafka, names, tty, out, zh } = run.setup;
   run.say(zh.note);
-  // The Chinese documents come on top of the English ones, so that the English surge keeps the volume
-  // its rule needs (taken from them, a fifth fewer English documents: NWEC's surge went undetected in a
-  // demo run of 2026-12-06).
+  // The Chinese documents come on top of the English ones: the English scenario keeps its volume
+  // (the documents per event-minute its surge and bias rules were sized for).
   const rate = o.rate / (1 - zh.share);
   const plan = planReplay({
     scenario: 'mixed',
