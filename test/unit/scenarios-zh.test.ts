@@ -78,6 +78,25 @@ describe('Chinese-language traffic', () => {
     expect(new Set(platforms)).toEqual(new Set(['guba', 'xueqiu']));
   });
 
+  it('comes on top of the English traffic without changing any of it (random streams of its own)', () => {
+    const english = run({
+      name: 'mixed',
+      durationMs: HOUR,
+      ratePerSecond: 2,
+      poison: { share: 0.02 },
+    }).messages;
+    const both = run({
+      name: 'mixed',
+      durationMs: HOUR,
+      ratePerSecond: 2 / (1 - 0.25),
+      poison: { share: 0.02 },
+      zh: { share: 0.25, surge: {} },
+    }).messages;
+    const same = (m: ScenarioMessage) => `${m.id} ${m.eventTimeMs} ${m.value.toString('base64')}`;
+    expect(both.filter((m) => m.issuer.language === undefined).map(same)).toEqual(english.map(same));
+    expect(chinese(both).length).toBeGreaterThan(both.length * 0.2);
+  });
+
   it('gets its issuer codes through the codec canonically, from the text where the producer sent none', () => {
     const { messages } = run({ name: 'zh-surge', durationMs: HOUR });
     const zh = chinese(messages);

@@ -84,8 +84,8 @@ async function announceReady(run: DemoRun, service: ServiceProcess): Promise<voi
 export async function replayScenario(run: DemoRun): Promise<void> {
   const { o, config, demo, kafka, names, tty, out, zh } = run.setup;
   run.say(zh.note);
-  // The Chinese documents come on top of the English ones: the English scenario keeps its volume
-  // (the documents per event-minute its surge and bias rules were sized for).
+  // The Chinese documents come on top of the English ones: at rate / (1 − share) the English traffic
+  // is exactly the default demo's (the Chinese market draws from random streams of its own).
   const rate = o.rate / (1 - zh.share);
   const plan = planReplay({
     scenario: 'mixed',

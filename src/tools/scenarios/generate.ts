@@ -742,6 +742,33 @@ function newsRecord(
   };
 }
 
+/** The random streams documents of one market are written from (independent: design §11). */
+interface Streams {
+  time: Random;
+  text: Random;
+  poison: Random;
+  wire: Random;
+  label: Random;
+  story: Random;
+  arrival: Random;
+  idPrefix: string;
+  seq: number;
+}
+
+function streamsOf(root: Random, idPrefix: string): Streams {
+  return {
+    time: root.fork(1),
+    text: root.fork(2),
+    poison: root.fork(3),
+    wire: root.fork(4),
+    label: root.fork(5),
+    story: root.fork(6),
+    arrival: root.fork(8),
+    idPrefix,
+    seq: 0,
+  };
+}
+
 function traceparent(rng: Random): string {
   return `00-${rng.hex(16)}-${rng.hex(8)}-01`;
 }
@@ -780,18 +807,19 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
   };
 
   const root = Random.fromSeed(options.seed);
-  const timeRng = root.fork(1);
-  const textRng = root.fork(2);
-  const poisonRng = root.fork(3);
-  const wireRng = root.fork(4);
-  const labelRng = root.fork(5);
+  const streams = {
+    en: streamsOf(root, `${options.name}-${options.seed}-`),
+    zh: streamsOf(root.fork(20), `${options.name}-${options.seed}-zh`),
+  };
+  /** The random streams of the market whose document is being written (set before each one). */
+  let s = streams.en;
   const labelShare = options.labels?.share ?? 0;
   const labelDelayMs = options.labels?.delayMs ?? 600_000;
   const labeller = options.labels?.labeller ?? 'review-desk';
   /** Labels waiting for their (event) time, ascending by due time. */
   const pendingLabels: ScenarioMessage[] = [];
   const queueLabel = (m: ScenarioMessage, label: SentimentLabel): void => {
-    const due = m.eventTimeMs + Math.round(labelDelayMs * (0.5 + labelRng.float()));
+    const due = m.eventTimeMs + Math.round(labelDelayMs * (0.5 + s.label.float()));
     const record: LabelRecord = {
       document_id: m.id,
       label,
@@ -821,28 +849,25 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
   };
   const meanGapMs = 1000 / options.ratePerSecond;
   const realism = plan.realism;
-  const storyRng = root.fork(6);
-  const arrivalRng = root.fork(8);
   /** Republications of news stories, due at their own event time. */
   const republications = new MinHeap<Republication>();
   /** Documents held back until their arrival time (only with arrival delays or future stamps). */
   const arrivals = new MinHeap<ScenarioMessage>();
   const delays = realism.arrivalDelayMeanMs > 0 || realism.futureShare > 0;
-  let seq = 0;
 
   /** Builds, counts and (for poison) records one document; returns the message to deliver. */
   const emit = (doc: DocumentDraft): ScenarioMessage => {
     const { topic, record, eventTimeMs, issuer, label, id } = doc;
-    const framing: 'plain' | 'confluent' = wireRng.chance(plan.confluentShare) ? 'confluent' : 'plain';
+    const framing: 'plain' | 'confluent' = s.wire.chance(plan.confluentShare) ? 'confluent' : 'plain';
     const headers: Record<string, string> = { 'finsentry-scenario': options.name };
-    if (wireRng.chance(0.3)) headers.traceparent = traceparent(wireRng);
+    if (s.wire.chance(0.3)) headers.traceparent = traceparent(s.wire);
     truth.counts.total++;
     truth.counts.byTopic[topic]++;
     const common = { topic, key: id, headers, eventTimeMs, id, framing, record, issuer };
     const timing = { storyId: doc.storyId, arrivalMs: doc.arrivalMs };
-    if (plan.poison.share > 0 && poisonRng.chance(plan.poison.share)) {
-      const kind = poisonRng.pick(plan.feasiblePoison);
-      const bad = buildPoison(kind, topic, record, poisonRng, plan.limits, plan.schemaIds);
+    if (plan.poison.share > 0 && s.poison.chance(plan.poison.share)) {
+      const kind = s.poison.pick(plan.feasiblePoison);
+      const bad = buildPoison(kind, topic, record, s.poison, plan.limits, plan.schemaIds);
       truth.counts.poison++;
       truth.counts.deadLettersByReason[bad.reason] = (truth.counts.deadLettersByReason[bad.reason] ?? 0) + 1;
       truth.expectedDeadLetters.push({ id, topic, key: id, reason: bad.reason, eventTimeMs });
@@ -851,26 +876,23 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
     truth.counts.byTruth[label]++;
     const value = encodeRecord(topic, record, framing, plan.schemaIds);
     const message: ScenarioMessage = { ...common, value, truth: label, poison: null, ...timing };
-    if (labelShare > 0 && labelRng.chance(labelShare)) queueLabel(message, label);
+    if (labelShare > 0 && s.label.chance(labelShare)) queueLabel(message, label);
     return message;
   };
 
   /** Arrival time and (rarely) a future stamp: the record carries the stamp, the topic gets it now. */
   const timeOf = (t: number): { eventTimeMs: number; arrivalMs: number } => {
     const at = Math.floor(t);
-    if (realism.futureShare > 0 && arrivalRng.chance(realism.futureShare))
+    if (realism.futureShare > 0 && s.arrival.chance(realism.futureShare))
       return { eventTimeMs: at + realism.futureSkewMs, arrivalMs: at };
     const delay =
-      realism.arrivalDelayMeanMs > 0 ? Math.round(arrivalRng.exponential(realism.arrivalDelayMeanMs)) : 0;
+      realism.arrivalDelayMeanMs > 0 ? Math.round(s.arrival.exponential(realism.arrivalDelayMeanMs)) : 0;
     return { eventTimeMs: at, arrivalMs: at + delay };
   };
 
   const original = (t: number): DocumentDraft => {
     const { eventTimeMs, arrivalMs } = timeOf(t);
-    const id = `${options.name}-${options.seed}-${seq++}`;
-    // Only runs with Chinese traffic draw here: the others keep their random streams as they were.
-    if (plan.zh && textRng.chance(plan.zh.share))
-      return chineseOriginal(t, { id, eventTimeMs, arrivalMs }, plan.zh);
+    const id = `${s.idPrefix}${s.seq++}`;
     const p = plan.drift ? driftProgress(plan.drift, eventTimeMs) : 0;
     const style: TextStyle = plan.drift
       ? {
@@ -883,21 +905,21 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
         }
       : DEFAULT_TEXT_STYLE;
     const newsShare = plan.drift ? lerp(plan.newsShare, plan.drift.newsShare, p) : plan.newsShare;
-    const topic: InputTopic = textRng.chance(newsShare) ? 'news' : 'chat';
-    const issuer = pickIssuer(plan, textRng, eventTimeMs);
-    const label = pickLabel(textRng, negativeShareFor(plan, issuer, eventTimeMs));
+    const topic: InputTopic = s.text.chance(newsShare) ? 'news' : 'chat';
+    const issuer = pickIssuer(plan, s.text, eventTimeMs);
+    const label = pickLabel(s.text, negativeShareFor(plan, issuer, eventTimeMs));
     // The surge issuer's texts never name another organisation (broker, exchange, client), so the
     // surge stays on its own `issuer` group instead of leaking into co-mentioned ones.
     const soloOrg = plan.surgeIssuer === issuer;
     const draft = { id, storyId: id, eventTimeMs, arrivalMs, issuer, label, topic };
     if (topic === 'chat') {
-      const text = writeChat(label, issuer, textRng, eventTimeMs, style, soloOrg);
-      const platform = textRng.weighted(CHAT_PLATFORMS.map((c) => [c, c.weight] as const));
+      const text = writeChat(label, issuer, s.text, eventTimeMs, style, soloOrg);
+      const platform = s.text.weighted(CHAT_PLATFORMS.map((c) => [c, c.weight] as const));
       const chat: ChatMessageRecord = {
         id,
         platform: platform.platform,
-        channel: textRng.pick(platform.channels),
-        author_id: `trader-${textRng.int(1, 800)}`,
+        channel: s.text.pick(platform.channels),
+        author_id: `trader-${s.text.int(1, 800)}`,
         sent_at: eventTimeMs,
         text,
         language: 'en',
@@ -906,64 +928,61 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
       };
       return { ...draft, record: chat };
     }
-    const text = writeNews(label, issuer, textRng, eventTimeMs, style, soloOrg);
-    const source = textRng.weighted(newsSourceWeights(plan, p));
-    const news = newsRecord(id, source, eventTimeMs, text.headline, text.body, issuer, textRng.chance(0.6));
+    const text = writeNews(label, issuer, s.text, eventTimeMs, style, soloOrg);
+    const source = s.text.weighted(newsSourceWeights(plan, p));
+    const news = newsRecord(id, source, eventTimeMs, text.headline, text.body, issuer, s.text.chance(0.6));
     syndicate(t, news, issuer, label);
     return { ...draft, record: news };
   };
 
   /** Syndication: the story is republished 1 + Poisson(λ) times in all, by other outlets, minutes later. */
   const syndicate = (t: number, news: NewsArticleRecord, issuer: Issuer, label: SentimentLabel): void => {
-    const copies = poisson(storyRng, realism.syndicationLambda);
+    const copies = poisson(s.story, realism.syndicationLambda);
     for (let k = 0; k < copies; k++) {
-      const dueMs = t + storyRng.exponential(realism.syndicationSpreadMs);
+      const dueMs = t + s.story.exponential(realism.syndicationSpreadMs);
       republications.push(dueMs, {
         dueMs,
         story: news,
         issuer,
         label,
-        rewrite: storyRng.chance(realism.rewriteShare),
+        rewrite: s.story.chance(realism.rewriteShare),
       });
     }
   };
 
   /** A Chinese news article or 股吧/雪球 line about an issuer of the Chinese market. */
-  const chineseOriginal = (
-    t: number,
-    at: Pick<DocumentDraft, 'id' | 'eventTimeMs' | 'arrivalMs'>,
-    zh: ChineseMarket,
-  ): DocumentDraft => {
+  const chineseOriginal = (t: number, zh: ChineseMarket): DocumentDraft => {
+    const at = { ...timeOf(t), id: `${s.idPrefix}${s.seq++}` };
     const { id, eventTimeMs } = at;
-    const topic: InputTopic = textRng.chance(plan.newsShare) ? 'news' : 'chat';
-    const issuer = pickIssuer(zh, textRng, eventTimeMs);
-    const label = pickLabel(textRng, negativeShareFor(zh, issuer, eventTimeMs));
+    const topic: InputTopic = s.text.chance(plan.newsShare) ? 'news' : 'chat';
+    const issuer = pickIssuer(zh, s.text, eventTimeMs);
+    const label = pickLabel(s.text, negativeShareFor(zh, issuer, eventTimeMs));
     const soloOrg = zh.surgeIssuer === issuer;
-    const language = chineseLanguageTag(textRng);
+    const language = chineseLanguageTag(s.text);
     const draft = { ...at, storyId: id, issuer, label, topic };
     if (topic === 'chat') {
-      const platform = textRng.weighted(ZH_CHAT_PLATFORMS.map((c) => [c, c.weight] as const));
+      const platform = s.text.weighted(ZH_CHAT_PLATFORMS.map((c) => [c, c.weight] as const));
       const chat: ChatMessageRecord = {
         id,
         platform: platform.platform,
-        channel: textRng.pick(platform.channels),
-        author_id: `${platform.platform}-${textRng.int(1, 2_000)}`,
+        channel: s.text.pick(platform.channels),
+        author_id: `${platform.platform}-${s.text.int(1, 2_000)}`,
         sent_at: eventTimeMs,
-        text: writeChineseChat(label, issuer, textRng, eventTimeMs, soloOrg),
+        text: writeChineseChat(label, issuer, s.text, eventTimeMs, soloOrg),
         language,
         // 雪球's feed carries the code in its own form (SH600519); 股吧 scrapes carry none.
-        tickers: platform.platform === 'xueqiu' && textRng.chance(0.5) ? [producerSymbol(issuer)] : [],
+        tickers: platform.platform === 'xueqiu' && s.text.chance(0.5) ? [producerSymbol(issuer)] : [],
         region: issuer.region,
       };
       return { ...draft, record: chat };
     }
-    const text = writeChineseNews(label, issuer, textRng, eventTimeMs, soloOrg);
-    const source = textRng.weighted(ZH_NEWS_SOURCE_WEIGHTS);
+    const text = writeChineseNews(label, issuer, s.text, eventTimeMs, soloOrg);
+    const source = s.text.weighted(ZH_NEWS_SOURCE_WEIGHTS);
     const news: NewsArticleRecord = {
-      ...newsRecord(id, source, eventTimeMs, text.headline, text.body, issuer, textRng.chance(0.6)),
+      ...newsRecord(id, source, eventTimeMs, text.headline, text.body, issuer, s.text.chance(0.6)),
       language,
       // Many Chinese feeds send no codes: the pipeline reads them from the text (src/domain/tickers.ts).
-      tickers: textRng.chance(0.6) ? [issuer.ticker] : [],
+      tickers: s.text.chance(0.6) ? [issuer.ticker] : [],
     };
     syndicate(t, news, issuer, label);
     return { ...draft, record: news };
@@ -971,15 +990,15 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
 
   const republication = (r: Republication): DocumentDraft => {
     const { eventTimeMs, arrivalMs } = timeOf(r.dueMs);
-    const id = `${options.name}-${options.seed}-${seq++}`;
+    const id = `${s.idPrefix}${s.seq++}`;
     const chinese = r.issuer.language === 'zh';
     const outlets = chinese ? ZH_NEWS_SOURCE_WEIGHTS : NEWS_SOURCE_WEIGHTS;
     const rewrite = chinese ? lightRewriteChinese : lightRewrite;
-    const source = storyRng.weighted(outlets.filter(([s]) => s !== r.story.source));
-    const headline = r.rewrite ? rewrite(r.story.headline, storyRng, source) : r.story.headline;
-    const body = r.rewrite ? rewrite(r.story.body, storyRng, source) : r.story.body;
+    const source = s.story.weighted(outlets.filter(([s]) => s !== r.story.source));
+    const headline = r.rewrite ? rewrite(r.story.headline, s.story, source) : r.story.headline;
+    const body = r.rewrite ? rewrite(r.story.body, s.story, source) : r.story.body;
     const news: NewsArticleRecord = {
-      ...newsRecord(id, source, eventTimeMs, headline, body, r.issuer, storyRng.chance(0.6)),
+      ...newsRecord(id, source, eventTimeMs, headline, body, r.issuer, s.story.chance(0.6)),
       // The outlet republishes with the original's language tag and codes (or lack of them).
       language: r.story.language,
       tickers: r.story.tickers,
@@ -997,20 +1016,40 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
     while (arrivals.size > 0 && arrivals.peekKey()! <= nowMs) yield arrivals.pop()!;
   }
 
+  /**
+   * The Chinese market is a Poisson stream of its own, at `zh.share` of the rate, drawn from random
+   * streams of its own: adding it leaves every draw of the English traffic as it was.
+   */
+  const zh = plan.zh;
+  const enGapMs = meanGapMs / (1 - (zh?.share ?? 0));
+  const zhGapMs = zh ? meanGapMs / zh.share : Number.POSITIVE_INFINITY;
+  const advance = (clock: number, stream: Streams, gapMs: number) =>
+    clock + stream.time.exponential(gapMs) / diurnalFactor(realism, clock);
+
   function* messages(): IterableIterator<ScenarioMessage> {
-    let t = start;
+    let t = advance(start, streams.en, enGapMs);
+    let tz = zh ? advance(start, streams.zh, zhGapMs) : Number.POSITIVE_INFINITY;
     for (;;) {
-      t += timeRng.exponential(meanGapMs) / diurnalFactor(realism, t);
-      while (republications.size > 0 && republications.peekKey()! <= Math.min(t, end)) {
+      const next = Math.min(t, tz);
+      while (republications.size > 0 && republications.peekKey()! <= Math.min(next, end)) {
         const r = republications.pop()!;
+        s = r.issuer.language === 'zh' ? streams.zh : streams.en;
         yield* deliver(emit(republication(r)), r.dueMs);
       }
-      if (t >= end) break;
-      while (pendingLabels.length > 0 && pendingLabels[0]!.eventTimeMs <= Math.floor(t)) {
+      if (next >= end) break;
+      while (pendingLabels.length > 0 && pendingLabels[0]!.eventTimeMs <= Math.floor(next)) {
         truth.counts.labels++;
         yield pendingLabels.shift()!;
       }
-      yield* deliver(emit(original(t)), t);
+      if (t <= tz) {
+        s = streams.en;
+        yield* deliver(emit(original(t)), t);
+        t = advance(t, streams.en, enGapMs);
+      } else {
+        s = streams.zh;
+        yield* deliver(emit(chineseOriginal(tz, zh!)), tz);
+        tz = advance(tz, streams.zh, zhGapMs);
+      }
     }
     // Held-back arrivals and labels due after the last document still come, at their own times.
     while (arrivals.size > 0) yield arrivals.pop()!;
