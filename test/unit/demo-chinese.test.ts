@@ -34,6 +34,9 @@ describe('the demo Chinese phase', () => {
     const phase = resolveChinesePhase(options({ zhModel: dir }), root);
     expect(phase.share).toBe(DEFAULT_ZH_SHARE);
     expect(phase.models).toEqual({ sentiment: dir, ner: dir, languages: ['en', 'zh'] });
+    // The languages the model declares (training/export_joint.py writes finsentry_languages).
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ finsentry_languages: ['zh', 'en', 'ja'] }));
+    expect(findMultilingualModels(dir)!.languages).toEqual(['en', 'ja', 'zh']);
     const split = modelDir('split');
     expect(findMultilingualModels(split)).toEqual({
       sentiment: path.join(split, 'sentiment'),
