@@ -25,6 +25,8 @@ export class InputCodec {
     private readonly pseudonymiser: AuthorPseudonymiser,
     private readonly limits: ValidationLimits,
     private readonly clock: () => number = Date.now,
+    /** Canonical tickers of the security master, for bare codes in text (src/domain/tickers.ts). */
+    private readonly knownTickers?: ReadonlySet<string>,
   ) {}
 
   get avro(): AvroDecoder {
@@ -42,6 +44,7 @@ export class InputCodec {
       position: { topic: record.topic, partition: record.partition, offset: record.offset },
       key: record.key,
       headers: normaliseHeaders(record.headers),
+      ...(this.knownTickers ? { knownTickers: this.knownTickers } : {}),
     };
     return kind === 'news'
       ? validateNews(decoded.record as NewsArticleRecord, ctx)

@@ -1,5 +1,6 @@
 import type { DocumentKind, InputDocument, SourcePosition } from '../domain/documents.js';
 import type { SentimentLabel } from '../domain/enrichment.js';
+import { canonicalTicker, extractTickers } from '../domain/tickers.js';
 import type { AuthorPseudonymiser } from '../privacy/pseudonymise.js';
 import { reject, type Rejection } from './reasons.js';
 import type { ChatMessageRecord, LabelRecord, NewsArticleRecord } from './records.js';
@@ -18,8 +19,9 @@ import type { ChatMessageRecord, LabelRecord, NewsArticleRecord } from './record
  *    record create any number of groups (Redis fields, top-K candidates).
  * The value size (limits.maxMessageBytes) is checked before decoding (src/codec/decode.ts); entities
  * found by the model are capped at limits.maxEntitiesPerDocument (highest scores kept) on output.
- * Normalisation: optional strings that are empty become absent; tickers are trimmed, upper-cased and
- * de-duplicated. Chat author ids are replaced by their HMAC pseudonym here, the first place they are read.
+ * Normalisation: optional strings that are empty become absent; tickers are trimmed, upper-cased,
+ * written canonically (SH600519, 600519.SS → 600519.SH; 00700.HK → 0700.HK) and de-duplicated; a
+ * document without tickers gets the codes its text names (src/domain/tickers.ts). Chat author ids are replaced by their HMAC pseudonym here, the first place they are read.
  */
 export interface ValidationLimits {
   maxTextChars: number;
@@ -43,6 +45,8 @@ export interface ValidationContext {
   position: SourcePosition;
   key: Buffer | null;
   headers: Record<string, Buffer>;
+  /** Canonical tickers of the security master: bare codes in text count only when listed here. */
+  knownTickers?: ReadonlySet<string>;
 }
 
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
@@ -174,10 +178,24 @@ function optional(value: string | null | undefined): string | undefined {
 export function normaliseTickers(tickers: readonly string[]): string[] {
   const out = new Set<string>();
   for (const ticker of tickers) {
-    const clean = ticker.trim().toUpperCase();
+    const clean = canonicalTicker(ticker);
     if (clean.length > 0) out.add(clean);
   }
   return [...out];
+}
+
+/**
+ * The producer's tickers, or, when it sent none, the codes the text names (src/domain/tickers.ts:
+ * only codes marked as such, never a bare number the security master does not list), at most
+ * limits.maxTickersPerDocument of them.
+ */
+function documentTickers(supplied: readonly string[], text: string, ctx: ValidationContext): string[] {
+  const given = normaliseTickers(supplied);
+  if (given.length > 0) return given;
+  return extractTickers(text, {
+    ...(ctx.knownTickers ? { known: ctx.knownTickers } : {}),
+    max: ctx.limits.maxTickersPerDocument ?? DEFAULT_MAX_TICKERS,
+  });
 }
 
 /** The text the models read for a news article (documented on InputDocument.text). */
@@ -207,7 +225,7 @@ export function validateNews(r: NewsArticleRecord, ctx: ValidationContext): Vali
       region: optional(r.region),
       sector: optional(r.sector),
       url: optional(r.url),
-      tickers: normaliseTickers(r.tickers),
+      tickers: documentTickers(r.tickers, newsText(r.headline, r.body), ctx),
     }),
   };
 }
@@ -236,7 +254,7 @@ export function validateChat(r: ChatMessageRecord, ctx: ValidationContext): Vali
       channel: r.channel.trim(),
       language: r.language.trim(),
       region: optional(r.region),
-      tickers: normaliseTickers(r.tickers),
+      tickers: documentTickers(r.tickers, r.text, ctx),
       authorPseudonym: ctx.pseudonymiser.pseudonymise(r.author_id),
     }),
   };

@@ -34,6 +34,8 @@ export interface ModelPaths {
   sentiment: string;
   /** null: no NER model (no entity-based groups such as `issuer`). */
   ner: string | null;
+  /** models.languages (default: the config default, English). */
+  languages?: readonly string[];
 }
 
 /** An alert episode that went pending and back to inactive without firing (reported, not scored). */
@@ -54,6 +56,8 @@ export interface ScenarioResult {
   pendingOnly: PendingEpisode[];
   summaries: Map<ObservedAlert, string>;
   enrichedIds: Set<string>;
+  /** Per enriched document: why it has no sentiment (null: scored) and the tickers the pipeline gave it. */
+  enriched: Map<string, { unscored: string | null; tickers: string[] }>;
   deadLetters: Array<{ key: string; reason: string | undefined; message: string | undefined }>;
   service: Exited & { output: string };
   wallMs: { startup: number; replay: number; drain: number; total: number };
@@ -200,6 +204,7 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
       models: {
         sentiment: { path: models.sentiment },
         ner: models.ner === null ? null : { path: models.ner, aggregation: 'simple' },
+        ...(models.languages ? { languages: models.languages } : {}),
         intraOpThreads: 1,
       },
       // Below the broker's 1 MB so that the `message-too-large` poison kind reaches finsentry.
@@ -322,9 +327,13 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
       documents: DocumentTruth[];
       truth: GroundTruth;
     };
-    const enrichedIds = new Set(
-      (await readAll(kafka, topics.enriched)).map((r) => decodeEnriched(r.message.value!).id),
+    const enriched = new Map(
+      (await readAll(kafka, topics.enriched)).map((r) => {
+        const e = decodeEnriched(r.message.value!);
+        return [e.id, { unscored: e.unscored_reason, tickers: e.attributes.tickers }] as const;
+      }),
     );
+    const enrichedIds = new Set(enriched.keys());
     const deadLetters = (await readAll(kafka, topics.dlq)).map((r) => {
       const h = readDeadLetterHeaders(r.message.headers);
       return { key: r.message.key?.toString() ?? '', reason: h.reason, message: h.message };
@@ -340,6 +349,7 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
       pendingOnly,
       summaries,
       enrichedIds,
+      enriched,
       deadLetters,
       service: stopped,
       wallMs: {

@@ -90,6 +90,41 @@ describe('decode news and chat in both wire formats', () => {
     });
   });
 
+  it('writes Chinese codes canonically and, where the producer sent none, reads them from the text', () => {
+    const codec = makeCodec();
+    const zhNews = news('z1', {
+      headline: '贵州茅台股价暴跌8%，市值蒸发逾千亿',
+      body: '贵州茅台（600519.SH）晚间公告称，营收600519万元，同比下降12%。',
+      language: 'zh',
+      tickers: [],
+    });
+    const fromText = codec.document(raw(encodeNews(zhNews)), 'news');
+    expect(fromText.ok && fromText.value.attributes.tickers).toEqual(['600519.SH']);
+    const supplied = codec.document(
+      raw(encodeNews({ ...zhNews, tickers: ['SH600519', '600519.ss'] })),
+      'news',
+    );
+    expect(supplied.ok && supplied.value.attributes.tickers).toEqual(['600519.SH']);
+    const guba = chat('z2', { text: '$600519 又跌停了，割肉了😭 亏了20000元', language: 'und', tickers: [] });
+    const fromChat = codec.document(raw(encodeChat(guba)), 'chat');
+    expect(fromChat.ok && fromChat.value.attributes.tickers).toEqual(['600519.SH']);
+    // Amounts and dates are no tickers; a bare code counts only with the security master.
+    const bare = chat('z3', { text: '今天600519放量，成交20240601手', language: 'zh', tickers: [] });
+    const plain = codec.document(raw(encodeChat(bare)), 'chat');
+    expect(plain.ok && plain.value.attributes.tickers).toEqual([]);
+    const registry = new SchemaRegistry({ schemaIds: {} });
+    const decoder = new AvroDecoder({ registry, wireFormat: 'auto', maxMessageBytes: 10_000 });
+    const withMaster = new InputCodec(
+      decoder,
+      new AuthorPseudonymiser(KEY),
+      limits,
+      () => NOW,
+      new Set(['600519.SH']),
+    );
+    const listed = withMaster.document(raw(encodeChat(bare)), 'chat');
+    expect(listed.ok && listed.value.attributes.tickers).toEqual(['600519.SH']);
+  });
+
   it('reads an older writer schema through a resolver (missing optional fields take defaults)', () => {
     const record = news('n2');
     const body = oldNews.toBuffer({ ...record, region: undefined, sector: undefined, url: undefined });

@@ -336,6 +336,47 @@ describe('demo summary', () => {
     expect(lines).toContain('result: FAIL — see above');
   });
 
+  it('reports the Chinese surge beside the English one of the same period, or says it is unscored', () => {
+    // The same period as the English surge of truth().
+    const zhSurge = {
+      ...truth().injected[0]!,
+      description: 'negative news and chat about 贵州茅台 (600519.SH)',
+      groups: [{ dimension: 'issuer', group: '贵州茅台' }],
+      params: { language: 'zh' },
+    };
+    const scored = truth();
+    scored.injected.push(zhSurge);
+    scored.expectedAlerts.push({ ...scored.expectedAlerts[0]!, group: '贵州茅台' });
+    const zhFiring = event({
+      rule: 'NegativeSentimentSurge',
+      dimension: 'issuer',
+      group: '贵州茅台',
+      state: 'firing',
+      started_at: T0 + 62 * MIN,
+      labels: { firing_since: iso(T0 + 62 * MIN) },
+    });
+    const zhResolved = { ...zhFiring, state: 'resolved' as const, ended_at: T0 + 90 * MIN };
+    zhResolved.labels = { ...zhFiring.labels, event_id: 'zh-resolved' };
+    const s = buildSummary(input({ truth: scored, alertEvents: [...goodEvents(), zhFiring, zhResolved] }));
+    expect(s.pass).toBe(true);
+    expect(s.injected[0]!.detections.map((d) => d.group)).toEqual(['northwind energy corp']);
+    expect(s.injected[3]!.detections.map((d) => [d.group, d.detected, d.delayMs])).toEqual([
+      ['贵州茅台', true, 8 * MIN],
+    ]);
+    expect(renderSummary(s)).toContain(
+      '          → issuer "贵州茅台": DETECTED by NegativeSentimentSurge 8m after the start (allowed 13m), resolved 6m after the end',
+    );
+
+    const unscored = truth();
+    unscored.injected.push({ ...zhSurge, params: { language: 'zh', scored: false } });
+    const u = buildSummary(input({ truth: unscored }));
+    expect(u.pass).toBe(true);
+    expect(u.injected[3]).toMatchObject({ unscoredLanguage: 'zh', detections: [] });
+    expect(renderSummary(u)).toContain(
+      '          → not detectable here: no configured model reads zh (models.languages), its documents are enriched unscored; no alert expected',
+    );
+  });
+
   it('reports alerts the ground truth tolerates apart from false alerts', () => {
     const t = truth();
     t.toleratedAlerts = [

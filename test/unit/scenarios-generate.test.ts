@@ -12,27 +12,11 @@ import {
   generateScenario,
   selectUniverse,
   type ScenarioMessage,
-  type ScenarioOptions,
 } from '../../src/tools/scenarios/generate.js';
 import { BROKERS, DRIFT_SOURCE, ISSUERS, issuerGroup } from '../../src/tools/scenarios/universe.js';
+import { generateAll, HOUR, IDS, START } from '../helpers/generated-scenario.js';
 
-const START = Date.UTC(2026, 0, 5, 9, 0, 0);
-const HOUR = 3_600_000;
-const IDS = { news: 11, chat: 12 };
-
-function run(options: Partial<ScenarioOptions> & Pick<ScenarioOptions, 'name'>) {
-  const r = generateScenario({
-    seed: 42,
-    startMs: START,
-    durationMs: 2 * HOUR,
-    ratePerSecond: 2,
-    universeSize: 16,
-    schemaIds: IDS,
-    ...options,
-  });
-  const messages = [...r.messages];
-  return { truth: r.truth, messages };
-}
+const run = generateAll;
 
 function digest(messages: ScenarioMessage[]): string {
   const h = createHash('sha256');

@@ -3,14 +3,25 @@ import { describe, expect, it } from 'vitest';
 import { formatIssuerCsv, IssuerResolver, parseIssuerCsv } from '../../src/stats/issuer-master.js';
 import { selectUniverse } from '../../src/tools/scenarios/generate.js';
 import { ISSUERS, universeIssuerMaster } from '../../src/tools/scenarios/universe.js';
+import { CHINESE_ISSUERS } from '../../src/tools/scenarios/universe-zh.js';
 
 describe('issuer master', () => {
   const entries = parseIssuerCsv(readFileSync('config/issuers.example.csv', 'utf8'), 'issuers.example.csv');
   const resolver = new IssuerResolver(entries);
 
   it('ships the scenario universe as the example master', () => {
-    expect(entries).toHaveLength(ISSUERS.length);
-    expect(entries).toEqual(universeIssuerMaster(ISSUERS));
+    expect(entries).toHaveLength(ISSUERS.length + CHINESE_ISSUERS.length);
+    expect(entries).toEqual(universeIssuerMaster([...ISSUERS, ...CHINESE_ISSUERS]));
+  });
+
+  it('resolves a Chinese issuer by its name, nickname, English name and canonical code', () => {
+    for (const m of ['贵州茅台', '茅台', 'Kweichow Moutai', '600519.SH', '600519.sh'])
+      expect(resolver.resolve(m), m).toEqual({ kind: 'issuer', id: '600519.sh' });
+    expect(resolver.resolve('腾讯')).toEqual({ kind: 'issuer', id: '0700.hk' });
+    expect(resolver.resolveDocument(['0700.HK'], ['腾讯控股', '鹅厂']).issuers).toEqual(['0700.hk']);
+    // 平安银行 and 中国平安 stay two issuers.
+    expect(resolver.resolve('平安银行')).toEqual({ kind: 'issuer', id: '000001.sz' });
+    expect(resolver.resolve('中国平安')).toEqual({ kind: 'issuer', id: '601318.sh' });
   });
 
   it('resolves the ticker, cashtag, full name, name without legal form and short name of one issuer to one id', () => {

@@ -19,6 +19,8 @@ interface DemoCliOptions {
   metricsPort?: number;
   model?: string;
   nerModel?: string;
+  zhShare?: number;
+  zhModel?: string;
   device?: 'cpu' | 'cuda';
   config?: string;
   brokers?: string;
@@ -49,6 +51,13 @@ function durationArg(value: string): number {
 function share(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || n >= 1) throw new InvalidArgumentError('--poison is a share in [0, 1)');
+  return n;
+}
+
+function zhShare(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 0.8)
+    throw new InvalidArgumentError('--zh-share is a share in [0, 0.8]');
   return n;
 }
 
@@ -85,6 +94,15 @@ export function registerDemoCommand(program: Command): void {
     )
     .option('--model <dir>', 'sentiment model directory (default models/finsentry-sentiment)')
     .option('--ner-model <dir>', 'NER model directory (default models/finsentry-ner)')
+    .option(
+      '--zh-share <share>',
+      'share of Chinese news and 股吧/雪球 chat, with a surge on 贵州茅台 (default 0.2 when the multilingual model is there, else 0)',
+      zhShare,
+    )
+    .option(
+      '--zh-model <dir>',
+      'multilingual (zh+en) model directory (default models/finsentry-multilingual)',
+    )
     .addOption(
       new Option('--device <device>', "execution provider (default: the config's, cpu)").choices([
         'cpu',
@@ -152,6 +170,8 @@ async function demoAction(opts: DemoCliOptions): Promise<void> {
       metricsPortExplicit: opts.metricsPort !== undefined,
       model: opts.model,
       nerModel: opts.nerModel,
+      zhShare: opts.zhShare,
+      zhModel: opts.zhModel,
       device: opts.device,
       config: opts.config,
       brokers: opts.brokers

@@ -26,6 +26,8 @@ export interface DemoConfigOptions {
   base: Record<string, unknown>;
   sentimentModel: string;
   nerModel: string;
+  /** models.languages (default: the base config's, else English). */
+  languages?: readonly string[];
   metricsPort: number;
   executionProvider?: 'cpu' | 'cuda';
   brokers?: string[];
@@ -109,6 +111,7 @@ export function buildDemoConfig(o: DemoConfigOptions): DemoConfig {
       ...models,
       sentiment: { ...record(models.sentiment), path: o.sentimentModel },
       ner: { aggregation: 'simple', ...record(models.ner), path: o.nerModel },
+      ...(o.languages ? { languages: o.languages } : {}),
       ...(o.executionProvider ? { executionProvider: o.executionProvider } : {}),
     },
     // Schema ids for the Confluent framing, so that the replay sends both wire formats (design §2) and

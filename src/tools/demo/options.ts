@@ -18,6 +18,10 @@ export interface DemoOptions {
   metricsPortExplicit: boolean;
   model: string | undefined;
   nerModel: string | undefined;
+  /** Share of Chinese documents (undefined: 0.2 with the multilingual model, else 0); src/tools/demo/chinese.ts. */
+  zhShare?: number | undefined;
+  /** The multilingual model directory (default models/finsentry-multilingual). */
+  zhModel?: string | undefined;
   device: 'cpu' | 'cuda' | undefined;
   config: string | undefined;
   brokers: string[] | undefined;

@@ -78,20 +78,25 @@ async function announceReady(run: DemoRun, service: ServiceProcess): Promise<voi
 }
 
 /**
- * Phase 3, replay: the `mixed` scenario of the shared replay plan (src/tools/scenarios/replay-plan.ts)
- * produced at --rate, while a 1-second ticker scrapes the service and redraws the view.
+ * Phase 3, replay: the `mixed` scenario of the shared replay plan (src/tools/scenarios/replay-plan.ts),
+ * with the Chinese phase's traffic and surge when there is one (src/tools/demo/chinese.ts), produced at --rate, while a 1-second ticker scrapes the service and redraws the view.
  */
 export async function replayScenario(run: DemoRun): Promise<void> {
-  const { o, config, demo, kafka, names, tty, out } = run.setup;
+  const { o, config, demo, kafka, names, tty, out, zh } = run.setup;
+  run.say(zh.note);
+  // The Chinese documents come on top of the English ones: at rate / (1 − share) the English traffic
+  // is exactly the default demo's (the Chinese market draws from random streams of its own).
+  const rate = o.rate / (1 - zh.share);
   const plan = planReplay({
     scenario: 'mixed',
     seed: o.seed,
     durationMs: o.durationMs,
-    rate: o.rate,
+    rate,
     speedup: o.speedup,
     universe: o.universe,
     config,
     poison: { share: o.poison },
+    ...(zh.share > 0 ? { zh: { share: zh.share, surge: {} } } : {}),
     rules: demo.rules,
   });
   run.plan = plan;
@@ -104,7 +109,7 @@ export async function replayScenario(run: DemoRun): Promise<void> {
   startTicker(run);
   run.replay = replayMessages(replaySource(plan.run), producer, {
     topics: { news: names.topics.news, chat: names.topics.chat, labels: null },
-    ratePerSecond: o.rate,
+    ratePerSecond: rate,
     maxBatch: 500,
     signal: run.abort.signal,
     progressEveryMs: 1_000,

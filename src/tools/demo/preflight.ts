@@ -9,6 +9,7 @@ import { loadConfig } from '../../config/load.js';
 import type { FinsentryConfig } from '../../config/schema.js';
 import { findOnnxFile } from '../../inference/model.js';
 import { buildKafka } from '../../io/kafka/client.js';
+import { resolveChinesePhase, type ChinesePhase } from './chinese.js';
 import { buildDemoConfig, demoNames, type DemoConfig } from './config.js';
 import { DemoError } from './errors.js';
 import {
@@ -36,6 +37,8 @@ export interface DemoSetup {
   names: ReturnType<typeof demoNames>;
   sentimentModel: string;
   nerModel: string;
+  /** The Chinese phase: its share of the documents and the model that reads it (src/tools/demo/chinese.ts). */
+  zh: ChinesePhase;
   /** The port the service is asked to listen on (0: any free port). */
   metricsPort: number;
   metricsHost: string;
@@ -182,13 +185,21 @@ export async function preflight(o: DemoOptions, out: Output): Promise<DemoSetup>
   const tty = o.view && out.stdout.isTTY === true;
 
   const base = readBaseConfig(o.config);
-  const { sentimentModel, nerModel } = resolveModels(o, base, root);
+  const zh = resolveChinesePhase(o, root);
+  const { sentimentModel, nerModel } = zh.models
+    ? { sentimentModel: zh.models.sentiment, nerModel: zh.models.ner }
+    : resolveModels(o, base, root);
+  if (zh.models) {
+    checkModelDir(sentimentModel, 'sentiment', '--zh-model');
+    checkModelDir(nerModel, 'NER', '--zh-model');
+  }
   const build = (metricsPort: number): DemoConfig =>
     buildDemoConfig({
       runId,
       base,
       sentimentModel,
       nerModel,
+      ...(zh.models ? { languages: zh.models.languages } : {}),
       metricsPort,
       executionProvider: o.device,
       brokers: o.brokers,
@@ -229,6 +240,7 @@ export async function preflight(o: DemoOptions, out: Output): Promise<DemoSetup>
     names: demoNames(runId),
     sentimentModel,
     nerModel,
+    zh,
     metricsPort,
     metricsHost,
     ...stack,

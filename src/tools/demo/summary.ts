@@ -92,6 +92,8 @@ export interface InjectedRow {
   groups: Array<{ dimension: string; group: string }>;
   /** Detections of the alerts this event calls for (none for e.g. a poison share below the DLQ rule). */
   detections: DetectionRow[];
+  /** The language of the event's documents when no configured model reads it (they are unscored). */
+  unscoredLanguage?: string;
 }
 
 export interface DeadLetterAccounting {
@@ -236,7 +238,15 @@ export function buildSummary(input: SummaryInput): DemoSummary {
     fromMs: e.fromMs,
     toMs: e.toMs,
     groups: e.groups.map((g) => ({ dimension: g.dimension, group: g.group })),
-    detections: rows.filter((r) => r.kind === KIND_FOR[e.kind] && r.fromMs === e.fromMs && r.toMs === e.toMs),
+    ...(e.params.scored === false ? { unscoredLanguage: String(e.params.language) } : {}),
+    detections: rows.filter(
+      (r) =>
+        r.kind === KIND_FOR[e.kind] &&
+        r.fromMs === e.fromMs &&
+        r.toMs === e.toMs &&
+        // Two surges of one period (the English and the Chinese one) each get their own detections.
+        (r.group === null || e.groups.some((g) => g.group === r.group && g.dimension === r.dimension)),
+    ),
   }));
   const ignoredSet = new Set(ignored);
   const capacityAlerts = observed
@@ -350,7 +360,11 @@ function injectedSection(s: DemoSummary): string[] {
           .join(', ')})`,
       );
     }
-    if (e.detections.length === 0 && e.kind !== 'poison')
+    if (e.unscoredLanguage)
+      out.push(
+        `          → not detectable here: no configured model reads ${e.unscoredLanguage} (models.languages), its documents are enriched unscored; no alert expected`,
+      );
+    else if (e.detections.length === 0 && e.kind !== 'poison')
       out.push('          → no alert expected from the rules in force');
     if (e.detections.length === 0 && e.kind === 'poison')
       out.push('          → no alert expected: the share is below the DeadLetterRateHigh threshold');

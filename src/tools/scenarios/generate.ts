@@ -41,9 +41,24 @@ import {
   REGION_WEIGHTS,
   REGIONS,
   syntheticIssuer,
+  ZH_REGIONS,
   type Issuer,
+  type MarketRegion,
   type Region,
 } from './universe.js';
+import {
+  selectChineseUniverse,
+  ZH_CHAT_PLATFORMS,
+  ZH_NEWS_SOURCE_WEIGHTS,
+  ZH_REGION_WEIGHTS,
+} from './universe-zh.js';
+import {
+  chineseLanguageTag,
+  lightRewriteChinese,
+  producerSymbol,
+  writeChineseChat,
+  writeChineseNews,
+} from './text-zh.js';
 
 /**
  * Deterministic synthetic traffic with known injected events (design §11). A run is a Poisson stream
@@ -132,6 +147,17 @@ export interface ScenarioOptions {
    * future records, coverage bursts): src/tools/scenarios/realism.ts. Every knob defaults to off.
    */
   realism?: Partial<RealismOptions>;
+  /**
+   * Chinese-language traffic (src/tools/scenarios/universe-zh.ts): `share` of the documents are
+   * Chinese news and 股吧/雪球 chat about Chinese issuers; `surge` plants a surge on one of them (false:
+   * none). Defaults per scenario: off except `zh-surge` (share 0.5, surge on 600519.SH).
+   */
+  zh?: { share?: number; universeSize?: number; surge?: Partial<SurgeOptions> | false };
+  /**
+   * The languages the service's models read (its models.languages): an effect planted in documents of
+   * another language expects no alert (they are unscored). Absent or empty: every language is read.
+   */
+  scoredLanguages?: readonly string[];
 }
 
 export interface ScenarioMessage {
@@ -171,16 +197,27 @@ export const BASELINE_MIX: Readonly<Record<SentimentLabel, number>> = {
   positive: 0.32,
 };
 
-const SCENARIO_EFFECTS: Record<
-  ScenarioName,
-  { surge: boolean; bias: boolean; drift: boolean; poisonShare: number }
-> = {
-  clean: { surge: false, bias: false, drift: false, poisonShare: 0 },
-  'issuer-surge': { surge: true, bias: false, drift: false, poisonShare: 0 },
-  'region-bias': { surge: false, bias: true, drift: false, poisonShare: 0 },
-  drift: { surge: false, bias: false, drift: true, poisonShare: 0 },
-  poison: { surge: false, bias: false, drift: false, poisonShare: 0.08 },
-  mixed: { surge: true, bias: true, drift: false, poisonShare: 0.01 },
+interface ScenarioEffects {
+  surge: boolean;
+  bias: boolean;
+  drift: boolean;
+  poisonShare: number;
+  /** Share of documents from the Chinese-language market (zh.share overrides it). */
+  zhShare: number;
+  /** A surge on a Chinese issuer (zh.surge overrides it). */
+  zhSurge: boolean;
+}
+
+const NO_ZH = { zhShare: 0, zhSurge: false };
+const SCENARIO_EFFECTS: Record<ScenarioName, ScenarioEffects> = {
+  clean: { surge: false, bias: false, drift: false, poisonShare: 0, ...NO_ZH },
+  'issuer-surge': { surge: true, bias: false, drift: false, poisonShare: 0, ...NO_ZH },
+  'region-bias': { surge: false, bias: true, drift: false, poisonShare: 0, ...NO_ZH },
+  drift: { surge: false, bias: false, drift: true, poisonShare: 0, ...NO_ZH },
+  poison: { surge: false, bias: false, drift: false, poisonShare: 0.08, ...NO_ZH },
+  mixed: { surge: true, bias: true, drift: false, poisonShare: 0.01, ...NO_ZH },
+  // Mixed zh/en traffic, a negative surge on one Chinese issuer (金融舆情监测, issue 15).
+  'zh-surge': { surge: false, bias: false, drift: false, poisonShare: 0, zhShare: 0.5, zhSurge: true },
 };
 
 /** The first `n` issuers, interleaved by region so that every region keeps issuers. */
@@ -225,13 +262,28 @@ function mixWithNegative(negative: number): Record<SentimentLabel, number> {
   };
 }
 
-interface ResolvedPlan {
+/** The issuers one stream of documents is about: their coverage, their tone, a surge among them. */
+interface Market {
   universe: Issuer[];
-  byRegion: Map<Region, Issuer[]>;
-  regionWeights: Array<readonly [Region, number]>;
+  byRegion: Map<MarketRegion, Issuer[]>;
+  regionWeights: Array<readonly [MarketRegion, number]>;
   surge: SurgeOptions | null;
   surgeIssuer: Issuer | null;
   bias: BiasOptions | null;
+  realism: RealismOptions;
+  /** Relative coverage of each issuer (Zipf weight; 1 each without realism). */
+  volume: Map<Issuer, number>;
+  /** Multiplier of the base negative rate per issuer (1 each without realism). */
+  rateMultiplier: Map<Issuer, number>;
+  bursts: CoverageBurst[];
+}
+
+/** The Chinese-language market (universe-zh.ts) and its share of the documents. */
+interface ChineseMarket extends Market {
+  share: number;
+}
+
+interface ResolvedPlan extends Market {
   drift: DriftOptions | null;
   poison: PoisonOptions;
   feasiblePoison: PoisonKind[];
@@ -239,12 +291,7 @@ interface ResolvedPlan {
   newsShare: number;
   confluentShare: number;
   schemaIds: ScenarioSchemaIds;
-  realism: RealismOptions;
-  /** Relative coverage of each issuer (Zipf weight; 1 each without realism). */
-  volume: Map<Issuer, number>;
-  /** Multiplier of the base negative rate per issuer (1 each without realism). */
-  rateMultiplier: Map<Issuer, number>;
-  bursts: CoverageBurst[];
+  zh: ChineseMarket | null;
 }
 
 interface CoverageBurst {
@@ -270,57 +317,19 @@ function resolvePlan(o: ScenarioOptions): {
   if (o.surge?.ticker && !universe.some((i) => i.ticker === o.surge!.ticker)) {
     throw new Error(`surge ticker ${o.surge.ticker} is not in the universe of this run`);
   }
-  const byRegion = new Map<Region, Issuer[]>(REGIONS.map((r) => [r, universe.filter((i) => i.region === r)]));
-  const regionWeights = REGIONS.filter((r) => byRegion.get(r)!.length > 0).map(
-    (r) => [r, REGION_WEIGHTS[r]] as const,
-  );
   const injected: InjectedEvent[] = [];
   const realism = resolveRealism(o.realism);
-  const realismRng = Random.fromSeed(o.seed).fork(7);
-  const zipf = zipfWeights(universe.length, realism.zipfExponent);
-  const volume = new Map(universe.map((i, k) => [i, zipf[k]!] as const));
-  const rateMultiplier = issuerRateMultipliers(
-    universe,
-    volume,
-    realismRng,
-    BASELINE_MIX.negative,
-    realism.issuerRateConcentration,
-  );
-  const bursts = planBursts(realism, universe, realismRng, start, end);
-  for (const b of bursts) injected.push(burstEvent(b));
+  const regions = REGIONS.map((r) => [r, REGION_WEIGHTS[r]] as const);
+  const market = buildMarket(universe, regions, realism, Random.fromSeed(o.seed).fork(7), start, end);
+  const { byRegion } = market;
+  for (const b of market.bursts) injected.push(burstEvent(b));
 
   let surge: SurgeOptions | null = null;
   let surgeIssuer: Issuer | null = null;
+  let surgeEvent: InjectedEvent | null = null;
   if (effects.surge) {
-    const ticker =
-      o.surge?.ticker ??
-      (universe.find((i) => i.ticker === 'NWEC') ?? universe.find((i) => i.region === 'amer')!).ticker;
-    surgeIssuer = universe.find((i) => i.ticker === ticker)!;
-    surge = {
-      ticker,
-      fromMs: o.surge?.fromMs ?? start + Math.round(0.45 * D),
-      toMs: o.surge?.toMs ?? start + Math.round(0.7 * D),
-      rampMs: o.surge?.rampMs ?? Math.min(Math.round(0.04 * D), 300_000),
-      peakMultiplier: o.surge?.peakMultiplier ?? 4,
-      peakNegativeShare: o.surge?.peakNegativeShare ?? 0.75,
-    };
-    if (surge.toMs - surge.fromMs < 2 * surge.rampMs) throw new Error('surge shorter than its two ramps');
-    injected.push({
-      kind: 'surge',
-      description: `negative news and chat about ${surgeIssuer.name} ($${ticker}) ramp up to ${surge.peakNegativeShare} negative at up to ${surge.peakMultiplier}x coverage (see params.peakMultiplier), then subside; other ${surgeIssuer.region} issuers get fewer negatives so that the region's negative share stays put (see params)`,
-      fromMs: surge.fromMs,
-      toMs: surge.toMs,
-      groups: [
-        { dimension: 'issuer', group: issuerGroup(surgeIssuer), aliases: issuerAliases(surgeIssuer) },
-        { dimension: 'ticker', group: ticker },
-      ],
-      params: {
-        rampMs: surge.rampMs,
-        peakMultiplier: surge.peakMultiplier,
-        peakNegativeShare: surge.peakNegativeShare,
-        baselineNegativeShare: BASELINE_MIX.negative,
-      },
-    });
+    const fallback = universe.find((i) => i.ticker === 'NWEC') ?? universe.find((i) => i.region === 'amer')!;
+    ({ surge, surgeIssuer, event: surgeEvent } = planSurge(o.surge, universe, fallback, start, D, injected));
   }
 
   let bias: BiasOptions | null = null;
@@ -398,31 +407,15 @@ function resolvePlan(o: ScenarioOptions): {
     });
   }
 
-  const surgeEvent = injected.find((e) => e.kind === 'surge');
-  if (surge && surgeEvent && surgeIssuer) {
-    // The largest coverage multiplier the issuer's regional peers can offset on their own (peers at
-    // the floor); beyond it the whole market would have to turn negative. Small universes get 1.
-    const r0 = regionBaseShare({ bias } as ResolvedPlan, surgeIssuer.region, surge.fromMs + surge.rampMs);
-    const peak0 = Math.max(r0, surge.peakNegativeShare);
-    const f = regionVolumeFraction({ byRegion, volume }, surgeIssuer);
-    const qMax = (r0 - COMPENSATION_FLOOR) / (peak0 - COMPENSATION_FLOOR);
-    const mMax = qMax >= 1 ? Number.POSITIVE_INFINITY : (qMax * (1 - f)) / (f * (1 - qMax));
-    surgeEvent.params.requestedPeakMultiplier = surge.peakMultiplier;
-    surge.peakMultiplier = Math.max(1, Math.min(surge.peakMultiplier, Math.floor(mMax * 100) / 100));
-    surgeEvent.params.peakMultiplier = surge.peakMultiplier;
-    const peak = surgeState({ surge, surgeIssuer, byRegion, bias, volume }, surge.fromMs + surge.rampMs)!;
-    surgeEvent.params.peakPeerNegativeShare = Number(peak.peerShare.toFixed(4));
-    // > 1 when the issuer is too big a part of its region to offset there: all regions scale together.
-    surgeEvent.params.peakMarketScale = Number(peak.scale.toFixed(4));
-  }
+  if (surge && surgeIssuer && surgeEvent) capSurge({ ...market, surge, surgeIssuer, bias }, surgeEvent);
+  const zh = resolveChineseMarket(o, effects, realism, injected);
+  markUnscored(injected, o.scoredLanguages);
 
   const confluentShare =
     schemaIds.news !== undefined && schemaIds.chat !== undefined ? (o.confluentShare ?? 0.5) : 0;
   return {
     plan: {
-      universe,
-      byRegion,
-      regionWeights,
+      ...market,
       surge,
       surgeIssuer,
       bias,
@@ -433,14 +426,147 @@ function resolvePlan(o: ScenarioOptions): {
       newsShare,
       confluentShare,
       schemaIds,
-      realism,
-      volume,
-      rateMultiplier,
-      bursts,
+      zh,
     },
     injected,
     skipped,
   };
+}
+
+/** A market of `universe` with its regions' weights, Zipf volume, issuer base rates and coverage bursts. */
+function buildMarket(
+  universe: Issuer[],
+  regions: ReadonlyArray<readonly [MarketRegion, number]>,
+  realism: RealismOptions,
+  rng: Random,
+  start: number,
+  end: number,
+): Omit<Market, 'surge' | 'surgeIssuer' | 'bias'> {
+  const byRegion = new Map<MarketRegion, Issuer[]>(
+    regions.map(([r]) => [r, universe.filter((i) => i.region === r)]),
+  );
+  const regionWeights = regions.filter(([r]) => byRegion.get(r)!.length > 0);
+  const zipf = zipfWeights(universe.length, realism.zipfExponent);
+  const volume = new Map(universe.map((i, k) => [i, zipf[k]!] as const));
+  const rateMultiplier = issuerRateMultipliers(
+    universe,
+    volume,
+    rng,
+    BASELINE_MIX.negative,
+    realism.issuerRateConcentration,
+  );
+  const bursts = planBursts(realism, universe, rng, start, end);
+  return { universe, byRegion, regionWeights, realism, volume, rateMultiplier, bursts };
+}
+
+/** The surge of one market (defaults: 45%–70% of the run, 4x coverage, 0.75 negative) and its event. */
+function planSurge(
+  o: Partial<SurgeOptions> | undefined,
+  universe: readonly Issuer[],
+  fallback: Issuer,
+  start: number,
+  D: number,
+  injected: InjectedEvent[],
+): { surge: SurgeOptions; surgeIssuer: Issuer; event: InjectedEvent } {
+  const ticker = o?.ticker ?? fallback.ticker;
+  const surgeIssuer = universe.find((i) => i.ticker === ticker)!;
+  const surge: SurgeOptions = {
+    ticker,
+    fromMs: o?.fromMs ?? start + Math.round(0.45 * D),
+    toMs: o?.toMs ?? start + Math.round(0.7 * D),
+    rampMs: o?.rampMs ?? Math.min(Math.round(0.04 * D), 300_000),
+    peakMultiplier: o?.peakMultiplier ?? 4,
+    peakNegativeShare: o?.peakNegativeShare ?? 0.75,
+  };
+  if (surge.toMs - surge.fromMs < 2 * surge.rampMs) throw new Error('surge shorter than its two ramps');
+  const code = surgeIssuer.language === 'zh' ? ticker : `$${ticker}`;
+  const event: InjectedEvent = {
+    kind: 'surge',
+    description: `negative news and chat about ${surgeIssuer.name} (${code}) ramp up to ${surge.peakNegativeShare} negative at up to ${surge.peakMultiplier}x coverage (see params.peakMultiplier), then subside; other ${surgeIssuer.region} issuers get fewer negatives so that the region's negative share stays put (see params)`,
+    fromMs: surge.fromMs,
+    toMs: surge.toMs,
+    groups: [
+      { dimension: 'issuer', group: issuerGroup(surgeIssuer), aliases: issuerAliases(surgeIssuer) },
+      { dimension: 'ticker', group: ticker },
+    ],
+    params: {
+      rampMs: surge.rampMs,
+      peakMultiplier: surge.peakMultiplier,
+      peakNegativeShare: surge.peakNegativeShare,
+      baselineNegativeShare: BASELINE_MIX.negative,
+      ...(surgeIssuer.language ? { language: surgeIssuer.language } : {}),
+    },
+  };
+  injected.push(event);
+  return { surge, surgeIssuer, event };
+}
+
+/**
+ * Caps the surge's coverage multiplier at the largest one the issuer's regional peers can offset on
+ * their own (peers at the floor); beyond it the whole market would have to turn negative. Small
+ * universes get 1. Records the peak figures on the surge's event.
+ */
+function capSurge(market: Market & { surge: SurgeOptions; surgeIssuer: Issuer }, event: InjectedEvent): void {
+  const { surge, surgeIssuer } = market;
+  const r0 = regionBaseShare(market, surgeIssuer.region, surge.fromMs + surge.rampMs);
+  const peak0 = Math.max(r0, surge.peakNegativeShare);
+  const f = regionVolumeFraction(market, surgeIssuer);
+  const qMax = (r0 - COMPENSATION_FLOOR) / (peak0 - COMPENSATION_FLOOR);
+  const mMax = qMax >= 1 ? Number.POSITIVE_INFINITY : (qMax * (1 - f)) / (f * (1 - qMax));
+  event.params.requestedPeakMultiplier = surge.peakMultiplier;
+  surge.peakMultiplier = Math.max(1, Math.min(surge.peakMultiplier, Math.floor(mMax * 100) / 100));
+  event.params.peakMultiplier = surge.peakMultiplier;
+  const peak = surgeState(market, surge.fromMs + surge.rampMs)!;
+  event.params.peakPeerNegativeShare = Number(peak.peerShare.toFixed(4));
+  // > 1 when the issuer is too big a part of its region to offset there: all regions scale together.
+  event.params.peakMarketScale = Number(peak.scale.toFixed(4));
+}
+
+/**
+ * The Chinese-language market of a run (`zh.share` of the documents, default per scenario: 0 except
+ * `zh-surge`), with its own Zipf volume, base rates, bursts and, where asked, its own surge (default
+ * issuer 贵州茅台 600519.SH), compensated within its region as the English surge is.
+ */
+function resolveChineseMarket(
+  o: ScenarioOptions,
+  effects: ScenarioEffects,
+  realism: RealismOptions,
+  injected: InjectedEvent[],
+): ChineseMarket | null {
+  const share = o.zh?.share ?? effects.zhShare;
+  if (!(share >= 0 && share < 1)) throw new Error('zh.share must be a share in [0, 1)');
+  if (share === 0) return null;
+  const start = o.startMs;
+  const universe = selectChineseUniverse(o.zh?.universeSize);
+  const regions = ZH_REGIONS.map((r) => [r, ZH_REGION_WEIGHTS[r]] as const);
+  const rng = Random.fromSeed(o.seed).fork(9);
+  const market = buildMarket(universe, regions, realism, rng, start, start + o.durationMs);
+  for (const b of market.bursts) injected.push(burstEvent(b));
+  const asked = o.zh?.surge;
+  if (asked === false || (asked === undefined && !effects.zhSurge))
+    return { ...market, share, surge: null, surgeIssuer: null, bias: null };
+  if (asked?.ticker && !universe.some((i) => i.ticker === asked.ticker))
+    throw new Error(`zh surge ticker ${asked.ticker} is not in the Chinese universe of this run`);
+  const fallback = universe.find((i) => i.ticker === '600519.SH') ?? universe[0]!;
+  const planned = planSurge(asked, universe, fallback, start, o.durationMs, injected);
+  const out = { ...market, share, surge: planned.surge, surgeIssuer: planned.surgeIssuer, bias: null };
+  capSurge(out, planned.event);
+  return out;
+}
+
+/**
+ * Effects planted in documents of a language the configured models do not read cannot be detected:
+ * their documents are unscored (design §3). Such events are marked (params.scored = false) and expect
+ * no alert; any alert on them is then a false one.
+ */
+function markUnscored(injected: InjectedEvent[], scoredLanguages: readonly string[] | undefined): void {
+  if (!scoredLanguages || scoredLanguages.length === 0) return;
+  for (const e of injected) {
+    const language = e.params.language;
+    if (typeof language !== 'string' || scoredLanguages.includes(language)) continue;
+    e.params.scored = false;
+    e.description += `; its documents are in ${language}, which the configured models do not read (models.languages: ${scoredLanguages.join(', ')}): they are unscored, so no alert is expected`;
+  }
 }
 
 /** Lowest negative share the surge compensation gives the surge issuer's regional peers. */
@@ -448,7 +574,7 @@ const COMPENSATION_FLOOR = 0.04;
 /** Cap on market-wide scaled negative shares: stays clear of the 0.5 surge threshold. */
 const SCALED_CAP = 0.4;
 
-function regionBaseShare(plan: ResolvedPlan, region: Region, t: number): number {
+function regionBaseShare(plan: Pick<Market, 'bias'>, region: MarketRegion, t: number): number {
   const b = plan.bias;
   return b && b.region === region && t >= b.fromMs && t < b.toMs ? b.negativeShare : BASELINE_MIX.negative;
 }
@@ -462,8 +588,7 @@ function regionBaseShare(plan: ResolvedPlan, region: Region, t: number): number 
  * as they were, and the market as a whole turns a little more negative.
  */
 export function surgeState(
-  plan: Pick<ResolvedPlan, 'surge' | 'surgeIssuer' | 'byRegion' | 'bias'> &
-    Partial<Pick<ResolvedPlan, 'volume'>>,
+  plan: Pick<Market, 'surge' | 'surgeIssuer' | 'byRegion' | 'bias'> & Partial<Pick<Market, 'volume'>>,
   t: number,
 ): { issuerShare: number; peerShare: number; scale: number } | null {
   const s = plan.surge;
@@ -471,7 +596,7 @@ export function surgeState(
   if (!s || !si) return null;
   const intensity = surgeIntensity(s, t);
   if (intensity === 0) return null;
-  const r0 = regionBaseShare(plan as ResolvedPlan, si.region, t);
+  const r0 = regionBaseShare(plan, si.region, t);
   const issuerShare = lerp(r0, Math.max(r0, s.peakNegativeShare), intensity);
   const multiplier = lerp(1, s.peakMultiplier, intensity);
   const n = plan.byRegion.get(si.region)!.length;
@@ -485,7 +610,7 @@ export function surgeState(
 
 /** The issuer's share of its region's coverage (1/n without realism). */
 function regionVolumeFraction(
-  plan: Pick<ResolvedPlan, 'byRegion'> & Partial<Pick<ResolvedPlan, 'volume'>>,
+  plan: Pick<Market, 'byRegion'> & Partial<Pick<Market, 'volume'>>,
   issuer: Issuer,
 ) {
   const peers = plan.byRegion.get(issuer.region)!;
@@ -497,7 +622,7 @@ function regionVolumeFraction(
 const ISSUER_RATE_CAP = 0.9;
 
 /** Intended negative share of a document about `issuer` at event time t, given the plan. */
-function negativeShareFor(plan: ResolvedPlan, issuer: Issuer, t: number): number {
+function negativeShareFor(plan: Market, issuer: Issuer, t: number): number {
   const own = (share: number) => Math.min(ISSUER_RATE_CAP, share * plan.rateMultiplier.get(issuer)!);
   const base = own(regionBaseShare(plan, issuer.region, t));
   const surge = surgeState(plan, t);
@@ -508,7 +633,7 @@ function negativeShareFor(plan: ResolvedPlan, issuer: Issuer, t: number): number
   return Math.min(SCALED_CAP, base * surge.scale);
 }
 
-function pickIssuer(plan: ResolvedPlan, rng: Random, t: number): Issuer {
+function pickIssuer(plan: Market, rng: Random, t: number): Issuer {
   const region = rng.weighted(plan.regionWeights);
   const issuers = plan.byRegion.get(region)!;
   const s = plan.surge;
@@ -617,6 +742,33 @@ function newsRecord(
   };
 }
 
+/** The random streams documents of one market are written from (independent: design §11). */
+interface Streams {
+  time: Random;
+  text: Random;
+  poison: Random;
+  wire: Random;
+  label: Random;
+  story: Random;
+  arrival: Random;
+  idPrefix: string;
+  seq: number;
+}
+
+function streamsOf(root: Random, idPrefix: string): Streams {
+  return {
+    time: root.fork(1),
+    text: root.fork(2),
+    poison: root.fork(3),
+    wire: root.fork(4),
+    label: root.fork(5),
+    story: root.fork(6),
+    arrival: root.fork(8),
+    idPrefix,
+    seq: 0,
+  };
+}
+
 function traceparent(rng: Random): string {
   return `00-${rng.hex(16)}-${rng.hex(8)}-01`;
 }
@@ -632,10 +784,14 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
     startMs: start,
     endMs: end,
     ratePerSecond: options.ratePerSecond,
-    tickers: plan.universe.map((i) => i.ticker),
+    tickers: [...plan.universe, ...(plan.zh?.universe ?? [])].map((i) => i.ticker),
     baselineMix: { ...BASELINE_MIX },
     injected,
-    expectedAlerts: expectedAlertsFor(injected, options.rules, end),
+    expectedAlerts: expectedAlertsFor(
+      injected.filter((e) => e.params.scored !== false),
+      options.rules,
+      end,
+    ),
     toleratedAlerts: toleratedAlertsFor(injected, options.rules),
     skippedPoisonKinds: skipped,
     expectedDeadLetters: [],
@@ -651,18 +807,19 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
   };
 
   const root = Random.fromSeed(options.seed);
-  const timeRng = root.fork(1);
-  const textRng = root.fork(2);
-  const poisonRng = root.fork(3);
-  const wireRng = root.fork(4);
-  const labelRng = root.fork(5);
+  const streams = {
+    en: streamsOf(root, `${options.name}-${options.seed}-`),
+    zh: streamsOf(root.fork(20), `${options.name}-${options.seed}-zh`),
+  };
+  /** The random streams of the market whose document is being written (set before each one). */
+  let s = streams.en;
   const labelShare = options.labels?.share ?? 0;
   const labelDelayMs = options.labels?.delayMs ?? 600_000;
   const labeller = options.labels?.labeller ?? 'review-desk';
   /** Labels waiting for their (event) time, ascending by due time. */
   const pendingLabels: ScenarioMessage[] = [];
   const queueLabel = (m: ScenarioMessage, label: SentimentLabel): void => {
-    const due = m.eventTimeMs + Math.round(labelDelayMs * (0.5 + labelRng.float()));
+    const due = m.eventTimeMs + Math.round(labelDelayMs * (0.5 + s.label.float()));
     const record: LabelRecord = {
       document_id: m.id,
       label,
@@ -692,28 +849,25 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
   };
   const meanGapMs = 1000 / options.ratePerSecond;
   const realism = plan.realism;
-  const storyRng = root.fork(6);
-  const arrivalRng = root.fork(8);
   /** Republications of news stories, due at their own event time. */
   const republications = new MinHeap<Republication>();
   /** Documents held back until their arrival time (only with arrival delays or future stamps). */
   const arrivals = new MinHeap<ScenarioMessage>();
   const delays = realism.arrivalDelayMeanMs > 0 || realism.futureShare > 0;
-  let seq = 0;
 
   /** Builds, counts and (for poison) records one document; returns the message to deliver. */
   const emit = (doc: DocumentDraft): ScenarioMessage => {
     const { topic, record, eventTimeMs, issuer, label, id } = doc;
-    const framing: 'plain' | 'confluent' = wireRng.chance(plan.confluentShare) ? 'confluent' : 'plain';
+    const framing: 'plain' | 'confluent' = s.wire.chance(plan.confluentShare) ? 'confluent' : 'plain';
     const headers: Record<string, string> = { 'finsentry-scenario': options.name };
-    if (wireRng.chance(0.3)) headers.traceparent = traceparent(wireRng);
+    if (s.wire.chance(0.3)) headers.traceparent = traceparent(s.wire);
     truth.counts.total++;
     truth.counts.byTopic[topic]++;
     const common = { topic, key: id, headers, eventTimeMs, id, framing, record, issuer };
     const timing = { storyId: doc.storyId, arrivalMs: doc.arrivalMs };
-    if (plan.poison.share > 0 && poisonRng.chance(plan.poison.share)) {
-      const kind = poisonRng.pick(plan.feasiblePoison);
-      const bad = buildPoison(kind, topic, record, poisonRng, plan.limits, plan.schemaIds);
+    if (plan.poison.share > 0 && s.poison.chance(plan.poison.share)) {
+      const kind = s.poison.pick(plan.feasiblePoison);
+      const bad = buildPoison(kind, topic, record, s.poison, plan.limits, plan.schemaIds);
       truth.counts.poison++;
       truth.counts.deadLettersByReason[bad.reason] = (truth.counts.deadLettersByReason[bad.reason] ?? 0) + 1;
       truth.expectedDeadLetters.push({ id, topic, key: id, reason: bad.reason, eventTimeMs });
@@ -722,23 +876,23 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
     truth.counts.byTruth[label]++;
     const value = encodeRecord(topic, record, framing, plan.schemaIds);
     const message: ScenarioMessage = { ...common, value, truth: label, poison: null, ...timing };
-    if (labelShare > 0 && labelRng.chance(labelShare)) queueLabel(message, label);
+    if (labelShare > 0 && s.label.chance(labelShare)) queueLabel(message, label);
     return message;
   };
 
   /** Arrival time and (rarely) a future stamp: the record carries the stamp, the topic gets it now. */
   const timeOf = (t: number): { eventTimeMs: number; arrivalMs: number } => {
     const at = Math.floor(t);
-    if (realism.futureShare > 0 && arrivalRng.chance(realism.futureShare))
+    if (realism.futureShare > 0 && s.arrival.chance(realism.futureShare))
       return { eventTimeMs: at + realism.futureSkewMs, arrivalMs: at };
     const delay =
-      realism.arrivalDelayMeanMs > 0 ? Math.round(arrivalRng.exponential(realism.arrivalDelayMeanMs)) : 0;
+      realism.arrivalDelayMeanMs > 0 ? Math.round(s.arrival.exponential(realism.arrivalDelayMeanMs)) : 0;
     return { eventTimeMs: at, arrivalMs: at + delay };
   };
 
   const original = (t: number): DocumentDraft => {
     const { eventTimeMs, arrivalMs } = timeOf(t);
-    const id = `${options.name}-${options.seed}-${seq++}`;
+    const id = `${s.idPrefix}${s.seq++}`;
     const p = plan.drift ? driftProgress(plan.drift, eventTimeMs) : 0;
     const style: TextStyle = plan.drift
       ? {
@@ -751,21 +905,21 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
         }
       : DEFAULT_TEXT_STYLE;
     const newsShare = plan.drift ? lerp(plan.newsShare, plan.drift.newsShare, p) : plan.newsShare;
-    const topic: InputTopic = textRng.chance(newsShare) ? 'news' : 'chat';
-    const issuer = pickIssuer(plan, textRng, eventTimeMs);
-    const label = pickLabel(textRng, negativeShareFor(plan, issuer, eventTimeMs));
+    const topic: InputTopic = s.text.chance(newsShare) ? 'news' : 'chat';
+    const issuer = pickIssuer(plan, s.text, eventTimeMs);
+    const label = pickLabel(s.text, negativeShareFor(plan, issuer, eventTimeMs));
     // The surge issuer's texts never name another organisation (broker, exchange, client), so the
     // surge stays on its own `issuer` group instead of leaking into co-mentioned ones.
     const soloOrg = plan.surgeIssuer === issuer;
     const draft = { id, storyId: id, eventTimeMs, arrivalMs, issuer, label, topic };
     if (topic === 'chat') {
-      const text = writeChat(label, issuer, textRng, eventTimeMs, style, soloOrg);
-      const platform = textRng.weighted(CHAT_PLATFORMS.map((c) => [c, c.weight] as const));
+      const text = writeChat(label, issuer, s.text, eventTimeMs, style, soloOrg);
+      const platform = s.text.weighted(CHAT_PLATFORMS.map((c) => [c, c.weight] as const));
       const chat: ChatMessageRecord = {
         id,
         platform: platform.platform,
-        channel: textRng.pick(platform.channels),
-        author_id: `trader-${textRng.int(1, 800)}`,
+        channel: s.text.pick(platform.channels),
+        author_id: `trader-${s.text.int(1, 800)}`,
         sent_at: eventTimeMs,
         text,
         language: 'en',
@@ -774,32 +928,81 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
       };
       return { ...draft, record: chat };
     }
-    const text = writeNews(label, issuer, textRng, eventTimeMs, style, soloOrg);
-    const source = textRng.weighted(newsSourceWeights(plan, p));
-    const news = newsRecord(id, source, eventTimeMs, text.headline, text.body, issuer, textRng.chance(0.6));
-    // Syndication: the story is republished 1 + Poisson(λ) times in all, by other outlets, minutes later.
-    const copies = poisson(storyRng, realism.syndicationLambda);
+    const text = writeNews(label, issuer, s.text, eventTimeMs, style, soloOrg);
+    const source = s.text.weighted(newsSourceWeights(plan, p));
+    const news = newsRecord(id, source, eventTimeMs, text.headline, text.body, issuer, s.text.chance(0.6));
+    syndicate(t, news, issuer, label);
+    return { ...draft, record: news };
+  };
+
+  /** Syndication: the story is republished 1 + Poisson(λ) times in all, by other outlets, minutes later. */
+  const syndicate = (t: number, news: NewsArticleRecord, issuer: Issuer, label: SentimentLabel): void => {
+    const copies = poisson(s.story, realism.syndicationLambda);
     for (let k = 0; k < copies; k++) {
-      const dueMs = t + storyRng.exponential(realism.syndicationSpreadMs);
+      const dueMs = t + s.story.exponential(realism.syndicationSpreadMs);
       republications.push(dueMs, {
         dueMs,
         story: news,
         issuer,
         label,
-        rewrite: storyRng.chance(realism.rewriteShare),
+        rewrite: s.story.chance(realism.rewriteShare),
       });
     }
+  };
+
+  /** A Chinese news article or 股吧/雪球 line about an issuer of the Chinese market. */
+  const chineseOriginal = (t: number, zh: ChineseMarket): DocumentDraft => {
+    const at = { ...timeOf(t), id: `${s.idPrefix}${s.seq++}` };
+    const { id, eventTimeMs } = at;
+    const topic: InputTopic = s.text.chance(plan.newsShare) ? 'news' : 'chat';
+    const issuer = pickIssuer(zh, s.text, eventTimeMs);
+    const label = pickLabel(s.text, negativeShareFor(zh, issuer, eventTimeMs));
+    const soloOrg = zh.surgeIssuer === issuer;
+    const language = chineseLanguageTag(s.text);
+    const draft = { ...at, storyId: id, issuer, label, topic };
+    if (topic === 'chat') {
+      const platform = s.text.weighted(ZH_CHAT_PLATFORMS.map((c) => [c, c.weight] as const));
+      const chat: ChatMessageRecord = {
+        id,
+        platform: platform.platform,
+        channel: s.text.pick(platform.channels),
+        author_id: `${platform.platform}-${s.text.int(1, 2_000)}`,
+        sent_at: eventTimeMs,
+        text: writeChineseChat(label, issuer, s.text, eventTimeMs, soloOrg),
+        language,
+        // 雪球's feed carries the code in its own form (SH600519); 股吧 scrapes carry none.
+        tickers: platform.platform === 'xueqiu' && s.text.chance(0.5) ? [producerSymbol(issuer)] : [],
+        region: issuer.region,
+      };
+      return { ...draft, record: chat };
+    }
+    const text = writeChineseNews(label, issuer, s.text, eventTimeMs, soloOrg);
+    const source = s.text.weighted(ZH_NEWS_SOURCE_WEIGHTS);
+    const news: NewsArticleRecord = {
+      ...newsRecord(id, source, eventTimeMs, text.headline, text.body, issuer, s.text.chance(0.6)),
+      language,
+      // Many Chinese feeds send no codes: the pipeline reads them from the text (src/domain/tickers.ts).
+      tickers: s.text.chance(0.6) ? [issuer.ticker] : [],
+    };
+    syndicate(t, news, issuer, label);
     return { ...draft, record: news };
   };
 
   const republication = (r: Republication): DocumentDraft => {
     const { eventTimeMs, arrivalMs } = timeOf(r.dueMs);
-    const id = `${options.name}-${options.seed}-${seq++}`;
-    const others = NEWS_SOURCE_WEIGHTS.filter(([s]) => s !== r.story.source);
-    const source = storyRng.weighted(others);
-    const headline = r.rewrite ? lightRewrite(r.story.headline, storyRng, source) : r.story.headline;
-    const body = r.rewrite ? lightRewrite(r.story.body, storyRng, source) : r.story.body;
-    const news = newsRecord(id, source, eventTimeMs, headline, body, r.issuer, storyRng.chance(0.6));
+    const id = `${s.idPrefix}${s.seq++}`;
+    const chinese = r.issuer.language === 'zh';
+    const outlets = chinese ? ZH_NEWS_SOURCE_WEIGHTS : NEWS_SOURCE_WEIGHTS;
+    const rewrite = chinese ? lightRewriteChinese : lightRewrite;
+    const source = s.story.weighted(outlets.filter(([s]) => s !== r.story.source));
+    const headline = r.rewrite ? rewrite(r.story.headline, s.story, source) : r.story.headline;
+    const body = r.rewrite ? rewrite(r.story.body, s.story, source) : r.story.body;
+    const news: NewsArticleRecord = {
+      ...newsRecord(id, source, eventTimeMs, headline, body, r.issuer, s.story.chance(0.6)),
+      // The outlet republishes with the original's language tag and codes (or lack of them).
+      language: r.story.language,
+      tickers: r.story.tickers,
+    };
     const base = { id, storyId: r.story.id, eventTimeMs, arrivalMs, issuer: r.issuer, label: r.label };
     return { ...base, topic: 'news', record: news };
   };
@@ -813,20 +1016,40 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
     while (arrivals.size > 0 && arrivals.peekKey()! <= nowMs) yield arrivals.pop()!;
   }
 
+  /**
+   * The Chinese market is a Poisson stream of its own, at `zh.share` of the rate, drawn from random
+   * streams of its own: adding it leaves every draw of the English traffic as it was.
+   */
+  const zh = plan.zh;
+  const enGapMs = meanGapMs / (1 - (zh?.share ?? 0));
+  const zhGapMs = zh ? meanGapMs / zh.share : Number.POSITIVE_INFINITY;
+  const advance = (clock: number, stream: Streams, gapMs: number) =>
+    clock + stream.time.exponential(gapMs) / diurnalFactor(realism, clock);
+
   function* messages(): IterableIterator<ScenarioMessage> {
-    let t = start;
+    let t = advance(start, streams.en, enGapMs);
+    let tz = zh ? advance(start, streams.zh, zhGapMs) : Number.POSITIVE_INFINITY;
     for (;;) {
-      t += timeRng.exponential(meanGapMs) / diurnalFactor(realism, t);
-      while (republications.size > 0 && republications.peekKey()! <= Math.min(t, end)) {
+      const next = Math.min(t, tz);
+      while (republications.size > 0 && republications.peekKey()! <= Math.min(next, end)) {
         const r = republications.pop()!;
+        s = r.issuer.language === 'zh' ? streams.zh : streams.en;
         yield* deliver(emit(republication(r)), r.dueMs);
       }
-      if (t >= end) break;
-      while (pendingLabels.length > 0 && pendingLabels[0]!.eventTimeMs <= Math.floor(t)) {
+      if (next >= end) break;
+      while (pendingLabels.length > 0 && pendingLabels[0]!.eventTimeMs <= Math.floor(next)) {
         truth.counts.labels++;
         yield pendingLabels.shift()!;
       }
-      yield* deliver(emit(original(t)), t);
+      if (t <= tz) {
+        s = streams.en;
+        yield* deliver(emit(original(t)), t);
+        t = advance(t, streams.en, enGapMs);
+      } else {
+        s = streams.zh;
+        yield* deliver(emit(chineseOriginal(tz, zh!)), tz);
+        tz = advance(tz, streams.zh, zhGapMs);
+      }
     }
     // Held-back arrivals and labels due after the last document still come, at their own times.
     while (arrivals.size > 0) yield arrivals.pop()!;

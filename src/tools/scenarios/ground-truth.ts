@@ -7,7 +7,15 @@ import type { SentimentLabel } from '../../domain/enrichment.js';
  * holds at any replay speed.
  */
 
-export const SCENARIO_NAMES = ['clean', 'issuer-surge', 'region-bias', 'drift', 'poison', 'mixed'] as const;
+export const SCENARIO_NAMES = [
+  'clean',
+  'issuer-surge',
+  'region-bias',
+  'drift',
+  'poison',
+  'mixed',
+  'zh-surge',
+] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export type InputTopic = 'news' | 'chat';

@@ -45,11 +45,14 @@ export interface ReplayPlanOptions extends ReplayClockOptions {
   scenario: ScenarioName;
   seed: number;
   universe: number | undefined;
-  config: Pick<FinsentryConfig, 'codec' | 'limits'>;
+  /** With `models`, effects planted in languages its models.languages lacks expect no alert (unscored). */
+  config: Pick<FinsentryConfig, 'codec' | 'limits'> & Partial<Pick<FinsentryConfig, 'models'>>;
   /** Alert rules the ground truth's expected alerts are derived from. */
   rules: NonNullable<ScenarioOptions['rules']>;
   poison?: ScenarioOptions['poison'];
   labels?: ScenarioOptions['labels'];
+  /** Chinese-language traffic (default: the scenario's). */
+  zh?: ScenarioOptions['zh'];
 }
 
 export interface ReplayPlan extends ReplayClock {
@@ -84,6 +87,8 @@ export function planReplay(o: ReplayPlanOptions, nowMs = Date.now()): ReplayPlan
     limits: { maxMessageBytes: o.config.limits.maxMessageBytes, maxTextChars: o.config.limits.maxTextChars },
     ...(o.poison ? { poison: o.poison } : {}),
     ...(o.labels ? { labels: o.labels } : {}),
+    ...(o.zh ? { zh: o.zh } : {}),
+    ...(o.config.models ? { scoredLanguages: o.config.models.languages } : {}),
     rules: o.rules,
   });
   return { ...clock, run };

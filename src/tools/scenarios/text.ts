@@ -9,6 +9,7 @@ import {
   LONG_BACKGROUND,
   MONTHS,
   QUARTERS,
+  type TemplateSet,
 } from './phrases.js';
 import type { Random } from './random.js';
 import { BROKERS, ISSUERS, PEOPLE, type Issuer } from './universe.js';
@@ -30,7 +31,7 @@ const OTHER_ORG_SLOT = /\{(broker|exchange|client)\}/;
 const soloCache = new Map<readonly string[], readonly string[]>();
 
 /** Pick a template; with `soloOrg`, only templates that name no other organisation. */
-function pickTemplate(templates: readonly string[], rng: Random, soloOrg: boolean): string {
+export function pickTemplate(templates: readonly string[], rng: Random, soloOrg: boolean): string {
   if (!soloOrg) return rng.pick(templates);
   let solo = soloCache.get(templates);
   if (!solo) {
@@ -110,20 +111,30 @@ export interface NewsText {
   body: string;
 }
 
+/** What an article is written from: one language's templates, its slot filler, its sentence joiner. */
+export interface ArticleKit {
+  headlines: TemplateSet;
+  body: TemplateSet;
+  /** Long neutral background sentences for long articles. */
+  background: readonly string[];
+  fill: (template: string) => string;
+  /** Between the sentences of a paragraph: a space in English, nothing in Chinese. */
+  sentenceSeparator: string;
+}
+
 /**
  * A news article with the intended label. Polar articles (negative/positive) mix sentiment-bearing
  * sentences with neutral ones, at least 60% polar so that the aggregated prediction stays polar even
  * over many token windows; neutral articles contain only neutral sentences.
  */
-export function writeNews(
+export function composeArticle(
   label: SentimentLabel,
-  issuer: Issuer,
+  kit: ArticleKit,
   rng: Random,
-  eventTimeMs: number,
   style: TextStyle,
   soloOrg = false,
 ): NewsText {
-  const headline = fillTemplate(pickTemplate(HEADLINES[label], rng, soloOrg), issuer, rng, eventTimeMs);
+  const headline = kit.fill(pickTemplate(kit.headlines[label], rng, soloOrg));
   const long = rng.chance(style.longBodyShare);
   const sentences = long ? rng.int(20, 30) : rng.int(3, 9);
   const polarShare = label === 'neutral' ? 0 : 0.65;
@@ -135,28 +146,46 @@ export function writeNews(
     for (let tries = 0; used.has(template) && tries < 4; tries++)
       template = pickTemplate(templates, rng, soloOrg);
     used.add(template);
-    return fillTemplate(template, issuer, rng, eventTimeMs);
+    return kit.fill(template);
   };
   for (let i = 0; i < sentences; i++) {
     if (style.driftVocabularyShare > 0 && rng.chance(style.driftVocabularyShare)) {
       out.push(fresh(DRIFT_SENTENCES));
     } else if (i === 0 || rng.chance(polarShare)) {
       // The first sentence always restates the headline's tone, as wire copy does.
-      out.push(fresh(BODY_SENTENCES[label]));
+      out.push(fresh(kit.body[label]));
     } else if (long && rng.chance(0.6)) {
-      out.push(fresh(LONG_BACKGROUND));
+      out.push(fresh(kit.background));
     } else {
-      out.push(fresh(BODY_SENTENCES.neutral));
+      out.push(fresh(kit.body.neutral));
     }
   }
   // Paragraphs of 2-4 sentences, as in wire copy.
   const paragraphs: string[] = [];
   for (let i = 0; i < out.length;) {
     const n = rng.int(2, 4);
-    paragraphs.push(out.slice(i, i + n).join(' '));
+    paragraphs.push(out.slice(i, i + n).join(kit.sentenceSeparator));
     i += n;
   }
   return { headline, body: paragraphs.join('\n\n') };
+}
+
+export function writeNews(
+  label: SentimentLabel,
+  issuer: Issuer,
+  rng: Random,
+  eventTimeMs: number,
+  style: TextStyle,
+  soloOrg = false,
+): NewsText {
+  const kit: ArticleKit = {
+    headlines: HEADLINES,
+    body: BODY_SENTENCES,
+    background: LONG_BACKGROUND,
+    fill: (template) => fillTemplate(template, issuer, rng, eventTimeMs),
+    sentenceSeparator: ' ',
+  };
+  return composeArticle(label, kit, rng, style, soloOrg);
 }
 
 export function writeChat(

@@ -9,6 +9,11 @@ import type { IssuerEntry } from '../../stats/issuer-master.js';
 
 export const REGIONS = ['amer', 'emea', 'apac', 'latam'] as const;
 export type Region = (typeof REGIONS)[number];
+/** Regions of the Chinese-language market (src/tools/scenarios/universe-zh.ts): mainland A-shares, Hong Kong. */
+export const ZH_REGIONS = ['cn', 'hk'] as const;
+export type ZhRegion = (typeof ZH_REGIONS)[number];
+/** Any region an issuer can be in. */
+export type MarketRegion = Region | ZhRegion;
 
 export const SECTORS = [
   'banks',
@@ -33,19 +38,23 @@ export interface Issuer {
   shortName: string;
   ticker: string;
   sector: Sector;
-  region: Region;
+  region: MarketRegion;
   /** Reporting currency, used in figures ("EUR 12.4 million"). */
   currency: string;
   city: string;
   exchange: string;
+  /** Language its coverage is written in; absent = English. */
+  language?: 'zh';
+  /** Other names the security master knows it by (English name, full legal name); Chinese issuers only. */
+  otherNames?: readonly string[];
 }
 
-function issuer(
+export function issuer(
   name: string,
   shortName: string,
   ticker: string,
   sector: Sector,
-  region: Region,
+  region: MarketRegion,
   currency: string,
   city: string,
   exchange: string,
@@ -596,6 +605,11 @@ export function issuerGroup(issuer: Issuer): string {
  * group, its news (full name) in issuerGroup(). The pipeline has no reference data to link the two.
  */
 export function issuerAliases(issuer: Issuer): string[] {
+  if (issuer.language === 'zh') {
+    // 股吧 chat names the issuer by its short name (茅台) or its code ($600519, SH600519).
+    const code = issuer.ticker.split('.')[0]!;
+    return [issuer.shortName, code, issuer.ticker.toLowerCase()].filter((a) => a !== issuerGroup(issuer));
+  }
   return [issuer.ticker.toLowerCase()];
 }
 
@@ -674,13 +688,17 @@ export function syntheticIssuer(k: number): Issuer {
 
 /**
  * The security master of the scenario universe (config/issuers.example.csv is this for the 60
- * written issuers): id = lower-case ticker; aliases = the short name; tickers = the ticker.
+ * written issuers and the Chinese ones of universe-zh.ts): id = lower-case ticker; aliases = the
+ * short name and any other names; tickers = the ticker.
  */
 export function universeIssuerMaster(issuers: readonly Issuer[]): IssuerEntry[] {
   return issuers.map((i) => ({
     id: i.ticker.toLowerCase(),
     name: i.name,
-    aliases: i.shortName.toLowerCase() === i.name.toLowerCase() ? [] : [i.shortName],
+    aliases: [
+      ...(i.shortName.toLowerCase() === i.name.toLowerCase() ? [] : [i.shortName]),
+      ...(i.otherNames ?? []),
+    ],
     tickers: [i.ticker],
     region: i.region,
   }));

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Enricher, EnrichRequest, ScoredEnrichment } from '../../../src/domain/enrichment.js';
 import {
   cjkLetterShare,
+  languageEvidence,
   LanguageResolver,
   loadEldDetector,
   primaryLanguage,
@@ -138,6 +139,43 @@ describe('LanguageResolver with ELD', () => {
     }
     expect(documents).toBeGreaterThan(5000);
     expect(routedAway).toEqual([]);
+  });
+
+  it('reads Chinese lines as Chinese whatever URL, cashtag or code they carry, under any tag', () => {
+    const resolver = new LanguageResolver(detector, 'verify');
+    for (const text of [
+      '$000858 净利润大增10.7%，太强了 https://finsentry.example/z/b1fd9908',
+      'SH600900 净利润大增24.7%，太强了 https://finsentry.example/z/1a2163ad',
+      '01299.HK 净利润大增3.5%，太强了 www.example.test/a/b/c/d/e/f',
+      '$友邦保险(01299)$ 跌停了 https://finsentry.example/z/599d04e4',
+    ])
+      for (const tag of ['zh', 'en', 'und'])
+        expect(resolver.resolve(tag, text).language, `${tag}: ${text}`).toBe('zh');
+    expect(languageEvidence('$NWEC https://x.test/a')).toBe('$NWEC https://x.test/a');
+  });
+
+  it("routes every Chinese document of the zh-surge scenario to zh, whatever its producer's tag", () => {
+    const resolver = new LanguageResolver(detector, 'verify');
+    const run = generateScenario({
+      name: 'zh-surge',
+      seed: 16,
+      startMs: Date.UTC(2026, 0, 5, 8),
+      durationMs: 40 * 60_000,
+      ratePerSecond: 110 / 60,
+      universeSize: 16,
+    });
+    const misrouted: string[] = [];
+    let chinese = 0;
+    for (const m of run.messages) {
+      if (m.issuer.language !== 'zh' || m.topic === 'labels') continue;
+      const record = m.record as { headline?: string; body?: string; text?: string; language: string };
+      chinese++;
+      const text = record.text ?? `${record.headline}\n\n${record.body}`;
+      const resolved = resolver.resolve(record.language, text).language;
+      if (resolved !== 'zh') misrouted.push(`${record.language} → ${resolved}: ${text.slice(0, 60)}`);
+    }
+    expect(chinese).toBeGreaterThan(2000);
+    expect(misrouted).toEqual([]);
   });
 
   it('lets a reliable detection override a mislabelled Latin-script tag under verify only', () => {
