@@ -119,12 +119,11 @@ def eval_conll(sess, tok, sents):
     _, ner = run(sess, tok, texts)
     gold, pred = [], []
     for (words, tags), st, (tokens, offsets, logits) in zip(sents, starts, ner):
-        tag_at = {}
-        for tag, (s, _) in zip(token_tags(tokens, logits), offsets):
-            if tag is not None and s not in tag_at:
-                tag_at[s] = tag
+        # A metaspace token's offset includes the space before its word: the word's tag is that of the
+        # first token whose span contains the word's first character.
+        tagged = [(tag, s, e) for tag, (s, e) in zip(token_tags(tokens, logits), offsets) if tag is not None]
         gold.append(tags)
-        pred.append([tag_at.get(s, "O") for s in st])
+        pred.append([next((tag for tag, s, e in tagged if s <= w < e), "O") for w in st])
     return span_prf(gold, pred)["overall"]
 
 

@@ -270,13 +270,24 @@ export function normalizeEntityText(text: string): string {
 }
 
 export function toEntitySpan(text: string, raw: RawEntity): EntitySpan {
-  const surface = text.slice(raw.start, raw.end);
+  const { start, end } = trimSymbols(text, raw.start, raw.end);
+  const surface = text.slice(start, end);
   return {
     type: raw.type,
     text: surface,
     normalized: normalizeEntityText(surface),
-    start: raw.start,
-    end: raw.end,
+    start,
+    end,
     score: raw.score,
   };
+}
+
+/** Symbols and emoji at an entity's edges (`📈贵州茅台`): an <unk> piece to the model, never part of a name. */
+function trimSymbols(text: string, start: number, end: number): { start: number; end: number } {
+  const surface = text.slice(start, end);
+  const lead = /^[\p{So}\p{Sk}\p{Cf}\s]+/u.exec(surface)?.[0].length ?? 0;
+  const trail = /[\p{So}\p{Sk}\p{Cf}\s]+$/u.exec(surface)?.[0].length ?? 0;
+  // a span of symbols only stays as it is (nothing left to name)
+  if (lead + trail >= surface.length) return { start, end };
+  return { start: start + lead, end: end - trail };
 }

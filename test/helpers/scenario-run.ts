@@ -36,6 +36,8 @@ export interface ModelPaths {
   ner: string | null;
   /** models.languages (default: the config default, English). */
   languages?: readonly string[];
+  /** models.sets: further model sets by language (default none: only the pair above scores). */
+  sets?: ReadonlyArray<{ name: string; path: string; languages: readonly string[] }>;
 }
 
 /** An alert episode that went pending and back to inactive without firing (reported, not scored). */
@@ -205,6 +207,7 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
         sentiment: { path: models.sentiment },
         ner: models.ner === null ? null : { path: models.ner, aggregation: 'simple' },
         ...(models.languages ? { languages: models.languages } : {}),
+        sets: models.sets ?? [],
         intraOpThreads: 1,
       },
       // Below the broker's 1 MB so that the `message-too-large` poison kind reaches finsentry.

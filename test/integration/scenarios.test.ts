@@ -260,6 +260,7 @@ describe('Chinese traffic (zh-surge)', () => {
             ner: null,
             intraOpThreads: 1,
             languages: multilingual!.languages,
+            sets: [],
           },
         },
         {},
@@ -301,9 +302,11 @@ describe('Chinese traffic (zh-surge)', () => {
     'zh-surge with the multilingual model: the surge on 贵州茅台 is detected in time, nothing else fires',
     async () => {
       const zh = CHINESE_ISSUERS.find((i) => i.ticker === '600519.SH')!;
-      const result = await checkScenario(ZH_SPEC, multilingual!, [
-        ['NegativeSentimentSurge', 'issuer', issuerGroup(zh)],
-      ]);
+      const result = await checkScenario(
+        ZH_SPEC,
+        { ...MODELS, sets: [{ name: 'multilingual', path: multilingual!.sentiment, languages: ['zh'] }] },
+        [['NegativeSentimentSurge', 'issuer', issuerGroup(zh)]],
+      );
       const counts = routing(result);
       expect(counts.zh.unscored).toBeLessThanOrEqual(counts.zh.total * 0.02);
     },

@@ -43,15 +43,17 @@ describe('the demo Chinese phase', () => {
       ner: path.join(split, 'ner'),
       languages: ['en', 'zh'],
     });
+    // English stays with the pair; the multilingual model scores zh as a model set of its own.
     const config = buildDemoConfig({
       runId: 'r1',
       base: {},
-      sentimentModel: dir,
-      nerModel: dir,
-      languages: phase.models!.languages,
+      sentimentModel: 'models/finsentry-sentiment',
+      nerModel: 'models/finsentry-ner',
+      zhModelDir: phase.models!.sentiment,
       metricsPort: 0,
     }).config;
-    expect(config.models.languages).toEqual(['en', 'zh']);
+    expect(config.models.languages).toEqual(['en']);
+    expect(config.models.sets.map((set) => [set.path, set.languages])).toEqual([[dir, ['zh']]]);
     // Explicit models win: the multilingual one is not swapped in.
     expect(resolveChinesePhase(options({ zhModel: dir, model: 'x' }), root).models).toBeNull();
   });

@@ -84,8 +84,9 @@ describe('finsentry infer (dist) on Chinese financial text', () => {
         'sentiment:finsentry-multilingual',
         'ner:finsentry-multilingual',
       ]);
-      // the 250k SentencePiece vocabulary reads Chinese: no unknown tokens
-      expect(r.sentiment!.unknownTokens).toBe(0);
+      // the 250k SentencePiece vocabulary reads Chinese, but has no byte fallback: a rare character
+      // (獐 of 獐子岛) is one <unk>, where the English WordPiece models lost 50–86% of the tokens
+      expect(r.sentiment!.unknownTokens).toBeLessThanOrEqual(1);
     }
   });
 

@@ -43,7 +43,7 @@ export function resolveChinesePhase(o: DemoOptions, root: string): ChinesePhase 
     share,
     models: found,
     note: found
-      ? `Chinese phase: ${share} of the documents are Chinese news and 股吧/雪球 chat, with a negative surge on 贵州茅台 (600519.SH); models.languages [${found.languages.join(', ')}] from ${path.relative(root, dir) || dir}`
+      ? `Chinese phase: ${share} of the documents are Chinese news and 股吧/雪球 chat, with a negative surge on 贵州茅台 (600519.SH); scored by the multilingual set from ${path.relative(root, dir) || dir}`
       : `Chinese phase: ${share} of the documents are Chinese, with a surge on 贵州茅台 (600519.SH), but no model reads Chinese: they are enriched unscored and no alert is expected on them`,
   };
 }

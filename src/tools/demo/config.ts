@@ -28,6 +28,8 @@ export interface DemoConfigOptions {
   nerModel: string;
   /** models.languages (default: the base config's, else English). */
   languages?: readonly string[];
+  /** The multilingual model that scores `zh` (a models.sets entry), when the Chinese phase has one. */
+  zhModelDir?: string;
   metricsPort: number;
   executionProvider?: 'cpu' | 'cuda';
   brokers?: string[];
@@ -112,6 +114,7 @@ export function buildDemoConfig(o: DemoConfigOptions): DemoConfig {
       sentiment: { ...record(models.sentiment), path: o.sentimentModel },
       ner: { aggregation: 'simple', ...record(models.ner), path: o.nerModel },
       ...(o.languages ? { languages: o.languages } : {}),
+      ...(o.zhModelDir ? { sets: [{ name: 'multilingual', path: o.zhModelDir, languages: ['zh'] }] } : {}),
       ...(o.executionProvider ? { executionProvider: o.executionProvider } : {}),
     },
     // Schema ids for the Confluent framing, so that the replay sends both wire formats (design §2) and

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { FinsentryConfig } from '../../config/schema.js';
 import { schemaIdsFromConfig } from './encoding.js';
 import {
@@ -88,7 +89,7 @@ export function planReplay(o: ReplayPlanOptions, nowMs = Date.now()): ReplayPlan
     ...(o.poison ? { poison: o.poison } : {}),
     ...(o.labels ? { labels: o.labels } : {}),
     ...(o.zh ? { zh: o.zh } : {}),
-    ...(o.config.models ? { scoredLanguages: o.config.models.languages } : {}),
+    ...(o.config.models ? { scoredLanguages: scoredLanguages(o.config.models) } : {}),
     rules: o.rules,
   });
   return { ...clock, run };
@@ -124,4 +125,13 @@ export async function* replaySource(
       line: m,
     };
   }
+}
+
+/**
+ * Languages some configured model reads: models.languages (the pair) and the languages of each model
+ * set whose directory is there (an optional set that is absent scores nothing, src/inference/model-sets.ts).
+ */
+function scoredLanguages(models: FinsentryConfig['models']): string[] {
+  const sets = models.sets.filter((set) => !set.optional || existsSync(set.path));
+  return [...models.languages, ...sets.flatMap((set) => set.languages)];
 }
