@@ -31,7 +31,9 @@ describe('the demo Chinese phase', () => {
 
   it('plants Chinese traffic and routes zh to the model when it is there', () => {
     const dir = modelDir('flat');
-    const phase = resolveChinesePhase(options({ zhModel: dir }), root);
+    // off by default, even with the model there; --zh-share turns it on
+    expect(resolveChinesePhase(options({ zhModel: dir }), root).share).toBe(0);
+    const phase = resolveChinesePhase(options({ zhModel: dir, zhShare: DEFAULT_ZH_SHARE }), root);
     expect(phase.share).toBe(DEFAULT_ZH_SHARE);
     expect(phase.models).toEqual({ sentiment: dir, ner: dir, languages: ['en', 'zh'] });
     // The languages the model declares (training/export_joint.py writes finsentry_languages).
