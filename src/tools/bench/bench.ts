@@ -147,15 +147,21 @@ export function medianRound(results: readonly BenchRow[]): { row: BenchRow; inde
   };
 }
 
-export async function runBench(opts: BenchOptions, log: (line: string) => void): Promise<BenchReport> {
-  const startedAt = new Date().toISOString();
-  // --device picks the provider before the config is resolved, so batching gets that provider's defaults.
-  const config = loadConfig(
-    opts.config,
-    opts.device ? { ...process.env, FINSENTRY_MODELS__EXECUTION_PROVIDER: opts.device } : process.env,
-  );
-  const machine = machineInfo();
-  const paths = resolveModels(opts, config, log);
+/** What a bench run measures with: the context the rows read, and what the report says about it. */
+interface PreparedBench {
+  ctx: BenchContext;
+  paths: ReturnType<typeof resolveModels>;
+  specs: { sentiment: ModelSpec; ner: ModelSpec | null };
+  selectedRows: readonly RowId[];
+  corpusSummary: ReturnType<typeof summarizeCorpus>;
+}
+
+/** The engine's model settings of a run: the config's, with the resolved model paths and CLI overrides. */
+function benchModels(
+  opts: BenchOptions,
+  config: FinsentryConfig,
+  paths: { sentiment: string; ner: string | null },
+) {
   const models: ModelsConfig = {
     ...config.models,
     sentiment: { ...config.models.sentiment, path: paths.sentiment },
@@ -163,6 +169,18 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
     ...(opts.device ? { executionProvider: opts.device } : {}),
     ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}),
   };
+  return models;
+}
+
+/** Config, models, corpus and its tokens: everything the rows share, read once before any row runs. */
+async function prepareBench(opts: BenchOptions, log: (line: string) => void): Promise<PreparedBench> {
+  // --device picks the provider before the config is resolved, so batching gets that provider's defaults.
+  const config = loadConfig(
+    opts.config,
+    opts.device ? { ...process.env, FINSENTRY_MODELS__EXECUTION_PROVIDER: opts.device } : process.env,
+  );
+  const paths = resolveModels(opts, config, log);
+  const models = benchModels(opts, config, paths);
   const sentiment: ModelSpec = await readModelSpec(paths.sentiment, 'sentiment');
   const ner: ModelSpec | null = paths.ner ? await readModelSpec(paths.ner, 'ner') : null;
   const jointModel = await resolveJointModel(opts, config);
@@ -201,13 +219,40 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
     statsDocuments: quick ? 3000 : 50_000,
     log,
   };
-  const rounds = opts.rounds ?? (quick ? 1 : 3);
   const corpusSummary = summarizeCorpus(corpusOptions, corpus, docTokens);
   log(
     `corpus: ${documents} documents (${opts.mix}), ${corpusSummary.tokens} tokens; models: ${sentiment.name}${ner ? ` + ${ner.name}` : ''}${jointModel ? `; joint row: ${jointModel}` : ''}; provider ${models.executionProvider}; ${threadingLabel(engineThreading(models))}`,
   );
+  return { ctx, paths, specs: { sentiment, ner }, selectedRows, corpusSummary };
+}
 
-  let latency: LatencyResult | null = null;
+/** The row of a failed row: its error, no figures. */
+function failedRow(id: RowId, error: string): BenchRow {
+  return {
+    id,
+    title: id,
+    documents: 0,
+    seconds: NaN,
+    runs: [],
+    docsPerSecond: NaN,
+    textTokensPerSecond: null,
+    modelTokensPerSecond: null,
+    setting: '',
+    error,
+  };
+}
+
+/**
+ * Every selected row once per round, rounds one after another, so that a change in the machine's
+ * load during the run hits all rows alike instead of whichever row ran at that moment. A row that
+ * fails is not run again; each row reports its median round.
+ */
+async function runRounds(
+  ctx: BenchContext,
+  selectedRows: readonly RowId[],
+  rounds: number,
+): Promise<{ rows: BenchRow[]; latency: LatencyResult | null }> {
+  const log = ctx.log;
   const latencies: Array<LatencyResult | null> = [];
   const runners: Record<RowId, () => Promise<BenchRow>> = {
     limit: () => limitRow(ctx),
@@ -223,8 +268,6 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
     peer: () => peerRow(ctx),
     stats: () => statsRow(ctx),
   };
-  // Rounds: every selected row once per round, rounds one after another, so that a change in the
-  // machine's load during the run hits all rows alike instead of whichever row ran at that moment.
   const perRow = new Map<RowId, BenchRow[]>();
   const errors = new Map<RowId, string>();
   for (let round = 1; round <= rounds; round++) {
@@ -242,22 +285,12 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
       }
     }
   }
+  let latency: LatencyResult | null = null;
   const rows: BenchRow[] = [];
   for (const id of ROW_IDS) {
     const error = errors.get(id);
     if (error !== undefined) {
-      rows.push({
-        id,
-        title: id,
-        documents: 0,
-        seconds: NaN,
-        runs: [],
-        docsPerSecond: NaN,
-        textTokensPerSecond: null,
-        modelTokensPerSecond: null,
-        setting: '',
-        error,
-      });
+      rows.push(failedRow(id, error));
       continue;
     }
     const results = perRow.get(id);
@@ -266,9 +299,18 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
     rows.push(merged.row);
     if (id === 'pipeline') latency = latencies[merged.index] ?? null;
   }
+  return { rows, latency };
+}
 
+/** The report's notes: how the rows were measured, and what in this run qualifies its figures. */
+function benchNotes(
+  rows: readonly BenchRow[],
+  ctx: BenchContext,
+  rounds: number,
+  synthetic: boolean,
+  machine: ReturnType<typeof machineInfo>,
+): string[] {
   const inferRowResult = rows.find((r) => r.id === 'infer' && !r.error);
-  const used = (inferRowResult?.details?.['providers'] as Record<string, string> | undefined) ?? {};
   const notes = [
     `Every row reads the same documents with the same model files and is warmed up before it is timed. The sequence of rows ran ${rounds} time(s) one after another (rounds); each row reports its median round${ctx.reps > 1 ? ` (and within a round the median of ${ctx.reps} repetitions)` : ''}, so that load changes during the run hit every row alike.`,
     'Text tokens: content tokens of the texts analysed (finsentry reads long texts whole in overlapping windows; the peer truncates each text to the model maximum, so it reads fewer tokens of long articles). Model tokens: non-padding tokens fed to the models, both models, special tokens and window overlaps included.',
@@ -287,7 +329,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
         `: batches mixed short and long windows (batching.maxBatchTokens ${ctx.batching.maxBatchTokens}, maxPaddingRatio ${ctx.batching.maxPaddingRatio}). A lower batching.maxPaddingRatio or a smaller token budget (--batch-tokens) keeps short windows apart from long ones.`,
     );
   }
-  if (paths.synthetic)
+  if (synthetic)
     notes.push(
       'Synthesized models (seeded random weights, fp32): throughput reflects the architecture and size only; predictions are meaningless.',
     );
@@ -295,22 +337,48 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
     notes.push(
       `The machine was busy (load average ${machine.loadAverage1m} on ${machine.availableParallelism} CPUs at start): absolute figures are low and noisy; the ratios, measured side by side, are the meaningful part.`,
     );
+  return notes;
+}
+
+/** Writes the report as JSON (--json) and into the benchmarks document (--doc), as asked. */
+function writeBenchReport(report: BenchReport, opts: BenchOptions): void {
+  if (opts.json) {
+    mkdirSync(dirname(resolve(opts.json)), { recursive: true });
+    writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
+  }
+  if (opts.doc) {
+    const existing = existsSync(opts.doc) ? readFileSync(opts.doc, 'utf8') : '# Benchmarks\n';
+    writeFileSync(opts.doc, updateDocument(existing, renderMarkdownSection(report), report.label));
+  }
+}
+
+export async function runBench(opts: BenchOptions, log: (line: string) => void): Promise<BenchReport> {
+  const startedAt = new Date().toISOString();
+  const machine = machineInfo();
+  const { ctx, paths, specs, selectedRows, corpusSummary } = await prepareBench(opts, log);
+  const { sentiment, ner } = specs;
+  const models = ctx.models;
+  const rounds = opts.rounds ?? (opts.quick ? 1 : 3);
+  const { rows, latency } = await runRounds(ctx, selectedRows, rounds);
+  const inferRowResult = rows.find((r) => r.id === 'infer' && !r.error);
+  const used = (inferRowResult?.details?.['providers'] as Record<string, string> | undefined) ?? {};
   const label =
     opts.label ??
     `${paths.synthetic ? `synth ${opts.synth ?? 'minilm'}` : 'default models'} (${sentiment.name}${ner ? ` + ${ner.name}` : ''}), mix ${opts.mix}`;
+  const threading = engineThreading(models);
   const report: BenchReport = {
     version: 1,
     label,
     command: opts.command,
     startedAt,
     finishedAt: new Date().toISOString(),
-    quick,
+    quick: opts.quick,
     machine,
     executionProvider: { requested: models.executionProvider, used },
     threads: {
-      intraOp: engineThreading(models).intraOpThreads,
-      interOp: engineThreading(models).interOpThreads,
-      note: `the engine's settings for ${machine.availableParallelism} usable cores: ${threadingLabel(engineThreading(models))} (models.* auto, src/inference/threads.ts) — infer, pipeline, naive and the peer; the ceiling sweeps 1/2 threads × spinning on/off × batch 1–64 and keeps the fastest`,
+      intraOp: threading.intraOpThreads,
+      interOp: threading.interOpThreads,
+      note: `the engine's settings for ${machine.availableParallelism} usable cores: ${threadingLabel(threading)} (models.* auto, src/inference/threads.ts) — infer, pipeline, naive and the peer; the ceiling sweeps 1/2 threads × spinning on/off × batch 1–64 and keeps the fastest`,
     },
     models: [modelSize(sentiment), ...(ner ? [modelSize(ner)] : [])],
     windowing: { maxLength: models.maxLength, stride: models.stride, maxWindows: models.maxWindows },
@@ -319,15 +387,8 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void):
     rows,
     latency,
     ratios: computeRatios(rows),
-    notes,
+    notes: benchNotes(rows, ctx, rounds, paths.synthetic, machine),
   };
-  if (opts.json) {
-    mkdirSync(dirname(resolve(opts.json)), { recursive: true });
-    writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
-  }
-  if (opts.doc) {
-    const existing = existsSync(opts.doc) ? readFileSync(opts.doc, 'utf8') : '# Benchmarks\n';
-    writeFileSync(opts.doc, updateDocument(existing, renderMarkdownSection(report), label));
-  }
+  writeBenchReport(report, opts);
   return report;
 }

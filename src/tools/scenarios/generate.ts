@@ -321,7 +321,6 @@ function resolvePlan(o: ScenarioOptions): {
   const realism = resolveRealism(o.realism);
   const regions = REGIONS.map((r) => [r, REGION_WEIGHTS[r]] as const);
   const market = buildMarket(universe, regions, realism, Random.fromSeed(o.seed).fork(7), start, end);
-  const { byRegion } = market;
   for (const b of market.bursts) injected.push(burstEvent(b));
 
   let surge: SurgeOptions | null = null;
@@ -332,80 +331,10 @@ function resolvePlan(o: ScenarioOptions): {
     ({ surge, surgeIssuer, event: surgeEvent } = planSurge(o.surge, universe, fallback, start, D, injected));
   }
 
-  let bias: BiasOptions | null = null;
-  if (effects.bias) {
-    bias = {
-      region: o.bias?.region ?? 'apac',
-      negativeShare:
-        o.bias?.negativeShare ??
-        (o.bias?.disparateImpact !== undefined ? BASELINE_MIX.negative / o.bias.disparateImpact : 0.3),
-      fromMs: o.bias?.fromMs ?? start,
-      toMs: o.bias?.toMs ?? end,
-    };
-    if (!byRegion.get(bias.region)?.length)
-      throw new Error(`bias region ${bias.region} has no issuers in this universe`);
-    injected.push({
-      kind: 'bias',
-      description: `documents about region ${bias.region} are phrased negatively ${bias.negativeShare} of the time vs ${BASELINE_MIX.negative} elsewhere`,
-      fromMs: bias.fromMs,
-      toMs: bias.toMs,
-      groups: [{ dimension: 'region', group: bias.region }],
-      params: {
-        negativeShare: bias.negativeShare,
-        baselineNegativeShare: BASELINE_MIX.negative,
-        expectedDisparateImpact: BASELINE_MIX.negative / bias.negativeShare,
-      },
-    });
-  }
-
-  let drift: DriftOptions | null = null;
+  const bias = effects.bias ? planBias(o.bias, start, end, market.byRegion, injected) : null;
   const newsShare = o.newsShare ?? 0.4;
-  if (effects.drift) {
-    drift = {
-      fromMs: o.drift?.fromMs ?? start + Math.round(0.35 * D),
-      toMs: o.drift?.toMs ?? start + Math.round(0.75 * D),
-      longBodyShare: o.drift?.longBodyShare ?? 0.6,
-      driftVocabularyShare: o.drift?.driftVocabularyShare ?? 0.35,
-      newsShare: o.drift?.newsShare ?? 0.6,
-      newSourceShare: o.drift?.newSourceShare ?? 0.5,
-    };
-    injected.push({
-      kind: 'drift',
-      description: `gradual shift: long news bodies ${DEFAULT_TEXT_STYLE.longBodyShare} -> ${drift.longBodyShare}, new vocabulary 0 -> ${drift.driftVocabularyShare}, news share ${newsShare} -> ${drift.newsShare}, new source ${DRIFT_SOURCE} 0 -> ${drift.newSourceShare} of news; intended sentiment unchanged`,
-      fromMs: drift.fromMs,
-      toMs: drift.toMs,
-      groups: [],
-      // Named as the drift features of src/stats/drift.ts (alert rules match on these names). Not
-      // truncation_rate: the longest bodies (~1,500 tokens) stay far below models.maxWindows windows.
-      features: ['tokens', 'unknown_token_rate', 'source_mix', 'kind_mix'],
-      params: { ...drift, heldUntilEnd: true },
-    });
-  }
-
-  const limits: PoisonLimits = { ...DEFAULT_POISON_LIMITS, ...o.limits };
-  const schemaIds = o.schemaIds ?? {};
-  const infeasible = infeasiblePoisonKinds(limits, schemaIds);
-  const poison: PoisonOptions = {
-    share: o.poison?.share ?? effects.poisonShare,
-    kinds: o.poison?.kinds ?? POISON_KINDS,
-  };
-  const skipped =
-    poison.share > 0
-      ? poison.kinds.filter((k) => infeasible.has(k)).map((k) => ({ kind: k, why: infeasible.get(k)! }))
-      : [];
-  const feasiblePoison = poison.kinds.filter((k) => !infeasible.has(k));
-  if (poison.share > 0 && feasiblePoison.length === 0)
-    throw new Error('no feasible poison kind under these limits');
-  if (poison.share > 0) {
-    injected.push({
-      kind: 'poison',
-      description: `${poison.share} of messages are malformed (${feasiblePoison.join(', ')})`,
-      fromMs: start,
-      toMs: end,
-      groups: [],
-      params: { share: poison.share, kinds: feasiblePoison.join(',') },
-    });
-  }
+  const drift = effects.drift ? planDrift(o.drift, start, D, newsShare, injected) : null;
+  const { poison, limits, schemaIds, feasiblePoison, skipped } = planPoison(o, effects, start, end, injected);
 
   if (surge && surgeIssuer && surgeEvent) capSurge({ ...market, surge, surgeIssuer, bias }, surgeEvent);
   const zh = resolveChineseMarket(o, effects, realism, injected);
@@ -431,6 +360,106 @@ function resolvePlan(o: ScenarioOptions): {
     injected,
     skipped,
   };
+}
+
+/** The bias of the `bias` scenario: one region phrased negatively more often than the others. */
+function planBias(
+  o: Partial<BiasOptions> | undefined,
+  start: number,
+  end: number,
+  byRegion: ReadonlyMap<string, readonly Issuer[]>,
+  injected: InjectedEvent[],
+): BiasOptions {
+  const bias: BiasOptions = {
+    region: o?.region ?? 'apac',
+    negativeShare:
+      o?.negativeShare ??
+      (o?.disparateImpact !== undefined ? BASELINE_MIX.negative / o.disparateImpact : 0.3),
+    fromMs: o?.fromMs ?? start,
+    toMs: o?.toMs ?? end,
+  };
+  if (!byRegion.get(bias.region)?.length)
+    throw new Error(`bias region ${bias.region} has no issuers in this universe`);
+  injected.push({
+    kind: 'bias',
+    description: `documents about region ${bias.region} are phrased negatively ${bias.negativeShare} of the time vs ${BASELINE_MIX.negative} elsewhere`,
+    fromMs: bias.fromMs,
+    toMs: bias.toMs,
+    groups: [{ dimension: 'region', group: bias.region }],
+    params: {
+      negativeShare: bias.negativeShare,
+      baselineNegativeShare: BASELINE_MIX.negative,
+      expectedDisparateImpact: BASELINE_MIX.negative / bias.negativeShare,
+    },
+  });
+  return bias;
+}
+
+/** The gradual drift of the `drift` scenario: longer bodies, new vocabulary, more news, a new source. */
+function planDrift(
+  o: Partial<DriftOptions> | undefined,
+  start: number,
+  D: number,
+  newsShare: number,
+  injected: InjectedEvent[],
+): DriftOptions {
+  const drift: DriftOptions = {
+    fromMs: o?.fromMs ?? start + Math.round(0.35 * D),
+    toMs: o?.toMs ?? start + Math.round(0.75 * D),
+    longBodyShare: o?.longBodyShare ?? 0.6,
+    driftVocabularyShare: o?.driftVocabularyShare ?? 0.35,
+    newsShare: o?.newsShare ?? 0.6,
+    newSourceShare: o?.newSourceShare ?? 0.5,
+  };
+  injected.push({
+    kind: 'drift',
+    description: `gradual shift: long news bodies ${DEFAULT_TEXT_STYLE.longBodyShare} -> ${drift.longBodyShare}, new vocabulary 0 -> ${drift.driftVocabularyShare}, news share ${newsShare} -> ${drift.newsShare}, new source ${DRIFT_SOURCE} 0 -> ${drift.newSourceShare} of news; intended sentiment unchanged`,
+    fromMs: drift.fromMs,
+    toMs: drift.toMs,
+    groups: [],
+    // Named as the drift features of src/stats/drift.ts (alert rules match on these names). Not
+    // truncation_rate: the longest bodies (~1,500 tokens) stay far below models.maxWindows windows.
+    features: ['tokens', 'unknown_token_rate', 'source_mix', 'kind_mix'],
+    params: { ...drift, heldUntilEnd: true },
+  });
+  return drift;
+}
+
+/** The malformed messages: their share and the kinds feasible under the limits (the others skipped). */
+function planPoison(
+  o: ScenarioOptions,
+  effects: ScenarioEffects,
+  start: number,
+  end: number,
+  injected: InjectedEvent[],
+): Pick<ResolvedPlan, 'poison' | 'limits' | 'schemaIds' | 'feasiblePoison'> & {
+  skipped: GroundTruth['skippedPoisonKinds'];
+} {
+  const limits: PoisonLimits = { ...DEFAULT_POISON_LIMITS, ...o.limits };
+  const schemaIds = o.schemaIds ?? {};
+  const infeasible = infeasiblePoisonKinds(limits, schemaIds);
+  const poison: PoisonOptions = {
+    share: o.poison?.share ?? effects.poisonShare,
+    kinds: o.poison?.kinds ?? POISON_KINDS,
+  };
+  const skipped =
+    poison.share > 0
+      ? poison.kinds.filter((k) => infeasible.has(k)).map((k) => ({ kind: k, why: infeasible.get(k)! }))
+      : [];
+  const feasiblePoison = poison.kinds.filter((k) => !infeasible.has(k));
+  if (poison.share > 0 && feasiblePoison.length === 0)
+    throw new Error('no feasible poison kind under these limits');
+  if (poison.share > 0) {
+    injected.push({
+      kind: 'poison',
+      description: `${poison.share} of messages are malformed (${feasiblePoison.join(', ')})`,
+      fromMs: start,
+      toMs: end,
+      groups: [],
+      params: { share: poison.share, kinds: feasiblePoison.join(',') },
+    });
+  }
+  return { poison, limits, schemaIds, feasiblePoison, skipped };
 }
 
 /** A market of `universe` with its regions' weights, Zipf volume, issuer base rates and coverage bursts. */
@@ -775,13 +804,23 @@ function traceparent(rng: Random): string {
 
 export function generateScenario(options: ScenarioOptions): ScenarioRun {
   const { plan, injected, skipped } = resolvePlan(options);
-  const start = options.startMs;
+  const truth = initialTruth(options, plan, injected, skipped);
+  return { truth, messages: new ScenarioWriter(options, plan, truth).messages() };
+}
+
+/** The ground truth before any message is written: what was injected and which alerts it expects. */
+function initialTruth(
+  options: ScenarioOptions,
+  plan: ResolvedPlan,
+  injected: InjectedEvent[],
+  skipped: GroundTruth['skippedPoisonKinds'],
+): GroundTruth {
   const end = options.startMs + options.durationMs;
-  const truth: GroundTruth = {
+  return {
     version: 1,
     scenario: options.name,
     seed: options.seed,
-    startMs: start,
+    startMs: options.startMs,
     endMs: end,
     ratePerSecond: options.ratePerSecond,
     tickers: [...plan.universe, ...(plan.zh?.universe ?? [])].map((i) => i.ticker),
@@ -805,25 +844,47 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
     },
     complete: false,
   };
+}
 
-  const root = Random.fromSeed(options.seed);
-  const streams = {
-    en: streamsOf(root, `${options.name}-${options.seed}-`),
-    zh: streamsOf(root.fork(20), `${options.name}-${options.seed}-zh`),
-  };
+/**
+ * Writes a scenario's messages in arrival order, counting them into its ground truth: originals of
+ * the English (and Chinese) market, their republications, delayed arrivals and delayed labels.
+ */
+class ScenarioWriter {
+  private readonly streams: { en: Streams; zh: Streams };
   /** The random streams of the market whose document is being written (set before each one). */
-  let s = streams.en;
-  const labelShare = options.labels?.share ?? 0;
-  const labelDelayMs = options.labels?.delayMs ?? 600_000;
-  const labeller = options.labels?.labeller ?? 'review-desk';
+  private s: Streams;
   /** Labels waiting for their (event) time, ascending by due time. */
-  const pendingLabels: ScenarioMessage[] = [];
-  const queueLabel = (m: ScenarioMessage, label: SentimentLabel): void => {
-    const due = m.eventTimeMs + Math.round(labelDelayMs * (0.5 + s.label.float()));
+  private readonly pendingLabels: ScenarioMessage[] = [];
+  /** Republications of news stories, due at their own event time. */
+  private readonly republications = new MinHeap<Republication>();
+  /** Documents held back until their arrival time (only with arrival delays or future stamps). */
+  private readonly arrivals = new MinHeap<ScenarioMessage>();
+  private readonly delays: boolean;
+  private readonly realism: RealismOptions;
+
+  constructor(
+    private readonly options: ScenarioOptions,
+    private readonly plan: ResolvedPlan,
+    private readonly truth: GroundTruth,
+  ) {
+    const root = Random.fromSeed(options.seed);
+    this.streams = {
+      en: streamsOf(root, `${options.name}-${options.seed}-`),
+      zh: streamsOf(root.fork(20), `${options.name}-${options.seed}-zh`),
+    };
+    this.s = this.streams.en;
+    this.realism = plan.realism;
+    this.delays = this.realism.arrivalDelayMeanMs > 0 || this.realism.futureShare > 0;
+  }
+
+  private queueLabel(m: ScenarioMessage, label: SentimentLabel): void {
+    const labelDelayMs = this.options.labels?.delayMs ?? 600_000;
+    const due = m.eventTimeMs + Math.round(labelDelayMs * (0.5 + this.s.label.float()));
     const record: LabelRecord = {
       document_id: m.id,
       label,
-      labeller,
+      labeller: this.options.labels?.labeller ?? 'review-desk',
       labelled_at: due,
       document_event_time: m.eventTimeMs,
       document_kind: m.topic as InputTopic,
@@ -832,7 +893,7 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
       topic: 'labels',
       key: m.id,
       value: encodeLabel(record),
-      headers: { 'finsentry-scenario': options.name },
+      headers: { 'finsentry-scenario': this.options.name },
       eventTimeMs: due,
       id: `${m.id}:label`,
       truth: label,
@@ -843,23 +904,18 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
       storyId: m.storyId,
       arrivalMs: due,
     };
-    let i = pendingLabels.length;
-    while (i > 0 && pendingLabels[i - 1]!.eventTimeMs > due) i--;
-    pendingLabels.splice(i, 0, msg);
-  };
-  const meanGapMs = 1000 / options.ratePerSecond;
-  const realism = plan.realism;
-  /** Republications of news stories, due at their own event time. */
-  const republications = new MinHeap<Republication>();
-  /** Documents held back until their arrival time (only with arrival delays or future stamps). */
-  const arrivals = new MinHeap<ScenarioMessage>();
-  const delays = realism.arrivalDelayMeanMs > 0 || realism.futureShare > 0;
+    const pending = this.pendingLabels;
+    let i = pending.length;
+    while (i > 0 && pending[i - 1]!.eventTimeMs > due) i--;
+    pending.splice(i, 0, msg);
+  }
 
   /** Builds, counts and (for poison) records one document; returns the message to deliver. */
-  const emit = (doc: DocumentDraft): ScenarioMessage => {
+  private emit(doc: DocumentDraft): ScenarioMessage {
+    const { s, plan, truth } = this;
     const { topic, record, eventTimeMs, issuer, label, id } = doc;
     const framing: 'plain' | 'confluent' = s.wire.chance(plan.confluentShare) ? 'confluent' : 'plain';
-    const headers: Record<string, string> = { 'finsentry-scenario': options.name };
+    const headers: Record<string, string> = { 'finsentry-scenario': this.options.name };
     if (s.wire.chance(0.3)) headers.traceparent = traceparent(s.wire);
     truth.counts.total++;
     truth.counts.byTopic[topic]++;
@@ -876,22 +932,26 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
     truth.counts.byTruth[label]++;
     const value = encodeRecord(topic, record, framing, plan.schemaIds);
     const message: ScenarioMessage = { ...common, value, truth: label, poison: null, ...timing };
-    if (labelShare > 0 && s.label.chance(labelShare)) queueLabel(message, label);
+    const labelShare = this.options.labels?.share ?? 0;
+    if (labelShare > 0 && s.label.chance(labelShare)) this.queueLabel(message, label);
     return message;
-  };
+  }
 
   /** Arrival time and (rarely) a future stamp: the record carries the stamp, the topic gets it now. */
-  const timeOf = (t: number): { eventTimeMs: number; arrivalMs: number } => {
+  private timeOf(t: number): { eventTimeMs: number; arrivalMs: number } {
+    const { s, realism } = this;
     const at = Math.floor(t);
     if (realism.futureShare > 0 && s.arrival.chance(realism.futureShare))
       return { eventTimeMs: at + realism.futureSkewMs, arrivalMs: at };
     const delay =
       realism.arrivalDelayMeanMs > 0 ? Math.round(s.arrival.exponential(realism.arrivalDelayMeanMs)) : 0;
     return { eventTimeMs: at, arrivalMs: at + delay };
-  };
+  }
 
-  const original = (t: number): DocumentDraft => {
-    const { eventTimeMs, arrivalMs } = timeOf(t);
+  /** An English news article or chat line, in the text style and news share of the drift at `t`. */
+  private original(t: number): DocumentDraft {
+    const { s, plan } = this;
+    const { eventTimeMs, arrivalMs } = this.timeOf(t);
     const id = `${s.idPrefix}${s.seq++}`;
     const p = plan.drift ? driftProgress(plan.drift, eventTimeMs) : 0;
     const style: TextStyle = plan.drift
@@ -931,16 +991,17 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
     const text = writeNews(label, issuer, s.text, eventTimeMs, style, soloOrg);
     const source = s.text.weighted(newsSourceWeights(plan, p));
     const news = newsRecord(id, source, eventTimeMs, text.headline, text.body, issuer, s.text.chance(0.6));
-    syndicate(t, news, issuer, label);
+    this.syndicate(t, news, issuer, label);
     return { ...draft, record: news };
-  };
+  }
 
   /** Syndication: the story is republished 1 + Poisson(λ) times in all, by other outlets, minutes later. */
-  const syndicate = (t: number, news: NewsArticleRecord, issuer: Issuer, label: SentimentLabel): void => {
+  private syndicate(t: number, news: NewsArticleRecord, issuer: Issuer, label: SentimentLabel): void {
+    const { s, realism } = this;
     const copies = poisson(s.story, realism.syndicationLambda);
     for (let k = 0; k < copies; k++) {
       const dueMs = t + s.story.exponential(realism.syndicationSpreadMs);
-      republications.push(dueMs, {
+      this.republications.push(dueMs, {
         dueMs,
         story: news,
         issuer,
@@ -948,13 +1009,14 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
         rewrite: s.story.chance(realism.rewriteShare),
       });
     }
-  };
+  }
 
   /** A Chinese news article or 股吧/雪球 line about an issuer of the Chinese market. */
-  const chineseOriginal = (t: number, zh: ChineseMarket): DocumentDraft => {
-    const at = { ...timeOf(t), id: `${s.idPrefix}${s.seq++}` };
+  private chineseOriginal(t: number, zh: ChineseMarket): DocumentDraft {
+    const { s } = this;
+    const at = { ...this.timeOf(t), id: `${s.idPrefix}${s.seq++}` };
     const { id, eventTimeMs } = at;
-    const topic: InputTopic = s.text.chance(plan.newsShare) ? 'news' : 'chat';
+    const topic: InputTopic = s.text.chance(this.plan.newsShare) ? 'news' : 'chat';
     const issuer = pickIssuer(zh, s.text, eventTimeMs);
     const label = pickLabel(s.text, negativeShareFor(zh, issuer, eventTimeMs));
     const soloOrg = zh.surgeIssuer === issuer;
@@ -984,17 +1046,19 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
       // Many Chinese feeds send no codes: the pipeline reads them from the text (src/domain/tickers.ts).
       tickers: s.text.chance(0.6) ? [issuer.ticker] : [],
     };
-    syndicate(t, news, issuer, label);
+    this.syndicate(t, news, issuer, label);
     return { ...draft, record: news };
-  };
+  }
 
-  const republication = (r: Republication): DocumentDraft => {
-    const { eventTimeMs, arrivalMs } = timeOf(r.dueMs);
+  /** A story republished by another outlet, sometimes lightly rewritten. */
+  private republication(r: Republication): DocumentDraft {
+    const { s } = this;
+    const { eventTimeMs, arrivalMs } = this.timeOf(r.dueMs);
     const id = `${s.idPrefix}${s.seq++}`;
     const chinese = r.issuer.language === 'zh';
     const outlets = chinese ? ZH_NEWS_SOURCE_WEIGHTS : NEWS_SOURCE_WEIGHTS;
     const rewrite = chinese ? lightRewriteChinese : lightRewrite;
-    const source = s.story.weighted(outlets.filter(([s]) => s !== r.story.source));
+    const source = s.story.weighted(outlets.filter(([outlet]) => outlet !== r.story.source));
     const headline = r.rewrite ? rewrite(r.story.headline, s.story, source) : r.story.headline;
     const body = r.rewrite ? rewrite(r.story.body, s.story, source) : r.story.body;
     const news: NewsArticleRecord = {
@@ -1005,60 +1069,64 @@ export function generateScenario(options: ScenarioOptions): ScenarioRun {
     };
     const base = { id, storyId: r.story.id, eventTimeMs, arrivalMs, issuer: r.issuer, label: r.label };
     return { ...base, topic: 'news', record: news };
-  };
+  }
 
-  function* deliver(m: ScenarioMessage, nowMs: number): Generator<ScenarioMessage> {
-    if (!delays) {
+  private *deliver(m: ScenarioMessage, nowMs: number): Generator<ScenarioMessage> {
+    if (!this.delays) {
       yield m;
       return;
     }
+    const arrivals = this.arrivals;
     arrivals.push(m.arrivalMs, m);
     while (arrivals.size > 0 && arrivals.peekKey()! <= nowMs) yield arrivals.pop()!;
+  }
+
+  /** Labels due by `nowMs`, counted. */
+  private *dueLabels(nowMs: number): Generator<ScenarioMessage> {
+    while (this.pendingLabels.length > 0 && this.pendingLabels[0]!.eventTimeMs <= nowMs) {
+      this.truth.counts.labels++;
+      yield this.pendingLabels.shift()!;
+    }
   }
 
   /**
    * The Chinese market is a Poisson stream of its own, at `zh.share` of the rate, drawn from random
    * streams of its own: adding it leaves every draw of the English traffic as it was.
    */
-  const zh = plan.zh;
-  const enGapMs = meanGapMs / (1 - (zh?.share ?? 0));
-  const zhGapMs = zh ? meanGapMs / zh.share : Number.POSITIVE_INFINITY;
-  const advance = (clock: number, stream: Streams, gapMs: number) =>
-    clock + stream.time.exponential(gapMs) / diurnalFactor(realism, clock);
-
-  function* messages(): IterableIterator<ScenarioMessage> {
+  *messages(): IterableIterator<ScenarioMessage> {
+    const { streams, plan, realism, republications } = this;
+    const start = this.options.startMs;
+    const end = start + this.options.durationMs;
+    const meanGapMs = 1000 / this.options.ratePerSecond;
+    const zh = plan.zh;
+    const enGapMs = meanGapMs / (1 - (zh?.share ?? 0));
+    const zhGapMs = zh ? meanGapMs / zh.share : Number.POSITIVE_INFINITY;
+    const advance = (clock: number, stream: Streams, gapMs: number) =>
+      clock + stream.time.exponential(gapMs) / diurnalFactor(realism, clock);
     let t = advance(start, streams.en, enGapMs);
     let tz = zh ? advance(start, streams.zh, zhGapMs) : Number.POSITIVE_INFINITY;
     for (;;) {
       const next = Math.min(t, tz);
       while (republications.size > 0 && republications.peekKey()! <= Math.min(next, end)) {
         const r = republications.pop()!;
-        s = r.issuer.language === 'zh' ? streams.zh : streams.en;
-        yield* deliver(emit(republication(r)), r.dueMs);
+        this.s = r.issuer.language === 'zh' ? streams.zh : streams.en;
+        yield* this.deliver(this.emit(this.republication(r)), r.dueMs);
       }
       if (next >= end) break;
-      while (pendingLabels.length > 0 && pendingLabels[0]!.eventTimeMs <= Math.floor(next)) {
-        truth.counts.labels++;
-        yield pendingLabels.shift()!;
-      }
+      yield* this.dueLabels(Math.floor(next));
       if (t <= tz) {
-        s = streams.en;
-        yield* deliver(emit(original(t)), t);
+        this.s = streams.en;
+        yield* this.deliver(this.emit(this.original(t)), t);
         t = advance(t, streams.en, enGapMs);
       } else {
-        s = streams.zh;
-        yield* deliver(emit(chineseOriginal(tz, zh!)), tz);
+        this.s = streams.zh;
+        yield* this.deliver(this.emit(this.chineseOriginal(tz, zh!)), tz);
         tz = advance(tz, streams.zh, zhGapMs);
       }
     }
     // Held-back arrivals and labels due after the last document still come, at their own times.
-    while (arrivals.size > 0) yield arrivals.pop()!;
-    for (const m of pendingLabels.splice(0)) {
-      truth.counts.labels++;
-      yield m;
-    }
-    truth.complete = true;
+    while (this.arrivals.size > 0) yield this.arrivals.pop()!;
+    yield* this.dueLabels(Number.POSITIVE_INFINITY);
+    this.truth.complete = true;
   }
-
-  return { truth, messages: messages() };
 }
