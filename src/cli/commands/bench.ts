@@ -30,18 +30,9 @@ interface BenchCliOptions {
   batchTokens?: number;
 }
 
-/**
- * `finsentry bench`: throughput and latency of the ONNX Runtime ceiling, the finsentry inference path,
- * the full Kafka→Redis→Kafka pipeline, a naive batch-size-1 baseline, the transformers.js peer and the
- * stats stage, one after another on the same texts and models (docs/benchmarks.md explains the method).
- * Progress goes to stderr, the table to stdout.
- */
-export function registerBenchCommand(program: Command): void {
-  program
-    .command('bench')
-    .description(
-      'Benchmark: ORT ceiling, finsentry infer, full pipeline (+ latency), naive baseline, transformers.js peer, stats stage',
-    )
+/** The models the rows read and the corpus they read (size, mix, rounds, repetitions). */
+function withModelAndCorpusOptions(command: Command): Command {
+  return command
     .option('--model <dir>', 'sentiment model directory (default: config models.sentiment.path)')
     .option(
       '--ner-model <dir>',
@@ -77,7 +68,12 @@ export function registerBenchCommand(program: Command): void {
       'timed repetitions inside a round for ceiling, infer, peer and stats (default 1)',
       positiveInt,
     )
-    .option('--seed <n>', 'scenario generator seed', intArg(), 42)
+    .option('--seed <n>', 'scenario generator seed', intArg(), 42);
+}
+
+/** Where the report goes: JSON, the benchmarks document, its section title; --quick. */
+function withOutputOptions(command: Command): Command {
+  return command
     .option('--json <file>', 'write the full report as JSON')
     .option(
       '--doc [file]',
@@ -85,7 +81,12 @@ export function registerBenchCommand(program: Command): void {
     )
     .option('--no-doc', 'do not touch docs/benchmarks.md')
     .option('--label <text>', 'section title in the Markdown file (a rerun with the same label replaces it)')
-    .option('--quick', 'smoke-test size (~1 minute with a small model): fewer documents, one repetition')
+    .option('--quick', 'smoke-test size (~1 minute with a small model): fewer documents, one repetition');
+}
+
+/** Execution provider, threads, joint model, rows, latency traffic, batching overrides, config. */
+function withEngineOptions(command: Command): Command {
+  return command
     .option(
       '--device <ep>',
       'execution provider: cpu | cuda (finsentry falls back to cpu when CUDA is unavailable)',
@@ -126,57 +127,72 @@ export function registerBenchCommand(program: Command): void {
     )
     .addOption(
       configOption('finsentry config (Kafka brokers, Redis, batching, windowing); defaults = local stack'),
-    )
-    .action(async (opts: BenchCliOptions) => {
-      const rows = (opts.rows ?? ROW_IDS.join(','))
-        .split(',')
-        .map((r) => r.trim())
-        .filter(Boolean);
-      for (const r of rows)
-        if (!(ROW_IDS as readonly string[]).includes(r))
-          throw new InvalidArgumentError(`unknown row ${r}; rows are ${ROW_IDS.join(', ')}`);
-      // --doc FILE / --doc → that file or docs/benchmarks.md; --no-doc → none; neither → docs/benchmarks.md unless --quick.
-      const doc =
-        typeof opts.doc === 'string'
-          ? opts.doc
-          : opts.doc === true
-            ? 'docs/benchmarks.md'
-            : opts.doc === false || opts.quick
-              ? false
-              : 'docs/benchmarks.md';
-      const { runBench } = await import('../../tools/bench/bench.js');
-      const { formatTable } = await import('../../tools/bench/report.js');
-      const log = (line: string): void => {
-        process.stderr.write(`bench: ${line}\n`);
-      };
-      const report = await runBench(
-        {
-          ...(opts.model ? { model: opts.model } : {}),
-          ...(opts.nerModel ? { nerModel: opts.nerModel } : {}),
-          ...(opts.jointModel ? { jointModel: opts.jointModel } : {}),
-          ...(opts.synth ? { synth: opts.synth as 'tiny' | 'minilm' | 'bert-base' } : {}),
-          mix: opts.mix as Mix,
-          ...(opts.docs ? { docs: opts.docs } : {}),
-          ...(opts.reps ? { reps: opts.reps } : {}),
-          ...(opts.rounds ? { rounds: opts.rounds } : {}),
-          seed: opts.seed,
-          ...(opts.json ? { json: opts.json } : {}),
-          doc,
-          ...(opts.label ? { label: opts.label } : {}),
-          quick: Boolean(opts.quick),
-          ...(opts.device ? { device: opts.device } : {}),
-          ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
-          rows: rows as RowId[],
-          ...(opts.config ? { config: opts.config } : {}),
-          ...(opts.latencySeconds ? { latencySeconds: opts.latencySeconds } : {}),
-          ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
-          ...(opts.inFlight ? { inFlight: opts.inFlight } : {}),
-          ...(opts.batchTokens ? { batchTokens: opts.batchTokens } : {}),
-          command: `finsentry bench ${process.argv.slice(3).join(' ')}`.trim(),
-        },
-        log,
-      );
-      process.stdout.write(`${report.label}\n${formatTable(report)}\n`);
-      if (report.rows.some((r) => r.error)) process.exitCode = 1;
-    });
+    );
+}
+
+/** `--doc FILE` / `--doc` → that file or docs/benchmarks.md; `--no-doc` → none; neither → docs/benchmarks.md unless --quick. */
+function benchDocument(opts: BenchCliOptions): string | false {
+  if (typeof opts.doc === 'string') return opts.doc;
+  if (opts.doc === true) return 'docs/benchmarks.md';
+  return opts.doc === false || opts.quick ? false : 'docs/benchmarks.md';
+}
+
+async function runBenchCommand(opts: BenchCliOptions): Promise<void> {
+  const rows = (opts.rows ?? ROW_IDS.join(','))
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  for (const r of rows)
+    if (!(ROW_IDS as readonly string[]).includes(r))
+      throw new InvalidArgumentError(`unknown row ${r}; rows are ${ROW_IDS.join(', ')}`);
+  const doc = benchDocument(opts);
+  const { runBench } = await import('../../tools/bench/bench.js');
+  const { formatTable } = await import('../../tools/bench/report.js');
+  const log = (line: string): void => {
+    process.stderr.write(`bench: ${line}\n`);
+  };
+  const report = await runBench(
+    {
+      ...(opts.model ? { model: opts.model } : {}),
+      ...(opts.nerModel ? { nerModel: opts.nerModel } : {}),
+      ...(opts.jointModel ? { jointModel: opts.jointModel } : {}),
+      ...(opts.synth ? { synth: opts.synth as 'tiny' | 'minilm' | 'bert-base' } : {}),
+      mix: opts.mix as Mix,
+      ...(opts.docs ? { docs: opts.docs } : {}),
+      ...(opts.reps ? { reps: opts.reps } : {}),
+      ...(opts.rounds ? { rounds: opts.rounds } : {}),
+      seed: opts.seed,
+      ...(opts.json ? { json: opts.json } : {}),
+      doc,
+      ...(opts.label ? { label: opts.label } : {}),
+      quick: Boolean(opts.quick),
+      ...(opts.device ? { device: opts.device } : {}),
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      rows: rows as RowId[],
+      ...(opts.config ? { config: opts.config } : {}),
+      ...(opts.latencySeconds ? { latencySeconds: opts.latencySeconds } : {}),
+      ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+      ...(opts.inFlight ? { inFlight: opts.inFlight } : {}),
+      ...(opts.batchTokens ? { batchTokens: opts.batchTokens } : {}),
+      command: `finsentry bench ${process.argv.slice(3).join(' ')}`.trim(),
+    },
+    log,
+  );
+  process.stdout.write(`${report.label}\n${formatTable(report)}\n`);
+  if (report.rows.some((r) => r.error)) process.exitCode = 1;
+}
+
+/**
+ * `finsentry bench`: throughput and latency of the ONNX Runtime ceiling, the finsentry inference path,
+ * the full Kafka→Redis→Kafka pipeline, a naive batch-size-1 baseline, the transformers.js peer and the
+ * stats stage, one after another on the same texts and models (docs/benchmarks.md explains the method).
+ * Progress goes to stderr, the table to stdout.
+ */
+export function registerBenchCommand(program: Command): void {
+  const command = program
+    .command('bench')
+    .description(
+      'Benchmark: ORT ceiling, finsentry infer, full pipeline (+ latency), naive baseline, transformers.js peer, stats stage',
+    );
+  withEngineOptions(withOutputOptions(withModelAndCorpusOptions(command))).action(runBenchCommand);
 }

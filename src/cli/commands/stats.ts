@@ -22,29 +22,29 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-export function renderStatsReport(r: StatsReport): string {
-  const out: string[] = [];
-  const iso = (ms: number) => new Date(ms).toISOString();
-  out.push(
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The window read, its size and the fairness settings. */
+function headerLines(r: StatsReport): string[] {
+  return [
     `dimension ${r.dimension}, window ${formatDuration(r.windowMs)} [${iso(r.windowStartMs)} .. ${iso(r.windowEndMs)}), watermark ${r.watermarkMs ? iso(r.watermarkMs) : '-'}`,
-  );
-  out.push(
     `documents in window: ${r.totalDocuments}; late (excluded) observations so far: ${r.lateObservations}; min_samples ${r.fairness.minSamples}; rate ${r.fairness.rate}`,
-  );
-  out.push('');
-  const rows = r.fairness.groups.map((g) => {
-    const s = g;
-    return [
-      s.group,
-      String(s.n),
-      fmt(s.rate),
-      s.wilson ? `[${fmt(s.wilson.low)}, ${fmt(s.wilson.high)}]` : '-',
-      fmt(s.vsRest?.difference),
-      fmt(s.vsRest?.z, 2),
-      fmt(s.vsRest?.pValue, 4),
-      s.judged ? 'yes' : 'no',
-    ];
-  });
+  ];
+}
+
+/** Each group's rate against the rest, then DPD/DIR with their intervals and the worst group. */
+function fairnessLines(r: StatsReport): string[] {
+  const out: string[] = [];
+  const rows = r.fairness.groups.map((s) => [
+    s.group,
+    String(s.n),
+    fmt(s.rate),
+    s.wilson ? `[${fmt(s.wilson.low)}, ${fmt(s.wilson.high)}]` : '-',
+    fmt(s.vsRest?.difference),
+    fmt(s.vsRest?.z, 2),
+    fmt(s.vsRest?.pValue, 4),
+    s.judged ? 'yes' : 'no',
+  ]);
   out.push(table(['group', 'n', 'rate', '95% Wilson', 'vs rest', 'z', 'p', 'judged'], rows));
   out.push('');
   const dpd = r.fairness.demographicParityDifference;
@@ -66,28 +66,32 @@ export function renderStatsReport(r: StatsReport): string {
     out.push(
       `worst group: ${w.group} rate ${fmt(w.rate)} vs rest ${fmt(w.vsRest.restRate)} (z ${fmt(w.vsRest.z, 2)}, p ${fmt(w.vsRest.pValue, 4)})`,
     );
-  if (r.fairness.labelled) {
-    const l = r.fairness.labelled;
-    out.push(
-      `labelled: equalized odds difference ${fmt(l.equalizedOddsDifference.value)} (${l.equalizedOddsDifference.worstRate ?? '-'} of ${l.equalizedOddsDifference.worstClass ?? '-'}), accuracy gap ${fmt(l.accuracyGap)}`,
-    );
-    out.push(
-      table(
-        ['group', 'labelled', 'accuracy', 'TPR neg', 'FPR neg', 'judged'],
-        l.groups.map((g) => [
-          g.group,
-          String(g.n),
-          fmt(g.accuracy),
-          fmt(g.tpr.negative),
-          fmt(g.fpr.negative),
-          g.judged ? 'yes' : 'no',
-        ]),
-      ),
-    );
-  }
-  out.push('');
-  out.push('model performance: realised from joined labels, estimated from calibrated confidence (CBPE)');
-  out.push(
+  return out;
+}
+
+/** Fairness on joined labels (equalized odds, accuracy gap), when there are labels. */
+function labelledLines(r: StatsReport): string[] {
+  const l = r.fairness.labelled;
+  if (!l) return [];
+  return [
+    `labelled: equalized odds difference ${fmt(l.equalizedOddsDifference.value)} (${l.equalizedOddsDifference.worstRate ?? '-'} of ${l.equalizedOddsDifference.worstClass ?? '-'}), accuracy gap ${fmt(l.accuracyGap)}`,
+    table(
+      ['group', 'labelled', 'accuracy', 'TPR neg', 'FPR neg', 'judged'],
+      l.groups.map((g) => [
+        g.group,
+        String(g.n),
+        fmt(g.accuracy),
+        fmt(g.tpr.negative),
+        fmt(g.fpr.negative),
+        g.judged ? 'yes' : 'no',
+      ]),
+    ),
+  ];
+}
+
+function performanceLines(r: StatsReport): string[] {
+  return [
+    'model performance: realised from joined labels, estimated from calibrated confidence (CBPE)',
     table(
       ['group', 'predicted', 'labelled', 'coverage', 'accuracy', 'macro-F1', 'estimated acc'],
       r.performance.map((p) => [
@@ -100,40 +104,52 @@ export function renderStatsReport(r: StatsReport): string {
         fmt(p.estimatedAccuracy),
       ]),
     ),
-  );
-  out.push('');
-  if (r.drift) {
-    const ref = r.drift.reference;
-    out.push(
-      `drift vs ${ref.kind}${ref.name ? ` "${ref.name}"` : ''} [${iso(ref.startMs)} .. ${iso(ref.endMs)}), ${ref.documents} documents`,
-    );
-    out.push(
-      table(
-        ['feature', 'n cur', 'n ref', 'PSI', 'JS dist', 'KS D', 'KS p', 'chi2', 'chi2 p'],
-        r.drift.features.map((f) => [
-          f.feature,
-          String(f.currentN),
-          String(f.referenceN),
-          fmt(f.psi),
-          fmt(f.jensenShannon),
-          fmt(f.ks?.statistic),
-          fmt(f.ks?.pValue, 4),
-          fmt(f.chiSquare?.statistic, 2),
-          fmt(f.chiSquare?.pValue, 4),
-        ]),
-      ),
-    );
-  } else {
-    out.push(`drift: ${r.driftUnavailable ?? 'no reference'}`);
-  }
+  ];
+}
+
+/** Drift of each feature against the reference, or why there is none. */
+function driftLines(r: StatsReport): string[] {
+  if (!r.drift) return [`drift: ${r.driftUnavailable ?? 'no reference'}`];
+  const ref = r.drift.reference;
+  return [
+    `drift vs ${ref.kind}${ref.name ? ` "${ref.name}"` : ''} [${iso(ref.startMs)} .. ${iso(ref.endMs)}), ${ref.documents} documents`,
+    table(
+      ['feature', 'n cur', 'n ref', 'PSI', 'JS dist', 'KS D', 'KS p', 'chi2', 'chi2 p'],
+      r.drift.features.map((f) => [
+        f.feature,
+        String(f.currentN),
+        String(f.referenceN),
+        fmt(f.psi),
+        fmt(f.jensenShannon),
+        fmt(f.ks?.statistic),
+        fmt(f.ks?.pValue, 4),
+        fmt(f.chiSquare?.statistic, 2),
+        fmt(f.chiSquare?.pValue, 4),
+      ]),
+    ),
+  ];
+}
+
+function changeLine(r: StatsReport): string {
   const alarms = r.changes.filter((c) => c.alarmsAtMs.length > 0);
-  out.push('');
-  out.push(
-    alarms.length === 0
-      ? `Page-Hinkley on negative rate (top ${r.changes.length} groups): no change detected`
-      : `Page-Hinkley on negative rate: change in ${alarms.map((c) => `${c.group} at ${c.alarmsAtMs.map(iso).join(', ')}`).join('; ')}`,
-  );
-  return out.join('\n');
+  return alarms.length === 0
+    ? `Page-Hinkley on negative rate (top ${r.changes.length} groups): no change detected`
+    : `Page-Hinkley on negative rate: change in ${alarms.map((c) => `${c.group} at ${c.alarmsAtMs.map(iso).join(', ')}`).join('; ')}`;
+}
+
+export function renderStatsReport(r: StatsReport): string {
+  return [
+    ...headerLines(r),
+    '',
+    ...fairnessLines(r),
+    ...labelledLines(r),
+    '',
+    ...performanceLines(r),
+    '',
+    ...driftLines(r),
+    '',
+    changeLine(r),
+  ].join('\n');
 }
 
 export function registerStatsCommand(program: Command): void {

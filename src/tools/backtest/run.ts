@@ -125,15 +125,10 @@ function stepRules(
   }
 }
 
-export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
-  const bucketMs = o.bucketMs ?? 60_000;
-  const allowedLatenessMs = o.allowedLatenessMs ?? 300_000;
-  const referenceMs = o.referenceMs ?? HOUR;
-  const rules = o.rules.filter((r) => r.kind !== 'pipeline');
-  const longest = Math.max(...rules.map((r) => r.window + (r.referenceWindow ?? referenceMs)));
-  const store = o.store({ bucketMs, allowedLatenessMs, windowsMs: [longest, HOUR] });
+/** The simulated model and grouping of the run, over the scenario's universe of issuers. */
+function backtestObserver(o: BacktestOptions): Observer {
   const universe = selectUniverse(o.scenario.universeSize);
-  const observer = new Observer(
+  return new Observer(
     {
       model: o.model,
       mode: o.mode,
@@ -144,9 +139,10 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
     },
     Random.fromSeed(o.scenario.seed).fork(11),
   );
-  const run = generateScenario({ ...o.scenario, rules: o.rules });
-  const cache = new WindowCache(store);
-  const stored = new Map<string, AlertRecord>();
+}
+
+/** The alerts of the run, one per firing episode, resolved when their episode resolves. */
+function alertEpisodes(): { alerts: ObservedAlert[]; onTransition: (r: AlertRecord) => void } {
   const episodes = new Map<string, ObservedAlert>();
   const alerts: ObservedAlert[] = [];
   const onTransition = (r: AlertRecord) => {
@@ -167,6 +163,49 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
       episodes.delete(r.fingerprint);
     }
   };
+  return { alerts, onTransition };
+}
+
+/** Every rule's current window and reference at one bucket end, as the evaluator reads them. */
+async function roundInputs(
+  rules: readonly AlertRuleConfig[],
+  cache: WindowCache,
+  end: number,
+  referenceMs: number,
+): Promise<EvaluationInputs> {
+  cache.next();
+  const current = new Map<string, GroupWindowStats[]>();
+  const reference = new Map<string, GroupWindowStats[]>();
+  for (const rule of rules) {
+    const dimension = ruleDimension(rule);
+    current.set(windowKey(dimension, rule.window), await cache.read(dimension, rule.window, end));
+    reference.set(
+      referenceKey(rule),
+      await cache.read(dimension, rule.referenceWindow ?? referenceMs, end - rule.window),
+    );
+  }
+  return { current, reference, pipeline: null };
+}
+
+/** The end of the last complete bucket under the watermark (the lowest partition watermark). */
+async function lastCompleteBucketEnd(store: BacktestStore, bucketMs: number): Promise<number> {
+  const marks = store.partitionWatermarks ? [...(await store.partitionWatermarks()).values()] : [];
+  const watermark = marks.length > 0 ? Math.min(...marks) : await store.watermark();
+  return Math.floor(watermark / bucketMs) * bucketMs - bucketMs;
+}
+
+export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
+  const bucketMs = o.bucketMs ?? 60_000;
+  const allowedLatenessMs = o.allowedLatenessMs ?? 300_000;
+  const referenceMs = o.referenceMs ?? HOUR;
+  const rules = o.rules.filter((r) => r.kind !== 'pipeline');
+  const longest = Math.max(...rules.map((r) => r.window + (r.referenceWindow ?? referenceMs)));
+  const store = o.store({ bucketMs, allowedLatenessMs, windowsMs: [longest, HOUR] });
+  const observer = backtestObserver(o);
+  const run = generateScenario({ ...o.scenario, rules: o.rules });
+  const cache = new WindowCache(store);
+  const stored = new Map<string, AlertRecord>();
+  const { alerts, onTransition } = alertEpisodes();
 
   const batches = new Map<string, StatsObservation[]>();
   const offsets = new Map<string, number>();
@@ -186,23 +225,10 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestRun> {
     pending = 0;
     if (list.length === 0) return;
     for (const r of await store.apply(list)) late += r.late;
-    const marks = store.partitionWatermarks ? [...(await store.partitionWatermarks()).values()] : [];
-    const watermark = marks.length > 0 ? Math.min(...marks) : await store.watermark();
-    const complete = Math.floor(watermark / bucketMs) * bucketMs - bucketMs;
+    const complete = await lastCompleteBucketEnd(store, bucketMs);
     if (evaluatedUntil === 0) evaluatedUntil = complete - bucketMs;
     for (let end = evaluatedUntil + bucketMs; end <= complete; end += bucketMs) {
-      cache.next();
-      const current = new Map<string, GroupWindowStats[]>();
-      const reference = new Map<string, GroupWindowStats[]>();
-      for (const rule of rules) {
-        const dimension = ruleDimension(rule);
-        current.set(windowKey(dimension, rule.window), await cache.read(dimension, rule.window, end));
-        reference.set(
-          referenceKey(rule),
-          await cache.read(dimension, rule.referenceWindow ?? referenceMs, end - rule.window),
-        );
-      }
-      const inputs: EvaluationInputs = { current, reference, pipeline: null };
+      const inputs = await roundInputs(rules, cache, end, referenceMs);
       o.onRound?.(end, inputs);
       stepRules(rules, inputs, stored, end, o.defaultMinSamples ?? 30, onTransition);
       evaluatedUntil = end;

@@ -102,6 +102,92 @@ async function loadTransformers(): Promise<typeof import('@huggingface/transform
   }
 }
 
+type Transformers = Awaited<ReturnType<typeof loadTransformers>>;
+
+/** The peer's pipelines, loaded from `root`, and the devices they run on (disposed by the caller). */
+interface PeerLoader {
+  transformers: Transformers;
+  root: string;
+  ctx: BenchContext;
+  sessionOptions: ReturnType<typeof ortSessionOptions>;
+  pipelines: PeerPipeline[];
+  devices: string[];
+}
+
+/** One transformers.js pipeline on the engine's provider, on CPU when CUDA is not there (as finsentry). */
+async function loadPeerPipeline(
+  loader: PeerLoader,
+  task: 'text-classification' | 'token-classification',
+  spec: ModelSpec,
+): Promise<{ fn: PeerPipeline; maxLength: number }> {
+  const { ctx, transformers, sessionOptions } = loader;
+  const local = peerModelDir(loader.root, spec, ctx.models.maxLength);
+  const create = (device: string): Promise<PeerPipeline> =>
+    transformers.pipeline(task, local.name, {
+      dtype: local.dtype,
+      device,
+      session_options: sessionOptions,
+    } as never) as unknown as Promise<PeerPipeline>;
+  let fn: PeerPipeline;
+  try {
+    fn = await create(ctx.models.executionProvider);
+    loader.devices.push(ctx.models.executionProvider);
+  } catch (err) {
+    if (ctx.models.executionProvider !== 'cuda') throw err;
+    // finsentry falls back to CPU when CUDA is unavailable; the peer does the same so the rows stay comparable.
+    ctx.log(
+      `peer: CUDA unavailable for transformers.js (${(err as Error).message.split('\n')[0]}), using cpu`,
+    );
+    fn = await create('cpu');
+    loader.devices.push('cpu');
+  }
+  loader.pipelines.push(fn);
+  return { fn, maxLength: local.maxLength };
+}
+
+// Sorted by length, as a fair user of the pipeline API would batch: no chat padded to an article.
+function byLength(texts: readonly string[], tokens: readonly number[]): string[] {
+  return texts
+    .map((text, i) => ({ text, n: tokens[i] ?? 0 }))
+    .sort((a, b) => a.n - b.n)
+    .map((t) => t.text);
+}
+
+/** Throughput of each batch size of PEER_BATCH_SIZES on the sample, each warmed up at its shape. */
+async function searchBatchSize(
+  call: (texts: string[]) => Promise<unknown>,
+  sample: readonly string[],
+): Promise<Array<{ batchSize: number; docsPerSecond: number }>> {
+  const pass = async (batchSize: number): Promise<void> => {
+    for (const batch of chunk(sample, batchSize)) await call(batch);
+  };
+  await call(sample.slice(0, 8)); // warm-up
+  const search: Array<{ batchSize: number; docsPerSecond: number }> = [];
+  for (const size of PEER_BATCH_SIZES) {
+    await call(sample.slice(0, size)); // warm-up at this shape
+    const seconds = await timed(() => pass(size));
+    search.push({ batchSize: size, docsPerSecond: sample.length / seconds });
+  }
+  return search;
+}
+
+/** Tokens the peer read: each text truncated to the model maximum (content tokens + [CLS]/[SEP]). */
+function peerTokens(
+  ctx: BenchContext,
+  classifierMax: number,
+  nerMax: number | null,
+): { textTokens: number; modelTokens: number; truncatedDocs: number } {
+  const covered = (maxLength: number): number =>
+    ctx.docTokens.reduce((s, t) => s + Math.min(t, maxLength - 2), 0);
+  const textTokens = covered(classifierMax);
+  const modelTokens =
+    covered(classifierMax) +
+    ctx.texts.length * 2 +
+    (nerMax !== null ? covered(nerMax) + ctx.texts.length * 2 : 0);
+  const truncatedDocs = ctx.docTokens.filter((t) => t > classifierMax - 2).length;
+  return { textTokens, modelTokens, truncatedDocs };
+}
+
 export async function peerRow(ctx: BenchContext): Promise<BenchRow> {
   const transformers = await loadTransformers();
   const root = mkdtempSync(join(os.tmpdir(), 'finsentry-bench-peer-'));
@@ -120,35 +206,9 @@ export async function peerRow(ctx: BenchContext): Promise<BenchRow> {
       graphOptimization: ctx.models.graphOptimization,
       spinning: threading.spinning,
     });
-    const load = async (
-      task: 'text-classification' | 'token-classification',
-      spec: ModelSpec,
-    ): Promise<{ fn: PeerPipeline; maxLength: number }> => {
-      const local = peerModelDir(root, spec, ctx.models.maxLength);
-      const create = (device: string): Promise<PeerPipeline> =>
-        transformers.pipeline(task, local.name, {
-          dtype: local.dtype,
-          device,
-          session_options: sessionOptions,
-        } as never) as unknown as Promise<PeerPipeline>;
-      let fn: PeerPipeline;
-      try {
-        fn = await create(ctx.models.executionProvider);
-        devices.push(ctx.models.executionProvider);
-      } catch (err) {
-        if (ctx.models.executionProvider !== 'cuda') throw err;
-        // finsentry falls back to CPU when CUDA is unavailable; the peer does the same so the rows stay comparable.
-        ctx.log(
-          `peer: CUDA unavailable for transformers.js (${(err as Error).message.split('\n')[0]}), using cpu`,
-        );
-        fn = await create('cpu');
-        devices.push('cpu');
-      }
-      pipelines.push(fn);
-      return { fn, maxLength: local.maxLength };
-    };
-    const classifier = await load('text-classification', ctx.specs.sentiment);
-    const ner = ctx.specs.ner ? await load('token-classification', ctx.specs.ner) : null;
+    const loader: PeerLoader = { transformers, root, ctx, sessionOptions, pipelines, devices };
+    const classifier = await loadPeerPipeline(loader, 'text-classification', ctx.specs.sentiment);
+    const ner = ctx.specs.ner ? await loadPeerPipeline(loader, 'token-classification', ctx.specs.ner) : null;
     const call = (texts: string[]): Promise<unknown> =>
       Promise.all([
         (classifier.fn as PipelineFn)(texts, { top_k: null }),
@@ -157,51 +217,31 @@ export async function peerRow(ctx: BenchContext): Promise<BenchRow> {
     const pass = async (texts: readonly string[], batchSize: number): Promise<void> => {
       for (const batch of chunk(texts, batchSize)) await call(batch);
     };
-
-    // Sorted by length, as a fair user of the pipeline API would batch: no chat padded to an article.
-    const byLength = (texts: readonly string[], tokens: readonly number[]): string[] =>
-      texts
-        .map((text, i) => ({ text, n: tokens[i] ?? 0 }))
-        .sort((a, b) => a.n - b.n)
-        .map((t) => t.text);
     const texts = byLength(ctx.texts, ctx.docTokens);
-    const sample = byLength(ctx.texts.slice(0, ctx.searchDocuments), ctx.docTokens);
-    await call(sample.slice(0, 8)); // warm-up
-    const search: Array<{ batchSize: number; docsPerSecond: number }> = [];
-    for (const size of PEER_BATCH_SIZES) {
-      await call(sample.slice(0, size)); // warm-up at this shape
-      const seconds = await timed(() => pass(sample, size));
-      search.push({ batchSize: size, docsPerSecond: sample.length / seconds });
-    }
+    const search = await searchBatchSize(
+      call,
+      byLength(ctx.texts.slice(0, ctx.searchDocuments), ctx.docTokens),
+    );
     const best = search.reduce((a, b) => (b.docsPerSecond > a.docsPerSecond ? b : a));
     const passes: Array<{ seconds: number; cpuSeconds: number }> = [];
     for (let i = 0; i < ctx.reps; i++) passes.push(await timedCpu(() => pass(texts, best.batchSize)));
     const runs = passes.map((p) => p.seconds);
-
-    // Tokens the peer read: each text truncated to the model maximum (content tokens + [CLS]/[SEP]).
-    const covered = (maxLength: number): number =>
-      ctx.docTokens.reduce((s, t) => s + Math.min(t, maxLength - 2), 0);
-    const textTokens = covered(classifier.maxLength);
-    const modelTokens =
-      covered(classifier.maxLength) +
-      ctx.texts.length * 2 +
-      (ner ? covered(ner.maxLength) + ctx.texts.length * 2 : 0);
-    const truncatedDocs = ctx.docTokens.filter((t) => t > classifier.maxLength - 2).length;
+    const tokens = peerTokens(ctx, classifier.maxLength, ner ? ner.maxLength : null);
     return row(
       'peer',
       'peer: @huggingface/transformers pipelines',
       ctx.texts.length,
       runs,
       median(runs),
-      textTokens,
-      modelTokens,
+      tokens.textTokens,
+      tokens.modelTokens,
       `batch ${best.batchSize} (best of ${PEER_BATCH_SIZES.join('/')}), texts sorted by length, truncated at ${classifier.maxLength} tokens, ${threadingLabel(threading)}`,
       {
         search: search.map((s) => ({
           batchSize: s.batchSize,
           docsPerSecond: Number(s.docsPerSecond.toFixed(2)),
         })),
-        truncation: { maxLength: classifier.maxLength, truncatedDocuments: truncatedDocs },
+        truncation: { maxLength: classifier.maxLength, truncatedDocuments: tokens.truncatedDocs },
         aggregation: 'simple',
         devices,
       },

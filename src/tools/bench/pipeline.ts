@@ -9,7 +9,7 @@ import { NOOP_OBSERVER, type PipelineObserver } from '../../pipeline/observer.js
 import { PipelineService } from '../../app/pipeline.js';
 import { encodePlain } from '../scenarios/encoding.js';
 import { buildObservation } from '../../stats/grouping.js';
-import { createLogger } from '../../telemetry/logger.js';
+import { createLogger, type Logger } from '../../telemetry/logger.js';
 import type { BenchDocument } from './corpus.js';
 import { percentile } from './measure.js';
 import { createServedTopics } from './topics.js';
@@ -83,6 +83,104 @@ async function waitFor(
   }
 }
 
+/** The service's config for one bench run: fresh topics, consumer group and Redis key prefix. */
+function benchPipelineConfig(ctx: BenchContext, base: string, topics: Topics): FinsentryConfig {
+  return {
+    ...ctx.config,
+    kafka: {
+      ...ctx.config.kafka,
+      clientId: 'finsentry-bench',
+      groupId: `${base}-group`,
+      fromBeginning: true,
+      topics: { ...topics, labels: null, alerts: `${base}.alerts`, late: `${base}.late` },
+    },
+    redis: { ...ctx.config.redis, keyPrefix: base.replace(/-/g, '_') },
+    models: ctx.models,
+    batching: ctx.batching,
+  };
+}
+
+/** What the row reads while the service runs: first fetch, last commit, tokens fed to the models. */
+interface PipelineMeter {
+  firstFetchAt: number | undefined;
+  lastCommitAt: number;
+  modelTokens: number;
+  paddedTokens: number;
+}
+
+/** The product's enricher, counting the real and padded tokens of every model batch into `meter`. */
+function meteredEnricher(cfg: FinsentryConfig, meter: PipelineMeter): Promise<OnnxEnricher> {
+  return OnnxEnricher.create(cfg.models, cfg.batching, {
+    maxEntitiesPerDocument: cfg.limits.maxEntitiesPerDocument,
+    onBatch: (_task, stats) => {
+      meter.modelTokens += stats.realTokens;
+      meter.paddedTokens += stats.paddedTokens;
+    },
+  });
+}
+
+/** The product's PipelineService, its first fetch and every commit timed into `meter`. */
+function meteredService(
+  cfg: FinsentryConfig,
+  ports: { kafka: Kafka; enricher: OnnxEnricher; store: RedisWindowStore; logger: Logger },
+  meter: PipelineMeter,
+): PipelineService {
+  const observer: PipelineObserver = {
+    ...NOOP_OBSERVER,
+    documentsConsumed: () => {
+      meter.firstFetchAt ??= performance.now();
+    },
+    observeStage: (stage) => {
+      if (stage === 'commit') meter.lastCommitAt = performance.now();
+    },
+  };
+  return new PipelineService(cfg, {
+    kafka: ports.kafka,
+    enricher: ports.enricher,
+    stats: ports.store,
+    buildObservation: (doc, enrichment) => buildObservation(doc, enrichment, cfg.stats.dimensions),
+    labels: null,
+    authorKey: randomBytes(16).toString('hex'),
+    logger: ports.logger,
+    observer,
+    pipelineVersion: 'bench',
+  });
+}
+
+/** The throughput row: from the first fetched input record to the last offset commit. */
+function throughputRow(
+  ctx: BenchContext,
+  cfg: FinsentryConfig,
+  meter: PipelineMeter,
+  counters: PipelineService['processor']['counters'],
+  store: RedisWindowStore,
+): BenchRow {
+  if (meter.firstFetchAt === undefined) throw new Error('bench pipeline: no input was fetched');
+  const seconds = (meter.lastCommitAt - meter.firstFetchAt) / 1000;
+  if (counters.deadLettered > 0)
+    ctx.log(`pipeline: warning: ${counters.deadLettered} documents were dead-lettered`);
+  const textTokens = ctx.docTokens.reduce((a, b) => a + b, 0);
+  const { modelTokens, paddedTokens } = meter;
+  return row(
+    'pipeline',
+    'full pipeline: Kafka → inference → Redis stats → Kafka',
+    ctx.corpus.length,
+    [seconds],
+    seconds,
+    textTokens,
+    modelTokens,
+    `${PARTITIONS} partitions per input topic; batcher max ${cfg.batching.maxBatchSize} windows / ${cfg.batching.maxBatchTokens} tokens; ${cfg.kafka.compression} output`,
+    {
+      enriched: counters.enriched,
+      deadLettered: counters.deadLettered,
+      committedBatches: counters.committedBatches,
+      paddingRatio: paddedTokens > 0 ? Number((1 - modelTokens / paddedTokens).toFixed(4)) : null,
+      redisRoundTripsPerApply:
+        store.applyCalls > 0 ? Number((store.roundTrips / store.applyCalls).toFixed(3)) : null,
+    },
+  );
+}
+
 export async function pipelineRow(
   ctx: BenchContext,
   options: { latency: boolean },
@@ -95,20 +193,7 @@ export async function pipelineRow(
     enriched: `${base}.enriched`,
     dlq: `${base}.dlq`,
   };
-  const groupId = `${base}-group`;
-  const cfg: FinsentryConfig = {
-    ...ctx.config,
-    kafka: {
-      ...ctx.config.kafka,
-      clientId: 'finsentry-bench',
-      groupId,
-      fromBeginning: true,
-      topics: { ...topics, labels: null, alerts: `${base}.alerts`, late: `${base}.late` },
-    },
-    redis: { ...ctx.config.redis, keyPrefix: base.replace(/-/g, '_') },
-    models: ctx.models,
-    batching: ctx.batching,
-  };
+  const cfg = benchPipelineConfig(ctx, base, topics);
   const kafka: Kafka = buildKafka(cfg.kafka, logger);
   // The bench's own admin/producer/consumer: quiet (kafkajs logs a retried "not the leader" right after topic creation).
   const { logCreator: _creator, ...quietConfig } = buildKafkaJsConfig(cfg.kafka, logger);
@@ -132,79 +217,31 @@ export async function pipelineRow(
       (d) => d.id,
       (d) => d.value,
     );
-
-    let modelTokens = 0;
-    let paddedTokens = 0;
-    enricher = await OnnxEnricher.create(cfg.models, cfg.batching, {
-      maxEntitiesPerDocument: cfg.limits.maxEntitiesPerDocument,
-      onBatch: (_task, stats) => {
-        modelTokens += stats.realTokens;
-        paddedTokens += stats.paddedTokens;
-      },
-    });
-    let firstFetchAt: number | undefined;
-    let lastCommitAt = 0;
-    const observer: PipelineObserver = {
-      ...NOOP_OBSERVER,
-      documentsConsumed: () => {
-        firstFetchAt ??= performance.now();
-      },
-      observeStage: (stage) => {
-        if (stage === 'commit') lastCommitAt = performance.now();
-      },
+    const meter: PipelineMeter = {
+      firstFetchAt: undefined,
+      lastCommitAt: 0,
+      modelTokens: 0,
+      paddedTokens: 0,
     };
-    service = new PipelineService(cfg, {
-      kafka,
-      enricher,
-      stats: store,
-      buildObservation: (doc, enrichment) => buildObservation(doc, enrichment, cfg.stats.dimensions),
-      labels: null,
-      authorKey: randomBytes(16).toString('hex'),
-      logger,
-      observer,
-      pipelineVersion: 'bench',
-    });
+    enricher = await meteredEnricher(cfg, meter);
+    service = meteredService(cfg, { kafka, enricher, store, logger }, meter);
     await service.start();
-    const inputTopics = [topics.news, topics.chat];
     await waitFor(
-      () => allCommitted(admin, groupId, inputTopics),
+      () => allCommitted(admin, cfg.kafka.groupId, [topics.news, topics.chat]),
       Math.max(600_000, ctx.corpus.length * 200),
       'every input record to be committed',
     );
-    if (firstFetchAt === undefined) throw new Error('bench pipeline: no input was fetched');
-    const seconds = (lastCommitAt - firstFetchAt) / 1000;
     const counters = { ...service.processor.counters };
-    if (counters.deadLettered > 0)
-      ctx.log(`pipeline: warning: ${counters.deadLettered} documents were dead-lettered`);
-    const textTokens = ctx.docTokens.reduce((a, b) => a + b, 0);
-    const result = row(
-      'pipeline',
-      'full pipeline: Kafka → inference → Redis stats → Kafka',
-      ctx.corpus.length,
-      [seconds],
-      seconds,
-      textTokens,
-      modelTokens,
-      `${PARTITIONS} partitions per input topic; batcher max ${cfg.batching.maxBatchSize} windows / ${cfg.batching.maxBatchTokens} tokens; ${cfg.kafka.compression} output`,
-      {
-        enriched: counters.enriched,
-        deadLettered: counters.deadLettered,
-        committedBatches: counters.committedBatches,
-        paddingRatio: paddedTokens > 0 ? Number((1 - modelTokens / paddedTokens).toFixed(4)) : null,
-        redisRoundTripsPerApply:
-          store.applyCalls > 0 ? Number((store.roundTrips / store.applyCalls).toFixed(3)) : null,
-      },
-    );
-
-    let latency: LatencyResult | null = null;
-    if (options.latency)
-      latency = await measureLatency(ctx, {
-        producer,
-        consumer: latencyConsumer,
-        topics,
-        capacity: result.docsPerSecond,
-        throughputOutputs: counters.enriched,
-      });
+    const result = throughputRow(ctx, cfg, meter, counters, store);
+    const latency = options.latency
+      ? await measureLatency(ctx, {
+          producer,
+          consumer: latencyConsumer,
+          topics,
+          capacity: result.docsPerSecond,
+          throughputOutputs: counters.enriched,
+        })
+      : null;
     return { row: result, latency };
   } finally {
     await latencyConsumer.disconnect().catch(() => undefined);
