@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
 import { DEFAULT_PRESET, nullTraffic, surgeTraffic } from '../../src/tools/backtest/presets.js';
-import { runBacktest } from '../../src/tools/backtest/run.js';
+import { runBacktest } from '../../src/tools/backtest/backtest.js';
 import { scoreBacktest } from '../../src/tools/backtest/score.js';
 import { memoryBacktestStore } from '../../src/tools/backtest/store.js';
 import { selectUniverse } from '../../src/tools/scenarios/generate.js';

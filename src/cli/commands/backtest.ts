@@ -3,7 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { defaultAlertRules, legacySurgeRule } from '../../alerts/default-rules.js';
 import { loadConfig } from '../../config/load.js';
 import { DEFAULT_PRESET, nullTraffic, surgeTraffic } from '../../tools/backtest/presets.js';
-import { runBacktest } from '../../tools/backtest/run.js';
+import { runBacktest } from '../../tools/backtest/backtest.js';
 import { formatTable, scoreBacktest } from '../../tools/backtest/score.js';
 import { memoryBacktestStore } from '../../tools/backtest/store.js';
 

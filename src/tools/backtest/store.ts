@@ -1,5 +1,5 @@
 import { MemoryWindowStore } from '../../stats/windows/memory-store.js';
-import type { BacktestStore } from './run.js';
+import type { BacktestStore } from './backtest.js';
 
 /**
  * The backtest's window store: the in-memory store with the Redis store's semantics
