@@ -1,27 +1,11 @@
-import { Redis } from 'ioredis';
-import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AlertFixture } from '../helpers/alert-fixture.js';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
-import { decodeAlertEvent, type AlertEvent } from '../../src/alerts/events.js';
-import { Evaluator, trailingReference } from '../../src/alerts/evaluator.js';
-import { redisAlertPorts } from '../../src/io/redis/alert-ports.js';
-import { kafkaAlertPublisher } from '../../src/io/kafka/alert-publisher.js';
-import { AlertStore } from '../../src/io/redis/alert-store.js';
-import { RedisWindowStore } from '../../src/io/redis/window-store.js';
-import { createMetrics } from '../../src/telemetry/metrics.js';
+import type { Evaluator } from '../../src/alerts/evaluator.js';
 import { Readiness, startOpsServer, type OpsServer } from '../../src/telemetry/server.js';
 import { byEventTime, traffic } from '../helpers/alert-traffic.js';
 import { dashboardQueries } from '../helpers/grafana.js';
-import {
-  alertmanagerUrl,
-  createTopic,
-  deleteTopics,
-  kafkaBrokers,
-  prometheusUrl,
-  redisUrl,
-  uniqueName,
-  waitFor,
-} from '../helpers/stack.js';
+import { alertmanagerUrl, prometheusUrl, uniqueName, waitFor } from '../helpers/stack.js';
 
 /**
  * End to end through the shipped Prometheus rules: the evaluator exports its gauges on
@@ -63,33 +47,8 @@ async function alertmanagerAlerts(
 }
 
 describe('surge alert end to end: metrics → Prometheus rules → Alertmanager, and Kafka', () => {
-  const prefix = uniqueName('fs-e2e').replace(/[^A-Za-z0-9:_-]/g, '');
-  const alertsTopic = uniqueName('e2e-alerts');
-  const kafka = new Kafka({
-    clientId: 'alerts-e2e-test',
-    brokers: kafkaBrokers(),
-    logLevel: logLevel.NOTHING,
-  });
-  const redis = new Redis(redisUrl());
-  const store = new RedisWindowStore(redis, {
-    keyPrefix: prefix,
-    bucketMs: MINUTE,
-    allowedLatenessMs: 3 * 3_600_000,
-    ttlSeconds: 4 * 3600,
-    dimensions: ['issuer', 'region'],
-  });
-  const metrics = createMetrics({
-    stats: {
-      dimensions: [
-        { name: 'issuer', bounded: false },
-        { name: 'region', bounded: true },
-      ],
-      topK: 10,
-    },
-  });
-  const received: AlertEvent[] = [];
-  let producer: Producer;
-  let consumer: Consumer;
+  const fixture = new AlertFixture('e2e');
+  const { prefix, store, metrics, received } = fixture;
   let evaluator: Evaluator;
   let server: OpsServer;
   const T = Math.floor(Date.now() / MINUTE) * MINUTE;
@@ -113,43 +72,14 @@ describe('surge alert end to end: metrics → Prometheus rules → Alertmanager,
         { cause: err },
       );
     }
-    await createTopic(alertsTopic, 1);
-    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    consumer = kafka.consumer({ groupId: uniqueName('e2e-reader') });
-    await consumer.connect();
-    await consumer.subscribe({ topic: alertsTopic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => void received.push(decodeAlertEvent(message.value!)),
-    });
-    evaluator = new Evaluator({
-      ...redisAlertPorts({ redis, keyPrefix: prefix, leaseMs: 10_000 }),
-      windows: store,
-      reference: trailingReference(store, 3_600_000),
+    await fixture.connect();
+    evaluator = fixture.createEvaluator({
       rules: defaultAlertRules().filter((r) => r.kind !== 'pipeline'),
-      publishers: [kafkaAlertPublisher(producer, alertsTopic)],
-      metrics,
       intervalMs: 1_000,
-      minSamples: 30,
-      bucketMs: MINUTE,
-      gaugeDimensions: [
-        { name: 'issuer', bounded: false },
-        { name: 'region', bounded: true },
-      ],
-      gaugeWindows: [5 * MINUTE, 3_600_000],
     });
   });
 
-  afterAll(async () => {
-    await evaluator?.stop(true);
-    await server?.close();
-    await new AlertStore(redis, prefix).clear();
-    await store.deleteAll();
-    redis.disconnect();
-    await consumer?.disconnect();
-    await producer?.disconnect();
-    await deleteTopics([alertsTopic]);
-  });
+  afterAll(() => fixture.close(async () => void (await server?.close())));
 
   const events = (group: string) => received.filter((e) => e.group === group);
 

@@ -1,25 +1,10 @@
-import { Redis } from 'ioredis';
-import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AlertFixture } from '../helpers/alert-fixture.js';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
-import { decodeAlertEvent, type AlertEvent } from '../../src/alerts/events.js';
-import { Evaluator, trailingReference } from '../../src/alerts/evaluator.js';
-import { redisAlertPorts } from '../../src/io/redis/alert-ports.js';
-import { kafkaAlertPublisher } from '../../src/io/kafka/alert-publisher.js';
+import type { Evaluator } from '../../src/alerts/evaluator.js';
 import { alertmanagerWebhook } from '../../src/io/http/alertmanager.js';
-import { AlertStore } from '../../src/io/redis/alert-store.js';
-import { RedisWindowStore } from '../../src/io/redis/window-store.js';
-import { createMetrics } from '../../src/telemetry/metrics.js';
 import { observation, traffic } from '../helpers/alert-traffic.js';
-import {
-  alertmanagerUrl,
-  createTopic,
-  deleteTopics,
-  kafkaBrokers,
-  redisUrl,
-  uniqueName,
-  waitFor,
-} from '../helpers/stack.js';
+import { alertmanagerUrl, uniqueName, waitFor } from '../helpers/stack.js';
 
 /**
  * The evaluator on real statistics: observations go through the real Redis window store, the
@@ -48,34 +33,8 @@ async function amAlerts(
 }
 
 describe('evaluator on the real window store, Kafka and Alertmanager', () => {
-  const prefix = uniqueName('fs-alerts').replace(/[^A-Za-z0-9:_-]/g, '');
-  const alertsTopic = uniqueName('alerts');
-  const kafka = new Kafka({
-    clientId: 'alerts-eval-test',
-    brokers: kafkaBrokers(),
-    logLevel: logLevel.NOTHING,
-  });
-  const redis = new Redis(redisUrl());
-  const store = new RedisWindowStore(redis, {
-    keyPrefix: prefix,
-    bucketMs: MINUTE,
-    allowedLatenessMs: 3 * 3_600_000,
-    ttlSeconds: 4 * 3600,
-    dimensions: ['issuer', 'region'],
-  });
-  const metrics = createMetrics({
-    stats: {
-      dimensions: [
-        { name: 'issuer', bounded: false },
-        { name: 'region', bounded: true },
-      ],
-      topK: 10,
-    },
-    processMetrics: false,
-  });
-  const received: AlertEvent[] = [];
-  let producer: Producer;
-  let consumer: Consumer;
+  const fixture = new AlertFixture('alerts', { processMetrics: false });
+  const { prefix, store, metrics, received } = fixture;
   let evaluator: Evaluator;
   // The surge rule as shipped, but firing after 1 s instead of 1 min to keep the test short.
   const rules = defaultAlertRules()
@@ -84,47 +43,17 @@ describe('evaluator on the real window store, Kafka and Alertmanager', () => {
   const T = Math.floor(Date.now() / MINUTE) * MINUTE;
 
   beforeAll(async () => {
-    await createTopic(alertsTopic, 1);
-    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    consumer = kafka.consumer({ groupId: uniqueName('alerts-reader') });
-    await consumer.connect();
-    await consumer.subscribe({ topic: alertsTopic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => void received.push(decodeAlertEvent(message.value!)),
-    });
-    evaluator = new Evaluator({
-      ...redisAlertPorts({ redis, keyPrefix: prefix, leaseMs: 10_000 }),
-      windows: store,
-      reference: trailingReference(store, 3_600_000),
+    await fixture.connect();
+    evaluator = fixture.createEvaluator({
       rules,
-      publishers: [
-        kafkaAlertPublisher(producer, alertsTopic),
-        alertmanagerWebhook(`${alertmanagerUrl()}/api/v2/alerts`),
-      ],
-      metrics,
+      publishers: [alertmanagerWebhook(`${alertmanagerUrl()}/api/v2/alerts`)],
       intervalMs: 60_000, // rounds are driven by the test
-      minSamples: 30,
-      bucketMs: MINUTE,
-      gaugeDimensions: [
-        { name: 'issuer', bounded: false },
-        { name: 'region', bounded: true },
-      ],
-      gaugeWindows: [5 * MINUTE, 3_600_000],
     });
     await evaluator.lease.tick();
     expect(evaluator.lease.isLeader()).toBe(true);
   });
 
-  afterAll(async () => {
-    await evaluator?.stop(true);
-    await new AlertStore(redis, prefix).clear();
-    await store.deleteAll();
-    redis.disconnect();
-    await consumer?.disconnect();
-    await producer?.disconnect();
-    await deleteTopics([alertsTopic]);
-  });
+  afterAll(() => fixture.close());
 
   const eventsFor = (group: string) =>
     received.filter((e) => e.group === group && e.rule === 'NegativeSentimentSurge');

@@ -4,84 +4,33 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { schemaType } from '../../src/codec/schemas.js';
 import type { LabelRecord } from '../../src/codec/records.js';
-import { parseConfig } from '../../src/config/load.js';
 import type { SentimentLabel } from '../../src/domain/enrichment.js';
-import { createRedisClient } from '../../src/io/redis/client.js';
 import { RedisLabelStore } from '../../src/io/redis/label-store.js';
-import { RedisWindowStore, windowStoreOptions } from '../../src/io/redis/window-store.js';
 import { readDeadLetterHeaders } from '../../src/pipeline/dlq.js';
 import { LabelJoinSink, RedisPredictionIndex } from '../../src/pipeline/label-join.js';
-import { PipelineService } from '../../src/app/pipeline.js';
-import { buildObservation } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
-import {
-  committedOffsets,
-  encodeNews,
-  highWatermarks,
-  news,
-  produce,
-  readAll,
-  testKafka,
-} from '../helpers/avro-producer.js';
-import { createTopic, deleteTopics, kafkaBrokers, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
-import { expectedLabel, TestEnricher } from '../helpers/test-enricher.js';
+import { encodeNews, news, produce, readAll } from '../helpers/avro-producer.js';
+import { PipelineFixture } from '../helpers/pipeline-fixture.js';
+import { createTopic, waitFor } from '../helpers/stack.js';
+import { expectedLabel } from '../helpers/test-enricher.js';
 
-const kafka = testKafka();
-const base = uniqueName('fs-labels');
-const topics = {
-  news: `${base}.news`,
-  chat: `${base}.chat`,
-  labels: `${base}.labels`,
-  enriched: `${base}.enriched`,
-  dlq: `${base}.dlq`,
-  alerts: `${base}.alerts`,
-};
-const groupId = uniqueName('fs-labels-group');
-const config = parseConfig(
-  {
-    kafka: { brokers: kafkaBrokers(), groupId, topics, sessionTimeout: '10s' },
-    redis: { url: redisUrl(), keyPrefix: uniqueName('fslab').replace(/-/g, '_') },
-    batching: { maxBatchSize: 8, maxInFlightBatches: 2 },
-  },
-  {},
-);
-const redis = createRedisClient(config.redis);
-
-async function committedAll(topicNames: string[]): Promise<boolean> {
-  for (const topic of topicNames) {
-    const [committed, high] = await Promise.all([
-      committedOffsets(kafka, groupId, topic),
-      highWatermarks(kafka, topic),
-    ]);
-    for (const [partition, hw] of high) if (hw > 0n && (committed.get(partition) ?? -1n) < hw) return false;
-  }
-  return true;
-}
-
-afterAll(async () => {
-  await deleteTopics(Object.values(topics).filter((t) => t !== topics.alerts));
-  let cursor = '0';
-  do {
-    const [next, keys] = await (redis as import('ioredis').Redis).scan(
-      cursor,
-      'MATCH',
-      `${config.redis.keyPrefix}:*`,
-      'COUNT',
-      1000,
-    );
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
+const fixture = new PipelineFixture({
+  name: 'labels',
+  labels: true,
+  batching: { maxBatchSize: 8, maxInFlightBatches: 2 },
 });
+const { kafka, topics, config, redis } = fixture;
+const labelsTopic = topics.labels!;
+
+afterAll(() => fixture.cleanup());
 
 describe('labels joined to predictions', () => {
   it('counts confusion matrices per group from delayed labels', async () => {
-    for (const t of [topics.news, topics.chat, topics.labels]) await createTopic(t, 2);
+    for (const t of [topics.news, topics.chat, labelsTopic]) await createTopic(t, 2);
     await createTopic(topics.enriched, 2);
     await createTopic(topics.dlq, 1);
 
-    const store = new RedisWindowStore(redis, windowStoreOptions(config));
+    const store = fixture.windowStore();
     const predictions = new RedisPredictionIndex(redis, config.redis.keyPrefix, 3600);
     const labelStore = new RedisLabelStore(redis, {
       keyPrefix: config.redis.keyPrefix,
@@ -92,17 +41,11 @@ describe('labels joined to predictions', () => {
     const labelSink = new LabelJoinSink(predictions, labelStore, createLogger('error'), {
       graceMs: config.stats.labelGracePeriod,
     });
-    const service = new PipelineService(config, {
-      kafka,
-      enricher: new TestEnricher(),
+    const service = fixture.service({
       stats: store,
-      buildObservation: (doc, enrichment) => buildObservation(doc, enrichment, config.stats.dimensions),
       labels: labelSink,
       predictions,
       authorKey: 'labels-test-author-key-00000001',
-      logger: createLogger('error'),
-      pipelineVersion: 'test',
-      backoff: { initialMs: 50, maxMs: 400 },
     });
 
     const headlines = [
@@ -129,7 +72,7 @@ describe('labels joined to predictions', () => {
     };
     await service.start();
     try {
-      await waitFor(() => committedAll([topics.news]), 60_000, 200);
+      await waitFor(() => fixture.committedAll([topics.news]), 60_000, 200);
 
       // A labeller disagrees with every third prediction; one label is for an unknown document, one is invalid.
       const actualOf = (i: number, predicted: SentimentLabel): SentimentLabel =>
@@ -154,8 +97,8 @@ describe('labels joined to predictions', () => {
         value: labelType.toBuffer(labelRecord('never-seen', 'negative')),
       });
       labelMessages.push({ key: 'bad-label', value: labelType.toBuffer(labelRecord('', 'negative')) });
-      await produce(kafka, topics.labels, labelMessages);
-      await waitFor(() => committedAll([topics.labels]), 60_000, 200);
+      await produce(kafka, labelsTopic, labelMessages);
+      await waitFor(() => fixture.committedAll([labelsTopic]), 60_000, 200);
     } finally {
       expect(await service.stop(30_000)).toBe(true);
     }

@@ -4,58 +4,25 @@
 // old record (late) are enriched, left out of the windows and put on the late-records topic with their
 // reason (issue 14's row "one record stamped +30 min": 1 counted, 600 late before).
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
-import { createRedisClient } from '../../src/io/redis/client.js';
-import { RedisWindowStore, windowStoreOptions } from '../../src/io/redis/window-store.js';
 import { LATE_REASON_HEADER } from '../../src/pipeline/late-records.js';
-import { PipelineService } from '../../src/app/pipeline.js';
-import { ALL_DIMENSION, buildObservation } from '../../src/stats/grouping.js';
-import { createLogger } from '../../src/telemetry/logger.js';
-import {
-  committedOffsets,
-  encodeNews,
-  highWatermarks,
-  news,
-  produce,
-  readAll,
-  testKafka,
-} from '../helpers/avro-producer.js';
-import { createTopic, deleteTopics, kafkaBrokers, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
-import { TestEnricher } from '../helpers/test-enricher.js';
+import { ALL_DIMENSION } from '../../src/stats/grouping.js';
+import { encodeNews, news, produce, readAll } from '../helpers/avro-producer.js';
+import { PipelineFixture } from '../helpers/pipeline-fixture.js';
+import { createTopic, waitFor } from '../helpers/stack.js';
 
-const kafka = testKafka();
-const base = uniqueName('fs-late');
-const topics = {
-  news: `${base}.news`,
-  chat: `${base}.chat`,
-  labels: null,
-  enriched: `${base}.enriched`,
-  dlq: `${base}.dlq`,
-  alerts: `${base}.alerts`,
-  late: `${base}.late`,
-};
-const groupId = uniqueName('fs-late-group');
-const config = parseConfig(
-  {
-    kafka: { brokers: kafkaBrokers(), groupId, topics, sessionTimeout: '10s' },
-    redis: { url: redisUrl(), keyPrefix: uniqueName('fslate').replace(/-/g, '_') },
-    batching: { maxBatchSize: 32, maxInFlightBatches: 2 },
-  },
-  {},
-);
-const redis = createRedisClient(config.redis);
-const store = new RedisWindowStore(redis, windowStoreOptions(config));
-
-afterAll(async () => {
-  await deleteTopics([topics.news, topics.chat, topics.enriched, topics.dlq, topics.late]);
-  await store.deleteAll();
-  redis.disconnect();
+const fixture = new PipelineFixture({
+  name: 'late',
+  late: true,
+  batching: { maxBatchSize: 32, maxInFlightBatches: 2 },
 });
+const { kafka, topics } = fixture;
+const store = fixture.windowStore();
+
+afterAll(() => fixture.cleanup());
 
 describe('late-records topic', () => {
   it('counts all 600 on-time records after a +30 min outlier, and puts the outlier and a late record on the late topic', async () => {
-    for (const t of [topics.news, topics.chat, topics.enriched, topics.dlq, topics.late])
-      await createTopic(t, 1);
+    for (const t of fixture.servedTopics()) await createTopic(t, 1);
     const T = Date.UTC(2026, 0, 5, 9, 0);
     const docs = [
       news('first', { published_at: T }),
@@ -68,35 +35,16 @@ describe('late-records topic', () => {
       topics.news,
       docs.map((d) => ({ key: d.id, value: encodeNews(d) })),
     );
-    const service = new PipelineService(config, {
-      kafka,
-      enricher: new TestEnricher(),
-      stats: store,
-      buildObservation: (doc, enrichment) => buildObservation(doc, enrichment, config.stats.dimensions),
-      authorKey: 'late-test-author-key-000000001',
-      logger: createLogger('error'),
-      pipelineVersion: 'test',
-      backoff: { initialMs: 50, maxMs: 400 },
-    });
+    const service = fixture.service({ stats: store, authorKey: 'late-test-author-key-000000001' });
     await service.start();
     try {
-      await waitFor(
-        async () => {
-          const [committed, high] = await Promise.all([
-            committedOffsets(kafka, groupId, topics.news),
-            highWatermarks(kafka, topics.news),
-          ]);
-          return (committed.get(0) ?? -1n) >= (high.get(0) ?? 0n);
-        },
-        120_000,
-        200,
-      );
+      await waitFor(() => fixture.committedAll([topics.news]), 120_000, 200);
     } finally {
       expect(await service.stop(30_000)).toBe(true);
     }
 
     const enriched = await readAll(kafka, topics.enriched);
-    const late = await readAll(kafka, topics.late);
+    const late = await readAll(kafka, topics.late!);
     const [all] = await store.readWindow({ dimension: ALL_DIMENSION, windowMs: 86_400_000 });
     const reasons = late.map((r) => [
       r.message.key?.toString(),

@@ -3,71 +3,28 @@
 // counts each document exactly once.
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeEnriched } from '../../src/codec/enriched.js';
-import { parseConfig } from '../../src/config/load.js';
-import { createRedisClient } from '../../src/io/redis/client.js';
-import { RedisWindowStore, windowStoreOptions } from '../../src/io/redis/window-store.js';
-import { PipelineService } from '../../src/app/pipeline.js';
-import { buildObservation } from '../../src/stats/grouping.js';
-import { createLogger } from '../../src/telemetry/logger.js';
-import {
-  committedOffsets,
-  encodeChat,
-  encodeNews,
-  chat,
-  highWatermarks,
-  news,
-  produce,
-  readAll,
-  testKafka,
-} from '../helpers/avro-producer.js';
-import { createTopic, deleteTopics, kafkaBrokers, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
+import type { PipelineService } from '../../src/app/pipeline.js';
+import { encodeChat, encodeNews, chat, news, produce, readAll } from '../helpers/avro-producer.js';
+import { PipelineFixture } from '../helpers/pipeline-fixture.js';
+import { createTopic, waitFor } from '../helpers/stack.js';
 import { TestEnricher } from '../helpers/test-enricher.js';
 
-const kafka = testKafka();
-const base = uniqueName('fs-rebal');
-const topics = {
-  news: `${base}.news`,
-  chat: `${base}.chat`,
-  labels: null,
-  enriched: `${base}.enriched`,
-  dlq: `${base}.dlq`,
-  alerts: `${base}.alerts`,
-};
-const groupId = uniqueName('fs-rebal-group');
-const config = parseConfig(
-  {
-    kafka: { brokers: kafkaBrokers(), groupId, topics, sessionTimeout: '10s' },
-    redis: { url: redisUrl(), keyPrefix: uniqueName('fsreb').replace(/-/g, '_') },
-    batching: { maxBatchSize: 4, maxInFlightBatches: 2, maxQueuedDocuments: 32 },
-  },
-  {},
-);
-const redis = createRedisClient(config.redis);
-const store = new RedisWindowStore(redis, windowStoreOptions(config));
+const fixture = new PipelineFixture({
+  name: 'rebal',
+  batching: { maxBatchSize: 4, maxInFlightBatches: 2, maxQueuedDocuments: 32 },
+});
+const { kafka, topics } = fixture;
+const store = fixture.windowStore();
 
 function replica(): PipelineService {
-  return new PipelineService(config, {
-    kafka,
+  return fixture.service({
     enricher: new TestEnricher(15),
     stats: store,
-    buildObservation: (doc, enrichment) => buildObservation(doc, enrichment, config.stats.dimensions),
     authorKey: 'rebalance-test-author-key-000001',
-    logger: createLogger('error'),
-    pipelineVersion: 'test',
-    backoff: { initialMs: 50, maxMs: 400 },
   });
 }
 
-async function committedAll(): Promise<boolean> {
-  for (const topic of [topics.news, topics.chat]) {
-    const [committed, high] = await Promise.all([
-      committedOffsets(kafka, groupId, topic),
-      highWatermarks(kafka, topic),
-    ]);
-    for (const [partition, hw] of high) if (hw > 0n && (committed.get(partition) ?? -1n) < hw) return false;
-  }
-  return true;
-}
+const committedAll = () => fixture.committedAll([topics.news, topics.chat]);
 
 const produced = new Set<string>();
 async function produceRound(round: number, size: number): Promise<void> {
@@ -84,22 +41,7 @@ async function produceRound(round: number, size: number): Promise<void> {
   await produce(kafka, topics.chat, chatMessages);
 }
 
-afterAll(async () => {
-  await deleteTopics([topics.news, topics.chat, topics.enriched, topics.dlq]);
-  let cursor = '0';
-  do {
-    const [next, keys] = await (redis as import('ioredis').Redis).scan(
-      cursor,
-      'MATCH',
-      `${config.redis.keyPrefix}:*`,
-      'COUNT',
-      1000,
-    );
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-});
+afterAll(() => fixture.cleanup());
 
 describe('rebalances', () => {
   it('a replica joining and another leaving mid-stream lose nothing and count nothing twice', async () => {
