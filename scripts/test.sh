@@ -61,6 +61,9 @@ else
   fi
 fi
 
+step "schema evolution through the registry's own compatibility API (npm run schemas:check -- --registry)"
+npm run --silent schemas:check -- --registry "${FINSENTRY_SCHEMA_REGISTRY_URL:-http://127.0.0.1:8081/apis/ccompat/v7}"
+
 # The fault and security suites start private brokers (and the exactly-once test Kafka's Java
 # consumer) from the cached Kafka jars, also when the shared servers were not started here.
 step "caching the Kafka jars for the private test brokers (scripts/stack/stack.sh fetch)"
