@@ -36,6 +36,12 @@ else
   warn "promtool/amtool missing (Debian packages prometheus, prometheus-alertmanager; scripts/stack/stack.sh up --prometheus installs them); test/unit/prometheus-rules.test.ts and test/unit/ops-config.test.ts will fail"
 fi
 
+step "checking a kustomize renderer for the k8s tests (kubectl kustomize, else scripts/tools/ensure-kustomize.sh)"
+if ! command -v kubectl >/dev/null; then
+  bash scripts/tools/ensure-kustomize.sh >/dev/null ||
+    warn "neither kubectl nor kustomize (nor Go to install it); test/unit/k8s-render.test.ts and ops-config.test.ts will fail"
+fi
+
 step "schema evolution: schemas/*.avsc BACKWARD and FORWARD compatible with schemas/released/ (npm run schemas:check)"
 npm run --silent schemas:check
 
