@@ -143,6 +143,28 @@ export const DEFAULT_ALERT_RULES_RAW: ReadonlyArray<Record<string, unknown>> = [
     runbookUrl: `${RUNBOOK_BASE}#accuracydrop`,
   },
   {
+    // Equalized odds (issue #19): Fairlearn's gap in per-class TPR/FPR across regions, from joined
+    // labels, judged on the lower bound of its 95% simultaneous interval with ≥ 20 actual members
+    // (non-members) per class and group, so a gap fires only when it is beyond 0.25 with that
+    // confidence (test/unit/equalized-odds.test.ts).
+    name: 'EqualizedOddsRegion',
+    kind: 'fairness',
+    dimension: 'region',
+    metric: 'equalized_odds_difference',
+    comparison: '>',
+    threshold: 0.25,
+    resolveThreshold: 0.2,
+    confidence: 0.95,
+    minClassSamples: 20,
+    window: '1h',
+    minSamples: 50,
+    for: '5m',
+    severity: 'warning',
+    summary:
+      'Equalized odds difference across {{dimension}} is {{value}} (> {{threshold}}; {{groups}}, interval {{low}}–{{high}})',
+    runbookUrl: `${RUNBOOK_BASE}#equalizedodds`,
+  },
+  {
     name: 'DeadLetterRateHigh',
     kind: 'pipeline',
     metric: 'dlq_share',

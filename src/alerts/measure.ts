@@ -20,6 +20,7 @@ import {
 import type { FairnessSample, GroupSentimentSample } from '../telemetry/metrics.js';
 import type { Measurement } from './state-machine.js';
 import { measureSurge, SURGE_METRIC } from './surge-rule.js';
+import { EQUALIZED_ODDS_METRIC, measureEqualizedOdds } from './equalized-odds-rule.js';
 
 /**
  * Pure rule measurements: from window contents (and their references) and pipeline signals to one
@@ -323,6 +324,8 @@ export function measureRule(
   const reference = inputs.reference.get(referenceKey(rule)) ?? [];
   if (rule.kind === 'sentiment' && rule.metric === SURGE_METRIC)
     return measureSurge(rule, current, reference, minSamples);
+  if (rule.kind === 'fairness' && rule.metric === EQUALIZED_ODDS_METRIC)
+    return [measureEqualizedOdds(rule, current, minSamples)];
 
   if (rule.kind === 'sentiment') {
     const refByGroup = new Map(reference.map((g) => [g.group, g]));
