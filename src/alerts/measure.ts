@@ -43,7 +43,9 @@ import { EQUALIZED_ODDS_METRIC, measureEqualizedOdds } from './equalized-odds-ru
  *     measurement per dimension (group "*") with its simultaneous `confidence` interval (Katz /
  *     Newcombe, Bonferroni over the pairs of judged groups) and the deciding pair of groups; the rule
  *     is judged on the interval's far bound, not on a test of equal rates (docs/alerting.md);
- *   group_deviation_z — per group, |z| of its negative share against the rest of the dimension.
+ *   group_deviation_z — per group, |z| of its negative share against the rest of the dimension;
+ *   equalized_odds_difference — joined labels, Fairlearn's figure with a per-class minimum, judged on
+ *     its simultaneous interval (src/alerts/equalized-odds-rule.ts).
  * drift (dimension default `_all` = every document; group = feature; current vs reference — the pinned
  *   baseline unless the rule says `reference: trailing`; without a baseline the rule is not judged):
  *   psi, js_distance, ks_statistic on `feature` (p_neg, polarity, confidence, tokens, label_mix,
