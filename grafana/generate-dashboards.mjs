@@ -315,6 +315,32 @@ const dashboards = {
         ],
       },
       {
+        title: 'Accuracy by $dimension ($window): realised (labels) and estimated (CBPE)',
+        description:
+          'Realised accuracy over documents with a joined label and the CBPE estimate (mean calibrated confidence) over all predictions; read label coverage beside them (issue #19, docs/runbooks.md#accuracydrop).',
+        unit: 'percentunit',
+        targets: [
+          [
+            'max by (group) (finsentry_group_accuracy_ratio{dimension="$dimension",window="$window"})',
+            '{{group}} realised',
+          ],
+          [
+            'max by (group) (finsentry_group_estimated_accuracy_ratio{dimension="$dimension",window="$window"})',
+            '{{group}} estimated',
+          ],
+        ],
+      },
+      {
+        title: 'Label coverage (labelled / predicted) by $dimension ($window)',
+        unit: 'percentunit',
+        targets: [
+          [
+            'max by (group) (finsentry_group_label_coverage_ratio{dimension="$dimension",window="$window"})',
+            '{{group}}',
+          ],
+        ],
+      },
+      {
         title: 'Top issuers: negative share (5m)',
         type: 'table',
         w: 24,
@@ -366,6 +392,56 @@ const dashboards = {
             'breaching {{dimension}}',
           ],
           ['max by (dimension) (finsentry_fairness_judged_groups{window="$window"})', 'judged {{dimension}}'],
+        ],
+      },
+      {
+        title: 'Equalized odds difference (labels) with its 95% interval',
+        description:
+          "Fairlearn's equalized odds difference of the joined labels and the bounds of its simultaneous interval; the EqualizedOddsRegion rule fires when the lower bound exceeds 0.25 (docs/runbooks.md#equalizedodds).",
+        unit: 'short',
+        thresholds: red(0.25),
+        targets: [
+          [
+            'max by (dimension) (finsentry_fairness_equalized_odds_difference{window="$window"})',
+            '{{dimension}}',
+          ],
+          [
+            'max by (dimension, bound) (finsentry_fairness_equalized_odds_difference_bound{window="$window"})',
+            '{{dimension}} {{bound}}',
+          ],
+        ],
+      },
+      {
+        title: 'TPR and FPR by group and class of $fairness_dimension (labels)',
+        unit: 'percentunit',
+        targets: [
+          [
+            'max by (group, class) (finsentry_group_true_positive_rate{dimension="$fairness_dimension",window="$window"})',
+            'TPR {{class}} {{group}}',
+          ],
+          [
+            'max by (group, class) (finsentry_group_false_positive_rate{dimension="$fairness_dimension",window="$window"})',
+            'FPR {{class}} {{group}}',
+          ],
+        ],
+      },
+      {
+        title: 'Accuracy, estimated accuracy and label coverage by group of $fairness_dimension',
+        w: 24,
+        unit: 'percentunit',
+        targets: [
+          [
+            'max by (group) (finsentry_group_accuracy_ratio{dimension="$fairness_dimension",window="$window"})',
+            'realised {{group}}',
+          ],
+          [
+            'max by (group) (finsentry_group_estimated_accuracy_ratio{dimension="$fairness_dimension",window="$window"})',
+            'estimated {{group}}',
+          ],
+          [
+            'max by (group) (finsentry_group_label_coverage_ratio{dimension="$fairness_dimension",window="$window"})',
+            'coverage {{group}}',
+          ],
         ],
       },
       {

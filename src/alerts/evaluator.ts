@@ -34,6 +34,7 @@ import type {
 } from './ports.js';
 import { identitiesToStep, step, type AlertRecord, type Transition } from './state-machine.js';
 import { activeAlertIdentities } from './prometheus-rules.js';
+import { equalizedOddsSample } from './equalized-odds-rule.js';
 
 export type { AlertPublisher } from './ports.js';
 
@@ -537,15 +538,14 @@ export class Evaluator {
         groupSentiment(current, inputs.reference.get(key), this.options.minSamples),
         pinned.get(dimension) ?? [],
       );
-      metrics.fairness(
-        dimension,
-        windowMs,
-        fairnessSample(
+      metrics.fairness(dimension, windowMs, {
+        ...fairnessSample(
           fairnessReport(dimension, current, { minSamples: this.options.minSamples }),
           undefined,
           fairnessGaugeConfidence(this.options.rules, dimension),
         ),
-      );
+        ...equalizedOddsSample(this.options.rules, dimension, current, this.options.minSamples),
+      });
     }
   }
 }

@@ -35,7 +35,13 @@ export const RULE_METRICS: Record<AlertRuleConfig['kind'], readonly string[]> = 
     'label_coverage',
     SURGE_METRIC,
   ],
-  fairness: ['disparate_impact_ratio', 'demographic_parity_difference', 'group_deviation_z'],
+  fairness: [
+    'disparate_impact_ratio',
+    'demographic_parity_difference',
+    'group_deviation_z',
+    // joined labels; simultaneous interval, per-class minimum (src/alerts/equalized-odds-rule.ts)
+    'equalized_odds_difference',
+  ],
   drift: ['psi', 'js_distance', 'ks_statistic', 'cusum'],
   pipeline: ['dlq_rate', 'dlq_share', 'consumer_lag', 'stalled_seconds', 'input_rate', 'late_share'],
 };
@@ -71,14 +77,24 @@ export function ruleFieldIssues(rule: AlertRuleConfig): string[] {
 function intervalRuleIssues(rule: AlertRuleConfig): string[] {
   const onInterval =
     rule.kind === 'fairness' &&
-    (rule.metric === 'disparate_impact_ratio' || rule.metric === 'demographic_parity_difference');
+    (rule.metric === 'disparate_impact_ratio' ||
+      rule.metric === 'demographic_parity_difference' ||
+      rule.metric === 'equalized_odds_difference');
+  const classIssue =
+    rule.minClassSamples !== undefined && rule.metric !== 'equalized_odds_difference'
+      ? ['minClassSamples: applies to fairness rules with metric equalized_odds_difference only']
+      : [];
   if (onInterval && rule.maxPValue !== undefined)
     return [
+      ...classIssue,
       `maxPValue: does not apply to ${rule.metric}; the rule fires when its confidence interval (confidence, default 0.95) lies wholly beyond the threshold`,
     ];
   if (rule.kind === 'fairness' && rule.confidence !== undefined && !onInterval)
-    return ['confidence: applies to disparate_impact_ratio and demographic_parity_difference only'];
-  return [];
+    return [
+      ...classIssue,
+      'confidence: applies to disparate_impact_ratio, demographic_parity_difference and equalized_odds_difference only',
+    ];
+  return classIssue;
 }
 
 /** CUSUM drift rules (metric cusum) run on the negative share and compare their statistic with h. */

@@ -490,6 +490,11 @@ const alertRuleSchema = z
      */
     confidence: z.number().gt(0.5).lt(1).optional(),
     /**
+     * Fairness equalized_odds_difference: a group's TPR (FPR) of a class takes part only with at least
+     * this many actual members (non-members) of the class in the window's labels. Default 10.
+     */
+    minClassSamples: z.number().int().min(0).optional(),
+    /**
      * Trailing reference of this rule (ending where its window starts); default: evaluator.reference.
      * The surge rule reads 24 h of the issuer's own history (docs/alerting.md "Surge").
      */

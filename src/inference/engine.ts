@@ -26,7 +26,7 @@ import {
   type AggregationStrategy,
   type RawEntity,
 } from './ner.js';
-import { readCalibration, scaleLogits } from './calibration.js';
+import { logitTransform, readCalibration, scaleLogits, type LogitTransform } from './calibration.js';
 import { aggregateSentiment, softmax, toCanonical } from './sentiment.js';
 import { ModelSession, type InferenceThread, type SessionOptions } from './session.js';
 import {
@@ -201,8 +201,13 @@ export class ModelRunner {
 /** Sentiment of documents with a sequence-classification model. */
 export class SentimentModel {
   private readonly indexMap: SentimentLabel[];
-  /** Temperature from the model's calibration.json (1 = uncalibrated softmax); a joint model's applies to its sentiment head. */
+  /**
+   * Temperature from the model's calibration.json (1 = uncalibrated softmax); a joint model's applies to
+   * its sentiment head. With a vector calibration it is the one-parameter fit reported beside it.
+   */
   readonly temperature: number;
+  /** What calibration.json does to the sentiment head's logits (temperature or vector scaling). */
+  readonly calibrate: LogitTransform;
   private readonly head: number;
   private readonly numLabels: number;
 
@@ -214,7 +219,9 @@ export class SentimentModel {
     const id2label = runner.spec.heads[this.head]!.id2label;
     this.numLabels = id2label.length;
     this.indexMap = sentimentIndexMap(id2label, labelMap);
-    this.temperature = readCalibration(runner.spec.dir)?.temperature ?? 1;
+    const calibration = readCalibration(runner.spec.dir);
+    this.temperature = calibration?.temperature ?? 1;
+    this.calibrate = logitTransform(calibration, id2label, runner.spec.dir);
   }
 
   get info(): ModelInfo {
@@ -223,15 +230,20 @@ export class SentimentModel {
 
   async predict(texts: readonly string[], encoded?: readonly EncodedDocument[]): Promise<SentimentResult[]> {
     const outputs = await this.runner.infer(texts, encoded);
-    return outputs.map((output) => this.fromLogits(output, this.temperature));
+    return outputs.map((output) => this.fromLogits(output));
   }
 
-  /** Document sentiment from its window logits at a given temperature (the calibration tool varies it). */
-  fromLogits(output: DocumentOutput, temperature: number): SentimentResult {
+  /**
+   * Document sentiment from its window logits: calibrated as the model's calibration.json says, or at
+   * a given temperature (the calibration tool varies it; 1 = the plain softmax).
+   */
+  fromLogits(output: DocumentOutput, temperature?: number): SentimentResult {
+    const transform: LogitTransform =
+      temperature === undefined ? this.calibrate : (logits) => scaleLogits(logits, temperature);
     return aggregateSentiment(
       output.doc.windows.map((w, i) => ({
         probabilities: toCanonical(
-          softmax(scaleLogits(output.logits[i]![this.head]!, temperature), 0, this.numLabels),
+          softmax(transform(output.logits[i]![this.head]!), 0, this.numLabels),
           this.indexMap,
         ),
         weight: w.realTokens,

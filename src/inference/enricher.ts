@@ -212,7 +212,7 @@ export class OnnxEnricher implements Enricher {
     const outputs = await this.sentiment.runner.infer(texts);
     const entities = this.ner?.fromOutputs(texts, outputs, this.maxEntities) ?? [];
     return outputs.map((output, i) => ({
-      sentiment: this.sentiment.fromLogits(output, this.sentiment.temperature),
+      sentiment: this.sentiment.fromLogits(output),
       entities: entities[i] ?? [],
       models: this.models,
     }));

@@ -18,6 +18,7 @@ import {
 /** Confidence of the fairness intervals in the report: the default rules' (docs/alerting.md). */
 export const FAIRNESS_REPORT_CONFIDENCE = 0.95;
 import { groupPerformance, type GroupPerformance } from './performance.js';
+import { equalizedOddsInterval, type EqualizedOddsInterval } from './equalized-odds.js';
 import { ALL_DIMENSION, ALL_GROUP } from './grouping.js';
 
 /**
@@ -86,6 +87,8 @@ export interface StatsReport {
   };
   /** Realised (joined labels) and estimated (CBPE) performance per group, with label coverage. */
   performance: GroupPerformance[];
+  /** Simultaneous 95% interval of the equalized odds difference (src/stats/equalized-odds.ts); null without two judged labelled groups. */
+  equalizedOddsInterval: EqualizedOddsInterval | null;
   drift: DriftSection | null;
   /** Why drift is null (e.g. the configured baseline does not exist). */
   driftUnavailable: string | null;
@@ -219,6 +222,9 @@ export async function buildStatsReport(
       demographicParityDifference: demographicParityInterval(fairness.groups, FAIRNESS_REPORT_CONFIDENCE),
     },
     performance: groups.map(groupPerformance),
+    equalizedOddsInterval: fairness.labelled
+      ? equalizedOddsInterval(fairness.labelled, FAIRNESS_REPORT_CONFIDENCE, opts.minClassSamples ?? 0)
+      : null,
     drift,
     driftUnavailable,
     changes,

@@ -1,5 +1,6 @@
 import { SENTIMENT_LABELS, type SentimentLabel } from '../domain/enrichment.js';
 import type { GroupWindowStats } from '../domain/windows.js';
+import { labelledRates } from './fairness.js';
 import { histogramEdges } from './histograms.js';
 
 /**
@@ -29,6 +30,28 @@ export interface GroupPerformance extends RealisedPerformance {
   labelCoverage: number | null;
   /** CBPE estimate from the confidence histogram; null without predictions. */
   estimatedAccuracy: number | null;
+  /**
+   * One-vs-rest TPR and FPR per class (the rates of the equalized odds difference, src/stats/fairness.ts),
+   * null where the group has no actual member (TPR) or non-member (FPR) of the class — a gauge shows
+   * no value rather than Fairlearn's 0 there. Empty without labels.
+   */
+  classRates: Partial<Record<SentimentLabel, { tpr: number | null; fpr: number | null }>>;
+}
+
+/** Per-class rates of a confusion matrix, null where undefined (see GroupPerformance.classRates). */
+export function classRates(confusion: Confusion | null): GroupPerformance['classRates'] {
+  if (!confusion) return {};
+  const r = labelledRates('', confusion, 1);
+  if (r.n === 0) return {};
+  return Object.fromEntries(
+    SENTIMENT_LABELS.map((c) => [
+      c,
+      {
+        tpr: r.classCounts[c].members > 0 ? r.tpr[c] : null,
+        fpr: r.classCounts[c].nonMembers > 0 ? r.fpr[c] : null,
+      },
+    ]),
+  );
 }
 
 export function realisedPerformance(confusion: Confusion | null): RealisedPerformance {
@@ -77,5 +100,6 @@ export function groupPerformance(stats: GroupWindowStats): GroupPerformance {
     ...realised,
     labelCoverage: stats.count > 0 ? realised.labelled / stats.count : null,
     estimatedAccuracy: estimatedAccuracyFromHistogram(stats.histograms.confidence),
+    classRates: classRates(stats.confusion),
   };
 }

@@ -42,6 +42,9 @@ export const PIPELINE_STAGES = [
 ] as const;
 export type PipelineStage = (typeof PIPELINE_STAGES)[number];
 
+/** Sentiment classes of the per-class rate gauges (a fixed set: bounded labels). */
+const CLASS_LABELS = ['negative', 'neutral', 'positive'] as const;
+
 export const ALERT_STATES = ['inactive', 'pending', 'firing', 'resolved'] as const;
 export type AlertStateName = (typeof ALERT_STATES)[number];
 
@@ -64,6 +67,8 @@ export interface PerformanceSample {
   macroF1: number | null;
   labelCoverage: number | null;
   estimatedAccuracy: number | null;
+  /** One-vs-rest TPR and FPR per class from the joined labels; null where the denominator is 0. */
+  classRates?: Readonly<Record<string, { tpr: number | null; fpr: number | null }>>;
 }
 
 /** Performance of the groups summed into "other": label- and document-weighted means; macro-F1 is not additive. */
@@ -99,6 +104,9 @@ export interface FairnessSample {
   /** Simultaneous confidence intervals of the DIR and of the DPD (docs/alerting.md). */
   disparateImpactRatioInterval: { low: number; high: number };
   demographicParityDifferenceInterval: { low: number; high: number };
+  /** Equalized odds difference of the joined labels and its simultaneous interval (src/stats/equalized-odds.ts). */
+  equalizedOddsDifference: number;
+  equalizedOddsDifferenceInterval: { low: number; high: number };
 }
 
 export interface DriftSample {
@@ -188,6 +196,10 @@ export class PipelineMetrics {
   private readonly groupMacroF1: Gauge<'dimension' | 'group' | 'window'>;
   private readonly groupLabelCoverage: Gauge<'dimension' | 'group' | 'window'>;
   private readonly groupEstimatedAccuracy: Gauge<'dimension' | 'group' | 'window'>;
+  private readonly groupTruePositiveRate: Gauge<'dimension' | 'group' | 'window' | 'class'>;
+  private readonly groupFalsePositiveRate: Gauge<'dimension' | 'group' | 'window' | 'class'>;
+  private readonly fairnessEod: Gauge<'dimension' | 'window'>;
+  private readonly fairnessEodBound: Gauge<'dimension' | 'window' | 'bound'>;
   private readonly fairnessDpd: Gauge<'dimension' | 'window'>;
   private readonly fairnessDir: Gauge<'dimension' | 'window'>;
   private readonly fairnessWorstZ: Gauge<'dimension' | 'window'>;
@@ -443,7 +455,31 @@ export class PipelineMetrics {
       labelNames: groupLabels,
       registers,
     });
+    this.groupTruePositiveRate = new Gauge({
+      name: 'finsentry_group_true_positive_rate',
+      help: 'One-vs-rest true positive rate of a sentiment class per group in the window, over documents with a joined label (absent without actual members of the class).',
+      labelNames: [...groupLabels, 'class'],
+      registers,
+    });
+    this.groupFalsePositiveRate = new Gauge({
+      name: 'finsentry_group_false_positive_rate',
+      help: 'One-vs-rest false positive rate of a sentiment class per group in the window, over documents with a joined label (absent without actual non-members).',
+      labelNames: [...groupLabels, 'class'],
+      registers,
+    });
     const dimWindow = ['dimension', 'window'] as const;
+    this.fairnessEod = new Gauge({
+      name: 'finsentry_fairness_equalized_odds_difference',
+      help: "Fairlearn's equalized odds difference of the joined labels over judged groups (worst class and rate, per-class minimum of the dimension's equalized-odds rule).",
+      labelNames: dimWindow,
+      registers,
+    });
+    this.fairnessEodBound = new Gauge({
+      name: 'finsentry_fairness_equalized_odds_difference_bound',
+      help: 'Bounds (bound="lower"|"upper") of the simultaneous confidence interval of the equalized odds difference (Newcombe, Bonferroni over pairs, classes and rates).',
+      labelNames: [...dimWindow, 'bound'],
+      registers,
+    });
     this.fairnessDpd = new Gauge({
       name: 'finsentry_fairness_demographic_parity_difference',
       help: 'max_g r_g - min_g r_g over judged groups, r = negative share.',
@@ -738,6 +774,9 @@ export class PipelineMetrics {
     for (const stale of this.exportedGroups.get(key) ?? []) {
       if (next.has(stale)) continue;
       for (const g of this.groupGauges()) g.remove(labels(stale));
+      for (const c of CLASS_LABELS)
+        for (const g of [this.groupTruePositiveRate, this.groupFalsePositiveRate])
+          g.remove({ ...labels(stale), class: c });
     }
     this.exportedGroups.set(key, next);
   }
@@ -777,6 +816,16 @@ export class PipelineMetrics {
     put(this.groupMacroF1, g.performance?.macroF1);
     put(this.groupLabelCoverage, g.performance?.labelCoverage);
     put(this.groupEstimatedAccuracy, g.performance?.estimatedAccuracy);
+    for (const c of CLASS_LABELS) {
+      const rates = g.performance?.classRates?.[c];
+      for (const [gauge, v] of [
+        [this.groupTruePositiveRate, rates?.tpr],
+        [this.groupFalsePositiveRate, rates?.fpr],
+      ] as const) {
+        if (v !== undefined && v !== null && Number.isFinite(v)) gauge.set({ ...labels, class: c }, v);
+        else gauge.remove({ ...labels, class: c });
+      }
+    }
   }
 
   /** Sets the fairness gauges; a figure that is undefined (e.g. < 2 judged groups) is removed, not left stale. */
@@ -792,9 +841,11 @@ export class PipelineMetrics {
     put(this.fairnessWorstZ, f.worstGroupZ);
     put(this.fairnessBreaching, f.breachingGroups);
     put(this.fairnessJudged, f.judgedGroups);
+    put(this.fairnessEod, f.equalizedOddsDifference);
     for (const [gauge, iv] of [
       [this.fairnessDirBound, f.disparateImpactRatioInterval],
       [this.fairnessDpdBound, f.demographicParityDifferenceInterval],
+      [this.fairnessEodBound, f.equalizedOddsDifferenceInterval],
     ] as const) {
       for (const bound of ['lower', 'upper'] as const) {
         const v = bound === 'lower' ? iv?.low : iv?.high;
@@ -892,8 +943,12 @@ export class PipelineMetrics {
       this.fairnessWorstZ,
       this.fairnessBreaching,
       this.fairnessJudged,
+      this.fairnessEod,
+      this.groupTruePositiveRate,
+      this.groupFalsePositiveRate,
     ])
       g.reset();
+    this.fairnessEodBound.reset();
     this.fairnessDirBound.reset();
     this.fairnessDpdBound.reset();
     this.alertState.reset();

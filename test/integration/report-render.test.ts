@@ -15,6 +15,10 @@ import type {
   SentimentProbabilities,
 } from '../../src/domain/enrichment.js';
 import type { StatsObservation } from '../../src/domain/observation.js';
+import type { JoinedLabel } from '../../src/domain/windows.js';
+import { documentKey } from '../../src/pipeline/label-join.js';
+import { createRedisClient } from '../../src/io/redis/client.js';
+import { labelLifetimes, RedisLabelStore } from '../../src/io/redis/label-store.js';
 import { openWindowStore, type RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { AuthorPseudonymiser } from '../../src/privacy/pseudonymise.js';
 import { reportAlertsFromKafka } from '../../src/tools/report/alerts-source.js';
@@ -47,6 +51,7 @@ const INK_PER_CANVAS = `Array.from(document.querySelectorAll('canvas')).map((can
 const START = Date.UTC(2026, 0, 5, 9, 0, 0);
 const DI_SUMMARY = 'Disparate impact ratio of negative predictions across region is 0.60 (< 0.8)';
 const HOUR = 3_600_000;
+const SENTIMENTS: readonly SentimentLabel[] = ['negative', 'neutral', 'positive'];
 
 /** Probabilities that follow the intended label, with 7% of documents read as neutral (model noise). */
 function enrichmentFromTruth(m: ScenarioMessage, text: string, rng: Random): ScoredEnrichment {
@@ -130,7 +135,14 @@ describe('report on the real stack, rendered in headless Chromium', () => {
       },
       {},
     );
-    ({ store, close: closeStore } = openWindowStore(config));
+    const redis = createRedisClient(config.redis);
+    ({ store, close: closeStore } = openWindowStore(config, redis));
+    const labelStore = new RedisLabelStore(redis, {
+      keyPrefix: config.redis.keyPrefix,
+      bucketMs: config.stats.bucket,
+      ttlSeconds: store.options.ttlSeconds,
+      memorySeconds: labelLifetimes(config, store.options.ttlSeconds).memorySeconds,
+    });
 
     // 2 h of mixed traffic (surge on one issuer, apac bias, some poison) through the real codec and store.
     const run = generateScenario({
@@ -145,7 +157,11 @@ describe('report on the real stack, rendered in headless Chromium', () => {
     const rng = Random.fromSeed(99);
     const limits = { maxTextChars: config.limits.maxTextChars, maxFutureSkewMs: config.limits.maxFutureSkew };
     let batch: StatsObservation[] = [];
+    const labels: JoinedLabel[] = [];
     let offset = 0;
+    // Delayed human labels for 30% of the documents (hours late, counted at the document's event time);
+    // apac's labels disagree with the model on 30% more documents (the planted accuracy gap).
+    const labelRng = Random.fromSeed(7);
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       await store.apply([
@@ -169,12 +185,30 @@ describe('report on the real stack, rendered in headless Chromium', () => {
           ? validateNews(m.record as NewsArticleRecord, ctx)
           : validateChat(m.record as ChatMessageRecord, ctx);
       if (!doc.ok) throw new Error(`generated document ${m.id} does not validate: ${doc.rejection.message}`);
-      batch.push(
-        buildObservation(doc.value, enrichmentFromTruth(m, doc.value.text, rng), config.stats.dimensions),
+      const observation = buildObservation(
+        doc.value,
+        enrichmentFromTruth(m, doc.value.text, rng),
+        config.stats.dimensions,
       );
+      batch.push(observation);
+      if (labelRng.chance(0.3)) {
+        const apac = observation.groups.some((g) => g.dimension === 'region' && g.value === 'apac');
+        const wrong = SENTIMENTS.filter((l) => l !== observation.label);
+        labels.push({
+          documentKey: documentKey(m.topic === 'news' ? 'news' : 'chat', observation.documentId),
+          documentEventTimeMs: observation.eventTimeMs,
+          groups: observation.groups,
+          predicted: observation.label,
+          actual: apac && labelRng.chance(0.3) ? wrong[labelRng.chance(0.5) ? 0 : 1]! : m.truth!,
+          labelledAtMs: observation.eventTimeMs + labelRng.float() * 6 * HOUR,
+        });
+      }
       if (batch.length >= 1000) await flush();
     }
     await flush();
+    // The labels stream, in the order the labellers finished (not document order), through the label store.
+    labels.sort((a, b) => a.labelledAtMs - b.labelledAtMs);
+    for (let i = 0; i < labels.length; i += 500) await labelStore.apply(labels.slice(i, i + 500));
 
     // Alert history on a real topic: a surge episode that fired and resolved, a fairness alert still firing.
     await createTopic(alertsTopic, 2);
@@ -294,6 +328,28 @@ describe('report on the real stack, rendered in headless Chromium', () => {
     // Trailing reference = the hour before the window.
     expect(data.drift?.referenceDocuments).toBeGreaterThan(5000);
     expect(data.drift?.features.map((f) => f.feature)).toContain('p_neg');
+    // Labels: ~30% coverage per region, apac's realised accuracy lowest (its labels disagree more),
+    // estimated accuracy beside it, and an equalized odds interval around the figure.
+    const l = region.labelled!;
+    console.log(
+      `report labels: ${l.labelled} labelled (coverage ${l.coverage?.toFixed(3)}), EOD ${l.equalizedOddsDifference?.toFixed(3)} ` +
+        `[${l.equalizedOddsInterval?.low.toFixed(3)}, ${l.equalizedOddsInterval?.high.toFixed(3)}]; ` +
+        l.groups
+          .map((g) => `${g.group} acc ${g.accuracy?.toFixed(3)} est ${g.estimatedAccuracy?.toFixed(3)}`)
+          .join(', '),
+    );
+    expect(l.coverage!).toBeGreaterThan(0.25);
+    expect(l.coverage!).toBeLessThan(0.35);
+    const byGroup = new Map(l.groups.map((g) => [g.group, g]));
+    for (const other of ['amer', 'emea', 'latam'])
+      expect(byGroup.get('apac')!.accuracy!).toBeLessThan(byGroup.get(other)!.accuracy! - 0.1);
+    for (const g of l.groups) {
+      expect(g.estimatedAccuracy).not.toBeNull();
+      expect(g.classRates.map((r) => r.label)).toEqual(['negative', 'neutral', 'positive']);
+    }
+    expect(l.equalizedOddsInterval!.low).toBeLessThanOrEqual(l.equalizedOddsDifference!);
+    expect(l.equalizedOddsInterval!.high).toBeGreaterThanOrEqual(l.equalizedOddsDifference!);
+    expect(l.equalizedOddsInterval!.decidingPair).toContain('apac');
     expect(data.alerts.available).toBe(true);
     expect(data.alerts.episodes.map((e) => [e.rule, e.state])).toEqual([
       ['DisparateImpactRegion', 'firing'],
@@ -334,6 +390,29 @@ describe('report on the real stack, rendered in headless Chromium', () => {
 
       expect(problems).toEqual([]);
       expect(requests.filter((r) => r !== url)).toEqual([]);
+
+      // Realised and estimated accuracy per group with label coverage, and the EOD with its interval,
+      // as the reader sees them: the region's labelled table is rendered and visible.
+      const labelled = page.locator('table.labelled').first();
+      await labelled.scrollIntoViewIfNeeded();
+      expect(await labelled.isVisible()).toBe(true);
+      const heads = await labelled.locator('th').allInnerTexts();
+      expect(heads.slice(0, 6)).toEqual([
+        'Group',
+        'Labelled',
+        'Coverage',
+        'Accuracy',
+        '95% Wilson',
+        'Estimated accuracy',
+      ]);
+      expect(heads).toContain('TPR neutral');
+      expect(heads).toContain('FPR positive');
+      const apacRow = (await labelled.locator('tr', { hasText: 'apac' }).first().innerText()).split('\t');
+      expect(apacRow[0]).toBe('apac');
+      expect(apacRow[2]).toMatch(/^(2\d|3\d)\.\d%$/); // ~30% label coverage
+      expect(await page.locator('.eod-interval').first().innerText()).toMatch(
+        /95% simultaneous interval \d\.\d{3} – \d\.\d{3}; widest gap: (TPR|FPR) of \w+, \w+ vs \w+\./,
+      );
 
       // Every chart canvas has drawn pixels (not blank): share of non-transparent, non-white pixels.
       const inked = (await page.evaluate(INK_PER_CANVAS)) as Array<{

@@ -183,5 +183,25 @@ describe('groupPerformance on the in-memory window store', () => {
       .split('\n')
       .find((l) => l.startsWith('emea ') && l.includes('0.667'));
     expect(line?.trim().split(/\s+/)).toEqual(['emea', '3', '2', '0.667', '0.500', '0.333', '0.842']);
+    // …and TPR/FPR of every class: neutral has no actual member in emea, so its TPR is undefined (-).
+    const lines = renderStatsReport(report).split('\n');
+    const header = lines.findIndex((l) => l.includes('TPR neg') && l.includes('FPR pos'));
+    const rates = lines.slice(header).find((l) => l.startsWith('emea '));
+    expect(rates?.trim().split(/\s+/)).toEqual([
+      'emea',
+      '2',
+      '0.500',
+      '1.000',
+      '0.000',
+      '-',
+      '0.500',
+      '0.000',
+      '0.000',
+      'yes',
+    ]);
+    expect(report.performance.find((p) => p.group === 'emea')!.classRates.neutral).toEqual({
+      tpr: null,
+      fpr: 0.5,
+    });
   });
 });

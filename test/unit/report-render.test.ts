@@ -45,6 +45,12 @@ function fixture(): ReportData {
               accuracyHigh: 0.903,
               tprNegative: 0.8,
               fprNegative: 0.05,
+              classRates: [
+                { label: 'negative', tpr: 0.8, fpr: 0.05 },
+                { label: 'neutral', tpr: 0.88, fpr: 0.1 },
+                { label: 'positive', tpr: 0.86, fpr: 0.08 },
+              ],
+              estimatedAccuracy: 0.861,
               judged: true,
             },
             {
@@ -56,12 +62,25 @@ function fixture(): ReportData {
               accuracyHigh: 0.782,
               tprNegative: 0.9,
               fprNegative: 0.2,
+              classRates: [
+                { label: 'negative', tpr: 0.9, fpr: 0.2 },
+                { label: 'neutral', tpr: 0.6, fpr: 0.12 },
+                { label: 'positive', tpr: null, fpr: 0.1 },
+              ],
+              estimatedAccuracy: 0.843,
               judged: true,
             },
           ],
           labelled: 215,
           coverage: 0.0994,
-          equalizedOddsDifference: 0.15,
+          equalizedOddsDifference: 0.28,
+          equalizedOddsInterval: {
+            low: 0.071,
+            high: 0.47,
+            worstClass: 'neutral',
+            worstRate: 'tpr',
+            decidingPair: ['amer', 'apac'],
+          },
           accuracyGap: 0.15,
         },
         groups: groups.map((g) => ({
@@ -242,6 +261,14 @@ describe('report renderer', () => {
     expect(html).toContain('215 labelled documents (9.9% label coverage)');
     expect(html).toMatch(
       /<td>apac<\/td><td class="r">95<\/td><td class="r">10\.0%<\/td><td class="r">70\.0%<\/td><td class="r">60\.2% – 78\.2%<\/td>/,
+    );
+    // Estimated (CBPE) beside realised, then TPR/FPR of every class; an undefined rate shows as such.
+    expect(html).toMatch(
+      /<td class="r">60\.2% – 78\.2%<\/td><td class="r">84\.3%<\/td><td class="r">90\.0%<\/td><td class="r">20\.0%<\/td><td class="r">60\.0%<\/td><td class="r">12\.0%<\/td><td class="r">—<\/td><td class="r">10\.0%<\/td>/,
+    );
+    expect(html).toContain('<th class="r">TPR neutral</th><th class="r">FPR neutral</th>');
+    expect(html).toContain(
+      '95% simultaneous interval 0.071 – 0.470; widest gap: TPR of neutral, amer vs apac.',
     );
     const data = fixture();
     data.dimensions[0]!.labelled = null;

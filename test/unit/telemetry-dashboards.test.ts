@@ -32,6 +32,28 @@ describe('Grafana dashboards', () => {
     expect(queries.length).toBeGreaterThan(25);
   });
 
+  it('show realised and estimated accuracy per group with label coverage, and EOD/TPR/FPR (issue #19)', () => {
+    const exprsOf = (dashboard: string) =>
+      queries.filter((q) => q.dashboard === dashboard).map((q) => q.expr);
+    for (const dashboard of ['finsentry-sentiment.json', 'finsentry-fairness.json']) {
+      const exprs = exprsOf(dashboard).join('\n');
+      for (const metric of [
+        'finsentry_group_accuracy_ratio',
+        'finsentry_group_estimated_accuracy_ratio',
+        'finsentry_group_label_coverage_ratio',
+      ])
+        expect(exprs, `${dashboard}: ${metric}`).toContain(metric);
+    }
+    const fairness = exprsOf('finsentry-fairness.json').join('\n');
+    for (const metric of [
+      'finsentry_fairness_equalized_odds_difference{',
+      'finsentry_fairness_equalized_odds_difference_bound',
+      'finsentry_group_true_positive_rate',
+      'finsentry_group_false_positive_rate',
+    ])
+      expect(fairness, metric).toContain(metric);
+  });
+
   it('are what grafana/generate-dashboards.mjs generates', () => {
     const res = spawnSync(process.execPath, [path.join(root, 'grafana/generate-dashboards.mjs'), '--check'], {
       encoding: 'utf8',

@@ -2,6 +2,7 @@ import type { AlertRuleConfig } from '../../config/schema.js';
 import { fairnessReport, type FairnessReport } from '../../stats/fairness.js';
 import { demographicParityInterval, disparateImpactInterval } from '../../stats/fairness-intervals.js';
 import { fmt, type RuleMeasureContext } from '../measure-inputs.js';
+import { EQUALIZED_ODDS_METRIC, measureEqualizedOdds } from '../equalized-odds-rule.js';
 import type { Measurement } from '../state-machine.js';
 
 /**
@@ -75,6 +76,8 @@ const FAIRNESS_METRICS: Record<string, (ctx: FairnessContext) => Measurement[]> 
 };
 
 export function measureFairnessRule({ rule, current, base, minSamples }: RuleMeasureContext): Measurement[] {
+  // Equalized odds is judged on joined labels, not on predicted rates (../equalized-odds-rule.ts).
+  if (rule.metric === EQUALIZED_ODDS_METRIC) return [measureEqualizedOdds(rule, current, minSamples)];
   const metric = FAIRNESS_METRICS[rule.metric];
   if (!metric) throw new Error(`rule ${rule.name}: unknown fairness metric ${rule.metric}`);
   const report = fairnessReport(base.dimension, current, { minSamples });

@@ -6,7 +6,7 @@ import { ModelRunner, NerModel, SentimentModel, type EngineOptions } from '../..
 import { isHashDev, parseConll, parseSentimentData, readFile } from '../../tools/models/eval/datasets.js';
 import { evaluateNer, evaluateSentiment } from '../../tools/models/eval/evaluate.js';
 import { pullModel } from '../../tools/models/hub.js';
-import { calibrate, collectLogits } from '../../tools/models/calibrate.js';
+import { calibrate, collectLogits, dumpedLogits } from '../../tools/models/calibrate.js';
 import { CALIBRATION_FILE } from '../../inference/calibration.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,6 +40,7 @@ interface CalibrateOptions {
   phrasebank: string;
   twitter: string;
   chunk: number;
+  dumpLogits?: string;
 }
 
 function registerCalibrate(models: Command): void {
@@ -52,6 +53,10 @@ function registerCalibrate(models: Command): void {
     .requiredOption('--phrasebank <file>', 'PhraseBank dev TSV (financial_phrasebank/dev.tsv)')
     .requiredOption('--twitter <file>', 'Twitter Financial News train.csv (its hash-split dev part is used)')
     .option('--chunk <n>', 'chunk size for the estimator error on the Twitter dev part', int(20), 200)
+    .option(
+      '--dump-logits <file>',
+      'write the window logits of the dev sets to <file> for training/calibrate_sentiment.py (vector scaling) instead of fitting a temperature',
+    )
     .action(async (opts: CalibrateOptions) => {
       const cfg = loadConfig(undefined);
       const engine = engineOptions(cfg.models, cfg.batching, { logger: createLogger('warn') });
@@ -62,16 +67,15 @@ function registerCalibrate(models: Command): void {
         const twitter = parseSentimentData(readFile(opts.twitter), opts.twitter).filter((e) =>
           isHashDev(e.text),
         );
-        const report = calibrate(model, {
-          sets: [
-            { name: 'financial_phrasebank/dev.tsv', data: await collectLogits(model, phrasebank) },
-            {
-              name: 'twitter_financial_news/train.csv --split dev',
-              data: await collectLogits(model, twitter),
-            },
-          ],
-          chunkSize: opts.chunk,
-        });
+        const sets = [
+          { name: 'financial_phrasebank/dev.tsv', data: await collectLogits(model, phrasebank) },
+          { name: 'twitter_financial_news/train.csv --split dev', data: await collectLogits(model, twitter) },
+        ];
+        if (opts.dumpLogits) {
+          writeFileSync(opts.dumpLogits, JSON.stringify(dumpedLogits(runner, sets)));
+          return;
+        }
+        const report = calibrate(model, { sets, chunkSize: opts.chunk });
         writeFileSync(join(opts.model, CALIBRATION_FILE), `${JSON.stringify(report, null, 2)}\n`);
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       } finally {

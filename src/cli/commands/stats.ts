@@ -69,24 +69,40 @@ function fairnessLines(r: StatsReport): string[] {
   return out;
 }
 
-/** Fairness on joined labels (equalized odds, accuracy gap), when there are labels. */
+/** Fairness on joined labels (equalized odds with its interval, TPR/FPR of every class), when there are labels. */
 function labelledLines(r: StatsReport): string[] {
   const l = r.fairness.labelled;
   if (!l) return [];
-  return [
+  const out = [
     `labelled: equalized odds difference ${fmt(l.equalizedOddsDifference.value)} (${l.equalizedOddsDifference.worstRate ?? '-'} of ${l.equalizedOddsDifference.worstClass ?? '-'}), accuracy gap ${fmt(l.accuracyGap)}`,
+  ];
+  const iv = r.equalizedOddsInterval;
+  if (iv)
+    out.push(
+      `equalized odds difference: ${Math.round(iv.level * 100)}% simultaneous interval [${fmt(iv.low)}, ${fmt(iv.high)}] over ${iv.comparisons} comparisons; deciding ${iv.worstRate.toUpperCase()} of ${iv.worstClass}, ${iv.decidingPair.join(' vs ')}`,
+    );
+  // TPR/FPR of every class, undefined (no actual member / non-member) shown as n/a, not Fairlearn's 0.
+  const classes = ['negative', 'neutral', 'positive'] as const;
+  const rates = new Map(r.performance.map((p) => [p.group, p.classRates]));
+  out.push(
     table(
-      ['group', 'labelled', 'accuracy', 'TPR neg', 'FPR neg', 'judged'],
+      [
+        'group',
+        'labelled',
+        'accuracy',
+        ...classes.flatMap((c) => [`TPR ${c.slice(0, 3)}`, `FPR ${c.slice(0, 3)}`]),
+        'judged',
+      ],
       l.groups.map((g) => [
         g.group,
         String(g.n),
         fmt(g.accuracy),
-        fmt(g.tpr.negative),
-        fmt(g.fpr.negative),
+        ...classes.flatMap((c) => [fmt(rates.get(g.group)?.[c]?.tpr), fmt(rates.get(g.group)?.[c]?.fpr)]),
         g.judged ? 'yes' : 'no',
       ]),
     ),
-  ];
+  );
+  return out;
 }
 
 function performanceLines(r: StatsReport): string[] {

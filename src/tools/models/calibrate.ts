@@ -60,6 +60,30 @@ export async function collectLogits(
   return out;
 }
 
+/**
+ * The window logits of the dev sets as training/calibrate_sentiment.py reads them: per document its
+ * kind (PhraseBank = news, Twitter = chat), gold label, the head's id2label and each window's logits
+ * with its real-token weight.
+ */
+export function dumpedLogits(
+  runner: SentimentModel['runner'],
+  sets: ReadonlyArray<{ name: string; data: readonly LabelledLogits[] }>,
+): unknown[] {
+  const head = runner.headIndex('sentiment');
+  const id2label = runner.spec.heads[head]!.id2label;
+  return sets.flatMap((set) =>
+    set.data.map((d) => ({
+      kind: set.name.startsWith('twitter') ? 'chat' : 'news',
+      label: d.label,
+      id2label,
+      windows: d.output.doc.windows.map((w, k) => ({
+        w: w.realTokens,
+        l: Array.from(d.output.logits[k]![head]!),
+      })),
+    })),
+  );
+}
+
 const at = (model: SentimentModel, data: readonly LabelledLogits[], t: number): SentimentResult[] =>
   data.map((d) => model.fromLogits(d.output, t));
 

@@ -108,6 +108,7 @@ function toLabelled(report: StatsReport, shown: readonly ReportGroup[]): ReportL
   const l = report.fairness.labelled;
   if (!l) return null;
   const sizes = new Map(shown.map((g) => [g.group, g.n]));
+  const performance = new Map(report.performance.map((p) => [p.group, p]));
   const groups = l.groups
     .filter((g) => sizes.has(g.group))
     .map((g) => {
@@ -122,6 +123,12 @@ function toLabelled(report: StatsReport, shown: readonly ReportGroup[]): ReportL
         accuracyHigh: interval?.high ?? null,
         tprNegative: g.tpr.negative,
         fprNegative: g.fpr.negative,
+        classRates: Object.entries(performance.get(g.group)?.classRates ?? {}).map(([label, r]) => ({
+          label,
+          tpr: r.tpr,
+          fpr: r.fpr,
+        })),
+        estimatedAccuracy: performance.get(g.group)?.estimatedAccuracy ?? null,
         judged: g.judged,
       };
     });
@@ -132,6 +139,15 @@ function toLabelled(report: StatsReport, shown: readonly ReportGroup[]): ReportL
     labelled,
     coverage: total > 0 ? labelled / total : null,
     equalizedOddsDifference: l.equalizedOddsDifference.value,
+    equalizedOddsInterval: report.equalizedOddsInterval
+      ? {
+          low: report.equalizedOddsInterval.low,
+          high: report.equalizedOddsInterval.high,
+          worstClass: report.equalizedOddsInterval.worstClass,
+          worstRate: report.equalizedOddsInterval.worstRate,
+          decidingPair: report.equalizedOddsInterval.decidingPair,
+        }
+      : null,
     accuracyGap: l.accuracyGap,
   };
 }

@@ -250,21 +250,40 @@ ${table}
 ${meaning(means)}`;
 }
 
+const RATE_CLASSES = ['negative', 'neutral', 'positive'] as const;
+
+/** TPR / FPR cells of every class, in RATE_CLASSES order. */
+function classRateCells(g: ReportLabelled['groups'][number]): string {
+  return RATE_CLASSES.map((c) => {
+    const r = g.classRates.find((x) => x.label === c);
+    return `<td class="r">${pct(r?.tpr ?? null)}</td><td class="r">${pct(r?.fpr ?? null)}</td>`;
+  }).join('');
+}
+
+function equalizedOddsLine(l: ReportLabelled): string {
+  const iv = l.equalizedOddsInterval;
+  if (!iv) return '';
+  return ` <span class="eod-interval">95% simultaneous interval ${num(iv.low, 3)} – ${num(iv.high, 3)}; widest gap: ${iv.worstRate.toUpperCase()} of ${escapeHtml(iv.worstClass)}, ${escapeHtml(iv.decidingPair[0])} vs ${escapeHtml(iv.decidingPair[1])}.</span>`;
+}
+
 function labelledPart(l: ReportLabelled | null): string {
   if (!l) return '';
   const rows = l.groups
     .map(
       (g) =>
-        `<tr class="${g.judged ? '' : 'unjudged'}"><td>${escapeHtml(g.group)}</td><td class="r">${g.labelled.toLocaleString('en-US')}</td><td class="r">${pct(g.coverage)}</td><td class="r">${pct(g.accuracy)}</td><td class="r">${g.accuracyLow === null ? '—' : `${pct(g.accuracyLow)} – ${pct(g.accuracyHigh)}`}</td><td class="r">${pct(g.tprNegative)}</td><td class="r">${pct(g.fprNegative)}</td><td>${g.judged ? 'yes' : 'no'}</td></tr>`,
+        `<tr class="${g.judged ? '' : 'unjudged'}"><td>${escapeHtml(g.group)}</td><td class="r">${g.labelled.toLocaleString('en-US')}</td><td class="r">${pct(g.coverage)}</td><td class="r">${pct(g.accuracy)}</td><td class="r">${g.accuracyLow === null ? '—' : `${pct(g.accuracyLow)} – ${pct(g.accuracyHigh)}`}</td><td class="r">${pct(g.estimatedAccuracy)}</td>${classRateCells(g)}<td>${g.judged ? 'yes' : 'no'}</td></tr>`,
     )
     .join('');
+  const rateHeads = RATE_CLASSES.map((c) => `<th class="r">TPR ${c}</th><th class="r">FPR ${c}</th>`).join(
+    '',
+  );
   const means =
     l.coverage !== null && l.coverage < 0.05
       ? `only ${pct(l.coverage)} of the documents have a label: the labelled figures describe a small sample; read the intervals.`
       : `accuracy differs by ${pct(l.accuracyGap)} between groups and the equalized odds difference is ${num(l.equalizedOddsDifference, 3)}: the larger these are, the more the model's errors fall on some groups rather than others.`;
   return `<h3>Labelled metrics</h3>
-<p class="explain">Predictions joined to human labels in the window: ${l.labelled.toLocaleString('en-US')} labelled documents (${pct(l.coverage)} label coverage). Equalized odds difference ${num(l.equalizedOddsDifference, 3)}, accuracy gap ${num(l.accuracyGap, 3)}.</p>
-<table><thead><tr><th>Group</th><th class="r">Labelled</th><th class="r">Coverage</th><th class="r">Accuracy</th><th class="r">95% Wilson</th><th class="r">TPR negative</th><th class="r">FPR negative</th><th>Judged</th></tr></thead><tbody>${rows}</tbody></table>
+<p class="explain">Predictions joined to human labels in the window: ${l.labelled.toLocaleString('en-US')} labelled documents (${pct(l.coverage)} label coverage). Realised accuracy is over the labelled documents; estimated accuracy (mean calibrated confidence, CBPE) is over all of the group's predictions, labelled or not. Equalized odds difference ${num(l.equalizedOddsDifference, 3)}, accuracy gap ${num(l.accuracyGap, 3)}.${equalizedOddsLine(l)}</p>
+<table class="labelled"><thead><tr><th>Group</th><th class="r">Labelled</th><th class="r">Coverage</th><th class="r">Accuracy</th><th class="r">95% Wilson</th><th class="r">Estimated accuracy</th>${rateHeads}<th>Judged</th></tr></thead><tbody>${rows}</tbody></table>
 ${meaning(means)}`;
 }
 

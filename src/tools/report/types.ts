@@ -76,6 +76,10 @@ export interface ReportLabelledGroup {
   /** One-vs-rest rates of the negative class. */
   tprNegative: number | null;
   fprNegative: number | null;
+  /** One-vs-rest TPR and FPR of every class (null where undefined), as the Prometheus gauges. */
+  classRates: Array<{ label: string; tpr: number | null; fpr: number | null }>;
+  /** CBPE estimate over all the group's predictions (mean calibrated confidence), beside the realised accuracy. */
+  estimatedAccuracy: number | null;
   judged: boolean;
 }
 
@@ -85,6 +89,14 @@ export interface ReportLabelled {
   labelled: number;
   coverage: number | null;
   equalizedOddsDifference: number | null;
+  /** Its simultaneous 95% interval and where the gap is (src/stats/equalized-odds.ts). */
+  equalizedOddsInterval: {
+    low: number;
+    high: number;
+    worstClass: string;
+    worstRate: 'tpr' | 'fpr';
+    decidingPair: [string, string];
+  } | null;
   accuracyGap: number | null;
 }
 
