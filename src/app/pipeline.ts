@@ -5,6 +5,7 @@ import { schemaRegistryFromConfig } from './schema-registry.js';
 import type { FinsentryConfig } from '../config/schema.js';
 import type { Enricher } from '../domain/enrichment.js';
 import type { StatsSink } from '../domain/windows.js';
+import { committedOffsetReader } from '../io/kafka/admin.js';
 import { installBoundedCodecs } from '../io/kafka/bounded-codecs.js';
 import { BatchConsumer } from '../io/kafka/consumer.js';
 import { createDelivery, type Delivery } from '../io/kafka/delivery.js';
@@ -106,6 +107,7 @@ export class PipelineService {
         labels: deps.labels ?? null,
         predictions: deps.predictions ?? null,
         logger: deps.logger,
+        committedOffset: committedOffsetReader(deps.kafka, kafkaConfig.groupId),
         ...(deps.observer ? { observer: deps.observer } : {}),
         ...(deps.hooks ? { hooks: deps.hooks } : {}),
         ...(deps.clock ? { clock: deps.clock } : {}),

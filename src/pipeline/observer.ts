@@ -22,6 +22,8 @@ export interface PipelineObserver {
   queuedDocuments(n: number): void;
   pausedPartitions(n: number): void;
   batchCompleted(nowMs?: number): void;
+  /** A partition's window-store state was reconciled (src/pipeline/state-guard.ts), by reason. */
+  partitionStateEvent?(topic: string, partition: number, reason: string): void;
 }
 
 const noop = (): void => {};
