@@ -373,10 +373,18 @@ export class Evaluator {
     const entries: OutboxEntry[] = await this.store.outbox();
     this.options.metrics?.alertOutbox?.(entries.length);
     if (entries.length === 0) return 0;
-    if (!this.lease.current()) return 0; // never publish without a valid lease
     let published = 0;
     for (let i = 0; i < entries.length; i += OUTBOX_CHUNK) {
       const chunk = entries.slice(i, i + OUTBOX_CHUNK);
+      // Never publish without a valid lease: the local deadline (monotonic) and the fence in the store.
+      const term = this.lease.current();
+      if (!term || !(await this.store.holds(term))) {
+        this.options.logger?.warn(
+          { replica: this.replicaId, pending: entries.length - published },
+          'evaluator: not the fenced leader, outbox not published',
+        );
+        return published;
+      }
       await this.publishBestEffort(chunk);
       const events = chunk.map((e) => e.event);
       try {
