@@ -8,7 +8,7 @@ import { withStageSpan } from '../telemetry/tracing.js';
 import { recordFingerprint } from '../domain/partition-state.js';
 import { sendDeadLetters, type RejectedRecord } from './dead-letters.js';
 import { enrichChunk, isRejection } from './enrich-step.js';
-import { enrichedRecord } from './enriched-output.js';
+import { enrichedRecord, withPersonsPseudonymised } from './enriched-output.js';
 import { lateRecords } from './late-records.js';
 import type { BatchContext, DecodedItem, ProcessorRuntime } from './processor-types.js';
 
@@ -142,7 +142,12 @@ export class ChunkFlow {
       if (observation) result.observations.push(observation);
       rt.observer.eventTimeLag(Math.max(0, (nowMs - doc.eventTimeMs) / 1000));
       result.records.push(
-        enrichedRecord(rt.options, doc, outcome, { observation, stageSpans, latencyMs, nowMs }),
+        enrichedRecord(rt.options, doc, withPersonsPseudonymised(outcome, rt.deps.personPseudonym), {
+          observation,
+          stageSpans,
+          latencyMs,
+          nowMs,
+        }),
       );
       result.recordOffsets.push(doc.position.offset);
     });

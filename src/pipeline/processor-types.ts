@@ -54,6 +54,8 @@ export interface ProcessorDeps {
   clock?: () => number;
   /** The group's committed offset of a partition, for the state guard (src/pipeline/state-guard.ts). */
   committedOffset?: CommittedOffsetReader;
+  /** Pseudonymises PER entities' text on the enriched topic (privacy.pseudonymisePersons); absent: clear. */
+  personPseudonym?: (name: string) => string;
 }
 
 /** Counters for logs, tests and `finsentry run`'s shutdown summary. */
