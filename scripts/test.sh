@@ -36,6 +36,12 @@ else
   warn "promtool/amtool missing (Debian packages prometheus, prometheus-alertmanager; scripts/stack/stack.sh up --prometheus installs them); test/unit/prometheus-rules.test.ts and test/unit/ops-config.test.ts will fail"
 fi
 
+step "checking a kustomize renderer for the k8s tests (kubectl kustomize, else scripts/tools/ensure-kustomize.sh)"
+if ! command -v kubectl >/dev/null; then
+  bash scripts/tools/ensure-kustomize.sh >/dev/null ||
+    warn "neither kubectl nor kustomize (nor Go to install it); test/unit/k8s-render.test.ts and ops-config.test.ts will fail"
+fi
+
 step "schema evolution: schemas/*.avsc BACKWARD and FORWARD compatible with schemas/released/ (npm run schemas:check)"
 npm run --silent schemas:check
 
@@ -60,6 +66,9 @@ else
     trap 'bash "$ROOT/scripts/stack/stack.sh" down >/dev/null 2>&1 || true' EXIT
   fi
 fi
+
+step "schema evolution through the registry's own compatibility API (npm run schemas:check -- --registry)"
+npm run --silent schemas:check -- --registry "${FINSENTRY_SCHEMA_REGISTRY_URL:-http://127.0.0.1:8081/apis/ccompat/v7}"
 
 # The fault and security suites start private brokers (and the exactly-once test Kafka's Java
 # consumer) from the cached Kafka jars, also when the shared servers were not started here.

@@ -9,7 +9,9 @@
 # Env: STEPS=sentiment,ner,export,engine (subset to run; engine = evaluate the written models through the
 #      TypeScript engine, `finsentry models eval`, into metrics.json and the model cards), THREADS=2, PYTHON=python3,
 #      SENT_EPOCHS / NER_EPOCHS / SENT_BUDGET_MIN / NER_BUDGET_MIN (0 = no time budget),
-#      JOINT_BUDGET_MIN (joint model wall time, default 85; an interrupted run resumes from its checkpoint).
+#      JOINT_BUDGET_MIN (joint model wall time, default 85; an interrupted run resumes from its checkpoint),
+#      JOINT_ROUND2_MIN (default 0: none; else a second round of that many minutes from the first round's
+#      weights with a fresh schedule at half the learning rate, as the committed model was trained).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -64,6 +66,12 @@ case ",$STEPS," in *,joint,*)
   if [ ! -f training/out/joint/model.pt ]; then
     "$PY" training/train_joint.py --data "$DATA" --time-budget-min "$JOINT_BUDGET_MIN" --threads 1 $RESUME 2>&1 \
       | tee -a training/out/joint_train.log
+  fi
+  if [ "${JOINT_ROUND2_MIN:-0}" != "0" ] && [ ! -f training/out/joint/round1.pt ]; then
+    cp training/out/joint/model.pt training/out/joint/round1.pt
+    rm -f training/out/joint/ckpt.pt
+    "$PY" training/train_joint.py --data "$DATA" --init training/out/joint/round1.pt --lr 4e-5 --warmup 30 \
+      --seed 43 --time-budget-min "$JOINT_ROUND2_MIN" --threads 1 2>&1 | tee -a training/out/joint_train.log
   fi
   "$PY" training/export_joint.py --data "$DATA" 2>&1 | tee training/out/joint_export.log
   "$PY" training/eval_joint.py --data "$DATA" 2>&1 | tee training/out/joint_eval.log

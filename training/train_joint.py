@@ -174,7 +174,12 @@ def train(args) -> None:
     JOINT_DIR.mkdir(parents=True, exist_ok=True)
     ckpt = JOINT_DIR / "ckpt.pt"
     step, total, spent = 0, None, 0.0
-    if ckpt.exists() and args.resume:
+    if args.init:
+        # A second round (a warm restart): start from a finished model's weights with a fresh optimizer
+        # and schedule, so that a run cut short by its time budget can be continued on another day.
+        model.load_state_dict(torch.load(args.init, weights_only=True))
+        log(f"initialised from {args.init}")
+    elif ckpt.exists() and args.resume:
         state = torch.load(ckpt, weights_only=False)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
@@ -224,7 +229,8 @@ def train(args) -> None:
     minutes = (time.time() - t0) / 60
     log(f"trained {step} steps in {minutes:.1f} min")
     settings = {k: v for k, v in vars(args).items() if k not in ("data", "base")}
-    summary = {"steps": step, "minutes": round(minutes, 1), "sentiment_examples": len(sent_items),
+    earlier = json.loads((JOINT_DIR / "train.json").read_text()) if args.init and (JOINT_DIR / "train.json").exists() else None
+    summary = {"earlier_round": earlier, "steps": step, "minutes": round(minutes, 1), "sentiment_examples": len(sent_items),
                "ner_examples": len(ner_items), "settings": settings, "torch": torch.__version__}
     (JOINT_DIR / "train.json").write_text(json.dumps(summary, indent=2) + "\n")
 
@@ -266,6 +272,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init", default="", help="model.pt of an earlier round to continue from (fresh schedule)")
     ap.add_argument("--deadline", default="", help="HH:MM UTC by which training must end (replans the steps)")
     train(ap.parse_args())
 

@@ -1,22 +1,21 @@
 import type { AlertRuleConfig } from '../config/schema.js';
 import type { GroupWindowStats } from '../domain/windows.js';
 import { judgeSurges } from '../stats/surge.js';
+import { fmt } from './measure-inputs.js';
 import type { Measurement } from './state-machine.js';
 
 /**
- * The `negative_share_surge` sentiment metric (docs/alerting.md "Surge"): the negative share of a
- * group's stories in the window (the window store counts a story once per group), judged against
- * the group's own longer history shrunk towards the pool (empirical Bayes), with a beta-binomial
- * test whose dispersion is estimated from the round, and Benjamini–Hochberg across the groups
- * judged in the round. The measurement's p-value is the BH-adjusted one, so `maxPValue` bounds the
- * expected share of false discoveries among the round's alerts.
+ * The `negative_share_surge` sentiment metric (SURGE_METRIC in src/config/rules.ts; docs/alerting.md
+ * "Surge"): the negative share of a group's stories in the window (the window store counts a story
+ * once per group), judged against the group's own longer history shrunk towards the pool (empirical
+ * Bayes), with a beta-binomial test whose dispersion is estimated from the round, and
+ * Benjamini–Hochberg across the groups judged in the round. The measurement's p-value is the
+ * BH-adjusted one, so `maxPValue` bounds the expected share of false discoveries among the round's
+ * alerts.
  *
  * `reference` is the trailing history the evaluator reads for this rule (`referenceWindow`, 24 h by
  * default for the shipped rule); an empty reference makes every group start at the round's pool.
  */
-export const SURGE_METRIC = 'negative_share_surge';
-
-const fmt = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
 
 export function measureSurge(
   rule: AlertRuleConfig,

@@ -61,7 +61,12 @@ export class PipelineService {
     const { kafka: kafkaConfig, batching, limits, codec } = config;
     // Before the consumer exists: kafkajs' codec table is process-wide (docs/security.md).
     installBoundedCodecs({ maxDecompressedBatchBytes: limits.maxDecompressedBatchBytes });
-    const registry = schemaRegistryFromConfig(codec);
+    const observer = deps.observer;
+    const registry = schemaRegistryFromConfig(
+      codec,
+      process.env,
+      observer?.schemaRegistryLookup ? (o, s) => observer.schemaRegistryLookup?.(o, s) : undefined,
+    );
     const decoder = new AvroDecoder({
       registry,
       wireFormat: codec.wireFormat,

@@ -1,4 +1,4 @@
-import { SchemaRegistry } from '../codec/registry.js';
+import { SchemaRegistry, type SchemaLookup, type SchemaLookupOutcome } from '../codec/registry.js';
 import { schemaJson } from '../codec/schemas.js';
 import type { FinsentryConfig } from '../config/schema.js';
 import { registryClientFromConfig } from '../io/http/schema-registry.js';
@@ -11,15 +11,36 @@ import type { Logger } from '../telemetry/logger.js';
 export function schemaRegistryFromConfig(
   codec: FinsentryConfig['codec'],
   env: NodeJS.ProcessEnv = process.env,
+  onLookup?: LookupObserver,
 ): SchemaRegistry {
   const client = registryClientFromConfig(codec, env);
   return new SchemaRegistry({
     schemaIds: codec.schemaIds,
-    ...(client ? { lookup: client } : {}),
+    ...(client ? { lookup: onLookup ? observedLookup(client, onLookup) : client } : {}),
     notFoundTtlMs: codec.registry.notFoundTtl,
     notFoundMaxEntries: codec.registry.notFoundMaxEntries,
     maxConcurrentLookups: codec.registry.maxConcurrentLookups,
   });
+}
+
+export type LookupObserver = (outcome: SchemaLookupOutcome, seconds: number) => void;
+
+/** Each look-up's outcome and duration (finsentry_schema_registry_lookup_duration_seconds). */
+export function observedLookup(lookup: SchemaLookup, observe: LookupObserver): SchemaLookup {
+  return {
+    async schemaById(id) {
+      const started = performance.now();
+      const seconds = () => (performance.now() - started) / 1000;
+      try {
+        const result = await lookup.schemaById(id);
+        observe(result.found ? 'found' : 'not_found', seconds());
+        return result;
+      } catch (err) {
+        observe('error', seconds());
+        throw err;
+      }
+    },
+  };
 }
 
 /**

@@ -17,6 +17,9 @@ import { contractSchemaName, schemaType } from './schemas.js';
  */
 export type SchemaLookupResult = { found: true; schema: string; schemaType?: string } | { found: false };
 
+/** found; not_found (its records are dead-lettered as unknown-schema-id); error (the batch is retried). */
+export type SchemaLookupOutcome = 'found' | 'not_found' | 'error';
+
 /** Port: one registry look-up by id. Throws when the registry cannot answer (retry later). */
 export interface SchemaLookup {
   schemaById(id: number): Promise<SchemaLookupResult>;

@@ -17,6 +17,12 @@ export const DRIFT_FEATURES = [
   'truncation_rate',
 ] as const;
 
+/**
+ * The sentiment metric of the surge rule (src/alerts/surge-rule.ts): the negative share of a group's
+ * stories, against its own history shrunk to the pool, beta-binomial, Benjamini–Hochberg.
+ */
+export const SURGE_METRIC = 'negative_share_surge';
+
 export const RULE_METRICS: Record<AlertRuleConfig['kind'], readonly string[]> = {
   sentiment: [
     'negative_share',
@@ -27,8 +33,7 @@ export const RULE_METRICS: Record<AlertRuleConfig['kind'], readonly string[]> = 
     'accuracy',
     'macro_f1',
     'label_coverage',
-    // stories, own history shrunk to the pool, beta-binomial, Benjamini–Hochberg (src/alerts/surge-rule.ts)
-    'negative_share_surge',
+    SURGE_METRIC,
   ],
   fairness: ['disparate_impact_ratio', 'demographic_parity_difference', 'group_deviation_z'],
   drift: ['psi', 'js_distance', 'ks_statistic', 'cusum'],

@@ -1,3 +1,4 @@
+import type { SchemaLookupOutcome } from '../codec/registry.js';
 /**
  * What the pipeline reports while it runs. `PipelineMetrics` (src/telemetry/metrics.ts) implements it
  * structurally, so `run` passes the metrics object straight in; tests pass an observer that records.
@@ -24,6 +25,8 @@ export interface PipelineObserver {
   batchCompleted(nowMs?: number): void;
   /** A partition's window-store state was reconciled (src/pipeline/state-guard.ts), by reason. */
   partitionStateEvent?(topic: string, partition: number, reason: string): void;
+  /** One schema registry look-up by id and how long it took (src/app/schema-registry.ts). */
+  schemaRegistryLookup?(outcome: SchemaLookupOutcome, seconds: number): void;
 }
 
 const noop = (): void => {};

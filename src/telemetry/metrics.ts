@@ -26,6 +26,7 @@
  *   metrics.alertStates(counts);                       metrics.leader(isLeader, token);
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SchemaLookupOutcome } from '../codec/registry.js';
 import { formatDuration } from '../config/duration.js';
 import type { ModelInfo } from '../domain/enrichment.js';
 import { OTHER_GROUP, sanitizeLabelValue } from './label-values.js';
@@ -167,6 +168,7 @@ export class PipelineMetrics {
   private readonly lag: Gauge<'topic' | 'partition'>;
   private readonly stall: Gauge<'topic' | 'partition'>;
   private readonly redisDuration: Histogram<'operation'>;
+  private readonly registryDuration: Histogram<'outcome'>;
   private readonly late: Counter;
   private readonly stateEvents: Counter<'topic' | 'partition' | 'reason'>;
   private readonly outboxPending: Gauge;
@@ -332,6 +334,13 @@ export class PipelineMetrics {
       name: 'finsentry_redis_duration_seconds',
       help: 'Redis round-trip time by operation.',
       labelNames: ['operation'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.registryDuration = new Histogram({
+      name: 'finsentry_schema_registry_lookup_duration_seconds',
+      help: 'Schema registry look-ups by id (schema ids not in the local cache), by outcome: found, not_found (the records go to the DLQ as unknown-schema-id) or error (the batch is retried).',
+      labelNames: ['outcome'],
       buckets: LATENCY_BUCKETS,
       registers,
     });
@@ -647,6 +656,10 @@ export class PipelineMetrics {
 
   redisLatency(operation: string, seconds: number): void {
     this.redisDuration.observe({ operation: this.redisOps.label(operation) }, seconds);
+  }
+
+  schemaRegistryLookup(outcome: SchemaLookupOutcome, seconds: number): void {
+    this.registryDuration.observe({ outcome }, seconds);
   }
 
   lateEvents(n: number, reason: 'late' | 'future' = 'late'): void {

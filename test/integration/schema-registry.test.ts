@@ -8,6 +8,9 @@
 // the enriched and alerts topics are written with registered ids, and Confluent's own Python client
 // (confluent-kafka's AvroDeserializer, tools/python/registry_reader.py) reads them.
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import avro from 'avsc';
 import type { Schema } from 'avsc';
@@ -22,10 +25,13 @@ import { schemaJson } from '../../src/codec/schemas.js';
 import { frameConfluent } from '../../src/codec/wire.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { FinsentryConfig } from '../../src/config/schema.js';
+import { ConfluentRegistryClient } from '../../src/io/http/schema-registry.js';
 import { kafkaAlertPublisher } from '../../src/io/kafka/alert-publisher.js';
 import { readDeadLetterHeaders } from '../../src/pipeline/dlq.js';
 import { buildObservation } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
+import { checkSchemaDir, type CompatResult } from '../../src/tools/schemas/compat.js';
+import { checkWithRegistry } from '../../src/tools/schemas/registry-compat.js';
 import {
   committedOffsets,
   highWatermarks,
@@ -50,6 +56,7 @@ import {
   uniqueName,
   waitFor,
 } from '../helpers/stack.js';
+import { repoRoot } from '../helpers/finsentry-cli.js';
 import { TestEnricher } from '../helpers/test-enricher.js';
 
 const NOT_FOUND_TTL_MS = 500;
@@ -170,11 +177,20 @@ describe('the pipeline with the real schema registry', () => {
         ...news(`v2-${i}`, { published_at: Date.now() - i * 1000 }),
         desk: i % 2 === 0 ? 'rates' : null,
       }));
-      const early = Array.from({ length: 3 }, (_, i) => news(`early-${i}`));
+      // The producer's schema, registered only after its first records: a NewsArticle with another
+      // optional field (its doc unique to this run, hence a new id: lateId).
+      const wireRef = {
+        name: 'wire_ref',
+        type: ['null', 'string'],
+        default: null,
+        doc: `wire reference (${base})`,
+      };
+      const late = { ...v1, fields: [...v1.fields, wireRef] };
+      const early = Array.from({ length: 3 }, (_, i) => ({ ...news(`early-${i}`), wire_ref: null }));
       await produce(kafka, topics.news, [
         ...v1Records.map((r) => ({ key: r.id, value: frame(v1, v1Id, r) })),
         ...v2Records.map((r) => ({ key: r.id, value: frame(v2, v2Id, r) })),
-        ...early.map((r) => ({ key: r.id, value: frame(v1, lateId, r) })),
+        ...early.map((r) => ({ key: r.id, value: frame(late, lateId, r) })),
       ]);
       await waitFor(() => committedThrough(cfg.kafka.groupId, topics.news), 120_000, 250);
 
@@ -186,16 +202,7 @@ describe('the pipeline with the real schema registry', () => {
       for (const r of dead) expect(readDeadLetterHeaders(r.message.headers).reason).toBe('unknown-schema-id');
       const missedAt = Math.max(...dead.map((r) => Number(r.message.timestamp)));
 
-      // The producer's schema is registered after its first records: a NewsArticle with another
-      // optional field (new content, its doc unique to this run, hence a new id: the one the early
-      // records carried).
-      const wireRef = {
-        name: 'wire_ref',
-        type: ['null', 'string'],
-        default: null,
-        doc: `wire reference (${base})`,
-      };
-      const late = { ...v1, fields: [...v1.fields, wireRef] };
+      // Now the producer's schema is registered.
       expect(await registerSchema(subject, late)).toBe(lateId);
       // The service remembers the miss for notFoundTtl; records after it decode with the new schema.
       await waitFor(() => Date.now() > missedAt + NOT_FOUND_TTL_MS, 10_000, 50);
@@ -212,6 +219,11 @@ describe('the pipeline with the real schema registry', () => {
       const final = await enrichedIds();
       for (const r of after) expect(final.has(r.id)).toBe(true);
       expect((await readAll(kafka, topics.dlq)).length).toBe(early.length);
+      // The DLQ keeps each input's own bytes (docs/schemas.md): once their schema is registered,
+      // Confluent's Python deserializer reads the dead letters like any framed record.
+      const deadRead = readWithPython(topics.dlq, early.length);
+      expect(deadRead.map((r) => r.key).sort()).toEqual(early.map((r) => r.id).sort());
+      for (const r of deadRead) expect(r).toMatchObject({ schema_id: lateId, value: { id: r.key } });
     } finally {
       expect(await service.stop(30_000)).toBe(true);
     }
@@ -296,6 +308,44 @@ describe('the pipeline with the real schema registry', () => {
       schema_id: alertsSchemaId,
       value: { rule: 'NegativeShareHigh', state: 'firing', group: 'acme', value: 0.42, labels: alert.labels },
     });
+  });
+});
+
+describe("schema evolution through the registry's compatibility API (npm run schemas:check -- --registry)", () => {
+  it('agrees with the avsc check on the shipped schemas and refuses planted breaks', async () => {
+    const client = new ConfluentRegistryClient({ url: schemaRegistryUrl(), timeoutMs: 10_000 });
+    const shipped = path.join(repoRoot, 'schemas');
+    const byKey = (results: CompatResult[]) =>
+      results.map((r) => [r.schema, r.direction, r.problem === undefined]);
+    const registry = await checkWithRegistry(client, shipped, uniqueName('fs-compat'));
+    expect(byKey(registry)).toEqual(byKey(checkSchemaDir(shipped)));
+    // The one accepted break (ACCEPTED_BREAKS) is the registry's verdict too, not only avsc's.
+    expect(registry.filter((r) => r.accepted).map((r) => `${r.schema} ${r.direction}`)).toEqual([
+      'EnrichedDocument.avsc FORWARD',
+    ]);
+
+    // Planted: a required field added (old records unreadable: not BACKWARD) and a required field
+    // dropped (old readers cannot read new records: not FORWARD).
+    const dir = mkdtempSync(path.join(tmpdir(), 'fs-compat-'));
+    mkdirSync(path.join(dir, 'released'));
+    const write = (file: string, schema: object) =>
+      writeFileSync(path.join(dir, file), JSON.stringify(schema));
+    write('released/Added.avsc', v1);
+    write('Added.avsc', v3Breaking);
+    write('released/Dropped.avsc', v1);
+    write('Dropped.avsc', { ...v1, fields: v1.fields.filter((f) => f.name !== 'source') });
+    try {
+      const planted = await checkWithRegistry(client, dir, uniqueName('fs-compat-planted'));
+      expect(byKey(planted)).toEqual([
+        ['Added.avsc', 'BACKWARD', false],
+        ['Added.avsc', 'FORWARD', true],
+        ['Dropped.avsc', 'BACKWARD', true],
+        ['Dropped.avsc', 'FORWARD', false],
+      ]);
+      expect(byKey(planted)).toEqual(byKey(checkSchemaDir(dir)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

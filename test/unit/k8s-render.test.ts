@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { renderOverlay } from '../helpers/kustomize.js';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
 import { loadConfig } from '../../src/config/load.js';
 
@@ -33,26 +32,8 @@ interface Container {
   readinessProbe: { httpGet: { path: string } };
 }
 
-/**
- * kustomize renderer: `kubectl kustomize` when kubectl is installed, else kustomize from
- * scripts/tools/ensure-kustomize.sh (.stack/bin or PATH). Fails with instructions otherwise.
- */
-function renderer(): string[] {
-  const local = path.join(root, '.stack/bin/kustomize');
-  if (existsSync(local)) return [local, 'build'];
-  if (spawnSync('kustomize', ['version'], { encoding: 'utf8' }).status === 0) return ['kustomize', 'build'];
-  if (spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0)
-    return ['kubectl', 'kustomize'];
-  throw new Error(
-    'no kustomize renderer: run scripts/tools/ensure-kustomize.sh (installs a pinned kustomize into .stack/bin) or install kubectl',
-  );
-}
-
 function render(overlay: string): K8sObject[] {
-  const [bin, ...args] = renderer();
-  const res = spawnSync(bin!, [...args, path.join(root, 'k8s/overlays', overlay)], { encoding: 'utf8' });
-  if (res.status !== 0) throw new Error(`kustomize ${overlay} failed: ${res.stderr}`);
-  return parseAllDocuments(res.stdout).map((d) => d.toJS() as K8sObject);
+  return renderOverlay<K8sObject>(overlay);
 }
 
 function deploymentContainer(objects: K8sObject[]): { pod: Record<string, unknown>; container: Container } {

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
+import { renderOverlay } from '../helpers/kustomize.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const AM_CONFIGS = ['scripts/stack/alertmanager.yml', 'k8s/base/alertmanager/alertmanager.yml'];
@@ -20,12 +21,7 @@ interface K8sObject {
 }
 
 function kustomize(overlay: string): K8sObject[] {
-  const res = spawnSync('kubectl', ['kustomize', path.join(root, 'k8s/overlays', overlay)], {
-    encoding: 'utf8',
-  });
-  if (res.error) throw new Error(`kubectl not found (${res.error.message}): install kubectl to render k8s/`);
-  if (res.status !== 0) throw new Error(`kubectl kustomize ${overlay} failed: ${res.stderr}`);
-  return parseAllDocuments(res.stdout).map((d) => d.toJS() as K8sObject);
+  return renderOverlay<K8sObject>(overlay);
 }
 
 describe('kustomize base', () => {

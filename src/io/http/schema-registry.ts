@@ -20,6 +20,9 @@ export interface RegistryClientOptions {
   timeoutMs: number;
 }
 
+/** The registry's compatibility levels that finsentry's checks use. */
+export type CompatibilityLevel = 'BACKWARD' | 'FORWARD' | 'FULL' | 'NONE';
+
 export interface RegistryResponse {
   status: number;
   body: unknown;
@@ -73,6 +76,37 @@ export class ConfluentRegistryClient implements SchemaLookup {
     const body = this.expectOk(res, `subject ${subject}`) as { id?: unknown };
     if (typeof body.id !== 'number') throw new Error(`schema registry gave no id for subject ${subject}`);
     return body.id;
+  }
+
+  /** PUT /config/{subject}: the compatibility level the registry enforces for the subject. */
+  async setCompatibility(subject: string, level: CompatibilityLevel): Promise<void> {
+    const res = await this.request('PUT', `config/${encodeURIComponent(subject)}`, { compatibility: level });
+    this.expectOk(res, `compatibility of subject ${subject}`);
+  }
+
+  /**
+   * POST /compatibility/subjects/{subject}/versions/latest: would the registry accept this schema as
+   * the subject's next version under its compatibility level? (The registry's own Avro rules.)
+   */
+  async isCompatible(subject: string, schema: unknown): Promise<boolean> {
+    const res = await this.request(
+      'POST',
+      `compatibility/subjects/${encodeURIComponent(subject)}/versions/latest`,
+      { schemaType: 'AVRO', schema: JSON.stringify(schema) },
+    );
+    const body = this.expectOk(res, `compatibility check of subject ${subject}`) as {
+      is_compatible?: unknown;
+    };
+    if (typeof body.is_compatible !== 'boolean')
+      throw new Error(`schema registry gave no is_compatible for subject ${subject}`);
+    return body.is_compatible;
+  }
+
+  /** DELETE /subjects/{subject} (soft, then permanent): for scratch subjects of checks and tests. */
+  async deleteSubject(subject: string): Promise<void> {
+    const path = `subjects/${encodeURIComponent(subject)}`;
+    this.expectOk(await this.request('DELETE', path), `deletion of subject ${subject}`);
+    this.expectOk(await this.request('DELETE', `${path}?permanent=true`), `deletion of subject ${subject}`);
   }
 
   /** Sends one request to a path under the API base; answers status and parsed JSON body. */

@@ -1,6 +1,6 @@
 import { defaultAlertRules } from '../../alerts/default-rules.js';
 import { compare } from '../../alerts/state-machine.js';
-import { SURGE_METRIC } from '../../alerts/surge-rule.js';
+import { SURGE_METRIC } from '../../config/rules.js';
 import type { AlertRuleConfig } from '../../config/schema.js';
 import type { ExpectedAlert, InjectedEvent, ToleratedAlert } from './ground-truth.js';
 

@@ -33,10 +33,6 @@ export const ACCEPTED_BREAKS: Readonly<Record<string, string>> = {
 
 const SAMPLES = 50;
 
-function parse(file: string): Type {
-  return avro.Type.forSchema(JSON.parse(readFileSync(file, 'utf8')) as Schema);
-}
-
 /** Can `reader` read everything `writer` writes? Undefined when it can, else the problem. */
 export function readProblem(reader: Type, writer: Type, samples = SAMPLES): string | undefined {
   try {
@@ -48,29 +44,49 @@ export function readProblem(reader: Type, writer: Type, samples = SAMPLES): stri
   }
 }
 
-export function checkCompatibility(current: Type, released: Type, schema: string): CompatResult[] {
-  const result = (direction: CompatResult['direction'], problem: string | undefined): CompatResult => {
-    const accepted = problem ? ACCEPTED_BREAKS[`${schema} ${direction}`] : undefined;
-    return {
-      schema,
-      direction,
-      ok: !problem || accepted !== undefined,
-      ...(problem ? { problem } : {}),
-      ...(accepted ? { accepted } : {}),
-    };
+/** One direction's verdict: a problem is a failure unless ACCEPTED_BREAKS names it. */
+export function compatResult(
+  schema: string,
+  direction: CompatResult['direction'],
+  problem: string | undefined,
+): CompatResult {
+  const accepted = problem ? ACCEPTED_BREAKS[`${schema} ${direction}`] : undefined;
+  return {
+    schema,
+    direction,
+    ok: !problem || accepted !== undefined,
+    ...(problem ? { problem } : {}),
+    ...(accepted ? { accepted } : {}),
   };
+}
+
+export function checkCompatibility(current: Type, released: Type, schema: string): CompatResult[] {
   return [
-    result('BACKWARD', readProblem(current, released)),
-    result('FORWARD', readProblem(released, current)),
+    compatResult(schema, 'BACKWARD', readProblem(current, released)),
+    compatResult(schema, 'FORWARD', readProblem(released, current)),
   ];
+}
+
+/** Pairs (file name, current schema JSON, released schema JSON) of every schema with a released version. */
+export function releasedPairs(
+  schemasDir: string,
+): Array<{ file: string; current: Schema; released: Schema }> {
+  const releasedDir = path.join(schemasDir, 'released');
+  const released = new Set(readdirSync(releasedDir).filter((f) => f.endsWith('.avsc')));
+  const read = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Schema;
+  return readdirSync(schemasDir)
+    .filter((f) => f.endsWith('.avsc') && released.has(f))
+    .sort()
+    .map((file) => ({
+      file,
+      current: read(path.join(schemasDir, file)),
+      released: read(path.join(releasedDir, file)),
+    }));
 }
 
 /** Every schemas/*.avsc with a released version; a schema new in this release has nothing to check. */
 export function checkSchemaDir(schemasDir: string): CompatResult[] {
-  const releasedDir = path.join(schemasDir, 'released');
-  const released = new Set(readdirSync(releasedDir).filter((f) => f.endsWith('.avsc')));
-  return readdirSync(schemasDir)
-    .filter((f) => f.endsWith('.avsc') && released.has(f))
-    .sort()
-    .flatMap((f) => checkCompatibility(parse(path.join(schemasDir, f)), parse(path.join(releasedDir, f)), f));
+  return releasedPairs(schemasDir).flatMap(({ file, current, released }) =>
+    checkCompatibility(avro.Type.forSchema(current), avro.Type.forSchema(released), file),
+  );
 }
