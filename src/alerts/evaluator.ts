@@ -93,6 +93,8 @@ export function baselineReference(
 
 /** Bucket ends one event-clock round evaluates at most (the rest wait for the next round). */
 const MAX_STEPS_PER_ROUND = 30;
+/** Outbox events per publish: acknowledged chunk by chunk (the Kafka publisher also splits by bytes). */
+const OUTBOX_CHUNK = 500;
 
 /** The gauges and counters the evaluator exports (implemented by src/telemetry/metrics.ts). */
 export type EvaluatorMetrics = Pick<
@@ -106,7 +108,8 @@ export type EvaluatorMetrics = Pick<
   | 'fairness'
   | 'groupSentiment'
   | 'leader'
->;
+> &
+  Partial<Pick<PipelineMetrics, 'alertOutbox'>>;
 
 export interface EvaluatorOptions {
   /** Alert records and the event outbox (fenced by the lease's token). */
@@ -194,6 +197,10 @@ export class Evaluator {
   private evaluationWatermarkMs = 0;
   /** CUSUM rules' state (in memory: a replica that becomes leader starts them at 0). */
   private readonly sequential = new Map<string, SequentialState>();
+  /** A required publisher failed this round: no more outbox flushes until the next round. */
+  private outboxBlocked = false;
+  /** Outbox entries already given to the best-effort publishers (until acknowledged). */
+  private readonly sentBestEffort = new Set<string>();
   /** Trailing sources of rules' own references, by reference length. */
   private readonly ownReferenceSources = new Map<number, ReferenceSource>();
 
@@ -269,6 +276,7 @@ export class Evaluator {
     const started = performance.now();
     const wallMs = this.now();
     // A predecessor (or our own failed publish) may have left committed but unpublished events.
+    this.outboxBlocked = false;
     let published = await this.flushOutbox();
 
     const pipeline = this.options.pipelineSignals ? await this.options.pipelineSignals() : null;
@@ -354,16 +362,59 @@ export class Evaluator {
     return { outcome: 'ok', transitions, published };
   }
 
+  /**
+   * Publishes the outbox in chunks of OUTBOX_CHUNK events, acknowledging each chunk once the required
+   * publishers (Kafka) accepted it. A failing required publisher (the alerts topic down) does not abort
+   * the round: the rest stays in the outbox for the next round and evaluation goes on — state, gauges
+   * and the best-effort webhook, which gets each event once, without waiting for Kafka
+   * (docs/alerting.md "Alert outbox"). Every flush of the round after a failure is skipped.
+   */
   private async flushOutbox(): Promise<number> {
+    if (this.outboxBlocked) return 0;
     const entries: OutboxEntry[] = await this.store.outbox();
+    this.options.metrics?.alertOutbox?.(entries.length);
     if (entries.length === 0) return 0;
-    if (!this.lease.current()) return 0; // never publish without a valid lease
-    const events = entries.map((e) => e.event);
-    for (const p of this.options.publishers) {
-      if (!p.bestEffort) {
-        await p.publish(events);
-        continue;
+    let published = 0;
+    for (let i = 0; i < entries.length; i += OUTBOX_CHUNK) {
+      const chunk = entries.slice(i, i + OUTBOX_CHUNK);
+      // Never publish without a valid lease: the local deadline (monotonic) and the fence in the store.
+      const term = this.lease.current();
+      if (!term || !(await this.store.holds(term))) {
+        this.options.logger?.warn(
+          { replica: this.replicaId, pending: entries.length - published },
+          'evaluator: not the fenced leader, outbox not published',
+        );
+        return published;
       }
+      await this.publishBestEffort(chunk);
+      const events = chunk.map((e) => e.event);
+      try {
+        for (const p of this.options.publishers) if (!p.bestEffort) await p.publish(events);
+      } catch (err) {
+        this.outboxBlocked = true;
+        this.options.metrics?.alertOutbox?.(entries.length - published, true);
+        this.options.logger?.warn(
+          { err, pending: entries.length - published },
+          'evaluator: publishing alert events failed; they stay in the outbox and are retried next round',
+        );
+        return published;
+      }
+      await this.store.acknowledge(chunk);
+      for (const e of chunk) this.sentBestEffort.delete(e.raw);
+      published += chunk.length;
+    }
+    this.options.metrics?.alertOutbox?.(0);
+    return published;
+  }
+
+  /** Best-effort publishers (the webhook) get each outbox entry once, whether Kafka takes it or not. */
+  private async publishBestEffort(chunk: readonly OutboxEntry[]): Promise<void> {
+    const fresh = chunk.filter((e) => !this.sentBestEffort.has(e.raw));
+    if (fresh.length === 0) return;
+    for (const e of fresh) this.sentBestEffort.add(e.raw);
+    const events = fresh.map((e) => e.event);
+    for (const p of this.options.publishers) {
+      if (!p.bestEffort) continue;
       try {
         await p.publish(events);
       } catch (err) {
@@ -373,8 +424,6 @@ export class Evaluator {
         );
       }
     }
-    await this.store.acknowledge(entries);
-    return entries.length;
   }
 
   /** The watermark windows are read at: see EvaluatorOptions.idlePartitionMs. */

@@ -61,6 +61,11 @@ export interface AlertStateStore {
     events: readonly AlertEvent[],
   ): Promise<boolean>;
   outbox(): Promise<OutboxEntry[]>;
+  /**
+   * True while `term` still holds the lease and is the latest fencing token in the store: checked
+   * right before publishing, so a replica whose lease moved on (a pause, a lost key) never publishes.
+   */
+  holds(term: LeaderTerm): Promise<boolean>;
   /** Removes published entries (idempotent; never removes anything else). */
   acknowledge(entries: readonly OutboxEntry[]): Promise<void>;
 }

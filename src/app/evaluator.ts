@@ -68,7 +68,12 @@ export async function startEvaluatorService(
   }
 
   const publishers: AlertPublisher[] = [
-    kafkaAlertPublisher(producer, topics.alerts, config.codec.alertsSchemaId),
+    kafkaAlertPublisher(
+      producer,
+      topics.alerts,
+      config.codec.alertsSchemaId,
+      config.limits.maxOutputBatchBytes,
+    ),
   ];
   if (config.evaluator.webhookUrl) publishers.push(alertmanagerWebhook(config.evaluator.webhookUrl));
 

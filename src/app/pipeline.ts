@@ -5,10 +5,11 @@ import { schemaRegistryFromConfig } from './schema-registry.js';
 import type { FinsentryConfig } from '../config/schema.js';
 import type { Enricher } from '../domain/enrichment.js';
 import type { StatsSink } from '../domain/windows.js';
+import { committedOffsetReader } from '../io/kafka/admin.js';
 import { installBoundedCodecs } from '../io/kafka/bounded-codecs.js';
 import { BatchConsumer } from '../io/kafka/consumer.js';
 import { createDelivery, type Delivery } from '../io/kafka/delivery.js';
-import { AuthorPseudonymiser } from '../privacy/pseudonymise.js';
+import { AuthorPseudonymiser, type PseudonymKeys } from '../privacy/pseudonymise.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { PredictionIndex } from '../pipeline/label-join.js';
 import type { LabelSink } from '../pipeline/label-sink.js';
@@ -24,8 +25,10 @@ export interface PipelineServiceDeps {
   labels?: LabelSink | null;
   /** Where predictions are remembered for the label join (with `labels`). */
   predictions?: PredictionIndex | null;
-  /** Key of the author-id HMAC (resolved from config.privacy.authorKey by the caller). */
-  authorKey: string;
+  /** Key(s) of the author-id HMAC (resolved from config.privacy by the caller). */
+  authorKey: string | PseudonymKeys;
+  /** Replace PER entities' text on the enriched topic with pseudonyms (privacy.pseudonymisePersons). */
+  pseudonymisePersons?: boolean;
   logger: Logger;
   observer?: PipelineObserver;
   hooks?: ProcessorHooks;
@@ -69,9 +72,10 @@ export class PipelineService {
       wireFormat: codec.wireFormat,
       maxMessageBytes: limits.maxMessageBytes,
     });
+    const pseudonymiser = new AuthorPseudonymiser(deps.authorKey);
     const inputCodec = new InputCodec(
       decoder,
-      new AuthorPseudonymiser(deps.authorKey),
+      pseudonymiser,
       {
         maxTextChars: limits.maxTextChars,
         maxFutureSkewMs: limits.maxFutureSkew,
@@ -111,6 +115,10 @@ export class PipelineService {
         labels: deps.labels ?? null,
         predictions: deps.predictions ?? null,
         logger: deps.logger,
+        committedOffset: committedOffsetReader(deps.kafka, kafkaConfig.groupId),
+        ...(deps.pseudonymisePersons
+          ? { personPseudonym: (name: string) => pseudonymiser.person(name) }
+          : {}),
         ...(deps.observer ? { observer: deps.observer } : {}),
         ...(deps.hooks ? { hooks: deps.hooks } : {}),
         ...(deps.clock ? { clock: deps.clock } : {}),

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Kafka } from 'kafkajs';
 import { resolveSecret } from '../config/load.js';
-import type { FinsentryConfig } from '../config/schema.js';
+import type { FinsentryConfig, SecretRef } from '../config/schema.js';
+import type { PseudonymKeys } from '../privacy/pseudonymise.js';
 import type { Enricher } from '../domain/enrichment.js';
 import type { OnnxEnricherOptions } from '../inference/enricher.js';
 import { ensureTopics, missingTopics } from '../io/kafka/admin.js';
@@ -115,6 +116,7 @@ export async function runService(loaded: FinsentryConfig, logger: Logger): Promi
       labels,
       predictions,
       authorKey,
+      pseudonymisePersons: config.privacy.pseudonymisePersons,
       logger,
       observer: metrics,
       pipelineVersion: packageVersion(),
@@ -185,18 +187,29 @@ async function stopOnSignal(
   return 0;
 }
 
-/** The key of the author-id HMAC; the service refuses to start without it. */
-function requireAuthorKey(config: FinsentryConfig): string {
-  const authorKey = resolveSecret(config.privacy.authorKey);
-  if (!authorKey) {
-    const ref = config.privacy.authorKey.env
-      ? `environment variable ${config.privacy.authorKey.env}`
-      : `file ${config.privacy.authorKey.file}`;
+/** The key(s) of the author-id HMAC (docs/security.md); the service refuses to start without them. */
+function requireAuthorKey(config: FinsentryConfig): PseudonymKeys {
+  const { privacy } = config;
+  const secret = (field: 'authorKey' | 'previousAuthorKey', ref: SecretRef): string => {
+    const value = resolveSecret(ref);
+    if (value) return value;
+    const where = ref.env ? `environment variable ${ref.env}` : `file ${ref.file}`;
     throw new Error(
-      `privacy.authorKey: ${ref} is not set or empty (chat author ids must be pseudonymised with a secret key)`,
+      `privacy.${field}: ${where} is not set or empty (chat author ids must be pseudonymised with a secret key)`,
     );
-  }
-  return authorKey;
+  };
+  return {
+    current: { id: privacy.authorKeyId ?? '', key: secret('authorKey', privacy.authorKey) },
+    ...(privacy.previousAuthorKey
+      ? {
+          previous: {
+            id: privacy.previousAuthorKeyId ?? '',
+            key: secret('previousAuthorKey', privacy.previousAuthorKey),
+          },
+          rotateAtMs: Date.parse(privacy.rotateAt ?? ''),
+        }
+      : {}),
+  };
 }
 
 /** The ops server (/metrics, /healthz, /readyz): first, so /healthz answers while models load. */

@@ -612,9 +612,28 @@ export const configSchema = z
       .object({
         /** Key for the HMAC that pseudonymises chat author ids (design §10). */
         authorKey: secretRef.default({ env: 'FINSENTRY_AUTHOR_KEY' }),
+        /** Key id carried in pseudonyms (`<id>:<hex>`); absent: bare hex (docs/security.md). */
+        authorKeyId: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,16}$/)
+          .optional(),
+        /** Rotation window: the key in use before authorKey, with its id (both ids required). */
+        previousAuthorKey: secretRef.optional(),
+        previousAuthorKeyId: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,16}$/)
+          .optional(),
+        /** When authorKey takes over from previousAuthorKey (ISO 8601 instant). */
+        rotateAt: z.string().datetime({ offset: true }).optional(),
+        /** Replace PER entities' text on the enriched topic with keyed pseudonyms. */
+        pseudonymisePersons: z.boolean().default(false),
       })
       .strict()
-      .default({ authorKey: { env: 'FINSENTRY_AUTHOR_KEY' } }),
+      .refine(
+        (p) => !p.previousAuthorKey || (p.authorKeyId && p.previousAuthorKeyId && p.rotateAt),
+        'privacy.previousAuthorKey needs authorKeyId, previousAuthorKeyId and rotateAt',
+      )
+      .default({ authorKey: { env: 'FINSENTRY_AUTHOR_KEY' }, pseudonymisePersons: false }),
     shutdown: z
       .object({ deadline: duration.default(30_000) })
       .strict()

@@ -14,6 +14,16 @@ export interface StatsBatch {
   lastOffset: string;
   observations: StatsObservation[];
   labels: LabelObservation[];
+  /**
+   * Fingerprint of the input record at lastOffset (src/domain/partition-state.ts): stored with the
+   * offset so that a later reader can tell a recreated topic from a replay of the same one.
+   */
+  lastFingerprint?: string;
+  /**
+   * The pipeline reconciled this partition's state (src/pipeline/state-guard.ts): a missing state
+   * then means it was lost (evicted, deleted) and the store answers `stateMissing` instead of counting.
+   */
+  expectState?: boolean;
 }
 
 export interface StatsApplyResult {
@@ -35,6 +45,8 @@ export interface StatsApplyResult {
    * that group (story dedup, docs/alerting.md "Surge"); absent when none.
    */
   storyCopies?: number;
+  /** The batch asked for an existing state (expectState) and there was none: nothing was applied. */
+  stateMissing?: boolean;
 }
 
 /** A record the window store did not count, by its place in the batch. */

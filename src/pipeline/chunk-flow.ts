@@ -5,9 +5,10 @@ import type { StatsObservation } from '../domain/observation.js';
 import type { StatsApplyResult, StatsBatch } from '../domain/windows.js';
 import type { OutRecord, RawRecord } from '../domain/records.js';
 import { withStageSpan } from '../telemetry/tracing.js';
+import { recordFingerprint } from '../domain/partition-state.js';
 import { sendDeadLetters, type RejectedRecord } from './dead-letters.js';
 import { enrichChunk, isRejection } from './enrich-step.js';
-import { enrichedRecord } from './enriched-output.js';
+import { enrichedRecord, withPersonsPseudonymised } from './enriched-output.js';
 import { lateRecords } from './late-records.js';
 import type { BatchContext, DecodedItem, ProcessorRuntime } from './processor-types.js';
 
@@ -101,7 +102,7 @@ export class ChunkFlow {
     );
     const produced = enriched.then(({ records }) => this.produce(docs, records));
     const statsDone = Promise.all([enriched, previousStats]).then(([enrichedChunk]) =>
-      this.applyStats(docs, chunk[chunk.length - 1]!.record.offset, enrichedChunk),
+      this.applyStats(docs, chunk[chunk.length - 1]!.record, enrichedChunk),
     );
     const done = Promise.all([
       deadLettered,
@@ -141,7 +142,12 @@ export class ChunkFlow {
       if (observation) result.observations.push(observation);
       rt.observer.eventTimeLag(Math.max(0, (nowMs - doc.eventTimeMs) / 1000));
       result.records.push(
-        enrichedRecord(rt.options, doc, outcome, { observation, stageSpans, latencyMs, nowMs }),
+        enrichedRecord(rt.options, doc, withPersonsPseudonymised(outcome, rt.deps.personPseudonym), {
+          observation,
+          stageSpans,
+          latencyMs,
+          nowMs,
+        }),
       );
       result.recordOffsets.push(doc.position.offset);
     });
@@ -173,20 +179,27 @@ export class ChunkFlow {
     rt.observer.produced(topic, records.length);
   }
 
-  private async applyStats(
-    docs: InputDocument[],
-    lastOffset: string,
-    enriched: EnrichedChunk,
-  ): Promise<void> {
+  private async applyStats(docs: InputDocument[], last: RawRecord, enriched: EnrichedChunk): Promise<void> {
     const { rt, ctx } = this;
     const { observations } = enriched;
     const sink = rt.deps.stats;
     if (!sink || observations.length === 0) return;
+    const guard = rt.stateGuard;
     const statsBatch: StatsBatch = {
       partitionKey: `${ctx.batch.topic}:${ctx.batch.partition}`,
-      lastOffset,
+      lastOffset: last.offset,
       observations,
       labels: [],
+      ...(guard ? { lastFingerprint: recordFingerprint(last), expectState: true } : {}),
+    };
+    // The state vanished since the batch was checked (evicted, deleted): reconcile, then apply again.
+    const applyGuarded = async (): Promise<StatsApplyResult[]> => {
+      const results = await sink.apply([statsBatch]);
+      if (!guard || !results[0]?.stateMissing) return results;
+      await guard.check(ctx.batch);
+      const again = await sink.apply([statsBatch]);
+      if (again[0]?.stateMissing) throw new Error('window-store partition state missing after reconciling');
+      return again;
     };
     const [result] = await ctx.retry('stats', () =>
       withStageSpan(
@@ -194,7 +207,7 @@ export class ChunkFlow {
         docs.map((d) => d.headers),
         async () => {
           const start = performance.now();
-          const results = await sink.apply([statsBatch]);
+          const results = await applyGuarded();
           const seconds = (performance.now() - start) / 1000;
           rt.observer.observeStage('stats', seconds);
           rt.observer.redisLatency('apply', seconds);

@@ -25,6 +25,20 @@ export function outputHeaders(
   return headers;
 }
 
+/** The enrichment with PER entities' text and normalized form replaced by pseudonyms (docs/security.md). */
+export function withPersonsPseudonymised(
+  enrichment: Enrichment,
+  pseudonym: ((name: string) => string) | undefined,
+): Enrichment {
+  if (!pseudonym || !enrichment.entities.some((e) => e.type === 'PER')) return enrichment;
+  return {
+    ...enrichment,
+    entities: enrichment.entities.map((e) =>
+      e.type === 'PER' ? { ...e, text: pseudonym(e.normalized), normalized: pseudonym(e.normalized) } : e,
+    ),
+  };
+}
+
 /** The finsentry.enriched record of one document (key = input key, trace context continued). */
 export function enrichedRecord(
   options: ProcessorOptions,

@@ -23,6 +23,8 @@ export interface PipelineObserver {
   queuedDocuments(n: number): void;
   pausedPartitions(n: number): void;
   batchCompleted(nowMs?: number): void;
+  /** A partition's window-store state was reconciled (src/pipeline/state-guard.ts), by reason. */
+  partitionStateEvent?(topic: string, partition: number, reason: string): void;
   /** One schema registry look-up by id and how long it took (src/app/schema-registry.ts). */
   schemaRegistryLookup?(outcome: SchemaLookupOutcome, seconds: number): void;
 }

@@ -50,6 +50,8 @@ export class PartitionWorker {
         await processLabels(rt, ctx);
         await this.commit(ctx, batch.records[batch.records.length - 1]!.offset);
       } else {
+        const guard = rt.stateGuard;
+        if (guard) await this.retry('partition-state', () => guard.check(batch));
         await this.processDocuments(ctx, batch.topic === rt.options.topics.chat ? 'chat' : 'news');
       }
       rt.observer.observeStage('batch', (performance.now() - started) / 1000);

@@ -13,6 +13,7 @@ import type { LabelSink } from './label-sink.js';
 import type { PipelineObserver } from './observer.js';
 import type { PauseRegistry } from './pause.js';
 import type { BackoffOptions, Semaphore } from './retry.js';
+import type { CommittedOffsetReader, PartitionStateGuard } from './state-guard.js';
 
 /** Builds the statistics observation (groups, numbers) of an enriched document: src/stats/grouping.ts. */
 /** null: nothing to count in the windows (an unscored document, design §3). */
@@ -51,6 +52,10 @@ export interface ProcessorDeps {
   observer?: PipelineObserver;
   hooks?: ProcessorHooks;
   clock?: () => number;
+  /** The group's committed offset of a partition, for the state guard (src/pipeline/state-guard.ts). */
+  committedOffset?: CommittedOffsetReader;
+  /** Pseudonymises PER entities' text on the enriched topic (privacy.pseudonymisePersons); absent: clear. */
+  personPseudonym?: (name: string) => string;
 }
 
 /** Counters for logs, tests and `finsentry run`'s shutdown summary. */
@@ -74,6 +79,8 @@ export interface ProcessorRuntime {
   readonly inference: Semaphore;
   readonly pauses: PauseRegistry;
   readonly backoff: BackoffOptions;
+  /** Reconciles the window store's partition state before counting; null when the sink has no state port. */
+  readonly stateGuard: PartitionStateGuard | null;
   isAborted(): boolean;
 }
 

@@ -9,6 +9,18 @@ import type {
   ProcessorRuntime,
 } from './processor-types.js';
 import { DEFAULT_BACKOFF, Semaphore } from './retry.js';
+import { PartitionStateGuard, partitionStateStoreOf } from './state-guard.js';
+
+function stateGuardOf(deps: ProcessorDeps): PartitionStateGuard | null {
+  const store = partitionStateStoreOf(deps.stats);
+  if (!store) return null;
+  return new PartitionStateGuard({
+    store,
+    committedOffset: deps.committedOffset ?? (() => Promise.resolve(null)),
+    logger: deps.logger,
+    observer: deps.observer ?? NOOP_OBSERVER,
+  });
+}
 
 export { POISON_PROBE_AFTER_ATTEMPTS } from './enrich-step.js';
 export { outputHeaders } from './enriched-output.js';
@@ -89,6 +101,7 @@ export class PipelineProcessor {
       inference: new Semaphore(options.batching.maxInFlightBatches),
       pauses: this.pauses,
       backoff: options.backoff ?? DEFAULT_BACKOFF,
+      stateGuard: stateGuardOf(deps),
       isAborted: () => this.aborted,
     };
   }

@@ -178,6 +178,9 @@ export class PipelineMetrics {
   private readonly redisDuration: Histogram<'operation'>;
   private readonly registryDuration: Histogram<'outcome'>;
   private readonly late: Counter;
+  private readonly stateEvents: Counter<'topic' | 'partition' | 'reason'>;
+  private readonly outboxPending: Gauge;
+  private readonly outboxFailures: Counter;
   private readonly labelJoin: Counter;
   private readonly unscored: Counter;
   private readonly model: Gauge<'task' | 'name' | 'version' | 'sha256' | 'provider'>;
@@ -363,6 +366,22 @@ export class PipelineMetrics {
       name: 'finsentry_late_events_total',
       help: 'Observations the windows refused, by reason: late (older than the partition watermark = event clock minus allowed lateness) or future (beyond limits.maxFutureSkew ahead of the event clock); sent to the late-records topic.',
       labelNames: ['reason'],
+      registers,
+    });
+    this.stateEvents = new Counter({
+      name: 'finsentry_partition_state_events_total',
+      help: 'Window-store partition states reconciled before counting (docs/guarantees.md "Lost state and offset reuse"), by reason: state-rebuilt (state lost, offset rebuilt from the counters), state-lost (no counter survived), offset-reuse (topic recreated), offset-unverified (replay that could not be verified).',
+      labelNames: ['topic', 'partition', 'reason'],
+      registers,
+    });
+    this.outboxPending = new Gauge({
+      name: 'finsentry_alert_outbox_events',
+      help: 'Alert events committed to the outbox and not yet accepted by the alerts topic (they are retried every evaluation round).',
+      registers,
+    });
+    this.outboxFailures = new Counter({
+      name: 'finsentry_alert_publish_failures_total',
+      help: 'Evaluation rounds whose publishing of the alert outbox to Kafka failed (the events stay in the outbox; evaluation goes on).',
       registers,
     });
     this.labelJoin = new Counter({
@@ -681,6 +700,18 @@ export class PipelineMetrics {
 
   lateEvents(n: number, reason: 'late' | 'future' = 'late'): void {
     if (n > 0) this.late.inc({ reason }, n);
+  }
+
+  /** Outbox entries pending after a flush; `failed` when the alerts topic refused them. */
+  alertOutbox(pending: number, failed = false): void {
+    this.outboxPending.set(pending);
+    if (failed) this.outboxFailures.inc();
+  }
+
+  partitionStateEvent(topic: string, partition: number, reason: string): void {
+    const t = this.topics.label(topic);
+    if (this.lagSeries.label(`${t}/${partition}`) === OTHER_GROUP) return;
+    this.stateEvents.inc({ topic: t, partition: String(partition), reason });
   }
 
   labelOutcomes(counts: Readonly<Partial<Record<string, number>>>): void {

@@ -184,7 +184,9 @@ export async function windowState(
         const [wm, late] = value as Array<string | null>;
         state.set(relative, { wm: wm ?? '', late: late ?? '0' });
       } else {
-        state.set(relative, value as Record<string, string>);
+        // `_off`/`_wm` (the batch that last wrote the hash) depend on micro-batch boundaries, not on what is counted.
+        const { _off: _offset, _wm: _clock, ...counters } = value as Record<string, string>;
+        state.set(relative, counters);
       }
     });
   } while (cursor !== '0');

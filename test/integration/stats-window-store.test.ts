@@ -503,6 +503,7 @@ describe.each(TARGETS)('window store on $name', ({ connect }) => {
       expect(ttl).toBeLessThanOrEqual(3600);
       const hash = await redis.hgetall(key);
       for (const [field, v] of Object.entries(hash)) {
+        if (field === '_off' || field === '_wm') continue; // the batch that last wrote the hash (lost-state rebuild)
         expect(field).toMatch(/^[^|{}]+\|[a-z]+(:[A-Za-z0-9_]+)*$/); // "<group>|<counter>"
         expect(v).toMatch(/^-?\d+$/);
       }

@@ -35,6 +35,12 @@ export class MemoryAlertStateStore implements AlertStateStore {
     return Promise.resolve(true);
   }
 
+  holds(term: LeaderTerm): Promise<boolean> {
+    return Promise.resolve(
+      this.authority.current() === term.leaseValue && this.authority.fence === term.token,
+    );
+  }
+
   outbox(): Promise<OutboxEntry[]> {
     return Promise.resolve([...this.entries]);
   }

@@ -46,3 +46,25 @@ export async function missingTopics(kafka: Kafka, names: string[]): Promise<stri
     await admin.disconnect();
   }
 }
+
+/**
+ * Reads a consumer group's committed offset of one partition (next offset to read; null when the
+ * group has none). Each call connects its own admin: the window-store state guard asks rarely (a
+ * lost state, an unverifiable replay: src/pipeline/state-guard.ts), so nothing is kept open.
+ */
+export function committedOffsetReader(
+  kafka: Kafka,
+  groupId: string,
+): (topic: string, partition: number) => Promise<string | null> {
+  return async (topic, partition) => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const offset = offsets?.partitions.find((p) => p.partition === partition)?.offset;
+      return offset !== undefined && Number(offset) >= 0 ? offset : null;
+    } finally {
+      await admin.disconnect();
+    }
+  };
+}

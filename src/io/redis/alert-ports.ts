@@ -9,7 +9,7 @@ export function redisAlertPorts(options: {
   keyPrefix: string;
   leaseMs: number;
   replicaId?: string;
-  now?: () => number;
+  monotonicNow?: () => number;
 }): { store: AlertStateStore; lease: LeaderLease } {
   return {
     store: new AlertStore(options.redis, options.keyPrefix),
@@ -18,7 +18,7 @@ export function redisAlertPorts(options: {
       keyPrefix: options.keyPrefix,
       leaseMs: options.leaseMs,
       ...(options.replicaId ? { replicaId: options.replicaId } : {}),
-      ...(options.now ? { now: options.now } : {}),
+      ...(options.monotonicNow ? { monotonicNow: options.monotonicNow } : {}),
     }),
   };
 }

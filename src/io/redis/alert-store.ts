@@ -86,6 +86,12 @@ export class AlertStore implements AlertStateStore {
     return Number(ok) === 1;
   }
 
+  async holds(term: LeaderTerm): Promise<boolean> {
+    // One MGET: both keys share the {alerts} hash tag (one slot on a cluster).
+    const [lease, fence] = await this.redis.mget(this.keys.lease, this.keys.fence);
+    return lease === term.leaseValue && fence === String(term.token);
+  }
+
   async outbox(): Promise<OutboxEntry[]> {
     const raw = await this.redis.lrange(this.keys.outbox, 0, -1);
     return raw.map((r) => ({ raw: r, event: JSON.parse(r) as AlertEvent }));

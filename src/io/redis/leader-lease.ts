@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { LeaderLease as LeaderLeasePort, LeaderTerm, LeaseListener } from '../../alerts/ports.js';
 import type { RedisClient } from './client.js';
 
@@ -15,7 +16,11 @@ export type { LeaderTerm } from '../../alerts/ports.js';
  *   `fence == token` inside their own Lua scripts (src/io/redis/alert-store.ts): a replica that paused past
  *   its lease (GC, network partition) cannot write after a successor took over.
  * Locally a replica considers itself leader only until (last successful renewal + lease − margin),
- * so it stops acting before Redis could hand the lease to someone else.
+ * so it stops acting before Redis could hand the lease to someone else. That deadline is kept on a
+ * monotonic clock (performance.now): a wall clock stepped back (NTP, a VM resumed) must not extend
+ * it (issue 14: paused 1.2 s with its clock stepped back 5 s, a leader believed its lease valid).
+ * Publishing is fenced too (AlertStateStore.holds, checked before every publish), not only the
+ * local deadline.
  * All keys share the hash tag {alerts}, so the scripts also run on Redis Cluster.
  */
 
@@ -57,7 +62,8 @@ export interface LeaderLeaseOptions {
   tickMs?: number;
   onChange?: (leader: boolean, token: number) => void;
   onError?: (err: unknown) => void;
-  now?: () => number;
+  /** Monotonic milliseconds for the lease deadline (default performance.now; tests inject one). */
+  monotonicNow?: () => number;
 }
 
 /** The Redis implementation of the evaluator's LeaderLease port (src/alerts/ports.ts). */
@@ -77,7 +83,7 @@ export class LeaderLease implements LeaderLeasePort {
   constructor(private readonly options: LeaderLeaseOptions) {
     this.replicaId = options.replicaId ?? randomUUID();
     this.keys = alertKeys(options.keyPrefix);
-    this.now = options.now ?? Date.now;
+    this.now = options.monotonicNow ?? (() => performance.now());
     this.tickMs = options.tickMs ?? Math.max(50, Math.floor(options.leaseMs / 3));
     this.marginMs = Math.min(1_000, Math.floor(options.leaseMs / 10));
     this.listeners.push({

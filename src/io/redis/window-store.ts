@@ -15,6 +15,7 @@ import { FUTURE_RUN_TO_JUMP } from '../../stats/event-time.js';
 import { ALL_DIMENSION } from '../../stats/grouping.js';
 import { checkBaselineName, snapshotBaseline, type BaselineSnapshot } from '../../stats/windows/baseline.js';
 import {
+  compareOffsets,
   groupStatsOf,
   normalizeOffset,
   resolveWindow,
@@ -23,6 +24,12 @@ import {
   type WindowStoreOptions,
 } from '../../stats/windows/rules.js';
 import { createRedisClient, isCluster, type RedisClient } from './client.js';
+import type {
+  CountedState,
+  PartitionStateStore,
+  StateWrite,
+  StoredPartitionState,
+} from '../../domain/partition-state.js';
 import { refusedOf } from '../../stats/windows/rules.js';
 import {
   claimsByTag,
@@ -43,9 +50,11 @@ import {
  * tag of its partition, so one Lua script updates them atomically in one slot, on a single Redis or a
  * Redis Cluster alike:
  *   P:s:{<partitionKey>}:state                 HASH off (last applied offset), wm (event clock), late, fut,
- *                                              at/fr/fs (when wm moved; the run of future records)
+ *                                              at/fr/fs (when wm moved; the run of future records),
+ *                                              fp, f0o/f0 (record fingerprints: src/domain/partition-state.ts)
  *   P:s:{<partitionKey>}:c:<bucket>:<dim>      HASH "<group>|<counter>" → integer (src/stats/counters.ts):
- *                                              the counters of every (dimension, group, bucket) of the shard
+ *                                              the counters of every (dimension, group, bucket) of the shard;
+ *                                              `_off`/`_wm` offset and event clock of the last batch that wrote it
  *   P:partitions                               SET of known partition keys (the reader merges their shards)
  *   P:story:{<dim>|<group>}:<story digest>     story claims (src/stats/windows/story-claims.ts): one
  *                                              script call per group, one slot; TTL story window + lateness
@@ -90,8 +99,10 @@ export type { BaselineSnapshot } from '../../stats/windows/baseline.js';
 // KEYS[1] = the partition's state hash; every key written shares its hash tag (same slot).
 // ARGV[1] base key of the shard, ARGV[2] allowed lateness (ms), ARGV[3] TTL (s), ARGV[4] lastOffset,
 // ARGV[5] JSON items: [offset or "", eventTimeMs, bucketStart, [dim, group, …], [field, delta, …]],
-// ARGV[6] max future skew (ms), ARGV[7] wall clock now (ms).
-// Returns {applied, late, event clock, future, {index (0-based), reason code 1 late / 2 future, …}}.
+// ARGV[6] max future skew (ms), ARGV[7] wall clock now (ms), ARGV[8] fingerprint of the record at lastOffset
+// ('' none), ARGV[9] '1' when the state must exist (src/pipeline/state-guard.ts).
+// Returns {applied, late, event clock, future, {index (0-based), reason code 1 late / 2 future, …}};
+// applied -1: the state was expected and is missing (lost), nothing written.
 const APPLY_SCRIPT = `
 local state = KEYS[1]
 local base = ARGV[1]
@@ -105,6 +116,7 @@ local function cmpOffset(a, b)
   if a == b then return 0 end
   if a < b then return -1 else return 1 end
 end
+if ARGV[9] == '1' and redis.call('EXISTS', state) == 0 then return {-1, 0, '0', 0, {}} end
 local st = redis.call('HMGET', state, 'off', 'wm', 'at', 'fr', 'fs')
 local stored = st[1]
 if stored and cmpOffset(lastOffset, stored) <= 0 then
@@ -161,18 +173,21 @@ for i = 1, #items do
     end
   end
 end
+local wmStr = '0'
+if wm then wmStr = string.format('%.0f', wm) end
 -- One HINCRBY per (hash, field) of the batch's sums: measured faster inside Lua than HMGET + HSET of
 -- the same fields (no reply tables to build), and exact on 64-bit integers.
 for _, key in ipairs(keys) do
   for field, delta in pairs(acc[key]) do
     if delta ~= 0 then redis.call('HINCRBY', key, field, string.format('%.0f', delta)) end
   end
+  -- The offset and event clock of the last batch that wrote the hash: a lost state is rebuilt from these.
+  redis.call('HSET', key, '_off', lastOffset, '_wm', wmStr)
   redis.call('EXPIRE', key, ttl)
 end
-local wmStr = '0'
-if wm then wmStr = string.format('%.0f', wm) end
 redis.call('HSET', state, 'off', lastOffset, 'wm', wmStr, 'at', string.format('%.0f', at),
   'fr', fr, 'fs', string.format('%.0f', fs))
+if ARGV[8] ~= '' then redis.call('HSET', state, 'fp', ARGV[8]) else redis.call('HDEL', state, 'fp') end
 if late > 0 then redis.call('HINCRBY', state, 'late', late) end
 if future > 0 then redis.call('HINCRBY', state, 'fut', future) end
 return {1, late, wmStr, future, refused}
@@ -234,7 +249,7 @@ interface QueuedOp {
   add: (p: ChainableCommander) => void;
 }
 
-export class RedisWindowStore implements StatsSink, WindowReader {
+export class RedisWindowStore implements StatsSink, WindowReader, PartitionStateStore {
   private readonly registered = new Set<string>();
   /** Network round trips this store has made (each pipeline/command sent and awaited counts once). */
   roundTrips = 0;
@@ -381,6 +396,8 @@ export class RedisWindowStore implements StatsSink, WindowReader {
         JSON.stringify(batchItems),
         String(this.options.maxFutureSkewMs ?? this.options.allowedLatenessMs),
         String(Math.floor((this.options.nowMs ?? Date.now)())),
+        batches[b]!.lastFingerprint ?? '',
+        batches[b]!.expectState ? '1' : '',
       ];
       return { key: `${base}:state`, keys: [`${base}:state`], args };
     });
@@ -405,6 +422,7 @@ export class RedisWindowStore implements StatsSink, WindowReader {
       await this.evalAll(RELEASE, this.storyCalls(claimsByTag(release), [], releaseArgs));
     return calls.map((_, i) => {
       const r = replies[i]!;
+      if (Number(r[0]) === -1) return { applied: false, late: 0, watermarkMs: 0, stateMissing: true };
       const result: StatsApplyResult = {
         applied: Number(r[0]) === 1,
         late: Number(r[1]),
@@ -414,6 +432,60 @@ export class RedisWindowStore implements StatsSink, WindowReader {
       };
       return withStoryCopies(result, counted.copies[i]!);
     });
+  }
+
+  async readState(partitionKey: string): Promise<StoredPartitionState> {
+    const state = `${this.shardBase(partitionKey)}:state`;
+    this.roundTrips += 1;
+    const [off = null, fp = null, f0o = null, f0 = null] = await this.redis.hmget(
+      state,
+      'off',
+      'fp',
+      'f0o',
+      'f0',
+    );
+    const exists = off !== null || fp !== null || f0o !== null || (await this.redis.exists(state)) === 1;
+    return {
+      exists,
+      offset: off,
+      fingerprint: fp,
+      first: f0o !== null && f0 !== null ? { offset: f0o, fingerprint: f0 } : null,
+    };
+  }
+
+  /** Scans the partition's counter hashes (rare: only when its state is missing) for the highest `_off`. */
+  async countedState(partitionKey: string): Promise<CountedState | null> {
+    const base = this.shardBase(partitionKey);
+    const nodes = isCluster(this.redis) ? this.redis.nodes('master') : [this.redis];
+    let max: CountedState | null = null;
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${base}:c:*`, 'COUNT', 1000);
+        cursor = next;
+        const pipeline = node.pipeline();
+        for (const key of keys) pipeline.hmget(key, '_off', '_wm');
+        for (const [err, value] of keys.length > 0 ? ((await pipeline.exec()) ?? []) : []) {
+          const [offset, wm] = (value ?? []) as Array<string | null>;
+          if (err || !offset) continue;
+          if (max === null || compareOffsets(offset, max.offset) > 0)
+            max = { offset, watermarkMs: wm ?? null };
+        }
+      } while (cursor !== '0');
+    }
+    return max;
+  }
+
+  async writeState(partitionKey: string, state: StateWrite): Promise<void> {
+    const key = `${this.shardBase(partitionKey)}:state`;
+    const tx = this.redis.multi();
+    if (state.offset !== undefined) tx.hdel(key, 'off', 'fp');
+    if (typeof state.offset === 'string') tx.hset(key, 'off', normalizeOffset(state.offset));
+    if (state.watermarkMs) tx.hset(key, 'wm', state.watermarkMs, 'at', String(Date.now()));
+    if (state.first) tx.hset(key, 'f0o', state.first.offset, 'f0', state.first.fingerprint);
+    tx.hset(key, 'rs', state.reason, 'rsat', String(Date.now()));
+    this.roundTrips += 1;
+    await tx.exec();
   }
 
   /** Partition keys whose shards hold statistics. */
