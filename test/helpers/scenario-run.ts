@@ -13,7 +13,7 @@ import { readDeadLetterHeaders } from '../../src/pipeline/dlq.js';
 import type { DocumentTruth, GroundTruth, ScenarioName } from '../../src/tools/scenarios/ground-truth.js';
 import type { ObservedAlert, ScenarioScore } from '../../src/tools/scenarios/scoring.js';
 import { readAll, testKafka } from './avro-producer.js';
-import { logLines, startFinsentry, waitForLog } from './finsentry-cli.js';
+import { logLines, repoRoot, startFinsentry, waitForLog } from './finsentry-cli.js';
 import { GroupProgress, ProcessorProcess, type Exited } from './processor-process.js';
 import { createTopic, deleteTopics, kafkaBrokers, redisUrl, uniqueName, waitFor } from './stack.js';
 
@@ -28,6 +28,11 @@ export interface ScenarioSpec {
   wallRate: number;
   /** Issuers in play (default: the whole universe of 60). */
   universe?: number;
+  /**
+   * Security master for the service (stats.issuers.file, relative to the repository): tickers, names
+   * and chat nicknames of one issuer resolve to its id, so that one issuer is one group (design §5).
+   */
+  issuersFile?: string;
 }
 
 export interface ModelPaths {
@@ -194,7 +199,10 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
       redis: { url: redisUrl(), keyPrefix },
       // Event time runs `speedup` times faster than wall time: a quiet partition's clock may advance
       // that much faster before a record counts as future (stats.eventTimeRate).
-      stats: { eventTimeRate: speedup },
+      stats: {
+        eventTimeRate: speedup,
+        ...(spec.issuersFile ? { issuers: { file: path.join(repoRoot, spec.issuersFile) } } : {}),
+      },
       // Schema ids for both inputs: the replay then frames half of the values in the Confluent
       // format, and the `wrong-schema` poison kind becomes possible.
       codec: {
