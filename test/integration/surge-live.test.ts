@@ -12,8 +12,14 @@ import { parseConfig } from '../../src/config/load.js';
 import type { StatsApplyResult, StatsBatch } from '../../src/domain/windows.js';
 import { redisAlertPorts } from '../../src/io/redis/alert-ports.js';
 import { AlertStore } from '../../src/io/redis/alert-store.js';
+import { storyExemplarsFromConfig } from '../../src/io/redis/story-exemplars.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { formatIssuerCsv } from '../../src/stats/issuer-master.js';
+import {
+  ALERT_STORY_LIMIT,
+  MemoryStoryExemplars,
+  withStoryExemplars,
+} from '../../src/stats/story-exemplars.js';
 import { MemoryWindowStore } from '../../src/stats/windows/memory-store.js';
 import { windowStoreOptions } from '../../src/stats/windows/rules.js';
 import {
@@ -55,12 +61,23 @@ describe('surge on live-path observations, Redis window store', () => {
   const redis = new Redis(redisUrl());
   const store = new RedisWindowStore(redis, windowStoreOptions(config));
   const mirror = new MemoryWindowStore(windowStoreOptions(config));
+  // The stories behind the counts, as the service records them (docs/alerting.md "Surge").
+  const exemplars = storyExemplarsFromConfig(redis, config)!;
+  const exemplarOptions = { bucketMs: config.stats.bucket, dimensions: config.stats.stories.dedupDimensions };
+  const mirrorExemplars = new MemoryStoryExemplars({
+    ...exemplarOptions,
+    perBucket: ALERT_STORY_LIMIT,
+    retentionMs: 86_400_000,
+  });
+  const sink = withStoryExemplars(store, exemplars);
+  const mirrorSink = withStoryExemplars(mirror, mirrorExemplars);
   const events: AlertEvent[] = [];
   const evaluator = new Evaluator({
     ...evaluatorSettings(config),
     ...redisAlertPorts({ redis, keyPrefix: prefix, leaseMs: 60_000 }),
     clock: 'event',
     windows: store,
+    stories: exemplars,
     reference: referenceFromConfig(config, store),
     rules: effectiveAlertRules(config).filter((r) => r.name === 'NegativeSentimentSurge'),
     publishers: [{ publish: async (published) => void events.push(...published) }],
@@ -97,8 +114,8 @@ describe('surge on live-path observations, Redis window store', () => {
       t >= T0 + SYNDICATED.atMinute * MINUTE && t < T0 + (SYNDICATED.atMinute + 5) * MINUTE;
     for (let m = 0; m < MINUTES; m++) {
       const batches: StatsBatch[] = batchesOf(traffic.minute(m), traffic.offsets, build);
-      const applied = await store.apply(batches);
-      expect(await mirror.apply(batches)).toEqual(applied);
+      const applied = await sink.apply(batches);
+      expect(await mirrorSink.apply(batches)).toEqual(applied);
       const refused = new Set(applied.flatMap((r) => r.refused ?? []).map((r) => r.documentId));
       for (const o of batches.flatMap((b) => b.observations))
         if (
@@ -110,7 +127,7 @@ describe('surge on live-path observations, Redis window store', () => {
           around.stories.add(o.storyId!);
         }
       results.push(...applied);
-      if (m % 9 === 0) expect((await store.apply(batches)).every((r) => !r.applied)).toBe(true);
+      if (m % 9 === 0) expect((await sink.apply(batches)).every((r) => !r.applied)).toBe(true);
       if (m >= HISTORY_MINUTES - 10) await drain();
     }
 
@@ -146,7 +163,19 @@ describe('surge on live-path observations, Redis window store', () => {
     console.log(`surge detected ${delayMs / MINUTE} min after it began`);
     expect(delayMs).toBeGreaterThan(0);
     expect(delayMs).toBeLessThanOrEqual(10 * MINUTE);
-  });
+    // The alert names the issuer's most negative stories of its window, one id per story, read from
+    // Redis as the in-memory mirror keeps them (redeliveries included).
+    const top = await mirrorExemplars.topNegative({
+      dimension: 'issuer',
+      group: firing[0]!.group!,
+      windowMs: 5 * MINUTE,
+      endMs: Date.parse(firing[0]!.labels.firing_since!),
+      limit: ALERT_STORY_LIMIT,
+    });
+    expect(top.length).toBeGreaterThan(1);
+    expect(firing[0]!.labels.story_ids!.split(',')).toEqual(top.map((e) => e.storyId));
+    console.log(`surge alert story_ids: ${firing[0]!.labels.story_ids}`);
+  }, 600_000);
 
   it('counts stories alike on Redis Cluster (claims of one group in one slot)', async () => {
     const cluster = new Cluster(redisClusterNodes(), { scaleReads: 'master' });
