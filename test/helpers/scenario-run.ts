@@ -28,6 +28,8 @@ export interface ScenarioSpec {
   wallRate: number;
   /** Issuers in play (default: the whole universe of 60). */
   universe?: number;
+  /** `finsentry replay --realism` (src/tools/scenarios/realism.ts; default off). */
+  realism?: 'off' | 'modest' | 'issue';
 }
 
 export interface ModelPaths {
@@ -288,6 +290,7 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
       truthPath,
       '--quiet',
       ...(spec.universe !== undefined ? ['--universe', String(spec.universe)] : []),
+      ...(spec.realism !== undefined ? ['--realism', spec.realism] : []),
     ]);
     const replayBudgetMs = (spec.durationMs / speedup) * 3 + 60_000;
     const timer = setTimeout(() => replay.child.kill('SIGKILL'), replayBudgetMs);
