@@ -55,7 +55,8 @@ interface ReplayCliOptions {
 
 const positiveNumber = numberArg({ min: 0, exclusiveMin: true });
 
-function realismArg(value: string): RealismOptions {
+/** `--realism` of replay and demo (src/tools/scenarios/realism.ts parseRealism). */
+export function realismArg(value: string): RealismOptions {
   try {
     return parseRealism(value);
   } catch (error) {
