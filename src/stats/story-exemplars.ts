@@ -69,14 +69,17 @@ export function exemplarEntries(
   return out;
 }
 
-/** Highest p(negative) per story over several lists, the `limit` most negative (ties: story id). */
+/**
+ * Highest p(negative) per story over several lists, the `limit` most negative. Ties go to the greater
+ * story id, as a Redis sorted set ranks equal scores (ZREVRANGE order; trimming drops the least).
+ */
 export function mostNegative(lists: Iterable<Iterable<StoryExemplar>>, limit: number): StoryExemplar[] {
   const best = new Map<string, number>();
   for (const list of lists)
     for (const e of list) if (e.pNeg > (best.get(e.storyId) ?? -1)) best.set(e.storyId, e.pNeg);
   return [...best]
     .map(([storyId, pNeg]) => ({ storyId, pNeg }))
-    .sort((a, b) => b.pNeg - a.pNeg || (a.storyId < b.storyId ? -1 : a.storyId > b.storyId ? 1 : 0))
+    .sort((a, b) => b.pNeg - a.pNeg || (a.storyId < b.storyId ? 1 : a.storyId > b.storyId ? -1 : 0))
     .slice(0, limit);
 }
 

@@ -12,7 +12,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { StatsApplyResult, StatsBatch } from '../../src/domain/windows.js';
 import { redisAlertPorts } from '../../src/io/redis/alert-ports.js';
 import { AlertStore } from '../../src/io/redis/alert-store.js';
-import { storyExemplarsFromConfig } from '../../src/io/redis/story-exemplars.js';
+import { RedisStoryExemplars, storyExemplarsFromConfig } from '../../src/io/redis/story-exemplars.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { formatIssuerCsv } from '../../src/stats/issuer-master.js';
 import {
@@ -181,17 +181,38 @@ describe('surge on live-path observations, Redis window store', () => {
     const cluster = new Cluster(redisClusterNodes(), { scaleReads: 'master' });
     const onCluster = new RedisWindowStore(cluster, windowStoreOptions(config, `${prefix}-c`));
     const inMemory = new MemoryWindowStore(windowStoreOptions(config));
+    // Story ids too: one pipeline per group, its keys in one slot.
+    const clusterStories = new RedisStoryExemplars(cluster, {
+      ...exemplarOptions,
+      keyPrefix: `${prefix}-c`,
+      ttlSeconds: 3600,
+      perBucket: ALERT_STORY_LIMIT,
+    });
+    const memoryStories = new MemoryStoryExemplars({
+      ...exemplarOptions,
+      perBucket: ALERT_STORY_LIMIT,
+      retentionMs: 86_400_000,
+    });
     try {
       const build = liveObservationBuilder(config);
       const traffic = new NewsTraffic(issuers, T0, { ...SURGE_TRAFFIC, syndicated: SYNDICATED });
       let copies = 0;
       for (let m = 0; m < 30; m++) {
         const batches = batchesOf(traffic.minute(m), traffic.offsets, build);
-        const applied = await onCluster.apply(batches);
-        expect(await inMemory.apply(batches)).toEqual(applied);
+        const applied = await withStoryExemplars(onCluster, clusterStories).apply(batches);
+        expect(await withStoryExemplars(inMemory, memoryStories).apply(batches)).toEqual(applied);
         copies += applied.reduce((n, r) => n + (r.storyCopies ?? 0), 0);
       }
       expect(copies).toBeGreaterThan(0);
+      const stories = { dimension: 'issuer', windowMs: 30 * MINUTE, endMs: T0 + 30 * MINUTE, limit: 5 };
+      const groups = (await inMemory.readWindow({ dimension: 'issuer', windowMs: 30 * MINUTE })).slice(0, 10);
+      let named = 0;
+      for (const { group } of groups) {
+        const top = await memoryStories.topNegative({ ...stories, group });
+        named += top.length;
+        expect(await clusterStories.topNegative({ ...stories, group })).toEqual(top);
+      }
+      expect(named).toBeGreaterThan(0);
       for (const dimension of ['issuer', 'ticker', 'source'])
         expect(await inMemory.readWindow({ dimension, windowMs: 30 * MINUTE })).toEqual(
           await onCluster.readWindow({ dimension, windowMs: 30 * MINUTE }),

@@ -172,7 +172,7 @@ describe('the shipped surge rule on live-path observations (in-memory windows)',
       )
         best.set(o.storyId ?? o.documentId, Math.max(best.get(o.storyId ?? o.documentId) ?? 0, o.pNeg));
     const expected = [...best]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? 1 : -1)) // ties: the greater id, as Redis ranks them
       .slice(0, 5)
       .map(([id]) => id);
     expect(expected.length).toBeGreaterThan(1);
