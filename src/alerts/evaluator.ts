@@ -4,11 +4,13 @@ import type { GroupWindowStats, WindowReader } from '../domain/windows.js';
 import { judgedWatermark } from '../stats/event-time.js';
 import { fairnessReport } from '../stats/fairness.js';
 import { ALL_DIMENSION } from '../stats/grouping.js';
+import { ALERT_STORY_LIMIT, type StoryExemplarStore } from '../stats/story-exemplars.js';
 import { windowEndFor } from '../stats/windows/rules.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { AlertStateCount, PipelineMetrics } from '../telemetry/metrics.js';
 import { toAlertEvent } from './events.js';
 import { slidingReference } from './sliding-reference.js';
+import { SURGE_METRIC } from '../config/rules.js';
 import {
   driftResults,
   fairnessGaugeConfidence,
@@ -127,6 +129,11 @@ export interface EvaluatorOptions {
    * absent or resolving to null → drift rules on the baseline are unjudged and say so.
    */
   baseline?: () => Promise<BaselineReference | null>;
+  /**
+   * The most negative stories of a group (src/stats/story-exemplars.ts): a surge alert going firing
+   * carries their ids (labels.story_ids); absent → alerts carry none.
+   */
+  stories?: Pick<StoryExemplarStore, 'topNegative'>;
   /** Reads the pipeline signals (Kafka offsets); absent → pipeline rules are not evaluated. */
   pipelineSignals?: () => Promise<PipelineSignals | null>;
   intervalMs: number;
@@ -322,8 +329,9 @@ export class Evaluator {
       const inputs = await this.readInputs(stepAt.endMs, pipeline, stepAt === steps[steps.length - 1]);
       const stored = await this.store.load();
       const stepped = this.stepAll(inputs, stored, stepAt.nowMs);
+      const stories = await this.storyIds(stepped.transitions, stepAt.endMs);
       const events = stepped.transitions.map((t) =>
-        toAlertEvent(this.rulesByName.get(t.record.rule)!, t, term.token),
+        toAlertEvent(this.rulesByName.get(t.record.rule)!, t, term.token, stories.get(t)),
       );
       if (
         !this.lease.current() ||
@@ -360,6 +368,43 @@ export class Evaluator {
     this.options.metrics?.evaluatedUntil(steps[steps.length - 1]!.endMs);
     this.options.metrics?.evaluation('ok', (performance.now() - started) / 1000, wallMs);
     return { outcome: 'ok', transitions, published };
+  }
+
+  /**
+   * Story ids of the surge alerts going firing in this step: the group's most negative stories in the
+   * rule's window (docs/alerting.md "Surge"). A failed read loses the ids, never the alert.
+   */
+  private async storyIds(
+    transitions: readonly Transition[],
+    endMs: number,
+  ): Promise<Map<Transition, string[]>> {
+    const out = new Map<Transition, string[]>();
+    const reader = this.options.stories;
+    if (!reader) return out;
+    for (const t of transitions) {
+      const rule = this.rulesByName.get(t.record.rule)!;
+      if (t.to !== 'firing' || rule.metric !== SURGE_METRIC) continue;
+      try {
+        const top = await reader.topNegative({
+          dimension: t.record.dimension,
+          group: t.record.group,
+          windowMs: rule.window,
+          endMs,
+          limit: ALERT_STORY_LIMIT,
+        });
+        if (top.length > 0)
+          out.set(
+            t,
+            top.map((e) => e.storyId),
+          );
+      } catch (err) {
+        this.options.logger?.warn(
+          { err, rule: rule.name },
+          'evaluator: story ids not read; alert sent without them',
+        );
+      }
+    }
+    return out;
   }
 
   /**

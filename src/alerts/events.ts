@@ -29,7 +29,8 @@ export interface AlertEvent {
    * event_id (fingerprint:episode start:state — identical when the same transition is published
    * twice, for consumers to deduplicate), previous_state, fencing_token, firing_since, window, feature, detail;
    * interval_low/interval_high/interval_level when the metric has a confidence interval; groups (comma-
-   * separated) when a dimension-wide alert rests on named groups (then also in `group`).
+   * separated) when a dimension-wide alert rests on named groups (then also in `group`); story_ids
+   * (comma-separated, most negative first) on a surge alert going firing.
    */
   labels: Record<string, string>;
 }
@@ -42,6 +43,7 @@ export function toAlertEvent(
   rule: AlertRuleConfig,
   transition: Transition,
   fencingToken: number,
+  storyIds?: readonly string[],
 ): AlertEvent {
   const r = transition.record;
   const labels: Record<string, string> = {
@@ -57,6 +59,8 @@ export function toAlertEvent(
     labels.interval_high = String(r.interval.high);
     labels.interval_level = String(r.interval.level);
   }
+  // The stories that drove a surge, most negative first, one per story (docs/alerting.md "Surge").
+  if (storyIds && storyIds.length > 0) labels.story_ids = storyIds.join(',');
   const isDimensionWide = r.group === '*';
   // A dimension-wide alert (a fairness ratio) names the groups its decision rests on; its identity
   // (fingerprint) stays the dimension's.
@@ -128,6 +132,7 @@ export function toAlertmanagerAlert(event: AlertEvent, generatorURL?: string): A
     fingerprint: event.fingerprint,
   };
   if (l.groups) annotations.groups = l.groups;
+  if (l.story_ids) annotations.story_ids = l.story_ids;
   if (l.interval_low !== undefined) {
     annotations.interval_low = l.interval_low;
     annotations.interval_high = l.interval_high!;

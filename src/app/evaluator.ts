@@ -11,6 +11,7 @@ import { buildKafka } from '../io/kafka/client.js';
 import { redisAlertPorts } from '../io/redis/alert-ports.js';
 import { createRedisClient, type RedisClient } from '../io/redis/client.js';
 import { RedisWindowStore } from '../io/redis/window-store.js';
+import { storyExemplarsFromConfig } from '../io/redis/story-exemplars.js';
 import { windowStoreOptions } from '../stats/windows/rules.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { PipelineMetrics } from '../telemetry/metrics.js';
@@ -47,6 +48,8 @@ export async function startEvaluatorService(
   const redis = deps.redis ?? createRedisClient(config.redis, env);
   const kafka = deps.kafka ?? buildKafka(config.kafka, log, env);
   const store = new RedisWindowStore(redis, windowStoreOptions(config));
+  // The stories a surge alert names (docs/alerting.md "Surge"), recorded by the pipeline.
+  const stories = storyExemplarsFromConfig(redis, config);
   const topics = config.kafka.topics;
 
   let producer: Producer | undefined;
@@ -84,6 +87,7 @@ export async function startEvaluatorService(
     ...redisAlertPorts({ redis, keyPrefix: config.redis.keyPrefix, leaseMs: config.evaluator.leaderLease }),
     ...evaluatorSettings(config),
     windows: store,
+    ...(stories ? { stories } : {}),
     reference: referenceFromConfig(config, store),
     baseline: cachedBaseline(() => store.readBaseline(config.evaluator.reference.name), {
       onChange: (b) => {

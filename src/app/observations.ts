@@ -3,6 +3,7 @@ import type { FinsentryConfig } from '../config/schema.js';
 import type { ObservationBuilder } from '../pipeline/processor-types.js';
 import { parseIssuerCsv, type IssuerEntry } from '../stats/issuer-master.js';
 import { StoryObservationBuilder } from '../stats/story-observations.js';
+import type { PipelineMetrics } from '../telemetry/metrics.js';
 
 /**
  * The security master of stats.issuers.file (docs/alerting.md "Surge"), or null when none is
@@ -25,8 +26,17 @@ export function loadIssuerMaster(config: FinsentryConfig): IssuerEntry[] | null 
   return parseIssuerCsv(text, file);
 }
 
-/** The pipeline's observation builder: story ids and issuer resolution (src/stats/story-observations.ts). */
-export function liveObservationBuilder(config: FinsentryConfig): ObservationBuilder {
-  const builder = new StoryObservationBuilder(config.stats, loadIssuerMaster(config));
+/**
+ * The pipeline's observation builder: story ids and issuer resolution (src/stats/story-observations.ts);
+ * ORG mentions the security master does not resolve are counted in
+ * finsentry_issuer_unresolved_mentions_total.
+ */
+export function liveObservationBuilder(
+  config: FinsentryConfig,
+  metrics?: Pick<PipelineMetrics, 'issuerMentionsUnresolved'>,
+): ObservationBuilder {
+  const builder = new StoryObservationBuilder(config.stats, loadIssuerMaster(config), (n) =>
+    metrics?.issuerMentionsUnresolved(n),
+  );
   return (doc, enrichment) => builder.build(doc, enrichment);
 }

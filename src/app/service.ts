@@ -9,8 +9,10 @@ import { ensureTopics, missingTopics } from '../io/kafka/admin.js';
 import { buildKafka } from '../io/kafka/client.js';
 import { createRedisClient, type RedisClient } from '../io/redis/client.js';
 import { RedisWindowStore } from '../io/redis/window-store.js';
+import { storyExemplarsFromConfig } from '../io/redis/story-exemplars.js';
 import { labelLifetimes, RedisLabelStore } from '../io/redis/label-store.js';
 import { LabelJoinSink, RedisPredictionIndex } from '../pipeline/label-join.js';
+import { withStoryExemplars } from '../stats/story-exemplars.js';
 import { windowStoreOptions } from '../stats/windows/rules.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createMetrics, type PipelineMetrics } from '../telemetry/metrics.js';
@@ -73,10 +75,10 @@ export async function runService(loaded: FinsentryConfig, logger: Logger): Promi
   const config = await withRegisteredOutputSchemas(loaded, logger);
   const authorKey = requireAuthorKey(config);
   // Reads the security master (stats.issuers.file): a bad file stops the start before anything else.
-  const observations = liveObservationBuilder(config);
+  const metrics = createMetrics({ stats: config.stats });
+  const observations = liveObservationBuilder(config, metrics);
   const signal = listenForSignals();
   const closers = new Closers();
-  const metrics = createMetrics({ stats: config.stats });
   const readiness = new Readiness();
   readiness.set('models', false);
   readiness.set('pipeline', false);
@@ -101,6 +103,7 @@ export async function runService(loaded: FinsentryConfig, logger: Logger): Promi
     // Eviction would silently drop counters or a partition's applied offset (double counting).
     await checkRedisDurability(redis, { allowEvictingPolicy: config.redis.allowEvictingPolicy, logger });
     const store = new RedisWindowStore(redis, windowStoreOptions(config));
+    const exemplars = storyExemplarsFromConfig(redis, config);
     readiness.set('redis', async () => redis.status === 'ready');
 
     const kafka = buildKafka(config.kafka, logger);
@@ -111,7 +114,8 @@ export async function runService(loaded: FinsentryConfig, logger: Logger): Promi
     service = new PipelineService(config, {
       kafka,
       enricher,
-      stats: store,
+      // The most negative stories per issuer beside the counts, for surge alerts (docs/alerting.md "Surge").
+      stats: exemplars ? withStoryExemplars(store, exemplars) : store,
       buildObservation: observations,
       labels,
       predictions,

@@ -12,6 +12,8 @@ export interface EnrichedBuildOptions {
   processedAtMs: number;
   pipelineVersion: string;
   maxEntities: number;
+  /** The document's story id (src/stats/story.ts), when its kind is in stats.stories.kinds. */
+  storyId?: string | null;
 }
 
 /**
@@ -74,6 +76,7 @@ export function buildEnrichedRecord(
       ? { language: enrichment.language.language, source: enrichment.language.source }
       : null,
     unscored_reason: enrichment.unscored ?? null,
+    story_id: options.storyId ?? null,
   };
 }
 

@@ -76,4 +76,6 @@ export interface EnrichedDocumentRecord {
   pipeline_version: string;
   language_routing: { language: string; source: string } | null;
   unscored_reason: string | null;
+  /** The document's story (docs/alerting.md "Surge"); null outside stats.stories.kinds. */
+  story_id?: string | null;
 }

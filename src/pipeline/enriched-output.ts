@@ -58,6 +58,7 @@ export function enrichedRecord(
       processedAtMs: context.nowMs,
       pipelineVersion: options.pipelineVersion,
       maxEntities: options.maxEntitiesPerDocument,
+      storyId: context.observation?.storyId ?? null,
     }),
     options.enrichedSchemaId,
   );

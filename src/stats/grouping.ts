@@ -111,12 +111,15 @@ export function isExcludedValue(dim: GroupingDimension, value: string): boolean 
 export interface IssuerGrouping {
   resolver: IssuerResolver;
   dimension: string;
+  /** Told the number of a document's distinct ORG mentions that resolved to no issuer (a metric). */
+  onUnresolved?: (mentions: number) => void;
 }
 
 /** Issuer ids of a document through the security master, as group values (ids keep their case). */
 function issuerValues(issuers: IssuerGrouping, doc: InputDocument, enrichment: Enrichment): GroupRef[] {
   const orgs = enrichment.entities.filter((e) => e.type === 'ORG').map((e) => e.normalized);
-  const ids = issuers.resolver.resolveDocument(doc.attributes.tickers, orgs).issuers;
+  const { issuers: ids, unresolved } = issuers.resolver.resolveDocument(doc.attributes.tickers, orgs);
+  if (unresolved.length > 0) issuers.onUnresolved?.(unresolved.length);
   const values = new Set(
     ids.map((id) => sanitizeGroupValue(id, { keepCase: true })).filter((v) => v !== null),
   );

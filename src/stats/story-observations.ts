@@ -25,6 +25,7 @@ export class StoryObservationBuilder {
   constructor(
     private readonly stats: Pick<FinsentryConfig['stats'], 'dimensions' | 'stories' | 'issuers'>,
     master: readonly IssuerEntry[] | null,
+    onUnresolved?: (mentions: number) => void,
   ) {
     this.stories = new StoryIndex({ windowMs: stats.stories.window });
     this.storyKinds = new Set(stats.stories.kinds);
@@ -32,6 +33,7 @@ export class StoryObservationBuilder {
       ? {
           resolver: new IssuerResolver(master, { ignore: stats.issuers.ignore }),
           dimension: stats.issuers.dimension,
+          ...(onUnresolved ? { onUnresolved } : {}),
         }
       : undefined;
   }

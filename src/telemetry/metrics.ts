@@ -183,6 +183,7 @@ export class PipelineMetrics {
   private readonly outboxFailures: Counter;
   private readonly labelJoin: Counter;
   private readonly unscored: Counter;
+  private readonly unresolvedMentions: Counter;
   private readonly model: Gauge<'task' | 'name' | 'version' | 'sha256' | 'provider'>;
   private readonly lastBatch: Gauge;
   private readonly watermarkGauge: Gauge;
@@ -360,6 +361,11 @@ export class PipelineMetrics {
       name: 'finsentry_documents_unscored_total',
       help: 'Documents enriched without a sentiment because no configured model reads their language (models.languages), by routed language.',
       labelNames: ['language'],
+      registers,
+    });
+    this.unresolvedMentions = new Counter({
+      name: 'finsentry_issuer_unresolved_mentions_total',
+      help: 'ORG mentions the security master (stats.issuers.file) resolved to no issuer; counted apart, never an issuer group (docs/alerting.md "Surge").',
       registers,
     });
     this.late = new Counter({
@@ -637,6 +643,11 @@ export class PipelineMetrics {
   /** A document in a language no configured model reads (design §3). */
   documentUnscored(language: string, n = 1): void {
     this.unscored.inc({ language: this.languages.label(language) }, n);
+  }
+
+  /** Distinct ORG mentions of a document that resolved to no issuer (docs/alerting.md "Surge"). */
+  issuerMentionsUnresolved(n = 1): void {
+    this.unresolvedMentions.inc(n);
   }
 
   dlq(reason: string, n = 1): void {

@@ -33,6 +33,8 @@ export interface ScenarioSpec {
    * and chat nicknames of one issuer resolve to its id, so that one issuer is one group (design §5).
    */
   issuersFile?: string;
+  /** `finsentry replay --realism` (src/tools/scenarios/realism.ts; default off). */
+  realism?: 'off' | 'modest' | 'issue';
 }
 
 export interface ModelPaths {
@@ -296,6 +298,7 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
       truthPath,
       '--quiet',
       ...(spec.universe !== undefined ? ['--universe', String(spec.universe)] : []),
+      ...(spec.realism !== undefined ? ['--realism', spec.realism] : []),
     ]);
     const replayBudgetMs = (spec.durationMs / speedup) * 3 + 60_000;
     const timer = setTimeout(() => replay.child.kill('SIGKILL'), replayBudgetMs);

@@ -83,7 +83,16 @@ const EXPECTED: Record<string, Array<[string, string | null, string | null]>> = 
  * (event clock; windows as of the slowest advancing partition).
  */
 const SPECS: ScenarioSpec[] = [
-  { scenario: 'clean', seed: 11, durationMs: 150 * MINUTE, eventsPerMinute: 8, wallRate: 100 },
+  // Realistic traffic at modest levels (docs/scenarios.md "Realism"): syndication λ 0.5, Zipf volume,
+  // issuer base rates, 20 s mean arrival delay, a few records 2 minutes ahead.
+  {
+    scenario: 'clean',
+    seed: 11,
+    durationMs: 150 * MINUTE,
+    eventsPerMinute: 8,
+    wallRate: 100,
+    realism: 'modest',
+  },
   {
     scenario: 'issuer-surge',
     seed: 12,

@@ -12,8 +12,14 @@ import { parseConfig } from '../../src/config/load.js';
 import type { StatsApplyResult, StatsBatch } from '../../src/domain/windows.js';
 import { redisAlertPorts } from '../../src/io/redis/alert-ports.js';
 import { AlertStore } from '../../src/io/redis/alert-store.js';
+import { RedisStoryExemplars, storyExemplarsFromConfig } from '../../src/io/redis/story-exemplars.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { formatIssuerCsv } from '../../src/stats/issuer-master.js';
+import {
+  ALERT_STORY_LIMIT,
+  MemoryStoryExemplars,
+  withStoryExemplars,
+} from '../../src/stats/story-exemplars.js';
 import { MemoryWindowStore } from '../../src/stats/windows/memory-store.js';
 import { windowStoreOptions } from '../../src/stats/windows/rules.js';
 import {
@@ -55,12 +61,23 @@ describe('surge on live-path observations, Redis window store', () => {
   const redis = new Redis(redisUrl());
   const store = new RedisWindowStore(redis, windowStoreOptions(config));
   const mirror = new MemoryWindowStore(windowStoreOptions(config));
+  // The stories behind the counts, as the service records them (docs/alerting.md "Surge").
+  const exemplars = storyExemplarsFromConfig(redis, config)!;
+  const exemplarOptions = { bucketMs: config.stats.bucket, dimensions: config.stats.stories.dedupDimensions };
+  const mirrorExemplars = new MemoryStoryExemplars({
+    ...exemplarOptions,
+    perBucket: ALERT_STORY_LIMIT,
+    retentionMs: 86_400_000,
+  });
+  const sink = withStoryExemplars(store, exemplars);
+  const mirrorSink = withStoryExemplars(mirror, mirrorExemplars);
   const events: AlertEvent[] = [];
   const evaluator = new Evaluator({
     ...evaluatorSettings(config),
     ...redisAlertPorts({ redis, keyPrefix: prefix, leaseMs: 60_000 }),
     clock: 'event',
     windows: store,
+    stories: exemplars,
     reference: referenceFromConfig(config, store),
     rules: effectiveAlertRules(config).filter((r) => r.name === 'NegativeSentimentSurge'),
     publishers: [{ publish: async (published) => void events.push(...published) }],
@@ -97,8 +114,8 @@ describe('surge on live-path observations, Redis window store', () => {
       t >= T0 + SYNDICATED.atMinute * MINUTE && t < T0 + (SYNDICATED.atMinute + 5) * MINUTE;
     for (let m = 0; m < MINUTES; m++) {
       const batches: StatsBatch[] = batchesOf(traffic.minute(m), traffic.offsets, build);
-      const applied = await store.apply(batches);
-      expect(await mirror.apply(batches)).toEqual(applied);
+      const applied = await sink.apply(batches);
+      expect(await mirrorSink.apply(batches)).toEqual(applied);
       const refused = new Set(applied.flatMap((r) => r.refused ?? []).map((r) => r.documentId));
       for (const o of batches.flatMap((b) => b.observations))
         if (
@@ -110,7 +127,7 @@ describe('surge on live-path observations, Redis window store', () => {
           around.stories.add(o.storyId!);
         }
       results.push(...applied);
-      if (m % 9 === 0) expect((await store.apply(batches)).every((r) => !r.applied)).toBe(true);
+      if (m % 9 === 0) expect((await sink.apply(batches)).every((r) => !r.applied)).toBe(true);
       if (m >= HISTORY_MINUTES - 10) await drain();
     }
 
@@ -146,23 +163,56 @@ describe('surge on live-path observations, Redis window store', () => {
     console.log(`surge detected ${delayMs / MINUTE} min after it began`);
     expect(delayMs).toBeGreaterThan(0);
     expect(delayMs).toBeLessThanOrEqual(10 * MINUTE);
-  });
+    // The alert names the issuer's most negative stories of its window, one id per story, read from
+    // Redis as the in-memory mirror keeps them (redeliveries included).
+    const top = await mirrorExemplars.topNegative({
+      dimension: 'issuer',
+      group: firing[0]!.group!,
+      windowMs: 5 * MINUTE,
+      endMs: Date.parse(firing[0]!.labels.firing_since!),
+      limit: ALERT_STORY_LIMIT,
+    });
+    expect(top.length).toBeGreaterThan(1);
+    expect(firing[0]!.labels.story_ids!.split(',')).toEqual(top.map((e) => e.storyId));
+    console.log(`surge alert story_ids: ${firing[0]!.labels.story_ids}`);
+  }, 600_000);
 
   it('counts stories alike on Redis Cluster (claims of one group in one slot)', async () => {
     const cluster = new Cluster(redisClusterNodes(), { scaleReads: 'master' });
     const onCluster = new RedisWindowStore(cluster, windowStoreOptions(config, `${prefix}-c`));
     const inMemory = new MemoryWindowStore(windowStoreOptions(config));
+    // Story ids too: one pipeline per group, its keys in one slot.
+    const clusterStories = new RedisStoryExemplars(cluster, {
+      ...exemplarOptions,
+      keyPrefix: `${prefix}-c`,
+      ttlSeconds: 3600,
+      perBucket: ALERT_STORY_LIMIT,
+    });
+    const memoryStories = new MemoryStoryExemplars({
+      ...exemplarOptions,
+      perBucket: ALERT_STORY_LIMIT,
+      retentionMs: 86_400_000,
+    });
     try {
       const build = liveObservationBuilder(config);
       const traffic = new NewsTraffic(issuers, T0, { ...SURGE_TRAFFIC, syndicated: SYNDICATED });
       let copies = 0;
       for (let m = 0; m < 30; m++) {
         const batches = batchesOf(traffic.minute(m), traffic.offsets, build);
-        const applied = await onCluster.apply(batches);
-        expect(await inMemory.apply(batches)).toEqual(applied);
+        const applied = await withStoryExemplars(onCluster, clusterStories).apply(batches);
+        expect(await withStoryExemplars(inMemory, memoryStories).apply(batches)).toEqual(applied);
         copies += applied.reduce((n, r) => n + (r.storyCopies ?? 0), 0);
       }
       expect(copies).toBeGreaterThan(0);
+      const stories = { dimension: 'issuer', windowMs: 30 * MINUTE, endMs: T0 + 30 * MINUTE, limit: 5 };
+      const groups = (await inMemory.readWindow({ dimension: 'issuer', windowMs: 30 * MINUTE })).slice(0, 10);
+      let named = 0;
+      for (const { group } of groups) {
+        const top = await memoryStories.topNegative({ ...stories, group });
+        named += top.length;
+        expect(await clusterStories.topNegative({ ...stories, group })).toEqual(top);
+      }
+      expect(named).toBeGreaterThan(0);
       for (const dimension of ['issuer', 'ticker', 'source'])
         expect(await inMemory.readWindow({ dimension, windowMs: 30 * MINUTE })).toEqual(
           await onCluster.readWindow({ dimension, windowMs: 30 * MINUTE }),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultAlertRules } from '../../src/alerts/default-rules.js';
+import { toAlertmanagerAlert } from '../../src/alerts/events.js';
 import { createMemoryAlerting } from '../../src/alerts/memory/alerting.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { AlertRuleConfig, FinsentryConfig } from '../../src/config/schema.js';
@@ -120,13 +121,15 @@ async function runScenario(
   const traffic = new NewsTraffic(issuers, T0, { ...SURGE_TRAFFIC, ...planted });
   const run = createMemoryAlerting(config);
   const minutes = HISTORY_MINUTES + 50;
+  const observations: StatsObservation[] = [];
   for (let m = 0; m < minutes; m++) {
     const batches = batchesOf(traffic.minute(m), traffic.offsets, (d, e) => builder.build(d, e));
+    observations.push(...batches.flatMap((b) => b.observations));
     await run.apply(batches);
     if (m % 9 === 0) expect((await run.apply(batches)).every((r) => !r.applied)).toBe(true); // a redelivery
     if (m >= HISTORY_MINUTES - 10) await run.drain();
   }
-  return { issuers, run };
+  return { issuers, run, observations };
 }
 
 const surgeAlerts = (events: ReturnType<typeof createMemoryAlerting>['events']) =>
@@ -145,7 +148,10 @@ describe('the shipped surge rule on live-path observations (in-memory windows)',
   });
 
   it('a real surge (many distinct negative stories) fires once, on the issuer id', async () => {
-    const { issuers, run } = await runScenario(parseConfig({}), { syndicated: SYNDICATED, surge: SURGE });
+    const { issuers, run, observations } = await runScenario(parseConfig({}), {
+      syndicated: SYNDICATED,
+      surge: SURGE,
+    });
     expect(surgeAlerts(run.events)).toEqual([issuers[SURGE.issuer]!.id]);
     // Detected within 10 minutes of event time (issue #18's bar).
     const firing = run.events.find((e) => e.rule === 'NegativeSentimentSurge' && e.state === 'firing')!;
@@ -153,6 +159,25 @@ describe('the shipped surge rule on live-path observations (in-memory windows)',
     expect(delayMs).toBeGreaterThan(0);
     expect(delayMs).toBeLessThanOrEqual(10 * MINUTE);
     console.log(`surge detected ${delayMs / MINUTE} min after it began`);
+    // It names the stories behind it: the most negative of the issuer's window, one id per story
+    // (its copies share it), highest p(negative) first — on the event and in Alertmanager's annotations.
+    const end = Date.parse(firing.labels.firing_since!);
+    const best = new Map<string, number>();
+    for (const o of observations)
+      if (
+        o.label === 'negative' &&
+        o.eventTimeMs >= end - 5 * MINUTE &&
+        o.eventTimeMs < end &&
+        o.groups.some((g) => g.dimension === 'issuer' && g.value === firing.group)
+      )
+        best.set(o.storyId ?? o.documentId, Math.max(best.get(o.storyId ?? o.documentId) ?? 0, o.pNeg));
+    const expected = [...best]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? 1 : -1)) // ties: the greater id, as Redis ranks them
+      .slice(0, 5)
+      .map(([id]) => id);
+    expect(expected.length).toBeGreaterThan(1);
+    expect(firing.labels.story_ids!.split(',')).toEqual(expected);
+    expect(toAlertmanagerAlert(firing)!.annotations.story_ids).toBe(expected.join(','));
   });
 });
 

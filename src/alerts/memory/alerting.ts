@@ -1,5 +1,6 @@
 import type { FinsentryConfig } from '../../config/schema.js';
 import type { StatsApplyResult, StatsBatch } from '../../domain/windows.js';
+import { ALERT_STORY_LIMIT, MemoryStoryExemplars, withStoryExemplars } from '../../stats/story-exemplars.js';
 import { MemoryWindowStore } from '../../stats/windows/memory-store.js';
 import { windowStoreOptions } from '../../stats/windows/rules.js';
 import type { Logger } from '../../telemetry/logger.js';
@@ -49,7 +50,16 @@ export function createMemoryAlerting(
   config: FinsentryConfig,
   options: MemoryAlertingOptions = {},
 ): MemoryAlerting {
-  const windows = new MemoryWindowStore({ ...windowStoreOptions(config), expiry: 'event' });
+  const storeOptions = windowStoreOptions(config);
+  const windows = new MemoryWindowStore({ ...storeOptions, expiry: 'event' });
+  // The stories a surge alert names (docs/alerting.md "Surge"), beside the counts as in the service.
+  const stories = new MemoryStoryExemplars({
+    bucketMs: storeOptions.bucketMs,
+    dimensions: config.stats.stories.dedupDimensions,
+    perBucket: ALERT_STORY_LIMIT,
+    retentionMs: storeOptions.ttlSeconds * 1000,
+  });
+  const sink = withStoryExemplars(windows, stories);
   const authority = new LeaseAuthority(() => windows.currentWatermark());
   const lease = new MemoryLeaderLease({ authority });
   const events: AlertEvent[] = [];
@@ -60,6 +70,7 @@ export function createMemoryAlerting(
     store: new MemoryAlertStateStore(authority),
     lease,
     windows,
+    stories,
     reference: referenceFromConfig(config, windows),
     publishers: [
       {
@@ -80,7 +91,7 @@ export function createMemoryAlerting(
     windows,
     evaluator,
     events,
-    apply: (batches) => windows.apply(batches),
+    apply: (batches) => sink.apply(batches),
     evaluate,
     async drain() {
       const before = events.length;

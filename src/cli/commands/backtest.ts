@@ -14,6 +14,7 @@ import { memoryBacktestStore } from '../../tools/backtest/store.js';
  */
 interface BacktestCliOptions {
   traffic: 'null' | 'surge';
+  surgeRank: number;
   days: number;
   rate: number;
   issuers: number;
@@ -60,6 +61,12 @@ export function registerBacktestCommand(program: Command): void {
         .choices(['null', 'surge'])
         .default('null'),
     )
+    .option(
+      '--surge-rank <n>',
+      'with --traffic surge: the surging issuer by coverage rank (3: high volume, 10: mid)',
+      positive('--surge-rank'),
+      3,
+    )
     .option('--days <n>', 'simulated days', positive('--days'), DEFAULT_PRESET.days)
     .option(
       '--rate <n>',
@@ -97,7 +104,8 @@ export function registerBacktestCommand(program: Command): void {
         lambda: opts.lambda,
         seed: opts.seed,
       };
-      const scenario = opts.traffic === 'surge' ? surgeTraffic(preset) : nullTraffic(preset);
+      const scenario =
+        opts.traffic === 'surge' ? surgeTraffic(preset, { rank: opts.surgeRank }) : nullTraffic(preset);
       const started = performance.now();
       const run = await runBacktest({
         scenario,

@@ -1,6 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseDuration } from '../../config/duration.js';
+import type { RealismOptions } from '../../tools/scenarios/realism.js';
 import { intArg } from '../options.js';
+import { realismArg } from './replay.js';
 
 /**
  * `finsentry demo` (`npm run demo`): the whole job on the local stack — `finsentry run` with the
@@ -20,6 +22,7 @@ interface DemoCliOptions {
   model?: string;
   nerModel?: string;
   zhShare?: number;
+  realism?: RealismOptions;
   zhModel?: string;
   device?: 'cpu' | 'cuda';
   config?: string;
@@ -100,6 +103,11 @@ export function registerDemoCommand(program: Command): void {
       zhShare,
     )
     .option(
+      '--realism <profile>',
+      'realistic traffic (docs/scenarios.md "Realism"): off (default), modest, issue or JSON knobs',
+      realismArg,
+    )
+    .option(
       '--zh-model <dir>',
       'multilingual (zh+en) model directory (default models/finsentry-multilingual)',
     )
@@ -171,6 +179,7 @@ async function demoAction(opts: DemoCliOptions): Promise<void> {
       model: opts.model,
       nerModel: opts.nerModel,
       zhShare: opts.zhShare,
+      ...(opts.realism ? { realism: opts.realism } : {}),
       zhModel: opts.zhModel,
       device: opts.device,
       config: opts.config,

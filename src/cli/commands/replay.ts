@@ -9,6 +9,7 @@ import { buildKafka, connectKafka } from '../../io/kafka/client.js';
 import { OutputProducer } from '../../io/kafka/producer.js';
 import { schemaIdsFromConfig } from '../../tools/scenarios/encoding.js';
 import { SCENARIO_NAMES, type ScenarioName } from '../../tools/scenarios/ground-truth.js';
+import { parseRealism, type RealismOptions } from '../../tools/scenarios/realism.js';
 import { readRecordedFile, toRecordedLine, type ReplayMessage } from '../../tools/scenarios/recorded.js';
 import { planReplay, replaySource, type PlannedMessage } from '../../tools/scenarios/replay-plan.js';
 import { replayMessages, TruthFileWriter, type ReplayProgress } from '../../tools/scenarios/replay.js';
@@ -49,9 +50,19 @@ interface ReplayCliOptions {
   quiet?: boolean;
   labels?: number;
   labelDelay: number;
+  realism?: RealismOptions;
 }
 
 const positiveNumber = numberArg({ min: 0, exclusiveMin: true });
+
+/** `--realism` of replay and demo (src/tools/scenarios/realism.ts parseRealism). */
+export function realismArg(value: string): RealismOptions {
+  try {
+    return parseRealism(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
 
 function formatProgress(p: ReplayProgress, total: number | null): string {
   const pct = total ? ` (${Math.min(100, Math.round((p.sent / total) * 100))}%)` : '';
@@ -112,6 +123,11 @@ export function registerReplayCommand(program: Command): void {
       new Option('--label-delay <d>', 'event-time delay of labels after their document (±50%)')
         .argParser(durationArg)
         .default(600_000, '10m'),
+    )
+    .option(
+      '--realism <profile>',
+      'realistic traffic: off, modest (scenario tests, demo), issue (the backtest profile) or JSON knobs',
+      realismArg,
     )
     .option('--quiet', 'no progress lines on stderr')
     .action(replayAction);
@@ -180,6 +196,7 @@ function scenarioSource(opts: ReplayCliOptions, config: FinsentryConfig, say: Sa
     universe: opts.universe,
     config,
     ...(opts.labels ? { labels: { share: opts.labels, delayMs: opts.labelDelay } } : {}),
+    ...(opts.realism ? { realism: opts.realism } : {}),
     // The expected alerts follow the rules of the config given (the defaults without one).
     rules: effectiveAlertRules(config),
   });

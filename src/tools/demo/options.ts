@@ -1,3 +1,5 @@
+import type { RealismOptions } from '../scenarios/realism.js';
+
 export const DEFAULT_METRICS_PORT = 9464;
 export const DEFAULT_PROMETHEUS_URL = 'http://127.0.0.1:9090';
 export const DEFAULT_ALERTMANAGER_URL = 'http://127.0.0.1:9093';
@@ -20,6 +22,8 @@ export interface DemoOptions {
   nerModel: string | undefined;
   /** Share of Chinese documents (undefined: 0.2 with the multilingual model, else 0); src/tools/demo/chinese.ts. */
   zhShare?: number | undefined;
+  /** Realistic traffic knobs (src/tools/scenarios/realism.ts); absent: off. */
+  realism?: RealismOptions;
   /** The multilingual model directory (default models/finsentry-multilingual). */
   zhModel?: string | undefined;
   device: 'cpu' | 'cuda' | undefined;

@@ -97,6 +97,7 @@ export async function replayScenario(run: DemoRun): Promise<void> {
     config,
     poison: { share: o.poison },
     ...(zh.share > 0 ? { zh: { share: zh.share, surge: {} } } : {}),
+    ...(o.realism ? { realism: o.realism } : {}),
     rules: demo.rules,
   });
   run.plan = plan;

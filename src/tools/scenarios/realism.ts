@@ -59,6 +59,41 @@ export const REALISTIC_TRAFFIC: RealismOptions = {
   coverageBursts: { count: 2, multiplier: 5, durationMs: 1_200_000 },
 };
 
+/**
+ * The modest profile the scenario tests and the demo run (docs/scenarios.md): every effect present,
+ * at levels a short run on the default rules can carry — each story published 1 + Poisson(0.5) times,
+ * Zipf volume (s = 0.5), issuer base rates Beta(κ = 100), records 20 s late on average, one in 2,000
+ * stamped 2 minutes ahead (within the allowed lateness). No daily cycle or coverage bursts: the runs
+ * last minutes to hours of event time.
+ */
+export const SCENARIO_REALISM: RealismOptions = {
+  ...NO_REALISM,
+  syndicationLambda: 0.5,
+  zipfExponent: 0.5,
+  issuerRateConcentration: 100,
+  arrivalDelayMeanMs: 20_000,
+  futureShare: 0.0005,
+  futureSkewMs: 120_000,
+};
+
+/** `--realism`: off, modest (SCENARIO_REALISM), issue (REALISTIC_TRAFFIC) or a JSON object of knobs. */
+export function parseRealism(value: string): RealismOptions {
+  if (value === 'off') return NO_REALISM;
+  if (value === 'modest') return SCENARIO_REALISM;
+  if (value === 'issue') return REALISTIC_TRAFFIC;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new Error(`realism: expected off, modest, issue or a JSON object of knobs, got ${value}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error('realism: the JSON must be an object of knobs (src/tools/scenarios/realism.ts)');
+  const unknown = Object.keys(parsed).filter((k) => !(k in NO_REALISM));
+  if (unknown.length > 0) throw new Error(`realism: unknown knob(s) ${unknown.join(', ')}`);
+  return resolveRealism(parsed as Partial<RealismOptions>);
+}
+
 export function resolveRealism(o: Partial<RealismOptions> | undefined): RealismOptions {
   const r = {
     ...NO_REALISM,

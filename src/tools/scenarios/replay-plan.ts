@@ -54,6 +54,8 @@ export interface ReplayPlanOptions extends ReplayClockOptions {
   labels?: ScenarioOptions['labels'];
   /** Chinese-language traffic (default: the scenario's). */
   zh?: ScenarioOptions['zh'];
+  /** Realistic traffic knobs (src/tools/scenarios/realism.ts; default: all off). */
+  realism?: ScenarioOptions['realism'];
 }
 
 export interface ReplayPlan extends ReplayClock {
@@ -89,6 +91,7 @@ export function planReplay(o: ReplayPlanOptions, nowMs = Date.now()): ReplayPlan
     ...(o.poison ? { poison: o.poison } : {}),
     ...(o.labels ? { labels: o.labels } : {}),
     ...(o.zh ? { zh: o.zh } : {}),
+    ...(o.realism ? { realism: o.realism } : {}),
     ...(o.config.models ? { scoredLanguages: scoredLanguages(o.config.models) } : {}),
     rules: o.rules,
   });
