@@ -13,6 +13,7 @@ import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { LabelJoinSink, RedisPredictionIndex, type LabelOutcome } from '../../src/pipeline/label-join.js';
 import { ALL_DIMENSION, ALL_GROUP } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
+import { rng } from '../helpers/fault-traffic.js';
 import { redisUrl, uniqueName } from '../helpers/stack.js';
 
 /**
@@ -35,16 +36,6 @@ const DROP_AT = 110;
 const PER_MINUTE = 40;
 const REGIONS = ['emea', 'amer', 'apac', 'latam'];
 const SOURCES = ['wire', 'blog', 'forum'];
-
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Doc {
   obs: StatsObservation;

@@ -11,19 +11,10 @@ import { equalizedOddsInterval } from '../../src/stats/equalized-odds.js';
 import { labelledFairness } from '../../src/stats/fairness.js';
 import { groupPerformance } from '../../src/stats/performance.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
+import { rng } from '../helpers/fault-traffic.js';
 
 type Confusion = Record<SentimentLabel, Record<SentimentLabel, number>>;
 const rule = defaultAlertRules().find((r) => r.name === 'EqualizedOddsRegion')!;
-
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const zero = (): Confusion => ({
   negative: { negative: 0, neutral: 0, positive: 0 },
@@ -63,7 +54,7 @@ const even = { negative: 0.85, neutral: 0.85, positive: 0.85 };
 
 describe('equalized odds difference interval (src/stats/equalized-odds.ts)', () => {
   it('brackets the Fairlearn figure, which is its estimate when every rate is defined', () => {
-    const rand = mulberry32(7);
+    const rand = rng(7);
     const groups = ['emea', 'amer', 'apac'].map((g) => ({
       group: g,
       confusion: sampleConfusion(rand, 300, g === 'apac' ? { ...even, negative: 0.6 } : even),
@@ -81,7 +72,7 @@ describe('equalized odds difference interval (src/stats/equalized-odds.ts)', () 
   });
 
   it('a group below the per-class minimum takes no part in that class', () => {
-    const big = sampleConfusion(mulberry32(1), 300, even);
+    const big = sampleConfusion(rng(1), 300, even);
     const small = zero();
     small.negative.positive = 5; // 5 negatives, all missed: TPR_negative 0
     small.neutral.neutral = 100;
@@ -104,7 +95,7 @@ describe('equalized odds difference interval (src/stats/equalized-odds.ts)', () 
   });
 
   it('does not fire on a gap below the threshold; finds a large gap (simulated, 300 labels per group)', () => {
-    const rand = mulberry32(42);
+    const rand = rng(42);
     const runs = 200;
     let firedBelow = 0;
     let naiveBelow = 0;
@@ -137,7 +128,7 @@ describe('equalized odds difference interval (src/stats/equalized-odds.ts)', () 
 
 describe('EqualizedOddsRegion rule (src/alerts/equalized-odds-rule.ts)', () => {
   it('is one dimension-wide measurement with its interval, the deciding pair and the Fairlearn value', () => {
-    const rand = mulberry32(3);
+    const rand = rng(3);
     const groups = ['emea', 'amer', 'apac'].map((g) =>
       regionStats(g, sampleConfusion(rand, 300, g === 'amer' ? { ...even, positive: 0.3 } : even)),
     );
@@ -158,7 +149,7 @@ describe('EqualizedOddsRegion rule (src/alerts/equalized-odds-rule.ts)', () => {
   it('is not judged before labels arrive, nor with one group of enough labels', () => {
     const none = measureRule(rule, inputsOf([regionStats('emea', null), regionStats('apac', null)]), 30)[0]!;
     expect(none.judged).toBe(false);
-    const rand = mulberry32(5);
+    const rand = rng(5);
     const one = measureRule(
       rule,
       inputsOf([
@@ -196,7 +187,7 @@ describe('per-class rate and equalized odds gauges', () => {
       stats: { dimensions: [{ name: 'region', bounded: true }], topK: 10 },
       processMetrics: false,
     });
-    const rand = mulberry32(11);
+    const rand = rng(11);
     const groups = ['emea', 'apac'].map((g) =>
       regionStats(g, sampleConfusion(rand, 300, g === 'apac' ? { ...even, negative: 0.4 } : even)),
     );
