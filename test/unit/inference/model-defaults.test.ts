@@ -1,0 +1,245 @@
+// The committed default models (models/finsentry-sentiment, models/finsentry-ner; issue #4; the joint
+// multilingual model models/finsentry-multilingual, issue #15): they load through the same engine as
+// the pipeline, their files are the ones models/MANIFEST.json (scripts/dev/model-hashes.mjs) and
+// their model cards and metrics.json describe (sha256), and a handful of unambiguous sentences in
+// English and Chinese get the expected labels. No training here: this runs on the committed files only.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/load.js';
+import { ModelRunner, NerModel, SentimentModel } from '../../../src/inference/engine.js';
+import { engineOptions, OnnxEnricher } from '../../../src/inference/enricher.js';
+import { readModelSpec } from '../../../src/inference/model.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const SENTIMENT_DIR = join(ROOT, 'models', 'finsentry-sentiment');
+const NER_DIR = join(ROOT, 'models', 'finsentry-ner');
+const MULTILINGUAL_DIR = join(ROOT, 'models', 'finsentry-multilingual');
+const MAX_BYTES = 30 * 1024 * 1024;
+
+// The product's default settings (what `finsentry run` uses without a config file), on the CPU.
+const defaults = loadConfig(undefined);
+const engine = engineOptions({ ...defaults.models, executionProvider: 'cpu' }, defaults.batching);
+
+function sha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** The sha256 the model card states for model_quantized.onnx. */
+function cardSha(dir: string): string | undefined {
+  const card = readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8');
+  return /`model_quantized\.onnx`[^\n]*sha256 `([0-9a-f]{64})`/.exec(card)?.[1];
+}
+
+describe.each([
+  ['sentiment', SENTIMENT_DIR],
+  ['ner', NER_DIR],
+] as const)('committed %s model files', (task, dir) => {
+  it('has the HF/Optimum layout, fits the size limit and matches its model card and metrics.json', async () => {
+    for (const f of [
+      'model_quantized.onnx',
+      'tokenizer.json',
+      'config.json',
+      'MODEL_CARD.md',
+      'metrics.json',
+    ]) {
+      expect(existsSync(join(dir, f)), `${dir}/${f}`).toBe(true);
+    }
+    const onnx = join(dir, 'model_quantized.onnx');
+    expect(readFileSync(onnx).length).toBeLessThanOrEqual(MAX_BYTES);
+    const digest = sha256(onnx);
+    expect(cardSha(dir)).toBe(digest);
+    const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as {
+      onnx: { model_quantized_onnx_sha256: string };
+    };
+    expect(metrics.onnx.model_quantized_onnx_sha256).toBe(digest);
+    const spec = await readModelSpec(dir);
+    expect(spec.task).toBe(task);
+    expect(spec.sha256).toBe(digest);
+  });
+});
+
+describe('committed sentiment calibration (issue #15 item 5, issue #19 item 3)', () => {
+  const calibration = JSON.parse(readFileSync(join(SENTIMENT_DIR, 'calibration.json'), 'utf8')) as {
+    method: string;
+    temperature: number;
+    eceBefore: number;
+    eceAfter: number;
+    bins: number;
+  };
+
+  it('is a fitted temperature that lowers dev ECE, and the model card states the same figures', () => {
+    expect(calibration.method).toBe('temperature');
+    expect(calibration.temperature).toBeGreaterThan(0);
+    expect(calibration.bins).toBe(15);
+    // Target ECE ≤ 0.03 is not met yet (0.034, see MODEL_CARD.md § Calibration); it must improve on T = 1.
+    expect(calibration.eceAfter).toBeLessThan(calibration.eceBefore);
+    const card = readFileSync(join(SENTIMENT_DIR, 'MODEL_CARD.md'), 'utf8');
+    expect(card).toContain(`| T | ${calibration.temperature.toFixed(4)} |`);
+    expect(card).toContain(`${calibration.eceBefore.toFixed(4)} → ${calibration.eceAfter.toFixed(4)}`);
+  });
+
+  it('is applied by the engine: probabilities are softmax(logits / T)', async () => {
+    const runner = await ModelRunner.load(SENTIMENT_DIR, 'sentiment', engine);
+    try {
+      const model = new SentimentModel(runner);
+      expect(model.temperature).toBe(calibration.temperature);
+      const [output] = await runner.infer(['Operating profit rose 25% and the company raised its guidance.']);
+      const calibrated = (
+        await model.predict(['Operating profit rose 25% and the company raised its guidance.'])
+      )[0]!;
+      const plain = model.fromLogits(output!, 1);
+      expect(calibrated.label).toBe(plain.label);
+      expect(calibrated.confidence).toBeLessThan(plain.confidence);
+      expect(calibrated.confidence).toBeCloseTo(
+        model.fromLogits(output!, calibration.temperature).confidence,
+        6,
+      );
+    } finally {
+      await runner.close();
+    }
+  });
+});
+
+describe('committed default models give the expected answers', () => {
+  let sentimentRunner: ModelRunner;
+  let nerRunner: ModelRunner;
+
+  beforeAll(async () => {
+    sentimentRunner = await ModelRunner.load(SENTIMENT_DIR, 'sentiment', engine);
+    nerRunner = await ModelRunner.load(NER_DIR, 'ner', engine);
+  });
+  afterAll(async () => {
+    await sentimentRunner?.close();
+    await nerRunner?.close();
+  });
+
+  it('labels obvious financial sentences negative / neutral / positive', async () => {
+    const model = new SentimentModel(sentimentRunner);
+    const cases: Array<[string, string]> = [
+      ['Shares of Apple fell 8% after weak iPhone sales.', 'negative'],
+      ['The company reported a net loss and cut its dividend as revenue collapsed.', 'negative'],
+      ['Operating profit rose 25% and the company raised its full-year guidance.', 'positive'],
+      ['Net sales increased to EUR 120 million from EUR 95 million a year earlier.', 'positive'],
+      ['The annual general meeting will be held in Helsinki on 5 April.', 'neutral'],
+    ];
+    const results = await model.predict(cases.map(([text]) => text));
+    results.forEach((r, i) => {
+      expect(r.label, cases[i]![0]).toBe(cases[i]![1]);
+      const p = r.probabilities;
+      expect(p.negative + p.neutral + p.positive).toBeCloseTo(1, 5);
+    });
+  });
+
+  it('finds PER, PER, LOC in "Tim Cook met Angela Merkel in Berlin." with char offsets', async () => {
+    const model = new NerModel(nerRunner, 'simple');
+    const text = 'Tim Cook met Angela Merkel in Berlin.';
+    const [entities] = await model.predict([text]);
+    expect(entities!.map((e) => [e.type, e.text])).toEqual([
+      ['PER', 'Tim Cook'],
+      ['PER', 'Angela Merkel'],
+      ['LOC', 'Berlin'],
+    ]);
+    for (const e of entities!) expect(text.slice(e.start, e.end)).toBe(e.text);
+  });
+
+  it('finds organisations and places in a news sentence', async () => {
+    const model = new NerModel(nerRunner, 'simple');
+    const text = 'Goldman Sachs upgraded Microsoft after a meeting in London.';
+    const [entities] = await model.predict([text]);
+    const byText = new Map(entities!.map((e) => [e.text, e.type]));
+    expect(byText.get('Goldman Sachs')).toBe('ORG');
+    expect(byText.get('London')).toBe('LOC');
+  });
+});
+
+describe('committed model files match models/MANIFEST.json (node scripts/dev/model-hashes.mjs rewrites it)', () => {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'models', 'MANIFEST.json'), 'utf8')) as {
+    models: Record<string, Record<string, { sha256: string; bytes: number }>>;
+  };
+  /** Files of a model directory but its documentation (*.md), as the script lists them. */
+  const files = (dir: string, prefix = ''): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory()
+        ? files(join(dir, e.name), `${prefix}${e.name}/`)
+        : e.isFile() && !e.name.endsWith('.md')
+          ? [`${prefix}${e.name}`]
+          : [],
+    );
+
+  it.each(['finsentry-sentiment', 'finsentry-ner', 'finsentry-multilingual'])('%s', (name) => {
+    const expected = manifest.models[name];
+    expect(expected, `models/MANIFEST.json has no ${name}`).toBeDefined();
+    const dir = join(ROOT, 'models', name);
+    expect(files(dir).sort()).toEqual(Object.keys(expected!).sort());
+    for (const [file, { sha256: digest, bytes }] of Object.entries(expected!)) {
+      expect(statSync(join(dir, file)).size, file).toBe(bytes);
+      expect(sha256(join(dir, file)), file).toBe(digest);
+    }
+  });
+});
+
+describe('committed multilingual joint model (Chinese and English, issue #15)', () => {
+  let enricher: OnnxEnricher;
+  beforeAll(async () => {
+    enricher = await OnnxEnricher.createFromDirectory(
+      { path: MULTILINGUAL_DIR, aggregation: 'simple', ner: true },
+      { ...defaults.models, executionProvider: 'cpu' },
+      defaults.batching,
+    );
+  });
+  afterAll(async () => {
+    await enricher?.close();
+  });
+
+  it('is one graph for both tasks, reads zh and en, and carries a fitted calibration that the engine applies', async () => {
+    const spec = enricher.sentiment.runner.spec;
+    expect(spec.task).toBe('joint');
+    expect(spec.languages).toEqual(expect.arrayContaining(['zh', 'en']));
+    const calibration = JSON.parse(readFileSync(join(MULTILINGUAL_DIR, 'calibration.json'), 'utf8')) as {
+      method: string;
+      temperature: number;
+      eceBefore: number;
+      eceAfter: number;
+    };
+    expect(calibration.method).toBe('temperature');
+    // Measured by cross-fitting (training/eval_joint.py): the fine-tuned head was already near
+    // calibrated (0.035) and a temperature did not lower it; the card says so. A regression guard:
+    expect(calibration.eceAfter).toBeLessThan(0.05);
+    expect(enricher.sentiment.temperature).toBe(calibration.temperature);
+  });
+
+  it('labels obvious financial sentences in Chinese and English', async () => {
+    const cases: Array<[string, string]> = [
+      ['公司净利润同比下降60%，股价大跌', 'negative'],
+      ['该公司因财务造假被证监会立案调查，股价跌停', 'negative'],
+      ['公司净利润同比增长50%，股价大涨', 'positive'],
+      ['公司将于4月5日在上海召开年度股东大会', 'neutral'],
+      ['Shares of Apple fell 8% after weak iPhone sales.', 'negative'],
+      ['Operating profit rose 25% and the company raised its full-year guidance.', 'positive'],
+      ['The annual general meeting will be held in Helsinki on 5 April.', 'neutral'],
+    ];
+    const results = await enricher.enrich(cases.map(([text], i) => ({ id: `s${i}`, text })));
+    results.forEach((r, i) => {
+      expect(r.sentiment.label, cases[i]![0]).toBe(cases[i]![1]);
+      const p = r.sentiment.probabilities;
+      expect(p.negative + p.neutral + p.positive).toBeCloseTo(1, 5);
+    });
+  });
+
+  it('finds organisations and places in Chinese and English, offsets into the text', async () => {
+    const texts = [
+      // (zh NER is the weakest figure of the card, span F1 0.65 on dev: 杭州 in the same frame is missed)
+      '腾讯控股在深圳发布季度财报。',
+      'Goldman Sachs upgraded Microsoft after a meeting in London.',
+    ];
+    const results = await enricher.enrich(texts.map((text, i) => ({ id: `n${i}`, text })));
+    const found = results.map((r, i) => {
+      for (const e of r.entities) expect(texts[i]!.slice(e.start, e.end)).toBe(e.text);
+      return r.entities.map((e) => `${e.type}:${e.text}`);
+    });
+    expect(found[0]).toEqual(expect.arrayContaining(['ORG:腾讯控股', 'LOC:深圳']));
+    expect(found[1]).toEqual(expect.arrayContaining(['ORG:Goldman Sachs', 'LOC:London']));
+  });
+});
