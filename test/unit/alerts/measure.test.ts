@@ -2,7 +2,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { alertmanagerWebhook } from '../../../src/io/http/alertmanager.js';
-import { defaultAlertRules, estimatedAccuracyRule, legacySurgeRule } from '../../../src/alerts/default-rules.js';
+import {
+  defaultAlertRules,
+  estimatedAccuracyRule,
+  legacySurgeRule,
+} from '../../../src/alerts/default-rules.js';
 import {
   toAlertEvent,
   toAlertmanagerAlert,

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../../../../src/alerts/events.js';
 import type { Figures } from '../../../../src/tools/demo/figures.js';
 import { clock, eventOffset, fit, int, sideBySide, span } from '../../../../src/tools/demo/format.js';
-import { progressAlertLine, progressLine, renderView, type ViewState } from '../../../../src/tools/demo/view.js';
+import {
+  progressAlertLine,
+  progressLine,
+  renderView,
+  type ViewState,
+} from '../../../../src/tools/demo/view.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 11, 1, 10, 0);
