@@ -5,7 +5,7 @@
 // Dimension, window, job and namespace variables come from label_values(...) of the exported series,
 // so custom dimensions and windows (24h) appear without editing the dashboards.
 // `--check` exits 1 when a committed dashboard differs from what this script generates.
-// Every query uses metrics of src/telemetry/metrics.ts (checked by test/unit/telemetry-dashboards.test.ts).
+// Every query uses metrics of src/telemetry/metrics.ts (checked by test/unit/telemetry/dashboards.test.ts).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

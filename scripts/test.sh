@@ -33,7 +33,7 @@ if command -v promtool >/dev/null && command -v amtool >/dev/null; then
   promtool check rules k8s/prometheus/rules.yml
   amtool check-config scripts/stack/alertmanager.yml k8s/base/alertmanager/alertmanager.yml
 else
-  warn "promtool/amtool missing (Debian packages prometheus, prometheus-alertmanager; scripts/stack/stack.sh up --prometheus installs them); test/unit/prometheus-rules.test.ts and test/unit/ops-config.test.ts will fail"
+  warn "promtool/amtool missing (Debian packages prometheus, prometheus-alertmanager; scripts/stack/stack.sh up --prometheus installs them); test/unit/alerts/prometheus-rules.test.ts and test/unit/ops-config.test.ts will fail"
 fi
 
 step "checking a kustomize renderer for the k8s tests (kubectl kustomize, else scripts/tools/ensure-kustomize.sh)"

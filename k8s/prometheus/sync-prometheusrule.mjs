@@ -21,7 +21,7 @@ const resource = {
   spec: { groups: rules.groups },
 };
 const header =
-  '# Generated from k8s/prometheus/rules.yml (the source of truth) — keep equal; test/unit/prometheus-rules.test.ts\n' +
+  '# Generated from k8s/prometheus/rules.yml (the source of truth) — keep equal; test/unit/alerts/prometheus-rules.test.ts\n' +
   '# fails when they differ. Regenerate: node k8s/prometheus/sync-prometheusrule.mjs\n';
 const text = header + YAML.stringify(resource, { lineWidth: 0 });
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // (Re)writes models/MANIFEST.json: the sha256 and size of every file of the committed model
-// directories but their documentation (*.md), which test/unit/default-models.test.ts checks the working tree against. Run it after
+// directories but their documentation (*.md), which test/unit/inference/model-defaults.test.ts checks the working tree against. Run it after
 // committing a new model: `node scripts/dev/model-hashes.mjs` (all model directories under models/)
 // or `node scripts/dev/model-hashes.mjs models/finsentry-multilingual` (that one entry only).
 import { createHash } from 'node:crypto';

@@ -46,7 +46,7 @@ export const DEFAULT_ALERT_RULES_RAW: ReadonlyArray<Record<string, unknown>> = [
     // (docs/alerting.md).
     // 20-minute windows: a true ratio of 0.85 raised 0 alerts in 96 simulated hours at each of 1, 3,
     // 10 and 30 docs/s; a ratio of 0.6 at 3 docs/s is found 18-27 minutes after it starts
-    // (test/unit/fairness-intervals.test.ts). A 1-hour window dilutes a new violation too long.
+    // (test/unit/stats/fairness-intervals.test.ts). A 1-hour window dilutes a new violation too long.
     confidence: 0.95,
     window: '20m',
     minSamples: 30,
@@ -146,7 +146,7 @@ export const DEFAULT_ALERT_RULES_RAW: ReadonlyArray<Record<string, unknown>> = [
     // Equalized odds (issue #19): Fairlearn's gap in per-class TPR/FPR across regions, from joined
     // labels, judged on the lower bound of its 95% simultaneous interval with ≥ 20 actual members
     // (non-members) per class and group, so a gap fires only when it is beyond 0.25 with that
-    // confidence (test/unit/equalized-odds.test.ts).
+    // confidence (test/unit/stats/equalized-odds.test.ts).
     name: 'EqualizedOddsRegion',
     kind: 'fairness',
     dimension: 'region',

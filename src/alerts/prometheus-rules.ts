@@ -7,7 +7,7 @@ import type { AlertRecord } from './state-machine.js';
  * decision, the `finsentry_alert_state` gauge (1 per firing or pending alert identity, exported by the
  * leader). This module turns the evaluator's rule definitions into that Prometheus rule group; the
  * group in k8s/prometheus/rules.yml is written from it (scripts/dev/prometheus-rules.ts) and
- * test/unit/prometheus-rules.test.ts fails when they differ.
+ * test/unit/alerts/prometheus-rules.test.ts fails when they differ.
  *
  * Each Prometheus alert has the evaluator rule's name and the labels the evaluator's own Alertmanager
  * webhook sends (alertname, severity, source, kind, dimension, group — src/alerts/events.ts), so when

@@ -14,7 +14,7 @@ import type { ReferenceSource } from './evaluator.js';
  * docs/guarantees.md#event-time), so the running sum equals a fresh read; it is read whole again
  * every `refreshSteps` steps, when the end jumps by more than a quarter of the reference, or goes back
  * — which also bounds what a partition resuming after idleness with older records could skew.
- * test/unit/sliding-reference.test.ts compares it with fresh reads.
+ * test/unit/alerts/sliding-reference.test.ts compares it with fresh reads.
  */
 
 interface Running {

@@ -16,7 +16,7 @@ export interface AvroDecoderOptions {
 
 /**
  * Turns the bytes of one Kafka value into a record of an expected contract schema, or a typed
- * rejection. Never throws, whatever the bytes (property-tested in test/unit/codec-fuzz.test.ts).
+ * rejection. Never throws, whatever the bytes (property-tested in test/unit/codec/decode-fuzz.test.ts).
  *
  * Schema evolution: a Confluent-framed value names its writer schema; when that differs from ours it is
  * read through an avsc resolver (added fields take their defaults, removed ones are skipped). A writer

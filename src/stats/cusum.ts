@@ -6,7 +6,7 @@
  * standard deviations (Moustakides 1986); h sets the in-control average run length (ARL0). For
  * Gaussian z, Siegmund's approximation gives one-sided ARL0 ≈ (e^{2k(h+1.166)} − 2k(h+1.166) − 1)/(2k²)
  * and the two-sided ARL0 is about half of it; CUSUM_DEFAULTS (k 0.5, h 10) give ≈ 70,000 buckets —
- * 49 days of 1-minute buckets — and test/unit/cusum.test.ts measures it by simulation on binomial
+ * 49 days of 1-minute buckets — and test/unit/stats/cusum.test.ts measures it by simulation on binomial
  * counts (≥ 30 days). A shift that persists keeps the statistic above h: the alarm stays on for as
  * long as the shift does, however slowly it arrived. The statistic is capped at `cap`·h so that it
  * comes back below h within (cap − 1)·h/k buckets once the shift ends (about 20 minutes at the defaults).

@@ -4,7 +4,7 @@ import { chiSquareSf, kolmogorovSf } from './special.js';
 
 /**
  * Drift metrics, current window vs reference (design §6), pure functions over histograms and counts.
- * Agreement with scipy on the same histograms is checked by test/unit/stats-oracle.test.ts.
+ * Agreement with scipy on the same histograms is checked by test/unit/stats/oracle.test.ts.
  *
  * - PSI over the store's fixed bins (src/stats/histograms.ts) or the categories of a mix:
  *   p_i = c_i/N_c + ε, q_i = r_i/N_r + ε with ε = 1e-4 added to every bin proportion (no

@@ -5,7 +5,7 @@ import { normalTwoSidedP, Z_975 } from './special.js';
 /**
  * Fairness metrics per dimension and window (design §5), pure functions over counts.
  *
- * Definitions agree with Fairlearn's on the same counts (checked by test/unit/stats-oracle.test.ts):
+ * Definitions agree with Fairlearn's on the same counts (checked by test/unit/stats/oracle.test.ts):
  * - "selection" is the rate being compared; by default a *negative prediction* (the harmful outcome
  *   for an issuer or region), i.e. Fairlearn's selection_rate with y_pred = (predicted == negative);
  * - demographic parity difference = max_g r_g − min_g r_g
@@ -19,7 +19,7 @@ import { normalTwoSidedP, Z_975 } from './special.js';
  *   stats.minClassSamples): a group's TPR_c is judged only with at least that many actual members of
  *   c, its FPR_c only with that many actual non-members — one mispredicted document of a class a
  *   group has once would otherwise make a gap of 1. With minClassSamples 0 the figure is Fairlearn's;
- *   test/unit/stats-oracle.test.ts checks it on random tables that include undefined rates;
+ *   test/unit/stats/oracle.test.ts checks it on random tables that include undefined rates;
  * - accuracy gap = max − min of per-group accuracy (MetricFrame(accuracy_score).difference()).
  * Groups with n < minSamples are reported but not judged: they are left out of DPD, DIR, EOD and the
  * accuracy gap, and carry judged = false. Their documents still count in "the rest" for the z-tests.

@@ -286,7 +286,7 @@ export function batchesOf(
   }));
 }
 
-/** Background traffic of the surge tests (test/unit/surge-live.test.ts, test/integration/surge-live.test.ts). */
+/** Background traffic of the surge tests (test/unit/alerts/memory/alerting-surge.test.ts, test/integration/surge-live.test.ts). */
 export const SURGE_TRAFFIC: Omit<NewsTrafficOptions, 'syndicated' | 'surge'> = {
   seed: 18,
   issuers: 150,

@@ -43,7 +43,7 @@ import { redisClusterNodes, redisUrl, uniqueName } from '../helpers/stack.js';
  * with Zipf volume and their own rates, syndication, 2–4 min late records, records 20 min late,
  * producer duplicates and redelivered batches, over 3 partitions. A 6-outlet negative story must not
  * fire NegativeSentimentSurge; a real surge must, once, on the issuer id.
- * test/unit/surge-live.test.ts shows on memory that the same story counted per document fires.
+ * test/unit/alerts/memory/alerting-surge.test.ts shows on memory that the same story counted per document fires.
  */
 
 const MINUTE = 60_000;

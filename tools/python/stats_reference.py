@@ -5,7 +5,7 @@ Generates seeded random count tables and histograms, computes every figure with 
 libraries (Fairlearn's MetricFrame / demographic_parity_difference / demographic_parity_ratio /
 equalized_odds_difference; scipy's ks_2samp, kstwobign, chi2_contingency, jensenshannon, binomtest)
 on samples expanded from the counts, and writes test/fixtures/stats/oracle.json. The unit test
-test/unit/stats-oracle.test.ts checks the TypeScript figures against it within 1e-9, and re-runs this
+test/unit/stats/oracle.test.ts checks the TypeScript figures against it within 1e-9, and re-runs this
 script (when .venv-py exists) to check that the committed fixture is up to date.
 
     .venv-py/bin/python tools/python/stats_reference.py [--out PATH]

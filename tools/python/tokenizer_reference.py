@@ -2,7 +2,7 @@
 
 Writes ids, offsets (code points, as Python reports them), special-token masks and word ids of a
 fixed set of >= 200 varied texts for one tokenizer.json, as the oracle for the Node tokenizer
-parity test (test/unit/inference-tokenizer.test.ts).
+parity test (test/unit/inference/tokenize.test.ts).
 
 usage: python tools/python/tokenizer_reference.py TOKENIZER_JSON OUT_JSON
 """

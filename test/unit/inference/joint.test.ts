@@ -3,7 +3,7 @@
 // calibration to the sentiment head and says which model answered for which task; language routing
 // hands each language to the model set that reads it (docs/inference.md "Joint models", "Model
 // sets"). Runs on models/finsentry-multilingual (its predictions are not judged here: that is
-// test/unit/default-models.test.ts) and on the committed English pair.
+// test/unit/inference/model-defaults.test.ts) and on the committed English pair.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

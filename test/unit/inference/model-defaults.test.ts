@@ -1,0 +1,274 @@
+// The committed default models (models/finsentry-sentiment, models/finsentry-ner; issue #4; the joint
+// multilingual model models/finsentry-multilingual, issue #15): they load through the same engine as
+// the pipeline, their files are the ones models/MANIFEST.json (scripts/dev/model-hashes.mjs) and
+// their model cards and metrics.json describe (sha256), and a handful of unambiguous sentences in
+// English and Chinese get the expected labels. No training here: this runs on the committed files only.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config/load.js';
+import { ModelRunner, NerModel, SentimentModel } from '../../../src/inference/engine.js';
+import { engineOptions, OnnxEnricher } from '../../../src/inference/enricher.js';
+import { readModelSpec } from '../../../src/inference/model.js';
+import { logitTransform, readCalibration } from '../../../src/inference/calibration.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const SENTIMENT_DIR = join(ROOT, 'models', 'finsentry-sentiment');
+const NER_DIR = join(ROOT, 'models', 'finsentry-ner');
+const MULTILINGUAL_DIR = join(ROOT, 'models', 'finsentry-multilingual');
+const MAX_BYTES = 30 * 1024 * 1024;
+
+// The product's default settings (what `finsentry run` uses without a config file), on the CPU.
+const defaults = loadConfig(undefined);
+const engine = engineOptions({ ...defaults.models, executionProvider: 'cpu' }, defaults.batching);
+
+function sha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** The sha256 the model card states for model_quantized.onnx. */
+function cardSha(dir: string): string | undefined {
+  const card = readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8');
+  return /`model_quantized\.onnx`[^\n]*sha256 `([0-9a-f]{64})`/.exec(card)?.[1];
+}
+
+describe.each([
+  ['sentiment', SENTIMENT_DIR],
+  ['ner', NER_DIR],
+] as const)('committed %s model files', (task, dir) => {
+  it('has the HF/Optimum layout, fits the size limit and matches its model card and metrics.json', async () => {
+    for (const f of [
+      'model_quantized.onnx',
+      'tokenizer.json',
+      'config.json',
+      'MODEL_CARD.md',
+      'metrics.json',
+    ]) {
+      expect(existsSync(join(dir, f)), `${dir}/${f}`).toBe(true);
+    }
+    const onnx = join(dir, 'model_quantized.onnx');
+    expect(readFileSync(onnx).length).toBeLessThanOrEqual(MAX_BYTES);
+    const digest = sha256(onnx);
+    expect(cardSha(dir)).toBe(digest);
+    const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as {
+      onnx: { model_quantized_onnx_sha256: string };
+    };
+    expect(metrics.onnx.model_quantized_onnx_sha256).toBe(digest);
+    const spec = await readModelSpec(dir);
+    expect(spec.task).toBe(task);
+    expect(spec.sha256).toBe(digest);
+  });
+});
+
+describe('committed sentiment calibration (issue #15 item 5, issue #19 item 3)', () => {
+  const calibration = JSON.parse(readFileSync(join(SENTIMENT_DIR, 'calibration.json'), 'utf8')) as {
+    method: string;
+    temperature: number;
+    labels: string[];
+    scale: number[];
+    bias: number[];
+    eceBefore: number;
+    eceAfter: number;
+    eceCrossFitted: number;
+    bins: number;
+    estimator: { histogramMaxAbsError: number };
+  };
+
+  it('is vector scaling with dev ECE ≤ 0.03, and the model card states the same figures', () => {
+    expect(calibration.method).toBe('vector');
+    expect(calibration.bins).toBe(15);
+    // Measured by training/calibrate_sentiment.py on PhraseBank dev + Twitter dev (n=1331):
+    // ECE 0.0896 → 0.0288 in-sample, 0.0249 2-fold cross-fitted (the issue's target is ≤ 0.03).
+    expect(calibration.eceAfter).toBeLessThanOrEqual(0.03);
+    expect(calibration.eceCrossFitted).toBeLessThanOrEqual(0.03);
+    expect(calibration.eceAfter).toBeLessThan(calibration.eceBefore);
+    // The CBPE estimator's error on held-out chunks is still above ±0.03 (0.054): the card says so.
+    expect(calibration.estimator.histogramMaxAbsError).toBeGreaterThan(0.03);
+    const card = readFileSync(join(SENTIMENT_DIR, 'MODEL_CARD.md'), 'utf8');
+    expect(card).toContain(`${calibration.eceBefore.toFixed(4)} → ${calibration.eceAfter.toFixed(4)}`);
+    expect(card).toContain(calibration.scale.map((v) => v.toFixed(4)).join(', '));
+    expect(card).toContain(`${calibration.estimator.histogramMaxAbsError.toFixed(4)} (histogram`);
+    expect(card).toContain('Target ±0.03: **not met**');
+  });
+
+  it('is applied by the engine: probabilities are softmax(logits · scale + bias)', async () => {
+    const runner = await ModelRunner.load(SENTIMENT_DIR, 'sentiment', engine);
+    try {
+      const model = new SentimentModel(runner);
+      expect(model.temperature).toBe(calibration.temperature);
+      const text = 'Operating profit rose 25% and the company raised its guidance.';
+      const [output] = await runner.infer([text]);
+      const calibrated = (await model.predict([text]))[0]!;
+      const plain = model.fromLogits(output!, 1);
+      expect(calibrated.label).toBe(plain.label);
+      expect(calibrated.confidence).toBeLessThan(plain.confidence);
+      // By hand: one window, logits in id2label order (negative, neutral, positive).
+      const z = Array.from(
+        output!.logits[0]![0]!,
+        (v, i) => v * calibration.scale[i]! + calibration.bias[i]!,
+      );
+      const exp = z.map((v) => Math.exp(v - Math.max(...z)));
+      const byHand = Math.max(...exp) / exp.reduce((s, v) => s + v, 0);
+      expect(output!.doc.windows).toHaveLength(1);
+      expect(calibrated.confidence).toBeCloseTo(byHand, 6);
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it('refuses a vector calibration fitted for other labels', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'finsentry-cal-'));
+    writeFileSync(
+      join(dir, 'calibration.json'),
+      JSON.stringify({ ...calibration, labels: ['positive', 'neutral', 'negative'] }),
+    );
+    const read = readCalibration(dir);
+    expect(() => logitTransform(read, ['negative', 'neutral', 'positive'], dir)).toThrow(/do not match/);
+    writeFileSync(join(dir, 'calibration.json'), JSON.stringify({ ...calibration, bias: [0, 0] }));
+    expect(() => readCalibration(dir)).toThrow(/one entry per label/);
+  });
+});
+
+describe('committed default models give the expected answers', () => {
+  let sentimentRunner: ModelRunner;
+  let nerRunner: ModelRunner;
+
+  beforeAll(async () => {
+    sentimentRunner = await ModelRunner.load(SENTIMENT_DIR, 'sentiment', engine);
+    nerRunner = await ModelRunner.load(NER_DIR, 'ner', engine);
+  });
+  afterAll(async () => {
+    await sentimentRunner?.close();
+    await nerRunner?.close();
+  });
+
+  it('labels obvious financial sentences negative / neutral / positive', async () => {
+    const model = new SentimentModel(sentimentRunner);
+    const cases: Array<[string, string]> = [
+      ['Shares of Apple fell 8% after weak iPhone sales.', 'negative'],
+      ['The company reported a net loss and cut its dividend as revenue collapsed.', 'negative'],
+      ['Operating profit rose 25% and the company raised its full-year guidance.', 'positive'],
+      ['Net sales increased to EUR 120 million from EUR 95 million a year earlier.', 'positive'],
+      ['The annual general meeting will be held in Helsinki on 5 April.', 'neutral'],
+    ];
+    const results = await model.predict(cases.map(([text]) => text));
+    results.forEach((r, i) => {
+      expect(r.label, cases[i]![0]).toBe(cases[i]![1]);
+      const p = r.probabilities;
+      expect(p.negative + p.neutral + p.positive).toBeCloseTo(1, 5);
+    });
+  });
+
+  it('finds PER, PER, LOC in "Tim Cook met Angela Merkel in Berlin." with char offsets', async () => {
+    const model = new NerModel(nerRunner, 'simple');
+    const text = 'Tim Cook met Angela Merkel in Berlin.';
+    const [entities] = await model.predict([text]);
+    expect(entities!.map((e) => [e.type, e.text])).toEqual([
+      ['PER', 'Tim Cook'],
+      ['PER', 'Angela Merkel'],
+      ['LOC', 'Berlin'],
+    ]);
+    for (const e of entities!) expect(text.slice(e.start, e.end)).toBe(e.text);
+  });
+
+  it('finds organisations and places in a news sentence', async () => {
+    const model = new NerModel(nerRunner, 'simple');
+    const text = 'Goldman Sachs upgraded Microsoft after a meeting in London.';
+    const [entities] = await model.predict([text]);
+    const byText = new Map(entities!.map((e) => [e.text, e.type]));
+    expect(byText.get('Goldman Sachs')).toBe('ORG');
+    expect(byText.get('London')).toBe('LOC');
+  });
+});
+
+describe('committed model files match models/MANIFEST.json (node scripts/dev/model-hashes.mjs rewrites it)', () => {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'models', 'MANIFEST.json'), 'utf8')) as {
+    models: Record<string, Record<string, { sha256: string; bytes: number }>>;
+  };
+  /** Files of a model directory but its documentation (*.md), as the script lists them. */
+  const files = (dir: string, prefix = ''): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory()
+        ? files(join(dir, e.name), `${prefix}${e.name}/`)
+        : e.isFile() && !e.name.endsWith('.md')
+          ? [`${prefix}${e.name}`]
+          : [],
+    );
+
+  it.each(['finsentry-sentiment', 'finsentry-ner', 'finsentry-multilingual'])('%s', (name) => {
+    const expected = manifest.models[name];
+    expect(expected, `models/MANIFEST.json has no ${name}`).toBeDefined();
+    const dir = join(ROOT, 'models', name);
+    expect(files(dir).sort()).toEqual(Object.keys(expected!).sort());
+    for (const [file, { sha256: digest, bytes }] of Object.entries(expected!)) {
+      expect(statSync(join(dir, file)).size, file).toBe(bytes);
+      expect(sha256(join(dir, file)), file).toBe(digest);
+    }
+  });
+});
+
+describe('committed multilingual joint model (Chinese and English, issue #15)', () => {
+  let enricher: OnnxEnricher;
+  beforeAll(async () => {
+    enricher = await OnnxEnricher.createFromDirectory(
+      { path: MULTILINGUAL_DIR, aggregation: 'simple', ner: true },
+      { ...defaults.models, executionProvider: 'cpu' },
+      defaults.batching,
+    );
+  });
+  afterAll(async () => {
+    await enricher?.close();
+  });
+
+  it('is one graph for both tasks, reads zh and en, and carries a fitted calibration that the engine applies', async () => {
+    const spec = enricher.sentiment.runner.spec;
+    expect(spec.task).toBe('joint');
+    expect(spec.languages).toEqual(expect.arrayContaining(['zh', 'en']));
+    const calibration = JSON.parse(readFileSync(join(MULTILINGUAL_DIR, 'calibration.json'), 'utf8')) as {
+      method: string;
+      temperature: number;
+      eceBefore: number;
+      eceAfter: number;
+    };
+    expect(calibration.method).toBe('temperature');
+    // Measured by cross-fitting (training/eval_joint.py): the fine-tuned head was already near
+    // calibrated (0.035) and a temperature did not lower it; the card says so. A regression guard:
+    expect(calibration.eceAfter).toBeLessThan(0.05);
+    expect(enricher.sentiment.temperature).toBe(calibration.temperature);
+  });
+
+  it('labels obvious financial sentences in Chinese and English', async () => {
+    const cases: Array<[string, string]> = [
+      ['公司净利润同比下降60%，股价大跌', 'negative'],
+      ['该公司因财务造假被证监会立案调查，股价跌停', 'negative'],
+      ['公司净利润同比增长50%，股价大涨', 'positive'],
+      ['公司将于4月5日在上海召开年度股东大会', 'neutral'],
+      ['Shares of Apple fell 8% after weak iPhone sales.', 'negative'],
+      ['Operating profit rose 25% and the company raised its full-year guidance.', 'positive'],
+      ['The annual general meeting will be held in Helsinki on 5 April.', 'neutral'],
+    ];
+    const results = await enricher.enrich(cases.map(([text], i) => ({ id: `s${i}`, text })));
+    results.forEach((r, i) => {
+      expect(r.sentiment.label, cases[i]![0]).toBe(cases[i]![1]);
+      const p = r.sentiment.probabilities;
+      expect(p.negative + p.neutral + p.positive).toBeCloseTo(1, 5);
+    });
+  });
+
+  it('finds organisations and places in Chinese and English, offsets into the text', async () => {
+    const texts = [
+      // (zh NER is the weakest figure of the card, span F1 0.65 on dev: 杭州 in the same frame is missed)
+      '腾讯控股在深圳发布季度财报。',
+      'Goldman Sachs upgraded Microsoft after a meeting in London.',
+    ];
+    const results = await enricher.enrich(texts.map((text, i) => ({ id: `n${i}`, text })));
+    const found = results.map((r, i) => {
+      for (const e of r.entities) expect(texts[i]!.slice(e.start, e.end)).toBe(e.text);
+      return r.entities.map((e) => `${e.type}:${e.text}`);
+    });
+    expect(found[0]).toEqual(expect.arrayContaining(['ORG:腾讯控股', 'LOC:深圳']));
+    expect(found[1]).toEqual(expect.arrayContaining(['ORG:Goldman Sachs', 'LOC:London']));
+  });
+});

@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import {
+  detokenize,
+  isHashDev,
+  parseConll,
+  parseSentimentData,
+  tagsFromEntities,
+} from '../../../../src/tools/models/eval/datasets.js';
+import {
+  classificationReport,
+  getEntities,
+  iob1ToIob2,
+  spanReport,
+} from '../../../../src/tools/models/eval/metrics.js';
+import { parseInputLine } from '../../../../src/inference/infer-stream.js';
+
+describe('classification metrics', () => {
+  it('computes accuracy, per-class P/R/F1, macro-F1 and the confusion matrix', () => {
+    const yTrue = [
+      'negative',
+      'negative',
+      'neutral',
+      'neutral',
+      'neutral',
+      'positive',
+      'positive',
+      'positive',
+    ];
+    const yPred = [
+      'negative',
+      'neutral',
+      'neutral',
+      'neutral',
+      'positive',
+      'positive',
+      'positive',
+      'negative',
+    ];
+    const r = classificationReport(yTrue, yPred, ['negative', 'neutral', 'positive']);
+    expect(r.accuracy).toBe(5 / 8);
+    expect(r.confusion).toEqual([
+      [1, 1, 0],
+      [0, 2, 1],
+      [1, 0, 2],
+    ]);
+    // negative: P 1/2 R 1/2 F1 1/2; neutral: P 2/3 R 2/3; positive: P 2/3 R 2/3
+    expect(r.perClass['negative']).toEqual({ precision: 0.5, recall: 0.5, f1: 0.5, support: 2 });
+    expect(r.perClass['neutral']?.f1).toBeCloseTo(2 / 3, 15);
+    expect(r.macroF1).toBeCloseTo((0.5 + 2 / 3 + 2 / 3) / 3, 15);
+  });
+
+  it('scores a never-predicted class with zero precision (zero_division=0)', () => {
+    const r = classificationReport(['a', 'b'], ['a', 'a'], ['a', 'b']);
+    expect(r.perClass['b']).toEqual({ precision: 0, recall: 0, f1: 0, support: 1 });
+    expect(r.perClass['a']?.precision).toBe(0.5);
+  });
+});
+
+describe('seqeval span metrics', () => {
+  it('extracts chunks like seqeval get_entities (default mode)', () => {
+    expect(getEntities(['B-PER', 'I-PER', 'O', 'B-LOC'])).toEqual([
+      { type: 'PER', start: 0, end: 1 },
+      { type: 'LOC', start: 3, end: 3 },
+    ]);
+    // a stray I- starts an entity; a type change ends one
+    expect(getEntities(['O', 'I-ORG', 'I-ORG', 'I-LOC', 'B-LOC', 'I-LOC'])).toEqual([
+      { type: 'ORG', start: 1, end: 2 },
+      { type: 'LOC', start: 3, end: 3 },
+      { type: 'LOC', start: 4, end: 5 },
+    ]);
+  });
+
+  it('converts IOB1 to IOB2', () => {
+    expect(iob1ToIob2(['I-ORG', 'I-ORG', 'O', 'I-PER', 'B-PER', 'I-LOC'])).toEqual([
+      'B-ORG',
+      'I-ORG',
+      'O',
+      'B-PER',
+      'B-PER',
+      'B-LOC',
+    ]);
+  });
+
+  it('computes per-type and micro P/R/F1', () => {
+    const truth = [
+      ['B-PER', 'I-PER', 'O', 'B-ORG'],
+      ['B-LOC', 'O', 'B-ORG', 'I-ORG'],
+    ];
+    const pred = [
+      ['B-PER', 'I-PER', 'O', 'B-LOC'],
+      ['B-LOC', 'O', 'B-ORG', 'O'],
+    ];
+    const r = spanReport(truth, pred);
+    // true: PER(0,0-1) ORG(0,3) LOC(1,0) ORG(1,2-3); pred: PER(0,0-1) LOC(0,3) LOC(1,0) ORG(1,2)
+    expect(r.perType['PER']).toEqual({ precision: 1, recall: 1, f1: 1, support: 1 });
+    expect(r.perType['ORG']).toEqual({ precision: 0, recall: 0, f1: 0, support: 2 });
+    expect(r.perType['LOC']).toEqual({ precision: 0.5, recall: 1, f1: 2 / 3, support: 1 });
+    expect(r.micro.precision).toBe(0.5);
+    expect(r.micro.recall).toBe(0.5);
+    expect(r.micro.f1).toBe(0.5);
+  });
+});
+
+describe('evaluation data readers', () => {
+  it('reads PhraseBank TSV with bare quotes and Twitter CSV with numeric labels', () => {
+    const tsv =
+      'sentence\tlabel\tagreement\nShares "soared" 5 % .\tpositive\t100\nFlat quarter .\tneutral\t66\n';
+    expect(parseSentimentData(tsv, 'dev.tsv')).toEqual([
+      { text: 'Shares "soared" 5 % .', label: 'positive', agreement: 100 },
+      { text: 'Flat quarter .', label: 'neutral', agreement: 66 },
+    ]);
+    const csv = 'text,label\n"$AAPL down, badly",0\nbullish on $TSLA,1\nmeh,2\n';
+    expect(parseSentimentData(csv, 'train.csv').map((e) => e.label)).toEqual([
+      'negative',
+      'positive',
+      'neutral',
+    ]);
+    expect(() => parseSentimentData('text,label\nx,7\n', 'a.csv')).toThrow(/unknown label "7"/);
+  });
+
+  it('reads CoNLL-2003 and maps predicted character spans back to token tags', () => {
+    const conll =
+      '-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\nGerman JJ I-NP I-MISC\n\nPeter NNP I-NP I-PER\nBlackburn NNP I-NP I-PER\n';
+    const sentences = parseConll(conll);
+    expect(sentences).toEqual([
+      { tokens: ['EU', 'rejects', 'German'], tags: ['B-ORG', 'O', 'B-MISC'] },
+      { tokens: ['Peter', 'Blackburn'], tags: ['B-PER', 'I-PER'] },
+    ]);
+    const { text, spans } = detokenize(['Peter', 'Blackburn', 'said']);
+    expect(text).toBe('Peter Blackburn said');
+    expect(tagsFromEntities(spans, [{ type: 'PER', start: 0, end: 15 }])).toEqual(['B-PER', 'I-PER', 'O']);
+  });
+
+  it('parses infer input lines (JSONL or plain text)', () => {
+    expect(parseInputLine('{"id":"a1","text":"hi"}', 1)).toEqual({ id: 'a1', text: 'hi' });
+    expect(parseInputLine('{"id":5,"text":"x"}', 2)).toEqual({ id: '5', text: 'x' });
+    expect(parseInputLine('plain text', 3)).toEqual({ id: '3', text: 'plain text' });
+    expect(parseInputLine('   ', 4)).toBeUndefined();
+    expect(() => parseInputLine('{"id":1}', 5)).toThrow(/line 5/);
+  });
+});
+
+describe('hash dev split', () => {
+  it('puts the same rows in dev as training/common.py (sha256 of the text, first 8 hex digits, mod 100 < 10)', () => {
+    // Values computed with Python: int(hashlib.sha256(t.encode()).hexdigest()[:8], 16) % 100
+    expect(['text 0', 'text 13', 'text 21'].map((t) => isHashDev(t))).toEqual([true, true, true]); // 1, 3, 9
+    expect(['hello', '$AAPL is going up', 'Ünïcode €', ''].map((t) => isHashDev(t))).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]); // 14, 45, 55, 10
+    expect(isHashDev('hello', 15)).toBe(true);
+  });
+});
