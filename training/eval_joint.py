@@ -221,10 +221,6 @@ def parity(tok, dev, sess8, threads) -> dict:
             "ner_token_agreement": round(float(tok_agree.mean()), 4), "texts": len(texts)}
 
 
-if __name__ == "__main__":
-    main()
-
-
 def write_card(mdir: Path, metrics: dict) -> None:
     """MODEL_CARD.md from the figures this run measured (train.json, export.json, parity.json, metrics)."""
     read = lambda p: json.loads(p.read_text()) if p.exists() else {}  # noqa: E731
@@ -318,3 +314,7 @@ int8 against the fp32 optimized graph on {int8[texts]} dev texts: sentiment labe
 Held-out test portions are not in this repository; these are dev figures, and no model selection was
 done on them (the last step is exported).
 """
+
+
+if __name__ == "__main__":
+    main()
