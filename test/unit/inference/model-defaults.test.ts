@@ -66,67 +66,63 @@ describe('committed sentiment calibration (issue #15 item 5, issue #19 item 3)',
   const calibration = JSON.parse(readFileSync(join(SENTIMENT_DIR, 'calibration.json'), 'utf8')) as {
     method: string;
     temperature: number;
-    labels: string[];
-    scale: number[];
-    bias: number[];
     eceBefore: number;
     eceAfter: number;
-    eceCrossFitted: number;
     bins: number;
-    estimator: { histogramMaxAbsError: number };
   };
 
-  it('is vector scaling with dev ECE ≤ 0.03, and the model card states the same figures', () => {
-    expect(calibration.method).toBe('vector');
+  it('is a fitted temperature that lowers dev ECE, and the model card states the same figures', () => {
+    expect(calibration.method).toBe('temperature');
+    expect(calibration.temperature).toBeGreaterThan(0);
     expect(calibration.bins).toBe(15);
-    // Measured by training/calibrate_sentiment.py on PhraseBank dev + Twitter dev (n=1331):
-    // ECE 0.0896 → 0.0288 in-sample, 0.0249 2-fold cross-fitted (the issue's target is ≤ 0.03).
-    expect(calibration.eceAfter).toBeLessThanOrEqual(0.03);
-    expect(calibration.eceCrossFitted).toBeLessThanOrEqual(0.03);
+    // Target ECE ≤ 0.03 is not met yet (0.034, see MODEL_CARD.md § Calibration); it must improve on T = 1.
     expect(calibration.eceAfter).toBeLessThan(calibration.eceBefore);
-    // The CBPE estimator's error on held-out chunks is still above ±0.03 (0.054): the card says so.
-    expect(calibration.estimator.histogramMaxAbsError).toBeGreaterThan(0.03);
     const card = readFileSync(join(SENTIMENT_DIR, 'MODEL_CARD.md'), 'utf8');
+    expect(card).toContain(`| T | ${calibration.temperature.toFixed(4)} |`);
     expect(card).toContain(`${calibration.eceBefore.toFixed(4)} → ${calibration.eceAfter.toFixed(4)}`);
-    expect(card).toContain(calibration.scale.map((v) => v.toFixed(4)).join(', '));
-    expect(card).toContain(`${calibration.estimator.histogramMaxAbsError.toFixed(4)} (histogram`);
-    expect(card).toContain('Target ±0.03: **not met**');
   });
 
-  it('is applied by the engine: probabilities are softmax(logits · scale + bias)', async () => {
+  it('is applied by the engine: probabilities are softmax(logits / T)', async () => {
     const runner = await ModelRunner.load(SENTIMENT_DIR, 'sentiment', engine);
     try {
       const model = new SentimentModel(runner);
       expect(model.temperature).toBe(calibration.temperature);
-      const text = 'Operating profit rose 25% and the company raised its guidance.';
-      const [output] = await runner.infer([text]);
-      const calibrated = (await model.predict([text]))[0]!;
+      const [output] = await runner.infer(['Operating profit rose 25% and the company raised its guidance.']);
+      const calibrated = (
+        await model.predict(['Operating profit rose 25% and the company raised its guidance.'])
+      )[0]!;
       const plain = model.fromLogits(output!, 1);
       expect(calibrated.label).toBe(plain.label);
       expect(calibrated.confidence).toBeLessThan(plain.confidence);
-      // By hand: one window, logits in id2label order (negative, neutral, positive).
-      const z = Array.from(
-        output!.logits[0]![0]!,
-        (v, i) => v * calibration.scale[i]! + calibration.bias[i]!,
+      expect(calibrated.confidence).toBeCloseTo(
+        model.fromLogits(output!, calibration.temperature).confidence,
+        6,
       );
-      const exp = z.map((v) => Math.exp(v - Math.max(...z)));
-      const byHand = Math.max(...exp) / exp.reduce((s, v) => s + v, 0);
-      expect(output!.doc.windows).toHaveLength(1);
-      expect(calibrated.confidence).toBeCloseTo(byHand, 6);
     } finally {
       await runner.close();
     }
   });
-
   it('refuses a vector calibration fitted for other labels', () => {
+    // Vector scaling (training/calibrate_sentiment.py) is read by the engine but not shipped: it
+    // changes arg-max labels, and two scenario templates read with it lost their label (docs/inference.md).
+    const vector = {
+      method: 'vector',
+      labels: ['negative', 'neutral', 'positive'],
+      scale: [1.1, 0.9, 1],
+      bias: [0.1, 0, -0.1],
+      temperature: 1,
+      bins: 15,
+      eceBefore: 0.09,
+      eceAfter: 0.03,
+    };
     const dir = mkdtempSync(join(tmpdir(), 'finsentry-cal-'));
     writeFileSync(
       join(dir, 'calibration.json'),
-      JSON.stringify({ ...calibration, labels: ['positive', 'neutral', 'negative'] }),
+      JSON.stringify({ ...vector, labels: ['positive', 'neutral', 'negative'] }),
     );
     const read = readCalibration(dir);
     expect(() => logitTransform(read, ['negative', 'neutral', 'positive'], dir)).toThrow(/do not match/);
-    writeFileSync(join(dir, 'calibration.json'), JSON.stringify({ ...calibration, bias: [0, 0] }));
+    writeFileSync(join(dir, 'calibration.json'), JSON.stringify({ ...vector, bias: [0, 0] }));
     expect(() => readCalibration(dir)).toThrow(/one entry per label/);
   });
 });
