@@ -61,11 +61,10 @@ export class PipelineService {
     const { kafka: kafkaConfig, batching, limits, codec } = config;
     // Before the consumer exists: kafkajs' codec table is process-wide (docs/security.md).
     installBoundedCodecs({ maxDecompressedBatchBytes: limits.maxDecompressedBatchBytes });
-    const observer = deps.observer;
     const registry = schemaRegistryFromConfig(
       codec,
       process.env,
-      observer?.schemaRegistryLookup ? (o, s) => observer.schemaRegistryLookup?.(o, s) : undefined,
+      deps.observer?.schemaRegistryLookup?.bind(deps.observer),
     );
     const decoder = new AvroDecoder({
       registry,
