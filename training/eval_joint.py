@@ -32,17 +32,18 @@ def session(path: Path, threads: int):
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
-def run(sess, tok, texts, max_len=128, batch=32):
-    """(sentiment logits [n, 3], per-text (tokens, offsets, ner logits [seq, 9]))."""
+def run(sess, tok, texts, max_len=128, batch=32, pad_id=1, sep_id=2):
+    """(sentiment logits [n, 3], per-text (tokens, offsets, ner logits [seq, 9])), cut as the engine cuts:
+    the first max_len - 1 tokens and the separator. pad/sep ids: e5's by default (joint_en.py: BERT's)."""
     encs = [tok.encode(t) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))
     sent = np.zeros((len(texts), 3), np.float32)
     ner: list = [None] * len(texts)
     for b in range(0, len(order), batch):
         idx = order[b : b + batch]
-        seqs = [encs[i].ids[: max_len - 1] + ([2] if len(encs[i].ids) > max_len - 1 else []) for i in idx]
+        seqs = [encs[i].ids[: max_len - 1] + ([sep_id] if len(encs[i].ids) > max_len - 1 else []) for i in idx]
         width = max(map(len, seqs))
-        ids = np.ones((len(idx), width), np.int64)
+        ids = np.full((len(idx), width), pad_id, np.int64)
         mask = np.zeros((len(idx), width), np.int64)
         for k, s in enumerate(seqs):
             ids[k, : len(s)] = s
@@ -80,11 +81,14 @@ def fit_temperature(logits, labels):
     return float(grid[int(np.argmin(nll))])
 
 
-def token_tags(tokens, logits):
+E5_SPECIALS = ("<s>", "</s>", "<pad>", "\u2581")
+
+
+def token_tags(tokens, logits, specials=E5_SPECIALS):
     """Predicted tag per token; None for specials and bare metaspace tokens (never trained)."""
     out = []
     for tok, row in zip(tokens, logits):
-        out.append(None if tok in ("<s>", "</s>", "<pad>", "\u2581") else NER_LABELS[int(row.argmax())])
+        out.append(None if tok in specials else NER_LABELS[int(row.argmax())])
     return out
 
 
@@ -110,18 +114,20 @@ def prf(tp, npred, ngold):
     return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0}
 
 
-def eval_conll(sess, tok, sents):
+def eval_conll(sess, tok, sents, run_graph=None, specials=E5_SPECIALS):
+    """CoNLL span F1, each word tagged by the token whose span holds its first character. run_graph:
+    `run` with the model's pad/sep ids (e5's by default)."""
     texts, starts = [], []
     for words, tags in sents:
         text, _, st = conll_as_text(words, tags)
         texts.append(text)
         starts.append(st)
-    _, ner = run(sess, tok, texts)
+    _, ner = (run_graph or (lambda t: run(sess, tok, t)))(texts)
     gold, pred = [], []
     for (words, tags), st, (tokens, offsets, logits) in zip(sents, starts, ner):
         # A metaspace token's offset includes the space before its word: the word's tag is that of the
         # first token whose span contains the word's first character.
-        tagged = [(tag, s, e) for tag, (s, e) in zip(token_tags(tokens, logits), offsets) if tag is not None]
+        tagged = [(tag, s, e) for tag, (s, e) in zip(token_tags(tokens, logits, specials), offsets) if tag is not None]
         gold.append(tags)
         pred.append([next((tag for tag, s, e in tagged if s <= w < e), "O") for w in st])
     return span_prf(gold, pred)["overall"]

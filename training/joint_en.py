@@ -34,13 +34,13 @@ import torch
 from torch import nn
 
 from common import (NER_LABELS, OUT_DIR, REPO_ROOT, SENTIMENT_LABELS, base_model_dir, data_dir, load_conll,
-                    load_sentiment, log, set_seed, set_threads, span_prf, write_json)
+                    load_sentiment, log, set_seed, set_threads, write_json)
 from train_joint import JointModel, batches, conll_as_text, encode_rows, schedule
 
 WORK = OUT_DIR / "joint-en"
 MODEL_DIR = REPO_ROOT / "models" / "finsentry-joint-en"
 TOKENIZER = REPO_ROOT / "models" / "finsentry-sentiment" / "tokenizer.json"
-PAD, CLS, SEP = 0, 101, 102
+PAD, SEP = 0, 102
 
 
 def tokenizer():
@@ -78,6 +78,10 @@ def train(args) -> None:
     ner_items = encode_rows(tok, ner_rows, args.max_len, "ner")
     log(f"train: sentiment {len(sent_items)}, ner {len(ner_items)}")
     model = JointModel(encoder())
+    if args.init:
+        # A second round: an earlier round's weights, a fresh optimizer and schedule (train_joint.py --init).
+        model.load_state_dict(torch.load(args.init, weights_only=True))
+        log(f"initialised from {args.init}")
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     rng = random.Random(args.seed)
@@ -114,7 +118,8 @@ def train(args) -> None:
     minutes = (time.time() - t0) / 60
     log(f"trained {step} steps in {minutes:.1f} min")
     settings = {k: v for k, v in vars(args).items() if k not in ("data", "cmd")}
-    write_json(WORK / "train.json", {"steps": step, "minutes": round(minutes, 1), "sentiment_examples": len(sent_items),
+    earlier = json.loads((WORK / "train.json").read_text()) if args.init and (WORK / "train.json").exists() else None
+    write_json(WORK / "train.json", {"earlier_round": earlier, "steps": step, "minutes": round(minutes, 1), "sentiment_examples": len(sent_items),
                                      "ner_examples": len(ner_items), "settings": settings, "torch": torch.__version__})
 
 
@@ -180,48 +185,17 @@ def optimize(fp32: Path, out: Path) -> dict:
     return opt.get_fused_operator_statistics()
 
 
-def run_graph(sess, tok, texts, max_len=128, batch=32):
-    """(sentiment logits [n, 3], per-text (tokens, offsets, ner logits [seq, 9])), as the engine cuts: the
-    first max_len − 1 tokens and [SEP]."""
-    encs = [tok.encode(t) for t in texts]
-    order = sorted(range(len(texts)), key=lambda i: len(encs[i].ids))
-    sent = np.zeros((len(texts), 3), np.float32)
-    ner: list = [None] * len(texts)
-    for b in range(0, len(order), batch):
-        idx = order[b : b + batch]
-        seqs = [encs[i].ids[: max_len - 1] + ([SEP] if len(encs[i].ids) > max_len - 1 else []) for i in idx]
-        width = max(map(len, seqs))
-        ids = np.full((len(idx), width), PAD, np.int64)
-        mask = np.zeros((len(idx), width), np.int64)
-        for k, s in enumerate(seqs):
-            ids[k, : len(s)] = s
-            mask[k, : len(s)] = 1
-        s_log, n_log = sess.run(None, {"input_ids": ids, "attention_mask": mask})
-        for k, i in enumerate(idx):
-            sent[i] = s_log[k]
-            n = len(seqs[k])
-            ner[i] = (encs[i].tokens[:n], encs[i].offsets[:n], n_log[k, :n])
-    return sent, ner
+BERT_SPECIALS = ("[CLS]", "[SEP]", "[PAD]")
 
 
-def conll_f1(sess, tok, sents) -> dict:
-    texts, starts = [], []
-    for words, tags in sents:
-        text, _, st = conll_as_text(words, tags)
-        texts.append(text)
-        starts.append(st)
-    _, ner = run_graph(sess, tok, texts)
-    gold, pred = [], []
-    for (words, tags), st, (tokens, offsets, logits) in zip(sents, starts, ner):
-        tagged = [(NER_LABELS[int(row.argmax())], s, e) for tkn, (s, e), row in zip(tokens, offsets, logits)
-                  if tkn not in ("[CLS]", "[SEP]", "[PAD]")]
-        gold.append(tags)
-        pred.append([next((tag for tag, s, e in tagged if s <= w < e), "O") for w in st])
-    return span_prf(gold, pred)["overall"]
+def run_graph(sess, tok, texts):
+    from eval_joint import run
+
+    return run(sess, tok, texts, pad_id=PAD, sep_id=SEP)
 
 
 def evaluate(args) -> None:
-    from eval_joint import ece, fit_temperature, sentiment_block, session
+    from eval_joint import ece, eval_conll, fit_temperature, sentiment_block, session
 
     sess = session(Path(args.model_dir) / "model_quantized.onnx", args.threads)
     tok = tokenizer()
@@ -234,7 +208,7 @@ def evaluate(args) -> None:
         metrics[f"{name}_dev"] = sentiment_block(s, y)
         logits.append(s)
         labels.append(y)
-    metrics["conll_testa"] = conll_f1(sess, tok, dev["conll"])
+    metrics["conll_testa"] = eval_conll(sess, tok, dev["conll"], lambda t: run_graph(sess, tok, t), BERT_SPECIALS)
     all_logits, all_labels = np.concatenate(logits), np.concatenate(labels)
     halves = np.arange(len(all_labels)) % 2
     cross = [ece(all_logits[halves == h], all_labels[halves == h], fit_temperature(all_logits[halves != h],
@@ -262,6 +236,7 @@ def main() -> None:
     ap.add_argument("--time-budget-min", type=float, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--init", default="", help="model.pt of an earlier round to continue from")
     ap.add_argument("--out", default=str(MODEL_DIR))
     ap.add_argument("--model-dir", default=str(MODEL_DIR))
     args = ap.parse_args()
