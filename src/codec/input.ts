@@ -41,7 +41,7 @@ export class InputCodec {
       limits: this.limits,
       pseudonymiser: this.pseudonymiser,
       nowMs: this.clock(),
-      position: { topic: record.topic, partition: record.partition, offset: record.offset },
+      position: positionOf(record),
       key: record.key,
       headers: normaliseHeaders(record.headers),
       ...(this.knownTickers ? { knownTickers: this.knownTickers } : {}),
@@ -74,6 +74,17 @@ export class InputCodec {
       position: { topic: record.topic, partition: record.partition, offset: record.offset },
     });
   }
+}
+
+/** Where a record came from, with its Kafka timestamp when it has one (Kafka writes -1 for none). */
+function positionOf(record: RawRecord): InputDocument['position'] {
+  const timestampMs = Number(record.timestamp);
+  return {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    ...(timestampMs > 0 ? { timestampMs } : {}),
+  };
 }
 
 /** A placeholder for a record of a refused batch (corrupt, too large inflated, unsupported codec). */

@@ -12,6 +12,8 @@ export interface SourcePosition {
   partition: number;
   /** Kafka offset as a decimal string (int64). */
   offset: string;
+  /** Kafka record timestamp (epoch ms), when the record has one (> 0). */
+  timestampMs?: number;
 }
 
 /** Attributes that grouping dimensions can read (design §4: source, platform, channel, region, …). */

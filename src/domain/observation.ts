@@ -22,6 +22,12 @@ export interface StatsObservation {
   /** news or chat: the id space of documentId (the label join keeps them apart). */
   kind?: DocumentKind;
   eventTimeMs: number;
+  /**
+   * The input record's Kafka timestamp (epoch ms), when it has one: the event clock of a quiet
+   * partition advances by the time between the records' own writes, not by processing time
+   * (src/stats/event-time.ts recordNow).
+   */
+  recordTimeMs?: number;
   groups: GroupRef[];
   /**
    * The story the document belongs to (src/stats/story.ts: the id of the story's first document),

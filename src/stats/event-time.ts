@@ -69,7 +69,12 @@ export function admitEventTime(
     // A sustained run: the data moved on. Counted, and the clock follows it.
     return {
       verdict: 'on-time',
-      clock: { maxEventMs: eventTimeMs, advancedAtMs: nowMs, futureRun: 0, futureRunStartMs: 0 },
+      clock: {
+        maxEventMs: eventTimeMs,
+        advancedAtMs: Math.max(clock.advancedAtMs, nowMs),
+        futureRun: 0,
+        futureRunStartMs: 0,
+      },
     };
   }
   const reset = { ...clock, futureRun: 0, futureRunStartMs: 0 };
@@ -79,8 +84,29 @@ export function admitEventTime(
   )
     return { verdict: 'late', clock: reset };
   if (clock.maxEventMs === null || eventTimeMs > clock.maxEventMs)
-    return { verdict: 'on-time', clock: { ...reset, maxEventMs: eventTimeMs, advancedAtMs: nowMs } };
+    return {
+      verdict: 'on-time',
+      clock: { ...reset, maxEventMs: eventTimeMs, advancedAtMs: Math.max(clock.advancedAtMs, nowMs) },
+    };
   return { verdict: 'on-time', clock: reset };
+}
+
+/**
+ * The "now" one record is judged at: its own Kafka timestamp (through the store's clock, e.g. a
+ * replay's), never later than now; without a usable timestamp (Kafka's -1, a test's 0), now. The quiet
+ * allowance of futureCeiling then measures the time between the records' own writes, which a consumer
+ * catching up on a backlog does not compress: processing a sparse partition's backlog in one batch
+ * used to refuse every record more than maxFutureSkew after the previous one as `future`. A clock that
+ * only moves forward (advancedAtMs is a maximum) keeps a timestamp from the past from widening the
+ * next record's allowance. docs/guarantees.md#event-time.
+ */
+export function recordNow(
+  recordTimeMs: number | null | undefined,
+  nowMs: number,
+  clock: (wallMs: number) => number = (wallMs) => wallMs,
+): number {
+  if (recordTimeMs === null || recordTimeMs === undefined || !(recordTimeMs > 0)) return nowMs;
+  return Math.min(nowMs, Math.floor(clock(recordTimeMs)));
 }
 
 /**

@@ -206,6 +206,7 @@ export function buildObservation(
     offset: doc.position.offset,
     kind: doc.kind,
     eventTimeMs: doc.eventTimeMs,
+    ...(doc.position.timestampMs !== undefined ? { recordTimeMs: doc.position.timestampMs } : {}),
     groups: buildGroups(doc, enrichment, dims, issuers),
     label: s.label,
     pNeg: s.probabilities.negative,

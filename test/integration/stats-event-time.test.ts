@@ -12,6 +12,7 @@ import {
 } from '../../src/stats/event-time.js';
 import { ALL_DIMENSION } from '../../src/stats/grouping.js';
 import { redisUrl, uniqueName } from '../helpers/stack.js';
+import { plainObservation } from '../helpers/observations.js';
 
 /**
  * Event time in the window store's Lua on a real Redis (docs/guarantees.md#event-time): bounded
@@ -24,23 +25,8 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const LATENESS = 5 * MINUTE;
 
-function observation(id: string, offset: number, eventTimeMs: number): StatsObservation {
-  return {
-    documentId: id,
-    offset: String(offset),
-    eventTimeMs,
-    groups: [{ dimension: ALL_DIMENSION, value: 'all' }],
-    label: 'neutral',
-    pNeg: 0.1,
-    pPos: 0.1,
-    polarity: 0,
-    confidence: 0.8,
-    tokens: 20,
-    unknownTokens: 0,
-    truncated: false,
-    entityTypes: {},
-  };
-}
+const observation = (id: string, offset: number, eventTimeMs: number) =>
+  plainObservation(id, offset, eventTimeMs);
 
 /** One outlier stamped +30 min after a first on-time record, then 600 on-time records at 2 docs/s. */
 function outlierStream(startMs: number): StatsObservation[] {

@@ -8,6 +8,7 @@ import { ALL_DIMENSION } from '../../src/stats/grouping.js';
 import { MemoryWindowStore } from '../../src/stats/windows/memory-store.js';
 import { rng } from '../helpers/fault-traffic.js';
 import { redisUrl, uniqueName } from '../helpers/stack.js';
+import { plainObservation } from '../helpers/observations.js';
 
 /**
  * The in-memory window store (src/stats/windows/memory-store.ts) against the Redis one: the same
@@ -81,10 +82,22 @@ function stream(seed: number, stories = false): StatsBatch[] {
         continue;
       }
       const pNeg = rand();
+      // Kafka timestamps: mostly written just after the event, some missing (-1, 0 in tests), some
+      // from a producer clock ahead of the store's.
+      const stamp = rand();
+      const recordTimeMs =
+        stamp < 0.05
+          ? -1
+          : stamp < 0.1
+            ? 0
+            : stamp > 0.95
+              ? Date.now() + 60 * MINUTE
+              : Math.floor(eventTimeMs) + 500;
       observations.push({
         documentId: `d-${p}-${offset}`,
         ...(rand() < 0.05 ? {} : { offset: String(offset) }),
         ...(storyId === undefined ? {} : { storyId }),
+        ...(rand() < 0.1 ? {} : { recordTimeMs }),
         eventTimeMs,
         groups,
         label,
@@ -170,6 +183,36 @@ describe('in-memory window store = Redis window store', () => {
     const { capturedAtMs: _m, ...fromMemory } = await inMemory.captureBaseline('parity', 15 * MINUTE, 1);
     expect(fromMemory).toEqual(fromRedis);
     expect(await inMemory.readBaseline('parity')).toEqual(await onRedis.readBaseline('parity'));
+  });
+
+  it("count a sparse partition's backlog alike, judged at the records' own timestamps", async () => {
+    // Records 10 minutes apart, consumed together two hours later (a consumer catching up): judged at
+    // the processing time the second and later are `future`; at their Kafka timestamps none is.
+    const clock = () => T0 + 120 * MINUTE;
+    const sparse = { ...options, keyPrefix: `${options.keyPrefix}-sparse`, nowMs: clock };
+    const stores = [new RedisWindowStore(redis, sparse), new MemoryWindowStore(sparse)] as const;
+    const observation = (i: number, stamped: boolean) =>
+      plainObservation(`sparse-${stamped}-${i}`, i + 1, T0 + i * 10 * MINUTE, {
+        ...(stamped ? { recordTimeMs: T0 + i * 10 * MINUTE + 1000 } : {}),
+      });
+    const batch = (partition: string, stamped: boolean): StatsBatch => ({
+      partitionKey: partition,
+      lastOffset: '6',
+      observations: Array.from({ length: 6 }, (_, i) => observation(i, stamped)),
+      labels: [],
+    });
+    try {
+      const results = await Promise.all(
+        stores.map((s) => s.apply([batch('news.raw:7', true), batch('news.raw:8', false)])),
+      );
+      expect(results[1]).toEqual(results[0]);
+      expect(results[0]!.map((r) => [r.late, r.future])).toEqual([
+        [0, 0],
+        [0, 5],
+      ]);
+    } finally {
+      await stores[0].deleteAll();
+    }
   });
 
   it('counts a story once per issuer alike: claims across partitions, late copies, replays', async () => {

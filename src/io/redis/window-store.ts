@@ -11,7 +11,7 @@ import type {
 } from '../../domain/windows.js';
 import type { FinsentryConfig } from '../../config/schema.js';
 import { rawToGroupStats, type RawCounters } from '../../stats/counters.js';
-import { FUTURE_RUN_TO_JUMP } from '../../stats/event-time.js';
+import { FUTURE_RUN_TO_JUMP, recordNow } from '../../stats/event-time.js';
 import { ALL_DIMENSION } from '../../stats/grouping.js';
 import { checkBaselineName, snapshotBaseline, type BaselineSnapshot } from '../../stats/windows/baseline.js';
 import {
@@ -30,7 +30,7 @@ import type {
   StateWrite,
   StoredPartitionState,
 } from '../../domain/partition-state.js';
-import { refusedOf } from '../../stats/windows/rules.js';
+import { refusedOf, storeNow } from '../../stats/windows/rules.js';
 import {
   claimsByTag,
   claimsToRelease,
@@ -98,7 +98,8 @@ export type { BaselineSnapshot } from '../../stats/windows/baseline.js';
 
 // KEYS[1] = the partition's state hash; every key written shares its hash tag (same slot).
 // ARGV[1] base key of the shard, ARGV[2] allowed lateness (ms), ARGV[3] TTL (s), ARGV[4] lastOffset,
-// ARGV[5] JSON items: [offset or "", eventTimeMs, bucketStart, [dim, group, …], [field, delta, …]],
+// ARGV[5] JSON items: [offset or "", eventTimeMs, bucketStart, [dim, group, …], [field, delta, …],
+// the record's own now (recordNow)],
 // ARGV[6] max future skew (ms), ARGV[7] wall clock now (ms), ARGV[8] fingerprint of the record at lastOffset
 // ('' none), ARGV[9] '1' when the state must exist (src/pipeline/state-guard.ts).
 // Returns {applied, late, event clock, future, {index (0-based), reason code 1 late / 2 future, …}};
@@ -126,24 +127,25 @@ end
 -- clock (max event time counted), at the wall time it last moved, fr/fs the current run of future records.
 local wm, at, fr, fs = nil, tonumber(st[3] or '0'), tonumber(st[4] or '0'), tonumber(st[5] or '0')
 if st[2] then wm = tonumber(st[2]) end
-local function admit(t)
+-- rnow: the record's own time (recordNow: its Kafka timestamp on the store's clock, at most now).
+local function admit(t, rnow)
   local ceiling
   if wm then
-    local quiet = now - at
+    local quiet = rnow - at
     if quiet < 0 then quiet = 0 end
     ceiling = wm + skew + quiet
   else
-    ceiling = now + skew
+    ceiling = rnow + skew
   end
   if t > ceiling then
     if fr > 0 and math.abs(t - fs) <= skew then fr = fr + 1 else fr = 1; fs = t end
     if fr < ${FUTURE_RUN_TO_JUMP} then return 2 end
-    wm = t; at = now; fr = 0; fs = 0
+    wm = t; at = math.max(at, rnow); fr = 0; fs = 0
     return 0
   end
   fr = 0; fs = 0
   if wm and t < wm - lateness then return 1 end
-  if (not wm) or t > wm then wm = t; at = now end
+  if (not wm) or t > wm then wm = t; at = math.max(at, rnow) end
   return 0
 end
 local items = cjson.decode(ARGV[5])
@@ -153,7 +155,7 @@ for i = 1, #items do
   local it = items[i]
   local off = it[1]
   if (not stored) or off == '' or cmpOffset(off, stored) > 0 then
-    local verdict = admit(it[2])
+    local verdict = admit(it[2], it[6])
     if verdict ~= 0 then
       if verdict == 1 then late = late + 1 else future = future + 1 end
       refused[#refused + 1] = i - 1
@@ -385,9 +387,11 @@ export class RedisWindowStore implements StatsSink, WindowReader, PartitionState
     const claims = this.options.stories ? storyClaims(batches, this.options.stories) : [];
     const granted = await this.claimStories(claims);
     const counted = withoutCopies(batches, claims, granted);
+    const { nowMs, at } = storeNow(this.options);
     const calls = prepared.map(({ base, lastOffset, items }, b) => {
-      const batchItems =
-        counted.copies[b]! > 0 ? windowItems(counted.batches[b]!, this.options.bucketMs) : items;
+      const batchItems = (
+        counted.copies[b]! > 0 ? windowItems(counted.batches[b]!, this.options.bucketMs) : items
+      ).map((it) => [...it.slice(0, 5), recordNow(it[5], nowMs, at)]);
       const args = [
         base,
         String(this.options.allowedLatenessMs),
@@ -395,7 +399,7 @@ export class RedisWindowStore implements StatsSink, WindowReader, PartitionState
         lastOffset,
         JSON.stringify(batchItems),
         String(this.options.maxFutureSkewMs ?? this.options.allowedLatenessMs),
-        String(Math.floor((this.options.nowMs ?? Date.now)())),
+        String(nowMs),
         batches[b]!.lastFingerprint ?? '',
         batches[b]!.expectState ? '1' : '',
       ];

@@ -1,4 +1,4 @@
-import { admitEventTime, EMPTY_CLOCK, type PartitionClock } from '../event-time.js';
+import { admitEventTime, EMPTY_CLOCK, recordNow, type PartitionClock } from '../event-time.js';
 import type {
   GroupWindowStats,
   StatsApplyResult,
@@ -15,6 +15,7 @@ import {
   groupStatsOf,
   normalizeOffset,
   resolveWindow,
+  storeNow,
   windowItems,
   type WindowItem,
   type WindowStoreOptions,
@@ -167,7 +168,7 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
         refused: [],
       };
     let clock = state?.clock ?? EMPTY_CLOCK;
-    const nowMs = Math.floor((this.options.nowMs ?? Date.now)());
+    const { nowMs, at } = storeNow(this.options);
     const bounds = {
       allowedLatenessMs: this.options.allowedLatenessMs,
       maxFutureSkewMs: this.options.maxFutureSkewMs ?? this.options.allowedLatenessMs,
@@ -177,9 +178,9 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
     const refused: number[] = []; // (item index, 1 late | 2 future), as the script returns them
     // Sums per (bucket:dimension, group, counter) first, then one add each (as the script's HINCRBYs).
     const sums = new Map<string, Map<string, Map<string, number>>>();
-    for (const [index, [off, t, bucket, groups, fields]] of items.entries()) {
+    for (const [index, [off, t, bucket, groups, fields, recordTimeMs]] of items.entries()) {
       if (stored !== null && off !== '' && compareOffsets(off, stored) <= 0) continue;
-      const admitted = admitEventTime(clock, t, nowMs, bounds);
+      const admitted = admitEventTime(clock, t, recordNow(recordTimeMs, nowMs, at), bounds);
       clock = admitted.clock;
       if (admitted.verdict !== 'on-time') {
         if (admitted.verdict === 'late') late += 1;

@@ -18,6 +18,8 @@ export interface WindowStoreOptions {
   maxFutureSkewMs?: number;
   /** Wall clock for the future bound of a quiet partition (src/stats/event-time.ts); default Date.now. */
   nowMs?: () => number;
+  /** Where a record's Kafka timestamp (wall time) falls on that clock (recordNow); default: itself. */
+  recordClock?: (wallMs: number) => number;
   /** Lifetime of counter buckets after their last write. */
   ttlSeconds: number;
   /** Dimensions a baseline captures (the implicit `_all` is always added). */
@@ -48,13 +50,31 @@ export function windowStoreOptions(
     ...(stories.kinds.length > 0 && stories.dedupDimensions.length > 0
       ? { stories: { windowMs: stories.window, dimensions: stories.dedupDimensions } }
       : {}),
-    ...(cfg.stats.eventTimeRate > 1 ? { nowMs: replayClock(cfg.stats.eventTimeRate) } : {}),
+    ...(cfg.stats.eventTimeRate > 1 ? replayClock(cfg.stats.eventTimeRate) : {}),
   };
 }
 
-/** A clock that runs `rate` times faster than the wall clock from now on (stats.eventTimeRate). */
-export function replayClock(rate: number, startMs = Date.now()): () => number {
-  return () => startMs + (Date.now() - startMs) * rate;
+/**
+ * A clock that runs `rate` times faster than the wall clock from now on (stats.eventTimeRate), and
+ * where a record's wall-clock Kafka timestamp falls on it.
+ */
+export function replayClock(
+  rate: number,
+  startMs = Date.now(),
+): Required<Pick<WindowStoreOptions, 'nowMs' | 'recordClock'>> {
+  const at = (wallMs: number) => startMs + (wallMs - startMs) * rate;
+  return { nowMs: () => at(Date.now()), recordClock: at };
+}
+
+/** Now on the store's clock, and the map of record timestamps onto it. */
+export function storeNow(options: Pick<WindowStoreOptions, 'nowMs' | 'recordClock'>): {
+  nowMs: number;
+  at: (wallMs: number) => number;
+} {
+  return {
+    nowMs: Math.floor((options.nowMs ?? Date.now)()),
+    at: options.recordClock ?? ((wallMs) => wallMs),
+  };
 }
 
 /** End (exclusive) of the window as of a watermark: the end of the watermark's bucket. */
@@ -116,6 +136,8 @@ export type WindowItem = [
   bucket: string,
   groups: string[],
   fields: Array<string | number>,
+  /** The input record's Kafka timestamp (observations; null when unknown): see recordNow. */
+  recordTimeMs: number | null,
 ];
 
 /** Canonical decimal form of an input offset; rejects anything else. */
@@ -158,6 +180,7 @@ function item(
     String(Math.floor(t / bucketMs) * bucketMs),
     flatGroups(o),
     fields,
+    'recordTimeMs' in o && o.recordTimeMs !== undefined ? o.recordTimeMs : null,
   ];
 }
 

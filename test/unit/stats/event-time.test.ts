@@ -4,6 +4,7 @@ import {
   EMPTY_CLOCK,
   FUTURE_RUN_TO_JUMP,
   judgedWatermark,
+  recordNow,
   type EventTimeVerdict,
   type PartitionClock,
 } from '../../../src/stats/event-time.js';
@@ -52,6 +53,45 @@ describe('event time (bounded out-of-orderness)', () => {
     clock = admitEventTime(clock, T + 60 * MINUTE, T + 60 * MINUTE, BOUNDS).clock;
     expect(admitEventTime(clock, T + 90 * MINUTE, T + 60 * MINUTE, BOUNDS).verdict).toBe('future');
     expect(admitEventTime(EMPTY_CLOCK, T + 6 * MINUTE, T, BOUNDS).verdict).toBe('future');
+  });
+
+  it("catches up a sparse partition's backlog by the records' own timestamps, not by processing time", () => {
+    // Six records 10 minutes apart (each written when it happened), consumed together two hours later.
+    const times = Array.from({ length: 6 }, (_, i) => T + i * 10 * MINUTE);
+    const processedAt = T + 120 * MINUTE;
+    const judge = (nowOf: (t: number) => number) => {
+      let clock = EMPTY_CLOCK;
+      return times.map((t) => {
+        const r = admitEventTime(clock, t, nowOf(t), BOUNDS);
+        clock = r.clock;
+        return r.verdict;
+      });
+    };
+    // Judged at the processing time, every record after the first is more than the skew ahead.
+    expect(judge(() => processedAt)).toEqual(['on-time', 'future', 'future', 'future', 'future', 'future']);
+    // Judged at its own Kafka timestamp (a second after its event), every record counts.
+    expect(judge((t) => recordNow(t + 1000, processedAt))).toEqual(Array(6).fill('on-time'));
+    // A +30 min outlier written now is still refused: its timestamp gives it no quiet time.
+    let clock = admitEventTime(EMPTY_CLOCK, T, recordNow(T, T), BOUNDS).clock;
+    expect(admitEventTime(clock, T + 30 * MINUTE, recordNow(T + 1000, T + 1000), BOUNDS).verdict).toBe(
+      'future',
+    );
+    // A timestamp from the past on the record that moves the clock does not widen the next one's.
+    clock = admitEventTime(clock, T + MINUTE, recordNow(1, T + MINUTE), BOUNDS).clock;
+    expect(clock.advancedAtMs).toBe(T);
+  });
+
+  it('takes a record time only when there is one, never after now, through the store clock', () => {
+    expect(recordNow(undefined, T)).toBe(T);
+    expect(recordNow(null, T)).toBe(T);
+    expect(recordNow(-1, T)).toBe(T); // Kafka: no timestamp
+    expect(recordNow(0, T)).toBe(T);
+    expect(recordNow(T - 5000, T)).toBe(T - 5000);
+    expect(recordNow(T + 5000, T)).toBe(T); // a producer clock ahead of ours
+    // A replay at 60x: 10 s of wall time between two writes is 10 min on the store's clock.
+    const start = T;
+    const replay = (wallMs: number) => start + (wallMs - start) * 60;
+    expect(recordNow(start + 10_000, replay(start + 20_000), replay)).toBe(start + 10 * MINUTE);
   });
 
   it('judges windows at the event clock less the lateness', () => {
