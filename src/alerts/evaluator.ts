@@ -37,6 +37,7 @@ import type {
 import { identitiesToStep, step, type AlertRecord, type Transition } from './state-machine.js';
 import { activeAlertIdentities } from './prometheus-rules.js';
 import { equalizedOddsSample } from './equalized-odds-rule.js';
+import { withoutFoldedGroup } from '../stats/windows/group-budget.js';
 
 export type { AlertPublisher } from './ports.js';
 
@@ -518,8 +519,9 @@ export class Evaluator {
             windows.readWindow({ dimension: w.dimension, windowMs: w.windowMs, endMs }),
             reference.read(w.dimension, w.windowMs, endMs),
           ]);
-          current.set(key, c);
-          ref.set(key, r);
+          // The cardinality budget's fold is no group: no rule or group gauge judges it.
+          current.set(key, withoutFoldedGroup(c));
+          ref.set(key, withoutFoldedGroup(r));
         }),
       );
     }

@@ -370,6 +370,8 @@ const dimensionSchema = z
      * from region, crossWith [source] → "emea+wire-a" (src/stats/grouping.ts). Single-valued sources only.
      */
     crossWith: z.array(z.enum(DIMENSION_SOURCES)).min(1).optional(),
+    /** This dimension's cardinality budget (stats.maxGroupsPerBucket overridden); 0 = none. */
+    maxGroupsPerBucket: z.number().int().min(0).optional(),
   })
   .strict()
   .superRefine((d, ctx) => {
@@ -424,6 +426,12 @@ const statsSchema = z
      */
     minClassSamples: z.number().int().min(0).default(10),
     topK: z.number().int().min(1).max(100).default(10),
+    /**
+     * Cardinality budget (src/stats/windows/group-budget.ts): distinct groups per (input partition,
+     * bucket, dimension); a bucket's groups beyond it are folded into the group "~other", counted.
+     * Bounds every counter hash and so every Redis read and write; 0 = no budget.
+     */
+    maxGroupsPerBucket: z.number().int().min(0).default(300),
     /**
      * Security master (docs/alerting.md "Surge"): a CSV of id,name,aliases,tickers,region
      * (config/issuers.example.csv) to which tickers and ORG mentions resolve, so that one issuer is

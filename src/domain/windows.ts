@@ -45,6 +45,11 @@ export interface StatsApplyResult {
    * that group (story dedup, docs/alerting.md "Surge"); absent when none.
    */
   storyCopies?: number;
+  /**
+   * Per dimension, the (observation or label, group) pairs counted in the group "~other" because their
+   * bucket's cardinality budget was spent (src/stats/windows/group-budget.ts); absent when none.
+   */
+  folded?: Record<string, number>;
   /** The batch asked for an existing state (expectState) and there was none: nothing was applied. */
   stateMissing?: boolean;
 }

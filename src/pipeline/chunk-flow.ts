@@ -218,6 +218,8 @@ export class ChunkFlow {
     if (result) {
       if (result.late > 0) rt.observer.lateEvents(result.late);
       if (result.future) rt.observer.lateEvents(result.future, 'future');
+      for (const [dimension, n] of Object.entries(result.folded ?? {}))
+        rt.observer.groupsFolded?.(dimension, n);
       rt.observer.watermark(result.watermarkMs);
       await this.sendLateRecords(result, enriched);
     }

@@ -20,6 +20,8 @@ export interface PipelineObserver {
   /** Observations the window store refused: `late` (behind the watermark) or `future` (src/stats/event-time.ts). */
   lateEvents(n: number, reason?: 'late' | 'future'): void;
   watermark(ms: number): void;
+  /** Items the cardinality budget folded into a dimension's "~other" group (src/stats/windows/group-budget.ts). */
+  groupsFolded?(dimension: string, n: number): void;
   queuedDocuments(n: number): void;
   pausedPartitions(n: number): void;
   batchCompleted(nowMs?: number): void;

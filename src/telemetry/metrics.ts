@@ -178,6 +178,7 @@ export class PipelineMetrics {
   private readonly redisDuration: Histogram<'operation'>;
   private readonly registryDuration: Histogram<'outcome'>;
   private readonly late: Counter;
+  private readonly folded: Counter<'dimension'>;
   private readonly stateEvents: Counter<'topic' | 'partition' | 'reason'>;
   private readonly outboxPending: Gauge;
   private readonly outboxFailures: Counter;
@@ -372,6 +373,12 @@ export class PipelineMetrics {
       name: 'finsentry_late_events_total',
       help: 'Observations the windows refused, by reason: late (older than the partition watermark = event clock minus allowed lateness) or future (beyond limits.maxFutureSkew ahead of the event clock); sent to the late-records topic.',
       labelNames: ['reason'],
+      registers,
+    });
+    this.folded = new Counter({
+      name: 'finsentry_groups_folded_total',
+      help: 'Documents and labels counted in the group "~other" of a dimension because their bucket held stats.maxGroupsPerBucket groups already (the cardinality budget, docs/guarantees.md), by dimension.',
+      labelNames: ['dimension'],
       registers,
     });
     this.stateEvents = new Counter({
@@ -711,6 +718,11 @@ export class PipelineMetrics {
 
   lateEvents(n: number, reason: 'late' | 'future' = 'late'): void {
     if (n > 0) this.late.inc({ reason }, n);
+  }
+
+  /** Items the cardinality budget folded into a dimension's "~other" group. */
+  groupsFolded(dimension: string, n: number): void {
+    if (n > 0) this.folded.inc({ dimension }, n);
   }
 
   /** Outbox entries pending after a flush; `failed` when the alerts topic refused them. */

@@ -13,27 +13,13 @@ import {
   faultFixture,
 } from '../helpers/fault-fixture.js';
 import { ledgerProblems, printFigures } from '../helpers/ledger.js';
+import { metricSamples, opsPort } from '../helpers/ops-endpoint.js';
 import { waitFor } from '../helpers/stack.js';
 
 const STALL_AFTER_S = 10;
 const PER_SECOND = 10;
 
 const fx = faultFixture({ dir: 'redis-pause', name: 'redispause', privateStack: ['redis'] });
-
-/** The child's ops port, from its "ops server listening" log line. */
-function opsPort(output: string): number | null {
-  const line = output.split('\n').find((l) => l.includes('"ops server listening'));
-  return line ? (JSON.parse(line) as { port: number }).port : null;
-}
-
-/** Sum and max of a metric's samples in a Prometheus text exposition. */
-function metric(text: string, name: string): { sum: number; max: number; series: number } {
-  const values = text
-    .split('\n')
-    .filter((l) => l.startsWith(`${name}{`))
-    .map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
-  return { sum: values.reduce((a, b) => a + b, 0), max: Math.max(0, ...values), series: values.length };
-}
 
 describe('fault: Redis frozen (SIGSTOP)', () => {
   it('turns /healthz unhealthy with lag and a stall per partition while Redis hangs, recovers after SIGCONT', async () => {
@@ -78,8 +64,8 @@ describe('fault: Redis frozen (SIGSTOP)', () => {
       await waitFor(async () => (await get('/healthz')).status === 503, (STALL_AFTER_S + 50) * 1000, 250);
       figures.secondsToUnhealthy = (Date.now() - frozenAt) / 1000;
       const text = await (await get('/metrics')).text();
-      const lag = metric(text, 'finsentry_consumer_lag_messages');
-      const stall = metric(text, 'finsentry_partition_stall_seconds');
+      const lag = metricSamples(text, 'finsentry_consumer_lag_messages');
+      const stall = metricSamples(text, 'finsentry_partition_stall_seconds');
       figures.lagWhileFrozen = lag.sum;
       figures.maxStallSeconds = stall.max;
       figures.stalledSeries = text

@@ -5,6 +5,7 @@ import type { LabelObservation, StatsObservation } from '../../src/domain/observ
 import type { StatsBatch } from '../../src/domain/windows.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { ALL_DIMENSION } from '../../src/stats/grouping.js';
+import { FOLDED_GROUP } from '../../src/stats/windows/group-budget.js';
 import { MemoryWindowStore } from '../../src/stats/windows/memory-store.js';
 import { rng } from '../helpers/fault-traffic.js';
 import { redisUrl, uniqueName } from '../helpers/stack.js';
@@ -30,7 +31,7 @@ const ISSUERS = ['apple', 'tesla', 'sap', 'bnp paribas'];
  * (same issuer, any partition), so the same story reaches the store on several partitions, late,
  * in the future and in redelivered batches.
  */
-function stream(seed: number, stories = false): StatsBatch[] {
+function stream(seed: number, stories = false, issuerOf?: (rand: () => number) => string): StatsBatch[] {
   const rand = rng(seed);
   const recent: Array<{ id: string; issuer: string }> = [];
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
@@ -59,7 +60,7 @@ function stream(seed: number, stories = false): StatsBatch[] {
       const groups = [
         { dimension: ALL_DIMENSION, value: 'all' },
         { dimension: 'region', value: pick(REGIONS) },
-        ...(rand() < 0.7 ? [{ dimension: 'issuer', value: pick(ISSUERS) }] : []),
+        ...(rand() < 0.7 ? [{ dimension: 'issuer', value: issuerOf ? issuerOf(rand) : pick(ISSUERS) }] : []),
       ];
       let storyId: string | undefined;
       if (stories) {
@@ -243,6 +244,54 @@ describe('in-memory window store = Redis window store', () => {
         }
     } finally {
       await redisStories.deleteAll();
+    }
+  });
+
+  it("folds a bucket's groups beyond the cardinality budget alike, and loses no count", async () => {
+    // Heavy-tailed issuers: the four known ones carry half the mentions, the rest is a long tail of
+    // names seen once or twice, so buckets overflow a budget of 5 issuers.
+    const issuerOf = (rand: () => number): string =>
+      rand() < 0.5
+        ? ISSUERS[Math.floor(rand() * rand() * ISSUERS.length)]!
+        : `tail-${Math.floor(rand() ** 2 * 400)}`;
+    const groupBudget = { defaultMax: 0, byDimension: { issuer: 5 } };
+    const budgeted = { ...options, keyPrefix: `${options.keyPrefix}-cb`, groupBudget };
+    const redisBudget = new RedisWindowStore(redis, budgeted);
+    const memoryBudget = new MemoryWindowStore(budgeted);
+    const unbounded = new MemoryWindowStore(options);
+    const batches = stream(13, false, issuerOf);
+    let folded = 0;
+    try {
+      for (let i = 0; i < batches.length;) {
+        const call = batches.slice(i, i + 1 + (i % 4));
+        i += call.length;
+        const fromRedis = await redisBudget.apply(call);
+        expect(await memoryBudget.apply(call)).toEqual(fromRedis);
+        await unbounded.apply(call);
+        folded += fromRedis.reduce((n, r) => n + (r.folded?.issuer ?? 0), 0);
+      }
+      expect(folded).toBeGreaterThan(0);
+      const wm = await redisBudget.watermark();
+      for (let end = T0 + MINUTE; end <= wm + MINUTE; end += MINUTE) {
+        const query = { dimension: 'issuer', windowMs: MINUTE, endMs: end };
+        const bucket = await redisBudget.readWindow(query);
+        expect(await memoryBudget.readWindow(query)).toEqual(bucket);
+        // Per bucket: at most 5 issuers per partition shard (3 shards), plus the fold.
+        expect(bucket.filter((g) => g.group !== FOLDED_GROUP).length).toBeLessThanOrEqual(15);
+        const sum = (gs: typeof bucket) => gs.reduce((n, g) => n + g.count, 0);
+        expect(sum(bucket)).toBe(sum(await unbounded.readWindow(query)));
+      }
+      // The fold holds every folded document (its count) and label (its confusion matrix).
+      const all = await redisBudget.readWindow({ dimension: 'issuer', windowMs: 24 * 60 * MINUTE });
+      const fold = all.find((g) => g.group === FOLDED_GROUP)!;
+      const labels = Object.values(fold.confusion ?? {}).flatMap((row) => Object.values(row));
+      expect(fold.count + labels.reduce((n, c) => n + c, 0)).toBe(folded);
+      // Dimensions without a budget are untouched.
+      expect(await redisBudget.readWindow({ dimension: 'region', windowMs: 60 * MINUTE })).toEqual(
+        await unbounded.readWindow({ dimension: 'region', windowMs: 60 * MINUTE }),
+      );
+    } finally {
+      await redisBudget.deleteAll();
     }
   });
 

@@ -30,7 +30,21 @@ import type {
   StateWrite,
   StoredPartitionState,
 } from '../../domain/partition-state.js';
-import { refusedOf, storeNow } from '../../stats/windows/rules.js';
+import {
+  applyResultOf,
+  foldedOf,
+  itemChunks,
+  mergeCallOutcomes,
+  storeNow,
+  type CallOutcome,
+  type WindowItem,
+} from '../../stats/windows/rules.js';
+import {
+  FOLDED_GROUP,
+  NO_GROUP_BUDGET,
+  RECURRING_MIN_COUNT,
+  RECURRING_RESERVE_SHARE,
+} from '../../stats/windows/group-budget.js';
 import {
   claimsByTag,
   claimsToRelease,
@@ -54,7 +68,9 @@ import {
  *                                              fp, f0o/f0 (record fingerprints: src/domain/partition-state.ts)
  *   P:s:{<partitionKey>}:c:<bucket>:<dim>      HASH "<group>|<counter>" → integer (src/stats/counters.ts):
  *                                              the counters of every (dimension, group, bucket) of the shard;
- *                                              `_off`/`_wm` offset and event clock of the last batch that wrote it
+ *                                              `_off`/`_wm` offset and event clock of the last batch that wrote it;
+ *                                              `<group>|_` and `_g` the groups admitted under the cardinality
+ *                                              budget (src/stats/windows/group-budget.ts), `~other|…` the fold
  *   P:partitions                               SET of known partition keys (the reader merges their shards)
  *   P:story:{<dim>|<group>}:<story digest>     story claims (src/stats/windows/story-claims.ts): one
  *                                              script call per group, one slot; TTL story window + lateness
@@ -101,10 +117,13 @@ export type { BaselineSnapshot } from '../../stats/windows/baseline.js';
 // ARGV[5] JSON items: [offset or "", eventTimeMs, bucketStart, [dim, group, …], [field, delta, …],
 // the record's own now (recordNow)],
 // ARGV[6] max future skew (ms), ARGV[7] wall clock now (ms), ARGV[8] fingerprint of the record at lastOffset
-// ('' none), ARGV[9] '1' when the state must exist (src/pipeline/state-guard.ts).
-// Returns {applied, late, event clock, future, {index (0-based), reason code 1 late / 2 future, …}};
+// ('' none), ARGV[9] '1' when the state must exist (src/pipeline/state-guard.ts), ARGV[10] JSON group
+// budget {defaultMax, byDimension, bucketMs} (src/stats/windows/group-budget.ts).
+// Returns {applied, late, event clock, future, {index (0-based), reason code 1 late / 2 future, …},
+// {dimension, items folded, …}};
 // applied -1: the state was expected and is missing (lost), nothing written.
 const APPLY_SCRIPT = `
+local OTHER = '${FOLDED_GROUP}'
 local state = KEYS[1]
 local base = ARGV[1]
 local lateness = tonumber(ARGV[2])
@@ -164,24 +183,100 @@ for i = 1, #items do
       local b, g, f = it[3], it[4], it[5]
       for j = 1, #g, 2 do
         local key = base .. ':c:' .. b .. ':' .. g[j]
-        local fields = acc[key]
-        if not fields then fields = {}; acc[key] = fields; keys[#keys + 1] = key end
-        local prefix = g[j + 1] .. '|'
-        for k = 1, #f, 2 do
-          local name = prefix .. f[k]
-          fields[name] = (fields[name] or 0) + f[k + 1]
+        local a = acc[key]
+        if not a then
+          a = {dim = g[j], bucket = b, sums = {}, order = {}, weight = {}, first = {}}
+          acc[key] = a; keys[#keys + 1] = key
         end
+        local grp = g[j + 1]
+        local fields = a.sums[grp]
+        if not fields then
+          fields = {}; a.sums[grp] = fields; a.order[#a.order + 1] = grp
+          a.weight[grp] = 0; a.first[grp] = #a.order
+        end
+        a.weight[grp] = a.weight[grp] + 1
+        for k = 1, #f, 2 do fields[f[k]] = (fields[f[k]] or 0) + f[k + 1] end
       end
     end
   end
+end
+-- The cardinality budget (src/stats/windows/group-budget.ts admitNewGroups, the same rule): a hash
+-- admits new groups ("<group>|_" marker, "_g" their number) while it holds fewer than its dimension's
+-- budget, heaviest of the batch first, the reserve only to groups with 2+ documents in the bucket
+-- before; the others' sums go to the group OTHER.
+local budgets = cjson.decode(ARGV[10])
+local folded = {}
+-- HMGET / HSET of many fields in chunks (one call per 500, not one per field; unpack stays small).
+local CHUNK = 500
+local function hmgetMany(key, names)
+  local out = {}
+  for s = 1, #names, CHUNK do
+    local vals = redis.call('HMGET', key, unpack(names, s, math.min(s + CHUNK - 1, #names)))
+    for k = 1, #vals do out[#out + 1] = vals[k] end
+  end
+  return out
+end
+local function markMany(key, groups)
+  for s = 1, #groups, CHUNK do
+    local args = {}
+    for k = s, math.min(s + CHUNK - 1, #groups) do args[#args + 1] = groups[k] .. '|_'; args[#args + 1] = '1' end
+    redis.call('HSET', key, unpack(args))
+  end
+end
+local function suffixed(groups, from, suffix)
+  local out = {}
+  for k = from, #groups do out[#out + 1] = groups[k] .. suffix end
+  return out
+end
+local function foldOverBudget(key, a)
+  local max = budgets.byDimension[a.dim] or budgets.defaultMax
+  if max <= 0 then return end
+  local named = {}
+  for _, grp in ipairs(a.order) do if grp ~= OTHER then named[#named + 1] = grp end end
+  local marked = hmgetMany(key, suffixed(named, 1, '|_'))
+  local fresh = {}
+  for k = 1, #named do if not marked[k] then fresh[#fresh + 1] = named[k] end end
+  if #fresh == 0 then return end
+  table.sort(fresh, function(x, y)
+    if a.weight[x] ~= a.weight[y] then return a.weight[x] > a.weight[y] end
+    return a.first[x] < a.first[y]
+  end)
+  local held = tonumber(redis.call('HGET', key, '_g') or '0')
+  local open = max - math.floor(max * ${RECURRING_RESERVE_SHARE})
+  local admitted, k = {}, 1
+  while k <= #fresh and held < open do admitted[#admitted + 1] = fresh[k]; held = held + 1; k = k + 1 end
+  -- The reserve: only groups with RECURRING_MIN_COUNT+ documents in the bucket before.
+  local counts = {}
+  if k <= #fresh and held < max then
+    local before = base .. ':c:' .. string.format('%.0f', tonumber(a.bucket) - budgets.bucketMs) .. ':' .. a.dim
+    counts = hmgetMany(before, suffixed(fresh, k, '|n'))
+  end
+  for j = k, #fresh do
+    local grp = fresh[j]
+    if held < max and tonumber(counts[j - k + 1] or '0') >= ${RECURRING_MIN_COUNT} then
+      admitted[#admitted + 1] = grp; held = held + 1
+    else
+      local other = a.sums[OTHER]
+      if not other then other = {}; a.sums[OTHER] = other end
+      for name, delta in pairs(a.sums[grp]) do other[name] = (other[name] or 0) + delta end
+      a.sums[grp] = nil
+      folded[a.dim] = (folded[a.dim] or 0) + a.weight[grp]
+    end
+  end
+  markMany(key, admitted)
+  redis.call('HSET', key, '_g', held)
 end
 local wmStr = '0'
 if wm then wmStr = string.format('%.0f', wm) end
 -- One HINCRBY per (hash, field) of the batch's sums: measured faster inside Lua than HMGET + HSET of
 -- the same fields (no reply tables to build), and exact on 64-bit integers.
 for _, key in ipairs(keys) do
-  for field, delta in pairs(acc[key]) do
-    if delta ~= 0 then redis.call('HINCRBY', key, field, string.format('%.0f', delta)) end
+  local a = acc[key]
+  foldOverBudget(key, a)
+  for grp, fields in pairs(a.sums) do
+    for name, delta in pairs(fields) do
+      if delta ~= 0 then redis.call('HINCRBY', key, grp .. '|' .. name, string.format('%.0f', delta)) end
+    end
   end
   -- The offset and event clock of the last batch that wrote the hash: a lost state is rebuilt from these.
   redis.call('HSET', key, '_off', lastOffset, '_wm', wmStr)
@@ -192,7 +287,9 @@ redis.call('HSET', state, 'off', lastOffset, 'wm', wmStr, 'at', string.format('%
 if ARGV[8] ~= '' then redis.call('HSET', state, 'fp', ARGV[8]) else redis.call('HDEL', state, 'fp') end
 if late > 0 then redis.call('HINCRBY', state, 'late', late) end
 if future > 0 then redis.call('HINCRBY', state, 'fut', future) end
-return {1, late, wmStr, future, refused}
+local foldedFlat = {}
+for dim, n in pairs(folded) do foldedFlat[#foldedFlat + 1] = dim; foldedFlat[#foldedFlat + 1] = n end
+return {1, late, wmStr, future, refused, foldedFlat}
 `;
 
 // Story claims (src/stats/windows/story-claims.ts, the same rules): KEYS = claim keys of one
@@ -224,6 +321,20 @@ for i, key in ipairs(KEYS) do
 end
 return 0
 `;
+
+/** The apply script's reply: {applied, late, event clock, future, refused flat, folded flat}. */
+type ApplyReply = [number, number, string, number, Array<number | string>, Array<number | string>];
+
+function callOutcome(r: ApplyReply): CallOutcome {
+  return {
+    applied: Number(r[0]),
+    late: Number(r[1]),
+    future: Number(r[3]),
+    watermarkMs: Number(r[2]),
+    refused: (r[4] ?? []).map(Number),
+    folded: foldedOf(r[5]).folded ?? {},
+  };
+}
 
 interface ScriptCall {
   /** A key of the call (all its keys share one slot): routes it to its node. */
@@ -388,23 +499,36 @@ export class RedisWindowStore implements StatsSink, WindowReader, PartitionState
     const granted = await this.claimStories(claims);
     const counted = withoutCopies(batches, claims, granted);
     const { nowMs, at } = storeNow(this.options);
-    const calls = prepared.map(({ base, lastOffset, items }, b) => {
+    const budgetJson = JSON.stringify({
+      ...(this.options.groupBudget ?? NO_GROUP_BUDGET),
+      bucketMs: this.options.bucketMs,
+    });
+    // One script call per chunk of a batch (rules.ts itemChunks): a call holds Redis briefly.
+    const chunked = prepared.map(({ lastOffset, items }, b) => {
       const batchItems = (
         counted.copies[b]! > 0 ? windowItems(counted.batches[b]!, this.options.bucketMs) : items
-      ).map((it) => [...it.slice(0, 5), recordNow(it[5], nowMs, at)]);
-      const args = [
-        base,
-        String(this.options.allowedLatenessMs),
-        String(this.options.ttlSeconds),
-        lastOffset,
-        JSON.stringify(batchItems),
-        String(this.options.maxFutureSkewMs ?? this.options.allowedLatenessMs),
-        String(nowMs),
-        batches[b]!.lastFingerprint ?? '',
-        batches[b]!.expectState ? '1' : '',
-      ];
-      return { key: `${base}:state`, keys: [`${base}:state`], args };
+      ).map((it) => [...it.slice(0, 5), recordNow(it[5], nowMs, at)] as WindowItem);
+      return { items: batchItems, chunks: itemChunks(batchItems, lastOffset) };
     });
+    const calls = chunked.flatMap(({ items, chunks }, b) =>
+      chunks.map((chunk, c) => {
+        const { base } = prepared[b]!;
+        const last = c === chunks.length - 1;
+        const args = [
+          base,
+          String(this.options.allowedLatenessMs),
+          String(this.options.ttlSeconds),
+          chunk.lastOffset,
+          JSON.stringify(items.slice(chunk.from, chunk.to)),
+          String(this.options.maxFutureSkewMs ?? this.options.allowedLatenessMs),
+          String(nowMs),
+          last ? (batches[b]!.lastFingerprint ?? '') : '',
+          batches[b]!.expectState ? '1' : '',
+          budgetJson,
+        ];
+        return { key: `${base}:state`, keys: [`${base}:state`], args };
+      }),
+    );
     const newPartitions = [...new Set(batches.map((b) => b.partitionKey))].filter(
       (pk) => !this.registered.has(pk),
     );
@@ -413,29 +537,23 @@ export class RedisWindowStore implements StatsSink, WindowReader, PartitionState
       newPartitions.length > 0
         ? [{ key: this.registryKey, add: (p) => void p.sadd(this.registryKey, ...newPartitions) }]
         : [];
-    const replies = (await this.evalAll(APPLY, calls, extra)) as Array<
-      [number, number, string, number, Array<number | string>]
-    >;
+    const replies = (await this.evalAll(APPLY, calls, extra)) as ApplyReply[];
     for (const pk of newPartitions) this.registered.add(pk);
+    let next = 0;
+    const outcomes = chunked.map(({ chunks }) =>
+      mergeCallOutcomes(
+        chunks,
+        chunks.map(() => callOutcome(replies[next++]!)),
+      ),
+    );
     const release = claimsToRelease(
       claims,
       granted,
-      calls.map((_, i) => refusedIndices(replies[i]![4])),
+      outcomes.map((o) => refusedIndices(o.refused)),
     );
     if (release.length > 0)
       await this.evalAll(RELEASE, this.storyCalls(claimsByTag(release), [], releaseArgs));
-    return calls.map((_, i) => {
-      const r = replies[i]!;
-      if (Number(r[0]) === -1) return { applied: false, late: 0, watermarkMs: 0, stateMissing: true };
-      const result: StatsApplyResult = {
-        applied: Number(r[0]) === 1,
-        late: Number(r[1]),
-        watermarkMs: Number(r[2]),
-        future: Number(r[3]),
-        ...refusedOf(batches[i]!, r[4]),
-      };
-      return withStoryCopies(result, counted.copies[i]!);
-    });
+    return outcomes.map((o, i) => withStoryCopies(applyResultOf(batches[i]!, o), counted.copies[i]!));
   }
 
   async readState(partitionKey: string): Promise<StoredPartitionState> {

@@ -9,17 +9,27 @@ import type {
 } from '../../domain/windows.js';
 import { rawToGroupStats, type RawCounters } from '../counters.js';
 import { ALL_DIMENSION } from '../grouping.js';
+import {
+  admitNewGroups,
+  budgetFor,
+  FOLDED_GROUP,
+  RECURRING_MIN_COUNT,
+  type NewGroup,
+} from './group-budget.js';
 import { checkBaselineName, snapshotBaseline, type BaselineSnapshot } from './baseline.js';
 import {
+  applyResultOf,
   compareOffsets,
   groupStatsOf,
+  itemChunks,
+  mergeCallOutcomes,
   normalizeOffset,
   resolveWindow,
   storeNow,
   windowItems,
+  type CallOutcome,
   type WindowItem,
   type WindowStoreOptions,
-  refusedOf,
 } from './rules.js';
 import {
   claimsToRelease,
@@ -61,7 +71,12 @@ interface CounterBucket {
   expiresAtMs: number;
   /** group → counter → value */
   groups: Map<string, RawCounters>;
+  /** Groups admitted under the cardinality budget (the script's "<group>|_" markers). */
+  admitted: Set<string>;
 }
+
+/** Per bucket key, per group of a batch: its items and its first item's index (./group-budget.ts). */
+type BatchWeights = Map<string, Map<string, NewGroup>>;
 
 interface PartitionState {
   offset: string | null;
@@ -123,20 +138,24 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
     const claims = this.options.stories ? storyClaims(batches, this.options.stories) : [];
     const granted = claims.map((c) => this.claim(c));
     const counted = withoutCopies(batches, claims, granted);
-    const results = prepared.map((p, b) => {
+    // In the Redis store's chunks (rules.ts itemChunks), so that both admit groups alike.
+    const outcomes = prepared.map((p, b) => {
       const items =
         counted.copies[b]! > 0 ? windowItems(counted.batches[b]!, this.options.bucketMs) : p.items;
-      const { result, refused } = this.applyBatch(p.partitionKey, p.lastOffset, items);
-      return { result: { ...result, ...refusedOf(p.batch, refused) }, refused };
+      const chunks = itemChunks(items, p.lastOffset);
+      return mergeCallOutcomes(
+        chunks,
+        chunks.map((c) => this.applyBatch(p.partitionKey, c.lastOffset, items.slice(c.from, c.to))),
+      );
     });
     for (const c of claimsToRelease(
       claims,
       granted,
-      results.map((r) => refusedIndices(r.refused)),
+      outcomes.map((o) => refusedIndices(o.refused)),
     ))
       if (this.storyClaims.get(c.key)?.value === claimValue(c)) this.storyClaims.delete(c.key);
     if (++this.applies % SWEEP_EVERY === 0) this.sweep();
-    return results.map((r, b) => withStoryCopies(r.result, counted.copies[b]!));
+    return outcomes.map((o, b) => withStoryCopies(applyResultOf(prepared[b]!.batch, o), counted.copies[b]!));
   }
 
   /**
@@ -155,17 +174,17 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
   }
 
   /** One batch, as the Redis store's Lua script applies it (src/io/redis/window-store.ts). */
-  private applyBatch(
-    partitionKey: string,
-    lastOffset: string,
-    items: readonly WindowItem[],
-  ): { result: StatsApplyResult; refused: number[] } {
+  private applyBatch(partitionKey: string, lastOffset: string, items: readonly WindowItem[]): CallOutcome {
     let state = this.partitionsByKey.get(partitionKey);
     const stored = state?.offset ?? null;
     if (stored !== null && compareOffsets(lastOffset, stored) <= 0)
       return {
-        result: { applied: false, late: 0, future: 0, watermarkMs: state?.watermarkMs ?? 0 },
+        applied: 0,
+        late: 0,
+        future: 0,
+        watermarkMs: state?.watermarkMs ?? 0,
         refused: [],
+        folded: {},
       };
     let clock = state?.clock ?? EMPTY_CLOCK;
     const { nowMs, at } = storeNow(this.options);
@@ -178,6 +197,7 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
     const refused: number[] = []; // (item index, 1 late | 2 future), as the script returns them
     // Sums per (bucket:dimension, group, counter) first, then one add each (as the script's HINCRBYs).
     const sums = new Map<string, Map<string, Map<string, number>>>();
+    const weights: BatchWeights = new Map();
     for (const [index, [off, t, bucket, groups, fields, recordTimeMs]] of items.entries()) {
       if (stored !== null && off !== '' && compareOffsets(off, stored) <= 0) continue;
       const admitted = admitEventTime(clock, t, recordNow(recordTimeMs, nowMs, at), bounds);
@@ -194,6 +214,7 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
         if (!byGroup) sums.set(key, (byGroup = new Map()));
         let counters = byGroup.get(groups[j + 1]!);
         if (!counters) byGroup.set(groups[j + 1]!, (counters = new Map()));
+        countItem(weights, key, groups[j + 1]!);
         for (let k = 0; k < fields.length; k += 2) {
           const name = fields[k] as string;
           counters.set(name, (counters.get(name) ?? 0) + (fields[k + 1] as number));
@@ -207,8 +228,9 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
     state.clock = clock;
     state.late += late;
     state.future += future;
+    const folded = this.foldOverBudget(state, sums, weights);
     this.addSums(state, sums);
-    return { result: { applied: true, late, future, watermarkMs: clock.maxEventMs ?? 0 }, refused };
+    return { applied: 1, late, future, watermarkMs: clock.maxEventMs ?? 0, refused, folded };
   }
 
   private emptyPartition(): PartitionState {
@@ -222,14 +244,63 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
     };
   }
 
+  /** The live bucket of a key (a fresh one when absent or expired). */
+  private liveBucket(state: PartitionState, key: string, expiresAtMs: number): CounterBucket {
+    let bucket = state.counters.get(key);
+    if (!bucket || bucket.expiresAtMs <= this.clock()) {
+      bucket = { expiresAtMs, groups: new Map(), admitted: new Set() };
+      state.counters.set(key, bucket);
+    }
+    return bucket;
+  }
+
+  /**
+   * The cardinality budget, as the script applies it: each bucket admits new groups while it holds
+   * fewer than its dimension's budget, heaviest first; the others' sums move to FOLDED_GROUP.
+   */
+  private foldOverBudget(
+    state: PartitionState,
+    sums: Map<string, Map<string, Map<string, number>>>,
+    weights: BatchWeights,
+  ): Record<string, number> {
+    const folded: Record<string, number> = {};
+    const budget = this.options.groupBudget;
+    if (!budget) return folded;
+    const expiresAtMs = this.clock() + this.options.ttlSeconds * 1000;
+    for (const [key, byGroup] of sums) {
+      const dimension = key.slice(key.indexOf(':') + 1);
+      const max = budgetFor(budget, dimension);
+      if (max <= 0) continue;
+      const bucket = this.liveBucket(state, key, expiresAtMs);
+      const fresh = [...weights.get(key)!.values()].filter(
+        (g) => g.group !== FOLDED_GROUP && !bucket.admitted.has(g.group),
+      );
+      if (fresh.length === 0) continue;
+      const verdict = admitNewGroups(fresh, bucket.admitted.size, max, (group) =>
+        this.recurredBefore(state, key, group),
+      );
+      for (const group of verdict.admitted) bucket.admitted.add(group);
+      for (const { group, weight } of verdict.folded) {
+        moveCounters(byGroup, group, FOLDED_GROUP);
+        folded[dimension] = (folded[dimension] ?? 0) + weight;
+      }
+    }
+    return folded;
+  }
+
+  /** Whether the bucket before `key`'s held at least RECURRING_MIN_COUNT documents of `group`. */
+  private recurredBefore(state: PartitionState, key: string, group: string): boolean {
+    const sep = key.indexOf(':');
+    const before = `${Number(key.slice(0, sep)) - this.options.bucketMs}${key.slice(sep)}`;
+    const bucket = state.counters.get(before);
+    if (!bucket || bucket.expiresAtMs <= this.clock()) return false;
+    return (bucket.groups.get(group)?.get('n') ?? 0) >= RECURRING_MIN_COUNT;
+  }
+
   private addSums(state: PartitionState, sums: Map<string, Map<string, Map<string, number>>>): void {
     const expiresAtMs = this.clock() + this.options.ttlSeconds * 1000;
     for (const [key, byGroup] of sums) {
-      let bucket = state.counters.get(key);
-      if (!bucket || bucket.expiresAtMs <= this.clock()) {
-        bucket = { expiresAtMs, groups: new Map() };
-        state.counters.set(key, bucket);
-      }
+      const bucket = this.liveBucket(state, key, expiresAtMs);
       bucket.expiresAtMs = expiresAtMs;
       for (const [group, counters] of byGroup) {
         for (const [name, delta] of counters) {
@@ -380,4 +451,23 @@ export class MemoryWindowStore implements StatsSink, WindowReader {
     this.baselines.clear();
     this.storyClaims.clear();
   }
+}
+
+/** Counts an item in its group; `first` is the group's rank of first appearance in the key (a total order). */
+function countItem(weights: BatchWeights, key: string, group: string): void {
+  let byGroup = weights.get(key);
+  if (!byGroup) weights.set(key, (byGroup = new Map()));
+  const seen = byGroup.get(group);
+  if (seen) seen.weight += 1;
+  else byGroup.set(group, { group, weight: 1, first: byGroup.size });
+}
+
+/** Adds a group's batch sums to another group's and removes them. */
+function moveCounters(byGroup: Map<string, Map<string, number>>, from: string, to: string): void {
+  const source = byGroup.get(from);
+  if (!source) return;
+  let target = byGroup.get(to);
+  if (!target) byGroup.set(to, (target = new Map()));
+  for (const [name, delta] of source) target.set(name, (target.get(name) ?? 0) + delta);
+  byGroup.delete(from);
 }

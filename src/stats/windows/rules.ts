@@ -1,8 +1,15 @@
 import type { FinsentryConfig } from '../../config/schema.js';
 import type { LabelObservation, StatsObservation } from '../../domain/observation.js';
-import type { GroupWindowStats, RefusedRecord, StatsBatch, WindowQuery } from '../../domain/windows.js';
+import type {
+  GroupWindowStats,
+  RefusedRecord,
+  StatsApplyResult,
+  StatsBatch,
+  WindowQuery,
+} from '../../domain/windows.js';
 import { labelDeltas, observationDeltas, rawToGroupStats, type RawCounters } from '../counters.js';
 import type { StoryDedupOptions } from './story-claims.js';
+import { groupBudgetOf, type GroupBudget } from './group-budget.js';
 
 /**
  * The window rules every window store shares (design §4), apart from any state backend: the Redis
@@ -26,6 +33,8 @@ export interface WindowStoreOptions {
   dimensions: readonly string[];
   /** Count a story once per group of these dimensions (./story-claims.ts); absent: every document counts. */
   stories?: StoryDedupOptions;
+  /** Distinct groups per (partition, bucket, dimension) (./group-budget.ts); absent: no budget. */
+  groupBudget?: GroupBudget;
 }
 
 /** Options from config: TTL covers the longest window plus a trailing reference before it, lateness and slack. */
@@ -47,6 +56,7 @@ export function windowStoreOptions(
     maxFutureSkewMs: cfg.limits.maxFutureSkew,
     ttlSeconds: Math.ceil(retentionMs / 1000),
     dimensions: cfg.stats.dimensions.map((d) => d.name),
+    groupBudget: groupBudgetOf(cfg.stats),
     ...(stories.kinds.length > 0 && stories.dedupDimensions.length > 0
       ? { stories: { windowMs: stories.window, dimensions: stories.dedupDimensions } }
       : {}),
@@ -222,4 +232,99 @@ export function refusedOf(
 ): { refused?: RefusedRecord[] } {
   const refused = refusedRecords(batch, flat ?? []);
   return refused.length > 0 ? { refused } : {};
+}
+
+/** The `folded` part of an apply result from the script's flat (dimension, count) list; absent when none. */
+export function foldedOf(flat: ReadonlyArray<number | string> | undefined): {
+  folded?: Record<string, number>;
+} {
+  const folded: Record<string, number> = {};
+  for (let j = 0; j + 1 < (flat?.length ?? 0); j += 2)
+    folded[String(flat![j])] = (folded[String(flat![j])] ?? 0) + Number(flat![j + 1]);
+  return Object.keys(folded).length > 0 ? { folded } : {};
+}
+
+/**
+ * Most (item, group) pairs one store call adds. It bounds how long one Redis script holds the server:
+ * a batch of documents with dozens of tickers each is applied in several calls (docs/guarantees.md
+ * "Cardinality budget"); ordinary batches (a few groups per document) stay one call.
+ */
+export const MAX_PAIRS_PER_CALL = 500;
+
+/** Items [from, to) of a batch applied as one call, storing `lastOffset`. */
+export interface ItemChunk {
+  from: number;
+  to: number;
+  lastOffset: string;
+}
+
+/**
+ * A batch's items in calls of at most `maxPairs` pairs. Split only where every item has an offset and
+ * the offsets strictly increase: each call then stores its own last item's offset (the last call the
+ * batch's), so a replay after a crash between calls skips exactly what was applied.
+ */
+export function itemChunks(
+  items: readonly WindowItem[],
+  lastOffset: string,
+  maxPairs = MAX_PAIRS_PER_CALL,
+): ItemChunk[] {
+  const whole = [{ from: 0, to: items.length, lastOffset }];
+  for (let i = 0; i < items.length; i++)
+    if (items[i]![0] === '' || (i > 0 && compareOffsets(items[i - 1]![0], items[i]![0]) >= 0)) return whole;
+  const chunks: ItemChunk[] = [];
+  let from = 0;
+  let pairs = 0;
+  for (let i = 0; i < items.length; i++) {
+    const itemPairs = items[i]![3].length / 2;
+    if (i > from && pairs + itemPairs > maxPairs) {
+      chunks.push({ from, to: i, lastOffset: items[i - 1]![0] });
+      from = i;
+      pairs = 0;
+    }
+    pairs += itemPairs;
+  }
+  chunks.push({ from, to: items.length, lastOffset });
+  return chunks;
+}
+
+/** What one store call reports: applied (-1 state missing, 0 replay, 1), counts, refused (item, verdict) pairs. */
+export interface CallOutcome {
+  applied: number;
+  late: number;
+  future: number;
+  watermarkMs: number;
+  /** Flat (item index within the call, 1 late | 2 future) pairs. */
+  refused: number[];
+  folded: Record<string, number>;
+}
+
+/** The calls of one batch as one outcome: refused indices made batch-wide, counts summed. */
+export function mergeCallOutcomes(
+  chunks: readonly ItemChunk[],
+  outcomes: readonly CallOutcome[],
+): CallOutcome {
+  const merged: CallOutcome = { applied: 0, late: 0, future: 0, watermarkMs: 0, refused: [], folded: {} };
+  outcomes.forEach((o, c) => {
+    merged.applied = merged.applied === -1 || o.applied === -1 ? -1 : Math.max(merged.applied, o.applied);
+    merged.late += o.late;
+    merged.future += o.future;
+    merged.watermarkMs = o.watermarkMs;
+    for (let j = 0; j + 1 < o.refused.length; j += 2)
+      merged.refused.push(o.refused[j]! + chunks[c]!.from, o.refused[j + 1]!);
+    for (const [dim, n] of Object.entries(o.folded)) merged.folded[dim] = (merged.folded[dim] ?? 0) + n;
+  });
+  return merged;
+}
+
+/** A batch's apply result from its merged outcome (the same in both stores). */
+export function applyResultOf(batch: StatsBatch, o: CallOutcome): StatsApplyResult {
+  if (o.applied === -1) return { applied: false, late: 0, watermarkMs: 0, stateMissing: true };
+  return {
+    applied: o.applied === 1,
+    late: o.late,
+    future: o.future,
+    watermarkMs: o.watermarkMs,
+    ...refusedOf(batch, o.refused),
+    ...(Object.keys(o.folded).length > 0 ? { folded: o.folded } : {}),
+  };
 }
