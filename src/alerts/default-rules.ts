@@ -271,9 +271,10 @@ export function effectiveAlertRules(config: FinsentryConfig): AlertRuleConfig[] 
 /**
  * Opt-in (not a default): the CBPE estimate of accuracy (mean calibrated confidence) against the
  * model card's figure less 0.10; it can fire before any label arrives (docs/runbooks.md
- * #estimatedaccuracydrop). Not shipped on by default: with the temperature calibration (dev ECE
- * 0.034) the estimator's error on held-out dev chunks of 220 is up to 0.07 (with vector scaling, not
- * shipped, 0.054; models/finsentry-sentiment/MODEL_CARD.md, docs/inference.md), and `finsentry backtest` cannot show it quiet:
+ * #estimatedaccuracydrop). Not shipped on by default: with the temperature + top-label calibration
+ * (cross-fitted dev ECE 0.022) the estimator's error on held-out dev chunks of ~220 is up to 0.048
+ * (0.020 on chunks of ~440; models/finsentry-sentiment/MODEL_CARD.md, docs/inference.md), and
+ * `finsentry backtest` cannot show it quiet:
  * its simulated model's confidences are uniform on [0.5, 0.95] (mean 0.725) at accuracy 0.85, not
  * calibrated, so the estimate sits below 0.75 on stationary traffic and the rule fires there.
  */

@@ -26,7 +26,14 @@ import {
   type AggregationStrategy,
   type RawEntity,
 } from './ner.js';
-import { logitTransform, readCalibration, scaleLogits, type LogitTransform } from './calibration.js';
+import {
+  documentTransform,
+  logitTransform,
+  readCalibration,
+  scaleLogits,
+  type DocumentTransform,
+  type LogitTransform,
+} from './calibration.js';
 import { aggregateSentiment, softmax, toCanonical } from './sentiment.js';
 import { ModelSession, type InferenceThread, type SessionOptions } from './session.js';
 import {
@@ -208,6 +215,8 @@ export class SentimentModel {
   readonly temperature: number;
   /** What calibration.json does to the sentiment head's logits (temperature or vector scaling). */
   readonly calibrate: LogitTransform;
+  /** What calibration.json does to the document after the window mean (a top-label map, or nothing). */
+  readonly calibrateDocument: DocumentTransform;
   private readonly head: number;
   private readonly numLabels: number;
 
@@ -222,6 +231,7 @@ export class SentimentModel {
     const calibration = readCalibration(runner.spec.dir);
     this.temperature = calibration?.temperature ?? 1;
     this.calibrate = logitTransform(calibration, id2label, runner.spec.dir);
+    this.calibrateDocument = documentTransform(calibration);
   }
 
   get info(): ModelInfo {
@@ -234,12 +244,17 @@ export class SentimentModel {
   }
 
   /**
-   * Document sentiment from its window logits: calibrated as the model's calibration.json says, or at
-   * a given temperature (the calibration tool varies it; 1 = the plain softmax).
+   * Document sentiment from its window logits: calibrated as the model's calibration.json says (window
+   * logits, then the document's top-label map if any), or at a given temperature alone (the calibration
+   * tool varies it; 1 = the plain softmax).
    */
   fromLogits(output: DocumentOutput, temperature?: number): SentimentResult {
-    const transform: LogitTransform =
-      temperature === undefined ? this.calibrate : (logits) => scaleLogits(logits, temperature);
+    if (temperature !== undefined)
+      return this.aggregate(output, (logits) => scaleLogits(logits, temperature));
+    return this.calibrateDocument(this.aggregate(output, this.calibrate));
+  }
+
+  private aggregate(output: DocumentOutput, transform: LogitTransform): SentimentResult {
     return aggregateSentiment(
       output.doc.windows.map((w, i) => ({
         probabilities: toCanonical(

@@ -6,7 +6,7 @@ import { ModelRunner, NerModel, SentimentModel, type EngineOptions } from '../..
 import { isHashDev, parseConll, parseSentimentData, readFile } from '../../tools/models/eval/datasets.js';
 import { evaluateNer, evaluateSentiment } from '../../tools/models/eval/evaluate.js';
 import { pullModel } from '../../tools/models/hub.js';
-import { calibrate, collectLogits, dumpedLogits } from '../../tools/models/calibrate.js';
+import { calibrate, collectLogits, dumpedLogits, evaluateCalibration } from '../../tools/models/calibrate.js';
 import { CALIBRATION_FILE } from '../../inference/calibration.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,6 +41,7 @@ interface CalibrateOptions {
   twitter: string;
   chunk: number;
   dumpLogits?: string;
+  evaluate?: boolean;
 }
 
 function registerCalibrate(models: Command): void {
@@ -55,7 +56,11 @@ function registerCalibrate(models: Command): void {
     .option('--chunk <n>', 'chunk size for the estimator error on the Twitter dev part', int(20), 200)
     .option(
       '--dump-logits <file>',
-      'write the window logits of the dev sets to <file> for training/calibrate_sentiment.py (vector scaling) instead of fitting a temperature',
+      'write the window logits of the dev sets to <file> for training/calibrate_sentiment.py (vector scaling, top-label map) instead of fitting a temperature',
+    )
+    .option(
+      '--evaluate',
+      `measure the model's own ${CALIBRATION_FILE} as the engine applies it (ECE, NLL, accuracy per dev set) instead of fitting`,
     )
     .action(async (opts: CalibrateOptions) => {
       const cfg = loadConfig(undefined);
@@ -73,6 +78,12 @@ function registerCalibrate(models: Command): void {
         ];
         if (opts.dumpLogits) {
           writeFileSync(opts.dumpLogits, JSON.stringify(dumpedLogits(runner, sets)));
+          return;
+        }
+        if (opts.evaluate) {
+          const all = { name: 'both', data: sets.flatMap((s) => s.data) };
+          const checks = [...sets, all].map((s) => ({ data: s.name, ...evaluateCalibration(model, s.data) }));
+          process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
           return;
         }
         const report = calibrate(model, { sets, chunkSize: opts.chunk });

@@ -141,6 +141,32 @@ function chunkEstimates(
   });
 }
 
+export interface CalibrationCheck {
+  n: number;
+  ece: number;
+  nll: number;
+  accuracy: number;
+  meanConfidence: number;
+}
+
+/** The model's own calibration.json as the engine applies it, measured on labelled logits. */
+export function evaluateCalibration(model: SentimentModel, data: readonly LabelledLogits[]): CalibrationCheck {
+  const results = data.map((d) => model.fromLogits(d.output));
+  const correct = results.map((r, i) => r.label === data[i]!.label);
+  const n = Math.max(1, data.length);
+  return {
+    n: data.length,
+    ece: expectedCalibrationError(
+      results.map((r) => r.confidence),
+      correct,
+      DEFAULT_ECE_BINS,
+    ),
+    nll: results.reduce((s, r, i) => s - Math.log(Math.max(r.probabilities[data[i]!.label], 1e-12)), 0) / n,
+    accuracy: correct.filter(Boolean).length / n,
+    meanConfidence: results.reduce((s, r) => s + r.confidence, 0) / n,
+  };
+}
+
 export interface CalibrationInput {
   /** Named dev sets; the last one is also chunked for the estimator's error. */
   sets: Array<{ name: string; data: LabelledLogits[] }>;
