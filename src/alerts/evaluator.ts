@@ -435,7 +435,11 @@ export class Evaluator {
       await this.publishBestEffort(chunk);
       const events = chunk.map((e) => e.event);
       try {
-        for (const p of this.options.publishers) if (!p.bestEffort) await p.publish(events);
+        for (const p of this.options.publishers) {
+          if (p.bestEffort) continue;
+          await p.openTerm?.(term);
+          await p.publish(events);
+        }
       } catch (err) {
         this.outboxBlocked = true;
         this.options.metrics?.alertOutbox?.(entries.length - published, true);

@@ -75,6 +75,11 @@ export interface AlertPublisher {
   /** Publishes events in order; resolves once durably accepted (Kafka acks), rejects otherwise. */
   publish(events: readonly AlertEvent[]): Promise<void>;
   /**
+   * Called before the first publish of each leader term, after the fence check: a publisher that can
+   * fence earlier leaders itself (Kafka transactions, FencedAlertPublisher) does so here.
+   */
+  openTerm?(term: LeaderTerm): Promise<void>;
+  /**
    * A best-effort publisher (the webhook) does not hold back the outbox: its failure is logged and
    * the events are still acknowledged once the required publishers (Kafka) have them.
    */

@@ -1,4 +1,4 @@
-import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import type { FinsentryConfig } from '../config/schema.js';
 import { effectiveAlertRules } from '../alerts/default-rules.js';
 import { evaluatorSettings, referenceFromConfig } from '../alerts/evaluator-config.js';
@@ -6,7 +6,7 @@ import { Evaluator, type AlertPublisher } from '../alerts/evaluator.js';
 import { PipelineSignalTracker, readOffsetSnapshot } from '../alerts/pipeline-signals.js';
 import { alertmanagerWebhook } from '../io/http/alertmanager.js';
 import { ensureTopics } from '../io/kafka/admin.js';
-import { kafkaAlertPublisher } from '../io/kafka/alert-publisher.js';
+import { FencedAlertPublisher } from '../io/kafka/alert-publisher.js';
 import { buildKafka } from '../io/kafka/client.js';
 import { redisAlertPorts } from '../io/redis/alert-ports.js';
 import { createRedisClient, type RedisClient } from '../io/redis/client.js';
@@ -52,32 +52,28 @@ export async function startEvaluatorService(
   const stories = storyExemplarsFromConfig(redis, config);
   const topics = config.kafka.topics;
 
-  let producer: Producer | undefined;
   let admin: Admin | undefined;
   try {
     await ensureTopics(kafka, [{ topic: topics.alerts }]);
-    producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    await producer.connect();
     admin = kafka.admin();
     await admin.connect();
   } catch (err) {
-    await producer?.disconnect().catch(() => undefined);
     if (ownRedis) redis.disconnect();
     throw err;
   }
 
-  const publishers: AlertPublisher[] = [
-    kafkaAlertPublisher(
-      producer,
-      topics.alerts,
-      config.codec.alertsSchemaId,
-      config.limits.maxOutputBatchBytes,
-    ),
-  ];
+  // One transactional id for every replica of the deployment: a new leader's first publish fences
+  // the old one's producer (docs/guarantees.md "One evaluator publishes").
+  const kafkaPublisher = new FencedAlertPublisher(
+    kafka,
+    `${config.kafka.transactionalIdPrefix ?? config.kafka.groupId}.evaluator`,
+    {
+      topic: topics.alerts,
+      maxBatchBytes: config.limits.maxOutputBatchBytes,
+      ...(config.codec.alertsSchemaId === undefined ? {} : { schemaId: config.codec.alertsSchemaId }),
+    },
+  );
+  const publishers: AlertPublisher[] = [kafkaPublisher];
   if (config.evaluator.webhookUrl) publishers.push(alertmanagerWebhook(config.evaluator.webhookUrl));
 
   const tracker = new PipelineSignalTracker();
@@ -125,7 +121,7 @@ export async function startEvaluatorService(
     evaluator,
     async stop() {
       await evaluator.stop(true);
-      await producer?.disconnect().catch(() => undefined);
+      await kafkaPublisher.close();
       await admin?.disconnect().catch(() => undefined);
       if (ownRedis) await redis.quit().catch(() => redis.disconnect());
     },
