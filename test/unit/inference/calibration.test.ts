@@ -17,6 +17,7 @@ import type {
   SentimentProbabilities,
   SentimentResult,
 } from '../../../src/domain/enrichment.js';
+import { rng } from '../../helpers/fault-traffic.js';
 
 const LABELS = ['negative', 'neutral', 'positive'] as const;
 
@@ -49,18 +50,6 @@ function apply(windows: number[][], weights: number[], cal = CAL): SentimentResu
 
 function plainLabel(windows: number[][], weights: number[]): SentimentLabel {
   return apply(windows, weights, { ...CAL, method: 'temperature' } as unknown as TopLabelCalibration).label;
-}
-
-/** mulberry32: a seeded generator, so the random cases are the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const sum = (p: SentimentProbabilities): number => p.negative + p.neutral + p.positive;
@@ -101,7 +90,7 @@ describe('top-label calibration (temperature_top_label)', () => {
   });
 
   it('never changes the arg-max label over random logits; probabilities sum to 1, the label a strict arg-max', () => {
-    const rand = random(19);
+    const rand = rng(19);
     for (let k = 0; k < 5000; k++) {
       const spread = 0.1 + rand() * 12;
       const windows = Array.from({ length: 1 + Math.floor(rand() * 3) }, () =>
