@@ -1,4 +1,6 @@
-import type { GroupWindowStats, WindowReader } from '../domain/windows.js';
+import type { GroupWindowStats, WindowQuery, WindowReader } from '../domain/windows.js';
+import { withoutFoldedGroup } from './windows/group-budget.js';
+import { topGroupsByVolume } from './windows/rules.js';
 import type { FinsentryConfig } from '../config/schema.js';
 import { sumGroupStats } from './counters.js';
 import {
@@ -124,12 +126,28 @@ function driftSnapshot(
 }
 
 /** Readers that can fetch several dimensions in one pipelined phase (RedisWindowStore) use that. */
-interface MultiWindowReader {
+export interface MultiWindowReader {
   readWindows?(
     dimensions: readonly string[],
     windowMs: number,
     endMs?: number,
   ): Promise<{ dimensions: Record<string, GroupWindowStats[]> } | null>;
+  /** Several groups' series from one read of the window (the Redis store). */
+  readSeriesOfGroups?(
+    query: WindowQuery & { groups: readonly string[] },
+  ): Promise<Map<string, Array<[number, GroupWindowStats]>>>;
+}
+
+/** Per-bucket series of some groups of a dimension: one read of the window where the store can. */
+export async function readGroupSeries(
+  reader: WindowReader & MultiWindowReader,
+  query: WindowQuery,
+  groups: readonly string[],
+): Promise<Map<string, Array<[number, GroupWindowStats]>>> {
+  if (reader.readSeriesOfGroups) return reader.readSeriesOfGroups({ ...query, groups });
+  const out = new Map<string, Array<[number, GroupWindowStats]>>();
+  for (const group of groups) out.set(group, await reader.readSeries({ ...query, group }));
+  return out;
 }
 
 async function readDims(
@@ -196,14 +214,15 @@ export async function buildStatsReport(
   }
 
   const changes: ChangeCheck[] = [];
-  const top = [...groups].sort((a, b) => b.count - a.count).slice(0, opts.topK);
+  // The cardinality budget's fold is no group to watch for a change.
+  const top = topGroupsByVolume(withoutFoldedGroup(groups), opts.topK);
+  const seriesOf = await readGroupSeries(
+    reader,
+    { dimension: opts.dimension, windowMs: opts.windowMs, endMs },
+    top.map((g) => g.group),
+  );
   for (const g of top) {
-    const series = await reader.readSeries({
-      dimension: opts.dimension,
-      group: g.group,
-      windowMs: opts.windowMs,
-      endMs,
-    });
+    const series = seriesOf.get(g.group) ?? [];
     const change = negativeRateChange(series, opts.pageHinkley);
     changes.push({ group: g.group, alarmsAtMs: change.alarmsAtMs, statistic: change.statistic });
   }

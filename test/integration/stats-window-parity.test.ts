@@ -173,10 +173,18 @@ describe('in-memory window store = Redis window store', () => {
         }
       }
     }
-    for (const group of ['apple', 'sap'])
-      expect(await inMemory.readSeries({ dimension: 'issuer', group, windowMs: 20 * MINUTE })).toEqual(
-        await onRedis.readSeries({ dimension: 'issuer', group, windowMs: 20 * MINUTE }),
+    const several = await onRedis.readSeriesOfGroups({
+      dimension: 'issuer',
+      groups: ['apple', 'sap', 'nobody'],
+      windowMs: 20 * MINUTE,
+    });
+    for (const group of ['apple', 'sap', 'nobody']) {
+      const expected = await inMemory.readSeries({ dimension: 'issuer', group, windowMs: 20 * MINUTE });
+      expect(await onRedis.readSeries({ dimension: 'issuer', group, windowMs: 20 * MINUTE })).toEqual(
+        expected,
       );
+      expect(several.get(group)).toEqual(expected);
+    }
     expect(await inMemory.readAllDimensions(30 * MINUTE)).toEqual(
       await onRedis.readAllDimensions(30 * MINUTE),
     );

@@ -728,20 +728,40 @@ export class RedisWindowStore implements StatsSink, WindowReader, PartitionState
 
   /** Per-bucket stats of one group, every bucket of the window in ascending order (empty buckets included). */
   async readSeries(query: WindowQuery & { group: string }): Promise<Array<[number, GroupWindowStats]>> {
+    return (await this.readSeriesOfGroups({ ...query, groups: [query.group] })).get(query.group) ?? [];
+  }
+
+  /**
+   * readSeries of several groups of one dimension from one fetch of the window's hashes (a report's
+   * top-K change checks read the window once, not once per group).
+   */
+  async readSeriesOfGroups(
+    query: WindowQuery & { groups: readonly string[] },
+  ): Promise<Map<string, Array<[number, GroupWindowStats]>>> {
     const window = await this.resolveWindow(query);
-    if (!window) return [];
-    const prefix = `${query.group}|`;
-    const perBucket = new Map<number, RawCounters>(window.buckets.map((b) => [b, new Map()]));
+    const out = new Map<string, Array<[number, GroupWindowStats]>>();
+    if (!window) return out;
+    const wanted = new Set(query.groups);
+    const perBucket = new Map<string, Map<number, RawCounters>>(
+      query.groups.map((g) => [g, new Map(window.buckets.map((b) => [b, new Map()]))]),
+    );
     for (const { bucket, hash } of await this.readDimensionHashes([query.dimension], window.buckets)) {
-      const raw = perBucket.get(bucket)!;
       for (const field in hash) {
-        if (!field.startsWith(prefix)) continue;
-        const counter = field.slice(prefix.length);
+        const sep = field.indexOf('|');
+        const group = field.slice(0, sep);
+        if (sep <= 0 || !wanted.has(group)) continue;
+        const raw = perBucket.get(group)!.get(bucket)!;
+        const counter = field.slice(sep + 1);
         const value = Number(hash[field]);
         if (Number.isFinite(value)) raw.set(counter, (raw.get(counter) ?? 0) + value);
       }
     }
-    return window.buckets.map((b) => [b, rawToGroupStats(query.dimension, query.group, perBucket.get(b)!)]);
+    for (const [group, buckets] of perBucket)
+      out.set(
+        group,
+        window.buckets.map((b) => [b, rawToGroupStats(query.dimension, group, buckets.get(b)!)]),
+      );
+    return out;
   }
 
   /** Windows of every configured dimension (plus `_all`) ending at the same instant. */

@@ -10,8 +10,10 @@ import { histogramEdges } from '../../stats/histograms.js';
 import { differenceInterval, ratioInterval } from '../../stats/intervals.js';
 import {
   buildStatsReport,
+  readGroupSeries,
   reportOptionsFromConfig,
   type BaselineSource,
+  type MultiWindowReader,
   type StatsReport,
 } from '../../stats/dimension-report.js';
 import type {
@@ -175,7 +177,7 @@ function toDrift(report: StatsReport): ReportDrift | null {
 }
 
 export async function loadReportData(
-  reader: WindowReader & BaselineSource,
+  reader: WindowReader & BaselineSource & MultiWindowReader,
   config: FinsentryConfig,
   options: LoadReportOptions,
   alerts: ReportAlerts,
@@ -206,13 +208,14 @@ export async function loadReportData(
     const { groups, omitted } = toGroups(report, window, maxGroups, (g) => !excluded.has(g));
     const changes = new Map(report.changes.map((c) => [c.group, c.alarmsAtMs]));
     const series = [];
-    for (const g of groups.slice(0, seriesGroups)) {
-      const points = await reader.readSeries({
-        dimension,
-        group: g.group,
-        windowMs: options.windowMs,
-        endMs: report.windowEndMs,
-      });
+    const shown = groups.slice(0, seriesGroups);
+    const seriesOf = await readGroupSeries(
+      reader,
+      { dimension, windowMs: options.windowMs, endMs: report.windowEndMs },
+      shown.map((g) => g.group),
+    );
+    for (const g of shown) {
+      const points = seriesOf.get(g.group) ?? [];
       series.push({
         group: g.group,
         points: points.map(([t, s]) => ({
