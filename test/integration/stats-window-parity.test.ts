@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SENTIMENT_LABELS } from '../../src/domain/enrichment.js';
 import type { LabelObservation, StatsObservation } from '../../src/domain/observation.js';
-import type { StatsBatch } from '../../src/domain/windows.js';
+import type { StatsApplyResult, StatsBatch } from '../../src/domain/windows.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { ALL_DIMENSION } from '../../src/stats/grouping.js';
 import { FOLDED_GROUP } from '../../src/stats/windows/group-budget.js';
@@ -131,6 +131,26 @@ function stream(seed: number, stories = false, issuerOf?: (rand: () => number) =
   return batches;
 }
 
+/**
+ * Applies `batches` to both stores in calls of 1 to `span` batches (as the pipeline groups them),
+ * expecting equal results; the Redis results of each call go to `seen`.
+ */
+async function applyToBoth(
+  onRedis: RedisWindowStore,
+  inMemory: MemoryWindowStore,
+  batches: readonly StatsBatch[],
+  span: number,
+  seen: (results: StatsApplyResult[]) => void = () => {},
+): Promise<void> {
+  for (let i = 0; i < batches.length;) {
+    const call = batches.slice(i, i + 1 + (i % span));
+    i += call.length;
+    const fromRedis = await onRedis.apply(call);
+    expect(await inMemory.apply(call)).toEqual(fromRedis);
+    seen(fromRedis);
+  }
+}
+
 describe('in-memory window store = Redis window store', () => {
   const redis = new Redis(redisUrl());
   const options = {
@@ -151,11 +171,7 @@ describe('in-memory window store = Redis window store', () => {
   it('same apply results and the same reads for the same batches', async () => {
     const batches = stream(7);
     // Applied in calls of 1–4 batches, as the pipeline groups them.
-    for (let i = 0; i < batches.length;) {
-      const call = batches.slice(i, i + 1 + (i % 4));
-      i += call.length;
-      expect(await inMemory.apply(call)).toEqual(await onRedis.apply(call));
-    }
+    await applyToBoth(onRedis, inMemory, batches, 4);
     expect(await onRedis.lateCount()).toBeGreaterThan(0);
     expect(await inMemory.lateCount()).toBe(await onRedis.lateCount());
     expect(await inMemory.watermark()).toBe(await onRedis.watermark());
@@ -232,13 +248,9 @@ describe('in-memory window store = Redis window store', () => {
     const batches = stream(11, true);
     let copies = 0;
     try {
-      for (let i = 0; i < batches.length;) {
-        const call = batches.slice(i, i + 1 + (i % 3));
-        i += call.length;
-        const fromRedis = await redisStories.apply(call);
-        expect(await memoryStories.apply(call)).toEqual(fromRedis);
-        copies += fromRedis.reduce((n, r) => n + (r.storyCopies ?? 0), 0);
-      }
+      await applyToBoth(redisStories, memoryStories, batches, 3, (results) => {
+        copies += results.reduce((n, r) => n + (r.storyCopies ?? 0), 0);
+      });
       // Copies were skipped in the issuer dimension only: the issuer total is below the regions' total.
       const wm = await redisStories.watermark();
       const total = (await redisStories.readWindow({ dimension: ALL_DIMENSION, windowMs: 60 * MINUTE }))[0]!;
@@ -270,14 +282,10 @@ describe('in-memory window store = Redis window store', () => {
     const batches = stream(13, false, issuerOf);
     let folded = 0;
     try {
-      for (let i = 0; i < batches.length;) {
-        const call = batches.slice(i, i + 1 + (i % 4));
-        i += call.length;
-        const fromRedis = await redisBudget.apply(call);
-        expect(await memoryBudget.apply(call)).toEqual(fromRedis);
-        await unbounded.apply(call);
-        folded += fromRedis.reduce((n, r) => n + (r.folded?.issuer ?? 0), 0);
-      }
+      await unbounded.apply(batches);
+      await applyToBoth(redisBudget, memoryBudget, batches, 4, (results) => {
+        folded += results.reduce((n, r) => n + (r.folded?.issuer ?? 0), 0);
+      });
       expect(folded).toBeGreaterThan(0);
       const wm = await redisBudget.watermark();
       for (let end = T0 + MINUTE; end <= wm + MINUTE; end += MINUTE) {

@@ -32,7 +32,7 @@ import type {
 } from '../../domain/partition-state.js';
 import {
   applyResultOf,
-  foldedOf,
+  foldedCounts,
   itemChunks,
   mergeCallOutcomes,
   storeNow,
@@ -332,7 +332,7 @@ function callOutcome(r: ApplyReply): CallOutcome {
     future: Number(r[3]),
     watermarkMs: Number(r[2]),
     refused: (r[4] ?? []).map(Number),
-    folded: foldedOf(r[5]).folded ?? {},
+    folded: foldedCounts(r[5]),
   };
 }
 

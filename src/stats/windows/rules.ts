@@ -234,14 +234,12 @@ export function refusedOf(
   return refused.length > 0 ? { refused } : {};
 }
 
-/** The `folded` part of an apply result from the script's flat (dimension, count) list; absent when none. */
-export function foldedOf(flat: ReadonlyArray<number | string> | undefined): {
-  folded?: Record<string, number>;
-} {
+/** Items folded per dimension from the script's flat (dimension, count) list. */
+export function foldedCounts(flat: ReadonlyArray<number | string> | undefined): Record<string, number> {
   const folded: Record<string, number> = {};
   for (let j = 0; j + 1 < (flat?.length ?? 0); j += 2)
     folded[String(flat![j])] = (folded[String(flat![j])] ?? 0) + Number(flat![j + 1]);
-  return Object.keys(folded).length > 0 ? { folded } : {};
+  return folded;
 }
 
 /**
