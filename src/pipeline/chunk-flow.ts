@@ -11,6 +11,7 @@ import { enrichChunk, isRejection } from './enrich-step.js';
 import { enrichedRecord, withPersonsPseudonymised } from './enriched-output.js';
 import { lateRecords } from './late-records.js';
 import type { BatchContext, DecodedItem, ProcessorRuntime } from './processor-types.js';
+import { allSettledOrThrow } from './retry.js';
 
 /** The promises of one micro-batch: `done` when every output is acknowledged, `statsDone` when its stats are applied. */
 export interface ChunkRun {
@@ -104,7 +105,8 @@ export class ChunkFlow {
     const statsDone = Promise.all([enriched, previousStats]).then(([enrichedChunk]) =>
       this.applyStats(docs, chunk[chunk.length - 1]!.record, enrichedChunk),
     );
-    const done = Promise.all([
+    // Every branch settles before the chunk does: none may still retry (and pause) after the batch returned.
+    const done = allSettledOrThrow([
       deadLettered,
       produced,
       statsDone,

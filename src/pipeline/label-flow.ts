@@ -3,6 +3,7 @@ import { AbandonBatch } from './batch-retry.js';
 import { prefetchSchemas } from './chunk-flow.js';
 import { sendDeadLetters, type RejectedRecord } from './dead-letters.js';
 import type { BatchContext, ProcessorRuntime } from './processor-types.js';
+import { allSettledOrThrow } from './retry.js';
 
 /**
  * The records of a labels-topic batch (design §2, §5): decoded labels go to the LabelSink, bad ones to
@@ -21,7 +22,7 @@ export async function processLabels(rt: ProcessorRuntime, ctx: BatchContext): Pr
     if (result.ok) labels.push(result.value);
     else rejected.push({ record, rejection: result.rejection });
   }
-  await Promise.all([
+  await allSettledOrThrow([
     rejected.length > 0 ? sendDeadLetters(rt, ctx, rejected) : Promise.resolve(),
     labels.length > 0 ? ctx.retry('labels', () => sink.accept(labels)) : Promise.resolve(),
   ]);

@@ -9,6 +9,8 @@ import { PartitionOffsetTracker } from './offsets.js';
 import type { BatchContext, ProcessorRuntime, RetryStep } from './processor-types.js';
 
 const HEARTBEAT_EVERY_MS = 1_000;
+/** A batch still running after this long (and each multiple) is logged with the steps it waits on. */
+const STALL_WARN_MS = 60_000;
 /** Coordinator answers meaning this member's generation is over: committing is pointless, give the batch up. */
 const GENERATION_ERRORS = new Set([
   'REBALANCE_IN_PROGRESS',
@@ -27,12 +29,16 @@ const GENERATION_ERRORS = new Set([
 export class PartitionWorker {
   private heartbeatFailure: string | null = null;
   private readonly retry: RetryStep;
+  private readonly policy: BatchRetry;
+  private readonly startedAt = Date.now();
+  private nextStallWarningMs = STALL_WARN_MS;
 
   constructor(
     private readonly rt: ProcessorRuntime,
     private readonly fetched: PartitionBatch,
   ) {
     const policy = new BatchRetry(rt, fetched, () => this.heartbeatFailure);
+    this.policy = policy;
     this.retry = (step, call, recover) => policy.run(step, call, recover);
   }
 
@@ -79,7 +85,25 @@ export class PartitionWorker {
       this.fetched.heartbeat().catch((err: unknown) => {
         this.heartbeatFailure ??= err instanceof Error ? err.message : String(err);
       });
+      this.warnIfStalled();
     }, HEARTBEAT_EVERY_MS);
+  }
+
+  /** A batch that runs for minutes holds its partition (and kafkajs' fetch loop): say so, with what it waits on. */
+  private warnIfStalled(): void {
+    const elapsedMs = Date.now() - this.startedAt;
+    if (elapsedMs < this.nextStallWarningMs) return;
+    this.nextStallWarningMs += STALL_WARN_MS;
+    this.rt.deps.logger.warn(
+      {
+        topic: this.fetched.topic,
+        partition: this.fetched.partition,
+        elapsedMs,
+        pendingSteps: this.policy.pendingSteps(),
+        heartbeatFailure: this.heartbeatFailure,
+      },
+      'partition batch still running',
+    );
   }
 
   /**

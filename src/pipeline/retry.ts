@@ -37,3 +37,18 @@ export class Semaphore {
     }
   }
 }
+
+/**
+ * Like Promise.all, but settles only when every promise has settled, then rejects with the first
+ * rejection (in argument order). A batch's branches (produce, stats, dead letters) retry on their own:
+ * Promise.all would let the batch return while one still retries, and that retry's partition pause
+ * would then never be resumed (the partition stops being fetched; docs/guarantees.md).
+ */
+export async function allSettledOrThrow<T extends readonly unknown[]>(
+  promises: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}

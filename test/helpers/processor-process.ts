@@ -2,7 +2,7 @@
 // synthesized ONNX models (small seeded BERTs, what `finsentry models synth` writes), a config file
 // per test, the child's output, its RSS from /proc, and the consumer group's commit progress.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Admin, Kafka } from 'kafkajs';
@@ -138,6 +138,8 @@ export class ProcessorProcess {
   readonly exited: Promise<Exited>;
   private readonly tail = new Tail();
   private readonly startedAt = Date.now();
+  /** The child's whole log (stdout and stderr). */
+  readonly logPath: string;
 
   private constructor(
     readonly name: string,
@@ -152,8 +154,18 @@ export class ProcessorProcess {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    this.child.stdout!.on('data', (d: Buffer) => this.tail.push(d.toString()));
-    this.child.stderr!.on('data', (d: Buffer) => this.tail.push(d.toString()));
+    // The whole log also goes to test-results/processes/ (gitignored): a stall seen in CI is
+    // diagnosed from the full log, not only the tail that the failure message shows.
+    const logDir = path.join(repoRoot, 'test-results', 'processes');
+    mkdirSync(logDir, { recursive: true });
+    this.logPath = path.join(logDir, `${name}-${this.startedAt}-${process.pid}.log`);
+    const log = createWriteStream(this.logPath);
+    this.child.once('close', () => log.end()); // after the last stdout/stderr data
+    for (const stream of [this.child.stdout!, this.child.stderr!])
+      stream.on('data', (d: Buffer) => {
+        this.tail.push(d.toString());
+        log.write(d);
+      });
     this.exited = new Promise<Exited>((resolve) =>
       this.child.once('exit', (code, signal) => resolve({ code, signal })),
     );
@@ -315,7 +327,9 @@ export class GroupProgress {
       const committed = await this.committed().catch(() => NaN);
       const written = await this.written().catch(() => NaN);
       const logs = processors
-        .map((p) => `--- ${p.name} (running: ${String(p.running)}):\n${p.output.slice(-4000)}`)
+        .map(
+          (p) => `--- ${p.name} (running: ${String(p.running)}, log ${p.logPath}):\n${p.output.slice(-4000)}`,
+        )
         .join('\n');
       throw new Error(
         `${(err as Error).message}: committed ${committed} of ${written} input records\n${logs}`,

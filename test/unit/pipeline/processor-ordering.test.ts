@@ -62,6 +62,38 @@ describe('PipelineProcessor commit ordering', () => {
     expect(batch.resumes).toBe(1);
   });
 
+  it('returns only when every branch of a chunk has settled, so a late retry cannot leave the partition paused', async () => {
+    // Broker restart seen in the fault suite: produce fails and is abandoned (the heartbeat says the
+    // member is gone) while the stats apply is still pending; that apply then fails and backs off,
+    // pausing the partition. Had the batch returned already, nothing would resume it.
+    const h = harness();
+    const batch = fakeBatch(newsValues(2));
+    let memberGone = false;
+    batch.heartbeat = () =>
+      memberGone
+        ? Promise.reject(new Error('The coordinator is not aware of this member'))
+        : Promise.resolve();
+    const stats = new Gate();
+    h.stats.hold = () => stats.promise;
+    h.delivery.hold = (what) => {
+      if ('topic' in what && what.topic === TOPICS.enriched) {
+        memberGone = true;
+        throw new Error('broker unavailable');
+      }
+    };
+    let returned = false;
+    const run = h.handle(batch).finally(() => (returned = true));
+    await wait(() => expect(h.processor.counters.retries).toBe(1)); // the produce failed
+    await wait(() => expect(h.stats.attempts).toBe(1));
+    expect(returned).toBe(false); // the stats branch is still running
+    stats.reject(new Error('window store unavailable'));
+    await run;
+    expect(h.processor.counters.retries).toBe(2);
+    expect(h.processor.counters.abandonedBatches).toBe(1);
+    expect(batch.pauses).toBe(batch.resumes);
+    expect(h.ledger.commits).toEqual([]);
+  });
+
   it('counts dead-lettered records as done once their dead letters are acknowledged', async () => {
     const h = harness({ batching: { maxBatchSize: 4 } });
     const deadLetters = new Gate();
