@@ -3,9 +3,6 @@ import { OutputsLost } from '../domain/outputs.js';
 import type { ProcessorRuntime } from './processor-types.js';
 import { backoffDelay } from './retry.js';
 
-/** How long a dependency call may pend before the log says so (and again at each multiple). */
-const PENDING_WARN_MS = 30_000;
-
 /** Thrown inside a batch to give it up without committing: stopping, revoked, aborted. The records are fetched again. */
 export class AbandonBatch extends Error {
   constructor(reason: string) {
@@ -37,7 +34,6 @@ export class BatchRetry {
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       this.throwIfGivenUp(step);
-      const watch = this.watchPending(step, attempt);
       this.inFlight.set(step, (this.inFlight.get(step) ?? 0) + 1);
       try {
         return await call();
@@ -52,31 +48,11 @@ export class BatchRetry {
         if (recovered !== null) return recovered;
         await this.backOff(step, attempt, err);
       } finally {
-        clearInterval(watch);
         const left = (this.inFlight.get(step) ?? 1) - 1;
         if (left > 0) this.inFlight.set(step, left);
         else this.inFlight.delete(step);
       }
     }
-  }
-
-  /**
-   * A dependency call that neither settles nor fails would stall the partition without a word:
-   * say which step is pending, every PENDING_WARN_MS, so that a stall can be located from the log.
-   */
-  private watchPending(step: string, attempt: number): NodeJS.Timeout {
-    const { batch } = this;
-    const since = Date.now();
-    const timer = setInterval(
-      () =>
-        this.rt.deps.logger.warn(
-          { step, attempt, pendingMs: Date.now() - since, topic: batch.topic, partition: batch.partition },
-          'batch step still pending',
-        ),
-      PENDING_WARN_MS,
-    );
-    timer.unref();
-    return timer;
   }
 
   /** The steps with a dependency call in flight (for the stalled-batch warning). */
