@@ -41,12 +41,12 @@ describe('backtest', () => {
   // stories a minute on the mean, 3–4 in this hour) — the middle of the issuers the surge rule judges at
   // all (it needs 10 stories in 5 minutes: ranks 1 to about 20 at this traffic).
   //
-  // Not a test at mid volume: the shipped rule misses it (measured 2026-12-06, seed 1: rank 10 and rank 6
-  // both missed, nothing else fired). At 10–20 stories in 5 minutes the beta-binomial p-value of the
-  // surge reaches 1e-3 at best (rank 10: 10 of 14 negative against 0.24, p = 9.6e-4), but Benjamini–
-  // Hochberg over the ~45 issuers judged each round lifts it to q = 0.046, far above maxPValue 0.001; the
-  // issue's bar needs a rule with more power on small groups (docs/alerting.md "Backtest");
-  // `finsentry backtest --traffic surge --surge-rank 10` prints that row.
+  // Not a test at mid volume: the shipped rule finds it by chance (measured 2026-12-07, seeds 1–3: rank 6
+  // found in 1 of 3 at 7.0 minutes, rank 10 in 1 of 3 at 11.0; nothing else fired). At 10–20 stories in
+  // 5 minutes the beta-binomial p-value of the surge reaches 1e-3 at best (rank 10: 10 of 14 negative
+  // against 0.24, p = 9.6e-4), and Benjamini–Hochberg over the ~45 issuers judged each round lifts it to
+  // q = 0.046, above maxPValue 0.001; docs/alerting.md "Backtest" gives the information bound and a
+  // sequential test that was tried; `finsentry backtest --traffic surge --surge-rank 10` prints that row.
   const surgeCase = (volume: string, rank: number) => async () => {
     const scenario = surgeTraffic(preset, { startAfterMs: HOUR, minutes: 20, rank });
     const run = await runBacktest({
