@@ -235,8 +235,13 @@ kafka_up() {
     kafka_write_config
     if [[ ! -f "$KAFKA_DIR/data/meta.properties" ]]; then
       local cluster_id
-      # A Kafka cluster id is 16 random bytes in URL-safe base64 without padding.
-      cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+      # A Kafka cluster id is 16 random bytes in URL-safe base64 without padding. One in 64 starts
+      # with "-", which kafka-storage's argument parser takes for an option ("expected one argument");
+      # Kafka's own Uuid.randomUuid() draws again in that case, and so does this.
+      cluster_id="-"
+      while [[ "$cluster_id" == -* ]]; do
+        cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+      done
       say "formatting Kafka KRaft storage (cluster id $cluster_id)"
       kafka_java -Dlog4j.configuration="file:$KAFKA_DIR/config/tools-log4j.properties" \
         kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/config/server.properties" \
