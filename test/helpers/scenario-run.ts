@@ -15,6 +15,7 @@ import type { ObservedAlert, ScenarioScore } from '../../src/tools/scenarios/sco
 import { readAll, testKafka } from './avro-producer.js';
 import { logLines, repoRoot, startFinsentry, waitForLog } from './finsentry-cli.js';
 import { GroupProgress, ProcessorProcess, type Exited } from './processor-process.js';
+import { readToEnd } from './read-to-end.js';
 import { createTopic, deleteTopics, kafkaBrokers, redisUrl, uniqueName, waitFor } from './stack.js';
 
 export interface ScenarioSpec {
@@ -69,7 +70,7 @@ export interface ScenarioResult {
   enriched: Map<string, { unscored: string | null; tickers: string[] }>;
   deadLetters: Array<{ key: string; reason: string | undefined; message: string | undefined }>;
   service: Exited & { output: string };
-  wallMs: { startup: number; replay: number; drain: number; total: number };
+  wallMs: { startup: number; replay: number; drain: number; evaluate: number; stop: number; total: number };
   /** Largest consumer lag sampled while the replay ran and the pipeline drained (messages). */
   maxLag: number;
   /** Largest sampled spread of the input partitions' event-time watermarks in the window store. */
@@ -329,13 +330,14 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
       300_000,
       250,
     );
-    const alertsEnd = await readAll(kafka, topics.alerts)
-      .then((r) => r.length)
-      .catch(() => 0);
+    // The alert publisher writes in transactions: the topic ends with a commit marker, which readAll
+    // (last *message* offset) never reaches — it timed out after 60 s here, and the count fell to 0.
+    const alertsEnd = (await readToEnd(kafka, topics.alerts)).length;
     await waitFor(() => alertEvents.length >= alertsEnd, 30_000, 100);
+    const tEvaluated = Date.now();
 
     const stopped = { ...(await service.stop()), output: service.output };
-    const tEnd = Date.now();
+    const tStopped = Date.now();
 
     const file = JSON.parse(readFileSync(truthPath, 'utf8')) as {
       documents: DocumentTruth[];
@@ -370,7 +372,9 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
         startup: tStarted - t0,
         replay: tReplayed - tStarted,
         drain: tDrained - tReplayed,
-        total: tEnd - t0,
+        evaluate: tEvaluated - tDrained,
+        stop: tStopped - tEvaluated,
+        total: Date.now() - t0,
       },
       maxLag,
       maxSkewMs,
@@ -410,7 +414,8 @@ export function describeScore(result: ScenarioResult, score: ScenarioScore): str
   const lines = [
     `scenario ${spec.scenario} (seed ${spec.seed}): ${truth.counts.total} documents over ${minutes(truth.endMs - truth.startMs)} of event time ` +
       `at x${result.speedup.toFixed(0)} (${spec.wallRate}/s wall); wall ${(result.wallMs.total / 1000).toFixed(0)} s ` +
-      `(start-up ${(result.wallMs.startup / 1000).toFixed(0)} s, replay ${(result.wallMs.replay / 1000).toFixed(0)} s, drain ${(result.wallMs.drain / 1000).toFixed(0)} s); ` +
+      `(start-up ${(result.wallMs.startup / 1000).toFixed(0)} s, replay ${(result.wallMs.replay / 1000).toFixed(0)} s, drain ${(result.wallMs.drain / 1000).toFixed(0)} s, ` +
+      `last rounds ${(result.wallMs.evaluate / 1000).toFixed(0)} s, stop ${(result.wallMs.stop / 1000).toFixed(0)} s); ` +
       `largest consumer lag ${result.maxLag} messages (${minutes((result.maxLag / spec.eventsPerMinute) * 60_000)} of event time), ` +
       `largest partition watermark spread ${minutes(result.maxSkewMs)}`,
   ];
