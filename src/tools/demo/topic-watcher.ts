@@ -32,12 +32,19 @@ export class TopicWatcher {
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;
+    // The position, not the last message: the alert publisher writes in transactions, so each topic
+    // ends with a commit marker that no message carries. END_BATCH_PROCESS reports the last offset a
+    // fetch covered, markers included (kafkajs emits it for marker-only fetches too).
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const key = `${payload.topic}:${payload.partition}`;
+      const next = BigInt(payload.lastOffset) + 1n;
+      if (next > (this.nextOffset.get(key) ?? 0n)) this.nextOffset.set(key, next);
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [this.topics.alerts, this.topics.dlq], fromBeginning: true });
     await consumer.run({
       autoCommit: false,
-      eachMessage: async ({ topic, partition, message }) => {
-        this.nextOffset.set(`${topic}:${partition}`, BigInt(message.offset) + 1n);
+      eachMessage: async ({ topic, message }) => {
         if (topic === this.topics.alerts) {
           if (!message.value) return;
           try {
