@@ -1,6 +1,7 @@
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { decodeAlertEvent, type AlertEvent } from '../../alerts/events.js';
+import { ConsumerPositions } from '../../io/kafka/positions.js';
 import { readDeadLetterHeaders } from '../../pipeline/dlq.js';
 import { AlertLog } from './alert-log.js';
 import type { DeadLetterRead } from './summary.js';
@@ -10,7 +11,7 @@ export class TopicWatcher {
   readonly alerts = new AlertLog();
   readonly deadLetters: DeadLetterRead[] = [];
   private readonly deadLetterKeys = new Set<string>();
-  private readonly nextOffset = new Map<string, bigint>();
+  private positions: ConsumerPositions | undefined;
   private consumer: Consumer | undefined;
 
   constructor(
@@ -32,14 +33,7 @@ export class TopicWatcher {
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;
-    // The position, not the last message: the alert publisher writes in transactions, so each topic
-    // ends with a commit marker that no message carries. END_BATCH_PROCESS reports the last offset a
-    // fetch covered, markers included (kafkajs emits it for marker-only fetches too).
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      const key = `${payload.topic}:${payload.partition}`;
-      const next = BigInt(payload.lastOffset) + 1n;
-      if (next > (this.nextOffset.get(key) ?? 0n)) this.nextOffset.set(key, next);
-    });
+    this.positions = new ConsumerPositions(consumer);
     await consumer.connect();
     await consumer.subscribe({ topics: [this.topics.alerts, this.topics.dlq], fromBeginning: true });
     await consumer.run({
@@ -69,7 +63,8 @@ export class TopicWatcher {
       for (const p of await admin.fetchTopicOffsets(topic)) {
         const high = BigInt(p.high);
         if (high <= BigInt(p.low)) continue;
-        if ((this.nextOffset.get(`${topic}:${p.partition}`) ?? 0n) < high) return false;
+        // The position, not the last message: the topics end with transaction markers (./positions).
+        if (!this.positions?.reached(topic, p.partition, high)) return false;
       }
     }
     return true;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { decodeAlertEvent, type AlertEvent } from '../../alerts/events.js';
+import { ConsumerPositions } from '../../io/kafka/positions.js';
 import { alertEpisodes } from './load.js';
 import type { ReportAlerts } from './types.js';
 
@@ -41,6 +42,17 @@ export async function readAlertHistory(
       await consumer.subscribe({ topic, fromBeginning: true });
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(resolve, timeoutMs);
+        // Done at the end offsets by position, not by the last message: the alert publisher writes in
+        // transactions, and the topic ends with a commit marker (src/io/kafka/positions.ts).
+        const positions = new ConsumerPositions(consumer, () => {
+          for (const [partition, end] of remaining)
+            if (positions.reached(topic, partition, end)) remaining.delete(partition);
+          if (remaining.size === 0) {
+            complete = true;
+            clearTimeout(timer);
+            resolve();
+          }
+        });
         consumer
           .run({
             autoCommit: false,
@@ -54,12 +66,6 @@ export async function readAlertHistory(
                 } catch {
                   undecodable++;
                 }
-              }
-              if (offset + 1n >= end) remaining.delete(partition);
-              if (remaining.size === 0) {
-                complete = true;
-                clearTimeout(timer);
-                resolve();
               }
             },
           })
