@@ -4,6 +4,7 @@ import { Kafka, logLevel, type IHeaders, type KafkaMessage } from 'kafkajs';
 import { schemaType } from '../../src/codec/schemas.js';
 import { frameConfluent } from '../../src/codec/wire.js';
 import type { ChatMessageRecord, NewsArticleRecord } from '../../src/codec/records.js';
+import { readToEnd } from './read-to-end.js';
 import { kafkaBrokers, uniqueName } from './stack.js';
 
 export function testKafka(clientId = 'finsentry-test'): Kafka {
@@ -132,25 +133,12 @@ export async function highWatermarks(kafka: Kafka, topic: string): Promise<Map<n
   }
 }
 
-/** Every record currently in a topic: reads each partition up to its high watermark at call time. */
+/**
+ * Every record currently in a topic: reads each partition up to its high watermark at call time (read
+ * committed). By position, not by the last message (readToEnd): topics written in transactions — the
+ * alerts topic, the outputs under exactly-once — end with a commit marker that no message carries.
+ * Throws when the end is not reached within `timeoutMs`.
+ */
 export async function readAll(kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<ReadRecord[]> {
-  const high = await highWatermarks(kafka, topic);
-  const remaining = new Map([...high].filter(([, hw]) => hw > 0n));
-  const total = [...remaining.values()].reduce((a, b) => a + b, 0n);
-  if (total === 0n) return [];
-  const seen = new Map<number, bigint>();
-  const records = await readTopic(
-    kafka,
-    topic,
-    (rs) => {
-      const last = rs[rs.length - 1]!;
-      seen.set(last.partition, BigInt(last.message.offset));
-      return [...remaining].every(([p, hw]) => (seen.get(p) ?? -1n) >= hw - 1n);
-    },
-    timeoutMs,
-  );
-  const complete = [...remaining].every(([p, hw]) => (seen.get(p) ?? -1n) >= hw - 1n);
-  if (!complete)
-    throw new Error(`readAll(${topic}): did not reach the high watermarks within ${timeoutMs} ms`);
-  return records.filter((r) => BigInt(r.message.offset) < (high.get(r.partition) ?? 0n));
+  return readToEnd(kafka, topic, { timeoutMs });
 }

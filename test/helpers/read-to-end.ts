@@ -1,7 +1,7 @@
-// Reads a topic to its end with a chosen isolation level, for topics written by transactional
-// producers. readAll (avro-producer.ts) stops at the last *message* offset; here the end is found from
-// the consumer's position, which also moves over transaction markers (control records) and aborted
-// records that a read_committed consumer never sees. Caution: kafkajs 2.2.4's read_committed filter
+// Reads a topic to its end with a chosen isolation level (readAll in avro-producer.ts is this, read
+// committed). The end is found from the consumer's position, not from the last message's offset: the
+// position also moves over transaction markers (control records) and aborted records that a
+// read_committed consumer never sees. Caution: kafkajs 2.2.4's read_committed filter
 // lets aborted records through when aborted transactions of several producers interleave (see
 // readCommittedKeys in kafka-java.ts, the Java consumer the tests trust for the committed view); this
 // reader's read_uncommitted view is exact.
