@@ -5,7 +5,7 @@ import { schemaType } from '../../src/codec/schemas.js';
 import { frameConfluent } from '../../src/codec/wire.js';
 import type { ChatMessageRecord, NewsArticleRecord } from '../../src/codec/records.js';
 import { readToEnd } from './read-to-end.js';
-import { kafkaBrokers, uniqueName } from './stack.js';
+import { kafkaBrokers } from './stack.js';
 
 export function testKafka(clientId = 'finsentry-test'): Kafka {
   return new Kafka({ clientId, brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
@@ -72,37 +72,6 @@ export async function produce(kafka: Kafka, topic: string, messages: TestMessage
 export interface ReadRecord {
   partition: number;
   message: KafkaMessage;
-}
-
-/**
- * Reads a topic from the beginning until `done(records)` holds or `timeoutMs` passes, with a fresh
- * consumer group. Returns what was read (the caller asserts on it).
- */
-export async function readTopic(
-  kafka: Kafka,
-  topic: string,
-  done: (records: ReadRecord[]) => boolean,
-  timeoutMs = 60_000,
-): Promise<ReadRecord[]> {
-  const consumer = kafka.consumer({ groupId: uniqueName('reader'), allowAutoTopicCreation: false });
-  const records: ReadRecord[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    let resolveDone: () => void = () => {};
-    const finished = new Promise<void>((resolve) => (resolveDone = resolve));
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        records.push({ partition, message });
-        if (done(records)) resolveDone();
-      },
-    });
-    const timer = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs));
-    await Promise.race([finished, timer]);
-  } finally {
-    await consumer.disconnect();
-  }
-  return records;
 }
 
 /** Committed offsets of a consumer group per partition (-1 = nothing committed). */

@@ -6,6 +6,7 @@
 // readCommittedKeys in kafka-java.ts, the Java consumer the tests trust for the committed view); this
 // reader's read_uncommitted view is exact.
 import type { Kafka, KafkaMessage } from 'kafkajs';
+import { ConsumerPositions } from '../../src/io/kafka/positions.js';
 import { highWatermarks } from './avro-producer.js';
 import { uniqueName } from './stack.js';
 
@@ -36,12 +37,10 @@ export async function readToEnd(
   const records: TopicRecord[] = [];
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
-  // END_BATCH_PROCESS also fires for fetches that held nothing but markers or aborted records, with the
-  // last offset the fetch covered, so it tracks the position even where no message is delivered.
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    if (payload.topic !== topic) return;
-    const hw = pending.get(payload.partition);
-    if (hw !== undefined && BigInt(payload.lastOffset) >= hw - 1n) pending.delete(payload.partition);
+  // The product's position tracker (src/io/kafka/positions.ts): markers and aborted records included.
+  const positions = new ConsumerPositions(consumer, () => {
+    for (const [partition, hw] of pending)
+      if (positions.reached(topic, partition, hw)) pending.delete(partition);
     if (pending.size === 0) resolveDone();
   });
   await consumer.connect();

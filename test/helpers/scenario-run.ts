@@ -15,7 +15,6 @@ import type { ObservedAlert, ScenarioScore } from '../../src/tools/scenarios/sco
 import { readAll, testKafka } from './avro-producer.js';
 import { logLines, repoRoot, startFinsentry, waitForLog } from './finsentry-cli.js';
 import { GroupProgress, ProcessorProcess, type Exited } from './processor-process.js';
-import { readToEnd } from './read-to-end.js';
 import { createTopic, deleteTopics, kafkaBrokers, redisUrl, uniqueName, waitFor } from './stack.js';
 
 export interface ScenarioSpec {
@@ -330,9 +329,9 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
       300_000,
       250,
     );
-    // The alert publisher writes in transactions: the topic ends with a commit marker, which readAll
-    // (last *message* offset) never reaches — it timed out after 60 s here, and the count fell to 0.
-    const alertsEnd = (await readToEnd(kafka, topics.alerts)).length;
+    // Read to the end by position: the alert publisher writes in transactions, and the topic ends with
+    // a commit marker (a reader waiting for the last message timed out here, and the count fell to 0).
+    const alertsEnd = (await readAll(kafka, topics.alerts)).length;
     await waitFor(() => alertEvents.length >= alertsEnd, 30_000, 100);
     const tEvaluated = Date.now();
 
