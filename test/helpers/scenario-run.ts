@@ -229,7 +229,11 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
       // The event clock: `for` and alert times run on the statistics' watermark, so the replay's
       // speedup does not change which alerts fire or when (in event time). Frequent rounds keep one
       // round a small slice of event time.
-      evaluator: { enabled: true, interval: '500ms', clock: 'event' },
+      // Idle after 10 s without progress (default 30 s): once the replay is drained the grace period is
+      // waived only when every partition is idle, and these last rounds were ~33 s of every scenario.
+      // While the replay runs every partition gets records each second, and one with records waiting
+      // is never idle (src/alerts/evaluator.ts evaluationWatermark).
+      evaluator: { enabled: true, interval: '500ms', clock: 'event', idlePartitionTimeout: '10s' },
       // A scenario replays a few hours into an empty store: no baseline to pin, drift on the trailing window.
       alerts: { rules: withTrailingDriftReference(DEFAULT_ALERT_RULES_RAW) },
       metrics: { port: 0, host: '127.0.0.1' },
