@@ -101,9 +101,25 @@ const SPECS: ScenarioSpec[] = [
     wallRate: 100,
     universe: 16,
   },
+  // issuer-surge and region-bias stay on independent, on-time documents: with the modest profile
+  // (stop 25, seeds 12 and 13) neither planted effect was detected at all, 0 false alerts — issue 18.
   { scenario: 'region-bias', seed: 13, durationMs: 21 * MINUTE, eventsPerMinute: 120, wallRate: 100 },
-  { scenario: 'drift', seed: 14, durationMs: 120 * MINUTE, eventsPerMinute: 6, wallRate: 100 },
-  { scenario: 'poison', seed: 15, durationMs: 30 * MINUTE, eventsPerMinute: 20, wallRate: 100 },
+  {
+    scenario: 'drift',
+    seed: 14,
+    durationMs: 120 * MINUTE,
+    eventsPerMinute: 6,
+    wallRate: 100,
+    realism: 'modest',
+  },
+  {
+    scenario: 'poison',
+    seed: 15,
+    durationMs: 30 * MINUTE,
+    eventsPerMinute: 20,
+    wallRate: 100,
+    realism: 'modest',
+  },
 ];
 
 function assertAccountedFor(result: ScenarioResult): void {
