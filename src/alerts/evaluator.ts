@@ -10,6 +10,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { AlertStateCount, PipelineMetrics } from '../telemetry/metrics.js';
 import { toAlertEvent } from './events.js';
 import { slidingReference } from './sliding-reference.js';
+import { pastWindowsNeeded, PastWindowsSource } from './past-windows.js';
 import { SURGE_METRIC } from '../config/rules.js';
 import {
   driftResults,
@@ -211,6 +212,7 @@ export class Evaluator {
   private readonly sentBestEffort = new Set<string>();
   /** Trailing sources of rules' own references, by reference length. */
   private readonly ownReferenceSources = new Map<number, ReferenceSource>();
+  private pastWindowsSource: PastWindowsSource | null = null;
 
   constructor(private readonly options: EvaluatorOptions) {
     for (const rule of options.rules) {
@@ -530,8 +532,22 @@ export class Evaluator {
       );
     }
     if (endMs > 0) await this.readOwnReferences(endMs, ref);
+    const past = endMs > 0 ? await this.readPastWindows(endMs) : new Map<string, GroupWindowStats[][]>();
     const baseline = this.options.baseline ? await this.options.baseline() : null;
-    return { current, reference: ref, pipeline, baseline, endMs, sequential: this.sequential };
+    return { current, reference: ref, past, pipeline, baseline, endMs, sequential: this.sequential };
+  }
+
+  /** The surge rule's past windows (baseline dispersion, ./past-windows.ts), kept between rounds. */
+  private async readPastWindows(endMs: number): Promise<Map<string, GroupWindowStats[][]>> {
+    const needed = pastWindowsNeeded(this.options.rules);
+    const past = new Map<string, GroupWindowStats[][]>();
+    if (needed.length === 0) return past;
+    this.pastWindowsSource ??= new PastWindowsSource(this.options.windows);
+    const source = this.pastWindowsSource;
+    await Promise.all(
+      needed.map(async (w) => void past.set(w.key, await source.read(w.dimension, w.windowMs, endMs))),
+    );
+    return past;
   }
 
   /**

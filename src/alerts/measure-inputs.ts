@@ -34,6 +34,11 @@ export interface EvaluationInputs {
    * judged and say so (never a silent fallback to the trailing window).
    */
   baseline?: BaselineReference | null;
+  /**
+   * Windows before the current ones, same keys, most recent first: the surge rule's baseline
+   * dispersion (the evaluator reads PAST_WINDOWS of them for rules that need them; pastWindowsNeeded).
+   */
+  past?: ReadonlyMap<string, ReadonlyArray<readonly GroupWindowStats[]>>;
   /** Event time the current windows end at: sequential detectors fold each bucket once. */
   endMs?: number;
   /** State of sequential (CUSUM) rules across evaluations, owned by the caller. */

@@ -10,10 +10,15 @@ import { logGamma } from './special.js';
  *    own rate, and nothing switches at a count.
  * 2. Test: the count of negative stories in the current window against a beta-binomial predictive,
  *    which carries both the uncertainty of the reference (the posterior has concentration m + κ) and
- *    extra-binomial dispersion φ (quasi-binomial, Pearson χ² per group; estimated robustly as the
- *    median over the judged groups of the round, divided by the χ²₁ median, so that a surging group
- *    does not inflate it).
- * 3. Multiplicity: Benjamini–Hochberg across the groups judged in the round.
+ *    extra-binomial dispersion φ (quasi-binomial, Pearson χ² per group, median divided by the χ²₁
+ *    median). φ comes from the window's predecessors (the past hour's windows of the same groups), as
+ *    outbreak detection estimates it from the baseline period (Farrington et al. 1996), not from the
+ *    round being judged: a round's own residuals grow with whatever else moves in it — other issuers'
+ *    tone, a market-wide shift — and then explain a real surge away. Without enough past windows, the
+ *    round's median as before.
+ * 3. A market-wide rise: the round's common shift in log-odds (median over the judged groups, never
+ *    below 0) raises every reference, so that issuers moving with the market do not each fire.
+ * 4. Multiplicity: Benjamini–Hochberg across the groups judged in the round.
  */
 
 export interface RateCounts {
@@ -125,14 +130,64 @@ export const CHI2_1_MEDIAN = 0.454936423119572;
  * The median, not the mean, because the groups that surge are exactly the outliers to be found.
  */
 export function roundDispersion(groups: ReadonlyArray<{ hits: number; n: number; rate: number }>): number {
+  return medianDispersion(groups) ?? 1;
+}
+
+/** Fewest Pearson residuals a dispersion is estimated from. */
+const MIN_RESIDUALS = 5;
+
+/** The median Pearson residual over χ²₁'s median (at least 1), or null below MIN_RESIDUALS residuals. */
+function medianDispersion(groups: ReadonlyArray<{ hits: number; n: number; rate: number }>): number | null {
   const residuals = groups
     .filter((g) => g.n > 0 && g.rate > 0 && g.rate < 1)
-    .map((g) => (g.hits - g.n * g.rate) ** 2 / (g.n * g.rate * (1 - g.rate)))
-    .sort((a, b) => a - b);
-  if (residuals.length < 5) return 1;
-  const mid = residuals.length >> 1;
-  const median = residuals.length % 2 ? residuals[mid]! : (residuals[mid - 1]! + residuals[mid]!) / 2;
-  return Math.max(1, median / CHI2_1_MEDIAN);
+    .map((g) => (g.hits - g.n * g.rate) ** 2 / (g.n * g.rate * (1 - g.rate)));
+  if (residuals.length < MIN_RESIDUALS) return null;
+  return Math.max(1, median(residuals) / CHI2_1_MEDIAN);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * Baseline dispersion: the median Pearson residual of every (group, past window) with at least
+ * `minSamples` trials against the group's reference rate, over χ²₁'s median, at least 1; null when
+ * fewer than MIN_RESIDUALS such pairs exist (then the round's own dispersion is used).
+ */
+export function baselineDispersion(
+  past: ReadonlyArray<readonly RateCounts[]>,
+  rateOf: (group: string) => number | undefined,
+  minSamples: number,
+): number | null {
+  const pairs: Array<{ hits: number; n: number; rate: number }> = [];
+  for (const window of past)
+    for (const g of window) {
+      const rate = rateOf(g.group);
+      if (rate !== undefined && g.n >= Math.max(1, minSamples)) pairs.push({ hits: g.hits, n: g.n, rate });
+    }
+  return medianDispersion(pairs);
+}
+
+const logit = (p: number): number => Math.log(p / (1 - p));
+const expit = (x: number): number => 1 / (1 + Math.exp(-x));
+
+/**
+ * The round's common rise in log-odds over the references: the median over the judged groups of
+ * logit((x + ½)/(n + 1)) − logit(reference), 0 when the median is not positive (a market turning
+ * calmer lowers no reference: an issuer that stays as it was is no surge).
+ */
+export function commonShift(groups: ReadonlyArray<{ hits: number; n: number; rate: number }>): number {
+  const shifts = groups
+    .filter((g) => g.n > 0 && g.rate > 0 && g.rate < 1)
+    .map((g) => logit((g.hits + 0.5) / (g.n + 1)) - logit(g.rate));
+  return shifts.length === 0 ? 0 : Math.max(0, median(shifts));
+}
+
+/** A reference rate raised by a common log-odds shift. */
+export function shiftedRate(rate: number, shift: number): number {
+  return shift === 0 || rate <= 0 || rate >= 1 ? rate : expit(logit(rate) + shift);
 }
 
 /**
@@ -163,26 +218,50 @@ export interface SurgeJudgement {
   qValue: number | null;
 }
 
+/** How a round's dispersion was estimated: from the past windows, or from the round itself. */
+export type DispersionSource = 'baseline' | 'round';
+
+export interface SurgeRound {
+  judgements: SurgeJudgement[];
+  prior: BetaPrior | null;
+  dispersion: number;
+  dispersionSource: DispersionSource;
+  /** The common log-odds rise added to every reference (commonShift). */
+  shift: number;
+}
+
 /**
- * The whole round: reference per group, dispersion, p-values and BH over the groups with at least
- * `minSamples` in the current window. `history` is the groups' longer history (e.g. 24 h), `current`
- * the window being judged.
+ * The whole round: reference per group, dispersion, common shift, p-values and BH over the groups
+ * with at least `minSamples` in the current window. `history` is the groups' longer history (e.g.
+ * 24 h), `current` the window being judged, `past` the windows before it (baseline dispersion).
  */
 export function judgeSurges(
   current: readonly RateCounts[],
   history: readonly RateCounts[],
   minSamples: number,
-): { judgements: SurgeJudgement[]; prior: BetaPrior | null; dispersion: number } {
+  past: ReadonlyArray<readonly RateCounts[]> = [],
+): SurgeRound {
   const prior = estimateBetaPrior(history);
   const byGroup = new Map(history.map((g) => [g.group, g]));
   const pool = prior ?? estimateBetaPrior(current) ?? { mean: 0.5, concentration: MIN_CONCENTRATION };
-  const withRef = current.map((g) => {
-    const h = byGroup.get(g.group);
-    return { ...g, reference: shrunkRate(h?.hits ?? 0, h?.n ?? 0, pool) };
-  });
+  const referenceOf = (group: string): BetaPrior => {
+    const h = byGroup.get(group);
+    return shrunkRate(h?.hits ?? 0, h?.n ?? 0, pool);
+  };
+  const withRef = current.map((g) => ({ ...g, reference: referenceOf(g.group) }));
   const judged = withRef.filter((g) => g.n >= Math.max(1, minSamples));
-  const dispersion = roundDispersion(judged.map((g) => ({ hits: g.hits, n: g.n, rate: g.reference.mean })));
-  const pValues = judged.map((g) => surgePValue(g.hits, g.n, g.reference, dispersion));
+  const asRates = judged.map((g) => ({ hits: g.hits, n: g.n, rate: g.reference.mean }));
+  const fromPast = baselineDispersion(past, (group) => referenceOf(group).mean, minSamples);
+  const dispersion = fromPast ?? roundDispersion(asRates);
+  const shift = commonShift(asRates);
+  const test = (g: (typeof withRef)[number]) =>
+    surgePValue(
+      g.hits,
+      g.n,
+      { mean: shiftedRate(g.reference.mean, shift), concentration: g.reference.concentration },
+      dispersion,
+    );
+  const pValues = judged.map(test);
   const qValues = benjaminiHochberg(pValues);
   const qByGroup = new Map(judged.map((g, i) => [g.group, qValues[i]!]));
   const pByGroup = new Map(judged.map((g, i) => [g.group, pValues[i]!]));
@@ -192,8 +271,8 @@ export function judgeSurges(
     n: g.n,
     share: g.n > 0 ? g.hits / g.n : 0,
     reference: g.reference,
-    pValue: pByGroup.get(g.group) ?? surgePValue(g.hits, g.n, g.reference, dispersion),
+    pValue: pByGroup.get(g.group) ?? test(g),
     qValue: qByGroup.get(g.group) ?? null,
   }));
-  return { judgements, prior, dispersion };
+  return { judgements, prior, dispersion, dispersionSource: fromPast === null ? 'round' : 'baseline', shift };
 }

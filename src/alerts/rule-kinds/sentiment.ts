@@ -7,7 +7,7 @@ import { ALL_GROUP } from '../../stats/grouping.js';
 import { histogramEdges } from '../../stats/histograms.js';
 import { groupPerformance } from '../../stats/performance.js';
 import { fisherExactOneSided } from '../../stats/special.js';
-import { fmt, type RuleMeasureContext } from '../measure-inputs.js';
+import { fmt, windowKey, type RuleMeasureContext } from '../measure-inputs.js';
 import type { Measurement } from '../state-machine.js';
 import { measureSurge } from '../surge-rule.js';
 
@@ -126,7 +126,14 @@ const GROUP_METRICS: Record<string, GroupMetric> = {
 
 export function measureSentimentRule(ctx: RuleMeasureContext): Measurement[] {
   const { rule, current, reference, base, minSamples } = ctx;
-  if (rule.metric === SURGE_METRIC) return measureSurge(rule, current, reference, minSamples);
+  if (rule.metric === SURGE_METRIC)
+    return measureSurge(
+      rule,
+      current,
+      reference,
+      minSamples,
+      ctx.inputs.past?.get(windowKey(base.dimension, rule.window)),
+    );
   const metric = GROUP_METRICS[rule.metric];
   if (!metric) throw new Error(`rule ${rule.name}: unknown sentiment metric ${rule.metric}`);
   const group: GroupContext = {

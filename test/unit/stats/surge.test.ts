@@ -1,16 +1,47 @@
 import { describe, expect, it } from 'vitest';
+import { Random } from '../../../src/tools/scenarios/random.js';
 import {
+  baselineDispersion,
   benjaminiHochberg,
   betaBinomialSf,
   binomialSf,
   CHI2_1_MEDIAN,
+  commonShift,
   estimateBetaPrior,
   judgeSurges,
   MAX_CONCENTRATION,
   roundDispersion,
   shrunkRate,
+  shiftedRate,
   surgePValue,
+  type RateCounts,
 } from '../../../src/stats/surge.js';
+
+/** n Bernoulli(p) draws from a seeded stream. */
+function binomial(random: Random, n: number, p: number): number {
+  let hits = 0;
+  for (let i = 0; i < n; i++) if (random.chance(p)) hits += 1;
+  return hits;
+}
+
+/**
+ * A small market as the issuer-surge scenario has it (16 issuers, docs/scenarios.md "Realism"): a
+ * day's history at 0.2 negative each, the past hour's twelve 5-minute windows drawn binomially at
+ * that rate, 40 stories per issuer and window.
+ */
+function smallMarket(seed: number): { history: RateCounts[]; past: RateCounts[][] } {
+  const random = Random.fromSeed(seed);
+  const groups = Array.from({ length: 16 }, (_, i) => `g${i}`);
+  return {
+    history: groups.map((group) => ({ group, hits: 100, n: 500 })),
+    past: Array.from({ length: 12 }, () =>
+      groups.map((group) => ({ group, hits: binomial(random, 40, 0.2), n: 40 })),
+    ),
+  };
+}
+
+const significant = (round: ReturnType<typeof judgeSurges>) =>
+  round.judgements.filter((j) => j.qValue !== null && j.qValue <= 0.001 && j.share > 0.5).map((j) => j.group);
 
 describe('surge statistics', () => {
   it('beta-binomial and binomial tails equal scipy', () => {
@@ -90,5 +121,57 @@ describe('surge statistics', () => {
       history.reduce((s, g) => s + g.hits, 0) / history.reduce((s, g) => s + g.n, 0),
       12,
     );
+  });
+
+  it('estimates the dispersion from the past windows, so that what else moves in the round does not explain a surge away', () => {
+    const { history, past } = smallMarket(12);
+    // The round as the scenario generator made it when the surging issuer was its region's largest
+    // (measured 2026-12-07: round dispersion 9.1, the surge at 82 of 101 stories not significant): g0
+    // surges, its regional peers fall to the floor, every other issuer rises to keep the regions' ratios.
+    const current: RateCounts[] = [
+      { group: 'g0', hits: 30, n: 40 },
+      ...[1, 2, 3, 4, 5].map((i) => ({ group: `g${i}`, hits: 1, n: 40 })),
+      ...[6, 7, 8, 9, 10, 11, 12, 13, 14, 15].map((i) => ({ group: `g${i}`, hits: 14, n: 40 })),
+    ];
+    const fromRound = judgeSurges(current, history, 10);
+    expect(fromRound.dispersionSource).toBe('round');
+    expect(fromRound.dispersion).toBeGreaterThan(3);
+    expect(significant(fromRound)).toEqual([]);
+    const fromPast = judgeSurges(current, history, 10, past);
+    expect(fromPast.dispersionSource).toBe('baseline');
+    expect(fromPast.dispersion).toBeLessThan(1.6);
+    expect(significant(fromPast)).toEqual(['g0']);
+  });
+
+  it('a market-wide rise raises every reference: issuers moving with the market do not fire, one rising beyond it does', () => {
+    const { history, past } = smallMarket(13);
+    const market = history.map((g) => ({ group: g.group, hits: 18, n: 40 })); // 0.45 against 0.2, every issuer
+    const round = judgeSurges(market, history, 10, past);
+    expect(round.shift).toBeCloseTo(Math.log(18.5 / 22.5) - Math.log(0.2 / 0.8), 1);
+    expect(significant(round)).toEqual([]);
+    market[3] = { group: 'g3', hits: 36, n: 40 };
+    expect(significant(judgeSurges(market, history, 10, past))).toEqual(['g3']);
+  });
+
+  it('baseline dispersion: binomial past windows give about 1, overdispersed ones more, too few pairs none', () => {
+    const { past } = smallMarket(14);
+    const rate = () => 0.2;
+    expect(baselineDispersion(past, rate, 10)).toBeLessThan(1.6);
+    // every window alternates between 2 and 14 of 40 (variance far above the binomial's 6.4)
+    const wide = past.map((w, k) => w.map((g, i) => ({ ...g, hits: (i + k) % 2 ? 14 : 2 })));
+    expect(baselineDispersion(wide, rate, 10)).toBeGreaterThan(3);
+    expect(baselineDispersion([past[0]!.slice(0, 4)], rate, 10)).toBeNull(); // 4 pairs
+    expect(baselineDispersion(past, rate, 41)).toBeNull(); // no window has the min samples
+    expect(baselineDispersion(past, () => undefined, 10)).toBeNull(); // no reference for any group
+  });
+
+  it('the common shift is the median rise in log-odds, never negative', () => {
+    const at = (hits: number) => ({ hits, n: 99, rate: 0.2 });
+    // logit(20.5/100) − logit(0.2) for the median group
+    expect(commonShift([at(10), at(20), at(60)])).toBeCloseTo(Math.log(20.5 / 79.5) - Math.log(0.25), 12);
+    expect(commonShift([at(5), at(6), at(7)])).toBe(0);
+    expect(commonShift([])).toBe(0);
+    expect(shiftedRate(0.2, Math.log(3))).toBeCloseTo(0.75 / 1.75, 12); // odds 0.25 × 3
+    expect(shiftedRate(0.2, 0)).toBe(0.2);
   });
 });

@@ -158,7 +158,9 @@ describe('the shipped surge rule on live-path observations (in-memory windows)',
     const delayMs = Date.parse(firing.labels.firing_since!) - (T0 + SURGE.fromMinute * MINUTE);
     expect(delayMs).toBeGreaterThan(0);
     expect(delayMs).toBeLessThanOrEqual(10 * MINUTE);
-    console.log(`surge detected ${delayMs / MINUTE} min after it began`);
+    console.log(`surge detected ${delayMs / MINUTE} min after it began: ${firing.summary}`);
+    // Its dispersion came from the issuers' past hour of windows, read by the evaluator.
+    expect(firing.summary).toMatch(/dispersion [\d.]+ \(past 12 windows\), market shift [\d.]+/);
     // It names the stories behind it: the most negative of the issuer's window, one id per story
     // (its copies share it), highest p(negative) first — on the event and in Alertmanager's annotations.
     const end = Date.parse(firing.labels.firing_since!);
