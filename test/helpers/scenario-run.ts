@@ -35,6 +35,8 @@ export interface ScenarioSpec {
   issuersFile?: string;
   /** `finsentry replay --realism` (src/tools/scenarios/realism.ts; default off). */
   realism?: 'off' | 'modest' | 'issue';
+  /** `finsentry replay --bias-ratio`: the planted disparate impact ratio of region-bias (default 0.6). */
+  biasRatio?: number;
 }
 
 export interface ModelPaths {
@@ -303,6 +305,7 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
       '--quiet',
       ...(spec.universe !== undefined ? ['--universe', String(spec.universe)] : []),
       ...(spec.realism !== undefined ? ['--realism', spec.realism] : []),
+      ...(spec.biasRatio !== undefined ? ['--bias-ratio', String(spec.biasRatio)] : []),
     ]);
     const replayBudgetMs = (spec.durationMs / speedup) * 3 + 60_000;
     const timer = setTimeout(() => replay.child.kill('SIGKILL'), replayBudgetMs);

@@ -51,6 +51,7 @@ interface ReplayCliOptions {
   labels?: number;
   labelDelay: number;
   realism?: RealismOptions;
+  biasRatio?: number;
 }
 
 const positiveNumber = numberArg({ min: 0, exclusiveMin: true });
@@ -129,6 +130,11 @@ export function registerReplayCommand(program: Command): void {
       'realistic traffic: off, modest (scenario tests, demo), issue (the backtest profile) or JSON knobs',
       realismArg,
     )
+    .option(
+      '--bias-ratio <r>',
+      'with --scenario region-bias (or mixed): the planted disparate impact ratio, e.g. 0.5 (default 0.6)',
+      numberArg({ min: 0, max: 1, exclusiveMin: true }),
+    )
     .option('--quiet', 'no progress lines on stderr')
     .action(replayAction);
 }
@@ -197,6 +203,7 @@ function scenarioSource(opts: ReplayCliOptions, config: FinsentryConfig, say: Sa
     config,
     ...(opts.labels ? { labels: { share: opts.labels, delayMs: opts.labelDelay } } : {}),
     ...(opts.realism ? { realism: opts.realism } : {}),
+    ...(opts.biasRatio !== undefined ? { bias: { disparateImpact: opts.biasRatio } } : {}),
     // The expected alerts follow the rules of the config given (the defaults without one).
     rules: effectiveAlertRules(config),
   });

@@ -56,6 +56,8 @@ export interface ReplayPlanOptions extends ReplayClockOptions {
   zh?: ScenarioOptions['zh'];
   /** Realistic traffic knobs (src/tools/scenarios/realism.ts; default: all off). */
   realism?: ScenarioOptions['realism'];
+  /** The planted regional disparity of bias scenarios (default: the generator's). */
+  bias?: ScenarioOptions['bias'];
 }
 
 export interface ReplayPlan extends ReplayClock {
@@ -92,6 +94,7 @@ export function planReplay(o: ReplayPlanOptions, nowMs = Date.now()): ReplayPlan
     ...(o.labels ? { labels: o.labels } : {}),
     ...(o.zh ? { zh: o.zh } : {}),
     ...(o.realism ? { realism: o.realism } : {}),
+    ...(o.bias ? { bias: o.bias } : {}),
     ...(o.config.models ? { scoredLanguages: scoredLanguages(o.config.models) } : {}),
     rules: o.rules,
   });

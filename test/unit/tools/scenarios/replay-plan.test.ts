@@ -53,4 +53,24 @@ describe('replay plan', () => {
     const again = [...planReplay(options).run.messages].map((m) => m.id);
     expect(again).toEqual(seen); // same seed, same traffic
   });
+
+  it('plants the disparity it is given (--bias-ratio), and the generator default without one', () => {
+    const base = {
+      scenario: 'region-bias' as const,
+      seed: 13,
+      durationMs: 600_000,
+      rate: 120,
+      speedup: 60,
+      startMs: Date.UTC(2026, 0, 5, 9, 0),
+      universe: undefined,
+      config,
+      rules,
+    };
+    const planted = (options: Parameters<typeof planReplay>[0]) => {
+      const bias = planReplay(options).run.truth.injected.find((e) => e.kind === 'bias')!;
+      return bias.params!.expectedDisparateImpact as number;
+    };
+    expect(planted({ ...base, bias: { disparateImpact: 0.5 } })).toBeCloseTo(0.5, 12);
+    expect(planted(base)).toBeCloseTo(0.6, 12);
+  });
 });
