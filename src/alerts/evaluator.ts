@@ -212,9 +212,13 @@ export class Evaluator {
   private readonly sentBestEffort = new Set<string>();
   /** Trailing sources of rules' own references, by reference length. */
   private readonly ownReferenceSources = new Map<number, ReferenceSource>();
-  private pastWindowsSource: PastWindowsSource | null = null;
+  private readonly pastWindowsSource: PastWindowsSource;
+  /** The (dimension, window) pairs whose past windows the rules need (the surge rule's). */
+  private readonly pastWindowsNeeded: ReturnType<typeof pastWindowsNeeded>;
 
   constructor(private readonly options: EvaluatorOptions) {
+    this.pastWindowsSource = new PastWindowsSource(options.windows);
+    this.pastWindowsNeeded = pastWindowsNeeded(options.rules);
     for (const rule of options.rules) {
       const problem = validateRule(rule);
       if (problem) throw new Error(problem);
@@ -539,13 +543,12 @@ export class Evaluator {
 
   /** The surge rule's past windows (baseline dispersion, ./past-windows.ts), kept between rounds. */
   private async readPastWindows(endMs: number): Promise<Map<string, GroupWindowStats[][]>> {
-    const needed = pastWindowsNeeded(this.options.rules);
     const past = new Map<string, GroupWindowStats[][]>();
-    if (needed.length === 0) return past;
-    this.pastWindowsSource ??= new PastWindowsSource(this.options.windows);
     const source = this.pastWindowsSource;
     await Promise.all(
-      needed.map(async (w) => void past.set(w.key, await source.read(w.dimension, w.windowMs, endMs))),
+      this.pastWindowsNeeded.map(
+        async (w) => void past.set(w.key, await source.read(w.dimension, w.windowMs, endMs)),
+      ),
     );
     return past;
   }

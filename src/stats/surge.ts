@@ -1,3 +1,4 @@
+import { median } from './median.js';
 import { logGamma } from './special.js';
 
 /**
@@ -143,12 +144,6 @@ function medianDispersion(groups: ReadonlyArray<{ hits: number; n: number; rate:
     .map((g) => (g.hits - g.n * g.rate) ** 2 / (g.n * g.rate * (1 - g.rate)));
   if (residuals.length < MIN_RESIDUALS) return null;
   return Math.max(1, median(residuals) / CHI2_1_MEDIAN);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /**

@@ -1,13 +1,8 @@
 /** Small timing and statistics helpers of the benchmark (pure, no I/O). */
 
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
+import { median } from '../../stats/median.js';
+
+export { median };
 
 /** Nearest-rank percentile (p in [0, 100]) of unsorted values. */
 export function percentile(values: readonly number[], p: number): number {
