@@ -350,12 +350,25 @@ class Script {
   }
 }
 
+// One counter hash as one string, "<field>\n<value>\n…": a long window is hundreds of thousands of
+// fields, and parsing them as separate reply elements cost the reader ~3× more than splitting one string
+// (sanitised groups and counter names never hold a newline). A hash is bounded by the group budget, so
+// one call holds Redis a few ms (docs/guarantees.md "Cardinality budget").
+const READ_HASH_SCRIPT = `return table.concat(redis.call('HGETALL', KEYS[1]), '\\n')`;
+
 const APPLY = new Script(APPLY_SCRIPT);
+const READ_HASH = new Script(READ_HASH_SCRIPT);
 const CLAIM = new Script(CLAIM_SCRIPT);
 const RELEASE = new Script(RELEASE_SCRIPT);
 
 const claimArgs = (c: StoryClaim): string[] => [c.claimant, String(c.eventTimeMs)];
 const releaseArgs = (c: StoryClaim): string[] => [claimValue(c)];
+
+/** Adds a stored counter's value (a numeric string) to the counters being summed. */
+function addCounter(raw: RawCounters, counter: string, stored: string): void {
+  const value = Number(stored);
+  if (Number.isFinite(value)) raw.set(counter, (raw.get(counter) ?? 0) + value);
+}
 
 interface QueuedOp {
   key: string;
@@ -657,26 +670,27 @@ export class RedisWindowStore implements StatsSink, WindowReader, PartitionState
   }
 
   /** Fetches the counter hashes of some dimensions for every (partition, bucket) of a window, in one pipelined phase. */
+  /** Every counter hash of the window: its fields and values alternating, as READ_HASH returns them. */
   private async readDimensionHashes(
     dimensions: readonly string[],
     buckets: readonly number[],
-  ): Promise<Array<{ dimension: string; bucket: number; hash: Record<string, string> }>> {
+  ): Promise<Array<{ dimension: string; bucket: number; fields: string[] }>> {
     const parts = await this.partitions();
-    const ops: Array<QueuedOp & { dimension: string; bucket: number }> = [];
+    const reads: Array<ScriptCall & { dimension: string; bucket: number }> = [];
     for (const pk of parts) {
       const base = this.shardBase(pk);
       for (const dimension of dimensions) {
         for (const bucket of buckets) {
           const key = `${base}:c:${bucket}:${dimension}`;
-          ops.push({ key, dimension, bucket, add: (p) => void p.hgetall(key) });
+          reads.push({ key, keys: [key], args: [], dimension, bucket });
         }
       }
     }
-    const hashes = await this.execByNode(ops);
-    return ops.map((op, i) => ({
-      dimension: op.dimension,
-      bucket: op.bucket,
-      hash: hashes[i] as Record<string, string>,
+    const packed = await this.evalAll(READ_HASH, reads);
+    return reads.map((read, i) => ({
+      dimension: read.dimension,
+      bucket: read.bucket,
+      fields: packed[i] === '' ? [] : String(packed[i]).split('\n'),
     }));
   }
 
@@ -708,17 +722,16 @@ export class RedisWindowStore implements StatsSink, WindowReader, PartitionState
     // Summed straight from the replies ("<group>|<counter>" fields): long windows of unbounded
     // dimensions are hundreds of thousands of fields, so no per-bucket intermediate objects.
     const merged = new Map<string, Map<string, RawCounters>>(dimensions.map((d) => [d, new Map()]));
-    for (const { dimension, hash } of await this.readDimensionHashes(dimensions, buckets)) {
+    for (const { dimension, fields } of await this.readDimensionHashes(dimensions, buckets)) {
       const groups = merged.get(dimension)!;
-      for (const field in hash) {
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        const field = fields[i]!;
         const sep = field.indexOf('|');
         if (sep <= 0) continue;
         const group = field.slice(0, sep);
         let raw = groups.get(group);
         if (!raw) groups.set(group, (raw = new Map()));
-        const counter = field.slice(sep + 1);
-        const value = Number(hash[field]);
-        if (Number.isFinite(value)) raw.set(counter, (raw.get(counter) ?? 0) + value);
+        addCounter(raw, field.slice(sep + 1), fields[i + 1]!);
       }
     }
     const out: Record<string, GroupWindowStats[]> = {};
@@ -745,15 +758,13 @@ export class RedisWindowStore implements StatsSink, WindowReader, PartitionState
     const perBucket = new Map<string, Map<number, RawCounters>>(
       query.groups.map((g) => [g, new Map(window.buckets.map((b) => [b, new Map()]))]),
     );
-    for (const { bucket, hash } of await this.readDimensionHashes([query.dimension], window.buckets)) {
-      for (const field in hash) {
+    for (const { bucket, fields } of await this.readDimensionHashes([query.dimension], window.buckets)) {
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        const field = fields[i]!;
         const sep = field.indexOf('|');
         const group = field.slice(0, sep);
         if (sep <= 0 || !wanted.has(group)) continue;
-        const raw = perBucket.get(group)!.get(bucket)!;
-        const counter = field.slice(sep + 1);
-        const value = Number(hash[field]);
-        if (Number.isFinite(value)) raw.set(counter, (raw.get(counter) ?? 0) + value);
+        addCounter(perBucket.get(group)!.get(bucket)!, field.slice(sep + 1), fields[i + 1]!);
       }
     }
     for (const [group, buckets] of perBucket)

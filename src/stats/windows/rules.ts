@@ -243,11 +243,13 @@ export function foldedCounts(flat: ReadonlyArray<number | string> | undefined): 
 }
 
 /**
- * Most (item, group) pairs one store call adds. It bounds how long one Redis script holds the server:
- * a batch of documents with dozens of tickers each is applied in several calls (docs/guarantees.md
- * "Cardinality budget"); ordinary batches (a few groups per document) stay one call.
+ * Most distinct (bucket, dimension, group) cells one store call writes. It bounds how long one Redis
+ * script holds the server: the script's cost is one HINCRBY per distinct cell and counter (pairs of the
+ * same cell are summed in Lua first) plus the budget's look-ups per new group, so a batch of documents
+ * naming dozens of one-off tickers each is applied in several calls (docs/guarantees.md "Cardinality
+ * budget"); an ordinary batch (many documents in the same few groups) stays one call.
  */
-export const MAX_PAIRS_PER_CALL = 500;
+export const MAX_GROUPS_PER_CALL = 200;
 
 /** Items [from, to) of a batch applied as one call, storing `lastOffset`. */
 export interface ItemChunk {
@@ -257,32 +259,42 @@ export interface ItemChunk {
 }
 
 /**
- * A batch's items in calls of at most `maxPairs` pairs. Split only where every item has an offset and
- * the offsets strictly increase: each call then stores its own last item's offset (the last call the
- * batch's), so a replay after a crash between calls skips exactly what was applied.
+ * A batch's items in calls of at most `maxGroups` distinct cells. Split only where every item has an
+ * offset and the offsets strictly increase: each call then stores its own last item's offset (the last
+ * call the batch's), so a replay after a crash between calls skips exactly what was applied.
  */
 export function itemChunks(
   items: readonly WindowItem[],
   lastOffset: string,
-  maxPairs = MAX_PAIRS_PER_CALL,
+  maxGroups = MAX_GROUPS_PER_CALL,
 ): ItemChunk[] {
   const whole = [{ from: 0, to: items.length, lastOffset }];
   for (let i = 0; i < items.length; i++)
     if (items[i]![0] === '' || (i > 0 && compareOffsets(items[i - 1]![0], items[i]![0]) >= 0)) return whole;
   const chunks: ItemChunk[] = [];
   let from = 0;
-  let pairs = 0;
+  let cells = new Set<string>();
   for (let i = 0; i < items.length; i++) {
-    const itemPairs = items[i]![3].length / 2;
-    if (i > from && pairs + itemPairs > maxPairs) {
+    const itemCells = cellsOf(items[i]!);
+    const added = itemCells.filter((c) => !cells.has(c)).length;
+    if (i > from && cells.size + added > maxGroups) {
       chunks.push({ from, to: i, lastOffset: items[i - 1]![0] });
       from = i;
-      pairs = 0;
+      cells = new Set();
     }
-    pairs += itemPairs;
+    for (const c of itemCells) cells.add(c);
   }
   chunks.push({ from, to: items.length, lastOffset });
   return chunks;
+}
+
+/** The (bucket, dimension, group) cells an item writes. */
+function cellsOf(item: WindowItem): string[] {
+  const groups = item[3];
+  const out: string[] = [];
+  for (let j = 0; j + 1 < groups.length; j += 2)
+    out.push(`${item[2]}\u0000${groups[j]}\u0000${groups[j + 1]}`);
+  return out;
 }
 
 /** What one store call reports: applied (-1 state missing, 0 replay, 1), counts, refused (item, verdict) pairs. */

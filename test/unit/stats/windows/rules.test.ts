@@ -2,32 +2,43 @@ import { describe, expect, it } from 'vitest';
 import {
   itemChunks,
   mergeCallOutcomes,
-  MAX_PAIRS_PER_CALL,
+  MAX_GROUPS_PER_CALL,
   type CallOutcome,
   type WindowItem,
 } from '../../../../src/stats/windows/rules.js';
 
-/** An item with `groups` (dimension, group) pairs at `offset`. */
-const item = (offset: string, groups: number): WindowItem => [
+/** An item at `offset` naming `shared` groups every item names and `oneOff` groups only it names. */
+const item = (offset: string, oneOff: number, shared = 0): WindowItem => [
   offset,
   0,
   '0',
-  Array.from({ length: groups }, (_, g) => ['ticker', `T${g}`]).flat(),
+  [
+    ...Array.from({ length: shared }, (_, g) => ['ticker', `S${g}`]),
+    ...Array.from({ length: oneOff }, (_, g) => ['ticker', `T${offset}-${g}`]),
+  ].flat(),
   ['n', 1],
   0,
 ];
 
+/** Distinct (bucket, dimension, group) cells of items [from, to). */
+const cells = (items: readonly WindowItem[]): number =>
+  new Set(items.flatMap((it) => it[3].filter((_, j) => j % 2 === 1).map((g) => `${it[2]}|${g}`))).size;
+
 describe('itemChunks', () => {
-  it('splits a batch of many-group items into calls of at most the pair limit, each storing its last offset', () => {
+  it('splits a batch of one-off-group items into calls of at most the cell limit, each storing its last offset', () => {
     const items = Array.from({ length: 40 }, (_, i) => item(String(100 + i), 57));
     const chunks = itemChunks(items, '150');
-    // 8 items of 57 pairs (456) fit under 500; a ninth would not.
-    expect(chunks.map((c) => c.to - c.from)).toEqual([8, 8, 8, 8, 8]);
-    expect(chunks.map((c) => c.lastOffset)).toEqual(['107', '115', '123', '131', '150']);
-    for (const c of chunks) {
-      const pairs = items.slice(c.from, c.to).reduce((n, it) => n + it[3].length / 2, 0);
-      expect(pairs).toBeLessThanOrEqual(MAX_PAIRS_PER_CALL);
-    }
+    // 3 items of 57 new cells (171) fit under 200; a fourth would not.
+    expect(chunks.map((c) => c.to - c.from)).toEqual([...Array<number>(13).fill(3), 1]);
+    expect(chunks.map((c) => c.lastOffset).slice(0, 3)).toEqual(['102', '105', '108']);
+    expect(chunks.at(-1)!.lastOffset).toBe('150');
+    for (const c of chunks) expect(cells(items.slice(c.from, c.to))).toBeLessThanOrEqual(MAX_GROUPS_PER_CALL);
+  });
+
+  it('counts a group once however many items of the call name it', () => {
+    // 6 shared + 4 one-off each: 6 + 4k cells for k items, so 48 items fit (198), the 49th does not.
+    const items = Array.from({ length: 60 }, (_, i) => item(String(i + 1), 4, 6));
+    expect(itemChunks(items, '60').map((c) => c.to - c.from)).toEqual([48, 12]);
   });
 
   it('keeps one call when an item alone is over the limit, or when items lack offsets or repeat one', () => {
@@ -38,9 +49,9 @@ describe('itemChunks', () => {
     expect(itemChunks(repeated, '10')).toHaveLength(1);
   });
 
-  it('leaves an ordinary batch (a few groups per document) in one call', () => {
-    const items = Array.from({ length: 60 }, (_, i) => item(String(i + 1), 8));
-    expect(itemChunks(items, '60')).toEqual([{ from: 0, to: 60, lastOffset: '60' }]);
+  it('leaves an ordinary batch (documents sharing a few groups) in one call', () => {
+    const items = Array.from({ length: 64 }, (_, i) => item(String(i + 1), 1, 8));
+    expect(itemChunks(items, '64')).toEqual([{ from: 0, to: 64, lastOffset: '64' }]);
   });
 });
 
