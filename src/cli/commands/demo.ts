@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseDuration } from '../../config/duration.js';
-import type { RealismOptions } from '../../tools/scenarios/realism.js';
-import { intArg } from '../options.js';
+import { SCENARIO_REALISM, type RealismOptions } from '../../tools/scenarios/realism.js';
+import { intArg, numberArg } from '../options.js';
 import { realismArg } from './replay.js';
 
 /**
@@ -23,6 +23,7 @@ interface DemoCliOptions {
   nerModel?: string;
   zhShare?: number;
   realism?: RealismOptions;
+  biasRatio: number;
   zhModel?: string;
   device?: 'cpu' | 'cuda';
   config?: string;
@@ -99,13 +100,19 @@ export function registerDemoCommand(program: Command): void {
     .option('--ner-model <dir>', 'NER model directory (default models/finsentry-ner)')
     .option(
       '--zh-share <share>',
-      'share of Chinese news and 股吧/雪球 chat, with a surge on 贵州茅台 (default 0.2 when the multilingual model is there, else 0)',
+      'share of Chinese news and 股吧/雪球 chat, with a surge on 贵州茅台 scored by the multilingual model (default 0: off; 0.2 is the documented setting)',
       zhShare,
     )
     .option(
       '--realism <profile>',
-      'realistic traffic (docs/scenarios.md "Realism"): off (default), modest, issue or JSON knobs',
+      'realistic traffic (docs/scenarios.md "Realism"): modest (default: syndicated stories, Zipf issuers, late and future records), off, issue or JSON knobs',
       realismArg,
+    )
+    .option(
+      '--bias-ratio <r>',
+      "the planted region's disparate impact ratio (0.6 sits at the rule's power limit at the demo's volume: docs/scenarios.md)",
+      numberArg({ min: 0, max: 1, exclusiveMin: true }),
+      0.5,
     )
     .option(
       '--zh-model <dir>',
@@ -179,7 +186,8 @@ async function demoAction(opts: DemoCliOptions): Promise<void> {
       model: opts.model,
       nerModel: opts.nerModel,
       zhShare: opts.zhShare,
-      ...(opts.realism ? { realism: opts.realism } : {}),
+      realism: opts.realism ?? SCENARIO_REALISM,
+      biasRatio: opts.biasRatio,
       zhModel: opts.zhModel,
       device: opts.device,
       config: opts.config,

@@ -24,6 +24,8 @@ export interface DemoOptions {
   zhShare?: number | undefined;
   /** Realistic traffic knobs (src/tools/scenarios/realism.ts); absent: off. */
   realism?: RealismOptions;
+  /** The planted region's disparate impact ratio (absent: the generator's, 0.6). */
+  biasRatio?: number;
   /** The multilingual model directory (default models/finsentry-multilingual). */
   zhModel?: string | undefined;
   device: 'cpu' | 'cuda' | undefined;

@@ -98,6 +98,7 @@ export async function replayScenario(run: DemoRun): Promise<void> {
     poison: { share: o.poison },
     ...(zh.share > 0 ? { zh: { share: zh.share, surge: {} } } : {}),
     ...(o.realism ? { realism: o.realism } : {}),
+    ...(o.biasRatio !== undefined ? { bias: { disparateImpact: o.biasRatio } } : {}),
     rules: demo.rules,
   });
   run.plan = plan;
