@@ -65,7 +65,7 @@ function registerCalibrate(models: Command): void {
     .action(async (opts: CalibrateOptions) => {
       const cfg = loadConfig(undefined);
       const engine = engineOptions(cfg.models, cfg.batching, { logger: createLogger('warn') });
-      const runner = await ModelRunner.load(opts.model, 'sentiment', engine);
+      const runner = await ModelRunner.load(opts.model, await taskOrJoint(opts.model, 'sentiment'), engine);
       try {
         const model = new SentimentModel(runner, cfg.models.sentiment.labelMap);
         const phrasebank = parseSentimentData(readFile(opts.phrasebank), opts.phrasebank);
