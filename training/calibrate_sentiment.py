@@ -46,6 +46,9 @@ TOP_LABEL = ("top_label_3", "top_label_4", "top_label_5", "top_label_isotonic", 
 # Candidates the engine applies (src/inference/calibration.ts); top-label steps are reported only.
 APPLICABLE = ("temperature", "vector", "top_label_3", "top_label_4", "top_label_5")
 RANDOM_SPLITS = 10
+ENGLISH_SETS = {"news": "financial_phrasebank/dev.tsv", "chat": "twitter_financial_news/train.csv --split dev"}
+# Estimator chunks of about these sizes: each dev set in round(n / size) chunks (at least one).
+CHUNK_SIZES = (220, 440)
 # A clamped top class sits this far above the runner-up's share: a strict arg-max, never a tie.
 TIE_MARGIN = 1e-9
 
@@ -64,7 +67,9 @@ def load(path: Path):
             w[i, k] = weights[k]
     y = np.array([id2label.index(r["label"]) for r in rows])
     kind = np.array([0 if r["kind"] == "news" else 1 for r in rows])
-    return id2label, torch.tensor(z), torch.tensor(w), y, kind
+    # Dumps from before the set field: PhraseBank dev is the news, Twitter dev the chat.
+    sets = np.array([r.get("set", ENGLISH_SETS[r["kind"]]) for r in rows])
+    return id2label, torch.tensor(z), torch.tensor(w), y, kind, sets
 
 
 def doc_probs(z, w, scale, bias):
@@ -242,13 +247,21 @@ def cross_fitted(method, z, w, y, kind, plain_labels) -> dict:
             "eceRandomSplits": {"mean": float(np.mean(spread)), "min": float(np.min(spread)), "max": float(np.max(spread))}}
 
 
-def chunk_sets(kind: np.ndarray) -> dict:
-    """Dev chunks in file order: ~220 (Twitter dev in 4, PhraseBank dev in 2) and ~440 (Twitter in 2, PhraseBank whole)."""
-    tw, pb = np.where(kind == 1)[0], np.where(kind == 0)[0]
+def chunk_sets(sets: np.ndarray) -> dict:
+    """Dev chunks in file order, each set in chunks of about 220 and 440 (Twitter dev 4 and 2, PhraseBank dev 2 and 1)."""
+    names = list(dict.fromkeys(sets.tolist()))
     return {
-        "220": [("twitter dev", c) for c in np.array_split(tw, 4)] + [("phrasebank dev", c) for c in np.array_split(pb, 2)],
-        "440": [("twitter dev", c) for c in np.array_split(tw, 2)] + [("phrasebank dev", pb)],
+        str(size): [(short_name(name), c) for name in names
+                    for c in np.array_split(np.where(sets == name)[0], max(1, round((sets == name).sum() / size)))]
+        for size in CHUNK_SIZES
     }
+
+
+def short_name(set_name: str) -> str:
+    """twitter dev, phrasebank dev, zh dev (phrasebank rows), ..."""
+    if set_name.startswith("zh_translated"):
+        return "zh dev " + set_name[set_name.index("("):]
+    return ("twitter" if set_name.startswith("twitter") else "phrasebank") + " dev"
 
 
 def estimator_chunks(method, z, w, y, kind, chunks) -> list[dict]:
@@ -266,9 +279,9 @@ def estimator_chunks(method, z, w, y, kind, chunks) -> list[dict]:
     return out
 
 
-def estimator(method, z, w, y, kind) -> dict:
+def estimator(method, z, w, y, kind, sets) -> dict:
     out = {}
-    for size, chunks in chunk_sets(kind).items():
+    for size, chunks in chunk_sets(sets).items():
         c = estimator_chunks(method, z, w, y, kind, chunks)
         out[size] = {
             "chunks": c,
@@ -301,7 +314,7 @@ def main() -> None:
     ap.add_argument("--out", required=True, type=Path)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    id2label, z, w, y, kind = load(args.logits)
+    id2label, z, w, y, kind, sets = load(args.logits)
     uncal = logit_probs("temperature", {"t": 1.0}, z, w, kind)
     methods = ("temperature", "temperature_per_kind", "vector", *TOP_LABEL)
     candidates = {m: cross_fitted(m, z, w, y, kind, uncal.argmax(1)) for m in methods}
@@ -314,7 +327,7 @@ def main() -> None:
         "method": chosen,
         "temperature": temperature,
         **method_fields(chosen, params, id2label),
-        "fittedOn": ["financial_phrasebank/dev.tsv", "twitter_financial_news/train.csv --split dev"],
+        "fittedOn": list(dict.fromkeys(sets.tolist())),
         "eceBefore": ece(uncal, y),
         "eceAfter": ece(p, y, labels=lab),
         "eceCrossFitted": candidates[chosen]["ece"],
@@ -327,8 +340,8 @@ def main() -> None:
         "accuracyCrossFitted": candidates[chosen]["accuracy"],
         "topLabelClamped": clamped(logit_probs("temperature", params, z, w, kind), params["map"]) if chosen in TOP_LABEL else 0,
         "candidates": candidates,
-        "estimator": estimator(chosen, z, w, y, kind),
-        "estimatorTemperature": estimator("temperature", z, w, y, kind),
+        "estimator": estimator(chosen, z, w, y, kind, sets),
+        "estimatorTemperature": estimator("temperature", z, w, y, kind, sets),
     }
     args.out.write_text(json.dumps(cal, indent=2) + "\n")
     print(json.dumps(cal, indent=2))

@@ -3,12 +3,18 @@ import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { engineOptions } from '../../inference/enricher.js';
 import { ModelRunner, NerModel, SentimentModel, type EngineOptions } from '../../inference/engine.js';
-import { isHashDev, parseConll, parseSentimentData, readFile } from '../../tools/models/eval/datasets.js';
+import {
+  isHashDev,
+  parseConll,
+  parseSentimentData,
+  parseZhSentimentDev,
+  readFile,
+} from '../../tools/models/eval/datasets.js';
 import { evaluateNer, evaluateSentiment } from '../../tools/models/eval/evaluate.js';
 import { pullModel } from '../../tools/models/hub.js';
 import { calibrate, collectLogits, dumpedLogits, evaluateCalibration } from '../../tools/models/calibrate.js';
 import { CALIBRATION_FILE } from '../../inference/calibration.js';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readModelSpec, type ModelKind, type ModelTask } from '../../inference/model.js';
 import type { AggregationStrategy } from '../../inference/ner.js';
@@ -39,6 +45,7 @@ interface CalibrateOptions {
   model: string;
   phrasebank: string;
   twitter: string;
+  zh?: string;
   chunk: number;
   dumpLogits?: string;
   evaluate?: boolean;
@@ -53,6 +60,10 @@ function registerCalibrate(models: Command): void {
     .requiredOption('--model <dir>', 'sentiment model directory')
     .requiredOption('--phrasebank <file>', 'PhraseBank dev TSV (financial_phrasebank/dev.tsv)')
     .requiredOption('--twitter <file>', 'Twitter Financial News train.csv (its hash-split dev part is used)')
+    .option(
+      '--zh <dir>',
+      'zh_translated directory: its Chinese sentiment rows in the dev split join the sets (multilingual models)',
+    )
     .option('--chunk <n>', 'chunk size for the estimator error on the Twitter dev part', int(20), 200)
     .option(
       '--dump-logits <file>',
@@ -75,6 +86,7 @@ function registerCalibrate(models: Command): void {
         const sets = [
           { name: 'financial_phrasebank/dev.tsv', data: await collectLogits(model, phrasebank) },
           { name: 'twitter_financial_news/train.csv --split dev', data: await collectLogits(model, twitter) },
+          ...(opts.zh ? await zhSets(model, opts.zh) : []),
         ];
         if (opts.dumpLogits) {
           writeFileSync(opts.dumpLogits, JSON.stringify(dumpedLogits(runner, sets)));
@@ -93,6 +105,28 @@ function registerCalibrate(models: Command): void {
         await runner.close();
       }
     });
+}
+
+/** The Chinese dev rows as two sets, PhraseBank and Twitter renderings (news and chat). */
+async function zhSets(model: SentimentModel, dir: string) {
+  const rows = readdirSync(dir)
+    .filter((f) => /^train-\d+\.jsonl$/.test(f))
+    .sort()
+    .flatMap((f) => parseZhSentimentDev(readFile(join(dir, f))));
+  if (rows.length === 0)
+    throw new Error(`${dir}: no Chinese sentiment rows in the dev split (train-*.jsonl)`);
+  const sets = [];
+  // One after the other, so that batches are the same every run: with dynamic int8 quantization a
+  // text's logits depend on the texts it shares a batch with (up to 0.85 apart when two sets interleaved).
+  for (const origin of ['phrasebank', 'twitter'] as const)
+    sets.push({
+      name: `zh_translated --split dev (${origin} rows)`,
+      data: await collectLogits(
+        model,
+        rows.filter((r) => r.origin === origin),
+      ),
+    });
+  return sets;
 }
 
 function registerVerify(models: Command): void {

@@ -62,7 +62,7 @@ export async function collectLogits(
 
 /**
  * The window logits of the dev sets as training/calibrate_sentiment.py reads them: per document its
- * kind (PhraseBank = news, Twitter = chat), gold label, the head's id2label and each window's logits
+ * set, kind (PhraseBank and its Chinese renderings = news, Twitter and its renderings = chat), gold label, the head's id2label and each window's logits
  * with its real-token weight.
  */
 export function dumpedLogits(
@@ -73,7 +73,8 @@ export function dumpedLogits(
   const id2label = runner.spec.heads[head]!.id2label;
   return sets.flatMap((set) =>
     set.data.map((d) => ({
-      kind: set.name.startsWith('twitter') ? 'chat' : 'news',
+      set: set.name,
+      kind: set.name.includes('twitter') ? 'chat' : 'news',
       label: d.label,
       id2label,
       windows: d.output.doc.windows.map((w, k) => ({

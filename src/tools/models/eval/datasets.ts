@@ -110,6 +110,29 @@ export function tagsFromEntities(
  * that has no dev split of its own (the Twitter Financial News train file): a row is "dev" when the
  * first 8 hex digits of sha256(text), read as an integer, modulo 100 are below `devPercent`.
  */
+/**
+ * The Chinese sentiment rows of ../shared/data/zh_translated (train-*.jsonl) in the project's dev
+ * split: 10% by a hash of "zh:" + the row id, as training/zh_data.py splits them (their English
+ * originals were kept out of training). `origin` says which English set a row renders.
+ */
+export function parseZhSentimentDev(
+  content: string,
+): Array<SentimentExample & { origin: 'phrasebank' | 'twitter' }> {
+  const out: Array<SentimentExample & { origin: 'phrasebank' | 'twitter' }> = [];
+  for (const line of content.split('\n')) {
+    if (line.trim() === '') continue;
+    const row = JSON.parse(line) as { id: string; task: string; origin: string; label: string; zh: string };
+    if (row.task !== 'sentiment' || !isHashDev(`zh:${row.id}`)) continue;
+    if (!CANONICAL.has(row.label)) throw new Error(`zh_translated ${row.id}: unknown label "${row.label}"`);
+    out.push({
+      text: row.zh,
+      label: row.label as SentimentLabel,
+      origin: row.origin.startsWith('twitter') ? 'twitter' : 'phrasebank',
+    });
+  }
+  return out;
+}
+
 export function isHashDev(text: string, devPercent = 10): boolean {
   const head = createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 8);
   return Number.parseInt(head, 16) % 100 < devPercent;

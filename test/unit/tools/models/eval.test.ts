@@ -4,6 +4,7 @@ import {
   isHashDev,
   parseConll,
   parseSentimentData,
+  parseZhSentimentDev,
   tagsFromEntities,
 } from '../../../../src/tools/models/eval/datasets.js';
 import {
@@ -137,6 +138,29 @@ describe('evaluation data readers', () => {
     expect(parseInputLine('plain text', 3)).toEqual({ id: '3', text: 'plain text' });
     expect(parseInputLine('   ', 4)).toBeUndefined();
     expect(() => parseInputLine('{"id":1}', 5)).toThrow(/line 5/);
+  });
+});
+
+describe('Chinese dev rows (zh_translated)', () => {
+  it("keeps the sentiment rows of training/zh_data.py's dev split, with the English set each renders", () => {
+    // Dev ids among pb-train-0..59 by Python: stable_hash("zh:" + id) % 100 < 10 (training/zh_data.py).
+    const dev = ['pb-train-2', 'pb-train-20', 'pb-train-23', 'pb-train-24', 'pb-train-25', 'pb-train-39', 'pb-train-53', 'pb-train-56'];
+    const lines = Array.from({ length: 60 }, (_, i) =>
+      JSON.stringify({
+        id: `pb-train-${i}`,
+        task: i === 24 ? 'ner' : 'sentiment',
+        origin: i === 53 ? 'twitter-train' : 'phrasebank-train',
+        label: 'negative',
+        en: 'Shares fell.',
+        zh: `股价下跌 ${i}`,
+      }),
+    );
+    const rows = parseZhSentimentDev(lines.join('\n') + '\n');
+    expect(rows.map((r) => r.text)).toEqual(
+      dev.filter((id) => id !== 'pb-train-24').map((id) => `股价下跌 ${id.slice('pb-train-'.length)}`),
+    );
+    expect(rows.filter((r) => r.origin === 'twitter').map((r) => r.text)).toEqual(['股价下跌 53']);
+    expect(() => parseZhSentimentDev(lines[2]!.replace('negative', 'bearish'))).toThrow(/unknown label "bearish"/);
   });
 });
 
