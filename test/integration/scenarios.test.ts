@@ -61,6 +61,8 @@ const EXPECTED: Record<string, Array<[string, string | null, string | null]>> = 
   clean: [],
   'issuer-surge': [['NegativeSentimentSurge', 'issuer', issuerGroup(surgeIssuer)]],
   'region-bias': [['DisparateImpactRegion', 'region', 'apac']],
+  // A compliant gap: the ground truth expects nothing, so any disparate-impact alert is false.
+  'region-bias, compliant gap 0.85': [],
   drift: [['TokenLengthDrift', null, 'tokens']],
   poison: [['DeadLetterRateHigh', null, null]],
 };
@@ -82,7 +84,7 @@ const EXPECTED: Record<string, Array<[string, string | null, string | null]>> = 
  * out, and neither the backlog nor uneven progress of the partitions changes what the evaluator sees
  * (event clock; windows as of the slowest advancing partition).
  */
-const SPECS: ScenarioSpec[] = [
+const SPECS: Array<ScenarioSpec & { name?: string }> = [
   // Realistic traffic at modest levels (docs/scenarios.md "Realism"): syndication λ 0.5, Zipf volume,
   // issuer base rates, 20 s mean arrival delay, a few records 2 minutes ahead.
   {
@@ -115,6 +117,20 @@ const SPECS: ScenarioSpec[] = [
     wallRate: 100,
     realism: 'modest',
     biasRatio: 0.5,
+  },
+  // A compliant gap (issue 18): apac at a true ratio of 0.85, above the four-fifths threshold. A rule
+  // that tests "equal rates" fires on it (the issue: 5.3 times a day at 3 documents a second, firing
+  // 28% of the time); the shipped rule needs the whole interval below 0.8. 30 minutes of event time
+  // at the region-bias volume, every minute an evaluation.
+  {
+    name: 'region-bias, compliant gap 0.85',
+    scenario: 'region-bias',
+    seed: 16,
+    durationMs: 30 * MINUTE,
+    eventsPerMinute: 120,
+    wallRate: 100,
+    realism: 'modest',
+    biasRatio: 0.85,
   },
   {
     scenario: 'drift',
@@ -192,8 +208,9 @@ describe('traffic scenarios against the ground truth (real pipeline, evaluator a
   }, 300_000);
 
   for (const spec of SPECS) {
-    it(`${spec.scenario}: the alerts the ground truth calls for fire in time, nothing else fires`, async () => {
-      await checkScenario(spec, MODELS, EXPECTED[spec.scenario]!);
+    const name = spec.name ?? spec.scenario;
+    it(`${name}: the alerts the ground truth calls for fire in time, nothing else fires`, async () => {
+      await checkScenario(spec, MODELS, EXPECTED[name]!);
       // A bound on how long a run may take on a loaded machine, not a performance assertion.
     }, 900_000);
   }
