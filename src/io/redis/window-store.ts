@@ -669,8 +669,10 @@ export class RedisWindowStore implements StatsSink, WindowReader, PartitionState
     return resolveWindow(query, watermarkMs, this.options.bucketMs);
   }
 
-  /** Fetches the counter hashes of some dimensions for every (partition, bucket) of a window, in one pipelined phase. */
-  /** Every counter hash of the window: its fields and values alternating, as READ_HASH returns them. */
+  /**
+   * The counter hashes of some dimensions for every (partition, bucket) of a window, in one pipelined
+   * phase: each hash's fields and values alternating, as READ_HASH returns them.
+   */
   private async readDimensionHashes(
     dimensions: readonly string[],
     buckets: readonly number[],
