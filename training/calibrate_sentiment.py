@@ -3,7 +3,10 @@
 Input: the engine's own window logits over the dev sets, written by
 `finsentry models calibrate --model models/finsentry-sentiment --phrasebank <DATA>/financial_phrasebank/dev.tsv
 --twitter <DATA>/twitter_financial_news/train.csv --dump-logits /tmp/sentiment-dev-logits.json`
-(PhraseBank dev = news, the 10% hash-split Twitter dev part = chat; no test portion is read).
+(PhraseBank dev = news, the 10% hash-split Twitter dev part = chat; no test portion is read). For a
+multilingual model add `--zh <DATA>/zh_translated`: the Chinese dev split's sentiment rows join as two
+more sets (PhraseBank renderings = news, Twitter renderings = chat); chunks and `fittedOn` follow the
+sets of the dump.
 
 Candidates (Guo et al. 2017): one temperature; one temperature per kind (news, chat); vector scaling
 (z·a + b per class, the logits in the model's id2label order). Each is fitted by minimising the mean

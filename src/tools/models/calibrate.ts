@@ -62,8 +62,8 @@ export async function collectLogits(
 
 /**
  * The window logits of the dev sets as training/calibrate_sentiment.py reads them: per document its
- * set, kind (PhraseBank and its Chinese renderings = news, Twitter and its renderings = chat), gold label, the head's id2label and each window's logits
- * with its real-token weight.
+ * set, kind (PhraseBank and its Chinese renderings = news, Twitter and its renderings = chat), gold
+ * label, the head's id2label and each window's logits with its real-token weight.
  */
 export function dumpedLogits(
   runner: SentimentModel['runner'],
