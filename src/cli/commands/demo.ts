@@ -1,8 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseDuration } from '../../config/duration.js';
 import { SCENARIO_REALISM, type RealismOptions } from '../../tools/scenarios/realism.js';
-import { intArg, numberArg } from '../options.js';
-import { realismArg } from './replay.js';
+import { intArg } from '../options.js';
+import { biasRatioArg, realismArg } from './replay.js';
 
 /**
  * `finsentry demo` (`npm run demo`): the whole job on the local stack — `finsentry run` with the
@@ -111,7 +111,7 @@ export function registerDemoCommand(program: Command): void {
     .option(
       '--bias-ratio <r>',
       "the planted region's disparate impact ratio (0.6 sits at the rule's power limit at the demo's volume: docs/scenarios.md)",
-      numberArg({ min: 0, max: 1, exclusiveMin: true }),
+      biasRatioArg,
       0.5,
     )
     .option(

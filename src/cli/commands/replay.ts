@@ -57,6 +57,9 @@ interface ReplayCliOptions {
 const positiveNumber = numberArg({ min: 0, exclusiveMin: true });
 
 /** `--realism` of replay and demo (src/tools/scenarios/realism.ts parseRealism). */
+/** `--bias-ratio` of replay and demo: a planted disparate impact ratio in (0, 1]. */
+export const biasRatioArg = numberArg({ min: 0, max: 1, exclusiveMin: true });
+
 export function realismArg(value: string): RealismOptions {
   try {
     return parseRealism(value);
@@ -133,7 +136,7 @@ export function registerReplayCommand(program: Command): void {
     .option(
       '--bias-ratio <r>',
       'with --scenario region-bias (or mixed): the planted disparate impact ratio, e.g. 0.5 (default 0.6)',
-      numberArg({ min: 0, max: 1, exclusiveMin: true }),
+      biasRatioArg,
     )
     .option('--quiet', 'no progress lines on stderr')
     .action(replayAction);
