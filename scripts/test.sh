@@ -106,14 +106,17 @@ mkdir -p test-results
 status=0
 
 step "running unit and integration tests (vitest --project unit --project integration)"
-npx vitest run --project unit --project integration \
-  --reporter=default --reporter=json --outputFile.json=test-results/unit-integration.json || status=1
+rm -f test-results/*-failures.txt
+FINSENTRY_FAILURE_SUMMARY=test-results/unit-integration-failures.txt npx vitest run --project unit --project integration \
+  --reporter=default --reporter=json --outputFile.json=test-results/unit-integration.json \
+  --reporter=./test/helpers/failure-summary-reporter.ts || status=1
 
 reports=(test-results/unit-integration.json)
 if compgen -G 'test/faults/*.test.ts' >/dev/null || compgen -G 'test/faults/**/*.test.ts' >/dev/null; then
   step "running fault tests (vitest --project faults)"
-  npx vitest run --project faults \
-    --reporter=default --reporter=json --outputFile.json=test-results/faults.json || status=1
+  FINSENTRY_FAILURE_SUMMARY=test-results/faults-failures.txt npx vitest run --project faults \
+    --reporter=default --reporter=json --outputFile.json=test-results/faults.json \
+    --reporter=./test/helpers/failure-summary-reporter.ts || status=1
   reports+=(test-results/faults.json)
 fi
 
@@ -130,5 +133,10 @@ node -e '
   }
   console.log(`\nTests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 ' "${reports[@]}" || true
+
+# Every failure of every suite again, last: a failed beforeAll shows only as skipped tests above.
+for summary in test-results/*-failures.txt; do
+  if [[ -s "$summary" ]]; then printf '\nfinsentry test: failures (%s)\n%s\n' "$summary" "$(cat "$summary")"; fi
+done
 
 exit "$status"

@@ -30,6 +30,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A private server that exited before it was ready: most often a port taken between freePort and bind. */
+export class ServerExitedEarly extends Error {}
+
+/** Starts a private server, on fresh ports again when it exits before it is ready (`attempts` in all). */
+export async function startOnFreshPorts<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (!(err instanceof ServerExitedEarly) || attempt >= attempts) throw err;
+    }
+  }
+}
+
 export class PrivateStack {
   private constructor(
     readonly dir: string,

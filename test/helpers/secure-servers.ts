@@ -13,7 +13,7 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { kafkaLibsDir } from './kafka-java.js';
-import { freePort } from './private-stack.js';
+import { freePort, ServerExitedEarly, startOnFreshPorts } from './private-stack.js';
 import { waitFor } from './stack.js';
 
 // ------------------------------------------------------------------------------------- certificates
@@ -142,7 +142,11 @@ export class SecureKafka {
     private readonly log: () => string,
   ) {}
 
-  static async start(options: SecureKafkaOptions): Promise<SecureKafka> {
+  static start(options: SecureKafkaOptions): Promise<SecureKafka> {
+    return startOnFreshPorts(() => SecureKafka.startOnce(options));
+  }
+
+  private static async startOnce(options: SecureKafkaOptions): Promise<SecureKafka> {
     const dir = mkdtempSync(path.join(tmpdir(), 'fs-secure-kafka-'));
     const ports = {
       plaintext: await freePort(),
@@ -263,9 +267,9 @@ export class SecureKafka {
         logLevel: logLevel.NOTHING,
         retry: { retries: 0 },
       });
-      await waitFor(
+      const ready = await waitFor(
         async () => {
-          if (child.exitCode !== null) throw new Error(`broker exited ${child.exitCode}`);
+          if (child.exitCode !== null) return 'exited';
           const admin = kafka.admin();
           try {
             await admin.connect();
@@ -278,10 +282,12 @@ export class SecureKafka {
         240_000, // a JVM broker on a busy 2-core machine
         500,
       );
+      if (ready === 'exited') throw new ServerExitedEarly(`broker exited ${child.exitCode}`);
     } catch (err) {
       const log = broker.log();
       await broker.stop();
-      throw new Error(`secure Kafka did not start: ${(err as Error).message}\n${log}`, { cause: err });
+      const Failure = err instanceof ServerExitedEarly ? ServerExitedEarly : Error;
+      throw new Failure(`secure Kafka did not start: ${(err as Error).message}\n${log}`, { cause: err });
     }
     return broker;
   }
@@ -323,7 +329,11 @@ export class SecureRedis {
     private readonly log: () => string,
   ) {}
 
-  static async start(options: SecureRedisOptions): Promise<SecureRedis> {
+  static start(options: SecureRedisOptions): Promise<SecureRedis> {
+    return startOnFreshPorts(() => SecureRedis.startOnce(options));
+  }
+
+  private static async startOnce(options: SecureRedisOptions): Promise<SecureRedis> {
     const dir = mkdtempSync(path.join(tmpdir(), 'fs-secure-redis-'));
     const port = await freePort();
     const acl = path.join(dir, 'users.acl');
@@ -369,13 +379,15 @@ export class SecureRedis {
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
     const redis = new SecureRedis(dir, child, port, tls, () => output.slice(-4000));
     try {
-      await waitFor(() => {
-        if (child.exitCode !== null) throw new Error(`redis-server exited ${child.exitCode}`);
-        return /Ready to accept connections/.test(output);
-      }, 20_000);
+      const ready = await waitFor(() => {
+        if (child.exitCode !== null) return 'exited';
+        return /Ready to accept connections/.test(output) && 'ready';
+      }, 120_000); // a generous bound on a busy machine; the usual start is well under a second
+      if (ready === 'exited') throw new ServerExitedEarly(`redis-server exited ${child.exitCode}`);
     } catch (err) {
       await redis.stop();
-      throw new Error(`secure Redis did not start: ${(err as Error).message}\n${output}`, { cause: err });
+      const Failure = err instanceof ServerExitedEarly ? ServerExitedEarly : Error;
+      throw new Failure(`secure Redis did not start: ${(err as Error).message}\n${output}`, { cause: err });
     }
     return redis;
   }

@@ -11,7 +11,7 @@ import { LabelJoinSink, RedisPredictionIndex, type LabelOutcome } from '../../sr
 import { ALL_DIMENSION } from '../../src/stats/grouping.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { rng } from '../helpers/fault-traffic.js';
-import { redisClusterNodes, redisUrl, uniqueName } from '../helpers/stack.js';
+import { redisClusterNodes, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
 
 /**
  * Labels as their own stream (issue 19 item 1, docs/guarantees.md#labels) on a real Redis and Redis
@@ -93,7 +93,8 @@ describe.each(TARGETS)('labels as their own stream on $name', ({ connect }) => {
 
   beforeAll(async () => {
     redis = connect();
-    await redis.ping();
+    // A cluster node busy on a loaded machine can answer CLUSTERDOWN for a moment: wait for PONG.
+    await waitFor(async () => (await redis.ping()) === 'PONG', 120_000, 250);
     store = new RedisWindowStore(redis, {
       keyPrefix: prefix,
       bucketMs: MINUTE,

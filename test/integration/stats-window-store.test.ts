@@ -12,7 +12,7 @@ import {
 } from '../../src/io/redis/window-store.js';
 import { ALL_DIMENSION } from '../../src/stats/grouping.js';
 import { histogramBin } from '../../src/stats/histograms.js';
-import { redisClusterNodes, redisUrl, uniqueName } from '../helpers/stack.js';
+import { redisClusterNodes, redisUrl, uniqueName, waitFor } from '../helpers/stack.js';
 
 /**
  * The window store against real Redis, on a single node and on the 3-node cluster: effectively-once
@@ -217,7 +217,8 @@ describe.each(TARGETS)('window store on $name', ({ connect }) => {
 
   beforeAll(async () => {
     redis = connect();
-    await redis.ping();
+    // A cluster node busy on a loaded machine can answer CLUSTERDOWN for a moment: wait for PONG.
+    await waitFor(async () => (await redis.ping()) === 'PONG', 120_000, 250);
   });
 
   afterAll(async () => {
