@@ -10,6 +10,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           testTimeout: 60_000,
+          // Some hooks load ONNX models; on a busy 2-core machine that can pass vitest's 10 s default.
+          hookTimeout: 60_000,
         },
       },
       {
