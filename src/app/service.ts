@@ -10,8 +10,10 @@ import { buildKafka } from '../io/kafka/client.js';
 import { createRedisClient, type RedisClient } from '../io/redis/client.js';
 import { RedisWindowStore } from '../io/redis/window-store.js';
 import { storyExemplarsFromConfig } from '../io/redis/story-exemplars.js';
+import { storyRegistryFromConfig } from '../io/redis/story-registry.js';
 import { labelLifetimes, RedisLabelStore } from '../io/redis/label-store.js';
 import { LabelJoinSink, RedisPredictionIndex } from '../pipeline/label-join.js';
+import { withSharedStoryIds } from '../stats/shared-stories.js';
 import { withStoryExemplars } from '../stats/story-exemplars.js';
 import { windowStoreOptions } from '../stats/windows/rules.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -104,6 +106,8 @@ export async function runService(loaded: FinsentryConfig, logger: Logger): Promi
     await checkRedisDurability(redis, { allowEvictingPolicy: config.redis.allowEvictingPolicy, logger });
     const store = new RedisWindowStore(redis, windowStoreOptions(config));
     const exemplars = storyExemplarsFromConfig(redis, config);
+    const storyRegistry = storyRegistryFromConfig(redis, config);
+    const counted = exemplars ? withStoryExemplars(store, exemplars) : store;
     readiness.set('redis', async () => redis.status === 'ready');
 
     const kafka = buildKafka(config.kafka, logger);
@@ -114,8 +118,9 @@ export async function runService(loaded: FinsentryConfig, logger: Logger): Promi
     service = new PipelineService(config, {
       kafka,
       enricher,
-      // The most negative stories per issuer beside the counts, for surge alerts (docs/alerting.md "Surge").
-      stats: exemplars ? withStoryExemplars(store, exemplars) : store,
+      // The most negative stories per issuer beside the counts, for surge alerts, and one story id
+      // for a story's copies whichever replica reads them (docs/alerting.md "Surge").
+      stats: storyRegistry ? withSharedStoryIds(counted, storyRegistry) : counted,
       buildObservation: observations,
       labels,
       predictions,

@@ -457,9 +457,14 @@ const statsSchema = z
         dedupDimensions: z.array(z.string().min(1)).default(['issuer', 'ticker']),
         /** Document kinds stories are identified in; a chat line is one voice, each its own story. */
         kinds: z.array(z.enum(['news', 'chat'])).default(['news']),
+        /**
+         * One story index in Redis for all replicas (src/stats/shared-stories.ts): copies of a story
+         * read by different replicas get one story id. false: each process identifies stories alone.
+         */
+        shared: z.boolean().default(true),
       })
       .strict()
-      .default({ window: 1_800_000, dedupDimensions: ['issuer', 'ticker'], kinds: ['news'] }),
+      .default({ window: 1_800_000, dedupDimensions: ['issuer', 'ticker'], kinds: ['news'], shared: true }),
   })
   .strict();
 

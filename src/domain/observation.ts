@@ -7,6 +7,14 @@ export interface GroupRef {
   value: string;
 }
 
+/** A text's story fingerprint (src/stats/story.ts storyFingerprint): never the text itself. */
+export interface StoryFingerprint {
+  /** sha256 of the normalised text, 32 hex digits. */
+  digest: string;
+  /** 64-bit SimHash of the text's shingles as [hi, lo]; null below the near-match length. */
+  simHash: [number, number] | null;
+}
+
 /**
  * What the statistics stage records about one enriched document — numbers and group values only,
  * never raw text (design §4).
@@ -35,6 +43,11 @@ export interface StatsObservation {
    * stats.stories.dedupDimensions (docs/alerting.md "Surge"). Absent: the document is its own story.
    */
   storyId?: string;
+  /**
+   * What identifies the story across replicas (src/stats/shared-stories.ts): a digest of the
+   * normalised text and its SimHash (null for texts too short to match but exactly). Hashes only.
+   */
+  storyFingerprint?: StoryFingerprint;
   label: SentimentLabel;
   pNeg: number;
   pPos: number;

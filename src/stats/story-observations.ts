@@ -4,7 +4,7 @@ import type { Enrichment } from '../domain/enrichment.js';
 import type { StatsObservation } from '../domain/observation.js';
 import { buildObservation, type IssuerGrouping } from './grouping.js';
 import { IssuerResolver, type IssuerEntry } from './issuer-master.js';
-import { StoryIndex } from './story.js';
+import { StoryIndex, storyFingerprint } from './story.js';
 
 /**
  * The live service's observations (docs/alerting.md "Surge"): grouping as configured, the issuer
@@ -14,8 +14,9 @@ import { StoryIndex } from './story.js';
  * (src/tools/backtest/observe.ts).
  *
  * Story ids come from this process's StoryIndex: the copies of one story get one id when one process
- * sees them (all input partitions of a single replica); replicas each assign their own ids, so copies
- * consumed by different replicas are counted once per replica (docs/alerting.md "Surge", limits).
+ * sees them (all input partitions of a single replica). Each observation also carries the story
+ * fingerprint, from which the shared story registry (src/stats/shared-stories.ts, on by default in
+ * the service) gives the copies consumed by different replicas one id too.
  */
 export class StoryObservationBuilder {
   private readonly stories: StoryIndex;
@@ -40,8 +41,11 @@ export class StoryObservationBuilder {
 
   build(doc: InputDocument, enrichment: Enrichment): StatsObservation | null {
     const observation = buildObservation(doc, enrichment, this.stats.dimensions, this.issuers);
-    if (observation && this.storyKinds.has(doc.kind))
-      observation.storyId = this.stories.assign(doc.id, doc.text, doc.eventTimeMs);
+    if (observation && this.storyKinds.has(doc.kind)) {
+      const fingerprint = storyFingerprint(doc.text);
+      observation.storyId = this.stories.assignFingerprint(doc.id, fingerprint, doc.eventTimeMs);
+      observation.storyFingerprint = fingerprint;
+    }
     return observation;
   }
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { StoryFingerprint } from '../domain/observation.js';
 
 /**
  * Stories, not documents (docs/alerting.md "Surge"): one story is republished by several outlets
@@ -102,11 +103,32 @@ export function hammingDistance(a: readonly [number, number], b: readonly [numbe
   return popcount32((a[0] ^ b[0]) >>> 0) + popcount32((a[1] ^ b[1]) >>> 0);
 }
 
+/** The 8 bands of 8 bits of a hash, as band values in band order (0–3 from hi, 4–7 from lo). */
+export function bandValues(h: readonly [number, number]): number[] {
+  const hi: number[] = [];
+  const lo: number[] = [];
+  for (let k = 0; k < 4; k++) {
+    hi.push((h[0] >>> (8 * k)) & 0xff);
+    lo.push((h[1] >>> (8 * k)) & 0xff);
+  }
+  return [...hi, ...lo];
+}
+
 function bands(h: readonly [number, number]): string[] {
-  const out: string[] = [];
-  for (let k = 0; k < 4; k++)
-    out.push(`${k}:${(h[0] >>> (8 * k)) & 0xff}`, `${k + 4}:${(h[1] >>> (8 * k)) & 0xff}`);
-  return out;
+  return bandValues(h).map((value, band) => `${band}:${value}`);
+}
+
+/** A text's fingerprint: digest of the normalised text, and its SimHash when it is long enough to match near. */
+export function storyFingerprint(
+  text: string,
+  o: Pick<StoryOptions, 'minTokensForNearMatch' | 'shingle'> = DEFAULT_STORY_OPTIONS,
+): StoryFingerprint {
+  const normalized = normalizeText(text);
+  const tokens = normalized.length === 0 ? 0 : normalized.split(' ').length;
+  return {
+    digest: textDigest(normalized),
+    simHash: tokens >= o.minTokensForNearMatch ? simHash(normalized, o.shingle) : null,
+  };
 }
 
 interface StoryEntry {
@@ -141,15 +163,16 @@ export class StoryIndex {
 
   /** The story of a document: an earlier matching story's id, or the document's own id (a new story). */
   assign(documentId: string, text: string, eventTimeMs: number): string {
+    return this.assignFingerprint(documentId, storyFingerprint(text, this.options), eventTimeMs);
+  }
+
+  /** As assign, from a fingerprint computed once (storyFingerprint with this index's options). */
+  assignFingerprint(documentId: string, fingerprint: StoryFingerprint, eventTimeMs: number): string {
     this.newestMs = Math.max(this.newestMs, eventTimeMs);
     this.evict();
-    const normalized = normalizeText(text);
-    const digest = textDigest(normalized);
+    const { digest, simHash: hash } = fingerprint;
     const exact = this.byDigest.get(digest);
     if (exact) return exact.id;
-    const tokens = normalized.length === 0 ? 0 : normalized.split(' ').length;
-    const hash =
-      tokens >= this.options.minTokensForNearMatch ? simHash(normalized, this.options.shingle) : null;
     if (hash) {
       const keys = bands(hash);
       for (const key of keys)
