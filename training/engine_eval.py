@@ -57,9 +57,9 @@ def sentiment(ddir: Path) -> None:
              "--data <DATA>/<file>`:\n",
              "| data | n | accuracy | macro-F1 |", "| --- | --- | --- | --- |"]
     lines += [f"| {name} (`{f['args']}`) | {f['n']} | {f['accuracy']:.4f} | {f['macro_f1']:.4f} |" for name, f in figures.items()]
-    lines.append("\nThese differ slightly from the Python figures above: dynamic int8 quantization computes activation "
-                 "scales per batch, so a borderline sentence can change label with the batch it is in, and the engine "
-                 "batches differently.")
+    lines.append("\nThese differ slightly from the Python figures above, which were taken on the graph before its "
+                 "activations were made per token (`training/per_token_quant.py`): the committed graph gives every token "
+                 "its own int8 scale, so a sentence's scores do not depend on the batch it is in.")
     record(model, figures, "\n".join(lines))
 
 

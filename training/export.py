@@ -31,6 +31,7 @@ from common import (
     span_prf,
     write_json,
 )
+import per_token_quant
 
 import numpy as np
 import onnx
@@ -347,7 +348,11 @@ def main():
                 chosen = vname
     log(f"chosen int8 variant: {chosen}")
     qpath = onnx_dir / f"model_{chosen}.onnx"
-    shutil.copyfile(qpath, onnx_dir / "model_quantized.onnx")
+    # One int8 scale per token, not per ORT run: a document's scores do not depend on its batch
+    # (training/per_token_quant.py, docs/inference.md "Batch invariance").
+    quantized = onnx.load(str(qpath))
+    per_token_quant.rewrite(quantized)
+    onnx.save(quantized, str(onnx_dir / "model_quantized.onnx"))
     sq = session(onnx_dir / "model_quantized.onnx", args.threads)
 
     log("throughput")
@@ -368,7 +373,7 @@ def main():
         "finsentry_version": FINSENTRY_VERSION,
         "base_model": BASE_MODEL_NAME,
         "labels": SENTIMENT_LABELS if task == "sentiment" else NER_LABELS,
-        "onnx": {**info, "inputs": INPUTS, "outputs": ["logits"], "int8_variant": chosen,
+        "onnx": {**info, "inputs": INPUTS, "outputs": ["logits"], "int8_variant": f"{chosen}+per_token_activations",
                  "model_quantized_onnx_bytes": (dest / "model_quantized.onnx").stat().st_size,
                  "model_quantized_onnx_sha256": sha, "fp32_onnx_bytes": fp32.stat().st_size},
         "train": train_info["settings"],

@@ -32,7 +32,9 @@ def write_card(task: str, dest: Path, r: dict) -> None:
     t = r["throughput_sentences_per_s"]
     pt = r["dev_metrics"]["pytorch_fp32"]
     q = r["dev_metrics"]["onnxruntime_int8"]
-    fp32_nodes = p["quantization_variants"][o["int8_variant"]].get("fp32_nodes", [])
+    # The variant's weights and fp32 nodes; "+per_token_activations" names the rewrite of its activations.
+    weights_variant = o["int8_variant"].split("+")[0]
+    fp32_nodes = p["quantization_variants"][weights_variant].get("fp32_nodes", [])
     L = []
     a = L.append
     title = "finsentry-sentiment — financial sentiment (negative / neutral / positive)" if task == "sentiment" \
@@ -46,7 +48,9 @@ def write_card(task: str, dest: Path, r: dict) -> None:
     a(f"- inputs `input_ids`, `attention_mask`, `token_type_ids` (int64, dynamic `batch_size` × `sequence_length`); "
       f"output `logits` ({'batch_size × 3' if task == 'sentiment' else 'batch_size × sequence_length × 9'}); "
       f"opset {o['opset']}, IR version {o['ir_version']}; int8 variant `{o['int8_variant']}` "
-      "(`onnxruntime.quantization.quantize_dynamic`, int8 weights, dynamic uint8 activations)"
+      "(`onnxruntime.quantization.quantize_dynamic`, int8 weights; activations quantized per token, symmetric int8 "
+      "carried as uint8 with zero point 128, by `training/per_token_quant.py`, so that a document's scores do not "
+      "depend on its batch companions: docs/inference.md \"Batch invariance\")"
       + (f"; kept in fp32 to reach the agreement target: {', '.join(f'`{n}`' for n in fp32_nodes)}" if fp32_nodes else ""))
     a(f"- labels (`id2label`): {', '.join(f'{i}: {l}' for i, l in enumerate(r['labels']))}")
     a("- the fp32 `model.onnx` ({:.1f} MB) is not committed; `training/train.sh` rebuilds it under `training/out/`.\n"

@@ -143,6 +143,31 @@ describe('committed default models give the expected answers', () => {
     await nerRunner?.close();
   });
 
+  // docs/inference.md "Batch invariance": activations are quantized per token (training/per_token_quant.py),
+  // so a document's logits do not depend on the documents and the padding of its ORT run.
+  it('give a document the same logits alone as among batch companions of other lengths (both models)', async () => {
+    const texts = [
+      'Shares of Apple fell 8% after weak iPhone sales.',
+      'The annual general meeting will be held in Helsinki on 5 April.',
+      'Net sales increased to EUR 120 million from EUR 95 million a year earlier, and operating profit more than doubled as the company cut costs across its European plants.',
+      'Tim Cook met Angela Merkel in Berlin.',
+      'Loss.',
+      'The board said it would review strategic options, including a sale of the unit, after two quarters of falling orders and a rating downgrade.',
+    ];
+    for (const runner of [sentimentRunner, nerRunner]) {
+      const alone: Awaited<ReturnType<ModelRunner['infer']>> = [];
+      for (const text of texts) alone.push(...(await runner.infer([text])));
+      const together = await runner.infer(texts);
+      // Per window, per graph output: a token model's logits run on over its batch's padding, so
+      // compare the window's own positions (the length of the same output scored alone).
+      const ownPositions = (d: (typeof together)[number], i: number) =>
+        d.logits.map((w, j) => w.map((out, k) => Array.from(out).slice(0, alone[i]!.logits[j]![k]!.length)));
+      expect(together.map(ownPositions)).toEqual(
+        alone.map((d) => d.logits.map((w) => w.map((out) => Array.from(out)))),
+      );
+    }
+  });
+
   it('labels obvious financial sentences negative / neutral / positive', async () => {
     const model = new SentimentModel(sentimentRunner);
     const cases: Array<[string, string]> = [

@@ -1,0 +1,123 @@
+"""Per-token activation quantization for a dynamically quantized ONNX graph (issue 15, docs/inference.md).
+
+onnxruntime's dynamic quantization (DynamicQuantizeLinear -> MatMulInteger) takes one scale and zero
+point per activation tensor, i.e. per ORT run: a document's int8 inputs, and so its label, depend on
+the other documents and the padding of its batch. This rewrite gives every token row its own
+symmetric int8 scale (absmax over the hidden axis / 127), so a document's scores no longer depend
+on its batch. The int8 values travel as uint8 with zero point 128 (ORT's fast u8s8 GEMM path). The int8 weights, their per-channel scales and the graph's other nodes are kept.
+
+    python training/per_token_quant.py --model models/finsentry-sentiment/model_quantized.onnx --out X.onnx
+"""
+
+import argparse
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def hidden_width(weights: list[str], g: onnx.GraphProto) -> int:
+    """The input width of the MatMulIntegers an activation feeds: their int8 weights' first dimension."""
+    dims = {i.name: list(i.dims) for i in g.initializer}
+    widths = {dims[w][0] for w in weights}
+    if len(widths) != 1:
+        raise SystemExit(f'weights {weights}: input widths {widths}, expected one')
+    return widths.pop()
+
+
+def rewrite(model: onnx.ModelProto) -> int:
+    """Replaces every DynamicQuantizeLinear by per-token symmetric int8; returns how many.
+
+    The activation scale handed to the graph's own scale product (and to ORT's MatMulIntegerToFloat
+    fusion, which takes a per-tensor scale only) becomes 1; the per-token scale multiplies the float
+    result after it, one Mul per MatMulInteger.
+    """
+    g = model.graph
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    constants = {
+        'ptq_eps': np.array(1e-8, dtype=np.float32),
+        'ptq_127': np.array(127.0, dtype=np.float32),
+        'ptq_one': np.array(1.0, dtype=np.float32),
+        'ptq_flat': np.array([-1], dtype=np.int64),
+        'ptq_zero_point': np.array(128, dtype=np.uint8),
+    }
+    g.initializer.extend(numpy_helper.from_array(v, k) for k, v in constants.items())
+    # Per output of a MatMulInteger → Cast → Mul chain fed by a rewritten node: the token scale to apply.
+    token_scale_after: dict[str, str] = {}
+    out_nodes: list[onnx.NodeProto] = []
+    count = 0
+    for n in g.node:
+        if n.op_type != 'DynamicQuantizeLinear':
+            out_nodes.append(n)
+            continue
+        x = n.input[0]
+        xq, xs, xzp = n.output
+        p = f'{n.name}_ptq'
+        tok = f'{p}_token_scale'
+        mm_weights = []
+        for mm in consumers.get(xq, []):
+            if mm.op_type != 'MatMulInteger' or mm.input[0] != xq:
+                raise SystemExit(f'{n.name}: quantized output used by {mm.op_type} other than as MatMulInteger A')
+            (cast,) = consumers[mm.output[0]]
+            (mul,) = consumers[cast.output[0]]
+            if cast.op_type != 'Cast' or mul.op_type != 'Mul':
+                raise SystemExit(f'{mm.name}: expected MatMulInteger -> Cast -> Mul')
+            token_scale_after[mul.output[0]] = tok
+            mm_weights.append(mm.input[1])
+        width = hidden_width(mm_weights, g)
+        out_nodes += [
+            helper.make_node('Abs', [x], [f'{p}_abs']),
+            helper.make_node('ReduceMax', [f'{p}_abs'], [f'{p}_absmax'], axes=[-1], keepdims=1),
+            helper.make_node('Max', [f'{p}_absmax', 'ptq_eps'], [f'{p}_range']),
+            helper.make_node('Div', [f'{p}_range', 'ptq_127'], [tok]),
+            # One QuantizeLinear over the rows (tokens) of x, with the row's scale (per-axis, axis 0):
+            # round, saturate and shift in one kernel.
+            helper.make_node('Constant', [], [f'{p}_rows_shape'], value=numpy_helper.from_array(np.array([-1, width], dtype=np.int64))),
+            helper.make_node('Reshape', [x, f'{p}_rows_shape'], [f'{p}_rows']),
+            helper.make_node('Reshape', [tok, 'ptq_flat'], [f'{p}_row_scale']),
+            helper.make_node('Shape', [f'{p}_row_scale'], [f'{p}_row_count']),
+            helper.make_node('Expand', ['ptq_zero_point', f'{p}_row_count'], [f'{p}_row_zero_point']),
+            helper.make_node('QuantizeLinear', [f'{p}_rows', f'{p}_row_scale', f'{p}_row_zero_point'], [f'{p}_rows_q'], axis=0),
+            helper.make_node('Shape', [x], [f'{p}_shape']),
+            helper.make_node('Reshape', [f'{p}_rows_q', f'{p}_shape'], [xq]),
+            helper.make_node('Identity', ['ptq_zero_point'], [xzp]),
+            helper.make_node('Identity', ['ptq_one'], [xs]),
+        ]
+        count += 1
+    nodes: list[onnx.NodeProto] = []
+    for n in out_nodes:
+        nodes.append(n)
+        if n.op_type == 'Mul' and n.output[0] in token_scale_after:
+            y = n.output[0]
+            n.output[0] = f'{y}_before_token_scale'
+            nodes.append(helper.make_node('Mul', [n.output[0], token_scale_after[y]], [y]))
+    del g.node[:]
+    g.node.extend(nodes)
+    # Scales and zero points changed shape and type: let ORT infer the intermediate shapes again.
+    keep = {i.name for i in g.input} | {o.name for o in g.output}
+    vi = [v for v in g.value_info if v.name in keep]
+    del g.value_info[:]
+    g.value_info.extend(vi)
+    opset = next(o.version for o in model.opset_import if o.domain in ('', 'ai.onnx'))
+    if opset >= 18:
+        raise SystemExit('opset >= 18: ReduceMax takes its axes as an input there; extend this rewrite')
+    return count
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--model', required=True)
+    ap.add_argument('--out', required=True)
+    a = ap.parse_args()
+    model = onnx.load(a.model)
+    n = rewrite(model)
+    onnx.checker.check_model(model)
+    onnx.save(model, a.out)
+    print(f'{n} DynamicQuantizeLinear nodes made per token: {a.out}')
+
+
+if __name__ == '__main__':
+    main()
