@@ -11,13 +11,12 @@ import type { RedisClient } from './client.js';
 //   <base>:d:<digest>         "<first event ms> <story id>", PX ttl: exact copies
 //   <base>:b:<band>:<value>   hash story id → "<hi> <lo> <first event ms> <expires at, store ms>":
 //                             the 8 SimHash bands; entries past their expiry are dropped when read.
-// ARGV: window ms, max Hamming distance, ttl ms, JSON [[id, digest, eventMs, hi, lo, b0..b7] | [id, digest, eventMs]].
-// Returns the story id of each request, in order.
+// ARGV: window ms, max Hamming distance, ttl ms, the caller's clock (ms; not Redis TIME, which an ACL
+// user limited to @read/@write/@scripting may not call), JSON [[id, digest, eventMs, hi, lo, b0..b7] |
+// [id, digest, eventMs]]. Returns the story id of each request, in order.
 const RESOLVE_SCRIPT = `
 local base = KEYS[1]
-local window, maxd, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local window, maxd, ttl, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local function popcount(x)
   local n = 0
   while x ~= 0 do x = bit.band(x, x - 1); n = n + 1 end
@@ -47,7 +46,7 @@ local function nearest(r, et)
   return best
 end
 local out = {}
-for i, r in ipairs(cjson.decode(ARGV[4])) do
+for i, r in ipairs(cjson.decode(ARGV[5])) do
   local id, et = r[1], r[3]
   local dkey = base .. ':d:' .. r[2]
   local story = nil
@@ -89,6 +88,8 @@ export class RedisStoryRegistry implements StoryRegistry {
   constructor(
     private readonly redis: RedisClient,
     private readonly o: StoryRegistryOptions & { keyPrefix: string },
+    /** Store clock for entry expiry (replicas' clocks agree to NTP precision, far below the TTL). */
+    private readonly nowMs: () => number = Date.now,
   ) {
     this.base = `${o.keyPrefix}:{stories}`;
   }
@@ -105,7 +106,8 @@ export class RedisStoryRegistry implements StoryRegistry {
       const head = [documentId, f.digest, Math.floor(eventTimeMs)];
       return f.simHash ? [...head, f.simHash[0], f.simHash[1], ...bandValues(f.simHash)] : head;
     });
-    const args = [String(this.o.windowMs), String(this.o.maxHammingDistance), String(this.o.ttlMs)];
+    const o = this.o;
+    const args = [o.windowMs, o.maxHammingDistance, o.ttlMs, Math.floor(this.nowMs())].map(String);
     args.push(JSON.stringify(items));
     try {
       return (await this.redis.evalsha(RESOLVE_SHA, 1, this.base, ...args)) as string[];
