@@ -40,6 +40,24 @@ export interface PartitionStateStore {
   writeState(partitionKey: string, state: StateWrite): Promise<void>;
 }
 
+/**
+ * A sink wrapper keeps the wrapped store's partition-state port visible (src/pipeline/state-guard.ts);
+ * without it lost state and reused offsets go unchecked (test/faults/state-loss.test.ts).
+ */
+export function withStatePortOf<T extends object>(
+  wrapper: T,
+  wrapped: object,
+): T & Partial<PartitionStateStore> {
+  const state = wrapped as Partial<PartitionStateStore>;
+  const out = wrapper as T & Partial<PartitionStateStore>;
+  if (state.readState && state.countedState && state.writeState) {
+    out.readState = (key) => state.readState!(key);
+    out.countedState = (key) => state.countedState!(key);
+    out.writeState = (key, write) => state.writeState!(key, write);
+  }
+  return out;
+}
+
 /** Offset and event clock (epoch ms, decimal) of the last batch that wrote a counter hash. */
 export interface CountedState {
   offset: string;

@@ -1,4 +1,4 @@
-import type { PartitionStateStore } from '../domain/partition-state.js';
+import { withStatePortOf } from '../domain/partition-state.js';
 import type { StatsObservation, StoryFingerprint } from '../domain/observation.js';
 import type { StatsApplyResult, StatsBatch, StatsSink } from '../domain/windows.js';
 import { hammingDistance } from './story.js';
@@ -96,18 +96,14 @@ export async function withRegistryStoryIds(
  * through the wrapper (src/pipeline/state-guard.ts).
  */
 export function withSharedStoryIds(sink: StatsSink, registry: StoryRegistry): StatsSink {
-  const wrapped: StatsSink & Partial<PartitionStateStore> = {
-    async apply(batches: StatsBatch[]): Promise<StatsApplyResult[]> {
-      return sink.apply(await withRegistryStoryIds(batches, registry));
+  return withStatePortOf(
+    {
+      async apply(batches: StatsBatch[]): Promise<StatsApplyResult[]> {
+        return sink.apply(await withRegistryStoryIds(batches, registry));
+      },
     },
-  };
-  const state = sink as Partial<PartitionStateStore>;
-  if (state.readState && state.countedState && state.writeState) {
-    wrapped.readState = (key) => state.readState!(key);
-    wrapped.countedState = (key) => state.countedState!(key);
-    wrapped.writeState = (key, write) => state.writeState!(key, write);
-  }
-  return wrapped;
+    sink,
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { PartitionStateStore } from '../domain/partition-state.js';
+import { withStatePortOf } from '../domain/partition-state.js';
 import type { StatsObservation } from '../domain/observation.js';
 import type { StatsApplyResult, StatsBatch, StatsSink } from '../domain/windows.js';
 
@@ -132,20 +132,14 @@ export class MemoryStoryExemplars implements StoryExemplarStore {
  * (a failure of either fails the call, and the pipeline retries it: both are idempotent).
  */
 export function withStoryExemplars(sink: StatsSink, exemplars: StoryExemplarStore): StatsSink {
-  const wrapped: StatsSink & Partial<PartitionStateStore> = {
-    async apply(batches: StatsBatch[]): Promise<StatsApplyResult[]> {
-      const results = await sink.apply(batches);
-      await exemplars.record(batches.flatMap((b) => b.observations));
-      return results;
+  return withStatePortOf(
+    {
+      async apply(batches: StatsBatch[]): Promise<StatsApplyResult[]> {
+        const results = await sink.apply(batches);
+        await exemplars.record(batches.flatMap((b) => b.observations));
+        return results;
+      },
     },
-  };
-  // The window store's partition-state port (src/pipeline/state-guard.ts) must stay visible through
-  // the wrapper, or lost state and reused offsets go unchecked (test/faults/state-loss.test.ts).
-  const state = sink as Partial<PartitionStateStore>;
-  if (state.readState && state.countedState && state.writeState) {
-    wrapped.readState = (key) => state.readState!(key);
-    wrapped.countedState = (key) => state.countedState!(key);
-    wrapped.writeState = (key, write) => state.writeState!(key, write);
-  }
-  return wrapped;
+    sink,
+  );
 }
