@@ -24,6 +24,9 @@ export default defineConfig({
           // Integration tests share one broker and one Redis; files run one at a time so that
           // timing-sensitive tests (rebalances, kills) are not starved on the 2-core CI machine.
           fileParallelism: false,
+          // Tests marked `concurrent` (only the traffic scenarios, test/integration/scenarios.test.ts)
+          // run two at a time: two inference threads for two cores.
+          maxConcurrency: 2,
         },
       },
       {
