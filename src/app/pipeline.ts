@@ -16,12 +16,15 @@ import type { LabelSink } from '../pipeline/label-sink.js';
 import type { PipelineObserver } from '../pipeline/observer.js';
 import { PipelineProcessor, type ObservationBuilder, type ProcessorHooks } from '../pipeline/processor.js';
 import type { BackoffOptions } from '../pipeline/retry.js';
+import type { StoryRegistry } from '../stats/shared-stories.js';
 
 export interface PipelineServiceDeps {
   kafka: Kafka;
   enricher: Enricher;
   stats: StatsSink | null;
   buildObservation: ObservationBuilder | null;
+  /** One story index for all replicas (stats.stories.shared); absent: per-process story ids. */
+  stories?: StoryRegistry | null;
   labels?: LabelSink | null;
   /** Where predictions are remembered for the label join (with `labels`). */
   predictions?: PredictionIndex | null;
@@ -111,6 +114,7 @@ export class PipelineService {
         delivery: this.delivery,
         stats: deps.stats,
         buildObservation: deps.buildObservation,
+        stories: deps.stories ?? null,
         labels: deps.labels ?? null,
         predictions: deps.predictions ?? null,
         logger: deps.logger,

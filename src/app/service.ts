@@ -13,7 +13,6 @@ import { storyExemplarsFromConfig } from '../io/redis/story-exemplars.js';
 import { storyRegistryFromConfig } from '../io/redis/story-registry.js';
 import { labelLifetimes, RedisLabelStore } from '../io/redis/label-store.js';
 import { LabelJoinSink, RedisPredictionIndex } from '../pipeline/label-join.js';
-import { withSharedStoryIds } from '../stats/shared-stories.js';
 import { withStoryExemplars } from '../stats/story-exemplars.js';
 import { windowStoreOptions } from '../stats/windows/rules.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -118,10 +117,12 @@ export async function runService(loaded: FinsentryConfig, logger: Logger): Promi
     service = new PipelineService(config, {
       kafka,
       enricher,
-      // The most negative stories per issuer beside the counts, for surge alerts, and one story id
-      // for a story's copies whichever replica reads them (docs/alerting.md "Surge").
-      stats: storyRegistry ? withSharedStoryIds(counted, storyRegistry) : counted,
+      // The most negative stories per issuer beside the counts, for surge alerts (docs/alerting.md "Surge").
+      stats: counted,
       buildObservation: observations,
+      // One story id for a story's copies whichever replica reads them, on the enriched record and
+      // in the windows alike (docs/alerting.md "Where the story index lives").
+      stories: storyRegistry,
       labels,
       predictions,
       authorKey,

@@ -1,9 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import type { Span } from '@opentelemetry/api';
 import type { DocumentKind, InputDocument } from '../domain/documents.js';
+import type { Enrichment } from '../domain/enrichment.js';
 import type { StatsObservation } from '../domain/observation.js';
 import type { StatsApplyResult, StatsBatch } from '../domain/windows.js';
 import type { OutRecord, RawRecord } from '../domain/records.js';
+import { withRegistryStoryIds } from '../stats/shared-stories.js';
 import { withStageSpan } from '../telemetry/tracing.js';
 import { recordFingerprint } from '../domain/partition-state.js';
 import { sendDeadLetters, type RejectedRecord } from './dead-letters.js';
@@ -133,6 +135,7 @@ export class ChunkFlow {
     const outcomes = await enrichChunk(rt, this.ctx, docs, stageSpans);
     const nowMs = rt.clock();
     const latencyMs = performance.now() - this.fetchedAt;
+    const kept: Array<{ doc: InputDocument; outcome: Enrichment; observation: StatsObservation | null }> = [];
     docs.forEach((doc, i) => {
       const outcome = outcomes[i]!;
       if (isRejection(outcome)) {
@@ -140,7 +143,12 @@ export class ChunkFlow {
         return;
       }
       const built = rt.deps.buildObservation?.(doc, outcome) ?? null;
-      const observation = built ? { ...built, offset: doc.position.offset } : null;
+      kept.push({ doc, outcome, observation: built ? { ...built, offset: doc.position.offset } : null });
+    });
+    const observations = await this.sharedStoryIds(kept.flatMap((k) => k.observation ?? []));
+    let next = 0;
+    for (const { doc, outcome, observation: built } of kept) {
+      const observation = built ? observations[next++]! : null;
       if (observation) result.observations.push(observation);
       rt.observer.eventTimeLag(Math.max(0, (nowMs - doc.eventTimeMs) / 1000));
       result.records.push(
@@ -152,8 +160,15 @@ export class ChunkFlow {
         }),
       );
       result.recordOffsets.push(doc.position.offset);
-    });
+    }
     return result;
+  }
+
+  /** The observations with the story ids all replicas share, when a registry is configured. */
+  private async sharedStoryIds(observations: StatsObservation[]): Promise<StatsObservation[]> {
+    const registry = this.rt.deps.stories;
+    if (!registry || observations.length === 0) return observations;
+    return this.ctx.retry('stories', () => withRegistryStoryIds(observations, registry));
   }
 
   /** Remembers the predictions for the label join (src/pipeline/label-join.ts). */

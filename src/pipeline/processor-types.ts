@@ -4,6 +4,7 @@ import type { InputDocument } from '../domain/documents.js';
 import type { Enricher, Enrichment } from '../domain/enrichment.js';
 import type { StatsObservation } from '../domain/observation.js';
 import type { StatsSink } from '../domain/windows.js';
+import type { StoryRegistry } from '../stats/shared-stories.js';
 import type { PartitionBatch } from '../io/kafka/consumer.js';
 import type { BatchOutputs, Delivery } from '../io/kafka/delivery.js';
 import type { RawRecord } from '../domain/records.js';
@@ -45,6 +46,11 @@ export interface ProcessorDeps {
   delivery: Delivery;
   stats: StatsSink | null;
   buildObservation: ObservationBuilder | null;
+  /**
+   * One story index for every replica (src/stats/shared-stories.ts): resolves the observations'
+   * story ids before the enriched records are written. Absent: each process's own StoryIndex ids.
+   */
+  stories?: StoryRegistry | null;
   labels: LabelSink | null;
   /** Remembers predictions for the label join (src/pipeline/label-join.ts); null when labels are not consumed. */
   predictions?: PredictionIndex | null;

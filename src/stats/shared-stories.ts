@@ -1,6 +1,4 @@
-import { withStatePortOf } from '../domain/partition-state.js';
 import type { StatsObservation, StoryFingerprint } from '../domain/observation.js';
-import type { StatsApplyResult, StatsBatch, StatsSink } from '../domain/windows.js';
 import { hammingDistance } from './story.js';
 
 /**
@@ -68,42 +66,26 @@ export function nearestStory(
   return best;
 }
 
-/** Replaces each fingerprinted observation's story id by the registry's (a new object; others as they are). */
+/**
+ * The observations with the registry's story ids (new objects for fingerprinted ones, the others as
+ * they are; same order). The pipeline calls it before it writes the enriched records, so the
+ * record's `story_id`, the prediction index and the window store all see the id every replica
+ * agrees on (src/pipeline/chunk-flow.ts). Resolving is idempotent: a retry gets the same ids.
+ */
 export async function withRegistryStoryIds(
-  batches: readonly StatsBatch[],
+  observations: readonly StatsObservation[],
   registry: StoryRegistry,
-): Promise<StatsBatch[]> {
-  const requests: StoryRequest[] = [];
-  for (const b of batches)
-    for (const o of b.observations)
-      if (o.storyFingerprint && Number.isFinite(o.eventTimeMs))
-        requests.push({
-          documentId: o.documentId,
-          fingerprint: o.storyFingerprint,
-          eventTimeMs: o.eventTimeMs,
-        });
-  if (requests.length === 0) return [...batches];
+): Promise<StatsObservation[]> {
+  const shared = (o: StatsObservation) => o.storyFingerprint !== undefined && Number.isFinite(o.eventTimeMs);
+  const requests: StoryRequest[] = observations.filter(shared).map((o) => ({
+    documentId: o.documentId,
+    fingerprint: o.storyFingerprint!,
+    eventTimeMs: o.eventTimeMs,
+  }));
+  if (requests.length === 0) return [...observations];
   const ids = await registry.resolve(requests);
   let next = 0;
-  const withId = (o: StatsObservation): StatsObservation =>
-    o.storyFingerprint && Number.isFinite(o.eventTimeMs) ? { ...o, storyId: ids[next++]! } : o;
-  return batches.map((b) => ({ ...b, observations: b.observations.map(withId) }));
-}
-
-/**
- * A stats sink whose batches carry the registry's story ids before `sink` counts them. Resolving is
- * idempotent, so a retried apply resolves to the same ids. The partition-state port stays visible
- * through the wrapper (src/pipeline/state-guard.ts).
- */
-export function withSharedStoryIds(sink: StatsSink, registry: StoryRegistry): StatsSink {
-  return withStatePortOf(
-    {
-      async apply(batches: StatsBatch[]): Promise<StatsApplyResult[]> {
-        return sink.apply(await withRegistryStoryIds(batches, registry));
-      },
-    },
-    sink,
-  );
+  return observations.map((o) => (shared(o) ? { ...o, storyId: ids[next++]! } : o));
 }
 
 /**

@@ -13,9 +13,14 @@ import type { PartitionBatch } from '../../src/io/kafka/consumer.js';
 import type { BatchOutputs, Delivery, DeliveryMode } from '../../src/io/kafka/delivery.js';
 import type { OutRecord, RawRecord } from '../../src/io/kafka/types.js';
 import { readDeadLetterHeaders } from '../../src/pipeline/dlq.js';
-import { PipelineProcessor, type ProcessorOptions } from '../../src/pipeline/processor.js';
+import {
+  PipelineProcessor,
+  type ObservationBuilder,
+  type ProcessorOptions,
+} from '../../src/pipeline/processor.js';
 import { AuthorPseudonymiser } from '../../src/privacy/pseudonymise.js';
 import { buildObservation } from '../../src/stats/grouping.js';
+import type { StoryRegistry } from '../../src/stats/shared-stories.js';
 import { encodeNews, news } from './avro-producer.js';
 import { TEST_MODELS, testEnrichment } from './test-enricher.js';
 
@@ -50,6 +55,8 @@ export class Ledger {
   readonly enrichedAcked = new Set<string>();
   readonly deadLettered = new Set<string>();
   readonly statsApplied = new Set<string>();
+  /** The enriched records' values by input offset. */
+  readonly enrichedValues = new Map<string, Buffer>();
   /** False when no stats sink is wired: then an enriched record alone completes its offset. */
   statsWired = true;
   offsets: string[] = [];
@@ -153,6 +160,7 @@ export class FakeDelivery implements Delivery {
     if (topic === TOPICS.enriched) {
       const offset = String(record.key);
       this.ledger.enrichedAcked.add(offset);
+      if (record.value) this.ledger.enrichedValues.set(offset, record.value);
       this.ledger.events.push(`enriched ${offset}`);
     } else {
       const offset = readDeadLetterHeaders(record.headers).offset!;
@@ -222,6 +230,9 @@ export function harness(
     mode?: DeliveryMode;
     withStats?: boolean;
     beforeCommit?: () => void;
+    /** The observation builder (default: grouping only, no story ids) and the shared story index. */
+    buildObservation?: ObservationBuilder;
+    stories?: StoryRegistry;
   } = {},
 ): Harness {
   const ledger = new Ledger();
@@ -252,7 +263,9 @@ export function harness(
       enricher,
       delivery,
       stats: ledger.statsWired ? stats : null,
-      buildObservation: (doc, enrichment) => buildObservation(doc, enrichment, []),
+      buildObservation:
+        options.buildObservation ?? ((doc, enrichment) => buildObservation(doc, enrichment, [])),
+      ...(options.stories ? { stories: options.stories } : {}),
       labels: null,
       logger: pino({ level: 'silent' }),
       clock: () => NOW,

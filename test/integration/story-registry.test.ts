@@ -7,11 +7,7 @@ import type { RedisClient } from '../../src/io/redis/client.js';
 import { storyRegistryFromConfig, type RedisStoryRegistry } from '../../src/io/redis/story-registry.js';
 import { RedisWindowStore } from '../../src/io/redis/window-store.js';
 import { liveObservationBuilder } from '../../src/app/observations.js';
-import {
-  MemoryStoryRegistry,
-  withRegistryStoryIds,
-  withSharedStoryIds,
-} from '../../src/stats/shared-stories.js';
+import { MemoryStoryRegistry, withRegistryStoryIds } from '../../src/stats/shared-stories.js';
 import { hammingDistance, storyFingerprint } from '../../src/stats/story.js';
 import { windowStoreOptions } from '../../src/stats/windows/rules.js';
 import {
@@ -134,14 +130,12 @@ describe.each(TARGETS)('shared story registry on $name', ({ connect }) => {
     const shared = new Map<string, string>();
     for (const { byReplica } of minutes)
       for (const replica of ['a', 'b'] as const) {
-        const batches = byReplica[replica];
-        const resolved = await withRegistryStoryIds(batches, registry(replica));
-        batches.forEach((b, i) =>
-          b.observations.forEach((o, j) => {
-            own.set(o.documentId, o.storyId!);
-            shared.set(o.documentId, resolved[i]!.observations[j]!.storyId!);
-          }),
-        );
+        const observations = byReplica[replica].flatMap((b) => b.observations);
+        const resolved = await withRegistryStoryIds(observations, registry(replica));
+        observations.forEach((o, i) => {
+          own.set(o.documentId, o.storyId!);
+          shared.set(o.documentId, resolved[i]!.storyId!);
+        });
       }
     return { own, shared };
   }
@@ -194,8 +188,9 @@ describe.each(TARGETS)('shared story registry on $name', ({ connect }) => {
 
   it('resolves a replayed minute to the ids it gave before', async () => {
     const { byReplica } = minutes[12]!;
-    const first = await withRegistryStoryIds(byReplica.b, registries.b);
-    const again = await withRegistryStoryIds(byReplica.b, registries.a);
+    const observations = byReplica.b.flatMap((b) => b.observations);
+    const first = await withRegistryStoryIds(observations, registries.b);
+    const again = await withRegistryStoryIds(observations, registries.a);
     expect(again).toEqual(first);
   });
 
@@ -246,10 +241,18 @@ describe.each(TARGETS)('shared story registry on $name', ({ connect }) => {
           return { partitionKey: `news.raw:${k}`, lastOffset: '0', observations: [obs], labels: [] };
         });
         for (const replica of ['a', 'b'] as const) {
-          const sink = shared
-            ? withSharedStoryIds(stores[replica], storyRegistryFromConfig(replicas[replica], cfg)!)
-            : stores[replica];
-          await sink.apply(batches.filter((_, k) => (k < 3 ? 'a' : 'b') === replica));
+          // As the pipeline does (src/pipeline/chunk-flow.ts): the registry's ids before the apply.
+          const registry = storyRegistryFromConfig(replicas[replica], cfg)!;
+          const own = batches.filter((_, k) => (k < 3 ? 'a' : 'b') === replica);
+          const resolved = shared
+            ? await Promise.all(
+                own.map(async (b) => ({
+                  ...b,
+                  observations: await withRegistryStoryIds(b.observations, registry),
+                })),
+              )
+            : own;
+          await stores[replica].apply(resolved);
         }
         const window = await stores.a.readWindow({
           dimension: 'ticker',

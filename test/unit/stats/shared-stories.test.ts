@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { StatsObservation } from '../../../src/domain/observation.js';
-import type { StatsBatch, StatsSink } from '../../../src/domain/windows.js';
 import {
   MemoryStoryRegistry,
   nearestStory,
-  withSharedStoryIds,
+  withRegistryStoryIds,
   type StoryRequest,
 } from '../../../src/stats/shared-stories.js';
 import { storyFingerprint } from '../../../src/stats/story.js';
@@ -62,7 +61,7 @@ describe('MemoryStoryRegistry', () => {
   });
 });
 
-describe('withSharedStoryIds', () => {
+describe('withRegistryStoryIds', () => {
   const observation = (documentId: string, text: string | null): StatsObservation => ({
     documentId,
     eventTimeMs: 0,
@@ -79,42 +78,15 @@ describe('withSharedStoryIds', () => {
     entityTypes: {},
   });
 
-  it("hands the sink the registry's ids for fingerprinted observations, leaves the rest and the caller's batches alone", async () => {
-    const seen: StatsBatch[][] = [];
-    const sink: StatsSink = {
-      apply: async (batches) => (
-        seen.push(batches),
-        batches.map(() => ({ applied: true, late: 0, watermarkMs: 0 }))
-      ),
-    };
-    const shared = withSharedStoryIds(sink, new MemoryStoryRegistry(OPTIONS, () => 0));
-    const batches: StatsBatch[] = [
-      {
-        partitionKey: 'news.raw:0',
-        lastOffset: '1',
-        observations: [observation('a', LONG), observation('chat', null)],
-        labels: [],
-      },
-      {
-        partitionKey: 'news.raw:1',
-        lastOffset: '0',
-        observations: [observation('b', LONG.toUpperCase())],
-        labels: [],
-      },
+  it("gives fingerprinted observations the registry's ids in order, leaves the rest and the caller's objects alone", async () => {
+    const observations = [
+      observation('a', LONG),
+      observation('chat', null),
+      observation('b', LONG.toUpperCase()),
     ];
-    await shared.apply(batches);
-    expect(seen[0]!.map((b) => b.observations.map((o) => o.storyId))).toEqual([['a', undefined], ['a']]);
-    expect(batches[1]!.observations[0]!.storyId).toBe('b');
-  });
-
-  it('keeps the window store partition-state port visible', () => {
-    const state = {
-      apply: async () => [],
-      readState: async () => null,
-      countedState: async () => null,
-      writeState: async () => {},
-    };
-    const wrapped = withSharedStoryIds(state as unknown as StatsSink, new MemoryStoryRegistry(OPTIONS));
-    expect(typeof (wrapped as unknown as typeof state).readState).toBe('function');
+    const resolved = await withRegistryStoryIds(observations, new MemoryStoryRegistry(OPTIONS, () => 0));
+    expect(resolved.map((o) => o.storyId)).toEqual(['a', undefined, 'a']);
+    expect(resolved[1]).toBe(observations[1]);
+    expect(observations[2]!.storyId).toBe('b');
   });
 });
