@@ -100,11 +100,20 @@ def optimize(fp32: Path, out: Path) -> dict:
 
 
 def quantize(src: Path, dst: Path) -> None:
+    """int8 weights (per channel), then per-token activations: a document's scores do not depend on
+    its batch (training/per_token_quant.py; the fused QAttention becomes an int8 QKV projection and
+    MultiHeadAttention; docs/inference.md "Batch invariance")."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    import per_token_quant
 
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
                      op_types_to_quantize=["MatMul", "Attention", "Gather"],
                      extra_options={"DefaultTensorType": 1})  # float: the fused ops defeat shape inference
+    model = onnx.load(str(dst))
+    per_token_quant.rewrite(model)
+    onnx.save(model, str(dst))
 
 
 def load_joint(weights: Path) -> JointModel:

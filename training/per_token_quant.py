@@ -47,6 +47,8 @@ def rewrite(model: onnx.ModelProto) -> int:
     g.initializer.extend(numpy_helper.from_array(v, k) for k, v in constants.items())
     # Per output of a MatMulInteger → Cast → Mul chain fed by a rewritten node: the token scale to apply.
     token_scale_after: dict[str, str] = {}
+    # Per fused QAttention fed by a rewritten node: its input's token scale (see attention_nodes).
+    attention_token_scale: dict[str, str] = {}
     out_nodes: list[onnx.NodeProto] = []
     count = 0
     for n in g.node:
@@ -59,6 +61,10 @@ def rewrite(model: onnx.ModelProto) -> int:
         tok = f'{p}_token_scale'
         mm_weights = []
         for mm in consumers.get(xq, []):
+            if mm.op_type == 'QAttention' and mm.input[0] == xq:
+                attention_token_scale[mm.name] = tok
+                mm_weights.append(mm.input[1])
+                continue
             if mm.op_type != 'MatMulInteger' or mm.input[0] != xq:
                 raise SystemExit(f'{n.name}: quantized output used by {mm.op_type} other than as MatMulInteger A')
             (cast,) = consumers[mm.output[0]]
@@ -89,6 +95,9 @@ def rewrite(model: onnx.ModelProto) -> int:
         count += 1
     nodes: list[onnx.NodeProto] = []
     for n in out_nodes:
+        if n.op_type == 'QAttention' and n.name in attention_token_scale:
+            nodes += attention_nodes(n, attention_token_scale[n.name], g)
+            continue
         nodes.append(n)
         if n.op_type == 'Mul' and n.output[0] in token_scale_after:
             y = n.output[0]
@@ -105,6 +114,41 @@ def rewrite(model: onnx.ModelProto) -> int:
     if opset >= 18:
         raise SystemExit('opset >= 18: ReduceMax takes its axes as an input there; extend this rewrite')
     return count
+
+
+def attention_nodes(qa: onnx.NodeProto, token_scale: str, g: onnx.GraphProto) -> list[onnx.NodeProto]:
+    """A fused QAttention, whose input scale is one per tensor, as per-token int8 projection + fp32 attention.
+
+    QAttention(x_q, W, bias, x_scale, W_scale, mask_index, x_zp, W_zp) projects Q|K|V with one int8
+    GEMM and attends. Here: MatMulInteger(x_q, W) -> Cast -> Mul(W_scale) -> Mul(token scale) ->
+    Add(bias) (ORT fuses the first three into MatMulIntegerToFloat), Split into Q, K, V, then
+    com.microsoft.MultiHeadAttention with the lengths (mask_index) as key padding mask.
+    """
+    x_q, w, bias, _x_scale, w_scale, mask_index = qa.input[:6]
+    x_zp, w_zp = qa.input[6], qa.input[7]
+    attrs = {a.name: helper.get_attribute_value(a) for a in qa.attribute}
+    if attrs.get('unidirectional', 0) != 0 or (len(qa.input) > 8 and qa.input[8]):
+        raise SystemExit(f'{qa.name}: unidirectional or past state: not supported by this rewrite')
+    width = {i.name: list(i.dims) for i in g.initializer}[w][1] // 3
+    p = f'{qa.name}_ptq'
+    split = f'{p}_split_sizes'
+    g.initializer.append(numpy_helper.from_array(np.array([width] * 3, dtype=np.int64), split))
+    return [
+        helper.make_node('MatMulInteger', [x_q, w, x_zp, w_zp], [f'{p}_qkv_int']),
+        helper.make_node('Cast', [f'{p}_qkv_int'], [f'{p}_qkv_float'], to=TensorProto.FLOAT),
+        helper.make_node('Mul', [f'{p}_qkv_float', w_scale], [f'{p}_qkv_weight_scaled']),
+        helper.make_node('Mul', [f'{p}_qkv_weight_scaled', token_scale], [f'{p}_qkv_scaled']),
+        helper.make_node('Add', [f'{p}_qkv_scaled', bias], [f'{p}_qkv']),
+        helper.make_node('Split', [f'{p}_qkv', split], [f'{p}_q', f'{p}_k', f'{p}_v'], axis=-1),
+        helper.make_node(
+            'MultiHeadAttention',
+            [f'{p}_q', f'{p}_k', f'{p}_v', '', mask_index],
+            [qa.output[0]],
+            domain='com.microsoft',
+            num_heads=attrs['num_heads'],
+            name=f'{p}_attention',
+        ),
+    ]
 
 
 def main() -> None:

@@ -385,7 +385,8 @@ describe('Chinese traffic (zh-surge)', () => {
       } finally {
         await enricher.close();
       }
-      // Measured with the committed model: 6 of 76 templates misread, 4 of them 股吧 chat slang
+      // Measured with the committed model: 5 of 76 templates misread (6 before its per-token rewrite),
+      // 4 of them 股吧 chat slang
       // (涨停了！🚀🚀 满仓干, 被立案调查了，完了完了) — the model saw 1,000 translated tweets of chat
       // (models/finsentry-multilingual/MODEL_CARD.md). At most a tenth may be misread.
       if (misread.length > 0) console.log(`misread templates:\n  ${misread.join('\n  ')}`);
