@@ -28,9 +28,9 @@ def hidden_width(weights: list[str], g: onnx.GraphProto) -> int:
 def rewrite(model: onnx.ModelProto) -> int:
     """Replaces every DynamicQuantizeLinear by per-token symmetric int8; returns how many.
 
-    The activation scale handed to the graph's own scale product (and to ORT's MatMulIntegerToFloat
-    fusion, which takes a per-tensor scale only) becomes 1; the per-token scale multiplies the float
-    result after it, one Mul per MatMulInteger.
+    The activation scale handed to the graph's own scale product becomes 1; the per-token scale
+    multiplies the float result after it, one Mul per MatMulInteger. (ORT then leaves MatMulInteger,
+    Cast and Mul apart; one hand-written MatMulIntegerToFloat per chain was no faster.)
     """
     g = model.graph
     consumers: dict[str, list[onnx.NodeProto]] = {}
@@ -121,7 +121,7 @@ def attention_nodes(qa: onnx.NodeProto, token_scale: str, g: onnx.GraphProto) ->
 
     QAttention(x_q, W, bias, x_scale, W_scale, mask_index, x_zp, W_zp) projects Q|K|V with one int8
     GEMM and attends. Here: MatMulInteger(x_q, W) -> Cast -> Mul(W_scale) -> Mul(token scale) ->
-    Add(bias) (ORT fuses the first three into MatMulIntegerToFloat), Split into Q, K, V, then
+    Add(bias), Split into Q, K, V, then
     com.microsoft.MultiHeadAttention with the lengths (mask_index) as key padding mask.
     """
     x_q, w, bias, _x_scale, w_scale, mask_index = qa.input[:6]
