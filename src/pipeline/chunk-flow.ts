@@ -42,7 +42,8 @@ export async function prefetchSchemas(rt: ProcessorRuntime, ctx: BatchContext): 
  * batching.maxBatchSize records
  *
  *   bad records ─▶ DLQ
- *   documents ─▶ Enricher.enrich ─▶ finsentry.enriched ∥ prediction index ∥ StatsSink.apply (in offset order)
+ *   documents ─▶ Enricher.enrich ─▶ story ids (registry) ─▶ finsentry.enriched ∥ prediction index ∥
+ *   StatsSink.apply (in offset order)
  *
  * When and what is committed is the partition worker's business (src/pipeline/partition-worker.ts).
  */
