@@ -230,7 +230,7 @@ describe('traffic scenarios against the ground truth (real pipeline, evaluator a
         await checkScenario(spec, MODELS, EXPECTED[name]!, expect);
       },
       // A bound on how long a run may take on a loaded machine, not a performance assertion.
-      1_500_000,
+      2_400_000,
     );
   }
 
@@ -247,7 +247,7 @@ describe('traffic scenarios against the ground truth (real pipeline, evaluator a
       expect(en.unscored).toBeLessThanOrEqual(en.total * 0.01);
       expect(zh.withTickers).toBeGreaterThan(zh.total * 0.5);
     },
-    1_500_000,
+    2_400_000,
   );
 });
 
