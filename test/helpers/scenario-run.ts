@@ -307,12 +307,15 @@ export async function runScenario(spec: ScenarioSpec, models: ModelPaths): Promi
       ...(spec.realism !== undefined ? ['--realism', spec.realism] : []),
       ...(spec.biasRatio !== undefined ? ['--bias-ratio', String(spec.biasRatio)] : []),
     ]);
-    const replayBudgetMs = (spec.durationMs / speedup) * 3 + 60_000;
+    // A bound against a hung replay, not a pace check: two runs at once beside two busy loops took
+    // 181 s to replay issuer-surge's 44 nominal seconds (the old bound, 3x + 60 s, killed the
+    // compliant-gap replay at 168 s). The pace does not change the result (event clock).
+    const replayBudgetMs = (spec.durationMs / speedup) * 10 + 300_000;
     const timer = setTimeout(() => replay.child.kill('SIGKILL'), replayBudgetMs);
     const replayed = await replay.exited.finally(() => clearTimeout(timer));
     if (replayed.code !== 0)
       throw new Error(
-        `finsentry replay exited ${replayed.code ?? replayed.signal}:\n${replayed.output.slice(-3000)}`,
+        `finsentry replay exited ${replayed.code ?? replayed.signal} (budget ${Math.round(replayBudgetMs / 1000)} s):\n${replayed.output.slice(-3000)}`,
       );
     const tReplayed = Date.now();
 
