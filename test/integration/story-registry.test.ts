@@ -244,14 +244,12 @@ describe.each(TARGETS)('shared story registry on $name', ({ connect }) => {
           // As the pipeline does (src/pipeline/chunk-flow.ts): the registry's ids before the apply.
           const registry = storyRegistryFromConfig(replicas[replica], cfg)!;
           const own = batches.filter((_, k) => (k < 3 ? 'a' : 'b') === replica);
-          const resolved = shared
-            ? await Promise.all(
-                own.map(async (b) => ({
-                  ...b,
-                  observations: await withRegistryStoryIds(b.observations, registry),
-                })),
-              )
-            : own;
+          // One micro-batch after another, as a replica's partition workers resolve them.
+          const resolved: StatsBatch[] = [];
+          for (const b of own)
+            resolved.push(
+              shared ? { ...b, observations: await withRegistryStoryIds(b.observations, registry) } : b,
+            );
           await stores[replica].apply(resolved);
         }
         const window = await stores.a.readWindow({
