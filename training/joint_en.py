@@ -197,6 +197,9 @@ def evaluate(args) -> None:
         logits.append(s)
         labels.append(y)
     metrics["conll_testa"] = eval_conll(sess, tok, dev["conll"], lambda t: run_graph(sess, tok, t), BERT_SPECIALS)
+    metrics["conll_testa_viterbi"] = eval_conll(
+        sess, tok, dev["conll"], lambda t: run_graph(sess, tok, t), BERT_SPECIALS, "viterbi"
+    )
     all_logits, all_labels = np.concatenate(logits), np.concatenate(labels)
     halves = np.arange(len(all_labels)) % 2
     cross = [ece(all_logits[halves == h], all_labels[halves == h], fit_temperature(all_logits[halves != h],

@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../config/duration.js';
 import type { FinsentryConfig } from '../config/schema.js';
+import { AGGREGATION_STRATEGIES, type AggregationStrategy } from '../inference/ner.js';
 import { ALL_DIMENSION } from '../stats/grouping.js';
 
 /**
@@ -37,6 +38,14 @@ export function intArg({ min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_IN
       throw new InvalidArgumentError(`expected an integer${rangeText(min, max)}, got "${value}"`);
     return n;
   };
+}
+
+/** Parser for `--aggregation`: one of the NER decoding strategies (src/inference/ner.ts). */
+export function aggregationArg(value: string): AggregationStrategy {
+  const strategy = AGGREGATION_STRATEGIES.find((s) => s === value);
+  if (!strategy)
+    throw new InvalidArgumentError(`expected ${AGGREGATION_STRATEGIES.join(', ')}; got "${value}"`);
+  return strategy;
 }
 
 /** Parser for a finite number option within [min, max] (with `exclusiveMin`, above min). */

@@ -1,4 +1,5 @@
 import type { EntitySpan } from '../domain/enrichment.js';
+import { BioViterbi } from './bio-viterbi.js';
 import { parseBioLabel } from './label-set.js';
 import { softmax } from './sentiment.js';
 import type { TokenWindow } from './tokenize.js';
@@ -17,6 +18,9 @@ import type { TokenWindow } from './tokenize.js';
  *   character is a word of its own, since Chinese and Japanese have no spaces and "follows a space"
  *   would merge a whole sentence into one word under first/max/average;
  * - simple: each token keeps its arg-max label and score;
+ * - viterbi (ours, not the pipeline's): each token takes its label on the most probable valid BIO
+ *   sequence of the window (bio-viterbi.ts), and that label's score, so an entity is not broken into
+ *   pieces of different types; then grouped as simple;
  *   first / max / average: tokens are first merged into words, taking the label of the first token,
  *   of the token with the highest score, or the arg-max of the mean score vector;
  * - consecutive tokens/words with the same type are grouped unless the next one is a B- label; the
@@ -24,7 +28,14 @@ import type { TokenWindow } from './tokenize.js';
  * - windows of a long text are decoded separately and overlapping entities resolved as the
  *   pipeline does for stride chunks: of overlapping entities the longest wins, then the higher score.
  */
-export type AggregationStrategy = 'simple' | 'first' | 'max' | 'average';
+export type AggregationStrategy = 'simple' | 'first' | 'max' | 'average' | 'viterbi';
+export const AGGREGATION_STRATEGIES: readonly AggregationStrategy[] = [
+  'simple',
+  'first',
+  'max',
+  'average',
+  'viterbi',
+];
 
 export interface NerVocabulary {
   idToToken(id: number): string;
@@ -127,7 +138,7 @@ export function gatherPreEntities(
 
 function aggregateWord(
   group: readonly PreEntity[],
-  strategy: Exclude<AggregationStrategy, 'simple'>,
+  strategy: 'first' | 'max' | 'average',
   id2label: readonly string[],
 ): LabelledUnit {
   const first = group[0] as PreEntity;
@@ -157,9 +168,11 @@ function toUnits(
   strategy: AggregationStrategy,
   id2label: readonly string[],
 ): LabelledUnit[] {
-  if (strategy === 'simple') {
-    return pre.map((e) => {
-      const idx = argmax(e.scores);
+  if (strategy === 'simple' || strategy === 'viterbi') {
+    const path =
+      strategy === 'viterbi' ? new BioViterbi(id2label).decode(pre.map((e) => e.scores)) : undefined;
+    return pre.map((e, i) => {
+      const idx = path ? (path[i] ?? 0) : argmax(e.scores);
       return {
         label: id2label[idx] ?? 'O',
         score: e.scores[idx] ?? 0,

@@ -7,9 +7,9 @@ import { OnnxEnricher, engineOptions } from '../../inference/enricher.js';
 import { ModelRunner, NerModel } from '../../inference/engine.js';
 import { inferStream, type InferFn } from '../../inference/infer-stream.js';
 import { readModelSpec } from '../../inference/model.js';
-import type { AggregationStrategy } from '../../inference/ner.js';
+import { AGGREGATION_STRATEGIES, type AggregationStrategy } from '../../inference/ner.js';
 import { createLogger, type Logger } from '../../telemetry/logger.js';
-import { configOption, intArg, requireReadableFile } from '../options.js';
+import { aggregationArg, configOption, intArg, requireReadableFile } from '../options.js';
 
 const positiveInt = intArg({ min: 1 });
 
@@ -51,11 +51,11 @@ export function registerInferCommand(program: Command): void {
     .option('--ner-model <dir>', 'NER model directory for --task both; default from config')
     .option('-i, --input <file>', 'input file, or - for stdin', '-')
     .option('--batch-size <n>', 'maximum windows per model batch', positiveInt)
-    .option('--aggregation <strategy>', 'NER aggregation: simple | first | max | average', (v) => {
-      if (!['simple', 'first', 'max', 'average'].includes(v))
-        throw new InvalidArgumentError('expected simple, first, max or average');
-      return v as AggregationStrategy;
-    })
+    .option(
+      '--aggregation <strategy>',
+      `NER aggregation: ${AGGREGATION_STRATEGIES.join(' | ')}`,
+      aggregationArg,
+    )
     .option('--max-length <n>', 'tokens per window including special tokens', positiveInt)
     .option('--stride <n>', 'overlap between windows in tokens', intArg({ min: 0 }))
     .option('--max-windows <n>', 'window limit per document', positiveInt)

@@ -6,20 +6,22 @@ import { ModelRunner, NerModel, SentimentModel, type EngineOptions } from '../..
 import {
   isHashDev,
   parseConll,
+  parseZhNerDev,
   parseSentimentData,
   parseZhSentimentDev,
   readFile,
 } from '../../tools/models/eval/datasets.js';
-import { evaluateNer, evaluateSentiment } from '../../tools/models/eval/evaluate.js';
+import { evaluateNer, evaluateSentiment, evaluateSpans } from '../../tools/models/eval/evaluate.js';
 import { pullModel } from '../../tools/models/hub.js';
 import { calibrate, collectLogits, dumpedLogits, evaluateCalibration } from '../../tools/models/calibrate.js';
 import { CALIBRATION_FILE } from '../../inference/calibration.js';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readModelSpec, type ModelKind, type ModelTask } from '../../inference/model.js';
-import type { AggregationStrategy } from '../../inference/ner.js';
+import { AGGREGATION_STRATEGIES, type AggregationStrategy } from '../../inference/ner.js';
 import { synthesizeModel } from '../../tools/models/synth/index.js';
 import { createLogger } from '../../telemetry/logger.js';
+import { aggregationArg } from '../options.js';
 
 const int =
   (min: number) =>
@@ -283,6 +285,16 @@ interface EvalOptions {
   json?: boolean;
 }
 
+/** The zh_translated JSONL files named by `--data` (the directory or a file in it), else undefined. */
+function zhTranslatedFiles(data: string): string[] | undefined {
+  if (statSync(data).isDirectory())
+    return readdirSync(data)
+      .filter((f) => /^train-\d+\.jsonl$/.test(f))
+      .sort()
+      .map((f) => join(data, f));
+  return data.endsWith('.jsonl') ? [data] : undefined;
+}
+
 function registerEval(models: Command): void {
   models
     .command('eval')
@@ -293,7 +305,7 @@ function registerEval(models: Command): void {
     .requiredOption('--model <dir>', 'model directory')
     .requiredOption(
       '--data <file>',
-      'TSV (sentence, label, agreement), CSV (text, label 0/1/2) or CoNLL file',
+      'TSV (sentence, label, agreement), CSV (text, label 0/1/2), CoNLL file, or zh_translated (its Chinese NER dev rows)',
     )
     .option(
       '--agreement <pct>',
@@ -308,7 +320,12 @@ function registerEval(models: Command): void {
         return v;
       },
     )
-    .option('--aggregation <strategy>', 'NER aggregation strategy', 'simple')
+    .option(
+      '--aggregation <strategy>',
+      `NER aggregation: ${AGGREGATION_STRATEGIES.join(' | ')}`,
+      aggregationArg,
+      'simple',
+    )
     .option('--limit <n>', 'evaluate only the first n examples', int(1))
     .option('--json', 'print JSON')
     .action(async (opts: EvalOptions) => {
@@ -361,20 +378,30 @@ async function evalSentiment(
   }
 }
 
+/**
+ * CoNLL files are scored on words (seqeval); zh_translated (its directory, or one of its train-*.jsonl)
+ * on exact character spans of the Chinese NER rows in the dev split, as training/eval_joint.py does.
+ */
 async function evalNer(opts: EvalOptions, engine: EngineOptions): Promise<void> {
-  let sentences = parseConll(readFile(opts.data));
-  if (opts.limit) sentences = sentences.slice(0, opts.limit);
+  const zh = zhTranslatedFiles(opts.data);
+  let sentences = zh ? [] : parseConll(readFile(opts.data));
+  let spans = zh ? zh.flatMap((f) => parseZhNerDev(readFile(f))) : [];
+  if (opts.limit) {
+    sentences = sentences.slice(0, opts.limit);
+    spans = spans.slice(0, opts.limit);
+  }
   const runner = await ModelRunner.load(opts.model, await taskOrJoint(opts.model, 'ner'), engine);
   try {
     const model = new NerModel(runner, opts.aggregation);
-    const report = await evaluateNer(model, sentences);
+    const report = zh ? await evaluateSpans(model, spans) : await evaluateNer(model, sentences);
+    const count = zh ? spans.length : sentences.length;
     if (opts.json)
       process.stdout.write(
-        `${JSON.stringify({ model: model.info, data: opts.data, sentences: sentences.length, ...report }, null, 2)}\n`,
+        `${JSON.stringify({ model: model.info, data: opts.data, sentences: count, ...report }, null, 2)}\n`,
       );
     else {
       const out = [
-        `sentences=${sentences.length} micro P=${fmt(report.micro.precision)} R=${fmt(report.micro.recall)} F1=${fmt(report.micro.f1)} macroF1=${fmt(report.macroF1)}`,
+        `sentences=${count} micro P=${fmt(report.micro.precision)} R=${fmt(report.micro.recall)} F1=${fmt(report.micro.f1)} macroF1=${fmt(report.macroF1)}`,
       ];
       for (const [type, s] of Object.entries(report.perType))
         out.push(

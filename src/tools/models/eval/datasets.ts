@@ -133,6 +133,40 @@ export function parseZhSentimentDev(
   return out;
 }
 
+/** A text with its gold entities as character spans (UTF-16 offsets, as the engine's entities). */
+export interface SpanExample {
+  text: string;
+  entities: Array<{ type: string; start: number; end: number }>;
+}
+
+const ENTITY_MARKUP = /\[(PER|ORG|LOC|MISC) ([^[\]]+)\]/gu;
+
+/** `[TYPE entity]` markup (zh_translated's SOURCES.md) stripped into the text and its entity spans. */
+export function stripEntityMarkup(marked: string): SpanExample {
+  const entities: SpanExample['entities'] = [];
+  let text = '';
+  let position = 0;
+  for (const m of marked.matchAll(ENTITY_MARKUP)) {
+    text += marked.slice(position, m.index);
+    const [, type = '', entity = ''] = m;
+    entities.push({ type, start: text.length, end: text.length + entity.length });
+    text += entity;
+    position = m.index + m[0].length;
+  }
+  return { text: text + marked.slice(position), entities };
+}
+
+/** The Chinese NER rows of zh_translated in the project's dev split (as parseZhSentimentDev). */
+export function parseZhNerDev(content: string): SpanExample[] {
+  const out: SpanExample[] = [];
+  for (const line of content.split('\n')) {
+    if (line.trim() === '') continue;
+    const row = JSON.parse(line) as { id: string; task: string; zh: string };
+    if (row.task === 'ner' && isHashDev(`zh:${row.id}`)) out.push(stripEntityMarkup(row.zh));
+  }
+  return out;
+}
+
 export function isHashDev(text: string, devPercent = 10): boolean {
   const head = createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 8);
   return Number.parseInt(head, 16) % 100 < devPercent;

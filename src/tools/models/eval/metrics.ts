@@ -142,6 +142,14 @@ export function spanReport(
   predSentences.forEach((tags, s) =>
     getEntities(tags).forEach((span) => predSpans.set(key(s, span), span.type)),
   );
+  return keyedSpanReport(trueSpans, predSpans);
+}
+
+/** P/R/F1 per type of spans keyed by where they are (key → type); exact match of keys counts. */
+export function keyedSpanReport(
+  trueSpans: ReadonlyMap<string, string>,
+  predSpans: ReadonlyMap<string, string>,
+): SpanReport {
   const types = [...new Set([...trueSpans.values(), ...predSpans.values()])].sort();
   const perType: Record<string, ClassScores> = {};
   let tpAll = 0;

@@ -4,13 +4,16 @@ import {
   isHashDev,
   parseConll,
   parseSentimentData,
+  parseZhNerDev,
   parseZhSentimentDev,
+  stripEntityMarkup,
   tagsFromEntities,
 } from '../../../../src/tools/models/eval/datasets.js';
 import {
   classificationReport,
   getEntities,
   iob1ToIob2,
+  keyedSpanReport,
   spanReport,
 } from '../../../../src/tools/models/eval/metrics.js';
 import { parseInputLine } from '../../../../src/inference/infer-stream.js';
@@ -161,6 +164,45 @@ describe('Chinese dev rows (zh_translated)', () => {
     );
     expect(rows.filter((r) => r.origin === 'twitter').map((r) => r.text)).toEqual(['股价下跌 53']);
     expect(() => parseZhSentimentDev(lines[2]!.replace('negative', 'bearish'))).toThrow(/unknown label "bearish"/);
+  });
+});
+
+describe('Chinese NER dev rows (zh_translated markup)', () => {
+  it('strips [TYPE entity] markup into the text and UTF-16 spans, and keeps the dev split of the NER rows', () => {
+    // 📈 is two UTF-16 code units: 贵州茅台 starts at 6 in JavaScript (5 in code points)
+    const row = stripEntityMarkup('【快讯】📈[ORG 贵州茅台]与[LOC 上海]，[PER 张三]说');
+    expect(row.text).toBe('【快讯】📈贵州茅台与上海，张三说');
+    expect(row.entities.map((e) => [e.type, row.text.slice(e.start, e.end), e.start])).toEqual([
+      ['ORG', '贵州茅台', 6],
+      ['LOC', '上海', 11],
+      ['PER', '张三', 14],
+    ]);
+    // pb-train-20 is in the dev split, pb-train-21 is not (see the sentiment case above)
+    const lines = [20, 21].map((i) =>
+      JSON.stringify({ id: `pb-train-${i}`, task: 'ner', en: '[ORG Nokia] fell', zh: `[ORG 诺基亚]下跌${i}` }),
+    );
+    const sentiment = JSON.stringify({ id: 'pb-train-23', task: 'sentiment', label: 'negative', zh: '下跌' });
+    expect(parseZhNerDev([...lines, sentiment].join('\n'))).toEqual([
+      { text: '诺基亚下跌20', entities: [{ type: 'ORG', start: 0, end: 3 }] },
+    ]);
+  });
+
+  it('scores exact character spans: a boundary or a type off counts as a miss', () => {
+    // keys as evaluateSpans builds them: sentence, start, end, type
+    const gold = new Map([
+      ['0:0:3:ORG', 'ORG'],
+      ['0:4:6:LOC', 'LOC'],
+      ['1:0:2:PER', 'PER'],
+    ]);
+    const predicted = new Map([
+      ['0:0:3:ORG', 'ORG'], // exact
+      ['0:4:7:LOC', 'LOC'], // one character too long
+      ['1:0:2:ORG', 'ORG'], // the right span, the wrong type
+    ]);
+    const r = keyedSpanReport(gold, predicted);
+    expect(r.micro).toEqual({ precision: 1 / 3, recall: 1 / 3, f1: 1 / 3, support: 3 });
+    expect(r.perType['ORG']).toEqual({ precision: 0.5, recall: 1, f1: 2 / 3, support: 1 });
+    expect(r.perType['PER']).toEqual({ precision: 0, recall: 0, f1: 0, support: 1 });
   });
 });
 
