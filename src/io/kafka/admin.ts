@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 
 export interface TopicSpec {
   topic: string;
@@ -12,7 +12,11 @@ export interface TopicSpec {
  * partition leaders. The service calls it for its output topics at start-up; input topics belong to
  * the producers and are only checked.
  */
-export async function ensureTopics(kafka: Kafka, topics: TopicSpec[]): Promise<string[]> {
+export async function ensureTopics(
+  kafka: Kafka,
+  topics: TopicSpec[],
+  leaderTimeoutMs = 60_000,
+): Promise<string[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -20,7 +24,6 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[]): Promise<s
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length > 0) {
       await admin.createTopics({
-        waitForLeaders: true,
         topics: missing.map((t) => ({
           topic: t.topic,
           numPartitions: t.numPartitions ?? -1, // -1: broker default
@@ -28,10 +31,39 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[]): Promise<s
           configEntries: t.configEntries ?? [],
         })),
       });
+      await waitForLeaders(
+        admin,
+        missing.map((t) => t.topic),
+        leaderTimeoutMs,
+      );
     }
     return missing.map((t) => t.topic);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Metadata errors of a topic created a moment ago, before every broker knows it. */
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * Waits until every partition of `topics` has a leader. kafkajs' own wait (`waitForLeaders`) retries
+ * LEADER_NOT_AVAILABLE only; on a busy broker the metadata of a just-created topic can still answer
+ * UNKNOWN_TOPIC_OR_PARTITION, and `finsentry run` then died at start (the evaluator creating the
+ * alerts topic, in a clean-clone run beside two busy loops, 2026-12-07).
+ */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+      if (metadata.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      if (!NOT_YET.has((err as { type?: string }).type ?? '')) throw err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`no leader for every partition of ${topics.join(', ')} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
