@@ -12,10 +12,9 @@ export async function createServedTopics(
   numPartitions: number,
   timeoutMs = 60_000,
 ): Promise<void> {
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: topics.map((topic) => ({ topic, numPartitions })),
-  });
+  // The loop below is the wait: kafkajs' own (`waitForLeaders`) throws when the broker still answers
+  // UNKNOWN_TOPIC_OR_PARTITION for the new topic (as src/io/kafka/admin.ts ensureTopics notes).
+  await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions })) });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const served = await allPartitionsServed(admin, topics, numPartitions).catch(() => false);
