@@ -1,4 +1,5 @@
 import { parseBioLabel, type BioTag } from './label-set.js';
+import { argmax } from './sentiment.js';
 
 /**
  * The most probable tag sequence that is valid BIO (docs/inference.md "NER aggregation"): `I-X` only
@@ -45,7 +46,7 @@ export class BioViterbi {
       best = this.step([...best, -Infinity], n, scores[t] ?? [], pointers);
       back.push(pointers);
     }
-    let label = argmaxOf(best);
+    let label = argmax(best);
     const path = [label];
     for (let t = back.length - 1; t >= 0; t--) {
       label = (back[t] as Int32Array)[label] ?? 0;
@@ -77,11 +78,4 @@ export class BioViterbi {
     }
     return out;
   }
-}
-
-function argmaxOf(values: readonly number[]): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++)
-    if ((values[i] ?? -Infinity) > (values[best] ?? -Infinity)) best = i;
-  return best;
 }

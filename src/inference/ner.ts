@@ -1,7 +1,7 @@
 import type { EntitySpan } from '../domain/enrichment.js';
 import { BioViterbi } from './bio-viterbi.js';
 import { parseBioLabel } from './label-set.js';
-import { softmax } from './sentiment.js';
+import { argmax, softmax } from './sentiment.js';
 import type { TokenWindow } from './tokenize.js';
 
 /**
@@ -88,13 +88,6 @@ const codePointLength = (s: string): number => {
   for (const _ of s) n++;
   return n;
 };
-
-function argmax(values: readonly number[]): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++)
-    if ((values[i] ?? -Infinity) > (values[best] ?? -Infinity)) best = i;
-  return best;
-}
 
 /** Per-token scores of one window: logits[token*numLabels ..] softmaxed, special tokens skipped. */
 export function gatherPreEntities(

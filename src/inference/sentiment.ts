@@ -15,6 +15,14 @@ export function softmax(logits: ArrayLike<number>, offset = 0, n = logits.length
 }
 
 /** Canonical probabilities from model-order probabilities; labels missing from the model get 0. */
+/** Index of the largest value (the first on a tie). */
+export function argmax(values: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++)
+    if ((values[i] ?? -Infinity) > (values[best] ?? -Infinity)) best = i;
+  return best;
+}
+
 export function toCanonical(
   probs: readonly number[],
   indexMap: readonly SentimentLabel[],
