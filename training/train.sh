@@ -53,6 +53,11 @@ case ",$STEPS," in *,export,*)
       "$PY" training/export.py --task "$task" --data "$DATA" --threads "$THREADS" 2>&1 | tee "training/out/${task}_export.log"
     fi
   done
+  # The uncased NER model's case prior (docs/inference.md "Case prior"), fitted on CoNLL testa.
+  if [ -d "training/out/ner/hf" ]; then
+    "$PY" training/fit_case_prior.py --model models/finsentry-ner --data "$DATA/conll2003/eng.testa" 2>&1 \
+      | tee training/out/ner_case_prior.log
+  fi
 esac
 case ",$STEPS," in *,engine,*)
   npm run --silent build
@@ -83,5 +88,7 @@ case ",$STEPS," in *,joint-en,*)
     | tee training/out/joint_en_train.log
   "$PY" training/joint_en.py export 2>&1 | tee training/out/joint_en_export.log
   "$PY" training/joint_en.py eval --data "$DATA" 2>&1 | tee training/out/joint_en_eval.log
+  "$PY" training/fit_case_prior.py --model models/finsentry-joint-en --data "$DATA/conll2003/eng.testa" 2>&1 \
+    | tee training/out/joint_en_case_prior.log
 esac
 echo "done: models/finsentry-sentiment models/finsentry-ner models/finsentry-multilingual"

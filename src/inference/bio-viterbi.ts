@@ -28,8 +28,11 @@ export class BioViterbi {
     );
   }
 
-  /** Label indexes of the best valid path; scores[t][k] is the probability of label k at token t. */
-  decode(scores: ReadonlyArray<readonly number[]>): number[] {
+  /**
+   * Label indexes of the best valid path; scores[t][k] is the probability of label k at token t and
+   * prior[t][k], when given, a log-score added to it (the case prior, case-prior.ts).
+   */
+  decode(scores: ReadonlyArray<readonly number[]>, prior?: ReadonlyArray<readonly number[]>): number[] {
     const n = this.tags.length;
     if (scores.length === 0) return [];
     const back: Int32Array[] = [];
@@ -39,11 +42,12 @@ export class BioViterbi {
         .fill(0, n),
       n,
       scores[0] ?? [],
+      prior?.[0],
       undefined,
     );
     for (let t = 1; t < scores.length; t++) {
       const pointers = new Int32Array(n);
-      best = this.step([...best, -Infinity], n, scores[t] ?? [], pointers);
+      best = this.step([...best, -Infinity], n, scores[t] ?? [], prior?.[t], pointers);
       back.push(pointers);
     }
     let label = argmax(best);
@@ -60,6 +64,7 @@ export class BioViterbi {
     previous: readonly number[],
     n: number,
     probs: readonly number[],
+    prior: readonly number[] | undefined,
     pointers?: Int32Array,
   ): number[] {
     const out = new Array<number>(n);
@@ -74,7 +79,7 @@ export class BioViterbi {
         }
       }
       if (pointers) pointers[next] = bestFrom;
-      out[next] = bestScore + Math.log(probs[next] ?? 0);
+      out[next] = bestScore + Math.log(probs[next] ?? 0) + (prior?.[next] ?? 0);
     }
     return out;
   }

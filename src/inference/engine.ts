@@ -34,6 +34,7 @@ import {
   type DocumentTransform,
   type LogitTransform,
 } from './calibration.js';
+import { readCasePrior, type CasePrior } from './case-prior.js';
 import { aggregateSentiment, softmax, toCanonical } from './sentiment.js';
 import { ModelSession, type InferenceThread, type SessionOptions } from './session.js';
 import {
@@ -271,12 +272,17 @@ export class SentimentModel {
 /** Entities of documents with a token-classification model (or a joint model's token head). */
 export class NerModel {
   private readonly head: number;
+  /** The model directory's case-prior.json (uncased models), used by the `viterbi` aggregation. */
+  readonly casePrior: CasePrior | undefined;
 
+  /** `casePrior: false` decodes without the model's case prior (to measure what it adds). */
   constructor(
     readonly runner: ModelRunner,
     readonly aggregation: AggregationStrategy,
+    options: { casePrior?: boolean } = {},
   ) {
     this.head = runner.headIndex('ner');
+    this.casePrior = options.casePrior === false ? undefined : readCasePrior(runner.spec.dir);
   }
 
   get info(): ModelInfo {
@@ -305,6 +311,7 @@ export class NerModel {
         id2label,
         this.runner.tokenizer,
         aggregation,
+        this.casePrior,
       ),
     );
   }

@@ -1,5 +1,6 @@
 import type { EntitySpan } from '../domain/enrichment.js';
 import { BioViterbi } from './bio-viterbi.js';
+import { casePriorOffsets, type CasePrior } from './case-prior.js';
 import { parseBioLabel } from './label-set.js';
 import { argmax, softmax } from './sentiment.js';
 import type { TokenWindow } from './tokenize.js';
@@ -156,14 +157,29 @@ function aggregateWord(
   };
 }
 
+/** The best valid BIO path of a window, steered by the case prior where the text carries case. */
+function viterbiPath(
+  text: string,
+  pre: readonly PreEntity[],
+  id2label: readonly string[],
+  casePrior: CasePrior | undefined,
+): number[] {
+  const prior = casePrior && casePriorOffsets(text, pre.map((e) => e.start), id2label, casePrior);
+  return new BioViterbi(id2label).decode(
+    pre.map((e) => e.scores),
+    prior ?? undefined,
+  );
+}
+
 function toUnits(
+  text: string,
   pre: readonly PreEntity[],
   strategy: AggregationStrategy,
   id2label: readonly string[],
+  casePrior: CasePrior | undefined,
 ): LabelledUnit[] {
   if (strategy === 'simple' || strategy === 'viterbi') {
-    const path =
-      strategy === 'viterbi' ? new BioViterbi(id2label).decode(pre.map((e) => e.scores)) : undefined;
+    const path = strategy === 'viterbi' ? viterbiPath(text, pre, id2label, casePrior) : undefined;
     return pre.map((e, i) => {
       const idx = path ? (path[i] ?? 0) : argmax(e.scores);
       return {
@@ -251,18 +267,22 @@ export interface WindowLogits {
   offset: number;
 }
 
-/** Entities of one document from its windows' logits. */
+/**
+ * Entities of one document from its windows' logits. A case prior (the model's case-prior.json)
+ * steers the `viterbi` path only; the other strategies ignore it.
+ */
 export function decodeEntities(
   text: string,
   windows: readonly WindowLogits[],
   id2label: readonly string[],
   vocab: NerVocabulary,
   strategy: AggregationStrategy,
+  casePrior?: CasePrior,
 ): RawEntity[] {
   const all: RawEntity[] = [];
   for (const w of windows) {
     const pre = gatherPreEntities(text, w.window, w.data, w.offset, id2label.length, vocab);
-    all.push(...groupEntities(toUnits(pre, strategy, id2label)));
+    all.push(...groupEntities(toUnits(text, pre, strategy, id2label, casePrior)));
   }
   return windows.length > 1 ? mergeOverlapping(all) : all;
 }

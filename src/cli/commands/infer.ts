@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import type { BatchingConfig, FinsentryConfig, ModelsConfig } from '../../config/schema.js';
+import { DEFAULT_NER_AGGREGATION, type BatchingConfig, type FinsentryConfig, type ModelsConfig } from '../../config/schema.js';
 import { OnnxEnricher, engineOptions } from '../../inference/enricher.js';
 import { ModelRunner, NerModel } from '../../inference/engine.js';
 import { inferStream, type InferFn } from '../../inference/infer-stream.js';
@@ -98,7 +98,7 @@ async function inferAction(opts: InferOptions): Promise<void> {
     ...(opts.maxWindows ? { maxWindows: opts.maxWindows } : {}),
   };
   const batching = { ...cfg.batching, ...(opts.batchSize ? { maxBatchSize: opts.batchSize } : {}) };
-  const aggregation = opts.aggregation ?? cfg.models.ner?.aggregation ?? 'simple';
+  const aggregation = opts.aggregation ?? cfg.models.ner?.aggregation ?? DEFAULT_NER_AGGREGATION;
   const settings: Settings = { cfg, modelsCfg, batching, aggregation, logger };
   const { infer, close } =
     opts.task === 'ner' ? await loadNer(opts, settings) : await loadEnricher(opts, settings);

@@ -281,6 +281,7 @@ interface EvalOptions {
   agreement?: number;
   split?: 'dev' | 'train';
   aggregation: AggregationStrategy;
+  casePrior: boolean;
   limit?: number;
   json?: boolean;
 }
@@ -326,6 +327,7 @@ function registerEval(models: Command): void {
       aggregationArg,
       'simple',
     )
+    .option('--no-case-prior', "NER viterbi: leave out the model's case-prior.json (to measure what it adds)")
     .option('--limit <n>', 'evaluate only the first n examples', int(1))
     .option('--json', 'print JSON')
     .action(async (opts: EvalOptions) => {
@@ -392,7 +394,7 @@ async function evalNer(opts: EvalOptions, engine: EngineOptions): Promise<void> 
   }
   const runner = await ModelRunner.load(opts.model, await taskOrJoint(opts.model, 'ner'), engine);
   try {
-    const model = new NerModel(runner, opts.aggregation);
+    const model = new NerModel(runner, opts.aggregation, { casePrior: opts.casePrior });
     const report = zh ? await evaluateSpans(model, spans) : await evaluateNer(model, sentences);
     const count = zh ? spans.length : sentences.length;
     if (opts.json)

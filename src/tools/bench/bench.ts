@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../config/load.js';
-import type { FinsentryConfig, ModelsConfig } from '../../config/schema.js';
+import { DEFAULT_NER_AGGREGATION, type FinsentryConfig, type ModelsConfig } from '../../config/schema.js';
 import { readModelSpec, type ModelSpec } from '../../inference/model.js';
 import { synthesizeModel } from '../models/synth/index.js';
 import { DocumentTokenizer } from '../../inference/tokenize.js';
@@ -165,7 +165,7 @@ function benchModels(
   const models: ModelsConfig = {
     ...config.models,
     sentiment: { ...config.models.sentiment, path: paths.sentiment },
-    ner: paths.ner ? { path: paths.ner, aggregation: config.models.ner?.aggregation ?? 'simple' } : null,
+    ner: paths.ner ? { path: paths.ner, aggregation: config.models.ner?.aggregation ?? DEFAULT_NER_AGGREGATION } : null,
     ...(opts.device ? { executionProvider: opts.device } : {}),
     ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}),
   };

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import type { BatchingConfig, ModelsConfig } from '../../config/schema.js';
+import { DEFAULT_NER_AGGREGATION, type BatchingConfig, type ModelsConfig } from '../../config/schema.js';
 import { resolveThreading } from '../../inference/threads.js';
 import type { EnrichRequest } from '../../domain/enrichment.js';
 import { OnnxEnricher } from '../../inference/enricher.js';
@@ -36,7 +36,7 @@ async function createEnricher(
     },
   };
   if (!('joint' in source)) return OnnxEnricher.create(source.models, batching, options);
-  const aggregation = source.models.ner?.aggregation ?? 'simple';
+  const aggregation = source.models.ner?.aggregation ?? DEFAULT_NER_AGGREGATION;
   return OnnxEnricher.createFromDirectory(
     { path: source.joint, aggregation, ner: source.models.ner !== null },
     source.models,

@@ -68,6 +68,19 @@ describe('BIO-constrained Viterbi decoding', () => {
     expect(argmaxInvalid).toBeGreaterThan(50);
   });
 
+  it('adds a prior in log space: equal to exhaustive search on scores × e^prior (100 random cases)', () => {
+    const next = random(7);
+    for (let c = 0; c < 100; c++) {
+      const scores = randomScores(next, 1 + (c % 6), BIO.length);
+      const prior = scores.map((row) => row.map(() => (next() - 0.5) * 8));
+      const path = new BioViterbi(BIO).decode(scores, prior);
+      const weighted = scores.map((row, i) => row.map((p, k) => p * Math.exp(prior[i]![k]!)));
+      const logScore = (p: number[]) => p.reduce((s, k, i) => s + Math.log(weighted[i]![k]!), 0);
+      expect(valid(BIO, path)).toBe(true);
+      expect(logScore(path)).toBeCloseTo(bruteForce(BIO, weighted).logScore, 10);
+    }
+  });
+
   it('keeps an entity whole with the type its tokens support together (巴 B-PER .5, 利邦宁 I-ORG)', () => {
     const scores = [
       [0.1, 0.5, 0.05, 0.3, 0.05], // 巴: arg-max B-PER
