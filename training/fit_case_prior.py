@@ -2,10 +2,11 @@
 
 An uncased encoder cannot see capitals, the strongest cue for a name in English. The engine's
 `viterbi` decoding adds it back: at a word start, +upper nats on every entity label for a capital
-that does not start a sentence, −lower nats for a small letter, in texts that use capitals for names
-(`carries_case`). This script runs the int8 graph with ONNX Runtime on CoNLL-2003 testa (the dev
-portion; testb is held out), decodes as the engine does for every (upper, lower) on a grid, and
-writes the best pair with its figures into `<model>/case-prior.json`:
+that does not start a sentence, −lower nats for a small letter, on the lines that use capitals for
+names (`cased_lines`: each line judged on its own). This script runs the int8 graph with ONNX
+Runtime on CoNLL-2003 testa (the dev portion; testb is held out), decodes as the engine does for
+every (upper, lower) on a grid, and writes the best pair with its figures into
+`<model>/case-prior.json`:
 
 - f1Viterbi: span F1 with the viterbi decoding and no prior;
 - f1CrossFitted: each half of testa (alternate sentences) decoded with the pair chosen on the other
@@ -54,26 +55,39 @@ def is_sentence_start(text: str, start: int) -> bool:
     return i < 0 or text[i] in ".!?。！？"
 
 
-def carries_case(text: str) -> bool:
-    """case-prior.ts carriesCase: some, but at most TITLE_CASE_SHARE, of the cased non-initial words are capitalised."""
+def carries_case(text: str, lo: int = 0, hi: int | None = None) -> bool:
+    """case-prior.ts carriesCase: some, but at most TITLE_CASE_SHARE, of the cased words of text[lo:hi]
+    that do not start a sentence are capitalised."""
+    hi = len(text) if hi is None else hi
     cased = upper = 0
-    for m in re.finditer(r"\S+", text):
-        c = case_of(text[m.start()])
-        if c == 0 or is_sentence_start(text, m.start()):
+    for m in re.finditer(r"\S+", text[lo:hi]):
+        s = lo + m.start()
+        c = case_of(text[s])
+        if c == 0 or is_sentence_start(text, s):
             continue
         cased += 1
         upper += c > 0
     return upper > 0 and upper / cased <= TITLE_CASE_SHARE
 
 
+def cased_lines(text: str) -> list[tuple[int, int]]:
+    """case-prior.ts casedLines: the lines (split at \\n) that carry case, as [start, end) offsets."""
+    out, lo = [], 0
+    for line in text.split("\n"):
+        if carries_case(text, lo, lo + len(line)):
+            out.append((lo, lo + len(line)))
+        lo += len(line) + 1
+    return out
+
+
 def token_codes(text: str, starts: list[int]) -> np.ndarray:
-    """Per token: +1 where `upper` applies, −1 where `lower` applies, 0 elsewhere (all 0 without case)."""
-    if not carries_case(text):
-        return np.zeros(len(starts))
+    """Per token: +1 where `upper` applies, −1 where `lower` applies, 0 elsewhere (outside the cased lines)."""
+    lines = cased_lines(text)
     out = []
     for s in starts:
         word_start = s == 0 or text[s - 1].isspace()
-        c = case_of(text[s]) if word_start and s < len(text) else 0
+        in_cased = any(lo <= s < hi for lo, hi in lines)
+        c = case_of(text[s]) if in_cased and word_start and s < len(text) else 0
         out.append(0 if c > 0 and is_sentence_start(text, s) else c)
     return np.array(out, float)
 

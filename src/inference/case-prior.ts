@@ -12,7 +12,7 @@ import { ModelLoadError } from './model.js';
  * decoder's scores only (an entity's reported score stays the model's probability). Two numbers,
  * fitted per model on CoNLL-2003 testa by training/fit_case_prior.py and stored beside the model.
  *
- * Text that carries no case signal gets no prior (`carriesCase`): all small letters (chat), all
+ * A line that carries no case signal gets no prior (`carriesCase`): all small letters (chat), all
  * capitals, Title Case headlines, scripts without case (Chinese).
  */
 export interface CasePrior {
@@ -63,21 +63,21 @@ export function isSentenceStart(text: string, start: number): boolean {
   return i < 0 || /[.!?。！？]/u.test(text[i] ?? '');
 }
 
-/** Start offsets of the whitespace-separated words of `text`. */
-function wordStarts(text: string): number[] {
+/** Start offsets of the whitespace-separated words of text[from, to). */
+function wordStarts(text: string, from = 0, to = text.length): number[] {
   const starts: number[] = [];
-  for (const m of text.matchAll(/\S+/gu)) starts.push(m.index);
+  for (const m of text.slice(from, to).matchAll(/\S+/gu)) starts.push(from + m.index);
   return starts;
 }
 
 /**
- * Whether the text uses capitals for names: among words that start with a cased letter and not a
- * sentence, some but at most TITLE_CASE_SHARE start with a capital.
+ * Whether text[from, to) uses capitals for names: among words that start with a cased letter and
+ * not a sentence, some but at most TITLE_CASE_SHARE start with a capital.
  */
-export function carriesCase(text: string): boolean {
+export function carriesCase(text: string, from = 0, to = text.length): boolean {
   let cased = 0;
   let upper = 0;
-  for (const start of wordStarts(text)) {
+  for (const start of wordStarts(text, from, to)) {
     const c = caseOf(text[start] ?? '');
     if (c === 'none' || isSentenceStart(text, start)) continue;
     cased++;
@@ -87,21 +87,39 @@ export function carriesCase(text: string): boolean {
 }
 
 /**
- * Per token (by its start offset), the log-score offsets of each label, or null when the prior does
- * not apply to the text: at a word start (the text's start or after whitespace), +upper on entity
+ * The lines of `text` that carry case, as [start, end) offsets: judged line by line, so that a Title
+ * Case headline above a body in prose gets no prior while its body does.
+ */
+export function casedLines(text: string): Array<[number, number]> {
+  const lines: Array<[number, number]> = [];
+  let from = 0;
+  for (const line of text.split('\n')) {
+    const to = from + line.length;
+    if (carriesCase(text, from, to)) lines.push([from, to]);
+    from = to + 1;
+  }
+  return lines;
+}
+
+/**
+ * Per token (by its start offset, ascending), the log-score offsets of each label; 0 outside the
+ * `cased` lines (casedLines). At a word start (the text's start or after whitespace), +upper on entity
  * labels for a capital not at a sentence start, −lower for a small letter; 0 everywhere else.
  */
 export function casePriorOffsets(
   text: string,
+  cased: ReadonlyArray<readonly [number, number]>,
   tokenStarts: readonly number[],
   id2label: readonly string[],
   prior: CasePrior,
-): number[][] | null {
-  if (!carriesCase(text)) return null;
+): number[][] {
   const entity = id2label.map((l) => parseBioLabel(l).prefix !== 'O');
+  let line = 0;
   return tokenStarts.map((start) => {
+    while (line < cased.length && cased[line]![1] <= start) line++;
+    const inCased = line < cased.length && cased[line]![0] <= start;
     const wordStart = start === 0 || /\s/u.test(text[start - 1] ?? '');
-    const c = wordStart ? caseOf(text[start] ?? '') : 'none';
+    const c = inCased && wordStart ? caseOf(text[start] ?? '') : 'none';
     const shift =
       c === 'upper' && !isSentenceStart(text, start) ? prior.upper : c === 'lower' ? -prior.lower : 0;
     return entity.map((isEntity) => (isEntity ? shift : 0));

@@ -1,6 +1,6 @@
 import type { EntitySpan } from '../domain/enrichment.js';
 import { BioViterbi } from './bio-viterbi.js';
-import { casePriorOffsets, type CasePrior } from './case-prior.js';
+import { casedLines, casePriorOffsets, type CasePrior } from './case-prior.js';
 import { parseBioLabel } from './label-set.js';
 import { argmax, softmax } from './sentiment.js';
 import type { TokenWindow } from './tokenize.js';
@@ -157,17 +157,24 @@ function aggregateWord(
   };
 }
 
-/** The best valid BIO path of a window, steered by the case prior where the text carries case. */
+/** A case prior and the lines of the document it applies to (case-prior.ts casedLines). */
+interface DocumentCasePrior {
+  prior: CasePrior;
+  lines: Array<[number, number]>;
+}
+
+/** The best valid BIO path of a window, steered by the case prior on the lines that carry case. */
 function viterbiPath(
   text: string,
   pre: readonly PreEntity[],
   id2label: readonly string[],
-  casePrior: CasePrior | undefined,
+  casePrior: DocumentCasePrior | undefined,
 ): number[] {
-  const prior = casePrior && casePriorOffsets(text, pre.map((e) => e.start), id2label, casePrior);
+  const starts = pre.map((e) => e.start);
+  const offsets = casePrior && casePriorOffsets(text, casePrior.lines, starts, id2label, casePrior.prior);
   return new BioViterbi(id2label).decode(
     pre.map((e) => e.scores),
-    prior ?? undefined,
+    offsets,
   );
 }
 
@@ -176,7 +183,7 @@ function toUnits(
   pre: readonly PreEntity[],
   strategy: AggregationStrategy,
   id2label: readonly string[],
-  casePrior: CasePrior | undefined,
+  casePrior: DocumentCasePrior | undefined,
 ): LabelledUnit[] {
   if (strategy === 'simple' || strategy === 'viterbi') {
     const path = strategy === 'viterbi' ? viterbiPath(text, pre, id2label, casePrior) : undefined;
@@ -279,10 +286,12 @@ export function decodeEntities(
   strategy: AggregationStrategy,
   casePrior?: CasePrior,
 ): RawEntity[] {
+  const lines = casePrior && strategy === 'viterbi' ? casedLines(text) : [];
+  const prior = casePrior && lines.length > 0 ? { prior: casePrior, lines } : undefined;
   const all: RawEntity[] = [];
   for (const w of windows) {
     const pre = gatherPreEntities(text, w.window, w.data, w.offset, id2label.length, vocab);
-    all.push(...groupEntities(toUnits(text, pre, strategy, id2label, casePrior)));
+    all.push(...groupEntities(toUnits(text, pre, strategy, id2label, prior)));
   }
   return windows.length > 1 ? mergeOverlapping(all) : all;
 }

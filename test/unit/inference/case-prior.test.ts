@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   CASE_PRIOR_FILE,
   carriesCase,
+  casedLines,
   casePriorOffsets,
   isSentenceStart,
   readCasePrior,
@@ -42,7 +43,7 @@ describe('case prior: offsets per token', () => {
     const text = 'Shares of Apple and apple-growers rose.';
     const starts = [0, 7, 10, 16, 20, 25, 26, 34, 38];
     //             Shares of Apple and apple - growers rose .
-    const offsets = casePriorOffsets(text, starts, BIO, PRIOR)!;
+    const offsets = casePriorOffsets(text, casedLines(text), starts, BIO, PRIOR);
     const shiftOf = (i: number) => offsets[i]!;
     expect(shiftOf(0)).toEqual([0, 0, 0, 0, 0]); // sentence start: no evidence
     expect(shiftOf(1)).toEqual([0, -4, -4, -4, -4]); // "of"
@@ -51,7 +52,15 @@ describe('case prior: offsets per token', () => {
     expect(shiftOf(5)).toEqual([0, 0, 0, 0, 0]); // "-" inside a word
     expect(shiftOf(6)).toEqual([0, 0, 0, 0, 0]); // "growers": not a word start
     expect(shiftOf(8)).toEqual([0, 0, 0, 0, 0]); // "."
-    expect(casePriorOffsets('shares of apple rose', [0, 7, 10, 16], BIO, PRIOR)).toBeNull();
+    expect(casedLines('shares of apple rose')).toEqual([]);
+  });
+
+  it('judges line by line: a Title Case headline gets no prior, the body in prose below it does', () => {
+    const text = 'Apple Shares Fall As Iphone Sales Slow\nShares of Apple fell after the apple harvest.';
+    const body = text.indexOf('\n') + 1;
+    expect(casedLines(text)).toEqual([[body, text.length]]);
+    const starts = [text.indexOf('Fall'), body + text.slice(body).indexOf('Apple'), text.lastIndexOf('apple')];
+    expect(casePriorOffsets(text, casedLines(text), starts, BIO, PRIOR).map((row) => row[1])).toEqual([0, 2, -4]);
   });
 });
 
