@@ -1,6 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_NER_AGGREGATION, type BatchingConfig, type ModelSetConfig, type ModelsConfig } from '../config/schema.js';
+import {
+  DEFAULT_NER_AGGREGATION,
+  type BatchingConfig,
+  type ModelSetConfig,
+  type ModelsConfig,
+} from '../config/schema.js';
 import type {
   Enricher,
   EnrichRequest,
@@ -155,7 +160,11 @@ export class OnnxEnricher implements Enricher {
       throw new ModelLoadError(
         `${dir} is a joint model (sentiment and NER): set models.ner.path to the same directory, or models.ner to null for sentiment only`,
       );
-    const set = { path: dir, aggregation: models.ner?.aggregation ?? DEFAULT_NER_AGGREGATION, ner: models.ner !== null };
+    const set = {
+      path: dir,
+      aggregation: models.ner?.aggregation ?? DEFAULT_NER_AGGREGATION,
+      ner: models.ner !== null,
+    };
     return OnnxEnricher.createFromDirectory(
       { ...set, ...(models.sentiment.labelMap ? { labelMap: models.sentiment.labelMap } : {}) },
       models,

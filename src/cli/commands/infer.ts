@@ -2,7 +2,12 @@ import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { DEFAULT_NER_AGGREGATION, type BatchingConfig, type FinsentryConfig, type ModelsConfig } from '../../config/schema.js';
+import {
+  DEFAULT_NER_AGGREGATION,
+  type BatchingConfig,
+  type FinsentryConfig,
+  type ModelsConfig,
+} from '../../config/schema.js';
 import { OnnxEnricher, engineOptions } from '../../inference/enricher.js';
 import { ModelRunner, NerModel } from '../../inference/engine.js';
 import { inferStream, type InferFn } from '../../inference/infer-stream.js';

@@ -165,7 +165,9 @@ function benchModels(
   const models: ModelsConfig = {
     ...config.models,
     sentiment: { ...config.models.sentiment, path: paths.sentiment },
-    ner: paths.ner ? { path: paths.ner, aggregation: config.models.ner?.aggregation ?? DEFAULT_NER_AGGREGATION } : null,
+    ner: paths.ner
+      ? { path: paths.ner, aggregation: config.models.ner?.aggregation ?? DEFAULT_NER_AGGREGATION }
+      : null,
     ...(opts.device ? { executionProvider: opts.device } : {}),
     ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}),
   };

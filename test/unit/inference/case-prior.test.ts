@@ -59,8 +59,14 @@ describe('case prior: offsets per token', () => {
     const text = 'Apple Shares Fall As Iphone Sales Slow\nShares of Apple fell after the apple harvest.';
     const body = text.indexOf('\n') + 1;
     expect(casedLines(text)).toEqual([[body, text.length]]);
-    const starts = [text.indexOf('Fall'), body + text.slice(body).indexOf('Apple'), text.lastIndexOf('apple')];
-    expect(casePriorOffsets(text, casedLines(text), starts, BIO, PRIOR).map((row) => row[1])).toEqual([0, 2, -4]);
+    const starts = [
+      text.indexOf('Fall'),
+      body + text.slice(body).indexOf('Apple'),
+      text.lastIndexOf('apple'),
+    ];
+    expect(casePriorOffsets(text, casedLines(text), starts, BIO, PRIOR).map((row) => row[1])).toEqual([
+      0, 2, -4,
+    ]);
   });
 });
 
@@ -90,9 +96,14 @@ describe('case prior in the viterbi aggregation', () => {
       (id === 2 ? [0.6, 0.0, 0.0, 0.4, 0.0] : [0.96, 0.01, 0.01, 0.01, 0.01]).map((p) => Math.log(p + 1e-9)),
     );
   const entities = (text: string, prior = PRIOR) =>
-    decodeEntities(text, [{ window: window(text), data: logits(text), offset: 0 }], BIO, vocab, 'viterbi', prior).map(
-      (e) => [e.type, text.slice(e.start, e.end), Number(e.score.toFixed(6))],
-    );
+    decodeEntities(
+      text,
+      [{ window: window(text), data: logits(text), offset: 0 }],
+      BIO,
+      vocab,
+      'viterbi',
+      prior,
+    ).map((e) => [e.type, text.slice(e.start, e.end), Number(e.score.toFixed(6))]);
 
   it('reads the capitalised Apple as an ORG and the apple harvest as none, keeping the model score', () => {
     const text = 'Shares of Apple rose while the apple harvest fell';
@@ -108,7 +119,14 @@ describe('case prior in the viterbi aggregation', () => {
   it('leaves the other aggregations alone', () => {
     const text = 'Shares of Apple rose while the apple harvest fell';
     const simple = (prior?: typeof PRIOR) =>
-      decodeEntities(text, [{ window: window(text), data: logits(text), offset: 0 }], BIO, vocab, 'simple', prior);
+      decodeEntities(
+        text,
+        [{ window: window(text), data: logits(text), offset: 0 }],
+        BIO,
+        vocab,
+        'simple',
+        prior,
+      );
     expect(simple(PRIOR)).toEqual(simple(undefined));
   });
 });
@@ -119,7 +137,10 @@ describe('case prior file', () => {
 
   it('is optional, read when present, and refused when unusable', () => {
     expect(readCasePrior(dir)).toBeUndefined();
-    writeFileSync(join(dir, CASE_PRIOR_FILE), JSON.stringify({ casePrior: { upper: 3, lower: 6 }, f1CrossFitted: 0.9 }));
+    writeFileSync(
+      join(dir, CASE_PRIOR_FILE),
+      JSON.stringify({ casePrior: { upper: 3, lower: 6 }, f1CrossFitted: 0.9 }),
+    );
     expect(readCasePrior(dir)).toEqual({ upper: 3, lower: 6 });
     writeFileSync(join(dir, CASE_PRIOR_FILE), JSON.stringify({ casePrior: { upper: -1, lower: 6 } }));
     expect(() => readCasePrior(dir)).toThrow(ModelLoadError);
