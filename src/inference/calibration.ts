@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ModelLoadError } from './model.js';
+import { ModelLoadError, readOptionalModelJson } from './model.js';
 import type { SentimentLabel, SentimentProbabilities, SentimentResult } from '../domain/enrichment.js';
 
 /** File a sentiment model directory may carry; written by `finsentry models calibrate`. */
@@ -64,14 +63,9 @@ const finiteArray = (v: unknown): v is number[] =>
  * softmax). A file that is present but unusable is a load error, not a silent fallback.
  */
 export function readCalibration(dir: string): Calibration | undefined {
-  const path = join(dir, CALIBRATION_FILE);
-  if (!existsSync(path)) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new ModelLoadError(`${path}: not valid JSON (${(err as Error).message})`);
-  }
+  const file = readOptionalModelJson(dir, CALIBRATION_FILE);
+  if (!file) return undefined;
+  const { path, parsed } = file;
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new ModelLoadError(`${path}: expected a JSON object`);
   const c = parsed as

@@ -1,7 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseBioLabel } from './label-set.js';
-import { ModelLoadError } from './model.js';
+import { ModelLoadError, readOptionalModelJson } from './model.js';
 
 /**
  * A case prior for an uncased NER model (docs/inference.md "Case prior"). An uncased encoder sees
@@ -30,14 +28,9 @@ export const TITLE_CASE_SHARE = 0.6;
 
 /** The model directory's case prior, or undefined when it has none. A present but bad file is a load error. */
 export function readCasePrior(dir: string): CasePrior | undefined {
-  const path = join(dir, CASE_PRIOR_FILE);
-  if (!existsSync(path)) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new ModelLoadError(`${path}: not valid JSON (${(err as Error).message})`);
-  }
+  const file = readOptionalModelJson(dir, CASE_PRIOR_FILE);
+  if (!file) return undefined;
+  const { path, parsed } = file;
   const prior = (parsed as { casePrior?: Partial<CasePrior> } | null)?.casePrior;
   const ok = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
   if (!prior || !ok(prior.upper) || !ok(prior.lower))

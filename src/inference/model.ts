@@ -21,6 +21,23 @@ export class ModelLoadError extends Error {
   override name = 'ModelLoadError';
 }
 
+/**
+ * An optional JSON file of a model directory (calibration.json, case-prior.json): undefined when it
+ * is absent; a file that is present but not valid JSON is a load error, not a silent fallback.
+ */
+export function readOptionalModelJson(
+  dir: string,
+  file: string,
+): { path: string; parsed: unknown } | undefined {
+  const path = join(dir, file);
+  if (!existsSync(path)) return undefined;
+  try {
+    return { path, parsed: JSON.parse(readFileSync(path, 'utf8')) as unknown };
+  } catch (err) {
+    throw new ModelLoadError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
 /** What a model directory (Hugging Face / Optimum export layout) says about itself. */
 export interface ModelSpec {
   dir: string;
